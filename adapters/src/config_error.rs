@@ -1,0 +1,93 @@
+//! Errors in tool configuration: YAML layers, profiles and `PIPELINE_TOOL_*` variables.
+//!
+//! Every variant names where the problem is (file or variable, profile, field or
+//! argument) so that the user can fix it without guessing.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why the tool profiles could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A configuration file exists but could not be read.
+    #[error("cannot read tool configuration {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A layer is not valid YAML or does not match the profile format (this includes
+    /// unknown fields). `message` comes from the YAML parser and names the profile path
+    /// (`tools.<name>`) and field where it can.
+    #[error("{source_name}: {message}")]
+    Parse {
+        /// Source name of the layer (a file path or `built-in config/tools.yaml`).
+        source_name: String,
+        /// 1-based line of the problem, when known.
+        line: Option<usize>,
+        /// 1-based column of the problem, when known.
+        column: Option<usize>,
+        /// The parser's message, including its location.
+        message: String,
+    },
+    /// A profile name cannot be used (it must map to a `PIPELINE_TOOL_<NAME>_*` name).
+    #[error(
+        "{source_name}: tool profile name `{profile}` is not allowed; use letters, digits, `-` and `_`, starting with a letter or digit"
+    )]
+    InvalidName {
+        /// Source name of the layer.
+        source_name: String,
+        /// The rejected name.
+        profile: String,
+    },
+    /// An argument template is malformed (unknown placeholder, unmatched brace).
+    #[error("{source_name}: tool profile `{profile}`, argument {argument:?}: {message}")]
+    Placeholder {
+        /// Source name of the layer that set the argument.
+        source_name: String,
+        /// Profile name.
+        profile: String,
+        /// The argument as written.
+        argument: String,
+        /// What is wrong and how to write it instead.
+        message: String,
+    },
+    /// A merged profile is inconsistent (missing command, empty exit codes, ...).
+    #[error("tool profile `{profile}` (from {sources}): {message}")]
+    InvalidProfile {
+        /// Profile name.
+        profile: String,
+        /// Comma-separated source names of the layers that define the profile.
+        sources: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A profile's `fallback` names no known profile.
+    #[error(
+        "tool profile `{profile}` falls back to `{fallback}`, which is not a known tool profile; known: {known}"
+    )]
+    UnknownFallback {
+        /// Profile name.
+        profile: String,
+        /// The unknown fallback.
+        fallback: String,
+        /// Comma-separated known names.
+        known: String,
+    },
+    /// Fallbacks form a cycle, so escalation along the chain would never end.
+    #[error("tool profile fallbacks form a cycle: {}", cycle.join(" -> "))]
+    FallbackCycle {
+        /// The profiles on the cycle, first repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// A `PIPELINE_TOOL_<NAME>_<FIELD>` variable is malformed or has a bad value.
+    #[error("environment variable {variable}: {message}")]
+    EnvOverride {
+        /// The variable's name.
+        variable: String,
+        /// What is wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,46 @@
+//! What the engine asks of a tool for one attempt of one step, and what it gets back.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::process_outcome::ProcessOutcome;
+use crate::process_spec::OutputLimits;
+
+/// One attempt of one step, as handed to a [`crate::ToolAdapter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The step's id (`ws-id/step-id` across workstreams).
+    pub step_id: String,
+    /// Attempt number, starting at 1.
+    pub attempt: u32,
+    /// The step's git worktree; the tool runs there.
+    pub worktree: PathBuf,
+    /// The prompt (the step's description and tasks), built by the engine.
+    pub prompt: String,
+    /// Where the adapter writes the prompt if the tool reads it from a file. The engine
+    /// gives a path outside the worktree so that the prompt is never committed.
+    pub prompt_file: PathBuf,
+    /// The step's `files_scope`, repository-relative.
+    pub files: Vec<String>,
+    /// The step's `env`; wins over the profile's `env`.
+    pub env: BTreeMap<String, String>,
+    /// The step's timeout; `None` falls back to the profile's `timeout_sec`.
+    pub timeout: Option<Duration>,
+    /// The attempt log, `.pipeline/logs/<run>/<step>/<attempt>.log`.
+    pub log_path: PathBuf,
+    /// Output bounds for the attempt log and the in-memory tail.
+    pub limits: OutputLimits,
+}
+
+/// What a tool did in one attempt.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ToolOutcome {
+    /// True when the tool exited with one of the profile's `success_exit_codes`.
+    pub success: bool,
+    /// What the supervisor observed.
+    pub process: ProcessOutcome,
+    /// One line for status displays: `exit 0` on success, else why it failed followed
+    /// by the last non-empty output line, e.g. `exit 1 (success: 0): error[E0308]: ...`.
+    pub summary: String,
+}

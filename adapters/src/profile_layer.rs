@@ -1,0 +1,243 @@
+//! One YAML layer of tool profiles, before merging.
+//!
+//! A layer is a document with a top-level `tools:` map from profile name to a partial
+//! profile; other top-level sections (a repository's `.pipeline/config.yaml` holds more
+//! than tools) are ignored here. Every profile field is optional in a layer, so that a
+//! later layer overrides only the fields it gives. Unknown profile fields are rejected
+//! (`deny_unknown_fields`); the YAML parser's message names the profile path
+//! (`tools.<name>`), the field and the line and column.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::config_error::ConfigError;
+use crate::tool_profile::ToolKind;
+
+/// A partial tool profile as written in one layer; `None` means "not given here".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProfileLayer {
+    pub(crate) kind: Option<ToolKind>,
+    pub(crate) command: Option<String>,
+    pub(crate) args: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "env_map")]
+    pub(crate) env: Option<BTreeMap<String, String>>,
+    pub(crate) model: Option<String>,
+    pub(crate) api_base: Option<String>,
+    pub(crate) api_key_env: Option<String>,
+    pub(crate) timeout_sec: Option<u64>,
+    pub(crate) success_exit_codes: Option<Vec<i32>>,
+    pub(crate) capabilities: Option<Vec<String>>,
+    pub(crate) priority: Option<i32>,
+    pub(crate) max_concurrent: Option<u32>,
+    pub(crate) requests_per_minute: Option<u32>,
+    pub(crate) fallback: Option<Vec<String>>,
+    pub(crate) secret_env: Option<Vec<String>>,
+}
+
+impl ProfileLayer {
+    /// Applies `over` on top of `self`, field by field: a field given in `over`
+    /// replaces this one, except `env`, which is merged variable by variable (a later
+    /// layer adds or replaces variables without repeating the others).
+    pub(crate) fn merge(&mut self, over: ProfileLayer) {
+        fn take<T>(base: &mut Option<T>, over: Option<T>) {
+            if over.is_some() {
+                *base = over;
+            }
+        }
+        take(&mut self.kind, over.kind);
+        take(&mut self.command, over.command);
+        take(&mut self.args, over.args);
+        if let Some(env) = over.env {
+            self.env.get_or_insert_with(BTreeMap::new).extend(env);
+        }
+        take(&mut self.model, over.model);
+        take(&mut self.api_base, over.api_base);
+        take(&mut self.api_key_env, over.api_key_env);
+        take(&mut self.timeout_sec, over.timeout_sec);
+        take(&mut self.success_exit_codes, over.success_exit_codes);
+        take(&mut self.capabilities, over.capabilities);
+        take(&mut self.priority, over.priority);
+        take(&mut self.max_concurrent, over.max_concurrent);
+        take(&mut self.requests_per_minute, over.requests_per_minute);
+        take(&mut self.fallback, over.fallback);
+        take(&mut self.secret_env, over.secret_env);
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfigDocument {
+    #[serde(default)]
+    tools: Option<BTreeMap<String, ProfileLayer>>,
+}
+
+/// Parses one layer. An empty document, or one without `tools:`, has no profiles.
+///
+/// # Errors
+/// [`ConfigError::Parse`] naming `source_name`, with the parser's line and column.
+pub(crate) fn parse_layer(
+    source_name: &str,
+    yaml: &str,
+) -> Result<BTreeMap<String, ProfileLayer>, ConfigError> {
+    let document: Option<ConfigDocument> =
+        serde_norway::from_str(yaml).map_err(|error| ConfigError::Parse {
+            source_name: source_name.to_owned(),
+            line: error.location().map(|location| location.line()),
+            column: error.location().map(|location| location.column()),
+            message: error.to_string(),
+        })?;
+    Ok(document
+        .and_then(|document| document.tools)
+        .unwrap_or_default())
+}
+
+/// Reads an `env:` map whose values may be YAML strings, numbers or booleans
+/// (`DEBUG: 1` is as natural to write as `DEBUG: "1"`); all become strings.
+fn env_map<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    let map: Option<BTreeMap<String, EnvValue>> = Option::deserialize(deserializer)?;
+    Ok(map.map(|map| {
+        map.into_iter()
+            .map(|(name, value)| (name, value.0))
+            .collect()
+    }))
+}
+
+struct EnvValue(String);
+
+impl<'de> Deserialize<'de> for EnvValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(EnvValueVisitor)
+    }
+}
+
+struct EnvValueVisitor;
+
+impl Visitor<'_> for EnvValueVisitor {
+    type Value = EnvValue;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a string, number or boolean")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<EnvValue, E> {
+        Ok(EnvValue(value.to_owned()))
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<EnvValue, E> {
+        Ok(EnvValue(value.to_string()))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<EnvValue, E> {
+        Ok(EnvValue(value.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<EnvValue, E> {
+        Ok(EnvValue(value.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<EnvValue, E> {
+        Ok(EnvValue(value.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ProfileLayer, parse_layer};
+    use crate::config_error::ConfigError;
+    use crate::tool_profile::ToolKind;
+
+    #[test]
+    fn reads_tools_and_ignores_other_sections() {
+        let yaml = "run:\n  jobs: 4\ntools:\n  lint:\n    command: cargo\n    args: [clippy]\n    env: {DEBUG: 1, QUIET: true, NAME: x}\n";
+        let profiles = parse_layer("config.yaml", yaml).unwrap();
+        let lint = &profiles["lint"];
+        assert_eq!(lint.command.as_deref(), Some("cargo"));
+        assert_eq!(lint.kind, None);
+        let env = lint.env.as_ref().unwrap();
+        assert_eq!(env["DEBUG"], "1");
+        assert_eq!(env["QUIET"], "true");
+        assert_eq!(env["NAME"], "x");
+    }
+
+    #[test]
+    fn empty_documents_have_no_profiles() {
+        assert!(parse_layer("a", "").unwrap().is_empty());
+        assert!(parse_layer("a", "# nothing here\n").unwrap().is_empty());
+        assert!(parse_layer("a", "tools:\n").unwrap().is_empty());
+        assert!(parse_layer("a", "other: 1\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn unknown_field_names_source_profile_field_and_line() {
+        let yaml = "tools:\n  aider:\n    kind: aider\n    colour: blue\n";
+        let error = parse_layer(".pipeline/config.yaml", yaml).unwrap_err();
+        let ConfigError::Parse { line, .. } = &error else {
+            panic!("expected a parse error, got {error:?}");
+        };
+        assert_eq!(*line, Some(4));
+        let message = error.to_string();
+        assert!(message.starts_with(".pipeline/config.yaml: "), "{message}");
+        assert!(message.contains("tools.aider"), "{message}");
+        assert!(message.contains("unknown field `colour`"), "{message}");
+        assert!(message.contains("line 4"), "{message}");
+    }
+
+    #[test]
+    fn malformed_yaml_names_source_and_line() {
+        let yaml = "tools:\n  aider:\n    kind: aider\n   command: [unclosed\n";
+        let error = parse_layer("repo config", yaml).unwrap_err();
+        let ConfigError::Parse { line, .. } = &error else {
+            panic!("expected a parse error, got {error:?}");
+        };
+        assert!(line.is_some(), "{error}");
+        let message = error.to_string();
+        assert!(message.starts_with("repo config: "), "{message}");
+        assert!(message.contains("line "), "{message}");
+    }
+
+    #[test]
+    fn bad_kind_is_rejected() {
+        let error = parse_layer("x", "tools:\n  t:\n    kind: gpt\n").unwrap_err();
+        assert!(
+            error.to_string().contains("unknown variant `gpt`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn merge_replaces_given_fields_and_merges_env() {
+        let mut base = parse_layer(
+            "base",
+            "tools:\n  t:\n    kind: aider\n    command: aider\n    args: [a]\n    timeout_sec: 60\n    env: {A: '1', B: '2'}\n",
+        )
+        .unwrap()
+        .remove("t")
+        .unwrap();
+        let over: ProfileLayer = parse_layer(
+            "over",
+            "tools:\n  t:\n    timeout_sec: 5\n    args: []\n    env: {B: '3', C: '4'}\n",
+        )
+        .unwrap()
+        .remove("t")
+        .unwrap();
+        base.merge(over);
+        assert_eq!(base.kind, Some(ToolKind::Aider));
+        assert_eq!(base.command.as_deref(), Some("aider"));
+        assert_eq!(base.timeout_sec, Some(5));
+        assert_eq!(base.args, Some(vec![]));
+        let env = base.env.unwrap();
+        assert_eq!(
+            env.into_iter().collect::<Vec<_>>(),
+            vec![
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "3".to_owned()),
+                ("C".to_owned(), "4".to_owned())
+            ]
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The last N bytes of a child's output, kept in memory for error messages.
+//!
+//! A ring of at most `capacity` bytes: pushing more drops the oldest bytes, so memory
+//! stays bounded however much the child prints.
+
+use std::collections::VecDeque;
+
+/// Bounded ring buffer of the most recent output bytes.
+#[derive(Debug)]
+pub(crate) struct TailBuffer {
+    bytes: VecDeque<u8>,
+    capacity: usize,
+}
+
+impl TailBuffer {
+    /// An empty buffer keeping at most `capacity` bytes.
+    pub(crate) fn new(capacity: usize) -> Self {
+        TailBuffer {
+            bytes: VecDeque::with_capacity(capacity.min(64 * 1024)),
+            capacity,
+        }
+    }
+
+    /// Appends `chunk`, dropping the oldest bytes beyond the capacity.
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
+        if self.capacity == 0 {
+            return;
+        }
+        if chunk.len() >= self.capacity {
+            self.bytes.clear();
+            self.bytes.extend(&chunk[chunk.len() - self.capacity..]);
+            return;
+        }
+        let overflow = (self.bytes.len() + chunk.len()).saturating_sub(self.capacity);
+        self.bytes.drain(..overflow);
+        self.bytes.extend(chunk);
+    }
+
+    /// The kept bytes as lossy UTF-8. A multi-byte character cut at the start by the
+    /// ring is dropped rather than shown as a replacement character.
+    pub(crate) fn to_string_lossy(&self) -> String {
+        let (front, back) = self.bytes.as_slices();
+        let mut bytes = Vec::with_capacity(self.bytes.len());
+        bytes.extend_from_slice(front);
+        bytes.extend_from_slice(back);
+        let start = bytes
+            .iter()
+            .take(3)
+            .take_while(|byte| (*byte & 0b1100_0000) == 0b1000_0000)
+            .count();
+        String::from_utf8_lossy(&bytes[start..]).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TailBuffer;
+
+    #[test]
+    fn keeps_only_the_most_recent_bytes() {
+        let mut tail = TailBuffer::new(5);
+        tail.push(b"abc");
+        tail.push(b"defg");
+        assert_eq!(tail.to_string_lossy(), "cdefg");
+        tail.push(b"0123456789");
+        assert_eq!(tail.to_string_lossy(), "56789");
+    }
+
+    #[test]
+    fn drops_a_character_cut_by_the_ring() {
+        let mut tail = TailBuffer::new(4);
+        tail.push("xé€".as_bytes()); // x, 2 bytes, 3 bytes: ring keeps 1 byte of é + €
+        assert_eq!(tail.to_string_lossy(), "€");
+    }
+
+    #[test]
+    fn zero_capacity_keeps_nothing() {
+        let mut tail = TailBuffer::new(0);
+        tail.push(b"abc");
+        assert_eq!(tail.to_string_lossy(), "");
+    }
+}

@@ -1,0 +1,80 @@
+//! Errors that stop a run before or outside step execution. Step failures are not errors:
+//! they are recorded and reported as the run's outcome.
+
+use crate::git::GitError;
+use crate::model::LoadError;
+use crate::state::StateError;
+
+/// Why `run`, `resume`, `status`, `clean` and friends could not do their job.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The workstream files are invalid (every diagnostic is inside).
+    #[error("{0}")]
+    Invalid(LoadError),
+    /// Bad usage or input outside the workstream files (run id, base ref, tool config).
+    #[error("{0}")]
+    Input(String),
+    /// An unfinished run of the same workstreams exists and neither `--resume` nor `--new`
+    /// was given.
+    #[error(
+        "run {run_id} of these workstreams is unfinished (status {status}, started {started_at})\n  hint: pass --resume to continue it (completed steps are kept) or --new to start a fresh run"
+    )]
+    UnfinishedRun { run_id: String, status: String, started_at: String },
+    #[error("no run `{0}` in the state database\n  hint: `pipeline runs` lists the runs")]
+    UnknownRun(String),
+    #[error("no run to resume: the state database has no unfinished run\n  hint: `pipeline runs` lists the runs")]
+    NothingToResume,
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A bug or an environment failure (a task panicked, a thread pool is gone).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// Process exit code for this error (issue #2): 2 for invalid input or usage (including
+    /// a database that is newer, not a database, or locked by another process), 3 for
+    /// internal and state errors.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Invalid(_) | EngineError::Input(_) | EngineError::UnfinishedRun { .. } | EngineError::UnknownRun(_) | EngineError::NothingToResume => 2,
+            EngineError::Git(e) if git_user_error(e) => 2,
+            EngineError::State(e) if state_user_error(e) => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// Git errors caused by what the user gave (a directory that is no repository, an unknown
+/// `--base`), as opposed to failures of git itself.
+fn git_user_error(e: &GitError) -> bool {
+    matches!(
+        e,
+        GitError::NotARepository { .. }
+            | GitError::BareRepository { .. }
+            | GitError::NoCommits { .. }
+            | GitError::UnknownRevision { .. }
+            | GitError::NotACommit { .. }
+            | GitError::InvalidBranchName { .. }
+            | GitError::InvalidRunId { .. }
+            | GitError::BranchCheckedOut { .. }
+    )
+}
+
+/// State errors the user can act on: a database that is not ours, newer, locked, or a run
+/// driven by another process.
+fn state_user_error(e: &StateError) -> bool {
+    matches!(
+        e,
+        StateError::NotADatabase { .. }
+            | StateError::ForeignDatabase { .. }
+            | StateError::NewerSchema { .. }
+            | StateError::Busy { .. }
+            | StateError::RunExists { .. }
+            | StateError::RunNotFound { .. }
+            | StateError::InvalidRunId { .. }
+            | StateError::RunLocked { .. }
+    )
+}

@@ -1,0 +1,29 @@
+//! Scheduler and executor: runs a planned workstream set, step by step, in git worktrees,
+//! recording every state change in the state database first.
+//!
+//! Entry points: [`run_workstreams`] (`pipeline run`), [`resume_run`] (`pipeline resume`),
+//! [`prepare`] (load + plan, for `plan`, `validate` and `run --dry-run`), and the queries
+//! behind `status`, `runs`, `logs` and `clean` ([`run_status`], [`list_runs`],
+//! [`step_logs`], [`clean_runs`]).
+
+mod engine_error;
+mod failure_text;
+mod queries;
+mod run_context;
+mod run_driver;
+mod run_event;
+mod run_id;
+mod run_options;
+mod scheduler;
+mod step_executor;
+mod workspace;
+
+pub use engine_error::EngineError;
+pub(crate) use failure_text::step_error_text;
+pub use queries::{CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, clean_runs, list_runs, run_status, step_logs};
+pub use run_driver::{PreparedRun, RunSummary, load_and_plan, open_repository, prepare, resume_run, run_workstreams};
+pub use run_event::{Reporter, RunEvent, SilentReporter};
+pub use run_id::{check_run_id, generate_run_id};
+pub use run_options::{RunOptions, UnfinishedPolicy};
+pub use step_executor::TestResult;
+pub use workspace::Workspace;

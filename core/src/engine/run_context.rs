@@ -1,0 +1,30 @@
+//! Everything the scheduler and step tasks of one run share.
+
+use std::sync::Arc;
+
+use git2::Oid;
+use pipeline_adapters::ToolRegistry;
+use tokio_util::sync::CancellationToken;
+
+use super::{Reporter, RunOptions, Workspace};
+use crate::git::{Repository, WorktreePool};
+use crate::model::WorkstreamSet;
+use crate::planning::Plan;
+use crate::state::StateStore;
+
+/// Shared, read-only context of a run being driven by this process.
+pub(crate) struct RunContext {
+    pub run_id: String,
+    pub base: Oid,
+    pub set: WorkstreamSet,
+    pub plan: Plan,
+    pub repo: Arc<Repository>,
+    pub pool: Arc<WorktreePool>,
+    pub state: StateStore,
+    pub registry: ToolRegistry,
+    pub workspace: Workspace,
+    pub options: RunOptions,
+    pub reporter: Arc<dyn Reporter>,
+    /// Fired by Ctrl-C: stop scheduling and stop running tools.
+    pub cancel: CancellationToken,
+}

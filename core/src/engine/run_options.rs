@@ -1,0 +1,58 @@
+//! Options of `pipeline run` and `pipeline resume`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::state::Durability;
+
+/// What to do when the workstreams given to `run` have an unfinished run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnfinishedPolicy {
+    /// Refuse with [`EngineError::UnfinishedRun`](super::EngineError::UnfinishedRun).
+    Refuse,
+    Resume,
+    New,
+}
+
+/// Options of a run. `Default` gives the CLI's defaults.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Repository to run in; `None` discovers it from the current directory.
+    pub repo: Option<PathBuf>,
+    /// State database; `None` uses `<repo>/.pipeline/state.db`.
+    pub db: Option<PathBuf>,
+    /// Steps running at once, at least 1.
+    pub jobs: usize,
+    /// Commit the run starts from (`--base`); `None` is `HEAD`.
+    pub base: Option<String>,
+    /// Run id (`--run-id`); `None` generates one.
+    pub run_id: Option<String>,
+    /// Plan and check only: no state, no worktrees, no tools.
+    pub dry_run: bool,
+    pub unfinished: UnfinishedPolicy,
+    pub durability: Durability,
+    /// Timeout of an acceptance test without its own `timeout_sec`.
+    pub acceptance_timeout: Duration,
+    /// Bytes of tool output kept per attempt log.
+    pub max_log_bytes: u64,
+    /// Time between SIGTERM and SIGKILL when a tool is stopped.
+    pub kill_grace: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            repo: None,
+            db: None,
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            base: None,
+            run_id: None,
+            dry_run: false,
+            unfinished: UnfinishedPolicy::Refuse,
+            durability: Durability::Normal,
+            acceptance_timeout: Duration::from_secs(600),
+            max_log_bytes: 64 * 1024 * 1024,
+            kill_grace: Duration::from_secs(5),
+        }
+    }
+}

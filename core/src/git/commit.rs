@@ -1,0 +1,70 @@
+//! Committing a step's work: the commit that becomes the step's result.
+//!
+//! Everything in the worktree is staged (as `git add --all`), committed with the
+//! given parent, and the worktree's branch is pointed at the commit. The parent is
+//! explicit rather than "HEAD" because tools may commit on their own (Aider does):
+//! those commits are folded into one commit on top of the step's start, so the
+//! result's history is the DAG's, not the tool's.
+
+use std::path::Path;
+
+use super::repository::open_worktree;
+use super::signature::signature;
+use super::staging::stage_all;
+use super::GitError;
+
+/// Stages all changes in the worktree at `worktree` (additions, modifications,
+/// deletions; ignored files are left out) and commits them with the single parent
+/// `parent` and message `message`, author and committer from `user.name` /
+/// `user.email` or `pipeline <pipeline@localhost>`. The branch the worktree's `HEAD`
+/// names is then set to the result, and the index is written so `git status` is clean.
+/// When the staged tree equals `parent`'s tree, no commit is made: the branch is set
+/// to `parent` and `parent` is returned.
+///
+/// Errors: [`GitError::NotARepository`], [`GitError::DetachedHead`] when `HEAD` is
+/// not a branch, [`GitError::UnknownRevision`] when `parent` is not a commit,
+/// [`GitError::Git`] (e.g. a conflicted index left by the tool).
+pub fn commit_worktree(worktree: &Path, parent: git2::Oid, message: &str) -> Result<git2::Oid, GitError> {
+    let repo = open_worktree(worktree)?;
+    let head = repo
+        .find_reference("HEAD")
+        .map_err(GitError::git("read HEAD", worktree))?;
+    let Some(branch_ref) = head
+        .symbolic_target()
+        .map_err(GitError::git("read HEAD", worktree))?
+        .map(str::to_string)
+    else {
+        return Err(GitError::DetachedHead {
+            path: worktree.to_path_buf(),
+        });
+    };
+    let parent_commit = repo
+        .find_commit(parent)
+        .map_err(|cause| GitError::UnknownRevision {
+            rev: parent.to_string(),
+            path: worktree.to_path_buf(),
+            cause,
+        })?;
+
+    let mut index = stage_all(&repo, worktree)?;
+    let tree_id = index
+        .write_tree()
+        .map_err(GitError::git("write the staged tree", worktree))?;
+    index
+        .write()
+        .map_err(GitError::git("write the index", worktree))?;
+
+    let result = if tree_id == parent_commit.tree_id() {
+        parent
+    } else {
+        let tree = repo
+            .find_tree(tree_id)
+            .map_err(GitError::git("read the staged tree", worktree))?;
+        let author = signature(&repo, worktree)?;
+        repo.commit(None, &author, &author, message, &tree, &[&parent_commit])
+            .map_err(GitError::git("create the step's commit", worktree))?
+    };
+    repo.reference(&branch_ref, result, true, "pipeline: step result")
+        .map_err(GitError::git(format!("set `{branch_ref}` to {result}"), worktree))?;
+    Ok(result)
+}

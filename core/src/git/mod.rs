@@ -1,0 +1,67 @@
+//! Git repositories, worktrees, merges and commits for step isolation.
+//!
+//! Each step of a run works in its own linked git worktree at
+//! `<workdir>/.pipeline/worktrees/<run>/<step path>` on its own branch, started at the
+//! merge of its dependencies' result commits ([`Repository::merge_commits`]; roots
+//! start at the run's base commit). Two independent steps never see each other's
+//! changes; a dependent step sees all of its dependencies'. When the step's tool and
+//! tests succeed, [`commit_worktree`] commits the worktree on the step's branch and
+//! that commit is the step's result; [`changed_paths`] lists what it will contain.
+//!
+//! Worktrees are pooled per run ([`WorktreePool`]): a released worktree is reset for
+//! the next step instead of being deleted and re-created, because a full checkout of a
+//! large tree costs seconds. Everything here is blocking; the engine calls it from
+//! `tokio::task::spawn_blocking`, from several threads at once.
+//!
+//! # What a reused worktree looks like after `acquire`
+//!
+//! Reset is a libgit2 forced checkout of the start commit's tree with the worktree's
+//! previous `HEAD` tree as baseline, removing untracked and ignored files, followed by
+//! rewriting the index from the start tree. Afterwards (`git status --ignored` is
+//! empty):
+//!
+//! * **Reset**: content of every tracked file; tracked files deleted by the previous
+//!   step are restored and files it added are deleted; file modes git tracks (the
+//!   executable bit, with `core.fileMode` on) and symlinks; untracked files and
+//!   directories, including empty directories and untracked nested git repositories
+//!   (a directory with its own `.git` is deleted with it); ignored files and
+//!   directories (`.gitignore`, `info/exclude`, e.g. build output such as `target/`);
+//!   the index (staged changes are dropped); `HEAD` (on the step's branch, forced to
+//!   the start commit); an unfinished merge, rebase, cherry-pick or revert of the tool
+//!   (`MERGE_HEAD`, `rebase-merge/`, ...); a stale `index.lock` of a killed tool.
+//! * **Not reset**: permission bits git does not track (only the executable bit is
+//!   tracked), ownership, timestamps of unchanged files, extended attributes;
+//!   submodule contents (a submodule is an empty directory in a worktree, as after
+//!   `git worktree add`); the worktree's own admin files other than `HEAD`, `index`
+//!   and operation state (e.g. a `config.worktree`, per-worktree refs such as
+//!   `refs/bisect/*`); everything the worktrees share through the repository
+//!   (objects, branches and tags, stashes, `config`, `info/exclude`, hooks).
+//!
+//! Cost: one stat pass over the worktree plus writing the files that differ between
+//! the previous and the new commit (or that the previous step modified); it does not
+//! otherwise grow with the repository's size.
+
+mod branch;
+mod changes;
+mod commit;
+mod git_error;
+mod merge;
+mod repository;
+mod signature;
+mod staging;
+mod worktree;
+mod worktree_admin;
+mod worktree_pool;
+mod worktree_removal;
+mod worktree_reset;
+
+#[cfg(test)]
+mod tests;
+
+pub use changes::{ChangeKind, ChangedPath, changed_paths};
+pub use commit::commit_worktree;
+pub use git_error::GitError;
+pub use repository::Repository;
+pub use worktree::Worktree;
+pub use worktree_pool::WorktreePool;
+pub use worktree_removal::{remove_run_worktrees, run_worktree_root};

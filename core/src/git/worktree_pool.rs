@@ -1,0 +1,500 @@
+//! A run's pool of reusable step worktrees.
+//!
+//! `git worktree add` of a large tree costs a full checkout, so worktrees are made once
+//! and reused. Layout under the run's root `<workdir>/.pipeline/worktrees/<run>`:
+//!
+//! * `<step path>/`: a worktree in use by that step, or kept after it failed;
+//! * `.pool/<name>/`: idle worktrees, detached `HEAD`, named after their git admin
+//!   directory `<commondir>/worktrees/<name>`.
+//!
+//! `acquire` takes, in order of preference, the directory already at the step path
+//! (left by a failed attempt or a crash), an idle worktree (renamed to the step path,
+//! its admin `gitdir` file rewritten as `git worktree move` does), or a new worktree
+//! (`git worktree add` into `.pool/`, then renamed). Reused worktrees are then reset
+//! with [`reset_worktree`](super::worktree_reset::reset_worktree), whose cost is a stat
+//! pass plus the difference between the old and the new commit.
+//!
+//! A mutex guards directory moves and the idle list only; checkouts run outside it,
+//! so several steps acquire at once. Idle worktrees left on disk by an earlier
+//! process for the same run are picked up on first use.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use git2::WorktreeAddOptions;
+
+use super::branch::branch_refname;
+use super::repository::open_worktree;
+use super::worktree_admin::{admin_dir_of, admin_root, checked_out_at, registered, write_gitdir};
+use super::worktree_removal::{remove_run_worktrees, remove_tree, run_worktree_root};
+use super::worktree_reset::reset_worktree;
+use super::{GitError, Repository, Worktree};
+
+/// Directory (under the run's root) holding idle worktrees.
+const POOL_DIR: &str = ".pool";
+
+/// The worktrees of one run, reused from step to step. `Send + Sync`: share it across
+/// the engine's blocking threads behind an `Arc`.
+#[derive(Debug)]
+pub struct WorktreePool {
+    repo: Repository,
+    run_id: String,
+    root: PathBuf,
+    state: Mutex<PoolState>,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    /// File names of idle worktrees under `<root>/.pool/`; `None` until the directory
+    /// has been scanned for worktrees left by an earlier process.
+    idle: Option<Vec<String>>,
+    /// Next number tried when naming a new worktree.
+    next_number: u64,
+}
+
+/// How `acquire` obtained the directory at the step path.
+enum Placement {
+    /// A worktree is at the step path and must be reset; `name` is its admin name.
+    Reuse { name: String },
+    /// No worktree to reuse: create one with this admin name.
+    Create { name: String },
+}
+
+impl WorktreePool {
+    /// A pool for run `run_id` of `repo`, rooted at
+    /// `<workdir>/.pipeline/worktrees/<run_id>`. Touches nothing on disk; an invalid
+    /// run id is reported by the first operation ([`GitError::InvalidRunId`]).
+    pub fn new(repo: Repository, run_id: &str) -> WorktreePool {
+        let root = repo
+            .workdir()
+            .join(".pipeline")
+            .join("worktrees")
+            .join(run_id);
+        WorktreePool {
+            repo,
+            run_id: run_id.to_string(),
+            root,
+            state: Mutex::new(PoolState::default()),
+        }
+    }
+
+    /// The run's worktree root, `<workdir>/.pipeline/worktrees/<run>`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Gives step `step_path` (e.g. `ws-a` or `ws-a/step-1`) a worktree at
+    /// `<root>/<step_path>`, on branch `branch` created or forced to `start`, clean and
+    /// exactly at `start` (see the [`git`](super) module doc for what "exactly" covers).
+    /// Reuses the directory already at the step path if it is a worktree of this
+    /// repository, else an idle pooled worktree, else adds a new one; anything else at
+    /// the step path (a plain directory or file) is deleted first.
+    ///
+    /// Errors: [`GitError::InvalidRunId`], [`GitError::InvalidStepPath`] (empty, absolute,
+    /// a component empty or starting with `.`), [`GitError::InvalidBranchName`],
+    /// [`GitError::NestedStepPath`] (the step path is inside another worktree or
+    /// contains one), [`GitError::BranchCheckedOut`] (another worktree has `branch`),
+    /// [`GitError::Git`] / [`GitError::Io`] for failures of checkout or file moves. On
+    /// a failed reset the directory stays at the step path; the next `acquire` of the
+    /// same step path reuses and resets it again.
+    pub fn acquire(
+        &self,
+        step_path: &str,
+        branch: &str,
+        start: git2::Oid,
+    ) -> Result<Worktree, GitError> {
+        run_worktree_root(&self.repo, &self.run_id)?;
+        validate_step_path(step_path)?;
+        let refname = branch_refname(branch)?;
+        let target = self.root.join(step_path);
+
+        let placement = {
+            let mut state = self.lock();
+            self.place(&mut state, step_path, &target, &refname, branch)?
+        };
+        match placement {
+            Placement::Reuse { name } => {
+                reset_worktree(&target, branch, start)?;
+                tracing::debug!(step = step_path, worktree = %name, "reused worktree");
+                Ok(Worktree {
+                    path: target,
+                    branch: branch.to_string(),
+                    name,
+                })
+            }
+            Placement::Create { name } => {
+                let created = self.create(&name, &refname, branch, start)?;
+                let mut state = self.lock();
+                if fs::symlink_metadata(&target).is_ok() {
+                    // Another thread acquired the same step path meanwhile (a caller
+                    // bug): keep the new worktree for later instead of losing it.
+                    detach_head(&created)?;
+                    state.idle.get_or_insert_with(Vec::new).push(name);
+                    return Err(GitError::io("create worktree at", &target)(
+                        std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+                    ));
+                }
+                move_worktree(&created, &target, &admin_root(&self.repo).join(&name))?;
+                tracing::debug!(step = step_path, worktree = %name, "added worktree");
+                Ok(Worktree {
+                    path: target,
+                    branch: branch.to_string(),
+                    name,
+                })
+            }
+        }
+    }
+
+    /// Step done: detaches the worktree's `HEAD` (so its branch is free to be checked
+    /// out elsewhere) and moves the directory to the idle pool `<root>/.pool/<name>`,
+    /// so nothing is left at the step path; empty parent directories of the step path
+    /// are removed. A worktree whose admin directory has vanished (pruned) is deleted
+    /// instead.
+    ///
+    /// Errors: [`GitError::ForeignWorktree`] when `wt` is not at a step path of this
+    /// pool, [`GitError::Git`] / [`GitError::Io`].
+    pub fn release(&self, wt: Worktree) -> Result<(), GitError> {
+        let pool_dir = self.root.join(POOL_DIR);
+        let relative = wt.path.strip_prefix(&self.root).ok();
+        let at_step_path = relative.is_some_and(|relative| {
+            relative.components().next().is_some() && !relative.starts_with(POOL_DIR)
+        });
+        if !at_step_path {
+            return Err(GitError::ForeignWorktree {
+                path: wt.path,
+                root: self.root.clone(),
+            });
+        }
+        let mut state = self.lock();
+        self.ensure_idle_loaded(&mut state)?;
+        let Some(admin) = admin_dir_of(&self.repo, &wt.path) else {
+            tracing::warn!(path = %wt.path.display(), "worktree lost its admin directory; deleting it");
+            remove_tree(&wt.path)?;
+            self.remove_empty_parents(&wt.path);
+            return Ok(());
+        };
+        detach_head(&wt.path)?;
+        let name = file_name(&admin);
+        fs::create_dir_all(&pool_dir).map_err(GitError::io("create directory", &pool_dir))?;
+        let destination = pool_dir.join(&name);
+        remove_tree(&destination)?;
+        move_worktree(&wt.path, &destination, &admin)?;
+        self.remove_empty_parents(&wt.path);
+        if let Some(idle) = state.idle.as_mut() {
+            idle.push(name);
+        }
+        Ok(())
+    }
+
+    /// Failed step: leaves the worktree at its step path, on its branch, with the
+    /// tool's changes, for inspection. A later `acquire` of the same step path reuses
+    /// and resets it; `remove_all` deletes it.
+    pub fn keep(&self, wt: Worktree) {
+        tracing::info!(path = %wt.path.display(), branch = %wt.branch, "kept worktree for inspection");
+    }
+
+    /// `pipeline clean`: removes every worktree of this run, idle or kept (working
+    /// directories and admin directories), and the run's root directory. See
+    /// [`remove_run_worktrees`], which does the same without a pool. Branches stay.
+    ///
+    /// Errors: [`GitError::InvalidRunId`], [`GitError::Io`].
+    pub fn remove_all(&self) -> Result<(), GitError> {
+        let mut state = self.lock();
+        remove_run_worktrees(&self.repo, &self.run_id)?;
+        state.idle = Some(Vec::new());
+        Ok(())
+    }
+
+    /// End of a run: removes the idle pooled worktrees (working directories and admin
+    /// directories) and the pool directory. Worktrees at step paths (kept for failed
+    /// steps) stay. Returns how many were removed.
+    ///
+    /// Errors: [`GitError::Io`] when a directory cannot be removed.
+    pub fn remove_idle(&self) -> Result<usize, GitError> {
+        let mut state = self.lock();
+        self.ensure_idle_loaded(&mut state)?;
+        let pool_dir = self.root.join(POOL_DIR);
+        let mut removed = 0;
+        for name in state.idle.take().unwrap_or_default() {
+            let dir = pool_dir.join(&name);
+            if let Some(admin) = admin_dir_of(&self.repo, &dir) {
+                remove_tree(&admin)?;
+            }
+            remove_tree(&dir)?;
+            removed += 1;
+        }
+        state.idle = Some(Vec::new());
+        remove_tree(&pool_dir)?;
+        // The run root goes too when nothing was kept in it.
+        let _ = fs::remove_dir(&self.root);
+        Ok(removed)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // The state is a list of names; a panic elsewhere cannot leave it torn.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Under the lock: puts a worktree at `target` if one can be reused, or reserves
+    /// a name for a new one.
+    fn place(
+        &self,
+        state: &mut PoolState,
+        step_path: &str,
+        target: &Path,
+        refname: &str,
+        branch: &str,
+    ) -> Result<Placement, GitError> {
+        self.check_no_enclosing_worktree(step_path, target)?;
+        if let Some(holder) = checked_out_at(&self.repo, refname)?
+            && !same_file(&holder, target)
+        {
+            return Err(GitError::BranchCheckedOut {
+                branch: branch.to_string(),
+                path: holder,
+            });
+        }
+
+        match fs::symlink_metadata(target) {
+            Ok(meta) => {
+                if meta.is_dir() {
+                    if let Some(admin) = admin_dir_of(&self.repo, target) {
+                        write_gitdir(&admin, target)?;
+                        return Ok(Placement::Reuse {
+                            name: file_name(&admin),
+                        });
+                    }
+                    self.check_no_enclosed_worktree(step_path, target)?;
+                }
+                tracing::warn!(path = %target.display(), "removing a leftover that is not a worktree");
+                remove_tree(target)?;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(GitError::io("inspect", target)(error)),
+        }
+
+        self.ensure_idle_loaded(state)?;
+        let pool_dir = self.root.join(POOL_DIR);
+        while let Some(entry) = state.idle.as_mut().and_then(Vec::pop) {
+            let idle_dir = pool_dir.join(&entry);
+            let Some(admin) = admin_dir_of(&self.repo, &idle_dir) else {
+                tracing::warn!(path = %idle_dir.display(), "dropping an idle worktree that lost its admin directory");
+                remove_tree(&idle_dir)?;
+                continue;
+            };
+            move_worktree(&idle_dir, target, &admin)?;
+            return Ok(Placement::Reuse {
+                name: file_name(&admin),
+            });
+        }
+        Ok(Placement::Create {
+            name: self.next_name(state),
+        })
+    }
+
+    /// Adds a new worktree at `<root>/.pool/<name>` on `branch` forced to `start`.
+    /// Runs outside the lock: this is the one full checkout.
+    fn create(
+        &self,
+        name: &str,
+        refname: &str,
+        branch: &str,
+        start: git2::Oid,
+    ) -> Result<PathBuf, GitError> {
+        let repo = self.repo.git2()?;
+        let workdir = self.repo.workdir();
+        repo.find_commit(start)
+            .map_err(GitError::git(format!("find start commit {start}"), workdir))?;
+        let reference = repo
+            .reference(refname, start, true, "pipeline: start step")
+            .map_err(GitError::git(
+                format!("set branch `{branch}` to {start}"),
+                workdir,
+            ))?;
+        // libgit2 creates `<commondir>/worktrees` with an exclusive mkdir, which fails
+        // when two threads add the first worktrees at once; create it first.
+        let registry = admin_root(&self.repo);
+        fs::create_dir_all(&registry).map_err(GitError::io("create directory", &registry))?;
+        let pool_dir = self.root.join(POOL_DIR);
+        fs::create_dir_all(&pool_dir).map_err(GitError::io("create directory", &pool_dir))?;
+        let dir = pool_dir.join(name);
+        let mut options = WorktreeAddOptions::new();
+        options.reference(Some(&reference));
+        if let Err(cause) = repo.worktree(name, &dir, Some(&options)) {
+            // Best effort: a half-made worktree is garbage; the error below is what matters.
+            let _ = remove_tree(&dir);
+            let _ = remove_tree(&registry.join(name));
+            return Err(GitError::git(
+                format!("add worktree `{name}` at {}", dir.display()),
+                workdir,
+            )(cause));
+        }
+        Ok(dir)
+    }
+
+    /// Loads the idle list from `<root>/.pool/` once per pool: worktrees there were
+    /// left by an earlier process of the same run. Their `HEAD` is detached so that
+    /// no idle worktree holds a branch; entries that are not worktrees are deleted.
+    fn ensure_idle_loaded(&self, state: &mut PoolState) -> Result<(), GitError> {
+        if state.idle.is_some() {
+            return Ok(());
+        }
+        let pool_dir = self.root.join(POOL_DIR);
+        let mut idle = Vec::new();
+        let entries = match fs::read_dir(&pool_dir) {
+            Ok(entries) => Some(entries),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(GitError::io("list directory", &pool_dir)(error)),
+        };
+        for entry in entries.into_iter().flatten() {
+            let entry = entry.map_err(GitError::io("list directory", &pool_dir))?;
+            let dir = entry.path();
+            let usable = match admin_dir_of(&self.repo, &dir) {
+                Some(admin) => write_gitdir(&admin, &dir).and_then(|()| detach_head(&dir)).is_ok(),
+                None => false,
+            };
+            if usable {
+                idle.push(entry.file_name().to_string_lossy().into_owned());
+            } else {
+                tracing::warn!(path = %dir.display(), "deleting an unusable idle worktree");
+                remove_tree(&dir)?;
+            }
+        }
+        state.idle = Some(idle);
+        Ok(())
+    }
+
+    /// `pipeline-<run>-<n>` for the first `n` whose admin directory and pool
+    /// directory are both free. Characters git dislikes in names become `_`.
+    fn next_name(&self, state: &mut PoolState) -> String {
+        let run: String = self
+            .run_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let registry = admin_root(&self.repo);
+        let pool_dir = self.root.join(POOL_DIR);
+        loop {
+            let name = format!("pipeline-{run}-{}", state.next_number);
+            state.next_number += 1;
+            if !registry.join(&name).exists() && !pool_dir.join(&name).exists() {
+                return name;
+            }
+        }
+    }
+
+    /// The step's directory must not lie inside another worktree (e.g. step `a/b`
+    /// inside the worktree of step `a`): that worktree's reset would delete it.
+    fn check_no_enclosing_worktree(&self, step_path: &str, target: &Path) -> Result<(), GitError> {
+        let mut ancestor = target.parent();
+        while let Some(dir) = ancestor {
+            if dir == self.root || !dir.starts_with(&self.root) {
+                break;
+            }
+            if fs::symlink_metadata(dir.join(".git")).is_ok() {
+                return Err(GitError::NestedStepPath {
+                    step_path: step_path.to_string(),
+                    other: dir.to_path_buf(),
+                });
+            }
+            ancestor = dir.parent();
+        }
+        Ok(())
+    }
+
+    /// A non-worktree directory at the step path is deleted, unless it contains the
+    /// worktree of another step (e.g. step `a` while step `a/b` has one).
+    fn check_no_enclosed_worktree(&self, step_path: &str, target: &Path) -> Result<(), GitError> {
+        let canonical = fs::canonicalize(target).map_err(GitError::io("resolve the path of", target))?;
+        for worktree in registered(&self.repo)? {
+            if let Some(path) = worktree.path
+                && (path.starts_with(target) || path.starts_with(&canonical))
+            {
+                return Err(GitError::NestedStepPath {
+                    step_path: step_path.to_string(),
+                    other: path,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes now-empty directories between a released step path and the root.
+    fn remove_empty_parents(&self, step_dir: &Path) {
+        let mut ancestor = step_dir.parent();
+        while let Some(dir) = ancestor {
+            if dir == self.root || !dir.starts_with(&self.root) || fs::remove_dir(dir).is_err() {
+                break;
+            }
+            ancestor = dir.parent();
+        }
+    }
+}
+
+/// Renames a worktree's directory and points its admin `gitdir` file at the new place.
+fn move_worktree(from: &Path, to: &Path, admin: &Path) -> Result<(), GitError> {
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent).map_err(GitError::io("create directory", parent))?;
+    }
+    fs::rename(from, to).map_err(GitError::io(format!("move worktree {} to", from.display()), to))?;
+    write_gitdir(admin, to)
+}
+
+/// Detaches the worktree's `HEAD` at the commit it points to.
+fn detach_head(dir: &Path) -> Result<(), GitError> {
+    let repo = open_worktree(dir)?;
+    let head = repo
+        .head()
+        .and_then(|head| head.peel_to_commit())
+        .map_err(GitError::git("read HEAD", dir))?;
+    repo.set_head_detached(head.id())
+        .map_err(GitError::git("detach HEAD", dir))
+}
+
+/// Whether two paths name the same existing file or directory.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Step paths are `/`-separated relative paths whose components are non-empty and do
+/// not start with `.` (so they can never be `..`, `.git` or the pool's `.pool`).
+fn validate_step_path(step_path: &str) -> Result<(), GitError> {
+    let invalid = |reason| GitError::InvalidStepPath {
+        step_path: step_path.to_string(),
+        reason,
+    };
+    if step_path.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if step_path.starts_with('/') || Path::new(step_path).is_absolute() {
+        return Err(invalid("it is absolute"));
+    }
+    if step_path.contains(['\\', '\0']) {
+        return Err(invalid("it contains a backslash or NUL character"));
+    }
+    for component in step_path.split('/') {
+        if component.is_empty() {
+            return Err(invalid("it has an empty component (`//` or a trailing `/`)"));
+        }
+        if component.starts_with('.') {
+            return Err(invalid("a component starts with `.`"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Loader tests: the conformance corpus loads; every kind of bad input is an error that
+//! names the file, the location and the step.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+pub(crate) struct ListCatalog(pub Vec<(&'static str, &'static [&'static str])>);
+
+impl ToolCatalog for ListCatalog {
+    fn has_tool(&self, name: &str) -> bool {
+        name == "shell" || self.0.iter().any(|(n, _)| *n == name)
+    }
+    fn has_capability(&self, capability: &str) -> bool {
+        self.0.iter().any(|(_, caps)| caps.contains(&capability))
+    }
+    fn tool_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.0.iter().map(|(n, _)| n.to_string()).collect();
+        v.push("shell".into());
+        v.sort();
+        v
+    }
+}
+
+pub(crate) fn catalog() -> ListCatalog {
+    ListCatalog(vec![("aider", &["code_generation", "refactoring"]), ("codex", &["code_generation"]), ("claude", &[])])
+}
+
+fn conformance() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/caidp-workstreams")
+}
+
+fn load(paths: &[PathBuf]) -> Result<WorkstreamSet, LoadError> {
+    let cat = catalog();
+    load_workstreams(paths, &LoadOptions { catalog: &cat })
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn errors(r: Result<WorkstreamSet, LoadError>) -> Vec<Diagnostic> {
+    match r {
+        Ok(_) => panic!("expected a load error"),
+        Err(e) => e.errors().cloned().collect(),
+    }
+}
+
+#[test]
+fn conformance_directory_loads_all_36_workstreams() {
+    let dir = conformance();
+    if !dir.exists() {
+        panic!("conformance corpus missing at {}", dir.display());
+    }
+    let set = load(&[dir]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.workstreams.len(), 36);
+    assert!(set.notes.iter().any(|n| n.message.contains("JSON Schema")), "schema file skipped with a note");
+    assert!(set.notes.iter().any(|n| n.message.contains("`circuit_breaker` is not interpreted yet")));
+    let examples = load(&[conformance().join("examples")]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(examples.workstreams.len(), 5);
+    assert!(examples.notes.iter().any(|n| n.message.contains("`saga` is not interpreted")));
+    assert!(examples.notes.iter().any(|n| n.message.contains("`error_handling` is not interpreted")));
+    // Phases: step-03 of example 4 depends on step-02 (explicitly and through its phase).
+    let s = examples.step(&StepId::nested("ws-example-04-multi-phase", "step-03-create-reporter")).unwrap();
+    assert_eq!(s.depends_on, vec![StepId::nested("ws-example-04-multi-phase", "step-02-create-validator")]);
+}
+
+#[test]
+fn every_conformance_file_loads_on_its_own_with_sibling_dependencies() {
+    for entry in std::fs::read_dir(conformance()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "json") && !p.to_string_lossy().ends_with(".schema.json") {
+            let set = load(std::slice::from_ref(&p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert!(!set.workstreams.is_empty());
+        }
+    }
+    // ws-18 depends on 17 workstreams of sibling files: they are pulled in.
+    let set = load(&[conformance().join("ws-18-update-infrastructure-scripts.json")]).unwrap();
+    assert_eq!(set.workstreams.len(), 18);
+}
+
+#[test]
+fn truncated_json_reports_line_and_column() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "a.json", "{\n  \"id\": \"ws-a\",\n  \"tasks\": [\"x\"");
+    let e = errors(load(&[f.clone()]));
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].file, f);
+    assert!(e[0].location.starts_with("line 3, column"), "{}", e[0]);
+    assert!(e[0].hint.as_deref().unwrap_or("").contains("truncated"));
+}
+
+#[test]
+fn schema_violations_name_the_json_pointer_and_step() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "a.json", r#"{"id": "ws-a", "tool": "aider", "steps": [{"id": "s1", "tasks": "x", "timeout_sec": -1}]}"#);
+    let e = errors(load(&[f]));
+    assert_eq!(e[0].location, "/steps/0/timeout_sec");
+    assert_eq!(e[0].step.as_deref(), Some("ws-a/s1"));
+}
+
+#[test]
+fn duplicate_ids_unknown_dependencies_and_tools_are_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "a.json",
+        r#"[{"id": "ws-a", "command": "true"},
+            {"id": "ws-a", "command": "true"},
+            {"id": "ws-b", "tool": "aidr", "tasks": ["x"], "depends_on": ["ws-c"]},
+            {"id": "ws-c", "steps": [{"id": "s", "command": "true"}, {"id": "s", "command": "true"}]}]"#,
+    );
+    let e = errors(load(&[f]));
+    let text: Vec<String> = e.iter().map(|d| d.to_string()).collect();
+    assert!(text.iter().any(|t| t.contains("duplicate workstream id `ws-a`")), "{text:#?}");
+    assert!(text.iter().any(|t| t.contains("unknown tool `aidr`") && t.contains("did you mean `aider`")), "{text:#?}");
+    assert!(text.iter().any(|t| t.contains("duplicate step id `s`")), "{text:#?}");
+    let f2 = write(d.path(), "b.json", r#"{"id": "ws-x", "command": "true", "depends_on": ["ws-nope"]}"#);
+    let e = errors(load(&[f2]));
+    assert!(e[0].message.contains("unknown dependency `ws-nope`"), "{}", e[0]);
+    assert_eq!(e[0].location, "/depends_on/0");
+}
+
+#[test]
+fn cycles_print_their_path() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "a.json",
+        r#"{"id": "w", "steps": [
+            {"id": "a", "command": "true", "depends_on": ["c"]},
+            {"id": "b", "command": "true", "depends_on": ["a"]},
+            {"id": "c", "command": "true", "depends_on": ["b"]},
+            {"id": "d", "command": "true", "depends_on": ["d"]}]}"#,
+    );
+    let e = errors(load(&[f]));
+    let msgs: Vec<&str> = e.iter().map(|d| d.message.as_str()).collect();
+    assert!(msgs.contains(&"dependency cycle: w/a -> w/c -> w/b -> w/a (each step depends on the next)"), "{msgs:#?}");
+    assert!(msgs.contains(&"dependency cycle: w/d -> w/d (each step depends on the next)"), "{msgs:#?}");
+}
+
+#[test]
+fn scope_paths_must_stay_inside_the_repository() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "a.json", r#"{"id": "w", "command": "true", "files_scope": ["ok.txt", "/etc/passwd"], "files_create": ["../x"]}"#);
+    let e = errors(load(&[f]));
+    let locs: Vec<&str> = e.iter().map(|d| d.location.as_str()).collect();
+    assert_eq!(locs, vec!["/files_scope/1", "/files_create/0"]);
+}
+
+#[test]
+fn empty_workstreams_are_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "a.json", "[]");
+    assert!(errors(load(&[f])).iter().any(|d| d.message.contains("empty array")));
+    let f = write(d.path(), "b.json", r#"{"id": "w", "tool": "aider"}"#);
+    assert!(errors(load(&[f])).iter().any(|d| d.message.contains("has nothing to do")));
+}
+
+#[test]
+fn workstream_acceptance_gate_and_cross_workstream_dependencies() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "base.json", r#"{"id": "base", "command": "true"}"#);
+    let f = write(
+        d.path(),
+        "main.json",
+        r#"{"id": "m", "depends_on": ["base"], "acceptance_tests": ["test -f a"],
+            "steps": [{"id": "a", "command": "touch a"}, {"id": "b", "command": "true", "depends_on": ["a"]}, {"id": "c", "command": "true"}]}"#,
+    );
+    let set = load(&[f]).unwrap();
+    assert_eq!(set.workstreams.len(), 2, "sibling dependency pulled in");
+    let gate = set.step(&StepId::nested("m", "_acceptance")).unwrap();
+    assert_eq!(gate.kind, StepKind::WorkstreamAcceptance);
+    assert_eq!(gate.depends_on, vec![StepId::nested("m", "b"), StepId::nested("m", "c")]);
+    let a = set.step(&StepId::nested("m", "a")).unwrap();
+    assert_eq!(a.depends_on, vec![StepId::workstream("base")]);
+    assert_eq!(set.workstreams[1].exit_steps, vec![StepId::nested("m", "_acceptance")]);
+}

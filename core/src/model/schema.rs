@@ -1,0 +1,62 @@
+//! The workstream JSON Schema (`schema/workstream.schema.json`, JSON Schema 2020-12), the
+//! single source of truth for the file format, compiled once per process.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const SCHEMA_TEXT: &str = include_str!("../../../schema/workstream.schema.json");
+
+/// Validator for one workstream object (the schema's `$defs/workstream`). Files holding an
+/// array are validated item by item so that error locations point at the item, instead of
+/// the schema's top-level `oneOf` reporting "not valid under any schema".
+fn workstream_validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        // The schema ships inside the binary and is covered by tests; failing to compile
+        // it is a build defect, not a user error.
+        let mut schema: Value = serde_json::from_str(SCHEMA_TEXT).expect("embedded workstream schema is valid JSON");
+        if let Value::Object(map) = &mut schema {
+            map.remove("oneOf");
+            map.insert("$ref".into(), Value::String("#/$defs/workstream".into()));
+        }
+        jsonschema::draft202012::new(&schema).expect("embedded workstream schema compiles")
+    })
+}
+
+/// One schema violation: JSON pointer relative to the validated object, and message.
+pub(crate) struct SchemaViolation {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Validates one workstream object; returns every violation, sorted by location.
+pub(crate) fn validate_workstream(value: &Value) -> Vec<SchemaViolation> {
+    let mut out: Vec<SchemaViolation> = workstream_validator()
+        .iter_errors(value)
+        .map(|e| SchemaViolation {
+            pointer: e.instance_path().as_str().to_string(),
+            message: e.to_string(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.pointer.cmp(&b.pointer).then(a.message.cmp(&b.message)));
+    out.dedup_by(|a, b| a.pointer == b.pointer && a.message == b.message);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_schema_compiles_and_checks_types() {
+        let ok = serde_json::json!({"id": "ws-a", "tasks": ["x"], "tool": "aider"});
+        assert!(validate_workstream(&ok).is_empty());
+        let bad = serde_json::json!({"id": "ws/a", "tasks": 3, "steps": []});
+        let v = validate_workstream(&bad);
+        let pointers: Vec<_> = v.iter().map(|v| v.pointer.as_str()).collect();
+        assert!(pointers.contains(&"/id"), "{pointers:?}");
+        assert!(pointers.contains(&"/tasks"), "{pointers:?}");
+        assert!(pointers.contains(&"/steps"), "{pointers:?}");
+    }
+}

@@ -1,0 +1,126 @@
+//! A normalised step: what the planner schedules and the executor runs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::StepId;
+
+/// Which tool runs a step.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum ToolChoice {
+    /// `"command": "..."`: run with `sh -c` in the worktree (built-in tool `shell`).
+    Shell(String),
+    /// `"tool": "<profile>"`.
+    Profile(String),
+    /// `"capability": "<capability>"`: the registry picks a profile.
+    Capability(String),
+    /// Nothing to run: a workstream's own acceptance gate, which only runs tests.
+    None,
+}
+
+/// Where a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// Its own git worktree (default).
+    Worktree,
+    /// In place, in the repository's working directory: for read-only checks. Changes it
+    /// makes are not committed.
+    None,
+}
+
+/// What a step is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// A step that runs a tool (a workstream without `steps`, or one of its `steps`).
+    Task,
+    /// The gate that runs a multi-step workstream's own `acceptance_tests` once, on the
+    /// merge of all its steps (DESIGN "Workstream files"). Id `<ws-id>/_acceptance`.
+    WorkstreamAcceptance,
+}
+
+/// One acceptance test: a shell command run with `sh -c` in the step's worktree after the
+/// tool; exit 0 passes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AcceptanceTest {
+    /// Display name: the given `name`, else the command itself.
+    pub name: String,
+    pub command: String,
+    /// Seconds; `None` uses the run's default acceptance-test timeout.
+    pub timeout_sec: Option<f64>,
+}
+
+/// A step after loading and normalisation. Field values are final: inherited fields
+/// (tool, scope, env, timeout from the workstream) are already applied.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Step {
+    pub id: StepId,
+    pub workstream: String,
+    pub kind: StepKind,
+    /// File that defines the step and the JSON pointer of its object in that file.
+    pub file: PathBuf,
+    pub pointer: String,
+    pub description: Option<String>,
+    pub tool: ToolChoice,
+    /// Tasks in order (a `tasks` string becomes one task).
+    pub tasks: Vec<String>,
+    /// Free-form prompt text (`prompt`), in addition to the tasks.
+    pub prompt: Option<String>,
+    /// Direct dependencies, resolved to step ids, sorted and unique.
+    pub depends_on: Vec<StepId>,
+    /// Paths the step may change: its own `files_scope` + `files_create`, else the
+    /// workstream's. Empty means unrestricted.
+    pub files_scope: Vec<String>,
+    /// Whether `files_scope` was declared on the step itself (or the step is a
+    /// workstream's only step). Only declared scopes serialise concurrent steps.
+    pub declared_scope: bool,
+    pub acceptance_tests: Vec<AcceptanceTest>,
+    /// Tool timeout in seconds.
+    pub timeout_sec: Option<f64>,
+    pub env: BTreeMap<String, String>,
+    pub isolation: Isolation,
+    pub conflict_group: Option<String>,
+    /// `parallel_ok: false` makes the step run alone.
+    pub parallel_ok: bool,
+    /// `spec://` and `change://` references whose text goes into the prompt.
+    pub specs: Vec<String>,
+    /// OpenSpec task numbers (`1.2`) this step completes.
+    pub openspec_tasks: Vec<String>,
+    /// SHA-256 (hex) of the step's normalised definition: what decides, on resume, whether
+    /// a completed step is still valid.
+    pub definition_hash: String,
+}
+
+impl Step {
+    /// The text handed to the step's tool: description, tasks and prompt. Spec references
+    /// are resolved and appended by the engine.
+    pub fn prompt_text(&self) -> String {
+        let mut out = String::new();
+        match &self.description {
+            Some(d) => out.push_str(&format!("# {}: {}\n", self.id, d)),
+            None => out.push_str(&format!("# {}\n", self.id)),
+        }
+        if !self.tasks.is_empty() {
+            out.push_str("\nTasks:\n");
+            for t in &self.tasks {
+                out.push_str(&format!("- {t}\n"));
+            }
+        }
+        if let Some(p) = &self.prompt {
+            out.push('\n');
+            out.push_str(p);
+            if !p.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        if !self.files_scope.is_empty() {
+            out.push_str("\nFiles in scope (change nothing else):\n");
+            for f in &self.files_scope {
+                out.push_str(&format!("- {f}\n"));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,16 @@
+//! Planner: the DAG of steps (petgraph), its waves, critical path and mutual exclusions.
+//!
+//! A [`Plan`] is computed once from a validated [`WorkstreamSet`](crate::model::WorkstreamSet)
+//! and used read-only by `pipeline plan` and by the scheduler. Waves are topological levels
+//! (a step's wave is one more than its deepest dependency); the critical path is the longest
+//! dependency chain counted in steps (step durations are unknown before a run); a step's
+//! priority is the length of the longest chain from it to a sink, so ready steps on the
+//! critical path start first. Two steps exclude each other (never run at the same time) when
+//! they share a `conflict_group`, when their declared `files_scope`s overlap, or when either
+//! says `parallel_ok: false`.
+
+mod plan;
+mod plan_render;
+
+pub use plan::{Exclusion, Plan, PlanError};
+pub use plan_render::{PlanFormat, render_plan};

@@ -1,0 +1,139 @@
+//! Rendering a plan as text (for people), JSON (for scripts; the issue #2 interface
+//! contract: `steps[]` with `id` and `depends_on`, `waves`, `critical_path`) or Graphviz DOT.
+
+use std::fmt::Write;
+
+use super::Plan;
+use crate::model::{Severity, Step, ToolChoice, WorkstreamSet};
+
+/// Output format of `pipeline plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+fn tool_label(s: &Step) -> String {
+    match &s.tool {
+        ToolChoice::Shell(c) => {
+            let one_line = c.lines().next().unwrap_or("");
+            if one_line.chars().count() > 40 || c.contains('\n') {
+                format!("shell: {}…", one_line.chars().take(40).collect::<String>())
+            } else {
+                format!("shell: {one_line}")
+            }
+        }
+        ToolChoice::Profile(p) => format!("tool {p}"),
+        ToolChoice::Capability(c) => format!("capability {c}"),
+        ToolChoice::None => "acceptance tests".to_string(),
+    }
+}
+
+/// Renders `plan` of `set` in `format`. Text output ends with a newline.
+pub fn render_plan(set: &WorkstreamSet, plan: &Plan, format: PlanFormat) -> String {
+    match format {
+        PlanFormat::Text => render_text(set, plan),
+        PlanFormat::Json => render_json(set, plan),
+        PlanFormat::Dot => render_dot(set, plan),
+    }
+}
+
+fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Plan: {} step{} in {} wave{} from {} workstream{}; critical path {} step{}",
+        set.steps.len(),
+        plural(set.steps.len()),
+        plan.waves.len(),
+        plural(plan.waves.len()),
+        set.workstreams.len(),
+        plural(set.workstreams.len()),
+        plan.critical_path.len(),
+        plural(plan.critical_path.len()),
+    );
+    let width = set.steps.iter().map(|s| s.id.as_str().len()).max().unwrap_or(0).min(60);
+    for (w, wave) in plan.waves.iter().enumerate() {
+        let _ = writeln!(out, "\nWave {} ({} step{}{}):", w + 1, wave.len(), plural(wave.len()), if wave.len() > 1 { ", may run at once" } else { "" });
+        for &i in wave {
+            let s = &set.steps[i];
+            let mark = if plan.critical_path.contains(&i) { "*" } else { " " };
+            let _ = write!(out, " {mark} {:width$}  {}", s.id.as_str(), tool_label(s));
+            if !s.depends_on.is_empty() {
+                let deps: Vec<&str> = s.depends_on.iter().map(|d| d.as_str()).collect();
+                let _ = write!(out, "  <- {}", deps.join(", "));
+            }
+            out.push('\n');
+        }
+    }
+    let path: Vec<&str> = plan.critical_path.iter().map(|&i| set.steps[i].id.as_str()).collect();
+    let _ = writeln!(out, "\nCritical path (*): {}", path.join(" -> "));
+    let exclusions = plan.exclusions(set);
+    if !exclusions.is_empty() {
+        let _ = writeln!(out, "\nNever at the same time:");
+        for e in &exclusions {
+            let _ = writeln!(out, "  {} / {}: {}", e.a, e.b, e.reason);
+        }
+    }
+    let notes = set.notes.iter().filter(|n| n.severity == Severity::Note).count();
+    if notes > 0 {
+        let _ = writeln!(out, "\n{notes} note{} (see `pipeline validate`)", plural(notes));
+    }
+    out
+}
+
+fn render_json(set: &WorkstreamSet, plan: &Plan) -> String {
+    let steps: Vec<serde_json::Value> = set
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            serde_json::json!({
+                "id": s.id,
+                "workstream": s.workstream,
+                "depends_on": s.depends_on,
+                "tool": tool_label(s),
+                "wave": plan.wave_of[i] + 1,
+                "priority": plan.priority[i],
+                "isolation": s.isolation,
+                "conflict_group": s.conflict_group,
+                "files_scope": s.files_scope,
+                "acceptance_tests": s.acceptance_tests.iter().map(|t| &t.command).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let ids = |v: &[usize]| v.iter().map(|&i| set.steps[i].id.as_str().to_string()).collect::<Vec<_>>();
+    let doc = serde_json::json!({
+        "steps": steps,
+        "waves": plan.waves.iter().map(|w| ids(w)).collect::<Vec<_>>(),
+        "critical_path": ids(&plan.critical_path),
+        "exclusions": plan.exclusions(set),
+        "workstreams": set.workstreams.iter().map(|w| serde_json::json!({"id": w.id, "file": w.file, "steps": w.steps})).collect::<Vec<_>>(),
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn render_dot(set: &WorkstreamSet, plan: &Plan) -> String {
+    let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+    let on_path: std::collections::HashSet<usize> = plan.critical_path.iter().copied().collect();
+    for (i, s) in set.steps.iter().enumerate() {
+        let style = if on_path.contains(&i) { ", color=red, penwidth=2" } else { "" };
+        let _ = writeln!(out, "  {} [label={}{}];", q(s.id.as_str()), q(&format!("{}\\n{}", s.id, tool_label(s))), style);
+    }
+    for (i, s) in set.steps.iter().enumerate() {
+        for &d in &plan.deps[i] {
+            let style = if on_path.contains(&i) && on_path.contains(&d) { " [color=red, penwidth=2]" } else { "" };
+            let _ = writeln!(out, "  {} -> {}{};", q(set.steps[d].id.as_str()), q(s.id.as_str()), style);
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,859 @@
+//! Applying a change's delta specs to the main specs (the merge archive performs).
+//!
+//! For each delta `changes/<id>/specs/<capability>/spec.md` the target is
+//! `specs/<capability>/spec.md`. Operations apply in the CLI's order — RENAMED,
+//! REMOVED, MODIFIED, ADDED — with its rules (`core/specs-apply.ts`):
+//! duplicates and cross-section conflicts are refused; a RENAMED or MODIFIED target
+//! must exist; an already-applied operation (early sync) is a no-op; a near-miss name
+//! (differs only in case or spacing) is refused; a MODIFIED block may not drop a
+//! scenario; a new capability gets a skeleton (Purpose from the delta or a
+//! placeholder) and only ADDED is allowed. The spec is rebuilt keeping everything
+//! outside `## Requirements`, the original block order, new blocks appended, one blank
+//! line between blocks, runs of blank lines collapsed outside fences, and one trailing
+//! newline. Nothing is written here: [`crate::archive`] validates every rebuilt spec
+//! before writing any.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::code_fence::fence_mask;
+use crate::delta::parse_delta_spec;
+use crate::ecma_text::{js_re, js_trim, js_trim_end};
+use crate::layout::{discover_spec_files, read_lossy};
+use crate::line_ending;
+use crate::messages::MIN_PURPOSE_LENGTH;
+use crate::purpose_placeholder::{PLACEHOLDER_PREFIX, PLACEHOLDER_SUFFIX};
+use crate::requirement_block::{
+    RequirementBlock, extract_requirements_section, fold_requirement_name, normalize_requirement_name,
+    requirement_header_name,
+};
+use crate::scenario_diff::{describe_scenario_balance, diff_scenario_names, quote_names};
+use crate::spec::parse_spec;
+use crate::spec_structure::find_main_spec_structure_issues;
+
+js_re!(PURPOSE_HEADER, r"(?i)^##\s+Purpose\s*$");
+js_re!(SECTION_HEADER, r"^##\s+");
+js_re!(FOREIGN_HEADING, r"^ {0,3}#{1,3}(?:[ \t]|$)");
+js_re!(INTERRUPTS_PARAGRAPH, r"^ {0,3}(?:>|(?:[-*_][ \t]*){3,}$|(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)|[<|])");
+js_re!(LIST_ITEM, r"^(\s*(?:[-*+]|\d{1,9}[.)])\s+)");
+js_re!(ATX_HEADING, r"^ {0,3}#{1,6}(?:[ \t]|$)");
+js_re!(HTML_HEADING, r"(?i)^\s*<h[1-6]\b");
+js_re!(HTML_HEADING_INDENTED, r"(?i)^ {0,3}<h[1-6]\b");
+js_re!(SECTION_TITLE, r"^ {0,3}##\s+(.+?)\s*$");
+js_re!(SETEXT, r"^ {0,3}(=+|-+)\s*$");
+js_re!(SETEXT_IN_ITEM, r"^ {0,3}(?:=+|-+)\s*$");
+js_re!(TITLE, r"^ {0,3}#\s+.+$");
+js_re!(SCENARIO_HEADING, r"(?i)^ {0,3}####\s+Scenario:");
+js_re!(INDENT, r"^[ \t]*");
+js_re!(TABLE_OR_HTML, r"^\s*[|<]");
+
+/// One delta spec and the main spec it applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecUpdate {
+    /// Capability id.
+    pub id: String,
+    /// The delta file.
+    pub source: PathBuf,
+    /// The main spec file (may not exist yet).
+    pub target: PathBuf,
+    /// Whether the target existed when the update was planned.
+    pub exists: bool,
+}
+
+/// Operations applied to one spec (already-synced operations not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MergeCounts {
+    /// ADDED blocks appended.
+    pub added: usize,
+    /// MODIFIED blocks whose content changed.
+    pub modified: usize,
+    /// REMOVED blocks deleted.
+    pub removed: usize,
+    /// RENAMED headers changed.
+    pub renamed: usize,
+}
+
+impl MergeCounts {
+    /// Sum of all operations.
+    pub fn total(&self) -> usize {
+        self.added + self.modified + self.removed + self.renamed
+    }
+}
+
+/// A rebuilt main spec, not yet written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedSpec {
+    /// The new content (LF line endings, one trailing newline).
+    pub rebuilt: String,
+    /// What was applied.
+    pub counts: MergeCounts,
+    /// Non-blocking notes (ignored orphans, skipped REMOVED, lost foreign headings).
+    pub warnings: Vec<String>,
+    /// The rebuilt spec has no requirement block left.
+    pub no_requirement_blocks: bool,
+    /// Lines of the original spec a retirement could not account for.
+    pub unaccounted_content: Vec<String>,
+}
+
+/// Why a delta cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// The delta conflicts with itself or with the main spec; the CLI's message.
+    #[error("{0}")]
+    Refused(String),
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Plans one [`SpecUpdate`] per delta spec of `change_dir` (sorted by capability id).
+///
+/// Errors: a read failure of the change's `specs/` tree other than "not found".
+pub fn find_spec_updates(change_dir: &Path, main_specs_dir: &Path) -> io::Result<Vec<SpecUpdate>> {
+    let mut updates = Vec::new();
+    for discovered in discover_spec_files(&change_dir.join("specs"))? {
+        let mut target = main_specs_dir.to_path_buf();
+        for segment in discovered.id.split('/') {
+            target.push(segment);
+        }
+        target.push("spec.md");
+        let exists = target.exists();
+        updates.push(SpecUpdate { id: discovered.id, source: discovered.file, target, exists });
+    }
+    Ok(updates)
+}
+
+/// An insertion-ordered map, because the rebuild order depends on JavaScript `Map`
+/// semantics (delete + set moves a key to the end; set on an existing key keeps it).
+#[derive(Default)]
+struct OrderedBlocks(Vec<(String, RequirementBlock)>);
+
+impl OrderedBlocks {
+    fn position(&self, key: &str) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
+    }
+    fn get(&self, key: &str) -> Option<&RequirementBlock> {
+        self.position(key).map(|i| &self.0[i].1)
+    }
+    fn has(&self, key: &str) -> bool {
+        self.position(key).is_some()
+    }
+    fn set(&mut self, key: String, block: RequirementBlock) {
+        match self.position(&key) {
+            Some(i) => self.0[i].1 = block,
+            None => self.0.push((key, block)),
+        }
+    }
+    fn delete(&mut self, key: &str) {
+        if let Some(i) = self.position(key) {
+            self.0.remove(i);
+        }
+    }
+    fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+}
+
+fn refuse(message: String) -> MergeError {
+    MergeError::Refused(message)
+}
+
+fn normalize_block_raw(raw: &str) -> String {
+    js_trim(&line_ending::normalize_newlines(raw)).to_string()
+}
+
+/// Applies one delta to its main spec in memory (`buildUpdatedSpec`).
+///
+/// Errors: [`MergeError::Refused`] with the CLI's message for every rule above;
+/// [`MergeError::Io`] when the delta or an existing target cannot be read.
+pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<MergedSpec, MergeError> {
+    let change_content = read_lossy(&update.source).map_err(|source| MergeError::Io { path: update.source.clone(), source })?;
+    let plan = parse_delta_spec(&change_content);
+    let spec = update.id.as_str();
+    let mut warnings = Vec::new();
+
+    if let Some(first) = plan.unpaired_renames.first() {
+        let missing = match first.side {
+            crate::delta::RenameSide::From => "TO",
+            crate::delta::RenameSide::To => "FROM",
+        };
+        return Err(refuse(format!(
+            "{spec} validation failed - RENAMED entry on line {} has no matching {missing}: for header \"### Requirement: {}\". Write each rename as a FROM: line followed immediately by its TO: line.",
+            first.line, first.name
+        )));
+    }
+    for orphan in &plan.orphaned_requirements {
+        let where_ = match &orphan.section {
+            Some(section) => format!("under \"## {section}\""),
+            None => "above the first \"## \" section".to_string(),
+        };
+        warnings.push(format!(
+            "{spec} - requirement \"{}\" (line {}) is {where_}, which is not a delta section, so it was not applied. Move it under ADDED/MODIFIED/REMOVED/RENAMED Requirements.",
+            orphan.name, orphan.line
+        ));
+    }
+
+    let mut added_names: Vec<String> = Vec::new();
+    for add in &plan.added {
+        let name = normalize_requirement_name(&add.name);
+        if added_names.contains(&name) {
+            return Err(refuse(format!(
+                "{spec} validation failed - duplicate requirement in ADDED for header \"### Requirement: {}\"",
+                add.name
+            )));
+        }
+        added_names.push(name);
+    }
+    let mut modified_names: Vec<String> = Vec::new();
+    for m in &plan.modified {
+        let name = normalize_requirement_name(&m.name);
+        if modified_names.contains(&name) {
+            return Err(refuse(format!(
+                "{spec} validation failed - duplicate requirement in MODIFIED for header \"### Requirement: {}\"",
+                m.name
+            )));
+        }
+        modified_names.push(name);
+    }
+    let mut removed_names: Vec<String> = Vec::new();
+    for r in &plan.removed {
+        let name = normalize_requirement_name(r);
+        if removed_names.contains(&name) {
+            return Err(refuse(format!(
+                "{spec} validation failed - duplicate requirement in REMOVED for header \"### Requirement: {r}\""
+            )));
+        }
+        removed_names.push(name);
+    }
+    let mut renamed_from: Vec<String> = Vec::new();
+    let mut renamed_to: Vec<String> = Vec::new();
+    for pair in &plan.renamed {
+        let from = normalize_requirement_name(&pair.from);
+        let to = normalize_requirement_name(&pair.to);
+        if renamed_from.contains(&from) {
+            return Err(refuse(format!(
+                "{spec} validation failed - duplicate FROM in RENAMED for header \"### Requirement: {}\"",
+                pair.from
+            )));
+        }
+        if renamed_to.contains(&to) {
+            return Err(refuse(format!(
+                "{spec} validation failed - duplicate TO in RENAMED for header \"### Requirement: {}\"",
+                pair.to
+            )));
+        }
+        renamed_from.push(from);
+        renamed_to.push(to);
+    }
+    let mut conflicts: Vec<(String, &str, &str)> = Vec::new();
+    for n in &modified_names {
+        if removed_names.contains(n) {
+            conflicts.push((n.clone(), "MODIFIED", "REMOVED"));
+        }
+        if added_names.contains(n) {
+            conflicts.push((n.clone(), "MODIFIED", "ADDED"));
+        }
+    }
+    for n in &added_names {
+        if removed_names.contains(n) {
+            conflicts.push((n.clone(), "ADDED", "REMOVED"));
+        }
+    }
+    for pair in &plan.renamed {
+        let from = normalize_requirement_name(&pair.from);
+        let to = normalize_requirement_name(&pair.to);
+        let folded = fold_requirement_name(&from);
+        if let Some(spelled) = removed_names.iter().find(|r| fold_requirement_name(r) == folded) {
+            let note = if *spelled == from { String::new() } else { format!(" (REMOVED spells it \"{spelled}\")") };
+            return Err(refuse(format!(
+                "{spec} validation failed - requirement present in multiple sections (RENAMED and REMOVED) for header \"### Requirement: {}\"{note}",
+                pair.from
+            )));
+        }
+        if modified_names.contains(&from) {
+            return Err(refuse(format!(
+                "{spec} validation failed - when a rename exists, MODIFIED must reference the NEW header \"### Requirement: {}\"",
+                pair.to
+            )));
+        }
+        if added_names.contains(&to) {
+            return Err(refuse(format!(
+                "{spec} validation failed - RENAMED TO header collides with ADDED for \"### Requirement: {}\"",
+                pair.to
+            )));
+        }
+    }
+    if let Some((name, a, b)) = conflicts.first() {
+        return Err(refuse(format!(
+            "{spec} validation failed - requirement present in multiple sections ({a} and {b}) for header \"### Requirement: {name}\""
+        )));
+    }
+    if plan.operation_count() == 0 {
+        return Err(refuse(format!(
+            "Delta parsing found no operations for {spec}. Provide ADDED/MODIFIED/REMOVED/RENAMED sections in change spec."
+        )));
+    }
+
+    let delta_purpose = extract_purpose_section(&change_content);
+    let mut is_new_spec = false;
+    let target_content = match read_lossy(&update.target) {
+        Ok(content) => {
+            if let Some(delta) = &delta_purpose {
+                if let Some(existing) = extract_purpose_section(&content) {
+                    if existing != *delta {
+                        warnings.push(format!(
+                            "{spec} - delta Purpose ignored; {spec} already has one. Edit {} directly to change it.",
+                            update.target.display()
+                        ));
+                    }
+                }
+            }
+            content
+        }
+        Err(err) if matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            if !plan.modified.is_empty() || !plan.renamed.is_empty() {
+                return Err(refuse(format!(
+                    "{spec}: target spec does not exist; only ADDED requirements are allowed for new specs. MODIFIED and RENAMED operations require an existing spec."
+                )));
+            }
+            if !plan.removed.is_empty() {
+                warnings.push(format!(
+                    "{spec} - {} REMOVED requirement(s) ignored for new spec (nothing to remove).",
+                    plan.removed.len()
+                ));
+            }
+            is_new_spec = true;
+            let mut skeleton = build_spec_skeleton(spec, change_name, delta_purpose.as_deref());
+            let overview = delta_purpose.as_ref().and_then(|_| readable_overview(&skeleton, spec));
+            if delta_purpose.is_some() && overview.is_none() {
+                skeleton = build_spec_skeleton(spec, change_name, None);
+                warnings.push(format!(
+                    "{spec} - delta Purpose ignored (it would leave the new spec unreadable); wrote the placeholder Purpose instead."
+                ));
+            } else if let Some(overview) = overview {
+                if crate::ecma_text::utf16_len(&overview) < MIN_PURPOSE_LENGTH {
+                    warnings.push(format!(
+                        "{spec} - carried Purpose is under {MIN_PURPOSE_LENGTH} characters; openspec validate --strict reports it as too brief."
+                    ));
+                }
+            }
+            skeleton
+        }
+        Err(source) => return Err(MergeError::Io { path: update.target.clone(), source }),
+    };
+
+    let structure = find_main_spec_structure_issues(&target_content);
+    if !structure.is_empty() {
+        let details: Vec<String> = structure.iter().map(|i| format!("line {}: {}", i.line, i.message)).collect();
+        return Err(refuse(format!(
+            "{spec}: target spec is structurally invalid and cannot be updated until fixed:\n{}",
+            details.join("\n")
+        )));
+    }
+
+    let parts = extract_requirements_section(&target_content);
+    let mut blocks = OrderedBlocks::default();
+    for block in &parts.body_blocks {
+        blocks.set(normalize_requirement_name(&block.name), block.clone());
+    }
+    let mut ordered_keys: Vec<String> = parts.body_blocks.iter().map(|b| normalize_requirement_name(&b.name)).collect();
+    let mut counts = MergeCounts::default();
+
+    for pair in &plan.renamed {
+        let from = normalize_requirement_name(&pair.from);
+        let to = normalize_requirement_name(&pair.to);
+        if !blocks.has(&from) {
+            if blocks.has(&to) {
+                let folded = fold_requirement_name(&from);
+                if let Some(near) = blocks.keys().find(|k| **k != to && fold_requirement_name(k) == folded) {
+                    let existing = blocks.get(near).map(|b| b.name.clone()).unwrap_or_default();
+                    return Err(refuse(format!(
+                        "{spec} RENAMED failed for header \"### Requirement: {}\" - source not found, but \"### Requirement: {existing}\" exists; fix the header to match it exactly",
+                        pair.from
+                    )));
+                }
+                continue;
+            }
+            return Err(refuse(format!(
+                "{spec} RENAMED failed for header \"### Requirement: {}\" - source not found",
+                pair.from
+            )));
+        }
+        if blocks.has(&to) {
+            return Err(refuse(format!(
+                "{spec} RENAMED failed for header \"### Requirement: {}\" - target already exists",
+                pair.to
+            )));
+        }
+        let folded_to = fold_requirement_name(&to);
+        if let Some(near) = blocks.keys().find(|k| **k != from && fold_requirement_name(k) == folded_to) {
+            let existing = blocks.get(near).map(|b| b.name.clone()).unwrap_or_default();
+            return Err(refuse(format!(
+                "{spec} RENAMED failed for header \"### Requirement: {}\" - \"### Requirement: {existing}\" already exists and differs only in case or spacing; choose a distinct name",
+                pair.to
+            )));
+        }
+        let Some(block) = blocks.get(&from).cloned() else { continue };
+        let header = format!("### Requirement: {to}");
+        let mut raw_lines: Vec<&str> = block.raw.split('\n').collect();
+        raw_lines[0] = &header;
+        let renamed = RequirementBlock { header_line: header.clone(), name: to.clone(), raw: raw_lines.join("\n") };
+        blocks.delete(&from);
+        blocks.set(to.clone(), renamed);
+        if let Some(slot) = ordered_keys.iter_mut().find(|k| **k == from) {
+            *slot = to;
+        }
+        counts.renamed += 1;
+    }
+
+    for name in &plan.removed {
+        let key = normalize_requirement_name(name);
+        if !blocks.has(&key) {
+            if !is_new_spec {
+                let folded = fold_requirement_name(&key);
+                if let Some(near) = blocks.keys().find(|k| fold_requirement_name(k) == folded) {
+                    let existing = blocks.get(near).map(|b| b.name.clone()).unwrap_or_default();
+                    return Err(refuse(format!(
+                        "{spec} REMOVED failed for header \"### Requirement: {name}\" - not found, but \"### Requirement: {existing}\" exists; fix the header to match it exactly"
+                    )));
+                }
+                warnings.push(format!(
+                    "{spec} - REMOVED requirement \"{name}\" is not in the current spec; treating it as already removed."
+                ));
+            }
+            continue;
+        }
+        blocks.delete(&key);
+        counts.removed += 1;
+    }
+
+    for m in &plan.modified {
+        let key = normalize_requirement_name(&m.name);
+        let Some(current) = blocks.get(&key).cloned() else {
+            return Err(refuse(format!("{spec} MODIFIED failed for header \"### Requirement: {}\" - not found", m.name)));
+        };
+        let first_line = m.raw.split('\n').next().unwrap_or_default();
+        if requirement_header_name(first_line).as_deref() != Some(key.as_str()) {
+            return Err(refuse(format!(
+                "{spec} MODIFIED failed for header \"### Requirement: {}\" - header mismatch in content",
+                m.name
+            )));
+        }
+        let diff = diff_scenario_names(&current.raw, &m.raw);
+        if !diff.missing.is_empty() {
+            return Err(refuse(format!(
+                "{spec} MODIFIED failed for header \"### Requirement: {}\" - current spec contains scenario(s) not present in the modified block: {}. {} Refresh the change spec before archiving to avoid dropping scenarios.",
+                m.name,
+                quote_names(&diff.missing),
+                describe_scenario_balance(&diff)
+            )));
+        }
+        if normalize_block_raw(&current.raw) != normalize_block_raw(&m.raw) {
+            counts.modified += 1;
+        }
+        blocks.set(key, m.clone());
+    }
+
+    for add in &plan.added {
+        let key = normalize_requirement_name(&add.name);
+        if let Some(existing) = blocks.get(&key) {
+            if normalize_block_raw(&existing.raw) == normalize_block_raw(&add.raw) {
+                continue;
+            }
+            return Err(refuse(format!("{spec} ADDED failed for header \"### Requirement: {}\" - already exists", add.name)));
+        }
+        let folded = fold_requirement_name(&key);
+        if let Some(near) = blocks.keys().find(|k| fold_requirement_name(k) == folded) {
+            let existing = blocks.get(near).map(|b| b.name.clone()).unwrap_or_default();
+            return Err(refuse(format!(
+                "{spec} ADDED failed for header \"### Requirement: {}\" - \"### Requirement: {existing}\" already exists and differs only in case or spacing; use MODIFIED with that exact header to change it, or choose a distinct name",
+                add.name
+            )));
+        }
+        blocks.set(key, add.clone());
+        counts.added += 1;
+    }
+
+    let mut kept: Vec<RequirementBlock> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (index, block) in parts.body_blocks.iter().enumerate() {
+        let key = &ordered_keys[index];
+        let replacement = blocks.get(key).cloned();
+        if let Some(r) = &replacement {
+            kept.push(r.clone());
+            seen.push(key.clone());
+        }
+        if replacement.as_ref() != Some(block) {
+            if let Some((heading, foreign_raw)) = first_foreign_tail(&block.raw) {
+                let normalized_foreign = normalize_block_raw(&foreign_raw);
+                let keeps = replacement.as_ref().is_some_and(|r| {
+                    count_occurrences(&normalize_block_raw(&r.raw), &normalized_foreign)
+                        >= count_occurrences(&normalize_block_raw(&block.raw), &normalized_foreign)
+                });
+                if !keeps {
+                    warnings.push(format!(
+                        "{spec} - \"{heading}\" sits inside requirement \"{}\" and goes with it. Move it under its own requirement, or above `## Requirements`, to keep it.",
+                        block.name
+                    ));
+                }
+            }
+        }
+    }
+    for (key, block) in &blocks.0 {
+        if !seen.contains(key) {
+            kept.push(block.clone());
+        }
+    }
+
+    let mut body_parts: Vec<String> = Vec::new();
+    if !js_trim(&parts.preamble).is_empty() {
+        body_parts.push(js_trim_end(&parts.preamble).to_string());
+    }
+    body_parts.extend(kept.iter().map(|b| b.raw.clone()));
+    let req_body = js_trim_end(&body_parts.join("\n\n")).to_string();
+    let slices: Vec<String> = [
+        js_trim_end(&parts.before).to_string(),
+        parts.header_line.clone(),
+        req_body,
+        js_trim(&parts.after).to_string(),
+    ]
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect();
+    let rebuilt = format!("{}\n", js_trim_end(&collapse_blank_runs_outside_fences(&slices.join("\n\n"))));
+    Ok(MergedSpec {
+        rebuilt,
+        counts,
+        warnings,
+        no_requirement_blocks: kept.is_empty(),
+        unaccounted_content: content_the_merge_cannot_name(&parts),
+    })
+}
+
+fn first_foreign_tail(raw: &str) -> Option<(String, String)> {
+    let normalized = line_ending::normalize_newlines(raw);
+    let lines: Vec<&str> = normalized.split('\n').collect();
+    let mask = fence_mask(&lines);
+    (1..lines.len()).find(|&i| !mask[i] && FOREIGN_HEADING.is_match(lines[i])).map(|i| {
+        (js_trim(lines[i]).to_string(), js_trim_end(&lines[i..].join("\n")).to_string())
+    })
+}
+
+fn count_occurrences(haystack: &str, needle: &str) -> usize {
+    if needle.is_empty() { 0 } else { haystack.matches(needle).count() }
+}
+
+fn collapse_blank_runs_outside_fences(content: &str) -> String {
+    let lines: Vec<&str> = content.split('\n').collect();
+    let mask = fence_mask(&lines);
+    let mut kept: Vec<&str> = Vec::with_capacity(lines.len());
+    let mut blank_run = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if mask[i] {
+            blank_run = 0;
+            kept.push(line);
+        } else if line.is_empty() {
+            blank_run += 1;
+            if blank_run <= 1 {
+                kept.push(line);
+            }
+        } else {
+            blank_run = 0;
+            kept.push(line);
+        }
+    }
+    kept.join("\n")
+}
+
+fn content_column(prefix: &str) -> usize {
+    let mut column = 0;
+    for c in prefix.chars() {
+        column += if c == '\t' { 4 - (column % 4) } else { 1 };
+    }
+    column
+}
+
+fn drop_indent(line: &str, columns: usize) -> &str {
+    let mut column = 0;
+    let mut index = 0;
+    for (i, c) in line.char_indices() {
+        if column >= columns {
+            break;
+        }
+        match c {
+            ' ' => column += 1,
+            '\t' => column += 4 - (column % 4),
+            _ => break,
+        }
+        index = i + c.len_utf8();
+    }
+    &line[index..]
+}
+
+fn is_heading_line(line: &str) -> bool {
+    ATX_HEADING.is_match(line) || HTML_HEADING.is_match(line)
+}
+
+/// Lines of a spec that a capability retirement could not name (`contentTheMergeCannotName`).
+fn content_the_merge_cannot_name(parts: &crate::requirement_block::RequirementsSection) -> Vec<String> {
+    let mut leftovers: Vec<String> = Vec::new();
+    let before = line_ending::normalize(&parts.before);
+    let before_lines: Vec<&str> = before.split('\n').collect();
+    let before_mask = fence_mask(&before_lines);
+    let mut in_purpose = false;
+    let mut title_seen = false;
+    let mut previous = "";
+    for (index, line) in before_lines.iter().enumerate() {
+        if js_trim(line).is_empty() {
+            previous = "";
+            continue;
+        }
+        if !before_mask[index] {
+            if let Some(c) = SECTION_TITLE.captures(line) {
+                in_purpose = js_trim(c.get(1).map_or("", |m| m.as_str())).eq_ignore_ascii_case("purpose");
+                if !in_purpose {
+                    leftovers.push(js_trim(line).to_string());
+                }
+                previous = line;
+                continue;
+            }
+            let setext = in_purpose && !js_trim(previous).is_empty() && SETEXT.is_match(line);
+            let html = HTML_HEADING_INDENTED.is_match(line);
+            if setext || html {
+                leftovers.push(js_trim(if setext { previous } else { line }).to_string());
+                in_purpose = false;
+                previous = line;
+                continue;
+            }
+            if TITLE.is_match(line) {
+                if !title_seen && !in_purpose {
+                    title_seen = true;
+                } else {
+                    leftovers.push(js_trim(line).to_string());
+                    in_purpose = false;
+                }
+                previous = line;
+                continue;
+            }
+        }
+        previous = line;
+        if in_purpose {
+            continue;
+        }
+        leftovers.push(js_trim(line).to_string());
+    }
+    for slice in [&parts.preamble, &parts.after] {
+        for line in slice.split('\n') {
+            if !js_trim(line).is_empty() {
+                leftovers.push(js_trim(line).to_string());
+            }
+        }
+    }
+    for block in &parts.body_blocks {
+        if let Some((heading, _)) = first_foreign_tail(&block.raw) {
+            leftovers.push(heading);
+        }
+        let raw = line_ending::normalize_newlines(&block.raw);
+        let lines: Vec<&str> = raw.split('\n').collect();
+        let mask = fence_mask(&lines);
+        let mut seen_scenario = false;
+        let mut in_bullets = false;
+        let mut bullets_seen = false;
+        let mut list_indent: Option<usize> = None;
+        let mut paragraph_open = false;
+        for (index, line) in lines.iter().enumerate() {
+            if js_trim(line).is_empty() {
+                if bullets_seen {
+                    in_bullets = false;
+                }
+                list_indent = None;
+                paragraph_open = false;
+                continue;
+            }
+            if index == 0 {
+                continue;
+            }
+            let indent = content_column(INDENT.find(line).map_or("", |m| m.as_str()));
+            let inside_item = list_indent.is_some_and(|l| indent >= l);
+            let within = if inside_item { drop_indent(line, list_indent.unwrap_or(0)) } else { line };
+            let lazily = paragraph_open && in_bullets && !INTERRUPTS_PARAGRAPH.is_match(within);
+            let continues = (inside_item || lazily) && !is_heading_line(within);
+            if mask[index] {
+                if !inside_item {
+                    list_indent = None;
+                }
+                paragraph_open = false;
+                continue;
+            }
+            if index > 1 && SETEXT_IN_ITEM.is_match(within) && !js_trim(lines[index - 1]).is_empty() {
+                leftovers.push(js_trim(lines[index - 1]).to_string());
+                list_indent = None;
+                paragraph_open = false;
+                continue;
+            }
+            if continues {
+                paragraph_open = !INTERRUPTS_PARAGRAPH.is_match(within);
+                continue;
+            }
+            let bullet = LIST_ITEM.captures(line).and_then(|c| c.get(1)).map(|m| m.as_str());
+            list_indent = bullet.map(content_column);
+            paragraph_open = bullet.is_some();
+            if SCENARIO_HEADING.is_match(line) {
+                seen_scenario = true;
+                in_bullets = true;
+                bullets_seen = false;
+                continue;
+            }
+            if bullet.is_some() {
+                if in_bullets {
+                    bullets_seen = true;
+                    continue;
+                }
+                if !seen_scenario {
+                    continue;
+                }
+                leftovers.push(js_trim(line).to_string());
+                continue;
+            }
+            if !seen_scenario && !TABLE_OR_HTML.is_match(line) {
+                continue;
+            }
+            leftovers.push(js_trim(line).to_string());
+        }
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for line in leftovers {
+        if !unique.contains(&line) {
+            unique.push(line);
+        }
+    }
+    unique
+}
+
+fn mask_html_comments(content: &str) -> String {
+    let blank = |text: &str| text.chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect::<String>();
+    let mut out = String::with_capacity(content.len());
+    let mut index = 0;
+    loop {
+        let Some(open_rel) = content[index..].find("<!--") else {
+            out.push_str(&content[index..]);
+            return out;
+        };
+        let open = index + open_rel;
+        out.push_str(&content[index..open]);
+        let body = &content[open + 4..];
+        let close = match (body.find("-->"), body.find("--!>")) {
+            (Some(a), Some(b)) if b < a => Some(open + 4 + b + 4),
+            (Some(a), _) => Some(open + 4 + a + 3),
+            (None, Some(b)) => Some(open + 4 + b + 4),
+            (None, None) => None,
+        };
+        match close {
+            None => {
+                out.push_str(&blank(&content[open..]));
+                return out;
+            }
+            Some(close) => {
+                out.push_str(&blank(&content[open..close]));
+                index = close;
+            }
+        }
+    }
+}
+
+/// The body of a `## Purpose` section, ignoring headers inside fences and HTML comments;
+/// `None` when absent or without prose.
+pub fn extract_purpose_section(content: &str) -> Option<String> {
+    let normalized = line_ending::normalize_newlines(content);
+    let lines: Vec<&str> = normalized.split('\n').collect();
+    let masked_text = mask_html_comments(&normalized);
+    let masked: Vec<&str> = masked_text.split('\n').collect();
+    let fence = fence_mask(&masked);
+    let start = (0..masked.len()).find(|&i| !fence[i] && PURPOSE_HEADER.is_match(masked[i]))?;
+    let end = (start + 1..masked.len()).find(|&i| !fence[i] && SECTION_HEADER.is_match(masked[i])).unwrap_or(masked.len());
+    let prose: Vec<&str> = (start + 1..end).filter(|&i| !fence[i]).map(|i| masked[i]).collect();
+    if js_trim(&prose.join("\n")).is_empty() {
+        return None;
+    }
+    let body = js_trim(&lines[start + 1..end].join("\n")).to_string();
+    if body.is_empty() { None } else { Some(body) }
+}
+
+fn readable_overview(skeleton: &str, spec: &str) -> Option<String> {
+    if skeleton.contains("<!--") || !find_main_spec_structure_issues(skeleton).is_empty() {
+        return None;
+    }
+    parse_spec(spec, skeleton).ok().map(|s| js_trim(&s.overview).to_string()).filter(|o| !o.is_empty())
+}
+
+/// The skeleton archive creates for a new capability (`buildSpecSkeleton`).
+pub fn build_spec_skeleton(capability: &str, change_name: &str, purpose: Option<&str>) -> String {
+    let purpose = purpose
+        .map(js_trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{PLACEHOLDER_PREFIX}{change_name}{PLACEHOLDER_SUFFIX}"));
+    format!("# {capability} Specification\n\n## Purpose\n{purpose}\n\n## Requirements\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(dir: &Path, delta: &str, main: Option<&str>) -> SpecUpdate {
+        let source = dir.join("delta.md");
+        let target = dir.join("main.md");
+        std::fs::write(&source, delta).expect("write delta");
+        if let Some(main) = main {
+            std::fs::write(&target, main).expect("write main");
+        }
+        SpecUpdate { id: "auth".into(), source, target, exists: main.is_some() }
+    }
+
+    const MAIN: &str = "# auth\n\n## Purpose\nP\n\n## Requirements\n### Requirement: A\nThe system SHALL a.\n\n#### Scenario: a\n- ok\n\n### Requirement: B\nThe system SHALL b.\n\n#### Scenario: b\n- ok\n";
+
+    #[test]
+    fn applies_operations_in_cli_order_and_keeps_block_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let delta = "## ADDED Requirements\n### Requirement: C\nThe system SHALL c.\n\n#### Scenario: c\n- ok\n\n## RENAMED Requirements\n- FROM: `### Requirement: A`\n- TO: `### Requirement: A2`\n\n## REMOVED Requirements\n### Requirement: B\n";
+        let merged = build_updated_spec(&update(dir.path(), delta, Some(MAIN)), "c1").expect("merge");
+        assert_eq!(merged.counts, MergeCounts { added: 1, modified: 0, removed: 1, renamed: 1 });
+        assert_eq!(
+            merged.rebuilt,
+            "# auth\n\n## Purpose\nP\n\n## Requirements\n\n### Requirement: A2\nThe system SHALL a.\n\n#### Scenario: a\n- ok\n\n### Requirement: C\nThe system SHALL c.\n\n#### Scenario: c\n- ok\n"
+        );
+    }
+
+    #[test]
+    fn modified_may_not_drop_scenarios_and_near_misses_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let delta = "## MODIFIED Requirements\n### Requirement: A\nThe system SHALL a2.\n\n#### Scenario: other\n- ok\n";
+        let err = build_updated_spec(&update(dir.path(), delta, Some(MAIN)), "c1").expect_err("must refuse");
+        assert!(err.to_string().starts_with("auth MODIFIED failed for header \"### Requirement: A\" - current spec contains scenario(s) not present in the modified block: \"a\"."));
+        let delta = "## REMOVED Requirements\n### Requirement: a\n";
+        let err = build_updated_spec(&update(dir.path(), delta, Some(MAIN)), "c1").expect_err("must refuse");
+        assert!(err.to_string().contains("not found, but \"### Requirement: A\" exists"));
+    }
+
+    #[test]
+    fn a_new_capability_gets_a_skeleton_and_rejects_modified() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let delta = "## ADDED Requirements\n### Requirement: N\nThe system SHALL n.\n\n#### Scenario: n\n- ok\n";
+        let merged = build_updated_spec(&update(dir.path(), delta, None), "add-n").expect("merge");
+        assert_eq!(
+            merged.rebuilt,
+            "# auth Specification\n\n## Purpose\nTBD - created by archiving change add-n. Update Purpose after archive.\n\n## Requirements\n\n### Requirement: N\nThe system SHALL n.\n\n#### Scenario: n\n- ok\n"
+        );
+        let err = build_updated_spec(&update(dir.path(), "## MODIFIED Requirements\n### Requirement: N\nx\n", None), "c")
+            .expect_err("must refuse");
+        assert!(err.to_string().contains("target spec does not exist"));
+    }
+}

@@ -1,0 +1,29 @@
+//! `pipeline clean [RUN]`: removes worktrees, step branches and logs runs left behind.
+
+use pipeline_core::engine::{EngineError, clean_runs};
+
+use super::{exit, print_json};
+use crate::cli::RepoArgs;
+
+pub fn clean(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+    let report = clean_runs(repo.repo.as_deref(), repo.db.as_deref(), run)?;
+    if json {
+        print_json(&report);
+        return Ok(exit::OK);
+    }
+    println!(
+        "cleaned {} run{}: {} worktree{}, {} step branch{}, {} log director{}",
+        report.runs.len(),
+        if report.runs.len() == 1 { "" } else { "s" },
+        report.worktrees,
+        if report.worktrees == 1 { "" } else { "s" },
+        report.branches,
+        if report.branches == 1 { "" } else { "es" },
+        report.log_dirs,
+        if report.log_dirs == 1 { "y" } else { "ies" },
+    );
+    for r in &report.skipped_running {
+        println!("skipped run {r}: a live pipeline process is driving it");
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,20 @@
+//! `pipeline plan`: steps, dependencies, waves, critical path (text, JSON or DOT).
+
+use std::path::PathBuf;
+
+use pipeline_core::engine::{EngineError, load_and_plan};
+use pipeline_core::planning::{PlanFormat, render_plan};
+
+use super::exit;
+use crate::cli::{self, RepoArgs};
+
+pub fn plan(paths: &[PathBuf], format: cli::PlanFormat, repo: &RepoArgs) -> Result<i32, EngineError> {
+    let (set, plan) = load_and_plan(paths, repo.repo.as_deref())?;
+    let format = match format {
+        cli::PlanFormat::Text => PlanFormat::Text,
+        cli::PlanFormat::Json => PlanFormat::Json,
+        cli::PlanFormat::Dot => PlanFormat::Dot,
+    };
+    print!("{}", render_plan(&set, &plan, format));
+    Ok(exit::OK)
+}

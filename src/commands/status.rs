@@ -1,0 +1,41 @@
+//! `pipeline status` and `pipeline runs`.
+
+use pipeline_core::engine::{EngineError, list_runs, run_status};
+
+use super::{exit, print_json};
+use crate::cli::RepoArgs;
+
+pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+    let report = run_status(repo.repo.as_deref(), repo.db.as_deref(), run)?;
+    if json {
+        print_json(&report);
+        return Ok(exit::OK);
+    }
+    println!("Run {}  {}", report.run_id, report.status.as_str());
+    println!("  workstreams: {}", report.workstream.replace('\n', ", "));
+    println!("  base: {}  result: {}", &report.base_commit[..report.base_commit.len().min(10)], report.result_branch);
+    println!("  started: {}{}", report.started_at, report.finished_at.as_deref().map(|f| format!("  finished: {f}")).unwrap_or_default());
+    let width = report.steps.iter().map(|s| s.id.len()).max().unwrap_or(4).max(4);
+    println!("\n  {:width$}  {:<11} {:>8}  {:<10}  error", "STEP", "STATUS", "ATTEMPTS", "COMMIT");
+    for s in &report.steps {
+        let commit = s.commit.as_deref().map(|c| &c[..c.len().min(10)]).unwrap_or("-");
+        let error = s.error.as_deref().and_then(|e| e.lines().next()).unwrap_or("");
+        println!("  {:width$}  {:<11} {:>8}  {:<10}  {}", s.id, s.status.as_str(), s.attempts, commit, error);
+    }
+    Ok(exit::OK)
+}
+
+pub fn runs(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+    let runs = list_runs(repo.repo.as_deref(), repo.db.as_deref())?;
+    if json {
+        print_json(&runs);
+        return Ok(exit::OK);
+    }
+    if runs.is_empty() {
+        println!("no runs recorded");
+    }
+    for r in &runs {
+        println!("{}  {:<11}  {}  {}", r.run_id, r.status.as_str(), r.started_at, r.workstream.replace('\n', ", "));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,33 @@
+//! `pipeline tools`: tool profiles, whether each command is installed, its version.
+
+use pipeline_core::engine::{EngineError, open_repository};
+
+use super::{exit, print_json};
+use crate::cli::RepoArgs;
+
+pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+    let (_, _, registry) = open_repository(repo.repo.as_deref(), repo.db.as_deref())?;
+    let mut rows = Vec::new();
+    for name in registry.names() {
+        let Some(profile) = registry.profile(name) else { continue };
+        let availability = registry.probe(name);
+        rows.push((name.to_string(), profile.redacted(), availability));
+    }
+    if json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(name, profile, a)| serde_json::json!({"name": name, "profile": profile, "found": a.found, "version": a.version, "error": a.error}))
+            .collect();
+        print_json(&list);
+        return Ok(exit::OK);
+    }
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
+    println!("{:width$}  {:<7} {:<9} {:<30} VERSION / NOTE", "TOOL", "KIND", "INSTALLED", "COMMAND");
+    for (name, profile, a) in &rows {
+        let installed = if a.found.is_some() { "yes" } else { "no" };
+        let note = a.version.clone().or_else(|| a.error.clone()).unwrap_or_default();
+        let command = a.found.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| profile.command.clone());
+        println!("{:width$}  {:<7} {:<9} {:<30} {}", name, profile.kind.as_str(), installed, command, note);
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,51 @@
+//! `pipeline validate`: schema and semantic checks, notes for fields kept but not
+//! interpreted, and which steps will be serialised because their scopes overlap.
+
+use std::path::PathBuf;
+
+use pipeline_core::engine::{EngineError, load_and_plan};
+use pipeline_core::model::{Diagnostic, Severity};
+
+use super::{exit, print_json};
+use crate::cli::RepoArgs;
+
+pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+    let (set, plan) = match load_and_plan(paths, repo.repo.as_deref()) {
+        Ok(p) => p,
+        Err(EngineError::Invalid(load)) if json => {
+            print_json(&serde_json::json!({"valid": false, "diagnostics": load.diagnostics}));
+            return Ok(exit::INVALID);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut notes: Vec<Diagnostic> = set.notes.clone();
+    for e in plan.exclusions(&set) {
+        let step = set.step(&e.a);
+        let file = step.map(|s| s.file.clone()).unwrap_or_default();
+        let pointer = step.map(|s| s.pointer.clone()).unwrap_or_default();
+        notes.push(Diagnostic::note(file, pointer, format!("steps {} and {} could run at once but never will: {}", e.a, e.b, e.reason)).with_step(e.a.to_string()));
+    }
+    if json {
+        print_json(&serde_json::json!({
+            "valid": true,
+            "workstreams": set.workstreams.len(),
+            "steps": set.steps.len(),
+            "files": set.files,
+            "diagnostics": notes,
+        }));
+        return Ok(exit::OK);
+    }
+    for n in notes.iter().filter(|n| n.severity == Severity::Note) {
+        println!("{n}");
+    }
+    println!(
+        "valid: {} workstream{}, {} step{} in {} file{}",
+        set.workstreams.len(),
+        if set.workstreams.len() == 1 { "" } else { "s" },
+        set.steps.len(),
+        if set.steps.len() == 1 { "" } else { "s" },
+        set.files.len(),
+        if set.files.len() == 1 { "" } else { "s" },
+    );
+    Ok(exit::OK)
+}

@@ -1,0 +1,78 @@
+//! JUnit XML report of a run for CI systems: one test suite per workstream, a test case per
+//! step (classname = workstream) and one per acceptance test of the step's latest attempt.
+
+use std::path::Path;
+use std::time::Duration;
+
+use pipeline_core::engine::RunStatusReport;
+use pipeline_core::state::StepStatus;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+fn duration_between(start: Option<&str>, end: Option<&str>) -> Option<Duration> {
+    let s = humantime::parse_rfc3339_weak(start?).ok()?;
+    let e = humantime::parse_rfc3339_weak(end?).ok()?;
+    e.duration_since(s).ok()
+}
+
+/// Writes the report of `status` to `path`. Errors are I/O or serialisation failures.
+pub fn write_junit(status: &RunStatusReport, path: &Path) -> Result<(), String> {
+    let mut report = Report::new(format!("pipeline run {}", status.run_id));
+    let mut suites: Vec<TestSuite> = Vec::new();
+    for step in &status.steps {
+        let idx = match suites.iter().position(|s| s.name.as_str() == step.workstream) {
+            Some(i) => i,
+            None => {
+                suites.push(TestSuite::new(step.workstream.clone()));
+                suites.len() - 1
+            }
+        };
+        let mut case_status = match step.status {
+            StepStatus::Completed => TestCaseStatus::success(),
+            StepStatus::Skipped | StepStatus::Pending | StepStatus::Cancelled => {
+                let mut s = TestCaseStatus::skipped();
+                if let Some(e) = &step.error {
+                    s.set_message(e.clone());
+                }
+                s
+            }
+            _ => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(step.error.as_deref().unwrap_or(step.status.as_str()).lines().next().unwrap_or("").to_string());
+                if let Some(e) = &step.error {
+                    s.set_description(e.clone());
+                }
+                s.set_type(step.status.as_str());
+                s
+            }
+        };
+        if step.status == StepStatus::Interrupted {
+            case_status.set_type("interrupted");
+        }
+        let mut case = TestCase::new(format!("step {}", step.id), case_status);
+        case.set_classname(step.workstream.clone());
+        if let Some(d) = duration_between(step.started_at.as_deref(), step.finished_at.as_deref()) {
+            case.set_time(d);
+        }
+        suites[idx].add_test_case(case);
+        for t in &step.tests {
+            let st = if t.passed {
+                TestCaseStatus::success()
+            } else {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!("{} ({})", t.command, t.outcome));
+                s.set_description(format!("log: {}", t.log));
+                s
+            };
+            let mut case = TestCase::new(format!("{} :: {}", step.id, t.name), st);
+            case.set_classname(step.workstream.clone());
+            case.set_time(Duration::from_millis(t.duration_ms));
+            suites[idx].add_test_case(case);
+        }
+    }
+    report.add_test_suites(suites);
+    let xml = report.to_string().map_err(|e| format!("cannot render the JUnit report: {e}"))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    std::fs::write(path, xml).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
