@@ -86,6 +86,7 @@ fi
     echo "git: $(git --version)"
     echo "python: $("$venv/bin/python" --version)"
     echo "curl: $(curl --version | head -1)"
+    echo "npm: $(npm --version)"
 } >>"$versions"
 
 # ---------------------------------------------------------------- cargo / rustc
@@ -437,6 +438,18 @@ capture network openai-401 "$venv/bin/python" openai_call.py /401 gpt-4o "$base"
 capture network openai-404-model "$venv/bin/python" openai_call.py /404model gpt-nonexistent "$base"
 capture network openai-500 "$venv/bin/python" openai_call.py /500 gpt-4o "$base"
 capture network openai-refused "$venv/bin/python" openai_call.py /none gpt-4o http://127.0.0.1:9
+
+# npm against a registry on 127.0.0.1: nothing listening (ECONNREFUSED), and the local
+# server answering 404 and 429 (the shipped external plugin error/plugins/npm is tested on these).
+mkdir -p "$work/npm"
+cd "$work/npm" || die "cd failed"
+npm_install() {
+    npm install --no-audit --no-fund --fetch-retries=0 --cache "$work/npm/cache" --registry "$1" left-pad
+}
+capture npm econnrefused npm_install http://127.0.0.1:9/
+capture npm e404 npm_install "$base/404model/"
+capture npm e429 npm_install "$base/429/"
+cd "$work/net" || die "cd failed"
 
 kill "$server_pid" 2>/dev/null
 wait "$server_pid" 2>/dev/null

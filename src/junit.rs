@@ -19,7 +19,10 @@ pub fn write_junit(status: &RunStatusReport, path: &Path) -> Result<(), String> 
     let mut report = Report::new(format!("pipeline run {}", status.run_id));
     let mut suites: Vec<TestSuite> = Vec::new();
     for step in &status.steps {
-        let idx = match suites.iter().position(|s| s.name.as_str() == step.workstream) {
+        let idx = match suites
+            .iter()
+            .position(|s| s.name.as_str() == step.workstream)
+        {
             Some(i) => i,
             None => {
                 suites.push(TestSuite::new(step.workstream.clone()));
@@ -37,7 +40,15 @@ pub fn write_junit(status: &RunStatusReport, path: &Path) -> Result<(), String> 
             }
             _ => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(step.error.as_deref().unwrap_or(step.status.as_str()).lines().next().unwrap_or("").to_string());
+                s.set_message(
+                    step.error
+                        .as_deref()
+                        .unwrap_or(step.status.as_str())
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                );
                 if let Some(e) = &step.error {
                     s.set_description(e.clone());
                 }
@@ -70,9 +81,12 @@ pub fn write_junit(status: &RunStatusReport, path: &Path) -> Result<(), String> 
         }
     }
     report.add_test_suites(suites);
-    let xml = report.to_string().map_err(|e| format!("cannot render the JUnit report: {e}"))?;
+    let xml = report
+        .to_string()
+        .map_err(|e| format!("cannot render the JUnit report: {e}"))?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     std::fs::write(path, xml).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -20,7 +20,9 @@ pub fn reporter(json: bool) -> std::sync::Arc<dyn Reporter> {
     if std::io::stderr().is_terminal() && !ci {
         std::sync::Arc::new(TerminalReporter::new())
     } else {
-        std::sync::Arc::new(PlainReporter { started: Instant::now() })
+        std::sync::Arc::new(PlainReporter {
+            started: Instant::now(),
+        })
     }
 }
 
@@ -61,22 +63,70 @@ fn first_line(s: &str) -> &str {
 /// The plain-text line for an event (`None` for output lines).
 fn describe(event: &RunEvent) -> Option<String> {
     Some(match event {
-        RunEvent::RunStarted { run_id, base_commit, steps, jobs, resumed } => {
-            format!("{} run {run_id}: {steps} steps, {jobs} at once, base {}", if *resumed { "resuming" } else { "starting" }, short(base_commit))
+        RunEvent::RunStarted {
+            run_id,
+            base_commit,
+            steps,
+            jobs,
+            resumed,
+        } => {
+            format!(
+                "{} run {run_id}: {steps} steps, {jobs} at once, base {}",
+                if *resumed { "resuming" } else { "starting" },
+                short(base_commit)
+            )
         }
-        RunEvent::StepReused { step, commit } => format!("kept      {step} (completed earlier, {})", short(commit)),
-        RunEvent::StepStarted { step, attempt, .. } => format!("started   {step} (attempt {attempt})"),
+        RunEvent::StepReused { step, commit } => {
+            format!("kept      {step} (completed earlier, {})", short(commit))
+        }
+        RunEvent::StepStarted { step, attempt, .. } => {
+            format!("started   {step} (attempt {attempt})")
+        }
         RunEvent::StepOutput { .. } => return None,
-        RunEvent::StepStatus { step, status, error, commit } => match status {
-            StepStatus::Completed => format!("completed {step} {}", commit.as_deref().map(short).unwrap_or("")),
+        RunEvent::StepStatus {
+            step,
+            status,
+            error,
+            commit,
+        } => match status {
+            StepStatus::Completed => format!(
+                "completed {step} {}",
+                commit.as_deref().map(short).unwrap_or("")
+            ),
             StepStatus::Validating => format!("testing   {step}"),
-            other => format!("{:<9} {step}{}", other.as_str(), error.as_deref().map(|e| format!(": {}", first_line(e))).unwrap_or_default()),
+            other => format!(
+                "{:<9} {step}{}",
+                other.as_str(),
+                error
+                    .as_deref()
+                    .map(|e| format!(": {}", first_line(e)))
+                    .unwrap_or_default()
+            ),
         },
-        RunEvent::TestFinished { step, name, passed, duration_ms } => {
-            format!("{}  {step}: {name} ({} ms)", if *passed { "test ok" } else { "test FAILED" }, duration_ms)
+        RunEvent::TestFinished {
+            step,
+            name,
+            passed,
+            duration_ms,
+        } => {
+            format!(
+                "{}  {step}: {name} ({} ms)",
+                if *passed { "test ok" } else { "test FAILED" },
+                duration_ms
+            )
         }
-        RunEvent::RunFinished { run_id, status, completed, failed, skipped, .. } => {
-            format!("run {run_id} {}: {completed} completed, {failed} failed, {skipped} skipped", status.as_str())
+        RunEvent::RunFinished {
+            run_id,
+            status,
+            completed,
+            failed,
+            skipped,
+            ..
+        } => {
+            format!(
+                "run {run_id} {}: {completed} completed, {failed} failed, {skipped} skipped",
+                status.as_str()
+            )
         }
     })
 }
@@ -93,7 +143,11 @@ impl TerminalReporter {
     fn new() -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = multi.add(ProgressBar::new(0));
-        overall.set_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+        overall.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
         overall.enable_steady_tick(Duration::from_millis(200));
         TerminalReporter {
             multi,
@@ -104,14 +158,22 @@ impl TerminalReporter {
 
     fn step_bar(&self, step: &str) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new_spinner());
-        bar.set_style(ProgressStyle::with_template("  {spinner} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("  {spinner} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         bar.set_prefix(step.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     }
 
     fn finish_step(&self, step: &str) {
-        if let Some(bar) = self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(step) {
+        if let Some(bar) = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(step)
+        {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
@@ -134,10 +196,18 @@ impl Reporter for TerminalReporter {
             RunEvent::StepReused { .. } => self.overall.inc(1),
             RunEvent::StepStarted { step, .. } => {
                 let bar = self.step_bar(step);
-                self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(step.clone(), bar);
+                self.running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(step.clone(), bar);
             }
             RunEvent::StepOutput { step, line } => {
-                if let Some(bar) = self.running.lock().unwrap_or_else(|e| e.into_inner()).get(step) {
+                if let Some(bar) = self
+                    .running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(step)
+                {
                     bar.set_message(line.chars().take(200).collect::<String>());
                 }
             }
@@ -148,7 +218,12 @@ impl Reporter for TerminalReporter {
                     if let Some(l) = describe(event) {
                         let _ = self.multi.println(l);
                     }
-                } else if let Some(bar) = self.running.lock().unwrap_or_else(|e| e.into_inner()).get(step) {
+                } else if let Some(bar) = self
+                    .running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(step)
+                {
                     bar.set_message(status.as_str().to_string());
                 }
             }

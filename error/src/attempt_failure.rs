@@ -119,9 +119,9 @@ impl AttemptFailure {
     /// True when a word of the command line is `word` or ends in `/word`
     /// (`python -m pytest`, `./node_modules/.bin/tsc`).
     pub fn command_mentions(&self, word: &str) -> bool {
-        self.command.split_whitespace().any(|part| {
-            part == word || part.rsplit('/').next() == Some(word)
-        })
+        self.command
+            .split_whitespace()
+            .any(|part| part == word || part.rsplit('/').next() == Some(word))
     }
 }
 
@@ -138,7 +138,11 @@ pub fn strip_ansi(text: &str) -> Cow<'_, str> {
         Cow::Owned(
             stripped
                 .split('\n')
-                .map(|line| line.rsplit('\r').find(|part| !part.is_empty()).unwrap_or(""))
+                .map(|line| {
+                    line.rsplit('\r')
+                        .find(|part| !part.is_empty())
+                        .unwrap_or("")
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
         )

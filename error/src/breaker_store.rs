@@ -49,7 +49,9 @@ pub trait BreakerStore {
         now: SystemTime,
         change: &mut dyn FnMut(&mut BreakerState),
     ) -> Result<BreakerState, Self::Error> {
-        let mut state = self.load(tool)?.unwrap_or_else(|| BreakerState::new(tool, now));
+        let mut state = self
+            .load(tool)?
+            .unwrap_or_else(|| BreakerState::new(tool, now));
         change(&mut state);
         self.save(&state)?;
         Ok(state)
@@ -61,7 +63,12 @@ impl CircuitBreaker {
     ///
     /// # Errors
     /// The store's error.
-    pub fn admit_in<S: BreakerStore + ?Sized>(&self, store: &S, tool: &str, now: SystemTime) -> Result<Admission, S::Error> {
+    pub fn admit_in<S: BreakerStore + ?Sized>(
+        &self,
+        store: &S,
+        tool: &str,
+        now: SystemTime,
+    ) -> Result<Admission, S::Error> {
         let mut admission = Admission::Allowed;
         store.update(tool, now, &mut |state| admission = self.admit(state, now))?;
         Ok(admission)
@@ -71,7 +78,12 @@ impl CircuitBreaker {
     ///
     /// # Errors
     /// The store's error.
-    pub fn record_success_in<S: BreakerStore + ?Sized>(&self, store: &S, tool: &str, now: SystemTime) -> Result<BreakerState, S::Error> {
+    pub fn record_success_in<S: BreakerStore + ?Sized>(
+        &self,
+        store: &S,
+        tool: &str,
+        now: SystemTime,
+    ) -> Result<BreakerState, S::Error> {
         store.update(tool, now, &mut |state| self.record_success(state, now))
     }
 
@@ -87,14 +99,21 @@ impl CircuitBreaker {
         summary: &str,
         now: SystemTime,
     ) -> Result<BreakerState, S::Error> {
-        store.update(tool, now, &mut |state| self.record_failure(state, class, summary, now))
+        store.update(tool, now, &mut |state| {
+            self.record_failure(state, class, summary, now)
+        })
     }
 
     /// `reset` on the stored state of `tool`, saved back.
     ///
     /// # Errors
     /// The store's error.
-    pub fn reset_in<S: BreakerStore + ?Sized>(&self, store: &S, tool: &str, now: SystemTime) -> Result<BreakerState, S::Error> {
+    pub fn reset_in<S: BreakerStore + ?Sized>(
+        &self,
+        store: &S,
+        tool: &str,
+        now: SystemTime,
+    ) -> Result<BreakerState, S::Error> {
         store.update(tool, now, &mut |state| self.reset(state, now))
     }
 }
@@ -114,7 +133,9 @@ impl InMemoryBreakerStore {
     fn states(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, BreakerState>> {
         // A panic while holding the lock leaves whole states behind (each write replaces
         // one value), so the data is still consistent.
-        self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -11,6 +11,7 @@
 //! - `half_open`: at most `half_open_trials` trial attempts at once; `half_open_trials`
 //!   successes close the breaker, any counting failure opens it again. A trial that never
 //!   reports back (its process crashed) frees its slot after `cooldown`.
+//!
 //! Failures that do not count (permanent, conflict: the tool worked, the step is wrong)
 //! leave the counters alone and free a trial slot.
 
@@ -68,22 +69,33 @@ impl BreakerConfig {
     /// when negative or not finite.
     pub fn from_settings(settings: &BreakerSettings) -> Result<BreakerConfig, PolicyError> {
         let defaults = BreakerConfig::default();
-        let failure_threshold = settings.failure_threshold.unwrap_or(defaults.failure_threshold);
+        let failure_threshold = settings
+            .failure_threshold
+            .unwrap_or(defaults.failure_threshold);
         if failure_threshold == 0 {
             return Err(PolicyError::new("failure_threshold", "must be at least 1"));
         }
-        let half_open_trials = settings.half_open_trials.unwrap_or(defaults.half_open_trials);
+        let half_open_trials = settings
+            .half_open_trials
+            .unwrap_or(defaults.half_open_trials);
         if half_open_trials == 0 {
             return Err(PolicyError::new("half_open_trials", "must be at least 1"));
         }
         let cooldown = match settings.cooldown {
             Some(seconds) if !seconds.is_finite() || seconds < 0.0 => {
-                return Err(PolicyError::new("cooldown", format!("must not be negative (got {seconds}); give seconds >= 0")));
+                return Err(PolicyError::new(
+                    "cooldown",
+                    format!("must not be negative (got {seconds}); give seconds >= 0"),
+                ));
             }
             Some(seconds) => Duration::from_secs_f64(seconds),
             None => defaults.cooldown,
         };
-        Ok(BreakerConfig { failure_threshold, cooldown, half_open_trials })
+        Ok(BreakerConfig {
+            failure_threshold,
+            cooldown,
+            half_open_trials,
+        })
     }
 }
 
@@ -236,7 +248,13 @@ impl CircuitBreaker {
 
     /// Records a failed attempt of class `class` (`summary` is kept as `last_error` when the
     /// breaker opens). Only transient-like classes count (see the module doc).
-    pub fn record_failure(&self, state: &mut BreakerState, class: &ErrorClass, summary: &str, now: SystemTime) {
+    pub fn record_failure(
+        &self,
+        state: &mut BreakerState,
+        class: &ErrorClass,
+        summary: &str,
+        now: SystemTime,
+    ) {
         if !class.is_retryable() {
             if state.status == BreakerStatus::HalfOpen {
                 state.trials_in_flight = state.trials_in_flight.saturating_sub(1);
@@ -249,7 +267,9 @@ impl CircuitBreaker {
             _ => None,
         };
         match state.status {
-            BreakerStatus::Closed if state.consecutive_failures >= self.config.failure_threshold => {
+            BreakerStatus::Closed
+                if state.consecutive_failures >= self.config.failure_threshold =>
+            {
                 self.open(state, reset_at, summary, now);
             }
             BreakerStatus::Closed => {}
@@ -267,7 +287,13 @@ impl CircuitBreaker {
         self.close(state, now);
     }
 
-    fn open(&self, state: &mut BreakerState, reset_at: Option<SystemTime>, summary: &str, now: SystemTime) {
+    fn open(
+        &self,
+        state: &mut BreakerState,
+        reset_at: Option<SystemTime>,
+        summary: &str,
+        now: SystemTime,
+    ) {
         let until = now + self.config.cooldown;
         state.status = BreakerStatus::Open;
         state.open_until = Some(reset_at.map_or(until, |reset_at| reset_at.max(until)));

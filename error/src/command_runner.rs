@@ -89,7 +89,10 @@ pub(crate) fn run_command_plugin(
     timeout: Duration,
     input: &PluginInput<'_>,
 ) -> Result<Finding, PluginRunError> {
-    let fail = |message: String| PluginRunError { plugin: id.to_string(), message };
+    let fail = |message: String| PluginRunError {
+        plugin: id.to_string(),
+        message,
+    };
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| fail("the manifest's command is empty".to_string()))?;
@@ -109,7 +112,12 @@ pub(crate) fn run_command_plugin(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|error| fail(format!("cannot start `{}`: {error}; check the manifest's `command`", program_path.display())))?;
+        .map_err(|error| {
+            fail(format!(
+                "cannot start `{}`: {error}; check the manifest's `command`",
+                program_path.display()
+            ))
+        })?;
 
     // Feed stdin and drain stdout/stderr on threads so that no full pipe blocks the child.
     let stdin = child.stdin.take();
@@ -151,7 +159,12 @@ pub(crate) fn run_command_plugin(
                 )));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(error) => return Err(fail(format!("cannot wait for `{}`: {error}", program_path.display()))),
+            Err(error) => {
+                return Err(fail(format!(
+                    "cannot wait for `{}`: {error}",
+                    program_path.display()
+                )));
+            }
         }
     };
     let _ = writer.join();
@@ -177,26 +190,44 @@ pub(crate) fn run_command_plugin(
     match output {
         CommandOutput::List(list) => Ok(Finding {
             verdict: None,
-            diagnostics: list.into_iter().map(CommandDiagnostic::into_diagnostic).collect(),
+            diagnostics: list
+                .into_iter()
+                .map(CommandDiagnostic::into_diagnostic)
+                .collect(),
         }),
-        CommandOutput::Report { class, summary, retry_after, diagnostics } => {
-            let diagnostics: Vec<Diagnostic> = diagnostics.into_iter().map(CommandDiagnostic::into_diagnostic).collect();
+        CommandOutput::Report {
+            class,
+            summary,
+            retry_after,
+            diagnostics,
+        } => {
+            let diagnostics: Vec<Diagnostic> = diagnostics
+                .into_iter()
+                .map(CommandDiagnostic::into_diagnostic)
+                .collect();
             let verdict = match class {
                 None => None,
                 Some(name) => {
                     let mut class = ErrorClass::from_name(&name).ok_or_else(|| {
-                        fail(format!("printed unknown class `{name}`; use one of {}", ErrorClass::NAMES.join(", ")))
+                        fail(format!(
+                            "printed unknown class `{name}`; use one of {}",
+                            ErrorClass::NAMES.join(", ")
+                        ))
                     })?;
-                    if let (ErrorClass::RateLimited { .. }, Some(after)) =
-                        (&class, retry_after.and_then(|secs| Duration::try_from_secs_f64(secs).ok()))
-                    {
+                    if let (ErrorClass::RateLimited { .. }, Some(after)) = (
+                        &class,
+                        retry_after.and_then(|secs| Duration::try_from_secs_f64(secs).ok()),
+                    ) {
                         class = ErrorClass::RateLimited {
                             reset_at: Some(input.failure.finished_at + after),
                             retry_after: Some(after),
                         };
                     }
                     let summary = summary.unwrap_or_else(|| {
-                        diagnostics.first().map_or_else(|| format!("{id} classified the failure as {name}"), |d| d.to_string())
+                        diagnostics.first().map_or_else(
+                            || format!("{id} classified the failure as {name}"),
+                            |d| d.to_string(),
+                        )
                     });
                     let key = diagnostics
                         .iter()
@@ -204,10 +235,17 @@ pub(crate) fn run_command_plugin(
                         .map(|d| format!("{} {}", d.code.as_deref().unwrap_or(""), d.message))
                         .collect::<Vec<_>>()
                         .join("\n");
-                    Some(Verdict { class, key: if key.is_empty() { summary.clone() } else { key }, summary })
+                    Some(Verdict {
+                        class,
+                        key: if key.is_empty() { summary.clone() } else { key },
+                        summary,
+                    })
                 }
             };
-            Ok(Finding { verdict, diagnostics })
+            Ok(Finding {
+                verdict,
+                diagnostics,
+            })
         }
     }
 }

@@ -60,11 +60,20 @@ impl fmt::Display for GiveUpReason {
         match self {
             GiveUpReason::NotRetryable { class } => write!(f, "a {class} failure is not retried"),
             GiveUpReason::RetriesDisabled => write!(f, "retries are disabled for this step"),
-            GiveUpReason::AttemptsExhausted { attempts } => write!(f, "all {attempts} attempts failed (max_attempts)"),
-            GiveUpReason::ErrorRepeated { signature, times } => {
-                write!(f, "the same error (signature {signature}) occurred {times} times (max_error_repeats)")
+            GiveUpReason::AttemptsExhausted { attempts } => {
+                write!(f, "all {attempts} attempts failed (max_attempts)")
             }
-            GiveUpReason::Oscillation { fingerprint, times, window } => write!(
+            GiveUpReason::ErrorRepeated { signature, times } => {
+                write!(
+                    f,
+                    "the same error (signature {signature}) occurred {times} times (max_error_repeats)"
+                )
+            }
+            GiveUpReason::Oscillation {
+                fingerprint,
+                times,
+                window,
+            } => write!(
                 f,
                 "the output oscillates: {fingerprint} came back {times} times within the last {window} attempts (oscillation_threshold)"
             ),
@@ -101,14 +110,23 @@ fn give_up(reason: GiveUpReason) -> Decision {
 /// failed attempts (`history`, oldest first, not including this one) and the current time.
 /// The attempt that just failed is number `history.len() + 1`. See the module doc for the
 /// rules and their order.
-pub fn decide(policy: &RetryPolicy, history: &History, report: &ErrorReport, now: SystemTime) -> Decision {
+pub fn decide(
+    policy: &RetryPolicy,
+    history: &History,
+    report: &ErrorReport,
+    now: SystemTime,
+) -> Decision {
     if !report.class.is_retryable() {
-        return give_up(GiveUpReason::NotRetryable { class: report.class.name().to_string() });
+        return give_up(GiveUpReason::NotRetryable {
+            class: report.class.name().to_string(),
+        });
     }
     if !policy.enabled() {
         return give_up(GiveUpReason::RetriesDisabled);
     }
-    let attempt = u32::try_from(history.len()).unwrap_or(u32::MAX).saturating_add(1);
+    let attempt = u32::try_from(history.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
     if attempt >= policy.max_attempts() {
         return give_up(GiveUpReason::AttemptsExhausted { attempts: attempt });
     }
@@ -120,7 +138,10 @@ pub fn decide(policy: &RetryPolicy, history: &History, report: &ErrorReport, now
             .count();
         let times = u32::try_from(earlier).unwrap_or(u32::MAX).saturating_add(1);
         if times >= limit {
-            return give_up(GiveUpReason::ErrorRepeated { signature: report.signature.clone(), times });
+            return give_up(GiveUpReason::ErrorRepeated {
+                signature: report.signature.clone(),
+                times,
+            });
         }
     }
     if let Some(oscillation) = policy.oscillation() {
@@ -142,12 +163,17 @@ pub fn decide(policy: &RetryPolicy, history: &History, report: &ErrorReport, now
             });
         }
     }
-    if let ErrorClass::RateLimited { reset_at: Some(reset_at), .. } = report.class {
-        if reset_at > now {
-            return Decision::WaitUntil(reset_at);
-        }
+    if let ErrorClass::RateLimited {
+        reset_at: Some(reset_at),
+        ..
+    } = report.class
+        && reset_at > now
+    {
+        return Decision::WaitUntil(reset_at);
     }
-    Decision::Retry { after: policy.delay_for(attempt) }
+    Decision::Retry {
+        after: policy.delay_for(attempt),
+    }
 }
 
 /// A fingerprint occurring at least `threshold` times in `window` with a different one

@@ -11,7 +11,9 @@ use crate::command_runner::run_command_plugin;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error_class::ErrorClass;
 use crate::manifest::{ManifestAction, PluginManifest, Rule};
-use crate::plugin::{Finding, Plugin, PluginInput, PluginOrigin, PluginRunError, Specificity, Verdict};
+use crate::plugin::{
+    Finding, Plugin, PluginInput, PluginOrigin, PluginRunError, Specificity, Verdict,
+};
 
 /// A plugin loaded from a `plugin.yaml`.
 #[derive(Debug)]
@@ -52,7 +54,9 @@ fn analyse_rules(rules: &[Rule], input: &PluginInput<'_>) -> Finding {
     let mut verdict: Option<Verdict> = None;
     for line in input.text.lines() {
         for rule in rules {
-            let Some(caps) = rule.pattern.captures(line) else { continue };
+            let Some(caps) = rule.pattern.captures(line) else {
+                continue;
+            };
             let diagnostic = rule_diagnostic(rule, &caps, line);
             if let Some(class) = &rule.class {
                 let mut class = class.clone();
@@ -74,7 +78,11 @@ fn analyse_rules(rules: &[Rule], input: &PluginInput<'_>) -> Finding {
                 verdict = Some(Verdict {
                     class,
                     summary,
-                    key: format!("{} {}", diagnostic.code.as_deref().unwrap_or(""), diagnostic.message),
+                    key: format!(
+                        "{} {}",
+                        diagnostic.code.as_deref().unwrap_or(""),
+                        diagnostic.message
+                    ),
                 });
             }
             let has_groups = rule.pattern.capture_names().flatten().next().is_some();
@@ -84,7 +92,10 @@ fn analyse_rules(rules: &[Rule], input: &PluginInput<'_>) -> Finding {
             break;
         }
     }
-    Finding { verdict, diagnostics }
+    Finding {
+        verdict,
+        diagnostics,
+    }
 }
 
 impl Plugin for ExternalPlugin {
@@ -115,16 +126,22 @@ impl Plugin for ExternalPlugin {
     }
 
     fn applies_to(&self, input: &PluginInput<'_>) -> bool {
-        self.manifest
-            .applies_to
-            .matches(&input.failure.tool, &input.failure.tool_kind, &input.failure.command)
+        self.manifest.applies_to.matches(
+            &input.failure.tool,
+            &input.failure.tool_kind,
+            &input.failure.command,
+        )
     }
 
     fn analyse(&self, input: &PluginInput<'_>) -> Result<Finding, PluginRunError> {
         match &self.manifest.action {
             ManifestAction::Rules(rules) => Ok(analyse_rules(rules, input)),
             ManifestAction::Command { argv, timeout } => {
-                let dir = self.manifest.path.parent().unwrap_or_else(|| std::path::Path::new("."));
+                let dir = self
+                    .manifest
+                    .path
+                    .parent()
+                    .unwrap_or_else(|| std::path::Path::new("."));
                 run_command_plugin(&self.manifest.id, argv, dir, *timeout, input)
             }
         }

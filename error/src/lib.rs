@@ -35,14 +35,18 @@ mod time_format;
 
 pub use attempt_failure::{AttemptFailure, Termination, strip_ansi};
 pub use breaker_store::{BreakerStore, InMemoryBreakerStore};
-pub use circuit_breaker::{Admission, BreakerConfig, BreakerSettings, BreakerState, BreakerStatus, CircuitBreaker};
+pub use circuit_breaker::{
+    Admission, BreakerConfig, BreakerSettings, BreakerState, BreakerStatus, CircuitBreaker,
+};
 pub use decision::{Decision, GiveUpReason, decide};
 pub use diagnostic::{Diagnostic, Severity};
 pub use error_class::ErrorClass;
 pub use error_report::{ErrorReport, PluginFailure};
 pub use history::{AttemptRecord, History};
 pub use manifest::PluginManifest;
-pub use plugin::{Finding, Plugin, PluginInput, PluginOrigin, PluginRunError, Specificity, Verdict};
+pub use plugin::{
+    Finding, Plugin, PluginInput, PluginOrigin, PluginRunError, Specificity, Verdict,
+};
 pub use plugin_load_error::{PluginLoadError, PluginLoadErrors};
 pub use plugin_manager::{PluginInfo, PluginManager};
 pub use policy_error::PolicyError;

@@ -91,7 +91,10 @@ impl AppliesTo {
         self.tool_matchers
             .iter()
             .any(|glob| glob.is_match(tool) || glob.is_match(tool_kind))
-            || self.command_matchers.iter().any(|glob| glob.is_match(command))
+            || self
+                .command_matchers
+                .iter()
+                .any(|glob| glob.is_match(command))
     }
 }
 
@@ -144,7 +147,15 @@ pub struct PluginManifest {
     pub path: PathBuf,
 }
 
-const GROUPS: [&str; 7] = ["file", "line", "column", "code", "severity", "message", "retry_after"];
+const GROUPS: [&str; 7] = [
+    "file",
+    "line",
+    "column",
+    "code",
+    "severity",
+    "message",
+    "retry_after",
+];
 
 fn invalid(path: &Path, field: impl Into<String>, problem: impl Into<String>) -> PluginLoadError {
     PluginLoadError::InvalidField {
@@ -161,14 +172,24 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn compile_globs(path: &Path, field: &str, globs: &[String]) -> Result<Vec<GlobMatcher>, PluginLoadError> {
+fn compile_globs(
+    path: &Path,
+    field: &str,
+    globs: &[String],
+) -> Result<Vec<GlobMatcher>, PluginLoadError> {
     globs
         .iter()
         .enumerate()
         .map(|(index, glob)| {
             Glob::new(glob)
                 .map(|glob| glob.compile_matcher())
-                .map_err(|error| invalid(path, format!("{field}[{index}]"), format!("invalid glob `{glob}`: {error}")))
+                .map_err(|error| {
+                    invalid(
+                        path,
+                        format!("{field}[{index}]"),
+                        format!("invalid glob `{glob}`: {error}"),
+                    )
+                })
         })
         .collect()
 }
@@ -183,7 +204,11 @@ impl PluginManifest {
     /// `InvalidField` for a bad id, an unknown class or severity, empty `applies_to`,
     /// neither or both of `rules`/`command`, an empty command, a zero timeout, an unknown
     /// capture group; `InvalidRegex` naming the pattern.
-    pub fn parse(text: &str, path: &Path, dir_name: Option<&str>) -> Result<PluginManifest, PluginLoadError> {
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        dir_name: Option<&str>,
+    ) -> Result<PluginManifest, PluginLoadError> {
         let raw: RawManifest = serde_norway::from_str(text).map_err(|error| {
             let location = error.location();
             PluginLoadError::Yaml {
@@ -194,15 +219,33 @@ impl PluginManifest {
             }
         })?;
         if !valid_id(&raw.id) {
-            return Err(invalid(path, "id", format!("`{}` is not a valid id; use lowercase letters, digits, `-` and `_`", raw.id)));
+            return Err(invalid(
+                path,
+                "id",
+                format!(
+                    "`{}` is not a valid id; use lowercase letters, digits, `-` and `_`",
+                    raw.id
+                ),
+            ));
         }
-        if let Some(dir_name) = dir_name {
-            if dir_name != raw.id {
-                return Err(invalid(path, "id", format!("`{}` differs from the plugin's directory name `{dir_name}`; rename one so they match", raw.id)));
-            }
+        if let Some(dir_name) = dir_name
+            && dir_name != raw.id
+        {
+            return Err(invalid(
+                path,
+                "id",
+                format!(
+                    "`{}` differs from the plugin's directory name `{dir_name}`; rename one so they match",
+                    raw.id
+                ),
+            ));
         }
         if raw.applies_to.tools.is_empty() && raw.applies_to.commands.is_empty() {
-            return Err(invalid(path, "applies_to", "needs at least one entry in `tools` or `commands` (use `tools: [\"*\"]` for every tool)"));
+            return Err(invalid(
+                path,
+                "applies_to",
+                "needs at least one entry in `tools` or `commands` (use `tools: [\"*\"]` for every tool)",
+            ));
         }
         let applies_to = AppliesTo {
             tool_matchers: compile_globs(path, "applies_to.tools", &raw.applies_to.tools)?,
@@ -212,15 +255,27 @@ impl PluginManifest {
         };
         for (index, required) in raw.requires.iter().enumerate() {
             if required == &raw.id {
-                return Err(invalid(path, format!("requires[{index}]"), "a plugin cannot require itself"));
+                return Err(invalid(
+                    path,
+                    format!("requires[{index}]"),
+                    "a plugin cannot require itself",
+                ));
             }
         }
         let action = match (raw.rules, raw.command) {
             (Some(_), Some(_)) => {
-                return Err(invalid(path, "rules", "give either `rules` or `command`, not both"));
+                return Err(invalid(
+                    path,
+                    "rules",
+                    "give either `rules` or `command`, not both",
+                ));
             }
             (None, None) => {
-                return Err(invalid(path, "rules", "give either `rules` (regex rules) or `command` (a program printing diagnostics JSON)"));
+                return Err(invalid(
+                    path,
+                    "rules",
+                    "give either `rules` (regex rules) or `command` (a program printing diagnostics JSON)",
+                ));
             }
             (Some(rules), None) => {
                 if rules.is_empty() {
@@ -236,20 +291,35 @@ impl PluginManifest {
             }
             (None, Some(argv)) => {
                 if argv.first().is_none_or(|program| program.trim().is_empty()) {
-                    return Err(invalid(path, "command", "is empty; give the program and its arguments as a list"));
+                    return Err(invalid(
+                        path,
+                        "command",
+                        "is empty; give the program and its arguments as a list",
+                    ));
                 }
                 if raw.timeout_secs == Some(0) {
-                    return Err(invalid(path, "timeout_secs", "must be at least 1 (seconds)"));
+                    return Err(invalid(
+                        path,
+                        "timeout_secs",
+                        "must be at least 1 (seconds)",
+                    ));
                 }
-                let timeout = Duration::from_secs(raw.timeout_secs.unwrap_or(DEFAULT_COMMAND_TIMEOUT_SECS));
+                let timeout =
+                    Duration::from_secs(raw.timeout_secs.unwrap_or(DEFAULT_COMMAND_TIMEOUT_SECS));
                 ManifestAction::Command { argv, timeout }
             }
         };
         if matches!(action, ManifestAction::Rules(_)) && raw.timeout_secs.is_some() {
-            return Err(invalid(path, "timeout_secs", "only applies to `command` plugins; remove it"));
+            return Err(invalid(
+                path,
+                "timeout_secs",
+                "only applies to `command` plugins; remove it",
+            ));
         }
         Ok(PluginManifest {
-            description: raw.description.unwrap_or_else(|| format!("external plugin {}", raw.id)),
+            description: raw
+                .description
+                .unwrap_or_else(|| format!("external plugin {}", raw.id)),
             id: raw.id,
             applies_to,
             requires: raw.requires,
@@ -265,7 +335,10 @@ impl PluginManifest {
     /// `Io` when the file cannot be read, else as `parse`.
     pub fn load(dir: &Path) -> Result<PluginManifest, PluginLoadError> {
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| PluginLoadError::Io { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| PluginLoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let dir_name = dir.file_name().and_then(|name| name.to_str());
         PluginManifest::parse(&text, &path, dir_name)
     }
@@ -281,21 +354,43 @@ fn compile_rule(path: &Path, index: usize, rule: RawRule) -> Result<Rule, Plugin
     })?;
     for name in pattern.capture_names().flatten() {
         if !GROUPS.contains(&name) {
-            return Err(invalid(path, field("pattern"), format!("unknown capture group `{name}`; use {}", GROUPS.join(", "))));
+            return Err(invalid(
+                path,
+                field("pattern"),
+                format!("unknown capture group `{name}`; use {}", GROUPS.join(", ")),
+            ));
         }
     }
     let class = rule
         .class
         .map(|name| {
             ErrorClass::from_name(&name).ok_or_else(|| {
-                invalid(path, field("class"), format!("unknown class `{name}`; use one of {}", ErrorClass::NAMES.join(", ")))
+                invalid(
+                    path,
+                    field("class"),
+                    format!(
+                        "unknown class `{name}`; use one of {}",
+                        ErrorClass::NAMES.join(", ")
+                    ),
+                )
             })
         })
         .transpose()?;
     let severity = match rule.severity {
-        Some(name) => Severity::from_name(&name)
-            .ok_or_else(|| invalid(path, field("severity"), format!("unknown severity `{name}`; use error, warning, note, help or info")))?,
+        Some(name) => Severity::from_name(&name).ok_or_else(|| {
+            invalid(
+                path,
+                field("severity"),
+                format!("unknown severity `{name}`; use error, warning, note, help or info"),
+            )
+        })?,
         None => Severity::Error,
     };
-    Ok(Rule { pattern, class, severity, code: rule.code, summary: rule.summary })
+    Ok(Rule {
+        pattern,
+        class,
+        severity,
+        code: rule.code,
+        summary: rule.summary,
+    })
 }

@@ -61,7 +61,9 @@ impl PluginManager {
     /// The built-in plugins only.
     pub fn builtin() -> PluginManager {
         // The built-ins have no `requires`, so ordering cannot fail.
-        PluginManager::with_plugins(builtin_plugins()).unwrap_or_else(|_| PluginManager { plugins: builtin_plugins() })
+        PluginManager::with_plugins(builtin_plugins()).unwrap_or_else(|_| PluginManager {
+            plugins: builtin_plugins(),
+        })
     }
 
     /// Built-ins plus the manifests under each of `dirs` (`<dir>/<id>/plugin.yaml`), later
@@ -95,7 +97,9 @@ impl PluginManager {
     /// # Errors
     /// `DuplicateId` for two plugins with one id, `UnknownRequirement`, `Cycle`.
     pub fn with_plugins(plugins: Vec<Arc<dyn Plugin>>) -> Result<PluginManager, PluginLoadErrors> {
-        order(plugins).map(|plugins| PluginManager { plugins }).map_err(PluginLoadErrors)
+        order(plugins)
+            .map(|plugins| PluginManager { plugins })
+            .map_err(PluginLoadErrors)
     }
 
     /// The plugins in classification order.
@@ -120,7 +124,10 @@ impl PluginManager {
     /// recorded in `plugin_failures`.
     pub fn classify(&self, failure: &AttemptFailure) -> ErrorReport {
         let (text, mut plugin_failures) = failure_text(failure);
-        let input = PluginInput { failure, text: &text };
+        let input = PluginInput {
+            failure,
+            text: &text,
+        };
         let run = self.run(&input, |_| true);
         plugin_failures.extend(run.failures);
         let (plugin, verdict) = run.verdict.unwrap_or_else(|| {
@@ -145,11 +152,20 @@ impl PluginManager {
             return Some(self.classify(failure));
         }
         let (text, mut plugin_failures) = failure_text(failure);
-        let input = PluginInput { failure, text: &text };
+        let input = PluginInput {
+            failure,
+            text: &text,
+        };
         let run = self.run(&input, |plugin| plugin.inspects_successful_exits());
         plugin_failures.extend(run.failures);
         let (plugin, verdict) = run.verdict?;
-        Some(report(plugin, verdict, run.diagnostics, &text, plugin_failures))
+        Some(report(
+            plugin,
+            verdict,
+            run.diagnostics,
+            &text,
+            plugin_failures,
+        ))
     }
 
     fn run(&self, input: &PluginInput<'_>, filter: impl Fn(&dyn Plugin) -> bool) -> Run {
@@ -166,7 +182,9 @@ impl PluginManager {
                         }
                     }
                     if run.verdict.is_none() {
-                        run.verdict = finding.verdict.map(|verdict| (plugin.id().to_string(), verdict));
+                        run.verdict = finding
+                            .verdict
+                            .map(|verdict| (plugin.id().to_string(), verdict));
                     }
                 }
                 Err(error) => run.failures.push(PluginFailure {
@@ -229,7 +247,10 @@ fn failure_text(failure: &AttemptFailure) -> (String, Vec<PluginFailure>) {
             Ok(text) => return (strip_ansi(&text).into_owned(), failures),
             Err(error) => failures.push(PluginFailure {
                 plugin: "engine".to_string(),
-                message: format!("cannot read the attempt log {}: {error}; classified the output tail instead", path.display()),
+                message: format!(
+                    "cannot read the attempt log {}: {error}; classified the output tail instead",
+                    path.display()
+                ),
             }),
         }
     }
@@ -252,7 +273,10 @@ fn load_dir(dir: &Path, errors: &mut Vec<PluginLoadError>) -> Vec<PluginManifest
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(source) => {
-            errors.push(PluginLoadError::Io { path: dir.to_path_buf(), source });
+            errors.push(PluginLoadError::Io {
+                path: dir.to_path_buf(),
+                source,
+            });
             return Vec::new();
         }
     };
@@ -265,7 +289,10 @@ fn load_dir(dir: &Path, errors: &mut Vec<PluginLoadError>) -> Vec<PluginManifest
                     plugin_dirs.push(path);
                 }
             }
-            Err(source) => errors.push(PluginLoadError::Io { path: dir.to_path_buf(), source }),
+            Err(source) => errors.push(PluginLoadError::Io {
+                path: dir.to_path_buf(),
+                source,
+            }),
         }
     }
     plugin_dirs.sort();
@@ -335,7 +362,10 @@ fn order(plugins: Vec<Arc<dyn Plugin>>) -> Result<Vec<Arc<dyn Plugin>>, Vec<Plug
         };
         Reverse((plugin.specificity(), tie, index))
     };
-    let mut ready: BinaryHeap<_> = (0..plugins.len()).filter(|&i| pending[i] == 0).map(rank).collect();
+    let mut ready: BinaryHeap<_> = (0..plugins.len())
+        .filter(|&i| pending[i] == 0)
+        .map(rank)
+        .collect();
     let mut ordered = Vec::with_capacity(plugins.len());
     while let Some(Reverse((_, _, index))) = ready.pop() {
         ordered.push(index);
@@ -348,19 +378,30 @@ fn order(plugins: Vec<Arc<dyn Plugin>>) -> Result<Vec<Arc<dyn Plugin>>, Vec<Plug
     }
     if ordered.len() < plugins.len() {
         let remaining: Vec<usize> = (0..plugins.len()).filter(|i| pending[*i] > 0).collect();
-        return Err(vec![PluginLoadError::Cycle { cycle: find_cycle(&plugins, &remaining, &index_of) }]);
+        return Err(vec![PluginLoadError::Cycle {
+            cycle: find_cycle(&plugins, &remaining, &index_of),
+        }]);
     }
     let mut slots: Vec<Option<Arc<dyn Plugin>>> = plugins.into_iter().map(Some).collect();
-    Ok(ordered.into_iter().filter_map(|index| slots[index].take()).collect())
+    Ok(ordered
+        .into_iter()
+        .filter_map(|index| slots[index].take())
+        .collect())
 }
 
 /// A cycle among the plugins left over by the topological sort, as ids with the first
 /// repeated at the end (`a -> b -> a`).
-fn find_cycle(plugins: &[Arc<dyn Plugin>], remaining: &[usize], index_of: &HashMap<String, usize>) -> Vec<String> {
+fn find_cycle(
+    plugins: &[Arc<dyn Plugin>],
+    remaining: &[usize],
+    index_of: &HashMap<String, usize>,
+) -> Vec<String> {
     // Every remaining plugin has an unmet requirement that is itself remaining, so
     // following requirements from any of them must loop.
     let remaining_set: BTreeMap<usize, ()> = remaining.iter().map(|&i| (i, ())).collect();
-    let Some(&start) = remaining.first() else { return Vec::new() };
+    let Some(&start) = remaining.first() else {
+        return Vec::new();
+    };
     let mut path: Vec<usize> = vec![start];
     let mut current = start;
     loop {
@@ -371,7 +412,10 @@ fn find_cycle(plugins: &[Arc<dyn Plugin>], remaining: &[usize], index_of: &HashM
             .find(|index| remaining_set.contains_key(index));
         let Some(next) = next else { break };
         if let Some(position) = path.iter().position(|&seen| seen == next) {
-            let mut cycle: Vec<String> = path[position..].iter().map(|&i| plugins[i].id().to_string()).collect();
+            let mut cycle: Vec<String> = path[position..]
+                .iter()
+                .map(|&i| plugins[i].id().to_string())
+                .collect();
             cycle.push(plugins[next].id().to_string());
             return cycle;
         }

@@ -53,7 +53,10 @@ impl Default for RetryPolicy {
             multiplier: 2.0,
             jitter: true,
             max_error_repeats: Some(3),
-            oscillation: Some(Oscillation { threshold: 2, window: 4 }),
+            oscillation: Some(Oscillation {
+                threshold: 2,
+                window: 4,
+            }),
             jitter_seed: None,
         }
     }
@@ -61,10 +64,17 @@ impl Default for RetryPolicy {
 
 fn delay(seconds: f64, field: &str) -> Result<Duration, PolicyError> {
     if !seconds.is_finite() || seconds < 0.0 {
-        return Err(PolicyError::new(field, format!("must not be negative (got {seconds}); give a delay in seconds >= 0")));
+        return Err(PolicyError::new(
+            field,
+            format!("must not be negative (got {seconds}); give a delay in seconds >= 0"),
+        ));
     }
-    Duration::try_from_secs_f64(seconds)
-        .map_err(|error| PolicyError::new(field, format!("is not a usable number of seconds ({error})")))
+    Duration::try_from_secs_f64(seconds).map_err(|error| {
+        PolicyError::new(
+            field,
+            format!("is not a usable number of seconds ({error})"),
+        )
+    })
 }
 
 impl RetryPolicy {
@@ -77,7 +87,10 @@ impl RetryPolicy {
         let defaults = RetryPolicy::default();
         let max_attempts = settings.max_attempts.unwrap_or(defaults.max_attempts);
         if max_attempts == 0 {
-            return Err(PolicyError::new("max_attempts", "must be at least 1 (it counts the first attempt)"));
+            return Err(PolicyError::new(
+                "max_attempts",
+                "must be at least 1 (it counts the first attempt)",
+            ));
         }
         let initial_delay = match settings.initial_delay {
             Some(seconds) => delay(seconds, "initial_delay")?,
@@ -99,16 +112,25 @@ impl RetryPolicy {
         }
         let multiplier = settings.multiplier.unwrap_or(defaults.multiplier);
         if !multiplier.is_finite() || multiplier < 1.0 {
-            return Err(PolicyError::new("multiplier", format!("must be >= 1 (got {multiplier}); 1 keeps the delay fixed")));
+            return Err(PolicyError::new(
+                "multiplier",
+                format!("must be >= 1 (got {multiplier}); 1 keeps the delay fixed"),
+            ));
         }
         let window = settings.oscillation_window.unwrap_or(4);
         if window < 2 {
-            return Err(PolicyError::new("oscillation_window", format!("must be at least 2 (got {window})")));
+            return Err(PolicyError::new(
+                "oscillation_window",
+                format!("must be at least 2 (got {window})"),
+            ));
         }
         let oscillation = match settings.oscillation_threshold {
             Some(0) => None,
             // The original counted occurrences; a recurrence needs two of them.
-            Some(threshold) => Some(Oscillation { threshold: threshold.max(2), window }),
+            Some(threshold) => Some(Oscillation {
+                threshold: threshold.max(2),
+                window,
+            }),
             None => defaults.oscillation.map(|o| Oscillation { window, ..o }),
         };
         Ok(RetryPolicy {

@@ -97,11 +97,14 @@ fn boolean(value: &Value, field: &str) -> Result<bool, PolicyError> {
 }
 
 fn seconds(value: &Value, field: &str) -> Result<f64, PolicyError> {
-    let number = value
-        .as_f64()
-        .ok_or_else(|| PolicyError::new(field, format!("must be a number of seconds, got {value}")))?;
+    let number = value.as_f64().ok_or_else(|| {
+        PolicyError::new(field, format!("must be a number of seconds, got {value}"))
+    })?;
     if number < 0.0 || !number.is_finite() {
-        return Err(PolicyError::new(field, format!("must not be negative (got {number}); give a delay in seconds >= 0")));
+        return Err(PolicyError::new(
+            field,
+            format!("must not be negative (got {number}); give a delay in seconds >= 0"),
+        ));
     }
     Ok(number)
 }
@@ -111,7 +114,12 @@ fn count(value: &Value, field: &str, min: u64) -> Result<u32, PolicyError> {
         .as_u64()
         .filter(|n| *n >= min)
         .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| PolicyError::new(field, format!("must be a whole number >= {min}, got {value}")))?;
+        .ok_or_else(|| {
+            PolicyError::new(
+                field,
+                format!("must be a whole number >= {min}, got {value}"),
+            )
+        })?;
     Ok(number)
 }
 
@@ -121,7 +129,10 @@ impl WorkstreamErrorBlocks {
     /// # Errors
     /// `PolicyError` naming `retry.<key>` or `circuit_breaker.<key>` for a wrong type, a
     /// negative delay, a count below its minimum, or an unknown `strategy`.
-    pub fn from_json(retry: Option<&Value>, circuit_breaker: Option<&Value>) -> Result<WorkstreamErrorBlocks, PolicyError> {
+    pub fn from_json(
+        retry: Option<&Value>,
+        circuit_breaker: Option<&Value>,
+    ) -> Result<WorkstreamErrorBlocks, PolicyError> {
         let mut blocks = WorkstreamErrorBlocks::default();
         if let Some(retry) = retry {
             for (key, value) in object(retry, "retry")? {
@@ -137,7 +148,12 @@ impl WorkstreamErrorBlocks {
                         let factor = value
                             .as_f64()
                             .filter(|f| *f >= 1.0 && f.is_finite())
-                            .ok_or_else(|| PolicyError::new(&field, format!("must be a number >= 1, got {value}")))?;
+                            .ok_or_else(|| {
+                                PolicyError::new(
+                                    &field,
+                                    format!("must be a number >= 1, got {value}"),
+                                )
+                            })?;
                         blocks.retry.multiplier = Some(factor);
                     }
                     "strategy" => match value.as_str() {
@@ -146,7 +162,12 @@ impl WorkstreamErrorBlocks {
                             blocks.retry.multiplier.get_or_insert(1.0);
                         }
                         _ => {
-                            return Err(PolicyError::new(field, format!("unknown strategy {value}; use \"exponential\" or \"fixed\"")));
+                            return Err(PolicyError::new(
+                                field,
+                                format!(
+                                    "unknown strategy {value}; use \"exponential\" or \"fixed\""
+                                ),
+                            ));
                         }
                     },
                     _ => blocks.not_interpreted.push(field),
@@ -159,9 +180,15 @@ impl WorkstreamErrorBlocks {
                 match key.as_str() {
                     k if k.starts_with('_') => {}
                     "max_attempts" => blocks.retry.max_attempts = Some(count(value, &field, 1)?),
-                    "max_error_repeats" => blocks.retry.max_error_repeats = Some(count(value, &field, 0)?),
-                    "oscillation_threshold" => blocks.retry.oscillation_threshold = Some(count(value, &field, 0)?),
-                    "oscillation_window" => blocks.retry.oscillation_window = Some(count(value, &field, 2)?),
+                    "max_error_repeats" => {
+                        blocks.retry.max_error_repeats = Some(count(value, &field, 0)?)
+                    }
+                    "oscillation_threshold" => {
+                        blocks.retry.oscillation_threshold = Some(count(value, &field, 0)?)
+                    }
+                    "oscillation_window" => {
+                        blocks.retry.oscillation_window = Some(count(value, &field, 2)?)
+                    }
                     "cooldown_seconds" => {
                         blocks.cooldown = Some(Duration::from_secs_f64(seconds(value, &field)?));
                     }

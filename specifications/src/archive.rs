@@ -25,11 +25,15 @@ use serde::Serialize;
 
 use crate::change_metadata::{self, METADATA_FILENAME};
 use crate::issue::{Issue, Level};
-use crate::layout::{Layout, discover_spec_files, find_unread_delta_files, has_any_file_under, read_lossy};
+use crate::layout::{
+    Layout, discover_spec_files, find_unread_delta_files, has_any_file_under, read_lossy,
+};
 use crate::line_ending;
 use crate::messages::SPEC_NO_REQUIREMENTS;
 use crate::nested_change::nested_change_message;
-use crate::spec_merge::{MergeCounts, MergeError, MergedSpec, SpecUpdate, build_updated_spec, find_spec_updates};
+use crate::spec_merge::{
+    MergeCounts, MergeError, MergedSpec, SpecUpdate, build_updated_spec, find_spec_updates,
+};
 use crate::task_list::{TaskProgress, task_progress};
 use crate::validator::{ChangeContext, Validator};
 
@@ -222,15 +226,25 @@ pub fn change_name_problem(name: &str) -> Option<String> {
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + use<> {
     let path = path.to_path_buf();
-    move |source| ArchiveError::Io { action, path, source }
+    move |source| ArchiveError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 fn has_delta_specs(change_dir: &Path) -> Result<bool, ArchiveError> {
     let specs = change_dir.join("specs");
-    if std::fs::metadata(specs.join("spec.md")).map(|m| m.is_file()).unwrap_or(false) {
+    if std::fs::metadata(specs.join("spec.md"))
+        .map(|m| m.is_file())
+        .unwrap_or(false)
+    {
         return Ok(true);
     }
-    if !find_unread_delta_files(&specs).map_err(io_err("reading", &specs))?.is_empty() {
+    if !find_unread_delta_files(&specs)
+        .map_err(io_err("reading", &specs))?
+        .is_empty()
+    {
         return Ok(true);
     }
     let marker = change_metadata::read_marker(change_dir, "skip_specs");
@@ -257,7 +271,11 @@ fn is_retirable(id: &str, rebuilt: &str) -> bool {
     if report.valid {
         return false;
     }
-    let errors: Vec<&Issue> = report.issues.iter().filter(|i| i.level == Level::Error).collect();
+    let errors: Vec<&Issue> = report
+        .issues
+        .iter()
+        .filter(|i| i.level == Level::Error)
+        .collect();
     !errors.is_empty() && errors.iter().all(|i| i.message == SPEC_NO_REQUIREMENTS)
 }
 
@@ -268,7 +286,12 @@ enum Outcome {
     Skip,
 }
 
-fn decide(update: &SpecUpdate, built: &MergedSpec, skip_validation: bool, retire_declared: bool) -> Outcome {
+fn decide(
+    update: &SpecUpdate,
+    built: &MergedSpec,
+    skip_validation: bool,
+    retire_declared: bool,
+) -> Outcome {
     if !retire_declared {
         return Outcome::Write;
     }
@@ -292,12 +315,29 @@ fn describe_unaccounted(lines: &[String]) -> String {
         .iter()
         .take(3)
         .map(|line| {
-            let safe: Vec<char> = line.chars().map(|c| if (c as u32) < 0x20 || c == '\u{7f}' { '?' } else { c }).collect();
+            let safe: Vec<char> = line
+                .chars()
+                .map(|c| {
+                    if (c as u32) < 0x20 || c == '\u{7f}' {
+                        '?'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
             let clipped: String = safe.iter().take(200).collect();
-            if safe.len() > 200 { format!("\"{clipped}\u{2026}\"") } else { format!("\"{clipped}\"") }
+            if safe.len() > 200 {
+                format!("\"{clipped}\u{2026}\"")
+            } else {
+                format!("\"{clipped}\"")
+            }
         })
         .collect();
-    let rest = if lines.len() > 3 { format!(", and {} more line(s)", lines.len() - 3) } else { String::new() };
+    let rest = if lines.len() > 3 {
+        format!(", and {} more line(s)", lines.len() - 3)
+    } else {
+        String::new()
+    };
     format!("{}{rest}", shown.join(", "))
 }
 
@@ -311,35 +351,52 @@ struct Prepared {
 /// steps and guarantees.
 ///
 /// Errors: every [`ArchiveError`] variant; in each case no file has been changed.
-pub fn archive_change(layout: &Layout, change: &str, options: &ArchiveOptions) -> Result<ArchiveResult, ArchiveError> {
+pub fn archive_change(
+    layout: &Layout,
+    change: &str,
+    options: &ArchiveOptions,
+) -> Result<ArchiveResult, ArchiveError> {
     if let Some(problem) = change_name_problem(change) {
         return Err(ArchiveError::InvalidName(problem));
     }
     let changes_dir = layout.changes_dir();
     let change_dir = changes_dir.join(change);
     match std::fs::symlink_metadata(&change_dir) {
-        Ok(meta) if meta.file_type().is_symlink() => return Err(ArchiveError::Symlink(change.to_string())),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(ArchiveError::Symlink(change.to_string()));
+        }
         Ok(meta) if meta.is_dir() => {}
         _ => {
             let available = layout.change_ids().unwrap_or_default();
             return Err(ArchiveError::NotFound(if available.is_empty() {
                 format!("Change '{change}' not found. No active changes exist in this root.")
             } else {
-                format!("Change '{change}' not found. Available changes: {}", available.join(", "))
+                format!(
+                    "Change '{change}' not found. Available changes: {}",
+                    available.join(", ")
+                )
             }));
         }
     }
     if let Some(message) = nested_change_message(&changes_dir, change) {
-        return Err(ArchiveError::NestedChange { name: change.to_string(), message });
+        return Err(ArchiveError::NestedChange {
+            name: change.to_string(),
+            message,
+        });
     }
     let skip_validation = options.no_validate;
     if !skip_validation {
         if has_delta_specs(&change_dir)? {
-            let report = Validator::new(false).validate_change(&change_dir, ChangeContext::default());
+            let report =
+                Validator::new(false).validate_change(&change_dir, ChangeContext::default());
             if !report.valid {
                 return Err(ArchiveError::ValidationFailed {
                     change: change.to_string(),
-                    issues: report.issues.into_iter().filter(|i| i.level != Level::Info).collect(),
+                    issues: report
+                        .issues
+                        .into_iter()
+                        .filter(|i| i.level != Level::Info)
+                        .collect(),
                 });
             }
         }
@@ -354,35 +411,56 @@ pub fn archive_change(layout: &Layout, change: &str, options: &ArchiveOptions) -
     };
     let incomplete = progress.total.saturating_sub(progress.completed);
     if incomplete > 0 && !options.yes {
-        return Err(ArchiveError::TasksIncomplete { change: change.to_string(), incomplete });
+        return Err(ArchiveError::TasksIncomplete {
+            change: change.to_string(),
+            incomplete,
+        });
     }
-    let archive_name = if has_date_prefix(change) { change.to_string() } else { format!("{}-{change}", options.date) };
+    let archive_name = if has_date_prefix(change) {
+        change.to_string()
+    } else {
+        format!("{}-{change}", options.date)
+    };
     let archive_path = layout.archive_dir().join(&archive_name);
     if std::fs::symlink_metadata(&archive_path).is_ok() {
         return Err(ArchiveError::TargetExists(archive_name));
     }
     let retire_marker = change_metadata::read_marker(&change_dir, "retire_capabilities");
+    // The CLI creates the archive directory before the spec phase; an empty directory is
+    // not a change to any file, and matching it keeps the trees identical.
+    std::fs::create_dir_all(layout.archive_dir())
+        .map_err(io_err("creating", &layout.archive_dir()))?;
 
     let mut prepared: Vec<Prepared> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
     if !options.skip_specs {
         let main_specs = layout.specs_dir();
-        let updates = find_spec_updates(&change_dir, &main_specs).map_err(io_err("reading", &change_dir))?;
+        let updates =
+            find_spec_updates(&change_dir, &main_specs).map_err(io_err("reading", &change_dir))?;
         if !updates.is_empty() {
             let mut prepare_error: Option<String> = None;
             for update in updates {
                 match build_updated_spec(&update, change) {
                     Ok(built) => {
-                        let outcome = decide(&update, &built, skip_validation, retire_marker.declared);
+                        let outcome =
+                            decide(&update, &built, skip_validation, retire_marker.declared);
                         warnings.extend(built.warnings.iter().cloned());
-                        prepared.push(Prepared { update, built, outcome });
+                        prepared.push(Prepared {
+                            update,
+                            built,
+                            outcome,
+                        });
                     }
                     Err(MergeError::Refused(message)) => {
                         prepare_error = Some(message);
                         break;
                     }
                     Err(MergeError::Io { path, source }) => {
-                        return Err(ArchiveError::Io { action: "reading", path, source });
+                        return Err(ArchiveError::Io {
+                            action: "reading",
+                            path,
+                            source,
+                        });
                     }
                 }
             }
@@ -397,14 +475,23 @@ pub fn archive_change(layout: &Layout, change: &str, options: &ArchiveOptions) -
             }
             if !skip_validation {
                 for p in prepared.iter().filter(|p| p.outcome == Outcome::Write) {
-                    let report = Validator::new(false).validate_spec_content(&p.update.id, &p.built.rebuilt);
+                    let report =
+                        Validator::new(false).validate_spec_content(&p.update.id, &p.built.rebuilt);
                     if report.valid {
                         continue;
                     }
                     return Err(ArchiveError::RebuiltSpecInvalid {
                         spec: p.update.id.clone(),
-                        hint: rebuilt_hint(p, retire_marker.declared, retire_marker.invalid_reason.as_deref()),
-                        issues: report.issues.into_iter().filter(|i| i.level != Level::Info).collect(),
+                        hint: rebuilt_hint(
+                            p,
+                            retire_marker.declared,
+                            retire_marker.invalid_reason.as_deref(),
+                        ),
+                        issues: report
+                            .issues
+                            .into_iter()
+                            .filter(|i| i.level != Level::Info)
+                            .collect(),
                     });
                 }
             }
@@ -413,12 +500,16 @@ pub fn archive_change(layout: &Layout, change: &str, options: &ArchiveOptions) -
 
     let mutations: Vec<&Prepared> = prepared
         .iter()
-        .filter(|p| p.outcome == Outcome::Retire || (p.outcome == Outcome::Write && p.built.counts.total() > 0))
+        .filter(|p| {
+            p.outcome == Outcome::Retire
+                || (p.outcome == Outcome::Write && p.built.counts.total() > 0)
+        })
         .collect();
     let mut journal = Journal::default();
     let applied = apply_mutations(&mutations, &mut journal).and_then(|()| {
         std::fs::create_dir_all(layout.archive_dir()).map_err(io_err("creating", &archive_path))?;
-        std::fs::rename(&change_dir, &archive_path).map_err(io_err("moving the change to", &archive_path))
+        std::fs::rename(&change_dir, &archive_path)
+            .map_err(io_err("moving the change to", &archive_path))
     });
     if let Err(err) = applied {
         journal.roll_back();
@@ -427,7 +518,9 @@ pub fn archive_change(layout: &Layout, change: &str, options: &ArchiveOptions) -
     journal.commit(&layout.specs_dir());
 
     let mut totals = MergeCounts::default();
-    for p in prepared.iter().filter(|p| p.outcome == Outcome::Write && p.built.counts.total() > 0) {
+    for p in prepared.iter().filter(|p| {
+        p.outcome == Outcome::Retire || (p.outcome == Outcome::Write && p.built.counts.total() > 0)
+    }) {
         totals.added += p.built.counts.added;
         totals.modified += p.built.counts.modified;
         totals.removed += p.built.counts.removed;
@@ -447,10 +540,24 @@ pub fn archive_change(layout: &Layout, change: &str, options: &ArchiveOptions) -
         })
         .collect();
     for p in prepared.iter().filter(|p| p.outcome == Outcome::Retire) {
+        let relative = p
+            .update
+            .target
+            .strip_prefix(&layout.root)
+            .map(crate::layout::posix_path);
+        let recovery = match &relative {
+            Ok(rel) => format!(
+                "If it was committed, restore it with: git checkout HEAD -- \":(top){rel}\""
+            ),
+            Err(_) => format!(
+                "It was deleted from {}; if it was committed, restore it from that checkout's history.",
+                p.update.target.display()
+            ),
+        };
+        let shown = relative.unwrap_or_else(|_| p.update.target.display().to_string());
         warnings.push(format!(
-            "{} - capability retired; deleted the main spec (all requirements removed, declared by retire_capabilities) at {}. If it was committed, restore it with git.",
-            p.update.id,
-            p.update.target.display()
+            "{} - capability retired; deleted the main spec (all requirements removed, declared by retire_capabilities) at {shown}. Its section(s) went with it: Purpose. {recovery}",
+            p.update.id
         ));
     }
     Ok(ArchiveResult {
@@ -458,7 +565,11 @@ pub fn archive_change(layout: &Layout, change: &str, options: &ArchiveOptions) -
         archived_as: archive_name,
         path: archive_path,
         specs_updated: !mutations.is_empty(),
-        totals: if prepared.is_empty() { None } else { Some(totals) },
+        totals: if prepared.is_empty() {
+            None
+        } else {
+            Some(totals)
+        },
         warnings,
         specs,
         task_progress: progress,
@@ -471,7 +582,9 @@ fn rebuilt_hint(p: &Prepared, declared: bool, invalid_reason: Option<&str>) -> O
         && p.built.no_requirement_blocks
         && is_retirable(&p.update.id, &p.built.rebuilt);
     let spec = &p.update.id;
-    let reason = invalid_reason.map(|r| format!(" The marker present now cannot be honored ({r}).")).unwrap_or_default();
+    let reason = invalid_reason
+        .map(|r| format!(" The marker present now cannot be honored ({r})."))
+        .unwrap_or_default();
     let unaccounted = &p.built.unaccounted_content;
     if declared && !unaccounted.is_empty() && is_retirable(spec, &p.built.rebuilt) {
         return Some(format!(
@@ -530,10 +643,14 @@ impl Journal {
 }
 
 fn prune_empty_dirs(start: Option<&Path>, boundary: &Path) {
-    let Ok(boundary) = boundary.canonicalize() else { return };
+    let Ok(boundary) = boundary.canonicalize() else {
+        return;
+    };
     let mut dir = start.map(Path::to_path_buf);
     while let Some(current) = dir {
-        let Ok(real) = current.canonicalize() else { return };
+        let Ok(real) = current.canonicalize() else {
+            return;
+        };
         if real == boundary || !real.starts_with(&boundary) {
             return;
         }
@@ -547,7 +664,9 @@ fn prune_empty_dirs(start: Option<&Path>, boundary: &Path) {
 fn write_target(target: &Path) -> PathBuf {
     // Keep a symlinked spec.md a symlink: write through it.
     match std::fs::symlink_metadata(target) {
-        Ok(meta) if meta.file_type().is_symlink() => target.canonicalize().unwrap_or_else(|_| target.to_path_buf()),
+        Ok(meta) if meta.file_type().is_symlink() => target
+            .canonicalize()
+            .unwrap_or_else(|_| target.to_path_buf()),
         _ => target.to_path_buf(),
     }
 }
@@ -565,7 +684,9 @@ fn apply_mutations(mutations: &[&Prepared], journal: &mut Journal) -> Result<(),
         let target = write_target(&p.update.target);
         let previous = std::fs::read(&target).ok();
         let content = match &previous {
-            Some(bytes) => line_ending::match_original(&p.built.rebuilt, &String::from_utf8_lossy(bytes)),
+            Some(bytes) => {
+                line_ending::match_original(&p.built.rebuilt, &String::from_utf8_lossy(bytes))
+            }
             None => p.built.rebuilt.clone(),
         };
         if let Some(parent) = target.parent() {
@@ -578,19 +699,30 @@ fn apply_mutations(mutations: &[&Prepared], journal: &mut Journal) -> Result<(),
                 }
                 if let Err(source) = std::fs::create_dir_all(parent) {
                     cleanup(&staged);
-                    return Err(ArchiveError::Io { action: "creating", path: parent.to_path_buf(), source });
+                    return Err(ArchiveError::Io {
+                        action: "creating",
+                        path: parent.to_path_buf(),
+                        source,
+                    });
                 }
                 journal.created_dirs.extend(missing.into_iter().rev());
             }
         }
         let tmp = target.with_file_name(format!(
             ".{}.pipeline-archive-{}",
-            target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             std::process::id()
         ));
         if let Err(source) = std::fs::write(&tmp, content.as_bytes()) {
             cleanup(&staged);
-            return Err(ArchiveError::Io { action: "writing", path: tmp, source });
+            return Err(ArchiveError::Io {
+                action: "writing",
+                path: tmp,
+                source,
+            });
         }
         if let Ok(meta) = std::fs::metadata(&target) {
             let _ = std::fs::set_permissions(&tmp, meta.permissions());
@@ -604,12 +736,17 @@ fn apply_mutations(mutations: &[&Prepared], journal: &mut Journal) -> Result<(),
         if let Err(source) = std::fs::rename(&tmp, &target) {
             cleanup(&remaining);
             let _ = std::fs::remove_file(&tmp);
-            return Err(ArchiveError::Io { action: "replacing", path: target, source });
+            return Err(ArchiveError::Io {
+                action: "replacing",
+                path: target,
+                source,
+            });
         }
     }
     for p in mutations.iter().filter(|p| p.outcome == Outcome::Retire) {
         let target = &p.update.target;
-        let backup = target.with_file_name(format!(".spec.md.pipeline-retired-{}", std::process::id()));
+        let backup =
+            target.with_file_name(format!(".spec.md.pipeline-retired-{}", std::process::id()));
         std::fs::rename(target, &backup).map_err(io_err("retiring", target))?;
         journal.retired.push((target.clone(), backup));
     }

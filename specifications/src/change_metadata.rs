@@ -60,7 +60,11 @@ pub enum MetadataError {
     Invalid { path: String, reason: String },
     /// The schema it names is not available.
     #[error("{path}: unknown schema '{schema}'. Available: {available}")]
-    UnknownSchema { path: String, schema: String, available: String },
+    UnknownSchema {
+        path: String,
+        schema: String,
+        available: String,
+    },
 }
 
 /// Workflow schemas available to a project: the built-in `spec-driven` plus every
@@ -91,8 +95,15 @@ fn type_name(value: Option<&Value>) -> &'static str {
 }
 
 fn expected(path: &str, kind: &str, value: Option<&Value>) -> String {
-    let message = format!("Invalid input: expected {kind}, received {}", type_name(value));
-    if path.is_empty() { message } else { format!("{path}: {message}") }
+    let message = format!(
+        "Invalid input: expected {kind}, received {}",
+        type_name(value)
+    );
+    if path.is_empty() {
+        message
+    } else {
+        format!("{path}: {message}")
+    }
 }
 
 /// The first problem Zod would report for this metadata, as `path: message`.
@@ -126,10 +137,18 @@ fn first_problem(parsed: &Value) -> Option<String> {
             for (i, item) in items.iter().enumerate() {
                 match item {
                     Value::String(s) if s.is_empty() => {
-                        return Some(format!("affected_areas.{i}: Too small: expected string to have >=1 characters"));
+                        return Some(format!(
+                            "affected_areas.{i}: Too small: expected string to have >=1 characters"
+                        ));
                     }
                     Value::String(_) => {}
-                    other => return Some(expected(&format!("affected_areas.{i}"), "string", Some(other))),
+                    other => {
+                        return Some(expected(
+                            &format!("affected_areas.{i}"),
+                            "string",
+                            Some(other),
+                        ));
+                    }
                 }
             }
         }
@@ -157,7 +176,10 @@ fn first_problem(parsed: &Value) -> Option<String> {
                 .collect();
             if !extra.is_empty() {
                 let plural = if extra.len() > 1 { "s" } else { "" };
-                return Some(format!("initiative: Unrecognized key{plural}: {}", extra.join(", ")));
+                return Some(format!(
+                    "initiative: Unrecognized key{plural}: {}",
+                    extra.join(", ")
+                ));
             }
         }
         other => return Some(expected("initiative", "object", other)),
@@ -172,11 +194,23 @@ fn first_problem(parsed: &Value) -> Option<String> {
 }
 
 fn sanitize(reason: &str) -> String {
-    reason.chars().map(|c| if (c as u32) < 0x20 || c == '\u{7f}' { '?' } else { c }).collect()
+    reason
+        .chars()
+        .map(|c| {
+            if (c as u32) < 0x20 || c == '\u{7f}' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn unhonorable(reason: &str) -> Marker {
-    Marker { declared: false, invalid_reason: Some(sanitize(reason)) }
+    Marker {
+        declared: false,
+        invalid_reason: Some(sanitize(reason)),
+    }
 }
 
 /// Reads a boolean marker (`skip_specs`, `retire_capabilities`) with the CLI's rules.
@@ -193,7 +227,11 @@ pub fn read_marker(change_dir: &Path, key: &str) -> Marker {
         Err(_) => {
             let mention = Regex::new(&format!(r#"(?m)^\s*(?:'{key}'|"{key}"|{key})\s*:"#));
             let mentioned = mention.map(|re| re.is_match(&raw)).unwrap_or(false);
-            return if mentioned { unhonorable("the file is not valid YAML") } else { Marker::default() };
+            return if mentioned {
+                unhonorable("the file is not valid YAML")
+            } else {
+                Marker::default()
+            };
         }
     };
     match first_problem(&parsed) {
@@ -202,12 +240,18 @@ pub fn read_marker(change_dir: &Path, key: &str) -> Marker {
             if !set {
                 return Marker::default();
             }
-            let schema = parsed.get("schema").and_then(Value::as_str).unwrap_or_default();
+            let schema = parsed
+                .get("schema")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let project_root = project_root_of(change_dir);
             if !available_schemas(&project_root).iter().any(|s| s == schema) {
                 return unhonorable(&format!("schema: unknown schema '{schema}'"));
             }
-            Marker { declared: true, invalid_reason: None }
+            Marker {
+                declared: true,
+                invalid_reason: None,
+            }
         }
         Some(problem) => {
             let mentioned = match &parsed {
@@ -216,7 +260,11 @@ pub fn read_marker(change_dir: &Path, key: &str) -> Marker {
                 }
                 _ => false,
             };
-            if mentioned { unhonorable(&problem) } else { Marker::default() }
+            if mentioned {
+                unhonorable(&problem)
+            } else {
+                Marker::default()
+            }
         }
     }
 }
@@ -229,28 +277,52 @@ pub fn project_root_of(change_dir: &Path) -> std::path::PathBuf {
 /// Reads `.openspec.yaml` strictly (`readChangeMetadata`): `Ok(None)` when absent.
 ///
 /// Errors: unreadable file, invalid YAML, schema mismatch, unknown workflow schema.
-pub fn read_change_metadata(change_dir: &Path, project_root: &Path) -> Result<Option<ChangeMetadata>, MetadataError> {
+pub fn read_change_metadata(
+    change_dir: &Path,
+    project_root: &Path,
+) -> Result<Option<ChangeMetadata>, MetadataError> {
     let path = change_dir.join(METADATA_FILENAME);
     let shown = path.display().to_string();
     let raw = match std::fs::read_to_string(&path) {
         Ok(raw) => raw,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(MetadataError::Unreadable { path: shown, reason: err.to_string() }),
+        Err(err) => {
+            return Err(MetadataError::Unreadable {
+                path: shown,
+                reason: err.to_string(),
+            });
+        }
     };
-    let parsed: Value = serde_norway::from_str(&raw)
-        .map_err(|err| MetadataError::InvalidYaml { path: shown.clone(), reason: err.to_string() })?;
+    let parsed: Value = serde_norway::from_str(&raw).map_err(|err| MetadataError::InvalidYaml {
+        path: shown.clone(),
+        reason: err.to_string(),
+    })?;
     if let Some(problem) = first_problem(&parsed) {
-        return Err(MetadataError::Invalid { path: shown, reason: problem });
+        return Err(MetadataError::Invalid {
+            path: shown,
+            reason: problem,
+        });
     }
-    let schema = parsed.get("schema").and_then(Value::as_str).unwrap_or_default().to_string();
+    let schema = parsed
+        .get("schema")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let available = available_schemas(project_root);
     if !available.contains(&schema) {
-        return Err(MetadataError::UnknownSchema { path: shown, schema, available: available.join(", ") });
+        return Err(MetadataError::UnknownSchema {
+            path: shown,
+            schema,
+            available: available.join(", "),
+        });
     }
     let depends_on = match parsed.get("depends_on") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Sequence(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         Some(_) => {
             return Err(MetadataError::Invalid {
                 path: shown,
@@ -268,7 +340,10 @@ pub fn read_change_metadata(change_dir: &Path, project_root: &Path) -> Result<Op
 
 /// The workflow schema of a change: `.openspec.yaml`, else `openspec/config.yaml`'s
 /// `schema`, else `spec-driven` (`resolveSchemaForChange`).
-pub fn resolve_schema_for_change(change_dir: &Path, project_root: &Path) -> Result<String, MetadataError> {
+pub fn resolve_schema_for_change(
+    change_dir: &Path,
+    project_root: &Path,
+) -> Result<String, MetadataError> {
     if let Some(meta) = read_change_metadata(change_dir, project_root)? {
         return Ok(meta.schema);
     }
@@ -295,12 +370,18 @@ mod tests {
 
     #[test]
     fn reports_the_first_schema_problem_in_zod_wording() {
-        assert_eq!(problem("skip_specs: true"), Some("schema: Invalid input: expected string, received undefined".into()));
+        assert_eq!(
+            problem("skip_specs: true"),
+            Some("schema: Invalid input: expected string, received undefined".into())
+        );
         assert_eq!(
             problem("schema: spec-driven\nskip_specs: \"yes\""),
             Some("skip_specs: Invalid input: expected boolean, received string".into())
         );
-        assert_eq!(problem("schema: spec-driven\ncreated: 2024-1-1"), Some("created: created must be YYYY-MM-DD format".into()));
+        assert_eq!(
+            problem("schema: spec-driven\ncreated: 2024-1-1"),
+            Some("created: created must be YYYY-MM-DD format".into())
+        );
         assert_eq!(problem("schema: spec-driven\ndepends_on: [a]"), None);
     }
 
@@ -309,11 +390,25 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let change = dir.path().join("openspec/changes/c");
         std::fs::create_dir_all(&change).expect("mkdir");
-        std::fs::write(change.join(METADATA_FILENAME), "schema: spec-driven\nskip_specs: true\n").expect("write");
+        std::fs::write(
+            change.join(METADATA_FILENAME),
+            "schema: spec-driven\nskip_specs: true\n",
+        )
+        .expect("write");
         assert!(read_marker(&change, "skip_specs").declared);
-        std::fs::write(change.join(METADATA_FILENAME), "schema: nope\nskip_specs: true\n").expect("write");
-        assert_eq!(read_marker(&change, "skip_specs").invalid_reason.as_deref(), Some("schema: unknown schema 'nope'"));
+        std::fs::write(
+            change.join(METADATA_FILENAME),
+            "schema: nope\nskip_specs: true\n",
+        )
+        .expect("write");
+        assert_eq!(
+            read_marker(&change, "skip_specs").invalid_reason.as_deref(),
+            Some("schema: unknown schema 'nope'")
+        );
         std::fs::write(change.join(METADATA_FILENAME), "skip_specs: [\n").expect("write");
-        assert_eq!(read_marker(&change, "skip_specs").invalid_reason.as_deref(), Some("the file is not valid YAML"));
+        assert_eq!(
+            read_marker(&change, "skip_specs").invalid_reason.as_deref(),
+            Some("the file is not valid YAML")
+        );
     }
 }

@@ -49,7 +49,10 @@ mod tests {
     #[test]
     fn a_shorter_or_different_run_does_not_close_the_fence() {
         let lines = ["````md", "```", "~~~~", "## inside", "````", "## outside"];
-        assert_eq!(fence_mask(&lines), vec![true, true, true, true, true, false]);
+        assert_eq!(
+            fence_mask(&lines),
+            vec![true, true, true, true, true, false]
+        );
     }
 
     #[test]

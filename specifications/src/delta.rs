@@ -13,14 +13,24 @@ use crate::code_fence::fence_mask;
 use crate::ecma_text::{js_re, js_trim, js_trim_end};
 use crate::line_ending;
 use crate::requirement_block::{
-    RequirementBlock, is_requirement_header, is_section_header, normalize_requirement_name, requirement_header_name,
+    RequirementBlock, is_requirement_header, is_section_header, normalize_requirement_name,
+    requirement_header_name,
 };
 
 js_re!(TOP_SECTION, r"^(##)\s+(.+)$");
 js_re!(H3, r"^###\s+(.+?)\s*$");
-js_re!(REMOVED_BULLET, r"^\s*[-*+]\s*`?###\s*Requirement:\s*(.+?)`?\s*$");
-js_re!(RENAME_FROM, r"^\s*[-*+]?\s*FROM:\s*`?###\s*Requirement:\s*(.+?)`?\s*$");
-js_re!(RENAME_TO, r"^\s*[-*+]?\s*TO:\s*`?###\s*Requirement:\s*(.+?)`?\s*$");
+js_re!(
+    REMOVED_BULLET,
+    r"^\s*[-*+]\s*`?###\s*Requirement:\s*(.+?)`?\s*$"
+);
+js_re!(
+    RENAME_FROM,
+    r"^\s*[-*+]?\s*FROM:\s*`?###\s*Requirement:\s*(.+?)`?\s*$"
+);
+js_re!(
+    RENAME_TO,
+    r"^\s*[-*+]?\s*TO:\s*`?###\s*Requirement:\s*(.+?)`?\s*$"
+);
 
 /// A rename from one requirement name to another.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,8 +150,12 @@ struct SectionBody<'a> {
     start_line: usize,
 }
 
-const DELTA_TITLES: [&str; 4] =
-    ["added requirements", "modified requirements", "removed requirements", "renamed requirements"];
+const DELTA_TITLES: [&str; 4] = [
+    "added requirements",
+    "modified requirements",
+    "removed requirements",
+    "renamed requirements",
+];
 
 /// Parses a delta spec. Never fails: what cannot be read is recorded in the plan.
 pub fn parse_delta_spec(content: &str) -> DeltaPlan {
@@ -164,15 +178,23 @@ pub fn parse_delta_spec(content: &str) -> DeltaPlan {
             let end = headers.get(k + 1).map_or(lines.len(), |h| h.1);
             (
                 title.clone(),
-                SectionBody { lines: &lines[index + 1..end], mask: &mask[index + 1..end], start_line: index + 2 },
+                SectionBody {
+                    lines: &lines[index + 1..end],
+                    mask: &mask[index + 1..end],
+                    start_line: index + 2,
+                },
             )
         })
         .collect();
     let lookup = |desired: &str| -> (String, Vec<&SectionBody>) {
         let target = desired.to_lowercase();
-        let matches: Vec<&(String, SectionBody)> =
-            sections.iter().filter(|(t, _)| t.to_lowercase() == target).collect();
-        let title = matches.first().map_or(desired.to_string(), |(t, _)| t.clone());
+        let matches: Vec<&(String, SectionBody)> = sections
+            .iter()
+            .filter(|(t, _)| t.to_lowercase() == target)
+            .collect();
+        let title = matches
+            .first()
+            .map_or(desired.to_string(), |(t, _)| t.clone());
         (title, matches.into_iter().map(|(_, b)| b).collect())
     };
     let (added_title, added_bodies) = lookup("ADDED Requirements");
@@ -190,10 +212,16 @@ pub fn parse_delta_spec(content: &str) -> DeltaPlan {
         ..DeltaPlan::default()
     };
     for body in &added_bodies {
-        plan.added.extend(requirement_blocks(body, Some((&added_title, &mut plan.skipped_headers))));
+        plan.added.extend(requirement_blocks(
+            body,
+            Some((&added_title, &mut plan.skipped_headers)),
+        ));
     }
     for body in &modified_bodies {
-        plan.modified.extend(requirement_blocks(body, Some((&modified_title, &mut plan.skipped_headers))));
+        plan.modified.extend(requirement_blocks(
+            body,
+            Some((&modified_title, &mut plan.skipped_headers)),
+        ));
     }
     for body in &removed_bodies {
         plan.removed.extend(removed_names(body));
@@ -202,7 +230,8 @@ pub fn parse_delta_spec(content: &str) -> DeltaPlan {
         plan.removed_blocks.extend(requirement_blocks(body, None));
     }
     for body in &renamed_bodies {
-        plan.renamed.extend(renamed_pairs(body, &mut plan.unpaired_renames));
+        plan.renamed
+            .extend(renamed_pairs(body, &mut plan.unpaired_renames));
     }
     plan.unpaired_renames.sort_by_key(|u| u.line);
     plan.skipped_headers.sort_by_key(|s| s.line);
@@ -210,12 +239,17 @@ pub fn parse_delta_spec(content: &str) -> DeltaPlan {
     plan
 }
 
-fn requirement_blocks(body: &SectionBody, mut skipped: Option<(&str, &mut Vec<SkippedHeader>)>) -> Vec<RequirementBlock> {
+fn requirement_blocks(
+    body: &SectionBody,
+    mut skipped: Option<(&str, &mut Vec<SkippedHeader>)>,
+) -> Vec<RequirementBlock> {
     let lines = body.lines;
     let is_req = |i: usize| !body.mask[i] && is_requirement_header(lines[i]);
     let is_top = |i: usize| !body.mask[i] && is_section_header(lines[i]);
     let record = |i: usize, skipped: &mut Option<(&str, &mut Vec<SkippedHeader>)>| {
-        let Some((section, sink)) = skipped.as_mut() else { return };
+        let Some((section, sink)) = skipped.as_mut() else {
+            return;
+        };
         if body.mask[i] {
             return;
         }
@@ -269,7 +303,9 @@ fn removed_names(body: &SectionBody) -> Vec<String> {
         if let Some(name) = requirement_header_name(line) {
             names.push(name);
         } else if let Some(c) = REMOVED_BULLET.captures(line) {
-            names.push(normalize_requirement_name(c.get(1).map_or("", |m| m.as_str())));
+            names.push(normalize_requirement_name(
+                c.get(1).map_or("", |m| m.as_str()),
+            ));
         }
     }
     names
@@ -284,19 +320,34 @@ fn renamed_pairs(body: &SectionBody, unpaired: &mut Vec<UnpairedRename>) -> Vec<
         }
         if let Some(c) = RENAME_FROM.captures(line) {
             if let Some((name, line)) = pending.take() {
-                unpaired.push(UnpairedRename { side: RenameSide::From, name, line });
+                unpaired.push(UnpairedRename {
+                    side: RenameSide::From,
+                    name,
+                    line,
+                });
             }
-            pending = Some((normalize_requirement_name(c.get(1).map_or("", |m| m.as_str())), body.start_line + i));
+            pending = Some((
+                normalize_requirement_name(c.get(1).map_or("", |m| m.as_str())),
+                body.start_line + i,
+            ));
         } else if let Some(c) = RENAME_TO.captures(line) {
             let to = normalize_requirement_name(c.get(1).map_or("", |m| m.as_str()));
             match pending.take() {
                 Some((from, _)) => pairs.push(RenamePair { from, to }),
-                None => unpaired.push(UnpairedRename { side: RenameSide::To, name: to, line: body.start_line + i }),
+                None => unpaired.push(UnpairedRename {
+                    side: RenameSide::To,
+                    name: to,
+                    line: body.start_line + i,
+                }),
             }
         }
     }
     if let Some((name, line)) = pending {
-        unpaired.push(UnpairedRename { side: RenameSide::From, name, line });
+        unpaired.push(UnpairedRename {
+            side: RenameSide::From,
+            name,
+            line,
+        });
     }
     pairs
 }
@@ -318,7 +369,11 @@ fn orphaned_requirements(lines: &[&str], mask: &[bool]) -> Vec<OrphanedRequireme
             }
         }
         if let Some(name) = requirement_header_name(line) {
-            orphans.push(OrphanedRequirement { name, section: section.clone(), line: i + 1 });
+            orphans.push(OrphanedRequirement {
+                name,
+                section: section.clone(),
+                line: i + 1,
+            });
         }
     }
     orphans
@@ -335,8 +390,21 @@ mod tests {
         let added: Vec<_> = plan.added.iter().map(|b| b.name.as_str()).collect();
         assert_eq!(added, ["A", "B"]);
         assert_eq!(plan.removed, ["C", "D"]);
-        assert_eq!(plan.renamed, vec![RenamePair { from: "E".into(), to: "F".into() }]);
-        assert_eq!(plan.unpaired_renames, vec![UnpairedRename { side: RenameSide::From, name: "G".into(), line: 13 }]);
+        assert_eq!(
+            plan.renamed,
+            vec![RenamePair {
+                from: "E".into(),
+                to: "F".into()
+            }]
+        );
+        assert_eq!(
+            plan.unpaired_renames,
+            vec![UnpairedRename {
+                side: RenameSide::From,
+                name: "G".into(),
+                line: 13
+            }]
+        );
     }
 
     #[test]
@@ -345,7 +413,10 @@ mod tests {
         let plan = parse_delta_spec(text);
         assert_eq!(plan.orphaned_requirements.len(), 2);
         assert_eq!(plan.orphaned_requirements[0].section, None);
-        assert_eq!(plan.orphaned_requirements[1].section.as_deref(), Some("Notes"));
+        assert_eq!(
+            plan.orphaned_requirements[1].section.as_deref(),
+            Some("Notes")
+        );
         assert_eq!(plan.skipped_headers[0].header, "Docs");
         assert_eq!(plan.skipped_headers[0].line, 5);
     }

@@ -49,12 +49,27 @@ pub struct Issue {
 impl Issue {
     /// An issue without a line.
     pub fn new(level: Level, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Issue { level, path: path.into(), line: None, message: message.into() }
+        Issue {
+            level,
+            path: path.into(),
+            line: None,
+            message: message.into(),
+        }
     }
 
     /// An issue with a line.
-    pub fn at(level: Level, path: impl Into<String>, line: Option<usize>, message: impl Into<String>) -> Self {
-        Issue { level, path: path.into(), line, message: message.into() }
+    pub fn at(
+        level: Level,
+        path: impl Into<String>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        Issue {
+            level,
+            path: path.into(),
+            line,
+            message: message.into(),
+        }
     }
 }
 
@@ -84,9 +99,17 @@ impl Report {
     /// Builds a report, applying the validity rule for `strict`.
     pub fn new(issues: Vec<Issue>, strict: bool) -> Self {
         let count = |level| issues.iter().filter(|i| i.level == level).count();
-        let summary = IssueCounts { errors: count(Level::Error), warnings: count(Level::Warning), info: count(Level::Info) };
+        let summary = IssueCounts {
+            errors: count(Level::Error),
+            warnings: count(Level::Warning),
+            info: count(Level::Info),
+        };
         let valid = summary.errors == 0 && (!strict || summary.warnings == 0);
-        Report { valid, issues, summary }
+        Report {
+            valid,
+            issues,
+            summary,
+        }
     }
 }
 
@@ -103,8 +126,12 @@ mod tests {
 
     #[test]
     fn serialises_line_only_when_known() {
-        let json = serde_json::to_string(&Issue::at(Level::Info, "a", Some(3), "m")).unwrap_or_default();
-        assert_eq!(json, r#"{"level":"INFO","path":"a","line":3,"message":"m"}"#);
+        let json =
+            serde_json::to_string(&Issue::at(Level::Info, "a", Some(3), "m")).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"level":"INFO","path":"a","line":3,"message":"m"}"#
+        );
         let json = serde_json::to_string(&Issue::new(Level::Error, "a", "m")).unwrap_or_default();
         assert_eq!(json, r#"{"level":"ERROR","path":"a","message":"m"}"#);
     }

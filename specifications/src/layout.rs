@@ -28,7 +28,10 @@ impl Layout {
     /// Walks up from `start` to the nearest directory containing `openspec/`, as the CLI
     /// does when no root is given. `None` when there is none.
     pub fn discover(start: &Path) -> Option<Self> {
-        start.ancestors().find(|dir| dir.join("openspec").is_dir()).map(Layout::new)
+        start
+            .ancestors()
+            .find(|dir| dir.join("openspec").is_dir())
+            .map(Layout::new)
     }
 
     /// `<root>/openspec`.
@@ -80,7 +83,10 @@ impl Layout {
 
     /// Capability ids of the main specs, sorted by code point.
     pub fn spec_ids(&self) -> io::Result<Vec<String>> {
-        Ok(discover_spec_files(&self.specs_dir())?.into_iter().map(|s| s.id).collect())
+        Ok(discover_spec_files(&self.specs_dir())?
+            .into_iter()
+            .map(|s| s.id)
+            .collect())
     }
 }
 
@@ -121,7 +127,11 @@ pub fn discover_spec_files(specs_root: &Path) -> io::Result<Vec<DiscoveredSpec>>
     Ok(results)
 }
 
-fn walk_specs(dir: &Path, segments: &mut Vec<String>, out: &mut Vec<DiscoveredSpec>) -> io::Result<()> {
+fn walk_specs(
+    dir: &Path,
+    segments: &mut Vec<String>,
+    out: &mut Vec<DiscoveredSpec>,
+) -> io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -150,7 +160,10 @@ fn walk_specs(dir: &Path, segments: &mut Vec<String>, out: &mut Vec<DiscoveredSp
                 kind.is_file()
             };
             if is_file {
-                out.push(DiscoveredSpec { id: segments.join("/"), file });
+                out.push(DiscoveredSpec {
+                    id: segments.join("/"),
+                    file,
+                });
             }
         }
     }
@@ -175,10 +188,21 @@ pub fn find_unread_delta_files(specs_root: &Path) -> io::Result<Vec<UnreadDeltaF
     Ok(results)
 }
 
-fn walk_unread(dir: &Path, segments: &mut Vec<String>, out: &mut Vec<UnreadDeltaFile>) -> io::Result<()> {
+fn walk_unread(
+    dir: &Path,
+    segments: &mut Vec<String>,
+    out: &mut Vec<UnreadDeltaFile>,
+) -> io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(err) if matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => return Ok(()),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(());
+        }
         Err(err) => return Err(err),
     };
     for entry in entries {
@@ -213,10 +237,17 @@ fn walk_unread(dir: &Path, segments: &mut Vec<String>, out: &mut Vec<UnreadDelta
         if !parse_delta_spec(&content).section_presence.any() {
             continue;
         }
-        let capability = if segments.is_empty() { name[..name.len() - 3].to_string() } else { segments.join("/") };
+        let capability = if segments.is_empty() {
+            name[..name.len() - 3].to_string()
+        } else {
+            segments.join("/")
+        };
         let mut rel = segments.clone();
         rel.push(name);
-        out.push(UnreadDeltaFile { path: rel.join("/"), expected: format!("{capability}/spec.md") });
+        out.push(UnreadDeltaFile {
+            path: rel.join("/"),
+            expected: format!("{capability}/spec.md"),
+        });
     }
     Ok(())
 }
@@ -255,10 +286,21 @@ pub fn read_lossy(path: &Path) -> io::Result<String> {
     })
 }
 
+/// A relative path with `/` separators.
+pub fn posix_path(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// `path` relative to `base`, `/`-separated; `path` itself when it is not below `base`.
 pub fn posix_relative(base: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(base).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
@@ -269,15 +311,31 @@ mod tests {
     fn discovers_nested_capabilities_and_ignores_root_and_dot_entries() {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
-        for rel in ["a/spec.md", "area/b/spec.md", ".hidden/spec.md", "spec.md", "c/notes.md"] {
+        for rel in [
+            "a/spec.md",
+            "area/b/spec.md",
+            ".hidden/spec.md",
+            "spec.md",
+            "c/notes.md",
+        ] {
             let path = root.join(rel);
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
             std::fs::write(&path, "## ADDED Requirements\n").expect("write");
         }
-        let ids: Vec<_> = discover_spec_files(root).expect("walk").into_iter().map(|s| s.id).collect();
+        let ids: Vec<_> = discover_spec_files(root)
+            .expect("walk")
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
         assert_eq!(ids, ["a", "area/b"]);
         let unread = find_unread_delta_files(root).expect("walk");
-        assert_eq!(unread, vec![UnreadDeltaFile { path: "c/notes.md".into(), expected: "c/spec.md".into() }]);
+        assert_eq!(
+            unread,
+            vec![UnreadDeltaFile {
+                path: "c/notes.md".into(),
+                expected: "c/spec.md".into()
+            }]
+        );
         assert!(has_any_file_under(root).expect("walk"));
         assert!(!has_any_file_under(&root.join("missing")).expect("walk"));
     }

@@ -12,7 +12,10 @@
 //! [`validator`] (the rules), [`spec_merge`] and [`archive`] (applying a change).
 
 pub mod archive;
+pub mod catalog;
+pub mod change_graph;
 pub mod change_metadata;
+pub mod change_view;
 pub mod code_fence;
 pub mod delta;
 pub mod ecma_text;
@@ -24,15 +27,19 @@ pub mod nested_change;
 pub mod purpose_placeholder;
 pub mod requirement_block;
 pub mod requirement_text;
+pub mod resolver;
+pub mod scaffold;
 pub mod scenario_diff;
 pub mod section;
 pub mod spec;
+pub mod spec_index;
 pub mod spec_merge;
 pub mod spec_structure;
 pub mod task_lint;
 pub mod task_list;
 pub mod validation_run;
 pub mod validator;
+pub mod workstream_bridge;
 
 pub use issue::{Issue, Level, Report};
 pub use layout::Layout;

@@ -51,7 +51,11 @@ pub fn match_original(content: &str, original: &str) -> String {
         None => content.to_string(),
         Some(ending) => {
             let lf = content.replace("\r\n", "\n");
-            if ending == "\n" { lf } else { lf.replace('\n', "\r\n") }
+            if ending == "\n" {
+                lf
+            } else {
+                lf.replace('\n', "\r\n")
+            }
         }
     }
 }

@@ -28,7 +28,8 @@ pub const PURPOSE_TOO_BRIEF: &str = "Purpose section is too brief (less than 50 
 /// Purpose still a placeholder.
 pub const PURPOSE_IS_PLACEHOLDER: &str = "Purpose section is still a placeholder rather than a Purpose anyone wrote (the sentence `openspec archive` writes for a new capability, or a `TBD`/`TODO` marker left in its place). Replace it with what this capability is for, editing the main spec directly: a `## Purpose` in a delta is read only when the capability is created, so it cannot replace this one.";
 /// Requirement text longer than [`MAX_REQUIREMENT_TEXT_LENGTH`].
-pub const REQUIREMENT_TOO_LONG: &str = "Requirement text is very long (>500 characters). Consider breaking it down.";
+pub const REQUIREMENT_TOO_LONG: &str =
+    "Requirement text is very long (>500 characters). Consider breaking it down.";
 /// Guidance appended to [`CHANGE_NO_DELTAS`].
 pub const GUIDE_NO_DELTAS: &str = "No deltas found. Ensure your change has a specs/ directory with capability folders (e.g. specs/http-server/spec.md) containing .md files that use delta headers (## ADDED/MODIFIED/REMOVED/RENAMED Requirements) and that each requirement includes at least one \"#### Scenario:\" block. If this change intentionally modifies no specs (pure refactor, tooling, docs), set \"skip_specs: true\" in the change's .openspec.yaml instead. Tip: run \"openspec change show <change-id> --json --deltas-only\" to inspect parsed deltas.";
 /// Guidance appended to a missing Purpose/Requirements section.
@@ -44,8 +45,15 @@ pub fn no_deltas_message() -> String {
 /// A requirement statement lacking SHALL/MUST (`buildMissingShallOrMustMessage`):
 /// `must` (ERROR, no statement at all) or `should` (WARNING guidance).
 pub fn missing_shall_or_must(prefix: &str, block_name: &str, guidance_only: bool) -> String {
-    let base = format!("{prefix} {} contain SHALL or MUST", if guidance_only { "should" } else { "must" });
-    let suffix = if guidance_only { " (RFC 2119 best practice for English specs)" } else { "" };
+    let base = format!(
+        "{prefix} {} contain SHALL or MUST",
+        if guidance_only { "should" } else { "must" }
+    );
+    let suffix = if guidance_only {
+        " (RFC 2119 best practice for English specs)"
+    } else {
+        ""
+    };
     if crate::requirement_text::contains_shall_or_must(block_name) {
         format!(
             "{base} in the requirement body, not only in the header. Move the SHALL/MUST statement to the line immediately after the \"### Requirement: ...\" header.{suffix}"

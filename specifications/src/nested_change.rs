@@ -18,7 +18,8 @@ const MAX_DEPTH: usize = 3;
 pub const NESTED_CHANGE_MARKER: &str = "is not a change: it is a folder wrapping";
 
 fn looks_like_change(dir: &Path) -> bool {
-    MARKERS.iter().any(|m| dir.join(m).is_file()) || has_any_file_under(&dir.join("specs")).unwrap_or(false)
+    MARKERS.iter().any(|m| dir.join(m).is_file())
+        || has_any_file_under(&dir.join("specs")).unwrap_or(false)
 }
 
 fn subdirectories(dir: &Path) -> Vec<String> {
@@ -63,7 +64,8 @@ pub fn nested_change_message(changes_dir: &Path, name: &str) -> Option<String> {
     let has_own_file = std::fs::read_dir(&dir)
         .map(|entries| {
             entries.flatten().any(|e| {
-                !e.file_name().to_string_lossy().starts_with('.') && !e.file_type().map(|t| t.is_dir()).unwrap_or(false)
+                !e.file_name().to_string_lossy().starts_with('.')
+                    && !e.file_type().map(|t| t.is_dir()).unwrap_or(false)
             })
         })
         .unwrap_or(false);
@@ -76,7 +78,11 @@ pub fn nested_change_message(changes_dir: &Path, name: &str) -> Option<String> {
         return None;
     }
     nested.sort();
-    let list = nested.iter().map(|id| format!("openspec/changes/{id}/")).collect::<Vec<_>>().join(", ");
+    let list = nested
+        .iter()
+        .map(|id| format!("openspec/changes/{id}/"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let example = nested[0].replace('/', "-");
     Some(format!(
         "\"{name}\" {NESTED_CHANGE_MARKER} {list}. A change must be a directory directly under openspec/changes/, so those nested directories are invisible to OpenSpec while the folder around them is reported as a change. Nested paths are supported under openspec/specs/ only. Rename each nested change to a flat name (for example \"{example}\")."

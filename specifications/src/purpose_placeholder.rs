@@ -24,7 +24,12 @@ fn unfenced_lines(text: &str) -> Vec<String> {
     let normalized = line_ending::normalize_newlines(text);
     let lines: Vec<&str> = normalized.split('\n').collect();
     let mask = fence_mask(&lines);
-    lines.iter().enumerate().filter(|(i, _)| !mask[*i]).map(|(_, l)| l.to_string()).collect()
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !mask[*i])
+        .map(|(_, l)| l.to_string())
+        .collect()
 }
 
 fn generated_prefix_index(text: &str) -> Option<usize> {
@@ -33,7 +38,10 @@ fn generated_prefix_index(text: &str) -> Option<usize> {
         let suffix_at = search_from + pos;
         // lastIndexOf(prefix, suffixAt): a prefix starting at or before the suffix.
         let window_end = (suffix_at + PLACEHOLDER_PREFIX.len()).min(text.len());
-        let window_end = (0..=window_end).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let window_end = (0..=window_end)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
         if let Some(prefix_at) = text[..window_end].rfind(PLACEHOLDER_PREFIX) {
             return Some(prefix_at);
         }
@@ -109,7 +117,11 @@ fn placeholder_line(content: &str, leading: bool) -> Option<usize> {
     if leading {
         return None;
     }
-    let text = purpose.iter().map(|(_, t)| *t).collect::<Vec<_>>().join("\n");
+    let text = purpose
+        .iter()
+        .map(|(_, t)| *t)
+        .collect::<Vec<_>>()
+        .join("\n");
     let prefix_at = generated_prefix_index(&text)?;
     let offset = text[..prefix_at].matches('\n').count();
     purpose.get(offset).map(|(line, _)| *line)
@@ -131,7 +143,8 @@ mod tests {
     #[test]
     fn generated_sentence_is_located_on_its_line() {
         let spec = "# x\n\n## Purpose\nWritten by hand.\nTBD - created by archiving change c. Update Purpose after archive.\n\n## Requirements\n";
-        let overview = "Written by hand.\nTBD - created by archiving change c. Update Purpose after archive.";
+        let overview =
+            "Written by hand.\nTBD - created by archiving change c. Update Purpose after archive.";
         assert_eq!(find_purpose_placeholder(overview, spec), Some(Some(5)));
         assert_eq!(find_purpose_placeholder("A real purpose", spec), None);
     }

@@ -36,7 +36,9 @@ pub fn normalize_requirement_name(name: &str) -> String {
 
 /// Case- and whitespace-insensitive form used only for typo detection.
 pub fn fold_requirement_name(name: &str) -> String {
-    SPACE_RUN.replace_all(&normalize_requirement_name(name).to_lowercase(), " ").into_owned()
+    SPACE_RUN
+        .replace_all(&normalize_requirement_name(name).to_lowercase(), " ")
+        .into_owned()
 }
 
 /// The requirement name of a canonical header line, if `line` is one.
@@ -79,10 +81,16 @@ pub fn extract_requirements_section(content: &str) -> RequirementsSection {
     let normalized = line_ending::normalize(content);
     let lines: Vec<&str> = normalized.split('\n').collect();
     let mask = fence_mask(&lines);
-    let Some(header_index) = (0..lines.len()).find(|&i| !mask[i] && REQUIREMENTS_SECTION.is_match(lines[i])) else {
+    let Some(header_index) =
+        (0..lines.len()).find(|&i| !mask[i] && REQUIREMENTS_SECTION.is_match(lines[i]))
+    else {
         let before = js_trim_end(content);
         return RequirementsSection {
-            before: if before.is_empty() { String::new() } else { format!("{before}\n\n") },
+            before: if before.is_empty() {
+                String::new()
+            } else {
+                format!("{before}\n\n")
+            },
             header_line: "## Requirements".to_string(),
             preamble: String::new(),
             body_blocks: Vec::new(),
@@ -124,11 +132,19 @@ pub fn extract_requirements_section(content: &str) -> RequirementsSection {
     }
     let after = lines[end_index..].join("\n");
     RequirementsSection {
-        before: if js_trim_end(&before).is_empty() { before } else { format!("{before}\n") },
+        before: if js_trim_end(&before).is_empty() {
+            before
+        } else {
+            format!("{before}\n")
+        },
         header_line: lines[header_index].to_string(),
         preamble: js_trim_end(&preamble.join("\n")).to_string(),
         body_blocks: blocks,
-        after: if after.starts_with('\n') { after } else { format!("\n{after}") },
+        after: if after.starts_with('\n') {
+            after
+        } else {
+            format!("\n{after}")
+        },
     }
 }
 
@@ -151,7 +167,10 @@ mod tests {
         assert_eq!(parts.preamble, "intro");
         let names: Vec<_> = parts.body_blocks.iter().map(|b| b.name.as_str()).collect();
         assert_eq!(names, ["A", "B"]);
-        assert_eq!(parts.body_blocks[0].raw, "### Requirement: A\nx\n\n```\n### Requirement: fenced\n```");
+        assert_eq!(
+            parts.body_blocks[0].raw,
+            "### Requirement: A\nx\n\n```\n### Requirement: fenced\n```"
+        );
         assert_eq!(parts.after, "\n## Notes\nn");
     }
 }

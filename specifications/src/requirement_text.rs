@@ -78,14 +78,22 @@ pub fn extract_requirement_body<S: AsRef<str>>(body_lines: &[S]) -> String {
         }
         captured.push(trimmed);
     }
-    if captured.is_empty() { metadata.join("\n") } else { captured.join("\n") }
+    if captured.is_empty() {
+        metadata.join("\n")
+    } else {
+        captured.join("\n")
+    }
 }
 
 /// The statement, falling back to the header title when the body has none
 /// (`extractRequirementText`, used by `show` and spec parsing).
 pub fn extract_requirement_text<S: AsRef<str>>(header_title: &str, body_lines: &[S]) -> String {
     let body = extract_requirement_body(body_lines);
-    if body.is_empty() { js_trim(header_title).to_string() } else { body }
+    if body.is_empty() {
+        js_trim(header_title).to_string()
+    } else {
+        body
+    }
 }
 
 fn scenario_bodies<S: AsRef<str>>(body_lines: &[S]) -> Vec<String> {
@@ -109,12 +117,18 @@ fn scenario_bodies<S: AsRef<str>>(body_lines: &[S]) -> Vec<String> {
 
 /// Number of scenarios with a body in a requirement block's lines (header excluded).
 pub fn count_scenarios<S: AsRef<str>>(body_lines: &[S]) -> usize {
-    scenario_bodies(body_lines).iter().filter(|b| has_scenario_body(b)).count()
+    scenario_bodies(body_lines)
+        .iter()
+        .filter(|b| has_scenario_body(b))
+        .count()
 }
 
 /// Number of `####` headers with an empty body.
 pub fn count_empty_scenarios<S: AsRef<str>>(body_lines: &[S]) -> usize {
-    scenario_bodies(body_lines).iter().filter(|b| !has_scenario_body(b)).count()
+    scenario_bodies(body_lines)
+        .iter()
+        .filter(|b| !has_scenario_body(b))
+        .count()
 }
 
 #[cfg(test)]
@@ -123,9 +137,22 @@ mod tests {
 
     #[test]
     fn statement_spans_lines_and_skips_fences_and_metadata() {
-        let lines = ["", "**ID**: R1", "The system", "```", "x", "```", "SHALL work.", "#### Scenario: a", "- x"];
+        let lines = [
+            "",
+            "**ID**: R1",
+            "The system",
+            "```",
+            "x",
+            "```",
+            "SHALL work.",
+            "#### Scenario: a",
+            "- x",
+        ];
         assert_eq!(extract_requirement_body(&lines), "The system\nSHALL work.");
-        assert_eq!(extract_requirement_body(&["**Constraint**: MUST"]), "**Constraint**: MUST");
+        assert_eq!(
+            extract_requirement_body(&["**Constraint**: MUST"]),
+            "**Constraint**: MUST"
+        );
     }
 
     #[test]
@@ -137,7 +164,16 @@ mod tests {
 
     #[test]
     fn empty_scenarios_are_not_counted() {
-        let lines = ["x", "#### Scenario: a", "", "#### Scenario: b", "- ok", "```", "#### c", "```"];
+        let lines = [
+            "x",
+            "#### Scenario: a",
+            "",
+            "#### Scenario: b",
+            "- ok",
+            "```",
+            "#### c",
+            "```",
+        ];
         assert_eq!(count_scenarios(&lines), 1);
         assert_eq!(count_empty_scenarios(&lines), 1);
     }

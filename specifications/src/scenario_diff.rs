@@ -84,15 +84,31 @@ pub fn describe_scenario_balance(diff: &ScenarioDiff) -> String {
     if diff.added.is_empty() {
         return format!("{scale} It adds none.");
     }
-    let listed: Vec<String> = diff.added.iter().take(3).map(|n| format!("\"{n}\"")).collect();
+    let listed: Vec<String> = diff
+        .added
+        .iter()
+        .take(3)
+        .map(|n| format!("\"{n}\""))
+        .collect();
     let listed = listed.join(", ");
-    let names = if diff.added.len() > 3 { format!("{listed} and {} more", diff.added.len() - 3) } else { listed };
-    format!("{scale} It adds {} not in the current spec: {names}.", count(diff.added.len()))
+    let names = if diff.added.len() > 3 {
+        format!("{listed} and {} more", diff.added.len() - 3)
+    } else {
+        listed
+    };
+    format!(
+        "{scale} It adds {} not in the current spec: {names}.",
+        count(diff.added.len())
+    )
 }
 
 /// Quoted, comma-separated list of names (`"a", "b"`).
 pub fn quote_names(names: &[String]) -> String {
-    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -102,7 +118,8 @@ mod tests {
     #[test]
     fn missing_names_count_multiplicity_and_ignore_prefix_and_closing_run() {
         let current = "### Requirement: A\n#### Scenario: one\n- x\n#### Scenario: one\n- y\n#### two ##\n- z";
-        let incoming = "### Requirement: A\n#### one\n- x\n#### Scenario: two\n- z\n#### Scenario: three\n- w";
+        let incoming =
+            "### Requirement: A\n#### one\n- x\n#### Scenario: two\n- z\n#### Scenario: three\n- w";
         let diff = diff_scenario_names(current, incoming);
         assert_eq!(diff.missing, ["one"]);
         assert_eq!(diff.added, ["three"]);

@@ -33,7 +33,9 @@ pub fn parse_sections<S: AsRef<str>>(lines: &[S]) -> Vec<Section> {
         if mask[i] {
             continue;
         }
-        let Some(caps) = HEADER.captures(line.as_ref()) else { continue };
+        let Some(caps) = HEADER.captures(line.as_ref()) else {
+            continue;
+        };
         let level = caps.get(1).map_or(0, |m| m.as_str().len());
         let title = js_trim(caps.get(2).map_or("", |m| m.as_str())).to_string();
         let mut content: Vec<&str> = Vec::new();
@@ -65,7 +67,12 @@ fn build(flat: &[(usize, String, String)], index: &mut usize) -> Section {
     while *index < flat.len() && flat[*index].0 > level {
         children.push(build(flat, index));
     }
-    Section { level, title, content, children }
+    Section {
+        level,
+        title,
+        content,
+        children,
+    }
 }
 
 /// Depth-first search for the first section whose title equals `title` ignoring case

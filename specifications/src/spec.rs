@@ -62,15 +62,22 @@ pub fn parse_spec(name: &str, content: &str) -> Result<Spec, SpecShapeError> {
     let normalized = line_ending::normalize(content);
     let lines: Vec<&str> = normalized.split('\n').collect();
     let sections = parse_sections(&lines);
-    let purpose = find_section(&sections, "Purpose").map(|s| s.content.as_str()).unwrap_or("");
+    let purpose = find_section(&sections, "Purpose")
+        .map(|s| s.content.as_str())
+        .unwrap_or("");
     if purpose.is_empty() {
         return Err(SpecShapeError::MissingPurpose);
     }
-    let requirements = find_section(&sections, "Requirements").ok_or(SpecShapeError::MissingRequirements)?;
+    let requirements =
+        find_section(&sections, "Requirements").ok_or(SpecShapeError::MissingRequirements)?;
     Ok(Spec {
         name: name.to_string(),
         overview: js_trim(purpose).to_string(),
-        requirements: requirements.children.iter().map(requirement_from_section).collect(),
+        requirements: requirements
+            .children
+            .iter()
+            .map(requirement_from_section)
+            .collect(),
     })
 }
 
@@ -83,7 +90,9 @@ pub fn requirement_from_section(section: &Section) -> Requirement {
             .children
             .iter()
             .filter(|s| has_scenario_body(&s.content))
-            .map(|s| Scenario { raw_text: s.content.clone() })
+            .map(|s| Scenario {
+                raw_text: s.content.clone(),
+            })
             .collect(),
     }
 }
@@ -99,12 +108,23 @@ mod tests {
         assert_eq!(spec.overview, "Why.");
         assert_eq!(spec.requirements.len(), 1);
         assert_eq!(spec.requirements[0].text, "The system SHALL a.");
-        assert_eq!(spec.requirements[0].scenarios, vec![Scenario { raw_text: "- ok".into() }]);
+        assert_eq!(
+            spec.requirements[0].scenarios,
+            vec![Scenario {
+                raw_text: "- ok".into()
+            }]
+        );
     }
 
     #[test]
     fn purpose_is_checked_before_requirements() {
-        assert_eq!(parse_spec("t", "## Requirements\n"), Err(SpecShapeError::MissingPurpose));
-        assert_eq!(parse_spec("t", "## Purpose\nx\n"), Err(SpecShapeError::MissingRequirements));
+        assert_eq!(
+            parse_spec("t", "## Requirements\n"),
+            Err(SpecShapeError::MissingPurpose)
+        );
+        assert_eq!(
+            parse_spec("t", "## Purpose\nx\n"),
+            Err(SpecShapeError::MissingRequirements)
+        );
     }
 }

@@ -26,8 +26,8 @@ use crate::line_ending;
 use crate::messages::MIN_PURPOSE_LENGTH;
 use crate::purpose_placeholder::{PLACEHOLDER_PREFIX, PLACEHOLDER_SUFFIX};
 use crate::requirement_block::{
-    RequirementBlock, extract_requirements_section, fold_requirement_name, normalize_requirement_name,
-    requirement_header_name,
+    RequirementBlock, extract_requirements_section, fold_requirement_name,
+    normalize_requirement_name, requirement_header_name,
 };
 use crate::scenario_diff::{describe_scenario_balance, diff_scenario_names, quote_names};
 use crate::spec::parse_spec;
@@ -36,7 +36,10 @@ use crate::spec_structure::find_main_spec_structure_issues;
 js_re!(PURPOSE_HEADER, r"(?i)^##\s+Purpose\s*$");
 js_re!(SECTION_HEADER, r"^##\s+");
 js_re!(FOREIGN_HEADING, r"^ {0,3}#{1,3}(?:[ \t]|$)");
-js_re!(INTERRUPTS_PARAGRAPH, r"^ {0,3}(?:>|(?:[-*_][ \t]*){3,}$|(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)|[<|])");
+js_re!(
+    INTERRUPTS_PARAGRAPH,
+    r"^ {0,3}(?:>|(?:[-*_][ \t]*){3,}$|(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)|[<|])"
+);
 js_re!(LIST_ITEM, r"^(\s*(?:[-*+]|\d{1,9}[.)])\s+)");
 js_re!(ATX_HEADING, r"^ {0,3}#{1,6}(?:[ \t]|$)");
 js_re!(HTML_HEADING, r"(?i)^\s*<h[1-6]\b");
@@ -126,7 +129,12 @@ pub fn find_spec_updates(change_dir: &Path, main_specs_dir: &Path) -> io::Result
         }
         target.push("spec.md");
         let exists = target.exists();
-        updates.push(SpecUpdate { id: discovered.id, source: discovered.file, target, exists });
+        updates.push(SpecUpdate {
+            id: discovered.id,
+            source: discovered.file,
+            target,
+            exists,
+        });
     }
     Ok(updates)
 }
@@ -174,8 +182,14 @@ fn normalize_block_raw(raw: &str) -> String {
 ///
 /// Errors: [`MergeError::Refused`] with the CLI's message for every rule above;
 /// [`MergeError::Io`] when the delta or an existing target cannot be read.
-pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<MergedSpec, MergeError> {
-    let change_content = read_lossy(&update.source).map_err(|source| MergeError::Io { path: update.source.clone(), source })?;
+pub fn build_updated_spec(
+    update: &SpecUpdate,
+    change_name: &str,
+) -> Result<MergedSpec, MergeError> {
+    let change_content = read_lossy(&update.source).map_err(|source| MergeError::Io {
+        path: update.source.clone(),
+        source,
+    })?;
     let plan = parse_delta_spec(&change_content);
     let spec = update.id.as_str();
     let mut warnings = Vec::new();
@@ -271,8 +285,15 @@ pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<Merg
         let from = normalize_requirement_name(&pair.from);
         let to = normalize_requirement_name(&pair.to);
         let folded = fold_requirement_name(&from);
-        if let Some(spelled) = removed_names.iter().find(|r| fold_requirement_name(r) == folded) {
-            let note = if *spelled == from { String::new() } else { format!(" (REMOVED spells it \"{spelled}\")") };
+        if let Some(spelled) = removed_names
+            .iter()
+            .find(|r| fold_requirement_name(r) == folded)
+        {
+            let note = if *spelled == from {
+                String::new()
+            } else {
+                format!(" (REMOVED spells it \"{spelled}\")")
+            };
             return Err(refuse(format!(
                 "{spec} validation failed - requirement present in multiple sections (RENAMED and REMOVED) for header \"### Requirement: {}\"{note}",
                 pair.from
@@ -318,7 +339,12 @@ pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<Merg
             }
             content
         }
-        Err(err) if matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
             if !plan.modified.is_empty() || !plan.renamed.is_empty() {
                 return Err(refuse(format!(
                     "{spec}: target spec does not exist; only ADDED requirements are allowed for new specs. MODIFIED and RENAMED operations require an existing spec."
@@ -332,7 +358,9 @@ pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<Merg
             }
             is_new_spec = true;
             let mut skeleton = build_spec_skeleton(spec, change_name, delta_purpose.as_deref());
-            let overview = delta_purpose.as_ref().and_then(|_| readable_overview(&skeleton, spec));
+            let overview = delta_purpose
+                .as_ref()
+                .and_then(|_| readable_overview(&skeleton, spec));
             if delta_purpose.is_some() && overview.is_none() {
                 skeleton = build_spec_skeleton(spec, change_name, None);
                 warnings.push(format!(
@@ -347,12 +375,20 @@ pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<Merg
             }
             skeleton
         }
-        Err(source) => return Err(MergeError::Io { path: update.target.clone(), source }),
+        Err(source) => {
+            return Err(MergeError::Io {
+                path: update.target.clone(),
+                source,
+            });
+        }
     };
 
     let structure = find_main_spec_structure_issues(&target_content);
     if !structure.is_empty() {
-        let details: Vec<String> = structure.iter().map(|i| format!("line {}: {}", i.line, i.message)).collect();
+        let details: Vec<String> = structure
+            .iter()
+            .map(|i| format!("line {}: {}", i.line, i.message))
+            .collect();
         return Err(refuse(format!(
             "{spec}: target spec is structurally invalid and cannot be updated until fixed:\n{}",
             details.join("\n")
@@ -364,7 +400,11 @@ pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<Merg
     for block in &parts.body_blocks {
         blocks.set(normalize_requirement_name(&block.name), block.clone());
     }
-    let mut ordered_keys: Vec<String> = parts.body_blocks.iter().map(|b| normalize_requirement_name(&b.name)).collect();
+    let mut ordered_keys: Vec<String> = parts
+        .body_blocks
+        .iter()
+        .map(|b| normalize_requirement_name(&b.name))
+        .collect();
     let mut counts = MergeCounts::default();
 
     for pair in &plan.renamed {
@@ -373,7 +413,10 @@ pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<Merg
         if !blocks.has(&from) {
             if blocks.has(&to) {
                 let folded = fold_requirement_name(&from);
-                if let Some(near) = blocks.keys().find(|k| **k != to && fold_requirement_name(k) == folded) {
+                if let Some(near) = blocks
+                    .keys()
+                    .find(|k| **k != to && fold_requirement_name(k) == folded)
+                {
                     let existing = blocks.get(near).map(|b| b.name.clone()).unwrap_or_default();
                     return Err(refuse(format!(
                         "{spec} RENAMED failed for header \"### Requirement: {}\" - source not found, but \"### Requirement: {existing}\" exists; fix the header to match it exactly",
@@ -394,18 +437,27 @@ pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<Merg
             )));
         }
         let folded_to = fold_requirement_name(&to);
-        if let Some(near) = blocks.keys().find(|k| **k != from && fold_requirement_name(k) == folded_to) {
+        if let Some(near) = blocks
+            .keys()
+            .find(|k| **k != from && fold_requirement_name(k) == folded_to)
+        {
             let existing = blocks.get(near).map(|b| b.name.clone()).unwrap_or_default();
             return Err(refuse(format!(
                 "{spec} RENAMED failed for header \"### Requirement: {}\" - \"### Requirement: {existing}\" already exists and differs only in case or spacing; choose a distinct name",
                 pair.to
             )));
         }
-        let Some(block) = blocks.get(&from).cloned() else { continue };
+        let Some(block) = blocks.get(&from).cloned() else {
+            continue;
+        };
         let header = format!("### Requirement: {to}");
         let mut raw_lines: Vec<&str> = block.raw.split('\n').collect();
         raw_lines[0] = &header;
-        let renamed = RequirementBlock { header_line: header.clone(), name: to.clone(), raw: raw_lines.join("\n") };
+        let renamed = RequirementBlock {
+            header_line: header.clone(),
+            name: to.clone(),
+            raw: raw_lines.join("\n"),
+        };
         blocks.delete(&from);
         blocks.set(to.clone(), renamed);
         if let Some(slot) = ordered_keys.iter_mut().find(|k| **k == from) {
@@ -438,7 +490,10 @@ pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<Merg
     for m in &plan.modified {
         let key = normalize_requirement_name(&m.name);
         let Some(current) = blocks.get(&key).cloned() else {
-            return Err(refuse(format!("{spec} MODIFIED failed for header \"### Requirement: {}\" - not found", m.name)));
+            return Err(refuse(format!(
+                "{spec} MODIFIED failed for header \"### Requirement: {}\" - not found",
+                m.name
+            )));
         };
         let first_line = m.raw.split('\n').next().unwrap_or_default();
         if requirement_header_name(first_line).as_deref() != Some(key.as_str()) {
@@ -468,7 +523,10 @@ pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<Merg
             if normalize_block_raw(&existing.raw) == normalize_block_raw(&add.raw) {
                 continue;
             }
-            return Err(refuse(format!("{spec} ADDED failed for header \"### Requirement: {}\" - already exists", add.name)));
+            return Err(refuse(format!(
+                "{spec} ADDED failed for header \"### Requirement: {}\" - already exists",
+                add.name
+            )));
         }
         let folded = fold_requirement_name(&key);
         if let Some(near) = blocks.keys().find(|k| fold_requirement_name(k) == folded) {
@@ -528,7 +586,10 @@ pub fn build_updated_spec(update: &SpecUpdate, change_name: &str) -> Result<Merg
     .into_iter()
     .filter(|s| !s.is_empty())
     .collect();
-    let rebuilt = format!("{}\n", js_trim_end(&collapse_blank_runs_outside_fences(&slices.join("\n\n"))));
+    let rebuilt = format!(
+        "{}\n",
+        js_trim_end(&collapse_blank_runs_outside_fences(&slices.join("\n\n")))
+    );
     Ok(MergedSpec {
         rebuilt,
         counts,
@@ -542,13 +603,22 @@ fn first_foreign_tail(raw: &str) -> Option<(String, String)> {
     let normalized = line_ending::normalize_newlines(raw);
     let lines: Vec<&str> = normalized.split('\n').collect();
     let mask = fence_mask(&lines);
-    (1..lines.len()).find(|&i| !mask[i] && FOREIGN_HEADING.is_match(lines[i])).map(|i| {
-        (js_trim(lines[i]).to_string(), js_trim_end(&lines[i..].join("\n")).to_string())
-    })
+    (1..lines.len())
+        .find(|&i| !mask[i] && FOREIGN_HEADING.is_match(lines[i]))
+        .map(|i| {
+            (
+                js_trim(lines[i]).to_string(),
+                js_trim_end(&lines[i..].join("\n")).to_string(),
+            )
+        })
 }
 
 fn count_occurrences(haystack: &str, needle: &str) -> usize {
-    if needle.is_empty() { 0 } else { haystack.matches(needle).count() }
+    if needle.is_empty() {
+        0
+    } else {
+        haystack.matches(needle).count()
+    }
 }
 
 fn collapse_blank_runs_outside_fences(content: &str) -> String {
@@ -603,7 +673,9 @@ fn is_heading_line(line: &str) -> bool {
 }
 
 /// Lines of a spec that a capability retirement could not name (`contentTheMergeCannotName`).
-fn content_the_merge_cannot_name(parts: &crate::requirement_block::RequirementsSection) -> Vec<String> {
+fn content_the_merge_cannot_name(
+    parts: &crate::requirement_block::RequirementsSection,
+) -> Vec<String> {
     let mut leftovers: Vec<String> = Vec::new();
     let before = line_ending::normalize(&parts.before);
     let before_lines: Vec<&str> = before.split('\n').collect();
@@ -618,7 +690,8 @@ fn content_the_merge_cannot_name(parts: &crate::requirement_block::RequirementsS
         }
         if !before_mask[index] {
             if let Some(c) = SECTION_TITLE.captures(line) {
-                in_purpose = js_trim(c.get(1).map_or("", |m| m.as_str())).eq_ignore_ascii_case("purpose");
+                in_purpose =
+                    js_trim(c.get(1).map_or("", |m| m.as_str())).eq_ignore_ascii_case("purpose");
                 if !in_purpose {
                     leftovers.push(js_trim(line).to_string());
                 }
@@ -683,7 +756,11 @@ fn content_the_merge_cannot_name(parts: &crate::requirement_block::RequirementsS
             }
             let indent = content_column(INDENT.find(line).map_or("", |m| m.as_str()));
             let inside_item = list_indent.is_some_and(|l| indent >= l);
-            let within = if inside_item { drop_indent(line, list_indent.unwrap_or(0)) } else { line };
+            let within = if inside_item {
+                drop_indent(line, list_indent.unwrap_or(0))
+            } else {
+                line
+            };
             let lazily = paragraph_open && in_bullets && !INTERRUPTS_PARAGRAPH.is_match(within);
             let continues = (inside_item || lazily) && !is_heading_line(within);
             if mask[index] {
@@ -693,7 +770,8 @@ fn content_the_merge_cannot_name(parts: &crate::requirement_block::RequirementsS
                 paragraph_open = false;
                 continue;
             }
-            if index > 1 && SETEXT_IN_ITEM.is_match(within) && !js_trim(lines[index - 1]).is_empty() {
+            if index > 1 && SETEXT_IN_ITEM.is_match(within) && !js_trim(lines[index - 1]).is_empty()
+            {
                 leftovers.push(js_trim(lines[index - 1]).to_string());
                 list_indent = None;
                 paragraph_open = false;
@@ -703,7 +781,10 @@ fn content_the_merge_cannot_name(parts: &crate::requirement_block::RequirementsS
                 paragraph_open = !INTERRUPTS_PARAGRAPH.is_match(within);
                 continue;
             }
-            let bullet = LIST_ITEM.captures(line).and_then(|c| c.get(1)).map(|m| m.as_str());
+            let bullet = LIST_ITEM
+                .captures(line)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str());
             list_indent = bullet.map(content_column);
             paragraph_open = bullet.is_some();
             if SCENARIO_HEADING.is_match(line) {
@@ -739,7 +820,11 @@ fn content_the_merge_cannot_name(parts: &crate::requirement_block::RequirementsS
 }
 
 fn mask_html_comments(content: &str) -> String {
-    let blank = |text: &str| text.chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect::<String>();
+    let blank = |text: &str| {
+        text.chars()
+            .map(|c| if c == '\n' { '\n' } else { ' ' })
+            .collect::<String>()
+    };
     let mut out = String::with_capacity(content.len());
     let mut index = 0;
     loop {
@@ -778,8 +863,13 @@ pub fn extract_purpose_section(content: &str) -> Option<String> {
     let masked: Vec<&str> = masked_text.split('\n').collect();
     let fence = fence_mask(&masked);
     let start = (0..masked.len()).find(|&i| !fence[i] && PURPOSE_HEADER.is_match(masked[i]))?;
-    let end = (start + 1..masked.len()).find(|&i| !fence[i] && SECTION_HEADER.is_match(masked[i])).unwrap_or(masked.len());
-    let prose: Vec<&str> = (start + 1..end).filter(|&i| !fence[i]).map(|i| masked[i]).collect();
+    let end = (start + 1..masked.len())
+        .find(|&i| !fence[i] && SECTION_HEADER.is_match(masked[i]))
+        .unwrap_or(masked.len());
+    let prose: Vec<&str> = (start + 1..end)
+        .filter(|&i| !fence[i])
+        .map(|i| masked[i])
+        .collect();
     if js_trim(&prose.join("\n")).is_empty() {
         return None;
     }
@@ -791,7 +881,10 @@ fn readable_overview(skeleton: &str, spec: &str) -> Option<String> {
     if skeleton.contains("<!--") || !find_main_spec_structure_issues(skeleton).is_empty() {
         return None;
     }
-    parse_spec(spec, skeleton).ok().map(|s| js_trim(&s.overview).to_string()).filter(|o| !o.is_empty())
+    parse_spec(spec, skeleton)
+        .ok()
+        .map(|s| js_trim(&s.overview).to_string())
+        .filter(|o| !o.is_empty())
 }
 
 /// The skeleton archive creates for a new capability (`buildSpecSkeleton`).
@@ -815,7 +908,12 @@ mod tests {
         if let Some(main) = main {
             std::fs::write(&target, main).expect("write main");
         }
-        SpecUpdate { id: "auth".into(), source, target, exists: main.is_some() }
+        SpecUpdate {
+            id: "auth".into(),
+            source,
+            target,
+            exists: main.is_some(),
+        }
     }
 
     const MAIN: &str = "# auth\n\n## Purpose\nP\n\n## Requirements\n### Requirement: A\nThe system SHALL a.\n\n#### Scenario: a\n- ok\n\n### Requirement: B\nThe system SHALL b.\n\n#### Scenario: b\n- ok\n";
@@ -824,8 +922,17 @@ mod tests {
     fn applies_operations_in_cli_order_and_keeps_block_order() {
         let dir = tempfile::tempdir().expect("temp dir");
         let delta = "## ADDED Requirements\n### Requirement: C\nThe system SHALL c.\n\n#### Scenario: c\n- ok\n\n## RENAMED Requirements\n- FROM: `### Requirement: A`\n- TO: `### Requirement: A2`\n\n## REMOVED Requirements\n### Requirement: B\n";
-        let merged = build_updated_spec(&update(dir.path(), delta, Some(MAIN)), "c1").expect("merge");
-        assert_eq!(merged.counts, MergeCounts { added: 1, modified: 0, removed: 1, renamed: 1 });
+        let merged =
+            build_updated_spec(&update(dir.path(), delta, Some(MAIN)), "c1").expect("merge");
+        assert_eq!(
+            merged.counts,
+            MergeCounts {
+                added: 1,
+                modified: 0,
+                removed: 1,
+                renamed: 1
+            }
+        );
         assert_eq!(
             merged.rebuilt,
             "# auth\n\n## Purpose\nP\n\n## Requirements\n\n### Requirement: A2\nThe system SHALL a.\n\n#### Scenario: a\n- ok\n\n### Requirement: C\nThe system SHALL c.\n\n#### Scenario: c\n- ok\n"
@@ -836,11 +943,16 @@ mod tests {
     fn modified_may_not_drop_scenarios_and_near_misses_are_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         let delta = "## MODIFIED Requirements\n### Requirement: A\nThe system SHALL a2.\n\n#### Scenario: other\n- ok\n";
-        let err = build_updated_spec(&update(dir.path(), delta, Some(MAIN)), "c1").expect_err("must refuse");
+        let err = build_updated_spec(&update(dir.path(), delta, Some(MAIN)), "c1")
+            .expect_err("must refuse");
         assert!(err.to_string().starts_with("auth MODIFIED failed for header \"### Requirement: A\" - current spec contains scenario(s) not present in the modified block: \"a\"."));
         let delta = "## REMOVED Requirements\n### Requirement: a\n";
-        let err = build_updated_spec(&update(dir.path(), delta, Some(MAIN)), "c1").expect_err("must refuse");
-        assert!(err.to_string().contains("not found, but \"### Requirement: A\" exists"));
+        let err = build_updated_spec(&update(dir.path(), delta, Some(MAIN)), "c1")
+            .expect_err("must refuse");
+        assert!(
+            err.to_string()
+                .contains("not found, but \"### Requirement: A\" exists")
+        );
     }
 
     #[test]
@@ -852,8 +964,15 @@ mod tests {
             merged.rebuilt,
             "# auth Specification\n\n## Purpose\nTBD - created by archiving change add-n. Update Purpose after archive.\n\n## Requirements\n\n### Requirement: N\nThe system SHALL n.\n\n#### Scenario: n\n- ok\n"
         );
-        let err = build_updated_spec(&update(dir.path(), "## MODIFIED Requirements\n### Requirement: N\nx\n", None), "c")
-            .expect_err("must refuse");
+        let err = build_updated_spec(
+            &update(
+                dir.path(),
+                "## MODIFIED Requirements\n### Requirement: N\nx\n",
+                None,
+            ),
+            "c",
+        )
+        .expect_err("must refuse");
         assert!(err.to_string().contains("target spec does not exist"));
     }
 }

@@ -14,7 +14,10 @@ use crate::requirement_block::normalize_requirement_name;
 
 js_re!(REQUIREMENTS_SECTION, r"(?i)^##\s+Requirements\s*$");
 js_re!(TOP_LEVEL, r"^##\s+");
-js_re!(DELTA_HEADER, r"(?i)^##\s+(ADDED|MODIFIED|REMOVED|RENAMED)\s+Requirements\s*$");
+js_re!(
+    DELTA_HEADER,
+    r"(?i)^##\s+(ADDED|MODIFIED|REMOVED|RENAMED)\s+Requirements\s*$"
+);
 js_re!(REQUIREMENT_HEADER, r"(?i)^###\s+Requirement:\s*(.+)\s*$");
 
 /// One structural defect, with its 1-based line and the CLI's message.
@@ -34,7 +37,11 @@ pub fn find_main_spec_structure_issues(content: &str) -> Vec<StructureIssue> {
     let normalized = line_ending::normalize_newlines(content);
     let raw: Vec<&str> = normalized.split('\n').collect();
     let mask = fence_mask(&raw);
-    let lines: Vec<&str> = raw.iter().enumerate().map(|(i, l)| if mask[i] { "" } else { *l }).collect();
+    let lines: Vec<&str> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, l)| if mask[i] { "" } else { *l })
+        .collect();
     let header_index = lines.iter().position(|l| REQUIREMENTS_SECTION.is_match(l));
     let end_index = header_index
         .and_then(|h| (h + 1..lines.len()).find(|&i| TOP_LEVEL.is_match(lines[i])))
@@ -56,7 +63,9 @@ pub fn find_main_spec_structure_issues(content: &str) -> Vec<StructureIssue> {
             });
             continue;
         }
-        let Some(caps) = REQUIREMENT_HEADER.captures(line) else { continue };
+        let Some(caps) = REQUIREMENT_HEADER.captures(line) else {
+            continue;
+        };
         let inside = header_index.is_some_and(|h| i > h && i < end_index);
         if !inside {
             issues.push(StructureIssue {

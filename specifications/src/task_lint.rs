@@ -38,7 +38,11 @@ pub struct TaskLint {
 
 fn strip_leading_zeros(s: &str) -> &str {
     let trimmed = s.trim_start_matches('0');
-    if trimmed.is_empty() || !trimmed.starts_with(|c: char| c.is_ascii_digit()) { &s[s.len() - 1..] } else { trimmed }
+    if trimmed.is_empty() || !trimmed.starts_with(|c: char| c.is_ascii_digit()) {
+        &s[s.len() - 1..]
+    } else {
+        trimmed
+    }
 }
 
 /// Ambiguous task numbering across `documents` (`findTaskNumberingIssues`).
@@ -53,10 +57,15 @@ pub fn task_numbering_issues(documents: &[TaskDocument]) -> Vec<TaskLint> {
         let mut group: Option<String> = None;
         for (index, line) in lines.iter().enumerate() {
             if LEVEL_TWO.is_match(line) {
-                group = NUMBERED_GROUP.captures(line).and_then(|c| c.get(1)).map(|m| m.as_str().to_string());
+                group = NUMBERED_GROUP
+                    .captures(line)
+                    .and_then(|c| c.get(1))
+                    .map(|m| m.as_str().to_string());
             }
             let Some(current) = &group else { continue };
-            let Some(id) = parse_task_line(line).and_then(|t| t.number) else { continue };
+            let Some(id) = parse_task_line(line).and_then(|t| t.number) else {
+                continue;
+            };
             let line_number = index + 1;
             let task_group = id.split('.').next().unwrap_or_default().to_string();
             if strip_leading_zeros(&task_group) != strip_leading_zeros(current) {
@@ -70,11 +79,17 @@ pub fn task_numbering_issues(documents: &[TaskDocument]) -> Vec<TaskLint> {
             }
             match first.get(&id) {
                 Some((path, line)) => {
-                    let where_ = if *path == document.path { format!("on line {line}") } else { format!("in {path} on line {line}") };
+                    let where_ = if *path == document.path {
+                        format!("on line {line}")
+                    } else {
+                        format!("in {path} on line {line}")
+                    };
                     issues.push(TaskLint {
                         path: document.path.clone(),
                         line: line_number,
-                        message: format!("Task ID \"{id}\" is duplicated; it was first declared {where_}."),
+                        message: format!(
+                            "Task ID \"{id}\" is duplicated; it was first declared {where_}."
+                        ),
                     });
                 }
                 None => {
@@ -89,7 +104,11 @@ pub fn task_numbering_issues(documents: &[TaskDocument]) -> Vec<TaskLint> {
 /// Task files with list items but no checkbox in the whole set
 /// (`findMissingTaskCheckboxIssues`).
 pub fn missing_checkbox_issues(documents: &[TaskDocument]) -> Vec<TaskLint> {
-    if documents.is_empty() || documents.iter().any(|d| !parse_task_lines(&d.content).is_empty()) {
+    if documents.is_empty()
+        || documents
+            .iter()
+            .any(|d| !parse_task_lines(&d.content).is_empty())
+    {
         return Vec::new();
     }
     documents
@@ -148,7 +167,11 @@ fn first_list_item_line(content: &str) -> Option<usize> {
             let info = c.get(2).map_or("", |m| m.as_str());
             match open {
                 None => open = Some((marker, length)),
-                Some((m, l)) if marker == m && length >= l && crate::ecma_text::js_trim(info).is_empty() => open = None,
+                Some((m, l))
+                    if marker == m && length >= l && crate::ecma_text::js_trim(info).is_empty() =>
+                {
+                    open = None
+                }
                 Some(_) => {}
             }
             continue;
@@ -176,12 +199,17 @@ mod tests {
     use super::*;
 
     fn doc(content: &str) -> Vec<TaskDocument> {
-        vec![TaskDocument { path: "tasks.md".into(), content: content.into() }]
+        vec![TaskDocument {
+            path: "tasks.md".into(),
+            content: content.into(),
+        }]
     }
 
     #[test]
     fn numbering_must_follow_groups_and_be_unique() {
-        let issues = task_numbering_issues(&doc("## 1. A\n- [ ] 1.1 a\n- [ ] 2.1 b\n## 2. B\n- [ ] 1.1 c\n"));
+        let issues = task_numbering_issues(&doc(
+            "## 1. A\n- [ ] 1.1 a\n- [ ] 2.1 b\n## 2. B\n- [ ] 1.1 c\n",
+        ));
         let lines: Vec<_> = issues.iter().map(|i| i.line).collect();
         assert_eq!(lines, [3, 5, 5]);
         assert!(issues[2].message.contains("first declared on line 2"));
@@ -189,7 +217,9 @@ mod tests {
 
     #[test]
     fn bare_lists_are_flagged_only_without_any_checkbox() {
-        let flagged = missing_checkbox_issues(&doc("---\ntags:\n- x\n---\n```\n- code\n```\n    - indented\n- real item\n"));
+        let flagged = missing_checkbox_issues(&doc(
+            "---\ntags:\n- x\n---\n```\n- code\n```\n    - indented\n- real item\n",
+        ));
         assert_eq!(flagged.len(), 1);
         assert_eq!(flagged[0].line, 9);
         assert!(missing_checkbox_issues(&doc("- item\n- [ ] 1.1 task\n")).is_empty());

@@ -60,10 +60,17 @@ pub fn parse_task_line(line: &str) -> Option<TaskLine> {
     let interior = (interior_start, interior_start + close_rel);
     let after_close = &inner[close_rel + 1..];
     let description_start = after_close.trim_start_matches(is_js_space);
-    let end = description_start.find(['\n', '\r', '\u{2028}', '\u{2029}']).unwrap_or(description_start.len());
+    let end = description_start
+        .find(['\n', '\r', '\u{2028}', '\u{2029}'])
+        .unwrap_or(description_start.len());
     let description = js_trim(&description_start[..end]).to_string();
     let number = task_number(&description);
-    Some(TaskLine { done: matches!(marker, Some('x' | 'X')), description, number, interior })
+    Some(TaskLine {
+        done: matches!(marker, Some('x' | 'X')),
+        description,
+        number,
+        interior,
+    })
 }
 
 fn list_marker_len(s: &str) -> Option<usize> {
@@ -96,7 +103,8 @@ fn checkbox(inner: &str) -> Option<(usize, Option<char>)> {
             let after_marker = &after_lead[c.len_utf8()..];
             let trail = after_marker.len() - after_marker.trim_start_matches(is_js_space).len();
             let close = lead + c.len_utf8() + trail;
-            (inner.as_bytes().get(close) == Some(&b']') && not_link(close)).then_some((close, Some(c)))
+            (inner.as_bytes().get(close) == Some(&b']') && not_link(close))
+                .then_some((close, Some(c)))
         }
         _ => None,
     }
@@ -112,7 +120,10 @@ pub fn task_number(description: &str) -> Option<String> {
     }
     let mut groups = 0;
     while i < bytes.len() && bytes[i] == b'.' {
-        let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let digits = bytes[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         if digits == 0 {
             break;
         }
@@ -122,7 +133,10 @@ pub fn task_number(description: &str) -> Option<String> {
     if groups == 0 {
         return None;
     }
-    i += bytes[i..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    i += bytes[i..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic())
+        .count();
     let next = description[i..].chars().next();
     match next {
         None => Some(description[..i].to_string()),
@@ -139,7 +153,10 @@ pub fn parse_task_lines(content: &str) -> Vec<TaskLine> {
 /// Task progress of a document.
 pub fn task_progress(content: &str) -> TaskProgress {
     let tasks = parse_task_lines(content);
-    TaskProgress { total: tasks.len(), completed: tasks.iter().filter(|t| t.done).count() }
+    TaskProgress {
+        total: tasks.len(),
+        completed: tasks.iter().filter(|t| t.done).count(),
+    }
 }
 
 /// Ticks (`[ ]` -> `[x]`) every open task whose number is in `task_numbers`, leaving
@@ -152,7 +169,13 @@ pub fn tick_tasks(tasks_md: &str, task_numbers: &[String]) -> String {
             out.push('\n');
         }
         match parse_task_line(line) {
-            Some(task) if !task.done && task.number.as_ref().is_some_and(|n| task_numbers.contains(n)) => {
+            Some(task)
+                if !task.done
+                    && task
+                        .number
+                        .as_ref()
+                        .is_some_and(|n| task_numbers.contains(n)) =>
+            {
                 out.push_str(&line[..task.interior.0]);
                 out.push('x');
                 out.push_str(&line[task.interior.1..]);
@@ -171,9 +194,27 @@ mod tests {
     fn recognises_markers_and_rejects_links() {
         let doc = "- [ ] 1.1 a\n  * [x] 1.2 b\n3) [~] c\n+ [] d\n- [A](http://x)\n- [ ](x) e\n- [WIP] f\n1234567890. [ ] g";
         let tasks = parse_task_lines(doc);
-        let described: Vec<_> = tasks.iter().map(|t| (t.done, t.description.as_str())).collect();
-        assert_eq!(described, [(false, "1.1 a"), (true, "1.2 b"), (false, "c"), (false, "d"), (false, "(x) e")]);
-        assert_eq!(task_progress(doc), TaskProgress { total: 5, completed: 1 });
+        let described: Vec<_> = tasks
+            .iter()
+            .map(|t| (t.done, t.description.as_str()))
+            .collect();
+        assert_eq!(
+            described,
+            [
+                (false, "1.1 a"),
+                (true, "1.2 b"),
+                (false, "c"),
+                (false, "d"),
+                (false, "(x) e")
+            ]
+        );
+        assert_eq!(
+            task_progress(doc),
+            TaskProgress {
+                total: 5,
+                completed: 1
+            }
+        );
     }
 
     #[test]
@@ -187,8 +228,14 @@ mod tests {
     #[test]
     fn ticking_preserves_every_other_byte() {
         let doc = "# Tasks\r\n- [ ] 1.1 a\r\n  - [ ] 1.2 b\r\n- [x] 1.3 c\r\n- [  ] 2.1 d";
-        let ticked = tick_tasks(doc, &["1.2".into(), "1.3".into(), "2.1".into(), "9.9".into()]);
-        assert_eq!(ticked, "# Tasks\r\n- [ ] 1.1 a\r\n  - [x] 1.2 b\r\n- [x] 1.3 c\r\n- [x] 2.1 d");
+        let ticked = tick_tasks(
+            doc,
+            &["1.2".into(), "1.3".into(), "2.1".into(), "9.9".into()],
+        );
+        assert_eq!(
+            ticked,
+            "# Tasks\r\n- [ ] 1.1 a\r\n  - [x] 1.2 b\r\n- [x] 1.3 c\r\n- [x] 2.1 d"
+        );
         assert_eq!(tick_tasks(doc, &[]), doc);
     }
 }

@@ -116,7 +116,11 @@ pub enum ItemLookupError {
 }
 
 fn suggestion(suggestions: &[String]) -> String {
-    if suggestions.is_empty() { String::new() } else { format!(" Did you mean: {}?", suggestions.join(", ")) }
+    if suggestions.is_empty() {
+        String::new()
+    } else {
+        format!(" Did you mean: {}?", suggestions.join(", "))
+    }
 }
 
 /// Levenshtein distance over UTF-16 code units, as the CLI's `nearestMatches` uses.
@@ -128,7 +132,9 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
         let mut current = vec![i; b.len() + 1];
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            current[j] = (prev[j] + 1).min(current[j - 1] + 1).min(prev[j - 1] + cost);
+            current[j] = (prev[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(prev[j - 1] + cost);
         }
         prev = current;
     }
@@ -137,9 +143,16 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 
 /// Up to `max` candidates closest to `input` (stable for equal distances).
 pub fn nearest_matches(input: &str, candidates: &[String], max: usize) -> Vec<String> {
-    let mut scored: Vec<(usize, &String)> = candidates.iter().map(|c| (levenshtein(input, c), c)).collect();
+    let mut scored: Vec<(usize, &String)> = candidates
+        .iter()
+        .map(|c| (levenshtein(input, c), c))
+        .collect();
     scored.sort_by_key(|(d, _)| *d);
-    scored.into_iter().take(max).map(|(_, c)| c.clone()).collect()
+    scored
+        .into_iter()
+        .take(max)
+        .map(|(_, c)| c.clone())
+        .collect()
 }
 
 fn validate_change_item(layout: &Layout, id: &str, strict: bool) -> ItemReport {
@@ -148,7 +161,10 @@ fn validate_change_item(layout: &Layout, id: &str, strict: bool) -> ItemReport {
         Some(message) => Report::new(vec![Issue::new(Level::Error, "file", message)], strict),
         None => {
             let specs = layout.specs_dir();
-            let context = ChangeContext { main_specs_dir: Some(&specs), project_root: Some(&layout.root) };
+            let context = ChangeContext {
+                main_specs_dir: Some(&specs),
+                project_root: Some(&layout.root),
+            };
             Validator::new(strict).validate_change(&layout.change_dir(id), context)
         }
     };
@@ -190,15 +206,30 @@ fn finish(mut items: Vec<ItemReport>, kinds: &[ItemType]) -> ValidationRun {
     items.sort_by(|a, b| locale_compare(&a.id, &b.id));
     let mut by_type = BTreeMap::new();
     for kind in kinds {
-        by_type.insert(kind.as_str(), tally(items.iter().filter(|i| i.item_type == *kind)));
+        by_type.insert(
+            kind.as_str(),
+            tally(items.iter().filter(|i| i.item_type == *kind)),
+        );
     }
-    ValidationRun { summary: ValidationSummary { totals: tally(items.iter()), by_type }, items, version: "1.0" }
+    ValidationRun {
+        summary: ValidationSummary {
+            totals: tally(items.iter()),
+            by_type,
+        },
+        items,
+        version: "1.0",
+    }
 }
 
 /// Validates every change (`changes`) and/or every spec (`specs`) of the project.
 ///
 /// Errors: the changes or specs directory cannot be listed.
-pub fn validate_scope(layout: &Layout, changes: bool, specs: bool, strict: bool) -> std::io::Result<ValidationRun> {
+pub fn validate_scope(
+    layout: &Layout,
+    changes: bool,
+    specs: bool,
+    strict: bool,
+) -> std::io::Result<ValidationRun> {
     let mut items = Vec::new();
     let mut kinds = Vec::new();
     if changes {
@@ -237,13 +268,17 @@ pub fn validate_item(
         (None, false, true) => ItemType::Spec,
         (None, false, false) => {
             let all: Vec<String> = changes.iter().chain(specs.iter()).cloned().collect();
-            return Err(ItemLookupError::Unknown { name: name.to_string(), suggestions: nearest_matches(name, &all, 5) });
+            return Err(ItemLookupError::Unknown {
+                name: name.to_string(),
+                suggestions: nearest_matches(name, &all, 5),
+            });
         }
     };
     let problem = match kind {
         ItemType::Change => crate::archive::change_name_problem(name),
         ItemType::Spec => name.split('/').find_map(|segment| {
-            crate::archive::change_name_problem(segment).map(|p| p.replace("Change name", "Spec id"))
+            crate::archive::change_name_problem(segment)
+                .map(|p| p.replace("Change name", "Spec id"))
         }),
     };
     if let Some(problem) = problem {
@@ -262,7 +297,11 @@ mod tests {
 
     #[test]
     fn nearest_matches_rank_by_edit_distance() {
-        let candidates = vec!["auth".to_string(), "billing".to_string(), "author".to_string()];
+        let candidates = vec![
+            "auth".to_string(),
+            "billing".to_string(),
+            "author".to_string(),
+        ];
         assert_eq!(nearest_matches("auht", &candidates, 2), ["auth", "author"]);
         assert_eq!(levenshtein("kitten", "sitting"), 3);
     }

@@ -19,11 +19,18 @@ use crate::change_metadata::{self, BUILT_IN_SCHEMA, METADATA_FILENAME};
 use crate::delta::{RenamePair, RenameSide, parse_delta_spec};
 use crate::ecma_text::utf16_len;
 use crate::issue::{Issue, Level, Report};
-use crate::layout::{discover_spec_files, find_unread_delta_files, has_any_file_under, posix_relative, read_lossy};
+use crate::layout::{
+    discover_spec_files, find_unread_delta_files, has_any_file_under, posix_relative, read_lossy,
+};
 use crate::messages::{self as msg, missing_shall_or_must};
 use crate::purpose_placeholder::find_purpose_placeholder;
-use crate::requirement_block::{RequirementBlock, extract_requirements_section, fold_requirement_name, normalize_requirement_name};
-use crate::requirement_text::{contains_shall_or_must, count_empty_scenarios, count_scenarios, extract_requirement_body};
+use crate::requirement_block::{
+    RequirementBlock, extract_requirements_section, fold_requirement_name,
+    normalize_requirement_name,
+};
+use crate::requirement_text::{
+    contains_shall_or_must, count_empty_scenarios, count_scenarios, extract_requirement_body,
+};
 use crate::scenario_diff::{describe_scenario_balance, diff_scenario_names, quote_names};
 use crate::spec::{Spec, SpecShapeError, parse_spec};
 use crate::spec_merge::{MergeError, build_updated_spec, find_spec_updates};
@@ -89,7 +96,11 @@ impl Validator {
         match read_lossy(file) {
             Ok(content) => self.validate_spec_content(name, &content),
             Err(err) => Report::new(
-                vec![Issue::new(Level::Error, "file", format!("cannot read {}: {err}", file.display()))],
+                vec![Issue::new(
+                    Level::Error,
+                    "file",
+                    format!("cannot read {}: {err}", file.display()),
+                )],
                 self.strict,
             ),
         }
@@ -125,14 +136,26 @@ fn schema_issues(spec: &Spec) -> Vec<Issue> {
         issues.push(Issue::new(Level::Error, "name", msg::SPEC_NAME_EMPTY));
     }
     if spec.requirements.is_empty() {
-        issues.push(Issue::new(Level::Error, "requirements", msg::SPEC_NO_REQUIREMENTS));
+        issues.push(Issue::new(
+            Level::Error,
+            "requirements",
+            msg::SPEC_NO_REQUIREMENTS,
+        ));
     }
     for (i, req) in spec.requirements.iter().enumerate() {
         if req.text.is_empty() {
-            issues.push(Issue::new(Level::Error, format!("requirements.{i}.text"), msg::REQUIREMENT_EMPTY));
+            issues.push(Issue::new(
+                Level::Error,
+                format!("requirements.{i}.text"),
+                msg::REQUIREMENT_EMPTY,
+            ));
         }
         if req.scenarios.is_empty() {
-            issues.push(Issue::new(Level::Error, format!("requirements.{i}.scenarios"), msg::REQUIREMENT_NO_SCENARIOS));
+            issues.push(Issue::new(
+                Level::Error,
+                format!("requirements.{i}.scenarios"),
+                msg::REQUIREMENT_NO_SCENARIOS,
+            ));
         }
     }
     issues
@@ -144,39 +167,78 @@ fn spec_rules(spec: &Spec, content: &str) -> Vec<Issue> {
         .map(|s| Issue::at(Level::Error, "file", Some(s.line), s.message))
         .collect();
     if let Some(line) = find_purpose_placeholder(&spec.overview, content) {
-        issues.push(Issue::at(Level::Warning, "overview", line, msg::PURPOSE_IS_PLACEHOLDER));
+        issues.push(Issue::at(
+            Level::Warning,
+            "overview",
+            line,
+            msg::PURPOSE_IS_PLACEHOLDER,
+        ));
     } else if utf16_len(&spec.overview) < msg::MIN_PURPOSE_LENGTH {
-        issues.push(Issue::new(Level::Warning, "overview", msg::PURPOSE_TOO_BRIEF));
+        issues.push(Issue::new(
+            Level::Warning,
+            "overview",
+            msg::PURPOSE_TOO_BRIEF,
+        ));
     }
     for (i, req) in spec.requirements.iter().enumerate() {
         if utf16_len(&req.text) > msg::MAX_REQUIREMENT_TEXT_LENGTH {
-            issues.push(Issue::new(Level::Info, format!("requirements[{i}]"), msg::REQUIREMENT_TOO_LONG));
+            issues.push(Issue::new(
+                Level::Info,
+                format!("requirements[{i}]"),
+                msg::REQUIREMENT_TOO_LONG,
+            ));
         }
         if req.scenarios.is_empty() {
             issues.push(Issue::new(
                 Level::Warning,
                 format!("requirements[{i}].scenarios"),
-                format!("{}. {}", msg::REQUIREMENT_NO_SCENARIOS, msg::GUIDE_SCENARIO_FORMAT),
+                format!(
+                    "{}. {}",
+                    msg::REQUIREMENT_NO_SCENARIOS,
+                    msg::GUIDE_SCENARIO_FORMAT
+                ),
             ));
         }
     }
-    for (i, block) in extract_requirements_section(content).body_blocks.iter().enumerate() {
+    for (i, block) in extract_requirements_section(content)
+        .body_blocks
+        .iter()
+        .enumerate()
+    {
         let text = statement(&block.raw);
         let prefix = format!("Requirement \"{}\"", block.name);
         if text.is_empty() {
-            issues.push(Issue::new(Level::Error, format!("requirements[{i}]"), missing_shall_or_must(&prefix, &block.name, false)));
+            issues.push(Issue::new(
+                Level::Error,
+                format!("requirements[{i}]"),
+                missing_shall_or_must(&prefix, &block.name, false),
+            ));
         } else if !contains_shall_or_must(&text) {
-            issues.push(Issue::new(Level::Warning, format!("requirements[{i}]"), missing_shall_or_must(&prefix, &block.name, true)));
+            issues.push(Issue::new(
+                Level::Warning,
+                format!("requirements[{i}]"),
+                missing_shall_or_must(&prefix, &block.name, true),
+            ));
         }
     }
     issues
 }
 
-fn check_blocks(kind: &str, blocks: &[RequirementBlock], entry: &str, names: &mut Vec<String>, issues: &mut Vec<Issue>) {
+fn check_blocks(
+    kind: &str,
+    blocks: &[RequirementBlock],
+    entry: &str,
+    names: &mut Vec<String>,
+    issues: &mut Vec<Issue>,
+) {
     for block in blocks {
         let key = normalize_requirement_name(&block.name);
         if names.contains(&key) {
-            issues.push(Issue::new(Level::Error, entry, format!("Duplicate requirement in {kind}: \"{}\"", block.name)));
+            issues.push(Issue::new(
+                Level::Error,
+                entry,
+                format!("Duplicate requirement in {kind}: \"{}\"", block.name),
+            ));
         } else {
             names.push(key);
         }
@@ -190,13 +252,20 @@ fn check_blocks(kind: &str, blocks: &[RequirementBlock], entry: &str, names: &mu
             };
             issues.push(Issue::new(Level::Error, entry, message));
         } else if !contains_shall_or_must(&text) {
-            issues.push(Issue::new(Level::Warning, entry, missing_shall_or_must(&prefix, &block.name, true)));
+            issues.push(Issue::new(
+                Level::Warning,
+                entry,
+                missing_shall_or_must(&prefix, &block.name, true),
+            ));
         }
         if scenario_count(&block.raw) < 1 {
             issues.push(Issue::new(
                 Level::Error,
                 entry,
-                format!("{prefix} must include at least one scenario{}", empty_scenario_hint(&block.raw)),
+                format!(
+                    "{prefix} must include at least one scenario{}",
+                    empty_scenario_hint(&block.raw)
+                ),
             ));
         }
     }
@@ -214,12 +283,16 @@ fn change_issues(change_dir: &Path, context: ChangeContext<'_>) -> std::io::Resu
         Err(err) if err.kind() == std::io::ErrorKind::NotADirectory => Vec::new(),
         Err(err) => return Err(err),
     };
-    let has_root_spec = std::fs::metadata(specs_dir.join("spec.md")).map(|m| m.is_file()).unwrap_or(false);
+    let has_root_spec = std::fs::metadata(specs_dir.join("spec.md"))
+        .map(|m| m.is_file())
+        .unwrap_or(false);
     if has_root_spec {
         issues.push(Issue::new(Level::Error, "spec.md", "Delta spec found at specs/spec.md. Delta specs must live under a capability path (e.g. specs/<capability-path>/spec.md) — a file at the specs/ root is ignored when the change is applied or archived."));
     }
     for spec in &discovered {
-        let Ok(content) = read_lossy(&spec.file) else { continue };
+        let Ok(content) = read_lossy(&spec.file) else {
+            continue;
+        };
         let plan = parse_delta_spec(&content);
         let entry = posix_relative(&specs_dir, &spec.file);
         for stray in &plan.skipped_headers {
@@ -228,11 +301,23 @@ fn change_issues(change_dir: &Path, context: ChangeContext<'_>) -> std::io::Resu
                 h == "requirement" || h == "requirement:"
             };
             let message = if nameless {
-                format!("Header \"### {}\" in {} is missing a requirement name and is ignored by validation. Add a name, e.g. \"### Requirement: <name>\".", stray.header, stray.section)
+                format!(
+                    "Header \"### {}\" in {} is missing a requirement name and is ignored by validation. Add a name, e.g. \"### Requirement: <name>\".",
+                    stray.header, stray.section
+                )
             } else {
-                format!("Header \"### {h}\" in {} is not a \"### Requirement:\" header and is ignored by validation. Use \"### Requirement: {h}\" if it should be validated as a requirement.", stray.section, h = stray.header)
+                format!(
+                    "Header \"### {h}\" in {} is not a \"### Requirement:\" header and is ignored by validation. Use \"### Requirement: {h}\" if it should be validated as a requirement.",
+                    stray.section,
+                    h = stray.header
+                )
             };
-            issues.push(Issue::at(Level::Info, entry.clone(), Some(stray.line), message));
+            issues.push(Issue::at(
+                Level::Info,
+                entry.clone(),
+                Some(stray.line),
+                message,
+            ));
         }
         for unpaired in &plan.unpaired_renames {
             let missing = match unpaired.side {
@@ -294,7 +379,13 @@ fn change_issues(change_dir: &Path, context: ChangeContext<'_>) -> std::io::Resu
         total_deltas += plan.added.len();
         check_blocks("ADDED", &plan.added, &entry, &mut added, &mut issues);
         total_deltas += plan.modified.len();
-        check_blocks("MODIFIED", &plan.modified, &entry, &mut modified, &mut issues);
+        check_blocks(
+            "MODIFIED",
+            &plan.modified,
+            &entry,
+            &mut modified,
+            &mut issues,
+        );
         if let Some(main_specs) = context.main_specs_dir {
             if !plan.modified.is_empty() {
                 let mut main_file = main_specs.to_path_buf();
@@ -302,14 +393,23 @@ fn change_issues(change_dir: &Path, context: ChangeContext<'_>) -> std::io::Resu
                     main_file.push(segment);
                 }
                 main_file.push("spec.md");
-                issues.extend(scenario_loss_issues(&plan.modified, &plan.renamed, &main_file, &entry));
+                issues.extend(scenario_loss_issues(
+                    &plan.modified,
+                    &plan.renamed,
+                    &main_file,
+                    &entry,
+                ));
             }
         }
         for name in &plan.removed {
             total_deltas += 1;
             let key = normalize_requirement_name(name);
             if removed.contains(&key) {
-                issues.push(Issue::new(Level::Error, entry.clone(), format!("Duplicate requirement in REMOVED: \"{name}\"")));
+                issues.push(Issue::new(
+                    Level::Error,
+                    entry.clone(),
+                    format!("Duplicate requirement in REMOVED: \"{name}\""),
+                ));
             } else {
                 removed.push(key);
             }
@@ -319,47 +419,89 @@ fn change_issues(change_dir: &Path, context: ChangeContext<'_>) -> std::io::Resu
             let from_key = normalize_requirement_name(from);
             let to_key = normalize_requirement_name(to);
             if renamed_from.contains(&from_key) {
-                issues.push(Issue::new(Level::Error, entry.clone(), format!("Duplicate FROM in RENAMED: \"{from}\"")));
+                issues.push(Issue::new(
+                    Level::Error,
+                    entry.clone(),
+                    format!("Duplicate FROM in RENAMED: \"{from}\""),
+                ));
             } else {
                 renamed_from.push(from_key);
             }
             if renamed_to.contains(&to_key) {
-                issues.push(Issue::new(Level::Error, entry.clone(), format!("Duplicate TO in RENAMED: \"{to}\"")));
+                issues.push(Issue::new(
+                    Level::Error,
+                    entry.clone(),
+                    format!("Duplicate TO in RENAMED: \"{to}\""),
+                ));
             } else {
                 renamed_to.push(to_key);
             }
         }
         for n in &modified {
             if removed.contains(n) {
-                issues.push(Issue::new(Level::Error, entry.clone(), format!("Requirement present in both MODIFIED and REMOVED: \"{n}\"")));
+                issues.push(Issue::new(
+                    Level::Error,
+                    entry.clone(),
+                    format!("Requirement present in both MODIFIED and REMOVED: \"{n}\""),
+                ));
             }
             if added.contains(n) {
-                issues.push(Issue::new(Level::Error, entry.clone(), format!("Requirement present in both MODIFIED and ADDED: \"{n}\"")));
+                issues.push(Issue::new(
+                    Level::Error,
+                    entry.clone(),
+                    format!("Requirement present in both MODIFIED and ADDED: \"{n}\""),
+                ));
             }
         }
         for n in &added {
             if removed.contains(n) {
-                issues.push(Issue::new(Level::Error, entry.clone(), format!("Requirement present in both ADDED and REMOVED: \"{n}\"")));
+                issues.push(Issue::new(
+                    Level::Error,
+                    entry.clone(),
+                    format!("Requirement present in both ADDED and REMOVED: \"{n}\""),
+                ));
             }
         }
         for RenamePair { from, to } in &plan.renamed {
             let from_key = normalize_requirement_name(from);
             let to_key = normalize_requirement_name(to);
             if modified.contains(&from_key) {
-                issues.push(Issue::new(Level::Error, entry.clone(), format!("MODIFIED references old name from RENAMED. Use new header for \"{to}\"")));
+                issues.push(Issue::new(
+                    Level::Error,
+                    entry.clone(),
+                    format!(
+                        "MODIFIED references old name from RENAMED. Use new header for \"{to}\""
+                    ),
+                ));
             }
             if added.contains(&to_key) {
-                issues.push(Issue::new(Level::Error, entry.clone(), format!("RENAMED TO collides with ADDED for \"{to}\"")));
+                issues.push(Issue::new(
+                    Level::Error,
+                    entry.clone(),
+                    format!("RENAMED TO collides with ADDED for \"{to}\""),
+                ));
             }
             let folded = fold_requirement_name(&from_key);
             if let Some(spelled) = removed.iter().find(|r| fold_requirement_name(r) == folded) {
-                let note = if *spelled == from_key { String::new() } else { format!(" (REMOVED spells it \"{spelled}\")") };
-                issues.push(Issue::new(Level::Error, entry.clone(), format!("Requirement present in both RENAMED and REMOVED: \"{from}\"{note}")));
+                let note = if *spelled == from_key {
+                    String::new()
+                } else {
+                    format!(" (REMOVED spells it \"{spelled}\")")
+                };
+                issues.push(Issue::new(
+                    Level::Error,
+                    entry.clone(),
+                    format!("Requirement present in both RENAMED and REMOVED: \"{from}\"{note}"),
+                ));
             }
         }
     }
     if let Some(main_specs) = context.main_specs_dir {
-        let mut reported: Vec<String> = issues.iter().filter(|i| i.level == Level::Error).map(|i| i.path.clone()).collect();
+        let mut reported: Vec<String> = issues
+            .iter()
+            .filter(|i| i.level == Level::Error)
+            .map(|i| i.path.clone())
+            .collect();
         reported.extend(missing_header.iter().cloned());
         reported.extend(empty_sections.iter().map(|(p, _)| p.clone()));
         issues.extend(archive_blockers(change_dir, main_specs, &reported));
@@ -393,16 +535,28 @@ fn change_issues(change_dir: &Path, context: ChangeContext<'_>) -> std::io::Resu
     }
     let marker = change_metadata::read_marker(change_dir, "skip_specs");
     if let Some(reason) = &marker.invalid_reason {
-        issues.push(Issue::new(Level::Error, METADATA_FILENAME, format!("{} ({reason})", msg::CHANGE_SKIP_SPECS_INVALID_METADATA)));
+        issues.push(Issue::new(
+            Level::Error,
+            METADATA_FILENAME,
+            format!("{} ({reason})", msg::CHANGE_SKIP_SPECS_INVALID_METADATA),
+        ));
     }
     let skip_specs = marker.declared;
     let specs_have_files = skip_specs && has_any_file_under(&specs_dir).unwrap_or(true);
     if skip_specs && specs_have_files {
-        issues.push(Issue::new(Level::Error, "file", msg::CHANGE_SKIP_SPECS_CONFLICT));
+        issues.push(Issue::new(
+            Level::Error,
+            "file",
+            msg::CHANGE_SKIP_SPECS_CONFLICT,
+        ));
     }
     if total_deltas == 0 && !has_root_spec && unread.is_empty() {
         if skip_specs && !specs_have_files {
-            issues.push(Issue::new(Level::Info, "file", msg::CHANGE_SKIP_SPECS_ACCEPTED));
+            issues.push(Issue::new(
+                Level::Info,
+                "file",
+                msg::CHANGE_SKIP_SPECS_ACCEPTED,
+            ));
         } else if !skip_specs {
             issues.push(Issue::new(Level::Error, "file", msg::no_deltas_message()));
         }
@@ -413,19 +567,26 @@ fn change_issues(change_dir: &Path, context: ChangeContext<'_>) -> std::io::Resu
     Ok(issues)
 }
 
-fn scenario_loss_issues(modified: &[RequirementBlock], renamed: &[RenamePair], main_file: &Path, entry: &str) -> Vec<Issue> {
+fn scenario_loss_issues(
+    modified: &[RequirementBlock],
+    renamed: &[RenamePair],
+    main_file: &Path,
+    entry: &str,
+) -> Vec<Issue> {
     let content = match read_lossy(main_file) {
         Ok(content) => content,
         Err(err) => {
             return match err.kind() {
-                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::IsADirectory => vec![Issue::new(
-                    Level::Error,
-                    entry,
-                    format!(
-                        "Could not read {} to check the MODIFIED requirements against it ({err}). Archive reads the same file, so fix the file before archiving.",
-                        main_file.display()
-                    ),
-                )],
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::IsADirectory => {
+                    vec![Issue::new(
+                        Level::Error,
+                        entry,
+                        format!(
+                            "Could not read {} to check the MODIFIED requirements against it ({err}). Archive reads the same file, so fix the file before archiving.",
+                            main_file.display()
+                        ),
+                    )]
+                }
                 _ => Vec::new(),
             };
         }
@@ -434,9 +595,19 @@ fn scenario_loss_issues(modified: &[RequirementBlock], renamed: &[RenamePair], m
     for block in extract_requirements_section(&content).body_blocks {
         current.insert(normalize_requirement_name(&block.name), block);
     }
-    let renamed_from: HashMap<String, String> =
-        renamed.iter().map(|p| (normalize_requirement_name(&p.to), normalize_requirement_name(&p.from))).collect();
-    let renamed_away: Vec<String> = renamed.iter().map(|p| normalize_requirement_name(&p.from)).collect();
+    let renamed_from: HashMap<String, String> = renamed
+        .iter()
+        .map(|p| {
+            (
+                normalize_requirement_name(&p.to),
+                normalize_requirement_name(&p.from),
+            )
+        })
+        .collect();
+    let renamed_away: Vec<String> = renamed
+        .iter()
+        .map(|p| normalize_requirement_name(&p.from))
+        .collect();
     let current_for = |name: &str| -> Option<&RequirementBlock> {
         let mut visited: Vec<String> = Vec::new();
         let mut key = Some(name.to_string());
@@ -458,7 +629,9 @@ fn scenario_loss_issues(modified: &[RequirementBlock], renamed: &[RenamePair], m
         if renamed_away.contains(&key) {
             continue;
         }
-        let Some(base) = current_for(&key) else { continue };
+        let Some(base) = current_for(&key) else {
+            continue;
+        };
         let diff = diff_scenario_names(&base.raw, &block.raw);
         if diff.missing.is_empty() {
             continue;
@@ -477,12 +650,23 @@ fn scenario_loss_issues(modified: &[RequirementBlock], renamed: &[RenamePair], m
     issues
 }
 
-fn archive_blockers(change_dir: &Path, main_specs_dir: &Path, already_reported: &[String]) -> Vec<Issue> {
-    let change_name = change_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+fn archive_blockers(
+    change_dir: &Path,
+    main_specs_dir: &Path,
+    already_reported: &[String],
+) -> Vec<Issue> {
+    let change_name = change_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let updates = match find_spec_updates(change_dir, main_specs_dir) {
         Ok(updates) => updates,
         Err(err) => {
-            return vec![Issue::new(Level::Info, "specs", format!("Could not check archive merge conflicts: {err}"))];
+            return vec![Issue::new(
+                Level::Info,
+                "specs",
+                format!("Could not check archive merge conflicts: {err}"),
+            )];
         }
     };
     let mut issues = Vec::new();
@@ -492,7 +676,11 @@ fn archive_blockers(change_dir: &Path, main_specs_dir: &Path, already_reported: 
             continue;
         }
         if let Err(MergeError::Refused(message)) = build_updated_spec(update, &change_name) {
-            issues.push(Issue::new(Level::Info, entry, format!("Archive would refuse this delta: {message}")));
+            issues.push(Issue::new(
+                Level::Info,
+                entry,
+                format!("Archive would refuse this delta: {message}"),
+            ));
         }
     }
     issues
@@ -501,14 +689,22 @@ fn archive_blockers(change_dir: &Path, main_specs_dir: &Path, already_reported: 
 fn task_file_issues(change_dir: &Path, project_root: &Path) -> Vec<Issue> {
     let schema = change_metadata::resolve_schema_for_change(change_dir, project_root);
     let built_in = matches!(&schema, Ok(s) if s == BUILT_IN_SCHEMA)
-        && !project_root.join("openspec").join("schemas").join(BUILT_IN_SCHEMA).join("schema.yaml").is_file();
+        && !project_root
+            .join("openspec")
+            .join("schemas")
+            .join(BUILT_IN_SCHEMA)
+            .join("schema.yaml")
+            .is_file();
     let tasks_file = change_dir.join("tasks.md");
     // The built-in schema tracks `tasks.md`; other schemas are not read by this crate.
     let tracked = built_in && tasks_file.is_file();
     let mut documents = Vec::new();
     let mut unreadable = 0;
     match read_lossy(&tasks_file) {
-        Ok(content) => documents.push(TaskDocument { path: "tasks.md".into(), content }),
+        Ok(content) => documents.push(TaskDocument {
+            path: "tasks.md".into(),
+            content,
+        }),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(_) => unreadable += 1,
     }
@@ -519,7 +715,10 @@ fn task_file_issues(change_dir: &Path, project_root: &Path) -> Vec<Issue> {
     if built_in {
         issues.extend(task_numbering_issues(&documents));
     }
-    issues.into_iter().map(|l| Issue::at(Level::Warning, l.path, Some(l.line), l.message)).collect()
+    issues
+        .into_iter()
+        .map(|l| Issue::at(Level::Warning, l.path, Some(l.line), l.message))
+        .collect()
 }
 
 #[cfg(test)]
@@ -532,14 +731,22 @@ mod tests {
         assert!(!report.valid);
         assert_eq!(report.issues.len(), 1);
         assert_eq!(report.issues[0].path, "file");
-        assert!(report.issues[0].message.starts_with("Spec must have a Purpose section. Missing required sections."));
+        assert!(
+            report.issues[0]
+                .message
+                .starts_with("Spec must have a Purpose section. Missing required sections.")
+        );
     }
 
     #[test]
     fn requirement_rules_report_in_cli_order() {
         let spec = "## Purpose\nShort.\n\n## Requirements\n### Requirement: A\nno keyword here\n";
         let report = Validator::new(false).validate_spec_content("x", spec);
-        let got: Vec<_> = report.issues.iter().map(|i| (i.level, i.path.as_str())).collect();
+        let got: Vec<_> = report
+            .issues
+            .iter()
+            .map(|i| (i.level, i.path.as_str()))
+            .collect();
         assert_eq!(
             got,
             [

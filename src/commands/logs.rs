@@ -7,9 +7,17 @@ use pipeline_core::engine::{EngineError, step_logs};
 use super::exit;
 use crate::cli::RepoArgs;
 
-pub fn logs(run: &str, step: &str, attempt: Option<u32>, paths_only: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+pub fn logs(
+    run: &str,
+    step: &str,
+    attempt: Option<u32>,
+    paths_only: bool,
+    repo: &RepoArgs,
+) -> Result<i32, EngineError> {
     let logs = step_logs(repo.repo.as_deref(), repo.db.as_deref(), run, step, attempt)?;
-    let files: Vec<_> = std::iter::once(&logs.tool_log).chain(logs.test_logs.iter()).collect();
+    let files: Vec<_> = std::iter::once(&logs.tool_log)
+        .chain(logs.test_logs.iter())
+        .collect();
     if paths_only {
         for f in files {
             println!("{}", f.display());

@@ -28,9 +28,19 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Resume(args) => run::resume(args),
         Command::Status { run, json, repo } => status::status(run.as_deref(), json, &repo),
         Command::Runs { json, repo } => status::runs(json, &repo),
-        Command::Plan { paths, format, repo } => plan::plan(&paths, format, &repo),
+        Command::Plan {
+            paths,
+            format,
+            repo,
+        } => plan::plan(&paths, format, &repo),
         Command::Validate { paths, json, repo } => validate::validate(&paths, json, &repo),
-        Command::Logs { run, step, attempt, paths, repo } => logs::logs(&run, &step, attempt, paths, &repo),
+        Command::Logs {
+            run,
+            step,
+            attempt,
+            paths,
+            repo,
+        } => logs::logs(&run, &step, attempt, paths, &repo),
         Command::Tools { json, repo } => tools::tools(json, &repo),
         Command::Clean { run, json, repo } => clean::clean(run.as_deref(), json, &repo),
     };
@@ -48,7 +58,10 @@ pub fn report_error(e: &EngineError) -> i32 {
                 eprintln!("{d}");
             }
             let n = load.errors().count();
-            eprintln!("{n} error{} found; nothing was run", if n == 1 { "" } else { "s" });
+            eprintln!(
+                "{n} error{} found; nothing was run",
+                if n == 1 { "" } else { "s" }
+            );
         }
         other => eprintln!("error: {other}"),
     }

@@ -8,7 +8,11 @@ use pipeline_core::planning::{PlanFormat, render_plan};
 use super::exit;
 use crate::cli::{self, RepoArgs};
 
-pub fn plan(paths: &[PathBuf], format: cli::PlanFormat, repo: &RepoArgs) -> Result<i32, EngineError> {
+pub fn plan(
+    paths: &[PathBuf],
+    format: cli::PlanFormat,
+    repo: &RepoArgs,
+) -> Result<i32, EngineError> {
     let (set, plan) = load_and_plan(paths, repo.repo.as_deref())?;
     let format = match format {
         cli::PlanFormat::Text => PlanFormat::Text,

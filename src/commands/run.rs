@@ -3,13 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::engine::{EngineError, RunOptions, RunSummary, UnfinishedPolicy, load_and_plan, resume_run, run_status, run_workstreams};
+use pipeline_core::engine::{
+    EngineError, RunOptions, RunSummary, UnfinishedPolicy, load_and_plan, resume_run, run_status,
+    run_workstreams,
+};
 use pipeline_core::planning::{PlanFormat, render_plan};
 use pipeline_core::state::{Durability, RunStatus, StepStatus};
 use tokio_util::sync::CancellationToken;
 
 use super::{exit, report_error};
-use crate::cli::{self, ReportArgs, RepoArgs, ResumeArgs, RunArgs};
+use crate::cli::{self, RepoArgs, ReportArgs, ResumeArgs, RunArgs};
 use crate::junit::write_junit;
 use crate::progress::reporter;
 
@@ -20,7 +23,12 @@ fn durability(d: cli::Durability) -> Durability {
     }
 }
 
-fn base_options(repo: &RepoArgs, jobs: Option<u32>, d: cli::Durability, test_timeout: u64) -> RunOptions {
+fn base_options(
+    repo: &RepoArgs,
+    jobs: Option<u32>,
+    d: cli::Durability,
+    test_timeout: u64,
+) -> RunOptions {
     let mut o = RunOptions {
         repo: repo.repo.clone(),
         db: repo.db.clone(),
@@ -56,19 +64,28 @@ pub fn run(args: RunArgs) -> Result<i32, EngineError> {
         UnfinishedPolicy::Refuse
     };
     let paths = args.paths.clone();
-    drive(&args.repo, &args.report, move |rep, cancel| Box::pin(async move { run_workstreams(&paths, options, rep, cancel).await }))
+    drive(&args.repo, &args.report, move |rep, cancel| {
+        Box::pin(async move { run_workstreams(&paths, options, rep, cancel).await })
+    })
 }
 
 pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
     let options = base_options(&args.repo, args.jobs, args.durability, args.test_timeout);
     let run = args.run.clone();
-    drive(&args.repo, &args.report, move |rep, cancel| Box::pin(async move { resume_run(run.as_deref(), options, rep, cancel).await }))
+    drive(&args.repo, &args.report, move |rep, cancel| {
+        Box::pin(async move { resume_run(run.as_deref(), options, rep, cancel).await })
+    })
 }
 
-type RunFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<RunSummary, EngineError>> + Send>>;
+type RunFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<RunSummary, EngineError>> + Send>>;
 
 /// Runs the engine on a tokio runtime with Ctrl-C wired to cancellation, then reports.
-fn drive(repo: &RepoArgs, report: &ReportArgs, start: impl FnOnce(Arc<dyn pipeline_core::engine::Reporter>, CancellationToken) -> RunFuture) -> Result<i32, EngineError> {
+fn drive(
+    repo: &RepoArgs,
+    report: &ReportArgs,
+    start: impl FnOnce(Arc<dyn pipeline_core::engine::Reporter>, CancellationToken) -> RunFuture,
+) -> Result<i32, EngineError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -96,7 +113,11 @@ fn drive(repo: &RepoArgs, report: &ReportArgs, start: impl FnOnce(Arc<dyn pipeli
         Err(e) => return Ok(report_error(&e)),
     };
     if let Some(path) = &report.junit {
-        match run_status(Some(&summary.repo), repo.db.as_deref(), Some(&summary.run_id)) {
+        match run_status(
+            Some(&summary.repo),
+            repo.db.as_deref(),
+            Some(&summary.run_id),
+        ) {
             Ok(status) => {
                 if let Err(e) = write_junit(&status, path) {
                     eprintln!("error: {e}");
@@ -118,7 +139,9 @@ fn drive(repo: &RepoArgs, report: &ReportArgs, start: impl FnOnce(Arc<dyn pipeli
 }
 
 fn print_json_line(summary: &RunSummary) {
-    if let Ok(s) = serde_json::to_string(&serde_json::json!({"event": "summary", "summary": summary})) {
+    if let Ok(s) =
+        serde_json::to_string(&serde_json::json!({"event": "summary", "summary": summary}))
+    {
         println!("{s}");
     }
 }
@@ -132,22 +155,41 @@ fn print_summary(summary: &RunSummary, repo: &RepoArgs) {
         summary.completed,
         summary.failed,
         summary.skipped,
-        if summary.interrupted + summary.not_run > 0 { format!(", {} not finished", summary.interrupted + summary.not_run) } else { String::new() },
+        if summary.interrupted + summary.not_run > 0 {
+            format!(", {} not finished", summary.interrupted + summary.not_run)
+        } else {
+            String::new()
+        },
     );
     if let Some(err) = &summary.result_error {
         println!("Result branch not built: {err}");
     }
     if let (Some(branch), Some(commit)) = (&summary.result_branch, &summary.result_commit) {
-        println!("Result branch: {branch} ({})", &commit[..commit.len().min(10)]);
+        println!(
+            "Result branch: {branch} ({})",
+            &commit[..commit.len().min(10)]
+        );
         if summary.status == RunStatus::Completed {
             println!("Merge it with:  git merge {branch}");
         }
     }
     if summary.status != RunStatus::Completed
-        && let Ok(status) = run_status(Some(&summary.repo), repo.db.as_deref(), Some(&summary.run_id))
+        && let Ok(status) = run_status(
+            Some(&summary.repo),
+            repo.db.as_deref(),
+            Some(&summary.run_id),
+        )
     {
-        for s in status.steps.iter().filter(|s| s.status == StepStatus::Failed) {
-            println!("\nFailed: {}\n  {}", s.id, s.error.as_deref().unwrap_or("").replace('\n', "\n  "));
+        for s in status
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Failed)
+        {
+            println!(
+                "\nFailed: {}\n  {}",
+                s.id,
+                s.error.as_deref().unwrap_or("").replace('\n', "\n  ")
+            );
             println!("  logs: pipeline logs {} {}", summary.run_id, s.id);
             if let Some(wt) = &s.worktree {
                 println!("  worktree kept: {wt}");
@@ -156,7 +198,10 @@ fn print_summary(summary: &RunSummary, repo: &RepoArgs) {
     }
     match summary.status {
         RunStatus::Interrupted => println!("\nResume with:  pipeline resume {}", summary.run_id),
-        RunStatus::Failed => println!("\nAfter fixing, re-run the failed steps with:  pipeline resume {}", summary.run_id),
+        RunStatus::Failed => println!(
+            "\nAfter fixing, re-run the failed steps with:  pipeline resume {}",
+            summary.run_id
+        ),
         _ => {}
     }
 }

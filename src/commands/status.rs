@@ -13,14 +13,50 @@ pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Eng
     }
     println!("Run {}  {}", report.run_id, report.status.as_str());
     println!("  workstreams: {}", report.workstream.replace('\n', ", "));
-    println!("  base: {}  result: {}", &report.base_commit[..report.base_commit.len().min(10)], report.result_branch);
-    println!("  started: {}{}", report.started_at, report.finished_at.as_deref().map(|f| format!("  finished: {f}")).unwrap_or_default());
-    let width = report.steps.iter().map(|s| s.id.len()).max().unwrap_or(4).max(4);
-    println!("\n  {:width$}  {:<11} {:>8}  {:<10}  error", "STEP", "STATUS", "ATTEMPTS", "COMMIT");
+    println!(
+        "  base: {}  result: {}",
+        &report.base_commit[..report.base_commit.len().min(10)],
+        report.result_branch
+    );
+    println!(
+        "  started: {}{}",
+        report.started_at,
+        report
+            .finished_at
+            .as_deref()
+            .map(|f| format!("  finished: {f}"))
+            .unwrap_or_default()
+    );
+    let width = report
+        .steps
+        .iter()
+        .map(|s| s.id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "\n  {:width$}  {:<11} {:>8}  {:<10}  error",
+        "STEP", "STATUS", "ATTEMPTS", "COMMIT"
+    );
     for s in &report.steps {
-        let commit = s.commit.as_deref().map(|c| &c[..c.len().min(10)]).unwrap_or("-");
-        let error = s.error.as_deref().and_then(|e| e.lines().next()).unwrap_or("");
-        println!("  {:width$}  {:<11} {:>8}  {:<10}  {}", s.id, s.status.as_str(), s.attempts, commit, error);
+        let commit = s
+            .commit
+            .as_deref()
+            .map(|c| &c[..c.len().min(10)])
+            .unwrap_or("-");
+        let error = s
+            .error
+            .as_deref()
+            .and_then(|e| e.lines().next())
+            .unwrap_or("");
+        println!(
+            "  {:width$}  {:<11} {:>8}  {:<10}  {}",
+            s.id,
+            s.status.as_str(),
+            s.attempts,
+            commit,
+            error
+        );
     }
     Ok(exit::OK)
 }
@@ -35,7 +71,13 @@ pub fn runs(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
         println!("no runs recorded");
     }
     for r in &runs {
-        println!("{}  {:<11}  {}  {}", r.run_id, r.status.as_str(), r.started_at, r.workstream.replace('\n', ", "));
+        println!(
+            "{}  {:<11}  {}  {}",
+            r.run_id,
+            r.status.as_str(),
+            r.started_at,
+            r.workstream.replace('\n', ", ")
+        );
     }
     Ok(exit::OK)
 }

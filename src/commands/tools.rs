@@ -9,7 +9,9 @@ pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
     let (_, _, registry) = open_repository(repo.repo.as_deref(), repo.db.as_deref())?;
     let mut rows = Vec::new();
     for name in registry.names() {
-        let Some(profile) = registry.profile(name) else { continue };
+        let Some(profile) = registry.profile(name) else {
+            continue;
+        };
         let availability = registry.probe(name);
         rows.push((name.to_string(), profile.redacted(), availability));
     }
@@ -22,12 +24,30 @@ pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
         return Ok(exit::OK);
     }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
-    println!("{:width$}  {:<7} {:<9} {:<30} VERSION / NOTE", "TOOL", "KIND", "INSTALLED", "COMMAND");
+    println!(
+        "{:width$}  {:<7} {:<9} {:<30} VERSION / NOTE",
+        "TOOL", "KIND", "INSTALLED", "COMMAND"
+    );
     for (name, profile, a) in &rows {
         let installed = if a.found.is_some() { "yes" } else { "no" };
-        let note = a.version.clone().or_else(|| a.error.clone()).unwrap_or_default();
-        let command = a.found.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| profile.command.clone());
-        println!("{:width$}  {:<7} {:<9} {:<30} {}", name, profile.kind.as_str(), installed, command, note);
+        let note = a
+            .version
+            .clone()
+            .or_else(|| a.error.clone())
+            .unwrap_or_default();
+        let command = a
+            .found
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| profile.command.clone());
+        println!(
+            "{:width$}  {:<7} {:<9} {:<30} {}",
+            name,
+            profile.kind.as_str(),
+            installed,
+            command,
+            note
+        );
     }
     Ok(exit::OK)
 }

@@ -23,7 +23,17 @@ pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, E
         let step = set.step(&e.a);
         let file = step.map(|s| s.file.clone()).unwrap_or_default();
         let pointer = step.map(|s| s.pointer.clone()).unwrap_or_default();
-        notes.push(Diagnostic::note(file, pointer, format!("steps {} and {} could run at once but never will: {}", e.a, e.b, e.reason)).with_step(e.a.to_string()));
+        notes.push(
+            Diagnostic::note(
+                file,
+                pointer,
+                format!(
+                    "steps {} and {} could run at once but never will: {}",
+                    e.a, e.b, e.reason
+                ),
+            )
+            .with_step(e.a.to_string()),
+        );
     }
     if json {
         print_json(&serde_json::json!({

@@ -19,10 +19,16 @@ pub enum EngineError {
     #[error(
         "run {run_id} of these workstreams is unfinished (status {status}, started {started_at})\n  hint: pass --resume to continue it (completed steps are kept) or --new to start a fresh run"
     )]
-    UnfinishedRun { run_id: String, status: String, started_at: String },
+    UnfinishedRun {
+        run_id: String,
+        status: String,
+        started_at: String,
+    },
     #[error("no run `{0}` in the state database\n  hint: `pipeline runs` lists the runs")]
     UnknownRun(String),
-    #[error("no run to resume: the state database has no unfinished run\n  hint: `pipeline runs` lists the runs")]
+    #[error(
+        "no run to resume: the state database has no unfinished run\n  hint: `pipeline runs` lists the runs"
+    )]
     NothingToResume,
     #[error(transparent)]
     Git(#[from] GitError),
@@ -39,7 +45,11 @@ impl EngineError {
     /// internal and state errors.
     pub fn exit_code(&self) -> i32 {
         match self {
-            EngineError::Invalid(_) | EngineError::Input(_) | EngineError::UnfinishedRun { .. } | EngineError::UnknownRun(_) | EngineError::NothingToResume => 2,
+            EngineError::Invalid(_)
+            | EngineError::Input(_)
+            | EngineError::UnfinishedRun { .. }
+            | EngineError::UnknownRun(_)
+            | EngineError::NothingToResume => 2,
             EngineError::Git(e) if git_user_error(e) => 2,
             EngineError::State(e) if state_user_error(e) => 2,
             _ => 3,

@@ -8,7 +8,11 @@ const TAIL_BYTES: usize = 2000;
 /// `headline`, followed by the last non-empty lines of `output` (at most 12 lines and
 /// 2000 bytes), indented, so `pipeline status` shows why without opening the log.
 pub(crate) fn step_error_text(headline: &str, output: &str) -> String {
-    let lines: Vec<&str> = output.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = output
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
     if lines.is_empty() {
         return headline.to_string();
     }
@@ -40,7 +44,10 @@ mod tests {
     fn keeps_the_last_lines_only() {
         let output: String = (1..=40).map(|i| format!("line {i}\n\n")).collect();
         let text = step_error_text("tool failed: exit 1", &output);
-        assert!(text.starts_with("tool failed: exit 1\n  | line 29"), "{text}");
+        assert!(
+            text.starts_with("tool failed: exit 1\n  | line 29"),
+            "{text}"
+        );
         assert!(text.ends_with("  | line 40"));
         assert_eq!(step_error_text("x", "\n \n"), "x");
     }

@@ -20,8 +20,13 @@ mod workspace;
 
 pub use engine_error::EngineError;
 pub(crate) use failure_text::step_error_text;
-pub use queries::{CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, clean_runs, list_runs, run_status, step_logs};
-pub use run_driver::{PreparedRun, RunSummary, load_and_plan, open_repository, prepare, resume_run, run_workstreams};
+pub use queries::{
+    CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, clean_runs, list_runs,
+    run_status, step_logs,
+};
+pub use run_driver::{
+    PreparedRun, RunSummary, load_and_plan, open_repository, prepare, resume_run, run_workstreams,
+};
 pub use run_event::{Reporter, RunEvent, SilentReporter};
 pub use run_id::{check_run_id, generate_run_id};
 pub use run_options::{RunOptions, UnfinishedPolicy};

@@ -95,22 +95,40 @@ fn open_existing_state(workspace: &Workspace) -> Result<StateStore, EngineError>
     Ok(StateStore::open(&workspace.db_path, Durability::Normal)?)
 }
 
-fn open(repo: Option<&Path>, db: Option<&Path>) -> Result<(Repository, Workspace, StateStore), EngineError> {
+fn open(
+    repo: Option<&Path>,
+    db: Option<&Path>,
+) -> Result<(Repository, Workspace, StateStore), EngineError> {
     let (repo, workspace, _) = open_repository(repo, db)?;
     let state = open_existing_state(&workspace)?;
     Ok((repo, workspace, state))
 }
 
 /// The run `run_id`, or the newest run. Errors: no database, unknown run, no runs.
-pub fn run_status(repo: Option<&Path>, db: Option<&Path>, run_id: Option<&str>) -> Result<RunStatusReport, EngineError> {
+pub fn run_status(
+    repo: Option<&Path>,
+    db: Option<&Path>,
+    run_id: Option<&str>,
+) -> Result<RunStatusReport, EngineError> {
     let (_, _, state) = open(repo, db)?;
     let run = match run_id {
-        Some(id) => state.run(id)?.ok_or_else(|| EngineError::UnknownRun(id.to_string()))?,
-        None => state.runs()?.into_iter().next().ok_or_else(|| EngineError::Input("no run recorded yet".into()))?,
+        Some(id) => state
+            .run(id)?
+            .ok_or_else(|| EngineError::UnknownRun(id.to_string()))?,
+        None => state
+            .runs()?
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::Input("no run recorded yet".into()))?,
     };
     let records: Vec<StepRecord> = state.steps(&run.run_id)?;
-    let mut tests: std::collections::HashMap<String, Vec<TestResult>> = std::collections::HashMap::new();
-    for e in state.events(&run.run_id, 0)?.into_iter().filter(|e| e.kind == "test_finished") {
+    let mut tests: std::collections::HashMap<String, Vec<TestResult>> =
+        std::collections::HashMap::new();
+    for e in state
+        .events(&run.run_id, 0)?
+        .into_iter()
+        .filter(|e| e.kind == "test_finished")
+    {
         if let (Some(step), Ok(t)) = (e.step_id, serde_json::from_value::<TestResult>(e.data)) {
             let list = tests.entry(step).or_default();
             // Keep only the latest attempt's tests.
@@ -156,21 +174,41 @@ pub fn list_runs(repo: Option<&Path>, db: Option<&Path>) -> Result<Vec<RunListEn
 }
 
 /// Logs of attempt `attempt` (default: the last) of step `step_id` of run `run_id`.
-pub fn step_logs(repo: Option<&Path>, db: Option<&Path>, run_id: &str, step_id: &str, attempt: Option<u32>) -> Result<StepLogs, EngineError> {
+pub fn step_logs(
+    repo: Option<&Path>,
+    db: Option<&Path>,
+    run_id: &str,
+    step_id: &str,
+    attempt: Option<u32>,
+) -> Result<StepLogs, EngineError> {
     let (_, workspace, state) = open(repo, db)?;
-    state.run(run_id)?.ok_or_else(|| EngineError::UnknownRun(run_id.to_string()))?;
+    state
+        .run(run_id)?
+        .ok_or_else(|| EngineError::UnknownRun(run_id.to_string()))?;
     let attempts = state.attempts(run_id, step_id)?;
     if attempts.is_empty() {
         let known = state.steps(run_id)?;
         if !known.iter().any(|s| s.step_id == step_id) {
             let ids: Vec<&str> = known.iter().map(|s| s.step_id.as_str()).collect();
-            return Err(EngineError::Input(format!("run {run_id} has no step `{step_id}`; its steps: {}", ids.join(", "))));
+            return Err(EngineError::Input(format!(
+                "run {run_id} has no step `{step_id}`; its steps: {}",
+                ids.join(", ")
+            )));
         }
-        return Err(EngineError::Input(format!("step `{step_id}` of run {run_id} has not run yet")));
+        return Err(EngineError::Input(format!(
+            "step `{step_id}` of run {run_id} has not run yet"
+        )));
     }
     let record = match attempt {
-        Some(n) => attempts.iter().find(|a| a.attempt == n).ok_or_else(|| EngineError::Input(format!("step `{step_id}` of run {run_id} has no attempt {n}; it has {}", attempts.len())))?,
-        None => attempts.last().ok_or_else(|| EngineError::Internal("attempt list emptied".into()))?,
+        Some(n) => attempts.iter().find(|a| a.attempt == n).ok_or_else(|| {
+            EngineError::Input(format!(
+                "step `{step_id}` of run {run_id} has no attempt {n}; it has {}",
+                attempts.len()
+            ))
+        })?,
+        None => attempts
+            .last()
+            .ok_or_else(|| EngineError::Internal("attempt list emptied".into()))?,
     };
     let n = record.attempt;
     let test_logs = (1..)
@@ -188,10 +226,18 @@ pub fn step_logs(repo: Option<&Path>, db: Option<&Path>, run_id: &str, step_id: 
 /// `pipeline-steps/<run>/...`, logs). Keeps the recorded history and the result branches.
 /// Without a run id, cleans every finished run; a run driven by a live process (its lock is
 /// held) is never touched.
-pub fn clean_runs(repo: Option<&Path>, db: Option<&Path>, run_id: Option<&str>) -> Result<CleanReport, EngineError> {
+pub fn clean_runs(
+    repo: Option<&Path>,
+    db: Option<&Path>,
+    run_id: Option<&str>,
+) -> Result<CleanReport, EngineError> {
     let (repo, workspace, state) = open(repo, db)?;
     let runs: Vec<RunRecord> = match run_id {
-        Some(id) => vec![state.run(id)?.ok_or_else(|| EngineError::UnknownRun(id.to_string()))?],
+        Some(id) => vec![
+            state
+                .run(id)?
+                .ok_or_else(|| EngineError::UnknownRun(id.to_string()))?,
+        ],
         None => state.runs()?,
     };
     let mut report = CleanReport::default();
@@ -209,10 +255,13 @@ pub fn clean_runs(repo: Option<&Path>, db: Option<&Path>, run_id: Option<&str>) 
             tracing::info!("cleaning crashed run {}", run.run_id);
         }
         report.worktrees += remove_run_worktrees(&repo, &run.run_id)?;
-        report.branches += repo.delete_branches_with_prefix(&format!("pipeline-steps/{}/", run.run_id))?;
+        report.branches +=
+            repo.delete_branches_with_prefix(&format!("pipeline-steps/{}/", run.run_id))?;
         let logs = workspace.run_logs_dir(&run.run_id);
         if logs.exists() {
-            std::fs::remove_dir_all(&logs).map_err(|e| EngineError::Input(format!("cannot remove {}: {e}", logs.display())))?;
+            std::fs::remove_dir_all(&logs).map_err(|e| {
+                EngineError::Input(format!("cannot remove {}: {e}", logs.display()))
+            })?;
             report.log_dirs += 1;
         }
         report.runs.push(run.run_id.clone());

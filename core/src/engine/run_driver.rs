@@ -21,7 +21,10 @@ use tokio_util::sync::CancellationToken;
 use super::run_context::RunContext;
 use super::scheduler::{Final, PriorStep, schedule};
 use super::step_executor::blocking;
-use super::{EngineError, Reporter, RunEvent, RunOptions, UnfinishedPolicy, Workspace, check_run_id, generate_run_id};
+use super::{
+    EngineError, Reporter, RunEvent, RunOptions, UnfinishedPolicy, Workspace, check_run_id,
+    generate_run_id,
+};
 use crate::git::{GitError, Repository, WorktreePool};
 use crate::model::{LoadOptions, WorkstreamSet, load_workstreams};
 use crate::planning::Plan;
@@ -60,23 +63,32 @@ pub struct PreparedRun {
 
 /// Opens the repository (given or discovered from the current directory) and its tool
 /// registry. Errors: not a git repository, a broken `.pipeline/config.yaml`.
-pub fn open_repository(repo: Option<&Path>, db: Option<&Path>) -> Result<(Repository, Workspace, ToolRegistry), EngineError> {
+pub fn open_repository(
+    repo: Option<&Path>,
+    db: Option<&Path>,
+) -> Result<(Repository, Workspace, ToolRegistry), EngineError> {
     let start = match repo {
         Some(p) => p.to_path_buf(),
-        None => std::env::current_dir().map_err(|e| EngineError::Input(format!("cannot read the current directory: {e}")))?,
+        None => std::env::current_dir()
+            .map_err(|e| EngineError::Input(format!("cannot read the current directory: {e}")))?,
     };
     let repo = Repository::open(&start)?;
     let workspace = Workspace::new(repo.workdir(), db);
     let config = workspace.state_dir.join("config.yaml");
-    let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("PIPELINE_TOOL_")).collect();
-    let registry = ToolRegistry::load(config.exists().then_some(config.as_path()), &env).map_err(|e| EngineError::Input(e.to_string()))?;
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("PIPELINE_TOOL_"))
+        .collect();
+    let registry = ToolRegistry::load(config.exists().then_some(config.as_path()), &env)
+        .map_err(|e| EngineError::Input(e.to_string()))?;
     Ok((repo, workspace, registry))
 }
 
 /// Loads and plans `paths` for a run in `options.repo`.
 pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, EngineError> {
-    let (repo, workspace, registry) = open_repository(options.repo.as_deref(), options.db.as_deref())?;
-    let set = load_workstreams(paths, &LoadOptions { catalog: &registry }).map_err(EngineError::Invalid)?;
+    let (repo, workspace, registry) =
+        open_repository(options.repo.as_deref(), options.db.as_deref())?;
+    let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
+        .map_err(EngineError::Invalid)?;
     let plan = Plan::build(&set).map_err(|e| EngineError::Internal(e.to_string()))?;
     let workstream_key = workstream_key(paths);
     Ok(PreparedRun {
@@ -92,16 +104,22 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
 /// Loads and plans `paths` without running anything (`plan`, `validate`). Tool profiles
 /// come from the repository containing `repo` (or the current directory) when there is
 /// one, else from the built-in defaults only, so files can be checked anywhere.
-pub fn load_and_plan(paths: &[PathBuf], repo: Option<&Path>) -> Result<(WorkstreamSet, Plan), EngineError> {
+pub fn load_and_plan(
+    paths: &[PathBuf],
+    repo: Option<&Path>,
+) -> Result<(WorkstreamSet, Plan), EngineError> {
     let registry = match open_repository(repo, None) {
         Ok((_, _, registry)) => registry,
         Err(EngineError::Git(_)) if repo.is_none() => {
-            let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("PIPELINE_TOOL_")).collect();
+            let env: Vec<(String, String)> = std::env::vars()
+                .filter(|(k, _)| k.starts_with("PIPELINE_TOOL_"))
+                .collect();
             ToolRegistry::load(None, &env).map_err(|e| EngineError::Input(e.to_string()))?
         }
         Err(e) => return Err(e),
     };
-    let set = load_workstreams(paths, &LoadOptions { catalog: &registry }).map_err(EngineError::Invalid)?;
+    let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
+        .map_err(EngineError::Invalid)?;
     let plan = Plan::build(&set).map_err(|e| EngineError::Internal(e.to_string()))?;
     Ok((set, plan))
 }
@@ -110,14 +128,24 @@ pub fn load_and_plan(paths: &[PathBuf], repo: Option<&Path>) -> Result<(Workstre
 fn workstream_key(paths: &[PathBuf]) -> String {
     paths
         .iter()
-        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).to_string_lossy().into_owned())
+        .map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 /// `pipeline run`: runs the workstreams of `paths` (see the module docs). Returns the
 /// summary once every step is final or the run was interrupted through `cancel`.
-pub async fn run_workstreams(paths: &[PathBuf], options: RunOptions, reporter: Arc<dyn Reporter>, cancel: CancellationToken) -> Result<RunSummary, EngineError> {
+pub async fn run_workstreams(
+    paths: &[PathBuf],
+    options: RunOptions,
+    reporter: Arc<dyn Reporter>,
+    cancel: CancellationToken,
+) -> Result<RunSummary, EngineError> {
     let prepared = prepare(paths, &options)?;
     let state = StateStore::open(&prepared.workspace.db_path, options.durability)?;
     if let Some(unfinished) = state.latest_unfinished_run(&prepared.workstream_key)? {
@@ -129,7 +157,10 @@ pub async fn run_workstreams(paths: &[PathBuf], options: RunOptions, reporter: A
                     started_at: unfinished.started_at,
                 });
             }
-            UnfinishedPolicy::Resume => return resume_prepared(prepared, state, unfinished, options, reporter, cancel).await,
+            UnfinishedPolicy::Resume => {
+                return resume_prepared(prepared, state, unfinished, options, reporter, cancel)
+                    .await;
+            }
             UnfinishedPolicy::New => {}
         }
     }
@@ -156,15 +187,34 @@ pub async fn run_workstreams(paths: &[PathBuf], options: RunOptions, reporter: A
         plan_hash: prepared.set.plan_hash(),
         steps: new_steps(&prepared.set),
     })?;
-    drive(prepared, state, lock, run_id, base, HashMap::new(), false, options, reporter, cancel).await
+    drive(
+        prepared,
+        state,
+        lock,
+        run_id,
+        base,
+        HashMap::new(),
+        false,
+        options,
+        reporter,
+        cancel,
+    )
+    .await
 }
 
 /// `pipeline resume [RUN]`: continues `run_id`, or the newest unfinished run.
-pub async fn resume_run(run_id: Option<&str>, options: RunOptions, reporter: Arc<dyn Reporter>, cancel: CancellationToken) -> Result<RunSummary, EngineError> {
+pub async fn resume_run(
+    run_id: Option<&str>,
+    options: RunOptions,
+    reporter: Arc<dyn Reporter>,
+    cancel: CancellationToken,
+) -> Result<RunSummary, EngineError> {
     let (repo, workspace, _) = open_repository(options.repo.as_deref(), options.db.as_deref())?;
     let state = StateStore::open(&workspace.db_path, options.durability)?;
     let record = match run_id {
-        Some(id) => state.run(id)?.ok_or_else(|| EngineError::UnknownRun(id.to_string()))?,
+        Some(id) => state
+            .run(id)?
+            .ok_or_else(|| EngineError::UnknownRun(id.to_string()))?,
         None => state
             .runs()?
             .into_iter()
@@ -192,7 +242,11 @@ async fn resume_prepared(
     let recorded = state.steps(&record.run_id)?;
     let mut prior = HashMap::new();
     for r in &recorded {
-        let checkpoint = if r.status == StepStatus::Completed { state.checkpoint(&record.run_id, &r.step_id)? } else { None };
+        let checkpoint = if r.status == StepStatus::Completed {
+            state.checkpoint(&record.run_id, &r.step_id)?
+        } else {
+            None
+        };
         prior.insert(
             r.step_id.clone(),
             PriorStep {
@@ -203,13 +257,33 @@ async fn resume_prepared(
             },
         );
     }
-    let added: Vec<NewStep> = new_steps(&prepared.set).into_iter().filter(|s| !prior.contains_key(&s.step_id)).collect();
+    let added: Vec<NewStep> = new_steps(&prepared.set)
+        .into_iter()
+        .filter(|s| !prior.contains_key(&s.step_id))
+        .collect();
     if !added.is_empty() {
         state.add_steps(&record.run_id, &added)?;
     }
     state.set_run_status(&record.run_id, RunStatus::Running)?;
-    state.append_event(&record.run_id, None, "run_resumed", &serde_json::json!({"pid": std::process::id()}))?;
-    drive(prepared, state, lock, record.run_id, base, prior, true, options, reporter, cancel).await
+    state.append_event(
+        &record.run_id,
+        None,
+        "run_resumed",
+        &serde_json::json!({"pid": std::process::id()}),
+    )?;
+    drive(
+        prepared,
+        state,
+        lock,
+        record.run_id,
+        base,
+        prior,
+        true,
+        options,
+        reporter,
+        cancel,
+    )
+    .await
 }
 
 fn new_steps(set: &WorkstreamSet) -> Vec<NewStep> {
@@ -264,7 +338,13 @@ async fn drive(
     let outcome = schedule(ctx.clone(), prior).await;
 
     let count = |f: Final| outcome.finals.iter().filter(|&&x| x == f).count();
-    let (completed, failed, skipped, interrupted, not_run) = (count(Final::Completed), count(Final::Failed), count(Final::Skipped), count(Final::Interrupted), count(Final::NotRun));
+    let (completed, failed, skipped, interrupted, not_run) = (
+        count(Final::Completed),
+        count(Final::Failed),
+        count(Final::Skipped),
+        count(Final::Interrupted),
+        count(Final::NotRun),
+    );
 
     // Result branch: merge of every completed step's result.
     let mut commits: Vec<git2::Oid> = outcome.results.iter().flatten().copied().collect();
@@ -290,7 +370,10 @@ async fn drive(
                 result_commit = Some(oid.to_string());
             }
             Err(GitError::MergeConflict { paths }) => {
-                result_error = Some(format!("the results of the completed steps conflict when merged, in: {}", paths.join(", ")));
+                result_error = Some(format!(
+                    "the results of the completed steps conflict when merged, in: {}",
+                    paths.join(", ")
+                ));
             }
             Err(e) => result_error = Some(format!("cannot build the result branch: {e}")),
         }
@@ -305,7 +388,12 @@ async fn drive(
     };
     state.set_run_status(&run_id, status)?;
     if let Some(err) = &result_error {
-        state.append_event(&run_id, None, "result_failed", &serde_json::json!({"error": err}))?;
+        state.append_event(
+            &run_id,
+            None,
+            "result_failed",
+            &serde_json::json!({"error": err}),
+        )?;
     }
     // Idle pooled worktrees are no longer needed; failed steps' worktrees stay.
     let p = pool.clone();

@@ -11,7 +11,10 @@ pub fn generate_run_id() -> String {
     // "2026-11-21T05:30:12Z" -> "20261121-053012"
     let digits: String = stamp.chars().filter(|c| c.is_ascii_digit()).collect();
     let (date, time) = digits.split_at(8.min(digits.len()));
-    let nanos = now.duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
     format!("{date}-{time}-{salt:04x}")
 }
@@ -20,9 +23,18 @@ pub fn generate_run_id() -> String {
 /// starting with a letter or digit, not ending in `.lock` or `.`, no `..` (git ref rules,
 /// since the id names the branch `pipeline/<run-id>`).
 pub fn check_run_id(id: &str) -> Result<(), String> {
-    let ok_chars = id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let ok_chars = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     let starts_ok = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if id.is_empty() || id.len() > 64 || !ok_chars || !starts_ok || id.ends_with(".lock") || id.ends_with('.') || id.contains("..") {
+    if id.is_empty()
+        || id.len() > 64
+        || !ok_chars
+        || !starts_ok
+        || id.ends_with(".lock")
+        || id.ends_with('.')
+        || id.contains("..")
+    {
         return Err(format!(
             "invalid run id `{id}`: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names the branch pipeline/<run-id>)"
         ));

@@ -44,7 +44,9 @@ impl Default for RunOptions {
         RunOptions {
             repo: None,
             db: None,
-            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             base: None,
             run_id: None,
             dry_run: false,

@@ -64,9 +64,17 @@ struct Scheduler {
 
 /// Drives the run's steps to a final state. Errors recording state are logged and make
 /// the affected step fail; they never abort the whole run half-recorded.
-pub(crate) async fn schedule(ctx: Arc<RunContext>, prior: HashMap<String, PriorStep>) -> ScheduleOutcome {
+pub(crate) async fn schedule(
+    ctx: Arc<RunContext>,
+    prior: HashMap<String, PriorStep>,
+) -> ScheduleOutcome {
     let n = ctx.set.steps.len();
-    let attempts = ctx.set.steps.iter().map(|s| prior.get(s.id.as_str()).map_or(0, |p| p.attempts)).collect();
+    let attempts = ctx
+        .set
+        .steps
+        .iter()
+        .map(|s| prior.get(s.id.as_str()).map_or(0, |p| p.attempts))
+        .collect();
     let mut s = Scheduler {
         remaining: ctx.plan.deps.iter().map(Vec::len).collect(),
         results: vec![None; n],
@@ -100,7 +108,8 @@ pub(crate) async fn schedule(ctx: Arc<RunContext>, prior: HashMap<String, PriorS
                 running.push(i);
                 s.attempts[i] += 1;
                 let (c, inputs, hint) = (ctx.clone(), s.inputs[i].clone(), s.attempts[i]);
-                let handle = tasks.spawn(async move { (i, execute_step(c, i, inputs, hint).await) });
+                let handle =
+                    tasks.spawn(async move { (i, execute_step(c, i, inputs, hint).await) });
                 task_steps.insert(handle.id(), i);
             }
             s.ready.extend(deferred);
@@ -139,7 +148,11 @@ pub(crate) async fn schedule(ctx: Arc<RunContext>, prior: HashMap<String, PriorS
         }
     }
     ScheduleOutcome {
-        finals: s.finals.into_iter().map(|f| f.unwrap_or(Final::NotRun)).collect(),
+        finals: s
+            .finals
+            .into_iter()
+            .map(|f| f.unwrap_or(Final::NotRun))
+            .collect(),
         results: s.results,
         cancelled,
     }
@@ -153,7 +166,10 @@ impl Scheduler {
         while let Some(i) = worklist.pop() {
             let ctx = &self.ctx;
             let step = &ctx.set.steps[i];
-            let mut inputs: Vec<Oid> = ctx.plan.deps[i].iter().filter_map(|&d| self.results[d]).collect();
+            let mut inputs: Vec<Oid> = ctx.plan.deps[i]
+                .iter()
+                .filter_map(|&d| self.results[d])
+                .collect();
             if inputs.is_empty() {
                 inputs.push(ctx.base);
             }
@@ -161,7 +177,12 @@ impl Scheduler {
             inputs.dedup();
             if let Some(prior) = self.prior.get(step.id.as_str()) {
                 if prior.status == StepStatus::Completed {
-                    if let Some(commit) = reusable(prior.checkpoint.as_ref(), &step.definition_hash, &inputs, &ctx.repo) {
+                    if let Some(commit) = reusable(
+                        prior.checkpoint.as_ref(),
+                        &step.definition_hash,
+                        &inputs,
+                        &ctx.repo,
+                    ) {
                         ctx.reporter.report(&RunEvent::StepReused {
                             step: step.id.to_string(),
                             commit: commit.to_string(),
@@ -176,12 +197,20 @@ impl Scheduler {
                         }
                         continue;
                     }
-                    if let Err(e) = ctx.state.reset_step(&ctx.run_id, step.id.as_str(), &step.definition_hash) {
+                    if let Err(e) =
+                        ctx.state
+                            .reset_step(&ctx.run_id, step.id.as_str(), &step.definition_hash)
+                    {
                         tracing::error!("cannot reset step {}: {e}", step.id);
                     }
-                } else if prior.status != StepStatus::Pending || prior.definition_hash != step.definition_hash {
+                } else if prior.status != StepStatus::Pending
+                    || prior.definition_hash != step.definition_hash
+                {
                     // Runs again: back to pending with the current definition recorded.
-                    if let Err(e) = ctx.state.reset_step(&ctx.run_id, step.id.as_str(), &step.definition_hash) {
+                    if let Err(e) =
+                        ctx.state
+                            .reset_step(&ctx.run_id, step.id.as_str(), &step.definition_hash)
+                    {
                         tracing::error!("cannot reset step {}: {e}", step.id);
                     }
                 }
@@ -214,7 +243,10 @@ impl Scheduler {
             self.finals[d] = Some(Final::Skipped);
             let step_id = ctx.set.steps[d].id.as_str();
             let reason = format!("dependency {failed_id} failed");
-            if let Err(e) = ctx.state.set_step_status(&ctx.run_id, step_id, StepStatus::Skipped, Some(&reason)) {
+            if let Err(e) =
+                ctx.state
+                    .set_step_status(&ctx.run_id, step_id, StepStatus::Skipped, Some(&reason))
+            {
                 tracing::error!("cannot record skipped step {step_id}: {e}");
             }
             ctx.reporter.report(&RunEvent::StepStatus {
@@ -229,12 +261,23 @@ impl Scheduler {
 }
 
 /// The checkpoint's commit when it is still valid for `definition_hash` and `inputs`.
-fn reusable(checkpoint: Option<&Checkpoint>, definition_hash: &str, inputs: &[Oid], repo: &crate::git::Repository) -> Option<Oid> {
+fn reusable(
+    checkpoint: Option<&Checkpoint>,
+    definition_hash: &str,
+    inputs: &[Oid],
+    repo: &crate::git::Repository,
+) -> Option<Oid> {
     let cp = checkpoint?;
     if cp.definition_hash != definition_hash {
         return None;
     }
-    let recorded: Vec<String> = cp.outputs.get("inputs")?.as_array()?.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    let recorded: Vec<String> = cp
+        .outputs
+        .get("inputs")?
+        .as_array()?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
     let current: Vec<String> = inputs.iter().map(Oid::to_string).collect();
     if recorded != current || !repo.commit_exists(&cp.commit) {
         return None;

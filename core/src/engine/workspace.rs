@@ -21,7 +21,9 @@ impl Workspace {
     pub fn new(repo_root: &Path, db: Option<&Path>) -> Workspace {
         let state_dir = repo_root.join(".pipeline");
         Workspace {
-            db_path: db.map(Path::to_path_buf).unwrap_or_else(|| state_dir.join("state.db")),
+            db_path: db
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| state_dir.join("state.db")),
             repo_root: repo_root.to_path_buf(),
             state_dir,
         }
@@ -44,12 +46,14 @@ impl Workspace {
 
     /// The tool's output for one attempt (1-based).
     pub fn attempt_log(&self, run_id: &str, step_id: &str, attempt: u32) -> PathBuf {
-        self.step_logs_dir(run_id, step_id).join(format!("{attempt}.log"))
+        self.step_logs_dir(run_id, step_id)
+            .join(format!("{attempt}.log"))
     }
 
     /// The output of acceptance test `index` (1-based) of one attempt.
     pub fn test_log(&self, run_id: &str, step_id: &str, attempt: u32, index: usize) -> PathBuf {
-        self.step_logs_dir(run_id, step_id).join(format!("{attempt}.test-{index}.log"))
+        self.step_logs_dir(run_id, step_id)
+            .join(format!("{attempt}.test-{index}.log"))
     }
 
     /// Worktrees of one run.

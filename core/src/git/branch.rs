@@ -50,9 +50,10 @@ impl Repository {
                 )(cause));
             }
         };
-        reference
-            .delete()
-            .map_err(GitError::git(format!("delete branch `{name}`"), self.workdir()))
+        reference.delete().map_err(GitError::git(
+            format!("delete branch `{name}`"),
+            self.workdir(),
+        ))
     }
 
     /// Deletes every branch whose name starts with `prefix` (e.g. `pipeline-steps/<run>/`)
@@ -64,9 +65,17 @@ impl Repository {
         let glob = format!("refs/heads/{prefix}*");
         let names: Vec<String> = repo
             .references_glob(&glob)
-            .map_err(GitError::git(format!("list branches `{prefix}*`"), self.workdir()))?
+            .map_err(GitError::git(
+                format!("list branches `{prefix}*`"),
+                self.workdir(),
+            ))?
             .filter_map(Result::ok)
-            .filter_map(|r| r.name().ok().and_then(|n| n.strip_prefix("refs/heads/")).map(str::to_string))
+            .filter_map(|r| {
+                r.name()
+                    .ok()
+                    .and_then(|n| n.strip_prefix("refs/heads/"))
+                    .map(str::to_string)
+            })
             .collect();
         let mut deleted = 0;
         for name in names {
@@ -95,9 +104,10 @@ impl Repository {
                 )(cause));
             }
         };
-        let resolved = reference
-            .resolve()
-            .map_err(GitError::git(format!("resolve branch `{name}`"), self.workdir()))?;
+        let resolved = reference.resolve().map_err(GitError::git(
+            format!("resolve branch `{name}`"),
+            self.workdir(),
+        ))?;
         Ok(resolved.target())
     }
 }

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::GitError;
 use super::repository::open_worktree;
 use super::staging::stage_all;
-use super::GitError;
 
 /// How a path differs from the base commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,7 +58,10 @@ pub fn changed_paths(worktree: &Path, base: git2::Oid) -> Result<Vec<ChangedPath
         .map_err(GitError::git("write the staged tree", worktree))?;
     let diff = repo
         .diff_tree_to_tree(Some(&base_tree), Some(&staged), None)
-        .map_err(GitError::git(format!("compare the worktree with {base}"), worktree))?;
+        .map_err(GitError::git(
+            format!("compare the worktree with {base}"),
+            worktree,
+        ))?;
 
     let mut changes: BTreeMap<String, ChangeKind> = BTreeMap::new();
     for delta in diff.deltas() {
@@ -87,7 +90,11 @@ pub fn changed_paths(worktree: &Path, base: git2::Oid) -> Result<Vec<ChangedPath
 
 /// Adds one delta side; a path both deleted and added (a type change split in two by
 /// the diff) is a modification.
-fn record(changes: &mut BTreeMap<String, ChangeKind>, file: git2::DiffFile<'_>, change: ChangeKind) {
+fn record(
+    changes: &mut BTreeMap<String, ChangeKind>,
+    file: git2::DiffFile<'_>,
+    change: ChangeKind,
+) {
     let path = String::from_utf8_lossy(file.path_bytes().unwrap_or_default()).into_owned();
     changes
         .entry(path)

@@ -8,23 +8,29 @@
 
 use std::path::Path;
 
+use super::GitError;
 use super::repository::open_worktree;
 use super::signature::signature;
 use super::staging::stage_all;
-use super::GitError;
 
 /// Stages all changes in the worktree at `worktree` (additions, modifications,
-/// deletions; ignored files are left out) and commits them with the single parent
-/// `parent` and message `message`, author and committer from `user.name` /
-/// `user.email` or `pipeline <pipeline@localhost>`. The branch the worktree's `HEAD`
-/// names is then set to the result, and the index is written so `git status` is clean.
+/// deletions; ignored files and untracked nested git repositories are left out) and
+/// commits them with the single parent `parent` and message `message`, author and
+/// committer from `user.name` / `user.email` or `pipeline <pipeline@localhost>`. The
+/// branch the worktree's `HEAD` names is then set to the result (commits the tool made
+/// itself are folded in and dropped from the branch), and the index is written so
+/// `git status` shows only ignored files.
 /// When the staged tree equals `parent`'s tree, no commit is made: the branch is set
 /// to `parent` and `parent` is returned.
 ///
 /// Errors: [`GitError::NotARepository`], [`GitError::DetachedHead`] when `HEAD` is
 /// not a branch, [`GitError::UnknownRevision`] when `parent` is not a commit,
 /// [`GitError::Git`] (e.g. a conflicted index left by the tool).
-pub fn commit_worktree(worktree: &Path, parent: git2::Oid, message: &str) -> Result<git2::Oid, GitError> {
+pub fn commit_worktree(
+    worktree: &Path,
+    parent: git2::Oid,
+    message: &str,
+) -> Result<git2::Oid, GitError> {
     let repo = open_worktree(worktree)?;
     let head = repo
         .find_reference("HEAD")
@@ -65,6 +71,9 @@ pub fn commit_worktree(worktree: &Path, parent: git2::Oid, message: &str) -> Res
             .map_err(GitError::git("create the step's commit", worktree))?
     };
     repo.reference(&branch_ref, result, true, "pipeline: step result")
-        .map_err(GitError::git(format!("set `{branch_ref}` to {result}"), worktree))?;
+        .map_err(GitError::git(
+            format!("set `{branch_ref}` to {result}"),
+            worktree,
+        ))?;
     Ok(result)
 }

@@ -26,17 +26,22 @@ impl Repository {
     /// [`GitError::UnknownRevision`] for an id that is not a commit,
     /// [`GitError::MergeConflict`] with the conflicting paths (sorted, unique) of the
     /// first pair that conflicts, [`GitError::Git`].
-    pub fn merge_commits(&self, commits: &[git2::Oid], message: &str) -> Result<git2::Oid, GitError> {
+    pub fn merge_commits(
+        &self,
+        commits: &[git2::Oid],
+        message: &str,
+    ) -> Result<git2::Oid, GitError> {
         let repo = self.git2()?;
         let workdir = self.workdir();
         let mut unique: Vec<git2::Oid> = Vec::with_capacity(commits.len());
         for &oid in commits {
             if !unique.contains(&oid) {
-                repo.find_commit(oid).map_err(|cause| GitError::UnknownRevision {
-                    rev: oid.to_string(),
-                    path: workdir.to_path_buf(),
-                    cause,
-                })?;
+                repo.find_commit(oid)
+                    .map_err(|cause| GitError::UnknownRevision {
+                        rev: oid.to_string(),
+                        path: workdir.to_path_buf(),
+                        cause,
+                    })?;
                 unique.push(oid);
             }
         }
@@ -76,10 +81,12 @@ impl Repository {
         let mut merged_tree = None;
         for (position, &next) in rest.iter().enumerate() {
             let theirs = find(next)?;
-            let mut index = repo.merge_commits(&ours, &theirs, None).map_err(GitError::git(
-                format!("merge {} with {next}", ours.id()),
-                workdir,
-            ))?;
+            let mut index = repo
+                .merge_commits(&ours, &theirs, None)
+                .map_err(GitError::git(
+                    format!("merge {} with {next}", ours.id()),
+                    workdir,
+                ))?;
             if index.has_conflicts() {
                 return Err(GitError::MergeConflict {
                     paths: conflict_paths(&index, workdir)?,
@@ -122,7 +129,10 @@ fn conflict_paths(index: &git2::Index, workdir: &std::path::Path) -> Result<Vec<
         .map_err(GitError::git("list merge conflicts", workdir))?;
     for conflict in conflicts {
         let conflict = conflict.map_err(GitError::git("read a merge conflict", workdir))?;
-        for entry in [conflict.ancestor, conflict.our, conflict.their].into_iter().flatten() {
+        for entry in [conflict.ancestor, conflict.our, conflict.their]
+            .into_iter()
+            .flatten()
+        {
             paths.insert(String::from_utf8_lossy(&entry.path).into_owned());
         }
     }

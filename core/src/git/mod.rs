@@ -50,6 +50,7 @@ mod repository;
 mod signature;
 mod staging;
 mod worktree;
+mod worktree_add;
 mod worktree_admin;
 mod worktree_pool;
 mod worktree_removal;

@@ -88,9 +88,11 @@ impl Repository {
                 }),
             },
             Err(cause) => {
-                if repo.is_empty().unwrap_or(false) || repo.head().is_err_and(|head_error| {
-                    head_error.code() == ErrorCode::UnbornBranch
-                }) {
+                if repo.is_empty().unwrap_or(false)
+                    || repo
+                        .head()
+                        .is_err_and(|head_error| head_error.code() == ErrorCode::UnbornBranch)
+                {
                     Err(GitError::NoCommits {
                         path: self.workdir.clone(),
                     })
@@ -149,8 +151,7 @@ impl Repository {
         let Ok(oid) = git2::Oid::from_str(oid) else {
             return false;
         };
-        self.git2()
-            .is_ok_and(|repo| repo.find_commit(oid).is_ok())
+        self.git2().is_ok_and(|repo| repo.find_commit(oid).is_ok())
     }
 }
 

@@ -10,7 +10,7 @@
 //! `acquire` takes, in order of preference, the directory already at the step path
 //! (left by a failed attempt or a crash), an idle worktree (renamed to the step path,
 //! its admin `gitdir` file rewritten as `git worktree move` does), or a new worktree
-//! (`git worktree add` into `.pool/`, then renamed). Reused worktrees are then reset
+//! (added into `.pool/` as `git worktree add` would, then renamed). Reused worktrees are then reset
 //! with [`reset_worktree`](super::worktree_reset::reset_worktree), whose cost is a stat
 //! pass plus the difference between the old and the new commit.
 //!
@@ -22,10 +22,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use git2::WorktreeAddOptions;
-
 use super::branch::branch_refname;
 use super::repository::open_worktree;
+use super::worktree_add::add_worktree;
 use super::worktree_admin::{admin_dir_of, admin_root, checked_out_at, registered, write_gitdir};
 use super::worktree_removal::{remove_run_worktrees, remove_tree, run_worktree_root};
 use super::worktree_reset::reset_worktree;
@@ -88,10 +87,12 @@ impl WorktreePool {
     /// `<root>/<step_path>`, on branch `branch` created or forced to `start`, clean and
     /// exactly at `start` (see the [`git`](super) module doc for what "exactly" covers).
     /// Reuses the directory already at the step path if it is a worktree of this
-    /// repository, else an idle pooled worktree, else adds a new one; anything else at
+    /// repository, else an idle pooled worktree, else adds a new one (a full checkout,
+    /// the only one); anything else at
     /// the step path (a plain directory or file) is deleted first.
     ///
-    /// Errors: [`GitError::InvalidRunId`], [`GitError::InvalidStepPath`] (empty, absolute,
+    /// Errors: [`GitError::UnknownRevision`] when `start` is not a commit of the
+    /// repository, [`GitError::InvalidRunId`], [`GitError::InvalidStepPath`] (empty, absolute,
     /// a component empty or starting with `.`), [`GitError::InvalidBranchName`],
     /// [`GitError::NestedStepPath`] (the step path is inside another worktree or
     /// contains one), [`GitError::BranchCheckedOut`] (another worktree has `branch`),
@@ -108,6 +109,15 @@ impl WorktreePool {
         validate_step_path(step_path)?;
         let refname = branch_refname(branch)?;
         let target = self.root.join(step_path);
+        // Checked before any directory moves, so a bad start leaves the pool as it was.
+        self.repo
+            .git2()?
+            .find_commit(start)
+            .map_err(|cause| GitError::UnknownRevision {
+                rev: start.to_string(),
+                path: self.repo.workdir().to_path_buf(),
+                cause,
+            })?;
 
         let placement = {
             let mut state = self.lock();
@@ -246,6 +256,9 @@ impl WorktreePool {
         refname: &str,
         branch: &str,
     ) -> Result<Placement, GitError> {
+        // First, so idle worktrees of an earlier process are detached before the
+        // branch check below looks at who holds the branch.
+        self.ensure_idle_loaded(state)?;
         self.check_no_enclosing_worktree(step_path, target)?;
         if let Some(holder) = checked_out_at(&self.repo, refname)?
             && !same_file(&holder, target)
@@ -274,7 +287,6 @@ impl WorktreePool {
             Err(error) => return Err(GitError::io("inspect", target)(error)),
         }
 
-        self.ensure_idle_loaded(state)?;
         let pool_dir = self.root.join(POOL_DIR);
         while let Some(entry) = state.idle.as_mut().and_then(Vec::pop) {
             let idle_dir = pool_dir.join(&entry);
@@ -306,30 +318,15 @@ impl WorktreePool {
         let workdir = self.repo.workdir();
         repo.find_commit(start)
             .map_err(GitError::git(format!("find start commit {start}"), workdir))?;
-        let reference = repo
-            .reference(refname, start, true, "pipeline: start step")
+        repo.reference(refname, start, true, "pipeline: start step")
             .map_err(GitError::git(
                 format!("set branch `{branch}` to {start}"),
                 workdir,
             ))?;
-        // libgit2 creates `<commondir>/worktrees` with an exclusive mkdir, which fails
-        // when two threads add the first worktrees at once; create it first.
-        let registry = admin_root(&self.repo);
-        fs::create_dir_all(&registry).map_err(GitError::io("create directory", &registry))?;
         let pool_dir = self.root.join(POOL_DIR);
         fs::create_dir_all(&pool_dir).map_err(GitError::io("create directory", &pool_dir))?;
         let dir = pool_dir.join(name);
-        let mut options = WorktreeAddOptions::new();
-        options.reference(Some(&reference));
-        if let Err(cause) = repo.worktree(name, &dir, Some(&options)) {
-            // Best effort: a half-made worktree is garbage; the error below is what matters.
-            let _ = remove_tree(&dir);
-            let _ = remove_tree(&registry.join(name));
-            return Err(GitError::git(
-                format!("add worktree `{name}` at {}", dir.display()),
-                workdir,
-            )(cause));
-        }
+        add_worktree(&self.repo, name, &dir, refname)?;
         Ok(dir)
     }
 
@@ -351,7 +348,9 @@ impl WorktreePool {
             let entry = entry.map_err(GitError::io("list directory", &pool_dir))?;
             let dir = entry.path();
             let usable = match admin_dir_of(&self.repo, &dir) {
-                Some(admin) => write_gitdir(&admin, &dir).and_then(|()| detach_head(&dir)).is_ok(),
+                Some(admin) => write_gitdir(&admin, &dir)
+                    .and_then(|()| detach_head(&dir))
+                    .is_ok(),
                 None => false,
             };
             if usable {
@@ -412,7 +411,8 @@ impl WorktreePool {
     /// A non-worktree directory at the step path is deleted, unless it contains the
     /// worktree of another step (e.g. step `a` while step `a/b` has one).
     fn check_no_enclosed_worktree(&self, step_path: &str, target: &Path) -> Result<(), GitError> {
-        let canonical = fs::canonicalize(target).map_err(GitError::io("resolve the path of", target))?;
+        let canonical =
+            fs::canonicalize(target).map_err(GitError::io("resolve the path of", target))?;
         for worktree in registered(&self.repo)? {
             if let Some(path) = worktree.path
                 && (path.starts_with(target) || path.starts_with(&canonical))
@@ -443,7 +443,10 @@ fn move_worktree(from: &Path, to: &Path, admin: &Path) -> Result<(), GitError> {
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent).map_err(GitError::io("create directory", parent))?;
     }
-    fs::rename(from, to).map_err(GitError::io(format!("move worktree {} to", from.display()), to))?;
+    fs::rename(from, to).map_err(GitError::io(
+        format!("move worktree {} to", from.display()),
+        to,
+    ))?;
     write_gitdir(admin, to)
 }
 
@@ -490,7 +493,9 @@ fn validate_step_path(step_path: &str) -> Result<(), GitError> {
     }
     for component in step_path.split('/') {
         if component.is_empty() {
-            return Err(invalid("it has an empty component (`//` or a trailing `/`)"));
+            return Err(invalid(
+                "it has an empty component (`//` or a trailing `/`)",
+            ));
         }
         if component.starts_with('.') {
             return Err(invalid("a component starts with `.`"));

@@ -20,9 +20,9 @@ use std::path::Path;
 
 use git2::build::CheckoutBuilder;
 
+use super::GitError;
 use super::branch::branch_refname;
 use super::repository::open_worktree;
-use super::GitError;
 
 /// Makes the worktree at `dir` exactly commit `start` on branch `branch` (created or
 /// forced to `start`): tracked files as in `start`, no untracked or ignored files,
@@ -37,8 +37,10 @@ pub(crate) fn reset_worktree(dir: &Path, branch: &str, start: git2::Oid) -> Resu
     remove_stale_index_lock(&repo)?;
     // An operation the tool left half-done (merge, rebase, cherry-pick, revert, bisect
     // leftovers such as MERGE_HEAD) would make git treat the worktree as mid-operation.
-    repo.cleanup_state()
-        .map_err(GitError::git("clear an unfinished merge, rebase or cherry-pick", dir))?;
+    repo.cleanup_state().map_err(GitError::git(
+        "clear an unfinished merge, rebase or cherry-pick",
+        dir,
+    ))?;
     let commit = repo
         .find_commit(start)
         .map_err(GitError::git(format!("find start commit {start}"), dir))?;
@@ -56,16 +58,23 @@ pub(crate) fn reset_worktree(dir: &Path, branch: &str, start: git2::Oid) -> Resu
         .map_err(GitError::git(format!("check out {start}"), dir))?;
 
     repo.reference(&refname, start, true, "pipeline: start step")
-        .map_err(GitError::git(format!("set branch `{branch}` to {start}"), dir))?;
-    repo.set_head(&refname)
-        .map_err(GitError::git(format!("switch HEAD to branch `{branch}`"), dir))?;
+        .map_err(GitError::git(
+            format!("set branch `{branch}` to {start}"),
+            dir,
+        ))?;
+    // Not `set_head`: libgit2's "checked out elsewhere" scan behind it fails spuriously
+    // while the pool moves other worktrees; the pool has checked ownership already.
+    repo.reference_symbolic("HEAD", &refname, true, "pipeline: start step")
+        .map_err(GitError::git(
+            format!("switch HEAD to branch `{branch}`"),
+            dir,
+        ))?;
 
-    let mut index = repo
-        .index()
-        .map_err(GitError::git("open the index", dir))?;
-    index
-        .read_tree(&tree)
-        .map_err(GitError::git(format!("load the tree of {start} into the index"), dir))?;
+    let mut index = repo.index().map_err(GitError::git("open the index", dir))?;
+    index.read_tree(&tree).map_err(GitError::git(
+        format!("load the tree of {start} into the index"),
+        dir,
+    ))?;
     index
         .write()
         .map_err(GitError::git("write the index", dir))?;

@@ -31,7 +31,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error at `location` of `file`.
-    pub fn error(file: impl Into<PathBuf>, location: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn error(
+        file: impl Into<PathBuf>,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Error,
             file: file.into(),
@@ -43,7 +47,11 @@ impl Diagnostic {
     }
 
     /// A note at `location` of `file`.
-    pub fn note(file: impl Into<PathBuf>, location: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn note(
+        file: impl Into<PathBuf>,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Note,
             ..Diagnostic::error(file, location, message)
@@ -94,7 +102,9 @@ pub struct LoadError {
 impl LoadError {
     /// The error diagnostics only.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
     }
 }
 

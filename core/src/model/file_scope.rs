@@ -43,7 +43,10 @@ pub fn check_scope_path(entry: &str) -> Result<(), ScopePathError> {
 enum Entry {
     /// Exact file or directory prefix, normalised: no `./`, no trailing `/`.
     Path(String),
-    Glob { literal_prefix: String, matcher: GlobMatcher },
+    Glob {
+        literal_prefix: String,
+        matcher: GlobMatcher,
+    },
 }
 
 /// A compiled file scope. An empty scope allows nothing; use `Option<FileScope>` for "no
@@ -67,13 +70,16 @@ fn normalise(entry: &str) -> String {
 impl FileScope {
     /// Compiles scope entries. Errors name the first bad entry; the loader has already
     /// rejected absolute and `..` paths, this re-checks so the type is safe on its own.
-    pub fn new<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<FileScope, ScopePathError> {
+    pub fn new<'a>(
+        entries: impl IntoIterator<Item = &'a str>,
+    ) -> Result<FileScope, ScopePathError> {
         let mut out = Vec::new();
         for raw in entries {
             check_scope_path(raw)?;
             let e = normalise(raw);
             if e.contains(['*', '?', '[', '{']) {
-                let glob = Glob::new(&e).map_err(|err| ScopePathError::Glob(raw.to_string(), err.kind().to_string()))?;
+                let glob = Glob::new(&e)
+                    .map_err(|err| ScopePathError::Glob(raw.to_string(), err.kind().to_string()))?;
                 let literal_prefix = e
                     .split(['*', '?', '[', '{'])
                     .next()
@@ -98,7 +104,13 @@ impl FileScope {
     /// Whether a repository-relative path (`/`-separated) is inside the scope.
     pub fn allows(&self, path: &str) -> bool {
         self.entries.iter().any(|e| match e {
-            Entry::Path(p) => p.is_empty() || path == p || path.strip_prefix(p.as_str()).is_some_and(|r| r.starts_with('/')),
+            Entry::Path(p) => {
+                p.is_empty()
+                    || path == p
+                    || path
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            }
             Entry::Glob { matcher, .. } => matcher.is_match(path),
         })
     }
@@ -113,7 +125,10 @@ impl FileScope {
             }
         }
         fn nested(a: &str, b: &str) -> bool {
-            a.is_empty() || b.is_empty() || a == b || b.strip_prefix(a).is_some_and(|r| r.starts_with('/'))
+            a.is_empty()
+                || b.is_empty()
+                || a == b
+                || b.strip_prefix(a).is_some_and(|r| r.starts_with('/'))
         }
         self.entries.iter().any(|a| {
             other.entries.iter().any(|b| {
@@ -130,9 +145,18 @@ mod tests {
 
     #[test]
     fn rejects_paths_escaping_the_repository() {
-        assert_eq!(check_scope_path("/etc/passwd"), Err(ScopePathError::Absolute("/etc/passwd".into())));
-        assert_eq!(check_scope_path("C:\\x"), Err(ScopePathError::Absolute("C:\\x".into())));
-        assert_eq!(check_scope_path("src/../../x"), Err(ScopePathError::ParentDir("src/../../x".into())));
+        assert_eq!(
+            check_scope_path("/etc/passwd"),
+            Err(ScopePathError::Absolute("/etc/passwd".into()))
+        );
+        assert_eq!(
+            check_scope_path("C:\\x"),
+            Err(ScopePathError::Absolute("C:\\x".into()))
+        );
+        assert_eq!(
+            check_scope_path("src/../../x"),
+            Err(ScopePathError::ParentDir("src/../../x".into()))
+        );
         assert_eq!(check_scope_path(" "), Err(ScopePathError::Empty));
         assert!(check_scope_path("src/..hidden/x").is_ok());
     }

@@ -38,10 +38,16 @@ pub(crate) struct RawWorkstream {
 /// JSON pointer), duplicate ids, unknown `depends_on` targets, dependency cycles (with the
 /// cycle path), unknown tools or capabilities, absolute or `..` paths in scopes, empty
 /// workstreams. On success, notes are in [`WorkstreamSet::notes`].
-pub fn load_workstreams(paths: &[PathBuf], options: &LoadOptions<'_>) -> Result<WorkstreamSet, LoadError> {
+pub fn load_workstreams(
+    paths: &[PathBuf],
+    options: &LoadOptions<'_>,
+) -> Result<WorkstreamSet, LoadError> {
     let mut diags = Vec::new();
     if paths.is_empty() {
-        diags.push(Diagnostic::error(".", "", "no workstream file or directory given").with_hint("pass a workstream file (.json) or a directory of them"));
+        diags.push(
+            Diagnostic::error(".", "", "no workstream file or directory given")
+                .with_hint("pass a workstream file (.json) or a directory of them"),
+        );
         return Err(LoadError { diagnostics: diags });
     }
 
@@ -62,14 +68,21 @@ pub fn load_workstreams(paths: &[PathBuf], options: &LoadOptions<'_>) -> Result<
         if meta.is_dir() {
             let listed = json_files_in(given, &mut diags);
             if listed.is_empty() {
-                diags.push(Diagnostic::error(given, "", "directory holds no top-level *.json workstream file"));
+                diags.push(Diagnostic::error(
+                    given,
+                    "",
+                    "directory holds no top-level *.json workstream file",
+                ));
             }
             for f in listed {
                 upsert(&mut files, &mut seen, f, true);
             }
         } else {
             upsert(&mut files, &mut seen, given.clone(), true);
-            let dir = given.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = given
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             for f in json_files_in(dir, &mut Vec::new()) {
                 upsert(&mut files, &mut seen, f, false);
             }
@@ -82,7 +95,11 @@ pub fn load_workstreams(paths: &[PathBuf], options: &LoadOptions<'_>) -> Result<
     for (file, strict) in &files {
         let mut file_diags = Vec::new();
         let parsed = read_file(file, &mut file_diags);
-        let sink = if *strict { &mut diags } else { &mut sibling_problems };
+        let sink = if *strict {
+            &mut diags
+        } else {
+            &mut sibling_problems
+        };
         sink.extend(file_diags);
         if let Some(list) = parsed {
             for raw in list {
@@ -97,9 +114,18 @@ pub fn load_workstreams(paths: &[PathBuf], options: &LoadOptions<'_>) -> Result<
     for (i, (raw, strict)) in raws.iter().enumerate() {
         if let Some(&first) = by_id.get(&raw.id) {
             let (other, other_strict) = &raws[first];
-            let d = Diagnostic::error(&raw.file, format!("{}/id", raw.pointer), format!("duplicate workstream id `{}` (also defined in {} at {})", raw.id, other.file.display(), pointer_or_root(&other.pointer)))
-                .with_step(raw.id.clone())
-                .with_hint("workstream ids must be unique across the files of a directory");
+            let d = Diagnostic::error(
+                &raw.file,
+                format!("{}/id", raw.pointer),
+                format!(
+                    "duplicate workstream id `{}` (also defined in {} at {})",
+                    raw.id,
+                    other.file.display(),
+                    pointer_or_root(&other.pointer)
+                ),
+            )
+            .with_step(raw.id.clone())
+            .with_hint("workstream ids must be unique across the files of a directory");
             if *strict || *other_strict {
                 diags.push(d);
             } else {
@@ -113,7 +139,11 @@ pub fn load_workstreams(paths: &[PathBuf], options: &LoadOptions<'_>) -> Result<
 
     // Selection: workstreams of strict files plus the closure of what they depend on.
     let mut selected: Vec<bool> = vec![false; raws.len()];
-    let mut queue: VecDeque<usize> = ids_in_order.iter().copied().filter(|&i| raws[i].1).collect();
+    let mut queue: VecDeque<usize> = ids_in_order
+        .iter()
+        .copied()
+        .filter(|&i| raws[i].1)
+        .collect();
     while let Some(i) = queue.pop_front() {
         if selected[i] {
             continue;
@@ -127,17 +157,32 @@ pub fn load_workstreams(paths: &[PathBuf], options: &LoadOptions<'_>) -> Result<
             }
         }
     }
-    let chosen: Vec<&RawWorkstream> = ids_in_order.iter().filter(|&&i| selected[i]).map(|&i| &raws[i].0).collect();
+    let chosen: Vec<&RawWorkstream> = ids_in_order
+        .iter()
+        .filter(|&&i| selected[i])
+        .map(|&i| &raws[i].0)
+        .collect();
     if chosen.is_empty() && diags.iter().all(|d| d.severity != Severity::Error) {
-        diags.push(Diagnostic::error(&paths[0], "", "no workstream found").with_hint("a workstream file holds one workstream object, or a non-empty array of them"));
+        diags.push(
+            Diagnostic::error(&paths[0], "", "no workstream found").with_hint(
+                "a workstream file holds one workstream object, or a non-empty array of them",
+            ),
+        );
     }
 
     let normalized = normalize_workstreams(&chosen, options.catalog);
-    let unknown_dep = normalized.diagnostics.iter().any(|d| d.message.starts_with("unknown dependency"));
+    let unknown_dep = normalized
+        .diagnostics
+        .iter()
+        .any(|d| d.message.starts_with("unknown dependency"));
     diags.extend(normalized.diagnostics);
     if unknown_dep {
         // The missing workstream may be in a sibling file that failed to load: say so.
-        for mut d in sibling_problems.iter().filter(|d| d.severity == Severity::Error).cloned() {
+        for mut d in sibling_problems
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .cloned()
+        {
             d.severity = Severity::Note;
             d.message = format!("sibling file not loaded: {}", d.message);
             diags.push(d);
@@ -160,14 +205,28 @@ pub fn load_workstreams(paths: &[PathBuf], options: &LoadOptions<'_>) -> Result<
         v.dedup();
         v
     };
-    Ok(WorkstreamSet::new(normalized.workstreams, normalized.steps, diags, used_files))
+    Ok(WorkstreamSet::new(
+        normalized.workstreams,
+        normalized.steps,
+        diags,
+        used_files,
+    ))
 }
 
-fn upsert(files: &mut Vec<(PathBuf, bool)>, seen: &mut HashSet<PathBuf>, path: PathBuf, strict: bool) {
+fn upsert(
+    files: &mut Vec<(PathBuf, bool)>,
+    seen: &mut HashSet<PathBuf>,
+    path: PathBuf,
+    strict: bool,
+) {
     let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
     if seen.insert(key.clone()) {
         files.push((path, strict));
-    } else if strict && let Some(entry) = files.iter_mut().find(|(p, _)| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()) == key) {
+    } else if strict
+        && let Some(entry) = files
+            .iter_mut()
+            .find(|(p, _)| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()) == key)
+    {
         entry.1 = true;
     }
 }
@@ -181,7 +240,11 @@ fn json_files_in(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(Diagnostic::error(dir, "", format!("cannot list directory: {e}")));
+            diags.push(Diagnostic::error(
+                dir,
+                "",
+                format!("cannot list directory: {e}"),
+            ));
             return Vec::new();
         }
     };
@@ -189,7 +252,11 @@ fn json_files_in(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
-        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".schema.json")))
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".schema.json"))
+        })
         .collect();
     out.sort();
     out
@@ -208,14 +275,25 @@ fn read_file(file: &Path, diags: &mut Vec<Diagnostic>) -> Option<Vec<RawWorkstre
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t.strip_prefix('\u{feff}').unwrap_or(t),
         Err(e) => {
-            diags.push(Diagnostic::error(file, format!("byte {}", e.valid_up_to()), "file is not valid UTF-8").with_hint("save the file as UTF-8 JSON"));
+            diags.push(
+                Diagnostic::error(
+                    file,
+                    format!("byte {}", e.valid_up_to()),
+                    "file is not valid UTF-8",
+                )
+                .with_hint("save the file as UTF-8 JSON"),
+            );
             return None;
         }
     };
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            let mut d = Diagnostic::error(file, format!("line {}, column {}", e.line(), e.column()), format!("invalid JSON: {e}"));
+            let mut d = Diagnostic::error(
+                file,
+                format!("line {}, column {}", e.line(), e.column()),
+                format!("invalid JSON: {e}"),
+            );
             if e.is_eof() {
                 d = d.with_hint("the file ends early: is it truncated?");
             }
@@ -224,19 +302,37 @@ fn read_file(file: &Path, diags: &mut Vec<Diagnostic>) -> Option<Vec<RawWorkstre
         }
     };
     if is_json_schema(&value) {
-        diags.push(Diagnostic::note(file, "", "skipped: a JSON Schema document, not a workstream"));
+        diags.push(Diagnostic::note(
+            file,
+            "",
+            "skipped: a JSON Schema document, not a workstream",
+        ));
         return Some(Vec::new());
     }
     let items: Vec<(String, Value)> = match value {
         Value::Array(items) => {
             if items.is_empty() {
-                diags.push(Diagnostic::error(file, "", "empty array: the file holds no workstream").with_hint("add at least one workstream object"));
+                diags.push(
+                    Diagnostic::error(file, "", "empty array: the file holds no workstream")
+                        .with_hint("add at least one workstream object"),
+                );
             }
-            items.into_iter().enumerate().map(|(i, v)| (format!("/{i}"), v)).collect()
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (format!("/{i}"), v))
+                .collect()
         }
         Value::Object(_) => vec![(String::new(), value)],
         other => {
-            diags.push(Diagnostic::error(file, "", format!("expected a workstream object or an array of them, found {}", json_kind(&other))));
+            diags.push(Diagnostic::error(
+                file,
+                "",
+                format!(
+                    "expected a workstream object or an array of them, found {}",
+                    json_kind(&other)
+                ),
+            ));
             return None;
         }
     };
@@ -246,7 +342,11 @@ fn read_file(file: &Path, diags: &mut Vec<Diagnostic>) -> Option<Vec<RawWorkstre
         let id = v.get("id").and_then(Value::as_str).map(str::to_string);
         if !violations.is_empty() {
             for viol in violations {
-                let mut d = Diagnostic::error(file, pointer_or_root(&format!("{pointer}{}", viol.pointer)).to_string(), viol.message);
+                let mut d = Diagnostic::error(
+                    file,
+                    pointer_or_root(&format!("{pointer}{}", viol.pointer)).to_string(),
+                    viol.message,
+                );
                 if let Some(step) = step_id_at(&v, &viol.pointer, id.as_deref()) {
                     d = d.with_step(step);
                 }
@@ -267,7 +367,8 @@ fn read_file(file: &Path, diags: &mut Vec<Diagnostic>) -> Option<Vec<RawWorkstre
 }
 
 fn is_json_schema(v: &Value) -> bool {
-    v.as_object().is_some_and(|o| o.contains_key("$schema") && !o.contains_key("id"))
+    v.as_object()
+        .is_some_and(|o| o.contains_key("$schema") && !o.contains_key("id"))
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -286,7 +387,11 @@ fn step_id_at(ws: &Value, pointer: &str, ws_id: Option<&str>) -> Option<String> 
     let parts: Vec<&str> = pointer.split('/').skip(1).collect();
     let step = match parts.as_slice() {
         ["steps", n, ..] => ws.get("steps")?.get(n.parse::<usize>().ok()?)?,
-        ["phases", p, "steps", n, ..] => ws.get("phases")?.get(p.parse::<usize>().ok()?)?.get("steps")?.get(n.parse::<usize>().ok()?)?,
+        ["phases", p, "steps", n, ..] => ws
+            .get("phases")?
+            .get(p.parse::<usize>().ok()?)?
+            .get("steps")?
+            .get(n.parse::<usize>().ok()?)?,
         _ => return ws_id.map(str::to_string),
     };
     let sid = step.get("id").and_then(Value::as_str)?;

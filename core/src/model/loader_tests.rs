@@ -23,7 +23,11 @@ impl ToolCatalog for ListCatalog {
 }
 
 pub(crate) fn catalog() -> ListCatalog {
-    ListCatalog(vec![("aider", &["code_generation", "refactoring"]), ("codex", &["code_generation"]), ("claude", &[])])
+    ListCatalog(vec![
+        ("aider", &["code_generation", "refactoring"]),
+        ("codex", &["code_generation"]),
+        ("claude", &[]),
+    ])
 }
 
 fn conformance() -> PathBuf {
@@ -56,23 +60,53 @@ fn conformance_directory_loads_all_36_workstreams() {
     }
     let set = load(&[dir]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.workstreams.len(), 36);
-    assert!(set.notes.iter().any(|n| n.message.contains("JSON Schema")), "schema file skipped with a note");
-    assert!(set.notes.iter().any(|n| n.message.contains("`circuit_breaker` is not interpreted yet")));
+    assert!(
+        set.notes.iter().any(|n| n.message.contains("JSON Schema")),
+        "schema file skipped with a note"
+    );
+    assert!(set.notes.iter().any(|n| {
+        n.message
+            .contains("`circuit_breaker` is not interpreted yet")
+    }));
     let examples = load(&[conformance().join("examples")]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(examples.workstreams.len(), 5);
-    assert!(examples.notes.iter().any(|n| n.message.contains("`saga` is not interpreted")));
-    assert!(examples.notes.iter().any(|n| n.message.contains("`error_handling` is not interpreted")));
+    assert!(
+        examples
+            .notes
+            .iter()
+            .any(|n| n.message.contains("`saga` is not interpreted"))
+    );
+    assert!(
+        examples
+            .notes
+            .iter()
+            .any(|n| n.message.contains("`error_handling` is not interpreted"))
+    );
     // Phases: step-03 of example 4 depends on step-02 (explicitly and through its phase).
-    let s = examples.step(&StepId::nested("ws-example-04-multi-phase", "step-03-create-reporter")).unwrap();
-    assert_eq!(s.depends_on, vec![StepId::nested("ws-example-04-multi-phase", "step-02-create-validator")]);
+    let s = examples
+        .step(&StepId::nested(
+            "ws-example-04-multi-phase",
+            "step-03-create-reporter",
+        ))
+        .unwrap();
+    assert_eq!(
+        s.depends_on,
+        vec![StepId::nested(
+            "ws-example-04-multi-phase",
+            "step-02-create-validator"
+        )]
+    );
 }
 
 #[test]
 fn every_conformance_file_loads_on_its_own_with_sibling_dependencies() {
     for entry in std::fs::read_dir(conformance()).unwrap() {
         let p = entry.unwrap().path();
-        if p.extension().is_some_and(|e| e == "json") && !p.to_string_lossy().ends_with(".schema.json") {
-            let set = load(std::slice::from_ref(&p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        if p.extension().is_some_and(|e| e == "json")
+            && !p.to_string_lossy().ends_with(".schema.json")
+        {
+            let set =
+                load(std::slice::from_ref(&p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             assert!(!set.workstreams.is_empty());
         }
     }
@@ -84,7 +118,11 @@ fn every_conformance_file_loads_on_its_own_with_sibling_dependencies() {
 #[test]
 fn truncated_json_reports_line_and_column() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(d.path(), "a.json", "{\n  \"id\": \"ws-a\",\n  \"tasks\": [\"x\"");
+    let f = write(
+        d.path(),
+        "a.json",
+        "{\n  \"id\": \"ws-a\",\n  \"tasks\": [\"x\"",
+    );
     let e = errors(load(&[f.clone()]));
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].file, f);
@@ -95,7 +133,11 @@ fn truncated_json_reports_line_and_column() {
 #[test]
 fn schema_violations_name_the_json_pointer_and_step() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(d.path(), "a.json", r#"{"id": "ws-a", "tool": "aider", "steps": [{"id": "s1", "tasks": "x", "timeout_sec": -1}]}"#);
+    let f = write(
+        d.path(),
+        "a.json",
+        r#"{"id": "ws-a", "tool": "aider", "steps": [{"id": "s1", "tasks": "x", "timeout_sec": -1}]}"#,
+    );
     let e = errors(load(&[f]));
     assert_eq!(e[0].location, "/steps/0/timeout_sec");
     assert_eq!(e[0].step.as_deref(), Some("ws-a/s1"));
@@ -114,12 +156,31 @@ fn duplicate_ids_unknown_dependencies_and_tools_are_errors() {
     );
     let e = errors(load(&[f]));
     let text: Vec<String> = e.iter().map(|d| d.to_string()).collect();
-    assert!(text.iter().any(|t| t.contains("duplicate workstream id `ws-a`")), "{text:#?}");
-    assert!(text.iter().any(|t| t.contains("unknown tool `aidr`") && t.contains("did you mean `aider`")), "{text:#?}");
-    assert!(text.iter().any(|t| t.contains("duplicate step id `s`")), "{text:#?}");
-    let f2 = write(d.path(), "b.json", r#"{"id": "ws-x", "command": "true", "depends_on": ["ws-nope"]}"#);
+    assert!(
+        text.iter()
+            .any(|t| t.contains("duplicate workstream id `ws-a`")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("unknown tool `aidr`") && t.contains("did you mean `aider`")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|t| t.contains("duplicate step id `s`")),
+        "{text:#?}"
+    );
+    let f2 = write(
+        d.path(),
+        "b.json",
+        r#"{"id": "ws-x", "command": "true", "depends_on": ["ws-nope"]}"#,
+    );
     let e = errors(load(&[f2]));
-    assert!(e[0].message.contains("unknown dependency `ws-nope`"), "{}", e[0]);
+    assert!(
+        e[0].message.contains("unknown dependency `ws-nope`"),
+        "{}",
+        e[0]
+    );
     assert_eq!(e[0].location, "/depends_on/0");
 }
 
@@ -137,14 +198,26 @@ fn cycles_print_their_path() {
     );
     let e = errors(load(&[f]));
     let msgs: Vec<&str> = e.iter().map(|d| d.message.as_str()).collect();
-    assert!(msgs.contains(&"dependency cycle: w/a -> w/c -> w/b -> w/a (each step depends on the next)"), "{msgs:#?}");
-    assert!(msgs.contains(&"dependency cycle: w/d -> w/d (each step depends on the next)"), "{msgs:#?}");
+    assert!(
+        msgs.contains(
+            &"dependency cycle: w/a -> w/c -> w/b -> w/a (each step depends on the next)"
+        ),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.contains(&"dependency cycle: w/d -> w/d (each step depends on the next)"),
+        "{msgs:#?}"
+    );
 }
 
 #[test]
 fn scope_paths_must_stay_inside_the_repository() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(d.path(), "a.json", r#"{"id": "w", "command": "true", "files_scope": ["ok.txt", "/etc/passwd"], "files_create": ["../x"]}"#);
+    let f = write(
+        d.path(),
+        "a.json",
+        r#"{"id": "w", "command": "true", "files_scope": ["ok.txt", "/etc/passwd"], "files_create": ["../x"]}"#,
+    );
     let e = errors(load(&[f]));
     let locs: Vec<&str> = e.iter().map(|d| d.location.as_str()).collect();
     assert_eq!(locs, vec!["/files_scope/1", "/files_create/0"]);
@@ -154,15 +227,27 @@ fn scope_paths_must_stay_inside_the_repository() {
 fn empty_workstreams_are_errors() {
     let d = tempfile::tempdir().unwrap();
     let f = write(d.path(), "a.json", "[]");
-    assert!(errors(load(&[f])).iter().any(|d| d.message.contains("empty array")));
+    assert!(
+        errors(load(&[f]))
+            .iter()
+            .any(|d| d.message.contains("empty array"))
+    );
     let f = write(d.path(), "b.json", r#"{"id": "w", "tool": "aider"}"#);
-    assert!(errors(load(&[f])).iter().any(|d| d.message.contains("has nothing to do")));
+    assert!(
+        errors(load(&[f]))
+            .iter()
+            .any(|d| d.message.contains("has nothing to do"))
+    );
 }
 
 #[test]
 fn workstream_acceptance_gate_and_cross_workstream_dependencies() {
     let d = tempfile::tempdir().unwrap();
-    write(d.path(), "base.json", r#"{"id": "base", "command": "true"}"#);
+    write(
+        d.path(),
+        "base.json",
+        r#"{"id": "base", "command": "true"}"#,
+    );
     let f = write(
         d.path(),
         "main.json",
@@ -173,8 +258,14 @@ fn workstream_acceptance_gate_and_cross_workstream_dependencies() {
     assert_eq!(set.workstreams.len(), 2, "sibling dependency pulled in");
     let gate = set.step(&StepId::nested("m", "_acceptance")).unwrap();
     assert_eq!(gate.kind, StepKind::WorkstreamAcceptance);
-    assert_eq!(gate.depends_on, vec![StepId::nested("m", "b"), StepId::nested("m", "c")]);
+    assert_eq!(
+        gate.depends_on,
+        vec![StepId::nested("m", "b"), StepId::nested("m", "c")]
+    );
     let a = set.step(&StepId::nested("m", "a")).unwrap();
     assert_eq!(a.depends_on, vec![StepId::workstream("base")]);
-    assert_eq!(set.workstreams[1].exit_steps, vec![StepId::nested("m", "_acceptance")]);
+    assert_eq!(
+        set.workstreams[1].exit_steps,
+        vec![StepId::nested("m", "_acceptance")]
+    );
 }

@@ -14,16 +14,43 @@ use sha2::{Digest, Sha256};
 use super::loader::RawWorkstream;
 use super::semantic_checks::{check_cycles, closest};
 use super::workstream_set::hex;
-use super::{AcceptanceTest, Diagnostic, Isolation, Step, StepId, StepKind, ToolCatalog, ToolChoice, Workstream};
+use super::{
+    AcceptanceTest, Diagnostic, Isolation, Step, StepId, StepKind, ToolCatalog, ToolChoice,
+    Workstream,
+};
 
 /// Fields the engine interprets, on workstreams and steps.
 const INTERPRETED: &[&str] = &[
-    "id", "description", "tool", "capability", "command", "tasks", "prompt", "depends_on", "files_scope", "files_create",
-    "acceptance_tests", "timeout_sec", "env", "isolation", "conflict_group", "parallel_ok", "specs", "openspec_tasks",
-    "steps", "phases",
+    "id",
+    "description",
+    "tool",
+    "capability",
+    "command",
+    "tasks",
+    "prompt",
+    "depends_on",
+    "files_scope",
+    "files_create",
+    "acceptance_tests",
+    "timeout_sec",
+    "env",
+    "isolation",
+    "conflict_group",
+    "parallel_ok",
+    "specs",
+    "openspec_tasks",
+    "steps",
+    "phases",
 ];
 /// Informational fields: kept and shown, with no effect on execution by design.
-const INFORMATIONAL: &[&str] = &["openspec_change", "ccpm_issue", "gate", "metadata", "name", "title"];
+const INFORMATIONAL: &[&str] = &[
+    "openspec_change",
+    "ccpm_issue",
+    "gate",
+    "metadata",
+    "name",
+    "title",
+];
 /// Fields the error engine will interpret (issue #3); until then they are reported.
 const ERROR_ENGINE: &[&str] = &["retry", "circuit_breaker", "compensation"];
 const PHASE_FIELDS: &[&str] = &["id", "name", "description", "depends_on", "steps"];
@@ -57,7 +84,10 @@ struct WsInfo {
     acceptance: Option<usize>,
 }
 
-pub(crate) fn normalize_workstreams(raws: &[&RawWorkstream], catalog: &dyn ToolCatalog) -> Normalized {
+pub(crate) fn normalize_workstreams(
+    raws: &[&RawWorkstream],
+    catalog: &dyn ToolCatalog,
+) -> Normalized {
     let mut diags = Vec::new();
     let mut drafts: Vec<Draft> = Vec::new();
     let mut infos: Vec<WsInfo> = Vec::new();
@@ -68,8 +98,16 @@ pub(crate) fn normalize_workstreams(raws: &[&RawWorkstream], catalog: &dyn ToolC
     }
 
     // Local lookup tables.
-    let ws_by_id: HashMap<&str, usize> = infos.iter().enumerate().map(|(i, w)| (w.id.as_str(), i)).collect();
-    let step_by_id: HashMap<StepId, usize> = drafts.iter().enumerate().map(|(i, d)| (d.step.id.clone(), i)).collect();
+    let ws_by_id: HashMap<&str, usize> = infos
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.id.as_str(), i))
+        .collect();
+    let step_by_id: HashMap<StepId, usize> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.step.id.clone(), i))
+        .collect();
 
     // Pass 1: intra-workstream dependencies (steps and phases).
     let mut resolved: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); drafts.len()];
@@ -77,7 +115,10 @@ pub(crate) fn normalize_workstreams(raws: &[&RawWorkstream], catalog: &dyn ToolC
     for (di, d) in drafts.iter().enumerate() {
         let w = &infos[d.ws_index];
         for (name, ptr) in &d.raw_deps {
-            if let Some(&t) = step_by_id.get(&StepId::nested(&w.id, name)).filter(|_| w.multi_step) {
+            if let Some(&t) = step_by_id
+                .get(&StepId::nested(&w.id, name))
+                .filter(|_| w.multi_step)
+            {
                 resolved[di].insert(t);
             } else if let Some((_, members)) = w.phases.get(name) {
                 resolved[di].extend(members.iter().copied());
@@ -102,7 +143,12 @@ pub(crate) fn normalize_workstreams(raws: &[&RawWorkstream], catalog: &dyn ToolC
     }
     // Workstream-level depends_on applies to the workstream's root steps.
     for w in &infos {
-        let roots: Vec<usize> = w.steps.iter().copied().filter(|&s| resolved[s].is_empty() && pending_cross[s].is_empty()).collect();
+        let roots: Vec<usize> = w
+            .steps
+            .iter()
+            .copied()
+            .filter(|&s| resolved[s].is_empty() && pending_cross[s].is_empty())
+            .collect();
         let targets = if w.multi_step { roots } else { w.steps.clone() };
         for &s in &targets {
             if drafts[s].step.kind == StepKind::WorkstreamAcceptance {
@@ -122,11 +168,21 @@ pub(crate) fn normalize_workstreams(raws: &[&RawWorkstream], catalog: &dyn ToolC
     let mut exit_steps: Vec<Vec<usize>> = Vec::with_capacity(infos.len());
     for w in infos.iter() {
         if let Some(acc) = w.acceptance {
-            let sinks: Vec<usize> = w.steps.iter().copied().filter(|&s| s != acc && !has_dependent[s]).collect();
+            let sinks: Vec<usize> = w
+                .steps
+                .iter()
+                .copied()
+                .filter(|&s| s != acc && !has_dependent[s])
+                .collect();
             resolved[acc].extend(sinks);
             exit_steps.push(vec![acc]);
         } else {
-            let sinks = w.steps.iter().copied().filter(|&s| !has_dependent[s]).collect();
+            let sinks = w
+                .steps
+                .iter()
+                .copied()
+                .filter(|&s| !has_dependent[s])
+                .collect();
             exit_steps.push(sinks);
         }
     }
@@ -145,11 +201,21 @@ pub(crate) fn normalize_workstreams(raws: &[&RawWorkstream], catalog: &dyn ToolC
                 resolved[di].extend(exit_steps[wi].iter().copied());
                 continue;
             }
-            let candidates = infos.iter().map(|w| w.id.as_str()).chain(w.steps.iter().filter_map(|&s| drafts[s].step.id.as_str().split_once('/').map(|(_, l)| l)));
+            let candidates = infos.iter().map(|w| w.id.as_str()).chain(
+                w.steps
+                    .iter()
+                    .filter_map(|&s| drafts[s].step.id.as_str().split_once('/').map(|(_, l)| l)),
+            );
             diags.push(
-                Diagnostic::error(&w.file, ptr, format!("unknown dependency `{name}`: no step, phase or workstream has this id"))
-                    .with_step(drafts[di].step.id.to_string())
-                    .with_hint(hint_for(&name, candidates)),
+                Diagnostic::error(
+                    &w.file,
+                    ptr,
+                    format!(
+                        "unknown dependency `{name}`: no step, phase or workstream has this id"
+                    ),
+                )
+                .with_step(drafts[di].step.id.to_string())
+                .with_hint(hint_for(&name, candidates)),
             );
         }
     }
@@ -193,7 +259,13 @@ fn hint_for<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String
     }
 }
 
-fn build_workstream(wi: usize, raw: &RawWorkstream, catalog: &dyn ToolCatalog, drafts: &mut Vec<Draft>, diags: &mut Vec<Diagnostic>) -> WsInfo {
+fn build_workstream(
+    wi: usize,
+    raw: &RawWorkstream,
+    catalog: &dyn ToolCatalog,
+    drafts: &mut Vec<Draft>,
+    diags: &mut Vec<Diagnostic>,
+) -> WsInfo {
     let v = &raw.value;
     let file = &raw.file;
     let ptr = |suffix: &str| format!("{}{}", raw.pointer, suffix);
@@ -227,12 +299,30 @@ fn build_workstream(wi: usize, raw: &RawWorkstream, catalog: &dyn ToolCatalog, d
             }
         };
         check_tool(&tool, catalog, file, &ptr(""), &raw.id, diags);
-        let step = base_step(StepId::workstream(&raw.id), &raw.id, file, raw.pointer.clone(), v, v, tool, ws_scope.clone().unwrap_or_default(), true, ws_tests);
-        if step.tasks.is_empty() && step.prompt.is_none() && !matches!(step.tool, ToolChoice::Shell(_)) {
+        let step = base_step(
+            StepId::workstream(&raw.id),
+            &raw.id,
+            file,
+            raw.pointer.clone(),
+            v,
+            v,
+            tool,
+            ws_scope.clone().unwrap_or_default(),
+            true,
+            ws_tests,
+        );
+        if step.tasks.is_empty()
+            && step.prompt.is_none()
+            && !matches!(step.tool, ToolChoice::Shell(_))
+        {
             diags.push(
-                Diagnostic::error(file, ptr(""), format!("workstream `{}` has nothing to do", raw.id))
-                    .with_step(raw.id.clone())
-                    .with_hint("give `tasks` or `prompt` for its tool, `command` to run, or `steps`"),
+                Diagnostic::error(
+                    file,
+                    ptr(""),
+                    format!("workstream `{}` has nothing to do", raw.id),
+                )
+                .with_step(raw.id.clone())
+                .with_hint("give `tasks` or `prompt` for its tool, `command` to run, or `steps`"),
             );
         }
         info.steps.push(drafts.len());
@@ -254,12 +344,34 @@ fn build_workstream(wi: usize, raw: &RawWorkstream, catalog: &dyn ToolCatalog, d
     }
     if let Some(Value::Array(phases)) = v.get("phases") {
         for (pi, p) in phases.iter().enumerate() {
-            let pid = p.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let pid = p
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let pptr = ptr(&format!("/phases/{pi}"));
-            report_uninterpreted(p, file, &pptr, &format!("{}/{}", raw.id, pid), PHASE_FIELDS, diags);
+            report_uninterpreted(
+                p,
+                file,
+                &pptr,
+                &format!("{}/{}", raw.id, pid),
+                PHASE_FIELDS,
+                diags,
+            );
             let deps = id_list(p, "depends_on", &format!("{pptr}/depends_on"));
-            if info.phases.insert(pid.clone(), (deps, Vec::new())).is_some() {
-                diags.push(Diagnostic::error(file, format!("{pptr}/id"), format!("duplicate phase id `{pid}`")).with_step(raw.id.clone()));
+            if info
+                .phases
+                .insert(pid.clone(), (deps, Vec::new()))
+                .is_some()
+            {
+                diags.push(
+                    Diagnostic::error(
+                        file,
+                        format!("{pptr}/id"),
+                        format!("duplicate phase id `{pid}`"),
+                    )
+                    .with_step(raw.id.clone()),
+                );
             }
             if let Some(Value::Array(steps)) = p.get("steps") {
                 for (si, s) in steps.iter().enumerate() {
@@ -272,17 +384,38 @@ fn build_workstream(wi: usize, raw: &RawWorkstream, catalog: &dyn ToolCatalog, d
     for (sptr, s, phase) in step_values {
         let sid = s.get("id").and_then(Value::as_str).unwrap_or_default();
         let full = StepId::nested(&raw.id, sid);
-        report_uninterpreted(s, file, &sptr, full.as_str(), &["isolation", "name", "metadata"], diags);
+        report_uninterpreted(
+            s,
+            file,
+            &sptr,
+            full.as_str(),
+            &["isolation", "name", "metadata"],
+            diags,
+        );
         if let Some(first) = seen.insert(sid.to_string(), sptr.clone()) {
             diags.push(
-                Diagnostic::error(file, format!("{sptr}/id"), format!("duplicate step id `{sid}` in workstream `{}` (first at {first})", raw.id))
-                    .with_step(full.to_string())
-                    .with_hint("step ids must be unique within their workstream"),
+                Diagnostic::error(
+                    file,
+                    format!("{sptr}/id"),
+                    format!(
+                        "duplicate step id `{sid}` in workstream `{}` (first at {first})",
+                        raw.id
+                    ),
+                )
+                .with_step(full.to_string())
+                .with_hint("step ids must be unique within their workstream"),
             );
             continue;
         }
         if info.phases.contains_key(sid) {
-            diags.push(Diagnostic::error(file, format!("{sptr}/id"), format!("step id `{sid}` is also a phase id")).with_step(full.to_string()));
+            diags.push(
+                Diagnostic::error(
+                    file,
+                    format!("{sptr}/id"),
+                    format!("step id `{sid}` is also a phase id"),
+                )
+                .with_step(full.to_string()),
+            );
         }
         let tool = match tool_of(s).or_else(|| ws_tool.clone()) {
             Some(t) => t,
@@ -301,12 +434,33 @@ fn build_workstream(wi: usize, raw: &RawWorkstream, catalog: &dyn ToolCatalog, d
             Some(sc) => (sc, true),
             None => (ws_scope.clone().unwrap_or_default(), false),
         };
-        let step = base_step(full.clone(), &raw.id, file, sptr.clone(), s, v, tool, scope, declared, tests_of(s));
-        if step.tasks.is_empty() && step.prompt.is_none() && step.description.is_none() && !matches!(step.tool, ToolChoice::Shell(_)) {
+        let step = base_step(
+            full.clone(),
+            &raw.id,
+            file,
+            sptr.clone(),
+            s,
+            v,
+            tool,
+            scope,
+            declared,
+            tests_of(s),
+        );
+        if step.tasks.is_empty()
+            && step.prompt.is_none()
+            && step.description.is_none()
+            && !matches!(step.tool, ToolChoice::Shell(_))
+        {
             diags.push(
-                Diagnostic::error(file, sptr.clone(), format!("step `{full}` has nothing to do"))
-                    .with_step(full.to_string())
-                    .with_hint("give `tasks`, `prompt` or `description` for its tool, or `command` to run"),
+                Diagnostic::error(
+                    file,
+                    sptr.clone(),
+                    format!("step `{full}` has nothing to do"),
+                )
+                .with_step(full.to_string())
+                .with_hint(
+                    "give `tasks`, `prompt` or `description` for its tool, or `command` to run",
+                ),
             );
         }
         let idx = drafts.len();
@@ -326,7 +480,18 @@ fn build_workstream(wi: usize, raw: &RawWorkstream, catalog: &dyn ToolCatalog, d
 
     if !ws_tests.is_empty() {
         let id = StepId::nested(&raw.id, "_acceptance");
-        let mut step = base_step(id, &raw.id, file, ptr("/acceptance_tests"), &Value::Null, v, ToolChoice::None, Vec::new(), false, ws_tests);
+        let mut step = base_step(
+            id,
+            &raw.id,
+            file,
+            ptr("/acceptance_tests"),
+            &Value::Null,
+            v,
+            ToolChoice::None,
+            Vec::new(),
+            false,
+            ws_tests,
+        );
         step.kind = StepKind::WorkstreamAcceptance;
         step.description = Some(format!("acceptance tests of workstream {}", raw.id));
         step.tasks.clear();
@@ -377,7 +542,11 @@ fn base_step(
         tool,
         tasks: match s.get("tasks") {
             Some(Value::String(t)) => vec![t.clone()],
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
             _ => Vec::new(),
         },
         prompt: str_field(s, "prompt"),
@@ -391,8 +560,12 @@ fn base_step(
             Some("none") => Isolation::None,
             _ => Isolation::Worktree,
         },
-        conflict_group: inherit("conflict_group").and_then(Value::as_str).map(str::to_string),
-        parallel_ok: inherit("parallel_ok").and_then(Value::as_bool).unwrap_or(true),
+        conflict_group: inherit("conflict_group")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        parallel_ok: inherit("parallel_ok")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
         specs: strings(s.get("specs")),
         openspec_tasks: strings(s.get("openspec_tasks")),
         definition_hash: String::new(),
@@ -426,14 +599,25 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     }
 }
 
 fn id_list(v: &Value, key: &str, pointer: &str) -> Vec<(String, String)> {
     match v.get(key) {
-        Some(Value::Array(a)) => a.iter().enumerate().filter_map(|(i, x)| x.as_str().map(|s| (s.to_string(), format!("{pointer}/{i}")))).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| {
+                x.as_str()
+                    .map(|s| (s.to_string(), format!("{pointer}/{i}")))
+            })
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -445,7 +629,9 @@ fn tool_of(v: &Value) -> Option<ToolChoice> {
     if let Some(t) = v.get("tool").and_then(Value::as_str) {
         return Some(ToolChoice::Profile(t.to_string()));
     }
-    v.get("capability").and_then(Value::as_str).map(|c| ToolChoice::Capability(c.to_string()))
+    v.get("capability")
+        .and_then(Value::as_str)
+        .map(|c| ToolChoice::Capability(c.to_string()))
 }
 
 fn tests_of(v: &Value) -> Vec<AcceptanceTest> {
@@ -463,7 +649,11 @@ fn tests_of(v: &Value) -> Vec<AcceptanceTest> {
             Value::Object(o) => {
                 let command = o.get("command")?.as_str()?.to_string();
                 Some(AcceptanceTest {
-                    name: o.get("name").and_then(Value::as_str).unwrap_or(&command).to_string(),
+                    name: o
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&command)
+                        .to_string(),
                     timeout_sec: o.get("timeout_sec").and_then(Value::as_f64),
                     command,
                 })
@@ -475,7 +665,13 @@ fn tests_of(v: &Value) -> Vec<AcceptanceTest> {
 
 /// `files_scope` + `files_create` of an object, when either is present; bad paths are
 /// reported with the pointer of the entry.
-fn scope_of(v: &Value, file: &std::path::Path, pointer: &str, id: &str, diags: &mut Vec<Diagnostic>) -> Option<Vec<String>> {
+fn scope_of(
+    v: &Value,
+    file: &std::path::Path,
+    pointer: &str,
+    id: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<String>> {
     let mut out = Vec::new();
     let mut present = false;
     for key in ["files_scope", "files_create"] {
@@ -490,52 +686,104 @@ fn scope_of(v: &Value, file: &std::path::Path, pointer: &str, id: &str, diags: &
                         }
                     }
                     Err(err) => diags.push(
-                        Diagnostic::error(file, format!("{pointer}/{key}/{i}"), format!("{key}: {err}"))
-                            .with_step(id.to_string())
-                            .with_hint("scope paths are relative to the repository root and stay inside it"),
+                        Diagnostic::error(
+                            file,
+                            format!("{pointer}/{key}/{i}"),
+                            format!("{key}: {err}"),
+                        )
+                        .with_step(id.to_string())
+                        .with_hint(
+                            "scope paths are relative to the repository root and stay inside it",
+                        ),
                     ),
                 }
             }
         }
     }
     if let Err(err) = super::FileScope::new(out.iter().map(String::as_str)) {
-        diags.push(Diagnostic::error(file, format!("{pointer}/files_scope"), format!("files_scope: {err}")).with_step(id.to_string()));
+        diags.push(
+            Diagnostic::error(
+                file,
+                format!("{pointer}/files_scope"),
+                format!("files_scope: {err}"),
+            )
+            .with_step(id.to_string()),
+        );
     }
     present.then_some(out)
 }
 
-fn check_tool(tool: &ToolChoice, catalog: &dyn ToolCatalog, file: &std::path::Path, pointer: &str, id: &str, diags: &mut Vec<Diagnostic>) {
+fn check_tool(
+    tool: &ToolChoice,
+    catalog: &dyn ToolCatalog,
+    file: &std::path::Path,
+    pointer: &str,
+    id: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
     match tool {
         ToolChoice::Profile(name) if !catalog.has_tool(name) => {
             let names = catalog.tool_names();
             let hint = match closest(name, names.iter().map(String::as_str)) {
                 Some(c) => format!("did you mean `{c}`? Known tools: {}", names.join(", ")),
-                None => format!("known tools: {}; define profiles in .pipeline/config.yaml under `tools:`", names.join(", ")),
+                None => format!(
+                    "known tools: {}; define profiles in .pipeline/config.yaml under `tools:`",
+                    names.join(", ")
+                ),
             };
-            diags.push(Diagnostic::error(file, format!("{pointer}/tool"), format!("unknown tool `{name}`")).with_step(id.to_string()).with_hint(hint));
+            diags.push(
+                Diagnostic::error(
+                    file,
+                    format!("{pointer}/tool"),
+                    format!("unknown tool `{name}`"),
+                )
+                .with_step(id.to_string())
+                .with_hint(hint),
+            );
         }
         ToolChoice::Capability(cap) if !catalog.has_capability(cap) => {
             diags.push(
-                Diagnostic::error(file, format!("{pointer}/capability"), format!("no tool profile has capability `{cap}`"))
-                    .with_step(id.to_string())
-                    .with_hint("add the capability to a profile's `capabilities` in .pipeline/config.yaml"),
+                Diagnostic::error(
+                    file,
+                    format!("{pointer}/capability"),
+                    format!("no tool profile has capability `{cap}`"),
+                )
+                .with_step(id.to_string())
+                .with_hint(
+                    "add the capability to a profile's `capabilities` in .pipeline/config.yaml",
+                ),
             );
         }
         _ => {}
     }
 }
 
-fn report_uninterpreted(v: &Value, file: &std::path::Path, pointer: &str, id: &str, extra_known: &[&str], diags: &mut Vec<Diagnostic>) {
+fn report_uninterpreted(
+    v: &Value,
+    file: &std::path::Path,
+    pointer: &str,
+    id: &str,
+    extra_known: &[&str],
+    diags: &mut Vec<Diagnostic>,
+) {
     let Value::Object(map) = v else { return };
     for key in map.keys() {
-        if key.starts_with('_') || INTERPRETED.contains(&key.as_str()) || INFORMATIONAL.contains(&key.as_str()) || extra_known.contains(&key.as_str()) {
+        if key.starts_with('_')
+            || INTERPRETED.contains(&key.as_str())
+            || INFORMATIONAL.contains(&key.as_str())
+            || extra_known.contains(&key.as_str())
+        {
             continue;
         }
         let msg = if ERROR_ENGINE.contains(&key.as_str()) {
-            format!("field `{key}` is not interpreted yet (the error engine will use it); kept as data")
+            format!(
+                "field `{key}` is not interpreted yet (the error engine will use it); kept as data"
+            )
         } else {
             format!("field `{key}` is not interpreted; kept as data")
         };
-        diags.push(Diagnostic::note(file, format!("{pointer}/{key}"), msg).with_step(id.to_string()));
+        diags.push(
+            Diagnostic::note(file, format!("{pointer}/{key}"), msg).with_step(id.to_string()),
+        );
     }
 }

@@ -15,7 +15,8 @@ fn workstream_validator() -> &'static jsonschema::Validator {
     VALIDATOR.get_or_init(|| {
         // The schema ships inside the binary and is covered by tests; failing to compile
         // it is a build defect, not a user error.
-        let mut schema: Value = serde_json::from_str(SCHEMA_TEXT).expect("embedded workstream schema is valid JSON");
+        let mut schema: Value =
+            serde_json::from_str(SCHEMA_TEXT).expect("embedded workstream schema is valid JSON");
         if let Value::Object(map) = &mut schema {
             map.remove("oneOf");
             map.insert("$ref".into(), Value::String("#/$defs/workstream".into()));

@@ -12,7 +12,11 @@ use super::{Diagnostic, Step};
 pub(crate) fn check_cycles(steps: &[Step]) -> Vec<Diagnostic> {
     let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(steps.len(), steps.len());
     let nodes: Vec<NodeIndex> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
-    let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
     for (i, s) in steps.iter().enumerate() {
         for d in &s.depends_on {
             if let Some(&j) = index.get(d.as_str()) {
@@ -35,19 +39,33 @@ pub(crate) fn check_cycles(steps: &[Step]) -> Vec<Diagnostic> {
         let text: Vec<&str> = path.iter().map(|n| steps[graph[*n]].id.as_str()).collect();
         let s = &steps[graph[first]];
         out.push(
-            Diagnostic::error(&s.file, format!("{}/depends_on", s.pointer), format!("dependency cycle: {} (each step depends on the next)", text.join(" -> ")))
-                .with_step(s.id.to_string())
-                .with_hint("remove one of these dependencies to break the cycle"),
+            Diagnostic::error(
+                &s.file,
+                format!("{}/depends_on", s.pointer),
+                format!(
+                    "dependency cycle: {} (each step depends on the next)",
+                    text.join(" -> ")
+                ),
+            )
+            .with_step(s.id.to_string())
+            .with_hint("remove one of these dependencies to break the cycle"),
         );
     }
     out
 }
 
 /// A path from `start` back to `start` inside one strongly connected component.
-fn cycle_path(graph: &DiGraph<usize, ()>, start: NodeIndex, members: &HashSet<NodeIndex>) -> Vec<NodeIndex> {
+fn cycle_path(
+    graph: &DiGraph<usize, ()>,
+    start: NodeIndex,
+    members: &HashSet<NodeIndex>,
+) -> Vec<NodeIndex> {
     // Iterative DFS restricted to the component; a cycle through `start` always exists.
     let mut stack: Vec<(NodeIndex, Vec<NodeIndex>)> = vec![(start, {
-        let mut n: Vec<NodeIndex> = graph.neighbors(start).filter(|n| members.contains(n)).collect();
+        let mut n: Vec<NodeIndex> = graph
+            .neighbors(start)
+            .filter(|n| members.contains(n))
+            .collect();
         n.sort_by_key(|x| std::cmp::Reverse(graph[*x]));
         n
     })];
@@ -63,7 +81,8 @@ fn cycle_path(graph: &DiGraph<usize, ()>, start: NodeIndex, members: &HashSet<No
             return path;
         }
         if visited.insert(n) {
-            let mut nbrs: Vec<NodeIndex> = graph.neighbors(n).filter(|x| members.contains(x)).collect();
+            let mut nbrs: Vec<NodeIndex> =
+                graph.neighbors(n).filter(|x| members.contains(x)).collect();
             nbrs.sort_by_key(|x| std::cmp::Reverse(graph[*x]));
             stack.push((n, nbrs));
         }
@@ -72,7 +91,10 @@ fn cycle_path(graph: &DiGraph<usize, ()>, start: NodeIndex, members: &HashSet<No
 }
 
 /// The candidate closest to `name` by edit distance, if reasonably close.
-pub(crate) fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .map(|c| (strsim::levenshtein(name, c), c))
         .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(2))

@@ -37,8 +37,17 @@ pub struct WorkstreamSet {
 }
 
 impl WorkstreamSet {
-    pub(crate) fn new(workstreams: Vec<Workstream>, steps: Vec<Step>, notes: Vec<Diagnostic>, files: Vec<PathBuf>) -> Self {
-        let index = steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+    pub(crate) fn new(
+        workstreams: Vec<Workstream>,
+        steps: Vec<Step>,
+        notes: Vec<Diagnostic>,
+        files: Vec<PathBuf>,
+    ) -> Self {
+        let index = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
         WorkstreamSet {
             workstreams,
             steps,

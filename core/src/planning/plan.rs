@@ -61,10 +61,12 @@ impl Plan {
         let mut dependents = vec![Vec::new(); n];
         for (i, s) in set.steps.iter().enumerate() {
             for d in &s.depends_on {
-                let j = set.position(d).ok_or_else(|| PlanError::UnknownDependency {
-                    step: s.id.to_string(),
-                    dependency: d.to_string(),
-                })?;
+                let j = set
+                    .position(d)
+                    .ok_or_else(|| PlanError::UnknownDependency {
+                        step: s.id.to_string(),
+                        dependency: d.to_string(),
+                    })?;
                 graph.add_edge(nodes[j], nodes[i], ());
                 deps[i].push(j);
                 dependents[j].push(i);
@@ -87,7 +89,10 @@ impl Plan {
             }
         }
         if order.len() != n {
-            let stuck = (0..n).find(|&i| indegree[i] > 0).map(|i| set.steps[i].id.to_string()).unwrap_or_default();
+            let stuck = (0..n)
+                .find(|&i| indegree[i] > 0)
+                .map(|i| set.steps[i].id.to_string())
+                .unwrap_or_default();
             return Err(PlanError::Cycle(stuck));
         }
         let wave_count = wave_of.iter().copied().max().map_or(0, |m| m + 1);
@@ -98,14 +103,23 @@ impl Plan {
 
         let mut priority = vec![1u32; n];
         for &i in order.iter().rev() {
-            let best = dependents[i].iter().map(|&d| priority[d]).max().unwrap_or(0);
+            let best = dependents[i]
+                .iter()
+                .map(|&d| priority[d])
+                .max()
+                .unwrap_or(0);
             priority[i] = best + 1;
         }
         let mut critical_path = Vec::new();
-        let mut cur = (0..n).filter(|&i| deps[i].is_empty()).max_by(|&a, &b| priority[a].cmp(&priority[b]).then(b.cmp(&a)));
+        let mut cur = (0..n)
+            .filter(|&i| deps[i].is_empty())
+            .max_by(|&a, &b| priority[a].cmp(&priority[b]).then(b.cmp(&a)));
         while let Some(i) = cur {
             critical_path.push(i);
-            cur = dependents[i].iter().copied().max_by(|&a, &b| priority[a].cmp(&priority[b]).then(b.cmp(&a)));
+            cur = dependents[i]
+                .iter()
+                .copied()
+                .max_by(|&a, &b| priority[a].cmp(&priority[b]).then(b.cmp(&a)));
         }
 
         let mut groups: HashMap<&str, u32> = HashMap::new();
@@ -179,7 +193,11 @@ impl Plan {
             if self.scope[i].is_some() {
                 for e in &s.files_scope {
                     let top = e.trim_start_matches("./").split('/').next().unwrap_or("");
-                    let key = if top.contains(['*', '?', '[', '{']) { "scope:*".to_string() } else { format!("scope:{top}") };
+                    let key = if top.contains(['*', '?', '[', '{']) {
+                        "scope:*".to_string()
+                    } else {
+                        format!("scope:{top}")
+                    };
                     candidates.entry(key).or_default().push(i);
                 }
             }
@@ -205,7 +223,10 @@ impl Plan {
             .into_iter()
             .filter_map(|(a, b)| {
                 let reason = match self.exclusion_reason(a, b)? {
-                    "conflict group" => format!("conflict group `{}`", set.steps[a].conflict_group.as_deref().unwrap_or_default()),
+                    "conflict group" => format!(
+                        "conflict group `{}`",
+                        set.steps[a].conflict_group.as_deref().unwrap_or_default()
+                    ),
                     other => other.to_string(),
                 };
                 Some(Exclusion {

@@ -53,12 +53,33 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
         plan.critical_path.len(),
         plural(plan.critical_path.len()),
     );
-    let width = set.steps.iter().map(|s| s.id.as_str().len()).max().unwrap_or(0).min(60);
+    let width = set
+        .steps
+        .iter()
+        .map(|s| s.id.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .min(60);
     for (w, wave) in plan.waves.iter().enumerate() {
-        let _ = writeln!(out, "\nWave {} ({} step{}{}):", w + 1, wave.len(), plural(wave.len()), if wave.len() > 1 { ", may run at once" } else { "" });
+        let _ = writeln!(
+            out,
+            "\nWave {} ({} step{}{}):",
+            w + 1,
+            wave.len(),
+            plural(wave.len()),
+            if wave.len() > 1 {
+                ", may run at once"
+            } else {
+                ""
+            }
+        );
         for &i in wave {
             let s = &set.steps[i];
-            let mark = if plan.critical_path.contains(&i) { "*" } else { " " };
+            let mark = if plan.critical_path.contains(&i) {
+                "*"
+            } else {
+                " "
+            };
             let _ = write!(out, " {mark} {:width$}  {}", s.id.as_str(), tool_label(s));
             if !s.depends_on.is_empty() {
                 let deps: Vec<&str> = s.depends_on.iter().map(|d| d.as_str()).collect();
@@ -67,7 +88,11 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
             out.push('\n');
         }
     }
-    let path: Vec<&str> = plan.critical_path.iter().map(|&i| set.steps[i].id.as_str()).collect();
+    let path: Vec<&str> = plan
+        .critical_path
+        .iter()
+        .map(|&i| set.steps[i].id.as_str())
+        .collect();
     let _ = writeln!(out, "\nCritical path (*): {}", path.join(" -> "));
     let exclusions = plan.exclusions(set);
     if !exclusions.is_empty() {
@@ -76,9 +101,17 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
             let _ = writeln!(out, "  {} / {}: {}", e.a, e.b, e.reason);
         }
     }
-    let notes = set.notes.iter().filter(|n| n.severity == Severity::Note).count();
+    let notes = set
+        .notes
+        .iter()
+        .filter(|n| n.severity == Severity::Note)
+        .count();
     if notes > 0 {
-        let _ = writeln!(out, "\n{notes} note{} (see `pipeline validate`)", plural(notes));
+        let _ = writeln!(
+            out,
+            "\n{notes} note{} (see `pipeline validate`)",
+            plural(notes)
+        );
     }
     out
 }
@@ -103,7 +136,11 @@ fn render_json(set: &WorkstreamSet, plan: &Plan) -> String {
             })
         })
         .collect();
-    let ids = |v: &[usize]| v.iter().map(|&i| set.steps[i].id.as_str().to_string()).collect::<Vec<_>>();
+    let ids = |v: &[usize]| {
+        v.iter()
+            .map(|&i| set.steps[i].id.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
     let doc = serde_json::json!({
         "steps": steps,
         "waves": plan.waves.iter().map(|w| ids(w)).collect::<Vec<_>>(),
@@ -118,16 +155,38 @@ fn render_json(set: &WorkstreamSet, plan: &Plan) -> String {
 
 fn render_dot(set: &WorkstreamSet, plan: &Plan) -> String {
     let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-    let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+    let mut out = String::from(
+        "digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
     let on_path: std::collections::HashSet<usize> = plan.critical_path.iter().copied().collect();
     for (i, s) in set.steps.iter().enumerate() {
-        let style = if on_path.contains(&i) { ", color=red, penwidth=2" } else { "" };
-        let _ = writeln!(out, "  {} [label={}{}];", q(s.id.as_str()), q(&format!("{}\\n{}", s.id, tool_label(s))), style);
+        let style = if on_path.contains(&i) {
+            ", color=red, penwidth=2"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {} [label={}{}];",
+            q(s.id.as_str()),
+            q(&format!("{}\\n{}", s.id, tool_label(s))),
+            style
+        );
     }
     for (i, s) in set.steps.iter().enumerate() {
         for &d in &plan.deps[i] {
-            let style = if on_path.contains(&i) && on_path.contains(&d) { " [color=red, penwidth=2]" } else { "" };
-            let _ = writeln!(out, "  {} -> {}{};", q(set.steps[d].id.as_str()), q(s.id.as_str()), style);
+            let style = if on_path.contains(&i) && on_path.contains(&d) {
+                " [color=red, penwidth=2]"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  {} -> {}{};",
+                q(set.steps[d].id.as_str()),
+                q(s.id.as_str()),
+                style
+            );
         }
     }
     out.push_str("}\n");

@@ -17,6 +17,7 @@
 //!   block(s) failed to match!", "Only 3 reflections allowed, stopping.", "Empty response
 //!   received from LLM" -> `transient` (another attempt may produce applicable edits;
 //!   `max_error_repeats` stops a loop of the same failure).
+//!
 //! Runs on exits 0 as well (`inspects_successful_exits`).
 
 use regex::Regex;
@@ -33,10 +34,22 @@ static LITELLM: LazyLock<Regex> = LazyLock::new(|| {
 static FRIENDLY: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     [
         (r"The API provider has rate limited you", "RateLimitError"),
-        (r"The API provider is not able to authenticate you", "AuthenticationError"),
-        (r"The API provider's servers are down or overloaded", "ServiceUnavailableError"),
-        (r"The API provider timed out without returning a response", "Timeout"),
-        (r"The API provider has refused the request due to a safety policy", "ContentPolicyViolationError"),
+        (
+            r"The API provider is not able to authenticate you",
+            "AuthenticationError",
+        ),
+        (
+            r"The API provider's servers are down or overloaded",
+            "ServiceUnavailableError",
+        ),
+        (
+            r"The API provider timed out without returning a response",
+            "Timeout",
+        ),
+        (
+            r"The API provider has refused the request due to a safety policy",
+            "ContentPolicyViolationError",
+        ),
     ]
     .into_iter()
     .map(|(pattern, name)| (Regex::new(pattern).expect("static regex"), name))
@@ -47,17 +60,22 @@ static NO_EDITS: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 static NO_MATCH_FILE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^## SearchReplaceNoExactMatch: This SEARCH block failed to exactly match lines in (.+)$")
-        .expect("static regex")
+    Regex::new(
+        r"^## SearchReplaceNoExactMatch: This SEARCH block failed to exactly match lines in (.+)$",
+    )
+    .expect("static regex")
 });
 
 fn class_of_exception(name: &str) -> ErrorClass {
     match name {
         "RateLimitError" | "RouterRateLimitError" => ErrorClass::rate_limited(),
-        "AuthenticationError" | "NotFoundError" | "BadRequestError" | "ContextWindowExceededError"
-        | "ContentPolicyViolationError" | "BudgetExceededError" | "UnsupportedParamsError" => {
-            ErrorClass::Permanent
-        }
+        "AuthenticationError"
+        | "NotFoundError"
+        | "BadRequestError"
+        | "ContextWindowExceededError"
+        | "ContentPolicyViolationError"
+        | "BudgetExceededError"
+        | "UnsupportedParamsError" => ErrorClass::Permanent,
         "Timeout" => ErrorClass::Timeout,
         _ => ErrorClass::Transient,
     }
@@ -98,7 +116,9 @@ impl Plugin for AiderPlugin {
             if let Some(caps) = LITELLM.captures(line) {
                 let name = caps.get(1).map_or("", |m| m.as_str());
                 last_api = Some((index, name, line));
-            } else if let Some((_, name)) = FRIENDLY.iter().find(|(pattern, _)| pattern.is_match(line)) {
+            } else if let Some((_, name)) =
+                FRIENDLY.iter().find(|(pattern, _)| pattern.is_match(line))
+            {
                 // The friendly line follows the exception; keep the exception's line as key.
                 if last_api.is_none_or(|(at, _, _)| index > at + 2) {
                     last_api = Some((index, name, line));
@@ -108,9 +128,12 @@ impl Plugin for AiderPlugin {
             }
             if let Some(caps) = NO_MATCH_FILE.captures(line) {
                 diagnostics.push(
-                    Diagnostic::new(Severity::Error, "SEARCH block failed to exactly match lines")
-                        .at(caps[1].trim(), None, None)
-                        .with_code("aider-search-replace"),
+                    Diagnostic::new(
+                        Severity::Error,
+                        "SEARCH block failed to exactly match lines",
+                    )
+                    .at(caps[1].trim(), None, None)
+                    .with_code("aider-search-replace"),
                 );
             }
         }
@@ -119,30 +142,32 @@ impl Plugin for AiderPlugin {
             (Some(_), None) => true,
             _ => false,
         };
-        if api_is_last {
-            if let Some((_, name, line)) = last_api {
-                let mut class = class_of_exception(name);
-                if let ErrorClass::RateLimited { .. } = class {
-                    if let Some((reset_at, retry_after)) = rate_limit_reset(input.text, input.failure.finished_at) {
-                        class = ErrorClass::RateLimited { reset_at: Some(reset_at), retry_after };
-                    }
-                }
-                // A generic LiteLLM error whose text says more (e.g. APIError with a 401).
-                if class == ErrorClass::Transient {
-                    if let Some(api) = classify_api_text(line, input.failure.finished_at) {
-                        class = api.class;
-                    }
-                }
-                diagnostics.push(Diagnostic::new(Severity::Error, line).with_code(name));
-                return Ok(Finding {
-                    verdict: Some(Verdict {
-                        summary: format!("Aider's model API call failed ({name}): {line}"),
-                        key: format!("aider {name} {line}"),
-                        class,
-                    }),
-                    diagnostics,
-                });
+        if api_is_last && let Some((_, name, line)) = last_api {
+            let mut class = class_of_exception(name);
+            if let ErrorClass::RateLimited { .. } = class
+                && let Some((reset_at, retry_after)) =
+                    rate_limit_reset(input.text, input.failure.finished_at)
+            {
+                class = ErrorClass::RateLimited {
+                    reset_at: Some(reset_at),
+                    retry_after,
+                };
             }
+            // A generic LiteLLM error whose text says more (e.g. APIError with a 401).
+            if class == ErrorClass::Transient
+                && let Some(api) = classify_api_text(line, input.failure.finished_at)
+            {
+                class = api.class;
+            }
+            diagnostics.push(Diagnostic::new(Severity::Error, line).with_code(name));
+            return Ok(Finding {
+                verdict: Some(Verdict {
+                    summary: format!("Aider's model API call failed ({name}): {line}"),
+                    key: format!("aider {name} {line}"),
+                    class,
+                }),
+                diagnostics,
+            });
         }
         if let Some((_, line)) = last_no_edits {
             diagnostics.push(Diagnostic::new(Severity::Error, line).with_code("aider-no-edits"));
@@ -155,6 +180,9 @@ impl Plugin for AiderPlugin {
                 diagnostics,
             });
         }
-        Ok(Finding { verdict: None, diagnostics })
+        Ok(Finding {
+            verdict: None,
+            diagnostics,
+        })
     }
 }

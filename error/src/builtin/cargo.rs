@@ -36,7 +36,8 @@ static CARGO_SUMMARY: LazyLock<Regex> = LazyLock::new(|| {
 static TEST_SECTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^---- (\S+) stdout ----$").expect("static regex"));
 static PANIC_NEW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^thread '([^']*)'(?: \(\d+\))? panicked at (.+?):(\d+):(\d+):$").expect("static regex")
+    Regex::new(r"^thread '([^']*)'(?: \(\d+\))? panicked at (.+?):(\d+):(\d+):$")
+        .expect("static regex")
 });
 static PANIC_OLD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^thread '([^']*)' panicked at '(.*)', (.+?):(\d+):(\d+)$").expect("static regex")
@@ -75,15 +76,15 @@ fn json_diagnostic(message: &Value) -> Option<Diagnostic> {
     {
         diagnostic = diagnostic.with_code(code);
     }
-    if let Some(span) = primary {
-        if let Some(file) = span.get("file_name").and_then(Value::as_str) {
-            let number = |key: &str| {
-                span.get(key)
-                    .and_then(Value::as_u64)
-                    .and_then(|n| u32::try_from(n).ok())
-            };
-            diagnostic = diagnostic.at(file, number("line_start"), number("column_start"));
-        }
+    if let Some(span) = primary
+        && let Some(file) = span.get("file_name").and_then(Value::as_str)
+    {
+        let number = |key: &str| {
+            span.get(key)
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        diagnostic = diagnostic.at(file, number("line_start"), number("column_start"));
     }
     Some(diagnostic)
 }
@@ -108,7 +109,11 @@ fn human_diagnostics(text: &str) -> Vec<Diagnostic> {
         if CARGO_SUMMARY.is_match(message) {
             continue;
         }
-        let severity = if &caps[1] == "error" { Severity::Error } else { Severity::Warning };
+        let severity = if &caps[1] == "error" {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
         let mut diagnostic = Diagnostic::new(severity, message);
         if let Some(code) = caps.get(2) {
             diagnostic = diagnostic.with_code(code.as_str());
@@ -117,7 +122,11 @@ fn human_diagnostics(text: &str) -> Vec<Diagnostic> {
             .get(index + 1)
             .and_then(|next| HUMAN_LOCATION.captures(next))
         {
-            diagnostic = diagnostic.at(&location[1], location[2].parse().ok(), location[3].parse().ok());
+            diagnostic = diagnostic.at(
+                &location[1],
+                location[2].parse().ok(),
+                location[3].parse().ok(),
+            );
         }
         out.push(diagnostic);
     }
@@ -146,18 +155,24 @@ fn test_failures(text: &str) -> Vec<Diagnostic> {
                 next += 1;
             }
             out.push(
-                Diagnostic::new(Severity::Error, format!("test {} failed: {}", &caps[1], message.join("; ")))
-                    .at(&caps[2], caps[3].parse().ok(), caps[4].parse().ok())
-                    .with_code("test-failure"),
+                Diagnostic::new(
+                    Severity::Error,
+                    format!("test {} failed: {}", &caps[1], message.join("; ")),
+                )
+                .at(&caps[2], caps[3].parse().ok(), caps[4].parse().ok())
+                .with_code("test-failure"),
             );
             index = next;
             continue;
         }
         if let Some(caps) = PANIC_OLD.captures(line) {
             out.push(
-                Diagnostic::new(Severity::Error, format!("test {} failed: {}", &caps[1], &caps[2]))
-                    .at(&caps[3], caps[4].parse().ok(), caps[5].parse().ok())
-                    .with_code("test-failure"),
+                Diagnostic::new(
+                    Severity::Error,
+                    format!("test {} failed: {}", &caps[1], &caps[2]),
+                )
+                .at(&caps[3], caps[4].parse().ok(), caps[5].parse().ok())
+                .with_code("test-failure"),
             );
         }
         index += 1;

@@ -13,6 +13,7 @@
 //!   completion", "high demand" -> `transient`; "ran out of room in the model's context
 //!   window", "upgrade to Plus", "Missing environment variable" -> `permanent`; then with
 //!   the `network-api` rules (401, unknown model, 5xx, ...); anything else -> `permanent`.
+//!
 //! Events come from `AttemptFailure::events` or, when that is empty, from JSON lines in the
 //! output. Runs on exits 0 as well.
 
@@ -25,22 +26,38 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::error_class::ErrorClass;
 use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
 
-static CODEX_RULES: LazyLock<Vec<(Regex, fn() -> ErrorClass, &'static str)>> = LazyLock::new(|| {
-    let rules: Vec<(&str, fn() -> ErrorClass, &'static str)> = vec![
-        (r"(?i)you've hit your usage limit|quota exceeded", ErrorClass::rate_limited, "usage limit"),
-        (r"exceeded retry limit, last status: 429", ErrorClass::rate_limited, "rate limited"),
-        (r"exceeded retry limit, last status", || ErrorClass::Transient, "server errors"),
-        (r"stream disconnected before completion|high demand|agent loop died", || ErrorClass::Transient, "transient"),
-        (
+/// A rule on Codex's own error wording.
+struct CodexRule {
+    pattern: Regex,
+    class: fn() -> ErrorClass,
+}
+
+static CODEX_RULES: LazyLock<Vec<CodexRule>> = LazyLock::new(|| {
+    let rule = |pattern: &str, class: fn() -> ErrorClass| CodexRule {
+        pattern: Regex::new(pattern).expect("static regex"),
+        class,
+    };
+    vec![
+        rule(
+            r"(?i)you've hit your usage limit|quota exceeded",
+            ErrorClass::rate_limited,
+        ),
+        rule(
+            r"exceeded retry limit, last status: 429",
+            ErrorClass::rate_limited,
+        ),
+        rule(r"exceeded retry limit, last status", || {
+            ErrorClass::Transient
+        }),
+        rule(
+            r"stream disconnected before completion|high demand|agent loop died",
+            || ErrorClass::Transient,
+        ),
+        rule(
             r"ran out of room in the model's context window|upgrade to Plus|Missing environment variable|sandbox error",
             || ErrorClass::Permanent,
-            "permanent",
         ),
-    ];
-    rules
-        .into_iter()
-        .map(|(pattern, class, what)| (Regex::new(pattern).expect("static regex"), class, what))
-        .collect()
+    ]
 });
 
 /// The `codex` plugin (see the module doc).
@@ -78,7 +95,11 @@ impl Plugin for CodexPlugin {
 
     fn applies_to(&self, input: &PluginInput<'_>) -> bool {
         input.failure.is_tool("codex")
-            || input.failure.events.iter().any(|event| event_type(event) == "turn.failed")
+            || input
+                .failure
+                .events
+                .iter()
+                .any(|event| event_type(event) == "turn.failed")
     }
 
     fn analyse(&self, input: &PluginInput<'_>) -> Result<Finding, PluginRunError> {
@@ -102,36 +123,57 @@ impl Plugin for CodexPlugin {
                     fatal = Some(("turn.failed", message.to_string()));
                 }
                 "error" => {
-                    let message = event.get("message").and_then(Value::as_str).unwrap_or("error");
-                    if !message.starts_with("Reconnecting...") && fatal.as_ref().is_none_or(|(kind, _)| *kind != "turn.failed") {
+                    let message = event
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("error");
+                    if !message.starts_with("Reconnecting...")
+                        && fatal
+                            .as_ref()
+                            .is_none_or(|(kind, _)| *kind != "turn.failed")
+                    {
                         fatal = Some(("error", message.to_string()));
                     }
                 }
                 "item.completed" => {
                     let item = event.get("item");
-                    if item.and_then(|item| item.get("type")).and_then(Value::as_str) == Some("error") {
-                        if let Some(message) = item.and_then(|item| item.get("message")).and_then(Value::as_str) {
-                            diagnostics.push(Diagnostic::new(Severity::Warning, message).with_code("codex-error-item"));
-                        }
+                    if item
+                        .and_then(|item| item.get("type"))
+                        .and_then(Value::as_str)
+                        == Some("error")
+                        && let Some(message) = item
+                            .and_then(|item| item.get("message"))
+                            .and_then(Value::as_str)
+                    {
+                        diagnostics.push(
+                            Diagnostic::new(Severity::Warning, message)
+                                .with_code("codex-error-item"),
+                        );
                     }
                 }
                 _ => {}
             }
         }
         let Some((kind, message)) = fatal else {
-            return Ok(Finding { verdict: None, diagnostics });
+            return Ok(Finding {
+                verdict: None,
+                diagnostics,
+            });
         };
         let finished_at = input.failure.finished_at;
         let mut class = CODEX_RULES
             .iter()
-            .find(|(pattern, _, _)| pattern.is_match(&message))
-            .map(|(_, class, _)| class())
+            .find(|rule| rule.pattern.is_match(&message))
+            .map(|rule| (rule.class)())
             .or_else(|| classify_api_text(&message, finished_at).map(|api| api.class))
             .unwrap_or(ErrorClass::Permanent);
-        if let ErrorClass::RateLimited { reset_at: None, .. } = class {
-            if let Some((reset_at, retry_after)) = rate_limit_reset(&message, finished_at) {
-                class = ErrorClass::RateLimited { reset_at: Some(reset_at), retry_after };
-            }
+        if let ErrorClass::RateLimited { reset_at: None, .. } = class
+            && let Some((reset_at, retry_after)) = rate_limit_reset(&message, finished_at)
+        {
+            class = ErrorClass::RateLimited {
+                reset_at: Some(reset_at),
+                retry_after,
+            };
         }
         diagnostics.push(Diagnostic::new(Severity::Error, message.clone()).with_code(kind));
         Ok(Finding {

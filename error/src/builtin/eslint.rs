@@ -77,18 +77,32 @@ impl Plugin for EslintPlugin {
             .flatten()
             .flat_map(file_diagnostics)
             .collect();
-        let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+        let errors: Vec<&Diagnostic> = diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
         if errors.is_empty() {
-            return Ok(Finding { verdict: None, diagnostics });
+            return Ok(Finding {
+                verdict: None,
+                diagnostics,
+            });
         }
-        let summary = format!("ESLint found {} error(s); first: {}", errors.len(), errors[0]);
+        let summary = format!(
+            "ESLint found {} error(s); first: {}",
+            errors.len(),
+            errors[0]
+        );
         let key = errors
             .iter()
             .map(|d| format!("{} {}", d.code.as_deref().unwrap_or(""), d.message))
             .collect::<Vec<_>>()
             .join("\n");
         Ok(Finding {
-            verdict: Some(Verdict { class: ErrorClass::Permanent, summary, key }),
+            verdict: Some(Verdict {
+                class: ErrorClass::Permanent,
+                summary,
+                key,
+            }),
             diagnostics,
         })
     }

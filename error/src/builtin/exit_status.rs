@@ -60,7 +60,10 @@ fn by_signal(signal: i32) -> (ErrorClass, String) {
 }
 
 fn last_lines(text: &str, count: usize) -> String {
-    let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
     lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
@@ -104,7 +107,9 @@ impl Plugin for ExitStatusPlugin {
                 let (class, what) = by_signal(code - 128);
                 (class, format!("{what} (exit {code})"))
             }
-            Termination::Exited { code } => (ErrorClass::Permanent, format!("exited with status {code}")),
+            Termination::Exited { code } => {
+                (ErrorClass::Permanent, format!("exited with status {code}"))
+            }
         };
         let tail = last_lines(input.text, KEY_LINES);
         let last = tail.lines().last().unwrap_or("").trim();

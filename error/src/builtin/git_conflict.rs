@@ -48,9 +48,15 @@ impl Plugin for GitConflictPlugin {
             if let Some(caps) = CONFLICT.captures(line.trim_end()) {
                 let kind = caps[1].to_string();
                 let diagnostic = match caps.get(2) {
-                    Some(path) => Diagnostic::new(Severity::Error, format!("merge conflict in {}", path.as_str()))
-                        .at(path.as_str(), None, None),
-                    None => Diagnostic::new(Severity::Error, caps.get(3).map_or("", |m| m.as_str()).to_string()),
+                    Some(path) => Diagnostic::new(
+                        Severity::Error,
+                        format!("merge conflict in {}", path.as_str()),
+                    )
+                    .at(path.as_str(), None, None),
+                    None => Diagnostic::new(
+                        Severity::Error,
+                        caps.get(3).map_or("", |m| m.as_str()).to_string(),
+                    ),
                 };
                 diagnostics.push(diagnostic.with_code(kind));
             }
@@ -58,7 +64,10 @@ impl Plugin for GitConflictPlugin {
         if diagnostics.is_empty() && !MERGE_FAILED.is_match(input.text) {
             return Ok(Finding::none());
         }
-        let files: Vec<&str> = diagnostics.iter().filter_map(|d| d.file.as_deref()).collect();
+        let files: Vec<&str> = diagnostics
+            .iter()
+            .filter_map(|d| d.file.as_deref())
+            .collect();
         let summary = if files.is_empty() {
             "merge conflict".to_string()
         } else {
@@ -73,7 +82,11 @@ impl Plugin for GitConflictPlugin {
             verdict: Some(Verdict {
                 class: ErrorClass::Conflict,
                 summary,
-                key: if key.is_empty() { "merge conflict".to_string() } else { key },
+                key: if key.is_empty() {
+                    "merge conflict".to_string()
+                } else {
+                    key
+                },
             }),
             diagnostics,
         })

@@ -7,6 +7,7 @@
 //!   failing test);
 //! - build errors: `./broken.go:4:17: message` and `FAIL <package> [build failed]`
 //!   (or `[setup failed]`).
+//!
 //! Any of these makes the failure `permanent`.
 
 use regex::Regex;
@@ -22,7 +23,8 @@ static TEST_LOG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s+(\S+\.go):(\d+): (.*)$").expect("static regex"));
 static BUILD_ERROR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\S+\.go):(\d+):(\d+): (.*)$").expect("static regex"));
-static PANIC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^panic: (.*?)(?: \[recovered\])?$").expect("static regex"));
+static PANIC: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^panic: (.*?)(?: \[recovered\])?$").expect("static regex"));
 static PACKAGE_FAILED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^FAIL\s+(\S+)\s+(?:\[(build|setup) failed\]|[\d.]+s)$").expect("static regex")
 });
@@ -60,7 +62,10 @@ impl Plugin for GoTestPlugin {
             let line = line.trim_end();
             if let Some(caps) = FAIL.captures(line) {
                 if let (Some(test), false) = (&current_test, test_has_message) {
-                    diagnostics.push(Diagnostic::new(Severity::Error, format!("{test} failed")).with_code(test.clone()));
+                    diagnostics.push(
+                        Diagnostic::new(Severity::Error, format!("{test} failed"))
+                            .with_code(test.clone()),
+                    );
                 }
                 current_test = Some(caps[1].to_string());
                 test_has_message = false;
@@ -74,8 +79,14 @@ impl Plugin for GoTestPlugin {
                 test_has_message = true;
             } else if let Some(caps) = PANIC.captures(line) {
                 let test = current_test.clone().unwrap_or_else(|| "panic".to_string());
-                if !diagnostics.iter().any(|d| d.message.ends_with(&format!("panic: {}", &caps[1]))) {
-                    diagnostics.push(Diagnostic::new(Severity::Error, format!("{test}: panic: {}", &caps[1])).with_code(test.clone()));
+                if !diagnostics
+                    .iter()
+                    .any(|d| d.message.ends_with(&format!("panic: {}", &caps[1])))
+                {
+                    diagnostics.push(
+                        Diagnostic::new(Severity::Error, format!("{test}: panic: {}", &caps[1]))
+                            .with_code(test.clone()),
+                    );
                     keys.push(format!("panic: {}", &caps[1]));
                 }
                 test_has_message = true;
@@ -93,7 +104,9 @@ impl Plugin for GoTestPlugin {
             }
         }
         if let (Some(test), false) = (&current_test, test_has_message) {
-            diagnostics.push(Diagnostic::new(Severity::Error, format!("{test} failed")).with_code(test.clone()));
+            diagnostics.push(
+                Diagnostic::new(Severity::Error, format!("{test} failed")).with_code(test.clone()),
+            );
         }
         if diagnostics.is_empty() && failed_packages.is_empty() {
             return Ok(Finding::none());
@@ -103,10 +116,17 @@ impl Plugin for GoTestPlugin {
             None => format!("go test failed in {}", failed_packages.join(", ")),
         };
         if keys.is_empty() {
-            keys = failed_packages.iter().map(|p| format!("FAIL {p}")).collect();
+            keys = failed_packages
+                .iter()
+                .map(|p| format!("FAIL {p}"))
+                .collect();
         }
         Ok(Finding {
-            verdict: Some(Verdict { class: ErrorClass::Permanent, summary, key: keys.join("\n") }),
+            verdict: Some(Verdict {
+                class: ErrorClass::Permanent,
+                summary,
+                key: keys.join("\n"),
+            }),
             diagnostics,
         })
     }

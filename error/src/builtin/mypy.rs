@@ -44,7 +44,9 @@ impl Plugin for MypyPlugin {
     fn analyse(&self, input: &PluginInput<'_>) -> Result<Finding, PluginRunError> {
         let mut diagnostics = Vec::new();
         for line in input.text.lines() {
-            let Some(caps) = LINE.captures(line.trim_end()) else { continue };
+            let Some(caps) = LINE.captures(line.trim_end()) else {
+                continue;
+            };
             let severity = Severity::from_name(&caps[4]).unwrap_or(Severity::Error);
             let mut diagnostic = Diagnostic::new(severity, &caps[5]).at(
                 &caps[1],
@@ -56,18 +58,32 @@ impl Plugin for MypyPlugin {
             }
             diagnostics.push(diagnostic);
         }
-        let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+        let errors: Vec<&Diagnostic> = diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
         if errors.is_empty() {
-            return Ok(Finding { verdict: None, diagnostics });
+            return Ok(Finding {
+                verdict: None,
+                diagnostics,
+            });
         }
-        let summary = format!("mypy found {} type error(s); first: {}", errors.len(), errors[0]);
+        let summary = format!(
+            "mypy found {} type error(s); first: {}",
+            errors.len(),
+            errors[0]
+        );
         let key = errors
             .iter()
             .map(|d| format!("{} {}", d.code.as_deref().unwrap_or(""), d.message))
             .collect::<Vec<_>>()
             .join("\n");
         Ok(Finding {
-            verdict: Some(Verdict { class: ErrorClass::Permanent, summary, key }),
+            verdict: Some(Verdict {
+                class: ErrorClass::Permanent,
+                summary,
+                key,
+            }),
             diagnostics,
         })
     }

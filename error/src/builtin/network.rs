@@ -45,7 +45,8 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         what,
         pattern: Regex::new(pattern).expect("static regex"),
     };
-    const STATUS: &str = r"(?:error code|status(?: code)?|http/[\d.]+|returned error|last status)[:= ]+";
+    const STATUS: &str =
+        r"(?:error code|status(?: code)?|http/[\d.]+|returned error|last status)[:= ]+";
     vec![
         rule(
             "http-401",
@@ -200,12 +201,16 @@ pub(crate) fn rate_limit_reset(
             return Some((at, None));
         }
     }
-    if let Some(caps) = RETRY_AFTER_FIELD.captures(text) {
-        if let Ok(value) = caps[2].parse::<f64>() {
-            let seconds = if caps.get(1).is_some() { value / 1000.0 } else { value };
-            if let Ok(after) = Duration::try_from_secs_f64(seconds) {
-                return relative(after);
-            }
+    if let Some(caps) = RETRY_AFTER_FIELD.captures(text)
+        && let Ok(value) = caps[2].parse::<f64>()
+    {
+        let seconds = if caps.get(1).is_some() {
+            value / 1000.0
+        } else {
+            value
+        };
+        if let Ok(after) = Duration::try_from_secs_f64(seconds) {
+            return relative(after);
         }
     }
     if let Some(caps) = RESET_HEADER.captures(text) {
@@ -224,10 +229,10 @@ pub(crate) fn rate_limit_reset(
             return relative(after);
         }
     }
-    if let Some(caps) = TRY_AGAIN.captures(text) {
-        if let Some(after) = parse_duration_text(&caps[1]) {
-            return relative(after);
-        }
+    if let Some(caps) = TRY_AGAIN.captures(text)
+        && let Some(after) = parse_duration_text(&caps[1])
+    {
+        return relative(after);
     }
     None
 }

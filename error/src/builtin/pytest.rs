@@ -20,8 +20,10 @@ static SECTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^_{3,} (.+?) _{3,}$").expect("static regex"));
 static LOCATION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\S+?\.py):(\d+): ?(\w*)").expect("static regex"));
-static EXCEPTION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^E\s+(?:(\w+(?:\.\w+)*(?:Error|Exception|Exit|Interrupt|Warning)): )?(.*)$").expect("static regex"));
+static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^E\s+(?:(\w+(?:\.\w+)*(?:Error|Exception|Exit|Interrupt|Warning)): )?(.*)$")
+        .expect("static regex")
+});
 static SUMMARY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$").expect("static regex"));
 
@@ -48,16 +50,18 @@ fn sections(text: &str) -> Vec<Section> {
         if !in_report {
             continue;
         }
-        if let Some(caps) = SECTION.captures(line) {
-            if !caps[1].chars().all(|c| c == '_' || c == ' ') {
-                out.push(Section {
-                    title: caps[1].to_string(),
-                    ..Section::default()
-                });
-                continue;
-            }
+        if let Some(caps) = SECTION.captures(line)
+            && !caps[1].chars().all(|c| c == '_' || c == ' ')
+        {
+            out.push(Section {
+                title: caps[1].to_string(),
+                ..Section::default()
+            });
+            continue;
         }
-        let Some(section) = out.last_mut() else { continue };
+        let Some(section) = out.last_mut() else {
+            continue;
+        };
         if let Some(caps) = LOCATION.captures(line) {
             if let Ok(number) = caps[2].parse() {
                 section.location = Some((caps[1].to_string(), number, caps[3].to_string()));
@@ -98,7 +102,9 @@ impl Plugin for PytestPlugin {
         let mut diagnostics = Vec::new();
         let mut keys = Vec::new();
         for line in input.text.lines() {
-            let Some(caps) = SUMMARY.captures(line.trim_end()) else { continue };
+            let Some(caps) = SUMMARY.captures(line.trim_end()) else {
+                continue;
+            };
             let (kind, node) = (&caps[1], &caps[2]);
             let file = node.split("::").next().unwrap_or(node);
             let test = node.rsplit("::").next().unwrap_or(node);
@@ -110,7 +116,11 @@ impl Plugin for PytestPlugin {
             let message = caps
                 .get(3)
                 .map(|m| m.as_str().to_string())
-                .or_else(|| section.and_then(|s| s.exception.as_ref()).map(|(_, m)| m.clone()))
+                .or_else(|| {
+                    section
+                        .and_then(|s| s.exception.as_ref())
+                        .map(|(_, m)| m.clone())
+                })
                 .unwrap_or_else(|| format!("{} {node}", kind.to_ascii_lowercase()));
             let mut diagnostic = Diagnostic::new(Severity::Error, format!("{node}: {message}"));
             match section.and_then(|s| s.location.as_ref()) {
@@ -119,9 +129,19 @@ impl Plugin for PytestPlugin {
             }
             let code = section
                 .and_then(|s| s.exception.as_ref().and_then(|(code, _)| code.clone()))
-                .or_else(|| section.and_then(|s| s.location.as_ref()).map(|(_, _, c)| c.clone()))
+                .or_else(|| {
+                    section
+                        .and_then(|s| s.location.as_ref())
+                        .map(|(_, _, c)| c.clone())
+                })
                 .filter(|code| !code.is_empty())
-                .unwrap_or_else(|| if kind == "ERROR" { "error".into() } else { "failed".into() });
+                .unwrap_or_else(|| {
+                    if kind == "ERROR" {
+                        "error".into()
+                    } else {
+                        "failed".into()
+                    }
+                });
             diagnostics.push(diagnostic.with_code(code));
             keys.push(format!("{kind} {node} - {message}"));
         }
@@ -132,7 +152,8 @@ impl Plugin for PytestPlugin {
                     .exception
                     .as_ref()
                     .map_or_else(|| "failed".to_string(), |(_, m)| m.clone());
-                let mut diagnostic = Diagnostic::new(Severity::Error, format!("{}: {message}", section.title));
+                let mut diagnostic =
+                    Diagnostic::new(Severity::Error, format!("{}: {message}", section.title));
                 if let Some((path, line, code)) = &section.location {
                     diagnostic = diagnostic.at(path, Some(*line), None);
                     if !code.is_empty() {

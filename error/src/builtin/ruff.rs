@@ -31,7 +31,8 @@ fn diagnostic(item: &Value) -> Option<Diagnostic> {
         .and_then(Value::as_str)
         .and_then(Severity::from_name)
         .unwrap_or(Severity::Error);
-    let mut diagnostic = Diagnostic::new(severity, message).at(file, number("row"), number("column"));
+    let mut diagnostic =
+        Diagnostic::new(severity, message).at(file, number("row"), number("column"));
     if let Some(code) = item.get("code").and_then(Value::as_str) {
         diagnostic = diagnostic.with_code(code);
     }
@@ -74,7 +75,11 @@ impl Plugin for RuffPlugin {
         Ok(Finding {
             verdict: Some(Verdict {
                 class: ErrorClass::Permanent,
-                summary: format!("ruff found {} problem(s); first: {}", diagnostics.len(), diagnostics[0]),
+                summary: format!(
+                    "ruff found {} problem(s); first: {}",
+                    diagnostics.len(),
+                    diagnostics[0]
+                ),
                 key,
             }),
             diagnostics,

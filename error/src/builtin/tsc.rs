@@ -6,6 +6,7 @@
 //! - `--pretty true` (ANSI colours, removed before matching):
 //!   `src/index.ts:1:7 - error TS2322: Type ...` followed by a code excerpt;
 //! - global errors without a file: `error TS5058: The specified path does not exist: ...`.
+//!
 //! Any error makes the failure `permanent`.
 
 use regex::Regex;
@@ -16,10 +17,12 @@ use crate::error_class::ErrorClass;
 use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
 
 static PLAIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(.+?)\((\d+),(\d+)\): (error|warning|message) (TS\d+): (.*)$").expect("static regex")
+    Regex::new(r"^(.+?)\((\d+),(\d+)\): (error|warning|message) (TS\d+): (.*)$")
+        .expect("static regex")
 });
 static PRETTY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(.+?):(\d+):(\d+) - (error|warning|message) (TS\d+): (.*)$").expect("static regex")
+    Regex::new(r"^(.+?):(\d+):(\d+) - (error|warning|message) (TS\d+): (.*)$")
+        .expect("static regex")
 });
 static GLOBAL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(error|warning) (TS\d+): (.*)$").expect("static regex"));
@@ -69,9 +72,15 @@ impl Plugin for TscPlugin {
                 diagnostics.push(Diagnostic::new(severity(&caps[1]), &caps[3]).with_code(&caps[2]));
             }
         }
-        let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+        let errors: Vec<&Diagnostic> = diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
         if errors.is_empty() {
-            return Ok(Finding { verdict: None, diagnostics });
+            return Ok(Finding {
+                verdict: None,
+                diagnostics,
+            });
         }
         let summary = format!("tsc found {} error(s); first: {}", errors.len(), errors[0]);
         let key = errors
@@ -80,7 +89,11 @@ impl Plugin for TscPlugin {
             .collect::<Vec<_>>()
             .join("\n");
         Ok(Finding {
-            verdict: Some(Verdict { class: ErrorClass::Permanent, summary, key }),
+            verdict: Some(Verdict {
+                class: ErrorClass::Permanent,
+                summary,
+                key,
+            }),
             diagnostics,
         })
     }

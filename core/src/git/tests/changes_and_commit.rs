@@ -16,7 +16,9 @@ fn change(path: &str, change: ChangeKind) -> ChangedPath {
 fn changed_paths_reports_additions_modifications_and_deletions() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
     let path = worktree.path();
     assert_eq!(changed_paths(path, fixture.base).expect("clean"), vec![]);
 
@@ -44,7 +46,9 @@ fn changed_paths_reports_additions_modifications_and_deletions() {
 fn changed_paths_sees_mode_changes_and_commits_made_by_the_tool() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
     super::fixture::set_executable(&worktree.path().join("run.sh"), false);
     write(worktree.path(), "committed-by-tool.txt", "tool\n");
     let tool_repo = git2::Repository::open(worktree.path()).expect("open worktree");
@@ -62,25 +66,38 @@ fn changed_paths_sees_mode_changes_and_commits_made_by_the_tool() {
 fn changed_paths_of_a_non_worktree_is_an_error() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let error = changed_paths(dir.path(), git2::Oid::ZERO_SHA1).expect_err("not a worktree");
-    assert!(matches!(error, GitError::NotARepository { .. }), "{error:?}");
+    assert!(
+        matches!(error, GitError::NotARepository { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn commit_without_changes_returns_the_parent() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
     write(worktree.path(), "target/ignored.bin", "ignored\n");
     let result = commit_worktree(worktree.path(), fixture.base, "nothing").expect("commit");
     assert_eq!(result, fixture.base);
-    assert_eq!(fixture.repo.branch_target("pipeline-steps/run-1/a").expect("read"), Some(fixture.base));
+    assert_eq!(
+        fixture
+            .repo
+            .branch_target("pipeline-steps/run-1/a")
+            .expect("read"),
+        Some(fixture.base)
+    );
 }
 
 #[test]
 fn commit_records_additions_modifications_and_deletions() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
     let path = worktree.path();
     fs::remove_file(path.join("src/b.txt")).expect("delete");
     write(path, "src/a.txt", "modified\n");
@@ -93,20 +110,42 @@ fn commit_records_additions_modifications_and_deletions() {
     let commit = git.find_commit(result).expect("commit");
     assert_eq!(commit.parent_ids().collect::<Vec<_>>(), vec![fixture.base]);
     assert_eq!(commit.message().ok(), Some("step a: did things"));
-    assert_eq!(commit.author().name().ok(), Some("Test User"), "repository config is used");
+    assert_eq!(
+        commit.author().name().ok(),
+        Some("Test User"),
+        "repository config is used"
+    );
     assert_eq!(
         tree_paths(&git, result),
-        vec![".gitignore", "README.md", "new/file.txt", "run.sh", "src/a.txt"]
+        vec![
+            ".gitignore",
+            "README.md",
+            "new/file.txt",
+            "run.sh",
+            "src/a.txt"
+        ]
     );
-    assert_eq!(fixture.repo.branch_target("pipeline-steps/run-1/a").expect("read"), Some(result));
-    assert_eq!(status(path), "!! build.log\n", "only the ignored file is left outside the commit");
+    assert_eq!(
+        fixture
+            .repo
+            .branch_target("pipeline-steps/run-1/a")
+            .expect("read"),
+        Some(result)
+    );
+    assert_eq!(
+        status(path),
+        "!! build.log\n",
+        "only the ignored file is left outside the commit"
+    );
 }
 
 #[test]
 fn commit_folds_the_tool_own_commits_onto_the_parent() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
     write(worktree.path(), "one.txt", "1\n");
     let tool_repo = git2::Repository::open(worktree.path()).expect("open worktree");
     commit_all(&tool_repo, "tool commit 1");
@@ -125,7 +164,9 @@ fn commit_uses_the_default_signature_without_user_config() {
     let fixture = Fixture::new();
     {
         let mut config = fixture.git2().config().expect("config");
-        let mut local = config.open_level(git2::ConfigLevel::Local).expect("local config");
+        let mut local = config
+            .open_level(git2::ConfigLevel::Local)
+            .expect("local config");
         local.remove("user.name").expect("unset user.name");
         local.remove("user.email").expect("unset user.email");
         drop(local);
@@ -134,7 +175,9 @@ fn commit_uses_the_default_signature_without_user_config() {
         config.set_str("user.email", "").expect("blank user.email");
     }
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
     write(worktree.path(), "x.txt", "x\n");
     let result = commit_worktree(worktree.path(), fixture.base, "x").expect("commit");
     let git = fixture.git2();
@@ -147,10 +190,37 @@ fn commit_uses_the_default_signature_without_user_config() {
 fn commit_on_a_detached_head_is_refused() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
     let repo = git2::Repository::open(worktree.path()).expect("open");
     repo.set_head_detached(fixture.base).expect("detach");
     write(worktree.path(), "x.txt", "x\n");
     let error = commit_worktree(worktree.path(), fixture.base, "x").expect_err("detached");
     assert!(matches!(error, GitError::DetachedHead { .. }), "{error:?}");
+}
+
+#[test]
+fn untracked_nested_repositories_are_neither_reported_nor_committed() {
+    let fixture = Fixture::new();
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let worktree = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
+    let nested = worktree.path().join("vendor/clone");
+    let nested_repo = git2::Repository::init(&nested).expect("nested git init");
+    write(&nested, "lib.txt", "vendored\n");
+    commit_all(&nested_repo, "nested commit");
+    write(worktree.path(), "plain.txt", "plain\n");
+    assert_eq!(
+        changed_paths(worktree.path(), fixture.base).expect("changes"),
+        vec![change("plain.txt", ChangeKind::Added)]
+    );
+    let result = commit_worktree(worktree.path(), fixture.base, "a").expect("commit");
+    let paths = tree_paths(&fixture.git2(), result);
+    assert!(paths.contains(&"plain.txt".to_string()), "{paths:?}");
+    assert!(
+        !paths.iter().any(|path| path.starts_with("vendor")),
+        "{paths:?}"
+    );
 }

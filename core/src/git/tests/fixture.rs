@@ -25,8 +25,12 @@ impl Fixture {
         let git = git2::Repository::init(&path).expect("git init");
         {
             let mut config = git.config().expect("open repository config");
-            config.set_str("user.name", "Test User").expect("set user.name");
-            config.set_str("user.email", "test@example.com").expect("set user.email");
+            config
+                .set_str("user.name", "Test User")
+                .expect("set user.name");
+            config
+                .set_str("user.email", "test@example.com")
+                .expect("set user.email");
         }
         write(&path, "README.md", "readme\n");
         write(&path, "src/a.txt", "a1\na2\na3\n");
@@ -63,8 +67,15 @@ pub(super) fn commit_all(git: &git2::Repository, message: &str) -> git2::Oid {
     let signature = git2::Signature::now("Test User", "test@example.com").expect("signature");
     let parent = git.head().ok().and_then(|head| head.peel_to_commit().ok());
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    git.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents)
-        .expect("commit")
+    git.commit(
+        Some("HEAD"),
+        &signature,
+        &signature,
+        message,
+        &tree,
+        &parents,
+    )
+    .expect("commit")
 }
 
 pub(super) fn write(dir: &Path, relative: &str, content: &str) {
@@ -121,7 +132,12 @@ pub(super) fn listed_worktrees(dir: &Path) -> Vec<PathBuf> {
 pub(super) fn status(dir: &Path) -> String {
     git_cli(
         dir,
-        &["status", "--porcelain", "--ignored", "--untracked-files=all"],
+        &[
+            "status",
+            "--porcelain",
+            "--ignored",
+            "--untracked-files=all",
+        ],
     )
 }
 

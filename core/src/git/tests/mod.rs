@@ -6,4 +6,3 @@ mod fixture;
 mod merge;
 mod pool;
 mod repository;
-mod scratch_bench;

@@ -14,10 +14,24 @@ use crate::git::{GitError, WorktreePool, commit_worktree, remove_run_worktrees};
 fn two_worktrees_from_the_same_start_do_not_see_each_other() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let a = pool.acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base).expect("acquire a");
-    let b = pool.acquire("ws-b/step-1", "pipeline-steps/run-1/ws-b/step-1", fixture.base).expect("acquire b");
-    assert_eq!(a.path(), fixture.path.join(".pipeline/worktrees/run-1/ws-a"));
-    assert_eq!(b.path(), fixture.path.join(".pipeline/worktrees/run-1/ws-b/step-1"));
+    let a = pool
+        .acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base)
+        .expect("acquire a");
+    let b = pool
+        .acquire(
+            "ws-b/step-1",
+            "pipeline-steps/run-1/ws-b/step-1",
+            fixture.base,
+        )
+        .expect("acquire b");
+    assert_eq!(
+        a.path(),
+        fixture.path.join(".pipeline/worktrees/run-1/ws-a")
+    );
+    assert_eq!(
+        b.path(),
+        fixture.path.join(".pipeline/worktrees/run-1/ws-b/step-1")
+    );
     assert_ne!(a.name(), b.name());
 
     write(a.path(), "from-a.txt", "a\n");
@@ -27,13 +41,28 @@ fn two_worktrees_from_the_same_start_do_not_see_each_other() {
 
     let commit_a = commit_worktree(a.path(), fixture.base, "a").expect("commit a");
     let commit_b = commit_worktree(b.path(), fixture.base, "b").expect("commit b");
-    assert_eq!(fixture.repo.branch_target("pipeline-steps/run-1/ws-a").expect("read"), Some(commit_a));
-    assert_eq!(fixture.repo.branch_target("pipeline-steps/run-1/ws-b/step-1").expect("read"), Some(commit_b));
+    assert_eq!(
+        fixture
+            .repo
+            .branch_target("pipeline-steps/run-1/ws-a")
+            .expect("read"),
+        Some(commit_a)
+    );
+    assert_eq!(
+        fixture
+            .repo
+            .branch_target("pipeline-steps/run-1/ws-b/step-1")
+            .expect("read"),
+        Some(commit_b)
+    );
     assert_eq!(read(b.path(), "from-a.txt"), None, "a's commit is not in b");
     assert_eq!(status(a.path()), "");
     assert_eq!(status(b.path()), "");
     // The main working tree is untouched.
-    assert_eq!(read(&fixture.path, "src/a.txt").as_deref(), Some("a1\na2\na3\n"));
+    assert_eq!(
+        read(&fixture.path, "src/a.txt").as_deref(),
+        Some("a1\na2\na3\n")
+    );
 }
 
 #[test]
@@ -41,7 +70,9 @@ fn a_released_worktree_is_reused_without_leftovers() {
     let fixture = Fixture::new();
     fixture.repo.ensure_excluded(".pipeline/").expect("exclude");
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let first = pool.acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base).expect("acquire");
+    let first = pool
+        .acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base)
+        .expect("acquire");
     let first_name = first.name().to_string();
     let first_path = first.path().to_path_buf();
     // Everything a tool might leave behind.
@@ -56,49 +87,107 @@ fn a_released_worktree_is_reused_without_leftovers() {
     git_cli(&first_path, &["add", "staged.txt"]);
     pool.release(first).expect("release");
 
-    assert!(!first_path.exists(), "nothing is left at the released step path");
+    assert!(
+        !first_path.exists(),
+        "nothing is left at the released step path"
+    );
     let pool_dir = fixture.path.join(".pipeline/worktrees/run-1/.pool");
-    assert!(pool_dir.join(&first_name).is_dir(), "the worktree waits in the pool");
+    assert!(
+        pool_dir.join(&first_name).is_dir(),
+        "the worktree waits in the pool"
+    );
 
-    let second = pool.acquire("ws-b/step-1", "pipeline-steps/run-1/ws-b/step-1", fixture.base).expect("reacquire");
+    let second = pool
+        .acquire(
+            "ws-b/step-1",
+            "pipeline-steps/run-1/ws-b/step-1",
+            fixture.base,
+        )
+        .expect("reacquire");
     assert_eq!(second.name(), first_name, "the idle worktree was reused");
     let path = second.path();
-    assert_eq!(path, fixture.path.join(".pipeline/worktrees/run-1/ws-b/step-1"));
+    assert_eq!(
+        path,
+        fixture.path.join(".pipeline/worktrees/run-1/ws-b/step-1")
+    );
     assert_eq!(read(path, "src/a.txt").as_deref(), Some("a1\na2\na3\n"));
     assert_eq!(read(path, "src/b.txt").as_deref(), Some("b1\nb2\nb3\n"));
-    for leftover in ["untracked.txt", "new-dir", "target", "debug.log", "staged.txt"] {
-        assert!(!path.join(leftover).exists(), "{leftover} survived the reset");
+    for leftover in [
+        "untracked.txt",
+        "new-dir",
+        "target",
+        "debug.log",
+        "staged.txt",
+    ] {
+        assert!(
+            !path.join(leftover).exists(),
+            "{leftover} survived the reset"
+        );
     }
-    assert!(is_executable(&path.join("run.sh")), "the executable bit is restored");
+    assert!(
+        is_executable(&path.join("run.sh")),
+        "the executable bit is restored"
+    );
     assert_eq!(status(path), "", "git status is clean");
     assert_eq!(
         git_cli(path, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
         "pipeline-steps/run-1/ws-b/step-1"
     );
-    assert_eq!(git_cli(path, &["rev-parse", "HEAD"]).trim(), fixture.base.to_string());
+    assert_eq!(
+        git_cli(path, &["rev-parse", "HEAD"]).trim(),
+        fixture.base.to_string()
+    );
 
     let listed = listed_worktrees(&fixture.path);
     assert!(listed.contains(&path.to_path_buf()), "{listed:?}");
     assert!(!listed.contains(&first_path), "{listed:?}");
-    assert!(!listed.iter().any(|p| p.starts_with(&pool_dir)), "{listed:?}");
+    assert!(
+        !listed.iter().any(|p| p.starts_with(&pool_dir)),
+        "{listed:?}"
+    );
 }
 
 #[test]
 fn reuse_moves_a_worktree_between_commits_in_both_directions() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let later = run_step(&pool, "a", fixture.base, &[("added/by/a.txt", Some("a\n")), ("README.md", None), ("src/a.txt", Some("x\n"))]);
+    let later = run_step(
+        &pool,
+        "a",
+        fixture.base,
+        &[
+            ("added/by/a.txt", Some("a\n")),
+            ("README.md", None),
+            ("src/a.txt", Some("x\n")),
+        ],
+    );
 
-    let worktree = pool.acquire("b", "pipeline-steps/run-1/b", later).expect("forward");
-    assert_eq!(read(worktree.path(), "added/by/a.txt").as_deref(), Some("a\n"));
+    let worktree = pool
+        .acquire("b", "pipeline-steps/run-1/b", later)
+        .expect("forward");
+    assert_eq!(
+        read(worktree.path(), "added/by/a.txt").as_deref(),
+        Some("a\n")
+    );
     assert_eq!(read(worktree.path(), "README.md"), None);
     assert_eq!(status(worktree.path()), "");
     pool.release(worktree).expect("release");
 
-    let worktree = pool.acquire("c", "pipeline-steps/run-1/c", fixture.base).expect("back");
-    assert!(!worktree.path().join("added").exists(), "directories emptied by the reset are removed");
-    assert_eq!(read(worktree.path(), "README.md").as_deref(), Some("readme\n"));
-    assert_eq!(read(worktree.path(), "src/a.txt").as_deref(), Some("a1\na2\na3\n"));
+    let worktree = pool
+        .acquire("c", "pipeline-steps/run-1/c", fixture.base)
+        .expect("back");
+    assert!(
+        !worktree.path().join("added").exists(),
+        "directories emptied by the reset are removed"
+    );
+    assert_eq!(
+        read(worktree.path(), "README.md").as_deref(),
+        Some("readme\n")
+    );
+    assert_eq!(
+        read(worktree.path(), "src/a.txt").as_deref(),
+        Some("a1\na2\na3\n")
+    );
     assert_eq!(status(worktree.path()), "");
 }
 
@@ -106,7 +195,9 @@ fn reuse_moves_a_worktree_between_commits_in_both_directions() {
 fn acquire_reuses_a_kept_worktree_at_the_step_path() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let failed = pool.acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base).expect("acquire");
+    let failed = pool
+        .acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base)
+        .expect("acquire");
     let name = failed.name().to_string();
     write(failed.path(), "src/a.txt", "half-done\n");
     write(failed.path(), "scratch.txt", "scratch\n");
@@ -115,15 +206,27 @@ fn acquire_reuses_a_kept_worktree_at_the_step_path() {
     write(failed.path(), "more.txt", "uncommitted\n");
     let path = failed.path().to_path_buf();
     pool.keep(failed);
-    assert_eq!(read(&path, "more.txt").as_deref(), Some("uncommitted\n"), "kept as is");
+    assert_eq!(
+        read(&path, "more.txt").as_deref(),
+        Some("uncommitted\n"),
+        "kept as is"
+    );
 
-    let retry = pool.acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base).expect("retry");
+    let retry = pool
+        .acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base)
+        .expect("retry");
     assert_eq!(retry.name(), name);
     assert_eq!(retry.path(), path);
     assert_eq!(read(&path, "src/a.txt").as_deref(), Some("a1\na2\na3\n"));
     assert!(!path.join("scratch.txt").exists() && !path.join("more.txt").exists());
     assert_eq!(status(&path), "");
-    assert_eq!(fixture.repo.branch_target("pipeline-steps/run-1/ws-a").expect("read"), Some(fixture.base));
+    assert_eq!(
+        fixture
+            .repo
+            .branch_target("pipeline-steps/run-1/ws-a")
+            .expect("read"),
+        Some(fixture.base)
+    );
 }
 
 #[test]
@@ -132,7 +235,9 @@ fn acquire_replaces_a_plain_directory_at_the_step_path() {
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
     let leftover = fixture.path.join(".pipeline/worktrees/run-1/ws-a");
     write(&leftover, "junk/file.txt", "junk\n");
-    let worktree = pool.acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base)
+        .expect("acquire");
     assert_eq!(worktree.path(), leftover);
     assert!(!leftover.join("junk").exists());
     assert_eq!(read(&leftover, "README.md").as_deref(), Some("readme\n"));
@@ -143,31 +248,90 @@ fn acquire_replaces_a_plain_directory_at_the_step_path() {
 fn step_worktrees_cannot_nest() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let outer = pool.acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base).expect("acquire");
-    let error = pool.acquire("ws-a/step-1", "pipeline-steps/run-1/ws-a-step-1", fixture.base).expect_err("inside");
-    assert!(matches!(error, GitError::NestedStepPath { .. }), "{error:?}");
+    let outer = pool
+        .acquire("ws-a", "pipeline-steps/run-1/ws-a", fixture.base)
+        .expect("acquire");
+    let error = pool
+        .acquire(
+            "ws-a/step-1",
+            "pipeline-steps/run-1/ws-a-step-1",
+            fixture.base,
+        )
+        .expect_err("inside");
+    assert!(
+        matches!(error, GitError::NestedStepPath { .. }),
+        "{error:?}"
+    );
     pool.release(outer).expect("release");
 
-    let inner = pool.acquire("ws-b/step-1", "pipeline-steps/run-1/ws-b/step-1", fixture.base).expect("acquire");
-    let error = pool.acquire("ws-b", "pipeline-steps/run-1/ws-b-whole", fixture.base).expect_err("around");
-    assert!(matches!(error, GitError::NestedStepPath { .. }), "{error:?}");
-    assert_eq!(read(inner.path(), "README.md").as_deref(), Some("readme\n"), "the inner worktree survived");
+    let inner = pool
+        .acquire(
+            "ws-b/step-1",
+            "pipeline-steps/run-1/ws-b/step-1",
+            fixture.base,
+        )
+        .expect("acquire");
+    let error = pool
+        .acquire("ws-b", "pipeline-steps/run-1/ws-b-whole", fixture.base)
+        .expect_err("around");
+    assert!(
+        matches!(error, GitError::NestedStepPath { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        read(inner.path(), "README.md").as_deref(),
+        Some("readme\n"),
+        "the inner worktree survived"
+    );
 }
 
 #[test]
 fn invalid_step_paths_run_ids_and_branches_are_refused() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    for step_path in ["", "/abs", "../escape", "a/../b", ".pool", "a//b", "a/", "a/.git"] {
-        let error = pool.acquire(step_path, "pipeline-steps/x", fixture.base).expect_err(step_path);
-        assert!(matches!(error, GitError::InvalidStepPath { .. }), "{step_path}: {error:?}");
+    for step_path in [
+        "",
+        "/abs",
+        "../escape",
+        "a/../b",
+        ".pool",
+        "a//b",
+        "a/",
+        "a/.git",
+    ] {
+        let error = pool
+            .acquire(step_path, "pipeline-steps/x", fixture.base)
+            .expect_err(step_path);
+        assert!(
+            matches!(error, GitError::InvalidStepPath { .. }),
+            "{step_path}: {error:?}"
+        );
     }
-    let error = pool.acquire("ok", "bad..branch", fixture.base).expect_err("branch");
-    assert!(matches!(error, GitError::InvalidBranchName { .. }), "{error:?}");
+    let error = pool
+        .acquire("ok", "bad..branch", fixture.base)
+        .expect_err("branch");
+    assert!(
+        matches!(error, GitError::InvalidBranchName { .. }),
+        "{error:?}"
+    );
+    let missing = git2::Oid::from_str(&"2".repeat(40)).expect("oid");
+    let error = pool
+        .acquire("ok", "pipeline-steps/x", missing)
+        .expect_err("start");
+    assert!(
+        matches!(error, GitError::UnknownRevision { .. }),
+        "{error:?}"
+    );
+    assert!(!pool.root().join("ok").exists());
     let bad_run = WorktreePool::new(fixture.repo.clone(), "../elsewhere");
-    let error = bad_run.acquire("ok", "pipeline-steps/x", fixture.base).expect_err("run id");
+    let error = bad_run
+        .acquire("ok", "pipeline-steps/x", fixture.base)
+        .expect_err("run id");
     assert!(matches!(error, GitError::InvalidRunId { .. }), "{error:?}");
-    assert!(matches!(bad_run.remove_all(), Err(GitError::InvalidRunId { .. })));
+    assert!(matches!(
+        bad_run.remove_all(),
+        Err(GitError::InvalidRunId { .. })
+    ));
 }
 
 #[test]
@@ -204,7 +368,10 @@ fn concurrent_acquires_give_distinct_worktrees() {
     assert_eq!(paths.len(), 4);
     for (worktree, step) in worktrees.iter().zip(steps) {
         assert_eq!(read(worktree.path(), "owner.txt").as_deref(), Some(step));
-        assert_eq!(read(worktree.path(), "README.md").as_deref(), Some("readme\n"));
+        assert_eq!(
+            read(worktree.path(), "README.md").as_deref(),
+            Some("readme\n")
+        );
     }
     let listed = listed_worktrees(&fixture.path);
     assert_eq!(listed.len(), 5, "main + 4: {listed:?}");
@@ -219,7 +386,10 @@ fn concurrent_acquires_give_distinct_worktrees() {
     for handle in releases {
         handle.join().expect("thread").expect("release");
     }
-    assert!(!fixture.path.join(".pipeline/worktrees/run-1/ws-b").exists(), "empty parents removed");
+    assert!(
+        !fixture.path.join(".pipeline/worktrees/run-1/ws-b").exists(),
+        "empty parents removed"
+    );
 
     let again = acquire_all(&pool);
     let reused: BTreeSet<String> = again.iter().map(|w| w.name().to_string()).collect();
@@ -235,16 +405,22 @@ fn a_new_pool_picks_up_idle_worktrees_left_by_an_earlier_process() {
     let fixture = Fixture::new();
     let name = {
         let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-        let worktree = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire");
+        let worktree = pool
+            .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+            .expect("acquire");
         let name = worktree.name().to_string();
         pool.release(worktree).expect("release");
         name
     };
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool.acquire("b", "pipeline-steps/run-1/b", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("b", "pipeline-steps/run-1/b", fixture.base)
+        .expect("acquire");
     assert_eq!(worktree.name(), name);
     // The first step's branch is free: no idle worktree holds it.
-    let again = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire a again");
+    let again = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire a again");
     assert_ne!(again.name(), name);
 }
 
@@ -253,10 +429,18 @@ fn remove_all_leaves_no_worktree_and_no_directory() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
     let other_run = WorktreePool::new(fixture.repo.clone(), "run-2");
-    let released = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire");
-    let kept = pool.acquire("b/step-1", "pipeline-steps/run-1/b/step-1", fixture.base).expect("acquire");
-    let in_use = pool.acquire("c", "pipeline-steps/run-1/c", fixture.base).expect("acquire");
-    let survivor = other_run.acquire("a", "pipeline-steps/run-2/a", fixture.base).expect("acquire");
+    let released = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
+    let kept = pool
+        .acquire("b/step-1", "pipeline-steps/run-1/b/step-1", fixture.base)
+        .expect("acquire");
+    let in_use = pool
+        .acquire("c", "pipeline-steps/run-1/c", fixture.base)
+        .expect("acquire");
+    let survivor = other_run
+        .acquire("a", "pipeline-steps/run-2/a", fixture.base)
+        .expect("acquire");
     pool.release(released).expect("release");
     pool.keep(kept);
     drop(in_use);
@@ -266,16 +450,30 @@ fn remove_all_leaves_no_worktree_and_no_directory() {
     let root = fixture.path.join(".pipeline/worktrees/run-1");
     assert!(!root.exists(), "the run's directory is gone");
     let listed = listed_worktrees(&fixture.path);
-    assert_eq!(listed, vec![fixture.path.clone(), survivor.path().to_path_buf()]);
+    assert_eq!(
+        listed,
+        vec![fixture.path.clone(), survivor.path().to_path_buf()]
+    );
     git_cli(&fixture.path, &["worktree", "prune", "--dry-run"]);
     assert_eq!(
-        git_cli(&fixture.path, &["worktree", "prune", "--dry-run", "--verbose"]),
+        git_cli(
+            &fixture.path,
+            &["worktree", "prune", "--dry-run", "--verbose"]
+        ),
         "",
         "nothing left for git to prune"
     );
     // Branches stay; the pool works again afterwards.
-    assert!(fixture.repo.branch_target("pipeline-steps/run-1/a").expect("read").is_some());
-    let fresh = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire after clean");
+    assert!(
+        fixture
+            .repo
+            .branch_target("pipeline-steps/run-1/a")
+            .expect("read")
+            .is_some()
+    );
+    let fresh = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire after clean");
     assert_eq!(status(fresh.path()), "");
 }
 
@@ -284,8 +482,12 @@ fn remove_run_worktrees_cleans_a_run_without_its_pool() {
     let fixture = Fixture::new();
     {
         let pool = WorktreePool::new(fixture.repo.clone(), "crashed");
-        let a = pool.acquire("a", "pipeline-steps/crashed/a", fixture.base).expect("acquire");
-        let b = pool.acquire("b", "pipeline-steps/crashed/b", fixture.base).expect("acquire");
+        let a = pool
+            .acquire("a", "pipeline-steps/crashed/a", fixture.base)
+            .expect("acquire");
+        let b = pool
+            .acquire("b", "pipeline-steps/crashed/b", fixture.base)
+            .expect("acquire");
         pool.release(a).expect("release");
         drop(b);
     }
@@ -293,7 +495,10 @@ fn remove_run_worktrees_cleans_a_run_without_its_pool() {
     assert_eq!(removed, 2);
     assert_eq!(listed_worktrees(&fixture.path), vec![fixture.path.clone()]);
     assert!(!fixture.path.join(".pipeline/worktrees/crashed").exists());
-    assert_eq!(remove_run_worktrees(&fixture.repo, "crashed").expect("again"), 0);
+    assert_eq!(
+        remove_run_worktrees(&fixture.repo, "crashed").expect("again"),
+        0
+    );
 }
 
 #[test]
@@ -301,10 +506,15 @@ fn release_refuses_a_worktree_of_another_pool() {
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
     let other = WorktreePool::new(fixture.repo.clone(), "run-2");
-    let worktree = other.acquire("a", "pipeline-steps/run-2/a", fixture.base).expect("acquire");
+    let worktree = other
+        .acquire("a", "pipeline-steps/run-2/a", fixture.base)
+        .expect("acquire");
     let path = worktree.path().to_path_buf();
     let error = pool.release(worktree).expect_err("foreign");
-    assert!(matches!(error, GitError::ForeignWorktree { .. }), "{error:?}");
+    assert!(
+        matches!(error, GitError::ForeignWorktree { .. }),
+        "{error:?}"
+    );
     assert!(path.exists());
 }
 
@@ -313,7 +523,9 @@ fn reset_removes_nested_repositories_empty_directories_and_operation_state() {
     // Backs the "reset" list of the module doc.
     let fixture = Fixture::new();
     let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool.acquire("a", "pipeline-steps/run-1/a", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
     let nested = worktree.path().join("vendor/nested");
     fs::create_dir_all(&nested).expect("mkdir");
     git2::Repository::init(&nested).expect("nested git init");
@@ -321,15 +533,52 @@ fn reset_removes_nested_repositories_empty_directories_and_operation_state() {
     fs::create_dir_all(worktree.path().join("empty/dir")).expect("mkdir");
     fs::create_dir_all(worktree.path().join("top-level-empty")).expect("mkdir");
     let tool_repo = git2::Repository::open(worktree.path()).expect("open worktree");
-    fs::write(tool_repo.path().join("MERGE_HEAD"), format!("{}\n", fixture.base)).expect("fake merge");
+    fs::write(
+        tool_repo.path().join("MERGE_HEAD"),
+        format!("{}\n", fixture.base),
+    )
+    .expect("fake merge");
     assert_eq!(tool_repo.state(), git2::RepositoryState::Merge);
     pool.release(worktree).expect("release");
 
-    let worktree = pool.acquire("b", "pipeline-steps/run-1/b", fixture.base).expect("acquire");
+    let worktree = pool
+        .acquire("b", "pipeline-steps/run-1/b", fixture.base)
+        .expect("acquire");
     for leftover in ["vendor", "empty", "top-level-empty"] {
-        assert!(!worktree.path().join(leftover).exists(), "{leftover} survived the reset");
+        assert!(
+            !worktree.path().join(leftover).exists(),
+            "{leftover} survived the reset"
+        );
     }
     let repo = git2::Repository::open(worktree.path()).expect("open worktree");
     assert_eq!(repo.state(), git2::RepositoryState::Clean);
     assert_eq!(status(worktree.path()), "");
+}
+
+#[test]
+fn a_worktree_left_in_the_pool_by_a_crash_does_not_hold_its_branch() {
+    let fixture = Fixture::new();
+    // As if a process died right after adding a worktree for step `a` in the pool.
+    let stray = fixture.path.join(".pipeline/worktrees/run-1/.pool/stray");
+    git_cli(
+        &fixture.path,
+        &[
+            "worktree",
+            "add",
+            "-b",
+            "pipeline-steps/run-1/a",
+            stray.to_str().expect("utf-8 path"),
+        ],
+    );
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let worktree = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
+    assert_eq!(worktree.name(), "stray", "the stray worktree was reused");
+    assert_eq!(
+        git_cli(worktree.path(), &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "pipeline-steps/run-1/a"
+    );
+    assert!(!stray.exists());
+    assert!(listed_worktrees(&fixture.path).contains(&worktree.path().to_path_buf()));
 }

@@ -19,10 +19,16 @@ fn open_outside_a_repository_suggests_git_init() {
     // A ceiling is not settable through Repository::open; a fresh temporary directory
     // is not inside a repository on any sane test machine.
     let error = Repository::open(dir.path()).expect_err("not a repository");
-    assert!(matches!(error, GitError::NotARepository { .. }), "{error:?}");
+    assert!(
+        matches!(error, GitError::NotARepository { .. }),
+        "{error:?}"
+    );
     let message = error.to_string();
     assert!(message.contains("git init"), "{message}");
-    assert!(message.contains(&dir.path().display().to_string()), "{message}");
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
 }
 
 #[test]
@@ -30,7 +36,10 @@ fn open_refuses_a_bare_repository() {
     let dir = tempfile::tempdir().expect("temporary directory");
     git2::Repository::init_bare(dir.path()).expect("git init --bare");
     let error = Repository::open(dir.path()).expect_err("bare");
-    assert!(matches!(error, GitError::BareRepository { .. }), "{error:?}");
+    assert!(
+        matches!(error, GitError::BareRepository { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -45,16 +54,25 @@ fn resolve_commit_accepts_head_branches_and_hex() {
         .shorthand()
         .expect("branch name")
         .to_string();
-    assert_eq!(repo.resolve_commit(&head_branch).expect("branch"), fixture.base);
+    assert_eq!(
+        repo.resolve_commit(&head_branch).expect("branch"),
+        fixture.base
+    );
     let hex = fixture.base.to_string();
     assert_eq!(repo.resolve_commit(&hex).expect("full hex"), fixture.base);
-    assert_eq!(repo.resolve_commit(&hex[..10]).expect("short hex"), fixture.base);
+    assert_eq!(
+        repo.resolve_commit(&hex[..10]).expect("short hex"),
+        fixture.base
+    );
 }
 
 #[test]
 fn resolve_commit_names_an_unknown_revision() {
     let fixture = Fixture::new();
-    let error = fixture.repo.resolve_commit("no-such-branch").expect_err("unknown");
+    let error = fixture
+        .repo
+        .resolve_commit("no-such-branch")
+        .expect_err("unknown");
     assert!(matches!(error, GitError::UnknownRevision { ref rev, .. } if rev == "no-such-branch"));
     assert!(error.to_string().contains("no-such-branch"));
 }
@@ -66,7 +84,10 @@ fn resolve_commit_refuses_a_blob() {
         .repo
         .resolve_commit("HEAD:README.md")
         .expect_err("a blob is not a commit");
-    assert!(matches!(error, GitError::NotACommit { ref kind, .. } if kind == "blob"), "{error:?}");
+    assert!(
+        matches!(error, GitError::NotACommit { ref kind, .. } if kind == "blob"),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -99,30 +120,56 @@ fn branches_are_created_moved_read_and_deleted() {
     let fixture = Fixture::new();
     let repo = &fixture.repo;
     assert_eq!(repo.branch_target("pipeline/run-1").expect("read"), None);
-    repo.set_branch("pipeline/run-1", fixture.base).expect("create");
-    assert_eq!(repo.branch_target("pipeline/run-1").expect("read"), Some(fixture.base));
+    repo.set_branch("pipeline/run-1", fixture.base)
+        .expect("create");
+    assert_eq!(
+        repo.branch_target("pipeline/run-1").expect("read"),
+        Some(fixture.base)
+    );
 
     let git = fixture.git2();
     write(&fixture.path, "new.txt", "new\n");
     let second = super::fixture::commit_all(&git, "second");
-    repo.set_branch("pipeline/run-1", second).expect("force-move");
-    assert_eq!(repo.branch_target("pipeline/run-1").expect("read"), Some(second));
+    repo.set_branch("pipeline/run-1", second)
+        .expect("force-move");
+    assert_eq!(
+        repo.branch_target("pipeline/run-1").expect("read"),
+        Some(second)
+    );
 
     repo.delete_branch("pipeline/run-1").expect("delete");
     assert_eq!(repo.branch_target("pipeline/run-1").expect("read"), None);
-    repo.delete_branch("pipeline/run-1").expect("deleting an absent branch is fine");
+    repo.delete_branch("pipeline/run-1")
+        .expect("deleting an absent branch is fine");
 
-    let error = repo.set_branch("bad..name", fixture.base).expect_err("invalid");
-    assert!(matches!(error, GitError::InvalidBranchName { .. }), "{error:?}");
+    let error = repo
+        .set_branch("bad..name", fixture.base)
+        .expect_err("invalid");
+    assert!(
+        matches!(error, GitError::InvalidBranchName { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn delete_branch_refuses_a_checked_out_branch() {
     let fixture = Fixture::new();
-    let head = fixture.git2().head().expect("head").shorthand().expect("name").to_string();
+    let head = fixture
+        .git2()
+        .head()
+        .expect("head")
+        .shorthand()
+        .expect("name")
+        .to_string();
     let error = fixture.repo.delete_branch(&head).expect_err("checked out");
-    assert!(matches!(error, GitError::BranchCheckedOut { .. }), "{error:?}");
-    assert_eq!(fixture.repo.branch_target(&head).expect("read"), Some(fixture.base));
+    assert!(
+        matches!(error, GitError::BranchCheckedOut { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        fixture.repo.branch_target(&head).expect("read"),
+        Some(fixture.base)
+    );
 }
 
 #[test]
@@ -133,6 +180,13 @@ fn commit_exists_checks_full_ids_only() {
     assert!(!fixture.repo.commit_exists(&hex[..12]));
     assert!(!fixture.repo.commit_exists(&"0".repeat(40)));
     assert!(!fixture.repo.commit_exists("not hex at all"));
-    let tree = fixture.git2().find_commit(fixture.base).expect("commit").tree_id();
-    assert!(!fixture.repo.commit_exists(&tree.to_string()), "a tree is not a commit");
+    let tree = fixture
+        .git2()
+        .find_commit(fixture.base)
+        .expect("commit")
+        .tree_id();
+    assert!(
+        !fixture.repo.commit_exists(&tree.to_string()),
+        "a tree is not a commit"
+    );
 }

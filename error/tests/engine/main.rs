@@ -1,0 +1,10 @@
+//! Integration tests of the error engine: built-in plugins on real captured tool output
+//! (`tests/fixtures/`, see `scripts/capture-error-fixtures.sh`), external plugin manifests,
+//! signatures, the retry decision and the circuit breaker state machine.
+
+mod breakers;
+mod builtin_plugins;
+mod external_plugins;
+mod retry;
+mod signatures;
+mod support;

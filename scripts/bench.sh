@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Benchmarks of the pipeline foundation (issue #2). Not a test: it measures, prints a
+# summary table, and with --write rewrites the measurement part of docs/BENCHMARKS.md
+# (the hand-written analysis below its "<!-- analysis -->" marker is kept).
+#
+# What it measures (targets from issue #2):
+#   1. a seeded layered DAG of 1,000 no-op steps (`true`, isolation none), `pipeline run
+#      --jobs 2` vs the same DAG as build.ninja under `ninja -j2`: pipeline within 3x;
+#   2. 100 worktree steps (a wide DAG: 100 independent steps, each writing one distinct
+#      file) on a 5,000-file and on a 500-file repository: per-step cost must not grow
+#      with repository size; `git worktree add` + `remove` of each tree for reference;
+#   3. `pipeline plan --format json` of a 10,000-step DAG: best of 5 under 200 ms;
+#   4. resume of a 10,000-step run with one (failed) step left: that step starts < 1 s;
+#   5. peak RSS of `pipeline run` and `pipeline plan` of the 10,000-step DAG < 100 MiB.
+#
+# Usage: scripts/bench.sh [--write] [--runs N] [--keep]
+#   --write   rewrite docs/BENCHMARKS.md
+#   --runs N  repetitions of the 1,000-step comparison, interleaved (default 3; medians)
+#   --keep    keep the scratch directory (printed) for inspection
+# Environment: PIPELINE_BIN (default target/release/pipeline, built when missing),
+#              BENCH_DIR (scratch directory, default a fresh mktemp -d).
+# Idempotent: every measurement uses fresh repositories under the scratch directory.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HERE="$ROOT/scripts/bench"
+WRITE=0
+RUNS=3
+KEEP=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --write) WRITE=1 ;;
+        --runs) RUNS=$2; shift ;;
+        --keep) KEEP=1 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+# --- tools ----------------------------------------------------------------------------
+need_pkgs=()
+command -v ninja >/dev/null 2>&1 || need_pkgs+=(ninja-build)
+[[ -x /usr/bin/time ]] || need_pkgs+=(time)
+command -v hyperfine >/dev/null 2>&1 || need_pkgs+=(hyperfine)
+if [[ ${#need_pkgs[@]} -gt 0 ]]; then
+    log "installing ${need_pkgs[*]}"
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+    if ! $SUDO apt-get install -y "${need_pkgs[@]}" >/dev/null 2>&1; then
+        $SUDO apt-get update >/dev/null 2>&1 || true
+        # hyperfine is optional (a date loop replaces it); ninja and time are not.
+        $SUDO apt-get install -y "${need_pkgs[@]}" >/dev/null 2>&1 ||
+            $SUDO apt-get install -y ninja-build time >/dev/null 2>&1 ||
+            die "cannot install ${need_pkgs[*]} with apt-get"
+    fi
+fi
+command -v ninja >/dev/null 2>&1 || die "ninja is missing"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time is missing"
+command -v python3 >/dev/null 2>&1 || die "python3 is missing"
+
+BIN=${PIPELINE_BIN:-$ROOT/target/release/pipeline}
+if [[ ! -x "$BIN" ]]; then
+    log "building the release binary (cargo build --release -p pipeline)"
+    (cd "$ROOT" && cargo build --release -p pipeline) >&2
+fi
+[[ -x "$BIN" ]] || die "no pipeline binary at $BIN"
+
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/pipeline-bench.XXXXXX)}
+mkdir -p "$WORK"
+cleanup() {
+    if [[ $KEEP -eq 1 ]]; then log "scratch kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+RES="$WORK/results.txt"
+: >"$RES"
+# One measurement per line: `key value`; a key may repeat (one line per repetition).
+put() { printf '%s %s\n' "$1" "$2" >>"$RES"; }
+
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@localhost
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@localhost
+export GIT_CONFIG_NOSYSTEM=1 CI=1
+unset PIPELINE_DB
+
+# new_repo DIR [DIRS FILES]: a fresh git repository with one commit (a README, or a
+# generated tree of DIRS x FILES files of 1 KiB).
+new_repo() {
+    local dir=$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    git -C "$dir" init -q -b main
+    if [[ $# -ge 3 ]]; then
+        python3 "$HERE/gen_repo.py" "$dir" --dirs "$2" --files "$3" --size 1024
+    fi
+    echo "pipeline benchmark repository" >"$dir/README"
+    git -C "$dir" add -A
+    git -C "$dir" commit -q -m "benchmark tree"
+}
+
+# timed FILE CMD...: runs CMD under /usr/bin/time; FILE gets "wall user sys maxrss_kib".
+# Returns CMD's exit status.
+timed() {
+    local out=$1; shift
+    /usr/bin/time -f '%e %U %S %M' -o "$out" "$@"
+}
+field() { tail -n 1 "$1" | awk -v n="$2" '{print $n}'; }
+cpu_of() { tail -n 1 "$1" | awk '{printf "%.3f", $2 + $3}'; }
+
+# completed_count REPO RUN: steps of RUN recorded completed in the state database.
+completed_count() {
+    "$BIN" status "$2" --json --repo "$1" |
+        python3 -c 'import json,sys; d=json.load(sys.stdin); s=d.get("steps",[]); print(sum(1 for x in s if x.get("status")=="completed"), len(s))'
+}
+
+# --- machine --------------------------------------------------------------------------
+put machine.nproc "$(nproc)"
+put machine.mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+put machine.cpu "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo | tr -s ' ')"
+put machine.rustc "$(rustc -V 2>/dev/null || echo unknown)"
+put machine.kernel "$(uname -sr)"
+put machine.git "$(git --version)"
+put machine.ninja "ninja $(ninja --version)"
+put machine.load "$(cut -d' ' -f1-3 /proc/loadavg)"
+put machine.date "$(date -u +%Y-%m-%dT%H:%MZ)"
+put machine.commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
+# --- 1. 1,000 no-op steps: pipeline vs ninja --------------------------------------------
+log "1. 1,000-step no-op DAG (20 layers x 50, seed 1), --jobs 2 vs ninja -j2, $RUNS runs interleaved"
+D1="$WORK/noop1k"
+mkdir -p "$D1/ws" "$D1/ninja"
+python3 "$HERE/gen_dag.py" --layers 20 --width 50 --seed 1 --json "$D1/ws/noop.json" --ninja "$D1/ninja/build.ninja" >/dev/null
+for i in $(seq 1 "$RUNS"); do
+    (cd "$D1/ninja" && rm -rf out .ninja_log .ninja_deps &&
+        timed "$D1/ninja.time" ninja -j2 >/dev/null) || die "ninja failed"
+    n=$(grep -vc '^#' "$D1/ninja/.ninja_log")
+    [[ $n -eq 1000 ]] || die "ninja ran $n commands, expected 1000"
+    put s1.ninja.wall "$(field "$D1/ninja.time" 1)"
+    put s1.ninja.cpu "$(cpu_of "$D1/ninja.time")"
+
+    new_repo "$D1/repo"
+    timed "$D1/pipe.time" "$BIN" run "$D1/ws/noop.json" --repo "$D1/repo" --jobs 2 --run-id "noop1k-$i" >/dev/null 2>"$D1/pipe.err" ||
+        die "pipeline run failed: $(tail -5 "$D1/pipe.err")"
+    read -r done_n total_n < <(completed_count "$D1/repo" "noop1k-$i")
+    [[ $done_n -eq 1000 ]] || die "pipeline completed $done_n of $total_n steps, expected 1000"
+    put s1.pipeline.wall "$(field "$D1/pipe.time" 1)"
+    put s1.pipeline.cpu "$(cpu_of "$D1/pipe.time")"
+    log "   run $i: ninja $(field "$D1/ninja.time" 1) s, pipeline $(field "$D1/pipe.time" 1) s"
+done
+# Durability evidence: rows in the append-only events journal of the last run.
+put s1.events_rows "$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select count(*) from events").fetchone()[0])' "$D1/repo/.pipeline/state.db" 2>/dev/null || echo unknown)"
+put s1.journal_mode "$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("pragma journal_mode").fetchone()[0])' "$D1/repo/.pipeline/state.db" 2>/dev/null || echo unknown)"
+# One more run with NDJSON events, timestamped on arrival, to see where the time goes.
+new_repo "$D1/repo"
+python3 "$HERE/timed_events.py" --events "$D1/events.ndjson" -- "$BIN" run "$D1/ws/noop.json" --repo "$D1/repo" --jobs 2 --run-id noop1k-json --json >"$D1/json.summary"
+python3 "$HERE/event_stats.py" --prefix s1.events "$D1/events.ndjson" >>"$RES"
+
+# --- 2. worktree isolation cost vs repository size --------------------------------------
+wt_bench() { # wt_bench LABEL DIRS FILES
+    local label=$1 dirs=$2 files=$3 d="$WORK/wt$1"
+    mkdir -p "$d/ws"
+    python3 "$HERE/gen_dag.py" --layers 1 --width 100 --seed 2 --isolation worktree \
+        --command 'echo {id} > out-{id}.txt' --json "$d/ws/wide.json" >/dev/null
+    new_repo "$d/repo" "$dirs" "$files"
+    local tracked
+    tracked=$(git -C "$d/repo" ls-files | wc -l)
+    put "s2.$label.files" "$tracked"
+    # Reference: one full checkout of the tree and its removal.
+    local t0 t1
+    t0=$(date +%s%N)
+    git -C "$d/repo" worktree add -q --detach "$d/ref-wt" HEAD
+    git -C "$d/repo" worktree remove --force "$d/ref-wt"
+    t1=$(date +%s%N)
+    put "s2.$label.git_worktree_add_remove" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')"
+    python3 "$HERE/timed_events.py" --events "$d/events.ndjson" -- \
+        /usr/bin/time -f '%e %U %S %M' -o "$d/pipe.time" "$BIN" run "$d/ws/wide.json" --repo "$d/repo" --jobs 2 --run-id "wt$label" --json >"$d/summary.json"
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["exit"]==0 else 1)' "$d/summary.json" ||
+        die "worktree run on $label files failed: $(cat "$d/summary.json")"
+    read -r done_n total_n < <(completed_count "$d/repo" "wt$label")
+    [[ $done_n -eq 100 ]] || die "worktree run completed $done_n of $total_n steps"
+    # Every step's file must be on the result branch.
+    local merged
+    merged=$(git -C "$d/repo" ls-tree --name-only "pipeline/wt$label" | grep -c '^out-' || true)
+    [[ $merged -eq 100 ]] || die "result branch pipeline/wt$label has $merged of 100 step files"
+    put "s2.$label.wall" "$(python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["wall_s"])' "$d/summary.json")"
+    put "s2.$label.cpu" "$(cpu_of "$d/pipe.time")"
+    python3 "$HERE/event_stats.py" --prefix "s2.$label" "$d/events.ndjson" >>"$RES"
+    log "   $tracked files: 100 steps in $(grep "^s2.$label.wall " "$RES" | cut -d' ' -f2) s; git worktree add+remove $(grep "^s2.$label.git_worktree_add_remove " "$RES" | cut -d' ' -f2) s"
+}
+log "2. 100 worktree steps (wide: 100 independent steps), --jobs 2, on 5,000 and 500 files"
+wt_bench 5000 50 100
+wt_bench 500 5 100
+
+# --- 3. plan of 10,000 steps ----------------------------------------------------------------
+log "3. pipeline plan --format json of a 10,000-step DAG (100 layers x 100), best of 5"
+D3="$WORK/big"
+mkdir -p "$D3/ws"
+SINK=$(python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --json "$D3/ws/big.json")
+new_repo "$D3/repo"
+"$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo" >"$D3/plan.json" || die "pipeline plan failed"
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$D3/plan.json" || die "plan output is not JSON"
+if command -v hyperfine >/dev/null 2>&1; then
+    hyperfine -N --warmup 1 --runs 5 --export-json "$D3/plan.hf.json" \
+        "$BIN plan $D3/ws/big.json --format json --repo $D3/repo" >/dev/null 2>&1 ||
+        hyperfine --warmup 1 --runs 5 --export-json "$D3/plan.hf.json" \
+            "$BIN plan $D3/ws/big.json --format json --repo $D3/repo >/dev/null" >/dev/null
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("s3.plan.best_ms %.1f" % (min(r["times"])*1000)); print("s3.plan.mean_ms %.1f" % (r["mean"]*1000)); print("s3.plan.method hyperfine")' "$D3/plan.hf.json" >>"$RES"
+else
+    best=""
+    for _ in 1 2 3 4 5 6; do
+        t0=$(date +%s%N)
+        "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo" >/dev/null
+        t1=$(date +%s%N)
+        ms=$(( (t1 - t0) / 1000000 ))
+        if [[ -z $best || $ms -lt $best ]]; then best=$ms; fi
+    done
+    put s3.plan.best_ms "$best"
+    put s3.plan.method "date loop"
+fi
+timed "$D3/plan.time" "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo" >/dev/null
+put s5.plan.rss_kib "$(field "$D3/plan.time" 4)"
+put s3.plan.bytes "$(wc -c <"$D3/plan.json")"
+
+# --- 4 + 5. 10,000-step run, its memory, and resume with one step left ----------------------
+log "4. 10,000-step run (isolation none) whose sink $SINK fails, --jobs 2 (peak RSS measured)"
+mkdir -p "$D3/ws-fail"
+python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --fail-last --json "$D3/ws-fail/big.json" >/dev/null
+new_repo "$D3/repo"
+set +e
+timed "$D3/run.time" "$BIN" run "$D3/ws-fail/big.json" --repo "$D3/repo" --jobs 2 --run-id big10k >/dev/null 2>"$D3/run.err"
+code=$?
+set -e
+[[ $code -eq 1 ]] || die "the 10,000-step run should fail (exit 1) on its sink, exit $code: $(tail -5 "$D3/run.err")"
+put s5.run.rss_kib "$(field "$D3/run.time" 4)"
+put s5.run.wall "$(field "$D3/run.time" 1)"
+put s5.run.cpu "$(cpu_of "$D3/run.time")"
+read -r done_n total_n < <(completed_count "$D3/repo" big10k)
+[[ $done_n -eq 9999 && $total_n -eq 10000 ]] || die "expected 9,999 of 10,000 steps completed, got $done_n of $total_n"
+put s4.left_before_resume "$((total_n - done_n))"
+# The same DAG with the sink fixed, written over the run's file.
+python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --json "$D3/ws-fail/big.json" >/dev/null
+log "   resuming big10k with $SINK fixed"
+python3 "$HERE/timed_events.py" --step "$SINK" --events "$D3/resume.ndjson" -- \
+    /usr/bin/time -f '%e %U %S %M' -o "$D3/resume.time" "$BIN" resume big10k --repo "$D3/repo" --jobs 2 --json >"$D3/resume.json"
+python3 - "$D3/resume.json" "$D3/resume.ndjson" >>"$RES" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+if d["exit"] != 0 or d["step_started_s"] is None:
+    sys.exit(f"resume failed: {d}")
+print("s4.resume.step_started_s %.3f" % d["step_started_s"])
+print("s4.resume.wall_s %.3f" % d["wall_s"])
+started = sum(1 for l in open(sys.argv[2]) if json.loads(l)["e"].get("event") == "step_started")
+print("s4.resume.steps_started %d" % started)
+EOF
+put s5.resume.rss_kib "$(field "$D3/resume.time" 4)"
+read -r done_n total_n < <(completed_count "$D3/repo" big10k)
+[[ $done_n -eq 10000 ]] || die "after resume $done_n of $total_n steps are completed"
+
+# --- summary ----------------------------------------------------------------------------
+log "done; summary:"
+args=("$RES")
+[[ $WRITE -eq 1 ]] && args+=(--write "$ROOT/docs/BENCHMARKS.md")
+python3 "$HERE/render.py" "${args[@]}"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what the tests need, then runs
+# every test of the workspace. CI runs this through .ci/run.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+# Tools the integration tests drive for real (each script is idempotent).
+for installer in scripts/install-openspec.sh; do
+  if [ -x "$installer" ]; then
+    "$installer"
+  fi
+done
+
+# git identity for the repositories tests create (commits need one).
+git config --global user.name >/dev/null 2>&1 || git config --global user.name "pipeline tests"
+git config --global user.email >/dev/null 2>&1 || git config --global user.email "tests@localhost"
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast "$@"
+  # nextest does not run doctests.
+  cargo test --workspace --doc --quiet
+else
+  cargo test --workspace --no-fail-fast "$@"
+fi

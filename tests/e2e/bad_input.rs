@@ -1,0 +1,194 @@
+//! Invalid input: every case exits 2 with a message naming the file, the location and the
+//! step, and records nothing.
+
+use crate::support::Test;
+
+/// Validates `json` as `name` and returns stderr with the temporary directory replaced.
+fn invalid(t: &Test, name: &str, json: &str) -> String {
+    let f = t.workstream(name, json);
+    let r = t
+        .pipeline(&["validate", f.to_str().unwrap()])
+        .assert_code(2);
+    r.stderr()
+        .replace(&t.ws_dir.to_string_lossy().into_owned(), "[WS]")
+}
+
+#[test]
+fn truncated_json() {
+    let t = Test::new();
+    insta::assert_snapshot!(
+        "truncated_json",
+        invalid(
+            &t,
+            "cut.json",
+            "[{\"id\": \"a\", \"command\": \"true\"},\n {\"id\": \"b\", \"comm"
+        )
+    );
+}
+
+#[test]
+fn schema_violations() {
+    let t = Test::new();
+    insta::assert_snapshot!(
+        "schema_violations",
+        invalid(
+            &t,
+            "schema.json",
+            r#"{"id": "ws one", "tool": "aider", "tasks": ["x"], "timeout_sec": 0, "steps": [{"id": "s", "isolation": "container", "command": "true"}]}"#
+        )
+    );
+}
+
+#[test]
+fn duplicate_ids_and_unknown_dependencies() {
+    let t = Test::new();
+    insta::assert_snapshot!(
+        "duplicates_and_unknown_dependencies",
+        invalid(
+            &t,
+            "dups.json",
+            r#"[{"id": "api", "command": "true"}, {"id": "api", "command": "true"},
+                {"id": "web", "command": "true", "depends_on": ["apu"]},
+                {"id": "w", "steps": [{"id": "s", "command": "true"}, {"id": "s", "command": "true"}, {"id": "t", "command": "true", "depends_on": ["nope"]}]}]"#
+        )
+    );
+}
+
+#[test]
+fn dependency_cycles_print_the_cycle() {
+    let t = Test::new();
+    insta::assert_snapshot!(
+        "cycle",
+        invalid(
+            &t,
+            "cycle.json",
+            r#"[{"id": "a", "command": "true", "depends_on": ["c"]}, {"id": "b", "command": "true", "depends_on": ["a"]}, {"id": "c", "command": "true", "depends_on": ["b"]}]"#
+        )
+    );
+}
+
+#[test]
+fn unknown_tools_and_escaping_paths() {
+    let t = Test::new();
+    insta::assert_snapshot!(
+        "tools_and_paths",
+        invalid(
+            &t,
+            "paths.json",
+            r#"[{"id": "a", "tool": "aidr", "tasks": ["x"]}, {"id": "b", "command": "true", "files_scope": ["/etc/passwd", "src/../../secrets"], "files_create": ["C:\\x"]}]"#
+        )
+    );
+}
+
+#[test]
+fn empty_workstreams() {
+    let t = Test::new();
+    insta::assert_snapshot!("empty_array", invalid(&t, "empty.json", "[]"));
+    insta::assert_snapshot!(
+        "nothing_to_do",
+        invalid(&t, "idle.json", r#"{"id": "idle", "tool": "aider"}"#)
+    );
+    let r = t
+        .pipeline(&["validate", t.ws_dir.join("missing.json").to_str().unwrap()])
+        .assert_code(2);
+    assert!(
+        r.stderr().contains("missing.json") && r.stderr().contains("cannot read"),
+        "{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn run_refuses_invalid_input_and_records_nothing() {
+    let t = Test::new();
+    let f = t.workstream(
+        "bad.json",
+        r#"[{"id": "a", "command": "true", "depends_on": ["a"]}]"#,
+    );
+    t.run(&f, "never", 1)
+        .assert_code(2)
+        .assert_stderr_contains("dependency cycle: a -> a");
+    assert!(
+        !t.repo.join(".pipeline/state.db").exists(),
+        "no state recorded for invalid input"
+    );
+}
+
+#[test]
+fn conformance_corpus_is_accepted_with_notes() {
+    let t = Test::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/conformance/caidp-workstreams");
+    let r = t.pipeline(&["validate", dir.to_str().unwrap()]).assert_ok();
+    let out = r.stdout();
+    assert!(out.contains("valid: 36 workstreams"), "{out}");
+    assert!(
+        out.contains("field `circuit_breaker` is not interpreted yet"),
+        "{out}"
+    );
+    let r = t
+        .pipeline(&["validate", dir.join("examples").to_str().unwrap()])
+        .assert_ok();
+    let out = r.stdout();
+    for field in [
+        "error_handling",
+        "saga",
+        "execution",
+        "state_transitions",
+        "resume",
+    ] {
+        assert!(
+            out.contains(&format!("field `{field}` is not interpreted")),
+            "{field}: {out}"
+        );
+    }
+}
+
+#[test]
+fn a_newer_database_is_refused_untouched() {
+    let t = Test::new();
+    let db = t.repo.join(".pipeline/state.db");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("PRAGMA application_id = 1346981957; CREATE TABLE future(x); PRAGMA user_version = 999;").unwrap();
+    }
+    let before = std::fs::read(&db).unwrap();
+    let f = t.workstream("ok.json", r#"{"id": "a", "command": "true"}"#);
+    let r = t.run(&f, "r1", 1).assert_code(2);
+    assert!(r.stderr().contains("999"), "{}", r.stderr());
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the database is not modified"
+    );
+}
+
+#[test]
+fn not_a_repository_and_bad_run_ids() {
+    let t = Test::new();
+    let f = t.workstream("ok.json", r#"{"id": "a", "command": "true"}"#);
+    let r = t
+        .cmd()
+        .current_dir(&t.ws_dir)
+        .args(["run", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("git"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    t.run(&f, "bad/id", 1)
+        .assert_code(2)
+        .assert_stderr_contains("invalid run id");
+    t.pipeline(&["run", f.to_str().unwrap(), "--base", "no-such-branch"])
+        .assert_code(2)
+        .assert_stderr_contains("no-such-branch");
+}

@@ -1,0 +1,108 @@
+//! Worktree isolation, merging results forward, merge conflicts, file scopes.
+
+use crate::support::Test;
+
+#[test]
+fn independent_steps_do_not_see_each_other_and_dependents_see_both() {
+    let t = Test::new();
+    let ws = t.workstream(
+        "ws.json",
+        r#"[{"id": "a", "command": "sleep 0.5; test ! -e b.txt && echo A > a.txt"},
+            {"id": "b", "command": "sleep 0.5; test ! -e a.txt && echo B > b.txt"},
+            {"id": "c", "depends_on": ["a", "b"], "command": "cat a.txt b.txt > c.txt", "acceptance_tests": ["test \"$(cat c.txt)\" = \"$(printf 'A\\nB')\""]}]"#,
+    );
+    t.run(&ws, "iso", 2).assert_ok();
+    assert_eq!(t.show("pipeline/iso", "c.txt").as_deref(), Some("A\nB\n"));
+    // Each step has its own branch; a's branch does not contain b's change.
+    assert!(t.show("pipeline-steps/iso/a", "a.txt").is_some());
+    assert!(t.show("pipeline-steps/iso/a", "b.txt").is_none());
+    // Worktrees of completed steps are removed; the user's checkout is untouched.
+    assert!(!t.repo.join(".pipeline/worktrees/iso/a").exists());
+    assert_eq!(
+        t.git(&["status", "--porcelain"]),
+        "",
+        "the main working directory stays clean"
+    );
+    assert!(
+        !t.git(&["worktree", "list"])
+            .contains(".pipeline/worktrees/iso"),
+        "{}",
+        t.git(&["worktree", "list"])
+    );
+}
+
+#[test]
+fn conflicting_inputs_fail_the_dependent_naming_the_paths() {
+    let t = Test::new();
+    t.commit_file("shared.txt", "base\n");
+    let ws = t.workstream(
+        "ws.json",
+        r#"[{"id": "left", "command": "echo left > shared.txt"},
+            {"id": "right", "command": "echo right > shared.txt"},
+            {"id": "join", "depends_on": ["left", "right"], "command": "true"}]"#,
+    );
+    t.run(&ws, "conflict", 2).assert_code(1);
+    let join = t.step_status("conflict", "join");
+    assert_eq!(join["status"], "failed");
+    let err = join["error"].as_str().unwrap();
+    assert!(err.contains("conflicts in: shared.txt"), "{err}");
+    assert_eq!(t.step_status("conflict", "left")["status"], "completed");
+}
+
+#[test]
+fn changes_outside_the_file_scope_fail_the_step() {
+    let t = Test::new();
+    let ws = t.workstream(
+        "ws.json",
+        r#"[{"id": "scoped", "files_scope": ["src/"], "files_create": ["NEW.md"], "command": "mkdir -p src && touch src/ok.rs NEW.md stray.txt && rm README.md"},
+            {"id": "fine", "files_scope": ["docs/"], "command": "mkdir -p docs && touch docs/x.md"}]"#,
+    );
+    t.run(&ws, "scope", 2).assert_code(1);
+    let st = t.step_status("scope", "scoped");
+    let err = st["error"].as_str().unwrap();
+    assert!(
+        err.contains("changed files outside files_scope: README.md (deleted), stray.txt (added)"),
+        "{err}"
+    );
+    assert_eq!(t.step_status("scope", "fine")["status"], "completed");
+}
+
+#[test]
+fn workstream_acceptance_tests_run_once_on_the_merge_of_its_steps() {
+    let t = Test::new();
+    let count = t.out_path("acceptance-runs");
+    let ws = t.workstream(
+        "ws.json",
+        &format!(
+            r#"{{"id": "w", "acceptance_tests": ["echo run >> {count}; test -f one.txt && test -f two.txt"],
+                 "steps": [{{"id": "one", "command": "touch one.txt"}}, {{"id": "two", "command": "touch two.txt"}}]}}"#
+        ),
+    );
+    t.run(&ws, "gate", 2).assert_ok();
+    assert_eq!(t.out_lines("acceptance-runs").len(), 1);
+    assert_eq!(
+        t.step_status("gate", "w/_acceptance")["status"],
+        "completed"
+    );
+}
+
+#[test]
+fn phases_order_their_steps_and_sibling_files_provide_dependencies() {
+    let t = Test::new();
+    t.workstream(
+        "base.json",
+        r#"{"id": "base", "command": "echo base > base.txt"}"#,
+    );
+    let order = t.out_path("order");
+    let ws = t.workstream(
+        "phased.json",
+        &format!(
+            r#"{{"id": "p", "depends_on": ["base"], "phases": [
+                {{"id": "one", "steps": [{{"id": "x", "command": "test -f base.txt && echo x >> {order}"}}]}},
+                {{"id": "two", "depends_on": ["one"], "steps": [{{"id": "y", "command": "echo y >> {order}"}}]}}]}}"#
+        ),
+    );
+    t.run(&ws, "phases", 4).assert_ok();
+    assert_eq!(t.out_lines("order"), vec!["x", "y"]);
+    assert_eq!(t.step_status("phases", "base")["status"], "completed");
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests of the `pipeline` binary on real temporary git repositories.
+//! One test binary; one module per area.
+
+mod support;
+
+mod bad_input;
+mod crash_resume;
+mod execution;
+mod isolation;
+mod plan_output;
+mod reporting;

@@ -1,0 +1,191 @@
+//! A small fluent helper: a temporary git repository, workstream files outside it, and
+//! the real `pipeline` binary run inside it.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// A scratch git repository (one initial commit) plus a directory for workstream files and
+/// for side effects steps record outside the repository.
+pub struct Test {
+    _dir: tempfile::TempDir,
+    pub repo: PathBuf,
+    /// Outside the repository: workstream files live here.
+    pub ws_dir: PathBuf,
+    /// Outside the repository: steps write their side effects (time spans, run counts) here.
+    pub out: PathBuf,
+}
+
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+impl Test {
+    pub fn new() -> Test {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = dir.path().join("repo");
+        let ws_dir = dir.path().join("workstreams");
+        let out = dir.path().join("out");
+        for d in [&repo, &ws_dir, &out] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        git_in(&repo, &["init", "-q", "-b", "main"]);
+        git_in(&repo, &["config", "user.name", "pipeline tests"]);
+        git_in(&repo, &["config", "user.email", "tests@localhost"]);
+        std::fs::write(repo.join("README.md"), "test repository\n").expect("write");
+        git_in(&repo, &["add", "-A"]);
+        git_in(&repo, &["commit", "-q", "-m", "initial"]);
+        Test {
+            _dir: dir,
+            repo,
+            ws_dir,
+            out,
+        }
+    }
+
+    /// Writes a workstream file (outside the repository) and returns its path.
+    pub fn workstream(&self, name: &str, json: &str) -> PathBuf {
+        let p = self.ws_dir.join(name);
+        std::fs::write(&p, json).expect("write workstream");
+        p
+    }
+
+    /// Writes a file in the repository and commits it.
+    pub fn commit_file(&self, rel: &str, content: &str) {
+        let p = self.repo.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, content).expect("write");
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", &format!("add {rel}")]);
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        git_in(&self.repo, args)
+    }
+
+    /// The `pipeline` binary, run in the repository, without a terminal and outside CI
+    /// detection noise.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("pipeline").expect("binary built");
+        c.current_dir(&self.repo)
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    pub fn pipeline(&self, args: &[&str]) -> Run {
+        let output = self.cmd().args(args).output().expect("pipeline runs");
+        Run { output }
+    }
+
+    /// `pipeline run <file> --run-id <id> --jobs <jobs>`.
+    pub fn run(&self, file: &Path, run_id: &str, jobs: u32) -> Run {
+        self.pipeline(&[
+            "run",
+            file.to_str().unwrap(),
+            "--run-id",
+            run_id,
+            "--jobs",
+            &jobs.to_string(),
+        ])
+    }
+
+    pub fn status(&self, run_id: &str) -> Value {
+        let r = self.pipeline(&["status", run_id, "--json"]).assert_code(0);
+        serde_json::from_str(&r.stdout()).expect("status --json is JSON")
+    }
+
+    /// Status of one step from `pipeline status --json`.
+    pub fn step_status(&self, run_id: &str, step: &str) -> Value {
+        let status = self.status(run_id);
+        status["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s["id"] == step)
+            .cloned()
+            .unwrap_or_else(|| panic!("no step {step} in {status:#}"))
+    }
+
+    /// A path in the side-effect directory, as text for embedding in shell commands.
+    pub fn out_path(&self, name: &str) -> String {
+        self.out.join(name).to_string_lossy().into_owned()
+    }
+
+    /// Lines of a side-effect file (empty if absent).
+    pub fn out_lines(&self, name: &str) -> Vec<String> {
+        std::fs::read_to_string(self.out.join(name))
+            .map(|s| s.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// Content of `path` on branch `branch`, or None.
+    pub fn show(&self, branch: &str, path: &str) -> Option<String> {
+        let out = std::process::Command::new("git")
+            .args(["show", &format!("{branch}:{path}")])
+            .current_dir(&self.repo)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// The output of one `pipeline` invocation.
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    /// Asserts the exit code, printing both streams when it differs.
+    pub fn assert_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    pub fn assert_ok(self) -> Run {
+        self.assert_code(0)
+    }
+
+    pub fn assert_stderr_contains(self, needle: &str) -> Run {
+        assert!(
+            self.stderr().contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr()
+        );
+        self
+    }
+}
