@@ -113,6 +113,48 @@ pub enum Command {
         #[command(flatten)]
         repo: RepoArgs,
     },
+    /// Classified errors of a run's steps, with occurrence counts (default: the newest run).
+    Errors {
+        run: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
+    /// Per-tool circuit breakers (closed / open / half-open).
+    Breakers {
+        /// Close a tool's breaker again.
+        #[arg(long, value_name = "TOOL")]
+        reset: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
+    /// Error plugins, in the order they are consulted.
+    Plugins {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
+    /// Run the error engine on a saved log (to check plugin rules).
+    Diagnose {
+        #[arg(long, value_name = "FILE")]
+        log: PathBuf,
+        /// Tool that printed the log (aider, codex, claude, or a profile name).
+        #[arg(long, value_name = "NAME")]
+        tool: Option<String>,
+        /// Exit status the tool ended with.
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+        exit_code: i32,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
+    /// OpenSpec: validate, archive, list, show, index and resolve specs and change proposals.
+    Spec(crate::commands::spec::SpecArgs),
     /// Remove what runs left behind: worktrees, step branches, logs (history is kept).
     Clean {
         /// Run id (default: every run not driven by a live process).

@@ -36,6 +36,8 @@ pub(crate) struct ProfileLayer {
     pub(crate) requests_per_minute: Option<u32>,
     pub(crate) fallback: Option<Vec<String>>,
     pub(crate) secret_env: Option<Vec<String>>,
+    pub(crate) retry: Option<serde_json::Value>,
+    pub(crate) circuit_breaker: Option<serde_json::Value>,
 }
 
 impl ProfileLayer {
@@ -65,6 +67,8 @@ impl ProfileLayer {
         take(&mut self.requests_per_minute, over.requests_per_minute);
         take(&mut self.fallback, over.fallback);
         take(&mut self.secret_env, over.secret_env);
+        take(&mut self.retry, over.retry);
+        take(&mut self.circuit_breaker, over.circuit_breaker);
     }
 }
 

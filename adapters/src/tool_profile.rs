@@ -4,7 +4,8 @@
 //! the merged, validated result with defaults filled in. The field names are the issue
 //! contract of the `tools:` section (`kind`, `command`, `args`, `env`, `model`,
 //! `api_base`, `api_key_env`, `timeout_sec`, `success_exit_codes`, `capabilities`,
-//! `priority`, `max_concurrent`, `requests_per_minute`, `fallback`, `secret_env`).
+//! `priority`, `max_concurrent`, `requests_per_minute`, `fallback`, `secret_env`, `retry`,
+//! `circuit_breaker`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -99,6 +100,13 @@ pub struct ToolProfile {
     /// Names of environment variables whose values are secrets: passed to the tool,
     /// never shown (see [`ToolProfile::redacted`]).
     pub secret_env: Vec<String>,
+    /// Retry settings for steps using this tool (keys of a workstream's `retry` block:
+    /// `max_attempts`, `initial_delay`, `max_delay`, `multiplier`, `jitter`, ...); a step's
+    /// own settings win. Validated by the engine, which owns their meaning.
+    pub retry: Option<serde_json::Value>,
+    /// Circuit breaker settings of this tool (`failure_threshold`, `cooldown` in seconds,
+    /// `half_open_trials`). Validated by the engine.
+    pub circuit_breaker: Option<serde_json::Value>,
 }
 
 impl ToolProfile {
@@ -121,6 +129,8 @@ impl ToolProfile {
             requests_per_minute: None,
             fallback: Vec::new(),
             secret_env: Vec::new(),
+            retry: None,
+            circuit_breaker: None,
         }
     }
 

@@ -389,6 +389,8 @@ fn resolve(name: &str, layer: ProfileLayer, sources: &str) -> Result<ToolProfile
         requests_per_minute: layer.requests_per_minute,
         fallback: layer.fallback.unwrap_or_default(),
         secret_env,
+        retry: layer.retry,
+        circuit_breaker: layer.circuit_breaker,
     })
 }
 

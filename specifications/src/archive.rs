@@ -185,11 +185,10 @@ impl ArchiveError {
             ArchiveError::RebuiltSpecInvalid { spec, hint, .. } => Some(
                 hint.clone().unwrap_or_else(|| format!("Run `pipeline spec validate {spec}` after fixing the change deltas.")),
             ),
-            ArchiveError::NestedChange { message, .. } => message
-                .split("openspec/changes/")
-                .nth(1)
-                .and_then(|rest| rest.split('/').next())
-                .map(|_| "Rename the nested change directories to flat names directly under openspec/changes/, then archive them.".into()),
+            ArchiveError::NestedChange { .. } => Some(
+                "Rename each nested change directory to a flat name directly under openspec/changes/, then archive it."
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -257,10 +256,10 @@ fn has_delta_specs(change_dir: &Path) -> Result<bool, ArchiveError> {
     let header = regex::Regex::new(r"(?im)^##[\t\n\x0B\x0C\r \x{A0}\x{FEFF}]+(ADDED|MODIFIED|REMOVED|RENAMED)[\t\n\x0B\x0C\r \x{A0}\x{FEFF}]+Requirements")
         .map_err(|e| ArchiveError::Io { action: "compiling", path: specs.clone(), source: io::Error::other(e) })?;
     for spec in discover_spec_files(&specs).map_err(io_err("reading", &specs))? {
-        if let Ok(content) = read_lossy(&spec.file) {
-            if header.is_match(&content) {
-                return Ok(true);
-            }
+        if let Ok(content) = read_lossy(&spec.file)
+            && header.is_match(&content)
+        {
+            return Ok(true);
         }
     }
     Ok(false)
@@ -439,6 +438,7 @@ pub fn archive_change(
             find_spec_updates(&change_dir, &main_specs).map_err(io_err("reading", &change_dir))?;
         if !updates.is_empty() {
             let mut prepare_error: Option<String> = None;
+            let planned = updates.len();
             for update in updates {
                 match build_updated_spec(&update, change) {
                     Ok(built) => {
@@ -465,7 +465,7 @@ pub fn archive_change(
                 }
             }
             if !options.yes {
-                let count = prepared.len() + usize::from(prepare_error.is_some());
+                let count = planned;
                 return Err(ArchiveError::ConfirmationRequired(format!(
                     "Updating {count} spec(s) requires confirmation: rerun with --yes."
                 )));
@@ -689,24 +689,24 @@ fn apply_mutations(mutations: &[&Prepared], journal: &mut Journal) -> Result<(),
             }
             None => p.built.rebuilt.clone(),
         };
-        if let Some(parent) = target.parent() {
-            if !parent.exists() {
-                let mut missing = Vec::new();
-                let mut cursor = Some(parent);
-                while let Some(dir) = cursor.filter(|d| !d.exists()) {
-                    missing.push(dir.to_path_buf());
-                    cursor = dir.parent();
-                }
-                if let Err(source) = std::fs::create_dir_all(parent) {
-                    cleanup(&staged);
-                    return Err(ArchiveError::Io {
-                        action: "creating",
-                        path: parent.to_path_buf(),
-                        source,
-                    });
-                }
-                journal.created_dirs.extend(missing.into_iter().rev());
+        if let Some(parent) = target.parent()
+            && !parent.exists()
+        {
+            let mut missing = Vec::new();
+            let mut cursor = Some(parent);
+            while let Some(dir) = cursor.filter(|d| !d.exists()) {
+                missing.push(dir.to_path_buf());
+                cursor = dir.parent();
             }
+            if let Err(source) = std::fs::create_dir_all(parent) {
+                cleanup(&staged);
+                return Err(ArchiveError::Io {
+                    action: "creating",
+                    path: parent.to_path_buf(),
+                    source,
+                });
+            }
+            journal.created_dirs.extend(missing.into_iter().rev());
         }
         let tmp = target.with_file_name(format!(
             ".{}.pipeline-archive-{}",

@@ -62,18 +62,29 @@ pub fn dependency_report(layout: &Layout) -> std::io::Result<DependencyReport> {
         }
     }
     let graph = analyse(&active, &archived, &report.dependencies);
-    report.cycles = graph.0;
-    report.missing = graph.1;
-    report.order = graph.2;
+    report.cycles = graph.cycles;
+    report.missing = graph.missing;
+    report.order = graph.order;
     Ok(report)
 }
 
-/// Pure graph analysis: (cycles, missing, order).
+/// The result of [`analyse`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GraphAnalysis {
+    /// Cycles as paths returning to their start.
+    pub cycles: Vec<Vec<String>>,
+    /// `(change, dependency)` pairs naming no known change.
+    pub missing: Vec<(String, String)>,
+    /// A dependency-respecting order of the changes outside cycles.
+    pub order: Vec<String>,
+}
+
+/// Pure graph analysis of `dependencies` among `active` changes.
 pub fn analyse(
     active: &[String],
     archived: &BTreeSet<String>,
     dependencies: &BTreeMap<String, Vec<String>>,
-) -> (Vec<Vec<String>>, Vec<(String, String)>, Vec<String>) {
+) -> GraphAnalysis {
     let active_set: BTreeSet<&String> = active.iter().collect();
     let mut missing = Vec::new();
     for (change, deps) in dependencies {
@@ -153,7 +164,11 @@ pub fn analyse(
         in_cycle.extend(cycle.iter().cloned());
     }
     order.retain(|c| !in_cycle.contains(c));
-    (cycles, missing, order)
+    GraphAnalysis {
+        cycles,
+        missing,
+        order,
+    }
 }
 
 #[cfg(test)]
@@ -168,7 +183,11 @@ mod tests {
         deps.insert("a".to_string(), vec!["b".to_string()]);
         deps.insert("b".to_string(), vec!["a".to_string(), "old".to_string()]);
         deps.insert("c".to_string(), vec!["d".to_string(), "ghost".to_string()]);
-        let (cycles, missing, order) = analyse(&active, &archived, &deps);
+        let GraphAnalysis {
+            cycles,
+            missing,
+            order,
+        } = analyse(&active, &archived, &deps);
         assert_eq!(
             cycles,
             vec![vec!["a".to_string(), "b".to_string(), "a".to_string()]]

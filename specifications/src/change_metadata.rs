@@ -348,14 +348,12 @@ pub fn resolve_schema_for_change(
         return Ok(meta.schema);
     }
     let config = project_root.join("openspec").join("config.yaml");
-    if let Ok(raw) = std::fs::read_to_string(config) {
-        if let Ok(value) = serde_norway::from_str::<Value>(&raw) {
-            if let Some(schema) = value.get("schema").and_then(Value::as_str) {
-                if !schema.is_empty() {
-                    return Ok(schema.to_string());
-                }
-            }
-        }
+    if let Ok(raw) = std::fs::read_to_string(config)
+        && let Ok(value) = serde_norway::from_str::<Value>(&raw)
+        && let Some(schema) = value.get("schema").and_then(Value::as_str)
+        && !schema.is_empty()
+    {
+        return Ok(schema.to_string());
     }
     Ok(BUILT_IN_SCHEMA.to_string())
 }

@@ -460,7 +460,7 @@ pub fn list_changes(layout: &Layout) -> std::io::Result<Vec<ChangeSummary>> {
             },
         ));
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.0));
     Ok(rows.into_iter().map(|(_, row)| row).collect())
 }
 

@@ -134,6 +134,9 @@ pub struct DeltaPlan {
     pub skipped_headers: Vec<SkippedHeader>,
     /// Which sections exist.
     pub section_presence: SectionPresence,
+    /// Lines of RENAMED sections that mention `FROM:`/`TO:` but are not rename entries
+    /// (the CLI ignores them silently; this crate reports them).
+    pub ignored_rename_lines: Vec<(usize, String)>,
 }
 
 impl DeltaPlan {
@@ -232,6 +235,16 @@ pub fn parse_delta_spec(content: &str) -> DeltaPlan {
     for body in &renamed_bodies {
         plan.renamed
             .extend(renamed_pairs(body, &mut plan.unpaired_renames));
+        for (i, line) in body.lines.iter().enumerate() {
+            if !body.mask[i]
+                && (line.contains("FROM:") || line.contains("TO:"))
+                && !RENAME_FROM.is_match(line)
+                && !RENAME_TO.is_match(line)
+            {
+                plan.ignored_rename_lines
+                    .push((body.start_line + i, js_trim(line).to_string()));
+            }
+        }
     }
     plan.unpaired_renames.sort_by_key(|u| u.line);
     plan.skipped_headers.sort_by_key(|s| s.line);
@@ -253,14 +266,14 @@ fn requirement_blocks(
         if body.mask[i] {
             return;
         }
-        if let Some(c) = H3.captures(lines[i]) {
-            if !is_requirement_header(lines[i]) {
-                sink.push(SkippedHeader {
-                    header: js_trim(c.get(1).map_or("", |m| m.as_str())).to_string(),
-                    section: section.to_string(),
-                    line: body.start_line + i,
-                });
-            }
+        if let Some(c) = H3.captures(lines[i])
+            && !is_requirement_header(lines[i])
+        {
+            sink.push(SkippedHeader {
+                header: js_trim(c.get(1).map_or("", |m| m.as_str())).to_string(),
+                section: section.to_string(),
+                line: body.start_line + i,
+            });
         }
     };
     let mut blocks = Vec::new();
@@ -363,10 +376,10 @@ fn orphaned_requirements(lines: &[&str], mask: &[bool]) -> Vec<OrphanedRequireme
             section = Some(js_trim(c.get(2).map_or("", |m| m.as_str())).to_string());
             continue;
         }
-        if let Some(s) = &section {
-            if DELTA_TITLES.contains(&s.to_lowercase().as_str()) {
-                continue;
-            }
+        if let Some(s) = &section
+            && DELTA_TITLES.contains(&s.to_lowercase().as_str())
+        {
+            continue;
         }
         if let Some(name) = requirement_header_name(line) {
             orphans.push(OrphanedRequirement {

@@ -59,10 +59,10 @@ fn generated_prefix_index(text: &str) -> Option<usize> {
 fn leading_marker(prose: &str) -> bool {
     for marker in ["TBD", "TODO"] {
         // Shouted: the marker in capitals, not continued by a word character.
-        if let Some(rest) = prose.strip_prefix(marker) {
-            if !WORD_CONTINUES.is_match(rest) {
-                return true;
-            }
+        if let Some(rest) = prose.strip_prefix(marker)
+            && !WORD_CONTINUES.is_match(rest)
+        {
+            return true;
         }
         // Any case: only when punctuation or the end of the line follows.
         if prose.len() >= marker.len()

@@ -41,12 +41,11 @@ pub fn parse_sections<S: AsRef<str>>(lines: &[S]) -> Vec<Section> {
         let mut content: Vec<&str> = Vec::new();
         for (j, next) in lines.iter().enumerate().skip(i + 1) {
             let next = next.as_ref();
-            if !mask[j] {
-                if let Some(h) = HEADER_START.captures(next) {
-                    if h.get(1).map_or(0, |m| m.as_str().len()) <= level {
-                        break;
-                    }
-                }
+            if !mask[j]
+                && let Some(h) = HEADER_START.captures(next)
+                && h.get(1).map_or(0, |m| m.as_str().len()) <= level
+            {
+                break;
             }
             content.push(next);
         }

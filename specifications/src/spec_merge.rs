@@ -327,15 +327,14 @@ pub fn build_updated_spec(
     let mut is_new_spec = false;
     let target_content = match read_lossy(&update.target) {
         Ok(content) => {
-            if let Some(delta) = &delta_purpose {
-                if let Some(existing) = extract_purpose_section(&content) {
-                    if existing != *delta {
-                        warnings.push(format!(
+            if let Some(delta) = &delta_purpose
+                && let Some(existing) = extract_purpose_section(&content)
+                && existing != *delta
+            {
+                warnings.push(format!(
                             "{spec} - delta Purpose ignored; {spec} already has one. Edit {} directly to change it.",
                             update.target.display()
                         ));
-                    }
-                }
             }
             content
         }
@@ -366,12 +365,12 @@ pub fn build_updated_spec(
                 warnings.push(format!(
                     "{spec} - delta Purpose ignored (it would leave the new spec unreadable); wrote the placeholder Purpose instead."
                 ));
-            } else if let Some(overview) = overview {
-                if crate::ecma_text::utf16_len(&overview) < MIN_PURPOSE_LENGTH {
-                    warnings.push(format!(
+            } else if let Some(overview) = overview
+                && crate::ecma_text::utf16_len(&overview) < MIN_PURPOSE_LENGTH
+            {
+                warnings.push(format!(
                         "{spec} - carried Purpose is under {MIN_PURPOSE_LENGTH} characters; openspec validate --strict reports it as too brief."
                     ));
-                }
             }
             skeleton
         }
@@ -549,19 +548,19 @@ pub fn build_updated_spec(
             kept.push(r.clone());
             seen.push(key.clone());
         }
-        if replacement.as_ref() != Some(block) {
-            if let Some((heading, foreign_raw)) = first_foreign_tail(&block.raw) {
-                let normalized_foreign = normalize_block_raw(&foreign_raw);
-                let keeps = replacement.as_ref().is_some_and(|r| {
-                    count_occurrences(&normalize_block_raw(&r.raw), &normalized_foreign)
-                        >= count_occurrences(&normalize_block_raw(&block.raw), &normalized_foreign)
-                });
-                if !keeps {
-                    warnings.push(format!(
+        if replacement.as_ref() != Some(block)
+            && let Some((heading, foreign_raw)) = first_foreign_tail(&block.raw)
+        {
+            let normalized_foreign = normalize_block_raw(&foreign_raw);
+            let keeps = replacement.as_ref().is_some_and(|r| {
+                count_occurrences(&normalize_block_raw(&r.raw), &normalized_foreign)
+                    >= count_occurrences(&normalize_block_raw(&block.raw), &normalized_foreign)
+            });
+            if !keeps {
+                warnings.push(format!(
                         "{spec} - \"{heading}\" sits inside requirement \"{}\" and goes with it. Move it under its own requirement, or above `## Requirements`, to keep it.",
                         block.name
                     ));
-                }
             }
         }
     }

@@ -335,6 +335,18 @@ fn change_issues(change_dir: &Path, context: ChangeContext<'_>) -> std::io::Resu
                 ),
             ));
         }
+        // Deliberate difference: the CLI drops these lines without a word, so a rename
+        // written as `- FROM: Login` silently never happens.
+        for (line, text) in &plan.ignored_rename_lines {
+            issues.push(Issue::at(
+                Level::Error,
+                entry.clone(),
+                Some(*line),
+                format!(
+                    "RENAMED line \"{text}\" is not a rename entry and would be ignored. Write \"- FROM: `### Requirement: <old name>`\" followed by \"- TO: `### Requirement: <new name>`\"."
+                ),
+            ));
+        }
         for orphan in &plan.orphaned_requirements {
             let where_ = match &orphan.section {
                 Some(section) => format!("under \"## {section}\""),
@@ -386,20 +398,20 @@ fn change_issues(change_dir: &Path, context: ChangeContext<'_>) -> std::io::Resu
             &mut modified,
             &mut issues,
         );
-        if let Some(main_specs) = context.main_specs_dir {
-            if !plan.modified.is_empty() {
-                let mut main_file = main_specs.to_path_buf();
-                for segment in spec.id.split('/') {
-                    main_file.push(segment);
-                }
-                main_file.push("spec.md");
-                issues.extend(scenario_loss_issues(
-                    &plan.modified,
-                    &plan.renamed,
-                    &main_file,
-                    &entry,
-                ));
+        if let Some(main_specs) = context.main_specs_dir
+            && !plan.modified.is_empty()
+        {
+            let mut main_file = main_specs.to_path_buf();
+            for segment in spec.id.split('/') {
+                main_file.push(segment);
             }
+            main_file.push("spec.md");
+            issues.extend(scenario_loss_issues(
+                &plan.modified,
+                &plan.renamed,
+                &main_file,
+                &entry,
+            ));
         }
         for name in &plan.removed {
             total_deltas += 1;
@@ -506,10 +518,7 @@ fn change_issues(change_dir: &Path, context: ChangeContext<'_>) -> std::io::Resu
         reported.extend(empty_sections.iter().map(|(p, _)| p.clone()));
         issues.extend(archive_blockers(change_dir, main_specs, &reported));
     }
-    let unread = match find_unread_delta_files(&specs_dir) {
-        Ok(unread) => unread,
-        Err(err) => return Err(err),
-    };
+    let unread = find_unread_delta_files(&specs_dir)?;
     for file in &unread {
         issues.push(Issue::new(
             Level::Error,

@@ -1,9 +1,11 @@
 //! One module per command; `dispatch` runs the chosen one and returns the exit code.
 
 mod clean;
+mod errors;
 mod logs;
 mod plan;
 mod run;
+pub mod spec;
 mod status;
 mod tools;
 mod validate;
@@ -43,6 +45,19 @@ pub fn dispatch(cli: Cli) -> i32 {
         } => logs::logs(&run, &step, attempt, paths, &repo),
         Command::Tools { json, repo } => tools::tools(json, &repo),
         Command::Clean { run, json, repo } => clean::clean(run.as_deref(), json, &repo),
+        Command::Errors { run, json, repo } => errors::errors(run.as_deref(), json, &repo),
+        Command::Breakers { reset, json, repo } => {
+            errors::breakers_cmd(reset.as_deref(), json, &repo)
+        }
+        Command::Plugins { json, repo } => errors::plugins_cmd(json, &repo),
+        Command::Diagnose {
+            log,
+            tool,
+            exit_code,
+            json,
+            repo,
+        } => errors::diagnose_cmd(&log, tool.as_deref(), exit_code, json, &repo),
+        Command::Spec(args) => Ok(spec::run(args)),
     };
     match result {
         Ok(code) => code,

@@ -14,8 +14,12 @@ use pipeline_specs::change_view::{list_changes, list_specs, show_change, show_sp
 use pipeline_specs::resolver::resolve;
 use pipeline_specs::scaffold::scaffold_change;
 use pipeline_specs::spec_index::SpecIndex;
-use pipeline_specs::validation_run::{ItemLookupError, ItemType, ValidationRun, validate_item, validate_scope};
-use pipeline_specs::workstream_bridge::{BridgeOptions, ccpm_epic_to_workstream, change_to_workstream};
+use pipeline_specs::validation_run::{
+    ItemLookupError, ItemType, ValidationRun, validate_item, validate_scope,
+};
+use pipeline_specs::workstream_bridge::{
+    BridgeOptions, ccpm_epic_to_workstream, change_to_workstream,
+};
 use pipeline_specs::{Issue, Layout, Level};
 use serde_json::json;
 
@@ -191,16 +195,46 @@ pub fn run(args: SpecArgs) -> i32 {
         }
     };
     match args.command {
-        SpecCommand::Validate { item, all, changes, specs, strict, item_type, json } => {
-            validate(&layout, item, all, changes, specs, strict, item_type, json)
-        }
-        SpecCommand::Archive { change, yes, skip_specs, no_validate, json } => {
-            let options = ArchiveOptions { yes, skip_specs, no_validate, date: local_date_today() };
+        SpecCommand::Validate {
+            item,
+            all,
+            changes,
+            specs,
+            strict,
+            item_type,
+            json,
+        } => validate(&layout, item, all, changes, specs, strict, item_type, json),
+        SpecCommand::Archive {
+            change,
+            yes,
+            skip_specs,
+            no_validate,
+            json,
+        } => {
+            let options = ArchiveOptions {
+                yes,
+                skip_specs,
+                no_validate,
+                date: local_date_today(),
+            };
             archive(&layout, &change, &options, json)
         }
-        SpecCommand::List { specs, changes: _, json } => list(&layout, specs, json),
-        SpecCommand::Show { item, json, deltas_only: _, item_type } => show(&layout, &item, item_type, json),
-        SpecCommand::New { change, capability, json } => new_change(&layout, &change, capability.as_deref(), json),
+        SpecCommand::List {
+            specs,
+            changes: _,
+            json,
+        } => list(&layout, specs, json),
+        SpecCommand::Show {
+            item,
+            json,
+            deltas_only: _,
+            item_type,
+        } => show(&layout, &item, item_type, json),
+        SpecCommand::New {
+            change,
+            capability,
+            json,
+        } => new_change(&layout, &change, capability.as_deref(), json),
         SpecCommand::Index { db, json } => index(&layout, db, json),
         SpecCommand::Find { text, db, json } => find(&layout, &text, db, json),
         SpecCommand::Resolve { reference, json } => match resolve(&layout, &reference) {
@@ -208,7 +242,10 @@ pub fn run(args: SpecArgs) -> i32 {
                 if json {
                     print_json(&resolved)
                 } else {
-                    println!("{} ({})\n\n{}", resolved.reference, resolved.source, resolved.text);
+                    println!(
+                        "{} ({})\n\n{}",
+                        resolved.reference, resolved.source, resolved.text
+                    );
                     OK
                 }
             }
@@ -218,8 +255,19 @@ pub fn run(args: SpecArgs) -> i32 {
             }
         },
         SpecCommand::Deps { json } => deps(&layout, json),
-        SpecCommand::ToWorkstream { target, ccpm, output, tool, capability, acceptance } => {
-            let options = BridgeOptions { tool, capability, default_acceptance_tests: acceptance };
+        SpecCommand::ToWorkstream {
+            target,
+            ccpm,
+            output,
+            tool,
+            capability,
+            acceptance,
+        } => {
+            let options = BridgeOptions {
+                tool,
+                capability,
+                default_acceptance_tests: acceptance,
+            };
             to_workstream(&layout, &target, ccpm, output.as_deref(), &options)
         }
     }
@@ -231,11 +279,15 @@ fn locate(root: Option<&Path>) -> Result<Layout, String> {
             if root.join("openspec").is_dir() {
                 Ok(Layout::new(root))
             } else {
-                Err(format!("{} has no openspec/ directory; pass the project root that contains it", root.display()))
+                Err(format!(
+                    "{} has no openspec/ directory; pass the project root that contains it",
+                    root.display()
+                ))
             }
         }
         None => {
-            let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+            let cwd = std::env::current_dir()
+                .map_err(|e| format!("cannot read the current directory: {e}"))?;
             Layout::discover(&cwd).ok_or_else(|| {
                 format!("no openspec/ directory in {} or its parents; run inside an OpenSpec project or pass --root", cwd.display())
             })
@@ -266,7 +318,13 @@ fn symbol(level: Level) -> &'static str {
 
 fn print_issue(indent: &str, issue: &Issue) {
     let line = issue.line.map(|l| format!(":{l}")).unwrap_or_default();
-    eprintln!("{indent}{} [{}] {}{line}: {}", symbol(issue.level), issue.level.as_str(), issue.path, issue.message);
+    eprintln!(
+        "{indent}{} [{}] {}{line}: {}",
+        symbol(issue.level),
+        issue.level.as_str(),
+        issue.path,
+        issue.message
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -287,7 +345,9 @@ fn validate(
             return USAGE;
         }
         (None, false) => {
-            eprintln!("Nothing to validate. Try one of:\n  pipeline spec validate --all\n  pipeline spec validate --changes\n  pipeline spec validate --specs\n  pipeline spec validate <item-name>");
+            eprintln!(
+                "Nothing to validate. Try one of:\n  pipeline spec validate --all\n  pipeline spec validate --changes\n  pipeline spec validate --specs\n  pipeline spec validate <item-name>"
+            );
             return USAGE;
         }
         (Some(name), false) => {
@@ -298,12 +358,23 @@ fn validate(
             match validate_item(layout, name, kind, strict) {
                 Ok(run) => run,
                 Err(ItemLookupError::Io(err)) => {
-                    eprintln!("error: cannot read {}: {err}", layout.openspec_dir().display());
+                    eprintln!(
+                        "error: cannot read {}: {err}",
+                        layout.openspec_dir().display()
+                    );
                     return INTERNAL;
                 }
                 Err(err) => {
                     if json {
-                        println!("{}", json!({"status": [{"severity": "error", "code": "unknown_item", "message": err.to_string()}]}));
+                        let code = match err {
+                            ItemLookupError::Ambiguous(_) => "ambiguous_item",
+                            ItemLookupError::InvalidName(_) => "invalid_item",
+                            _ => "unknown_item",
+                        };
+                        println!(
+                            "{}",
+                            json!({"status": [{"severity": "error", "code": code, "message": err.to_string()}]})
+                        );
                     } else {
                         eprintln!("error: {err}");
                     }
@@ -314,15 +385,28 @@ fn validate(
         (None, true) => match validate_scope(layout, all || changes, all || specs, strict) {
             Ok(run) => run,
             Err(err) => {
-                eprintln!("error: cannot read {}: {err}", layout.openspec_dir().display());
+                eprintln!(
+                    "error: cannot read {}: {err}",
+                    layout.openspec_dir().display()
+                );
                 return INTERNAL;
             }
         },
     };
     // Beyond the CLI: conflicting changes and dependency cycles, reported alongside.
     let with_changes = all || changes;
-    let conflicts = if with_changes { find_conflicts(layout).unwrap_or_default() } else { Vec::new() };
-    let cycles = if with_changes { dependency_report(layout).map(|r| r.cycle_lines()).unwrap_or_default() } else { Vec::new() };
+    let conflicts = if with_changes {
+        find_conflicts(layout).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let cycles = if with_changes {
+        dependency_report(layout)
+            .map(|r| r.cycle_lines())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let code = if run.all_valid() { OK } else { FAILED };
     if json {
         let mut value = match serde_json::to_value(&run) {
@@ -336,11 +420,18 @@ fn validate(
             value["conflicts"] = json!(conflicts);
             value["dependencyCycles"] = json!(cycles);
         }
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
         return code;
     }
     if let (Some(name), [single]) = (&item, run.items.as_slice()) {
-        let noun = if single.item_type == ItemType::Change { "Change" } else { "Specification" };
+        let noun = if single.item_type == ItemType::Change {
+            "Change"
+        } else {
+            "Specification"
+        };
         if single.valid {
             println!("{noun} '{name}' is valid");
         } else {
@@ -365,7 +456,10 @@ fn validate(
         }
     }
     let totals = run.summary.totals;
-    println!("Totals: {} passed, {} failed ({} items)", totals.passed, totals.failed, totals.items);
+    println!(
+        "Totals: {} passed, {} failed ({} items)",
+        totals.passed, totals.failed, totals.items
+    );
     for conflict in &conflicts {
         eprintln!("⚠ conflict: {}", conflict.message());
     }
@@ -403,41 +497,70 @@ fn archive(layout: &Layout, change: &str, options: &ArchiveOptions, json: bool) 
                 match spec.outcome {
                     "write" => {
                         println!("Applying changes to openspec/specs/{}/spec.md:", spec.id);
-                        for (n, sign, word) in [(c.added, "+", "added"), (c.modified, "~", "modified"), (c.removed, "-", "removed"), (c.renamed, "→", "renamed")] {
+                        for (n, sign, word) in [
+                            (c.added, "+", "added"),
+                            (c.modified, "~", "modified"),
+                            (c.removed, "-", "removed"),
+                            (c.renamed, "→", "renamed"),
+                        ] {
                             if n > 0 {
                                 println!("  {sign} {n} {word}");
                             }
                         }
                     }
-                    "retire" => println!("Retiring openspec/specs/{}/spec.md: all requirements removed.", spec.id),
+                    "retire" => println!(
+                        "Retiring openspec/specs/{}/spec.md: all requirements removed.",
+                        spec.id
+                    ),
                     _ => {}
                 }
             }
             if let Some(t) = result.totals {
-                println!("Totals: + {}, ~ {}, - {}, → {}", t.added, t.modified, t.removed, t.renamed);
-                println!("{}", if result.specs_updated { "Specs updated successfully." } else { "Specs already in sync; no files changed." });
+                println!(
+                    "Totals: + {}, ~ {}, - {}, → {}",
+                    t.added, t.modified, t.removed, t.renamed
+                );
+                println!(
+                    "{}",
+                    if result.specs_updated {
+                        "Specs updated successfully."
+                    } else {
+                        "Specs already in sync; no files changed."
+                    }
+                );
             }
-            println!("Change '{}' archived as '{}'.", result.change, result.archived_as);
+            println!(
+                "Change '{}' archived as '{}'.",
+                result.change, result.archived_as
+            );
             OK
         }
         Err(err) => {
             let code = archive_exit_code(&err);
             if json {
-                let mut status = json!({"severity": "error", "code": err.code(), "message": err.to_string()});
+                let mut status =
+                    json!({"severity": "error", "code": err.code(), "message": err.to_string()});
                 if let Some(fix) = err.fix() {
                     status["fix"] = json!(fix);
                 }
                 match &err {
-                    ArchiveError::ValidationFailed { issues, .. } | ArchiveError::RebuiltSpecInvalid { issues, .. } => {
+                    ArchiveError::ValidationFailed { issues, .. }
+                    | ArchiveError::RebuiltSpecInvalid { issues, .. } => {
                         status["issues"] = json!(issues);
                     }
                     _ => {}
                 }
-                println!("{}", serde_json::to_string_pretty(&json!({"archive": null, "status": [status]})).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({"archive": null, "status": [status]}))
+                        .unwrap_or_default()
+                );
                 return code;
             }
             eprintln!("error: {err}");
-            if let ArchiveError::ValidationFailed { issues, .. } | ArchiveError::RebuiltSpecInvalid { issues, .. } = &err {
+            if let ArchiveError::ValidationFailed { issues, .. }
+            | ArchiveError::RebuiltSpecInvalid { issues, .. } = &err
+            {
                 for issue in issues {
                     print_issue("  ", issue);
                 }
@@ -463,7 +586,10 @@ fn list(layout: &Layout, specs: bool, json: bool) -> i32 {
                 println!("Specs:");
                 let width = rows.iter().map(|r| r.id.len()).max().unwrap_or(0);
                 for row in rows {
-                    println!("  {:width$}     requirements {}", row.id, row.requirement_count);
+                    println!(
+                        "  {:width$}     requirements {}",
+                        row.id, row.requirement_count
+                    );
                 }
                 OK
             }
@@ -486,9 +612,16 @@ fn list(layout: &Layout, specs: bool, json: bool) -> i32 {
                 let status = if row.nested.is_some() {
                     "not a change".to_string()
                 } else {
-                    pipeline_specs::task_list::TaskProgress { total: row.total_tasks, completed: row.completed_tasks }.status_text()
+                    pipeline_specs::task_list::TaskProgress {
+                        total: row.total_tasks,
+                        completed: row.completed_tasks,
+                    }
+                    .status_text()
                 };
-                println!("  {:width$}     {status:<12}  {}", row.name, row.last_modified);
+                println!(
+                    "  {:width$}     {status:<12}  {}",
+                    row.name, row.last_modified
+                );
             }
             OK
         }
@@ -500,8 +633,14 @@ fn list(layout: &Layout, specs: bool, json: bool) -> i32 {
 }
 
 fn show(layout: &Layout, item: &str, item_type: Option<ItemKind>, json: bool) -> i32 {
-    let is_change = layout.change_ids().map(|ids| ids.iter().any(|i| i == item)).unwrap_or(false);
-    let is_spec = layout.spec_ids().map(|ids| ids.iter().any(|i| i == item)).unwrap_or(false);
+    let is_change = layout
+        .change_ids()
+        .map(|ids| ids.iter().any(|i| i == item))
+        .unwrap_or(false);
+    let is_spec = layout
+        .spec_ids()
+        .map(|ids| ids.iter().any(|i| i == item))
+        .unwrap_or(false);
     let kind = match (item_type, is_change, is_spec) {
         (Some(kind), _, _) => kind,
         (None, true, true) => {
@@ -511,7 +650,9 @@ fn show(layout: &Layout, item: &str, item_type: Option<ItemKind>, json: bool) ->
         (None, true, false) => ItemKind::Change,
         (None, false, true) => ItemKind::Spec,
         (None, false, false) => {
-            eprintln!("error: unknown item '{item}'; run `pipeline spec list` or `pipeline spec list --specs`");
+            eprintln!(
+                "error: unknown item '{item}'; run `pipeline spec list` or `pipeline spec list --specs`"
+            );
             return USAGE;
         }
     };
@@ -520,7 +661,8 @@ fn show(layout: &Layout, item: &str, item_type: Option<ItemKind>, json: bool) ->
             if json {
                 serde_json::to_string_pretty(&v).unwrap_or_default()
             } else {
-                std::fs::read_to_string(layout.change_dir(item).join("proposal.md")).unwrap_or_default()
+                std::fs::read_to_string(layout.change_dir(item).join("proposal.md"))
+                    .unwrap_or_default()
             }
         }),
         ItemKind::Spec => show_spec(layout, item).map(|v| {
@@ -547,7 +689,10 @@ fn new_change(layout: &Layout, change: &str, capability: Option<&str>, json: boo
     match scaffold_change(layout, change, capability, &local_date_today()) {
         Ok(done) if json => print_json(&done),
         Ok(done) => {
-            println!("Created change '{change}' at {}:", done.change_dir.display());
+            println!(
+                "Created change '{change}' at {}:",
+                done.change_dir.display()
+            );
             for file in &done.files {
                 println!("  {}", file.display());
             }
@@ -587,7 +732,12 @@ fn index(layout: &Layout, db: Option<PathBuf>, json: bool) -> i32 {
     }
     println!(
         "Indexed {} file(s), {} unchanged, {} removed: {} requirements, {} scenarios, {} change touches.",
-        stats.indexed, stats.unchanged, stats.removed, stats.requirements, stats.scenarios, stats.touches
+        stats.indexed,
+        stats.unchanged,
+        stats.removed,
+        stats.requirements,
+        stats.scenarios,
+        stats.touches
     );
     for conflict in &conflicts {
         println!("⚠ conflict: {}", conflict.message());
@@ -627,7 +777,11 @@ fn deps(layout: &Layout, json: bool) -> i32 {
             return INTERNAL;
         }
     };
-    let code = if report.cycles.is_empty() && report.missing.is_empty() { OK } else { FAILED };
+    let code = if report.cycles.is_empty() && report.missing.is_empty() {
+        OK
+    } else {
+        FAILED
+    };
     if json {
         let value = json!({
             "dependencies": report.dependencies,
@@ -636,7 +790,10 @@ fn deps(layout: &Layout, json: bool) -> i32 {
             "unreadable": report.unreadable.iter().map(|(c, e)| json!({"change": c, "error": e})).collect::<Vec<_>>(),
             "order": report.order,
         });
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
         return code;
     }
     for (change, deps) in &report.dependencies {
@@ -646,7 +803,9 @@ fn deps(layout: &Layout, json: bool) -> i32 {
         eprintln!("✗ dependency cycle: {cycle}");
     }
     for (change, dep) in &report.missing {
-        eprintln!("✗ {change} depends on '{dep}', which is neither an active nor an archived change");
+        eprintln!(
+            "✗ {change} depends on '{dep}', which is neither an active nor an archived change"
+        );
     }
     for (change, err) in &report.unreadable {
         eprintln!("⚠ {change}: {err}");
@@ -657,7 +816,13 @@ fn deps(layout: &Layout, json: bool) -> i32 {
     code
 }
 
-fn to_workstream(layout: &Layout, target: &str, ccpm: bool, output: Option<&Path>, options: &BridgeOptions) -> i32 {
+fn to_workstream(
+    layout: &Layout,
+    target: &str,
+    ccpm: bool,
+    output: Option<&Path>,
+    options: &BridgeOptions,
+) -> i32 {
     let workstream = if ccpm {
         ccpm_epic_to_workstream(&layout.root, target, options)
     } else {
@@ -683,11 +848,20 @@ fn to_workstream(layout: &Layout, target: &str, ccpm: bool, output: Option<&Path
             OK
         }
         Some(path) => {
-            let written = path.parent().filter(|p| !p.as_os_str().is_empty()).map(std::fs::create_dir_all).transpose()
+            let written = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(std::fs::create_dir_all)
+                .transpose()
                 .and_then(|_| std::fs::write(path, &text));
             match written {
                 Ok(()) => {
-                    eprintln!("Wrote {} ({} steps) to {}", workstream.id, workstream.steps.len(), path.display());
+                    eprintln!(
+                        "Wrote {} ({} steps) to {}",
+                        workstream.id,
+                        workstream.steps.len(),
+                        path.display()
+                    );
                     OK
                 }
                 Err(err) => {

@@ -6,7 +6,10 @@
 //! behind `status`, `runs`, `logs` and `clean` ([`run_status`], [`list_runs`],
 //! [`step_logs`], [`clean_runs`]).
 
+mod attempt;
+mod compensation;
 mod engine_error;
+mod error_engine;
 mod failure_text;
 mod queries;
 mod run_context;
@@ -18,11 +21,13 @@ mod scheduler;
 mod step_executor;
 mod workspace;
 
+pub use attempt::TestResult;
 pub use engine_error::EngineError;
+pub use error_engine::{ErrorEngine, plugin_dirs};
 pub(crate) use failure_text::step_error_text;
 pub use queries::{
-    CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, clean_runs, list_runs,
-    run_status, step_logs,
+    CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, breakers, clean_runs,
+    diagnose, list_runs, plugins, run_errors, run_status, step_logs,
 };
 pub use run_driver::{
     PreparedRun, RunSummary, load_and_plan, open_repository, prepare, resume_run, run_workstreams,
@@ -30,5 +35,4 @@ pub use run_driver::{
 pub use run_event::{Reporter, RunEvent, SilentReporter};
 pub use run_id::{check_run_id, generate_run_id};
 pub use run_options::{RunOptions, UnfinishedPolicy};
-pub use step_executor::TestResult;
 pub use workspace::Workspace;

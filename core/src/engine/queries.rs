@@ -270,3 +270,93 @@ pub fn clean_runs(
     }
     Ok(report)
 }
+
+/// `pipeline errors RUN`: every distinct classified error of the run's steps, with how
+/// often it occurred.
+pub fn run_errors(
+    repo: Option<&Path>,
+    db: Option<&Path>,
+    run_id: Option<&str>,
+) -> Result<(String, Vec<crate::state::ErrorRecord>), EngineError> {
+    let (_, _, state) = open(repo, db)?;
+    let run = match run_id {
+        Some(id) => state
+            .run(id)?
+            .ok_or_else(|| EngineError::UnknownRun(id.to_string()))?,
+        None => state
+            .runs()?
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::Input("no run recorded yet".into()))?,
+    };
+    let errors = state.errors(&run.run_id)?;
+    Ok((run.run_id, errors))
+}
+
+/// `pipeline breakers`: every tool's circuit breaker; with `reset`, removes that tool's
+/// breaker first (it starts closed again).
+pub fn breakers(
+    repo: Option<&Path>,
+    db: Option<&Path>,
+    reset: Option<&str>,
+) -> Result<(bool, Vec<pipeline_error::BreakerState>), EngineError> {
+    use pipeline_error::BreakerStore;
+    let (_, workspace, _) = open_repository(repo, db)?;
+    let state = StateStore::open(&workspace.db_path, Durability::Normal)?;
+    let removed = match reset {
+        Some(tool) => state.delete_breaker(tool)?,
+        None => false,
+    };
+    Ok((removed, state.all()?))
+}
+
+/// `pipeline plugins`: the error plugins in the order they are consulted.
+pub fn plugins(repo: Option<&Path>) -> Result<Vec<pipeline_error::PluginInfo>, EngineError> {
+    let root = match open_repository(repo, None) {
+        Ok((r, _, _)) => r.workdir().to_path_buf(),
+        Err(_) if repo.is_none() => {
+            std::env::current_dir().map_err(|e| EngineError::Input(e.to_string()))?
+        }
+        Err(e) => return Err(e),
+    };
+    let manager = pipeline_error::PluginManager::load(&super::plugin_dirs(&root))
+        .map_err(|e| EngineError::Input(format!("invalid error plugin: {e}")))?;
+    Ok(manager.plugins())
+}
+
+/// `pipeline diagnose --log FILE`: runs the error engine on a saved log, as if `tool`
+/// (default `custom`) had failed with exit status 1 printing it.
+pub fn diagnose(
+    repo: Option<&Path>,
+    log: &Path,
+    tool: Option<&str>,
+    exit_code: i32,
+) -> Result<pipeline_error::ErrorReport, EngineError> {
+    if !log.is_file() {
+        return Err(EngineError::Input(format!(
+            "cannot read log {}: no such file",
+            log.display()
+        )));
+    }
+    let root = match open_repository(repo, None) {
+        Ok((r, _, _)) => r.workdir().to_path_buf(),
+        Err(_) if repo.is_none() => {
+            std::env::current_dir().map_err(|e| EngineError::Input(e.to_string()))?
+        }
+        Err(e) => return Err(e),
+    };
+    let manager = pipeline_error::PluginManager::load(&super::plugin_dirs(&root))
+        .map_err(|e| EngineError::Input(format!("invalid error plugin: {e}")))?;
+    let name = tool.unwrap_or("custom");
+    let mut failure = pipeline_error::AttemptFailure::new(
+        name,
+        name,
+        pipeline_error::Termination::Exited { code: exit_code },
+        String::new(),
+    );
+    if let Some(kind) = tool.filter(|t| ["aider", "codex", "claude"].contains(t)) {
+        failure = failure.with_kind(kind);
+    }
+    failure.log_path = Some(log.to_path_buf());
+    Ok(manager.classify(&failure))
+}

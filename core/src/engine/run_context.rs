@@ -6,7 +6,7 @@ use git2::Oid;
 use pipeline_adapters::ToolRegistry;
 use tokio_util::sync::CancellationToken;
 
-use super::{Reporter, RunOptions, Workspace};
+use super::{ErrorEngine, Reporter, RunOptions, Workspace};
 use crate::git::{Repository, WorktreePool};
 use crate::model::WorkstreamSet;
 use crate::planning::Plan;
@@ -22,6 +22,7 @@ pub(crate) struct RunContext {
     pub pool: Arc<WorktreePool>,
     pub state: StateStore,
     pub registry: ToolRegistry,
+    pub errors: ErrorEngine,
     pub workspace: Workspace,
     pub options: RunOptions,
     pub reporter: Arc<dyn Reporter>,

@@ -18,13 +18,14 @@ use std::time::Instant;
 use pipeline_adapters::ToolRegistry;
 use tokio_util::sync::CancellationToken;
 
+use super::attempt::blocking;
 use super::run_context::RunContext;
 use super::scheduler::{Final, PriorStep, schedule};
-use super::step_executor::blocking;
 use super::{
     EngineError, Reporter, RunEvent, RunOptions, UnfinishedPolicy, Workspace, check_run_id,
     generate_run_id,
 };
+use super::{ErrorEngine, plugin_dirs};
 use crate::git::{GitError, Repository, WorktreePool};
 use crate::model::{LoadOptions, WorkstreamSet, load_workstreams};
 use crate::planning::Plan;
@@ -55,6 +56,7 @@ pub struct PreparedRun {
     pub repo: Repository,
     pub workspace: Workspace,
     pub registry: ToolRegistry,
+    pub errors: ErrorEngine,
     pub set: WorkstreamSet,
     pub plan: Plan,
     /// Canonical workstream paths as recorded in the state database.
@@ -91,10 +93,12 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
         .map_err(EngineError::Invalid)?;
     let plan = Plan::build(&set).map_err(|e| EngineError::Internal(e.to_string()))?;
     let workstream_key = workstream_key(paths);
+    let errors = ErrorEngine::new(&registry, &plugin_dirs(&workspace.repo_root))?;
     Ok(PreparedRun {
         repo,
         workspace,
         registry,
+        errors,
         set,
         plan,
         workstream_key,
@@ -108,16 +112,23 @@ pub fn load_and_plan(
     paths: &[PathBuf],
     repo: Option<&Path>,
 ) -> Result<(WorkstreamSet, Plan), EngineError> {
-    let registry = match open_repository(repo, None) {
-        Ok((_, _, registry)) => registry,
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("PIPELINE_TOOL_"))
+        .collect();
+    let (registry, root) = match open_repository(repo, None) {
+        Ok((r, _, registry)) => (registry, r.workdir().to_path_buf()),
         Err(EngineError::Git(_)) if repo.is_none() => {
-            let env: Vec<(String, String)> = std::env::vars()
-                .filter(|(k, _)| k.starts_with("PIPELINE_TOOL_"))
-                .collect();
-            ToolRegistry::load(None, &env).map_err(|e| EngineError::Input(e.to_string()))?
+            let registry =
+                ToolRegistry::load(None, &env).map_err(|e| EngineError::Input(e.to_string()))?;
+            let cwd = std::env::current_dir().map_err(|e| {
+                EngineError::Input(format!("cannot read the current directory: {e}"))
+            })?;
+            (registry, cwd)
         }
         Err(e) => return Err(e),
     };
+    // Broken plugin manifests and tool error settings are input errors at validate time.
+    ErrorEngine::new(&registry, &plugin_dirs(&root))?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
         .map_err(EngineError::Invalid)?;
     let plan = Plan::build(&set).map_err(|e| EngineError::Internal(e.to_string()))?;
@@ -330,6 +341,7 @@ async fn drive(
         pool: pool.clone(),
         state: state.clone(),
         registry: prepared.registry,
+        errors: prepared.errors,
         workspace: prepared.workspace.clone(),
         options,
         reporter: reporter.clone(),

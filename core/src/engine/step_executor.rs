@@ -1,26 +1,32 @@
-//! Executing one step: worktree at the merge of its inputs, tool, acceptance tests, scope
-//! check, commit, checkpoint.
+//! Executing one step: its worktree at the merge of its inputs, then attempts until one
+//! succeeds or the error engine gives up.
 //!
-//! Write-ahead discipline (DESIGN "State and resume"): the attempt is recorded (`running`)
-//! before the tool starts; `completed` is recorded, with its checkpoint, only after the
-//! result commit exists. A crash between two records leaves the step `running` (or
-//! `validating`), which resume re-runs from a clean worktree. Failed steps keep their
-//! worktree for inspection; completed ones give it back to the run's pool.
+//! Write-ahead discipline (DESIGN "State and resume"): each attempt is recorded (`running`)
+//! before its tool starts; `completed` is recorded, with its checkpoint, only after the
+//! result commit exists. A crash between two records leaves the step `running`,
+//! `validating`, `retrying` or `waiting`, which resume runs again from a clean worktree with
+//! the next attempt number (attempt numbers and the error history live in the database).
+//!
+//! After a failed attempt (DESIGN "Errors and recovery"): the error engine classifies it
+//! and the report is stored; the tool's circuit breaker counts it; failed acceptance tests
+//! of an AI tool are fed back as a fix prompt while `fix_attempts` last; otherwise the
+//! retry policy decides: retry after a backoff with jitter (state `retrying`), wait for a
+//! rate limit's reset (`waiting`), or give up, which escalates to the next tool of the
+//! step's `escalation` chain, or fails the step: its compensations run, and its dependents
+//! are skipped by the scheduler. While a tool's breaker is open the step waits (`waiting`)
+//! or takes the profile's fallback; it never calls the failing tool.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use git2::Oid;
-use pipeline_adapters::{
-    Invocation, LineCallback, OutputLimits, ProcessSpec, Termination, ToolAdapter, run_process,
-};
+use pipeline_error::{Admission, Decision};
 
+use super::attempt::{ChosenTool, Failure, Stage, blocking, run_attempt};
 use super::run_context::RunContext;
 use super::{RunEvent, step_error_text};
-use crate::git::{ChangeKind, GitError, Worktree, changed_paths, commit_worktree};
-use crate::model::{FileScope, Isolation, Step, StepKind, ToolChoice};
+use crate::git::{GitError, Worktree};
+use crate::model::{Isolation, Step, StepKind, ToolChoice};
 use crate::state::{AttemptOutcome, AttemptResult, Checkpoint, StepStatus};
 
 /// How one execution of a step ended.
@@ -33,30 +39,6 @@ pub(crate) enum StepResult {
         error: String,
     },
     /// Stopped by Ctrl-C: the run is resumable and the step runs again on resume.
-    Interrupted,
-}
-
-/// Result of one acceptance test, kept in the checkpoint and in JUnit reports.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct TestResult {
-    /// Attempt of the step the test ran in.
-    pub attempt: u32,
-    pub name: String,
-    pub command: String,
-    pub passed: bool,
-    pub duration_ms: u64,
-    /// Exit code, or why it did not exit (timed out, signal).
-    pub outcome: String,
-    pub log: String,
-}
-
-enum Failure {
-    /// Recorded as a failed attempt with this result and message.
-    Attempt {
-        result: AttemptResult,
-        exit_code: Option<i32>,
-        error: String,
-    },
     Interrupted,
 }
 
@@ -74,21 +56,68 @@ pub(crate) async fn execute_step(
     match execute_inner(&ctx, step, inputs, attempt_hint).await {
         Ok(r) => r,
         Err(message) => {
-            // Infrastructure failure outside an attempt (merge conflict, worktree, state).
+            // Failure outside an attempt (merge conflict, worktree, state).
             if let Err(e) =
                 ctx.state
                     .set_step_status(&ctx.run_id, &step_id, StepStatus::Failed, Some(&message))
             {
                 tracing::error!("cannot record failure of step {step_id}: {e}");
             }
-            ctx.reporter.report(&RunEvent::StepStatus {
-                step: step_id,
-                status: StepStatus::Failed,
-                error: Some(message.clone()),
-                commit: None,
-            });
+            report_status(
+                &ctx,
+                &step_id,
+                StepStatus::Failed,
+                Some(message.clone()),
+                None,
+            );
             StepResult::Failed { error: message }
         }
+    }
+}
+
+fn report_status(
+    ctx: &RunContext,
+    step: &str,
+    status: StepStatus,
+    error: Option<String>,
+    commit: Option<String>,
+) {
+    ctx.reporter.report(&RunEvent::StepStatus {
+        step: step.to_string(),
+        status,
+        error,
+        commit,
+    });
+}
+
+/// Sleeps until `until` unless the run is cancelled first (returns false then).
+async fn sleep_until(ctx: &RunContext, until: SystemTime) -> bool {
+    let wait = until
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = ctx.cancel.cancelled() => false,
+    }
+}
+
+async fn prepare_worktree(
+    ctx: &Arc<RunContext>,
+    step: &Step,
+    start: Oid,
+) -> Result<Option<Worktree>, String> {
+    match step.isolation {
+        Isolation::Worktree => {
+            let pool = ctx.pool.clone();
+            let path = step.id.as_str().to_string();
+            let branch = format!("pipeline-steps/{}/{}", ctx.run_id, step.id);
+            Ok(Some(
+                blocking(move || pool.acquire(&path, &branch, start))
+                    .await
+                    .map_err(|e| format!("cannot prepare the worktree: {e}"))?,
+            ))
+        }
+        Isolation::None => Ok(None),
     }
 }
 
@@ -112,436 +141,462 @@ async fn execute_inner(
             other => format!("cannot merge the results of its dependencies: {other}"),
         })?;
 
-    // Worktree (or the repository itself for `isolation: none`).
-    let worktree: Option<Worktree> = match step.isolation {
-        Isolation::Worktree => {
-            let pool = ctx.pool.clone();
-            let path = step_id.to_string();
-            let branch = format!("pipeline-steps/{}/{}", ctx.run_id, step_id);
-            Some(
-                blocking(move || pool.acquire(&path, &branch, start))
-                    .await
-                    .map_err(|e| format!("cannot prepare the worktree: {e}"))?,
-            )
-        }
-        Isolation::None => None,
-    };
-    let cwd: PathBuf = worktree
-        .as_ref()
-        .map(|w| w.path().to_path_buf())
-        .unwrap_or_else(|| ctx.workspace.repo_root.clone());
+    let mut worktree = prepare_worktree(ctx, step, start).await?;
+    let mut chain: Vec<ToolChoice> = vec![step.tool.clone()];
+    chain.extend(
+        step.escalation
+            .iter()
+            .map(|t| ToolChoice::Profile(t.clone())),
+    );
+    let mut link = 0;
+    let mut fixes_left = step.fix_attempts;
+    let mut fix_prompt: Option<String> = None;
+    let mut next_attempt = attempt_hint;
+    let mut reset_before_attempt = false;
 
-    let log_path = ctx
-        .workspace
-        .attempt_log(&ctx.run_id, step_id, attempt_hint);
-    let attempt = ctx
-        .state
-        .begin_attempt(
-            &ctx.run_id,
-            step_id,
-            worktree
-                .as_ref()
-                .map(|w| w.path().to_string_lossy().into_owned())
-                .as_deref(),
-            &log_path.to_string_lossy(),
-        )
-        .map_err(|e| format!("cannot record the attempt: {e}"))?;
-    // The hint comes from the database; if another writer raced us, follow the record.
-    let log_path = if attempt == attempt_hint {
-        log_path
-    } else {
-        ctx.workspace.attempt_log(&ctx.run_id, step_id, attempt)
-    };
-    ctx.reporter.report(&RunEvent::StepStarted {
-        step: step_id.to_string(),
-        attempt,
-        worktree: worktree
-            .as_ref()
-            .map(|w| w.path().to_string_lossy().into_owned()),
-        log: log_path.to_string_lossy().into_owned(),
-    });
-    let started = Instant::now();
-
-    let outcome = run_attempt(ctx, step, &cwd, start, attempt, &log_path).await;
-    let duration_ms = started.elapsed().as_millis() as u64;
-    match outcome {
-        Ok((commit, tests, changed)) => {
-            let record = AttemptOutcome {
-                outcome: AttemptResult::Succeeded,
-                exit_code: Some(0),
-                error: None,
-                duration_ms,
-            };
-            ctx.state
-                .finish_attempt(&ctx.run_id, step_id, attempt, &record)
-                .map_err(|e| format!("cannot record the attempt: {e}"))?;
-            let checkpoint = Checkpoint {
-                commit: commit.to_string(),
-                definition_hash: step.definition_hash.clone(),
-                outputs: serde_json::json!({
-                    "inputs": inputs.iter().map(Oid::to_string).collect::<Vec<_>>(),
-                    "start_commit": start.to_string(),
-                    "changed": changed,
-                    "tests": tests,
-                    "attempt": attempt,
-                }),
-            };
-            ctx.state
-                .complete_step(&ctx.run_id, step_id, &checkpoint)
-                .map_err(|e| format!("cannot record completion: {e}"))?;
-            ctx.reporter.report(&RunEvent::StepStatus {
-                step: step_id.to_string(),
-                status: StepStatus::Completed,
-                error: None,
-                commit: Some(commit.to_string()),
-            });
-            if let Some(wt) = worktree {
-                let pool = ctx.pool.clone();
-                if let Err(e) = blocking(move || pool.release(wt)).await {
-                    tracing::warn!("step {step_id}: cannot return its worktree to the pool: {e}");
-                }
-            }
-            Ok(StepResult::Completed { commit })
-        }
-        Err(Failure::Attempt {
-            result,
-            exit_code,
-            error,
-        }) => {
-            let record = AttemptOutcome {
-                outcome: result,
-                exit_code,
-                error: Some(error.clone()),
-                duration_ms,
-            };
-            ctx.state
-                .finish_attempt(&ctx.run_id, step_id, attempt, &record)
-                .map_err(|e| format!("cannot record the attempt: {e}"))?;
-            ctx.state
-                .set_step_status(&ctx.run_id, step_id, StepStatus::Failed, Some(&error))
-                .map_err(|e| format!("cannot record the failure: {e}"))?;
-            ctx.reporter.report(&RunEvent::StepStatus {
-                step: step_id.to_string(),
-                status: StepStatus::Failed,
-                error: Some(error.clone()),
-                commit: None,
-            });
-            if let Some(wt) = worktree {
+    loop {
+        // Tool for this attempt (waits while circuit breakers are open).
+        let tool = match step.kind {
+            StepKind::WorkstreamAcceptance => None,
+            StepKind::Task => match choose_tool(ctx, step, &chain[link]).await? {
+                Some(t) => Some(t),
+                None => return interrupted(ctx, step_id, worktree, None, 0).await,
+            },
+        };
+        if reset_before_attempt {
+            // A new attempt of the same tool (or the next tool of the chain) starts clean.
+            if let Some(wt) = worktree.take() {
                 ctx.pool.keep(wt);
             }
-            Ok(StepResult::Failed { error })
+            worktree = prepare_worktree(ctx, step, start).await?;
         }
-        Err(Failure::Interrupted) => {
-            let record = AttemptOutcome {
-                outcome: AttemptResult::Interrupted,
-                exit_code: None,
-                error: Some("interrupted".into()),
-                duration_ms,
-            };
-            let _ = ctx
-                .state
-                .finish_attempt(&ctx.run_id, step_id, attempt, &record);
-            let _ = ctx.state.set_step_status(
+        let cwd = worktree
+            .as_ref()
+            .map(|w| w.path().to_path_buf())
+            .unwrap_or_else(|| ctx.workspace.repo_root.clone());
+        let log_path = ctx
+            .workspace
+            .attempt_log(&ctx.run_id, step_id, next_attempt);
+        let worktree_text = worktree
+            .as_ref()
+            .map(|w| w.path().to_string_lossy().into_owned());
+        let attempt = ctx
+            .state
+            .begin_attempt(
                 &ctx.run_id,
                 step_id,
-                StepStatus::Interrupted,
-                Some("interrupted"),
-            );
-            ctx.reporter.report(&RunEvent::StepStatus {
-                step: step_id.to_string(),
-                status: StepStatus::Interrupted,
-                error: None,
-                commit: None,
-            });
-            if let Some(wt) = worktree {
-                ctx.pool.keep(wt);
+                worktree_text.as_deref(),
+                &log_path.to_string_lossy(),
+            )
+            .map_err(|e| format!("cannot record the attempt: {e}"))?;
+        let log_path = if attempt == next_attempt {
+            log_path
+        } else {
+            ctx.workspace.attempt_log(&ctx.run_id, step_id, attempt)
+        };
+        next_attempt = attempt + 1;
+        ctx.reporter.report(&RunEvent::StepStarted {
+            step: step_id.to_string(),
+            attempt,
+            worktree: worktree_text,
+            log: log_path.to_string_lossy().into_owned(),
+        });
+        let started = Instant::now();
+        let prompt = fix_prompt.take().unwrap_or_else(|| step.prompt_text());
+        let outcome = run_attempt(
+            ctx,
+            step,
+            tool.as_ref(),
+            &prompt,
+            &cwd,
+            start,
+            attempt,
+            &log_path,
+        )
+        .await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let breaker_tool = tool
+            .as_ref()
+            .filter(|t| t.name != pipeline_adapters::SHELL_TOOL)
+            .map(|t| t.name.clone());
+
+        match outcome {
+            Ok(success) => {
+                if let Some(name) = &breaker_tool
+                    && let Err(e) = ctx.errors.breaker(name, step).record_success_in(
+                        &ctx.state,
+                        name,
+                        SystemTime::now(),
+                    )
+                {
+                    tracing::warn!("cannot record success on the circuit breaker of {name}: {e}");
+                }
+                let record = AttemptOutcome {
+                    outcome: AttemptResult::Succeeded,
+                    exit_code: Some(0),
+                    error: None,
+                    duration_ms,
+                };
+                ctx.state
+                    .finish_attempt(&ctx.run_id, step_id, attempt, &record)
+                    .map_err(|e| format!("cannot record the attempt: {e}"))?;
+                let checkpoint = Checkpoint {
+                    commit: success.commit.to_string(),
+                    definition_hash: step.definition_hash.clone(),
+                    outputs: serde_json::json!({
+                        "inputs": inputs.iter().map(Oid::to_string).collect::<Vec<_>>(),
+                        "start_commit": start.to_string(),
+                        "changed": success.changed,
+                        "tests": success.tests,
+                        "attempt": attempt,
+                        "tool": tool.as_ref().map(|t| t.name.clone()),
+                    }),
+                };
+                ctx.state
+                    .complete_step(&ctx.run_id, step_id, &checkpoint)
+                    .map_err(|e| format!("cannot record completion: {e}"))?;
+                report_status(
+                    ctx,
+                    step_id,
+                    StepStatus::Completed,
+                    None,
+                    Some(success.commit.to_string()),
+                );
+                if let Some(wt) = worktree {
+                    let pool = ctx.pool.clone();
+                    if let Err(e) = blocking(move || pool.release(wt)).await {
+                        tracing::warn!(
+                            "step {step_id}: cannot return its worktree to the pool: {e}"
+                        );
+                    }
+                }
+                return Ok(StepResult::Completed {
+                    commit: success.commit,
+                });
             }
-            Ok(StepResult::Interrupted)
+            Err(Failure::Interrupted) => {
+                return interrupted(ctx, step_id, worktree, Some(attempt), duration_ms).await;
+            }
+            Err(Failure::Attempt {
+                stage,
+                result,
+                exit_code,
+                error,
+                failure,
+            }) => {
+                let record = AttemptOutcome {
+                    outcome: result,
+                    exit_code,
+                    error: Some(error.clone()),
+                    duration_ms,
+                };
+                ctx.state
+                    .finish_attempt(&ctx.run_id, step_id, attempt, &record)
+                    .map_err(|e| format!("cannot record the attempt: {e}"))?;
+                let report = ctx.errors.classify(&failure);
+                let history = ctx
+                    .state
+                    .attempt_error_history(&ctx.run_id, step_id)
+                    .map_err(|e| format!("cannot read the error history: {e}"))?;
+                ctx.state
+                    .record_attempt_error(&ctx.run_id, step_id, attempt, &report)
+                    .map_err(|e| format!("cannot record the error: {e}"))?;
+                if let Some(name) = &breaker_tool
+                    && stage == Stage::Tool
+                    && let Err(e) = ctx.errors.breaker(name, step).record_failure_in(
+                        &ctx.state,
+                        name,
+                        &report.class,
+                        &report.summary,
+                        SystemTime::now(),
+                    )
+                {
+                    tracing::warn!("cannot record failure on the circuit breaker of {name}: {e}");
+                }
+                let class = report.class.name();
+
+                // Fix loop: feed failing acceptance tests back to an AI tool.
+                if stage == Stage::Tests
+                    && fixes_left > 0
+                    && tool.as_ref().is_some_and(|t| t.takes_prompts)
+                {
+                    fixes_left -= 1;
+                    fix_prompt = Some(fix_prompt_text(step, &error, &report));
+                    let note = format!(
+                        "{error}\n(asking the tool to fix it; {fixes_left} fix attempt(s) left)"
+                    );
+                    set_status(ctx, step_id, StepStatus::Retrying, &note)?;
+                    let _ = ctx.state.append_event(
+                        &ctx.run_id,
+                        Some(step_id),
+                        "fix_requested",
+                        &serde_json::json!({"attempt": attempt, "class": class}),
+                    );
+                    reset_before_attempt = false;
+                    continue;
+                }
+
+                let tool_name = tool
+                    .as_ref()
+                    .map(|t| t.name.as_str())
+                    .filter(|n| *n != pipeline_adapters::SHELL_TOOL);
+                let policy = ctx.errors.policy(step, tool_name);
+                // `history` was read before this attempt's error was recorded: the earlier
+                // attempts only, as `decide` expects.
+                let decision =
+                    pipeline_error::decide(&policy, &history, &report, SystemTime::now());
+                match decision {
+                    Decision::Retry { after } => {
+                        let note = format!(
+                            "{error}\n(class {class}: retrying in {:.1} s)",
+                            after.as_secs_f64()
+                        );
+                        set_status(ctx, step_id, StepStatus::Retrying, &note)?;
+                        let _ = ctx.state.append_event(&ctx.run_id, Some(step_id), "retry_scheduled", &serde_json::json!({"attempt": attempt, "class": class, "delay_ms": after.as_millis() as u64}));
+                        if !sleep_until(ctx, SystemTime::now() + after).await {
+                            return interrupted(ctx, step_id, worktree, None, 0).await;
+                        }
+                        reset_before_attempt = true;
+                    }
+                    Decision::WaitUntil(until) => {
+                        let secs = until
+                            .duration_since(SystemTime::now())
+                            .unwrap_or(Duration::ZERO)
+                            .as_secs_f64();
+                        let note = format!(
+                            "{error}\n(class {class}: waiting {secs:.1} s for the rate limit to reset)"
+                        );
+                        set_status(ctx, step_id, StepStatus::Waiting, &note)?;
+                        let _ = ctx.state.append_event(&ctx.run_id, Some(step_id), "rate_limit_wait", &serde_json::json!({"attempt": attempt, "wait_ms": (secs * 1000.0) as u64}));
+                        if !sleep_until(ctx, until).await {
+                            return interrupted(ctx, step_id, worktree, None, 0).await;
+                        }
+                        reset_before_attempt = true;
+                    }
+                    Decision::GiveUp { reason } => {
+                        if link + 1 < chain.len() {
+                            link += 1;
+                            fixes_left = step.fix_attempts;
+                            let next = match &chain[link] {
+                                ToolChoice::Profile(p) => p.clone(),
+                                _ => String::new(),
+                            };
+                            let note = format!("{error}\n({reason}; escalating to tool `{next}`)");
+                            set_status(ctx, step_id, StepStatus::Retrying, &note)?;
+                            let _ = ctx.state.append_event(&ctx.run_id, Some(step_id), "escalated", &serde_json::json!({"attempt": attempt, "to": next, "reason": reason.to_string()}));
+                            reset_before_attempt = true;
+                            continue;
+                        }
+                        let final_error = format!("{error}\n(class {class}; {reason})");
+                        let compensated = super::compensation::compensate(ctx, step).await;
+                        ctx.state
+                            .set_step_status(
+                                &ctx.run_id,
+                                step_id,
+                                StepStatus::Failed,
+                                Some(&final_error),
+                            )
+                            .map_err(|e| format!("cannot record the failure: {e}"))?;
+                        report_status(
+                            ctx,
+                            step_id,
+                            StepStatus::Failed,
+                            Some(final_error.clone()),
+                            None,
+                        );
+                        if let Some(wt) = worktree {
+                            if compensated {
+                                // Saga semantics: the step's changes are undone with it.
+                                let pool = ctx.pool.clone();
+                                let _ = blocking(move || pool.release(wt)).await;
+                            } else {
+                                ctx.pool.keep(wt);
+                            }
+                        }
+                        return Ok(StepResult::Failed { error: final_error });
+                    }
+                }
+            }
         }
     }
 }
 
-/// Tool, tests, scope check and commit. Returns the result commit, the test results and
-/// the changed paths.
-async fn run_attempt(
+fn set_status(
+    ctx: &RunContext,
+    step_id: &str,
+    status: StepStatus,
+    note: &str,
+) -> Result<(), String> {
+    ctx.state
+        .set_step_status(&ctx.run_id, step_id, status, Some(note))
+        .map_err(|e| format!("cannot record the step's status: {e}"))?;
+    report_status(ctx, step_id, status, Some(note.to_string()), None);
+    Ok(())
+}
+
+async fn interrupted(
+    ctx: &Arc<RunContext>,
+    step_id: &str,
+    worktree: Option<Worktree>,
+    attempt: Option<u32>,
+    duration_ms: u64,
+) -> Result<StepResult, String> {
+    if let Some(attempt) = attempt {
+        let record = AttemptOutcome {
+            outcome: AttemptResult::Interrupted,
+            exit_code: None,
+            error: Some("interrupted".into()),
+            duration_ms,
+        };
+        let _ = ctx
+            .state
+            .finish_attempt(&ctx.run_id, step_id, attempt, &record);
+    }
+    let _ = ctx.state.set_step_status(
+        &ctx.run_id,
+        step_id,
+        StepStatus::Interrupted,
+        Some("interrupted"),
+    );
+    report_status(ctx, step_id, StepStatus::Interrupted, None, None);
+    if let Some(wt) = worktree {
+        ctx.pool.keep(wt);
+    }
+    Ok(StepResult::Interrupted)
+}
+
+/// The prompt of a fix attempt: the step's prompt, what failed, and the diagnostics the
+/// error engine extracted.
+fn fix_prompt_text(step: &Step, error: &str, report: &pipeline_error::ErrorReport) -> String {
+    let mut p = step.prompt_text();
+    p.push_str("\n## The previous attempt failed its acceptance tests\n\n");
+    p.push_str(error);
+    p.push('\n');
+    let diagnostics: Vec<String> = report
+        .diagnostics
+        .iter()
+        .take(50)
+        .map(|d| format!("- {d}"))
+        .collect();
+    if !diagnostics.is_empty() {
+        p.push_str("\nDiagnostics:\n");
+        p.push_str(&diagnostics.join("\n"));
+        p.push('\n');
+    }
+    p.push_str("\nFix the code so that the acceptance tests pass. Change only files in scope.\n");
+    p
+}
+
+/// Picks the tool for the next attempt of `choice`: the profile itself, or (for a
+/// capability) the highest-priority available profile; a profile whose circuit breaker is
+/// open is replaced by its first admitted `fallback`; when none is admitted, the step waits
+/// (`waiting`) until the earliest breaker cooldown ends. Returns `None` when interrupted.
+async fn choose_tool(
     ctx: &Arc<RunContext>,
     step: &Step,
-    cwd: &Path,
-    start: Oid,
-    attempt: u32,
-    log_path: &Path,
-) -> Result<(Oid, Vec<TestResult>, Vec<String>), Failure> {
+    choice: &ToolChoice,
+) -> Result<Option<ChosenTool>, String> {
     let step_id = step.id.as_str();
-    let cancel = ctx.cancel.child_token();
-    let limits = OutputLimits {
-        max_log_bytes: ctx.options.max_log_bytes,
-        ..OutputLimits::default()
+    let candidates: Vec<String> = match choice {
+        ToolChoice::Shell(command) => {
+            return Ok(Some(ChosenTool {
+                name: pipeline_adapters::SHELL_TOOL.to_string(),
+                kind: "custom".into(),
+                adapter: ctx.registry.shell_adapter(command),
+                takes_prompts: false,
+            }));
+        }
+        ToolChoice::Profile(name) => {
+            let mut c = vec![name.clone()];
+            if let Some(p) = ctx.registry.profile(name) {
+                c.extend(p.fallback.iter().cloned());
+            }
+            c
+        }
+        ToolChoice::Capability(cap) => ctx
+            .registry
+            .with_capability(cap)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        ToolChoice::None => return Err("step has no tool".into()),
     };
-
-    if step.kind == StepKind::Task {
-        let adapter = resolve_adapter(ctx, step).map_err(|error| Failure::Attempt {
-            result: AttemptResult::Failed,
-            exit_code: None,
-            error,
-        })?;
-        let prompt_file = ctx
-            .workspace
-            .step_logs_dir(&ctx.run_id, step_id)
-            .join(format!("{attempt}.prompt.md"));
-        let mut env: BTreeMap<String, String> = step.env.clone();
-        env.insert("PIPELINE_RUN_ID".into(), ctx.run_id.clone());
-        let inv = Invocation {
-            step_id: step_id.to_string(),
-            attempt,
-            worktree: cwd.to_path_buf(),
-            prompt: step.prompt_text(),
-            prompt_file,
-            files: step.files_scope.clone(),
-            env,
-            timeout: step.timeout_sec.map(Duration::from_secs_f64),
-            log_path: log_path.to_path_buf(),
-            limits,
-        };
-        let on_line = line_callback(ctx, step_id);
-        let outcome = adapter
-            .invoke(&inv, on_line, cancel.clone())
-            .await
-            .map_err(|e| Failure::Attempt {
-                result: AttemptResult::Failed,
-                exit_code: None,
-                error: e.to_string(),
-            })?;
-        match outcome.process.termination {
-            Termination::Cancelled => return Err(Failure::Interrupted),
-            Termination::TimedOut => {
-                return Err(Failure::Attempt {
-                    result: AttemptResult::TimedOut,
-                    exit_code: None,
-                    error: format!(
-                        "tool timed out after {:.1} s; its process group was killed",
-                        outcome.process.duration.as_secs_f64()
-                    ),
-                });
+    let mut waited = false;
+    loop {
+        let mut unavailable = Vec::new();
+        let mut earliest: Option<(SystemTime, String)> = None;
+        for name in &candidates {
+            let adapter = match ctx.registry.adapter(name) {
+                Ok(a) => a,
+                Err(e) => {
+                    unavailable.push(format!("{name}: {e}"));
+                    continue;
+                }
+            };
+            let admission = ctx
+                .errors
+                .breaker(name, step)
+                .admit_in(&ctx.state, name, SystemTime::now())
+                .map_err(|e| format!("cannot read the circuit breaker of {name}: {e}"))?;
+            match admission {
+                Admission::Allowed | Admission::Trial => {
+                    if name != &candidates[0] || !unavailable.is_empty() || waited {
+                        let _ = ctx.state.append_event(
+                            &ctx.run_id,
+                            Some(step_id),
+                            "tool_selected",
+                            &serde_json::json!({"tool": name, "requested": candidates[0], "skipped": unavailable, "trial": admission == Admission::Trial}),
+                        );
+                    }
+                    let profile = ctx.registry.profile(name);
+                    let kind = profile
+                        .map(|p| p.kind.as_str().to_string())
+                        .unwrap_or_else(|| "custom".into());
+                    let takes_prompts = profile.is_some();
+                    if waited {
+                        report_status(ctx, step_id, StepStatus::Running, None, None);
+                    }
+                    return Ok(Some(ChosenTool {
+                        name: name.clone(),
+                        kind,
+                        adapter,
+                        takes_prompts,
+                    }));
+                }
+                Admission::Rejected { until } => {
+                    unavailable.push(format!(
+                        "{name}: circuit breaker open until {}",
+                        humantime::format_rfc3339_seconds(until)
+                    ));
+                    if earliest.as_ref().is_none_or(|(t, _)| until < *t) {
+                        earliest = Some((until, name.clone()));
+                    }
+                }
             }
-            _ if !outcome.success => {
-                return Err(Failure::Attempt {
-                    result: AttemptResult::Failed,
-                    exit_code: outcome.process.termination.exit_code(),
-                    error: step_error_text(
-                        &format!("tool failed: {}", outcome.summary),
-                        &outcome.process.tail,
-                    ),
-                });
-            }
-            _ => {}
         }
-    }
-
-    // Acceptance tests.
-    let mut tests = Vec::with_capacity(step.acceptance_tests.len());
-    if !step.acceptance_tests.is_empty() {
-        ctx.state
-            .set_step_status(&ctx.run_id, step_id, StepStatus::Validating, None)
-            .map_err(|e| Failure::Attempt {
-                result: AttemptResult::Failed,
-                exit_code: None,
-                error: format!("cannot record validation: {e}"),
-            })?;
-        ctx.reporter.report(&RunEvent::StepStatus {
-            step: step_id.to_string(),
-            status: StepStatus::Validating,
-            error: None,
-            commit: None,
-        });
-    }
-    for (k, test) in step.acceptance_tests.iter().enumerate() {
-        let log = ctx.workspace.test_log(&ctx.run_id, step_id, attempt, k + 1);
-        let mut spec = ProcessSpec::new("sh", ["-c", test.command.as_str()], cwd);
-        spec.timeout = Some(
-            test.timeout_sec
-                .map(Duration::from_secs_f64)
-                .unwrap_or(ctx.options.acceptance_timeout),
+        let Some((until, tool)) = earliest else {
+            return Err(step_error_text(
+                "no usable tool for the step",
+                &unavailable.join("\n"),
+            ));
+        };
+        let secs = until
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .as_secs_f64();
+        let note = format!(
+            "circuit breaker of tool `{tool}` is open; waiting {secs:.1} s for its cooldown"
         );
-        spec.kill_grace = ctx.options.kill_grace;
-        spec.env = step.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
-        spec.env
-            .push(("PIPELINE_RUN_ID".into(), ctx.run_id.clone().into()));
-        spec.env.push(("PIPELINE_STEP_ID".into(), step_id.into()));
-        let out = run_process(&spec, &log, &limits, None, cancel.clone())
-            .await
-            .map_err(|e| Failure::Attempt {
-                result: AttemptResult::Failed,
-                exit_code: None,
-                error: format!("acceptance test `{}` could not run: {e}", test.name),
-            })?;
-        if out.termination == Termination::Cancelled {
-            return Err(Failure::Interrupted);
-        }
-        let passed = out.termination == Termination::Exited(0);
-        let result = TestResult {
-            attempt,
-            name: test.name.clone(),
-            command: test.command.clone(),
-            passed,
-            duration_ms: out.duration.as_millis() as u64,
-            outcome: out.termination.to_string(),
-            log: log.to_string_lossy().into_owned(),
-        };
-        ctx.reporter.report(&RunEvent::TestFinished {
-            step: step_id.to_string(),
-            name: test.name.clone(),
-            passed,
-            duration_ms: result.duration_ms,
-        });
+        set_status(ctx, step_id, StepStatus::Waiting, &note)?;
         let _ = ctx.state.append_event(
             &ctx.run_id,
             Some(step_id),
-            "test_finished",
-            &serde_json::to_value(&result).unwrap_or_default(),
+            "breaker_wait",
+            &serde_json::json!({"tool": tool, "wait_ms": (secs * 1000.0) as u64}),
         );
-        tests.push(result);
-        if !passed {
-            return Err(Failure::Attempt {
-                result: if out.termination == Termination::TimedOut {
-                    AttemptResult::TimedOut
-                } else {
-                    AttemptResult::Failed
-                },
-                exit_code: out.termination.exit_code(),
-                error: step_error_text(
-                    &format!(
-                        "acceptance test `{}` failed ({})",
-                        test.name, out.termination
-                    ),
-                    &out.tail,
-                ),
-            });
+        waited = true;
+        if !sleep_until(ctx, until).await {
+            return Ok(None);
         }
-    }
-
-    // Scope check and commit (only for steps that run a tool in their own worktree).
-    if step.isolation == Isolation::None || step.kind != StepKind::Task {
-        return Ok((start, tests, Vec::new()));
-    }
-    let wt = cwd.to_path_buf();
-    let changes = blocking(move || changed_paths(&wt, start))
-        .await
-        .map_err(|e| Failure::Attempt {
-            result: AttemptResult::Failed,
-            exit_code: None,
-            error: format!("cannot list the step's changes: {e}"),
-        })?;
-    let changed: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
-    if !step.files_scope.is_empty()
-        && let Ok(scope) = FileScope::new(step.files_scope.iter().map(String::as_str))
-    {
-        let outside: Vec<String> = changes
-            .iter()
-            .filter(|c| !scope.allows(&c.path))
-            .map(|c| match c.change {
-                ChangeKind::Added => format!("{} (added)", c.path),
-                ChangeKind::Deleted => format!("{} (deleted)", c.path),
-                ChangeKind::Modified => format!("{} (modified)", c.path),
-            })
-            .collect();
-        if !outside.is_empty() {
-            return Err(Failure::Attempt {
-                result: AttemptResult::Failed,
-                exit_code: None,
-                error: format!(
-                    "changed files outside files_scope: {} (scope: {})",
-                    outside.join(", "),
-                    step.files_scope.join(", ")
-                ),
-            });
-        }
-    }
-    let wt = cwd.to_path_buf();
-    let message = commit_message(step, &ctx.run_id, attempt);
-    let commit = blocking(move || commit_worktree(&wt, start, &message))
-        .await
-        .map_err(|e| Failure::Attempt {
-            result: AttemptResult::Failed,
-            exit_code: None,
-            error: format!("cannot commit the step's changes: {e}"),
-        })?;
-    Ok((commit, tests, changed))
-}
-
-fn resolve_adapter(ctx: &RunContext, step: &Step) -> Result<Arc<dyn ToolAdapter>, String> {
-    match &step.tool {
-        ToolChoice::Shell(command) => Ok(ctx.registry.shell_adapter(command)),
-        ToolChoice::Profile(name) => ctx.registry.adapter(name).map_err(|e| e.to_string()),
-        ToolChoice::Capability(cap) => {
-            let candidates = ctx.registry.with_capability(cap);
-            let mut reasons = Vec::new();
-            for name in &candidates {
-                match ctx.registry.adapter(name) {
-                    Ok(a) => {
-                        let _ = ctx.state.append_event(&ctx.run_id, Some(step.id.as_str()), "tool_selected", &serde_json::json!({"capability": cap, "tool": name, "skipped": reasons}));
-                        return Ok(a);
-                    }
-                    Err(e) => reasons.push(format!("{name}: {e}")),
-                }
-            }
-            Err(format!(
-                "no usable tool has capability `{cap}`: {}",
-                if reasons.is_empty() {
-                    "no profile lists it".to_string()
-                } else {
-                    reasons.join("; ")
-                }
-            ))
-        }
-        ToolChoice::None => Err("step has no tool".into()),
-    }
-}
-
-fn line_callback(ctx: &Arc<RunContext>, step_id: &str) -> Option<LineCallback> {
-    if !ctx.reporter.wants_output() {
-        return None;
-    }
-    let reporter = ctx.reporter.clone();
-    let step = step_id.to_string();
-    Some(Arc::new(move |line: &str| {
-        reporter.report(&RunEvent::StepOutput {
-            step: step.clone(),
-            line: line.to_string(),
-        })
-    }))
-}
-
-fn commit_message(step: &Step, run_id: &str, attempt: u32) -> String {
-    let mut m = format!("pipeline: {}", step.id);
-    if let Some(d) = &step.description {
-        m.push_str(&format!("\n\n{d}"));
-    }
-    if !step.tasks.is_empty() {
-        m.push_str("\n\nTasks:\n");
-        for t in &step.tasks {
-            m.push_str(&format!("- {t}\n"));
-        }
-    }
-    if !m.ends_with('\n') {
-        m.push('\n');
-    }
-    m.push_str(&format!(
-        "\nPipeline-Run: {run_id}\nPipeline-Step: {}\nPipeline-Attempt: {attempt}\n",
-        step.id
-    ));
-    m
-}
-
-/// Runs blocking git work off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, GitError> + Send + 'static,
-) -> Result<T, GitError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) => Err(GitError::Io {
-            action: "run a git task".into(),
-            path: PathBuf::new(),
-            cause: std::io::Error::other(e.to_string()),
-        }),
     }
 }

@@ -10,9 +10,9 @@
 //! `acquire` takes, in order of preference, the directory already at the step path
 //! (left by a failed attempt or a crash), an idle worktree (renamed to the step path,
 //! its admin `gitdir` file rewritten as `git worktree move` does), or a new worktree
-//! (added into `.pool/` as `git worktree add` would, then renamed). Reused worktrees are then reset
-//! with [`reset_worktree`](super::worktree_reset::reset_worktree), whose cost is a stat
-//! pass plus the difference between the old and the new commit.
+//! (added into `.pool/` as `git worktree add` would, then renamed). Reused worktrees
+//! are then reset with [`reset_worktree`](super::worktree_reset::reset_worktree), whose
+//! cost is a stat pass plus the difference between the old and the new commit.
 //!
 //! A mutex guards directory moves and the idle list only; checkouts run outside it,
 //! so several steps acquire at once. Idle worktrees left on disk by an earlier
@@ -88,12 +88,12 @@ impl WorktreePool {
     /// exactly at `start` (see the [`git`](super) module doc for what "exactly" covers).
     /// Reuses the directory already at the step path if it is a worktree of this
     /// repository, else an idle pooled worktree, else adds a new one (a full checkout,
-    /// the only one); anything else at
-    /// the step path (a plain directory or file) is deleted first.
+    /// the only one); anything else at the step path (a plain directory or file) is
+    /// deleted first.
     ///
     /// Errors: [`GitError::UnknownRevision`] when `start` is not a commit of the
-    /// repository, [`GitError::InvalidRunId`], [`GitError::InvalidStepPath`] (empty, absolute,
-    /// a component empty or starting with `.`), [`GitError::InvalidBranchName`],
+    /// repository, [`GitError::InvalidRunId`], [`GitError::InvalidStepPath`] (empty,
+    /// absolute, a component empty or starting with `.`), [`GitError::InvalidBranchName`],
     /// [`GitError::NestedStepPath`] (the step path is inside another worktree or
     /// contains one), [`GitError::BranchCheckedOut`] (another worktree has `branch`),
     /// [`GitError::Git`] / [`GitError::Io`] for failures of checkout or file moves. On

@@ -5,7 +5,7 @@
 //! `depends_on` can name workstreams of other files) are read leniently: a sibling that does
 //! not load is a note, and becomes an error only if a selected workstream depends on it.
 //! A given directory is read strictly, every top-level `*.json` in it. JSON Schema documents
-//! (`*.schema.json`, or an object with `$schema` and no `id`) are skipped with a note.
+//! (an object with `$schema` and no `id`) are recognised by content and skipped with a note.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -197,6 +197,9 @@ pub fn load_workstreams(
         }
     }
 
+    // A workstream-level setting is read once per step: report each finding once.
+    let mut seen = HashSet::new();
+    diags.retain(|d| seen.insert((d.file.clone(), d.location.clone(), d.message.clone())));
     if diags.iter().any(|d| d.severity == Severity::Error) {
         return Err(LoadError { diagnostics: diags });
     }
@@ -252,11 +255,6 @@ fn json_files_in(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
-        .filter(|p| {
-            !p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(".schema.json"))
-        })
         .collect();
     out.sort();
     out

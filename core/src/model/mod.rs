@@ -30,7 +30,7 @@ mod loader_tests;
 pub use diagnostic::{Diagnostic, LoadError, Severity};
 pub use file_scope::{FileScope, ScopePathError, check_scope_path};
 pub use loader::{LoadOptions, load_workstreams};
-pub use step::{AcceptanceTest, Isolation, Step, StepKind, ToolChoice};
+pub use step::{AcceptanceTest, CompensationAction, Isolation, Step, StepKind, ToolChoice};
 pub use step_id::StepId;
 pub use tool_catalog::ToolCatalog;
 pub use workstream_set::{Workstream, WorkstreamSet};

@@ -15,8 +15,8 @@ use super::loader::RawWorkstream;
 use super::semantic_checks::{check_cycles, closest};
 use super::workstream_set::hex;
 use super::{
-    AcceptanceTest, Diagnostic, Isolation, Step, StepId, StepKind, ToolCatalog, ToolChoice,
-    Workstream,
+    AcceptanceTest, CompensationAction, Diagnostic, Isolation, Step, StepId, StepKind, ToolCatalog,
+    ToolChoice, Workstream,
 };
 
 /// Fields the engine interprets, on workstreams and steps.
@@ -41,6 +41,11 @@ const INTERPRETED: &[&str] = &[
     "openspec_tasks",
     "steps",
     "phases",
+    "retry",
+    "circuit_breaker",
+    "compensation",
+    "fix_attempts",
+    "escalation",
 ];
 /// Informational fields: kept and shown, with no effect on execution by design.
 const INFORMATIONAL: &[&str] = &[
@@ -51,8 +56,6 @@ const INFORMATIONAL: &[&str] = &[
     "name",
     "title",
 ];
-/// Fields the error engine will interpret (issue #3); until then they are reported.
-const ERROR_ENGINE: &[&str] = &["retry", "circuit_breaker", "compensation"];
 const PHASE_FIELDS: &[&str] = &["id", "name", "description", "depends_on", "steps"];
 
 pub(crate) struct Normalized {
@@ -70,6 +73,13 @@ struct Draft {
     phase: Option<String>,
 }
 
+/// A phase of a workstream: its `depends_on` (phase ids with JSON pointers) and the
+/// indices of its steps.
+struct Phase {
+    depends_on: Vec<(String, String)>,
+    members: Vec<usize>,
+}
+
 struct WsInfo {
     id: String,
     file: PathBuf,
@@ -78,8 +88,7 @@ struct WsInfo {
     depends_on: Vec<(String, String)>,
     /// Indices into the drafts.
     steps: Vec<usize>,
-    /// phase id -> (depends_on phase ids with pointers, step indices)
-    phases: BTreeMap<String, (Vec<(String, String)>, Vec<usize>)>,
+    phases: BTreeMap<String, Phase>,
     multi_step: bool,
     acceptance: Option<usize>,
 }
@@ -120,18 +129,18 @@ pub(crate) fn normalize_workstreams(
                 .filter(|_| w.multi_step)
             {
                 resolved[di].insert(t);
-            } else if let Some((_, members)) = w.phases.get(name) {
-                resolved[di].extend(members.iter().copied());
+            } else if let Some(phase) = w.phases.get(name) {
+                resolved[di].extend(phase.members.iter().copied());
             } else {
                 pending_cross[di].push((name.clone(), ptr.clone()));
             }
         }
         if let Some(phase) = &d.phase
-            && let Some((phase_deps, _)) = w.phases.get(phase)
+            && let Some(own) = w.phases.get(phase)
         {
-            for (pd, ptr) in phase_deps {
+            for (pd, ptr) in &own.depends_on {
                 match w.phases.get(pd) {
-                    Some((_, members)) => resolved[di].extend(members.iter().copied()),
+                    Some(other) => resolved[di].extend(other.members.iter().copied()),
                     None => diags.push(
                         Diagnostic::error(&w.file, ptr.clone(), format!("unknown dependency `{pd}`: no phase with this id in workstream `{}`", w.id))
                             .with_step(w.id.clone())
@@ -299,7 +308,7 @@ fn build_workstream(
             }
         };
         check_tool(&tool, catalog, file, &ptr(""), &raw.id, diags);
-        let step = base_step(
+        let mut step = base_step(
             StepId::workstream(&raw.id),
             &raw.id,
             file,
@@ -311,6 +320,7 @@ fn build_workstream(
             true,
             ws_tests,
         );
+        apply_error_settings(&mut step, v, None, &raw.pointer, catalog, diags);
         if step.tasks.is_empty()
             && step.prompt.is_none()
             && !matches!(step.tool, ToolChoice::Shell(_))
@@ -361,7 +371,13 @@ fn build_workstream(
             let deps = id_list(p, "depends_on", &format!("{pptr}/depends_on"));
             if info
                 .phases
-                .insert(pid.clone(), (deps, Vec::new()))
+                .insert(
+                    pid.clone(),
+                    Phase {
+                        depends_on: deps,
+                        members: Vec::new(),
+                    },
+                )
                 .is_some()
             {
                 diags.push(
@@ -434,7 +450,7 @@ fn build_workstream(
             Some(sc) => (sc, true),
             None => (ws_scope.clone().unwrap_or_default(), false),
         };
-        let step = base_step(
+        let mut step = base_step(
             full.clone(),
             &raw.id,
             file,
@@ -445,6 +461,14 @@ fn build_workstream(
             scope,
             declared,
             tests_of(s),
+        );
+        apply_error_settings(
+            &mut step,
+            s,
+            Some((v, raw.pointer.as_str())),
+            &sptr,
+            catalog,
+            diags,
         );
         if step.tasks.is_empty()
             && step.prompt.is_none()
@@ -467,7 +491,7 @@ fn build_workstream(
         if let Some(p) = &phase
             && let Some(entry) = info.phases.get_mut(p)
         {
-            entry.1.push(idx);
+            entry.members.push(idx);
         }
         info.steps.push(idx);
         drafts.push(Draft {
@@ -568,7 +592,163 @@ fn base_step(
             .unwrap_or(true),
         specs: strings(s.get("specs")),
         openspec_tasks: strings(s.get("openspec_tasks")),
+        retry: pipeline_error::RetrySettings::default(),
+        breaker_cooldown_sec: None,
+        compensation: Vec::new(),
+        fix_attempts: 0,
+        escalation: Vec::new(),
         definition_hash: String::new(),
+    }
+}
+
+/// Reads the error-engine settings of a step: `retry` and `circuit_breaker` blocks (the
+/// workstream's, overlaid by the step's, in the original format of
+/// `shared/conformance/.../03_error_handling.json`), `compensation`, `fix_attempts` and
+/// `escalation`. Invalid settings are errors naming the field; keys of the original
+/// blocks this engine does not use are notes.
+fn apply_error_settings(
+    step: &mut Step,
+    s: &Value,
+    ws: Option<(&Value, &str)>,
+    pointer: &str,
+    catalog: &dyn ToolCatalog,
+    diags: &mut Vec<Diagnostic>,
+) {
+    use pipeline_error::{RetryPolicy, WorkstreamErrorBlocks};
+    let file = step.file.clone();
+    let id = step.id.to_string();
+    let mut blocks = |v: &Value, ptr: &str| match WorkstreamErrorBlocks::from_json(
+        v.get("retry"),
+        v.get("circuit_breaker"),
+    ) {
+        Ok(b) => {
+            for key in &b.not_interpreted {
+                diags.push(
+                    Diagnostic::note(
+                        &file,
+                        format!("{ptr}/{}", key.replace('.', "/")),
+                        format!("`{key}` is not interpreted; kept as data"),
+                    )
+                    .with_step(id.clone()),
+                );
+            }
+            Some(b)
+        }
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    &file,
+                    format!("{ptr}/{}", e.field.replace('.', "/")),
+                    format!("invalid error-handling setting: {e}"),
+                )
+                .with_step(id.clone())
+                .with_hint("see docs/ERRORS.md for the retry and circuit_breaker settings"),
+            );
+            None
+        }
+    };
+    let outer = ws.and_then(|(wv, wp)| blocks(wv, wp));
+    let inner = blocks(s, pointer);
+    let mut settings = outer.as_ref().map(|b| b.retry.clone()).unwrap_or_default();
+    if let Some(b) = &inner {
+        settings = settings.overlay(&b.retry);
+    }
+    if let Err(e) = RetryPolicy::from_settings(&settings) {
+        diags.push(
+            Diagnostic::error(
+                &file,
+                format!("{pointer}/retry"),
+                format!("invalid retry settings: {e}"),
+            )
+            .with_step(id.clone()),
+        );
+    }
+    step.retry = settings;
+    step.breaker_cooldown_sec = inner
+        .as_ref()
+        .and_then(|b| b.cooldown)
+        .or_else(|| outer.as_ref().and_then(|b| b.cooldown))
+        .map(|d| d.as_secs_f64());
+
+    let inherit = |key: &str| s.get(key).or_else(|| ws.and_then(|(wv, _)| wv.get(key)));
+    step.fix_attempts = inherit("fix_attempts").and_then(Value::as_u64).unwrap_or(0) as u32;
+    step.escalation = strings(inherit("escalation"));
+    for (i, tool) in step.escalation.iter().enumerate() {
+        if !catalog.has_tool(tool) {
+            diags.push(
+                Diagnostic::error(
+                    &file,
+                    format!("{pointer}/escalation/{i}"),
+                    format!("unknown tool `{tool}` in escalation"),
+                )
+                .with_step(id.clone())
+                .with_hint(format!("known tools: {}", catalog.tool_names().join(", "))),
+            );
+        }
+    }
+    step.compensation = compensation_of(
+        s.get("compensation"),
+        &file,
+        &format!("{pointer}/compensation"),
+        &id,
+        diags,
+    );
+}
+
+/// `compensation`: a command string, `{"command": ..., "timeout_sec": ...}`, or an array
+/// of those. The original format's `{"enabled", "action", "parameters"}` names a method of
+/// generated code, not a command: reported as not interpreted.
+fn compensation_of(
+    v: Option<&Value>,
+    file: &std::path::Path,
+    pointer: &str,
+    id: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<CompensationAction> {
+    let one = |v: &Value, ptr: &str, diags: &mut Vec<Diagnostic>| -> Option<CompensationAction> {
+        match v {
+            Value::String(c) if !c.trim().is_empty() => Some(CompensationAction {
+                command: c.clone(),
+                timeout_sec: None,
+            }),
+            Value::Object(o) if o.get("enabled").and_then(Value::as_bool) == Some(false) => None,
+            Value::Object(o) => match o.get("command").and_then(Value::as_str) {
+                Some(c) => Some(CompensationAction {
+                    command: c.to_string(),
+                    timeout_sec: o
+                        .get("timeout_sec")
+                        .or_else(|| o.get("timeout"))
+                        .and_then(Value::as_f64),
+                }),
+                None => {
+                    diags.push(
+                        Diagnostic::note(file, ptr.to_string(), "compensation without `command` (e.g. `action`, a method name) is not interpreted; kept as data")
+                            .with_step(id.to_string()),
+                    );
+                    None
+                }
+            },
+            _ => {
+                diags.push(
+                    Diagnostic::error(
+                        file,
+                        ptr.to_string(),
+                        "compensation must be a command string or an object with `command`",
+                    )
+                    .with_step(id.to_string()),
+                );
+                None
+            }
+        }
+    };
+    match v {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| one(x, &format!("{pointer}/{i}"), diags))
+            .collect(),
+        Some(other) => one(other, pointer, diags).into_iter().collect(),
     }
 }
 
@@ -775,13 +955,7 @@ fn report_uninterpreted(
         {
             continue;
         }
-        let msg = if ERROR_ENGINE.contains(&key.as_str()) {
-            format!(
-                "field `{key}` is not interpreted yet (the error engine will use it); kept as data"
-            )
-        } else {
-            format!("field `{key}` is not interpreted; kept as data")
-        };
+        let msg = format!("field `{key}` is not interpreted; kept as data");
         diags.push(
             Diagnostic::note(file, format!("{pointer}/{key}"), msg).with_step(id.to_string()),
         );

@@ -52,6 +52,15 @@ pub struct AcceptanceTest {
     pub timeout_sec: Option<f64>,
 }
 
+/// A saga-style compensation: a shell command run (with `sh -c`, in the repository) when
+/// the step fails permanently, to undo effects outside git.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CompensationAction {
+    pub command: String,
+    /// Seconds; `None` uses the acceptance-test default.
+    pub timeout_sec: Option<f64>,
+}
+
 /// A step after loading and normalisation. Field values are final: inherited fields
 /// (tool, scope, env, timeout from the workstream) are already applied.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -88,6 +97,19 @@ pub struct Step {
     pub specs: Vec<String>,
     /// OpenSpec task numbers (`1.2`) this step completes.
     pub openspec_tasks: Vec<String>,
+    /// Retry settings: the workstream's `retry`/`circuit_breaker` blocks overlaid by the
+    /// step's (validated; the tool profile's settings sit below both at run time).
+    pub retry: pipeline_error::RetrySettings,
+    /// `circuit_breaker.cooldown_seconds`: how long this step's tool breaker stays open
+    /// when this step's failure opens it.
+    pub breaker_cooldown_sec: Option<f64>,
+    /// Run in order when the step fails permanently (saga compensation).
+    pub compensation: Vec<CompensationAction>,
+    /// How many times failing acceptance tests are fed back to the step's tool as a fix
+    /// prompt before giving up or escalating (default 0).
+    pub fix_attempts: u32,
+    /// Tool profiles to escalate to, in order, when the step's tool gives up.
+    pub escalation: Vec<String>,
     /// SHA-256 (hex) of the step's normalised definition: what decides, on resume, whether
     /// a completed step is still valid.
     pub definition_hash: String,

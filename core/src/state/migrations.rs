@@ -28,11 +28,18 @@ pub struct Migration {
 }
 
 /// All migrations in order; index i holds version i + 1.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial",
-    sql: include_str!("../../../schema/migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial",
+        sql: include_str!("../../../schema/migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_errors_and_breakers",
+        sql: include_str!("../../../schema/migrations/0002_errors_and_breakers.sql"),
+    },
+];
 
 /// The newest schema version this binary knows (the last migration's version).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

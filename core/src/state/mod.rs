@@ -36,7 +36,7 @@ pub use records::{AttemptRecord, EventRecord, RunRecord, StepRecord};
 pub use run_lock::RunLock;
 pub use run_status::RunStatus;
 pub use state_error::StateError;
-pub use state_store::{BUSY_TIMEOUT, StateStore};
+pub use state_store::{BUSY_TIMEOUT, ErrorRecord, StateStore};
 pub use step_status::StepStatus;
 pub use timestamp::timestamp_now;
 pub use unknown_value::UnknownValue;

@@ -843,5 +843,8 @@ fn insert_event(
     Ok(tx.last_insert_rowid())
 }
 
+mod error_records;
+pub use error_records::ErrorRecord;
+
 #[cfg(test)]
 mod tests;

@@ -582,3 +582,52 @@ fn a_worktree_left_in_the_pool_by_a_crash_does_not_hold_its_branch() {
     assert!(!stray.exists());
     assert!(listed_worktrees(&fixture.path).contains(&worktree.path().to_path_buf()));
 }
+
+#[test]
+fn remove_idle_removes_pooled_worktrees_and_keeps_kept_ones() {
+    let fixture = Fixture::new();
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let done = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
+    let failed = pool
+        .acquire("b", "pipeline-steps/run-1/b", fixture.base)
+        .expect("acquire");
+    let failed_path = failed.path().to_path_buf();
+    pool.release(done).expect("release");
+    pool.keep(failed);
+    assert_eq!(pool.remove_idle().expect("remove idle"), 1);
+    assert!(!pool.root().join(".pool").exists());
+    assert_eq!(
+        listed_worktrees(&fixture.path),
+        vec![fixture.path.clone(), failed_path.clone()]
+    );
+    assert_eq!(status(&failed_path), "");
+}
+
+#[test]
+fn delete_branches_with_prefix_skips_checked_out_branches() {
+    let fixture = Fixture::new();
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let a = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
+    let b = pool
+        .acquire("b", "pipeline-steps/run-1/b", fixture.base)
+        .expect("acquire");
+    fixture
+        .repo
+        .set_branch("pipeline-steps/run-2/a", fixture.base)
+        .expect("other run's branch");
+    pool.release(a).expect("release");
+    let deleted = fixture
+        .repo
+        .delete_branches_with_prefix("pipeline-steps/run-1/")
+        .expect("delete");
+    assert_eq!(deleted, 1, "b is checked out in its kept worktree");
+    let branch = |name: &str| fixture.repo.branch_target(name).expect("read");
+    assert_eq!(branch("pipeline-steps/run-1/a"), None);
+    assert_eq!(branch("pipeline-steps/run-1/b"), Some(fixture.base));
+    assert_eq!(branch("pipeline-steps/run-2/a"), Some(fixture.base));
+    drop(b);
+}

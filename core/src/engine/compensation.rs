@@ -1,0 +1,65 @@
+//! Saga-style compensation: when a step fails permanently, its `compensation` commands run
+//! in order (in the repository, with `sh -c`), each recorded as an event with its outcome
+//! and log, so effects outside git (a deployed service, a created ticket) can be undone.
+//! A failing compensation is recorded and the next one still runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipeline_adapters::{OutputLimits, ProcessSpec, Termination, run_process};
+
+use super::run_context::RunContext;
+use crate::model::Step;
+
+/// Runs the step's compensations; returns whether there were any.
+pub(crate) async fn compensate(ctx: &Arc<RunContext>, step: &Step) -> bool {
+    let step_id = step.id.as_str();
+    for (k, action) in step.compensation.iter().enumerate() {
+        let log = ctx
+            .workspace
+            .step_logs_dir(&ctx.run_id, step_id)
+            .join(format!("compensation-{}.log", k + 1));
+        let mut spec = ProcessSpec::new(
+            "sh",
+            ["-c", action.command.as_str()],
+            &ctx.workspace.repo_root,
+        );
+        spec.timeout = Some(
+            action
+                .timeout_sec
+                .map(Duration::from_secs_f64)
+                .unwrap_or(ctx.options.acceptance_timeout),
+        );
+        spec.kill_grace = ctx.options.kill_grace;
+        spec.env = step.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+        spec.env
+            .push(("PIPELINE_RUN_ID".into(), ctx.run_id.clone().into()));
+        spec.env.push(("PIPELINE_STEP_ID".into(), step_id.into()));
+        // Compensations run even when the run is being interrupted: they undo effects.
+        let outcome = run_process(
+            &spec,
+            &log,
+            &OutputLimits::default(),
+            None,
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await;
+        let (ok, what) = match &outcome {
+            Ok(o) => (
+                o.termination == Termination::Exited(0),
+                o.termination.to_string(),
+            ),
+            Err(e) => (false, e.to_string()),
+        };
+        if !ok {
+            tracing::warn!("compensation {} of step {step_id} failed: {what}", k + 1);
+        }
+        let _ = ctx.state.append_event(
+            &ctx.run_id,
+            Some(step_id),
+            "compensation_finished",
+            &serde_json::json!({"index": k + 1, "command": action.command, "succeeded": ok, "outcome": what, "log": log}),
+        );
+    }
+    !step.compensation.is_empty()
+}
