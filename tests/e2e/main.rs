@@ -8,4 +8,5 @@ mod crash_resume;
 mod execution;
 mod isolation;
 mod plan_output;
+mod recovery;
 mod reporting;

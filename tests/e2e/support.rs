@@ -189,3 +189,23 @@ impl Run {
         self
     }
 }
+
+impl Test {
+    /// Events of `kind` recorded for `step` of `run`, oldest first (read from the state
+    /// database directly: what a crash leaves behind is what counts).
+    pub fn events(&self, run: &str, step: &str, kind: &str) -> Vec<Value> {
+        let db = self.repo.join(".pipeline/state.db");
+        let c = rusqlite::Connection::open(db).expect("open state db");
+        let mut stmt = c.prepare("SELECT data FROM events WHERE run_id = ?1 AND step_id = ?2 AND kind = ?3 ORDER BY id").unwrap();
+        stmt.query_map([run, step, kind], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|t| serde_json::from_str(&t.unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Writes `.pipeline/config.yaml` of the repository.
+    pub fn config(&self, yaml: &str) {
+        std::fs::create_dir_all(self.repo.join(".pipeline")).unwrap();
+        std::fs::write(self.repo.join(".pipeline/config.yaml"), yaml).unwrap();
+    }
+}
