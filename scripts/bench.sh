@@ -9,13 +9,14 @@
 #   2. 100 worktree steps (a wide DAG: 100 independent steps, each writing one distinct
 #      file) on a 5,000-file and on a 500-file repository: per-step cost must not grow
 #      with repository size; `git worktree add` + `remove` of each tree for reference;
+#      once more on the 5,000-file repository with its objects packed (info);
 #   3. `pipeline plan --format json` of a 10,000-step DAG: best of 5 under 200 ms;
 #   4. resume of a 10,000-step run with one (failed) step left: that step starts < 1 s;
 #   5. peak RSS of `pipeline run` and `pipeline plan` of the 10,000-step DAG < 100 MiB.
 #
 # Usage: scripts/bench.sh [--write] [--runs N] [--keep]
 #   --write   rewrite docs/BENCHMARKS.md
-#   --runs N  repetitions of the 1,000-step comparison, interleaved (default 3; medians)
+#   --runs N  repetitions of items 1 and 2, interleaved (default 3; medians reported)
 #   --keep    keep the scratch directory (printed) for inspection
 # Environment: PIPELINE_BIN (default target/release/pipeline, built when missing),
 #              BENCH_DIR (scratch directory, default a fresh mktemp -d).
@@ -158,40 +159,53 @@ python3 "$HERE/timed_events.py" --events "$D1/events.ndjson" -- "$BIN" run "$D1/
 python3 "$HERE/event_stats.py" --prefix s1.events "$D1/events.ndjson" >>"$RES"
 
 # --- 2. worktree isolation cost vs repository size --------------------------------------
-wt_bench() { # wt_bench LABEL DIRS FILES
-    local label=$1 dirs=$2 files=$3 d="$WORK/wt$1"
-    mkdir -p "$d/ws"
-    python3 "$HERE/gen_dag.py" --layers 1 --width 100 --seed 2 --isolation worktree \
-        --command 'echo {id} > out-{id}.txt' --json "$d/ws/wide.json" >/dev/null
-    new_repo "$d/repo" "$dirs" "$files"
-    local tracked
-    tracked=$(git -C "$d/repo" ls-files | wc -l)
-    put "s2.$label.files" "$tracked"
+# Template repositories are made once; each run gets a fresh copy (`cp -a`), so every run
+# starts from the same loose-object repository with no .pipeline state.
+D2="$WORK/worktrees"
+mkdir -p "$D2/ws"
+python3 "$HERE/gen_dag.py" --layers 1 --width 100 --seed 2 --isolation worktree \
+    --command 'echo {id} > out-{id}.txt' --json "$D2/ws/wide.json" >/dev/null
+wt_template() { # wt_template LABEL DIRS FILES
+    local label=$1 t0 t1
+    new_repo "$D2/template-$label" "$2" "$3"
+    put "s2.$label.files" "$(git -C "$D2/template-$label" ls-files | wc -l)"
     # Reference: one full checkout of the tree and its removal.
-    local t0 t1
     t0=$(date +%s%N)
-    git -C "$d/repo" worktree add -q --detach "$d/ref-wt" HEAD
-    git -C "$d/repo" worktree remove --force "$d/ref-wt"
+    git -C "$D2/template-$label" worktree add -q --detach "$D2/ref-wt" HEAD
+    git -C "$D2/template-$label" worktree remove --force "$D2/ref-wt"
     t1=$(date +%s%N)
+    git -C "$D2/template-$label" worktree prune
     put "s2.$label.git_worktree_add_remove" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')"
-    python3 "$HERE/timed_events.py" --events "$d/events.ndjson" -- \
-        /usr/bin/time -f '%e %U %S %M' -o "$d/pipe.time" "$BIN" run "$d/ws/wide.json" --repo "$d/repo" --jobs 2 --run-id "wt$label" --json >"$d/summary.json"
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["exit"]==0 else 1)' "$d/summary.json" ||
-        die "worktree run on $label files failed: $(cat "$d/summary.json")"
-    read -r done_n total_n < <(completed_count "$d/repo" "wt$label")
-    [[ $done_n -eq 100 ]] || die "worktree run completed $done_n of $total_n steps"
+}
+wt_run() { # wt_run LABEL TEMPLATE-LABEL [gc]: 100 worktree steps on a fresh copy
+    local label=$1 repo="$D2/repo-$1" run="wt$1"
+    rm -rf "$repo"
+    cp -a "$D2/template-$2" "$repo"
+    [[ ${3:-} == gc ]] && git -C "$repo" gc -q
+    python3 "$HERE/timed_events.py" --events "$D2/$label.ndjson" -- \
+        "$BIN" run "$D2/ws/wide.json" --repo "$repo" --jobs 2 --run-id "$run" --json >"$D2/$label.summary"
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["exit"]==0 else 1)' "$D2/$label.summary" ||
+        die "worktree run $label failed: $(cat "$D2/$label.summary")"
+    read -r done_n total_n < <(completed_count "$repo" "$run")
+    [[ $done_n -eq 100 ]] || die "worktree run $label completed $done_n of $total_n steps"
     # Every step's file must be on the result branch.
     local merged
-    merged=$(git -C "$d/repo" ls-tree --name-only "pipeline/wt$label" | grep -c '^out-' || true)
-    [[ $merged -eq 100 ]] || die "result branch pipeline/wt$label has $merged of 100 step files"
-    put "s2.$label.wall" "$(python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["wall_s"])' "$d/summary.json")"
-    put "s2.$label.cpu" "$(cpu_of "$d/pipe.time")"
-    python3 "$HERE/event_stats.py" --prefix "s2.$label" "$d/events.ndjson" >>"$RES"
-    log "   $tracked files: 100 steps in $(grep "^s2.$label.wall " "$RES" | cut -d' ' -f2) s; git worktree add+remove $(grep "^s2.$label.git_worktree_add_remove " "$RES" | cut -d' ' -f2) s"
+    merged=$(git -C "$repo" ls-tree --name-only "pipeline/$run" | grep -c '^out-' || true)
+    [[ $merged -eq 100 ]] || die "result branch pipeline/$run has $merged of 100 step files"
+    put "s2.$label.wall" "$(python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["wall_s"])' "$D2/$label.summary")"
+    python3 "$HERE/event_stats.py" --prefix "s2.$label" "$D2/$label.ndjson" >>"$RES"
+    log "   $label: 100 steps in $(grep "^s2.$label.wall " "$RES" | tail -n 1 | cut -d' ' -f2) s"
+    rm -rf "$repo"
 }
-log "2. 100 worktree steps (wide: 100 independent steps), --jobs 2, on 5,000 and 500 files"
-wt_bench 5000 50 100
-wt_bench 500 5 100
+log "2. 100 worktree steps (wide: 100 independent steps), --jobs 2, on 5,000 and 500 files, $RUNS runs interleaved"
+wt_template 5000 50 100
+wt_template 500 5 100
+for i in $(seq 1 "$RUNS"); do
+    wt_run 5000 5000
+    wt_run 500 500
+done
+log "   once more on the 5,000-file repository after git gc (objects packed, as in a clone)"
+wt_run 5000packed 5000 gc
 
 # --- 3. plan of 10,000 steps ----------------------------------------------------------------
 log "3. pipeline plan --format json of a 10,000-step DAG (100 layers x 100), best of 5"
