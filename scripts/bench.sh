@@ -129,33 +129,45 @@ put machine.date "$(date -u +%Y-%m-%dT%H:%MZ)"
 put machine.commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 # --- 1. 1,000 no-op steps: pipeline vs ninja --------------------------------------------
+# Nothing is deleted while measuring: on ext4 without a journal, creating a file right
+# after many were deleted costs far more (inode allocation skips recently freed inodes),
+# so every repetition gets fresh directories and the scratch tree is removed at exit.
 log "1. 1,000-step no-op DAG (20 layers x 50, seed 1), --jobs 2 vs ninja -j2, $RUNS runs interleaved"
 D1="$WORK/noop1k"
-mkdir -p "$D1/ws" "$D1/ninja"
-python3 "$HERE/gen_dag.py" --layers 20 --width 50 --seed 1 --json "$D1/ws/noop.json" --ninja "$D1/ninja/build.ninja" >/dev/null
+mkdir -p "$D1/ws"
+python3 "$HERE/gen_dag.py" --layers 20 --width 50 --seed 1 --json "$D1/ws/noop.json" --ninja "$D1/build.ninja" >/dev/null
 for i in $(seq 1 "$RUNS"); do
-    (cd "$D1/ninja" && rm -rf out .ninja_log .ninja_deps &&
-        timed "$D1/ninja.time" ninja -j2 >/dev/null) || die "ninja failed"
-    n=$(grep -vc '^#' "$D1/ninja/.ninja_log")
+    rm -rf "$D1/ninja-$i"
+    mkdir -p "$D1/ninja-$i"
+    cp "$D1/build.ninja" "$D1/ninja-$i/"
+    sync
+    (cd "$D1/ninja-$i" && timed "$D1/ninja.time" ninja -j2 >/dev/null) || die "ninja failed"
+    n=$(grep -vc '^#' "$D1/ninja-$i/.ninja_log")
     [[ $n -eq 1000 ]] || die "ninja ran $n commands, expected 1000"
     put s1.ninja.wall "$(field "$D1/ninja.time" 1)"
     put s1.ninja.cpu "$(cpu_of "$D1/ninja.time")"
 
-    new_repo "$D1/repo"
-    timed "$D1/pipe.time" "$BIN" run "$D1/ws/noop.json" --repo "$D1/repo" --jobs 2 --run-id "noop1k-$i" >/dev/null 2>"$D1/pipe.err" ||
+    repo="$D1/repo-$i"
+    new_repo "$repo"
+    sync
+    timed "$D1/pipe.time" "$BIN" run "$D1/ws/noop.json" --repo "$repo" --jobs 2 --run-id "noop1k-$i" >/dev/null 2>"$D1/pipe.err" ||
         die "pipeline run failed: $(tail -5 "$D1/pipe.err")"
-    read -r done_n total_n < <(completed_count "$D1/repo" "noop1k-$i")
+    read -r done_n total_n < <(completed_count "$repo" "noop1k-$i")
     [[ $done_n -eq 1000 ]] || die "pipeline completed $done_n of $total_n steps, expected 1000"
     put s1.pipeline.wall "$(field "$D1/pipe.time" 1)"
     put s1.pipeline.cpu "$(cpu_of "$D1/pipe.time")"
     log "   run $i: ninja $(field "$D1/ninja.time" 1) s, pipeline $(field "$D1/pipe.time" 1) s"
 done
 # Durability evidence: rows in the append-only events journal of the last run.
-put s1.events_rows "$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select count(*) from events").fetchone()[0])' "$D1/repo/.pipeline/state.db" 2>/dev/null || echo unknown)"
-put s1.journal_mode "$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("pragma journal_mode").fetchone()[0])' "$D1/repo/.pipeline/state.db" 2>/dev/null || echo unknown)"
+sql() { python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(sys.argv[2]).fetchone()[0])' "$@" 2>/dev/null || echo unknown; }
+put s1.events_rows "$(sql "$D1/repo-$RUNS/.pipeline/state.db" "select count(*) from events")"
+put s1.journal_mode "$(sql "$D1/repo-$RUNS/.pipeline/state.db" "pragma journal_mode")"
 # One more run with NDJSON events, timestamped on arrival, to see where the time goes.
-new_repo "$D1/repo"
-python3 "$HERE/timed_events.py" --events "$D1/events.ndjson" -- "$BIN" run "$D1/ws/noop.json" --repo "$D1/repo" --jobs 2 --run-id noop1k-json --json >"$D1/json.summary"
+new_repo "$D1/repo-json"
+sync
+python3 "$HERE/timed_events.py" --events "$D1/events.ndjson" -- "$BIN" run "$D1/ws/noop.json" --repo "$D1/repo-json" --jobs 2 --run-id noop1k-json --json >"$D1/json.summary"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["exit"]==0 else 1)' "$D1/json.summary" ||
+    die "pipeline run --json failed: $(cat "$D1/json.summary")"
 python3 "$HERE/event_stats.py" --prefix s1.events "$D1/events.ndjson" >>"$RES"
 
 # --- 2. worktree isolation cost vs repository size --------------------------------------
@@ -171,17 +183,19 @@ wt_template() { # wt_template LABEL DIRS FILES
     put "s2.$label.files" "$(git -C "$D2/template-$label" ls-files | wc -l)"
     # Reference: one full checkout of the tree and its removal.
     t0=$(date +%s%N)
-    git -C "$D2/template-$label" worktree add -q --detach "$D2/ref-wt" HEAD
-    git -C "$D2/template-$label" worktree remove --force "$D2/ref-wt"
+    sync
+    git -C "$D2/template-$label" worktree add -q --detach "$D2/ref-wt-$label" HEAD
+    git -C "$D2/template-$label" worktree remove --force "$D2/ref-wt-$label"
     t1=$(date +%s%N)
     git -C "$D2/template-$label" worktree prune
     put "s2.$label.git_worktree_add_remove" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')"
 }
-wt_run() { # wt_run LABEL TEMPLATE-LABEL [gc]: 100 worktree steps on a fresh copy
-    local label=$1 repo="$D2/repo-$1" run="wt$1"
+wt_run() { # wt_run LABEL TEMPLATE-LABEL REP [gc]: 100 worktree steps on a fresh copy
+    local label=$1 repo="$D2/repo-$1-$3" run="wt$1"
     rm -rf "$repo"
     cp -a "$D2/template-$2" "$repo"
-    [[ ${3:-} == gc ]] && git -C "$repo" gc -q
+    if [[ ${4:-} == gc ]]; then git -C "$repo" gc -q; fi
+    sync
     python3 "$HERE/timed_events.py" --events "$D2/$label.ndjson" -- \
         "$BIN" run "$D2/ws/wide.json" --repo "$repo" --jobs 2 --run-id "$run" --json >"$D2/$label.summary"
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["exit"]==0 else 1)' "$D2/$label.summary" ||
@@ -195,37 +209,36 @@ wt_run() { # wt_run LABEL TEMPLATE-LABEL [gc]: 100 worktree steps on a fresh cop
     put "s2.$label.wall" "$(python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["wall_s"])' "$D2/$label.summary")"
     python3 "$HERE/event_stats.py" --prefix "s2.$label" "$D2/$label.ndjson" >>"$RES"
     log "   $label: 100 steps in $(grep "^s2.$label.wall " "$RES" | tail -n 1 | cut -d' ' -f2) s"
-    rm -rf "$repo"
 }
 log "2. 100 worktree steps (wide: 100 independent steps), --jobs 2, on 5,000 and 500 files, $RUNS runs interleaved"
 wt_template 5000 50 100
 wt_template 500 5 100
 for i in $(seq 1 "$RUNS"); do
-    wt_run 5000 5000
-    wt_run 500 500
+    wt_run 5000 5000 "$i"
+    wt_run 500 500 "$i"
 done
 log "   once more on the 5,000-file repository after git gc (objects packed, as in a clone)"
-wt_run 5000packed 5000 gc
+wt_run 5000packed 5000 1 gc
 
 # --- 3. plan of 10,000 steps ----------------------------------------------------------------
 log "3. pipeline plan --format json of a 10,000-step DAG (100 layers x 100), best of 5"
 D3="$WORK/big"
 mkdir -p "$D3/ws"
 SINK=$(python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --json "$D3/ws/big.json")
-new_repo "$D3/repo"
-"$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo" >"$D3/plan.json" || die "pipeline plan failed"
+new_repo "$D3/repo-plan"
+"$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo-plan" >"$D3/plan.json" || die "pipeline plan failed"
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$D3/plan.json" || die "plan output is not JSON"
 if command -v hyperfine >/dev/null 2>&1; then
     hyperfine -N --warmup 1 --runs 5 --export-json "$D3/plan.hf.json" \
-        "$BIN plan $D3/ws/big.json --format json --repo $D3/repo" >/dev/null 2>&1 ||
+        "$BIN plan $D3/ws/big.json --format json --repo $D3/repo-plan" >/dev/null 2>&1 ||
         hyperfine --warmup 1 --runs 5 --export-json "$D3/plan.hf.json" \
-            "$BIN plan $D3/ws/big.json --format json --repo $D3/repo >/dev/null" >/dev/null
+            "$BIN plan $D3/ws/big.json --format json --repo $D3/repo-plan >/dev/null" >/dev/null
     python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("s3.plan.best_ms %.1f" % (min(r["times"])*1000)); print("s3.plan.mean_ms %.1f" % (r["mean"]*1000)); print("s3.plan.method hyperfine")' "$D3/plan.hf.json" >>"$RES"
 else
     best=""
     for _ in 1 2 3 4 5 6; do
         t0=$(date +%s%N)
-        "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo" >/dev/null
+        "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo-plan" >/dev/null
         t1=$(date +%s%N)
         ms=$(( (t1 - t0) / 1000000 ))
         if [[ -z $best || $ms -lt $best ]]; then best=$ms; fi
@@ -233,7 +246,7 @@ else
     put s3.plan.best_ms "$best"
     put s3.plan.method "date loop"
 fi
-timed "$D3/plan.time" "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo" >/dev/null
+timed "$D3/plan.time" "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo-plan" >/dev/null
 put s5.plan.rss_kib "$(field "$D3/plan.time" 4)"
 put s3.plan.bytes "$(wc -c <"$D3/plan.json")"
 
@@ -241,23 +254,24 @@ put s3.plan.bytes "$(wc -c <"$D3/plan.json")"
 log "4. 10,000-step run (isolation none) whose sink $SINK fails, --jobs 2 (peak RSS measured)"
 mkdir -p "$D3/ws-fail"
 python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --fail-last --json "$D3/ws-fail/big.json" >/dev/null
-new_repo "$D3/repo"
+new_repo "$D3/repo-run"
+sync
 set +e
-timed "$D3/run.time" "$BIN" run "$D3/ws-fail/big.json" --repo "$D3/repo" --jobs 2 --run-id big10k >/dev/null 2>"$D3/run.err"
+timed "$D3/run.time" "$BIN" run "$D3/ws-fail/big.json" --repo "$D3/repo-run" --jobs 2 --run-id big10k >/dev/null 2>"$D3/run.err"
 code=$?
 set -e
 [[ $code -eq 1 ]] || die "the 10,000-step run should fail (exit 1) on its sink, exit $code: $(tail -5 "$D3/run.err")"
 put s5.run.rss_kib "$(field "$D3/run.time" 4)"
 put s5.run.wall "$(field "$D3/run.time" 1)"
 put s5.run.cpu "$(cpu_of "$D3/run.time")"
-read -r done_n total_n < <(completed_count "$D3/repo" big10k)
+read -r done_n total_n < <(completed_count "$D3/repo-run" big10k)
 [[ $done_n -eq 9999 && $total_n -eq 10000 ]] || die "expected 9,999 of 10,000 steps completed, got $done_n of $total_n"
 put s4.left_before_resume "$((total_n - done_n))"
 # The same DAG with the sink fixed, written over the run's file.
 python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --json "$D3/ws-fail/big.json" >/dev/null
 log "   resuming big10k with $SINK fixed"
 python3 "$HERE/timed_events.py" --step "$SINK" --events "$D3/resume.ndjson" -- \
-    /usr/bin/time -f '%e %U %S %M' -o "$D3/resume.time" "$BIN" resume big10k --repo "$D3/repo" --jobs 2 --json >"$D3/resume.json"
+    /usr/bin/time -f '%e %U %S %M' -o "$D3/resume.time" "$BIN" resume big10k --repo "$D3/repo-run" --jobs 2 --json >"$D3/resume.json"
 python3 - "$D3/resume.json" "$D3/resume.ndjson" >>"$RES" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -265,11 +279,22 @@ if d["exit"] != 0 or d["step_started_s"] is None:
     sys.exit(f"resume failed: {d}")
 print("s4.resume.step_started_s %.3f" % d["step_started_s"])
 print("s4.resume.wall_s %.3f" % d["wall_s"])
-started = sum(1 for l in open(sys.argv[2]) if json.loads(l)["e"].get("event") == "step_started")
-print("s4.resume.steps_started %d" % started)
+events = [json.loads(l) for l in open(sys.argv[2])]
+kinds = [e["e"].get("event") for e in events]
+print("s4.resume.steps_started %d" % kinds.count("step_started"))
+print("s4.resume.steps_reused %d" % kinds.count("step_reused"))
+# Where the time to the step goes: before run_started (load, plan, state), then the
+# step_reused events (checkpoint checks), then the step itself.
+rs = next((e["t"] for e in events if e["e"].get("event") == "run_started"), None)
+ru = [e["t"] for e in events if e["e"].get("event") == "step_reused"]
+if rs is not None:
+    print("s4.resume.run_started_s %.3f" % rs)
+if ru:
+    print("s4.resume.reused_span_s %.3f" % (ru[-1] - ru[0]))
+    print("s4.resume.reused_us_each %.0f" % ((ru[-1] - ru[0]) / max(len(ru) - 1, 1) * 1e6))
 EOF
 put s5.resume.rss_kib "$(field "$D3/resume.time" 4)"
-read -r done_n total_n < <(completed_count "$D3/repo" big10k)
+read -r done_n total_n < <(completed_count "$D3/repo-run" big10k)
 [[ $done_n -eq 10000 ]] || die "after resume $done_n of $total_n steps are completed"
 
 # --- summary ----------------------------------------------------------------------------

@@ -138,6 +138,7 @@ impl CustomAdapter {
             success,
             process,
             summary,
+            usage: None,
         })
     }
 }

@@ -33,8 +33,23 @@ pub struct Invocation {
     pub limits: OutputLimits,
 }
 
+/// Tokens and cost an AI tool reported for one attempt (Aider's "Tokens: ... Cost: ..."
+/// lines, Codex's `turn.completed` usage, Claude Code's `result` event). Fields the tool did
+/// not report are `None`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Usage {
+    pub model: Option<String>,
+    pub input_tokens: Option<u64>,
+    pub cached_input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    /// US dollars, as reported by the tool.
+    pub cost_usd: Option<f64>,
+    /// Model requests the tool made.
+    pub requests: Option<u32>,
+}
+
 /// What a tool did in one attempt.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ToolOutcome {
     /// True when the tool exited with one of the profile's `success_exit_codes`.
     pub success: bool,
@@ -43,4 +58,6 @@ pub struct ToolOutcome {
     /// One line for status displays: `exit 0` on success, else why it failed followed
     /// by the last non-empty output line, e.g. `exit 1 (success: 0): error[E0308]: ...`.
     pub summary: String,
+    /// Tokens and cost, for AI tools that report them.
+    pub usage: Option<Usage>,
 }

@@ -19,8 +19,11 @@
 //! passes plain data in and gets plain data back.
 
 mod adapter_error;
+mod aider_adapter;
 mod arg_template;
 mod availability;
+mod claude_adapter;
+mod codex_adapter;
 mod config_error;
 mod custom_adapter;
 mod env_override;
@@ -41,7 +44,7 @@ pub use adapter_error::AdapterError;
 pub use availability::Availability;
 pub use config_error::ConfigError;
 pub use custom_adapter::CustomAdapter;
-pub use invocation::{Invocation, ToolOutcome};
+pub use invocation::{Invocation, ToolOutcome, Usage};
 pub use process::{LineCallback, run_process};
 pub use process_outcome::{ProcessOutcome, Termination};
 pub use process_spec::{DEFAULT_KILL_GRACE, OutputLimits, ProcessSpec};

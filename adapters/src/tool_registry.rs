@@ -212,9 +212,14 @@ impl ToolRegistry {
                 known: self.names().join(", "),
             });
         };
-        match self.custom.get(name) {
-            Some(adapter) => Ok(adapter.clone()),
-            None => Err(AdapterError::AdapterUnavailable {
+        if let Some(adapter) = self.custom.get(name) {
+            return Ok(adapter.clone());
+        }
+        match profile.kind {
+            ToolKind::Aider => crate::aider_adapter::build(name, profile),
+            ToolKind::Codex => crate::codex_adapter::build(name, profile),
+            ToolKind::Claude => crate::claude_adapter::build(name, profile),
+            ToolKind::Custom => Err(AdapterError::AdapterUnavailable {
                 tool: name.to_owned(),
                 kind: profile.kind,
             }),

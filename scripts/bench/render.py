@@ -117,7 +117,11 @@ def main() -> int:
         rows.append(("resume 10,000-step run, 1 step left: spawn -> its `step_started`", "< 1 s",
                      f"**{rs:.2f} s**", verdict(rs < 1.0)))
         rows.append(("  resume total wall", "(info)", f"{one('s4.resume.wall_s')} s "
-                     f"({one('s4.resume.steps_started')} step started)", ""))
+                     f"({one('s4.resume.steps_started')} step started, {one('s4.resume.steps_reused')} kept)", ""))
+        rows.append(("  spawn -> `run_started` (load, validate, plan, open state)", "(info)",
+                     f"{one('s4.resume.run_started_s')} s", ""))
+        rows.append(("  first -> last `step_reused` (checkpoint checks)", "(info)",
+                     f"{one('s4.resume.reused_span_s')} s ({one('s4.resume.reused_us_each')} us per kept step)", ""))
     # 5. memory
     for key, label in (("s5.run.rss_kib", "peak RSS, `run` of 10,000 steps --jobs 2"),
                        ("s5.plan.rss_kib", "peak RSS, `plan` of 10,000 steps"),

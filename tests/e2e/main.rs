@@ -3,6 +3,9 @@
 
 mod support;
 
+mod ai_aider;
+mod ai_claude;
+mod ai_codex;
 mod bad_input;
 mod crash_resume;
 mod execution;

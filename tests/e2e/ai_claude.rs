@@ -1,0 +1,1 @@
+//! End-to-end tests of the claude adapter through `pipeline run` with the real CLI against the fake model server (written by the helper owning this file).
