@@ -5,11 +5,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-# Tools the integration tests drive for real (each script is idempotent).
-for installer in scripts/install-openspec.sh; do
-  if [ -x "$installer" ]; then
-    "$installer"
-  fi
+# Tools the integration tests drive for real (the openspec, aider, codex and claude CLIs,
+# pinned; each installer is idempotent and installs under .tools/).
+for installer in scripts/install-*.sh; do
+  [ -e "$installer" ] || continue
+  echo "==> $installer"
+  bash "$installer"
 done
 
 # git identity for the repositories tests create (commits need one).

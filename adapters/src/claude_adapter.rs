@@ -5,7 +5,10 @@ use std::sync::Arc;
 use crate::{AdapterError, ToolAdapter, ToolProfile};
 
 /// The adapter of a `claude` profile named `name`.
-pub(crate) fn build(name: &str, profile: &ToolProfile) -> Result<Arc<dyn ToolAdapter>, AdapterError> {
+pub(crate) fn build(
+    name: &str,
+    profile: &ToolProfile,
+) -> Result<Arc<dyn ToolAdapter>, AdapterError> {
     Err(AdapterError::AdapterUnavailable {
         tool: name.to_owned(),
         kind: profile.kind,

@@ -10,6 +10,7 @@ mod bad_input;
 mod crash_resume;
 mod execution;
 mod isolation;
+mod openspec_bridge;
 mod plan_output;
 mod recovery;
 mod reporting;

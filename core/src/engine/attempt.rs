@@ -220,6 +220,28 @@ pub(crate) async fn run_attempt(
 
     let tests = run_acceptance_tests(ctx, step, cwd, attempt, &limits, &cancel).await?;
 
+    // OpenSpec progress: tick the step's tasks in its change's tasks.md (part of its commit;
+    // pipeline's own change, so exempt from the scope check).
+    let mut exempt: Option<String> = None;
+    if step.kind == StepKind::Task
+        && step.isolation == Isolation::Worktree
+        && let Some(change) = ctx
+            .set
+            .workstreams
+            .iter()
+            .find(|w| w.id == step.workstream)
+            .and_then(|w| w.openspec_change.as_deref())
+    {
+        exempt = super::spec_references::tick_change_tasks(cwd, change, &step.openspec_tasks)
+            .map_err(|e| {
+                plain_failure(
+                    Stage::Commit,
+                    format!("cannot tick the tasks of change `{change}`: {e}"),
+                    "openspec",
+                )
+            })?;
+    }
+
     // Scope check and commit (only for steps that run a tool in their own worktree).
     if step.isolation == Isolation::None || step.kind != StepKind::Task {
         return Ok(Success {
@@ -244,7 +266,7 @@ pub(crate) async fn run_attempt(
     {
         let outside: Vec<String> = changes
             .iter()
-            .filter(|c| !scope.allows(&c.path))
+            .filter(|c| !scope.allows(&c.path) && exempt.as_deref() != Some(c.path.as_str()))
             .map(|c| match c.change {
                 ChangeKind::Added => format!("{} (added)", c.path),
                 ChangeKind::Deleted => format!("{} (deleted)", c.path),

@@ -18,6 +18,7 @@ mod run_event;
 mod run_id;
 mod run_options;
 mod scheduler;
+mod spec_references;
 mod step_executor;
 mod workspace;
 

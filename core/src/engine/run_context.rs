@@ -23,6 +23,8 @@ pub(crate) struct RunContext {
     pub state: StateStore,
     pub registry: ToolRegistry,
     pub errors: ErrorEngine,
+    /// Resolved `specs` references per step, appended to its prompt.
+    pub spec_texts: std::collections::HashMap<crate::model::StepId, String>,
     pub workspace: Workspace,
     pub options: RunOptions,
     pub reporter: Arc<dyn Reporter>,

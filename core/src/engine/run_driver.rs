@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::attempt::blocking;
 use super::run_context::RunContext;
 use super::scheduler::{Final, PriorStep, schedule};
+use super::spec_references::resolve_spec_references;
 use super::{
     EngineError, Reporter, RunEvent, RunOptions, UnfinishedPolicy, Workspace, check_run_id,
     generate_run_id,
@@ -53,6 +54,8 @@ pub struct RunSummary {
 
 /// A loaded and planned set of workstreams, ready to run or print.
 pub struct PreparedRun {
+    /// Resolved `specs` references per step (prompt text).
+    pub spec_texts: std::collections::HashMap<crate::model::StepId, String>,
     pub repo: Repository,
     pub workspace: Workspace,
     pub registry: ToolRegistry,
@@ -94,7 +97,10 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
     let plan = Plan::build(&set).map_err(|e| EngineError::Internal(e.to_string()))?;
     let workstream_key = workstream_key(paths);
     let errors = ErrorEngine::new(&registry, &plugin_dirs(&workspace.repo_root))?;
+    let spec_texts =
+        resolve_spec_references(&set, &workspace.repo_root).map_err(EngineError::Invalid)?;
     Ok(PreparedRun {
+        spec_texts,
         repo,
         workspace,
         registry,
@@ -131,6 +137,7 @@ pub fn load_and_plan(
     ErrorEngine::new(&registry, &plugin_dirs(&root))?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
         .map_err(EngineError::Invalid)?;
+    resolve_spec_references(&set, &root).map_err(EngineError::Invalid)?;
     let plan = Plan::build(&set).map_err(|e| EngineError::Internal(e.to_string()))?;
     Ok((set, plan))
 }
@@ -342,6 +349,7 @@ async fn drive(
         state: state.clone(),
         registry: prepared.registry,
         errors: prepared.errors,
+        spec_texts: prepared.spec_texts,
         workspace: prepared.workspace.clone(),
         options,
         reporter: reporter.clone(),

@@ -202,7 +202,9 @@ async fn execute_inner(
             log: log_path.to_string_lossy().into_owned(),
         });
         let started = Instant::now();
-        let prompt = fix_prompt.take().unwrap_or_else(|| step.prompt_text());
+        let prompt = fix_prompt
+            .take()
+            .unwrap_or_else(|| prompt_with_specs(ctx, step));
         let outcome = run_attempt(
             ctx,
             step,
@@ -321,7 +323,7 @@ async fn execute_inner(
                     && tool.as_ref().is_some_and(|t| t.takes_prompts)
                 {
                     fixes_left -= 1;
-                    fix_prompt = Some(fix_prompt_text(step, &error, &report));
+                    fix_prompt = Some(fix_prompt_text(ctx, step, &error, &report));
                     let note = format!(
                         "{error}\n(asking the tool to fix it; {fixes_left} fix attempt(s) left)"
                     );
@@ -465,10 +467,29 @@ async fn interrupted(
     Ok(StepResult::Interrupted)
 }
 
+/// The step's prompt with the text of its `specs` references.
+fn prompt_with_specs(ctx: &RunContext, step: &Step) -> String {
+    let mut p = step.prompt_text();
+    if let Some(text) = ctx.spec_texts.get(&step.id).filter(|t| !t.is_empty()) {
+        p.push_str(
+            "
+## Referenced specifications
+",
+        );
+        p.push_str(text);
+    }
+    p
+}
+
 /// The prompt of a fix attempt: the step's prompt, what failed, and the diagnostics the
 /// error engine extracted.
-fn fix_prompt_text(step: &Step, error: &str, report: &pipeline_error::ErrorReport) -> String {
-    let mut p = step.prompt_text();
+fn fix_prompt_text(
+    ctx: &RunContext,
+    step: &Step,
+    error: &str,
+    report: &pipeline_error::ErrorReport,
+) -> String {
+    let mut p = prompt_with_specs(ctx, step);
     p.push_str("\n## The previous attempt failed its acceptance tests\n\n");
     p.push_str(error);
     p.push('\n');

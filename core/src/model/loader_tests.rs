@@ -65,7 +65,9 @@ fn conformance_directory_loads_all_36_workstreams() {
         "schema file skipped with a note"
     );
     assert!(
-        !set.notes.iter().any(|n| n.message.contains("field `circuit_breaker`")),
+        !set.notes
+            .iter()
+            .any(|n| n.message.contains("field `circuit_breaker`")),
         "circuit_breaker is interpreted by the error engine"
     );
     let examples = load(&[conformance().join("examples")]).unwrap_or_else(|e| panic!("{e}"));

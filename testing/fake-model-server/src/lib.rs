@@ -40,7 +40,11 @@ pub enum Scripted {
     /// shape it accepts (e.g. `{"text": "..."}`, a tool call, an `apply_patch`).
     Reply(serde_json::Value),
     /// An HTTP error: status, extra headers (e.g. `Retry-After`), body.
-    Status { status: u16, headers: Vec<(String, String)>, body: String },
+    Status {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
     /// Accept the request and never answer (for timeouts).
     Stall,
     /// Wait, then give the inner reply.
@@ -66,12 +70,19 @@ pub struct ServerState {
 impl ServerState {
     /// The next scripted reply for `api`, or `None` when its script ran out.
     pub fn next_reply(&self, api: Api) -> Option<Scripted> {
-        self.scripts.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&api).and_then(VecDeque::pop_front)
+        self.scripts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&api)
+            .and_then(VecDeque::pop_front)
     }
 
     /// Records a request.
     pub fn record(&self, request: RecordedRequest) {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).push(request);
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(request);
     }
 }
 
@@ -99,10 +110,15 @@ impl FakeModelServer {
             .merge(openai_responses::routes())
             .merge(anthropic_messages::routes())
             .with_state(state.clone());
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = rx.await;
@@ -131,7 +147,11 @@ impl FakeModelServer {
 
     /// Requests received so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.state.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.state
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
