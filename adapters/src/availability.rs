@@ -44,6 +44,16 @@ pub struct Availability {
     pub error: Option<String>,
 }
 
+/// Where `command` is found on the profile's `PATH` (or the process's), without running it.
+pub(crate) fn locate_command(command: &str, env: &BTreeMap<String, String>) -> Option<PathBuf> {
+    let search_path = env
+        .get("PATH")
+        .map(OsString::from)
+        .or_else(|| std::env::var_os("PATH"));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    which::which_in(command, search_path, cwd).ok()
+}
+
 /// Looks up `command` and asks it for its version. `env` is the profile's environment,
 /// added to the process environment for the probe.
 pub(crate) fn probe_command(command: &str, env: &BTreeMap<String, String>) -> Availability {

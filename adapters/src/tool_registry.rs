@@ -246,6 +246,17 @@ impl ToolRegistry {
         ))
     }
 
+    /// Whether the command of profile `name` is found (on the profile's `PATH`, or as a
+    /// path), without running it: cheap enough for every capability selection. Relative
+    /// commands (`./x`) resolve against the worktree at run time and count as installed.
+    pub fn is_installed(&self, name: &str) -> bool {
+        let Some(profile) = self.profiles.get(name) else {
+            return false;
+        };
+        profile.command.starts_with("./")
+            || crate::availability::locate_command(&profile.command, &profile.env).is_some()
+    }
+
     /// Whether profile `name` can run here: its command found on `PATH` (or at its
     /// path), its `--version` line, and otherwise why not (including "no driver for
     /// this kind yet"). Blocking, up to about 5 seconds per call.

@@ -14,3 +14,4 @@ mod openspec_bridge;
 mod plan_output;
 mod recovery;
 mod reporting;
+mod tool_selection;

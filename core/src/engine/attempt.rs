@@ -60,6 +60,8 @@ pub(crate) enum Failure {
 /// A successful attempt.
 pub(crate) struct Success {
     pub commit: Oid,
+    /// Tokens and cost the tool reported.
+    pub usage: Option<pipeline_adapters::Usage>,
     pub tests: Vec<TestResult>,
     pub changed: Vec<String>,
 }
@@ -140,6 +142,7 @@ pub(crate) async fn run_attempt(
         ..OutputLimits::default()
     };
 
+    let mut usage = None;
     if let Some(tool) = tool {
         let prompt_file = ctx
             .workspace
@@ -164,6 +167,15 @@ pub(crate) async fn run_attempt(
             .invoke(&inv, line_callback(ctx, step_id), cancel.clone())
             .await
             .map_err(|e| plain_failure(Stage::Tool, e.to_string(), &tool.name))?;
+        usage = outcome.usage.clone();
+        if let Some(u) = &outcome.usage {
+            let _ = ctx.state.append_event(
+                &ctx.run_id,
+                Some(step_id),
+                "usage",
+                &serde_json::json!({"attempt": attempt, "tool": tool.name, "usage": u}),
+            );
+        }
         let command = match &step.tool {
             crate::model::ToolChoice::Shell(c) => c.clone(),
             _ => tool.name.clone(),
@@ -246,6 +258,7 @@ pub(crate) async fn run_attempt(
     if step.isolation == Isolation::None || step.kind != StepKind::Task {
         return Ok(Success {
             commit: start,
+            usage,
             tests,
             changed: Vec::new(),
         });
@@ -295,6 +308,7 @@ pub(crate) async fn run_attempt(
         })?;
     Ok(Success {
         commit,
+        usage,
         tests,
         changed,
     })

@@ -20,6 +20,7 @@ mod run_options;
 mod scheduler;
 mod spec_references;
 mod step_executor;
+mod tool_limits;
 mod workspace;
 
 pub use attempt::TestResult;

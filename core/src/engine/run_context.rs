@@ -23,6 +23,8 @@ pub(crate) struct RunContext {
     pub state: StateStore,
     pub registry: ToolRegistry,
     pub errors: ErrorEngine,
+    /// `max_concurrent` and `requests_per_minute` of tool profiles, across the run.
+    pub limits: super::tool_limits::ToolLimits,
     /// Resolved `specs` references per step, appended to its prompt.
     pub spec_texts: std::collections::HashMap<crate::model::StepId, String>,
     pub workspace: Workspace,

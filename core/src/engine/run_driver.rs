@@ -347,9 +347,11 @@ async fn drive(
         repo: repo.clone(),
         pool: pool.clone(),
         state: state.clone(),
+        limits: super::tool_limits::ToolLimits::new(&prepared.registry),
         registry: prepared.registry,
         errors: prepared.errors,
         spec_texts: prepared.spec_texts,
+
         workspace: prepared.workspace.clone(),
         options,
         reporter: reporter.clone(),

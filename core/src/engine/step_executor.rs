@@ -163,6 +163,15 @@ async fn execute_inner(
                 None => return interrupted(ctx, step_id, worktree, None, 0).await,
             },
         };
+        // Tool limits (max_concurrent, requests_per_minute) are waited for before the
+        // attempt is recorded, so `running` means the tool is really running.
+        let permit = match &tool {
+            Some(t) => match hold_tool_limits(ctx, step_id, &t.name).await? {
+                Some(p) => p,
+                None => return interrupted(ctx, step_id, worktree, None, 0).await,
+            },
+            None => None,
+        };
         if reset_before_attempt {
             // A new attempt of the same tool (or the next tool of the chain) starts clean.
             if let Some(wt) = worktree.take() {
@@ -216,6 +225,7 @@ async fn execute_inner(
             &log_path,
         )
         .await;
+        drop(permit);
         let duration_ms = started.elapsed().as_millis() as u64;
         let breaker_tool = tool
             .as_ref()
@@ -252,6 +262,7 @@ async fn execute_inner(
                         "tests": success.tests,
                         "attempt": attempt,
                         "tool": tool.as_ref().map(|t| t.name.clone()),
+                        "usage": success.usage,
                     }),
                 };
                 ctx.state
@@ -467,6 +478,46 @@ async fn interrupted(
     Ok(StepResult::Interrupted)
 }
 
+/// Waits for the tool's `max_concurrent` slot and `requests_per_minute` window (state
+/// `waiting` meanwhile). `Ok(None)` when the run is interrupted while waiting; the inner
+/// option is the held concurrency slot.
+async fn hold_tool_limits(
+    ctx: &Arc<RunContext>,
+    step_id: &str,
+    tool: &str,
+) -> Result<Option<super::tool_limits::ToolPermit>, String> {
+    let mut permit = None;
+    if let Some((max, sem)) = ctx.limits.semaphore(tool) {
+        if sem.available_permits() == 0 {
+            set_status(
+                ctx,
+                step_id,
+                StepStatus::Waiting,
+                &format!("tool `{tool}` is at its max_concurrent ({max}); waiting for a slot"),
+            )?;
+        }
+        tokio::select! {
+            p = sem.acquire_owned() => permit = p.ok(),
+            _ = ctx.cancel.cancelled() => return Ok(None),
+        }
+    }
+    while let Some((limit, wait)) = ctx.limits.rate_slot(tool) {
+        set_status(
+            ctx,
+            step_id,
+            StepStatus::Waiting,
+            &format!(
+                "tool `{tool}` reached its requests_per_minute ({limit}); waiting {:.1} s",
+                wait.as_secs_f64()
+            ),
+        )?;
+        if !sleep_until(ctx, SystemTime::now() + wait).await {
+            return Ok(None);
+        }
+    }
+    Ok(Some(permit))
+}
+
 /// The step's prompt with the text of its `specs` references.
 fn prompt_with_specs(ctx: &RunContext, step: &Step) -> String {
     let mut p = step.prompt_text();
@@ -547,6 +598,15 @@ async fn choose_tool(
         let mut unavailable = Vec::new();
         let mut earliest: Option<(SystemTime, String)> = None;
         for name in &candidates {
+            if !ctx.registry.is_installed(name) {
+                let command = ctx
+                    .registry
+                    .profile(name)
+                    .map(|p| p.command.clone())
+                    .unwrap_or_default();
+                unavailable.push(format!("{name}: `{command}` is not installed"));
+                continue;
+            }
             let adapter = match ctx.registry.adapter(name) {
                 Ok(a) => a,
                 Err(e) => {
