@@ -162,7 +162,7 @@ impl TerminalReporter {
             ProgressStyle::with_template("  {spinner} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_prefix(step.to_string());
+        bar.set_prefix(format!("{step:<24}"));
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     }

@@ -35,7 +35,7 @@ pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Eng
         .unwrap_or(4)
         .max(4);
     println!(
-        "\n  {:width$}  {:<11} {:>8}  {:<10}  error",
+        "\n  {:width$}  {:<11} {:>8}  {:<10}  ERROR",
         "STEP", "STATUS", "ATTEMPTS", "COMMIT"
     );
     for s in &report.steps {
@@ -49,6 +49,17 @@ pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Eng
             .as_deref()
             .and_then(|e| e.lines().next())
             .unwrap_or("");
+        let class = s
+            .last_error
+            .as_ref()
+            .and_then(|e| e["class"].as_str())
+            .map(|c| format!("[{c}] "))
+            .unwrap_or_default();
+        let error = if error.is_empty() {
+            String::new()
+        } else {
+            format!("{class}{error}")
+        };
         println!(
             "  {:width$}  {:<11} {:>8}  {:<10}  {}",
             s.id,

@@ -37,6 +37,9 @@ pub struct StepStatusView {
     pub worktree: Option<String>,
     /// Acceptance tests of the step's latest attempt that ran them.
     pub tests: Vec<TestResult>,
+    /// The error engine's classification of the step's latest failed attempt: class,
+    /// plugin, signature, occurrences (see `pipeline errors`).
+    pub last_error: Option<serde_json::Value>,
 }
 
 /// One run in `pipeline runs --json` (newest first): `run_id`, `status`, `workstream`,
@@ -138,9 +141,24 @@ pub fn run_status(
             list.push(t);
         }
     }
+    let mut last_errors: std::collections::HashMap<String, serde_json::Value> =
+        std::collections::HashMap::new();
+    for e in state.errors(&run.run_id)? {
+        let newer = last_errors
+            .get(&e.step_id)
+            .and_then(|v| v["last_attempt"].as_u64())
+            .is_none_or(|a| u64::from(e.last_attempt) >= a);
+        if newer {
+            last_errors.insert(
+                e.step_id.clone(),
+                serde_json::json!({"class": e.class, "plugin": e.plugin, "signature": e.signature, "occurrences": e.occurrences, "last_attempt": e.last_attempt, "summary": e.summary}),
+            );
+        }
+    }
     let steps = records
         .into_iter()
         .map(|r| StepStatusView {
+            last_error: last_errors.remove(&r.step_id),
             tests: tests.remove(&r.step_id).unwrap_or_default(),
             id: r.step_id,
             workstream: r.workstream_id,
