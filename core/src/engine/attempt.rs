@@ -344,17 +344,7 @@ async fn run_acceptance_tests(
     });
     for (k, test) in step.acceptance_tests.iter().enumerate() {
         let log = ctx.workspace.test_log(&ctx.run_id, step_id, attempt, k + 1);
-        let mut spec = ProcessSpec::new("sh", ["-c", test.command.as_str()], cwd);
-        spec.timeout = Some(
-            test.timeout_sec
-                .map(Duration::from_secs_f64)
-                .unwrap_or(ctx.options.acceptance_timeout),
-        );
-        spec.kill_grace = ctx.options.kill_grace;
-        spec.env = step.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
-        spec.env
-            .push(("PIPELINE_RUN_ID".into(), ctx.run_id.clone().into()));
-        spec.env.push(("PIPELINE_STEP_ID".into(), step_id.into()));
+        let spec = shell_spec(ctx, step, &test.command, cwd, test.timeout_sec);
         let out = run_process(&spec, &log, limits, None, cancel.clone())
             .await
             .map_err(|e| {
@@ -411,6 +401,31 @@ async fn run_acceptance_tests(
         }
     }
     Ok(tests)
+}
+
+/// `sh -c <command>` in `cwd` with the step's env and `PIPELINE_RUN_ID` /
+/// `PIPELINE_STEP_ID`, timing out after `timeout_sec` (default: the run's acceptance-test
+/// timeout): how acceptance tests and compensations run.
+pub(crate) fn shell_spec(
+    ctx: &RunContext,
+    step: &Step,
+    command: &str,
+    cwd: &Path,
+    timeout_sec: Option<f64>,
+) -> ProcessSpec {
+    let mut spec = ProcessSpec::new("sh", ["-c", command], cwd);
+    spec.timeout = Some(
+        timeout_sec
+            .map(Duration::from_secs_f64)
+            .unwrap_or(ctx.options.acceptance_timeout),
+    );
+    spec.kill_grace = ctx.options.kill_grace;
+    spec.env = step.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+    spec.env
+        .push(("PIPELINE_RUN_ID".into(), ctx.run_id.clone().into()));
+    spec.env
+        .push(("PIPELINE_STEP_ID".into(), step.id.as_str().into()));
+    spec
 }
 
 fn line_callback(ctx: &Arc<RunContext>, step_id: &str) -> Option<LineCallback> {

@@ -4,9 +4,10 @@
 //! A failing compensation is recorded and the next one still runs.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use pipeline_adapters::{OutputLimits, ProcessSpec, Termination, run_process};
+use pipeline_adapters::{OutputLimits, Termination, run_process};
+
+use super::attempt::shell_spec;
 
 use super::run_context::RunContext;
 use crate::model::Step;
@@ -19,22 +20,13 @@ pub(crate) async fn compensate(ctx: &Arc<RunContext>, step: &Step) -> bool {
             .workspace
             .step_logs_dir(&ctx.run_id, step_id)
             .join(format!("compensation-{}.log", k + 1));
-        let mut spec = ProcessSpec::new(
-            "sh",
-            ["-c", action.command.as_str()],
+        let spec = shell_spec(
+            ctx,
+            step,
+            &action.command,
             &ctx.workspace.repo_root,
+            action.timeout_sec,
         );
-        spec.timeout = Some(
-            action
-                .timeout_sec
-                .map(Duration::from_secs_f64)
-                .unwrap_or(ctx.options.acceptance_timeout),
-        );
-        spec.kill_grace = ctx.options.kill_grace;
-        spec.env = step.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
-        spec.env
-            .push(("PIPELINE_RUN_ID".into(), ctx.run_id.clone().into()));
-        spec.env.push(("PIPELINE_STEP_ID".into(), step_id.into()));
         // Compensations run even when the run is being interrupted: they undo effects.
         let outcome = run_process(
             &spec,

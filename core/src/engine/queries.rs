@@ -107,6 +107,20 @@ fn open(
     Ok((repo, workspace, state))
 }
 
+/// The run `run_id`, or the newest recorded run.
+fn run_or_newest(state: &StateStore, run_id: Option<&str>) -> Result<RunRecord, EngineError> {
+    match run_id {
+        Some(id) => state
+            .run(id)?
+            .ok_or_else(|| EngineError::UnknownRun(id.to_string())),
+        None => state
+            .runs()?
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::Input("no run recorded yet".into())),
+    }
+}
+
 /// The run `run_id`, or the newest run. Errors: no database, unknown run, no runs.
 pub fn run_status(
     repo: Option<&Path>,
@@ -114,16 +128,7 @@ pub fn run_status(
     run_id: Option<&str>,
 ) -> Result<RunStatusReport, EngineError> {
     let (_, _, state) = open(repo, db)?;
-    let run = match run_id {
-        Some(id) => state
-            .run(id)?
-            .ok_or_else(|| EngineError::UnknownRun(id.to_string()))?,
-        None => state
-            .runs()?
-            .into_iter()
-            .next()
-            .ok_or_else(|| EngineError::Input("no run recorded yet".into()))?,
-    };
+    let run = run_or_newest(&state, run_id)?;
     let records: Vec<StepRecord> = state.steps(&run.run_id)?;
     let mut tests: std::collections::HashMap<String, Vec<TestResult>> =
         std::collections::HashMap::new();
@@ -297,16 +302,7 @@ pub fn run_errors(
     run_id: Option<&str>,
 ) -> Result<(String, Vec<crate::state::ErrorRecord>), EngineError> {
     let (_, _, state) = open(repo, db)?;
-    let run = match run_id {
-        Some(id) => state
-            .run(id)?
-            .ok_or_else(|| EngineError::UnknownRun(id.to_string()))?,
-        None => state
-            .runs()?
-            .into_iter()
-            .next()
-            .ok_or_else(|| EngineError::Input("no run recorded yet".into()))?,
-    };
+    let run = run_or_newest(&state, run_id)?;
     let errors = state.errors(&run.run_id)?;
     Ok((run.run_id, errors))
 }
