@@ -18,8 +18,9 @@
 #   --write   rewrite docs/BENCHMARKS.md
 #   --runs N  repetitions of items 1 and 2, interleaved (default 3; medians reported)
 #   --keep    keep the scratch directory (printed) for inspection
-# Environment: PIPELINE_BIN (default target/release/pipeline, built when missing),
-#              BENCH_DIR (scratch directory, default a fresh mktemp -d).
+# Environment: PIPELINE_BIN (a binary to measure; default: `cargo build --release -p
+#              pipeline` is run first and target/release/pipeline measured),
+#              BENCH_DIR (scratch directory, kept; default a fresh mktemp -d, removed).
 # Idempotent: every measurement uses fresh repositories under the scratch directory.
 set -euo pipefail
 
@@ -63,14 +64,29 @@ command -v ninja >/dev/null 2>&1 || die "ninja is missing"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing"
 command -v python3 >/dev/null 2>&1 || die "python3 is missing"
 
-BIN=${PIPELINE_BIN:-$ROOT/target/release/pipeline}
-if [[ ! -x "$BIN" ]]; then
-    log "building the release binary (cargo build --release -p pipeline)"
-    (cd "$ROOT" && cargo build --release -p pipeline) >&2
+BUILD_NOTE=""
+if [[ -n ${PIPELINE_BIN:-} ]]; then
+    BIN=$PIPELINE_BIN
+    BUILD_NOTE="binary given by PIPELINE_BIN"
+else
+    # Build from the current sources (a no-op when up to date) so the numbers belong to
+    # the commit recorded below; keep an existing binary if the tree does not build.
+    BIN="$ROOT/target/release/pipeline"
+    log "cargo build --release -p pipeline"
+    if ! (cd "$ROOT" && cargo build --release -p pipeline) >"${TMPDIR:-/tmp}/pipeline-bench-build.log" 2>&1; then
+        [[ -x "$BIN" ]] || die "cargo build --release -p pipeline failed, see ${TMPDIR:-/tmp}/pipeline-bench-build.log"
+        log "the release build failed; measuring the existing (older) binary"
+        BUILD_NOTE="release build failed; an older binary was measured"
+    fi
 fi
 [[ -x "$BIN" ]] || die "no pipeline binary at $BIN"
 
-WORK=${BENCH_DIR:-$(mktemp -d /tmp/pipeline-bench.XXXXXX)}
+if [[ -n ${BENCH_DIR:-} ]]; then
+    WORK=$BENCH_DIR
+    KEEP=1 # never delete a directory the caller named
+else
+    WORK=$(mktemp -d /tmp/pipeline-bench.XXXXXX)
+fi
 mkdir -p "$WORK"
 cleanup() {
     if [[ $KEEP -eq 1 ]]; then log "scratch kept in $WORK"; else rm -rf "$WORK"; fi
@@ -126,7 +142,12 @@ put machine.git "$(git --version)"
 put machine.ninja "ninja $(ninja --version)"
 put machine.load "$(cut -d' ' -f1-3 /proc/loadavg)"
 put machine.date "$(date -u +%Y-%m-%dT%H:%MZ)"
-put machine.commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+    commit="$commit (with uncommitted changes)"
+fi
+[[ -n $BUILD_NOTE ]] && commit="$commit; $BUILD_NOTE"
+put machine.commit "$commit"
 
 # --- 1. 1,000 no-op steps: pipeline vs ninja --------------------------------------------
 # Nothing is deleted while measuring: on ext4 without a journal, creating a file right

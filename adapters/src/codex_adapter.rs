@@ -79,13 +79,17 @@ const SUMMARY_EXCERPT_CHARS: usize = 300;
 /// Secret values shorter than this are not redacted (they would mangle ordinary words).
 const MIN_SECRET_CHARS: usize = 4;
 
-/// The adapter of a `codex` profile named `name`.
+/// The adapter of a `codex` profile named `name` (called by
+/// [`crate::ToolRegistry::adapter`]).
 ///
 /// # Errors
-/// [`AdapterError::InvalidProfile`]-like configuration problems cannot occur here: the
-/// registry has already compiled the profile's `args`; a template that fails to compile
-/// again is reported as [`AdapterError::AdapterUnavailable`].
-pub(crate) fn build(name: &str, profile: &ToolProfile) -> Result<Arc<dyn ToolAdapter>, AdapterError> {
+/// [`AdapterError::AdapterUnavailable`] when the profile's `args` do not compile; the
+/// registry compiles every profile's `args` when it loads, so this only guards against
+/// a profile built some other way.
+pub(crate) fn build(
+    name: &str,
+    profile: &ToolProfile,
+) -> Result<Arc<dyn ToolAdapter>, AdapterError> {
     match CodexAdapter::new(name, profile.clone()) {
         Ok(adapter) => Ok(Arc::new(adapter)),
         Err(_) => Err(AdapterError::AdapterUnavailable {
@@ -122,7 +126,8 @@ impl CodexAdapter {
     /// The process that runs attempt `inv` with `codex_home` as `CODEX_HOME`: program,
     /// arguments (see the module documentation), the worktree as working directory, the
     /// profile's then the step's `env`, then `CODEX_HOME` and the `PIPELINE_*`
-    /// variables, and the step's timeout, else the profile's `timeout_sec`.
+    /// variables, the step's timeout, else the profile's `timeout_sec`, and the values
+    /// of secret variables, which the supervisor redacts from the log and the tail.
     pub(crate) fn process_spec(&self, inv: &Invocation, codex_home: &Path) -> ProcessSpec {
         let values = PlaceholderValues {
             prompt: &inv.prompt,
@@ -137,7 +142,11 @@ impl CodexAdapter {
         for template in &self.extra_args {
             template.expand(&values, &mut extra);
         }
-        let mut args: Vec<OsString> = vec!["exec".into(), "--json".into(), "--skip-git-repo-check".into()];
+        let mut args: Vec<OsString> = vec![
+            "exec".into(),
+            "--json".into(),
+            "--skip-git-repo-check".into(),
+        ];
         if !chooses_sandbox(&extra) {
             args.push("-s".into());
             args.push(DEFAULT_SANDBOX.into());
@@ -167,7 +176,10 @@ impl CodexAdapter {
         env.push(("CODEX_HOME".into(), codex_home.into()));
         env.push(("PIPELINE_STEP_ID".into(), inv.step_id.clone().into()));
         env.push(("PIPELINE_WORKTREE".into(), inv.worktree.clone().into()));
-        env.push(("PIPELINE_PROMPT_FILE".into(), inv.prompt_file.clone().into()));
+        env.push((
+            "PIPELINE_PROMPT_FILE".into(),
+            inv.prompt_file.clone().into(),
+        ));
         env.push(("PIPELINE_ATTEMPT".into(), inv.attempt.to_string().into()));
         ProcessSpec {
             program,
@@ -177,6 +189,7 @@ impl CodexAdapter {
             env_clear: false,
             timeout: inv.timeout.or_else(|| self.profile.timeout()),
             kill_grace: DEFAULT_KILL_GRACE,
+            secrets: self.secret_values(inv),
         }
     }
 
@@ -193,13 +206,19 @@ impl CodexAdapter {
                 source,
             })?;
         let codex_home = codex_home_for(&inv.log_path);
-        prepare_codex_home(&codex_home, &config_toml(&self.name, &self.profile, &inv.step_id, inv.attempt))
-            .await?;
+        prepare_codex_home(
+            &codex_home,
+            &config_toml(&self.name, &self.profile, &inv.step_id, inv.attempt),
+        )
+        .await?;
         let spec = self.process_spec(inv, &codex_home);
 
         let events = Arc::new(Mutex::new(CodexEventLog::default()));
+        // Every line feeds the event log; the live progress gets words instead of JSON,
+        // with secrets redacted like the log (a server may echo a key in an error).
         let observer: LineCallback = {
             let events = events.clone();
+            let secrets = spec.secrets.clone();
             Arc::new(move |line: &str| {
                 let meaning = events
                     .lock()
@@ -207,15 +226,19 @@ impl CodexAdapter {
                     .observe(line);
                 if let Some(forward) = &on_line {
                     match meaning {
-                        LineMeaning::Raw => forward(line),
-                        LineMeaning::Progress(text) => forward(&text),
+                        LineMeaning::Raw => forward(&redact(line, &secrets)),
+                        LineMeaning::Progress(text) => forward(&redact(&text, &secrets)),
                         LineMeaning::Quiet => {}
                     }
                 }
             })
         };
-        let process = run_process(&spec, &inv.log_path, &inv.limits, Some(observer), cancel).await?;
-        let events = events.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let process =
+            run_process(&spec, &inv.log_path, &inv.limits, Some(observer), cancel).await?;
+        let events = events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
 
         let exit_ok = process
             .termination
@@ -223,7 +246,7 @@ impl CodexAdapter {
             .is_some_and(|code| self.profile.is_success(code));
         let event_failure = events.failure();
         let success = exit_ok && event_failure.is_none();
-        let summary = self.summarize(&spec, &process, &events, exit_ok, event_failure.as_deref(), inv);
+        let summary = self.summarize(&spec, &process, &events, exit_ok, event_failure.as_deref());
         Ok(ToolOutcome {
             success,
             usage: events.usage(self.profile.model.as_deref()),
@@ -242,13 +265,16 @@ impl CodexAdapter {
         events: &CodexEventLog,
         exit_ok: bool,
         event_failure: Option<&str>,
-        inv: &Invocation,
     ) -> String {
         let ended = match process.termination {
             Termination::Exited(code) if exit_ok => format!("exit {code}"),
             Termination::Exited(code) => {
-                let expected: Vec<String> =
-                    self.profile.success_exit_codes.iter().map(i32::to_string).collect();
+                let expected: Vec<String> = self
+                    .profile
+                    .success_exit_codes
+                    .iter()
+                    .map(i32::to_string)
+                    .collect();
                 format!("exit {code} (success: {})", expected.join(", "))
             }
             Termination::TimedOut => match spec.timeout {
@@ -291,7 +317,7 @@ impl CodexAdapter {
                 }
             }
         };
-        redact(&text, &self.secret_values(inv))
+        redact(&text, &spec.secrets)
     }
 
     /// Values of the variables whose contents must never be shown: the profile's
@@ -303,8 +329,17 @@ impl CodexAdapter {
             .api_key_env
             .iter()
             .chain(&self.profile.secret_env)
-            .chain(inv.env.keys().filter(|name| self.profile.is_secret_env(name)))
-            .chain(self.profile.env.keys().filter(|name| self.profile.is_secret_env(name)));
+            .chain(
+                inv.env
+                    .keys()
+                    .filter(|name| self.profile.is_secret_env(name)),
+            )
+            .chain(
+                self.profile
+                    .env
+                    .keys()
+                    .filter(|name| self.profile.is_secret_env(name)),
+            );
         let mut values = Vec::new();
         for name in names {
             let value = inv
@@ -369,12 +404,13 @@ fn prompt_argument(prompt: &str, prompt_file: &Path) -> String {
     )
 }
 
-/// Replaces every occurrence of each secret value in `text` by `<redacted>`.
+/// Replaces every occurrence of each secret value in `text` by `[REDACTED]`, the marker
+/// the supervisor uses in logs.
 fn redact(text: &str, secrets: &[String]) -> String {
     let mut redacted = text.to_owned();
     for secret in secrets {
         if !secret.is_empty() {
-            redacted = redacted.replace(secret.as_str(), "<redacted>");
+            redacted = redacted.replace(secret.as_str(), "[REDACTED]");
         }
     }
     redacted

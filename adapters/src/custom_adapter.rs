@@ -117,6 +117,7 @@ impl CustomAdapter {
             env_clear: false,
             timeout: inv.timeout.or_else(|| self.profile.timeout()),
             kill_grace: DEFAULT_KILL_GRACE,
+            secrets: Vec::new(),
         }
     }
 

@@ -37,6 +37,13 @@ pub struct ProcessSpec {
     pub timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when the group is stopped (timeout or cancel).
     pub kill_grace: Duration,
+    /// Secret values (API keys, values of a profile's `secret_env` variables) that must
+    /// never reach the attempt log or the in-memory tail: every occurrence in the
+    /// child's output is replaced by `[REDACTED]`, also when it is split across reads.
+    /// Values shorter than 4 bytes are ignored (they would redact ordinary text).
+    /// Default empty. Adapters fill it; the process still receives the real values
+    /// through `env`.
+    pub secrets: Vec<String>,
 }
 
 impl ProcessSpec {
@@ -55,6 +62,7 @@ impl ProcessSpec {
             env_clear: false,
             timeout: None,
             kill_grace: DEFAULT_KILL_GRACE,
+            secrets: Vec::new(),
         }
     }
 }

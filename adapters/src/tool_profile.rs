@@ -21,11 +21,11 @@ use crate::arg_template::escape_braces;
 pub enum ToolKind {
     /// Any command with `{placeholder}` arguments ([`crate::CustomAdapter`]).
     Custom,
-    /// Aider (no driver in this build yet).
+    /// Aider (`aider-chat`), driven non-interactively with a message file.
     Aider,
-    /// OpenAI Codex CLI (no driver in this build yet).
+    /// OpenAI Codex CLI, driven with `codex exec --json`.
     Codex,
-    /// Claude Code (no driver in this build yet).
+    /// Claude Code, driven with `claude -p --output-format stream-json`.
     Claude,
 }
 

@@ -198,8 +198,8 @@ impl ToolRegistry {
     /// - [`AdapterError::UnknownTool`] when no profile has that name;
     /// - [`AdapterError::ShellCommandRequired`] for `shell`, which needs a step's
     ///   command (use [`ToolRegistry::shell_adapter`]);
-    /// - [`AdapterError::AdapterUnavailable`] for kinds `aider`, `codex` and `claude`,
-    ///   which have no driver in this build yet.
+    /// - the driver's own errors for kinds `aider`, `codex` and `claude` (an invalid
+    ///   profile for that driver).
     pub fn adapter(&self, name: &str) -> Result<Arc<dyn ToolAdapter>, AdapterError> {
         if name == SHELL_TOOL {
             return Err(AdapterError::ShellCommandRequired {
@@ -258,8 +258,8 @@ impl ToolRegistry {
     }
 
     /// Whether profile `name` can run here: its command found on `PATH` (or at its
-    /// path), its `--version` line, and otherwise why not (including "no driver for
-    /// this kind yet"). Blocking, up to about 5 seconds per call.
+    /// path), its `--version` line, and otherwise why not. Blocking, up to about 5
+    /// seconds per call.
     pub fn probe(&self, name: &str) -> Availability {
         let Some(profile) = self.profiles.get(name) else {
             return Availability {
@@ -270,14 +270,7 @@ impl ToolRegistry {
                 ..Availability::default()
             };
         };
-        let mut availability = probe_command(&profile.command, &profile.env);
-        if profile.kind != ToolKind::Custom && availability.error.is_none() {
-            availability.error = Some(format!(
-                "this build has no driver for `{}` tools yet; use a `custom` profile",
-                profile.kind
-            ));
-        }
-        availability
+        probe_command(&profile.command, &profile.env)
     }
 }
 

@@ -45,7 +45,12 @@ pub(crate) fn codex_home_for(log_path: &Path) -> PathBuf {
 }
 
 /// The `config.toml` for profile `name`, for the header comment `step_id` / `attempt`.
-pub(crate) fn config_toml(name: &str, profile: &ToolProfile, step_id: &str, attempt: u32) -> String {
+pub(crate) fn config_toml(
+    name: &str,
+    profile: &ToolProfile,
+    step_id: &str,
+    attempt: u32,
+) -> String {
     let mut toml = String::new();
     // Writing to a String cannot fail.
     let _ = writeln!(
@@ -149,7 +154,10 @@ mod tests {
     #[test]
     fn default_provider_is_openai_and_env_key_is_omitted_without_api_key_env() {
         let toml = config_toml("codex", &codex_profile(), "s", 1);
-        assert!(toml.contains("base_url = \"https://api.openai.com/v1\""), "{toml}");
+        assert!(
+            toml.contains("base_url = \"https://api.openai.com/v1\""),
+            "{toml}"
+        );
         assert!(!toml.contains("env_key"), "{toml}");
     }
 

@@ -237,7 +237,11 @@ fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 
 /// The first line of `text`, at most [`EXCERPT_CHARS`] characters.
 fn excerpt(text: &str) -> String {
-    let first_line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let first_line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let mut short: String = first_line.chars().take(EXCERPT_CHARS).collect();
     if first_line.chars().count() > EXCERPT_CHARS || text.trim().lines().count() > 1 {
         short.push_str(" …");
@@ -295,7 +299,10 @@ Reading additional input from stdin...
         );
         assert_eq!(log.commands_run, 1);
         assert_eq!(log.commands_failed, 0);
-        assert_eq!(log.files_changed, ["/tmp/cx/wt/a.txt", "/tmp/cx/wt/hello.txt"]);
+        assert_eq!(
+            log.files_changed,
+            ["/tmp/cx/wt/a.txt", "/tmp/cx/wt/hello.txt"]
+        );
         assert_eq!(log.last_message.as_deref(), Some("Done."));
         let usage = log.usage(Some("gpt-5.5")).unwrap();
         assert_eq!(usage.model.as_deref(), Some("gpt-5.5"));
@@ -335,7 +342,8 @@ Reading additional input from stdin...
 
     #[test]
     fn no_turn_completed_is_a_failure() {
-        let log = feed("{\"type\":\"thread.started\",\"thread_id\":\"t\"}\n{\"type\":\"turn.started\"}");
+        let log =
+            feed("{\"type\":\"thread.started\",\"thread_id\":\"t\"}\n{\"type\":\"turn.started\"}");
         assert_eq!(log.failure().as_deref(), Some("no turn.completed event"));
     }
 
@@ -371,8 +379,14 @@ Reading additional input from stdin...
     #[test]
     fn progress_lines_describe_events_in_words() {
         let mut log = CodexEventLog::default();
-        assert_eq!(log.observe("Reading additional input from stdin..."), LineMeaning::Raw);
-        assert_eq!(log.observe("{\"type\":\"turn.started\"}"), LineMeaning::Quiet);
+        assert_eq!(
+            log.observe("Reading additional input from stdin..."),
+            LineMeaning::Raw
+        );
+        assert_eq!(
+            log.observe("{\"type\":\"turn.started\"}"),
+            LineMeaning::Quiet
+        );
         assert_eq!(
             log.observe(r#"{"type":"item.started","item":{"id":"i","type":"command_execution","command":"cargo test","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#),
             LineMeaning::Progress("codex: $ cargo test".to_owned())

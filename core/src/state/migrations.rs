@@ -83,8 +83,14 @@ pub(crate) fn check_compatible(conn: &Connection, path: &Path) -> Result<i64, St
     }
     if version == 0 {
         // Version 0 with existing tables: somebody else's schema, not an empty database.
+        // The OpenSpec index (`pipeline spec index`, crate pipeline-specs) keeps its own
+        // `spec_*` tables in the same file and may create it first: those do not count.
         let objects: i64 = snapshot
-            .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'spec\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                [],
+                |row| row.get(0),
+            )
             .map_err(sqlite)?;
         if objects > 0 {
             return Err(foreign());
@@ -131,6 +137,25 @@ pub(crate) fn apply(conn: &mut Connection, path: &Path, current: i64) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_holding_only_the_spec_index_is_migrated_not_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE spec_meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO spec_meta VALUES ('version', '1');").unwrap();
+        }
+        let store = crate::state::StateStore::open(&path, crate::state::Durability::Normal).expect("spec-only database accepted");
+        assert!(store.runs().unwrap().is_empty());
+        let c = Connection::open(&path).unwrap();
+        let kept: String = c.query_row("SELECT value FROM spec_meta WHERE key = 'version'", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, "1", "the spec index is kept");
+        // Somebody else's tables are still refused.
+        let other = dir.path().join("other.db");
+        Connection::open(&other).unwrap().execute_batch("CREATE TABLE accounts (id INTEGER);").unwrap();
+        assert!(matches!(crate::state::StateStore::open(&other, crate::state::Durability::Normal), Err(StateError::ForeignDatabase { .. })));
+    }
 
     #[test]
     fn versions_are_consecutive_from_one_and_match_file_names() {

@@ -39,7 +39,7 @@ static CODEX_RULES: LazyLock<Vec<CodexRule>> = LazyLock::new(|| {
     };
     vec![
         rule(
-            r"(?i)you've hit your usage limit|quota exceeded",
+            r"(?i)you[’']ve hit your usage limit|quota exceeded",
             ErrorClass::rate_limited,
         ),
         rule(

@@ -115,7 +115,7 @@ async fn count_tokens(
 ) -> Response {
     let request = match parse_and_record(&state, &uri, &headers, &body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
     };
     let chars = request_chars(&request);
     json_response(StatusCode::OK, &json!({ "input_tokens": chars / 4 + 1 }))
@@ -129,7 +129,7 @@ async fn messages(
 ) -> Response {
     let request = match parse_and_record(&state, &uri, &headers, &body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
     };
     let has_tools = request
         .get("tools")
@@ -147,20 +147,16 @@ async fn messages(
     }
 }
 
-/// Parses the JSON body and records the request; a body that is not JSON is answered
-/// with HTTP 400.
+/// Parses the JSON body and records the request; the error is the message of the HTTP
+/// 400 answering a body that is not JSON.
 fn parse_and_record(
     state: &ServerState,
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Value, Response> {
-    let request: Value = serde_json::from_slice(body).map_err(|error| {
-        error_response(
-            StatusCode::BAD_REQUEST,
-            &format!("fake model server: request body is not JSON: {error}"),
-        )
-    })?;
+) -> Result<Value, String> {
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|error| format!("fake model server: request body is not JSON: {error}"))?;
     state.record(RecordedRequest {
         api: Api::AnthropicMessages,
         path: uri.path().to_owned(),
