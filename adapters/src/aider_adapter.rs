@@ -261,21 +261,15 @@ impl AiderAdapter {
         inv: &Invocation,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Vec<String> {
-        let mut secrets: Vec<String> = self.api_key(inv, lookup).into_iter().collect();
-        for name in &self.profile.secret_env {
-            for value in [
-                inv.env.get(name).cloned(),
-                self.profile.env.get(name).cloned(),
-                lookup(name),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                secrets.push(value);
-            }
+        let mut secrets = self.profile.secret_values(&inv.env, lookup);
+        // The key may come from a default variable the profile does not name.
+        if let Some(key) = self.api_key(inv, lookup)
+            && key.chars().count() >= 4
+            && !secrets.contains(&key)
+        {
+            secrets.push(key);
         }
         secrets.sort();
-        secrets.dedup();
         secrets
     }
 

@@ -100,9 +100,6 @@ pub(crate) const QUIET_ENV: [(&str, &str); 9] = [
 /// Longest excerpt, in characters, of a message quoted in a summary.
 const SUMMARY_EXCERPT_CHARS: usize = 300;
 
-/// Secret values shorter than this are not redacted (they would mangle ordinary words).
-const MIN_SECRET_CHARS: usize = 4;
-
 /// The adapter of a `claude` profile named `name` (called by
 /// [`crate::ToolRegistry::adapter`]).
 ///
@@ -240,7 +237,7 @@ impl ClaudeAdapter {
             env_clear: false,
             timeout: inv.timeout.or_else(|| self.profile.timeout()),
             kill_grace: DEFAULT_KILL_GRACE,
-            secrets: self.secret_values(inv, lookup),
+            secrets: self.profile.secret_values(&inv.env, lookup),
         }
     }
 
@@ -408,48 +405,6 @@ impl ClaudeAdapter {
             text.push_str("; the exit code says it failed");
         }
         text
-    }
-
-    /// Values of the variables whose contents must never be shown: the profile's
-    /// `api_key_env` and `secret_env`, as set in the step's or profile's `env` or in the
-    /// pipeline's own environment.
-    fn secret_values(
-        &self,
-        inv: &Invocation,
-        lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Vec<String> {
-        let names = self
-            .profile
-            .api_key_env
-            .iter()
-            .chain(&self.profile.secret_env)
-            .chain(
-                inv.env
-                    .keys()
-                    .filter(|name| self.profile.is_secret_env(name)),
-            )
-            .chain(
-                self.profile
-                    .env
-                    .keys()
-                    .filter(|name| self.profile.is_secret_env(name)),
-            );
-        let mut values = Vec::new();
-        for name in names {
-            let value = inv
-                .env
-                .get(name)
-                .or_else(|| self.profile.env.get(name))
-                .cloned()
-                .or_else(|| lookup(name));
-            if let Some(value) = value
-                && value.chars().count() >= MIN_SECRET_CHARS
-                && !values.contains(&value)
-            {
-                values.push(value);
-            }
-        }
-        values
     }
 }
 

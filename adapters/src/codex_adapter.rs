@@ -76,9 +76,6 @@ pub(crate) const MAX_PROMPT_ARG_BYTES: usize = 100 * 1024;
 /// Longest excerpt, in characters, of a message quoted in a summary.
 const SUMMARY_EXCERPT_CHARS: usize = 300;
 
-/// Secret values shorter than this are not redacted (they would mangle ordinary words).
-const MIN_SECRET_CHARS: usize = 4;
-
 /// The adapter of a `codex` profile named `name` (called by
 /// [`crate::ToolRegistry::adapter`]).
 ///
@@ -189,7 +186,9 @@ impl CodexAdapter {
             env_clear: false,
             timeout: inv.timeout.or_else(|| self.profile.timeout()),
             kill_grace: DEFAULT_KILL_GRACE,
-            secrets: self.secret_values(inv),
+            secrets: self
+                .profile
+                .secret_values(&inv.env, &|name| std::env::var(name).ok()),
         }
     }
 
@@ -318,44 +317,6 @@ impl CodexAdapter {
             }
         };
         redact(&text, &spec.secrets)
-    }
-
-    /// Values of the variables whose contents must never be shown: the profile's
-    /// `api_key_env` and `secret_env`, as set in the step's or profile's `env` or in the
-    /// pipeline's own environment.
-    fn secret_values(&self, inv: &Invocation) -> Vec<String> {
-        let names = self
-            .profile
-            .api_key_env
-            .iter()
-            .chain(&self.profile.secret_env)
-            .chain(
-                inv.env
-                    .keys()
-                    .filter(|name| self.profile.is_secret_env(name)),
-            )
-            .chain(
-                self.profile
-                    .env
-                    .keys()
-                    .filter(|name| self.profile.is_secret_env(name)),
-            );
-        let mut values = Vec::new();
-        for name in names {
-            let value = inv
-                .env
-                .get(name)
-                .or_else(|| self.profile.env.get(name))
-                .cloned()
-                .or_else(|| std::env::var(name).ok());
-            if let Some(value) = value
-                && value.chars().count() >= MIN_SECRET_CHARS
-                && !values.contains(&value)
-            {
-                values.push(value);
-            }
-        }
-        values
     }
 }
 

@@ -117,7 +117,9 @@ impl CustomAdapter {
             env_clear: false,
             timeout: inv.timeout.or_else(|| self.profile.timeout()),
             kill_grace: DEFAULT_KILL_GRACE,
-            secrets: Vec::new(),
+            secrets: self
+                .profile
+                .secret_values(&inv.env, &|name| std::env::var(name).ok()),
         }
     }
 

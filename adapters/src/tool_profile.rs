@@ -163,6 +163,39 @@ impl ToolProfile {
                 .any(|word| upper.contains(word))
     }
 
+    /// Values that must never be shown (redacted from logs, tails and errors): those of the
+    /// variables named by `api_key_env` and `secret_env`, and of secret-looking names
+    /// ([`Self::is_secret_env`]) in the step's or the profile's `env`, taken from the step's
+    /// `env`, the profile's `env`, or `lookup` (the process environment), in that order.
+    /// Values shorter than 4 characters are left out (redacting them would mangle logs).
+    pub fn secret_values(
+        &self,
+        step_env: &std::collections::BTreeMap<String, String>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<String> {
+        let names = self
+            .api_key_env
+            .iter()
+            .chain(&self.secret_env)
+            .chain(step_env.keys().filter(|name| self.is_secret_env(name)))
+            .chain(self.env.keys().filter(|name| self.is_secret_env(name)));
+        let mut values: Vec<String> = Vec::new();
+        for name in names {
+            let value = step_env
+                .get(name)
+                .or_else(|| self.env.get(name))
+                .cloned()
+                .or_else(|| lookup(name));
+            if let Some(value) = value
+                && value.chars().count() >= 4
+                && !values.contains(&value)
+            {
+                values.push(value);
+            }
+        }
+        values
+    }
+
     /// A copy safe to print: values of secret `env` entries ([`Self::is_secret_env`])
     /// are replaced by `<redacted>`.
     pub fn redacted(&self) -> ToolProfile {

@@ -176,6 +176,16 @@ fn aider_whole_file_edit_lands_in_the_step_commit_with_usage() {
     )
     .expect("generated model metadata");
     assert!(metadata.contains("openai/fake-model"), "{metadata}");
+    // Aider writes ~/.aider/caches/model_prices_and_context_window.json (even "{}" when
+    // the download fails) whenever it tries to fetch LiteLLM's model list: it did not.
+    let caches = t
+        .repo
+        .join(".pipeline/logs/wf/edit/1.aider-home/.aider/caches");
+    assert!(
+        !caches.exists(),
+        "Aider tried to download model metadata: {}",
+        caches.display()
+    );
 }
 
 #[test]

@@ -136,8 +136,9 @@ fn repeated_sigkill_at_different_moments_never_repeats_completed_work() {
     let bin = assert_cmd::cargo::cargo_bin("pipeline");
     let mut child = spawn_run(&t, &ws, "kills", &[]);
     let mut snapshots: Vec<(Vec<String>, HashMap<String, usize>)> = Vec::new();
-    for delay_ms in [350u64, 600, 450, 800] {
-        std::thread::sleep(Duration::from_millis(delay_ms));
+    let delays = [350u64, 600, 450, 800];
+    for (round, delay_ms) in delays.iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(*delay_ms));
         let _ = child.kill();
         child.wait().unwrap();
         let status = t.status("kills");
@@ -149,7 +150,7 @@ fn repeated_sigkill_at_different_moments_never_repeats_completed_work() {
             .map(|s| s["id"].as_str().unwrap().to_string())
             .collect();
         snapshots.push((done, counts(&t.out_lines("ran"))));
-        if status["status"] == "completed" {
+        if status["status"] == "completed" || round + 1 == delays.len() {
             break;
         }
         child = std::process::Command::new(&bin)
@@ -268,4 +269,60 @@ fn resume_reruns_changed_steps_and_their_dependents_only() {
     assert_eq!((c["a"], c["b"], c["c"], c["d"]), (1, 2, 2, 1), "{c:?}");
     assert_eq!(t.show("pipeline/edit", "c.txt").as_deref(), Some("two\n"));
     assert_eq!(t.status("edit")["status"], "completed");
+}
+
+#[test]
+fn resume_kills_tools_left_running_by_the_crashed_process() {
+    let t = Test::new();
+    let pidfile = t.out_path("tool.pid");
+    let release = t.out_path("release");
+    let ws = t.workstream(
+        "ws.json",
+        &format!(r#"{{"id": "hold", "command": "echo $$ > {pidfile}; while [ ! -f {release} ]; do sleep 0.05; done; echo done > held.txt"}}"#),
+    );
+    let mut child = spawn_run(&t, &ws, "orphan", &[]);
+    wait_for(&t, "orphan", "step running", |v| {
+        step_state(v, "hold") == "running"
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while t.out_lines("tool.pid").is_empty() {
+        assert!(Instant::now() < deadline, "the tool never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let old_pid = t.out_lines("tool.pid")[0].clone();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let alive = |pid: &str| {
+        std::process::Command::new("kill")
+            .args(["-0", pid])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(
+        alive(&old_pid),
+        "the crashed run's tool keeps running on its own"
+    );
+
+    let bin = assert_cmd::cargo::cargo_bin("pipeline");
+    let mut resume = std::process::Command::new(bin)
+        .args(["resume", "orphan"])
+        .current_dir(&t.repo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while alive(&old_pid) {
+        assert!(
+            Instant::now() < deadline,
+            "resume did not stop the orphaned tool {old_pid}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(&release, "go").unwrap();
+    assert_eq!(resume.wait().unwrap().code(), Some(0));
+    assert_eq!(t.events("orphan", "hold", "orphans_killed").len(), 1);
+    assert_eq!(t.step_status("orphan", "hold")["attempts"], 2);
 }

@@ -201,3 +201,73 @@ async fn directories_and_globs_in_the_scope_expand_to_tracked_files() {
         vec!["new/file.py", "src/a.py", "src/sub/b.py", "top.rs"]
     );
 }
+
+fn judged(
+    termination: crate::Termination,
+    output: &str,
+    stopped: bool,
+    changed: bool,
+) -> (bool, String) {
+    let adapter = AiderAdapter::new("aider", profile());
+    let inv = invocation(Path::new("/wt"));
+    let spec = adapter.process_spec(&inv, Path::new("/home"), &[], &lookup);
+    let mut report = super::AiderReport::default();
+    for line in output.lines() {
+        report.observe(line);
+    }
+    let process = crate::ProcessOutcome {
+        termination,
+        duration: std::time::Duration::ZERO,
+        log_bytes: 0,
+        output_bytes: 0,
+        truncated: false,
+        tail: output.to_owned(),
+    };
+    adapter.judge(&inv, &spec, &process, &report, stopped, changed)
+}
+
+#[test]
+fn success_needs_exit_zero_no_failure_line_and_an_edit() {
+    use crate::Termination::Exited;
+    let (ok, summary) = judged(
+        Exited(0),
+        "Tokens: 1 sent, 1 received.\nApplied edit to a.py\n",
+        false,
+        true,
+    );
+    assert!(ok, "{summary}");
+    assert_eq!(summary, "exit 0; edited a.py");
+    // Aider exits 0 after an API error.
+    let (ok, summary) = judged(
+        Exited(0),
+        "litellm.AuthenticationError: AuthenticationError: bad key\nThe API provider is not able to authenticate you. Check your API key.\n",
+        false,
+        false,
+    );
+    assert!(!ok);
+    assert!(summary.contains("litellm.AuthenticationError"), "{summary}");
+    // Nothing applied and nothing changed.
+    let (ok, summary) = judged(Exited(0), "I think it is fine as it is.\n", false, false);
+    assert!(!ok);
+    assert!(summary.contains("made no edits"), "{summary}");
+    // Changes on disk without an "Applied edit" line still count.
+    assert!(judged(Exited(0), "done\n", false, true).0);
+    // A non-zero exit fails whatever was printed.
+    assert!(!judged(Exited(2), "Applied edit to a.py\n", false, true).0);
+}
+
+#[test]
+fn stopping_aider_retry_loop_is_a_failure_naming_the_error() {
+    let (ok, summary) = judged(
+        crate::Termination::Signaled(15),
+        "litellm.RateLimitError: RateLimitError: Please try again in 20s.\nRetrying in 0.2 seconds...\n",
+        true,
+        false,
+    );
+    assert!(!ok);
+    assert!(
+        summary.starts_with("stopped by the aider adapter"),
+        "{summary}"
+    );
+    assert!(summary.contains("litellm.RateLimitError"), "{summary}");
+}

@@ -224,7 +224,10 @@ fn a_successful_session_reports_success_usage_and_requests() {
     assert_eq!(report.requests(), 3);
     let result = report.result.as_ref().unwrap();
     assert_eq!(result.turns, Some(3));
-    assert_eq!(result.text.as_deref(), Some("Created hello.txt and greeting.md."));
+    assert_eq!(
+        result.text.as_deref(),
+        Some("Created hello.txt and greeting.md.")
+    );
     let usage = report.usage().unwrap();
     assert_eq!(usage.model.as_deref(), Some("claude-fake-model"));
     // 300 uncached input tokens + 60 read from the cache.

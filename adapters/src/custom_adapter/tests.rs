@@ -229,3 +229,38 @@ fn unknown_placeholder_is_rejected() {
     assert_eq!(profile, "agent");
     assert_eq!(argument, "{worktre}");
 }
+
+#[tokio::test]
+async fn secrets_of_the_profile_and_step_never_reach_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut profile = ToolProfile::custom(
+        "sh",
+        args(&[
+            "-c",
+            "echo \"token=$MY_TOKEN key=$SERVICE_API_KEY plain=$PLAIN\"",
+        ]),
+    );
+    profile.secret_env = vec!["MY_TOKEN".into()];
+    let adapter = CustomAdapter::new("leaky", profile).unwrap();
+    let mut inv = invocation(dir.path());
+    inv.env = BTreeMap::from([
+        ("MY_TOKEN".to_string(), "tok-123456".to_string()),
+        ("SERVICE_API_KEY".to_string(), "sk-abcdef".to_string()),
+        ("PLAIN".to_string(), "visible-value".to_string()),
+    ]);
+    let outcome = adapter
+        .invoke(&inv, None, CancellationToken::new())
+        .await
+        .unwrap();
+    let log = fs::read_to_string(&inv.log_path).unwrap();
+    for text in [&log, &outcome.process.tail] {
+        assert!(
+            !text.contains("tok-123456") && !text.contains("sk-abcdef"),
+            "{text}"
+        );
+        assert!(
+            text.contains("token=[REDACTED] key=[REDACTED] plain=visible-value"),
+            "{text}"
+        );
+    }
+}

@@ -233,7 +233,9 @@ fn fallbacks_must_exist_and_not_loop() {
 fn every_built_in_kind_has_a_driver() {
     let registry = ToolRegistry::load(None, &[]).unwrap();
     for name in ["aider", "codex", "claude"] {
-        let adapter = registry.adapter(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let adapter = registry
+            .adapter(name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(adapter.tool_name(), name);
     }
     assert!(matches!(
@@ -328,7 +330,10 @@ fn probe_finds_commands_and_reports_missing_ones() {
     assert_eq!(shell.error, None);
     let fake = registry.probe("fake-codex");
     assert!(fake.found.is_some(), "{fake:?}");
-    assert_eq!(fake.error, None, "kinds with drivers probe like any command");
+    assert_eq!(
+        fake.error, None,
+        "kinds with drivers probe like any command"
+    );
     let ghost = registry.probe("ghost");
     assert_eq!(ghost.found, None);
     assert!(ghost.error.unwrap().contains("not found"));

@@ -258,6 +258,20 @@ async fn resume_prepared(
     let lock = RunLock::acquire(&prepared.workspace.locks_dir(), &record.run_id)?;
     let base = prepared.repo.resolve_commit(&record.base_commit)?;
     let recorded = state.steps(&record.run_id)?;
+    // Tools of steps that were running when the driving process died may still run.
+    for r in recorded.iter().filter(|r| r.status.is_active()) {
+        if let Some(wt) = &r.worktree {
+            let killed = super::orphans::kill_processes_in(Path::new(wt));
+            if killed > 0 {
+                state.append_event(
+                    &record.run_id,
+                    Some(&r.step_id),
+                    "orphans_killed",
+                    &serde_json::json!({"process_groups": killed, "worktree": wt}),
+                )?;
+            }
+        }
+    }
     let mut prior = HashMap::new();
     for r in &recorded {
         let checkpoint = if r.status == StepStatus::Completed {

@@ -146,15 +146,28 @@ mod tests {
             let c = Connection::open(&path).unwrap();
             c.execute_batch("CREATE TABLE spec_meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO spec_meta VALUES ('version', '1');").unwrap();
         }
-        let store = crate::state::StateStore::open(&path, crate::state::Durability::Normal).expect("spec-only database accepted");
+        let store = crate::state::StateStore::open(&path, crate::state::Durability::Normal)
+            .expect("spec-only database accepted");
         assert!(store.runs().unwrap().is_empty());
         let c = Connection::open(&path).unwrap();
-        let kept: String = c.query_row("SELECT value FROM spec_meta WHERE key = 'version'", [], |r| r.get(0)).unwrap();
+        let kept: String = c
+            .query_row(
+                "SELECT value FROM spec_meta WHERE key = 'version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
         assert_eq!(kept, "1", "the spec index is kept");
         // Somebody else's tables are still refused.
         let other = dir.path().join("other.db");
-        Connection::open(&other).unwrap().execute_batch("CREATE TABLE accounts (id INTEGER);").unwrap();
-        assert!(matches!(crate::state::StateStore::open(&other, crate::state::Durability::Normal), Err(StateError::ForeignDatabase { .. })));
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE accounts (id INTEGER);")
+            .unwrap();
+        assert!(matches!(
+            crate::state::StateStore::open(&other, crate::state::Durability::Normal),
+            Err(StateError::ForeignDatabase { .. })
+        ));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! Rules come from Aider's source (Aider-AI/aider 0.86, `aider/exceptions.py` and
 //! `aider/coders/base_coder.py`, `editblock_coder.py`); the fixtures under
-//! `error/tests/fixtures/aider/` are HAND-MADE from those sources (see the README there)
-//! until the CLI can be run against a fake model server.
+//! `error/tests/fixtures/aider/` are real output of Aider 0.86.2 run against the fake model
+//! server (see the README there).
 //! - API errors: Aider prints the LiteLLM exception (`litellm.RateLimitError: ...`) and,
 //!   for some, a friendly line ("The API provider has rate limited you. Try again later or
 //!   check your quotas."). By exception name: `RateLimitError`, `RouterRateLimitError` ->

@@ -2,7 +2,8 @@
 //!
 //! Rules come from the Codex CLI's source (openai/codex, `codex-rs/exec/src/exec_events.rs`
 //! and `codex-rs/core/src/error.rs`); the fixtures under `error/tests/fixtures/codex/` are
-//! HAND-MADE from those sources (see the README there).
+//! real output of codex-cli 0.169.0 run against the fake model server, apart from the few
+//! marked otherwise in the README there.
 //! - Events are objects tagged by `type`. `turn.failed` carries `error.message` and decides;
 //!   otherwise the last top-level `error` event (`message`) decides, except the
 //!   "Reconnecting... n/m" notices Codex prints while it retries by itself. `item.completed`

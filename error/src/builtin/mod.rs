@@ -11,6 +11,7 @@ use crate::plugin::Plugin;
 
 pub mod aider;
 pub mod cargo;
+pub mod claude;
 pub mod codex;
 pub mod eslint;
 pub mod exit_status;
@@ -29,6 +30,7 @@ pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
     vec![
         Arc::new(aider::AiderPlugin),
         Arc::new(codex::CodexPlugin),
+        Arc::new(claude::ClaudePlugin),
         Arc::new(git_conflict::GitConflictPlugin),
         Arc::new(cargo::CargoPlugin),
         Arc::new(pytest::PytestPlugin),

@@ -464,6 +464,7 @@ fn codex_jsonl_turn_failed_and_error_events() {
         ("codex/unauthorized", ErrorClass::Permanent),
         ("codex/stream-disconnected", ErrorClass::Transient),
         ("codex/usage-limit", ErrorClass::rate_limited()),
+        ("codex/response-failed", ErrorClass::Transient),
     ];
     for (case, class) in cases {
         let report = manager.classify(&fixture(case, "codex", "codex exec --json"));
@@ -600,4 +601,277 @@ fn plugin_list_is_ordered_by_specificity() {
     let json = serde_json::to_value(&plugins[0]).expect("serialise");
     assert_eq!(json["origin"]["kind"], "built_in");
     assert_eq!(json["inspects_successful_exits"], true);
+}
+
+/// A Claude Code attempt log fixture, as the `claude` adapter reports it.
+fn claude_fixture(case: &str) -> AttemptFailure {
+    fixture(
+        &format!("claude/{case}"),
+        "claude",
+        "claude -p --output-format stream-json --verbose",
+    )
+    .with_kind("claude")
+}
+
+/// A Claude Code failure whose output is the given stream-json lines.
+fn claude_output(code: i32, lines: &[serde_json::Value]) -> AttemptFailure {
+    let output: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    AttemptFailure::new(
+        "claude",
+        "claude -p --output-format stream-json --verbose",
+        Termination::Exited { code },
+        output,
+    )
+    .with_kind("claude")
+    .finished_at(t0())
+}
+
+#[test]
+fn claude_result_events_of_real_failures() {
+    let manager = PluginManager::builtin();
+    let cases = [
+        (
+            "rate-limit",
+            ErrorClass::rate_limited(),
+            "rate_limit_error",
+            "Claude Code: API Error: Request rejected (429) · Number of request tokens has exceeded your per-minute rate limit",
+        ),
+        (
+            "unauthorized",
+            ErrorClass::Permanent,
+            "authentication_error",
+            "Claude Code: Invalid API key · Fix external API key",
+        ),
+        (
+            "overloaded",
+            ErrorClass::Transient,
+            "overloaded_error",
+            "Claude Code: API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a moment. If it persists, check your inference gateway (127.0.0.1:42007).",
+        ),
+        (
+            "not-logged-in",
+            ErrorClass::Permanent,
+            "authentication_failed",
+            "Claude Code: Not logged in · Please run /login",
+        ),
+    ];
+    for (case, class, code, summary) in cases {
+        let report = manager.classify(&claude_fixture(case));
+        assert_eq!(report.plugin, "claude", "{case}: {}", report.summary);
+        assert_eq!(report.class, class, "{case}: {}", report.summary);
+        assert_eq!(report.summary, summary, "{case}");
+        assert_eq!(
+            report
+                .errors()
+                .map(|d| d.code.as_deref())
+                .collect::<Vec<_>>(),
+            [Some(code)],
+            "{case}: {:#?}",
+            report.diagnostics
+        );
+        // `detect` (used for every attempt) agrees for these non-zero exits.
+        assert_eq!(
+            manager.detect(&claude_fixture(case)),
+            Some(report),
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn claude_success_gives_no_verdict() {
+    let manager = PluginManager::builtin();
+    assert_eq!(manager.detect(&claude_fixture("success")), None);
+    // Even with a non-zero exit, `is_error:false` is not a Claude failure: a later
+    // plugin (here the exit-status fallback) decides.
+    let mut failure = claude_fixture("success");
+    failure.termination = Termination::Exited { code: 2 };
+    let report = manager.classify(&failure);
+    assert_eq!(report.plugin, "exit-status", "{}", report.summary);
+}
+
+#[test]
+fn claude_is_recognised_by_its_init_event_without_the_kind() {
+    let failure = fixture("claude/overloaded", "agent", "./run-agent.sh");
+    assert_eq!(failure.tool_kind, "custom");
+    let report = classify(&failure);
+    assert_eq!(report.plugin, "claude", "{}", report.summary);
+    assert_eq!(report.class, ErrorClass::Transient);
+}
+
+#[test]
+fn claude_runs_before_network_api() {
+    let builtin = PluginManager::builtin();
+    let ids: Vec<String> = builtin.plugins().into_iter().map(|p| p.id).collect();
+    let position = |id: &str| ids.iter().position(|other| other == id);
+    assert!(
+        position("claude") < position("network-api") && position("claude").is_some(),
+        "{ids:?}"
+    );
+    // Without the claude plugin, network-api would take the same output (its "429").
+    let without_claude = PluginManager::with_plugins(
+        pipeline_error::builtin::builtin_plugins()
+            .into_iter()
+            .filter(|plugin| plugin.id() != "claude")
+            .collect(),
+    )
+    .expect("built-ins order");
+    let failure = claude_fixture("rate-limit");
+    assert_eq!(without_claude.classify(&failure).plugin, "network-api");
+    let report = builtin.classify(&failure);
+    assert_eq!(report.plugin, "claude");
+    assert!(!report.summary.contains('{'), "{}", report.summary);
+}
+
+#[test]
+fn claude_retry_delay_becomes_the_rate_limit_wait() {
+    // Hand-written lines in the shapes of Claude Code 2.1.329's api_retry and result events.
+    let failure = claude_output(
+        1,
+        &[
+            serde_json::json!({"type": "system", "subtype": "api_retry", "attempt": 1, "max_retries": 2, "retry_delay_ms": 1200, "error_status": 429}),
+            serde_json::json!({"type": "system", "subtype": "api_retry", "attempt": 2, "max_retries": 2, "retry_delay_ms": 2500, "error_status": 429}),
+            serde_json::json!({"type": "result", "subtype": "success", "is_error": true, "terminal_reason": "api_error", "api_error_status": 429, "result": "API Error: Request rejected (429)"}),
+        ],
+    );
+    let report = classify(&failure);
+    assert_eq!(report.plugin, "claude");
+    assert_eq!(
+        report.class,
+        ErrorClass::RateLimited {
+            reset_at: Some(t0() + Duration::from_millis(2500)),
+            retry_after: Some(Duration::from_millis(2500)),
+        }
+    );
+}
+
+#[test]
+fn claude_result_fields_and_subtypes() {
+    use serde_json::json;
+    let result = |fields: serde_json::Value| {
+        let mut event =
+            json!({"type": "result", "subtype": "success", "is_error": true, "num_turns": 1});
+        if let (Some(event), Some(fields)) = (event.as_object_mut(), fields.as_object()) {
+            event.extend(fields.clone());
+        }
+        event
+    };
+    let cases = [
+        (
+            result(
+                json!({"api_error": "connection_failed", "result": "API Error: Connection error."}),
+            ),
+            ErrorClass::Transient,
+        ),
+        (
+            result(json!({"api_error_status": 503, "result": "API Error: 503"})),
+            ErrorClass::Transient,
+        ),
+        (
+            result(
+                json!({"api_error_status": 403, "api_error_type": "permission_error", "result": "API Error: 403"}),
+            ),
+            ErrorClass::Permanent,
+        ),
+        (
+            result(
+                json!({"api_error_status": 404, "api_error_type": "not_found_error", "result": "API Error: 404 model: claude-nope"}),
+            ),
+            ErrorClass::Permanent,
+        ),
+        (
+            result(
+                json!({"api_error_status": 400, "api_error_type": "invalid_request_error", "result": "API Error: 400"}),
+            ),
+            ErrorClass::Permanent,
+        ),
+        (
+            result(json!({"subtype": "error_max_turns", "result": null})),
+            ErrorClass::Permanent,
+        ),
+        (
+            result(json!({"subtype": "error_max_budget_usd"})),
+            ErrorClass::Permanent,
+        ),
+        (
+            result(json!({"subtype": "error_during_execution", "errors": ["tool crashed"]})),
+            ErrorClass::Transient,
+        ),
+    ];
+    for (event, class) in cases {
+        let report = classify(&claude_output(1, std::slice::from_ref(&event)));
+        assert_eq!(report.plugin, "claude", "{event}");
+        assert_eq!(report.class, class, "{event}: {}", report.summary);
+    }
+    let turns = classify(&claude_output(
+        1,
+        &[result(json!({"subtype": "error_max_turns"}))],
+    ));
+    assert_eq!(
+        turns.summary,
+        "Claude Code: session ended with error_max_turns"
+    );
+    let crashed = classify(&claude_output(
+        1,
+        &[result(
+            json!({"subtype": "error_during_execution", "errors": ["tool crashed"]}),
+        )],
+    ));
+    assert_eq!(crashed.summary, "Claude Code: tool crashed");
+    // Only the LAST result event counts.
+    let last = classify(&claude_output(
+        1,
+        &[
+            result(json!({"api_error_status": 529, "result": "API Error: 529 Overloaded"})),
+            result(json!({"api_error_status": 401, "result": "Invalid API key"})),
+        ],
+    ));
+    assert_eq!(last.class, ErrorClass::Permanent, "{}", last.summary);
+    // A failure hidden behind exit 0 is still found.
+    let hidden = PluginManager::builtin()
+        .detect(&claude_output(
+            0,
+            &[result(
+                json!({"api_error_status": 529, "result": "Overloaded"}),
+            )],
+        ))
+        .expect("a failure");
+    assert_eq!(hidden.plugin, "claude");
+    assert_eq!(hidden.class, ErrorClass::Transient);
+}
+
+#[test]
+fn claude_plain_text_refusals_and_the_log_header() {
+    let root = AttemptFailure::new(
+        "claude",
+        "claude -p --dangerously-skip-permissions",
+        Termination::Exited { code: 1 },
+        "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons\n",
+    )
+    .with_kind("claude");
+    let report = classify(&root);
+    assert_eq!(report.plugin, "claude");
+    assert_eq!(report.class, ErrorClass::Permanent);
+    assert!(report.summary.contains("root/sudo"), "{}", report.summary);
+
+    // No result event and nothing Claude-specific: later plugins decide.
+    let crashed = AttemptFailure::new(
+        "claude",
+        "claude -p",
+        Termination::Exited { code: 1 },
+        "Error: connect ECONNREFUSED 127.0.0.1:443\n",
+    )
+    .with_kind("claude");
+    let report = classify(&crashed);
+    assert_eq!(report.plugin, "network-api", "{}", report.summary);
+
+    // A result event quoted in the prompt of the log header is not Claude's output.
+    let text = std::fs::read_to_string(crate::support::fixtures_dir().join("claude/success.txt"))
+        .expect("fixture");
+    let quoted = r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":401,"result":"Invalid API key"}"#;
+    let log = text.replacen("Tasks:\n", &format!("Tasks:\n{quoted}\n"), 1);
+    assert!(log.contains(quoted));
+    let mut failure = claude_fixture("success");
+    failure.output = log;
+    assert_eq!(PluginManager::builtin().detect(&failure), None);
 }
