@@ -60,6 +60,9 @@ struct Scheduler {
     inputs: Vec<Vec<Oid>>,
     attempts: Vec<u32>,
     ready: BinaryHeap<(u32, Reverse<usize>)>,
+    /// Whether a checkpoint's commit exists, by commit: kept steps often share one (steps
+    /// that change nothing keep their input commit), and each lookup opens the repository.
+    known_commits: HashMap<String, bool>,
 }
 
 /// Drives the run's steps to a final state. Errors recording state are logged and make
@@ -82,6 +85,7 @@ pub(crate) async fn schedule(
         inputs: vec![Vec::new(); n],
         attempts,
         ready: BinaryHeap::new(),
+        known_commits: HashMap::new(),
         prior,
         ctx: ctx.clone(),
     };
@@ -182,6 +186,7 @@ impl Scheduler {
                         &step.definition_hash,
                         &inputs,
                         &ctx.repo,
+                        &mut self.known_commits,
                     ) {
                         ctx.reporter.report(&RunEvent::StepReused {
                             step: step.id.to_string(),
@@ -266,20 +271,25 @@ fn reusable(
     definition_hash: &str,
     inputs: &[Oid],
     repo: &crate::git::Repository,
+    known: &mut HashMap<String, bool>,
 ) -> Option<Oid> {
     let cp = checkpoint?;
     if cp.definition_hash != definition_hash {
         return None;
     }
-    let recorded: Vec<String> = cp
-        .outputs
-        .get("inputs")?
-        .as_array()?
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
-    let current: Vec<String> = inputs.iter().map(Oid::to_string).collect();
-    if recorded != current || !repo.commit_exists(&cp.commit) {
+    let recorded = cp.outputs.get("inputs")?.as_array()?;
+    if recorded.len() != inputs.len()
+        || recorded
+            .iter()
+            .zip(inputs)
+            .any(|(r, i)| r.as_str() != Some(i.to_string().as_str()))
+    {
+        return None;
+    }
+    let exists = *known
+        .entry(cp.commit.clone())
+        .or_insert_with(|| repo.commit_exists(&cp.commit));
+    if !exists {
         return None;
     }
     Oid::from_str(&cp.commit).ok()

@@ -753,24 +753,53 @@ fn compensation_of(
 }
 
 fn definition_hash(step: &Step) -> String {
-    // Only what changes the step's effect: not its file, pointer or informational fields.
-    let canonical = serde_json::json!({
-        "kind": step.kind,
-        "tool": step.tool,
-        "description": step.description,
-        "tasks": step.tasks,
-        "prompt": step.prompt,
-        "depends_on": step.depends_on,
-        "files_scope": step.files_scope,
-        "acceptance_tests": step.acceptance_tests,
-        "timeout_sec": step.timeout_sec,
-        "env": step.env,
-        "isolation": step.isolation,
-        "specs": step.specs,
-        "openspec_tasks": step.openspec_tasks,
-    });
-    let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
-    hex(&Sha256::digest(bytes))
+    /// Only what changes the step's effect: not its file, pointer or informational fields.
+    #[derive(serde::Serialize)]
+    struct Definition<'a> {
+        kind: &'a StepKind,
+        tool: &'a ToolChoice,
+        description: &'a Option<String>,
+        tasks: &'a [String],
+        prompt: &'a Option<String>,
+        depends_on: &'a [StepId],
+        files_scope: &'a [String],
+        acceptance_tests: &'a [AcceptanceTest],
+        timeout_sec: &'a Option<f64>,
+        env: &'a BTreeMap<String, String>,
+        isolation: &'a Isolation,
+        specs: &'a [String],
+        openspec_tasks: &'a [String],
+    }
+    /// Feeds serialised bytes straight into the hash, without an intermediate buffer.
+    struct HashWriter(Sha256);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let definition = Definition {
+        kind: &step.kind,
+        tool: &step.tool,
+        description: &step.description,
+        tasks: &step.tasks,
+        prompt: &step.prompt,
+        depends_on: &step.depends_on,
+        files_scope: &step.files_scope,
+        acceptance_tests: &step.acceptance_tests,
+        timeout_sec: &step.timeout_sec,
+        env: &step.env,
+        isolation: &step.isolation,
+        specs: &step.specs,
+        openspec_tasks: &step.openspec_tasks,
+    };
+    let mut w = HashWriter(Sha256::new());
+    // Serialising plain data into an infallible writer cannot fail.
+    let _ = serde_json::to_writer(&mut w, &definition);
+    hex(&w.0.finalize())
 }
 
 fn str_field(v: &Value, key: &str) -> Option<String> {

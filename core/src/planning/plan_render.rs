@@ -117,37 +117,70 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
 }
 
 fn render_json(set: &WorkstreamSet, plan: &Plan) -> String {
-    let steps: Vec<serde_json::Value> = set
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            serde_json::json!({
-                "id": s.id,
-                "workstream": s.workstream,
-                "depends_on": s.depends_on,
-                "tool": tool_label(s),
-                "wave": plan.wave_of[i] + 1,
-                "priority": plan.priority[i],
-                "isolation": s.isolation,
-                "conflict_group": s.conflict_group,
-                "files_scope": s.files_scope,
-                "acceptance_tests": s.acceptance_tests.iter().map(|t| &t.command).collect::<Vec<_>>(),
+    use crate::model::{Isolation, StepId};
+    #[derive(serde::Serialize)]
+    struct JsonStep<'a> {
+        id: &'a StepId,
+        workstream: &'a str,
+        depends_on: &'a [StepId],
+        tool: String,
+        wave: usize,
+        priority: u32,
+        isolation: Isolation,
+        conflict_group: &'a Option<String>,
+        files_scope: &'a [String],
+        acceptance_tests: Vec<&'a str>,
+    }
+    #[derive(serde::Serialize)]
+    struct JsonWorkstream<'a> {
+        id: &'a str,
+        file: &'a std::path::Path,
+        steps: &'a [StepId],
+    }
+    #[derive(serde::Serialize)]
+    struct JsonPlan<'a> {
+        steps: Vec<JsonStep<'a>>,
+        waves: Vec<Vec<&'a StepId>>,
+        critical_path: Vec<&'a StepId>,
+        exclusions: Vec<super::Exclusion>,
+        workstreams: Vec<JsonWorkstream<'a>>,
+    }
+    let ids = |v: &[usize]| v.iter().map(|&i| &set.steps[i].id).collect::<Vec<_>>();
+    let doc = JsonPlan {
+        steps: set
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| JsonStep {
+                id: &s.id,
+                workstream: &s.workstream,
+                depends_on: &s.depends_on,
+                tool: tool_label(s),
+                wave: plan.wave_of[i] + 1,
+                priority: plan.priority[i],
+                isolation: s.isolation,
+                conflict_group: &s.conflict_group,
+                files_scope: &s.files_scope,
+                acceptance_tests: s
+                    .acceptance_tests
+                    .iter()
+                    .map(|t| t.command.as_str())
+                    .collect(),
             })
-        })
-        .collect();
-    let ids = |v: &[usize]| {
-        v.iter()
-            .map(|&i| set.steps[i].id.as_str().to_string())
-            .collect::<Vec<_>>()
+            .collect(),
+        waves: plan.waves.iter().map(|w| ids(w)).collect(),
+        critical_path: ids(&plan.critical_path),
+        exclusions: plan.exclusions(set),
+        workstreams: set
+            .workstreams
+            .iter()
+            .map(|w| JsonWorkstream {
+                id: &w.id,
+                file: &w.file,
+                steps: &w.steps,
+            })
+            .collect(),
     };
-    let doc = serde_json::json!({
-        "steps": steps,
-        "waves": plan.waves.iter().map(|w| ids(w)).collect::<Vec<_>>(),
-        "critical_path": ids(&plan.critical_path),
-        "exclusions": plan.exclusions(set),
-        "workstreams": set.workstreams.iter().map(|w| serde_json::json!({"id": w.id, "file": w.file, "steps": w.steps})).collect::<Vec<_>>(),
-    });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
