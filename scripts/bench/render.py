@@ -11,6 +11,7 @@ import argparse
 import os
 import statistics
 import sys
+import textwrap
 
 MARKER = "<!-- analysis -->"
 # Threshold chosen for "per-step isolation cost does not grow with repository size":
@@ -238,7 +239,25 @@ def write_doc(path, v, one, med, rows, keep):
         "",
     ]
     with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n" + keep)
+        f.write("\n".join(reflow_items(lines)) + "\n" + keep)
+
+
+def reflow_items(lines):
+    """Re-wraps the numbered list after "## What is measured" (its lines are built from
+    pieces of varying length) to 90 columns."""
+    start = lines.index("## What is measured") + 2
+    items, cur = [], None
+    for line in lines[start:]:
+        if line[:1].isdigit() and line[1:3] == ". ":
+            cur = [line.strip()]
+            items.append(cur)
+        elif line.strip() and cur is not None:
+            cur.append(line.strip())
+    out = lines[:start]
+    for item in items:
+        out += textwrap.wrap(" ".join(item), width=90, subsequent_indent="   ",
+                             break_long_words=False, break_on_hyphens=False)
+    return out + [""]
 
 
 if __name__ == "__main__":

@@ -1,12 +1,26 @@
 //! `pipeline tools`: tool profiles, whether each command is installed, its version.
 
-use pipeline_core::engine::{EngineError, open_repository};
+use pipeline_core::engine::{EngineError, breakers, open_repository};
 
 use super::{exit, print_json};
 use crate::cli::RepoArgs;
 
 pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
-    let (_, _, registry) = open_repository(repo.repo.as_deref(), repo.db.as_deref())?;
+    let (_, workspace, registry) = open_repository(repo.repo.as_deref(), repo.db.as_deref())?;
+    // Breaker state lives in the state database; without one every breaker is closed.
+    let breaker_states = if workspace.db_path.exists() {
+        breakers(repo.repo.as_deref(), repo.db.as_deref(), None)?.1
+    } else {
+        Vec::new()
+    };
+    let breaker_of = |name: &str| -> String {
+        breaker_states
+            .iter()
+            .find(|b| b.tool == name)
+            .and_then(|b| serde_json::to_value(b.status).ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "closed".to_string())
+    };
     let mut rows = Vec::new();
     for name in registry.names() {
         let Some(profile) = registry.profile(name) else {
@@ -18,15 +32,15 @@ pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
     if json {
         let list: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(name, profile, a)| serde_json::json!({"name": name, "profile": profile, "found": a.found, "version": a.version, "error": a.error}))
+            .map(|(name, profile, a)| serde_json::json!({"name": name, "profile": profile, "found": a.found, "version": a.version, "error": a.error, "breaker": breaker_of(name)}))
             .collect();
         print_json(&list);
         return Ok(exit::OK);
     }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
     println!(
-        "{:width$}  {:<7} {:<9} {:<30} VERSION / NOTE",
-        "TOOL", "KIND", "INSTALLED", "COMMAND"
+        "{:width$}  {:<7} {:<9} {:<9} {:<30} VERSION / NOTE",
+        "TOOL", "KIND", "INSTALLED", "BREAKER", "COMMAND"
     );
     for (name, profile, a) in &rows {
         let installed = if a.found.is_some() { "yes" } else { "no" };
@@ -41,10 +55,11 @@ pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| profile.command.clone());
         println!(
-            "{:width$}  {:<7} {:<9} {:<30} {}",
+            "{:width$}  {:<7} {:<9} {:<9} {:<30} {}",
             name,
             profile.kind.as_str(),
             installed,
+            breaker_of(name),
             command,
             note
         );

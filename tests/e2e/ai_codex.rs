@@ -25,7 +25,7 @@ const KEY: &str = "sk-pipeline-test-codex-0123456789";
 const MODEL: &str = "gpt-5.5";
 
 /// The pinned Codex CLI, or `None` (after printing why) when the test must be skipped.
-fn codex_bin() -> Option<PathBuf> {
+pub(crate) fn codex_bin() -> Option<PathBuf> {
     let bin = std::env::var_os("PIPELINE_TEST_CODEX_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

@@ -6,6 +6,7 @@ mod support;
 mod ai_aider;
 mod ai_claude;
 mod ai_codex;
+mod ai_registry;
 mod bad_input;
 mod crash_resume;
 mod execution;

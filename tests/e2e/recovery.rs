@@ -352,3 +352,40 @@ fn diagnose_classifies_a_saved_log() {
     ])
     .assert_code(2);
 }
+
+#[test]
+fn an_open_breaker_sends_steps_to_the_profile_fallback() {
+    let t = Test::new();
+    t.config(
+        "tools:\n  primary:\n    kind: custom\n    command: sh\n    args: [\"-c\", \"echo 'Connection refused' >&2; exit 1\"]\n    fallback: [backup]\n    circuit_breaker: {failure_threshold: 1, cooldown: 3600}\n  backup:\n    kind: custom\n    command: sh\n    args: [\"-c\", \"echo backup > $OUT_FILE\"]\n",
+    );
+    let ws = t.workstream(
+        "ws.json",
+        r#"[{"id": "first", "tool": "primary", "tasks": ["x"], "env": {"OUT_FILE": "first.txt"}, "retry": {"max_attempts": 2, "initial_delay": 0.1, "jitter": false}},
+            {"id": "second", "depends_on": ["first"], "tool": "primary", "tasks": ["x"], "env": {"OUT_FILE": "second.txt"}}]"#,
+    );
+    t.run(&ws, "fb", 1).assert_ok();
+    // first: attempt 1 on primary opens its breaker; attempt 2 goes to the fallback.
+    let first = t.step_status("fb", "first");
+    assert_eq!(first["attempts"], 2, "{first:#}");
+    assert_eq!(
+        t.events("fb", "first", "tool_selected")[0]["tool"],
+        "backup"
+    );
+    // second never calls the failing tool: the breaker is open, so the fallback runs.
+    assert_eq!(t.step_status("fb", "second")["attempts"], 1);
+    assert_eq!(
+        t.events("fb", "second", "tool_selected")[0]["tool"],
+        "backup"
+    );
+    let tools: Value =
+        serde_json::from_str(&t.pipeline(&["tools", "--json"]).assert_ok().stdout()).unwrap();
+    let primary = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "primary")
+        .unwrap();
+    assert_eq!(primary["breaker"], "open");
+    assert!(t.show("pipeline/fb", "second.txt").is_some());
+}
