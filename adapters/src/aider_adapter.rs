@@ -59,6 +59,7 @@ use crate::invocation::{Invocation, ToolOutcome};
 use crate::process::{LineCallback, run_process};
 use crate::process_outcome::{ProcessOutcome, Termination};
 use crate::process_spec::{DEFAULT_KILL_GRACE, ProcessSpec};
+use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
 
@@ -447,14 +448,6 @@ impl ToolAdapter for AiderAdapter {
     ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, AdapterError>> + Send + 'a>> {
         Box::pin(self.run(inv, on_line, cancel))
     }
-}
-
-fn redact(line: &str, secrets: &[String]) -> String {
-    let mut line = line.to_owned();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        line = line.replace(secret.as_str(), "[REDACTED]");
-    }
-    line
 }
 
 fn last_line(tail: &str) -> String {

@@ -69,6 +69,8 @@ use crate::invocation::{Invocation, ToolOutcome};
 use crate::process::{LineCallback, run_process};
 use crate::process_outcome::{ProcessOutcome, Termination};
 use crate::process_spec::{DEFAULT_KILL_GRACE, ProcessSpec};
+use crate::prompt_argument::{MAX_PROMPT_ARG_BYTES, prompt_argument};
+use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
 
@@ -76,11 +78,6 @@ use self::stream_report::{StreamReport, progress_line};
 
 /// The permission mode used unless the profile's `args` choose one.
 pub(crate) const DEFAULT_PERMISSION_MODE: &str = "acceptEdits";
-
-/// Longest prompt, in bytes, passed as Claude Code's prompt argument; longer prompts are
-/// passed through the prompt file. Linux refuses a single argument over 128 KiB
-/// (`MAX_ARG_STRLEN`); this leaves room below it.
-pub(crate) const MAX_PROMPT_ARG_BYTES: usize = 100 * 1024;
 
 /// Variables that stop Claude Code's background traffic (names from Claude Code's
 /// settings documentation, present in 2.1.329): set before the profile's and step's
@@ -441,18 +438,6 @@ fn anthropic_base_url(api_base: &str) -> &str {
     base.strip_suffix("/v1").unwrap_or(base)
 }
 
-/// The prompt argument: the prompt itself, or for prompts over
-/// [`MAX_PROMPT_ARG_BYTES`] an instruction to read it from `prompt_file`.
-fn prompt_argument(prompt: &str, prompt_file: &Path) -> String {
-    if prompt.len() <= MAX_PROMPT_ARG_BYTES {
-        return prompt.to_owned();
-    }
-    format!(
-        "Your instructions are too long for the command line and are in the file {}. Read that file in full first, then do exactly what it asks.",
-        prompt_file.display()
-    )
-}
-
 /// The attempt's Claude configuration directory: `<log dir>/<attempt>.claude-config`,
 /// absolute (Claude Code runs in the worktree, so a relative path would move).
 fn config_dir_for(log_path: &Path) -> PathBuf {
@@ -528,17 +513,6 @@ async fn read_log_report(log_path: &Path) -> std::io::Result<StreamReport> {
 /// `text` cut to [`SUMMARY_EXCERPT_CHARS`] characters.
 fn excerpt(text: &str) -> String {
     text.chars().take(SUMMARY_EXCERPT_CHARS).collect()
-}
-
-/// Replaces every occurrence of each secret value in `text` by `<redacted>`.
-fn redact(text: &str, secrets: &[String]) -> String {
-    let mut redacted = text.to_owned();
-    for secret in secrets {
-        if !secret.is_empty() {
-            redacted = redacted.replace(secret.as_str(), "<redacted>");
-        }
-    }
-    redacted
 }
 
 async fn write_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {

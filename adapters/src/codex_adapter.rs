@@ -34,7 +34,7 @@
 //! names the failing event's message, with the values of secret variables (the API key
 //! and the profile's `secret_env`) redacted.
 //!
-//! Prompts longer than [`MAX_PROMPT_ARG_BYTES`] do not fit in one argument (Linux limits
+//! Prompts longer than [`MAX_PROMPT_ARG_BYTES`](crate::prompt_argument::MAX_PROMPT_ARG_BYTES) do not fit in one argument (Linux limits
 //! a single argument to 128 KiB); Codex is then told to read the prompt file, which is
 //! outside the worktree but readable in the `workspace-write` sandbox.
 
@@ -58,6 +58,8 @@ use crate::invocation::{Invocation, ToolOutcome};
 use crate::process::{LineCallback, run_process};
 use crate::process_outcome::{ProcessOutcome, Termination};
 use crate::process_spec::{DEFAULT_KILL_GRACE, ProcessSpec};
+use crate::prompt_argument::prompt_argument;
+use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
 
@@ -67,11 +69,6 @@ use self::event_log::{CodexEventLog, LineMeaning};
 /// The sandbox mode used unless the profile's `args` choose one: Codex may write in the
 /// worktree (and temporary directories) only.
 pub(crate) const DEFAULT_SANDBOX: &str = "workspace-write";
-
-/// Longest prompt, in bytes, passed as Codex's prompt argument; longer prompts are
-/// passed through the prompt file. Linux refuses a single argument over 128 KiB
-/// (`MAX_ARG_STRLEN`); this leaves room below it.
-pub(crate) const MAX_PROMPT_ARG_BYTES: usize = 100 * 1024;
 
 /// Longest excerpt, in characters, of a message quoted in a summary.
 const SUMMARY_EXCERPT_CHARS: usize = 300;
@@ -351,30 +348,6 @@ fn chooses_sandbox(args: &[OsString]) -> bool {
         previous_was_config = arg == "-c" || arg == "--config";
     }
     false
-}
-
-/// The prompt argument: the prompt itself, or for prompts over
-/// [`MAX_PROMPT_ARG_BYTES`] an instruction to read it from `prompt_file`.
-fn prompt_argument(prompt: &str, prompt_file: &Path) -> String {
-    if prompt.len() <= MAX_PROMPT_ARG_BYTES {
-        return prompt.to_owned();
-    }
-    format!(
-        "Your instructions are too long for the command line and are in the file {}. Read that file in full first, then do exactly what it asks.",
-        prompt_file.display()
-    )
-}
-
-/// Replaces every occurrence of each secret value in `text` by `[REDACTED]`, the marker
-/// the supervisor uses in logs.
-fn redact(text: &str, secrets: &[String]) -> String {
-    let mut redacted = text.to_owned();
-    for secret in secrets {
-        if !secret.is_empty() {
-            redacted = redacted.replace(secret.as_str(), "[REDACTED]");
-        }
-    }
-    redacted
 }
 
 async fn write_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {

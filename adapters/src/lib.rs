@@ -35,6 +35,8 @@ mod process_group;
 mod process_outcome;
 mod process_spec;
 mod profile_layer;
+mod prompt_argument;
+mod redaction;
 mod tail_buffer;
 mod tool_adapter;
 mod tool_profile;

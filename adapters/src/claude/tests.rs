@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
 use super::stream_report::{StreamReport, progress_line};
-use super::{ClaudeAdapter, DEFAULT_PERMISSION_MODE, MAX_PROMPT_ARG_BYTES, QUIET_ENV};
+use super::{ClaudeAdapter, DEFAULT_PERMISSION_MODE, QUIET_ENV};
 use crate::invocation::Invocation;
 use crate::process_spec::{OutputLimits, ProcessSpec};
+use crate::prompt_argument::MAX_PROMPT_ARG_BYTES;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::{ToolKind, ToolProfile};
 
