@@ -188,6 +188,10 @@ impl AiderAdapter {
         }
         args.push("--message-file".into());
         args.push(inv.prompt_file.clone().into());
+        for file in &inv.context_files {
+            args.push("--read".into());
+            args.push(file.into());
+        }
         args.extend(files.iter().map(OsString::from));
         args.extend(self.profile.args.iter().map(OsString::from));
         args

@@ -23,6 +23,9 @@ pub struct Invocation {
     pub prompt_file: PathBuf,
     /// The step's `files_scope`, repository-relative.
     pub files: Vec<String>,
+    /// The step's `context_files`: repository-relative files the tool should read but not
+    /// edit (Aider gets them with `--read`; every tool also finds them in the prompt).
+    pub context_files: Vec<String>,
     /// The step's `env`; wins over the profile's `env`.
     pub env: BTreeMap<String, String>,
     /// The step's timeout; `None` falls back to the profile's `timeout_sec`.

@@ -205,3 +205,23 @@ fn not_a_repository_and_bad_run_ids() {
         .assert_code(2)
         .assert_stderr_contains("no-such-branch");
 }
+
+#[test]
+fn context_files_must_stay_inside_the_repository_and_reach_the_prompt() {
+    let t = Test::new();
+    let ws = t.workstream(
+        "ctx.json",
+        r#"{"id": "a", "command": "true", "context_files": ["../secrets.txt"]}"#,
+    );
+    t.pipeline(&["validate", ws.to_str().unwrap()])
+        .assert_code(2)
+        .assert_stderr_contains("/context_files/0");
+    t.config("tools:\n  echo-prompt:\n    kind: custom\n    command: sh\n    args: [\"-c\", \"cat \\\"$PIPELINE_PROMPT_FILE\\\"\"]\n");
+    let ws = t.workstream("ok.json", r#"{"id": "b", "tool": "echo-prompt", "tasks": ["use the API"], "context_files": ["docs/api.md"]}"#);
+    t.run(&ws, "ctx", 1).assert_ok();
+    let log = t.pipeline(&["logs", "ctx", "b"]).assert_ok().stdout();
+    assert!(
+        log.contains("Read for context (do not change):\n- docs/api.md"),
+        "{log}"
+    );
+}

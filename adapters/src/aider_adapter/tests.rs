@@ -25,6 +25,7 @@ fn invocation(worktree: &Path) -> Invocation {
         prompt: "do it".to_owned(),
         prompt_file: PathBuf::from("/logs/run/step/2.prompt.md"),
         files: vec!["src/a.py".to_owned()],
+        context_files: Vec::new(),
         env: BTreeMap::new(),
         timeout: None,
         log_path: PathBuf::from("/logs/run/step/2.log"),
@@ -270,4 +271,23 @@ fn stopping_aider_retry_loop_is_a_failure_naming_the_error() {
         "{summary}"
     );
     assert!(summary.contains("litellm.RateLimitError"), "{summary}");
+}
+
+#[test]
+fn context_files_are_read_only() {
+    let adapter = AiderAdapter::new("aider", profile());
+    let mut inv = invocation(Path::new("/wt"));
+    inv.context_files = vec!["docs/api.md".to_owned(), "src/types.py".to_owned()];
+    let args = strings(&adapter.arguments(&inv, Path::new("/home"), &["src/a.py".to_owned()]));
+    let reads: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "--read")
+        .map(|w| w[1].as_str())
+        .collect();
+    assert_eq!(reads, ["docs/api.md", "src/types.py"]);
+    assert_eq!(
+        args.last().map(String::as_str),
+        Some("src/a.py"),
+        "editable files stay editable"
+    );
 }

@@ -44,6 +44,7 @@ fn invocation(root: &Path) -> Invocation {
         prompt: "-- Create hello.txt".to_owned(),
         prompt_file: root.join("logs/1.prompt.md"),
         files: vec!["hello.txt".to_owned()],
+        context_files: Vec::new(),
         env: BTreeMap::new(),
         timeout: None,
         log_path: root.join("logs/1.log"),

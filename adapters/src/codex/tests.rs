@@ -32,6 +32,7 @@ fn invocation(root: &Path) -> Invocation {
         prompt: "-Add a greeting".to_owned(),
         prompt_file: root.join("logs/edit/2.prompt.md"),
         files: vec!["hello.txt".to_owned()],
+        context_files: Vec::new(),
         env: BTreeMap::new(),
         timeout: None,
         log_path: root.join("logs/edit/2.log"),

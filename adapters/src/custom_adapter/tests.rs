@@ -25,6 +25,7 @@ fn invocation(root: &Path) -> Invocation {
         prompt: "Implement {the} feature".to_owned(),
         prompt_file: root.join("prompts/build.md"),
         files: vec!["src/a.rs".to_owned(), "src/b c.rs".to_owned()],
+        context_files: Vec::new(),
         env: BTreeMap::new(),
         timeout: None,
         log_path: root.join("logs/build/2.log"),

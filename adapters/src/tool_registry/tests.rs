@@ -303,6 +303,7 @@ async fn shell_adapter_uses_the_configured_shell_profile() {
         prompt: String::new(),
         prompt_file: dir.path().join("prompt.md"),
         files: Vec::new(),
+        context_files: Vec::new(),
         env: Default::default(),
         timeout: None,
         log_path: dir.path().join("1.log"),

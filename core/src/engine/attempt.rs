@@ -157,6 +157,7 @@ pub(crate) async fn run_attempt(
             prompt: prompt.to_string(),
             prompt_file,
             files: step.files_scope.clone(),
+            context_files: step.context_files.clone(),
             env,
             timeout: step.timeout_sec.map(Duration::from_secs_f64),
             log_path: log_path.to_path_buf(),

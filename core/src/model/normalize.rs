@@ -31,6 +31,7 @@ const INTERPRETED: &[&str] = &[
     "depends_on",
     "files_scope",
     "files_create",
+    "context_files",
     "acceptance_tests",
     "timeout_sec",
     "env",
@@ -578,6 +579,7 @@ fn base_step(
         files_scope,
         declared_scope,
         acceptance_tests,
+        context_files: strings(inherit("context_files")),
         timeout_sec: inherit("timeout_sec").and_then(Value::as_f64),
         env,
         isolation: match inherit("isolation").and_then(Value::as_str) {
@@ -686,6 +688,23 @@ fn apply_error_settings(
             );
         }
     }
+    for (i, entry) in step.context_files.iter().enumerate() {
+        if let Err(err) = super::check_scope_path(entry) {
+            let key = if s.get("context_files").is_some() {
+                pointer.to_string()
+            } else {
+                ws.map(|(_, p)| p.to_string()).unwrap_or_default()
+            };
+            diags.push(
+                Diagnostic::error(
+                    &file,
+                    format!("{key}/context_files/{i}"),
+                    format!("context_files: {err}"),
+                )
+                .with_step(id.clone()),
+            );
+        }
+    }
     step.compensation = compensation_of(
         s.get("compensation"),
         &file,
@@ -764,6 +783,7 @@ fn definition_hash(step: &Step) -> String {
         depends_on: &'a [StepId],
         files_scope: &'a [String],
         acceptance_tests: &'a [AcceptanceTest],
+        context_files: &'a [String],
         timeout_sec: &'a Option<f64>,
         env: &'a BTreeMap<String, String>,
         isolation: &'a Isolation,
@@ -790,6 +810,7 @@ fn definition_hash(step: &Step) -> String {
         depends_on: &step.depends_on,
         files_scope: &step.files_scope,
         acceptance_tests: &step.acceptance_tests,
+        context_files: &step.context_files,
         timeout_sec: &step.timeout_sec,
         env: &step.env,
         isolation: &step.isolation,

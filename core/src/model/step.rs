@@ -86,6 +86,8 @@ pub struct Step {
     /// workstream's only step). Only declared scopes serialise concurrent steps.
     pub declared_scope: bool,
     pub acceptance_tests: Vec<AcceptanceTest>,
+    /// Files the tool should read but not change (`context_files`), repository-relative.
+    pub context_files: Vec<String>,
     /// Tool timeout in seconds.
     pub timeout_sec: Option<f64>,
     pub env: BTreeMap<String, String>,
@@ -135,6 +137,12 @@ impl Step {
             out.push_str(p);
             if !p.ends_with('\n') {
                 out.push('\n');
+            }
+        }
+        if !self.context_files.is_empty() {
+            out.push_str("\nRead for context (do not change):\n");
+            for f in &self.context_files {
+                out.push_str(&format!("- {f}\n"));
             }
         }
         if !self.files_scope.is_empty() {
