@@ -12,6 +12,7 @@ mod progress;
 use clap::Parser;
 
 fn main() {
+    restore_sigpipe();
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);
     let code = commands::dispatch(cli);
@@ -31,4 +32,14 @@ fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+/// Rust ignores SIGPIPE, so `pipeline status --json | head` would panic on a closed pipe.
+/// Restore the default: the process ends quietly when its reader goes away, like other
+/// Unix tools. (A run killed this way stays resumable: its state is written ahead.)
+fn restore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called first thing in `main`, before any thread exists; SIG_DFL installs no
+    // Rust handler.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }

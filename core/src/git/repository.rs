@@ -32,6 +32,12 @@ impl Repository {
     /// suggests `git init`), [`GitError::BareRepository`], [`GitError::Git`] for other
     /// failures (e.g. a repository owned by another user).
     pub fn open(path: &Path) -> Result<Repository, GitError> {
+        // Every object pipeline writes (trees, merge commits) references objects it just
+        // read from the same repository; libgit2's default re-verification of each
+        // referenced object (opening and inflating it) made writing a merged tree cost
+        // O(tree size) object reads. Process-wide, set once.
+        static RELAXED: std::sync::Once = std::sync::Once::new();
+        RELAXED.call_once(|| git2::opts::strict_object_creation(false));
         let repo = git2::Repository::discover(path).map_err(|cause| {
             if cause.code() == ErrorCode::NotFound {
                 GitError::NotARepository {
