@@ -17,7 +17,7 @@ use pipeline_error::{AttemptFailure, Termination as FailureTermination};
 
 use super::run_context::RunContext;
 use super::{RunEvent, step_error_text};
-use crate::git::{ChangeKind, GitError, changed_paths, commit_worktree};
+use crate::git::{ChangeKind, GitError, commit_staged, stage_changes};
 use crate::model::{FileScope, Isolation, Step, StepKind};
 use crate::state::{AttemptResult, StepStatus};
 
@@ -265,7 +265,7 @@ pub(crate) async fn run_attempt(
         });
     }
     let wt = cwd.to_path_buf();
-    let changes = blocking(move || changed_paths(&wt, start))
+    let staged = blocking(move || stage_changes(&wt, start))
         .await
         .map_err(|e| {
             plain_failure(
@@ -274,6 +274,7 @@ pub(crate) async fn run_attempt(
                 "git",
             )
         })?;
+    let changes = &staged.changes;
     let changed: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     if !step.files_scope.is_empty()
         && let Ok(scope) = FileScope::new(step.files_scope.iter().map(String::as_str))
@@ -298,7 +299,7 @@ pub(crate) async fn run_attempt(
     }
     let wt = cwd.to_path_buf();
     let message = commit_message(step, &ctx.run_id, attempt);
-    let commit = blocking(move || commit_worktree(&wt, start, &message))
+    let commit = blocking(move || commit_staged(&wt, start, &staged, &message))
         .await
         .map_err(|e| {
             plain_failure(

@@ -32,6 +32,51 @@ pub fn commit_worktree(
     message: &str,
 ) -> Result<git2::Oid, GitError> {
     let repo = open_worktree(worktree)?;
+    let (branch_ref, parent_commit) = head_and_parent(&repo, worktree, parent)?;
+    let mut index = stage_all(&repo, worktree)?;
+    let tree_id = index
+        .write_tree()
+        .map_err(GitError::git("write the staged tree", worktree))?;
+    index
+        .write()
+        .map_err(GitError::git("write the index", worktree))?;
+    commit_tree(
+        &repo,
+        worktree,
+        &branch_ref,
+        &parent_commit,
+        tree_id,
+        message,
+    )
+}
+
+/// Commits what [`stage_changes`](super::stage_changes) staged, without walking the
+/// worktree again: the same commit [`commit_worktree`] would make if nothing changed in
+/// between. Errors as [`commit_worktree`].
+pub fn commit_staged(
+    worktree: &Path,
+    parent: git2::Oid,
+    staged: &super::StagedChanges,
+    message: &str,
+) -> Result<git2::Oid, GitError> {
+    let repo = open_worktree(worktree)?;
+    let (branch_ref, parent_commit) = head_and_parent(&repo, worktree, parent)?;
+    commit_tree(
+        &repo,
+        worktree,
+        &branch_ref,
+        &parent_commit,
+        staged.tree,
+        message,
+    )
+}
+
+/// The branch `HEAD` names and the `parent` commit. Errors: detached `HEAD`, unknown parent.
+fn head_and_parent<'r>(
+    repo: &'r git2::Repository,
+    worktree: &Path,
+    parent: git2::Oid,
+) -> Result<(String, git2::Commit<'r>), GitError> {
     let head = repo
         .find_reference("HEAD")
         .map_err(GitError::git("read HEAD", worktree))?;
@@ -51,26 +96,29 @@ pub fn commit_worktree(
             path: worktree.to_path_buf(),
             cause,
         })?;
+    Ok((branch_ref, parent_commit))
+}
 
-    let mut index = stage_all(&repo, worktree)?;
-    let tree_id = index
-        .write_tree()
-        .map_err(GitError::git("write the staged tree", worktree))?;
-    index
-        .write()
-        .map_err(GitError::git("write the index", worktree))?;
-
+fn commit_tree(
+    repo: &git2::Repository,
+    worktree: &Path,
+    branch_ref: &str,
+    parent_commit: &git2::Commit<'_>,
+    tree_id: git2::Oid,
+    message: &str,
+) -> Result<git2::Oid, GitError> {
+    let parent = parent_commit.id();
     let result = if tree_id == parent_commit.tree_id() {
         parent
     } else {
         let tree = repo
             .find_tree(tree_id)
             .map_err(GitError::git("read the staged tree", worktree))?;
-        let author = signature(&repo, worktree)?;
-        repo.commit(None, &author, &author, message, &tree, &[&parent_commit])
+        let author = signature(repo, worktree)?;
+        repo.commit(None, &author, &author, message, &tree, &[parent_commit])
             .map_err(GitError::git("create the step's commit", worktree))?
     };
-    repo.reference(&branch_ref, result, true, "pipeline: step result")
+    repo.reference(branch_ref, result, true, "pipeline: step result")
         .map_err(GitError::git(
             format!("set `{branch_ref}` to {result}"),
             worktree,

@@ -59,8 +59,8 @@ mod worktree_reset;
 #[cfg(test)]
 mod tests;
 
-pub use changes::{ChangeKind, ChangedPath, changed_paths};
-pub use commit::commit_worktree;
+pub use changes::{ChangeKind, ChangedPath, StagedChanges, changed_paths, stage_changes};
+pub use commit::{commit_staged, commit_worktree};
 pub use git_error::GitError;
 pub use repository::Repository;
 pub use worktree::Worktree;

@@ -224,3 +224,55 @@ fn untracked_nested_repositories_are_neither_reported_nor_committed() {
         "{paths:?}"
     );
 }
+
+#[test]
+fn staging_once_commits_the_same_tree_as_commit_worktree() {
+    let fixture = Fixture::new();
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let a = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire a");
+    let b = pool
+        .acquire("b", "pipeline-steps/run-1/b", fixture.base)
+        .expect("acquire b");
+    for wt in [a.path(), b.path()] {
+        write(wt, "src/a.txt", "modified\n");
+        fs::remove_file(wt.join("README.md")).expect("delete");
+        write(wt, "docs/new.md", "new\n");
+        write(wt, "target/out.bin", "ignored\n");
+    }
+    let staged = crate::git::stage_changes(a.path(), fixture.base).expect("stage");
+    assert_eq!(
+        staged.changes,
+        vec![
+            change("README.md", ChangeKind::Deleted),
+            change("docs/new.md", ChangeKind::Added),
+            change("src/a.txt", ChangeKind::Modified),
+        ]
+    );
+    let via_staged =
+        crate::git::commit_staged(a.path(), fixture.base, &staged, "a").expect("commit staged");
+    let via_worktree = commit_worktree(b.path(), fixture.base, "b").expect("commit worktree");
+    let repo = git2::Repository::open(fixture.repo.workdir()).expect("open");
+    let tree = |oid| repo.find_commit(oid).expect("commit").tree_id();
+    assert_eq!(tree(via_staged), tree(via_worktree));
+    assert_eq!(
+        status(a.path()),
+        status(b.path()),
+        "the same state as after commit_worktree"
+    );
+    assert!(
+        !status(a.path()).lines().any(|l| !l.starts_with("!!")),
+        "only ignored files remain"
+    );
+    // Nothing changed: the parent is the result, as with commit_worktree.
+    let c = pool
+        .acquire("c", "pipeline-steps/run-1/c", fixture.base)
+        .expect("acquire c");
+    let empty = crate::git::stage_changes(c.path(), fixture.base).expect("stage nothing");
+    assert!(empty.changes.is_empty());
+    assert_eq!(
+        crate::git::commit_staged(c.path(), fixture.base, &empty, "c").expect("commit"),
+        fixture.base
+    );
+}
