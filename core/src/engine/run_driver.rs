@@ -257,6 +257,8 @@ async fn resume_prepared(
 ) -> Result<RunSummary, EngineError> {
     let lock = RunLock::acquire(&prepared.workspace.locks_dir(), &record.run_id)?;
     let base = prepared.repo.resolve_commit(&record.base_commit)?;
+    // A driver killed while updating one of this run's branches leaves its lock file.
+    prepared.repo.remove_stale_ref_locks(&record.run_id)?;
     let recorded = state.steps(&record.run_id)?;
     // Tools of steps that were running when the driving process died may still run.
     for r in recorded.iter().filter(|r| r.status.is_active()) {

@@ -88,6 +88,44 @@ impl Repository {
         Ok(deleted)
     }
 
+    /// Removes `.lock` files left beside run `run_id`'s branches (`pipeline-steps/<run>/...`
+    /// and `pipeline/<run>`) by a process killed while updating them; git and libgit2
+    /// refuse to update a ref whose lock file exists. Only call this while holding the
+    /// run's lock (no other process may be writing these refs). Returns how many were
+    /// removed.
+    ///
+    /// Errors: [`GitError::Io`] when a lock file cannot be removed.
+    pub fn remove_stale_ref_locks(&self, run_id: &str) -> Result<usize, GitError> {
+        let heads = self.commondir().join("refs").join("heads");
+        let mut removed = 0;
+        let mut pending = vec![heads.join("pipeline-steps").join(run_id)];
+        let mut locks = vec![heads.join("pipeline").join(format!("{run_id}.lock"))];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|e| e == "lock") {
+                    locks.push(path);
+                }
+            }
+        }
+        for lock in locks {
+            match std::fs::remove_file(&lock) {
+                Ok(()) => {
+                    tracing::warn!(path = %lock.display(), "removed a stale ref lock left by a killed process");
+                    removed += 1;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(GitError::io("remove", &lock)(e)),
+            }
+        }
+        Ok(removed)
+    }
+
     /// The commit branch `name` points at, or `None` when there is no such branch.
     ///
     /// Errors: [`GitError::InvalidBranchName`], [`GitError::Git`].

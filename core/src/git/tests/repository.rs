@@ -190,3 +190,27 @@ fn commit_exists_checks_full_ids_only() {
         "a tree is not a commit"
     );
 }
+
+#[test]
+fn stale_ref_locks_of_a_run_are_removed_and_others_kept() {
+    let fixture = Fixture::new();
+    let heads = fixture.repo.commondir().join("refs/heads");
+    let mine = [
+        heads.join("pipeline-steps/r1/ws/step.lock"),
+        heads.join("pipeline/r1.lock"),
+    ];
+    let other = heads.join("pipeline-steps/r2/x.lock");
+    for f in mine.iter().chain([&other]) {
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, "").unwrap();
+    }
+    assert_eq!(fixture.repo.remove_stale_ref_locks("r1").unwrap(), 2);
+    assert!(mine.iter().all(|f| !f.exists()));
+    assert!(other.exists(), "another run's lock is not touched");
+    // The branch can be written again.
+    fixture
+        .repo
+        .set_branch("pipeline-steps/r1/ws/step", fixture.base)
+        .unwrap();
+    assert_eq!(fixture.repo.remove_stale_ref_locks("r1").unwrap(), 0);
+}
