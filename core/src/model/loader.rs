@@ -188,12 +188,10 @@ pub fn load_workstreams(
             diags.push(d);
         }
     } else {
-        for mut d in sibling_problems {
-            if d.severity == Severity::Error {
-                d.severity = Severity::Note;
-                d.message = format!("sibling file skipped: {}", d.message);
-            }
-            diags.push(d);
+        // Siblings nothing depends on are none of this run's business: a workstream file
+        // in a busy directory must not drown in notes about unrelated JSON files.
+        for d in sibling_problems {
+            tracing::debug!("sibling file skipped: {d}");
         }
     }
 
