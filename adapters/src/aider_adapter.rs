@@ -239,13 +239,7 @@ impl AiderAdapter {
                 .chain(&inv.env)
                 .map(|(name, value)| (name.into(), value.into())),
         );
-        env.push(("PIPELINE_STEP_ID".into(), inv.step_id.clone().into()));
-        env.push(("PIPELINE_WORKTREE".into(), inv.worktree.clone().into()));
-        env.push((
-            "PIPELINE_PROMPT_FILE".into(),
-            inv.prompt_file.clone().into(),
-        ));
-        env.push(("PIPELINE_ATTEMPT".into(), inv.attempt.to_string().into()));
+        env.extend(inv.context_env());
         env
     }
 

@@ -219,13 +219,7 @@ impl ClaudeAdapter {
         if let Some(key) = self.api_key(inv, lookup) {
             env.push(("ANTHROPIC_API_KEY".into(), key.into()));
         }
-        env.push(("PIPELINE_STEP_ID".into(), inv.step_id.clone().into()));
-        env.push(("PIPELINE_WORKTREE".into(), inv.worktree.clone().into()));
-        env.push((
-            "PIPELINE_PROMPT_FILE".into(),
-            inv.prompt_file.clone().into(),
-        ));
-        env.push(("PIPELINE_ATTEMPT".into(), inv.attempt.to_string().into()));
+        env.extend(inv.context_env());
         ProcessSpec {
             program,
             args,

@@ -168,13 +168,7 @@ impl CodexAdapter {
             .map(|(name, value)| (name.into(), value.into()))
             .collect();
         env.push(("CODEX_HOME".into(), codex_home.into()));
-        env.push(("PIPELINE_STEP_ID".into(), inv.step_id.clone().into()));
-        env.push(("PIPELINE_WORKTREE".into(), inv.worktree.clone().into()));
-        env.push((
-            "PIPELINE_PROMPT_FILE".into(),
-            inv.prompt_file.clone().into(),
-        ));
-        env.push(("PIPELINE_ATTEMPT".into(), inv.attempt.to_string().into()));
+        env.extend(inv.context_env());
         ProcessSpec {
             program,
             args,

@@ -36,6 +36,22 @@ pub struct Invocation {
     pub limits: OutputLimits,
 }
 
+impl Invocation {
+    /// The step context every tool process gets: `PIPELINE_STEP_ID`, `PIPELINE_WORKTREE`,
+    /// `PIPELINE_PROMPT_FILE` and `PIPELINE_ATTEMPT` (1-based).
+    pub fn context_env(&self) -> [(std::ffi::OsString, std::ffi::OsString); 4] {
+        [
+            ("PIPELINE_STEP_ID".into(), self.step_id.clone().into()),
+            ("PIPELINE_WORKTREE".into(), self.worktree.clone().into()),
+            (
+                "PIPELINE_PROMPT_FILE".into(),
+                self.prompt_file.clone().into(),
+            ),
+            ("PIPELINE_ATTEMPT".into(), self.attempt.to_string().into()),
+        ]
+    }
+}
+
 /// Tokens and cost an AI tool reported for one attempt (Aider's "Tokens: ... Cost: ..."
 /// lines, Codex's `turn.completed` usage, Claude Code's `result` event). Fields the tool did
 /// not report are `None`.

@@ -25,24 +25,7 @@ const EDITED: &str = "def greet():\n    return \"hello, world\"\n";
 
 /// The pinned Aider CLI, or `None` (after printing why) when the test must be skipped.
 fn aider_bin() -> Option<PathBuf> {
-    let bin = std::env::var_os("PIPELINE_TEST_AIDER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venv-aider/bin/aider")
-        });
-    if bin.is_file() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "aider not installed at {} (run scripts/install-aider.sh); required under CI=true",
-        bin.display()
-    );
-    eprintln!(
-        "SKIP: aider not installed (run scripts/install-aider.sh); looked at {}",
-        bin.display()
-    );
-    None
+    crate::support::installed_cli("aider", ".tools/venv-aider/bin/aider")
 }
 
 /// A test repository with `hello.py` whose `aider` profile runs `bin` against `server`

@@ -30,25 +30,7 @@ const MODEL: &str = "claude-fake-model";
 /// The pinned Claude Code CLI, or `None` (after printing why) when the test must be
 /// skipped.
 fn claude_bin() -> Option<PathBuf> {
-    let bin = std::env::var_os("PIPELINE_TEST_CLAUDE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join(".tools/npm-claude/node_modules/.bin/claude")
-        });
-    if bin.is_file() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "claude not installed at {} (run scripts/install-claude.sh); required under CI=true",
-        bin.display()
-    );
-    eprintln!(
-        "SKIP: claude not installed (run scripts/install-claude.sh); looked at {}",
-        bin.display()
-    );
-    None
+    crate::support::installed_cli("claude", ".tools/npm-claude/node_modules/.bin/claude")
 }
 
 /// A test repository whose `claude` profile runs `bin` against `server`. Claude Code's

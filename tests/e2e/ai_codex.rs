@@ -26,25 +26,7 @@ const MODEL: &str = "gpt-5.5";
 
 /// The pinned Codex CLI, or `None` (after printing why) when the test must be skipped.
 pub(crate) fn codex_bin() -> Option<PathBuf> {
-    let bin = std::env::var_os("PIPELINE_TEST_CODEX_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join(".tools/npm-codex/node_modules/.bin/codex")
-        });
-    if bin.is_file() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "codex not installed at {} (run scripts/install-codex.sh); required under CI=true",
-        bin.display()
-    );
-    eprintln!(
-        "SKIP: codex not installed (run scripts/install-codex.sh); looked at {}",
-        bin.display()
-    );
-    None
+    crate::support::installed_cli("codex", ".tools/npm-codex/node_modules/.bin/codex")
 }
 
 /// A test repository whose `codex` profile runs `bin` against `server`.

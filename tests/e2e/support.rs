@@ -209,3 +209,25 @@ impl Test {
         std::fs::write(self.repo.join(".pipeline/config.yaml"), yaml).unwrap();
     }
 }
+
+/// A pinned CLI the AI adapter tests drive for real: `$PIPELINE_TEST_<TOOL>_BIN`, else
+/// `<repo>/<installed>` (where `scripts/install-<tool>.sh` puts it). When it is missing the
+/// test is skipped with a loud message (`None`), except under `CI=true`, where it fails.
+pub fn installed_cli(tool: &str, installed: &str) -> Option<PathBuf> {
+    let bin = std::env::var_os(format!("PIPELINE_TEST_{}_BIN", tool.to_ascii_uppercase()))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(installed));
+    if bin.is_file() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{tool} not installed at {} (run scripts/install-{tool}.sh); required under CI=true",
+        bin.display()
+    );
+    eprintln!(
+        "SKIP: {tool} not installed (run scripts/install-{tool}.sh); looked at {}",
+        bin.display()
+    );
+    None
+}
