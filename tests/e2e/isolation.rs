@@ -106,3 +106,100 @@ fn phases_order_their_steps_and_sibling_files_provide_dependencies() {
     assert_eq!(t.out_lines("order"), vec!["x", "y"]);
     assert_eq!(t.step_status("phases", "base")["status"], "completed");
 }
+
+/// Steps that rename directories, change modes, turn a directory into a file, leave
+/// ignored build output and symlinks, all through one reused worktree (`--jobs 1`).
+/// Each step first checks with the real `git` that its worktree is exactly its start
+/// commit (no leftovers, index right). Run once with the change feed (inotify: staging
+/// and reset look at touched paths only) and once with `PIPELINE_CHANGE_FEED=0`
+/// (walks): the result trees must be identical.
+#[test]
+fn change_feed_and_worktree_walks_give_the_same_results() {
+    const CLEAN: &str =
+        r#"test -z \"$(git status --porcelain --ignored --untracked-files=all)\" && "#;
+    let steps = [
+        (
+            r#""id": "s1""#,
+            "mkdir -p gen/a && echo 1 > gen/a/one.txt && echo log > gen/a/debug.log",
+        ),
+        (
+            r#""id": "s2", "depends_on": ["s1"]"#,
+            "mv gen/a gen/b && chmod +x gen/b/one.txt && mkdir -p build && echo x > build/out",
+        ),
+        (
+            r#""id": "s3""#,
+            "rm keep.txt && echo s3 > s3.txt && mkdir -p build/deep && echo y > build/deep/o",
+        ),
+        (
+            r#""id": "s4", "depends_on": ["s2", "s3"]"#,
+            "rm -rf tofile && echo now-a-file > tofile && ln -s gen/b/one.txt link",
+        ),
+        (
+            r#""id": "s5", "depends_on": ["s4"]"#,
+            "test ! -e build && test ! -e gen/b/debug.log && test -L link && test -x gen/b/one.txt && cat tofile link > s5.txt",
+        ),
+        (
+            r#""id": "s6""#,
+            "mkdir tofile2 && echo z > tofile2/z && git add tofile2 && echo staged-by-tool > tool.txt",
+        ),
+    ];
+    let json = format!(
+        "[{}]",
+        steps
+            .iter()
+            .map(|(head, command)| format!(r#"{{{head}, "command": "{CLEAN}{command}"}}"#))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    );
+    let mut trees = Vec::new();
+    for feed in ["1", "0"] {
+        let t = Test::new();
+        t.commit_file(".gitignore", "*.log\nbuild/\n");
+        t.commit_file("keep.txt", "keep\n");
+        t.commit_file("tofile/x.txt", "x\n");
+        let ws = t.workstream("ws.json", &json);
+        let run = t
+            .cmd()
+            .env("PIPELINE_CHANGE_FEED", feed)
+            .args([
+                "run",
+                ws.to_str().unwrap(),
+                "--run-id",
+                "feed",
+                "--jobs",
+                "1",
+            ])
+            .output()
+            .expect("pipeline runs");
+        assert!(
+            run.status.success(),
+            "feed={feed}: {}\n{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert_eq!(
+            t.show("pipeline/feed", "s5.txt").as_deref(),
+            Some("now-a-file\n1\n")
+        );
+        assert_eq!(t.show("pipeline/feed", "keep.txt"), None);
+        assert!(t.show("pipeline/feed", "build/out").is_none());
+        trees.push(t.git(&["rev-parse", "pipeline/feed^{tree}"]));
+        let listing = t.git(&["ls-tree", "-r", "pipeline/feed"]);
+        assert!(
+            listing.contains("100755 blob") && listing.contains("gen/b/one.txt"),
+            "{listing}"
+        );
+        assert!(
+            listing.contains("120000 blob") && listing.contains("\tlink"),
+            "{listing}"
+        );
+        assert!(
+            listing.contains("\ttofile2/z") && listing.contains("\ttool.txt"),
+            "{listing}"
+        );
+    }
+    assert_eq!(
+        trees[0], trees[1],
+        "the change feed changes nothing in the results"
+    );
+}

@@ -17,7 +17,7 @@ use pipeline_error::{AttemptFailure, Termination as FailureTermination};
 
 use super::run_context::RunContext;
 use super::{RunEvent, step_error_text};
-use crate::git::{ChangeKind, GitError, commit_staged, stage_changes};
+use crate::git::{ChangeKind, ChangeTracker, GitError, commit_staged, stage_worktree_changes};
 use crate::model::{FileScope, Isolation, Step, StepKind};
 use crate::state::{AttemptResult, StepStatus};
 
@@ -131,6 +131,7 @@ pub(crate) async fn run_attempt(
     tool: Option<&ChosenTool>,
     prompt: &str,
     cwd: &Path,
+    tracker: Option<ChangeTracker>,
     start: Oid,
     attempt: u32,
     log_path: &Path,
@@ -265,7 +266,7 @@ pub(crate) async fn run_attempt(
         });
     }
     let wt = cwd.to_path_buf();
-    let staged = blocking(move || stage_changes(&wt, start))
+    let staged = blocking(move || stage_worktree_changes(&wt, tracker.as_ref(), start))
         .await
         .map_err(|e| {
             plain_failure(

@@ -220,6 +220,7 @@ async fn execute_inner(
             tool.as_ref(),
             &prompt,
             &cwd,
+            worktree.as_ref().and_then(|w| w.tracker().cloned()),
             start,
             attempt,
             &log_path,

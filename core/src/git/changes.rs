@@ -5,12 +5,15 @@
 //! list is what the step's commit would contain: ignored files are not in it, renames
 //! are a deletion plus an addition, and the on-disk index is left untouched.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use super::GitError;
 use super::repository::open_worktree;
 use super::staging::stage_all;
+use super::tree_diff::diff_trees;
+use super::worktree_tracking::ChangeTracker;
 
 /// How a path differs from the base commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,6 +57,9 @@ pub struct StagedChanges {
     pub changes: Vec<ChangedPath>,
     /// The tree of everything staged (`base`'s tree when nothing changed).
     pub tree: git2::Oid,
+    /// Whether the whole worktree was walked to find the changes (`false`: only the
+    /// paths a [`ChangeTracker`] reported were looked at).
+    pub walked: bool,
 }
 
 /// Stages every change of `worktree` (as [`commit_worktree`](super::commit_worktree)
@@ -63,17 +69,72 @@ pub fn stage_changes(worktree: &Path, base: git2::Oid) -> Result<StagedChanges, 
     stage(worktree, base, true)
 }
 
+/// [`stage_changes`] of a pooled [`Worktree`](super::Worktree). When the pool tracks it
+/// (a [`ChangeTracker`], see [`Worktree::tracker`](super::Worktree::tracker)) and the
+/// tracker can vouch for the paths the step touched, only those are examined and the
+/// staged tree is `base`'s tree updated at those paths, so the cost does not grow with
+/// the size of the tree; the index is then updated in the tracker's memory only (the
+/// next reset writes it). Otherwise the worktree is walked as by [`stage_changes`].
+/// Same changes and tree either way. Errors as [`changed_paths`].
+pub fn stage_worktree_changes(
+    worktree: &Path,
+    tracker: Option<&ChangeTracker>,
+    base: git2::Oid,
+) -> Result<StagedChanges, GitError> {
+    let Some(tracker) = tracker else {
+        return stage(worktree, base, true);
+    };
+    let mut tracked = tracker.lock(worktree)?;
+    let touched = if tracked.clean_at() == base {
+        tracked.touched_paths()
+    } else {
+        None
+    };
+    let repo = tracked.repo();
+    let base_tree = base_tree(repo, worktree, base)?;
+    let Some(touched) = touched else {
+        tracing::debug!(worktree = %worktree.display(), "staging walks the worktree");
+        return stage_in(repo, worktree, &base_tree, true);
+    };
+    let index = stage_all(repo, worktree, Some(&touched))?;
+    let tree = tree_updated_from_index(repo, &index, &base_tree, &touched)
+        .map_err(GitError::git("write the staged tree", worktree))?;
+    let staged = repo
+        .find_tree(tree)
+        .map_err(GitError::git("read the staged tree", worktree))?;
+    let mut changes = changes_between(repo, worktree, &base_tree, &staged)?;
+    changes.walked = false;
+    Ok(changes)
+}
+
 fn stage(worktree: &Path, base: git2::Oid, persist: bool) -> Result<StagedChanges, GitError> {
     let repo = open_worktree(worktree)?;
-    let base_tree = repo
-        .find_commit(base)
+    let base_tree = base_tree(&repo, worktree, base)?;
+    stage_in(&repo, worktree, &base_tree, persist)
+}
+
+fn base_tree<'r>(
+    repo: &'r git2::Repository,
+    worktree: &Path,
+    base: git2::Oid,
+) -> Result<git2::Tree<'r>, GitError> {
+    repo.find_commit(base)
         .and_then(|commit| commit.tree())
         .map_err(|cause| GitError::UnknownRevision {
             rev: base.to_string(),
             path: worktree.to_path_buf(),
             cause,
-        })?;
-    let mut index = stage_all(&repo, worktree)?;
+        })
+}
+
+/// Staging by a walk of the whole worktree; the tree is written from the index.
+fn stage_in(
+    repo: &git2::Repository,
+    worktree: &Path,
+    base_tree: &git2::Tree<'_>,
+    persist: bool,
+) -> Result<StagedChanges, GitError> {
+    let mut index = stage_all(repo, worktree, None)?;
     let staged = index
         .write_tree()
         .and_then(|oid| repo.find_tree(oid))
@@ -83,31 +144,37 @@ fn stage(worktree: &Path, base: git2::Oid, persist: bool) -> Result<StagedChange
             .write()
             .map_err(GitError::git("write the index", worktree))?;
     }
-    let diff = repo
-        .diff_tree_to_tree(Some(&base_tree), Some(&staged), None)
-        .map_err(GitError::git(
-            format!("compare the worktree with {base}"),
-            worktree,
-        ))?;
+    changes_between(repo, worktree, base_tree, &staged)
+}
 
+/// What differs between the base tree and the staged tree, as [`ChangedPath`]s.
+fn changes_between(
+    repo: &git2::Repository,
+    worktree: &Path,
+    base_tree: &git2::Tree<'_>,
+    staged: &git2::Tree<'_>,
+) -> Result<StagedChanges, GitError> {
+    // Only subtrees whose ids differ are read: O(changed paths), not O(files).
+    let diff = diff_trees(repo, base_tree, staged).map_err(GitError::git(
+        format!("compare the worktree with {}", base_tree.id()),
+        worktree,
+    ))?;
     let mut changes: BTreeMap<String, ChangeKind> = BTreeMap::new();
-    for delta in diff.deltas() {
-        let (file, change) = match delta.status() {
-            git2::Delta::Added | git2::Delta::Untracked | git2::Delta::Copied => {
-                (delta.new_file(), ChangeKind::Added)
-            }
-            git2::Delta::Deleted => (delta.old_file(), ChangeKind::Deleted),
-            git2::Delta::Renamed => {
-                record(&mut changes, delta.old_file(), ChangeKind::Deleted);
-                (delta.new_file(), ChangeKind::Added)
-            }
-            git2::Delta::Unmodified | git2::Delta::Ignored => continue,
-            git2::Delta::Modified
-            | git2::Delta::Typechange
-            | git2::Delta::Unreadable
-            | git2::Delta::Conflicted => (delta.new_file(), ChangeKind::Modified),
+    for change in diff {
+        let kind = match (change.old, change.new) {
+            (None, _) => ChangeKind::Added,
+            (_, None) => ChangeKind::Deleted,
+            _ => ChangeKind::Modified,
         };
-        record(&mut changes, file, change);
+        let path = change.path.to_string_lossy().into_owned();
+        changes
+            .entry(path)
+            .and_modify(|existing| {
+                if *existing != kind {
+                    *existing = ChangeKind::Modified;
+                }
+            })
+            .or_insert(kind);
     }
     Ok(StagedChanges {
         changes: changes
@@ -115,23 +182,87 @@ fn stage(worktree: &Path, base: git2::Oid, persist: bool) -> Result<StagedChange
             .map(|(path, change)| ChangedPath { path, change })
             .collect(),
         tree: staged.id(),
+        walked: true,
     })
 }
 
-/// Adds one delta side; a path both deleted and added (a type change split in two by
-/// the diff) is a modification.
-fn record(
-    changes: &mut BTreeMap<String, ChangeKind>,
-    file: git2::DiffFile<'_>,
-    change: ChangeKind,
-) {
-    let path = String::from_utf8_lossy(file.path_bytes().unwrap_or_default()).into_owned();
-    changes
-        .entry(path)
-        .and_modify(|existing| {
-            if *existing != change {
-                *existing = ChangeKind::Modified;
+/// `base_tree` with every path at or below one of `touched` set to what `index` has
+/// there (added, replaced or removed). Given that the index equals `base_tree`
+/// everywhere else (the [`ChangeTracker`] invariant), this is the tree `write_tree`
+/// would write, without reading every directory of the tree. Cost: the index entries
+/// and base tree entries at or below the touched paths.
+fn tree_updated_from_index(
+    repo: &git2::Repository,
+    index: &git2::Index,
+    base_tree: &git2::Tree<'_>,
+    touched: &[PathBuf],
+) -> Result<git2::Oid, git2::Error> {
+    // Removals and additions go in two passes: a file replaced by a directory (or the
+    // reverse) is a "D/F conflict" to libgit2 within one update.
+    let mut removals = git2::build::TreeUpdateBuilder::new();
+    let mut upserts = git2::build::TreeUpdateBuilder::new();
+    let mut in_index: HashSet<Vec<u8>> = HashSet::new();
+    let mut removed: HashSet<PathBuf> = HashSet::new();
+    for path in touched {
+        let prefix = path.as_os_str().as_bytes();
+        let covered = |candidate: &[u8]| {
+            candidate == prefix
+                || (candidate.starts_with(prefix) && candidate.get(prefix.len()) == Some(&b'/'))
+        };
+        if let Ok(start) = index.find_prefix(path) {
+            for position in start..index.len() {
+                let Some(entry) = index.get(position) else {
+                    break;
+                };
+                if !entry.path.starts_with(prefix) {
+                    break;
+                }
+                // Conflict stages (bits 12-13 of the flags) are not content.
+                if !covered(&entry.path)
+                    || entry.flags & 0x3000 != 0
+                    || in_index.contains(&entry.path)
+                {
+                    continue;
+                }
+                let mode = file_mode(entry.mode);
+                let entry_path = Path::new(std::ffi::OsStr::from_bytes(&entry.path));
+                let current = base_tree
+                    .get_path(entry_path)
+                    .ok()
+                    .map(|e| (e.id(), e.filemode()));
+                if current != Some((entry.id, i32::from(mode))) {
+                    upserts.upsert(entry_path, entry.id, mode);
+                }
+                in_index.insert(entry.path);
             }
-        })
-        .or_insert(change);
+        }
+        // Entries of the base tree at or below the path that the index no longer has.
+        let Ok(entry) = base_tree.get_path(path) else {
+            continue;
+        };
+        let mut pending = vec![(path.clone(), entry.id(), entry.filemode())];
+        while let Some((at, id, mode)) = pending.pop() {
+            if mode == i32::from(git2::FileMode::Tree) {
+                let tree = repo.find_tree(id)?;
+                for child in tree.iter() {
+                    let name = std::ffi::OsStr::from_bytes(child.name_bytes());
+                    pending.push((at.join(name), child.id(), child.filemode()));
+                }
+            } else if !in_index.contains(at.as_os_str().as_bytes()) && removed.insert(at.clone()) {
+                removals.remove(&at);
+            }
+        }
+    }
+    let pruned = repo.find_tree(removals.create_updated(repo, base_tree)?)?;
+    upserts.create_updated(repo, &pruned)
+}
+
+/// The tree entry mode for an index entry's mode bits.
+fn file_mode(mode: u32) -> git2::FileMode {
+    match mode {
+        0o100755 => git2::FileMode::BlobExecutable,
+        0o120000 => git2::FileMode::Link,
+        0o160000 => git2::FileMode::Commit,
+        _ => git2::FileMode::Blob,
+    }
 }

@@ -33,7 +33,7 @@ pub fn commit_worktree(
 ) -> Result<git2::Oid, GitError> {
     let repo = open_worktree(worktree)?;
     let (branch_ref, parent_commit) = head_and_parent(&repo, worktree, parent)?;
-    let mut index = stage_all(&repo, worktree)?;
+    let mut index = stage_all(&repo, worktree, None)?;
     let tree_id = index
         .write_tree()
         .map_err(GitError::git("write the staged tree", worktree))?;

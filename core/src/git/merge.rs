@@ -3,14 +3,19 @@
 //! A step with several dependencies starts at one commit that contains all their
 //! results. Commits already contained in another (ancestors) add nothing and are
 //! dropped, so a chain `a -> b -> c` gives `c` itself, not a merge. The rest are merged
-//! pairwise in the order given, as git's octopus strategy does, each pair by libgit2's
-//! three-way merge (rename detection on, recursive virtual base for criss-cross
-//! histories); intermediate results are commits no reference points at. The final
-//! commit has all remaining commits as parents, in the order given.
+//! one by one in the order given into the merge of those before, as git's octopus
+//! strategy does. When the two sides changed disjoint paths since their single merge
+//! base (the usual case for independent steps) the merged tree is one side's tree
+//! updated with the other side's changes, at a cost that does not grow with the tree;
+//! otherwise libgit2's three-way merge decides (rename detection on, recursive virtual
+//! base for criss-cross histories). Intermediate results are commits no reference
+//! points at. The final commit has all remaining commits as parents, in the order
+//! given.
 
 use std::collections::BTreeSet;
 
 use super::signature::signature;
+use super::tree_diff::diff_trees;
 use super::{GitError, Repository};
 
 impl Repository {
@@ -34,8 +39,9 @@ impl Repository {
         let repo = self.git2()?;
         let workdir = self.workdir();
         let mut unique: Vec<git2::Oid> = Vec::with_capacity(commits.len());
+        let mut seen = std::collections::HashSet::with_capacity(commits.len());
         for &oid in commits {
-            if !unique.contains(&oid) {
+            if seen.insert(oid) {
                 repo.find_commit(oid)
                     .map_err(|cause| GitError::UnknownRevision {
                         rev: oid.to_string(),
@@ -46,79 +52,189 @@ impl Repository {
             }
         }
 
-        let mut heads = Vec::with_capacity(unique.len());
-        for &candidate in &unique {
-            let mut contained = false;
-            for &other in &unique {
-                if other != candidate
-                    && repo
-                        .graph_descendant_of(other, candidate)
-                        .map_err(GitError::git(
-                            format!("compare the histories of {other} and {candidate}"),
-                            workdir,
-                        ))?
-                {
-                    contained = true;
-                    break;
-                }
-            }
-            if !contained {
-                heads.push(candidate);
-            }
-        }
-
-        let (first, rest) = match heads.as_slice() {
-            [] => return Err(GitError::NothingToMerge),
-            [only] => return Ok(*only),
-            [first, rest @ ..] => (*first, rest),
-        };
+        // One pass: each commit is compared with the merge of the heads kept so far
+        // (`acc`) by one merge-base computation, instead of every pair of commits.
+        // Kept heads are never ancestors of one another, so a head that is an ancestor
+        // of the new commit is exactly one of the merge bases of `acc` and it.
         let find = |oid: git2::Oid| {
             repo.find_commit(oid)
                 .map_err(GitError::git(format!("read commit {oid}"), workdir))
         };
-        let author = signature(&repo, workdir)?;
-        let mut ours = find(first)?;
-        let mut merged_tree = None;
-        for (position, &next) in rest.iter().enumerate() {
+        // Only needed when a commit is written (a single commit is returned as is).
+        let mut author: Option<git2::Signature<'static>> = None;
+        let mut heads: Vec<git2::Oid> = Vec::with_capacity(unique.len());
+        let mut acc: Option<git2::Commit<'_>> = None;
+        for &next in &unique {
             let theirs = find(next)?;
-            let mut index = repo
-                .merge_commits(&ours, &theirs, None)
-                .map_err(GitError::git(
-                    format!("merge {} with {next}", ours.id()),
-                    workdir,
-                ))?;
-            if index.has_conflicts() {
-                return Err(GitError::MergeConflict {
-                    paths: conflict_paths(&index, workdir)?,
-                });
+            let Some(ours) = acc.as_ref() else {
+                heads.push(next);
+                acc = Some(theirs);
+                continue;
+            };
+            let bases: Vec<git2::Oid> = match repo.merge_bases(ours.id(), next) {
+                Ok(bases) => bases.iter().copied().collect(),
+                Err(error) if error.code() == git2::ErrorCode::NotFound => Vec::new(),
+                Err(error) => {
+                    return Err(GitError::git(
+                        format!("find the merge base of {} and {next}", ours.id()),
+                        workdir,
+                    )(error));
+                }
+            };
+            if bases.contains(&next) {
+                // Already contained in a kept head.
+                continue;
             }
-            let tree_id = index
-                .write_tree_to(&repo)
-                .map_err(GitError::git("write the merged tree", workdir))?;
+            heads.retain(|head| !bases.contains(head));
+            if heads.is_empty() {
+                // Every kept head is an ancestor of this commit.
+                heads.push(next);
+                acc = Some(theirs);
+                continue;
+            }
+            let tree_id = match disjoint_merge(&repo, ours, &theirs, &bases)? {
+                Some(tree_id) => tree_id,
+                None => {
+                    let mut index =
+                        repo.merge_commits(ours, &theirs, None)
+                            .map_err(GitError::git(
+                                format!("merge {} with {next}", ours.id()),
+                                workdir,
+                            ))?;
+                    if index.has_conflicts() {
+                        return Err(GitError::MergeConflict {
+                            paths: conflict_paths(&index, workdir)?,
+                        });
+                    }
+                    index
+                        .write_tree_to(&repo)
+                        .map_err(GitError::git("write the merged tree", workdir))?
+                }
+            };
             let tree = repo
                 .find_tree(tree_id)
                 .map_err(GitError::git("read the merged tree", workdir))?;
-            if position + 1 < rest.len() {
-                // An unreferenced intermediate commit, so the next pair's merge base
-                // is computed over the real history.
-                let intermediate = repo
-                    .commit(None, &author, &author, message, &tree, &[&ours, &theirs])
-                    .map_err(GitError::git("write an intermediate merge commit", workdir))?;
-                ours = find(intermediate)?;
-            }
-            merged_tree = Some(tree);
+            heads.push(next);
+            // An unreferenced intermediate commit, so the next merge base is computed
+            // over the real history.
+            let author = match &author {
+                Some(author) => author,
+                None => author.insert(signature(&repo, workdir)?),
+            };
+            let intermediate = repo
+                .commit(None, author, author, message, &tree, &[ours, &theirs])
+                .map_err(GitError::git("write an intermediate merge commit", workdir))?;
+            acc = Some(find(intermediate)?);
         }
-        let Some(tree) = merged_tree else {
-            return Err(GitError::NothingToMerge);
+        let (Some(acc), [_, _, ..]) = (acc, heads.as_slice()) else {
+            return heads.first().copied().ok_or(GitError::NothingToMerge);
         };
+        let tree = acc
+            .tree()
+            .map_err(GitError::git("read the merged tree", workdir))?;
         let parents = heads
             .iter()
             .map(|&oid| find(oid))
             .collect::<Result<Vec<_>, _>>()?;
         let parent_refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        let author = match author {
+            Some(author) => author,
+            None => signature(&repo, workdir)?,
+        };
         repo.commit(None, &author, &author, message, &tree, &parent_refs)
             .map_err(GitError::git("write the merge commit", workdir))
     }
+}
+
+/// The merge of two commits whose changes since their merge base touch disjoint paths,
+/// computed without building a whole-tree index: `theirs`' changes (equal subtrees
+/// skipped by id, O(changed paths)) applied to `ours`' tree with a tree update, O(changed paths x
+/// depth). This is the common case when merging the results of independent steps, and
+/// it gives the tree libgit2's three-way merge would give. `bases`: the merge bases of
+/// the two commits (each path changed on at most
+/// one side keeps that side's version). `None` when the shortcut does not apply and the
+/// full merge must decide: no single merge base, a path changed on both sides (even
+/// identically), or a change under a path that the other side made a file.
+///
+/// Errors: [`GitError::Git`] when an object cannot be read or the tree written.
+fn disjoint_merge(
+    repo: &git2::Repository,
+    ours: &git2::Commit<'_>,
+    theirs: &git2::Commit<'_>,
+    bases: &[git2::Oid],
+) -> Result<Option<git2::Oid>, GitError> {
+    let workdir = repo.workdir().unwrap_or_else(|| repo.path());
+    let [base] = bases else {
+        return Ok(None);
+    };
+    let read = |oid: git2::Oid| {
+        repo.find_commit(oid)
+            .and_then(|commit| commit.tree())
+            .map_err(GitError::git(format!("read the tree of {oid}"), workdir))
+    };
+    let base_tree = read(*base)?;
+    let ours_tree = ours.tree().map_err(GitError::git(
+        format!("read the tree of {}", ours.id()),
+        workdir,
+    ))?;
+    let theirs_tree = theirs.tree().map_err(GitError::git(
+        format!("read the tree of {}", theirs.id()),
+        workdir,
+    ))?;
+    if theirs_tree.id() == base_tree.id() {
+        return Ok(Some(ours_tree.id()));
+    }
+    if ours_tree.id() == base_tree.id() {
+        return Ok(Some(theirs_tree.id()));
+    }
+    let changes = diff_trees(repo, &base_tree, &theirs_tree)
+        .map_err(GitError::git("compare trees for a merge", workdir))?;
+    // Removals first, additions second: libgit2 refuses a file replaced by a directory
+    // (or the reverse) within one update.
+    let mut removals = git2::build::TreeUpdateBuilder::new();
+    let mut upserts = git2::build::TreeUpdateBuilder::new();
+    for change in changes {
+        let path = change.path.as_path();
+        // Ours must not have touched the path: same entry as the base, or absent in both.
+        if entry_at(&ours_tree, path) != entry_at(&base_tree, path) {
+            return Ok(None);
+        }
+        // Nor turned one of its directories into something else (a file where theirs
+        // has a directory).
+        let mut ancestor = path.parent();
+        while let Some(dir) = ancestor.filter(|dir| !dir.as_os_str().is_empty()) {
+            if let Some((_, mode)) = entry_at(&ours_tree, dir)
+                && mode != i32::from(git2::FileMode::Tree)
+            {
+                return Ok(None);
+            }
+            ancestor = dir.parent();
+        }
+        match change.new {
+            None => {
+                removals.remove(path);
+            }
+            Some((id, mode)) => {
+                if mode == git2::FileMode::BlobGroupWritable {
+                    return Ok(None);
+                }
+                upserts.upsert(path, id, mode);
+            }
+        }
+    }
+    removals
+        .create_updated(repo, &ours_tree)
+        .and_then(|pruned| repo.find_tree(pruned))
+        .and_then(|pruned| upserts.create_updated(repo, &pruned))
+        .map(Some)
+        .map_err(GitError::git("write the merged tree", workdir))
+}
+
+/// The id and file mode of the entry at `path` in `tree`, `None` when there is none.
+fn entry_at(tree: &git2::Tree<'_>, path: &std::path::Path) -> Option<(git2::Oid, i32)> {
+    tree.get_path(path)
+        .ok()
+        .map(|entry| (entry.id(), entry.filemode()))
 }
 
 /// Paths with a conflict entry in a merge index, `/`-separated, sorted and unique.

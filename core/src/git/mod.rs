@@ -15,10 +15,9 @@
 //!
 //! # What a reused worktree looks like after `acquire`
 //!
-//! Reset is a libgit2 forced checkout of the start commit's tree with the worktree's
-//! previous `HEAD` tree as baseline, removing untracked and ignored files, followed by
-//! rewriting the index from the start tree. Afterwards (`git status --ignored` is
-//! empty):
+//! Reset is a libgit2 forced checkout of the start commit's tree, removing untracked
+//! and ignored files, with the index made equal to the start tree. Afterwards (`git
+//! status --ignored` is empty):
 //!
 //! * **Reset**: content of every tracked file; tracked files deleted by the previous
 //!   step are restored and files it added are deleted; file modes git tracks (the
@@ -37,11 +36,31 @@
 //!   `refs/bisect/*`); everything the worktrees share through the repository
 //!   (objects, branches and tags, stashes, `config`, `info/exclude`, hooks).
 //!
-//! Cost: one stat pass over the worktree plus writing the files that differ between
-//! the previous and the new commit (or that the previous step modified); it does not
-//! otherwise grow with the repository's size.
+//! # Cost per step, and the change feed
+//!
+//! On Linux each pooled worktree is watched with inotify ([`ChangeTracker`]): the
+//! kernel reports every path the tool and tests create, modify, delete, rename or
+//! chmod. Staging then examines only those paths and builds the step's tree by updating
+//! the start tree at them; the next reset checks out only those paths plus the paths
+//! that differ between the two start commits (found by comparing tree ids, skipping
+//! equal subtrees), and verifies the result with a status limited to the same paths;
+//! merging independent results applies one side's changed paths to the other's tree.
+//! So a step costs the size of what it and its predecessor changed, not the size of the
+//! repository; what still grows with the tree is reading the index once per step and
+//! writing it once (a checksum over ~100 bytes per tracked file).
+//!
+//! Whenever the tracker cannot vouch for its list it falls back to walking the
+//! worktree (one stat pass per staging and per reset), which gives the same result:
+//! no inotify (not Linux), `PIPELINE_CHANGE_FEED=0`, the kernel's event queue
+//! overflowed or a watch could not be added (`fs.inotify.max_queued_events`,
+//! `max_user_watches`), the index was changed by someone else (a tool's `git add`,
+//! `git commit`, `git reset`; a mere stat refresh by `git status` is fine), a tracked
+//! file became a directory or the reverse, a worktree left by an earlier process, or a
+//! limited reset that left any difference. Writes through a shared memory mapping that
+//! are never followed by a `close` are not reported by inotify.
 
 mod branch;
+mod change_feed;
 mod changes;
 mod commit;
 mod git_error;
@@ -49,20 +68,26 @@ mod merge;
 mod repository;
 mod signature;
 mod staging;
+mod tree_diff;
 mod worktree;
 mod worktree_add;
 mod worktree_admin;
 mod worktree_pool;
 mod worktree_removal;
 mod worktree_reset;
+mod worktree_tracking;
 
 #[cfg(test)]
 mod tests;
 
-pub use changes::{ChangeKind, ChangedPath, StagedChanges, changed_paths, stage_changes};
+pub use change_feed::CHANGE_FEED_ENV;
+pub use changes::{
+    ChangeKind, ChangedPath, StagedChanges, changed_paths, stage_changes, stage_worktree_changes,
+};
 pub use commit::{commit_staged, commit_worktree};
 pub use git_error::GitError;
 pub use repository::Repository;
 pub use worktree::Worktree;
 pub use worktree_pool::WorktreePool;
 pub use worktree_removal::{remove_run_worktrees, run_worktree_root};
+pub use worktree_tracking::ChangeTracker;

@@ -5,7 +5,7 @@
 //! against (its `files_scope`) are exactly the paths its commit contains.
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::GitError;
 
@@ -18,15 +18,48 @@ use super::GitError;
 /// which is never what a step means. Writes the staged blobs to the object database
 /// but not the index to disk; call `Index::write` to persist it.
 ///
+///
+/// `touched`: when the caller knows every path that can differ from the index (a
+/// [`ChangeTracker`](super::ChangeTracker)'s report; a path covers everything below
+/// it), only those are examined instead of walking the whole working directory.
+///
 /// Errors: [`GitError::Git`] (e.g. an unreadable file).
-pub(crate) fn stage_all(repo: &git2::Repository, worktree: &Path) -> Result<git2::Index, GitError> {
+pub(crate) fn stage_all(
+    repo: &git2::Repository,
+    worktree: &Path,
+    touched: Option<&[PathBuf]>,
+) -> Result<git2::Index, GitError> {
     let mut index = repo
         .index()
         .map_err(GitError::git("open the index", worktree))?;
-    // One walk of the working directory (a status scan) finds every change; the index is
-    // then updated path by path, which costs O(changes) instead of two more walks
-    // (`update_all` + `add_all`).
+    if touched.is_some_and(<[PathBuf]>::is_empty) {
+        // Nothing touched (and an empty pathlist would mean "everything" to libgit2).
+        return Ok(index);
+    }
+    // One walk of the working directory (a status scan) finds every change, or a look
+    // at the touched paths only; the index is then updated path by path, which costs
+    // O(changes) instead of two more walks (`update_all` + `add_all`).
     let mut options = git2::StatusOptions::new();
+    if let Some(paths) = touched {
+        // A status limited to a path below an ignored directory reports the path as
+        // untracked (the walk would not enter the directory): leave out ignored paths
+        // that the index does not track.
+        let mut any = false;
+        for path in paths {
+            let ignored = repo.is_path_ignored(path).map_err(GitError::git(
+                format!("check whether {} is ignored", path.display()),
+                worktree,
+            ))?;
+            if !ignored || tracks(&index, path) {
+                options.pathspec(path);
+                any = true;
+            }
+        }
+        if !any {
+            return Ok(index);
+        }
+        options.disable_pathspec_match(true);
+    }
     options
         .include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -66,4 +99,16 @@ pub(crate) fn stage_all(repo: &git2::Repository, worktree: &Path) -> Result<git2
         }
     }
     Ok(index)
+}
+
+/// Whether the index has an entry at `path` or below it.
+fn tracks(index: &git2::Index, path: &Path) -> bool {
+    if index.get_path(path, 0).is_some() {
+        return true;
+    }
+    let mut prefix = path.as_os_str().as_bytes().to_vec();
+    prefix.push(b'/');
+    index
+        .find_prefix(Path::new(std::ffi::OsStr::from_bytes(&prefix)))
+        .is_ok()
 }

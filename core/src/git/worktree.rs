@@ -6,12 +6,19 @@
 
 use std::path::{Path, PathBuf};
 
+use super::worktree_tracking::ChangeTracker;
+
 /// A linked git worktree checked out for one step.
 #[derive(Debug)]
 pub struct Worktree {
     pub(crate) path: PathBuf,
     pub(crate) branch: String,
     pub(crate) name: String,
+    /// The pool's change tracking of this worktree, when it has one.
+    pub(crate) tracker: Option<ChangeTracker>,
+    /// Whether `acquire` reset it by looking at touched paths only (for tests and logs).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) limited_reset: bool,
 }
 
 impl Worktree {
@@ -30,5 +37,14 @@ impl Worktree {
     /// `<commondir>/worktrees/<name>`), stable across reuse by other steps.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What the pool knows of the paths touched in this worktree since it was reset
+    /// for the step: pass it to
+    /// [`stage_worktree_changes`](super::stage_worktree_changes) so staging looks at
+    /// those paths only. `None` when the worktree is not tracked (no inotify, or
+    /// `PIPELINE_CHANGE_FEED=0`); staging then walks it.
+    pub fn tracker(&self) -> Option<&ChangeTracker> {
+        self.tracker.as_ref()
     }
 }

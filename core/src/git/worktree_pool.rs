@@ -11,13 +11,15 @@
 //! (left by a failed attempt or a crash), an idle worktree (renamed to the step path,
 //! its admin `gitdir` file rewritten as `git worktree move` does), or a new worktree
 //! (added into `.pool/` as `git worktree add` would, then renamed). Reused worktrees
-//! are then reset with [`reset_worktree`](super::worktree_reset::reset_worktree), whose
-//! cost is a stat pass plus the difference between the old and the new commit.
+//! are then reset with [`reset_worktree`](super::worktree_reset::reset_worktree): with
+//! the pool's [`ChangeTracker`] of that worktree, at the cost of what changed; without
+//! one (not Linux, or a worktree left by an earlier process), a stat pass plus that.
 //!
 //! A mutex guards directory moves and the idle list only; checkouts run outside it,
 //! so several steps acquire at once. Idle worktrees left on disk by an earlier
 //! process for the same run are picked up on first use.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -28,6 +30,7 @@ use super::worktree_add::add_worktree;
 use super::worktree_admin::{admin_dir_of, admin_root, checked_out_at, registered, write_gitdir};
 use super::worktree_removal::{remove_run_worktrees, remove_tree, run_worktree_root};
 use super::worktree_reset::reset_worktree;
+use super::worktree_tracking::ChangeTracker;
 use super::{GitError, Repository, Worktree};
 
 /// Directory (under the run's root) holding idle worktrees.
@@ -50,6 +53,8 @@ struct PoolState {
     idle: Option<Vec<String>>,
     /// Next number tried when naming a new worktree.
     next_number: u64,
+    /// Change tracking of the worktrees this pool made or reset, by admin name.
+    trackers: HashMap<String, ChangeTracker>,
 }
 
 /// How `acquire` obtained the directory at the step path.
@@ -125,12 +130,20 @@ impl WorktreePool {
         };
         match placement {
             Placement::Reuse { name } => {
-                reset_worktree(&target, branch, start)?;
-                tracing::debug!(step = step_path, worktree = %name, "reused worktree");
+                let tracker = self.lock().trackers.get(&name).cloned();
+                let limited_reset = reset_worktree(&target, branch, start, tracker.as_ref())?;
+                let tracker = match tracker {
+                    Some(tracker) => Some(tracker),
+                    // A worktree left by an earlier process: track it from now on.
+                    None => self.track(&name, &target, start),
+                };
+                tracing::debug!(step = step_path, worktree = %name, tracked = tracker.is_some(), limited_reset, "reused worktree");
                 Ok(Worktree {
                     path: target,
                     branch: branch.to_string(),
                     name,
+                    tracker,
+                    limited_reset,
                 })
             }
             Placement::Create { name } => {
@@ -146,11 +159,15 @@ impl WorktreePool {
                     ));
                 }
                 move_worktree(&created, &target, &admin_root(&self.repo).join(&name))?;
-                tracing::debug!(step = step_path, worktree = %name, "added worktree");
+                drop(state);
+                let tracker = self.track(&name, &target, start);
+                tracing::debug!(step = step_path, worktree = %name, tracked = tracker.is_some(), "added worktree");
                 Ok(Worktree {
                     path: target,
                     branch: branch.to_string(),
                     name,
+                    tracker,
+                    limited_reset: false,
                 })
             }
         }
@@ -180,6 +197,7 @@ impl WorktreePool {
         self.ensure_idle_loaded(&mut state)?;
         let Some(admin) = admin_dir_of(&self.repo, &wt.path) else {
             tracing::warn!(path = %wt.path.display(), "worktree lost its admin directory; deleting it");
+            state.trackers.remove(&wt.name);
             remove_tree(&wt.path)?;
             self.remove_empty_parents(&wt.path);
             return Ok(());
@@ -213,6 +231,7 @@ impl WorktreePool {
         let mut state = self.lock();
         remove_run_worktrees(&self.repo, &self.run_id)?;
         state.idle = Some(Vec::new());
+        state.trackers.clear();
         Ok(())
     }
 
@@ -232,6 +251,7 @@ impl WorktreePool {
                 remove_tree(&admin)?;
             }
             remove_tree(&dir)?;
+            state.trackers.remove(&name);
             removed += 1;
         }
         state.idle = Some(Vec::new());
@@ -239,6 +259,15 @@ impl WorktreePool {
         // The run root goes too when nothing was kept in it.
         let _ = fs::remove_dir(&self.root);
         Ok(removed)
+    }
+
+    /// Starts change tracking of worktree `name` at `dir`, exactly at `start` now.
+    fn track(&self, name: &str, dir: &Path, start: git2::Oid) -> Option<ChangeTracker> {
+        let tracker = ChangeTracker::start(dir, start)?;
+        self.lock()
+            .trackers
+            .insert(name.to_string(), tracker.clone());
+        Some(tracker)
     }
 
     fn lock(&self) -> MutexGuard<'_, PoolState> {

@@ -182,3 +182,111 @@ fn merging_an_unknown_commit_names_it() {
         "{error:?}"
     );
 }
+
+#[test]
+fn a_kept_head_contained_in_a_later_commit_leaves_the_parents() {
+    let fixture = Fixture::new();
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let a = run_step(&pool, "a", fixture.base, &[("a.txt", Some("a\n"))]);
+    let x = run_step(&pool, "x", fixture.base, &[("x.txt", Some("x\n"))]);
+    let c = run_step(&pool, "c", a, &[("c.txt", Some("c\n"))]);
+    let git = fixture.git2();
+    for (order, parents) in [
+        (vec![a, x, c], vec![x, c]),
+        (vec![c, x, a], vec![c, x]),
+        (vec![x, a, c, a], vec![x, c]),
+    ] {
+        let merged = fixture.repo.merge_commits(&order, "m").expect("merge");
+        let commit = git.find_commit(merged).expect("merge commit");
+        assert_eq!(
+            commit.parent_ids().collect::<Vec<_>>(),
+            parents,
+            "{order:?}"
+        );
+        let tree = commit.tree().expect("tree");
+        for file in ["a.txt", "x.txt", "c.txt", "README.md"] {
+            assert!(tree.get_path(std::path::Path::new(file)).is_ok(), "{file}");
+        }
+    }
+}
+
+/// The shortcut for disjoint changes must give the tree of libgit2's three-way merge,
+/// including deletions, modes, symlinks, new directories and a file that becomes a
+/// directory; changes to the same file (even mergeable ones) go through the full merge.
+#[test]
+fn disjoint_merges_give_the_tree_of_a_three_way_merge() {
+    let fixture = Fixture::new();
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let git = fixture.git2();
+    let step = |name: &str, edit: &dyn Fn(&std::path::Path)| {
+        let worktree = pool
+            .acquire(name, &format!("pipeline-steps/test/{name}"), fixture.base)
+            .expect("acquire");
+        edit(worktree.path());
+        let result =
+            crate::git::commit_worktree(worktree.path(), fixture.base, name).expect("commit");
+        pool.release(worktree).expect("release");
+        result
+    };
+    let a = step("a", &|dir| {
+        super::fixture::write(dir, "src/a.txt", "A first line\na2\na3\n");
+        super::fixture::write(dir, "new/deep/file.txt", "new\n");
+    });
+    let b = step("b", &|dir| {
+        std::fs::remove_file(dir.join("README.md")).expect("delete");
+        super::fixture::set_executable(&dir.join("src/b.txt"), true);
+        std::os::unix::fs::symlink("src/b.txt", dir.join("link")).expect("symlink");
+    });
+    let c = step("c", &|dir| {
+        std::fs::remove_file(dir.join("run.sh")).expect("delete");
+        super::fixture::write(dir, "run.sh/inside.txt", "a directory now\n");
+    });
+    let d = step("d", &|dir| {
+        super::fixture::write(dir, "src/a.txt", "a1\na2\nA third line\n");
+    });
+    let libgit2_tree = |commits: &[git2::Oid]| {
+        let mut ours = git.find_commit(commits[0]).expect("commit");
+        for &next in &commits[1..] {
+            let theirs = git.find_commit(next).expect("commit");
+            let mut index = git.merge_commits(&ours, &theirs, None).expect("merge");
+            assert!(!index.has_conflicts());
+            let tree = git
+                .find_tree(index.write_tree_to(&git).expect("tree"))
+                .expect("tree");
+            let signature = git2::Signature::now("t", "t@l").expect("signature");
+            let merged = git
+                .commit(None, &signature, &signature, "m", &tree, &[&ours, &theirs])
+                .expect("commit");
+            ours = git.find_commit(merged).expect("commit");
+        }
+        ours.tree_id()
+    };
+    for commits in [
+        vec![a, b],
+        vec![a, b, c],
+        vec![c, b, a],
+        vec![a, d],
+        vec![a, b, c, d],
+    ] {
+        let merged = fixture.repo.merge_commits(&commits, "m").expect("merge");
+        let tree = git.find_commit(merged).expect("commit").tree_id();
+        assert_eq!(tree, libgit2_tree(&commits), "{commits:?}");
+    }
+    let all = git
+        .find_commit(
+            fixture
+                .repo
+                .merge_commits(&[a, b, c, d], "m")
+                .expect("merge"),
+        )
+        .expect("commit")
+        .tree()
+        .expect("tree");
+    let blob = |path: &str| {
+        let entry = all.get_path(std::path::Path::new(path)).expect(path);
+        String::from_utf8_lossy(git.find_blob(entry.id()).expect("blob").content()).into_owned()
+    };
+    assert_eq!(blob("src/a.txt"), "A first line\na2\nA third line\n");
+    assert_eq!(blob("run.sh/inside.txt"), "a directory now\n");
+    assert!(all.get_path(std::path::Path::new("README.md")).is_err());
+}

@@ -6,3 +6,4 @@ mod fixture;
 mod merge;
 mod pool;
 mod repository;
+mod tracking;
