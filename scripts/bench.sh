@@ -3,21 +3,28 @@
 # summary table, and with --write rewrites the measurement part of docs/BENCHMARKS.md
 # (the hand-written analysis below its "<!-- analysis -->" marker is kept).
 #
-# What it measures (targets from issue #2):
-#   1. a seeded layered DAG of 1,000 no-op steps (`true`, isolation none), `pipeline run
-#      --jobs 2` vs the same DAG as build.ninja under `ninja -j2`: pipeline within 3x;
-#   2. 100 worktree steps (a wide DAG: 100 independent steps, each writing one distinct
-#      file) on a 5,000-file and on a 500-file repository: per-step cost must not grow
-#      with repository size; `git worktree add` + `remove` of each tree for reference;
-#      once more on the 5,000-file repository with its objects packed (info);
-#   3. `pipeline plan --format json` of a 10,000-step DAG: best of 5 under 200 ms;
-#   4. resume of a 10,000-step run with one (failed) step left: that step starts < 1 s;
-#   5. peak RSS of `pipeline run` and `pipeline plan` of the 10,000-step DAG < 100 MiB.
+# What it measures (targets from issue #2), by section name:
+#   1. noop: a seeded layered DAG of 1,000 no-op steps (`true`, isolation none), `pipeline
+#      run --jobs 2` vs the same DAG as build.ninja under `ninja -j2`: pipeline within 3x;
+#   2. worktrees: 100 worktree steps (a wide DAG: 100 independent steps, each writing one
+#      distinct file), --jobs 2, on a 5,000-file and on a 500-file repository: the
+#      steady-state cost per step (first step start -> last step done, / 100) must not grow
+#      with repository size; info: wall / 100, the one-off per-run costs that do grow
+#      (start-up with one full checkout per job slot; the end: result merge and removal
+#      of the idle worktrees), one run on the 5,000-file repository with its objects
+#      packed, one run on a 20,000-file repository, and `git worktree add` + `remove`
+#      of the 5,000- and 500-file trees;
+#   3. plan: `pipeline plan --format json` of a 10,000-step DAG: best of 5 under 200 ms;
+#   4. resume: resume of a 10,000-step run with one (failed) step left: it starts < 1 s;
+#   5. memory: peak RSS of `pipeline run`, `plan` and `resume` of the 10,000-step DAG
+#      < 100 MiB (runs the 10,000-step run and resume of section 4).
 #
-# Usage: scripts/bench.sh [--write] [--runs N] [--keep]
-#   --write   rewrite docs/BENCHMARKS.md
-#   --runs N  repetitions of items 1 and 2, interleaved (default 3; medians reported)
-#   --keep    keep the scratch directory (printed) for inspection
+# Usage: scripts/bench.sh [--write] [--runs N] [--keep] [--only SECTION]
+#   --write         rewrite docs/BENCHMARKS.md (all sections; not with --only)
+#   --runs N        repetitions of sections 1 and 2, interleaved (default 3; medians)
+#   --keep          keep the scratch directory (printed) for inspection
+#   --only SECTION  run one section (noop, worktrees, plan, resume or memory) and print
+#                   its rows only
 # Environment: PIPELINE_BIN (a binary to measure; default: `cargo build --release -p
 #              pipeline` is run first and target/release/pipeline measured),
 #              BENCH_DIR (scratch directory, kept; default a fresh mktemp -d, removed).
@@ -29,16 +36,27 @@ HERE="$ROOT/scripts/bench"
 WRITE=0
 RUNS=3
 KEEP=0
+ONLY=""
+SECTIONS="noop worktrees plan resume memory"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --write) WRITE=1 ;;
-        --runs) RUNS=$2; shift ;;
+        --runs) RUNS=${2:-}; shift ;;
         --keep) KEEP=1 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --only) ONLY=${2:-}; shift ;;
+        # The comment block at the top, up to its first non-comment line.
+        -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
+if [[ -n $ONLY ]]; then
+    [[ " $SECTIONS " == *" $ONLY "* ]] || { echo "bench: unknown section for --only: '$ONLY' (one of: $SECTIONS)" >&2; exit 2; }
+    [[ $WRITE -eq 0 ]] || { echo "bench: --write rewrites the whole results table and cannot be combined with --only" >&2; exit 2; }
+fi
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "bench: --runs needs a positive number, got '$RUNS'" >&2; exit 2; }
+# want SECTION: whether SECTION is to be measured.
+want() { [[ -z $ONLY || $ONLY == "$1" ]]; }
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
@@ -109,6 +127,10 @@ new_repo() {
     rm -rf "$dir"
     mkdir -p "$dir"
     git -C "$dir" init -q -b main
+    # No automatic gc: a commit of more than 6,700 loose objects (the 20,000-file tree)
+    # would start a detached `git gc --auto` that packs and prunes them while the tree is
+    # copied or measured. Every repository stays loose unless packed on purpose.
+    git -C "$dir" config gc.auto 0
     if [[ $# -ge 3 ]]; then
         python3 "$HERE/gen_repo.py" "$dir" --dirs "$2" --files "$3" --size 1024
     fi
@@ -131,6 +153,8 @@ completed_count() {
     "$BIN" status "$2" --json --repo "$1" |
         python3 -c 'import json,sys; d=json.load(sys.stdin); s=d.get("steps",[]); print(sum(1 for x in s if x.get("status")=="completed"), len(s))'
 }
+# sql DB QUERY: the first column of the first row, or "unknown".
+sql() { python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(sys.argv[2]).fetchone()[0])' "$@" 2>/dev/null || echo unknown; }
 
 # --- machine --------------------------------------------------------------------------
 put machine.nproc "$(nproc)"
@@ -153,56 +177,58 @@ put machine.commit "$commit"
 # Nothing is deleted while measuring: on ext4 without a journal, creating a file right
 # after many were deleted costs far more (inode allocation skips recently freed inodes),
 # so every repetition gets fresh directories and the scratch tree is removed at exit.
-log "1. 1,000-step no-op DAG (20 layers x 50, seed 1), --jobs 2 vs ninja -j2, $RUNS runs interleaved"
-D1="$WORK/noop1k"
-mkdir -p "$D1/ws"
-python3 "$HERE/gen_dag.py" --layers 20 --width 50 --seed 1 --json "$D1/ws/noop.json" --ninja "$D1/build.ninja" >/dev/null
-for i in $(seq 1 "$RUNS"); do
-    rm -rf "$D1/ninja-$i"
-    mkdir -p "$D1/ninja-$i"
-    cp "$D1/build.ninja" "$D1/ninja-$i/"
-    sync
-    (cd "$D1/ninja-$i" && timed "$D1/ninja.time" ninja -j2 >/dev/null) || die "ninja failed"
-    n=$(grep -vc '^#' "$D1/ninja-$i/.ninja_log")
-    [[ $n -eq 1000 ]] || die "ninja ran $n commands, expected 1000"
-    put s1.ninja.wall "$(field "$D1/ninja.time" 1)"
-    put s1.ninja.cpu "$(cpu_of "$D1/ninja.time")"
+bench_noop() {
+    log "1. 1,000-step no-op DAG (20 layers x 50, seed 1), --jobs 2 vs ninja -j2, $RUNS runs interleaved"
+    D1="$WORK/noop1k"
+    mkdir -p "$D1/ws"
+    python3 "$HERE/gen_dag.py" --layers 20 --width 50 --seed 1 --json "$D1/ws/noop.json" --ninja "$D1/build.ninja" >/dev/null
+    for i in $(seq 1 "$RUNS"); do
+        rm -rf "$D1/ninja-$i"
+        mkdir -p "$D1/ninja-$i"
+        cp "$D1/build.ninja" "$D1/ninja-$i/"
+        sync
+        (cd "$D1/ninja-$i" && timed "$D1/ninja.time" ninja -j2 >/dev/null) || die "ninja failed"
+        n=$(grep -vc '^#' "$D1/ninja-$i/.ninja_log")
+        [[ $n -eq 1000 ]] || die "ninja ran $n commands, expected 1000"
+        put s1.ninja.wall "$(field "$D1/ninja.time" 1)"
+        put s1.ninja.cpu "$(cpu_of "$D1/ninja.time")"
 
-    repo="$D1/repo-$i"
-    new_repo "$repo"
+        repo="$D1/repo-$i"
+        new_repo "$repo"
+        sync
+        timed "$D1/pipe.time" "$BIN" run "$D1/ws/noop.json" --repo "$repo" --jobs 2 --run-id "noop1k-$i" >/dev/null 2>"$D1/pipe.err" ||
+            die "pipeline run failed: $(tail -5 "$D1/pipe.err")"
+        read -r done_n total_n < <(completed_count "$repo" "noop1k-$i")
+        [[ $done_n -eq 1000 ]] || die "pipeline completed $done_n of $total_n steps, expected 1000"
+        put s1.pipeline.wall "$(field "$D1/pipe.time" 1)"
+        put s1.pipeline.cpu "$(cpu_of "$D1/pipe.time")"
+        log "   run $i: ninja $(field "$D1/ninja.time" 1) s, pipeline $(field "$D1/pipe.time" 1) s"
+    done
+    # Durability evidence: rows in the append-only events journal of the last run.
+    put s1.events_rows "$(sql "$D1/repo-$RUNS/.pipeline/state.db" "select count(*) from events")"
+    put s1.journal_mode "$(sql "$D1/repo-$RUNS/.pipeline/state.db" "pragma journal_mode")"
+    # One more run with NDJSON events, timestamped on arrival, to see where the time goes.
+    new_repo "$D1/repo-json"
     sync
-    timed "$D1/pipe.time" "$BIN" run "$D1/ws/noop.json" --repo "$repo" --jobs 2 --run-id "noop1k-$i" >/dev/null 2>"$D1/pipe.err" ||
-        die "pipeline run failed: $(tail -5 "$D1/pipe.err")"
-    read -r done_n total_n < <(completed_count "$repo" "noop1k-$i")
-    [[ $done_n -eq 1000 ]] || die "pipeline completed $done_n of $total_n steps, expected 1000"
-    put s1.pipeline.wall "$(field "$D1/pipe.time" 1)"
-    put s1.pipeline.cpu "$(cpu_of "$D1/pipe.time")"
-    log "   run $i: ninja $(field "$D1/ninja.time" 1) s, pipeline $(field "$D1/pipe.time" 1) s"
-done
-# Durability evidence: rows in the append-only events journal of the last run.
-sql() { python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(sys.argv[2]).fetchone()[0])' "$@" 2>/dev/null || echo unknown; }
-put s1.events_rows "$(sql "$D1/repo-$RUNS/.pipeline/state.db" "select count(*) from events")"
-put s1.journal_mode "$(sql "$D1/repo-$RUNS/.pipeline/state.db" "pragma journal_mode")"
-# One more run with NDJSON events, timestamped on arrival, to see where the time goes.
-new_repo "$D1/repo-json"
-sync
-python3 "$HERE/timed_events.py" --events "$D1/events.ndjson" -- "$BIN" run "$D1/ws/noop.json" --repo "$D1/repo-json" --jobs 2 --run-id noop1k-json --json >"$D1/json.summary"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["exit"]==0 else 1)' "$D1/json.summary" ||
-    die "pipeline run --json failed: $(cat "$D1/json.summary")"
-python3 "$HERE/event_stats.py" --prefix s1.events "$D1/events.ndjson" >>"$RES"
+    python3 "$HERE/timed_events.py" --events "$D1/events.ndjson" -- "$BIN" run "$D1/ws/noop.json" --repo "$D1/repo-json" --jobs 2 --run-id noop1k-json --json >"$D1/json.summary"
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["exit"]==0 else 1)' "$D1/json.summary" ||
+        die "pipeline run --json failed: $(cat "$D1/json.summary")"
+    python3 "$HERE/event_stats.py" --prefix s1.events "$D1/events.ndjson" >>"$RES"
+}
 
 # --- 2. worktree isolation cost vs repository size --------------------------------------
 # Template repositories are made once; each run gets a fresh copy (`cp -a`), so every run
-# starts from the same loose-object repository with no .pipeline state.
+# starts from the same repository (loose objects, or packed for the packed variant) with
+# no .pipeline state. Deleting many files slows the file creation that follows (see item
+# 1), so the packed template is packed (`git gc` prunes 5,000 loose objects) before the
+# interleaved runs, not right before its run.
 D2="$WORK/worktrees"
-mkdir -p "$D2/ws"
-python3 "$HERE/gen_dag.py" --layers 1 --width 100 --seed 2 --isolation worktree \
-    --command 'echo {id} > out-{id}.txt' --json "$D2/ws/wide.json" >/dev/null
 wt_template() { # wt_template LABEL DIRS FILES
+    new_repo "$D2/template-$1" "$2" "$3"
+    put "s2.$1.files" "$(git -C "$D2/template-$1" ls-files | wc -l)"
+}
+wt_reference() { # wt_reference LABEL: one full checkout of the tree and its removal
     local label=$1 t0 t1
-    new_repo "$D2/template-$label" "$2" "$3"
-    put "s2.$label.files" "$(git -C "$D2/template-$label" ls-files | wc -l)"
-    # Reference: one full checkout of the tree and its removal.
     t0=$(date +%s%N)
     sync
     git -C "$D2/template-$label" worktree add -q --detach "$D2/ref-wt-$label" HEAD
@@ -211,11 +237,10 @@ wt_template() { # wt_template LABEL DIRS FILES
     git -C "$D2/template-$label" worktree prune
     put "s2.$label.git_worktree_add_remove" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')"
 }
-wt_run() { # wt_run LABEL TEMPLATE-LABEL REP [gc]: 100 worktree steps on a fresh copy
+wt_run() { # wt_run LABEL TEMPLATE-LABEL REP: 100 worktree steps on a fresh copy
     local label=$1 repo="$D2/repo-$1-$3" run="wt$1"
     rm -rf "$repo"
-    cp -a "$D2/template-$2" "$repo"
-    if [[ ${4:-} == gc ]]; then git -C "$repo" gc -q; fi
+    cp -a "$D2/template-$2" "$repo" || die "cannot copy the template repository $D2/template-$2"
     sync
     python3 "$HERE/timed_events.py" --events "$D2/$label.ndjson" -- \
         "$BIN" run "$D2/ws/wide.json" --repo "$repo" --jobs 2 --run-id "$run" --json >"$D2/$label.summary"
@@ -229,71 +254,107 @@ wt_run() { # wt_run LABEL TEMPLATE-LABEL REP [gc]: 100 worktree steps on a fresh
     [[ $merged -eq 100 ]] || die "result branch pipeline/$run has $merged of 100 step files"
     put "s2.$label.wall" "$(python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["wall_s"])' "$D2/$label.summary")"
     python3 "$HERE/event_stats.py" --prefix "s2.$label" "$D2/$label.ndjson" >>"$RES"
-    log "   $label: 100 steps in $(grep "^s2.$label.wall " "$RES" | tail -n 1 | cut -d' ' -f2) s"
+    log "   $label: 100 steps in $(grep "^s2.$label.wall " "$RES" | tail -n 1 | cut -d' ' -f2) s," \
+        "steady state $(grep "^s2.$label.per_step_ms " "$RES" | tail -n 1 | cut -d' ' -f2) ms per step"
 }
-log "2. 100 worktree steps (wide: 100 independent steps), --jobs 2, on 5,000 and 500 files, $RUNS runs interleaved"
-wt_template 5000 50 100
-wt_template 500 5 100
-for i in $(seq 1 "$RUNS"); do
-    wt_run 5000 5000 "$i"
-    wt_run 500 500 "$i"
-done
-log "   once more on the 5,000-file repository after git gc (objects packed, as in a clone)"
-wt_run 5000packed 5000 1 gc
+bench_worktrees() {
+    mkdir -p "$D2/ws"
+    python3 "$HERE/gen_dag.py" --layers 1 --width 100 --seed 2 --isolation worktree \
+        --command 'echo {id} > out-{id}.txt' --json "$D2/ws/wide.json" >/dev/null
+    log "2. 100 worktree steps (wide: 100 independent steps), --jobs 2, on 5,000 and 500 files, $RUNS runs interleaved"
+    wt_template 5000 50 100
+    wt_template 500 5 100
+    wt_reference 5000
+    wt_reference 500
+    # The 5,000-file tree with its objects packed, as in a clone.
+    cp -a "$D2/template-5000" "$D2/template-5000packed"
+    git -C "$D2/template-5000packed" gc -q
+    # The order alternates: the run after a large one pays for the inodes it freed (see
+    # the analysis), which must not always hit the same size.
+    for i in $(seq 1 "$RUNS"); do
+        if (( i % 2 )); then
+            wt_run 5000 5000 "$i"
+            wt_run 500 500 "$i"
+        else
+            wt_run 500 500 "$i"
+            wt_run 5000 5000 "$i"
+        fi
+    done
+    log "   once more on the 5,000-file repository with its objects packed (git gc, as in a clone)"
+    wt_run 5000packed 5000packed 1
+    # The per-step curve at 4x the files: one run only, and no reference checkout (its
+    # removal, a delete of 20,000 files, would slow whatever creates files next).
+    log "   once on a 20,000-file repository (200 x 100 files)"
+    wt_template 20000 200 100
+    wt_run 20000 20000 1
+}
 
 # --- 3. plan of 10,000 steps ----------------------------------------------------------------
-log "3. pipeline plan --format json of a 10,000-step DAG (100 layers x 100), best of 5"
 D3="$WORK/big"
-mkdir -p "$D3/ws"
-SINK=$(python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --json "$D3/ws/big.json")
-new_repo "$D3/repo-plan"
-"$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo-plan" >"$D3/plan.json" || die "pipeline plan failed"
-python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$D3/plan.json" || die "plan output is not JSON"
-if command -v hyperfine >/dev/null 2>&1; then
-    hyperfine -N --warmup 1 --runs 5 --export-json "$D3/plan.hf.json" \
-        "$BIN plan $D3/ws/big.json --format json --repo $D3/repo-plan" >/dev/null 2>&1 ||
-        hyperfine --warmup 1 --runs 5 --export-json "$D3/plan.hf.json" \
-            "$BIN plan $D3/ws/big.json --format json --repo $D3/repo-plan >/dev/null" >/dev/null
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("s3.plan.best_ms %.1f" % (min(r["times"])*1000)); print("s3.plan.mean_ms %.1f" % (r["mean"]*1000)); print("s3.plan.method hyperfine")' "$D3/plan.hf.json" >>"$RES"
-else
-    best=""
-    for _ in 1 2 3 4 5 6; do
-        t0=$(date +%s%N)
-        "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo-plan" >/dev/null
-        t1=$(date +%s%N)
-        ms=$(( (t1 - t0) / 1000000 ))
-        if [[ -z $best || $ms -lt $best ]]; then best=$ms; fi
-    done
-    put s3.plan.best_ms "$best"
-    put s3.plan.method "date loop"
-fi
-timed "$D3/plan.time" "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo-plan" >/dev/null
-put s5.plan.rss_kib "$(field "$D3/plan.time" 4)"
-put s3.plan.bytes "$(wc -c <"$D3/plan.json")"
+SINK=""
+big_dag() { # the 10,000-step DAG, a repository for `plan`, and one checked plan output
+    [[ -z $SINK ]] || return 0
+    mkdir -p "$D3/ws"
+    SINK=$(python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --json "$D3/ws/big.json")
+    new_repo "$D3/repo-plan"
+    "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo-plan" >"$D3/plan.json" || die "pipeline plan failed"
+    python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$D3/plan.json" || die "plan output is not JSON"
+}
+bench_plan() {
+    log "3. pipeline plan --format json of a 10,000-step DAG (100 layers x 100), best of 5"
+    big_dag
+    if command -v hyperfine >/dev/null 2>&1; then
+        hyperfine -N --warmup 1 --runs 5 --export-json "$D3/plan.hf.json" \
+            "$BIN plan $D3/ws/big.json --format json --repo $D3/repo-plan" >/dev/null 2>&1 ||
+            hyperfine --warmup 1 --runs 5 --export-json "$D3/plan.hf.json" \
+                "$BIN plan $D3/ws/big.json --format json --repo $D3/repo-plan >/dev/null" >/dev/null
+        python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("s3.plan.best_ms %.1f" % (min(r["times"])*1000)); print("s3.plan.mean_ms %.1f" % (r["mean"]*1000)); print("s3.plan.method hyperfine")' "$D3/plan.hf.json" >>"$RES"
+    else
+        local best="" t0 t1 ms
+        for _ in 1 2 3 4 5 6; do
+            t0=$(date +%s%N)
+            "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo-plan" >/dev/null
+            t1=$(date +%s%N)
+            ms=$(( (t1 - t0) / 1000000 ))
+            if [[ -z $best || $ms -lt $best ]]; then best=$ms; fi
+        done
+        put s3.plan.best_ms "$best"
+        put s3.plan.method "date loop"
+    fi
+    put s3.plan.bytes "$(wc -c <"$D3/plan.json")"
+}
+bench_plan_rss() {
+    big_dag
+    timed "$D3/plan.time" "$BIN" plan "$D3/ws/big.json" --format json --repo "$D3/repo-plan" >/dev/null
+    put s5.plan.rss_kib "$(field "$D3/plan.time" 4)"
+}
 
 # --- 4 + 5. 10,000-step run, its memory, and resume with one step left ----------------------
-log "4. 10,000-step run (isolation none) whose sink $SINK fails, --jobs 2 (peak RSS measured)"
-mkdir -p "$D3/ws-fail"
-python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --fail-last --json "$D3/ws-fail/big.json" >/dev/null
-new_repo "$D3/repo-run"
-sync
-set +e
-timed "$D3/run.time" "$BIN" run "$D3/ws-fail/big.json" --repo "$D3/repo-run" --jobs 2 --run-id big10k >/dev/null 2>"$D3/run.err"
-code=$?
-set -e
-[[ $code -eq 1 ]] || die "the 10,000-step run should fail (exit 1) on its sink, exit $code: $(tail -5 "$D3/run.err")"
-put s5.run.rss_kib "$(field "$D3/run.time" 4)"
-put s5.run.wall "$(field "$D3/run.time" 1)"
-put s5.run.cpu "$(cpu_of "$D3/run.time")"
-read -r done_n total_n < <(completed_count "$D3/repo-run" big10k)
-[[ $done_n -eq 9999 && $total_n -eq 10000 ]] || die "expected 9,999 of 10,000 steps completed, got $done_n of $total_n"
-put s4.left_before_resume "$((total_n - done_n))"
-# The same DAG with the sink fixed, written over the run's file.
-python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --json "$D3/ws-fail/big.json" >/dev/null
-log "   resuming big10k with $SINK fixed"
-python3 "$HERE/timed_events.py" --step "$SINK" --events "$D3/resume.ndjson" -- \
-    /usr/bin/time -f '%e %U %S %M' -o "$D3/resume.time" "$BIN" resume big10k --repo "$D3/repo-run" --jobs 2 --json >"$D3/resume.json"
-python3 - "$D3/resume.json" "$D3/resume.ndjson" >>"$RES" <<'EOF'
+bench_run_resume() {
+    big_dag
+    log "4. 10,000-step run (isolation none) whose sink $SINK fails, --jobs 2 (peak RSS measured)"
+    mkdir -p "$D3/ws-fail"
+    python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --fail-last --json "$D3/ws-fail/big.json" >/dev/null
+    new_repo "$D3/repo-run"
+    sync
+    local code
+    set +e
+    timed "$D3/run.time" "$BIN" run "$D3/ws-fail/big.json" --repo "$D3/repo-run" --jobs 2 --run-id big10k >/dev/null 2>"$D3/run.err"
+    code=$?
+    set -e
+    [[ $code -eq 1 ]] || die "the 10,000-step run should fail (exit 1) on its sink, exit $code: $(tail -5 "$D3/run.err")"
+    put s5.run.rss_kib "$(field "$D3/run.time" 4)"
+    put s5.run.wall "$(field "$D3/run.time" 1)"
+    put s5.run.cpu "$(cpu_of "$D3/run.time")"
+    read -r done_n total_n < <(completed_count "$D3/repo-run" big10k)
+    [[ $done_n -eq 9999 && $total_n -eq 10000 ]] || die "expected 9,999 of 10,000 steps completed, got $done_n of $total_n"
+    put s4.left_before_resume "$((total_n - done_n))"
+    # The same DAG with the sink fixed, written over the run's file.
+    python3 "$HERE/gen_dag.py" --layers 100 --width 100 --seed 3 --json "$D3/ws-fail/big.json" >/dev/null
+    log "   resuming big10k with $SINK fixed"
+    python3 "$HERE/timed_events.py" --step "$SINK" --events "$D3/resume.ndjson" -- \
+        /usr/bin/time -f '%e %U %S %M' -o "$D3/resume.time" "$BIN" resume big10k --repo "$D3/repo-run" --jobs 2 --json >"$D3/resume.json"
+    python3 - "$D3/resume.json" "$D3/resume.ndjson" >>"$RES" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 if d["exit"] != 0 or d["step_started_s"] is None:
@@ -314,12 +375,21 @@ if ru:
     print("s4.resume.reused_span_s %.3f" % (ru[-1] - ru[0]))
     print("s4.resume.reused_us_each %.0f" % ((ru[-1] - ru[0]) / max(len(ru) - 1, 1) * 1e6))
 EOF
-put s5.resume.rss_kib "$(field "$D3/resume.time" 4)"
-read -r done_n total_n < <(completed_count "$D3/repo-run" big10k)
-[[ $done_n -eq 10000 ]] || die "after resume $done_n of $total_n steps are completed"
+    put s5.resume.rss_kib "$(field "$D3/resume.time" 4)"
+    read -r done_n total_n < <(completed_count "$D3/repo-run" big10k)
+    [[ $done_n -eq 10000 ]] || die "after resume $done_n of $total_n steps are completed"
+}
+
+# --- the sections, in this order (with --only, just the one named) ----------------------------
+want noop && bench_noop
+want worktrees && bench_worktrees
+want plan && bench_plan
+want memory && bench_plan_rss
+{ want resume || want memory; } && bench_run_resume
 
 # --- summary ----------------------------------------------------------------------------
 log "done; summary:"
 args=("$RES")
+[[ -n $ONLY ]] && args+=(--only "$ONLY")
 [[ $WRITE -eq 1 ]] && args+=(--write "$ROOT/docs/BENCHMARKS.md")
 python3 "$HERE/render.py" "${args[@]}"
