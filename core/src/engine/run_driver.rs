@@ -384,8 +384,20 @@ async fn drive(
         count(Final::NotRun),
     );
 
-    // Result branch: merge of every completed step's result.
-    let mut commits: Vec<git2::Oid> = outcome.results.iter().flatten().copied().collect();
+    // Result branch: merge of every completed step's result. A step whose dependent
+    // completed is contained in that dependent's result (which started from a merge of
+    // its inputs), so only the results no completed step built on are merged.
+    let mut commits: Vec<git2::Oid> = outcome
+        .results
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| {
+            !ctx.plan.dependents[i]
+                .iter()
+                .any(|&d| outcome.results[d].is_some())
+        })
+        .filter_map(|(_, result)| *result)
+        .collect();
     commits.sort();
     commits.dedup();
     let mut result_branch = None;

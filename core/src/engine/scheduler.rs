@@ -60,9 +60,9 @@ struct Scheduler {
     inputs: Vec<Vec<Oid>>,
     attempts: Vec<u32>,
     ready: BinaryHeap<(u32, Reverse<usize>)>,
-    /// Whether a checkpoint's commit exists, by commit: kept steps often share one (steps
-    /// that change nothing keep their input commit), and each lookup opens the repository.
-    known_commits: HashMap<String, bool>,
+    /// Whether a checkpoint's commit exists, through one repository handle, by commit
+    /// (kept steps often share one: steps that change nothing keep their input commit).
+    commits: crate::git::CommitCheck,
 }
 
 /// Drives the run's steps to a final state. Errors recording state are logged and make
@@ -85,7 +85,7 @@ pub(crate) async fn schedule(
         inputs: vec![Vec::new(); n],
         attempts,
         ready: BinaryHeap::new(),
-        known_commits: HashMap::new(),
+        commits: ctx.repo.commit_check(),
         prior,
         ctx: ctx.clone(),
     };
@@ -185,8 +185,7 @@ impl Scheduler {
                         prior.checkpoint.as_ref(),
                         &step.definition_hash,
                         &inputs,
-                        &ctx.repo,
-                        &mut self.known_commits,
+                        &mut self.commits,
                     ) {
                         ctx.reporter.report(&RunEvent::StepReused {
                             step: step.id.to_string(),
@@ -270,8 +269,7 @@ fn reusable(
     checkpoint: Option<&Checkpoint>,
     definition_hash: &str,
     inputs: &[Oid],
-    repo: &crate::git::Repository,
-    known: &mut HashMap<String, bool>,
+    commits: &mut crate::git::CommitCheck,
 ) -> Option<Oid> {
     let cp = checkpoint?;
     if cp.definition_hash != definition_hash {
@@ -286,10 +284,7 @@ fn reusable(
     {
         return None;
     }
-    let exists = *known
-        .entry(cp.commit.clone())
-        .or_insert_with(|| repo.commit_exists(&cp.commit));
-    if !exists {
+    if !commits.exists(&cp.commit) {
         return None;
     }
     Oid::from_str(&cp.commit).ok()

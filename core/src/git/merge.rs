@@ -52,31 +52,40 @@ impl Repository {
             }
         }
 
-        // One pass: each commit is compared with the merge of the heads kept so far
-        // (`acc`) by one merge-base computation, instead of every pair of commits.
-        // Kept heads are never ancestors of one another, so a head that is an ancestor
-        // of the new commit is exactly one of the merge bases of `acc` and it.
+        // One pass: each commit is compared with the merge of the heads kept so far by
+        // one merge-base computation (`merge_bases_many`: the bases of the commit and a
+        // hypothetical merge of the heads), instead of every pair of commits. Kept heads
+        // are never ancestors of one another, so a head that is an ancestor of the new
+        // commit is exactly one of those bases. The merge so far is a tree; a commit for
+        // it is written only when libgit2's recursive merge needs one (no single base).
         let find = |oid: git2::Oid| {
             repo.find_commit(oid)
                 .map_err(GitError::git(format!("read commit {oid}"), workdir))
         };
+        let tree_of = |oid: git2::Oid| {
+            find(oid)?
+                .tree()
+                .map_err(GitError::git(format!("read the tree of {oid}"), workdir))
+        };
         // Only needed when a commit is written (a single commit is returned as is).
         let mut author: Option<git2::Signature<'static>> = None;
         let mut heads: Vec<git2::Oid> = Vec::with_capacity(unique.len());
-        let mut acc: Option<git2::Commit<'_>> = None;
+        let mut acc: Option<git2::Tree<'_>> = None;
         for &next in &unique {
-            let theirs = find(next)?;
             let Some(ours) = acc.as_ref() else {
                 heads.push(next);
-                acc = Some(theirs);
+                acc = Some(tree_of(next)?);
                 continue;
             };
-            let bases: Vec<git2::Oid> = match repo.merge_bases(ours.id(), next) {
+            let mut inputs = Vec::with_capacity(heads.len() + 1);
+            inputs.push(next);
+            inputs.extend(&heads);
+            let bases: Vec<git2::Oid> = match repo.merge_bases_many(&inputs) {
                 Ok(bases) => bases.iter().copied().collect(),
                 Err(error) if error.code() == git2::ErrorCode::NotFound => Vec::new(),
                 Err(error) => {
                     return Err(GitError::git(
-                        format!("find the merge base of {} and {next}", ours.id()),
+                        format!("find the merge bases of {next} and {} commits", heads.len()),
                         workdir,
                     )(error));
                 }
@@ -89,49 +98,62 @@ impl Repository {
             if heads.is_empty() {
                 // Every kept head is an ancestor of this commit.
                 heads.push(next);
-                acc = Some(theirs);
+                acc = Some(tree_of(next)?);
                 continue;
             }
-            let tree_id = match disjoint_merge(&repo, ours, &theirs, &bases)? {
-                Some(tree_id) => tree_id,
-                None => {
-                    let mut index =
-                        repo.merge_commits(ours, &theirs, None)
-                            .map_err(GitError::git(
-                                format!("merge {} with {next}", ours.id()),
-                                workdir,
-                            ))?;
-                    if index.has_conflicts() {
-                        return Err(GitError::MergeConflict {
-                            paths: conflict_paths(&index, workdir)?,
-                        });
+            let theirs = tree_of(next)?;
+            let merged =
+                match bases.as_slice() {
+                    [base] => {
+                        let base = tree_of(*base)?;
+                        match disjoint_merge(&repo, &base, ours, &theirs)? {
+                            Some(tree) => tree,
+                            None => {
+                                let index = repo
+                                    .merge_trees(&base, ours, &theirs, None)
+                                    .map_err(GitError::git(format!("merge {next}"), workdir))?;
+                                write_merged(&repo, index, workdir)?
+                            }
+                        }
                     }
-                    index
-                        .write_tree_to(&repo)
-                        .map_err(GitError::git("write the merged tree", workdir))?
-                }
-            };
-            let tree = repo
-                .find_tree(tree_id)
-                .map_err(GitError::git("read the merged tree", workdir))?;
+                    _ => {
+                        // No single base (criss-cross history, or none): libgit2 merges the
+                        // commits with a recursive virtual base, so the merge so far becomes
+                        // an unreferenced commit on the kept heads.
+                        let author = match &author {
+                            Some(author) => author,
+                            None => author.insert(signature(&repo, workdir)?),
+                        };
+                        let parents = heads
+                            .iter()
+                            .map(|&oid| find(oid))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let parent_refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+                        let so_far = match parent_refs.as_slice() {
+                            [only] => (*only).clone(),
+                            _ => find(
+                                repo.commit(None, author, author, message, ours, &parent_refs)
+                                    .map_err(GitError::git(
+                                        "write an intermediate merge commit",
+                                        workdir,
+                                    ))?,
+                            )?,
+                        };
+                        let index = repo.merge_commits(&so_far, &find(next)?, None).map_err(
+                            GitError::git(format!("merge {} with {next}", so_far.id()), workdir),
+                        )?;
+                        write_merged(&repo, index, workdir)?
+                    }
+                };
             heads.push(next);
-            // An unreferenced intermediate commit, so the next merge base is computed
-            // over the real history.
-            let author = match &author {
-                Some(author) => author,
-                None => author.insert(signature(&repo, workdir)?),
-            };
-            let intermediate = repo
-                .commit(None, author, author, message, &tree, &[ours, &theirs])
-                .map_err(GitError::git("write an intermediate merge commit", workdir))?;
-            acc = Some(find(intermediate)?);
+            acc = Some(
+                repo.find_tree(merged)
+                    .map_err(GitError::git("read the merged tree", workdir))?,
+            );
         }
-        let (Some(acc), [_, _, ..]) = (acc, heads.as_slice()) else {
+        let (Some(tree), [_, _, ..]) = (acc, heads.as_slice()) else {
             return heads.first().copied().ok_or(GitError::NothingToMerge);
         };
-        let tree = acc
-            .tree()
-            .map_err(GitError::git("read the merged tree", workdir))?;
         let parents = heads
             .iter()
             .map(|&oid| find(oid))
@@ -146,48 +168,47 @@ impl Repository {
     }
 }
 
-/// The merge of two commits whose changes since their merge base touch disjoint paths,
-/// computed without building a whole-tree index: `theirs`' changes (equal subtrees
-/// skipped by id, O(changed paths)) applied to `ours`' tree with a tree update, O(changed paths x
-/// depth). This is the common case when merging the results of independent steps, and
-/// it gives the tree libgit2's three-way merge would give. `bases`: the merge bases of
-/// the two commits (each path changed on at most
-/// one side keeps that side's version). `None` when the shortcut does not apply and the
-/// full merge must decide: no single merge base, a path changed on both sides (even
-/// identically), or a change under a path that the other side made a file.
+/// Writes the tree of a merge result, or reports its conflicting paths.
+fn write_merged(
+    repo: &git2::Repository,
+    mut index: git2::Index,
+    workdir: &std::path::Path,
+) -> Result<git2::Oid, GitError> {
+    if index.has_conflicts() {
+        return Err(GitError::MergeConflict {
+            paths: conflict_paths(&index, workdir)?,
+        });
+    }
+    index
+        .write_tree_to(repo)
+        .map_err(GitError::git("write the merged tree", workdir))
+}
+
+/// The three-way merge of trees `ours` and `theirs` with merge base `base` when the two
+/// sides changed disjoint paths, computed without building a whole-tree index: the
+/// changes from `base` to `theirs` (equal subtrees skipped by id, O(changed paths))
+/// applied to `ours` with tree updates, O(changed paths x depth). This is the common case
+/// when merging the results of independent steps, and it gives the tree libgit2's
+/// three-way merge gives (each path changed on one side keeps that side's version).
+/// `None` when the shortcut does not apply and the full merge must decide: a path
+/// changed on both sides (even identically), a change under a path that the other side
+/// made a file, or an unusual file mode.
 ///
 /// Errors: [`GitError::Git`] when an object cannot be read or the tree written.
 fn disjoint_merge(
     repo: &git2::Repository,
-    ours: &git2::Commit<'_>,
-    theirs: &git2::Commit<'_>,
-    bases: &[git2::Oid],
+    base_tree: &git2::Tree<'_>,
+    ours_tree: &git2::Tree<'_>,
+    theirs_tree: &git2::Tree<'_>,
 ) -> Result<Option<git2::Oid>, GitError> {
     let workdir = repo.workdir().unwrap_or_else(|| repo.path());
-    let [base] = bases else {
-        return Ok(None);
-    };
-    let read = |oid: git2::Oid| {
-        repo.find_commit(oid)
-            .and_then(|commit| commit.tree())
-            .map_err(GitError::git(format!("read the tree of {oid}"), workdir))
-    };
-    let base_tree = read(*base)?;
-    let ours_tree = ours.tree().map_err(GitError::git(
-        format!("read the tree of {}", ours.id()),
-        workdir,
-    ))?;
-    let theirs_tree = theirs.tree().map_err(GitError::git(
-        format!("read the tree of {}", theirs.id()),
-        workdir,
-    ))?;
     if theirs_tree.id() == base_tree.id() {
         return Ok(Some(ours_tree.id()));
     }
     if ours_tree.id() == base_tree.id() {
         return Ok(Some(theirs_tree.id()));
     }
-    let changes = diff_trees(repo, &base_tree, &theirs_tree)
+    let changes = diff_trees(repo, base_tree, theirs_tree)
         .map_err(GitError::git("compare trees for a merge", workdir))?;
     // Removals first, additions second: libgit2 refuses a file replaced by a directory
     // (or the reverse) within one update.
@@ -196,14 +217,14 @@ fn disjoint_merge(
     for change in changes {
         let path = change.path.as_path();
         // Ours must not have touched the path: same entry as the base, or absent in both.
-        if entry_at(&ours_tree, path) != entry_at(&base_tree, path) {
+        if entry_at(ours_tree, path) != entry_at(base_tree, path) {
             return Ok(None);
         }
         // Nor turned one of its directories into something else (a file where theirs
         // has a directory).
         let mut ancestor = path.parent();
         while let Some(dir) = ancestor.filter(|dir| !dir.as_os_str().is_empty()) {
-            if let Some((_, mode)) = entry_at(&ours_tree, dir)
+            if let Some((_, mode)) = entry_at(ours_tree, dir)
                 && mode != i32::from(git2::FileMode::Tree)
             {
                 return Ok(None);
@@ -223,7 +244,7 @@ fn disjoint_merge(
         }
     }
     removals
-        .create_updated(repo, &ours_tree)
+        .create_updated(repo, ours_tree)
         .and_then(|pruned| repo.find_tree(pruned))
         .and_then(|pruned| upserts.create_updated(repo, &pruned))
         .map(Some)

@@ -86,7 +86,7 @@ pub use changes::{
 };
 pub use commit::{commit_staged, commit_worktree};
 pub use git_error::GitError;
-pub use repository::Repository;
+pub use repository::{CommitCheck, Repository};
 pub use worktree::Worktree;
 pub use worktree_pool::WorktreePool;
 pub use worktree_removal::{remove_run_worktrees, run_worktree_root};

@@ -148,16 +148,63 @@ impl Repository {
     /// Whether `oid` (a full hex object id: 40 digits, SHA-1) names a commit
     /// present in the repository. Abbreviated ids, malformed text and unreadable
     /// repositories give `false`. Used on resume to check that a checkpoint's result
-    /// commit still exists.
+    /// commit still exists; to check many, use [`Repository::commit_check`].
     pub fn commit_exists(&self, oid: &str) -> bool {
-        const SHA1_HEX_DIGITS: usize = 40;
-        if oid.len() != SHA1_HEX_DIGITS || !oid.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-            return false;
+        self.commit_check().exists(oid)
+    }
+
+    /// A [`CommitCheck`]: [`commit_exists`](Repository::commit_exists) for many ids
+    /// through one libgit2 handle (opening one costs ~100 us of config and directory
+    /// probing), remembering each answer.
+    pub fn commit_check(&self) -> CommitCheck {
+        CommitCheck {
+            repo: self.clone(),
+            handle: None,
+            known: std::collections::HashMap::new(),
         }
-        let Ok(oid) = git2::Oid::from_str(oid) else {
-            return false;
-        };
-        self.git2().is_ok_and(|repo| repo.find_commit(oid).is_ok())
+    }
+}
+
+/// Answers "is this a commit of the repository?" for many ids, as
+/// [`Repository::commit_exists`] does, with one libgit2 handle opened on first use and
+/// a memo of the answers (kept steps often share a checkpoint commit). `Send`; not meant
+/// to be shared between threads. A handle sees objects written after it was opened
+/// (libgit2 re-scans packs on a miss).
+pub struct CommitCheck {
+    repo: Repository,
+    handle: Option<git2::Repository>,
+    known: std::collections::HashMap<String, bool>,
+}
+
+impl CommitCheck {
+    /// Whether `oid` (40 hex digits) names a commit present in the repository.
+    /// Abbreviated ids, malformed text and unreadable repositories give `false`.
+    pub fn exists(&mut self, oid: &str) -> bool {
+        if let Some(&known) = self.known.get(oid) {
+            return known;
+        }
+        const SHA1_HEX_DIGITS: usize = 40;
+        let answer = oid.len() == SHA1_HEX_DIGITS
+            && oid.bytes().all(|byte| byte.is_ascii_hexdigit())
+            && git2::Oid::from_str(oid).is_ok_and(|oid| {
+                if self.handle.is_none() {
+                    self.handle = self.repo.git2().ok();
+                }
+                self.handle
+                    .as_ref()
+                    .is_some_and(|repo| repo.find_commit(oid).is_ok())
+            });
+        self.known.insert(oid.to_string(), answer);
+        answer
+    }
+}
+
+impl std::fmt::Debug for CommitCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitCheck")
+            .field("workdir", &self.repo.workdir())
+            .field("known", &self.known.len())
+            .finish()
     }
 }
 

@@ -15,10 +15,10 @@
 //! Either makes the next staging walk the worktree and the next reset a full one, after
 //! which the tracker is valid again (with a new feed if the old one lost track).
 //!
-//! The tracker also keeps one libgit2 repository handle per worktree location, so that
-//! the index (whose reading costs a checksum of the whole file) is read from disk once
-//! per step (when the pool has moved the worktree to the step's path) and then only when
-//! someone else changed it.
+//! The tracker also keeps the worktree's index in memory across steps (with a libgit2
+//! handle reopened whenever the pool moves the directory: libgit2 caches ignore rules by
+//! path), so that the index, whose reading costs a checksum of the whole file, is read
+//! from disk again only when someone else changed it.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -87,9 +87,20 @@ impl ChangeTracker {
         // trailer only forces a walk).
         let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if guard.repo_dir != dir {
-            // The index on disk is what the tracker last had in mind: the previous
-            // reset wrote it and staging only changes the in-memory copy.
-            guard.repo = open_worktree(dir)?;
+            let repo = open_worktree(dir)?;
+            // The new handle takes over the in-memory index (its file did not move), so
+            // it is not read and checksummed again; detached from the old handle first,
+            // which would otherwise disown it when dropped.
+            let moved = guard.repo.index().and_then(|mut index| {
+                guard.repo.set_index(&mut git2::Index::new()?)?;
+                repo.set_index(&mut index)
+            });
+            if let Err(error) = moved {
+                tracing::debug!(%error, "cannot keep the index in memory; reading it again");
+                guard.repo = open_worktree(dir)?;
+            } else {
+                guard.repo = repo;
+            }
             guard.repo_dir = dir.to_path_buf();
         }
         Ok(Tracked {
