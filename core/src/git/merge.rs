@@ -12,10 +12,10 @@
 //! points at. The final commit has all remaining commits as parents, in the order
 //! given.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::signature::signature;
-use super::tree_diff::diff_trees;
+use super::tree_diff::{Side, diff_trees};
 use super::{GitError, Repository};
 
 impl Repository {
@@ -52,6 +52,11 @@ impl Repository {
             }
         }
 
+        if unique.len() > 2
+            && let Some(merged) = octopus_disjoint(&repo, &unique, message)?
+        {
+            return Ok(merged);
+        }
         // One pass: each commit is compared with the merge of the heads kept so far by
         // one merge-base computation (`merge_bases_many`: the bases of the commit and a
         // hypothetical merge of the heads), instead of every pair of commits. Kept heads
@@ -166,6 +171,127 @@ impl Repository {
         repo.commit(None, &author, &author, message, &tree, &parent_refs)
             .map_err(GitError::git("write the merge commit", workdir))
     }
+}
+
+/// Many commits at once (the results of independent steps), in time linear in the
+/// number of commits and the changes they make: the common merge base of all of them
+/// (`merge_base_octopus`), one revision walk from their parents down to that base to
+/// drop the commits another one contains, then, when every remaining commit changed
+/// paths no other one changed since the base (or changed them identically), the base's
+/// tree with all their changes applied. That is the tree the pairwise three-way merges give. `Ok(None)` when the
+/// shortcut does not apply (no common base, overlapping or file/directory changes, a
+/// commit with no change of its own that is not the base); the caller merges pairwise.
+///
+/// Errors: [`GitError::Git`] when objects cannot be read or written.
+fn octopus_disjoint(
+    repo: &git2::Repository,
+    commits: &[git2::Oid],
+    message: &str,
+) -> Result<Option<git2::Oid>, GitError> {
+    let workdir = repo.workdir().unwrap_or_else(|| repo.path());
+    let Ok(base) = repo.merge_base_octopus(commits) else {
+        return Ok(None);
+    };
+    let find = |oid: git2::Oid| {
+        repo.find_commit(oid)
+            .map_err(GitError::git(format!("read commit {oid}"), workdir))
+    };
+    // Commits reachable from another commit's parents (but not from the base) are
+    // contained in that commit; the base itself is contained in all.
+    let mut walk = repo
+        .revwalk()
+        .map_err(GitError::git("walk the history", workdir))?;
+    for &oid in commits {
+        for parent in find(oid)?.parent_ids() {
+            walk.push(parent)
+                .map_err(GitError::git("walk the history", workdir))?;
+        }
+    }
+    walk.hide(base)
+        .map_err(GitError::git("walk the history", workdir))?;
+    let mut contained: HashSet<git2::Oid> = HashSet::new();
+    contained.insert(base);
+    let wanted: HashSet<git2::Oid> = commits.iter().copied().collect();
+    for oid in walk {
+        let oid = oid.map_err(GitError::git("walk the history", workdir))?;
+        if wanted.contains(&oid) {
+            contained.insert(oid);
+        }
+    }
+    let heads: Vec<git2::Oid> = commits
+        .iter()
+        .copied()
+        .filter(|oid| !contained.contains(oid))
+        .collect();
+    match heads.as_slice() {
+        [] => return Ok(Some(base)),
+        [only] => return Ok(Some(*only)),
+        _ => {}
+    }
+    let base_tree = find(base)?
+        .tree()
+        .map_err(GitError::git(format!("read the tree of {base}"), workdir))?;
+    // Path -> (first commit changing it, its new entry). Commits that share history
+    // (results of steps with a common dependency) make the same change to a path: that
+    // is no conflict, the three-way merge keeps it too.
+    let mut owner: HashMap<std::path::PathBuf, (usize, Side)> = HashMap::new();
+    let mut removals = git2::build::TreeUpdateBuilder::new();
+    let mut upserts = git2::build::TreeUpdateBuilder::new();
+    for (position, &head) in heads.iter().enumerate() {
+        let tree = find(head)?
+            .tree()
+            .map_err(GitError::git(format!("read the tree of {head}"), workdir))?;
+        let changes = diff_trees(repo, &base_tree, &tree)
+            .map_err(GitError::git("compare trees for a merge", workdir))?;
+        if changes.is_empty() {
+            // Same tree as the base but not the base: leave it to the pairwise merge.
+            return Ok(None);
+        }
+        for change in changes {
+            match owner.get(&change.path) {
+                Some((_, entry)) if *entry == change.new => continue,
+                Some(_) => return Ok(None),
+                None => {
+                    owner.insert(change.path.clone(), (position, change.new));
+                }
+            }
+            match change.new {
+                None => {
+                    removals.remove(&change.path);
+                }
+                Some((_, git2::FileMode::BlobGroupWritable)) => return Ok(None),
+                Some((id, mode)) => {
+                    upserts.upsert(&change.path, id, mode);
+                }
+            }
+        }
+    }
+    // A path of one commit must not lie below a changed path of another (a file that
+    // became a directory on one side).
+    for path in owner.keys() {
+        let mut ancestor = path.parent();
+        while let Some(dir) = ancestor.filter(|dir| !dir.as_os_str().is_empty()) {
+            if owner.contains_key(dir) {
+                return Ok(None);
+            }
+            ancestor = dir.parent();
+        }
+    }
+    let tree = removals
+        .create_updated(repo, &base_tree)
+        .and_then(|pruned| repo.find_tree(pruned))
+        .and_then(|pruned| upserts.create_updated(repo, &pruned))
+        .and_then(|tree| repo.find_tree(tree))
+        .map_err(GitError::git("write the merged tree", workdir))?;
+    let parents = heads
+        .iter()
+        .map(|&oid| find(oid))
+        .collect::<Result<Vec<_>, _>>()?;
+    let parent_refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+    let author = signature(repo, workdir)?;
+    repo.commit(None, &author, &author, message, &tree, &parent_refs)
+        .map(Some)
+        .map_err(GitError::git("write the merge commit", workdir))
 }
 
 /// Writes the tree of a merge result, or reports its conflicting paths.

@@ -290,3 +290,62 @@ fn disjoint_merges_give_the_tree_of_a_three_way_merge() {
     assert_eq!(blob("run.sh/inside.txt"), "a directory now\n");
     assert!(all.get_path(std::path::Path::new("README.md")).is_err());
 }
+
+#[test]
+fn many_results_sharing_a_dependency_merge_at_once_with_parents_in_order() {
+    let fixture = Fixture::new();
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let p = run_step(&pool, "p", fixture.base, &[("p.txt", Some("p\n"))]);
+    let q = run_step(&pool, "q", p, &[("q.txt", Some("q\n"))]);
+    let r = run_step(
+        &pool,
+        "r",
+        p,
+        &[("r.txt", Some("r\n")), ("README.md", None)],
+    );
+    let a = run_step(&pool, "a", fixture.base, &[("src/a.txt", Some("A\n"))]);
+    let unchanged = run_step(&pool, "n", fixture.base, &[]);
+    assert_eq!(
+        unchanged, fixture.base,
+        "a step without changes keeps its start"
+    );
+    let git = fixture.git2();
+    let merged = fixture
+        .repo
+        .merge_commits(&[q, p, r, unchanged, a], "m")
+        .expect("merge");
+    let commit = git.find_commit(merged).expect("commit");
+    assert_eq!(
+        commit.parent_ids().collect::<Vec<_>>(),
+        vec![q, r, a],
+        "contained commits (p, the base) are dropped, the order is kept"
+    );
+    let tree = commit.tree().expect("tree");
+    let has = |path: &str| tree.get_path(std::path::Path::new(path)).is_ok();
+    for present in [
+        "p.txt",
+        "q.txt",
+        "r.txt",
+        "src/a.txt",
+        "src/b.txt",
+        "run.sh",
+    ] {
+        assert!(has(present), "{present}");
+    }
+    assert!(!has("README.md"), "r's deletion is kept");
+    // Same tree as libgit2's pairwise merges.
+    let signature = git2::Signature::now("t", "t@l").expect("signature");
+    let mut ours = git.find_commit(q).expect("q");
+    for next in [r, a] {
+        let theirs = git.find_commit(next).expect("commit");
+        let mut index = git.merge_commits(&ours, &theirs, None).expect("merge");
+        let tree = git
+            .find_tree(index.write_tree_to(&git).expect("tree"))
+            .expect("tree");
+        let id = git
+            .commit(None, &signature, &signature, "m", &tree, &[&ours, &theirs])
+            .expect("commit");
+        ours = git.find_commit(id).expect("commit");
+    }
+    assert_eq!(commit.tree_id(), ours.tree_id());
+}
