@@ -192,7 +192,7 @@ fn breaker_state_survives_processes_and_can_be_reset() {
 }
 
 #[test]
-fn a_crash_during_backoff_resumes_with_the_next_attempt_number() {
+fn a_crash_during_backoff_resumes_after_the_backoff_with_the_next_attempt_number() {
     let t = Test::new();
     let cmd = flaky(
         &t,
@@ -203,7 +203,7 @@ fn a_crash_during_backoff_resumes_with_the_next_attempt_number() {
     );
     let ws = t.workstream(
         "ws.json",
-        &format!(r#"{{"id": "slow", "command": "{}", "retry": {{"initial_delay": 60, "jitter": false, "max_attempts": 3}}}}"#, cmd.replace('"', "\\\"")),
+        &format!(r#"{{"id": "slow", "command": "{}", "retry": {{"initial_delay": 3, "jitter": false, "max_attempts": 3}}}}"#, cmd.replace('"', "\\\"")),
     );
     let bin = assert_cmd::cargo::cargo_bin("pipeline");
     let mut child = std::process::Command::new(bin)
@@ -227,7 +227,14 @@ fn a_crash_during_backoff_resumes_with_the_next_attempt_number() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    let killed = Instant::now();
     t.pipeline(&["resume", "bo"]).assert_ok();
+    // The backoff (3 s from the failed attempt) is finished on resume, not skipped.
+    assert!(
+        killed.elapsed() >= Duration::from_millis(2000),
+        "resume retried before the backoff ended: {:?}",
+        killed.elapsed()
+    );
     let st = t.step_status("bo", "slow");
     assert_eq!(st["status"], "completed");
     assert_eq!(
@@ -388,4 +395,63 @@ fn an_open_breaker_sends_steps_to_the_profile_fallback() {
         .unwrap();
     assert_eq!(primary["breaker"], "open");
     assert!(t.show("pipeline/fb", "second.txt").is_some());
+}
+
+/// With `--jobs 1`, a step backing off before its retry lends its job slot: the other
+/// ready step runs during the backoff instead of after it.
+#[test]
+fn a_step_backing_off_lends_its_job_slot_to_a_ready_step() {
+    let t = Test::new();
+    let cmd = flaky(
+        &t,
+        "slow",
+        1,
+        "Error: HTTP 503 Service Unavailable",
+        "slow.txt",
+    );
+    let ws = t.workstream(
+        "ws.json",
+        &format!(
+            r#"[{{"id": "slow", "command": "{}", "retry": {{"initial_delay": 2, "jitter": false, "max_attempts": 2}}}},
+                {{"id": "other", "command": "echo o > other.txt"}}]"#,
+            cmd.replace('"', "\\\"")
+        ),
+    );
+    let run = t
+        .pipeline(&[
+            "run",
+            ws.to_str().unwrap(),
+            "--run-id",
+            "lend",
+            "--jobs",
+            "1",
+            "--json",
+        ])
+        .assert_ok();
+    let events: Vec<Value> = run
+        .stdout()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let position = |pred: &dyn Fn(&Value) -> bool| {
+        events
+            .iter()
+            .position(pred)
+            .unwrap_or_else(|| panic!("missing event in {events:#?}"))
+    };
+    let retrying = position(&|e| {
+        e["event"] == "step_status" && e["step"] == "slow" && e["status"] == "retrying"
+    });
+    let other_done = position(&|e| {
+        e["event"] == "step_status" && e["step"] == "other" && e["status"] == "completed"
+    });
+    let second =
+        position(&|e| e["event"] == "step_started" && e["step"] == "slow" && e["attempt"] == 2);
+    assert!(
+        retrying < other_done && other_done < second,
+        "`other` ran inside the backoff of `slow`: {events:#?}"
+    );
+    assert_eq!(t.step_status("lend", "slow")["status"], "completed");
+    assert!(t.show("pipeline/lend", "other.txt").is_some());
+    assert!(t.show("pipeline/lend", "slow.txt").is_some());
 }

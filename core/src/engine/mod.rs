@@ -11,6 +11,7 @@ mod compensation;
 mod engine_error;
 mod error_engine;
 mod failure_text;
+mod job_slots;
 mod orphans;
 mod queries;
 mod run_context;

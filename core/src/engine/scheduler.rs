@@ -94,7 +94,7 @@ pub(crate) async fn schedule(
         s.make_ready(i);
     }
 
-    let jobs = ctx.options.jobs.max(1);
+    let slots = super::job_slots::JobSlots::new(ctx.options.jobs.max(1));
     let mut running: Vec<usize> = Vec::new();
     let mut tasks: JoinSet<(usize, StepResult)> = JoinSet::new();
     let mut task_steps: HashMap<tokio::task::Id, usize> = HashMap::new();
@@ -102,18 +102,24 @@ pub(crate) async fn schedule(
     loop {
         if !cancelled {
             let mut deferred = Vec::new();
-            while running.len() < jobs {
-                let Some(item) = s.ready.pop() else { break };
+            // A step holds a job slot while it works; one that only waits (backoff, rate
+            // limit, breaker cooldown) lends its slot to the next ready step.
+            while let Some(item) = s.ready.pop() {
                 let i = item.1.0;
                 if running.iter().any(|&r| ctx.plan.excludes(r, i)) {
                     deferred.push(item);
                     continue;
                 }
+                let Some(slot) = slots.try_take() else {
+                    deferred.push(item);
+                    break;
+                };
                 running.push(i);
                 s.attempts[i] += 1;
                 let (c, inputs, hint) = (ctx.clone(), s.inputs[i].clone(), s.attempts[i]);
-                let handle =
-                    tasks.spawn(async move { (i, execute_step(c, i, inputs, hint).await) });
+                let handle = tasks.spawn(super::job_slots::hold(slot, async move {
+                    (i, execute_step(c, i, inputs, hint).await)
+                }));
                 task_steps.insert(handle.id(), i);
             }
             s.ready.extend(deferred);
@@ -126,6 +132,7 @@ pub(crate) async fn schedule(
             _ = ctx.cancel.cancelled(), if !cancelled => {
                 cancelled = true;
             }
+            _ = slots.freed(), if !cancelled && !s.ready.is_empty() => {}
             joined = tasks.join_next() => {
                 let Some(joined) = joined else { continue };
                 let (i, result) = match joined {

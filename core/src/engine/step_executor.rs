@@ -90,15 +90,46 @@ fn report_status(
     });
 }
 
-/// Sleeps until `until` unless the run is cancelled first (returns false then).
+/// Milliseconds since the Unix epoch (0 before it), as recorded in wait events.
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// When the step's last recorded wait (`retry_scheduled` or `rate_limit_wait`, with an
+/// `until_ms`) followed attempt `last_attempt` and ends in the future: a run killed while
+/// waiting must not retry early on resume (a rate limit would only answer 429 again).
+fn unfinished_wait(ctx: &RunContext, step_id: &str, last_attempt: u32) -> Option<SystemTime> {
+    let event = ctx
+        .state
+        .last_step_event(
+            &ctx.run_id,
+            step_id,
+            &["retry_scheduled", "rate_limit_wait"],
+        )
+        .ok()??;
+    if event.data.get("attempt")?.as_u64()? != u64::from(last_attempt) {
+        return None;
+    }
+    let until =
+        SystemTime::UNIX_EPOCH + Duration::from_millis(event.data.get("until_ms")?.as_u64()?);
+    (until > SystemTime::now()).then_some(until)
+}
+
+/// Sleeps until `until` unless the run is cancelled first (returns false then). The
+/// step's job slot is lent to other steps meanwhile (see [`super::job_slots`]).
 async fn sleep_until(ctx: &RunContext, until: SystemTime) -> bool {
     let wait = until
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
-    tokio::select! {
-        _ = tokio::time::sleep(wait) => true,
-        _ = ctx.cancel.cancelled() => false,
-    }
+    super::job_slots::while_waiting(&ctx.cancel, async {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => true,
+            _ = ctx.cancel.cancelled() => false,
+        }
+    })
+    .await
+    .unwrap_or(false)
 }
 
 async fn prepare_worktree(
@@ -141,6 +172,28 @@ async fn execute_inner(
             other => format!("cannot merge the results of its dependencies: {other}"),
         })?;
 
+    // Resumed in the middle of a backoff or rate-limit wait (the process was killed
+    // while waiting): finish the wait before the next attempt.
+    if attempt_hint > 1
+        && let Some(until) = unfinished_wait(ctx, step_id, attempt_hint - 1)
+    {
+        let secs = until
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .as_secs_f64();
+        set_status(
+            ctx,
+            step_id,
+            StepStatus::Retrying,
+            &format!(
+                "resumed during its wait after attempt {}: {secs:.1} s left before the next attempt",
+                attempt_hint - 1
+            ),
+        )?;
+        if !sleep_until(ctx, until).await {
+            return interrupted(ctx, step_id, None, None, 0).await;
+        }
+    }
     let mut worktree = prepare_worktree(ctx, step, start).await?;
     let mut chain: Vec<ToolChoice> = vec![step.tool.clone()];
     chain.extend(
@@ -365,8 +418,9 @@ async fn execute_inner(
                             "{error}\n(class {class}: retrying in {:.1} s)",
                             after.as_secs_f64()
                         );
+                        // The event first: a resume after a kill finds the wait's end in it.
+                        let _ = ctx.state.append_event(&ctx.run_id, Some(step_id), "retry_scheduled", &serde_json::json!({"attempt": attempt, "class": class, "delay_ms": after.as_millis() as u64, "until_ms": unix_ms(SystemTime::now() + after)}));
                         set_status(ctx, step_id, StepStatus::Retrying, &note)?;
-                        let _ = ctx.state.append_event(&ctx.run_id, Some(step_id), "retry_scheduled", &serde_json::json!({"attempt": attempt, "class": class, "delay_ms": after.as_millis() as u64}));
                         if !sleep_until(ctx, SystemTime::now() + after).await {
                             return interrupted(ctx, step_id, worktree, None, 0).await;
                         }
@@ -380,8 +434,8 @@ async fn execute_inner(
                         let note = format!(
                             "{error}\n(class {class}: waiting {secs:.1} s for the rate limit to reset)"
                         );
+                        let _ = ctx.state.append_event(&ctx.run_id, Some(step_id), "rate_limit_wait", &serde_json::json!({"attempt": attempt, "wait_ms": (secs * 1000.0) as u64, "until_ms": unix_ms(until)}));
                         set_status(ctx, step_id, StepStatus::Waiting, &note)?;
-                        let _ = ctx.state.append_event(&ctx.run_id, Some(step_id), "rate_limit_wait", &serde_json::json!({"attempt": attempt, "wait_ms": (secs * 1000.0) as u64}));
                         if !sleep_until(ctx, until).await {
                             return interrupted(ctx, step_id, worktree, None, 0).await;
                         }
@@ -497,9 +551,23 @@ async fn hold_tool_limits(
                 &format!("tool `{tool}` is at its max_concurrent ({max}); waiting for a slot"),
             )?;
         }
-        tokio::select! {
-            p = sem.acquire_owned() => permit = p.ok(),
-            _ = ctx.cancel.cancelled() => return Ok(None),
+        let acquire = async {
+            tokio::select! {
+                p = sem.clone().acquire_owned() => Some(p.ok()),
+                _ = ctx.cancel.cancelled() => None,
+            }
+        };
+        // Lend the job slot only when the tool is busy (a real wait).
+        let acquired = if sem.available_permits() == 0 {
+            super::job_slots::while_waiting(&ctx.cancel, acquire)
+                .await
+                .flatten()
+        } else {
+            acquire.await
+        };
+        match acquired {
+            Some(p) => permit = p,
+            None => return Ok(None),
         }
     }
     while let Some((limit, wait)) = ctx.limits.rate_slot(tool) {

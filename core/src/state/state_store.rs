@@ -104,9 +104,26 @@ impl StateStore {
         // Read-only until the file is known to be ours and not newer than this binary.
         let version = migrations::check_compatible(&conn, db_path)?;
 
-        let journal_mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(sqlite("switch to WAL mode"))?;
+        // Switching to WAL takes an exclusive lock, and SQLite answers "locked" at once
+        // (without the busy handler) when another connection opens the new file at the
+        // same moment: retry within the busy timeout.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let journal_mode: String = loop {
+            match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+                Ok(mode) => break mode,
+                Err(err)
+                    if matches!(
+                        err.sqlite_error_code(),
+                        Some(
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        )
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(err) => return Err(sqlite("switch to WAL mode")(err)),
+            }
+        };
         if !journal_mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(
                 path = %db_path.display(),
@@ -687,6 +704,37 @@ impl StateStore {
             let mut statement = conn.prepare_cached(&sql)?;
             let rows = statement.query_map(params![run_id, after_id], EventRecord::from_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// The newest event of step `step_id` of run `run_id` whose kind is one of `kinds`,
+    /// or `None`. Scans the run's events (index `events_by_run`): meant for the few steps
+    /// a resume re-runs, not for every step.
+    pub fn last_step_event(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        kinds: &[&str],
+    ) -> Result<Option<EventRecord>, StateError> {
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        self.read("read the last step event", |conn| {
+            let placeholders = (0..kinds.len())
+                .map(|k| format!("?{}", k + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT {} FROM events WHERE run_id = ?1 AND step_id = ?2 AND kind IN ({placeholders}) \
+                 ORDER BY id DESC LIMIT 1",
+                EventRecord::COLUMNS
+            );
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![&run_id, &step_id];
+            values.extend(kinds.iter().map(|kind| kind as &dyn rusqlite::ToSql));
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row(values.as_slice(), EventRecord::from_row)
+                .optional()?)
         })
     }
 

@@ -736,3 +736,35 @@ fn separate_connections_opening_a_new_database_at_once_all_succeed() -> TestResu
     assert_eq!(pragma(&path, "user_version")?, SCHEMA_VERSION);
     Ok(())
 }
+
+#[test]
+fn last_step_event_finds_the_newest_of_the_kinds_asked_for() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = StateStore::open(&dir.path().join("state.db"), Durability::Normal)?;
+    store.create_run(&new_run("r1", vec![new_step("a", &[]), new_step("b", &[])]))?;
+    store.create_run(&new_run("r2", vec![new_step("a", &[])]))?;
+    assert!(
+        store
+            .last_step_event("r1", "a", &["retry_scheduled"])?
+            .is_none()
+    );
+    store.append_event("r1", Some("a"), "retry_scheduled", &json!({"attempt": 1}))?;
+    store.append_event("r1", Some("a"), "rate_limit_wait", &json!({"attempt": 2}))?;
+    store.append_event("r1", Some("a"), "usage", &json!({"attempt": 3}))?;
+    store.append_event("r1", Some("b"), "retry_scheduled", &json!({"attempt": 9}))?;
+    store.append_event("r2", Some("a"), "retry_scheduled", &json!({"attempt": 8}))?;
+    let kinds = ["retry_scheduled", "rate_limit_wait"];
+    let last = store
+        .last_step_event("r1", "a", &kinds)?
+        .ok_or("no event")?;
+    assert_eq!(
+        (last.kind.as_str(), &last.data),
+        ("rate_limit_wait", &json!({"attempt": 2}))
+    );
+    let only = store
+        .last_step_event("r1", "a", &["retry_scheduled"])?
+        .ok_or("no event")?;
+    assert_eq!(only.data, json!({"attempt": 1}));
+    assert!(store.last_step_event("r1", "a", &[])?.is_none());
+    Ok(())
+}
