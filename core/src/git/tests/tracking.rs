@@ -12,6 +12,20 @@ use crate::git::{
     WorktreePool, changed_paths, commit_staged, stage_changes, stage_worktree_changes,
 };
 
+/// A fixture repository (`.pipeline/` excluded) and the pool of its run `run-1`.
+fn pooled() -> (Fixture, WorktreePool) {
+    let fixture = Fixture::new();
+    fixture.repo.ensure_excluded(".pipeline/").expect("exclude");
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    (fixture, pool)
+}
+
+/// Acquires step `step` of run `run-1` at `start`.
+fn acquire(pool: &WorktreePool, step: &str, start: git2::Oid) -> crate::git::Worktree {
+    pool.acquire(step, &format!("pipeline-steps/run-1/{step}"), start)
+        .expect("acquire")
+}
+
 /// Deterministic xorshift generator: the same seed gives the same operations.
 struct Rng(u64);
 
@@ -166,9 +180,7 @@ fn scramble(dir: &Path, rng: &mut Rng, count: usize) {
 /// Returns how many resets (of `cycles - 1`) were path-limited.
 fn cycles_agree_with_walks(seed: u64, cycles: usize) -> usize {
     let mut limited = 0;
-    let fixture = Fixture::new();
-    fixture.repo.ensure_excluded(".pipeline/").expect("exclude");
-    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let (fixture, pool) = pooled();
     let mut rng = Rng(seed);
     let mut start = fixture.base;
     for cycle in 0..cycles {
@@ -315,12 +327,8 @@ fn tree_diff_lists_what_libgit2_lists() {
 
 #[test]
 fn a_foreign_index_write_makes_staging_walk_and_the_next_reset_full() {
-    let fixture = Fixture::new();
-    fixture.repo.ensure_excluded(".pipeline/").expect("exclude");
-    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let first = pool
-        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
-        .expect("acquire");
+    let (fixture, pool) = pooled();
+    let first = acquire(&pool, "a", fixture.base);
     let path = first.path().to_path_buf();
     write(&path, "tool.txt", "tool output\n");
     // The tool unstages a file it never touched: only the index knows.
@@ -335,9 +343,7 @@ fn a_foreign_index_write_makes_staging_walk_and_the_next_reset_full() {
     commit_staged(&path, fixture.base, &staged, "a").expect("commit");
     pool.release(first).expect("release");
 
-    let second = pool
-        .acquire("b", "pipeline-steps/run-1/b", fixture.base)
-        .expect("acquire");
+    let second = acquire(&pool, "b", fixture.base);
     assert!(!second.limited_reset, "a tainted tracker resets in full");
     assert_eq!(status(second.path()), "");
     write(second.path(), "b.txt", "b\n");
@@ -349,9 +355,7 @@ fn a_foreign_index_write_makes_staging_walk_and_the_next_reset_full() {
     );
     commit_staged(second.path(), fixture.base, &staged, "b").expect("commit");
     pool.release(second).expect("release");
-    let third = pool
-        .acquire("c", "pipeline-steps/run-1/c", fixture.base)
-        .expect("acquire");
+    let third = acquire(&pool, "c", fixture.base);
     assert!(third.limited_reset);
     assert_eq!(status(third.path()), "");
 }
@@ -362,12 +366,8 @@ fn an_overflowing_feed_falls_back_to_walks_and_is_replaced() {
         .ok()
         .and_then(|text| text.trim().parse().ok())
         .unwrap_or(16_384);
-    let fixture = Fixture::new();
-    fixture.repo.ensure_excluded(".pipeline/").expect("exclude");
-    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let first = pool
-        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
-        .expect("acquire");
+    let (fixture, pool) = pooled();
+    let first = acquire(&pool, "a", fixture.base);
     let path = first.path().to_path_buf();
     // More events than the kernel queues, in a directory watched from the start.
     for n in 0..(max_events / 2 + 100) {
@@ -381,9 +381,7 @@ fn an_overflowing_feed_falls_back_to_walks_and_is_replaced() {
     commit_staged(&path, fixture.base, &staged, "a").expect("commit");
     pool.release(first).expect("release");
 
-    let second = pool
-        .acquire("b", "pipeline-steps/run-1/b", fixture.base)
-        .expect("acquire");
+    let second = acquire(&pool, "b", fixture.base);
     assert!(!second.limited_reset, "a lost feed means a full reset");
     assert_eq!(status(second.path()), "");
     assert!(!second.path().join("src/gen-0.txt").exists());
@@ -396,13 +394,9 @@ fn an_overflowing_feed_falls_back_to_walks_and_is_replaced() {
 
 #[test]
 fn reset_of_a_kept_failed_worktree_is_limited_and_complete() {
-    let fixture = Fixture::new();
-    fixture.repo.ensure_excluded(".pipeline/").expect("exclude");
-    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let (fixture, pool) = pooled();
     let other = run_step(&pool, "other", fixture.base, &[("other.txt", Some("o\n"))]);
-    let first = pool
-        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
-        .expect("acquire");
+    let first = acquire(&pool, "a", fixture.base);
     let path = first.path().to_path_buf();
     write(&path, "src/a.txt", "half done\n");
     write(&path, "target/cache.bin", "ignored\n");
@@ -412,9 +406,7 @@ fn reset_of_a_kept_failed_worktree_is_limited_and_complete() {
     assert!(!staged.walked);
     pool.keep(first);
     // The retry starts elsewhere (its dependencies changed meanwhile).
-    let retry = pool
-        .acquire("a", "pipeline-steps/run-1/a", other)
-        .expect("reacquire");
+    let retry = acquire(&pool, "a", other);
     assert!(retry.limited_reset);
     assert_eq!(status(retry.path()), "");
     assert_eq!(
@@ -428,12 +420,8 @@ fn reset_of_a_kept_failed_worktree_is_limited_and_complete() {
 
 #[test]
 fn staging_a_worktree_without_a_tracker_walks() {
-    let fixture = Fixture::new();
-    fixture.repo.ensure_excluded(".pipeline/").expect("exclude");
-    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool
-        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
-        .expect("acquire");
+    let (fixture, pool) = pooled();
+    let worktree = acquire(&pool, "a", fixture.base);
     write(worktree.path(), "new.txt", "n\n");
     let staged = stage_worktree_changes(worktree.path(), None, fixture.base).expect("stage");
     assert!(staged.walked);
@@ -447,12 +435,8 @@ fn staging_a_worktree_without_a_tracker_walks() {
 
 #[test]
 fn a_git_status_of_the_tool_refreshing_the_index_keeps_the_feed_in_use() {
-    let fixture = Fixture::new();
-    fixture.repo.ensure_excluded(".pipeline/").expect("exclude");
-    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
-    let worktree = pool
-        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
-        .expect("acquire");
+    let (fixture, pool) = pooled();
+    let worktree = acquire(&pool, "a", fixture.base);
     let path = worktree.path().to_path_buf();
     let index_file = fixture
         .path
