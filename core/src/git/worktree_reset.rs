@@ -61,11 +61,16 @@ pub(crate) fn reset_worktree(
             &opened
         }
     };
-    let limited = reset_with(repo, dir, &refname, branch, start, paths.as_ref())?;
+    let limited = reset_with(repo, dir, &refname, branch, start, paths.as_ref());
     if let Some(tracked) = tracked.as_mut() {
-        tracked.reset_done(start);
+        match limited {
+            Ok(_) => tracked.reset_done(start),
+            // A checkout that failed half-way may have changed files and index entries
+            // anywhere it looked: only a full reset can be trusted next.
+            Err(_) => tracked.taint(),
+        }
     }
-    Ok(limited)
+    limited
 }
 
 /// The reset proper, with `repo` open on the worktree: path-limited when `limited`

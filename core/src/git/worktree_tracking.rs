@@ -189,6 +189,12 @@ impl Tracked<'_> {
         Some(outermost(paths))
     }
 
+    /// Something may have broken the invariant (a reset that failed half-way): the
+    /// next staging walks and the next reset is a full one.
+    pub(crate) fn taint(&mut self) {
+        self.guard.tainted = true;
+    }
+
     /// The worktree is now exactly at commit `clean_at` (after any reset): forget the
     /// paths touched so far, untaint, record the index's checksum, and replace a feed
     /// that lost track.
