@@ -29,7 +29,7 @@ use super::repository::open_worktree;
 use super::worktree_add::add_worktree;
 use super::worktree_admin::{admin_dir_of, admin_root, checked_out_at, registered, write_gitdir};
 use super::worktree_removal::{remove_run_worktrees, remove_tree, run_worktree_root};
-use super::worktree_reset::reset_worktree;
+use super::worktree_reset::{remove_stale_locks, reset_worktree};
 use super::worktree_tracking::ChangeTracker;
 use super::{GitError, Repository, Worktree};
 
@@ -377,7 +377,8 @@ impl WorktreePool {
             let entry = entry.map_err(GitError::io("list directory", &pool_dir))?;
             let dir = entry.path();
             let usable = match admin_dir_of(&self.repo, &dir) {
-                Some(admin) => write_gitdir(&admin, &dir)
+                Some(admin) => remove_stale_locks(&admin)
+                    .and_then(|()| write_gitdir(&admin, &dir))
                     .and_then(|()| detach_head(&dir))
                     .is_ok(),
                 None => false,

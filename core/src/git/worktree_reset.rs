@@ -84,7 +84,7 @@ fn reset_with(
     start: git2::Oid,
     limited: Option<&(Vec<PathBuf>, git2::Oid)>,
 ) -> Result<bool, GitError> {
-    remove_stale_index_lock(repo)?;
+    remove_stale_locks(repo.path())?;
     // An operation the tool left half-done (merge, rebase, cherry-pick, revert, bisect
     // leftovers such as MERGE_HEAD) would make git treat the worktree as mid-operation.
     repo.cleanup_state().map_err(GitError::git(
@@ -274,16 +274,21 @@ fn point_head(
     Ok(())
 }
 
-/// Removes `index.lock` left in the worktree's admin directory by a tool that was
-/// killed mid-write. Safe because a worktree is only reset while no step uses it.
-fn remove_stale_index_lock(repo: &git2::Repository) -> Result<(), GitError> {
-    let lock = repo.path().join("index.lock");
-    match fs::remove_file(&lock) {
-        Ok(()) => {
-            tracing::warn!(path = %lock.display(), "removed a stale index lock");
-            Ok(())
+/// Removes `index.lock` and `HEAD.lock` left in the worktree's admin directory
+/// `admin` by a tool or a pipeline driver killed mid-write (the next write of the index
+/// or `HEAD` would fail with "failed to lock file"). Safe because a worktree is only
+/// reset (or picked up from the pool) while no step uses it, and the run lock keeps a
+/// second driver of the same run out.
+///
+/// Errors: [`GitError::Io`] when a lock file exists but cannot be removed.
+pub(crate) fn remove_stale_locks(admin: &Path) -> Result<(), GitError> {
+    for name in ["index.lock", "HEAD.lock"] {
+        let lock = admin.join(name);
+        match fs::remove_file(&lock) {
+            Ok(()) => tracing::warn!(path = %lock.display(), "removed a stale lock file"),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(GitError::io("remove stale lock", &lock)(error)),
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(GitError::io("remove stale lock", &lock)(error)),
     }
+    Ok(())
 }

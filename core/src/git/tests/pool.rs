@@ -631,3 +631,43 @@ fn delete_branches_with_prefix_skips_checked_out_branches() {
     assert_eq!(branch("pipeline-steps/run-2/a"), Some(fixture.base));
     drop(b);
 }
+
+#[test]
+fn lock_files_left_by_a_killed_driver_do_not_block_reuse() {
+    let fixture = Fixture::new();
+    fixture.repo.ensure_excluded(".pipeline/").expect("exclude");
+    let first_pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let idle = first_pool
+        .acquire("idle", "pipeline-steps/run-1/idle", fixture.base)
+        .expect("acquire");
+    let kept = first_pool
+        .acquire("kept", "pipeline-steps/run-1/kept", fixture.base)
+        .expect("acquire");
+    let admin = |name: &str| fixture.path.join(".git/worktrees").join(name);
+    let (idle_admin, kept_admin) = (admin(idle.name()), admin(kept.name()));
+    first_pool.release(idle).expect("release");
+    first_pool.keep(kept);
+    // The driver was killed while writing HEAD and the index of both worktrees.
+    for dir in [&idle_admin, &kept_admin] {
+        for lock in ["HEAD.lock", "index.lock"] {
+            fs::write(dir.join(lock), "").expect("leave a lock");
+        }
+    }
+    drop(first_pool);
+
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let again = pool
+        .acquire("kept", "pipeline-steps/run-1/kept", fixture.base)
+        .expect("the kept worktree is reset despite its locks");
+    let other = pool
+        .acquire("other", "pipeline-steps/run-1/other", fixture.base)
+        .expect("the idle worktree is reused despite its locks");
+    assert_eq!(other.name(), idle_admin.file_name().unwrap().to_str().unwrap());
+    for dir in [&idle_admin, &kept_admin] {
+        for lock in ["HEAD.lock", "index.lock"] {
+            assert!(!dir.join(lock).exists(), "{lock} in {}", dir.display());
+        }
+    }
+    assert_eq!(status(again.path()), "");
+    assert_eq!(status(other.path()), "");
+}
