@@ -8,5 +8,6 @@
 pub mod engine;
 pub mod git;
 pub mod model;
+pub mod openspec;
 pub mod planning;
 pub mod state;

@@ -1,26 +1,19 @@
 //! `pipeline spec ...`: OpenSpec specs and change proposals.
 //!
-//! Parses arguments, calls `pipeline_specs`, renders human text or JSON (`--json`), and
+//! Parses arguments, calls `pipeline_core::openspec`, renders human text or JSON (`--json`), and
 //! returns the exit code: 0 ok, 1 validation found errors (as `openspec validate`
 //! does) or an archive was refused for its content, 2 invalid input or usage (the
 //! message names the item and what to do), 3 internal error.
 
 use std::path::{Path, PathBuf};
 
-use pipeline_specs::archive::{ArchiveError, ArchiveOptions, archive_change, local_date_today};
-use pipeline_specs::catalog::find_conflicts;
-use pipeline_specs::change_graph::dependency_report;
-use pipeline_specs::change_view::{list_changes, list_specs, show_change, show_spec};
-use pipeline_specs::resolver::resolve;
-use pipeline_specs::scaffold::scaffold_change;
-use pipeline_specs::spec_index::SpecIndex;
-use pipeline_specs::validation_run::{
-    ItemLookupError, ItemType, ValidationRun, validate_item, validate_scope,
+use pipeline_core::openspec::{
+    ArchiveError, ArchiveOptions, BridgeOptions, Issue, ItemLookupError, ItemType, Layout, Level,
+    SpecIndex, TaskProgress, ValidationRun, archive_change, ccpm_epic_to_workstream,
+    change_relations, change_to_workstream, dependency_report, list_changes, list_specs,
+    local_date_today, resolve, scaffold_change, show_change, show_spec, validate_item,
+    validate_scope,
 };
-use pipeline_specs::workstream_bridge::{
-    BridgeOptions, ccpm_epic_to_workstream, change_to_workstream,
-};
-use pipeline_specs::{Issue, Layout, Level};
 use serde_json::json;
 
 const OK: i32 = 0;
@@ -395,18 +388,12 @@ fn validate(
     };
     // Beyond the CLI: conflicting changes and dependency cycles, reported alongside.
     let with_changes = all || changes;
-    let conflicts = if with_changes {
-        find_conflicts(layout).unwrap_or_default()
+    let relations = if with_changes {
+        change_relations(layout)
     } else {
-        Vec::new()
+        Default::default()
     };
-    let cycles = if with_changes {
-        dependency_report(layout)
-            .map(|r| r.cycle_lines())
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    let (conflicts, cycles) = (relations.conflicts, relations.cycles);
     let code = if run.all_valid() { OK } else { FAILED };
     if json {
         let mut value = match serde_json::to_value(&run) {
@@ -612,7 +599,7 @@ fn list(layout: &Layout, specs: bool, json: bool) -> i32 {
                 let status = if row.nested.is_some() {
                     "not a change".to_string()
                 } else {
-                    pipeline_specs::task_list::TaskProgress {
+                    TaskProgress {
                         total: row.total_tasks,
                         completed: row.completed_tasks,
                     }

@@ -83,3 +83,50 @@ fn an_unresolvable_spec_reference_is_a_validation_error_naming_the_closest_match
         "{err}"
     );
 }
+
+/// The `pipeline spec` commands through the binary (the library behind them is checked
+/// against the real `openspec` CLI in `specifications/tests/oracle.rs`): validate,
+/// list, show, find, new and archive, with their exit codes.
+#[test]
+fn spec_commands_validate_list_show_find_scaffold_and_archive() {
+    let t = Test::new();
+    openspec_project(&t);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let run = t.pipeline(args).assert_ok();
+        serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    };
+    let report = json(&["spec", "validate", "--all", "--json"]);
+    assert_eq!(report["summary"]["totals"]["failed"], 0, "{report:#}");
+    assert_eq!(report["summary"]["totals"]["items"], 2, "{report:#}");
+    let listed = json(&["spec", "list", "--json"]);
+    assert_eq!(listed["changes"][0]["name"], "add-export", "{listed:#}");
+    assert_eq!(listed["changes"][0]["totalTasks"], 3, "{listed:#}");
+    let shown = json(&["spec", "show", "add-export", "--json"]);
+    assert_eq!(shown["deltas"][0]["operation"], "ADDED", "{shown:#}");
+    let found = t
+        .pipeline(&["spec", "find", "plain text"])
+        .assert_ok()
+        .stdout();
+    assert!(found.contains("Export notes"), "{found}");
+
+    // A change without deltas is invalid: exit 1, naming the problem.
+    t.pipeline(&["spec", "new", "empty-change"]).assert_ok();
+    assert!(
+        t.repo
+            .join("openspec/changes/empty-change/proposal.md")
+            .exists()
+    );
+    let invalid = t
+        .pipeline(&["spec", "validate", "empty-change"])
+        .assert_code(1);
+    assert!(invalid.stdout().contains("empty-change") || invalid.stderr().contains("empty-change"));
+    t.pipeline(&["spec", "show", "no-such-change"])
+        .assert_code(2);
+
+    // Archiving applies the delta to the main spec.
+    t.pipeline(&["spec", "archive", "add-export", "--yes"])
+        .assert_ok();
+    let spec = std::fs::read_to_string(t.repo.join("openspec/specs/notes/spec.md")).unwrap();
+    assert!(spec.contains("### Requirement: Export notes"), "{spec}");
+    assert!(!t.repo.join("openspec/changes/add-export").exists());
+}

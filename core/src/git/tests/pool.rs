@@ -662,7 +662,10 @@ fn lock_files_left_by_a_killed_driver_do_not_block_reuse() {
     let other = pool
         .acquire("other", "pipeline-steps/run-1/other", fixture.base)
         .expect("the idle worktree is reused despite its locks");
-    assert_eq!(other.name(), idle_admin.file_name().unwrap().to_str().unwrap());
+    assert_eq!(
+        other.name(),
+        idle_admin.file_name().unwrap().to_str().unwrap()
+    );
     for dir in [&idle_admin, &kept_admin] {
         for lock in ["HEAD.lock", "index.lock"] {
             assert!(!dir.join(lock).exists(), "{lock} in {}", dir.display());
