@@ -21,9 +21,10 @@
 //! * the platform has no inotify (every OS but Linux), or `PIPELINE_CHANGE_FEED=0`.
 //!
 //! Not seen by inotify, hence not by the feed: writes through a shared memory mapping
-//! that is never closed (a `close` after writing is seen), changes made on another
-//! machine to a network file system, and changes inside an untracked nested git
-//! repository's `.git` directory (which staging skips anyway).
+//! that is never closed (a `close` after writing is seen), writes through a hard link
+//! that lives outside the worktree, changes made on another machine to a network file
+//! system, and changes inside an untracked nested git repository's `.git` directory
+//! (which staging skips anyway).
 
 #[cfg(not(target_os = "linux"))]
 use std::collections::BTreeSet;
