@@ -470,3 +470,72 @@ fn a_git_status_of_the_tool_refreshing_the_index_keeps_the_feed_in_use() {
     );
     assert_eq!(staged.changes.len(), 1, "{:?}", staged.changes);
 }
+
+/// `chattr +i` on a file for the life of the guard (so that even root cannot replace
+/// it); `None` where the file system or the user cannot. On drop the flag is cleared at
+/// every place the file may have moved to (the pool moves worktrees).
+struct Immutable(Vec<PathBuf>);
+
+impl Immutable {
+    fn set(path: &Path, may_move_to: &Path) -> Option<Immutable> {
+        let done = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .output()
+            .is_ok_and(|out| out.status.success());
+        done.then(|| Immutable(vec![path.to_path_buf(), may_move_to.to_path_buf()]))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(path)
+                .output();
+        }
+    }
+}
+
+#[test]
+fn a_reset_that_fails_half_way_is_followed_by_a_full_one() {
+    let (fixture, pool) = pooled();
+    run_step(
+        &pool,
+        "other",
+        fixture.base,
+        &[("src/b.txt", Some("other\n"))],
+    );
+    let idle = fixture.path.join(".pipeline/worktrees/run-1/.pool");
+    let name = fs::read_dir(&idle)
+        .expect("pool")
+        .next()
+        .expect("one idle worktree")
+        .expect("entry")
+        .file_name();
+    let step_dir = fixture.path.join(".pipeline/worktrees/run-1/a");
+    let Some(guard) = Immutable::set(
+        &idle.join(&name).join("src/b.txt"),
+        &step_dir.join("src/b.txt"),
+    ) else {
+        eprintln!("skipped: chattr +i is not available here");
+        return;
+    };
+    let error = pool
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect_err("src/b.txt cannot be restored");
+    assert!(error.to_string().contains("b.txt"), "{error}");
+    drop(guard);
+    // The retry of the same step reuses the directory left at its path.
+    let worktree = acquire(&pool, "a", fixture.base);
+    assert!(
+        !worktree.limited_reset,
+        "after a failed reset only a full one is trusted"
+    );
+    assert_eq!(status(worktree.path()), "");
+    assert_eq!(
+        read(worktree.path(), "src/b.txt").as_deref(),
+        Some("b1\nb2\nb3\n")
+    );
+}
