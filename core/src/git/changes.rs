@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::GitError;
 use super::repository::open_worktree;
 use super::staging::stage_all;
-use super::tree_diff::diff_trees;
+use super::tree_diff::{diff_trees, file_mode, update_tree};
 use super::worktree_tracking::ChangeTracker;
 
 /// How a path differs from the base commit.
@@ -197,8 +197,6 @@ fn tree_updated_from_index(
     base_tree: &git2::Tree<'_>,
     touched: &[PathBuf],
 ) -> Result<git2::Oid, git2::Error> {
-    // Removals and additions go in two passes: a file replaced by a directory (or the
-    // reverse) is a "D/F conflict" to libgit2 within one update.
     let mut removals = git2::build::TreeUpdateBuilder::new();
     let mut upserts = git2::build::TreeUpdateBuilder::new();
     let mut in_index: HashSet<Vec<u8>> = HashSet::new();
@@ -253,16 +251,5 @@ fn tree_updated_from_index(
             }
         }
     }
-    let pruned = repo.find_tree(removals.create_updated(repo, base_tree)?)?;
-    upserts.create_updated(repo, &pruned)
-}
-
-/// The tree entry mode for an index entry's mode bits.
-fn file_mode(mode: u32) -> git2::FileMode {
-    match mode {
-        0o100755 => git2::FileMode::BlobExecutable,
-        0o120000 => git2::FileMode::Link,
-        0o160000 => git2::FileMode::Commit,
-        _ => git2::FileMode::Blob,
-    }
+    update_tree(repo, base_tree, &mut removals, &mut upserts)
 }

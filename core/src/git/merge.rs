@@ -15,7 +15,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::signature::signature;
-use super::tree_diff::{Side, diff_trees};
+use super::tree_diff::{Side, diff_trees, update_tree};
 use super::{GitError, Repository};
 
 impl Repository {
@@ -277,10 +277,7 @@ fn octopus_disjoint(
             ancestor = dir.parent();
         }
     }
-    let tree = removals
-        .create_updated(repo, &base_tree)
-        .and_then(|pruned| repo.find_tree(pruned))
-        .and_then(|pruned| upserts.create_updated(repo, &pruned))
+    let tree = update_tree(repo, &base_tree, &mut removals, &mut upserts)
         .and_then(|tree| repo.find_tree(tree))
         .map_err(GitError::git("write the merged tree", workdir))?;
     let parents = heads
@@ -336,8 +333,6 @@ fn disjoint_merge(
     }
     let changes = diff_trees(repo, base_tree, theirs_tree)
         .map_err(GitError::git("compare trees for a merge", workdir))?;
-    // Removals first, additions second: libgit2 refuses a file replaced by a directory
-    // (or the reverse) within one update.
     let mut removals = git2::build::TreeUpdateBuilder::new();
     let mut upserts = git2::build::TreeUpdateBuilder::new();
     for change in changes {
@@ -369,10 +364,7 @@ fn disjoint_merge(
             }
         }
     }
-    removals
-        .create_updated(repo, ours_tree)
-        .and_then(|pruned| repo.find_tree(pruned))
-        .and_then(|pruned| upserts.create_updated(repo, &pruned))
+    update_tree(repo, ours_tree, &mut removals, &mut upserts)
         .map(Some)
         .map_err(GitError::git("write the merged tree", workdir))
 }

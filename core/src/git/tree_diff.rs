@@ -48,7 +48,7 @@ fn entries(tree: Option<&git2::Tree<'_>>) -> Entries {
     tree.map(|tree| {
         tree.iter()
             .map(|entry| {
-                let mode = mode_of(entry.filemode());
+                let mode = file_mode(entry.filemode() as u32);
                 (entry.name_bytes().to_vec(), (entry.id(), mode))
             })
             .collect()
@@ -56,7 +56,8 @@ fn entries(tree: Option<&git2::Tree<'_>>) -> Entries {
     .unwrap_or_default()
 }
 
-fn mode_of(raw: i32) -> git2::FileMode {
+/// The [`git2::FileMode`] of raw mode bits, as found in tree entries and index entries.
+pub(crate) fn file_mode(raw: u32) -> git2::FileMode {
     match raw {
         0o040000 => git2::FileMode::Tree,
         0o100755 => git2::FileMode::BlobExecutable,
@@ -65,6 +66,21 @@ fn mode_of(raw: i32) -> git2::FileMode {
         0o100664 => git2::FileMode::BlobGroupWritable,
         _ => git2::FileMode::Blob,
     }
+}
+
+/// `tree` with `removals` applied, then `upserts`: two passes, because libgit2 refuses a
+/// file replaced by a directory (or the reverse) within one update ("D/F conflict").
+/// Returns the new tree's id. Cost: the changed paths times their depth.
+///
+/// Errors: `git2::Error` when a tree cannot be read or written.
+pub(crate) fn update_tree(
+    repo: &git2::Repository,
+    tree: &git2::Tree<'_>,
+    removals: &mut git2::build::TreeUpdateBuilder,
+    upserts: &mut git2::build::TreeUpdateBuilder,
+) -> Result<git2::Oid, git2::Error> {
+    let pruned = repo.find_tree(removals.create_updated(repo, tree)?)?;
+    upserts.create_updated(repo, &pruned)
 }
 
 fn diff_into(

@@ -8,9 +8,11 @@
 //! (reported by the feed); staging changes the index only at reported paths. What
 //! would break it is checked, not assumed:
 //! * the feed lost track (queue overflow, watch limit): the feed says so;
-//! * something else rewrote the index (a tool running `git add`, `git rm --cached`,
-//!   `git reset`): the index file's trailing checksum no longer matches the one
-//!   recorded when pipeline last wrote it.
+//! * something else rewrote the index with different entries (a tool running `git add`,
+//!   `git rm --cached`, `git reset`): the index file's trailing checksum no longer
+//!   matches the one recorded when pipeline last wrote it, and its entries differ from
+//!   the in-memory copy (a `git status` that only refreshed stat data keeps the entries,
+//!   and the feed stays in use).
 //!
 //! Either makes the next staging walk the worktree and the next reset a full one, after
 //! which the tracker is valid again (with a new feed if the old one lost track).
@@ -51,8 +53,6 @@ struct Tracking {
     clean_at: git2::Oid,
     /// Trailer (checksum) of the index file as pipeline last wrote it; `None` when unknown.
     index_trailer: Option<Vec<u8>>,
-    /// [`entries_fingerprint`] of the index as pipeline last wrote it.
-    index_entries: Option<u64>,
     /// Set when the invariant may be broken (foreign index write); cleared by a full reset.
     tainted: bool,
 }
@@ -65,15 +65,16 @@ impl ChangeTracker {
     pub(crate) fn start(dir: &Path, clean_at: git2::Oid) -> Option<ChangeTracker> {
         let repo = open_worktree(dir).ok()?;
         let feed = ChangeFeed::watch(dir)?;
+        // Loaded now, while it is what pipeline wrote: later checks compare the file
+        // with this copy.
+        repo.index().ok()?;
         let index_trailer = index_trailer(&repo);
-        let index_entries = repo.index().ok().map(|index| entries_fingerprint(&index));
         Some(ChangeTracker(Arc::new(Mutex::new(Tracking {
             repo,
             repo_dir: dir.to_path_buf(),
             feed: Some(feed),
             clean_at,
             index_trailer,
-            index_entries,
             tainted: false,
         }))))
     }
@@ -95,12 +96,16 @@ impl ChangeTracker {
                 guard.repo.set_index(&mut git2::Index::new()?)?;
                 repo.set_index(&mut index)
             });
-            if let Err(error) = moved {
-                tracing::debug!(%error, "cannot keep the index in memory; reading it again");
-                guard.repo = open_worktree(dir)?;
-            } else {
-                guard.repo = repo;
-            }
+            guard.repo = match moved {
+                Ok(()) => repo,
+                Err(error) => {
+                    // A fresh read would hide what someone else may have written to the
+                    // index: trust it again only after a full reset.
+                    tracing::debug!(%error, "cannot keep the index in memory; walking until the next full reset");
+                    guard.tainted = true;
+                    open_worktree(dir)?
+                }
+            };
             guard.repo_dir = dir.to_path_buf();
         }
         Ok(Tracked {
@@ -138,10 +143,15 @@ impl Tracked<'_> {
         }
         let trailer = index_trailer(&tracking.repo);
         if trailer.is_none() || trailer != tracking.index_trailer {
-            let same_entries = git2::Index::open(&tracking.repo.path().join("index"))
-                .ok()
-                .map(|index| entries_fingerprint(&index))
-                .is_some_and(|now| Some(now) == tracking.index_entries);
+            // The in-memory index is still what pipeline last wrote (libgit2 reloads it
+            // only when a status or checkout runs, which happens after this check).
+            let same_entries = match (
+                git2::Index::open(&tracking.repo.path().join("index")),
+                tracking.repo.index(),
+            ) {
+                (Ok(on_disk), Ok(ours)) => same_entries(&on_disk, &ours),
+                _ => false,
+            };
             if same_entries {
                 tracking.index_trailer = trailer;
             } else {
@@ -209,11 +219,6 @@ impl Tracked<'_> {
         }
         tracking.clean_at = clean_at;
         tracking.index_trailer = index_trailer(&tracking.repo);
-        tracking.index_entries = tracking
-            .repo
-            .index()
-            .ok()
-            .map(|index| entries_fingerprint(&index));
         tracking.tainted = false;
     }
 }
@@ -232,18 +237,16 @@ fn outermost(mut paths: Vec<PathBuf>) -> Vec<PathBuf> {
     kept
 }
 
-/// A hash of what an index says (path, object id, mode and conflict stage of every
-/// entry), ignoring the stat data that `git status` refreshes. In-memory, O(entries).
-fn entries_fingerprint(index: &git2::Index) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for entry in index.iter() {
-        entry.path.hash(&mut hasher);
-        entry.id.as_bytes().hash(&mut hasher);
-        entry.mode.hash(&mut hasher);
-        (entry.flags & 0x3000).hash(&mut hasher);
-    }
-    hasher.finish()
+/// Whether two indexes say the same (path, object id, mode and conflict stage of every
+/// entry), ignoring the stat data that `git status` refreshes. O(entries), in memory.
+fn same_entries(a: &git2::Index, b: &git2::Index) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b.iter()).all(|(x, y)| {
+            x.path == y.path
+                && x.id == y.id
+                && x.mode == y.mode
+                && x.flags & 0x3000 == y.flags & 0x3000
+        })
 }
 
 /// The last 32 bytes of the worktree's index file (its checksum trailer: 20 bytes of
