@@ -137,7 +137,7 @@ fn aider_whole_file_edit_lands_in_the_step_commit_with_usage() {
     );
 
     // Usage from Aider's "Tokens: 1.2k sent, 56 received." line.
-    let usage = t.events("wf", "edit", "usage");
+    let usage = t.events("wf", "edit", "attempt_finished").into_iter().filter(|e| !e["usage"].is_null()).collect::<Vec<_>>();
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], "openai/fake-model", "{usage}");
@@ -238,8 +238,7 @@ fn aider_rate_limit_is_classified_and_retried() {
     assert_eq!(t.show("pipeline/rl", "hello.py").as_deref(), Some(EDITED));
     let first = attempt_log(&t, "rl", 1);
     assert!(first.contains("litellm.RateLimitError"), "{first}");
-    let waits = t.events("rl", "edit", "retry_scheduled").len()
-        + t.events("rl", "edit", "rate_limit_wait").len();
+    let waits = t.events("rl", "edit", "step_waiting").len();
     assert_eq!(waits, 1, "one wait before the second attempt");
     let errors = errors(&t, "rl");
     let error = &errors["errors"][0];

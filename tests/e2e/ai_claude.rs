@@ -172,7 +172,7 @@ fn claude_bash_and_write_tool_uses_land_in_the_step_commit_with_usage() {
 
     // Usage: the sum of the two requests, as Claude Code reported it in its result event
     // (input tokens count the cache reads too).
-    let usage = t.events("cl", "edit", "usage");
+    let usage = t.events("cl", "edit", "attempt_finished").into_iter().filter(|e| !e["usage"].is_null()).collect::<Vec<_>>();
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], MODEL, "{usage}");
@@ -223,8 +223,7 @@ fn claude_rate_limit_is_classified_and_retried() {
     let first = attempt_log(&t, "rl", 1);
     assert!(first.contains(r#""api_error_status":429"#), "{first}");
     assert!(first.contains(r#""is_error":true"#), "{first}");
-    let waits = t.events("rl", "edit", "retry_scheduled").len()
-        + t.events("rl", "edit", "rate_limit_wait").len();
+    let waits = t.events("rl", "edit", "step_waiting").len();
     assert_eq!(waits, 1, "one wait before the second attempt");
     let errors = errors(&t, "rl");
     let error = &errors["errors"][0];

@@ -137,7 +137,7 @@ fn codex_shell_call_and_apply_patch_land_in_the_step_commit_with_usage() {
     assert!(third.contains("custom_tool_call_output"), "{third}");
 
     // Usage: the sum of the three requests, as Codex reported it in turn.completed.
-    let usage = t.events("cx", "edit", "usage");
+    let usage = t.events("cx", "edit", "attempt_finished").into_iter().filter(|e| !e["usage"].is_null()).collect::<Vec<_>>();
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], MODEL, "{usage}");
@@ -196,8 +196,7 @@ fn codex_rate_limit_is_classified_and_retried() {
     let first = attempt_log_of(&t, "rl", 1);
     assert!(first.contains(r#""type":"turn.failed""#), "{first}");
     assert!(first.contains("429"), "{first}");
-    let waits = t.events("rl", "edit", "retry_scheduled").len()
-        + t.events("rl", "edit", "rate_limit_wait").len();
+    let waits = t.events("rl", "edit", "step_waiting").len();
     assert_eq!(waits, 1, "one wait before the second attempt");
     let errors = errors(&t, "rl");
     let error = &errors["errors"][0];

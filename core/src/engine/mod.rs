@@ -12,20 +12,26 @@ mod engine_error;
 mod error_engine;
 mod failure_text;
 mod job_slots;
+mod next_action;
 mod orphans;
+mod prompts;
 mod queries;
+mod reporter;
 mod run_context;
 mod run_driver;
-mod run_event;
 mod run_id;
+mod run_journal;
 mod run_options;
 mod scheduler;
 mod spec_references;
-mod step_executor;
+mod step_error;
+mod step_lifecycle;
+mod tool_choice;
 mod tool_limits;
+mod waits;
 mod workspace;
 
-pub use attempt::TestResult;
+pub use crate::state::TestResult;
 pub use engine_error::EngineError;
 pub use error_engine::{ErrorEngine, plugin_dirs};
 pub(crate) use failure_text::step_error_text;
@@ -36,7 +42,7 @@ pub use queries::{
 pub use run_driver::{
     PreparedRun, RunSummary, load_and_plan, open_repository, prepare, resume_run, run_workstreams,
 };
-pub use run_event::{Reporter, RunEvent, SilentReporter};
+pub use reporter::{Reporter, SilentReporter};
 pub use run_id::{check_run_id, generate_run_id};
 pub use run_options::{RunOptions, UnfinishedPolicy};
 pub use workspace::Workspace;

@@ -132,12 +132,27 @@ pub fn run_status(
     let records: Vec<StepRecord> = state.steps(&run.run_id)?;
     let mut tests: std::collections::HashMap<String, Vec<TestResult>> =
         std::collections::HashMap::new();
-    for e in state
-        .events(&run.run_id, 0)?
-        .into_iter()
-        .filter(|e| e.kind == "test_finished")
-    {
-        if let (Some(step), Ok(t)) = (e.step_id, serde_json::from_value::<TestResult>(e.data)) {
+    for entry in state.journal(&run.run_id, 0)? {
+        if let crate::state::Event::TestFinished {
+            step,
+            attempt,
+            name,
+            command,
+            passed,
+            duration_ms,
+            outcome,
+            log,
+        } = entry.event
+        {
+            let t = TestResult {
+                attempt,
+                name,
+                command,
+                passed,
+                duration_ms,
+                outcome,
+                log,
+            };
             let list = tests.entry(step).or_default();
             // Keep only the latest attempt's tests.
             if list.first().is_some_and(|f| f.attempt != t.attempt) {
