@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::change_metadata::{self, METADATA_FILENAME};
+use crate::ecma_text::js_re;
 use crate::issue::{Issue, Level};
 use crate::layout::{
     Layout, discover_spec_files, find_unread_delta_files, has_any_file_under, read_lossy,
@@ -36,6 +37,13 @@ use crate::spec_merge::{
 };
 use crate::task_list::{TaskProgress, task_progress};
 use crate::validator::{ChangeContext, Validator};
+
+// The CLI's test for "this change has delta headers" (`core/archive.ts`), with its `im`
+// flags and JavaScript's `\s`.
+js_re!(
+    DELTA_HEADER_ANYWHERE,
+    r"(?im)^##\s+(ADDED|MODIFIED|REMOVED|RENAMED)\s+Requirements"
+);
 
 /// What `pipeline spec archive` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,11 +261,9 @@ fn has_delta_specs(change_dir: &Path) -> Result<bool, ArchiveError> {
     if marker.declared && has_any_file_under(&specs).unwrap_or(true) {
         return Ok(true);
     }
-    let header = regex::Regex::new(r"(?im)^##[\t\n\x0B\x0C\r \x{A0}\x{FEFF}]+(ADDED|MODIFIED|REMOVED|RENAMED)[\t\n\x0B\x0C\r \x{A0}\x{FEFF}]+Requirements")
-        .map_err(|e| ArchiveError::Io { action: "compiling", path: specs.clone(), source: io::Error::other(e) })?;
     for spec in discover_spec_files(&specs).map_err(io_err("reading", &specs))? {
         if let Ok(content) = read_lossy(&spec.file)
-            && header.is_match(&content)
+            && DELTA_HEADER_ANYWHERE.is_match(&content)
         {
             return Ok(true);
         }
