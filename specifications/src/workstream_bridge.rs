@@ -42,9 +42,9 @@ pub struct BridgeOptions {
     pub default_acceptance_tests: Vec<String>,
 }
 
-/// One workstream step, in the foundation's format.
+/// One step of a [`GeneratedWorkstream`], serialised in the workstream file format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WorkstreamStep {
+pub struct GeneratedStep {
     /// `<N>-<slug>`.
     pub id: String,
     /// Group title.
@@ -79,9 +79,11 @@ pub struct WorkstreamStep {
     pub parallel_ok: Option<bool>,
 }
 
-/// A workstream generated from a change or an epic.
+/// A workstream generated from a change proposal or a CCPM epic: plain data that
+/// serialises to a workstream file (not the engine's loaded workstream model, which
+/// lives in pipeline-core and is built by loading such a file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Workstream {
+pub struct GeneratedWorkstream {
     /// `ws-<change-id>` / `ws-<epic>`.
     pub id: String,
     /// The change id (absent for CCPM epics).
@@ -90,7 +92,7 @@ pub struct Workstream {
     /// Title.
     pub description: String,
     /// Steps in task-file order.
-    pub steps: Vec<WorkstreamStep>,
+    pub steps: Vec<GeneratedStep>,
     /// Source facts.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, serde_json::Value>,
@@ -297,7 +299,7 @@ pub fn change_to_workstream(
     layout: &Layout,
     change: &str,
     options: &BridgeOptions,
-) -> Result<Workstream, BridgeError> {
+) -> Result<GeneratedWorkstream, BridgeError> {
     let dir = layout.change_dir(change);
     if !dir.is_dir() {
         let available = layout.change_ids().unwrap_or_default();
@@ -389,7 +391,7 @@ pub fn change_to_workstream(
             options.default_acceptance_tests.clone()
         };
         let tasks: Vec<String> = group.tasks.clone();
-        steps.push(WorkstreamStep {
+        steps.push(GeneratedStep {
             id: ids[&group.number].clone(),
             description: group.title.clone(),
             tasks,
@@ -404,7 +406,7 @@ pub fn change_to_workstream(
             parallel_ok: None,
         });
     }
-    Ok(Workstream {
+    Ok(GeneratedWorkstream {
         id: format!("ws-{change}"),
         openspec_change: Some(change.to_string()),
         description: title,
@@ -464,7 +466,7 @@ pub fn ccpm_epic_to_workstream(
     repo: &Path,
     epic: &str,
     options: &BridgeOptions,
-) -> Result<Workstream, BridgeError> {
+) -> Result<GeneratedWorkstream, BridgeError> {
     let dir = repo.join(".claude").join("epics").join(epic);
     let entries = std::fs::read_dir(&dir).map_err(|_| {
         BridgeError::NotFound(format!("no CCPM epic '{epic}' at {}", dir.display()))
@@ -584,7 +586,7 @@ pub fn ccpm_epic_to_workstream(
             "ccpm_task".to_string(),
             serde_json::Value::String(format!(".claude/epics/{epic}/{n}.md")),
         );
-        steps.push(WorkstreamStep {
+        steps.push(GeneratedStep {
             id: ids[n].clone(),
             description: title_of(meta, body, n),
             tasks: vec![js_trim(body).to_string()]
@@ -623,7 +625,7 @@ pub fn ccpm_epic_to_workstream(
         "ccpm_epic".to_string(),
         serde_json::Value::String(epic.to_string()),
     );
-    Ok(Workstream {
+    Ok(GeneratedWorkstream {
         id: format!("ws-{}", slug(epic).if_empty(epic)),
         openspec_change: None,
         description,
