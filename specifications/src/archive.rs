@@ -16,7 +16,7 @@
 //! Atomicity: nothing is written before every check of steps 1–5 has passed. New
 //! contents are first staged next to each target, then renamed into place; if a rename
 //! or the final move fails, every spec already replaced is restored and every retired
-//! spec is put back, so a failed archive leaves the tree as it was.
+//! spec is put back, so a failed archive leaves the tree as it was (see `spec_journal.rs`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -29,9 +29,9 @@ use crate::issue::{Issue, Level};
 use crate::layout::{
     Layout, discover_spec_files, find_unread_delta_files, has_any_file_under, read_lossy,
 };
-use crate::line_ending;
 use crate::messages::SPEC_NO_REQUIREMENTS;
 use crate::nested_change::nested_change_message;
+use crate::spec_journal::{Journal, SpecMutation};
 use crate::spec_merge::{
     MergeCounts, MergeError, MergedSpec, SpecUpdate, build_updated_spec, find_spec_updates,
 };
@@ -231,7 +231,11 @@ pub fn change_name_problem(name: &str) -> Option<String> {
     }
 }
 
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + use<> {
+/// Maps an I/O failure of `action` on `path` to [`ArchiveError::Io`].
+pub(crate) fn io_err(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(io::Error) -> ArchiveError + use<> {
     let path = path.to_path_buf();
     move |source| ArchiveError::Io {
         action,
@@ -603,8 +607,20 @@ fn apply_and_move(
     change_dir: &Path,
     archive_path: &Path,
 ) -> Result<(), ArchiveError> {
+    let changes: Vec<SpecMutation<'_>> = mutations
+        .iter()
+        .map(|p| match p.outcome {
+            Outcome::Retire => SpecMutation::Retire {
+                target: &p.update.target,
+            },
+            _ => SpecMutation::Write {
+                target: &p.update.target,
+                content: &p.built.rebuilt,
+            },
+        })
+        .collect();
     let mut journal = Journal::default();
-    let applied = apply_mutations(mutations, &mut journal).and_then(|()| {
+    let applied = journal.apply(&changes).and_then(|()| {
         std::fs::create_dir_all(layout.archive_dir()).map_err(io_err("creating", archive_path))?;
         std::fs::rename(change_dir, archive_path)
             .map_err(io_err("moving the change to", archive_path))
@@ -698,153 +714,6 @@ fn rebuilt_hint(p: &Prepared, declared: bool, invalid_reason: Option<&str>) -> O
         ));
     }
     None
-}
-
-/// Undo log of the spec mutations of one archive.
-#[derive(Default)]
-struct Journal {
-    /// (target, previous content or None when it did not exist) for replaced files.
-    replaced: Vec<(PathBuf, Option<Vec<u8>>)>,
-    /// (target, backup path) for retired specs, moved aside until the archive commits.
-    retired: Vec<(PathBuf, PathBuf)>,
-    /// Directories created for new capabilities.
-    created_dirs: Vec<PathBuf>,
-}
-
-impl Journal {
-    fn roll_back(&mut self) {
-        for (target, previous) in self.replaced.drain(..).rev() {
-            // Best effort: the original error is what the user needs to see.
-            let _ = match previous {
-                Some(bytes) => std::fs::write(&target, bytes),
-                None => std::fs::remove_file(&target),
-            };
-        }
-        for (target, backup) in self.retired.drain(..).rev() {
-            let _ = std::fs::rename(&backup, &target);
-        }
-        for dir in self.created_dirs.drain(..).rev() {
-            let _ = std::fs::remove_dir(&dir);
-        }
-    }
-
-    fn commit(&mut self, specs_root: &Path) {
-        for (target, backup) in self.retired.drain(..) {
-            let _ = std::fs::remove_file(&backup);
-            prune_empty_dirs(target.parent(), specs_root);
-        }
-    }
-}
-
-fn prune_empty_dirs(start: Option<&Path>, boundary: &Path) {
-    let Ok(boundary) = boundary.canonicalize() else {
-        return;
-    };
-    let mut dir = start.map(Path::to_path_buf);
-    while let Some(current) = dir {
-        let Ok(real) = current.canonicalize() else {
-            return;
-        };
-        if real == boundary || !real.starts_with(&boundary) {
-            return;
-        }
-        if std::fs::remove_dir(&current).is_err() {
-            return;
-        }
-        dir = current.parent().map(Path::to_path_buf);
-    }
-}
-
-fn write_target(target: &Path) -> PathBuf {
-    // Keep a symlinked spec.md a symlink: write through it.
-    match std::fs::symlink_metadata(target) {
-        Ok(meta) if meta.file_type().is_symlink() => target
-            .canonicalize()
-            .unwrap_or_else(|_| target.to_path_buf()),
-        _ => target.to_path_buf(),
-    }
-}
-
-fn apply_mutations(mutations: &[&Prepared], journal: &mut Journal) -> Result<(), ArchiveError> {
-    // Stage every new content first, so a full disk or a permission problem is found
-    // before any spec changes.
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let cleanup = |staged: &[(PathBuf, PathBuf)]| {
-        for (tmp, _) in staged {
-            let _ = std::fs::remove_file(tmp);
-        }
-    };
-    for p in mutations.iter().filter(|p| p.outcome == Outcome::Write) {
-        let target = write_target(&p.update.target);
-        let previous = std::fs::read(&target).ok();
-        let content = match &previous {
-            Some(bytes) => {
-                line_ending::match_original(&p.built.rebuilt, &String::from_utf8_lossy(bytes))
-            }
-            None => p.built.rebuilt.clone(),
-        };
-        if let Some(parent) = target.parent()
-            && !parent.exists()
-        {
-            let mut missing = Vec::new();
-            let mut cursor = Some(parent);
-            while let Some(dir) = cursor.filter(|d| !d.exists()) {
-                missing.push(dir.to_path_buf());
-                cursor = dir.parent();
-            }
-            if let Err(source) = std::fs::create_dir_all(parent) {
-                cleanup(&staged);
-                return Err(ArchiveError::Io {
-                    action: "creating",
-                    path: parent.to_path_buf(),
-                    source,
-                });
-            }
-            journal.created_dirs.extend(missing.into_iter().rev());
-        }
-        let tmp = target.with_file_name(format!(
-            ".{}.pipeline-archive-{}",
-            target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        if let Err(source) = std::fs::write(&tmp, content.as_bytes()) {
-            cleanup(&staged);
-            return Err(ArchiveError::Io {
-                action: "writing",
-                path: tmp,
-                source,
-            });
-        }
-        if let Ok(meta) = std::fs::metadata(&target) {
-            let _ = std::fs::set_permissions(&tmp, meta.permissions());
-        }
-        journal.replaced.push((target.clone(), previous));
-        staged.push((tmp, target));
-    }
-    let mut remaining = staged.clone();
-    while !remaining.is_empty() {
-        let (tmp, target) = remaining.remove(0);
-        if let Err(source) = std::fs::rename(&tmp, &target) {
-            cleanup(&remaining);
-            let _ = std::fs::remove_file(&tmp);
-            return Err(ArchiveError::Io {
-                action: "replacing",
-                path: target,
-                source,
-            });
-        }
-    }
-    for p in mutations.iter().filter(|p| p.outcome == Outcome::Retire) {
-        let target = &p.update.target;
-        let backup =
-            target.with_file_name(format!(".spec.md.pipeline-retired-{}", std::process::id()));
-        std::fs::rename(target, &backup).map_err(io_err("retiring", target))?;
-        journal.retired.push((target.clone(), backup));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

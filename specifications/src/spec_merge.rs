@@ -30,27 +30,13 @@ use crate::requirement_block::{
     normalize_requirement_name,
 };
 use crate::requirement_operations::{AppliedOperations, apply_operations, normalize_block_raw};
+use crate::retirement_audit::content_the_merge_cannot_name;
 use crate::spec::parse_spec;
 use crate::spec_structure::find_main_spec_structure_issues;
 
 js_re!(PURPOSE_HEADER, r"(?i)^##\s+Purpose\s*$");
 js_re!(SECTION_HEADER, r"^##\s+");
 js_re!(FOREIGN_HEADING, r"^ {0,3}#{1,3}(?:[ \t]|$)");
-js_re!(
-    INTERRUPTS_PARAGRAPH,
-    r"^ {0,3}(?:>|(?:[-*_][ \t]*){3,}$|(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)|[<|])"
-);
-js_re!(LIST_ITEM, r"^(\s*(?:[-*+]|\d{1,9}[.)])\s+)");
-js_re!(ATX_HEADING, r"^ {0,3}#{1,6}(?:[ \t]|$)");
-js_re!(HTML_HEADING, r"(?i)^\s*<h[1-6]\b");
-js_re!(HTML_HEADING_INDENTED, r"(?i)^ {0,3}<h[1-6]\b");
-js_re!(SECTION_TITLE, r"^ {0,3}##\s+(.+?)\s*$");
-js_re!(SETEXT, r"^ {0,3}(=+|-+)\s*$");
-js_re!(SETEXT_IN_ITEM, r"^ {0,3}(?:=+|-+)\s*$");
-js_re!(TITLE, r"^ {0,3}#\s+.+$");
-js_re!(SCENARIO_HEADING, r"(?i)^ {0,3}####\s+Scenario:");
-js_re!(INDENT, r"^[ \t]*");
-js_re!(TABLE_OR_HTML, r"^\s*[|<]");
 
 /// One delta spec and the main spec it applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -525,7 +511,9 @@ fn reassemble(parts: &RequirementsSection, kept: &[RequirementBlock]) -> String 
     )
 }
 
-fn first_foreign_tail(raw: &str) -> Option<(String, String)> {
+/// The first heading inside a requirement block that is not its own (levels 1 to 3,
+/// outside fences), trimmed, with the block's text from there on.
+pub(crate) fn first_foreign_tail(raw: &str) -> Option<(String, String)> {
     let normalized = line_ending::normalize_newlines(raw);
     let lines: Vec<&str> = normalized.split('\n').collect();
     let mask = fence_mask(&lines);
@@ -567,182 +555,6 @@ fn collapse_blank_runs_outside_fences(content: &str) -> String {
         }
     }
     kept.join("\n")
-}
-
-fn content_column(prefix: &str) -> usize {
-    let mut column = 0;
-    for c in prefix.chars() {
-        column += if c == '\t' { 4 - (column % 4) } else { 1 };
-    }
-    column
-}
-
-fn drop_indent(line: &str, columns: usize) -> &str {
-    let mut column = 0;
-    let mut index = 0;
-    for (i, c) in line.char_indices() {
-        if column >= columns {
-            break;
-        }
-        match c {
-            ' ' => column += 1,
-            '\t' => column += 4 - (column % 4),
-            _ => break,
-        }
-        index = i + c.len_utf8();
-    }
-    &line[index..]
-}
-
-fn is_heading_line(line: &str) -> bool {
-    ATX_HEADING.is_match(line) || HTML_HEADING.is_match(line)
-}
-
-/// Lines of a spec that a capability retirement could not name (`contentTheMergeCannotName`).
-fn content_the_merge_cannot_name(
-    parts: &crate::requirement_block::RequirementsSection,
-) -> Vec<String> {
-    let mut leftovers: Vec<String> = Vec::new();
-    let before = line_ending::normalize(&parts.before);
-    let before_lines: Vec<&str> = before.split('\n').collect();
-    let before_mask = fence_mask(&before_lines);
-    let mut in_purpose = false;
-    let mut title_seen = false;
-    let mut previous = "";
-    for (index, line) in before_lines.iter().enumerate() {
-        if js_trim(line).is_empty() {
-            previous = "";
-            continue;
-        }
-        if !before_mask[index] {
-            if let Some(c) = SECTION_TITLE.captures(line) {
-                in_purpose =
-                    js_trim(c.get(1).map_or("", |m| m.as_str())).eq_ignore_ascii_case("purpose");
-                if !in_purpose {
-                    leftovers.push(js_trim(line).to_string());
-                }
-                previous = line;
-                continue;
-            }
-            let setext = in_purpose && !js_trim(previous).is_empty() && SETEXT.is_match(line);
-            let html = HTML_HEADING_INDENTED.is_match(line);
-            if setext || html {
-                leftovers.push(js_trim(if setext { previous } else { line }).to_string());
-                in_purpose = false;
-                previous = line;
-                continue;
-            }
-            if TITLE.is_match(line) {
-                if !title_seen && !in_purpose {
-                    title_seen = true;
-                } else {
-                    leftovers.push(js_trim(line).to_string());
-                    in_purpose = false;
-                }
-                previous = line;
-                continue;
-            }
-        }
-        previous = line;
-        if in_purpose {
-            continue;
-        }
-        leftovers.push(js_trim(line).to_string());
-    }
-    for slice in [&parts.preamble, &parts.after] {
-        for line in slice.split('\n') {
-            if !js_trim(line).is_empty() {
-                leftovers.push(js_trim(line).to_string());
-            }
-        }
-    }
-    for block in &parts.body_blocks {
-        if let Some((heading, _)) = first_foreign_tail(&block.raw) {
-            leftovers.push(heading);
-        }
-        let raw = line_ending::normalize_newlines(&block.raw);
-        let lines: Vec<&str> = raw.split('\n').collect();
-        let mask = fence_mask(&lines);
-        let mut seen_scenario = false;
-        let mut in_bullets = false;
-        let mut bullets_seen = false;
-        let mut list_indent: Option<usize> = None;
-        let mut paragraph_open = false;
-        for (index, line) in lines.iter().enumerate() {
-            if js_trim(line).is_empty() {
-                if bullets_seen {
-                    in_bullets = false;
-                }
-                list_indent = None;
-                paragraph_open = false;
-                continue;
-            }
-            if index == 0 {
-                continue;
-            }
-            let indent = content_column(INDENT.find(line).map_or("", |m| m.as_str()));
-            let inside_item = list_indent.is_some_and(|l| indent >= l);
-            let within = if inside_item {
-                drop_indent(line, list_indent.unwrap_or(0))
-            } else {
-                line
-            };
-            let lazily = paragraph_open && in_bullets && !INTERRUPTS_PARAGRAPH.is_match(within);
-            let continues = (inside_item || lazily) && !is_heading_line(within);
-            if mask[index] {
-                if !inside_item {
-                    list_indent = None;
-                }
-                paragraph_open = false;
-                continue;
-            }
-            if index > 1 && SETEXT_IN_ITEM.is_match(within) && !js_trim(lines[index - 1]).is_empty()
-            {
-                leftovers.push(js_trim(lines[index - 1]).to_string());
-                list_indent = None;
-                paragraph_open = false;
-                continue;
-            }
-            if continues {
-                paragraph_open = !INTERRUPTS_PARAGRAPH.is_match(within);
-                continue;
-            }
-            let bullet = LIST_ITEM
-                .captures(line)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str());
-            list_indent = bullet.map(content_column);
-            paragraph_open = bullet.is_some();
-            if SCENARIO_HEADING.is_match(line) {
-                seen_scenario = true;
-                in_bullets = true;
-                bullets_seen = false;
-                continue;
-            }
-            if bullet.is_some() {
-                if in_bullets {
-                    bullets_seen = true;
-                    continue;
-                }
-                if !seen_scenario {
-                    continue;
-                }
-                leftovers.push(js_trim(line).to_string());
-                continue;
-            }
-            if !seen_scenario && !TABLE_OR_HTML.is_match(line) {
-                continue;
-            }
-            leftovers.push(js_trim(line).to_string());
-        }
-    }
-    let mut unique: Vec<String> = Vec::new();
-    for line in leftovers {
-        if !unique.contains(&line) {
-            unique.push(line);
-        }
-    }
-    unique
 }
 
 fn mask_html_comments(content: &str) -> String {
