@@ -7,6 +7,9 @@
 //! units). [`js_regex`] translates a JavaScript pattern written with `\s`, `\S` and `.`
 //! into an equivalent `regex` crate pattern, so the patterns below read like the CLI's.
 
+use std::iter::Peekable;
+use std::str::Chars;
+
 use regex::Regex;
 
 /// The characters JavaScript's `\s` and `trim()` treat as whitespace (ECMA-262
@@ -164,20 +167,7 @@ pub fn js_regex(pattern: &str) -> Regex {
                     out.push('\\');
                     break;
                 };
-                if matches!(next, 'p' | 'P') {
-                    // A Unicode property (`u`-flag patterns): same meaning in both
-                    // engines; its name is copied verbatim, never case-expanded.
-                    out.push('\\');
-                    out.push(next);
-                    for name_char in chars.by_ref() {
-                        out.push(name_char);
-                        if name_char == '}' {
-                            break;
-                        }
-                    }
-                    continue;
-                }
-                push_escape(&mut out, next, in_class, pattern);
+                push_escape(&mut out, next, &mut chars, in_class, pattern);
             }
             '[' if !in_class => {
                 in_class = true;
@@ -195,37 +185,46 @@ pub fn js_regex(pattern: &str) -> Regex {
             }
             '.' if !in_class => out.push_str(r"[^\n\r\x{2028}\x{2029}]"),
             _ if flags.ignore_case && in_class => {
-                let mut lookahead = chars.clone();
-                let high = match (lookahead.next(), lookahead.next()) {
-                    (Some('-'), Some(high)) if high != ']' => {
-                        assert!(
-                            high != '\\',
-                            "pattern {pattern:?}: escaped range end under the i flag"
-                        );
-                        chars.next();
-                        chars.next();
-                        high
-                    }
-                    _ => c,
-                };
+                let high = take_range_end(&mut chars, pattern).unwrap_or(c);
                 push_class_members_any_case(&mut out, c, high);
             }
-            _ if flags.ignore_case && c.is_alphabetic() => {
-                let variants = js_case_variants(c);
-                if variants.len() > 1 {
-                    out.push('[');
-                    variants.iter().for_each(|&v| push_literal(&mut out, v));
-                    out.push(']');
-                } else {
-                    out.push(c);
-                }
-            }
+            _ if flags.ignore_case && c.is_alphabetic() => push_letter_any_case(&mut out, c),
             _ => out.push(c),
         }
     }
     match Regex::new(&out) {
         Ok(re) => re,
         Err(err) => panic!("constant pattern {pattern:?} does not compile ({out:?}): {err}"),
+    }
+}
+
+/// Consumes `-x` when it follows a class member and `x` is not the closing `]`: the end
+/// of a range.
+fn take_range_end(chars: &mut Peekable<Chars<'_>>, pattern: &str) -> Option<char> {
+    let mut lookahead = chars.clone();
+    match (lookahead.next(), lookahead.next()) {
+        (Some('-'), Some(high)) if high != ']' => {
+            assert!(
+                high != '\\',
+                "pattern {pattern:?}: escaped range end under the i flag"
+            );
+            chars.next();
+            chars.next();
+            Some(high)
+        }
+        _ => None,
+    }
+}
+
+/// Writes the letter `c` outside a class under the `i` flag: a class of its variants.
+fn push_letter_any_case(out: &mut String, c: char) {
+    let variants = js_case_variants(c);
+    if variants.len() > 1 {
+        out.push('[');
+        variants.iter().for_each(|&v| push_literal(out, v));
+        out.push(']');
+    } else {
+        out.push(c);
     }
 }
 
@@ -246,8 +245,27 @@ fn push_class_members_any_case(out: &mut String, low: char, high: char) {
     }
 }
 
-/// Translates the escape `\next` (see [`js_regex`]).
-fn push_escape(out: &mut String, next: char, in_class: bool, pattern: &str) {
+/// Translates the escape `\next` (see [`js_regex`]); `rest` follows it.
+fn push_escape(
+    out: &mut String,
+    next: char,
+    rest: &mut Peekable<Chars<'_>>,
+    in_class: bool,
+    pattern: &str,
+) {
+    if matches!(next, 'p' | 'P') {
+        // A Unicode property (`u`-flag patterns): same meaning in both engines; its
+        // name is copied verbatim, never case-expanded.
+        out.push('\\');
+        out.push(next);
+        for name_char in rest.by_ref() {
+            out.push(name_char);
+            if name_char == '}' {
+                break;
+            }
+        }
+        return;
+    }
     let class_body = match next {
         's' | 'S' => Some(JS_SPACE_CLASS_BODY),
         'd' | 'D' => Some(JS_DIGIT_CLASS_BODY),
@@ -371,6 +389,10 @@ mod tests {
         assert!(range.is_match("AbC"));
         assert!(!range.is_match("\u{17F}"));
         assert!(!range.is_match("\u{212A}"));
+        // A Unicode property's name is not a letter to fold.
+        let property = js_regex(r"(?i)^\p{Lu}x$");
+        assert!(property.is_match("\u{C9}X"));
+        assert!(!property.is_match("\u{E9}x"));
     }
 
     #[test]
