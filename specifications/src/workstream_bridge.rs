@@ -324,24 +324,7 @@ pub fn change_to_workstream(
     if groups.is_empty() {
         return Err(BridgeError::NoTasks { path: tasks_path });
     }
-    let touches = change_touches(layout, change).map_err(|source| BridgeError::Io {
-        path: dir.join("specs"),
-        source,
-    })?;
-    let requirements: Vec<(String, String)> = touches
-        .iter()
-        .filter_map(|t| match t.operation {
-            "ADDED" | "MODIFIED" => Some((
-                t.requirement.clone(),
-                format!("spec://{}#{}", t.capability, t.requirement),
-            )),
-            "RENAMED" => t
-                .new_name
-                .as_ref()
-                .map(|n| (n.clone(), format!("spec://{}#{n}", t.capability))),
-            _ => None,
-        })
-        .collect();
+    let requirements = delta_requirement_refs(layout, change, &dir)?;
     let ids: BTreeMap<String, String> = groups
         .iter()
         .map(|g| (g.number.clone(), step_id(&g.number, &g.title)))
@@ -349,40 +332,6 @@ pub fn change_to_workstream(
     let (tool, capability) = execution(options);
     let mut steps = Vec::new();
     for (index, group) in groups.iter().enumerate() {
-        let depends_on = if group.references.is_empty() {
-            index
-                .checked_sub(1)
-                .map(|p| vec![ids[&groups[p].number].clone()])
-                .unwrap_or_default()
-        } else {
-            let mut deps = Vec::new();
-            for reference in &group.references {
-                let id = ids.get(reference).ok_or_else(|| BridgeError::BadReference {
-                    path: tasks_path.clone(),
-                    message: format!(
-                        "group {} ({}) depends on group {reference}, which does not exist (groups: {})",
-                        group.number,
-                        group.title,
-                        ids.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                })?;
-                if !deps.contains(id) {
-                    deps.push(id.clone());
-                }
-            }
-            deps
-        };
-        let lower = group.text.to_lowercase();
-        let mentioned: Vec<String> = requirements
-            .iter()
-            .filter(|(name, _)| lower.contains(&name.to_lowercase()))
-            .map(|(_, r)| r.clone())
-            .collect();
-        let specs = if mentioned.is_empty() {
-            requirements.iter().map(|(_, r)| r.clone()).collect()
-        } else {
-            mentioned
-        };
         let acceptance = if !group.acceptance.is_empty() {
             group.acceptance.clone()
         } else if !preamble_acceptance.is_empty() {
@@ -390,16 +339,15 @@ pub fn change_to_workstream(
         } else {
             options.default_acceptance_tests.clone()
         };
-        let tasks: Vec<String> = group.tasks.clone();
         steps.push(GeneratedStep {
             id: ids[&group.number].clone(),
             description: group.title.clone(),
-            tasks,
+            tasks: group.tasks.clone(),
             openspec_tasks: group.task_numbers.clone(),
-            depends_on,
+            depends_on: group_dependencies(&groups, index, &ids, &tasks_path)?,
             tool: tool.clone(),
             capability: capability.clone(),
-            specs,
+            specs: group_specs(group, &requirements),
             acceptance_tests: acceptance,
             metadata: BTreeMap::new(),
             conflict_group: None,
@@ -413,6 +361,84 @@ pub fn change_to_workstream(
         steps,
         metadata: BTreeMap::new(),
     })
+}
+
+/// The requirements a change adds, modifies or renames (under the new name), each as
+/// `(name, spec://<capability>#<name>)`.
+fn delta_requirement_refs(
+    layout: &Layout,
+    change: &str,
+    dir: &Path,
+) -> Result<Vec<(String, String)>, BridgeError> {
+    let touches = change_touches(layout, change).map_err(|source| BridgeError::Io {
+        path: dir.join("specs"),
+        source,
+    })?;
+    Ok(touches
+        .iter()
+        .filter_map(|t| match t.operation {
+            "ADDED" | "MODIFIED" => Some((
+                t.requirement.clone(),
+                format!("spec://{}#{}", t.capability, t.requirement),
+            )),
+            "RENAMED" => t
+                .new_name
+                .as_ref()
+                .map(|n| (n.clone(), format!("spec://{}#{n}", t.capability))),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The step ids group `index` depends on: the groups it names, each once, or else the
+/// previous group. Errors: [`BridgeError::BadReference`] for a group that does not exist.
+fn group_dependencies(
+    groups: &[Group],
+    index: usize,
+    ids: &BTreeMap<String, String>,
+    tasks_path: &Path,
+) -> Result<Vec<String>, BridgeError> {
+    let group = &groups[index];
+    if group.references.is_empty() {
+        return Ok(index
+            .checked_sub(1)
+            .map(|p| vec![ids[&groups[p].number].clone()])
+            .unwrap_or_default());
+    }
+    let mut deps = Vec::new();
+    for reference in &group.references {
+        let id = ids
+            .get(reference)
+            .ok_or_else(|| BridgeError::BadReference {
+                path: tasks_path.to_path_buf(),
+                message: format!(
+                    "group {} ({}) depends on group {reference}, which does not exist (groups: {})",
+                    group.number,
+                    group.title,
+                    ids.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            })?;
+        if !deps.contains(id) {
+            deps.push(id.clone());
+        }
+    }
+    Ok(deps)
+}
+
+/// The `spec://` references of a group's step: the requirements its text names
+/// (case-insensitively), or all of them when it names none.
+fn group_specs(group: &Group, requirements: &[(String, String)]) -> Vec<String> {
+    let lower = group.text.to_lowercase();
+    let mentioned: Vec<String> = requirements
+        .iter()
+        .filter(|(name, _)| lower.contains(&name.to_lowercase()))
+        .map(|(_, r)| r.clone())
+        .collect();
+    if mentioned.is_empty() {
+        requirements.iter().map(|(_, r)| r.clone()).collect()
+    } else {
+        mentioned
+    }
 }
 
 /// Front matter of a CCPM task file.
