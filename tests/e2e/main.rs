@@ -11,6 +11,7 @@ mod bad_input;
 mod crash_resume;
 mod execution;
 mod isolation;
+mod journal;
 mod openspec_bridge;
 mod plan_output;
 mod recovery;

@@ -484,3 +484,45 @@ pub struct JournalEntry {
     #[serde(flatten)]
     pub event: Event,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `schema/events.schema.json` is generated from these types; this test fails when
+    /// they change without the file (run with `UPDATE_SCHEMAS=1` to rewrite it).
+    #[test]
+    fn the_published_event_schema_matches_the_types() {
+        let schema = schemars::schema_for!(JournalEntry);
+        let mut generated = serde_json::to_string_pretty(&schema)
+            .unwrap_or_else(|e| panic!("cannot serialise the schema: {e}"));
+        generated.push('\n');
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/events.schema.json");
+        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+            std::fs::write(&path, &generated)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        }
+        let published = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            published == generated,
+            "{} is out of date: run `UPDATE_SCHEMAS=1 cargo test -p pipeline-core published_event_schema` and commit it",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn every_kind_is_the_serde_tag() {
+        let event = Event::StepSkipped {
+            step: "ws/b".into(),
+            dependency: "ws/a".into(),
+            reason: "dependency ws/a failed".into(),
+        };
+        let value = serde_json::to_value(&event).unwrap_or_default();
+        assert_eq!(value["event"], event.kind());
+        assert_eq!(event.step(), Some("ws/b"));
+        assert_eq!(
+            event.step_status(),
+            Some((StepStatus::Skipped, Some("dependency ws/a failed")))
+        );
+    }
+}
