@@ -3,15 +3,17 @@
 
 use std::path::Path;
 
-use pipeline_core::engine::{EngineError, breakers, diagnose, plugins, run_errors};
+use pipeline_core::engine::{breakers, diagnose, plugins, run_errors};
 
-use super::{exit, print_json};
+use super::exit;
 use crate::cli::RepoArgs;
+use crate::command_error::CommandError;
+use crate::json_output::print_json;
 
-pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (run_id, errors) = run_errors(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {
-        print_json(&serde_json::json!({"run_id": run_id, "errors": errors}));
+        print_json(&serde_json::json!({"run_id": run_id, "errors": errors}))?;
         return Ok(exit::OK);
     }
     if errors.is_empty() {
@@ -54,12 +56,12 @@ pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Eng
     Ok(exit::OK)
 }
 
-pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (removed, list) = breakers(repo.repo.as_deref(), repo.db.as_deref(), reset)?;
     if json {
         print_json(
             &serde_json::json!({"reset": reset.map(|t| serde_json::json!({"tool": t, "existed": removed})), "breakers": list}),
-        );
+        )?;
         return Ok(exit::OK);
     }
     if let Some(tool) = reset {
@@ -98,10 +100,10 @@ pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<
     Ok(exit::OK)
 }
 
-pub fn plugins_cmd(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+pub fn plugins_cmd(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let list = plugins(repo.repo.as_deref())?;
     if json {
-        print_json(&list);
+        print_json(&list)?;
         return Ok(exit::OK);
     }
     for p in &list {
@@ -125,10 +127,10 @@ pub fn diagnose_cmd(
     exit_code: i32,
     json: bool,
     repo: &RepoArgs,
-) -> Result<i32, EngineError> {
+) -> Result<i32, CommandError> {
     let report = diagnose(repo.repo.as_deref(), log, tool, exit_code)?;
     if json {
-        print_json(&report);
+        print_json(&report)?;
         return Ok(exit::OK);
     }
     println!("class:     {}", report.class.name());

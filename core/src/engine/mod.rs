@@ -14,6 +14,7 @@ mod failure_text;
 mod job_slots;
 mod orphans;
 mod queries;
+mod repository_root;
 mod run_context;
 mod run_driver;
 mod run_event;
@@ -33,6 +34,7 @@ pub use queries::{
     CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, breakers, clean_runs,
     diagnose, list_runs, plugins, run_errors, run_status, step_logs,
 };
+pub use repository_root::{current_dir, repository_root_or_current_dir};
 pub use run_driver::{
     PreparedRun, RunSummary, load_and_plan, open_repository, prepare, resume_run, run_workstreams,
 };
