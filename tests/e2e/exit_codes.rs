@@ -15,8 +15,12 @@ fn readme_exit_codes() -> Vec<(i32, String)> {
         .expect("README has an \"Exit codes:\" sentence");
     let paragraph = &readme[start + "Exit codes: ".len()..];
     let paragraph = &paragraph[..paragraph.find("\n\n").unwrap_or(paragraph.len())];
-    let sentence = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
-    let sentence = sentence.strip_suffix('.').unwrap_or(&sentence);
+    let paragraph = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+    // The sentence ends at the first full stop; the paragraph may go on.
+    let sentence = paragraph
+        .split_once(". ")
+        .map_or(paragraph.as_str(), |(first, _)| first);
+    let sentence = sentence.strip_suffix('.').unwrap_or(sentence);
     let mut pairs = Vec::new();
     let mut rest = sentence;
     // Entries are separated by ", <digits> "; a comma inside a meaning is not followed by
