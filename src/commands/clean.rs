@@ -7,6 +7,8 @@ use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::print_json;
 
+/// `pipeline clean [RUN]`: removes what `run` (default: every run no live process drives)
+/// left behind and prints the counts. Errors: from the engine (no repository, unknown run).
 pub fn clean(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let report = clean_runs(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {

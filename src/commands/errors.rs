@@ -10,6 +10,8 @@ use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::print_json;
 
+/// `pipeline errors [RUN]`: the classified errors of a run's steps (default: the newest
+/// run) with their diagnostics. Errors: from the engine (no repository, unknown run).
 pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (run_id, errors) = run_errors(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {
@@ -56,6 +58,8 @@ pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Com
     Ok(exit::OK)
 }
 
+/// `pipeline breakers [--reset TOOL]`: every tool's circuit breaker, after closing
+/// `reset`'s. Errors: from the engine (no repository, state database).
 pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (removed, list) = breakers(repo.repo.as_deref(), repo.db.as_deref(), reset)?;
     if json {
@@ -100,6 +104,8 @@ pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<
     Ok(exit::OK)
 }
 
+/// `pipeline plugins`: the error plugins in the order they are consulted. Errors: an
+/// invalid plugin manifest (invalid input).
 pub fn plugins_cmd(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let list = plugins(repo.repo.as_deref())?;
     if json {
@@ -121,6 +127,8 @@ pub fn plugins_cmd(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     Ok(exit::OK)
 }
 
+/// `pipeline diagnose --log FILE`: the error engine's report on a saved log, as if `tool`
+/// had exited with `exit_code`. Errors: an unreadable log or invalid plugin (invalid input).
 pub fn diagnose_cmd(
     log: &Path,
     tool: Option<&str>,

@@ -8,6 +8,8 @@ use super::exit;
 use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 
+/// `pipeline logs RUN STEP`: the log files of a step's attempt (default: its last), or
+/// their paths with `paths_only`. Errors: from the engine (unknown run, step or attempt).
 pub fn logs(
     run: &str,
     step: &str,

@@ -9,6 +9,8 @@ use super::exit;
 use crate::cli::{self, RepoArgs};
 use crate::command_error::CommandError;
 
+/// `pipeline plan`: renders the plan of `paths` as text, JSON or DOT. Errors: invalid
+/// workstream files (every diagnostic) and other engine errors.
 pub fn plan(
     paths: &[PathBuf],
     format: cli::PlanFormat,

@@ -7,6 +7,8 @@ use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::print_json;
 
+/// `pipeline status [RUN]`: a run's steps (default: the newest run) as a table or JSON.
+/// Errors: from the engine (no repository or database, unknown run).
 pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let report = run_status(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {
@@ -74,6 +76,7 @@ pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Com
     Ok(exit::OK)
 }
 
+/// `pipeline runs`: the recorded runs, newest first. Errors: from the engine.
 pub fn runs(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let runs = list_runs(repo.repo.as_deref(), repo.db.as_deref())?;
     if json {

@@ -7,6 +7,8 @@ use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::print_json;
 
+/// `pipeline tools`: every tool profile, whether its command is installed, its version
+/// and its circuit breaker. Errors: from the engine (no repository, invalid config).
 pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (_, workspace, registry) = open_repository(repo.repo.as_deref(), repo.db.as_deref())?;
     // Breaker state lives in the state database; without one every breaker is closed.
