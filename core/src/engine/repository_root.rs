@@ -1,7 +1,7 @@
 //! Where a command works: the root of the git repository it was pointed at, or the
 //! current directory when it runs outside any repository.
 //!
-//! Commands that only read files (`plan`, `validate`, `plugins`, `diagnose`, `spec`) work
+//! Commands that only read files (`plan`, `validate`, `plugins`, `diagnose`) work
 //! outside a repository too; commands that run or record something open the repository
 //! itself and fail without one. This is the one place deciding which failures to open a
 //! repository mean "there is none here, use the current directory" and which are errors,
