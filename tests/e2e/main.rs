@@ -10,6 +10,7 @@ mod ai_registry;
 mod bad_input;
 mod crash_resume;
 mod execution;
+mod exit_codes;
 mod isolation;
 mod journal;
 mod openspec_bridge;

@@ -40,19 +40,21 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// Process exit code for this error (issue #2): 2 for invalid input or usage (including
-    /// a database that is newer, not a database, or locked by another process), 3 for
-    /// internal and state errors.
+    /// Process exit code for this error, from the table in [`crate::exit_code`]:
+    /// [`INVALID`](crate::exit_code::INVALID) for invalid input or usage (including a
+    /// database that is newer, not a database, or locked by another process),
+    /// [`INTERNAL`](crate::exit_code::INTERNAL) for internal and state errors.
     pub fn exit_code(&self) -> i32 {
+        use crate::exit_code::{INTERNAL, INVALID};
         match self {
             EngineError::Invalid(_)
             | EngineError::Input(_)
             | EngineError::UnfinishedRun { .. }
             | EngineError::UnknownRun(_)
-            | EngineError::NothingToResume => 2,
-            EngineError::Git(e) if git_user_error(e) => 2,
-            EngineError::State(e) if state_user_error(e) => 2,
-            _ => 3,
+            | EngineError::NothingToResume => INVALID,
+            EngineError::Git(e) if git_user_error(e) => INVALID,
+            EngineError::State(e) if state_user_error(e) => INVALID,
+            _ => INTERNAL,
         }
     }
 }

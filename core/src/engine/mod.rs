@@ -17,6 +17,7 @@ mod orphans;
 mod prompts;
 mod queries;
 mod reporter;
+mod repository_root;
 mod run_context;
 mod run_driver;
 mod run_id;
@@ -39,6 +40,7 @@ pub use queries::{
     CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, breakers, clean_runs,
     diagnose, list_runs, plugins, run_errors, run_status, step_logs,
 };
+pub use repository_root::{current_dir, repository_root_or_current_dir};
 pub use run_driver::{
     PreparedRun, RunSummary, load_and_plan, open_repository, prepare, resume_run, run_workstreams,
 };
