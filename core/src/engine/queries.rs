@@ -341,13 +341,7 @@ pub fn breakers(
 
 /// `pipeline plugins`: the error plugins in the order they are consulted.
 pub fn plugins(repo: Option<&Path>) -> Result<Vec<pipeline_error::PluginInfo>, EngineError> {
-    let root = match open_repository(repo, None) {
-        Ok((r, _, _)) => r.workdir().to_path_buf(),
-        Err(_) if repo.is_none() => {
-            std::env::current_dir().map_err(|e| EngineError::Input(e.to_string()))?
-        }
-        Err(e) => return Err(e),
-    };
+    let root = super::repository_root_or_current_dir(repo)?;
     let manager = pipeline_error::PluginManager::load(&super::plugin_dirs(&root))
         .map_err(|e| EngineError::Input(format!("invalid error plugin: {e}")))?;
     Ok(manager.plugins())
@@ -367,13 +361,7 @@ pub fn diagnose(
             log.display()
         )));
     }
-    let root = match open_repository(repo, None) {
-        Ok((r, _, _)) => r.workdir().to_path_buf(),
-        Err(_) if repo.is_none() => {
-            std::env::current_dir().map_err(|e| EngineError::Input(e.to_string()))?
-        }
-        Err(e) => return Err(e),
-    };
+    let root = super::repository_root_or_current_dir(repo)?;
     let manager = pipeline_error::PluginManager::load(&super::plugin_dirs(&root))
         .map_err(|e| EngineError::Input(format!("invalid error plugin: {e}")))?;
     let name = tool.unwrap_or("custom");

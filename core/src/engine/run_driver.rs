@@ -75,8 +75,7 @@ pub fn open_repository(
 ) -> Result<(Repository, Workspace, ToolRegistry), EngineError> {
     let start = match repo {
         Some(p) => p.to_path_buf(),
-        None => std::env::current_dir()
-            .map_err(|e| EngineError::Input(format!("cannot read the current directory: {e}")))?,
+        None => super::repository_root::current_dir()?,
     };
     let repo = Repository::open(&start)?;
     let workspace = Workspace::new(repo.workdir(), db);
@@ -122,18 +121,10 @@ pub fn load_and_plan(
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with("PIPELINE_TOOL_"))
         .collect();
-    let (registry, root) = match open_repository(repo, None) {
-        Ok((r, _, registry)) => (registry, r.workdir().to_path_buf()),
-        Err(EngineError::Git(_)) if repo.is_none() => {
-            let registry =
-                ToolRegistry::load(None, &env).map_err(|e| EngineError::Input(e.to_string()))?;
-            let cwd = std::env::current_dir().map_err(|e| {
-                EngineError::Input(format!("cannot read the current directory: {e}"))
-            })?;
-            (registry, cwd)
-        }
-        Err(e) => return Err(e),
-    };
+    let root = super::repository_root_or_current_dir(repo)?;
+    let config = root.join(".pipeline/config.yaml");
+    let registry = ToolRegistry::load(config.is_file().then_some(config.as_path()), &env)
+        .map_err(|e| EngineError::Input(e.to_string()))?;
     // Broken plugin manifests and tool error settings are input errors at validate time.
     ErrorEngine::new(&registry, &plugin_dirs(&root))?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
