@@ -56,12 +56,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::process::{LineCallback, run_process};
-use crate::process_outcome::{ProcessOutcome, Termination};
-use crate::process_spec::{DEFAULT_KILL_GRACE, ProcessSpec};
 use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
+use pipeline_process::{DEFAULT_KILL_GRACE, ProcessSpec};
+use pipeline_process::{LineCallback, run_process};
+use pipeline_process::{ProcessOutcome, Termination};
 
 use aider_report::AiderReport;
 

@@ -55,13 +55,13 @@ use crate::adapter_error::AdapterError;
 use crate::arg_template::{ArgTemplate, PlaceholderValues};
 use crate::custom_adapter::compile_args;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::process::{LineCallback, run_process};
-use crate::process_outcome::{ProcessOutcome, Termination};
-use crate::process_spec::{DEFAULT_KILL_GRACE, ProcessSpec};
 use crate::prompt_argument::prompt_argument;
 use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
+use pipeline_process::{DEFAULT_KILL_GRACE, ProcessSpec};
+use pipeline_process::{LineCallback, run_process};
+use pipeline_process::{ProcessOutcome, Termination};
 
 use self::codex_home::{codex_home_for, config_toml};
 use self::event_log::{CodexEventLog, LineMeaning};

@@ -20,11 +20,11 @@ use crate::adapter_error::AdapterError;
 use crate::arg_template::{ArgTemplate, Placeholder, PlaceholderValues};
 use crate::config_error::ConfigError;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::process::{LineCallback, run_process};
-use crate::process_outcome::{ProcessOutcome, Termination};
-use crate::process_spec::{DEFAULT_KILL_GRACE, ProcessSpec};
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
+use pipeline_process::{DEFAULT_KILL_GRACE, ProcessSpec};
+use pipeline_process::{LineCallback, run_process};
+use pipeline_process::{ProcessOutcome, Termination};
 
 /// Longest output excerpt, in characters, quoted in a failure summary.
 const SUMMARY_EXCERPT_CHARS: usize = 200;

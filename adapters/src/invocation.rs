@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::process_outcome::ProcessOutcome;
-use crate::process_spec::OutputLimits;
+use pipeline_process::OutputLimits;
+use pipeline_process::ProcessOutcome;
 
 /// One attempt of one step, as handed to a [`crate::ToolAdapter`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //!
 //! The engine does not know how Aider, Codex or a shell command want to be called; it
 //! builds an [`Invocation`] and asks the step's adapter to run it. Every adapter runs
-//! its tool through [`crate::run_process`], so timeouts, cancellation, process-group
+//! its tool through [`pipeline_process::run_process`], so timeouts, cancellation, process-group
 //! cleanup and attempt logs behave the same for every tool.
 
 use std::future::Future;
@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::process::LineCallback;
+use pipeline_process::LineCallback;
 
 /// A driver for one tool profile.
 ///

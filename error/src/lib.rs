@@ -33,7 +33,7 @@ pub mod retry_settings;
 pub mod signature;
 mod time_format;
 
-pub use attempt_failure::{AttemptFailure, Termination, strip_ansi};
+pub use attempt_failure::{AttemptFailure, strip_ansi};
 pub use breaker_store::{BreakerStore, InMemoryBreakerStore};
 pub use circuit_breaker::{
     Admission, BreakerConfig, BreakerSettings, BreakerState, BreakerStatus, CircuitBreaker,
@@ -53,3 +53,6 @@ pub use policy_error::PolicyError;
 pub use retry_policy::{Oscillation, RetryPolicy};
 pub use retry_settings::{RetrySettings, WorkstreamErrorBlocks};
 pub use signature::{fingerprint, normalize, signature_of};
+
+/// How a process ended: declared once, in `pipeline-process`.
+pub use pipeline_process::Termination;

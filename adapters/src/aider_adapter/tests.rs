@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use super::{AiderAdapter, editable_files};
 use crate::invocation::Invocation;
-use crate::process_spec::OutputLimits;
 use crate::tool_profile::{ToolKind, ToolProfile};
+use pipeline_process::OutputLimits;
 
 fn profile() -> ToolProfile {
     let mut profile = ToolProfile::custom("aider", Vec::new());

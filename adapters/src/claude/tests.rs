@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 use super::stream_report::{StreamReport, progress_line};
 use super::{ClaudeAdapter, DEFAULT_PERMISSION_MODE, QUIET_ENV};
 use crate::invocation::Invocation;
-use crate::process_spec::{OutputLimits, ProcessSpec};
 use crate::prompt_argument::MAX_PROMPT_ARG_BYTES;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::{ToolKind, ToolProfile};
+use pipeline_process::{OutputLimits, ProcessSpec};
 
 const SUCCESS: &str = include_str!("../../../error/tests/fixtures/claude/success.txt");
 const RATE_LIMIT: &str = include_str!("../../../error/tests/fixtures/claude/rate-limit.txt");

@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 use super::CodexAdapter;
 use super::codex_home::codex_home_for;
 use crate::invocation::Invocation;
-use crate::process::LineCallback;
-use crate::process_outcome::Termination;
-use crate::process_spec::OutputLimits;
 use crate::prompt_argument::MAX_PROMPT_ARG_BYTES;
 use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::{ToolKind, ToolProfile};
+use pipeline_process::LineCallback;
+use pipeline_process::OutputLimits;
+use pipeline_process::Termination;
 
 fn invocation(root: &Path) -> Invocation {
     let worktree = root.join("worktree");

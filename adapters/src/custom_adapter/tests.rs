@@ -10,10 +10,10 @@ use tokio_util::sync::CancellationToken;
 use super::CustomAdapter;
 use crate::config_error::ConfigError;
 use crate::invocation::Invocation;
-use crate::process_outcome::Termination;
-use crate::process_spec::OutputLimits;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
+use pipeline_process::OutputLimits;
+use pipeline_process::Termination;
 
 fn invocation(root: &Path) -> Invocation {
     let worktree = root.join("worktree");

@@ -8,8 +8,8 @@ use super::{BUILTIN_TOOLS_YAML, SHELL_TOOL, ToolRegistry};
 use crate::adapter_error::AdapterError;
 use crate::config_error::ConfigError;
 use crate::invocation::Invocation;
-use crate::process_spec::OutputLimits;
 use crate::tool_profile::ToolKind;
+use pipeline_process::OutputLimits;
 
 const BUILTIN: (&str, &str) = ("built-in", BUILTIN_TOOLS_YAML);
 

@@ -78,9 +78,8 @@ pub(crate) struct ChosenTool {
 
 fn termination(t: Termination) -> FailureTermination {
     match t {
-        Termination::Exited(code) => FailureTermination::Exited { code },
-        Termination::Signaled(signal) => FailureTermination::Signalled { signal },
-        Termination::TimedOut | Termination::Cancelled => FailureTermination::TimedOut,
+        Termination::Cancelled => FailureTermination::TimedOut,
+        other => other,
     }
 }
 
@@ -105,13 +104,8 @@ fn failure_of(
 
 fn plain_failure(stage: Stage, error: String, tool: &str) -> Failure {
     let failure = Box::new(
-        AttemptFailure::new(
-            tool,
-            "",
-            FailureTermination::Exited { code: 1 },
-            error.clone(),
-        )
-        .finished_at(SystemTime::now()),
+        AttemptFailure::new(tool, "", FailureTermination::Exited(1), error.clone())
+            .finished_at(SystemTime::now()),
     );
     Failure::Attempt {
         stage,

@@ -11,10 +11,10 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
-use crate::attempt_failure::Termination;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error_class::ErrorClass;
 use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
+use pipeline_process::Termination;
 
 static SECTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^_{3,} (.+?) _{3,}$").expect("static regex"));
@@ -165,7 +165,7 @@ impl Plugin for PytestPlugin {
             }
         }
         if diagnostics.is_empty() {
-            if input.failure.termination == (Termination::Exited { code: 5 }) {
+            if input.failure.termination == Termination::Exited(5) {
                 return Ok(Finding {
                     verdict: Some(Verdict {
                         class: ErrorClass::Permanent,

@@ -56,7 +56,7 @@ fn regex_rules_fill_diagnostics_and_decide_the_class() {
     let report = manager.classify(&AttemptFailure::new(
         "mylint",
         "/opt/bin/mylint src",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         output,
     ));
     assert_eq!(report.plugin, "mylint");
@@ -85,7 +85,7 @@ fn regex_rules_fill_diagnostics_and_decide_the_class() {
     let busy = AttemptFailure::new(
         "other",
         "mylint src",
-        Termination::Exited { code: 2 },
+        Termination::Exited(2),
         "license server busy, retry after 45 s",
     )
     .finished_at(t0());
@@ -165,7 +165,7 @@ timeout_secs: 5
     let report = manager.classify(&AttemptFailure::new(
         "counter-tool",
         "run",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         "a\nb\nc\n",
     ));
     assert_eq!(report.plugin, "counter");
@@ -192,7 +192,7 @@ command: ["sh", "./bad.sh"]
     let report = manager.classify(&AttemptFailure::new(
         "t",
         "t",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         "boom",
     ));
     assert_eq!(report.plugin, "exit-status");
@@ -202,6 +202,98 @@ command: ["sh", "./bad.sh"]
         report.plugin_failures[0]
             .message
             .contains("invalid diagnostics JSON"),
+        "{}",
+        report.plugin_failures[0].message
+    );
+}
+
+/// True once `pid` runs no more: no `/proc` entry, or a zombie waiting for its new
+/// parent (the init process of a container may not reap).
+fn process_is_gone(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn a_command_plugin_that_times_out_is_stopped_with_its_process_group() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = write_plugin(
+        root.path(),
+        "hangs",
+        r#"
+id: hangs
+applies_to: { tools: [t] }
+command: ["sh", "./hang.sh"]
+timeout_secs: 1
+"#,
+    );
+    // The helper holds stdout open: only killing the whole group ends the plugin.
+    std::fs::write(
+        dir.join("hang.sh"),
+        "sleep 300 & echo $! > helper.pid
+wait
+",
+    )
+    .expect("write script");
+    let manager = PluginManager::load(&[root.path().to_path_buf()]).expect("valid plugin");
+    let report = manager.classify(&AttemptFailure::new(
+        "t",
+        "t",
+        Termination::Exited(1),
+        "boom",
+    ));
+    assert_eq!(report.plugin, "exit-status");
+    assert_eq!(report.plugin_failures.len(), 1);
+    assert!(
+        report.plugin_failures[0]
+            .message
+            .contains("did not finish within 1 s and was killed"),
+        "{}",
+        report.plugin_failures[0].message
+    );
+    let pid = std::fs::read_to_string(dir.join("helper.pid")).expect("the helper started");
+    let pid = pid.trim();
+    // SIGKILL is delivered asynchronously; the helper disappears within moments.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !process_is_gone(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plugin's helper {pid} outlived it"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_command_plugin_gets_bounded_output_and_may_ignore_its_input() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = write_plugin(
+        root.path(),
+        "chatty",
+        r#"
+id: chatty
+applies_to: { tools: [t] }
+command: ["sh", "./chatty.sh"]
+timeout_secs: 10
+"#,
+    );
+    // Reads none of its (large) input and prints more than the 4 MiB kept of stdout.
+    std::fs::write(dir.join("chatty.sh"), "head -c 5000000 /dev/zero\n").expect("write script");
+    let manager = PluginManager::load(&[root.path().to_path_buf()]).expect("valid plugin");
+    let input = "error line\n".repeat(200_000);
+    let report = manager.classify(&AttemptFailure::new(
+        "t",
+        "t",
+        Termination::Exited(1),
+        input,
+    ));
+    assert_eq!(report.plugin_failures.len(), 1);
+    assert!(
+        report.plugin_failures[0]
+            .message
+            .contains("printed more than 4194304 bytes"),
         "{}",
         report.plugin_failures[0].message
     );

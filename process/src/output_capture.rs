@@ -18,7 +18,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::adapter_error::AdapterError;
+use crate::process_error::ProcessError;
 use crate::process_outcome::Termination;
 use crate::process_spec::{OutputLimits, ProcessSpec};
 use crate::tail_buffer::TailBuffer;
@@ -123,9 +123,9 @@ pub(crate) struct OutputCapture {
 
 impl OutputCapture {
     /// Creates (or truncates) the log at `log_path`, creating missing parent
-    /// directories. Fails with [`AdapterError::Log`].
-    pub(crate) fn create(log_path: &Path, limits: &OutputLimits) -> Result<Self, AdapterError> {
-        let log_error = |source| AdapterError::Log {
+    /// directories. Fails with [`ProcessError::Log`].
+    pub(crate) fn create(log_path: &Path, limits: &OutputLimits) -> Result<Self, ProcessError> {
+        let log_error = |source| ProcessError::Log {
             path: log_path.to_path_buf(),
             source,
         };
@@ -222,7 +222,7 @@ impl OutputCapture {
     }
 
     /// Notes in the log that the program could not be started, then closes it.
-    pub(crate) fn finish_spawn_failure(mut self, error: &io::Error) -> Result<(), AdapterError> {
+    pub(crate) fn finish_spawn_failure(mut self, error: &io::Error) -> Result<(), ProcessError> {
         self.flush_redactor();
         let line =
             format!("----- end of output -----\n[pipeline] result: could not start: {error}\n");
@@ -230,14 +230,14 @@ impl OutputCapture {
         self.close().map(|_| ())
     }
 
-    /// Writes the footer and flushes the log. Fails with [`AdapterError::Log`] if any
+    /// Writes the footer and flushes the log. Fails with [`ProcessError::Log`] if any
     /// write to the log failed.
     pub(crate) fn finish(
         mut self,
         termination: Termination,
         timeout: Option<Duration>,
         duration: Duration,
-    ) -> Result<CaptureSummary, AdapterError> {
+    ) -> Result<CaptureSummary, ProcessError> {
         self.flush_redactor();
         let newline = if self.ends_with_newline { "" } else { "\n" };
         let result = match (termination, timeout) {
@@ -259,14 +259,14 @@ impl OutputCapture {
         self.close()
     }
 
-    fn close(mut self) -> Result<CaptureSummary, AdapterError> {
+    fn close(mut self) -> Result<CaptureSummary, ProcessError> {
         if self.write_error.is_none()
             && let Err(error) = self.log.flush()
         {
             self.write_error = Some(error);
         }
         if let Some(source) = self.write_error {
-            return Err(AdapterError::Log {
+            return Err(ProcessError::Log {
                 path: self.log_path,
                 source,
             });
