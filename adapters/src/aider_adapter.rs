@@ -52,6 +52,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use nix::sys::signal::Signal;
+use pipeline_process::{
+    CaptureLimits, CapturedOutput, DEFAULT_KILL_GRACE, LineCallback, ProcessError, ProcessOutcome,
+    ProcessSpec, Termination, run_captured, run_process,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
@@ -59,9 +63,6 @@ use crate::invocation::{Invocation, ToolOutcome};
 use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
-use pipeline_process::{DEFAULT_KILL_GRACE, ProcessSpec};
-use pipeline_process::{LineCallback, run_process};
-use pipeline_process::{ProcessOutcome, Termination};
 
 use aider_report::AiderReport;
 
@@ -500,20 +501,16 @@ async fn editable_files(worktree: &Path, scope: &[String]) -> Vec<String> {
         } else {
             entry.clone()
         };
-        let output = tokio::process::Command::new("git")
-            .args(["ls-files", "-z", "--", &pathspec])
-            .current_dir(worktree)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await;
+        let output = git(worktree, &["ls-files", "-z", "--", &pathspec]).await;
         match output {
-            Ok(output) if output.status.success() => files.extend(
-                output
-                    .stdout
-                    .split(|byte| *byte == 0)
-                    .filter(|name| !name.is_empty())
-                    .map(|name| String::from_utf8_lossy(name).into_owned()),
-            ),
+            Ok(output) if output.termination.is_success() && !output.stdout_truncated => files
+                .extend(
+                    output
+                        .stdout
+                        .split(|byte| *byte == 0)
+                        .filter(|name| !name.is_empty())
+                        .map(|name| String::from_utf8_lossy(name).into_owned()),
+                ),
             // Without git the scope cannot be expanded; Aider then gets no file for
             // this entry and may still create or edit files the prompt names.
             _ => tracing::warn!(
@@ -529,16 +526,26 @@ async fn editable_files(worktree: &Path, scope: &[String]) -> Vec<String> {
 
 /// True when `git status` shows any change in the worktree (or cannot tell).
 async fn worktree_changed(worktree: &Path) -> bool {
-    let output = tokio::process::Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=all"])
-        .current_dir(worktree)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await;
-    match output {
-        Ok(output) if output.status.success() => !output.stdout.is_empty(),
+    match git(
+        worktree,
+        &["status", "--porcelain", "--untracked-files=all"],
+    )
+    .await
+    {
+        Ok(output) if output.termination.is_success() => !output.stdout.is_empty(),
         _ => true,
     }
+}
+
+/// Runs `git <args>` in `worktree` under the process supervisor, keeping up to 64 MiB
+/// of its stdout (a file list of a large repository).
+async fn git(worktree: &Path, args: &[&str]) -> Result<CapturedOutput, ProcessError> {
+    let spec = ProcessSpec::new("git", args, worktree);
+    let limits = CaptureLimits {
+        max_stdout_bytes: 64 * 1024 * 1024,
+        ..CaptureLimits::default()
+    };
+    run_captured(&spec, &[], &limits, CancellationToken::new()).await
 }
 
 /// Aider's repository-map caches at the top of the worktree.

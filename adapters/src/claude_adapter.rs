@@ -60,6 +60,9 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use pipeline_process::{
+    DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, run_process,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
@@ -70,9 +73,6 @@ use crate::prompt_argument::{MAX_PROMPT_ARG_BYTES, prompt_argument};
 use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
-use pipeline_process::{DEFAULT_KILL_GRACE, ProcessSpec};
-use pipeline_process::{LineCallback, run_process};
-use pipeline_process::{ProcessOutcome, Termination};
 
 use self::stream_report::{StreamReport, progress_line};
 

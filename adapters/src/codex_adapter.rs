@@ -49,6 +49,9 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use pipeline_process::{
+    DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, run_process,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
@@ -59,9 +62,6 @@ use crate::prompt_argument::prompt_argument;
 use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
-use pipeline_process::{DEFAULT_KILL_GRACE, ProcessSpec};
-use pipeline_process::{LineCallback, run_process};
-use pipeline_process::{ProcessOutcome, Termination};
 
 use self::codex_home::{codex_home_for, config_toml};
 use self::event_log::{CodexEventLog, LineMeaning};

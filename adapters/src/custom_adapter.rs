@@ -14,6 +14,9 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
+use pipeline_process::{
+    DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, run_process,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
@@ -22,9 +25,6 @@ use crate::config_error::ConfigError;
 use crate::invocation::{Invocation, ToolOutcome};
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
-use pipeline_process::{DEFAULT_KILL_GRACE, ProcessSpec};
-use pipeline_process::{LineCallback, run_process};
-use pipeline_process::{ProcessOutcome, Termination};
 
 /// Longest output excerpt, in characters, quoted in a failure summary.
 const SUMMARY_EXCERPT_CHARS: usize = 200;

@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pipeline_process::OutputLimits;
-use pipeline_process::ProcessOutcome;
+use pipeline_process::{OutputLimits, ProcessOutcome};
 
 /// One attempt of one step, as handed to a [`crate::ToolAdapter`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,11 +8,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use pipeline_process::LineCallback;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
 use crate::invocation::{Invocation, ToolOutcome};
-use pipeline_process::LineCallback;
 
 /// A driver for one tool profile.
 ///

@@ -2,10 +2,11 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use pipeline_process::OutputLimits;
+
 use super::{AiderAdapter, editable_files};
 use crate::invocation::Invocation;
 use crate::tool_profile::{ToolKind, ToolProfile};
-use pipeline_process::OutputLimits;
 
 fn profile() -> ToolProfile {
     let mut profile = ToolProfile::custom("aider", Vec::new());

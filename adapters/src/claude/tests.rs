@@ -9,6 +9,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use pipeline_process::{OutputLimits, ProcessSpec};
 use tokio_util::sync::CancellationToken;
 
 use super::stream_report::{StreamReport, progress_line};
@@ -17,7 +18,6 @@ use crate::invocation::Invocation;
 use crate::prompt_argument::MAX_PROMPT_ARG_BYTES;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::{ToolKind, ToolProfile};
-use pipeline_process::{OutputLimits, ProcessSpec};
 
 const SUCCESS: &str = include_str!("../../../error/tests/fixtures/claude/success.txt");
 const RATE_LIMIT: &str = include_str!("../../../error/tests/fixtures/claude/rate-limit.txt");

@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use pipeline_process::{LineCallback, OutputLimits, Termination};
 use tokio_util::sync::CancellationToken;
 
 use super::CodexAdapter;
@@ -18,9 +19,6 @@ use crate::prompt_argument::MAX_PROMPT_ARG_BYTES;
 use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::{ToolKind, ToolProfile};
-use pipeline_process::LineCallback;
-use pipeline_process::OutputLimits;
-use pipeline_process::Termination;
 
 fn invocation(root: &Path) -> Invocation {
     let worktree = root.join("worktree");

@@ -5,6 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use pipeline_process::{OutputLimits, Termination};
 use tokio_util::sync::CancellationToken;
 
 use super::CustomAdapter;
@@ -12,8 +13,6 @@ use crate::config_error::ConfigError;
 use crate::invocation::Invocation;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
-use pipeline_process::OutputLimits;
-use pipeline_process::Termination;
 
 fn invocation(root: &Path) -> Invocation {
     let worktree = root.join("worktree");

@@ -2,6 +2,7 @@
 
 use std::fs;
 
+use pipeline_process::OutputLimits;
 use tokio_util::sync::CancellationToken;
 
 use super::{BUILTIN_TOOLS_YAML, SHELL_TOOL, ToolRegistry};
@@ -9,7 +10,6 @@ use crate::adapter_error::AdapterError;
 use crate::config_error::ConfigError;
 use crate::invocation::Invocation;
 use crate::tool_profile::ToolKind;
-use pipeline_process::OutputLimits;
 
 const BUILTIN: (&str, &str) = ("built-in", BUILTIN_TOOLS_YAML);
 
