@@ -25,6 +25,7 @@ fn invocation(worktree: &Path) -> Invocation {
         worktree: worktree.to_path_buf(),
         prompt: "do it".to_owned(),
         prompt_file: PathBuf::from("/logs/run/step/2.prompt.md"),
+        has_prompt: true,
         files: vec!["src/a.py".to_owned()],
         context_files: Vec::new(),
         env: BTreeMap::new(),

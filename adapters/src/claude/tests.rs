@@ -43,6 +43,7 @@ fn invocation(root: &Path) -> Invocation {
         worktree,
         prompt: "-- Create hello.txt".to_owned(),
         prompt_file: root.join("logs/1.prompt.md"),
+        has_prompt: true,
         files: vec!["hello.txt".to_owned()],
         context_files: Vec::new(),
         env: BTreeMap::new(),

@@ -29,6 +29,7 @@ fn invocation(root: &Path) -> Invocation {
         worktree,
         prompt: "-Add a greeting".to_owned(),
         prompt_file: root.join("logs/edit/2.prompt.md"),
+        has_prompt: true,
         files: vec!["hello.txt".to_owned()],
         context_files: Vec::new(),
         env: BTreeMap::new(),

@@ -302,6 +302,7 @@ async fn shell_adapter_uses_the_configured_shell_profile() {
         worktree: dir.path().to_path_buf(),
         prompt: String::new(),
         prompt_file: dir.path().join("prompt.md"),
+        has_prompt: true,
         files: Vec::new(),
         context_files: Vec::new(),
         env: Default::default(),

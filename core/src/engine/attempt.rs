@@ -151,6 +151,9 @@ pub(crate) async fn run_attempt(
             worktree: cwd.to_path_buf(),
             prompt: prompt.to_string(),
             prompt_file,
+            has_prompt: !step.tasks.is_empty()
+                || step.prompt.is_some()
+                || prompt != step.prompt_text(),
             files: step.files_scope.clone(),
             context_files: step.context_files.clone(),
             env,
