@@ -30,6 +30,7 @@ pub mod plugin_manager;
 pub mod policy_error;
 pub mod retry_policy;
 pub mod retry_settings;
+pub mod shipped_plugins;
 pub mod signature;
 mod time_format;
 
@@ -52,6 +53,7 @@ pub use plugin_manager::{PluginInfo, PluginManager};
 pub use policy_error::PolicyError;
 pub use retry_policy::{Oscillation, RetryPolicy};
 pub use retry_settings::{RetrySettings, WorkstreamErrorBlocks};
+pub use shipped_plugins::{SHIPPED_PLUGINS, ShippedPlugin, shipped_plugins_dir};
 pub use signature::{fingerprint, normalize, signature_of};
 
 /// How a process ended: declared once, in `pipeline-process`.

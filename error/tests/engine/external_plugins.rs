@@ -1,8 +1,8 @@
 //! External plugin manifests: loading, validation errors, ordering, classification.
 
 use pipeline_error::{
-    AttemptFailure, ErrorClass, PluginLoadError, PluginManager, PluginOrigin, Severity,
-    Specificity, Termination,
+    AttemptFailure, ErrorClass, PluginLoadError, PluginManager, PluginOrigin, SHIPPED_PLUGINS,
+    Severity, Specificity, Termination, shipped_plugins_dir,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -511,22 +511,83 @@ fn later_directories_override_earlier_ones_and_builtins() {
 }
 
 #[test]
-fn shipped_plugins_load() {
-    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
-    let manager =
-        PluginManager::load(&[shipped]).expect("the plugins shipped in error/plugins are valid");
-    assert!(
+fn shipped_plugins_load_from_the_embedded_copy_alone() {
+    let manager = PluginManager::load(&[shipped_plugins_dir()])
+        .expect("the plugins shipped in error/plugins are valid");
+    let shipped: Vec<_> = manager
+        .plugins()
+        .into_iter()
+        .filter_map(|plugin| match plugin.origin {
+            PluginOrigin::Manifest { path } => Some((plugin.id, path)),
+            PluginOrigin::BuiltIn => None,
+        })
+        .collect();
+    assert_eq!(
+        shipped
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        SHIPPED_PLUGINS.iter().map(|p| p.id).collect::<Vec<_>>()
+    );
+    for (id, path) in &shipped {
+        assert_eq!(path, &shipped_plugins_dir().join(id).join("plugin.yaml"));
+        assert!(
+            !path.exists(),
+            "{} must come from memory, not from a file",
+            path.display()
+        );
+    }
+    // The same plugins, in the same order, as loading the source directory gives.
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
+    let from_source = PluginManager::load(&[source]).expect("valid");
+    let summary = |manager: &PluginManager| {
         manager
             .plugins()
-            .iter()
-            .any(|p| matches!(p.origin, PluginOrigin::Manifest { .. }))
+            .into_iter()
+            .map(|p| (p.position, p.id, p.description, p.requires))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(summary(&manager), summary(&from_source));
+}
+
+#[test]
+fn every_file_of_error_plugins_is_embedded() {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
+    let mut on_disk = Vec::new();
+    for entry in std::fs::read_dir(&source).expect("error/plugins") {
+        let dir = entry.expect("entry").path();
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{} is not a plugin directory: {e}", dir.display()))
+            .map(|f| f.expect("entry").file_name())
+            .collect();
+        assert_eq!(
+            files,
+            vec!["plugin.yaml"],
+            "{}: a shipped plugin is its plugin.yaml alone",
+            dir.display()
+        );
+        let id = dir
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(dir.join("plugin.yaml")).expect("manifest");
+        on_disk.push((id, text));
+    }
+    on_disk.sort();
+    let embedded: Vec<_> = SHIPPED_PLUGINS
+        .iter()
+        .map(|p| (p.id.to_string(), p.manifest.to_string()))
+        .collect();
+    assert_eq!(
+        embedded, on_disk,
+        "SHIPPED_PLUGINS in error/src/shipped_plugins.rs lists every plugin of error/plugins"
     );
 }
 
 #[test]
 fn shipped_npm_plugin_on_real_npm_output() {
-    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
-    let manager = PluginManager::load(&[shipped]).expect("valid");
+    let manager = PluginManager::load(&[shipped_plugins_dir()]).expect("valid");
     let cases = [
         ("npm/econnrefused", ErrorClass::Transient, "ECONNREFUSED"),
         ("npm/e404", ErrorClass::Permanent, "E404"),
