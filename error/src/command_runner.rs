@@ -20,6 +20,7 @@ use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::builtin::permanent_finding::error_key;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error_class::ErrorClass;
 use crate::plugin::{Finding, PluginInput, PluginRunError, Verdict};
@@ -229,12 +230,10 @@ pub(crate) fn run_command_plugin(
                             |d| d.to_string(),
                         )
                     });
-                    let key = diagnostics
-                        .iter()
-                        .filter(|d| d.severity == Severity::Error)
-                        .map(|d| format!("{} {}", d.code.as_deref().unwrap_or(""), d.message))
-                        .collect::<Vec<_>>()
-                        .join("\n");
+                    let key = error_key(
+                        diagnostics.iter().filter(|d| d.severity == Severity::Error),
+                        "",
+                    );
                     Some(Verdict {
                         class,
                         key: if key.is_empty() { summary.clone() } else { key },

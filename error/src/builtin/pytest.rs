@@ -11,9 +11,9 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
+use crate::builtin::permanent_finding::permanent;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::error_class::ErrorClass;
-use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
+use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity};
 use pipeline_process::Termination;
 
 static SECTION: LazyLock<Regex> =
@@ -166,14 +166,11 @@ impl Plugin for PytestPlugin {
         }
         if diagnostics.is_empty() {
             if input.failure.termination == Termination::Exited(5) {
-                return Ok(Finding {
-                    verdict: Some(Verdict {
-                        class: ErrorClass::Permanent,
-                        summary: "pytest collected no tests (exit 5); check the test paths".into(),
-                        key: "pytest no tests collected".into(),
-                    }),
+                return Ok(permanent(
+                    "pytest collected no tests (exit 5); check the test paths".into(),
+                    "pytest no tests collected".into(),
                     diagnostics,
-                });
+                ));
             }
             return Ok(Finding::none());
         }
@@ -182,13 +179,6 @@ impl Plugin for PytestPlugin {
             diagnostics.len(),
             diagnostics[0].message
         );
-        Ok(Finding {
-            verdict: Some(Verdict {
-                class: ErrorClass::Permanent,
-                summary,
-                key: keys.join("\n"),
-            }),
-            diagnostics,
-        })
+        Ok(permanent(summary, keys.join("\n"), diagnostics))
     }
 }
