@@ -55,9 +55,7 @@
 mod stream_report;
 
 use std::ffi::OsString;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 
 use pipeline_process::{
@@ -71,7 +69,7 @@ use crate::custom_adapter::compile_args;
 use crate::invocation::{Invocation, ToolOutcome};
 use crate::prompt_argument::{MAX_PROMPT_ARG_BYTES, prompt_argument};
 use crate::redaction::redact;
-use crate::tool_adapter::ToolAdapter;
+use crate::tool_adapter::ToolDriver;
 use crate::tool_profile::ToolProfile;
 
 use self::stream_report::{StreamReport, progress_line};
@@ -96,26 +94,6 @@ pub(crate) const QUIET_ENV: [(&str, &str); 9] = [
 
 /// Longest excerpt, in characters, of a message quoted in a summary.
 const SUMMARY_EXCERPT_CHARS: usize = 300;
-
-/// The adapter of a `claude` profile named `name` (called by
-/// [`crate::ToolRegistry::adapter`]).
-///
-/// # Errors
-/// [`AdapterError::AdapterUnavailable`] when the profile's `args` do not compile; the
-/// registry compiles every profile's `args` when it loads, so this only guards against
-/// a profile built some other way.
-pub(crate) fn build(
-    name: &str,
-    profile: &ToolProfile,
-) -> Result<Arc<dyn ToolAdapter>, AdapterError> {
-    match ClaudeAdapter::new(name, profile.clone()) {
-        Ok(adapter) => Ok(Arc::new(adapter)),
-        Err(_) => Err(AdapterError::AdapterUnavailable {
-            tool: name.to_owned(),
-            kind: profile.kind,
-        }),
-    }
-}
 
 /// Runs a `claude` tool profile (see the module documentation).
 #[derive(Debug, Clone)]
@@ -243,51 +221,6 @@ impl ClaudeAdapter {
             .or_else(|| lookup(name))
     }
 
-    async fn run(
-        &self,
-        inv: &Invocation,
-        on_line: Option<LineCallback>,
-        cancel: CancellationToken,
-    ) -> Result<ToolOutcome, AdapterError> {
-        write_file(&inv.prompt_file, inv.prompt.as_bytes())
-            .await
-            .map_err(|source| AdapterError::PromptFile {
-                path: inv.prompt_file.clone(),
-                source,
-            })?;
-        let config_dir = config_dir_for(&inv.log_path);
-        prepare_config_dir(&config_dir).await?;
-        let lookup = |name: &str| std::env::var(name).ok();
-        let spec = self.process_spec(inv, &config_dir, &lookup);
-
-        // Live progress: stream-json lines become short human-readable lines.
-        let observer: Option<LineCallback> = on_line.map(|forward| -> LineCallback {
-            Arc::new(move |line: &str| {
-                if let Some(text) = progress_line(line) {
-                    forward(&text);
-                }
-            })
-        });
-        let process = run_process(&spec, &inv.log_path, &inv.limits, observer, cancel).await?;
-        let report = read_report(&inv.log_path, &process).await;
-
-        let exit_ok = process
-            .termination
-            .exit_code()
-            .is_some_and(|code| self.profile.is_success(code));
-        let success = exit_ok && report.reported_success() == Some(true);
-        let summary = redact(
-            &self.summarize(&spec, &process, &report, exit_ok, inv),
-            &spec.secrets,
-        );
-        Ok(ToolOutcome {
-            success,
-            usage: report.usage(),
-            process,
-            summary,
-        })
-    }
-
     /// One line for status displays: how the process ended, then what Claude Code
     /// reported (its result and usage on success, its error message otherwise).
     fn summarize(
@@ -399,18 +332,54 @@ impl ClaudeAdapter {
     }
 }
 
-impl ToolAdapter for ClaudeAdapter {
+impl ToolDriver for ClaudeAdapter {
     fn tool_name(&self) -> &str {
         &self.name
     }
 
-    fn invoke<'a>(
-        &'a self,
-        inv: &'a Invocation,
+    async fn run(
+        &self,
+        inv: &Invocation,
         on_line: Option<LineCallback>,
         cancel: CancellationToken,
-    ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, AdapterError>> + Send + 'a>> {
-        Box::pin(self.run(inv, on_line, cancel))
+    ) -> Result<ToolOutcome, AdapterError> {
+        write_file(&inv.prompt_file, inv.prompt.as_bytes())
+            .await
+            .map_err(|source| AdapterError::PromptFile {
+                path: inv.prompt_file.clone(),
+                source,
+            })?;
+        let config_dir = config_dir_for(&inv.log_path);
+        prepare_config_dir(&config_dir).await?;
+        let lookup = |name: &str| std::env::var(name).ok();
+        let spec = self.process_spec(inv, &config_dir, &lookup);
+
+        // Live progress: stream-json lines become short human-readable lines.
+        let observer: Option<LineCallback> = on_line.map(|forward| -> LineCallback {
+            Arc::new(move |line: &str| {
+                if let Some(text) = progress_line(line) {
+                    forward(&text);
+                }
+            })
+        });
+        let process = run_process(&spec, &inv.log_path, &inv.limits, observer, cancel).await?;
+        let report = read_report(&inv.log_path, &process).await;
+
+        let exit_ok = process
+            .termination
+            .exit_code()
+            .is_some_and(|code| self.profile.is_success(code));
+        let success = exit_ok && report.reported_success() == Some(true);
+        let summary = redact(
+            &self.summarize(&spec, &process, &report, exit_ok, inv),
+            &spec.secrets,
+        );
+        Ok(ToolOutcome {
+            success,
+            usage: report.usage(),
+            process,
+            summary,
+        })
     }
 }
 

@@ -13,9 +13,7 @@
 //! adapter with `sh -c <step command>` (see [`crate::ToolProfile::shell`]).
 
 use std::ffi::OsString;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 
 use pipeline_process::{
     DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, run_process,
@@ -26,7 +24,7 @@ use crate::adapter_error::AdapterError;
 use crate::arg_template::{ArgTemplate, Placeholder, PlaceholderValues};
 use crate::config_error::ConfigError;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::tool_adapter::ToolAdapter;
+use crate::tool_adapter::ToolDriver;
 use crate::tool_profile::ToolProfile;
 
 /// Longest output excerpt, in characters, quoted in a failure summary.
@@ -139,6 +137,12 @@ impl CustomAdapter {
                 .secret_values(&inv.env, &|name| std::env::var(name).ok()),
         }
     }
+}
+
+impl ToolDriver for CustomAdapter {
+    fn tool_name(&self) -> &str {
+        &self.name
+    }
 
     async fn run(
         &self,
@@ -162,21 +166,6 @@ impl CustomAdapter {
             summary,
             usage: None,
         })
-    }
-}
-
-impl ToolAdapter for CustomAdapter {
-    fn tool_name(&self) -> &str {
-        &self.name
-    }
-
-    fn invoke<'a>(
-        &'a self,
-        inv: &'a Invocation,
-        on_line: Option<LineCallback>,
-        cancel: CancellationToken,
-    ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, AdapterError>> + Send + 'a>> {
-        Box::pin(self.run(inv, on_line, cancel))
     }
 }
 
