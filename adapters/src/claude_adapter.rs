@@ -32,7 +32,7 @@
 //! 5. stdout is the stream-json event stream; it goes to the attempt log as it is (the
 //!    error engine's plugins read it there), each line is turned into a short progress
 //!    line on the fly, and after the process ends the log is read back and folded into a
-//!    [`StreamReport`] (see `claude/stream_report.rs`). The log, not the line callback, is
+//!    [`StreamReport`] (see `claude_adapter/stream_report.rs`). The log, not the line callback, is
 //!    the source because the callback cuts lines at 4 KiB and the final `result` event is
 //!    often longer.
 //!
@@ -51,7 +51,6 @@
 //! a single argument to 128 KiB); Claude Code is then told to read the prompt file, and
 //! the file's directory is added with `--add-dir` so that reading it needs no permission.
 
-#[path = "claude/stream_report.rs"]
 mod stream_report;
 
 use std::ffi::OsString;
@@ -486,5 +485,4 @@ async fn write_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-#[path = "claude/tests.rs"]
 mod tests;

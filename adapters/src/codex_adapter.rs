@@ -6,7 +6,7 @@
 //! 1. The prompt is written to the invocation's `prompt_file` (kept for the record and
 //!    for prompts too long for one argument, see below).
 //! 2. A fresh `CODEX_HOME` is made next to the attempt log (`<attempt>.codex-home`) with a
-//!    generated `config.toml` (see `codex/codex_home.rs`): a `pipeline` model provider
+//!    generated `config.toml` (see `codex_adapter/codex_home.rs`): a `pipeline` model provider
 //!    on the profile's `api_base` and `api_key_env`, Responses wire API, Codex's own
 //!    retries off, no update check, analytics, feedback or telemetry. Nothing of the
 //!    user's `~/.codex` is read, and Codex's sessions stay with the attempt's logs.
@@ -22,7 +22,7 @@
 //!    environment or set in the profile's or step's `env`.
 //! 4. stdout is Codex's JSONL event stream; it goes to the attempt log as it is (the
 //!    `codex` plugin of the error engine reads it from there), and each event is also
-//!    parsed on the fly (`codex/event_log.rs`) for the live progress line (a command
+//!    parsed on the fly (`codex_adapter/event_log.rs`) for the live progress line (a command
 //!    being run, files edited, the turn's result) and for the verdict.
 //!
 //! # Verdict
@@ -38,9 +38,7 @@
 //! a single argument to 128 KiB); Codex is then told to read the prompt file, which is
 //! outside the worktree but readable in the `workspace-write` sandbox.
 
-#[path = "codex/codex_home.rs"]
 mod codex_home;
-#[path = "codex/event_log.rs"]
 mod event_log;
 
 use std::ffi::OsString;
@@ -336,5 +334,4 @@ async fn prepare_codex_home(codex_home: &Path, config: &str) -> Result<(), Adapt
 }
 
 #[cfg(test)]
-#[path = "codex/tests.rs"]
 mod tests;
