@@ -43,7 +43,7 @@ pub use decision::{Decision, GiveUpReason, decide};
 pub use diagnostic::{Diagnostic, Severity};
 pub use error_class::ErrorClass;
 pub use error_report::{ErrorReport, PluginFailure};
-pub use history::{AttemptRecord, History};
+pub use history::{History, PastAttempt};
 pub use manifest::PluginManifest;
 pub use plugin::{
     Finding, Plugin, PluginInput, PluginOrigin, PluginRunError, Specificity, Verdict,
