@@ -52,13 +52,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use nix::sys::signal::Signal;
 use pipeline_process::{
     CaptureLimits, CapturedOutput, DEFAULT_KILL_GRACE, LineCallback, ProcessError, ProcessOutcome,
-    ProcessSpec, Termination, run_captured, run_process,
+    ProcessSpec, Termination, redact, run_captured, run_process,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::redaction::redact;
 use crate::tool_adapter::ToolDriver;
 use crate::tool_profile::ToolProfile;
 

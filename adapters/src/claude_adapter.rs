@@ -58,7 +58,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pipeline_process::{
-    DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, run_process,
+    DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, redact, run_process,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -67,7 +67,6 @@ use crate::arg_template::{ArgTemplate, PlaceholderValues};
 use crate::custom_adapter::compile_args;
 use crate::invocation::{Invocation, ToolOutcome};
 use crate::prompt_argument::{MAX_PROMPT_ARG_BYTES, prompt_argument};
-use crate::redaction::redact;
 use crate::tool_adapter::ToolDriver;
 use crate::tool_profile::ToolProfile;
 

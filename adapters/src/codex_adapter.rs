@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pipeline_process::{
-    DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, run_process,
+    DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, redact, run_process,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -55,7 +55,6 @@ use crate::arg_template::{ArgTemplate, PlaceholderValues};
 use crate::custom_adapter::compile_args;
 use crate::invocation::{Invocation, ToolOutcome};
 use crate::prompt_argument::prompt_argument;
-use crate::redaction::redact;
 use crate::tool_adapter::ToolDriver;
 use crate::tool_profile::ToolProfile;
 

@@ -31,7 +31,6 @@ mod env_override;
 mod invocation;
 mod profile_layer;
 mod prompt_argument;
-mod redaction;
 mod tool_adapter;
 mod tool_profile;
 mod tool_registry;

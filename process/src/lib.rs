@@ -24,6 +24,7 @@ mod process_group;
 mod process_outcome;
 mod process_spec;
 mod program_resolver;
+mod redactor;
 pub mod supervisor;
 mod tail_buffer;
 
@@ -31,4 +32,5 @@ pub use captured_output::{CaptureLimits, CapturedOutput};
 pub use process_error::ProcessError;
 pub use process_outcome::{ProcessOutcome, Termination};
 pub use process_spec::{DEFAULT_KILL_GRACE, OutputLimits, ProcessSpec};
+pub use redactor::{REDACTED, redact};
 pub use supervisor::{LineCallback, run_captured, run_captured_blocking, run_process};

@@ -8,10 +8,9 @@
 //! much it printed). The first write error is remembered and reported when the capture
 //! is finished; the child is never blocked because the log cannot be written.
 //!
-//! Secrets ([`ProcessSpec::secrets`]) are replaced by [`REDACTED`] before output reaches
-//! the log or the tail. A secret may arrive split across two reads, so the capture holds
-//! back the last `longest secret - 1` bytes of every chunk (the carry-over) until the
-//! next chunk or the end of output shows whether they start a secret.
+//! Secrets ([`ProcessSpec::secrets`]) are replaced by [`crate::REDACTED`] before output
+//! reaches the log or the tail, by a [`Redactor`] that also catches a secret split
+//! across two reads.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -21,81 +20,8 @@ use std::time::{Duration, SystemTime};
 use crate::process_error::ProcessError;
 use crate::process_outcome::Termination;
 use crate::process_spec::{OutputLimits, ProcessSpec};
+use crate::redactor::Redactor;
 use crate::tail_buffer::TailBuffer;
-
-/// What a secret is replaced with in the attempt log and the tail.
-pub(crate) const REDACTED: &str = "[REDACTED]";
-
-/// Secrets shorter than this many bytes are not redacted: they would mangle ordinary
-/// output.
-const MIN_SECRET_BYTES: usize = 4;
-
-/// Replaces secret values in a stream of chunks, including values split across chunks.
-#[derive(Debug, Default)]
-struct Redactor {
-    /// Longest first, so that a secret containing another is replaced whole.
-    secrets: Vec<Vec<u8>>,
-    /// Bytes held back because they may be the start of a secret.
-    carry: Vec<u8>,
-}
-
-impl Redactor {
-    fn new(secrets: &[String]) -> Self {
-        let mut secrets: Vec<Vec<u8>> = secrets
-            .iter()
-            .filter(|secret| secret.len() >= MIN_SECRET_BYTES)
-            .map(|secret| secret.as_bytes().to_vec())
-            .collect();
-        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-        secrets.dedup();
-        Redactor {
-            secrets,
-            carry: Vec::new(),
-        }
-    }
-
-    fn is_active(&self) -> bool {
-        !self.secrets.is_empty()
-    }
-
-    /// Takes a chunk and returns the bytes that are safe to show now.
-    fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let mut buffer = std::mem::take(&mut self.carry);
-        buffer.extend_from_slice(chunk);
-        let redacted = self.replace(&buffer);
-        let keep = self
-            .secrets
-            .first()
-            .map_or(0, |longest| longest.len() - 1)
-            .min(redacted.len());
-        let (ready, carry) = redacted.split_at(redacted.len() - keep);
-        self.carry = carry.to_vec();
-        ready.to_vec()
-    }
-
-    /// The held-back bytes, at the end of output.
-    fn finish(&mut self) -> Vec<u8> {
-        let rest = std::mem::take(&mut self.carry);
-        self.replace(&rest)
-    }
-
-    fn replace(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut at = 0;
-        'scan: while at < bytes.len() {
-            for secret in &self.secrets {
-                if bytes[at..].starts_with(secret) {
-                    out.extend_from_slice(REDACTED.as_bytes());
-                    at += secret.len();
-                    continue 'scan;
-                }
-            }
-            out.push(bytes[at]);
-            at += 1;
-        }
-        out
-    }
-}
 
 /// Counters and tail handed back when the capture is finished.
 #[derive(Debug)]

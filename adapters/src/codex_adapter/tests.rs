@@ -9,14 +9,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use pipeline_process::{LineCallback, OutputLimits, Termination};
+use pipeline_process::{LineCallback, OutputLimits, Termination, redact};
 use tokio_util::sync::CancellationToken;
 
 use super::CodexAdapter;
 use super::codex_home::codex_home_for;
 use crate::invocation::Invocation;
 use crate::prompt_argument::MAX_PROMPT_ARG_BYTES;
-use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::{ToolKind, ToolProfile};
 
