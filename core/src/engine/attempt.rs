@@ -67,9 +67,8 @@ pub(crate) struct Success {
 
 fn termination(t: Termination) -> FailureTermination {
     match t {
-        Termination::Exited(code) => FailureTermination::Exited { code },
-        Termination::Signaled(signal) => FailureTermination::Signalled { signal },
-        Termination::TimedOut | Termination::Cancelled => FailureTermination::TimedOut,
+        Termination::Cancelled => FailureTermination::TimedOut,
+        other => other,
     }
 }
 
@@ -93,13 +92,8 @@ fn failure_of(
 }
 
 fn plain_failure(stage: Stage, error: String, tool: &str) -> Failure {
-    let failure = AttemptFailure::new(
-        tool,
-        "",
-        FailureTermination::Exited { code: 1 },
-        error.clone(),
-    )
-    .finished_at(SystemTime::now());
+    let failure = AttemptFailure::new(tool, "", FailureTermination::Exited(1), error.clone())
+        .finished_at(SystemTime::now());
     Failure::Attempt(Box::new(AttemptFailed {
         stage,
         result: AttemptResult::Failed,
@@ -145,6 +139,9 @@ pub(crate) async fn run_attempt(
             worktree: cwd.to_path_buf(),
             prompt: prompt.to_string(),
             prompt_file,
+            has_prompt: !step.tasks.is_empty()
+                || step.prompt.is_some()
+                || prompt != step.prompt_text(),
             files: step.files_scope.clone(),
             context_files: step.context_files.clone(),
             env,

@@ -27,16 +27,13 @@ pub struct ErrorEngine {
 }
 
 /// Plugin directories in precedence order (later wins): shipped, then the repository's.
+/// The shipped plugins are the copy embedded in `pipeline-error` (so an installed binary
+/// has them), unless `$PIPELINE_PLUGINS_DIR` names a directory to use instead.
 pub fn plugin_dirs(repo_root: &Path) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     match std::env::var_os("PIPELINE_PLUGINS_DIR") {
         Some(d) => dirs.push(PathBuf::from(d)),
-        None => {
-            let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../error/plugins");
-            if shipped.is_dir() {
-                dirs.push(shipped);
-            }
-        }
+        None => dirs.push(pipeline_error::shipped_plugins_dir()),
     }
     let local = repo_root.join(".pipeline").join("plugins");
     if local.is_dir() {

@@ -155,7 +155,7 @@ mod tests {
     fn history(signatures: &[(&str, &str)]) -> History {
         let mut h = History::new();
         for (signature, output) in signatures {
-            h.push(pipeline_error::AttemptRecord::from_report(&report(
+            h.push(pipeline_error::PastAttempt::from_report(&report(
                 ErrorClass::Transient,
                 signature,
                 output,

@@ -368,7 +368,7 @@ pub fn diagnose(
     let mut failure = pipeline_error::AttemptFailure::new(
         name,
         name,
-        pipeline_error::Termination::Exited { code: exit_code },
+        pipeline_error::Termination::Exited(exit_code),
         String::new(),
     );
     if let Some(kind) = tool.filter(|t| ["aider", "codex", "claude"].contains(t)) {

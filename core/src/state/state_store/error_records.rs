@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-use pipeline_error::{AttemptRecord, BreakerState, BreakerStore, ErrorReport, History};
+use pipeline_error::{BreakerState, BreakerStore, ErrorReport, History, PastAttempt};
 use rusqlite::{OptionalExtension, params};
 
 use super::{StateStore, TxError, TxResult};
@@ -86,7 +86,7 @@ impl StateStore {
         self.read("read the error history", |conn| {
             let mut stmt = conn.prepare_cached("SELECT signature, fingerprint FROM attempt_errors WHERE run_id = ?1 AND step_id = ?2 ORDER BY attempt")?;
             let rows = stmt.query_map(params![run_id, step_id], |r| {
-                Ok(AttemptRecord {
+                Ok(PastAttempt {
                     signature: r.get(0)?,
                     fingerprint: r.get(1)?,
                 })

@@ -1,4 +1,4 @@
-//! Tests of the supervisor against real child processes (`sh`, `sleep`, `head`).
+//! Tests of the supervisor against real child processes (`sh`, `sleep`, `head`, `tr`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,8 +10,9 @@ use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use tokio_util::sync::CancellationToken;
 
-use super::run_process;
-use crate::adapter_error::AdapterError;
+use super::{run_captured, run_captured_blocking, run_process};
+use crate::captured_output::CaptureLimits;
+use crate::process_error::ProcessError;
 use crate::process_outcome::Termination;
 use crate::process_spec::{OutputLimits, ProcessSpec};
 
@@ -360,7 +361,7 @@ async fn missing_program_is_a_spawn_error_naming_it() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(error, AdapterError::Spawn { .. }), "{error:?}");
+    assert!(matches!(error, ProcessError::Spawn { .. }), "{error:?}");
     let message = error.to_string();
     assert!(message.contains("`pipeline-no-such-tool-xyz`"), "{message}");
     assert!(message.contains("PATH"), "{message}");
@@ -382,7 +383,7 @@ async fn missing_working_directory_is_reported() {
     .await
     .unwrap_err();
     assert!(
-        matches!(error, AdapterError::WorkingDirectory { ref path } if path.ends_with("gone")),
+        matches!(error, ProcessError::WorkingDirectory { ref path } if path.ends_with("gone")),
         "{error:?}"
     );
 }
@@ -400,4 +401,128 @@ fn supervision_future_is_send() {
         CancellationToken::new(),
     );
     assert_send(&future);
+}
+
+#[tokio::test]
+async fn captured_run_feeds_stdin_and_keeps_the_streams_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = sh(dir.path(), "tr a-z A-Z; echo problem >&2; exit 4");
+    let output = run_captured(
+        &spec,
+        b"hello\nworld\n",
+        &CaptureLimits::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(output.termination, Termination::Exited(4));
+    assert_eq!(output.stdout, b"HELLO\nWORLD\n");
+    assert_eq!(output.stderr, b"problem\n");
+    assert!(!output.stdout_truncated && !output.stderr_truncated);
+}
+
+#[tokio::test]
+async fn captured_run_bounds_output_and_survives_a_child_that_ignores_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    // The child never reads its 8 MiB of input and prints far more than the limits.
+    let spec = sh(
+        dir.path(),
+        "head -c 3000000 /dev/zero; head -c 300000 /dev/zero >&2",
+    );
+    let input = vec![b'x'; 8 * 1024 * 1024];
+    let limits = CaptureLimits {
+        max_stdout_bytes: 1000,
+        max_stderr_bytes: 10,
+    };
+    let output = run_captured(&spec, &input, &limits, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(output.termination, Termination::Exited(0));
+    assert_eq!(output.stdout.len(), 1000);
+    assert!(output.stdout_truncated);
+    assert_eq!(output.stderr.len(), 10);
+    assert!(output.stderr_truncated);
+}
+
+#[test]
+fn blocking_captured_run_times_out_and_kills_the_group_even_inside_a_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = sh(dir.path(), "sleep 300 & echo $! > pid; wait");
+    spec.timeout = Some(Duration::from_millis(300));
+    spec.kill_grace = Duration::from_millis(200);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Called from inside a runtime, as the error engine's plugins may be.
+    let output = runtime.block_on(async {
+        run_captured_blocking(
+            &spec,
+            b"",
+            &CaptureLimits::default(),
+            CancellationToken::new(),
+        )
+    });
+    assert_eq!(output.unwrap().termination, Termination::TimedOut);
+    let pid = runtime.block_on(read_pid_file(&dir.path().join("pid")));
+    assert!(
+        runtime.block_on(wait_until_gone(pid)),
+        "grandchild {pid} survived the timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_bare_program_name_keeps_its_name_as_argv0() {
+    let dir = tempfile::tempdir().unwrap();
+    // `sh -c` without further arguments sets $0 from argv[0].
+    let spec = ProcessSpec::new("sh", ["-c", "echo \"$0\""], dir.path());
+    let first = run_captured(
+        &spec,
+        b"",
+        &CaptureLimits::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let second = run_captured(
+        &spec,
+        b"",
+        &CaptureLimits::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.stdout, b"sh\n");
+    assert_eq!(
+        second.stdout, b"sh\n",
+        "the cached resolution behaves the same"
+    );
+}
+
+#[tokio::test]
+async fn a_program_on_the_spec_path_is_found_and_replaced_when_it_moves() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let second = dir.path().join("second");
+    fs::create_dir_all(&first).unwrap();
+    fs::create_dir_all(&second).unwrap();
+    let write_tool = |dir: &Path, answer: &str| {
+        let tool = dir.join("pipeline-test-tool");
+        fs::write(&tool, format!("#!/bin/sh\necho {answer}\n")).unwrap();
+        fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+        tool
+    };
+    let tool = write_tool(&first, "first");
+    let mut spec = ProcessSpec::new("pipeline-test-tool", Vec::<String>::new(), dir.path());
+    let path =
+        std::env::join_paths([&first, &second, Path::new("/usr/bin"), Path::new("/bin")]).unwrap();
+    spec.env = vec![("PATH".into(), path)];
+    let limits = CaptureLimits::default();
+    let run = || run_captured(&spec, b"", &limits, CancellationToken::new());
+    assert_eq!(run().await.unwrap().stdout, b"first\n");
+    // Moved: the cached path fails to spawn, is forgotten, and the new place is used.
+    fs::remove_file(&tool).unwrap();
+    write_tool(&second, "second");
+    assert_eq!(run().await.unwrap().stdout, b"second\n");
 }

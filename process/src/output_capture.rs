@@ -8,94 +8,20 @@
 //! much it printed). The first write error is remembered and reported when the capture
 //! is finished; the child is never blocked because the log cannot be written.
 //!
-//! Secrets ([`ProcessSpec::secrets`]) are replaced by [`REDACTED`] before output reaches
-//! the log or the tail. A secret may arrive split across two reads, so the capture holds
-//! back the last `longest secret - 1` bytes of every chunk (the carry-over) until the
-//! next chunk or the end of output shows whether they start a secret.
+//! Secrets ([`ProcessSpec::secrets`]) are replaced by [`crate::REDACTED`] before output
+//! reaches the log or the tail, by a [`Redactor`] that also catches a secret split
+//! across two reads.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::adapter_error::AdapterError;
+use crate::process_error::ProcessError;
 use crate::process_outcome::Termination;
 use crate::process_spec::{OutputLimits, ProcessSpec};
+use crate::redactor::Redactor;
 use crate::tail_buffer::TailBuffer;
-
-/// What a secret is replaced with in the attempt log and the tail.
-pub(crate) const REDACTED: &str = "[REDACTED]";
-
-/// Secrets shorter than this many bytes are not redacted: they would mangle ordinary
-/// output.
-const MIN_SECRET_BYTES: usize = 4;
-
-/// Replaces secret values in a stream of chunks, including values split across chunks.
-#[derive(Debug, Default)]
-struct Redactor {
-    /// Longest first, so that a secret containing another is replaced whole.
-    secrets: Vec<Vec<u8>>,
-    /// Bytes held back because they may be the start of a secret.
-    carry: Vec<u8>,
-}
-
-impl Redactor {
-    fn new(secrets: &[String]) -> Self {
-        let mut secrets: Vec<Vec<u8>> = secrets
-            .iter()
-            .filter(|secret| secret.len() >= MIN_SECRET_BYTES)
-            .map(|secret| secret.as_bytes().to_vec())
-            .collect();
-        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-        secrets.dedup();
-        Redactor {
-            secrets,
-            carry: Vec::new(),
-        }
-    }
-
-    fn is_active(&self) -> bool {
-        !self.secrets.is_empty()
-    }
-
-    /// Takes a chunk and returns the bytes that are safe to show now.
-    fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let mut buffer = std::mem::take(&mut self.carry);
-        buffer.extend_from_slice(chunk);
-        let redacted = self.replace(&buffer);
-        let keep = self
-            .secrets
-            .first()
-            .map_or(0, |longest| longest.len() - 1)
-            .min(redacted.len());
-        let (ready, carry) = redacted.split_at(redacted.len() - keep);
-        self.carry = carry.to_vec();
-        ready.to_vec()
-    }
-
-    /// The held-back bytes, at the end of output.
-    fn finish(&mut self) -> Vec<u8> {
-        let rest = std::mem::take(&mut self.carry);
-        self.replace(&rest)
-    }
-
-    fn replace(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut at = 0;
-        'scan: while at < bytes.len() {
-            for secret in &self.secrets {
-                if bytes[at..].starts_with(secret) {
-                    out.extend_from_slice(REDACTED.as_bytes());
-                    at += secret.len();
-                    continue 'scan;
-                }
-            }
-            out.push(bytes[at]);
-            at += 1;
-        }
-        out
-    }
-}
 
 /// Counters and tail handed back when the capture is finished.
 #[derive(Debug)]
@@ -123,9 +49,9 @@ pub(crate) struct OutputCapture {
 
 impl OutputCapture {
     /// Creates (or truncates) the log at `log_path`, creating missing parent
-    /// directories. Fails with [`AdapterError::Log`].
-    pub(crate) fn create(log_path: &Path, limits: &OutputLimits) -> Result<Self, AdapterError> {
-        let log_error = |source| AdapterError::Log {
+    /// directories. Fails with [`ProcessError::Log`].
+    pub(crate) fn create(log_path: &Path, limits: &OutputLimits) -> Result<Self, ProcessError> {
+        let log_error = |source| ProcessError::Log {
             path: log_path.to_path_buf(),
             source,
         };
@@ -222,7 +148,7 @@ impl OutputCapture {
     }
 
     /// Notes in the log that the program could not be started, then closes it.
-    pub(crate) fn finish_spawn_failure(mut self, error: &io::Error) -> Result<(), AdapterError> {
+    pub(crate) fn finish_spawn_failure(mut self, error: &io::Error) -> Result<(), ProcessError> {
         self.flush_redactor();
         let line =
             format!("----- end of output -----\n[pipeline] result: could not start: {error}\n");
@@ -230,14 +156,14 @@ impl OutputCapture {
         self.close().map(|_| ())
     }
 
-    /// Writes the footer and flushes the log. Fails with [`AdapterError::Log`] if any
+    /// Writes the footer and flushes the log. Fails with [`ProcessError::Log`] if any
     /// write to the log failed.
     pub(crate) fn finish(
         mut self,
         termination: Termination,
         timeout: Option<Duration>,
         duration: Duration,
-    ) -> Result<CaptureSummary, AdapterError> {
+    ) -> Result<CaptureSummary, ProcessError> {
         self.flush_redactor();
         let newline = if self.ends_with_newline { "" } else { "\n" };
         let result = match (termination, timeout) {
@@ -259,14 +185,14 @@ impl OutputCapture {
         self.close()
     }
 
-    fn close(mut self) -> Result<CaptureSummary, AdapterError> {
+    fn close(mut self) -> Result<CaptureSummary, ProcessError> {
         if self.write_error.is_none()
             && let Err(error) = self.log.flush()
         {
             self.write_error = Some(error);
         }
         if let Some(source) = self.write_error {
-            return Err(AdapterError::Log {
+            return Err(ProcessError::Log {
                 path: self.log_path,
                 source,
             });
@@ -308,88 +234,4 @@ fn command_line(spec: &ProcessSpec) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{OutputCapture, REDACTED, Redactor};
-    use crate::process_outcome::Termination;
-    use crate::process_spec::{OutputLimits, ProcessSpec};
-    use std::time::Duration;
-
-    fn redact(secrets: &[&str], chunks: &[&[u8]]) -> String {
-        let secrets: Vec<String> = secrets.iter().map(|s| (*s).to_owned()).collect();
-        let mut redactor = Redactor::new(&secrets);
-        let mut out = Vec::new();
-        for chunk in chunks {
-            out.extend(redactor.push(chunk));
-        }
-        out.extend(redactor.finish());
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn replaces_every_occurrence_within_a_chunk() {
-        assert_eq!(
-            redact(&["sk-secret"], &[b"key sk-secret and sk-secret."]),
-            format!("key {REDACTED} and {REDACTED}.")
-        );
-    }
-
-    #[test]
-    fn replaces_secrets_split_across_chunks() {
-        assert_eq!(
-            redact(&["sk-secret-123"], &[b"key=sk-se", b"cret", b"-123 done"]),
-            format!("key={REDACTED} done")
-        );
-        // Split one byte at a time.
-        let text = b"a sk-secret-123 b";
-        let chunks: Vec<&[u8]> = text.chunks(1).collect();
-        assert_eq!(
-            redact(&["sk-secret-123"], &chunks),
-            format!("a {REDACTED} b")
-        );
-    }
-
-    #[test]
-    fn keeps_short_and_empty_values_and_partial_matches() {
-        assert_eq!(redact(&["abc", ""], &[b"abc abc"]), "abc abc");
-        assert_eq!(
-            redact(&["sk-secret"], &[b"sk-secr", b"et?"]),
-            "sk-secret?".replace("sk-secret", REDACTED)
-        );
-        assert_eq!(redact(&["sk-secret"], &[b"sk-sec", b"X"]), "sk-secX");
-    }
-
-    #[test]
-    fn longer_secret_wins_over_its_prefix() {
-        assert_eq!(
-            redact(
-                &["token", "token-long-value"],
-                &[b"[token-long-value] [token]"]
-            ),
-            format!("[{REDACTED}] [{REDACTED}]")
-        );
-    }
-
-    #[test]
-    fn log_and_tail_never_show_the_secret() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("attempt.log");
-        let mut spec = ProcessSpec::new("tool", ["--key", "sk-live-9876"], dir.path());
-        spec.secrets = vec!["sk-live-9876".to_owned()];
-        let mut capture = OutputCapture::create(&log, &OutputLimits::default()).unwrap();
-        capture.write_header(&spec);
-        capture.record(b"Incorrect API key provided: sk-li");
-        capture.record(b"ve-9876. Check it.\n");
-        let summary = capture
-            .finish(Termination::Exited(0), None, Duration::ZERO)
-            .unwrap();
-        let text = std::fs::read_to_string(&log).unwrap();
-        assert!(!text.contains("sk-live-9876"), "{text}");
-        assert!(
-            text.contains(&format!("provided: {REDACTED}. Check it.")),
-            "{text}"
-        );
-        assert!(text.contains(&format!("--key {REDACTED}")), "{text}");
-        assert!(!summary.tail.contains("sk-live"), "{}", summary.tail);
-        assert!(summary.tail.contains(REDACTED), "{}", summary.tail);
-    }
-}
+mod tests;

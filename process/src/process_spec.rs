@@ -2,8 +2,9 @@
 //!
 //! [`ProcessSpec`] is the fully resolved command line of one tool process (no
 //! placeholders left, environment already layered); [`OutputLimits`] bounds what the
-//! supervisor keeps of its output on disk and in memory. Both are plain data so that an
-//! adapter can build them and [`crate::run_process`] can execute them.
+//! supervisor keeps of its output on disk and in memory. Both are plain data so that a
+//! caller (an adapter, the engine, the error engine) can build them and
+//! [`crate::run_process`] or [`crate::run_captured`] can execute them.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -16,13 +17,14 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// One process to run under supervision.
 ///
-/// The process starts in `cwd` with stdin connected to `/dev/null` and stdout/stderr
-/// captured. Its environment is the supervisor's own environment (or an empty one when
+/// The process starts in `cwd` with stdout/stderr captured and stdin connected to
+/// `/dev/null` ([`crate::run_process`]) or fed from bytes ([`crate::run_captured`]). Its environment is the supervisor's own environment (or an empty one when
 /// `env_clear` is set) plus `env`, applied in order so that a later pair wins over an
 /// earlier pair with the same name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessSpec {
-    /// Program to execute: a bare name is looked up on `PATH`, a path is used as is.
+    /// Program to execute: a bare name is looked up on the child's `PATH` (once per name
+    /// and `PATH`, then remembered), a path is used as is.
     pub program: OsString,
     /// Arguments, passed verbatim (no shell is involved).
     pub args: Vec<OsString>,

@@ -9,16 +9,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use pipeline_process::{LineCallback, OutputLimits, Termination, redact};
 use tokio_util::sync::CancellationToken;
 
 use super::CodexAdapter;
 use super::codex_home::codex_home_for;
 use crate::invocation::Invocation;
-use crate::process::LineCallback;
-use crate::process_outcome::Termination;
-use crate::process_spec::OutputLimits;
 use crate::prompt_argument::MAX_PROMPT_ARG_BYTES;
-use crate::redaction::redact;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::{ToolKind, ToolProfile};
 
@@ -31,6 +28,7 @@ fn invocation(root: &Path) -> Invocation {
         worktree,
         prompt: "-Add a greeting".to_owned(),
         prompt_file: root.join("logs/edit/2.prompt.md"),
+        has_prompt: true,
         files: vec!["hello.txt".to_owned()],
         context_files: Vec::new(),
         env: BTreeMap::new(),

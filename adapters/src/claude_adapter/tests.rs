@@ -9,12 +9,12 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use pipeline_process::{OutputLimits, ProcessSpec};
 use tokio_util::sync::CancellationToken;
 
 use super::stream_report::{StreamReport, progress_line};
 use super::{ClaudeAdapter, DEFAULT_PERMISSION_MODE, QUIET_ENV};
 use crate::invocation::Invocation;
-use crate::process_spec::{OutputLimits, ProcessSpec};
 use crate::prompt_argument::MAX_PROMPT_ARG_BYTES;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::{ToolKind, ToolProfile};
@@ -43,6 +43,7 @@ fn invocation(root: &Path) -> Invocation {
         worktree,
         prompt: "-- Create hello.txt".to_owned(),
         prompt_file: root.join("logs/1.prompt.md"),
+        has_prompt: true,
         files: vec!["hello.txt".to_owned()],
         context_files: Vec::new(),
         env: BTreeMap::new(),

@@ -2,7 +2,8 @@
 //!
 //! The supervisor reports facts only; deciding whether an exit code means success is
 //! the adapter's business (a tool profile's `success_exit_codes`), and classifying a
-//! failure is the error engine's.
+//! failure is the error engine's. [`Termination`] is declared here once and used by
+//! every crate that talks about how a process ended (adapters, the error engine, core).
 
 use std::fmt;
 use std::time::Duration;
@@ -10,7 +11,10 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 /// Why a supervised process stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+///
+/// Serialized as `{"kind": "exited", "value": 3}`, `{"kind": "signaled", "value": 9}`,
+/// `{"kind": "timed_out"}` or `{"kind": "cancelled"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
 pub enum Termination {
     /// The process exited on its own with this exit code.
@@ -30,6 +34,17 @@ impl Termination {
             Termination::Exited(code) => Some(*code),
             _ => None,
         }
+    }
+
+    /// True when the process exited on its own with code 0.
+    pub fn is_success(&self) -> bool {
+        *self == Termination::Exited(0)
+    }
+
+    /// True when the supervisor stopped the process (timeout or cancellation) rather
+    /// than it ending on its own.
+    pub fn was_stopped(&self) -> bool {
+        matches!(self, Termination::TimedOut | Termination::Cancelled)
     }
 }
 
