@@ -343,7 +343,7 @@ pub fn breakers(
 pub fn plugins(repo: Option<&Path>) -> Result<Vec<pipeline_error::PluginInfo>, EngineError> {
     let root = super::repository_root_or_current_dir(repo)?;
     let manager = pipeline_error::PluginManager::load(&super::plugin_dirs(&root))
-        .map_err(|e| EngineError::Input(format!("invalid error plugin: {e}")))?;
+        .map_err(EngineError::Plugin)?;
     Ok(manager.plugins())
 }
 
@@ -363,7 +363,7 @@ pub fn diagnose(
     }
     let root = super::repository_root_or_current_dir(repo)?;
     let manager = pipeline_error::PluginManager::load(&super::plugin_dirs(&root))
-        .map_err(|e| EngineError::Input(format!("invalid error plugin: {e}")))?;
+        .map_err(EngineError::Plugin)?;
     let name = tool.unwrap_or("custom");
     let mut failure = pipeline_error::AttemptFailure::new(
         name,

@@ -14,11 +14,11 @@ use crate::git::{GitError, Repository};
 
 /// The current directory.
 ///
-/// Errors: [`EngineError::Input`] "cannot read the current directory: ..." when it cannot
+/// Errors: [`EngineError::CurrentDir`] when it cannot
 /// be read (removed while the process runs in it, or no permission).
 pub fn current_dir() -> Result<PathBuf, EngineError> {
     std::env::current_dir()
-        .map_err(|e| EngineError::Input(format!("cannot read the current directory: {e}")))
+        .map_err(EngineError::CurrentDir)
 }
 
 /// The top of the working tree of the repository containing `repo` (default: the
@@ -32,7 +32,7 @@ pub fn current_dir() -> Result<PathBuf, EngineError> {
 ///
 /// Errors: [`EngineError::Git`] from [`Repository::open`] (e.g.
 /// [`GitError::NotARepository`] for a given `repo`, [`GitError::BareRepository`]);
-/// [`EngineError::Input`] when the current directory cannot be read.
+/// [`EngineError::CurrentDir`] when the current directory cannot be read.
 pub fn repository_root_or_current_dir(repo: Option<&Path>) -> Result<PathBuf, EngineError> {
     match repo {
         Some(dir) => Ok(Repository::open(dir)?.workdir().to_path_buf()),

@@ -84,7 +84,7 @@ pub fn open_repository(
         .filter(|(k, _)| k.starts_with("PIPELINE_TOOL_"))
         .collect();
     let registry = ToolRegistry::load(config.exists().then_some(config.as_path()), &env)
-        .map_err(|e| EngineError::Input(e.to_string()))?;
+        .map_err(EngineError::Config)?;
     Ok((repo, workspace, registry))
 }
 
@@ -94,7 +94,7 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
         open_repository(options.repo.as_deref(), options.db.as_deref())?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
         .map_err(EngineError::Invalid)?;
-    let plan = Plan::build(&set).map_err(|e| EngineError::Internal(e.to_string()))?;
+    let plan = Plan::build(&set)?;
     let workstream_key = workstream_key(paths);
     let errors = ErrorEngine::new(&registry, &plugin_dirs(&workspace.repo_root))?;
     let spec_texts =
@@ -124,13 +124,13 @@ pub fn load_and_plan(
     let root = super::repository_root_or_current_dir(repo)?;
     let config = root.join(".pipeline/config.yaml");
     let registry = ToolRegistry::load(config.is_file().then_some(config.as_path()), &env)
-        .map_err(|e| EngineError::Input(e.to_string()))?;
+        .map_err(EngineError::Config)?;
     // Broken plugin manifests and tool error settings are input errors at validate time.
     ErrorEngine::new(&registry, &plugin_dirs(&root))?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
         .map_err(EngineError::Invalid)?;
     resolve_spec_references(&set, &root).map_err(EngineError::Invalid)?;
-    let plan = Plan::build(&set).map_err(|e| EngineError::Internal(e.to_string()))?;
+    let plan = Plan::build(&set)?;
     Ok((set, plan))
 }
 

@@ -345,3 +345,6 @@ fn reusable(
     }
     Oid::from_str(&cp.commit).ok()
 }
+
+#[cfg(test)]
+mod tests;

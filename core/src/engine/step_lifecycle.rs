@@ -238,6 +238,11 @@ impl StepLife<'_> {
 
     /// The merge of the step's input commits: where its worktree starts.
     async fn merge_inputs(&self, inputs: &[Oid]) -> Result<Oid, StepError> {
+        // One input (the base commit, or a result this run recorded) is its own merge: no
+        // repository access at all.
+        if let [only] = inputs {
+            return Ok(*only);
+        }
         let repo = self.ctx.repo.clone();
         let inputs = inputs.to_vec();
         let message = format!("pipeline: merge inputs of {}", self.id());
