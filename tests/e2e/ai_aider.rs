@@ -137,7 +137,11 @@ fn aider_whole_file_edit_lands_in_the_step_commit_with_usage() {
     );
 
     // Usage from Aider's "Tokens: 1.2k sent, 56 received." line.
-    let usage = t.events("wf", "edit", "attempt_finished").into_iter().filter(|e| !e["usage"].is_null()).collect::<Vec<_>>();
+    let usage = t
+        .events("wf", "edit", "attempt_finished")
+        .into_iter()
+        .filter(|e| !e["usage"].is_null())
+        .collect::<Vec<_>>();
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], "openai/fake-model", "{usage}");

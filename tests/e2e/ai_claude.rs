@@ -172,7 +172,11 @@ fn claude_bash_and_write_tool_uses_land_in_the_step_commit_with_usage() {
 
     // Usage: the sum of the two requests, as Claude Code reported it in its result event
     // (input tokens count the cache reads too).
-    let usage = t.events("cl", "edit", "attempt_finished").into_iter().filter(|e| !e["usage"].is_null()).collect::<Vec<_>>();
+    let usage = t
+        .events("cl", "edit", "attempt_finished")
+        .into_iter()
+        .filter(|e| !e["usage"].is_null())
+        .collect::<Vec<_>>();
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], MODEL, "{usage}");

@@ -137,7 +137,11 @@ fn codex_shell_call_and_apply_patch_land_in_the_step_commit_with_usage() {
     assert!(third.contains("custom_tool_call_output"), "{third}");
 
     // Usage: the sum of the three requests, as Codex reported it in turn.completed.
-    let usage = t.events("cx", "edit", "attempt_finished").into_iter().filter(|e| !e["usage"].is_null()).collect::<Vec<_>>();
+    let usage = t
+        .events("cx", "edit", "attempt_finished")
+        .into_iter()
+        .filter(|e| !e["usage"].is_null())
+        .collect::<Vec<_>>();
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], MODEL, "{usage}");

@@ -33,7 +33,15 @@ fn eventful_run(t: &Test) -> Vec<String> {
         ),
     );
     let r = t
-        .pipeline(&["run", ws.to_str().unwrap(), "--run-id", "jr", "--json", "--jobs", "2"])
+        .pipeline(&[
+            "run",
+            ws.to_str().unwrap(),
+            "--run-id",
+            "jr",
+            "--json",
+            "--jobs",
+            "2",
+        ])
         .assert_code(1);
     r.stdout().lines().map(str::to_owned).collect()
 }
@@ -43,8 +51,11 @@ fn json_output_is_the_journal_and_matches_the_published_schema() {
     let t = Test::new();
     let lines = eventful_run(&t);
     let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/events.schema.json"))
-            .expect("schema/events.schema.json"),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schema/events.schema.json"
+        ))
+        .expect("schema/events.schema.json"),
     )
     .expect("the schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
@@ -54,18 +65,36 @@ fn json_output_is_the_journal_and_matches_the_published_schema() {
     let mut kinds = Vec::new();
     for line in entries {
         let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
-        let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{line} does not match the schema: {errors:?}");
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{line} does not match the schema: {errors:?}"
+        );
         let id = value["id"].as_i64().expect("id");
         assert!(id > last_id, "ids increase: {id} after {last_id}");
         last_id = id;
         assert_eq!(value["run_id"], "jr");
-        assert!(value["at"].as_str().is_some_and(|at| at.ends_with('Z') && at.len() == 24));
+        assert!(
+            value["at"]
+                .as_str()
+                .is_some_and(|at| at.ends_with('Z') && at.len() == 24)
+        );
         kinds.push(value["event"].as_str().unwrap_or_default().to_owned());
     }
     for kind in [
-        "run_started", "step_added", "attempt_started", "attempt_finished", "step_waiting",
-        "test_started", "test_finished", "step_completed", "step_failed", "step_skipped",
+        "run_started",
+        "step_added",
+        "attempt_started",
+        "attempt_finished",
+        "step_waiting",
+        "test_started",
+        "test_finished",
+        "step_completed",
+        "step_failed",
+        "step_skipped",
         "run_finished",
     ] {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
@@ -98,7 +127,10 @@ fn replaying_the_journal_gives_what_status_reads_from_the_tables() {
 
     assert_eq!(status["status"], replay.run.status.as_str());
     assert_eq!(status["started_at"], replay.run.started_at.as_str());
-    assert_eq!(status["finished_at"].as_str(), replay.run.finished_at.as_deref());
+    assert_eq!(
+        status["finished_at"].as_str(),
+        replay.run.finished_at.as_deref()
+    );
     assert_eq!(status["base_commit"], replay.run.base_commit.as_str());
     let steps = status["steps"].as_array().expect("steps");
     assert_eq!(steps.len(), replay.steps.len());
@@ -109,12 +141,24 @@ fn replaying_the_journal_gives_what_status_reads_from_the_tables() {
         assert_eq!(shown["status"], r.status.as_str(), "{id}");
         assert_eq!(shown["attempts"], r.attempts, "{id}");
         assert_eq!(shown["commit"].as_str(), r.commit.as_deref(), "{id}");
-        assert_eq!(shown["started_at"].as_str(), r.started_at.as_deref(), "{id}");
-        assert_eq!(shown["finished_at"].as_str(), r.finished_at.as_deref(), "{id}");
+        assert_eq!(
+            shown["started_at"].as_str(),
+            r.started_at.as_deref(),
+            "{id}"
+        );
+        assert_eq!(
+            shown["finished_at"].as_str(),
+            r.finished_at.as_deref(),
+            "{id}"
+        );
         assert_eq!(shown["error"].as_str(), r.error.as_deref(), "{id}");
         assert_eq!(shown["worktree"].as_str(), r.worktree.as_deref(), "{id}");
         assert_eq!(shown["depends_on"], serde_json::json!(r.depends_on), "{id}");
-        assert_eq!(shown["tests"], serde_json::to_value(&replayed.tests).unwrap(), "{id}");
+        assert_eq!(
+            shown["tests"],
+            serde_json::to_value(&replayed.tests).unwrap(),
+            "{id}"
+        );
         match (&shown["last_error"], replayed.last_error()) {
             (Value::Null, None) => {}
             (shown_error, Some((summary, occurrences, last_attempt))) => {
@@ -127,10 +171,24 @@ fn replaying_the_journal_gives_what_status_reads_from_the_tables() {
         }
     }
     // What the test is about happened: a retry, a pass, a failure, a skip.
-    let by_id = |id: &str| replay.steps.iter().find(|s| s.record.step_id == id).expect(id);
+    let by_id = |id: &str| {
+        replay
+            .steps
+            .iter()
+            .find(|s| s.record.step_id == id)
+            .expect(id)
+    };
     assert_eq!(by_id("j/flaky").record.attempts, 2);
-    assert_eq!(by_id("j/flaky").attempts[0].classified.as_ref().map(|c| c.class.as_str()), Some("transient"));
-    assert!(by_id("j/tested").tests.iter().all(|t| t.passed) && !by_id("j/tested").tests.is_empty());
+    assert_eq!(
+        by_id("j/flaky").attempts[0]
+            .classified
+            .as_ref()
+            .map(|c| c.class.as_str()),
+        Some("transient")
+    );
+    assert!(
+        by_id("j/tested").tests.iter().all(|t| t.passed) && !by_id("j/tested").tests.is_empty()
+    );
     assert_eq!(by_id("j/broken").record.status.as_str(), "failed");
     assert_eq!(by_id("j/after").record.status.as_str(), "skipped");
 }
@@ -139,7 +197,10 @@ fn replaying_the_journal_gives_what_status_reads_from_the_tables() {
 fn a_failed_state_write_stops_the_run_with_exit_3_and_the_run_resumes() {
     let t = Test::new();
     // A first run creates the state database.
-    let init = t.workstream("init.json", r#"{"id": "init", "command": "true", "isolation": "none"}"#);
+    let init = t.workstream(
+        "init.json",
+        r#"{"id": "init", "command": "true", "isolation": "none"}"#,
+    );
     t.run(&init, "init", 1).assert_ok();
     let ws = t.workstream(
         "w.json",
@@ -158,7 +219,9 @@ fn a_failed_state_write_stops_the_run_with_exit_3_and_the_run_resumes() {
     .expect("trigger");
     let failed = t.run(&ws, "wr", 1).assert_code(3);
     assert!(
-        failed.stderr().contains("database or disk is full (simulated)"),
+        failed
+            .stderr()
+            .contains("database or disk is full (simulated)"),
         "{}",
         failed.stderr()
     );
@@ -169,12 +232,17 @@ fn a_failed_state_write_stops_the_run_with_exit_3_and_the_run_resumes() {
     assert_eq!(t.step_status("wr", "w/a")["status"], "completed");
     assert_ne!(t.step_status("wr", "w/b")["status"], "completed");
 
-    db.execute_batch("DROP TRIGGER full_disk;").expect("drop trigger");
+    db.execute_batch("DROP TRIGGER full_disk;")
+        .expect("drop trigger");
     t.pipeline(&["resume", "wr"]).assert_ok();
     assert_eq!(t.step_status("wr", "w/a")["attempts"], 1, "a was kept");
     assert_eq!(t.step_status("wr", "w/b")["status"], "completed");
     assert_eq!(t.step_status("wr", "w/b")["attempts"], 2);
     assert_eq!(t.show("pipeline/wr", "a.txt").as_deref(), Some("a\n"));
     assert_eq!(t.show("pipeline/wr", "b.txt").as_deref(), Some("b\n"));
-    assert_eq!(t.events("wr", "w/b", "step_interrupted").len(), 1, "resume says b was interrupted");
+    assert_eq!(
+        t.events("wr", "w/b", "step_interrupted").len(),
+        1,
+        "resume says b was interrupted"
+    );
 }

@@ -447,9 +447,7 @@ fn a_step_backing_off_lends_its_job_slot_to_a_ready_step() {
     let retrying = position(&|e| {
         e["event"] == "step_waiting" && e["step"] == "slow" && e["wait"] == "backoff"
     });
-    let other_done = position(&|e| {
-        e["event"] == "step_completed" && e["step"] == "other"
-    });
+    let other_done = position(&|e| e["event"] == "step_completed" && e["step"] == "other");
     let second =
         position(&|e| e["event"] == "attempt_started" && e["step"] == "slow" && e["attempt"] == 2);
     assert!(

@@ -78,10 +78,7 @@ fn json_events_are_ndjson() {
     assert_eq!(kinds.first(), Some(&"run_started"));
     assert!(kinds.contains(&"attempt_started") && kinds.contains(&"test_finished"));
     assert_eq!(&kinds[kinds.len() - 2..], &["run_finished", "summary"]);
-    let failed = events
-        .iter()
-        .find(|e| e["event"] == "step_failed")
-        .unwrap();
+    let failed = events.iter().find(|e| e["event"] == "step_failed").unwrap();
     assert_eq!(failed["step"], "broken");
 }
 

@@ -83,17 +83,17 @@ mod workspace;
 
 pub use crate::state::TestResult;
 pub use engine_error::EngineError;
-pub use recovery_config::{RecoveryConfig, plugin_dirs};
 pub(crate) use failure_text::step_error_text;
 pub use queries::{
     CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, breakers, clean_runs,
     diagnose, list_runs, plugins, run_errors, run_status, step_logs,
 };
+pub use recovery_config::{RecoveryConfig, plugin_dirs};
+pub use reporter::{Reporter, SilentReporter};
 pub use repository_root::{current_dir, repository_root_or_current_dir};
 pub use run_driver::{
     PreparedRun, RunSummary, load_and_plan, open_repository, prepare, resume_run, run_workstreams,
 };
-pub use reporter::{Reporter, SilentReporter};
 pub use run_id::{check_run_id, generate_run_id};
 pub use run_options::{RunOptions, UnfinishedPolicy};
 pub use workspace::Workspace;

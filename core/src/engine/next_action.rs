@@ -223,7 +223,13 @@ mod tests {
             NextAction::Fail { .. }
         ));
         assert!(matches!(
-            next_action(tool_failure(&r), recovery, &retries(3), &History::new(), now),
+            next_action(
+                tool_failure(&r),
+                recovery,
+                &retries(3),
+                &History::new(),
+                now
+            ),
             NextAction::Fail { .. }
         ));
     }
@@ -232,7 +238,13 @@ mod tests {
     fn a_transient_failure_retries_after_an_exponential_backoff() {
         let r = report(ErrorClass::Transient, "s1", "o1");
         let now = SystemTime::now();
-        let first = next_action(tool_failure(&r), NO_RECOVERY, &retries(4), &History::new(), now);
+        let first = next_action(
+            tool_failure(&r),
+            NO_RECOVERY,
+            &retries(4),
+            &History::new(),
+            now,
+        );
         assert_eq!(
             first,
             NextAction::Retry {
@@ -267,7 +279,13 @@ mod tests {
             "o1",
         );
         assert_eq!(
-            next_action(tool_failure(&r), NO_RECOVERY, &retries(3), &History::new(), now),
+            next_action(
+                tool_failure(&r),
+                NO_RECOVERY,
+                &retries(3),
+                &History::new(),
+                now
+            ),
             NextAction::Wait { until: reset }
         );
     }
@@ -389,7 +407,13 @@ mod tests {
         });
         let r = report(ErrorClass::Transient, "s1", "o1");
         assert_eq!(
-            next_action(tool_failure(&r), NO_RECOVERY, &p, &History::new(), SystemTime::now()),
+            next_action(
+                tool_failure(&r),
+                NO_RECOVERY,
+                &p,
+                &History::new(),
+                SystemTime::now()
+            ),
             NextAction::Fail {
                 reason: GiveUpReason::RetriesDisabled,
                 compensate: false

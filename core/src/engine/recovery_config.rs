@@ -66,15 +66,15 @@ impl RecoveryConfig {
         registry: &ToolRegistry,
         plugin_dirs: &[PathBuf],
     ) -> Result<RecoveryConfig, EngineError> {
-        let plugins = PluginManager::load(plugin_dirs)
-            .map_err(EngineError::Plugin)?;
+        let plugins = PluginManager::load(plugin_dirs).map_err(EngineError::Plugin)?;
         let mut tool_retry = HashMap::new();
         let mut tool_breaker = HashMap::new();
         for (name, profile) in registry.profiles() {
             if let Some(v) = &profile.retry {
                 let settings: RetrySettings = serde_json::from_value(v.clone())
                     .map_err(|e| policy_error(name, "retry", e))?;
-                RetryPolicy::from_settings(&settings).map_err(|e| policy_error(name, "retry", e))?;
+                RetryPolicy::from_settings(&settings)
+                    .map_err(|e| policy_error(name, "retry", e))?;
                 tool_retry.insert(name.to_string(), settings);
             }
             if let Some(v) = &profile.circuit_breaker {

@@ -17,8 +17,7 @@ use crate::git::{GitError, Repository};
 /// Errors: [`EngineError::CurrentDir`] when it cannot
 /// be read (removed while the process runs in it, or no permission).
 pub fn current_dir() -> Result<PathBuf, EngineError> {
-    std::env::current_dir()
-        .map_err(EngineError::CurrentDir)
+    std::env::current_dir().map_err(EngineError::CurrentDir)
 }
 
 /// The top of the working tree of the repository containing `repo` (default: the

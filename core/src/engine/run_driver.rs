@@ -24,8 +24,7 @@ use super::scheduler::{Final, PriorStep, Schedule, schedule};
 use super::spec_references::resolve_spec_references;
 use super::step_error::StepError;
 use super::{
-    EngineError, Reporter, RunOptions, UnfinishedPolicy, Workspace, check_run_id,
-    generate_run_id,
+    EngineError, Reporter, RunOptions, UnfinishedPolicy, Workspace, check_run_id, generate_run_id,
 };
 use super::{RecoveryConfig, plugin_dirs};
 use crate::git::{GitError, Repository, WorktreePool, blocking};
@@ -272,17 +271,12 @@ async fn resume_prepared(
         let mut changes = vec![Change::Event(Event::RunInterrupted {
             reason: reason.into(),
         })];
-        changes.extend(
-            recorded
-                .iter()
-                .filter(|r| r.status.is_active())
-                .map(|r| {
-                    Change::Event(Event::StepInterrupted {
-                        step: r.step_id.clone(),
-                        reason: reason.into(),
-                    })
-                }),
-        );
+        changes.extend(recorded.iter().filter(|r| r.status.is_active()).map(|r| {
+            Change::Event(Event::StepInterrupted {
+                step: r.step_id.clone(),
+                reason: reason.into(),
+            })
+        }));
         record_or_fail(&journal, changes)?;
     }
     // Tools of steps that were running when the driving process died may still run.
@@ -329,9 +323,8 @@ async fn resume_prepared(
         resumed: true,
         pid: std::process::id(),
     })];
-    changes.extend(
-        step_added_events(&prepared.set, |id| !prior.contains_key(id)).map(Change::Event),
-    );
+    changes
+        .extend(step_added_events(&prepared.set, |id| !prior.contains_key(id)).map(Change::Event));
     record_or_fail(&journal, changes)?;
     drive(
         prepared,

@@ -141,18 +141,17 @@ impl StepLife<'_> {
             let attempt = self.next_attempt;
             let tool = match self.step.kind {
                 StepKind::WorkstreamAcceptance => None,
-                StepKind::Task => match choose_tool(self.ctx, self.step, &chain[link], attempt)
-                    .await?
-                {
-                    Some(t) => Some(t),
-                    None => return self.interrupted(),
-                },
+                StepKind::Task => {
+                    match choose_tool(self.ctx, self.step, &chain[link], attempt).await? {
+                        Some(t) => Some(t),
+                        None => return self.interrupted(),
+                    }
+                }
             };
             // Tool limits are waited for before the attempt is recorded, so `running`
             // means the tool is really running.
             let permit = match &tool {
-                Some(t) => match hold_tool_limits(self.ctx, self.id(), &t.name, attempt - 1)
-                    .await?
+                Some(t) => match hold_tool_limits(self.ctx, self.id(), &t.name, attempt - 1).await?
                 {
                     Some(p) => p,
                     None => return self.interrupted(),
@@ -221,7 +220,10 @@ impl StepLife<'_> {
                         .after_failure(*failed, tool.as_ref(), attempt, duration_ms, recovery)
                         .await?
                     {
-                        AfterFailure::Fix { prompt: p, fixes_left: f } => {
+                        AfterFailure::Fix {
+                            prompt: p,
+                            fixes_left: f,
+                        } => {
                             (prompt, fixes_left, clean) = (Some(p), f, false);
                         }
                         AfterFailure::Retry => clean = true,
@@ -251,7 +253,7 @@ impl StepLife<'_> {
             .map_err(|e| {
                 StepError::Failed(match e {
                     GitError::MergeConflict { paths } => StepFailure::InputConflict { paths },
-                    other => StepFailure::InputMerge(other),
+                    other => StepFailure::InputMerge(Box::new(other)),
                 })
             })
     }
@@ -267,9 +269,7 @@ impl StepLife<'_> {
         let Some(until) = unfinished_wait(self.ctx, self.id(), last) else {
             return Ok(true);
         };
-        let left = until
-            .duration_since(SystemTime::now())
-            .unwrap_or_default();
+        let left = until.duration_since(SystemTime::now()).unwrap_or_default();
         self.ctx.journal.record(Event::StepWaiting {
             step: self.id().to_owned(),
             attempt: last,
@@ -295,7 +295,7 @@ impl StepLife<'_> {
                 let branch = format!("pipeline-steps/{}/{}", self.ctx.run_id, self.id());
                 let worktree = blocking(move || pool.acquire(&path, &branch, start))
                     .await
-                    .map_err(StepFailure::Worktree)?;
+                    .map_err(|e| StepFailure::Worktree(Box::new(e)))?;
                 Ok(Some(worktree))
             }
             Isolation::None => Ok(None),
@@ -424,7 +424,7 @@ impl StepLife<'_> {
         let history = ctx
             .state
             .attempt_error_history(&ctx.run_id, self.id())
-            .map_err(StepFailure::History)?;
+            .map_err(|e| StepFailure::History(Box::new(e)))?;
         let tool_name = tool.map(|t| t.name.as_str()).filter(|n| is_breaker_tool(n));
         if let Some(name) = tool_name
             && failed.stage == Stage::Tool

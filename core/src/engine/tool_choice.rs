@@ -109,7 +109,10 @@ pub(crate) fn pick_tool(candidates: &[(String, Candidate)]) -> ToolPick {
 
 /// The candidate profiles for `choice` (see the module docs); `None` for a step's own
 /// command, which always runs as the `shell` tool.
-fn candidates_for(ctx: &RunContext, choice: &ToolChoice) -> Result<Option<Vec<String>>, StepFailure> {
+fn candidates_for(
+    ctx: &RunContext,
+    choice: &ToolChoice,
+) -> Result<Option<Vec<String>>, StepFailure> {
     Ok(Some(match choice {
         ToolChoice::Shell(_) => return Ok(None),
         ToolChoice::Profile(name) => {
@@ -162,7 +165,10 @@ pub(crate) async fn choose_tool(
                     .profile(name)
                     .map(|p| p.command.clone())
                     .unwrap_or_default();
-                (None, Candidate::Unavailable(format!("`{command}` is not installed")))
+                (
+                    None,
+                    Candidate::Unavailable(format!("`{command}` is not installed")),
+                )
             } else {
                 match ctx.registry.adapter(name) {
                     Ok(a) => {
@@ -172,7 +178,7 @@ pub(crate) async fn choose_tool(
                             .admit_in(&ctx.state, name, SystemTime::now())
                             .map_err(|source| StepFailure::Breaker {
                                 tool: name.clone(),
-                                source,
+                                source: Box::new(source),
                             })?;
                         (Some(a), Candidate::Available(admission))
                     }
@@ -257,7 +263,10 @@ mod tests {
     fn the_first_admitted_candidate_runs_and_earlier_ones_are_listed_as_skipped() {
         let until = SystemTime::now() + Duration::from_secs(60);
         let pick = pick_tool(&[
-            ("aider".into(), Candidate::Unavailable("`aider` is not installed".into())),
+            (
+                "aider".into(),
+                Candidate::Unavailable("`aider` is not installed".into()),
+            ),
             available("codex", Admission::Rejected { until }),
             available("claude", Admission::Allowed),
         ]);
@@ -291,9 +300,22 @@ mod tests {
     fn all_breakers_open_waits_for_the_earliest_cooldown() {
         let now = SystemTime::now();
         let pick = pick_tool(&[
-            available("aider", Admission::Rejected { until: now + Duration::from_secs(90) }),
-            available("codex", Admission::Rejected { until: now + Duration::from_secs(30) }),
-            ("claude".into(), Candidate::Unavailable("not installed".into())),
+            available(
+                "aider",
+                Admission::Rejected {
+                    until: now + Duration::from_secs(90),
+                },
+            ),
+            available(
+                "codex",
+                Admission::Rejected {
+                    until: now + Duration::from_secs(30),
+                },
+            ),
+            (
+                "claude".into(),
+                Candidate::Unavailable("not installed".into()),
+            ),
         ]);
         assert!(
             matches!(pick, ToolPick::Wait { index: 1, until, .. } if until == now + Duration::from_secs(30)),
@@ -304,7 +326,10 @@ mod tests {
     #[test]
     fn no_runnable_candidate_fails_with_every_reason() {
         let pick = pick_tool(&[
-            ("aider".into(), Candidate::Unavailable("`aider` is not installed".into())),
+            (
+                "aider".into(),
+                Candidate::Unavailable("`aider` is not installed".into()),
+            ),
             ("codex".into(), Candidate::Unavailable("bad profile".into())),
         ]);
         assert_eq!(
@@ -316,6 +341,11 @@ mod tests {
                 ]
             }
         );
-        assert_eq!(pick_tool(&[]), ToolPick::Nothing { skipped: Vec::new() });
+        assert_eq!(
+            pick_tool(&[]),
+            ToolPick::Nothing {
+                skipped: Vec::new()
+            }
+        );
     }
 }

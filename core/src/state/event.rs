@@ -497,7 +497,8 @@ mod tests {
         let mut generated = serde_json::to_string_pretty(&schema)
             .unwrap_or_else(|e| panic!("cannot serialise the schema: {e}"));
         generated.push('\n');
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/events.schema.json");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/events.schema.json");
         if std::env::var_os("UPDATE_SCHEMAS").is_some() {
             std::fs::write(&path, &generated)
                 .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));

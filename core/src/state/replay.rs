@@ -11,9 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::{
-    AttemptRecord, ErrorSummary, Event, JournalEntry, RunRecord, StepRecord, TestResult,
-};
+use super::{AttemptRecord, ErrorSummary, Event, JournalEntry, RunRecord, StepRecord, TestResult};
 
 /// A run's state rebuilt from its journal.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,11 +224,11 @@ impl ReplayedStep {
     /// The step's latest classified error with how many of its attempts had the same
     /// signature: `(summary, occurrences, last attempt with it)`, as `status` shows it.
     pub fn last_error(&self) -> Option<(&ErrorSummary, u32, u32)> {
-        let last = self.attempts.iter().rev().find_map(|a| {
-            a.classified
-                .as_ref()
-                .map(|c| (c, a.record.attempt))
-        })?;
+        let last = self
+            .attempts
+            .iter()
+            .rev()
+            .find_map(|a| a.classified.as_ref().map(|c| (c, a.record.attempt)))?;
         let occurrences = self
             .attempts
             .iter()
@@ -240,6 +238,10 @@ impl ReplayedStep {
                     .is_some_and(|c| c.signature == last.0.signature)
             })
             .count();
-        Some((last.0, u32::try_from(occurrences).unwrap_or(u32::MAX), last.1))
+        Some((
+            last.0,
+            u32::try_from(occurrences).unwrap_or(u32::MAX),
+            last.1,
+        ))
     }
 }

@@ -60,7 +60,10 @@ impl StepRunner for FakeRunner {
             {
                 let mut now = o.now_running.lock().unwrap();
                 for &other in now.iter() {
-                    o.overlaps.lock().unwrap().push((other.min(step), other.max(step)));
+                    o.overlaps
+                        .lock()
+                        .unwrap()
+                        .push((other.min(step), other.max(step)));
                 }
                 now.push(step);
             }
@@ -71,19 +74,27 @@ impl StepRunner for FakeRunner {
                 tokio::task::yield_now().await;
             }
             let result = match behaviour {
-                Behaviour::Complete => StepResult::Completed { commit: commit(step) },
+                Behaviour::Complete => StepResult::Completed {
+                    commit: commit(step),
+                },
                 Behaviour::Fail => StepResult::Failed,
                 Behaviour::Meet(barrier) => {
                     barrier.wait().await;
-                    StepResult::Completed { commit: commit(step) }
+                    StepResult::Completed {
+                        commit: commit(step),
+                    }
                 }
                 Behaviour::WaitLendingSlot(notify) => {
                     let _ = job_slots::while_waiting(&cancel, notify.notified()).await;
-                    StepResult::Completed { commit: commit(step) }
+                    StepResult::Completed {
+                        commit: commit(step),
+                    }
                 }
                 Behaviour::CompleteAndNotify(notify) => {
                     notify.notify_one();
-                    StepResult::Completed { commit: commit(step) }
+                    StepResult::Completed {
+                        commit: commit(step),
+                    }
                 }
             };
             o.running.fetch_sub(1, Ordering::SeqCst);
@@ -116,9 +127,11 @@ impl Fixture {
         let set = load_workstreams(&[file], &LoadOptions { catalog: &registry })
             .unwrap_or_else(|e| panic!("{e}"));
         let plan = Plan::build(&set).unwrap();
-        let store =
-            StateStore::open(&dir.path().join("state.db"), crate::state::Durability::Normal)
-                .unwrap();
+        let store = StateStore::open(
+            &dir.path().join("state.db"),
+            crate::state::Durability::Normal,
+        )
+        .unwrap();
         let cancel = CancellationToken::new();
         let journal = RunJournal::new(store.clone(), "r", Arc::new(SilentReporter), cancel.clone());
         let mut changes = vec![Change::Event(Event::RunStarted {
@@ -238,7 +251,10 @@ async fn at_most_jobs_steps_run_at_once_and_that_many_do() {
     let (outcome, observed) = f
         .run(
             2,
-            &[("s1", Behaviour::Meet(meet.clone())), ("s2", Behaviour::Meet(meet))],
+            &[
+                ("s1", Behaviour::Meet(meet.clone())),
+                ("s2", Behaviour::Meet(meet)),
+            ],
         )
         .await;
     assert_eq!(observed.max_running.load(Ordering::SeqCst), 2);
@@ -264,7 +280,10 @@ async fn steps_of_one_conflict_group_or_overlapping_scopes_never_run_together() 
     assert!(!overlaps.contains(&pair("g1", "g2")), "{overlaps:?}");
     assert!(!overlaps.contains(&pair("s1", "s2")), "{overlaps:?}");
     // The others did run alongside: the exclusions are not a global lock.
-    assert!(observed.max_running.load(Ordering::SeqCst) >= 2, "{overlaps:?}");
+    assert!(
+        observed.max_running.load(Ordering::SeqCst) >= 2,
+        "{overlaps:?}"
+    );
     assert!(outcome.finals.iter().all(|&x| x == Final::Completed));
 }
 
@@ -283,7 +302,12 @@ async fn a_failed_step_skips_its_transitive_dependents_and_independent_steps_go_
         .collect();
     assert_eq!(
         finals,
-        [Final::Failed, Final::Skipped, Final::Skipped, Final::Completed]
+        [
+            Final::Failed,
+            Final::Skipped,
+            Final::Skipped,
+            Final::Completed
+        ]
     );
     assert_eq!(f.started_ids(&observed).len(), 2, "b and c never started");
     // The skips are journalled with the failed step named, and the tables follow.
@@ -308,7 +332,8 @@ async fn a_failed_step_skips_its_transitive_dependents_and_independent_steps_go_
 
 #[tokio::test]
 async fn a_waiting_step_lends_its_slot_to_a_ready_step() {
-    let f = Fixture::new(r#"[{"id": "slow", "command": "true"}, {"id": "other", "command": "true"}]"#);
+    let f =
+        Fixture::new(r#"[{"id": "slow", "command": "true"}, {"id": "other", "command": "true"}]"#);
     // With one slot, `slow` can only finish if `other` runs while `slow` waits.
     let release = Arc::new(Notify::new());
     let (outcome, observed) = f

@@ -23,7 +23,9 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Option<JournalEntry>> {
     }))
 }
 
-fn collect(rows: impl Iterator<Item = rusqlite::Result<Option<JournalEntry>>>) -> TxResult<Vec<JournalEntry>> {
+fn collect(
+    rows: impl Iterator<Item = rusqlite::Result<Option<JournalEntry>>>,
+) -> TxResult<Vec<JournalEntry>> {
     let mut entries = Vec::new();
     for row in rows {
         if let Some(entry) = row? {
