@@ -132,15 +132,12 @@ pub fn run_status(
     let records: Vec<StepRecord> = state.steps(&run.run_id)?;
     // Acceptance tests of each step's latest attempt that ran them, from the journal.
     let mut tests: std::collections::HashMap<String, Vec<TestResult>> =
-        crate::state::RunReplay::from_journal(&state.journal(&run.run_id, 0)?)
-            .map(|replay| {
-                replay
-                    .steps
-                    .into_iter()
-                    .map(|s| (s.record.step_id, s.tests))
-                    .collect()
-            })
-            .unwrap_or_default();
+        std::collections::HashMap::new();
+    for entry in state.journal_of_kind(&run.run_id, "test_finished")? {
+        if let (Some(step), Some(test)) = (entry.event.step(), entry.event.test_result()) {
+            crate::state::keep_latest_attempt(tests.entry(step.to_owned()).or_default(), test);
+        }
+    }
     let mut last_errors: std::collections::HashMap<String, serde_json::Value> =
         std::collections::HashMap::new();
     for e in state.errors(&run.run_id)? {

@@ -457,6 +457,32 @@ impl Event {
         })
     }
 
+    /// The acceptance test result a `test_finished` event reports.
+    pub fn test_result(&self) -> Option<super::TestResult> {
+        let Event::TestFinished {
+            attempt,
+            name,
+            command,
+            passed,
+            duration_ms,
+            outcome,
+            log,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        Some(super::TestResult {
+            attempt: *attempt,
+            name: name.clone(),
+            command: command.clone(),
+            passed: *passed,
+            duration_ms: *duration_ms,
+            outcome: outcome.clone(),
+            log: log.clone(),
+        })
+    }
+
     /// The status this event puts its run in (`None` for events that leave it alone).
     pub fn run_status(&self) -> Option<RunStatus> {
         match self {

@@ -34,6 +34,7 @@ pub use checkpoint::{Checkpoint, CheckpointOutputs};
 pub use durability::Durability;
 pub use event::{ErrorSummary, Event, JournalEntry, Usage, WaitKind};
 pub use records::{AttemptRecord, RunRecord, StepRecord};
+pub(crate) use replay::keep_latest_attempt;
 pub use replay::{ReplayedAttempt, ReplayedStep, RunReplay};
 pub use run_lock::RunLock;
 pub use run_status::RunStatus;

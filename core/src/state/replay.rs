@@ -118,6 +118,15 @@ impl RunReplay {
     }
 }
 
+/// Adds `test` to a step's tests, dropping those of an earlier attempt: a step shows the
+/// tests of its latest attempt that ran them.
+pub(crate) fn keep_latest_attempt(tests: &mut Vec<TestResult>, test: TestResult) {
+    if tests.first().is_some_and(|t| t.attempt != test.attempt) {
+        tests.clear();
+    }
+    tests.push(test);
+}
+
 impl ReplayedStep {
     /// Applies one event of this step (see the module docs).
     fn apply(&mut self, event: &Event, at: &str) {
@@ -177,28 +186,10 @@ impl ReplayedStep {
                     a.classified = classified.clone();
                 }
             }
-            Event::TestFinished {
-                attempt,
-                name,
-                command,
-                passed,
-                duration_ms,
-                outcome,
-                log,
-                ..
-            } => {
-                if self.tests.first().is_some_and(|t| t.attempt != *attempt) {
-                    self.tests.clear();
+            Event::TestFinished { .. } => {
+                if let Some(test) = event.test_result() {
+                    keep_latest_attempt(&mut self.tests, test);
                 }
-                self.tests.push(TestResult {
-                    attempt: *attempt,
-                    name: name.clone(),
-                    command: command.clone(),
-                    passed: *passed,
-                    duration_ms: *duration_ms,
-                    outcome: outcome.clone(),
-                    log: log.clone(),
-                });
             }
             Event::StepCompleted { commit, .. } => record.commit = Some(commit.clone()),
             Event::StepInterrupted { reason, .. } => {

@@ -49,6 +49,21 @@ impl StateStore {
         })
     }
 
+    /// The run's journal entries of kind `kind` (e.g. `test_finished`), oldest first.
+    pub fn journal_of_kind(
+        &self,
+        run_id: &str,
+        kind: &str,
+    ) -> Result<Vec<JournalEntry>, StateError> {
+        self.read("read the journal", |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, run_id, at, data FROM events WHERE run_id = ?1 AND kind = ?2 ORDER BY id",
+            )?;
+            let rows = statement.query_map(params![run_id, kind], entry_from_row)?;
+            collect(rows)
+        })
+    }
+
     /// Journal entries of every run with an id greater than `after_id`, oldest first, at
     /// most `limit` of them: for following every run of the repository.
     pub fn journal_of_all_runs(
