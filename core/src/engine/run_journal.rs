@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Reporter;
 use super::step_error::StepError;
-use crate::state::{Change, Event, StateError, StateStore};
+use crate::state::{Change, Event, Flush, StateError, StateStore};
 
 /// Records a run's events and reports them. Shared by the scheduler and the step tasks.
 pub(crate) struct RunJournal {
@@ -55,8 +55,23 @@ impl RunJournal {
     /// [`StepError::Journal`] when the write failed (nothing of it was recorded; the run
     /// is being stopped).
     pub(crate) fn record_changes(&self, changes: Vec<Change<'_>>) -> Result<(), StepError> {
+        self.record_flushed(changes, Flush::Now)
+    }
+
+    /// [`RunJournal::record_changes`] for changes whose effects are only observable
+    /// through a later recorded change (a step's completion: its dependents start with a
+    /// later record): under `--durability full` they reach the disk with that record
+    /// instead of with an fsync of their own (see [`Flush::WithNextWrite`]).
+    pub(crate) fn record_changes_with_next_write(
+        &self,
+        changes: Vec<Change<'_>>,
+    ) -> Result<(), StepError> {
+        self.record_flushed(changes, Flush::WithNextWrite)
+    }
+
+    fn record_flushed(&self, changes: Vec<Change<'_>>, flush: Flush) -> Result<(), StepError> {
         let _order = self.order.lock().unwrap_or_else(PoisonError::into_inner);
-        match self.state.record(&self.run_id, changes) {
+        match self.state.record_flushed(&self.run_id, changes, flush) {
             Ok(entries) => {
                 for entry in &entries {
                     self.reporter.report(entry);

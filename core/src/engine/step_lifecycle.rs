@@ -373,7 +373,9 @@ impl StepLife<'_> {
                 usage: usage.clone(),
             },
         };
-        self.ctx.journal.record_changes(vec![
+        // Durable with the next record (a dependent's start, the run's end): nothing can
+        // build on this completion before then.
+        self.ctx.journal.record_changes_with_next_write(vec![
             Change::Event(Event::AttemptFinished {
                 step: self.id().to_owned(),
                 attempt,

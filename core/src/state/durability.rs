@@ -14,9 +14,24 @@ pub enum Durability {
     /// Fast: no fsync per commit (the WAL is synced at checkpoints).
     #[default]
     Normal,
-    /// `synchronous=FULL`: every commit is fsynced and survives a power loss too.
-    /// Costs one fsync per transaction (about four per step).
+    /// `synchronous=FULL`: a commit is fsynced and survives a power loss too, except
+    /// those recorded [`Flush::WithNextWrite`], which become durable with the next fsynced
+    /// commit (the WAL is written in order): the engine uses that for a step's completion,
+    /// whose effects (dependents starting from its result, the run's end) are each
+    /// recorded by a later, fsynced commit. A power loss in between makes resume run the
+    /// step again; nothing built on it was ever started. About one fsync per step.
     Full,
+}
+
+/// When a recorded change must be on disk, under [`Durability::Full`] (under
+/// [`Durability::Normal`] no commit is fsynced and both are the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// Fsynced before `record` returns.
+    Now,
+    /// Fsynced with the next [`Flush::Now`] commit (or at a WAL checkpoint): for changes
+    /// whose effects are only observable through a later recorded change.
+    WithNextWrite,
 }
 
 impl Durability {

@@ -31,7 +31,7 @@ mod unknown_value;
 
 pub use attempt_result::AttemptResult;
 pub use checkpoint::{Checkpoint, CheckpointOutputs};
-pub use durability::Durability;
+pub use durability::{Durability, Flush};
 pub use event::{ErrorSummary, Event, JournalEntry, Usage, WaitKind};
 pub use records::{AttemptRecord, RunRecord, StepRecord};
 pub(crate) use replay::keep_latest_attempt;

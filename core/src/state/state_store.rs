@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::{Durability, StateError, migrations};
+use super::{Durability, Flush, StateError, migrations};
 
 /// How long a statement waits for another connection's lock before failing with
 /// [`StateError::Busy`]: 5 seconds (`PRAGMA busy_timeout = 5000`).
@@ -38,6 +38,7 @@ pub struct StateStore {
 
 struct Inner {
     path: PathBuf,
+    durability: Durability,
     conn: Mutex<Connection>,
 }
 
@@ -137,6 +138,7 @@ impl StateStore {
         Ok(StateStore {
             inner: Arc::new(Inner {
                 path: db_path.to_path_buf(),
+                durability,
                 conn: Mutex::new(conn),
             }),
         })
@@ -171,6 +173,43 @@ impl StateStore {
             Ok(value)
         })();
         result.map_err(|err| self.state_error(operation, err))
+    }
+
+    /// Like [`StateStore::write`], but under [`Durability::Full`] a
+    /// [`Flush::WithNextWrite`] transaction is committed without its fsync
+    /// (`synchronous=NORMAL` for that commit only; the next FULL commit syncs the WAL,
+    /// which holds it, in order).
+    fn write_flushed<T>(
+        &self,
+        operation: &'static str,
+        flush: Flush,
+        body: impl FnOnce(&Transaction<'_>) -> TxResult<T>,
+    ) -> Result<T, StateError> {
+        let relaxed = flush == Flush::WithNextWrite && self.inner.durability == Durability::Full;
+        if !relaxed {
+            return self.write(operation, body);
+        }
+        let mut conn = self.connection();
+        let result = (|| {
+            conn.pragma_update(None, "synchronous", Durability::Normal.synchronous_pragma())?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = body(&tx);
+            let value = match value {
+                Ok(v) => {
+                    tx.commit()?;
+                    Ok(v)
+                }
+                Err(e) => Err(e),
+            };
+            value
+        })();
+        // Back to FULL for every other commit, whatever happened.
+        let restored = conn
+            .pragma_update(None, "synchronous", Durability::Full.synchronous_pragma())
+            .map_err(TxError::from);
+        result
+            .and_then(|v| restored.map(|()| v))
+            .map_err(|err| self.state_error(operation, err))
     }
 
     /// Runs the read-only `body` (each of its single statements is atomic in WAL mode).

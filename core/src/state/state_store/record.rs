@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{StateStore, TxResult, run_not_found, step_not_found};
 use crate::state::{
-    AttemptResult, Checkpoint, Event, JournalEntry, RunStatus, StateError, StepStatus,
+    AttemptResult, Checkpoint, Event, Flush, JournalEntry, RunStatus, StateError, StepStatus,
     timestamp_now,
 };
 
@@ -64,7 +64,19 @@ impl StateStore {
         run_id: &str,
         changes: Vec<Change<'_>>,
     ) -> Result<Vec<JournalEntry>, StateError> {
-        self.write("record run events", |tx| {
+        self.record_flushed(run_id, changes, Flush::Now)
+    }
+
+    /// [`StateStore::record`] with a choice of when the changes must be on disk under
+    /// [`Durability::Full`](crate::state::Durability::Full) (see [`Flush`]). Errors: as
+    /// [`StateStore::record`].
+    pub fn record_flushed(
+        &self,
+        run_id: &str,
+        changes: Vec<Change<'_>>,
+        flush: Flush,
+    ) -> Result<Vec<JournalEntry>, StateError> {
+        self.write_flushed("record run events", flush, |tx| {
             let at = timestamp_now();
             let mut entries = Vec::with_capacity(changes.len());
             for change in changes {

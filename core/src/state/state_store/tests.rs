@@ -1818,3 +1818,45 @@ fn replay_of_a_recorded_run_equals_the_tables() -> TestResult {
     assert_eq!(RunReplay::from_journal(&journal[1..]), None);
     Ok(())
 }
+
+#[test]
+fn a_change_flushed_with_the_next_write_is_recorded_and_full_sync_comes_back() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("state.db");
+    let store = StateStore::open(&path, Durability::Full)?;
+    start_run(&store, "r1", &["ws/a", "ws/b"])?;
+    begin(&store, "r1", "ws/a", 1)?;
+    let synchronous = |store: &StateStore| -> Result<i64, rusqlite::Error> {
+        store
+            .connection()
+            .pragma_query_value(None, "synchronous", |row| row.get(0))
+    };
+    assert_eq!(synchronous(&store)?, 2, "FULL");
+    store.record_flushed(
+        "r1",
+        vec![Change::Event(attempt_finished(
+            "ws/a",
+            1,
+            AttemptResult::Succeeded,
+        ))],
+        crate::state::Flush::WithNextWrite,
+    )?;
+    assert_eq!(
+        synchronous(&store)?,
+        2,
+        "FULL again after the relaxed commit"
+    );
+    // A relaxed call that fails leaves FULL too, and records nothing.
+    let refused = store.record_flushed(
+        "r1",
+        vec![Change::Event(attempt_started("ws/missing", 1))],
+        crate::state::Flush::WithNextWrite,
+    );
+    assert!(refused.is_err());
+    assert_eq!(synchronous(&store)?, 2);
+    // The relaxed commit is in the database for any reader.
+    let other = StateStore::open(&path, Durability::Normal)?;
+    let attempts = other.attempts("r1", "ws/a")?;
+    assert_eq!(attempts[0].outcome, Some(AttemptResult::Succeeded));
+    Ok(())
+}
