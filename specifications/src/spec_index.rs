@@ -215,7 +215,7 @@ impl SpecIndex {
             rows.collect::<Result<_, _>>().map_err(err)?
         };
         let present: HashSet<&str> = files.iter().map(|f| f.0.as_str()).collect();
-        let delete = |tx: &rusqlite::Transaction, path: &str| -> rusqlite::Result<()> {
+        let delete = |tx: &rusqlite::Transaction<'_>, path: &str| -> rusqlite::Result<()> {
             for table in [
                 "spec_files",
                 "spec_requirements",
