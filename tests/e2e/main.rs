@@ -1,6 +1,7 @@
 //! End-to-end tests of the `pipeline` binary on real temporary git repositories.
 //! One test binary; one module per area.
 
+mod handshake;
 mod support;
 
 mod ai_aider;
