@@ -5,6 +5,7 @@ mod handshake;
 mod support;
 
 mod ai_aider;
+mod ai_cli;
 mod ai_claude;
 mod ai_codex;
 mod ai_registry;
