@@ -32,12 +32,13 @@ fn sigkill_mid_run_then_resume_runs_no_completed_step_twice() {
     let t = Test::new();
     let ran = t.out_path("ran");
     let release = t.out_path("release");
+    let hold = await_file(&release);
     let ws = t.workstream(
         "ws.json",
         &format!(
             r#"[{{"id": "fast1", "command": "echo fast1 >> {ran}; echo 1 > fast1.txt"}},
                 {{"id": "fast2", "command": "echo fast2 >> {ran}; echo 2 > fast2.txt"}},
-                {{"id": "slow", "depends_on": ["fast1"], "command": "echo slow-start >> {ran}; echo s > slow.txt; while [ ! -f {release} ]; do sleep 0.05; done"}},
+                {{"id": "slow", "depends_on": ["fast1"], "command": "echo slow-start >> {ran}; echo s > slow.txt; {hold}"}},
                 {{"id": "after", "depends_on": ["slow", "fast2"], "command": "echo after >> {ran}; test -f fast1.txt && test -f slow.txt && echo a > after.txt"}}]"#
         ),
     );
@@ -204,9 +205,10 @@ fn repeated_sigkill_at_different_moments_never_repeats_completed_work() {
 fn ctrl_c_interrupts_with_130_and_the_run_resumes() {
     let t = Test::new();
     let release = t.out_path("release");
+    let hold = await_file(&release);
     let ws = t.workstream(
         "ws.json",
-        &format!(r#"[{{"id": "quick", "command": "echo q > q.txt"}}, {{"id": "wait", "command": "while [ ! -f {release} ]; do sleep 0.05; done; echo w > w.txt"}}]"#),
+        &format!(r#"[{{"id": "quick", "command": "echo q > q.txt"}}, {{"id": "wait", "command": "{hold}; echo w > w.txt"}}]"#),
     );
     let mut child = spawn_run(&t, &ws, "intr");
     t.wait_for_status("intr", "wait step running", |v| {
@@ -227,9 +229,10 @@ fn ctrl_c_interrupts_with_130_and_the_run_resumes() {
 fn a_second_driver_is_refused_while_a_run_is_driven() {
     let t = Test::new();
     let release = t.out_path("release");
+    let hold = await_file(&release);
     let ws = t.workstream(
         "ws.json",
-        &format!(r#"{{"id": "hold", "command": "while [ ! -f {release} ]; do sleep 0.05; done"}}"#),
+        &format!(r#"{{"id": "hold", "command": "{hold}"}}"#),
     );
     let mut child = spawn_run(&t, &ws, "locked");
     t.wait_for_status("locked", "step running", |v| {
@@ -278,9 +281,12 @@ fn resume_kills_tools_left_running_by_the_crashed_process() {
     let t = Test::new();
     let pidfile = t.out_path("tool.pid");
     let release = t.out_path("release");
+    let hold = await_file(&release);
     let ws = t.workstream(
         "ws.json",
-        &format!(r#"{{"id": "hold", "command": "echo $$ > {pidfile}; while [ ! -f {release} ]; do sleep 0.05; done; echo done > held.txt"}}"#),
+        &format!(
+            r#"{{"id": "hold", "command": "echo $$ > {pidfile}; {hold}; echo done > held.txt"}}"#
+        ),
     );
     let mut child = spawn_run(&t, &ws, "orphan");
     t.wait_for_status("orphan", "step running", |v| {
