@@ -5,8 +5,8 @@ mod handshake;
 mod support;
 
 mod ai_aider;
-mod ai_cli;
 mod ai_claude;
+mod ai_cli;
 mod ai_codex;
 mod ai_registry;
 mod bad_input;
