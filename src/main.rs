@@ -1,19 +1,37 @@
 //! `pipeline`: run AI-development workstreams as a DAG in parallel git worktrees, with
 //! SQLite state and crash resume. This binary only parses arguments, calls
-//! `pipeline_core`, and renders results; `exit_code` is the one place mapping outcomes to
-//! process exit codes (0 success, 1 the run failed, 2 invalid input or usage, 3 internal
-//! or state error, 130 interrupted).
+//! `pipeline_core`, and renders results. Exit codes come from one table,
+//! `pipeline_core::exit_code` (0 success, 1 the run failed, 2 invalid input or usage,
+//! 3 internal or state error, 130 interrupted); `commands::dispatch` is the one place
+//! mapping a command's error to its code and printing it ([`command_error`]).
 
 mod cli;
+mod command_error;
 mod commands;
+mod json_output;
 mod junit;
 mod progress;
 
 use clap::Parser;
+use pipeline_core::exit_code;
 
 fn main() {
     restore_sigpipe();
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` arrive here too: clap prints them on stdout and they
+            // are no error.
+            let code = if e.use_stderr() {
+                exit_code::INVALID
+            } else {
+                exit_code::OK
+            };
+            // Nothing is left to report to if stderr itself is gone.
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     init_tracing(cli.verbose);
     let code = commands::dispatch(cli);
     std::process::exit(code);

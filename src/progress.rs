@@ -1,5 +1,5 @@
 //! Run progress: live bars on a terminal (indicatif), one plain line per state change
-//! otherwise (CI logs), NDJSON events with `--json`.
+//! otherwise (CI logs), NDJSON journal entries with `--json` (docs/EVENTS.md).
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pipeline_core::engine::{Reporter, RunEvent};
-use pipeline_core::state::StepStatus;
+use pipeline_core::engine::Reporter;
+use pipeline_core::state::{Event, JournalEntry, WaitKind};
 
 /// Picks the reporter: NDJSON with `--json`, bars when stderr is a terminal and `CI` is
 /// not set, plain lines otherwise.
@@ -30,8 +30,8 @@ pub fn reporter(json: bool) -> std::sync::Arc<dyn Reporter> {
 struct JsonReporter;
 
 impl Reporter for JsonReporter {
-    fn report(&self, event: &RunEvent) {
-        if let Ok(line) = serde_json::to_string(event) {
+    fn report(&self, entry: &JournalEntry) {
+        if let Ok(line) = serde_json::to_string(entry) {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{line}");
             let _ = out.flush();
@@ -45,8 +45,8 @@ struct PlainReporter {
 }
 
 impl Reporter for PlainReporter {
-    fn report(&self, event: &RunEvent) {
-        if let Some(line) = describe(event) {
+    fn report(&self, entry: &JournalEntry) {
+        if let Some(line) = describe(entry) {
             eprintln!("[{:>7.1}s] {line}", self.started.elapsed().as_secs_f64());
         }
     }
@@ -60,75 +60,104 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
-/// The plain-text line for an event (`None` for output lines).
-fn describe(event: &RunEvent) -> Option<String> {
-    Some(match event {
-        RunEvent::RunStarted {
-            run_id,
+/// The plain-text line for an event (`None` for events not worth a line).
+fn describe(entry: &JournalEntry) -> Option<String> {
+    let run_id = &entry.run_id;
+    Some(match &entry.event {
+        Event::RunStarted {
             base_commit,
             steps,
             jobs,
             resumed,
-        } => {
-            format!(
-                "{} run {run_id}: {steps} steps, {jobs} at once, base {}",
-                if *resumed { "resuming" } else { "starting" },
-                short(base_commit)
-            )
-        }
-        RunEvent::StepReused { step, commit } => {
+            ..
+        } => format!(
+            "{} run {run_id}: {steps} steps, {jobs} at once, base {}",
+            if *resumed { "resuming" } else { "starting" },
+            short(base_commit)
+        ),
+        Event::StepReused { step, commit } => {
             format!("kept      {step} (completed earlier, {})", short(commit))
         }
-        RunEvent::StepStarted { step, attempt, .. } => {
-            format!("started   {step} (attempt {attempt})")
-        }
-        RunEvent::StepOutput { .. } => return None,
-        RunEvent::StepStatus {
+        Event::AttemptStarted {
             step,
-            status,
-            error,
-            commit,
-        } => match status {
-            StepStatus::Completed => format!(
-                "completed {step} {}",
-                commit.as_deref().map(short).unwrap_or("")
-            ),
-            StepStatus::Validating => format!("testing   {step}"),
-            other => format!(
-                "{:<9} {step}{}",
-                other.as_str(),
-                error
-                    .as_deref()
-                    .map(|e| format!(": {}", first_line(e)))
-                    .unwrap_or_default()
-            ),
+            attempt,
+            tool,
+            ..
+        } => match tool {
+            Some(tool) if tool != "shell" => {
+                format!("started   {step} (attempt {attempt}, {tool})")
+            }
+            _ => format!("started   {step} (attempt {attempt})"),
         },
-        RunEvent::TestFinished {
+        Event::TestStarted { step, name, .. } => format!("testing   {step}: {name}"),
+        Event::TestFinished {
             step,
             name,
             passed,
             duration_ms,
-        } => {
-            format!(
-                "{}  {step}: {name} ({} ms)",
-                if *passed { "test ok" } else { "test FAILED" },
-                duration_ms
-            )
-        }
-        RunEvent::RunFinished {
-            run_id,
+            ..
+        } => format!(
+            "{}  {step}: {name} ({duration_ms} ms)",
+            if *passed { "test ok" } else { "test FAILED" },
+        ),
+        Event::StepWaiting {
+            step, wait, reason, ..
+        } => format!(
+            "{:<9} {step}: {}",
+            if *wait == WaitKind::Backoff {
+                "retrying"
+            } else {
+                "waiting"
+            },
+            last_line(reason)
+        ),
+        Event::FixRequested {
+            step,
+            attempt,
+            fixes_left,
+            ..
+        } => format!(
+            "fixing    {step}: tests of attempt {attempt} failed; asking the tool to fix them ({fixes_left} fix attempt(s) left after this)"
+        ),
+        Event::Escalated {
+            step, attempt, to, ..
+        } => format!("escalated {step}: after attempt {attempt}, tool `{to}` takes over"),
+        Event::ToolSelected {
+            step,
+            tool,
+            requested,
+            ..
+        } if tool != requested => format!("tool      {step}: `{tool}` instead of `{requested}`"),
+        Event::StepCompleted {
+            step,
+            commit,
+            duration_ms,
+            ..
+        } => format!(
+            "completed {step} {} ({:.1} s)",
+            short(commit),
+            *duration_ms as f64 / 1000.0
+        ),
+        Event::StepFailed { step, error, .. } => format!("failed    {step}: {}", first_line(error)),
+        Event::StepSkipped { step, reason, .. } => format!("skipped   {step}: {reason}"),
+        Event::StepInterrupted { step, reason } => format!("interrupted {step}: {reason}"),
+        Event::RunFinished {
             status,
             completed,
             failed,
             skipped,
             ..
-        } => {
-            format!(
-                "run {run_id} {}: {completed} completed, {failed} failed, {skipped} skipped",
-                status.as_str()
-            )
-        }
+        } => format!(
+            "run {run_id} {}: {completed} completed, {failed} failed, {skipped} skipped",
+            status.as_str()
+        ),
+        _ => return None,
     })
+}
+
+/// The last line of a multi-line note (where the wait's reason is).
+fn last_line(s: &str) -> &str {
+    s.lines().last().unwrap_or("")
 }
 
 /// Live bars: overall progress and one line per running step with its elapsed time and
@@ -185,58 +214,74 @@ impl Reporter for TerminalReporter {
         true
     }
 
-    fn report(&self, event: &RunEvent) {
+    fn output(&self, step: &str, line: &str) {
+        if let Some(bar) = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(step)
+        {
+            bar.set_message(line.chars().take(200).collect::<String>());
+        }
+    }
+
+    fn report(&self, entry: &JournalEntry) {
+        let event = &entry.event;
         match event {
-            RunEvent::RunStarted { steps, .. } => {
+            Event::RunStarted { steps, .. } => {
                 self.overall.set_length(*steps as u64);
-                if let Some(l) = describe(event) {
-                    let _ = self.multi.println(l);
+            }
+            Event::StepReused { .. } => self.overall.inc(1),
+            Event::AttemptStarted { step, .. } => {
+                let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+                if !running.contains_key(step) {
+                    let bar = self.step_bar(step);
+                    running.insert(step.clone(), bar);
                 }
             }
-            RunEvent::StepReused { .. } => self.overall.inc(1),
-            RunEvent::StepStarted { step, .. } => {
-                let bar = self.step_bar(step);
-                self.running
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(step.clone(), bar);
+            Event::StepCompleted { step, .. }
+            | Event::StepFailed { step, .. }
+            | Event::StepSkipped { step, .. }
+            | Event::StepInterrupted { step, .. } => {
+                self.finish_step(step);
+                self.overall.inc(1);
             }
-            RunEvent::StepOutput { step, line } => {
-                if let Some(bar) = self
-                    .running
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(step)
-                {
-                    bar.set_message(line.chars().take(200).collect::<String>());
-                }
-            }
-            RunEvent::StepStatus { step, status, .. } => {
-                if status.is_terminal() || *status == StepStatus::Interrupted {
-                    self.finish_step(step);
-                    self.overall.inc(1);
-                    if let Some(l) = describe(event) {
-                        let _ = self.multi.println(l);
-                    }
-                } else if let Some(bar) = self
-                    .running
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(step)
-                {
-                    bar.set_message(status.as_str().to_string());
-                }
-            }
-            RunEvent::TestFinished { passed: false, .. } => {
-                if let Some(l) = describe(event) {
-                    let _ = self.multi.println(l);
-                }
-            }
-            RunEvent::TestFinished { .. } => {}
-            RunEvent::RunFinished { .. } => {
+            Event::TestStarted { step, name, .. } => self.note(step, &format!("testing: {name}")),
+            Event::StepWaiting { step, reason, .. } => self.note(step, last_line(reason)),
+            Event::RunFinished { .. } => {
                 self.overall.finish_and_clear();
                 let _ = self.multi.clear();
+                return;
             }
+            _ => {}
+        }
+        if matches!(
+            event,
+            Event::RunStarted { .. }
+                | Event::StepCompleted { .. }
+                | Event::StepFailed { .. }
+                | Event::StepSkipped { .. }
+                | Event::StepInterrupted { .. }
+                | Event::TestFinished { passed: false, .. }
+                | Event::FixRequested { .. }
+                | Event::Escalated { .. }
+        ) && let Some(line) = describe(entry)
+        {
+            let _ = self.multi.println(line);
+        }
+    }
+}
+
+impl TerminalReporter {
+    /// Shows `note` on a running step's line.
+    fn note(&self, step: &str, note: &str) {
+        if let Some(bar) = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(step)
+        {
+            bar.set_message(note.to_string());
         }
     }
 }

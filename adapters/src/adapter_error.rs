@@ -8,6 +8,8 @@ use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 
+use pipeline_process::ProcessError;
+
 use crate::tool_profile::ToolKind;
 
 /// Why a tool could not be invoked or supervised.
@@ -85,4 +87,19 @@ pub enum AdapterError {
         /// The name asked for (`shell`).
         tool: String,
     },
+}
+
+impl From<ProcessError> for AdapterError {
+    /// The supervisor's error as the same-named adapter error, whose messages speak of
+    /// tool profiles.
+    fn from(error: ProcessError) -> Self {
+        match error {
+            ProcessError::Spawn { program, source } => AdapterError::Spawn { program, source },
+            ProcessError::WorkingDirectory { path } => AdapterError::WorkingDirectory { path },
+            ProcessError::Wait { program, source } | ProcessError::Runtime { program, source } => {
+                AdapterError::Wait { program, source }
+            }
+            ProcessError::Log { path, source } => AdapterError::Log { path, source },
+        }
+    }
 }

@@ -46,21 +46,19 @@ mod aider_report;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use nix::sys::signal::Signal;
+use pipeline_process::{
+    CaptureLimits, CapturedOutput, DEFAULT_KILL_GRACE, LineCallback, ProcessError, ProcessOutcome,
+    ProcessSpec, Termination, redact, run_captured, run_process,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::process::{LineCallback, run_process};
-use crate::process_outcome::{ProcessOutcome, Termination};
-use crate::process_spec::{DEFAULT_KILL_GRACE, ProcessSpec};
-use crate::redaction::redact;
-use crate::tool_adapter::ToolAdapter;
+use crate::tool_adapter::ToolDriver;
 use crate::tool_profile::ToolProfile;
 
 use aider_report::AiderReport;
@@ -94,14 +92,6 @@ pub const PASSED_THROUGH_ENV: &[&str] = &[
 
 /// Longest output excerpt, in characters, quoted in a failure summary.
 const SUMMARY_EXCERPT_CHARS: usize = 300;
-
-/// The adapter of an `aider` profile named `name`.
-pub(crate) fn build(
-    name: &str,
-    profile: &ToolProfile,
-) -> Result<Arc<dyn ToolAdapter>, AdapterError> {
-    Ok(Arc::new(AiderAdapter::new(name, profile.clone())))
-}
 
 /// Runs Aider for one tool profile (see the module documentation).
 #[derive(Debug, Clone)]
@@ -316,63 +306,6 @@ impl AiderAdapter {
         serde_json::Value::Object(entries)
     }
 
-    async fn run(
-        &self,
-        inv: &Invocation,
-        on_line: Option<LineCallback>,
-        cancel: CancellationToken,
-    ) -> Result<ToolOutcome, AdapterError> {
-        let home = Self::home_dir(inv);
-        prepare_home(&home, &self.model_metadata()).await?;
-        write_file(&inv.prompt_file, inv.prompt.as_bytes()).await?;
-        let files = editable_files(&inv.worktree, &inv.files).await;
-        let lookup = |name: &str| std::env::var(name).ok();
-        let spec = self.process_spec(inv, &home, &files, &lookup);
-        let caches_before = tag_caches(&inv.worktree);
-
-        let report = Arc::new(Mutex::new(AiderReport::default()));
-        let stop = cancel.child_token();
-        let callback: LineCallback = {
-            let report = Arc::clone(&report);
-            let stop = stop.clone();
-            let secrets = spec.secrets.clone();
-            Arc::new(move |line: &str| {
-                let line = redact(line, &secrets);
-                let mut report = report.lock().unwrap_or_else(PoisonError::into_inner);
-                report.observe(&line);
-                if report.retrying {
-                    stop.cancel();
-                }
-                drop(report);
-                if let Some(on_line) = &on_line {
-                    on_line(&line);
-                }
-            })
-        };
-        let mut process =
-            run_process(&spec, &inv.log_path, &inv.limits, Some(callback), stop).await?;
-        remove_new_tag_caches(&inv.worktree, &caches_before);
-
-        let report = report
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let stopped_by_adapter =
-            process.termination == Termination::Cancelled && !cancel.is_cancelled();
-        if stopped_by_adapter {
-            process.termination = Termination::Signaled(Signal::SIGTERM as i32);
-        }
-        let changed = worktree_changed(&inv.worktree).await;
-        let (success, summary) =
-            self.judge(inv, &spec, &process, &report, stopped_by_adapter, changed);
-        Ok(ToolOutcome {
-            success,
-            process,
-            summary,
-            usage: report.usage(self.model().as_deref()),
-        })
-    }
-
     /// Success and the one-line summary (see the module documentation).
     fn judge(
         &self,
@@ -433,18 +366,66 @@ impl AiderAdapter {
     }
 }
 
-impl ToolAdapter for AiderAdapter {
+impl ToolDriver for AiderAdapter {
     fn tool_name(&self) -> &str {
         &self.name
     }
 
-    fn invoke<'a>(
-        &'a self,
-        inv: &'a Invocation,
+    async fn run(
+        &self,
+        inv: &Invocation,
         on_line: Option<LineCallback>,
         cancel: CancellationToken,
-    ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, AdapterError>> + Send + 'a>> {
-        Box::pin(self.run(inv, on_line, cancel))
+    ) -> Result<ToolOutcome, AdapterError> {
+        let home = Self::home_dir(inv);
+        prepare_home(&home, &self.model_metadata()).await?;
+        write_file(&inv.prompt_file, inv.prompt.as_bytes()).await?;
+        let files = editable_files(&inv.worktree, &inv.files).await;
+        let lookup = |name: &str| std::env::var(name).ok();
+        let spec = self.process_spec(inv, &home, &files, &lookup);
+        let caches_before = tag_caches(&inv.worktree);
+
+        let report = Arc::new(Mutex::new(AiderReport::default()));
+        let stop = cancel.child_token();
+        let callback: LineCallback = {
+            let report = Arc::clone(&report);
+            let stop = stop.clone();
+            let secrets = spec.secrets.clone();
+            Arc::new(move |line: &str| {
+                let line = redact(line, &secrets);
+                let mut report = report.lock().unwrap_or_else(PoisonError::into_inner);
+                report.observe(&line);
+                if report.retrying {
+                    stop.cancel();
+                }
+                drop(report);
+                if let Some(on_line) = &on_line {
+                    on_line(&line);
+                }
+            })
+        };
+        let mut process =
+            run_process(&spec, &inv.log_path, &inv.limits, Some(callback), stop).await?;
+        remove_new_tag_caches(&inv.worktree, &caches_before);
+
+        let report = report
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let stopped_by_adapter =
+            process.termination == Termination::Cancelled && !cancel.is_cancelled();
+        if stopped_by_adapter {
+            process.termination = Termination::Signaled(Signal::SIGTERM as i32);
+        }
+        let changed = worktree_changed(&inv.worktree).await;
+        let (success, summary) =
+            self.judge(inv, &spec, &process, &report, stopped_by_adapter, changed);
+        Ok(ToolOutcome {
+            success,
+            process,
+            summary,
+            usage: report.usage(self.model().as_deref()),
+        })
     }
 }
 
@@ -500,20 +481,16 @@ async fn editable_files(worktree: &Path, scope: &[String]) -> Vec<String> {
         } else {
             entry.clone()
         };
-        let output = tokio::process::Command::new("git")
-            .args(["ls-files", "-z", "--", &pathspec])
-            .current_dir(worktree)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await;
+        let output = git(worktree, &["ls-files", "-z", "--", &pathspec]).await;
         match output {
-            Ok(output) if output.status.success() => files.extend(
-                output
-                    .stdout
-                    .split(|byte| *byte == 0)
-                    .filter(|name| !name.is_empty())
-                    .map(|name| String::from_utf8_lossy(name).into_owned()),
-            ),
+            Ok(output) if output.termination.is_success() && !output.stdout_truncated => files
+                .extend(
+                    output
+                        .stdout
+                        .split(|byte| *byte == 0)
+                        .filter(|name| !name.is_empty())
+                        .map(|name| String::from_utf8_lossy(name).into_owned()),
+                ),
             // Without git the scope cannot be expanded; Aider then gets no file for
             // this entry and may still create or edit files the prompt names.
             _ => tracing::warn!(
@@ -529,16 +506,26 @@ async fn editable_files(worktree: &Path, scope: &[String]) -> Vec<String> {
 
 /// True when `git status` shows any change in the worktree (or cannot tell).
 async fn worktree_changed(worktree: &Path) -> bool {
-    let output = tokio::process::Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=all"])
-        .current_dir(worktree)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await;
-    match output {
-        Ok(output) if output.status.success() => !output.stdout.is_empty(),
+    match git(
+        worktree,
+        &["status", "--porcelain", "--untracked-files=all"],
+    )
+    .await
+    {
+        Ok(output) if output.termination.is_success() => !output.stdout.is_empty(),
         _ => true,
     }
+}
+
+/// Runs `git <args>` in `worktree` under the process supervisor, keeping up to 64 MiB
+/// of its stdout (a file list of a large repository).
+async fn git(worktree: &Path, args: &[&str]) -> Result<CapturedOutput, ProcessError> {
+    let spec = ProcessSpec::new("git", args, worktree);
+    let limits = CaptureLimits {
+        max_stdout_bytes: 64 * 1024 * 1024,
+        ..CaptureLimits::default()
+    };
+    run_captured(&spec, &[], &limits, CancellationToken::new()).await
 }
 
 /// Aider's repository-map caches at the top of the worktree.

@@ -1,35 +1,26 @@
 //! Is a tool installed, and which version? (`pipeline tools`)
 //!
 //! The profile's command is looked up on `PATH` (the profile's own `PATH` if its `env`
-//! sets one) with the `which` crate, then run once as `<command> --version` with stdin
-//! on `/dev/null`, in its own process group, for at most [`VERSION_TIMEOUT`]; the group
-//! is killed afterwards in every case so that a tool that starts an interactive session
-//! instead of printing a version cannot linger. This is blocking code (threads, no
-//! runtime) so that it can be called from anywhere, including inside a runtime's
-//! blocking section.
+//! sets one) with the `which` crate, then run once as `<command> --version` with empty
+//! stdin under the process supervisor ([`run_captured_blocking`]), for at most
+//! [`VERSION_TIMEOUT`]; its process group is killed afterwards in every case so that a
+//! tool that starts an interactive session instead of printing a version cannot linger.
+//! This is blocking code so that it can be called from anywhere, including inside a
+//! runtime's blocking section.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{self, Read};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
-
-use crate::process_group::ProcessGroup;
+use pipeline_process::{CaptureLimits, ProcessError, ProcessSpec, run_captured_blocking};
+use tokio_util::sync::CancellationToken;
 
 /// Longest wait for `<command> --version`, 5 seconds.
 pub(crate) const VERSION_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long to wait for the output pipes after the version probe's group is killed.
-const PIPE_GRACE: Duration = Duration::from_secs(1);
-
 /// Bytes of version output read at most per stream.
-const VERSION_OUTPUT_LIMIT: u64 = 64 * 1024;
+const VERSION_OUTPUT_LIMIT: usize = 64 * 1024;
 
 /// Whether a tool can be run here.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
@@ -81,7 +72,12 @@ pub(crate) fn probe_command(command: &str, env: &BTreeMap<String, String>) -> Av
             error: None,
         },
         Err(error) => Availability {
-            error: Some(format!("`{}` cannot be started: {error}", found.display())),
+            error: Some(match error {
+                ProcessError::Spawn { source, .. } => {
+                    format!("`{}` cannot be started: {source}", found.display())
+                }
+                other => format!("`{}` cannot be probed: {other}", found.display()),
+            }),
             found: Some(found),
             version: None,
         },
@@ -89,63 +85,30 @@ pub(crate) fn probe_command(command: &str, env: &BTreeMap<String, String>) -> Av
 }
 
 /// Runs `<program> --version`; `Ok(None)` when it fails, times out or prints nothing.
-fn version_of(program: &Path, env: &BTreeMap<String, String>) -> io::Result<Option<String>> {
-    let mut child = Command::new(program)
-        .arg("--version")
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
-    let mut group = ProcessGroup::led_by(child.id());
-    let stdout = child.stdout.take().map(read_bounded);
-    let stderr = child.stderr.take().map(read_bounded);
-
-    let (status_sender, status_receiver) = mpsc::channel();
-    thread::spawn(move || {
-        // The receiver may be gone if we gave up; nothing else to do then.
-        let _ = status_sender.send(child.wait());
-    });
-    let status = match status_receiver.recv_timeout(VERSION_TIMEOUT) {
-        Ok(status) => status.ok(),
-        Err(_) => {
-            group.signal(Signal::SIGKILL);
-            status_receiver
-                .recv_timeout(PIPE_GRACE)
-                .ok()
-                .and_then(Result::ok);
-            None
-        }
+fn version_of(
+    program: &Path,
+    env: &BTreeMap<String, String>,
+) -> Result<Option<String>, ProcessError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let mut spec = ProcessSpec::new(program, ["--version"], cwd);
+    spec.env = env
+        .iter()
+        .map(|(name, value)| (name.into(), value.into()))
+        .collect();
+    spec.timeout = Some(VERSION_TIMEOUT);
+    // A version probe has no state to save: stop it at once.
+    spec.kill_grace = Duration::ZERO;
+    let limits = CaptureLimits {
+        max_stdout_bytes: VERSION_OUTPUT_LIMIT,
+        max_stderr_bytes: VERSION_OUTPUT_LIMIT,
     };
-    // Helpers the tool started must not outlive the probe.
-    group.signal(Signal::SIGKILL);
-    group.disarm();
-    let stdout = stdout.and_then(|output| output.recv_timeout(PIPE_GRACE).ok());
-    let stderr = stderr.and_then(|output| output.recv_timeout(PIPE_GRACE).ok());
-    if !status.is_some_and(|status| status.success()) {
+    let output = run_captured_blocking(&spec, &[], &limits, CancellationToken::new())?;
+    if !output.termination.is_success() {
         return Ok(None);
     }
-    Ok([stdout, stderr]
+    Ok([output.stdout, output.stderr]
         .into_iter()
-        .flatten()
         .find_map(|output| first_line(&output)))
-}
-
-/// Reads a pipe to its end on a thread, keeping the first bytes; the result arrives on
-/// the returned channel.
-fn read_bounded(pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        let mut pipe = pipe;
-        let mut kept = Vec::new();
-        let _ = (&mut pipe)
-            .take(VERSION_OUTPUT_LIMIT)
-            .read_to_end(&mut kept);
-        let _ = io::copy(&mut pipe, &mut io::sink());
-        let _ = sender.send(kept);
-    });
-    receiver
 }
 
 fn first_line(output: &[u8]) -> Option<String> {
@@ -157,53 +120,4 @@ fn first_line(output: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-    use std::fs;
-    use std::os::unix::fs::PermissionsExt;
-
-    use super::probe_command;
-
-    #[test]
-    fn finds_a_tool_and_reads_its_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let tool = dir.path().join("fake-tool");
-        fs::write(
-            &tool,
-            "#!/bin/sh\necho\necho 'fake-tool 1.2.3'\necho more\n",
-        )
-        .unwrap();
-        fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
-        let env = BTreeMap::from([(
-            "PATH".to_owned(),
-            format!("{}:/usr/bin:/bin", dir.path().display()),
-        )]);
-        let availability = probe_command("fake-tool", &env);
-        assert_eq!(availability.found.as_deref(), Some(tool.as_path()));
-        assert_eq!(availability.version.as_deref(), Some("fake-tool 1.2.3"));
-        assert_eq!(availability.error, None);
-    }
-
-    #[test]
-    fn missing_tool_reports_not_found() {
-        let availability = probe_command("pipeline-no-such-tool-xyz", &BTreeMap::new());
-        assert_eq!(availability.found, None);
-        let error = availability.error.unwrap();
-        assert!(
-            error.contains("`pipeline-no-such-tool-xyz` not found"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn failing_version_flag_gives_no_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let tool = dir.path().join("no-version");
-        fs::write(&tool, "#!/bin/sh\necho 'usage: no-version' >&2\nexit 2\n").unwrap();
-        fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
-        let availability = probe_command(tool.to_str().unwrap(), &BTreeMap::new());
-        assert_eq!(availability.found.as_deref(), Some(tool.as_path()));
-        assert_eq!(availability.version, None);
-        assert_eq!(availability.error, None);
-    }
-}
+mod tests;

@@ -32,7 +32,7 @@
 //! 5. stdout is the stream-json event stream; it goes to the attempt log as it is (the
 //!    error engine's plugins read it there), each line is turned into a short progress
 //!    line on the fly, and after the process ends the log is read back and folded into a
-//!    [`StreamReport`] (see `claude/stream_report.rs`). The log, not the line callback, is
+//!    [`StreamReport`] (see `claude_adapter/stream_report.rs`). The log, not the line callback, is
 //!    the source because the callback cuts lines at 4 KiB and the final `result` event is
 //!    often longer.
 //!
@@ -51,27 +51,23 @@
 //! a single argument to 128 KiB); Claude Code is then told to read the prompt file, and
 //! the file's directory is added with `--add-dir` so that reading it needs no permission.
 
-#[path = "claude/stream_report.rs"]
 mod stream_report;
 
 use std::ffi::OsString;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 
+use pipeline_process::{
+    DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, redact, run_process,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
 use crate::arg_template::{ArgTemplate, PlaceholderValues};
 use crate::custom_adapter::compile_args;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::process::{LineCallback, run_process};
-use crate::process_outcome::{ProcessOutcome, Termination};
-use crate::process_spec::{DEFAULT_KILL_GRACE, ProcessSpec};
 use crate::prompt_argument::{MAX_PROMPT_ARG_BYTES, prompt_argument};
-use crate::redaction::redact;
-use crate::tool_adapter::ToolAdapter;
+use crate::tool_adapter::ToolDriver;
 use crate::tool_profile::ToolProfile;
 
 use self::stream_report::{StreamReport, progress_line};
@@ -96,26 +92,6 @@ pub(crate) const QUIET_ENV: [(&str, &str); 9] = [
 
 /// Longest excerpt, in characters, of a message quoted in a summary.
 const SUMMARY_EXCERPT_CHARS: usize = 300;
-
-/// The adapter of a `claude` profile named `name` (called by
-/// [`crate::ToolRegistry::adapter`]).
-///
-/// # Errors
-/// [`AdapterError::AdapterUnavailable`] when the profile's `args` do not compile; the
-/// registry compiles every profile's `args` when it loads, so this only guards against
-/// a profile built some other way.
-pub(crate) fn build(
-    name: &str,
-    profile: &ToolProfile,
-) -> Result<Arc<dyn ToolAdapter>, AdapterError> {
-    match ClaudeAdapter::new(name, profile.clone()) {
-        Ok(adapter) => Ok(Arc::new(adapter)),
-        Err(_) => Err(AdapterError::AdapterUnavailable {
-            tool: name.to_owned(),
-            kind: profile.kind,
-        }),
-    }
-}
 
 /// Runs a `claude` tool profile (see the module documentation).
 #[derive(Debug, Clone)]
@@ -243,51 +219,6 @@ impl ClaudeAdapter {
             .or_else(|| lookup(name))
     }
 
-    async fn run(
-        &self,
-        inv: &Invocation,
-        on_line: Option<LineCallback>,
-        cancel: CancellationToken,
-    ) -> Result<ToolOutcome, AdapterError> {
-        write_file(&inv.prompt_file, inv.prompt.as_bytes())
-            .await
-            .map_err(|source| AdapterError::PromptFile {
-                path: inv.prompt_file.clone(),
-                source,
-            })?;
-        let config_dir = config_dir_for(&inv.log_path);
-        prepare_config_dir(&config_dir).await?;
-        let lookup = |name: &str| std::env::var(name).ok();
-        let spec = self.process_spec(inv, &config_dir, &lookup);
-
-        // Live progress: stream-json lines become short human-readable lines.
-        let observer: Option<LineCallback> = on_line.map(|forward| -> LineCallback {
-            Arc::new(move |line: &str| {
-                if let Some(text) = progress_line(line) {
-                    forward(&text);
-                }
-            })
-        });
-        let process = run_process(&spec, &inv.log_path, &inv.limits, observer, cancel).await?;
-        let report = read_report(&inv.log_path, &process).await;
-
-        let exit_ok = process
-            .termination
-            .exit_code()
-            .is_some_and(|code| self.profile.is_success(code));
-        let success = exit_ok && report.reported_success() == Some(true);
-        let summary = redact(
-            &self.summarize(&spec, &process, &report, exit_ok, inv),
-            &spec.secrets,
-        );
-        Ok(ToolOutcome {
-            success,
-            usage: report.usage(),
-            process,
-            summary,
-        })
-    }
-
     /// One line for status displays: how the process ended, then what Claude Code
     /// reported (its result and usage on success, its error message otherwise).
     fn summarize(
@@ -399,18 +330,54 @@ impl ClaudeAdapter {
     }
 }
 
-impl ToolAdapter for ClaudeAdapter {
+impl ToolDriver for ClaudeAdapter {
     fn tool_name(&self) -> &str {
         &self.name
     }
 
-    fn invoke<'a>(
-        &'a self,
-        inv: &'a Invocation,
+    async fn run(
+        &self,
+        inv: &Invocation,
         on_line: Option<LineCallback>,
         cancel: CancellationToken,
-    ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, AdapterError>> + Send + 'a>> {
-        Box::pin(self.run(inv, on_line, cancel))
+    ) -> Result<ToolOutcome, AdapterError> {
+        write_file(&inv.prompt_file, inv.prompt.as_bytes())
+            .await
+            .map_err(|source| AdapterError::PromptFile {
+                path: inv.prompt_file.clone(),
+                source,
+            })?;
+        let config_dir = config_dir_for(&inv.log_path);
+        prepare_config_dir(&config_dir).await?;
+        let lookup = |name: &str| std::env::var(name).ok();
+        let spec = self.process_spec(inv, &config_dir, &lookup);
+
+        // Live progress: stream-json lines become short human-readable lines.
+        let observer: Option<LineCallback> = on_line.map(|forward| -> LineCallback {
+            Arc::new(move |line: &str| {
+                if let Some(text) = progress_line(line) {
+                    forward(&text);
+                }
+            })
+        });
+        let process = run_process(&spec, &inv.log_path, &inv.limits, observer, cancel).await?;
+        let report = read_report(&inv.log_path, &process).await;
+
+        let exit_ok = process
+            .termination
+            .exit_code()
+            .is_some_and(|code| self.profile.is_success(code));
+        let success = exit_ok && report.reported_success() == Some(true);
+        let summary = redact(
+            &self.summarize(&spec, &process, &report, exit_ok, inv),
+            &spec.secrets,
+        );
+        Ok(ToolOutcome {
+            success,
+            usage: report.usage(),
+            process,
+            summary,
+        })
     }
 }
 
@@ -517,5 +484,4 @@ async fn write_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-#[path = "claude/tests.rs"]
 mod tests;

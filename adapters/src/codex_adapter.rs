@@ -6,7 +6,7 @@
 //! 1. The prompt is written to the invocation's `prompt_file` (kept for the record and
 //!    for prompts too long for one argument, see below).
 //! 2. A fresh `CODEX_HOME` is made next to the attempt log (`<attempt>.codex-home`) with a
-//!    generated `config.toml` (see `codex/codex_home.rs`): a `pipeline` model provider
+//!    generated `config.toml` (see `codex_adapter/codex_home.rs`): a `pipeline` model provider
 //!    on the profile's `api_base` and `api_key_env`, Responses wire API, Codex's own
 //!    retries off, no update check, analytics, feedback or telemetry. Nothing of the
 //!    user's `~/.codex` is read, and Codex's sessions stay with the attempt's logs.
@@ -22,7 +22,7 @@
 //!    environment or set in the profile's or step's `env`.
 //! 4. stdout is Codex's JSONL event stream; it goes to the attempt log as it is (the
 //!    `codex` plugin of the error engine reads it from there), and each event is also
-//!    parsed on the fly (`codex/event_log.rs`) for the live progress line (a command
+//!    parsed on the fly (`codex_adapter/event_log.rs`) for the live progress line (a command
 //!    being run, files edited, the turn's result) and for the verdict.
 //!
 //! # Verdict
@@ -38,29 +38,24 @@
 //! a single argument to 128 KiB); Codex is then told to read the prompt file, which is
 //! outside the worktree but readable in the `workspace-write` sandbox.
 
-#[path = "codex/codex_home.rs"]
 mod codex_home;
-#[path = "codex/event_log.rs"]
 mod event_log;
 
 use std::ffi::OsString;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use pipeline_process::{
+    DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, redact, run_process,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
 use crate::arg_template::{ArgTemplate, PlaceholderValues};
 use crate::custom_adapter::compile_args;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::process::{LineCallback, run_process};
-use crate::process_outcome::{ProcessOutcome, Termination};
-use crate::process_spec::{DEFAULT_KILL_GRACE, ProcessSpec};
 use crate::prompt_argument::prompt_argument;
-use crate::redaction::redact;
-use crate::tool_adapter::ToolAdapter;
+use crate::tool_adapter::ToolDriver;
 use crate::tool_profile::ToolProfile;
 
 use self::codex_home::{codex_home_for, config_toml};
@@ -72,26 +67,6 @@ pub(crate) const DEFAULT_SANDBOX: &str = "workspace-write";
 
 /// Longest excerpt, in characters, of a message quoted in a summary.
 const SUMMARY_EXCERPT_CHARS: usize = 300;
-
-/// The adapter of a `codex` profile named `name` (called by
-/// [`crate::ToolRegistry::adapter`]).
-///
-/// # Errors
-/// [`AdapterError::AdapterUnavailable`] when the profile's `args` do not compile; the
-/// registry compiles every profile's `args` when it loads, so this only guards against
-/// a profile built some other way.
-pub(crate) fn build(
-    name: &str,
-    profile: &ToolProfile,
-) -> Result<Arc<dyn ToolAdapter>, AdapterError> {
-    match CodexAdapter::new(name, profile.clone()) {
-        Ok(adapter) => Ok(Arc::new(adapter)),
-        Err(_) => Err(AdapterError::AdapterUnavailable {
-            tool: name.to_owned(),
-            kind: profile.kind,
-        }),
-    }
-}
 
 /// Runs a `codex` tool profile (see the module documentation).
 #[derive(Debug, Clone)]
@@ -183,68 +158,6 @@ impl CodexAdapter {
         }
     }
 
-    async fn run(
-        &self,
-        inv: &Invocation,
-        on_line: Option<LineCallback>,
-        cancel: CancellationToken,
-    ) -> Result<ToolOutcome, AdapterError> {
-        write_file(&inv.prompt_file, inv.prompt.as_bytes())
-            .await
-            .map_err(|source| AdapterError::PromptFile {
-                path: inv.prompt_file.clone(),
-                source,
-            })?;
-        let codex_home = codex_home_for(&inv.log_path);
-        prepare_codex_home(
-            &codex_home,
-            &config_toml(&self.name, &self.profile, &inv.step_id, inv.attempt),
-        )
-        .await?;
-        let spec = self.process_spec(inv, &codex_home);
-
-        let events = Arc::new(Mutex::new(CodexEventLog::default()));
-        // Every line feeds the event log; the live progress gets words instead of JSON,
-        // with secrets redacted like the log (a server may echo a key in an error).
-        let observer: LineCallback = {
-            let events = events.clone();
-            let secrets = spec.secrets.clone();
-            Arc::new(move |line: &str| {
-                let meaning = events
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .observe(line);
-                if let Some(forward) = &on_line {
-                    match meaning {
-                        LineMeaning::Raw => forward(&redact(line, &secrets)),
-                        LineMeaning::Progress(text) => forward(&redact(&text, &secrets)),
-                        LineMeaning::Quiet => {}
-                    }
-                }
-            })
-        };
-        let process =
-            run_process(&spec, &inv.log_path, &inv.limits, Some(observer), cancel).await?;
-        let events = events
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-
-        let exit_ok = process
-            .termination
-            .exit_code()
-            .is_some_and(|code| self.profile.is_success(code));
-        let event_failure = events.failure();
-        let success = exit_ok && event_failure.is_none();
-        let summary = self.summarize(&spec, &process, &events, exit_ok, event_failure.as_deref());
-        Ok(ToolOutcome {
-            success,
-            usage: events.usage(self.profile.model.as_deref()),
-            process,
-            summary,
-        })
-    }
-
     /// One line for status displays: `exit 0: ...` with what Codex did on success, else
     /// why the attempt failed (the decisive event's message, or how the process ended),
     /// secrets redacted.
@@ -311,18 +224,71 @@ impl CodexAdapter {
     }
 }
 
-impl ToolAdapter for CodexAdapter {
+impl ToolDriver for CodexAdapter {
     fn tool_name(&self) -> &str {
         &self.name
     }
 
-    fn invoke<'a>(
-        &'a self,
-        inv: &'a Invocation,
+    async fn run(
+        &self,
+        inv: &Invocation,
         on_line: Option<LineCallback>,
         cancel: CancellationToken,
-    ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, AdapterError>> + Send + 'a>> {
-        Box::pin(self.run(inv, on_line, cancel))
+    ) -> Result<ToolOutcome, AdapterError> {
+        write_file(&inv.prompt_file, inv.prompt.as_bytes())
+            .await
+            .map_err(|source| AdapterError::PromptFile {
+                path: inv.prompt_file.clone(),
+                source,
+            })?;
+        let codex_home = codex_home_for(&inv.log_path);
+        prepare_codex_home(
+            &codex_home,
+            &config_toml(&self.name, &self.profile, &inv.step_id, inv.attempt),
+        )
+        .await?;
+        let spec = self.process_spec(inv, &codex_home);
+
+        let events = Arc::new(Mutex::new(CodexEventLog::default()));
+        // Every line feeds the event log; the live progress gets words instead of JSON,
+        // with secrets redacted like the log (a server may echo a key in an error).
+        let observer: LineCallback = {
+            let events = events.clone();
+            let secrets = spec.secrets.clone();
+            Arc::new(move |line: &str| {
+                let meaning = events
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .observe(line);
+                if let Some(forward) = &on_line {
+                    match meaning {
+                        LineMeaning::Raw => forward(&redact(line, &secrets)),
+                        LineMeaning::Progress(text) => forward(&redact(&text, &secrets)),
+                        LineMeaning::Quiet => {}
+                    }
+                }
+            })
+        };
+        let process =
+            run_process(&spec, &inv.log_path, &inv.limits, Some(observer), cancel).await?;
+        let events = events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+
+        let exit_ok = process
+            .termination
+            .exit_code()
+            .is_some_and(|code| self.profile.is_success(code));
+        let event_failure = events.failure();
+        let success = exit_ok && event_failure.is_none();
+        let summary = self.summarize(&spec, &process, &events, exit_ok, event_failure.as_deref());
+        Ok(ToolOutcome {
+            success,
+            usage: events.usage(self.profile.model.as_deref()),
+            process,
+            summary,
+        })
     }
 }
 
@@ -367,5 +333,4 @@ async fn prepare_codex_home(codex_home: &Path, config: &str) -> Result<(), Adapt
 }
 
 #[cfg(test)]
-#[path = "codex/tests.rs"]
 mod tests;

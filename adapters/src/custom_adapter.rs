@@ -5,25 +5,26 @@
 //! is the supervisor's own, then the profile's `env`, then the step's `env` (the step
 //! wins), then `PIPELINE_STEP_ID`, `PIPELINE_WORKTREE`, `PIPELINE_PROMPT_FILE` and
 //! `PIPELINE_ATTEMPT`, so that a plain shell command can find its context without
-//! placeholders. The prompt is always written to the invocation's `prompt_file` first,
-//! since `PIPELINE_PROMPT_FILE` promises it exists. The built-in `shell` tool is this
+//! placeholders. The prompt is written to the invocation's `prompt_file` first, since
+//! `PIPELINE_PROMPT_FILE` promises it exists, unless nothing can want it: the step has
+//! no prompt of its own ([`Invocation::has_prompt`]) and the arguments mention neither
+//! `{prompt_file}` nor `PIPELINE_PROMPT_FILE`; then neither the file nor the variable
+//! exists (a plain command step costs no file write). The built-in `shell` tool is this
 //! adapter with `sh -c <step command>` (see [`crate::ToolProfile::shell`]).
 
 use std::ffi::OsString;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 
+use pipeline_process::{
+    DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, run_process,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
 use crate::arg_template::{ArgTemplate, Placeholder, PlaceholderValues};
 use crate::config_error::ConfigError;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::process::{LineCallback, run_process};
-use crate::process_outcome::{ProcessOutcome, Termination};
-use crate::process_spec::{DEFAULT_KILL_GRACE, ProcessSpec};
-use crate::tool_adapter::ToolAdapter;
+use crate::tool_adapter::ToolDriver;
 use crate::tool_profile::ToolProfile;
 
 /// Longest output excerpt, in characters, quoted in a failure summary.
@@ -69,10 +70,25 @@ impl CustomAdapter {
         &self.profile
     }
 
+    /// True when a prompt file is written for `inv` (see the module documentation).
+    pub fn writes_prompt_file(&self, inv: &Invocation) -> bool {
+        inv.has_prompt
+            || self
+                .args
+                .iter()
+                .any(|template| template.uses(Placeholder::PromptFile))
+            || self
+                .profile
+                .args
+                .iter()
+                .any(|argument| argument.contains("PIPELINE_PROMPT_FILE"))
+    }
+
     /// The process this adapter would start for `inv`: program, expanded arguments,
     /// worktree as working directory, layered environment and effective timeout (the
     /// step's, else the profile's `timeout_sec`). A relative `command` containing a `/`
-    /// is resolved against the worktree.
+    /// is resolved against the worktree. `PIPELINE_PROMPT_FILE` is set only when the
+    /// prompt file is written ([`CustomAdapter::writes_prompt_file`]).
     pub fn process_spec(&self, inv: &Invocation) -> ProcessSpec {
         let values = PlaceholderValues {
             prompt: &inv.prompt,
@@ -102,7 +118,12 @@ impl CustomAdapter {
                 .chain(&inv.env)
                 .map(|(name, value)| (name.into(), value.into())),
         );
-        env.extend(inv.context_env());
+        let prompt_file = self.writes_prompt_file(inv);
+        env.extend(
+            inv.context_env()
+                .into_iter()
+                .filter(|(name, _)| prompt_file || name != "PIPELINE_PROMPT_FILE"),
+        );
         ProcessSpec {
             program,
             args,
@@ -116,6 +137,12 @@ impl CustomAdapter {
                 .secret_values(&inv.env, &|name| std::env::var(name).ok()),
         }
     }
+}
+
+impl ToolDriver for CustomAdapter {
+    fn tool_name(&self) -> &str {
+        &self.name
+    }
 
     async fn run(
         &self,
@@ -123,7 +150,9 @@ impl CustomAdapter {
         on_line: Option<LineCallback>,
         cancel: CancellationToken,
     ) -> Result<ToolOutcome, AdapterError> {
-        write_prompt_file(&inv.prompt_file, &inv.prompt).await?;
+        if self.writes_prompt_file(inv) {
+            write_prompt_file(&inv.prompt_file, &inv.prompt).await?;
+        }
         let spec = self.process_spec(inv);
         let process = run_process(&spec, &inv.log_path, &inv.limits, on_line, cancel).await?;
         let success = process
@@ -137,21 +166,6 @@ impl CustomAdapter {
             summary,
             usage: None,
         })
-    }
-}
-
-impl ToolAdapter for CustomAdapter {
-    fn tool_name(&self) -> &str {
-        &self.name
-    }
-
-    fn invoke<'a>(
-        &'a self,
-        inv: &'a Invocation,
-        on_line: Option<LineCallback>,
-        cancel: CancellationToken,
-    ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, AdapterError>> + Send + 'a>> {
-        Box::pin(self.run(inv, on_line, cancel))
     }
 }
 

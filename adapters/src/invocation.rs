@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::process_outcome::ProcessOutcome;
-use crate::process_spec::OutputLimits;
+use pipeline_process::{OutputLimits, ProcessOutcome};
 
 /// One attempt of one step, as handed to a [`crate::ToolAdapter`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +20,11 @@ pub struct Invocation {
     /// Where the adapter writes the prompt if the tool reads it from a file. The engine
     /// gives a path outside the worktree so that the prompt is never committed.
     pub prompt_file: PathBuf,
+    /// True when the step gives its tool something to do beyond its own heading: tasks, a
+    /// `prompt`, referenced specifications or a fix prompt. When false, a custom or shell
+    /// tool whose arguments mention neither `{prompt_file}` nor `PIPELINE_PROMPT_FILE`
+    /// gets no prompt file (a plain command step has nothing to read in it).
+    pub has_prompt: bool,
     /// The step's `files_scope`, repository-relative.
     pub files: Vec<String>,
     /// The step's `context_files`: repository-relative files the tool should read but not

@@ -4,9 +4,10 @@
 //! command) in its git worktree. This crate holds the pieces between "the engine decided
 //! to run step X with tool Y" and "here is what the tool did":
 //!
-//! - [`run_process`]: process supervision. The child runs in its own process group with
-//!   bounded, concurrently drained output, a timeout and cancellation that terminate the
-//!   whole group (SIGTERM, grace period, SIGKILL), and an attempt log on disk.
+//! - [`run_process`] (re-exported from `pipeline-process`): process supervision. The
+//!   child runs in its own process group with bounded, concurrently drained output, a
+//!   timeout and cancellation that terminate the whole group (SIGTERM, grace period,
+//!   SIGKILL), and an attempt log on disk.
 //! - [`ToolAdapter`]: the trait every adapter implements; it turns an [`Invocation`]
 //!   (step id, worktree, prompt, files, env, timeout) into a [`ToolOutcome`].
 //! - [`CustomAdapter`]: runs any command from a [`ToolProfile`], with `{placeholders}` in
@@ -15,8 +16,8 @@
 //! - [`ToolRegistry`]: tool profiles layered from the built-in `config/tools.yaml`, the
 //!   repository's `.pipeline/config.yaml` and `PIPELINE_TOOL_<NAME>_<FIELD>` variables.
 //!
-//! The crate depends on neither `pipeline-core` nor the other library crates; the engine
-//! passes plain data in and gets plain data back.
+//! The crate depends on neither `pipeline-core` nor `pipeline-error`, only on the leaf
+//! crate `pipeline-process`; the engine passes plain data in and gets plain data back.
 
 mod adapter_error;
 mod aider_adapter;
@@ -28,16 +29,8 @@ mod config_error;
 mod custom_adapter;
 mod env_override;
 mod invocation;
-mod line_splitter;
-mod output_capture;
-mod process;
-mod process_group;
-mod process_outcome;
-mod process_spec;
 mod profile_layer;
 mod prompt_argument;
-mod redaction;
-mod tail_buffer;
 mod tool_adapter;
 mod tool_profile;
 mod tool_registry;
@@ -47,9 +40,12 @@ pub use availability::Availability;
 pub use config_error::ConfigError;
 pub use custom_adapter::CustomAdapter;
 pub use invocation::{Invocation, ToolOutcome, Usage};
-pub use process::{LineCallback, run_process};
-pub use process_outcome::{ProcessOutcome, Termination};
-pub use process_spec::{DEFAULT_KILL_GRACE, OutputLimits, ProcessSpec};
+// Process supervision lives in the leaf crate `pipeline-process`; these names stay
+// available here for the engine, which runs acceptance tests and compensations with them.
+pub use pipeline_process::{
+    DEFAULT_KILL_GRACE, LineCallback, OutputLimits, ProcessError, ProcessOutcome, ProcessSpec,
+    Termination, run_process,
+};
 pub use tool_adapter::ToolAdapter;
 pub use tool_profile::{ToolKind, ToolProfile};
 pub use tool_registry::{BUILTIN_TOOLS_YAML, SHELL_TOOL, ToolRegistry};

@@ -2,17 +2,19 @@
 //!
 //! The engine does not know how Aider, Codex or a shell command want to be called; it
 //! builds an [`Invocation`] and asks the step's adapter to run it. Every adapter runs
-//! its tool through [`crate::run_process`], so timeouts, cancellation, process-group
+//! its tool through [`pipeline_process::run_process`], so timeouts, cancellation, process-group
 //! cleanup and attempt logs behave the same for every tool.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
+use pipeline_process::LineCallback;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter_error::AdapterError;
 use crate::invocation::{Invocation, ToolOutcome};
-use crate::process::LineCallback;
+use crate::tool_profile::ToolProfile;
 
 /// A driver for one tool profile.
 ///
@@ -34,4 +36,56 @@ pub trait ToolAdapter: Send + Sync {
         on_line: Option<LineCallback>,
         cancel: CancellationToken,
     ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, AdapterError>> + Send + 'a>>;
+}
+
+/// What each driver (Aider, Codex, Claude Code, custom) implements: its name and one
+/// attempt as an `async fn`. The blanket implementation of [`ToolAdapter`] below boxes
+/// the future once for all of them.
+pub(crate) trait ToolDriver: Send + Sync {
+    /// As [`ToolAdapter::tool_name`].
+    fn tool_name(&self) -> &str;
+
+    /// As [`ToolAdapter::invoke`].
+    fn run(
+        &self,
+        inv: &Invocation,
+        on_line: Option<LineCallback>,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = Result<ToolOutcome, AdapterError>> + Send;
+}
+
+impl<D: ToolDriver> ToolAdapter for D {
+    fn tool_name(&self) -> &str {
+        ToolDriver::tool_name(self)
+    }
+
+    fn invoke<'a>(
+        &'a self,
+        inv: &'a Invocation,
+        on_line: Option<LineCallback>,
+        cancel: CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, AdapterError>> + Send + 'a>> {
+        Box::pin(self.run(inv, on_line, cancel))
+    }
+}
+
+/// The adapter of profile `name` as the registry hands it out, from a driver's
+/// constructor result.
+///
+/// # Errors
+/// [`AdapterError::AdapterUnavailable`] when the driver rejected the profile (its `args`
+/// do not compile); the registry compiles every profile's `args` when it loads, so this
+/// only guards against a profile built some other way.
+pub(crate) fn shared_adapter<D: ToolDriver + 'static, E>(
+    name: &str,
+    profile: &ToolProfile,
+    built: Result<D, E>,
+) -> Result<Arc<dyn ToolAdapter>, AdapterError> {
+    match built {
+        Ok(driver) => Ok(Arc::new(driver)),
+        Err(_) => Err(AdapterError::AdapterUnavailable {
+            tool: name.to_owned(),
+            kind: profile.kind,
+        }),
+    }
 }

@@ -16,6 +16,7 @@
 //! validated profiles.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -23,13 +24,16 @@ use std::sync::Arc;
 use serde::ser::{Serialize, Serializer};
 
 use crate::adapter_error::AdapterError;
+use crate::aider_adapter::AiderAdapter;
 use crate::arg_template::{ArgTemplate, escape_braces};
 use crate::availability::{Availability, probe_command};
+use crate::claude_adapter::ClaudeAdapter;
+use crate::codex_adapter::CodexAdapter;
 use crate::config_error::ConfigError;
 use crate::custom_adapter::{CustomAdapter, compile_args};
 use crate::env_override::apply_env_overrides;
 use crate::profile_layer::{ProfileLayer, parse_layer};
-use crate::tool_adapter::ToolAdapter;
+use crate::tool_adapter::{ToolAdapter, shared_adapter};
 use crate::tool_profile::{ToolKind, ToolProfile};
 
 /// The built-in tool profiles (`config/tools.yaml`), the first YAML layer of
@@ -216,9 +220,17 @@ impl ToolRegistry {
             return Ok(adapter.clone());
         }
         match profile.kind {
-            ToolKind::Aider => crate::aider_adapter::build(name, profile),
-            ToolKind::Codex => crate::codex_adapter::build(name, profile),
-            ToolKind::Claude => crate::claude_adapter::build(name, profile),
+            ToolKind::Aider => shared_adapter(
+                name,
+                profile,
+                Ok::<_, Infallible>(AiderAdapter::new(name, profile.clone())),
+            ),
+            ToolKind::Codex => {
+                shared_adapter(name, profile, CodexAdapter::new(name, profile.clone()))
+            }
+            ToolKind::Claude => {
+                shared_adapter(name, profile, ClaudeAdapter::new(name, profile.clone()))
+            }
             ToolKind::Custom => Err(AdapterError::AdapterUnavailable {
                 tool: name.to_owned(),
                 kind: profile.kind,

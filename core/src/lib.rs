@@ -6,6 +6,7 @@
 //! recording every state change through [`state`] and isolating steps with [`git`].
 
 pub mod engine;
+pub mod exit_code;
 pub mod git;
 pub mod model;
 pub mod openspec;

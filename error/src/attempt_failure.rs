@@ -12,32 +12,9 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::SystemTime;
 
+use pipeline_process::Termination;
+
 use crate::time_format;
-
-/// How the attempt's process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Termination {
-    /// The process exited with this status (0 = success as far as the exit code goes).
-    Exited {
-        /// The exit status.
-        code: i32,
-    },
-    /// The process was killed by this signal number (Unix).
-    Signalled {
-        /// The signal number, e.g. 9 for SIGKILL.
-        signal: i32,
-    },
-    /// The executor killed it because the step's timeout elapsed.
-    TimedOut,
-}
-
-impl Termination {
-    /// True when the process exited 0.
-    pub fn is_success(self) -> bool {
-        matches!(self, Termination::Exited { code: 0 })
-    }
-}
 
 /// One failed (or suspicious) attempt of a step, as the error engine sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,7 +26,8 @@ pub struct AttemptFailure {
     pub tool_kind: String,
     /// The command line as run (program and arguments joined by spaces).
     pub command: String,
-    /// How the process ended.
+    /// How the process ended. A `Cancelled` attempt is classified like a `TimedOut` one
+    /// (the supervisor stopped it either way).
     pub termination: Termination,
     /// The tail of stdout and stderr merged, as the adapter kept it (may hold ANSI colour).
     pub output: String,

@@ -8,18 +8,36 @@
 //! `{"class": "transient"|...|null, "summary": "...", "retry_after": seconds,
 //! "diagnostics": [...]}`; a diagnostic is `{"file", "line", "column", "code", "severity",
 //! "message"}` with only `message` required. It must exit 0 within the manifest's
-//! `timeout_secs`, else it is killed and the failure recorded in the report.
+//! `timeout_secs`, else its process group is stopped (SIGTERM, [`KILL_GRACE`], SIGKILL)
+//! and the failure recorded in the report.
+//!
+//! The program runs under the shared process supervisor (`pipeline-process`): its own
+//! process group, stdin written and closed concurrently with reading stdout and stderr,
+//! stdout kept up to [`MAX_STDOUT_BYTES`] and stderr up to [`MAX_STDERR_BYTES`] (the
+//! rest is drained and discarded).
 
 use serde::Deserialize;
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::attempt_failure::Termination;
+use crate::builtin::permanent_finding::error_key;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error_class::ErrorClass;
 use crate::plugin::{Finding, PluginInput, PluginRunError, Verdict};
+use pipeline_process::{
+    CaptureLimits, ProcessError, ProcessSpec, Termination, run_captured_blocking,
+};
+use tokio_util::sync::CancellationToken;
+
+/// Time a timed-out plugin gets between SIGTERM and SIGKILL, 1 second: it holds no
+/// state worth saving, and the attempt's classification waits for it.
+const KILL_GRACE: Duration = Duration::from_secs(1);
+
+/// Most bytes of diagnostics JSON a plugin may print, 4 MiB.
+const MAX_STDOUT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes of a plugin's stderr kept for the failure message, 64 KiB.
+const MAX_STDERR_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -69,19 +87,22 @@ impl CommandDiagnostic {
     }
 }
 
+/// `PIPELINE_EXIT` for a termination. A cancelled attempt reads `timeout`, as it is
+/// classified like one.
 fn exit_text(termination: Termination) -> String {
     match termination {
-        Termination::Exited { code } => format!("exit:{code}"),
-        Termination::Signalled { signal } => format!("signal:{signal}"),
-        Termination::TimedOut => "timeout".to_string(),
+        Termination::Exited(code) => format!("exit:{code}"),
+        Termination::Signaled(signal) => format!("signal:{signal}"),
+        Termination::TimedOut | Termination::Cancelled => "timeout".to_string(),
     }
 }
 
 /// Runs the program and parses what it prints.
 ///
 /// # Errors
-/// `PluginRunError` when the program cannot start, exceeds `timeout`, exits non-zero, or
-/// prints something that is not the protocol's JSON, or names an unknown class.
+/// `PluginRunError` when the program cannot start, exceeds `timeout`, exits non-zero,
+/// prints more than [`MAX_STDOUT_BYTES`], or prints something that is not the
+/// protocol's JSON, or names an unknown class.
 pub(crate) fn run_command_plugin(
     id: &str,
     argv: &[String],
@@ -101,82 +122,62 @@ pub(crate) fn run_command_plugin(
     } else {
         Path::new(program).to_path_buf()
     };
-    let mut child = Command::new(&program_path)
-        .args(args)
-        .current_dir(dir)
-        .env("PIPELINE_TOOL", &input.failure.tool)
-        .env("PIPELINE_TOOL_KIND", &input.failure.tool_kind)
-        .env("PIPELINE_COMMAND", &input.failure.command)
-        .env("PIPELINE_EXIT", exit_text(input.failure.termination))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| {
-            fail(format!(
-                "cannot start `{}`: {error}; check the manifest's `command`",
-                program_path.display()
-            ))
-        })?;
-
-    // Feed stdin and drain stdout/stderr on threads so that no full pipe blocks the child.
-    let stdin = child.stdin.take();
-    let text = input.text.to_string();
-    let writer = std::thread::spawn(move || {
-        if let Some(mut stdin) = stdin {
-            // A program that does not read its input closes the pipe: not an error.
-            let _ = stdin.write_all(text.as_bytes());
-        }
-    });
-    let mut stdout = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        if let Some(stdout) = stdout.as_mut() {
-            let _ = stdout.read_to_end(&mut out);
-        }
-        out
-    });
-    let mut stderr = child.stderr.take();
-    let error_reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        if let Some(stderr) = stderr.as_mut() {
-            let _ = stderr.take(64 * 1024).read_to_end(&mut out);
-        }
-        out
-    });
-
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail(format!(
-                    "`{}` did not finish within {} s and was killed; raise `timeout_secs` or make it faster",
-                    program_path.display(),
-                    timeout.as_secs_f64()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(error) => {
-                return Err(fail(format!(
-                    "cannot wait for `{}`: {error}",
-                    program_path.display()
-                )));
-            }
-        }
+    let mut spec = ProcessSpec::new(&program_path, args, dir);
+    spec.env = vec![
+        ("PIPELINE_TOOL".into(), (&input.failure.tool).into()),
+        (
+            "PIPELINE_TOOL_KIND".into(),
+            (&input.failure.tool_kind).into(),
+        ),
+        ("PIPELINE_COMMAND".into(), (&input.failure.command).into()),
+        (
+            "PIPELINE_EXIT".into(),
+            exit_text(input.failure.termination).into(),
+        ),
+    ];
+    spec.timeout = Some(timeout);
+    spec.kill_grace = KILL_GRACE;
+    let limits = CaptureLimits {
+        max_stdout_bytes: MAX_STDOUT_BYTES,
+        max_stderr_bytes: MAX_STDERR_BYTES,
     };
-    let _ = writer.join();
-    let stdout = reader.join().unwrap_or_default();
-    let stderr = error_reader.join().unwrap_or_default();
-    if !status.success() {
+    let output = run_captured_blocking(
+        &spec,
+        input.text.as_bytes(),
+        &limits,
+        CancellationToken::new(),
+    )
+    .map_err(|error| match error {
+        ProcessError::Spawn { source, .. } => fail(format!(
+            "cannot start `{}`: {source}; check the manifest's `command`",
+            program_path.display()
+        )),
+        other => fail(other.to_string()),
+    })?;
+    match output.termination {
+        Termination::Exited(0) => {}
+        Termination::TimedOut | Termination::Cancelled => {
+            return Err(fail(format!(
+                "`{}` did not finish within {} s and was killed; raise `timeout_secs` or make it faster",
+                program_path.display(),
+                timeout.as_secs_f64()
+            )));
+        }
+        other => {
+            return Err(fail(format!(
+                "`{}` {other}: {}",
+                program_path.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+    }
+    if output.stdout_truncated {
         return Err(fail(format!(
-            "`{}` exited with {status}: {}",
-            program_path.display(),
-            String::from_utf8_lossy(&stderr).trim()
+            "`{}` printed more than {MAX_STDOUT_BYTES} bytes of diagnostics; print fewer",
+            program_path.display()
         )));
     }
+    let stdout = output.stdout;
     let stdout = String::from_utf8_lossy(&stdout);
     if stdout.trim().is_empty() {
         return Ok(Finding::none());
@@ -229,12 +230,10 @@ pub(crate) fn run_command_plugin(
                             |d| d.to_string(),
                         )
                     });
-                    let key = diagnostics
-                        .iter()
-                        .filter(|d| d.severity == Severity::Error)
-                        .map(|d| format!("{} {}", d.code.as_deref().unwrap_or(""), d.message))
-                        .collect::<Vec<_>>()
-                        .join("\n");
+                    let key = error_key(
+                        diagnostics.iter().filter(|d| d.severity == Severity::Error),
+                        "",
+                    );
                     Some(Verdict {
                         class,
                         key: if key.is_empty() { summary.clone() } else { key },

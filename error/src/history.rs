@@ -7,19 +7,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::error_report::ErrorReport;
 
-/// One earlier failed attempt.
+/// One earlier failed attempt of a step, as the error engine remembers it (not the
+/// state store's record of an attempt).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttemptRecord {
+pub struct PastAttempt {
     /// The report's signature.
     pub signature: String,
     /// The report's fingerprint (diff hash, else output hash).
     pub fingerprint: String,
 }
 
-impl AttemptRecord {
+impl PastAttempt {
     /// The record of a classified attempt.
-    pub fn from_report(report: &ErrorReport) -> AttemptRecord {
-        AttemptRecord {
+    pub fn from_report(report: &ErrorReport) -> PastAttempt {
+        PastAttempt {
             signature: report.signature.clone(),
             fingerprint: report.fingerprint().to_string(),
         }
@@ -30,7 +31,7 @@ impl AttemptRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
     /// The attempts, oldest first.
-    pub attempts: Vec<AttemptRecord>,
+    pub attempts: Vec<PastAttempt>,
 }
 
 impl History {
@@ -40,7 +41,7 @@ impl History {
     }
 
     /// Appends an attempt.
-    pub fn push(&mut self, record: AttemptRecord) {
+    pub fn push(&mut self, record: PastAttempt) {
         self.attempts.push(record);
     }
 

@@ -30,10 +30,11 @@ pub mod plugin_manager;
 pub mod policy_error;
 pub mod retry_policy;
 pub mod retry_settings;
+pub mod shipped_plugins;
 pub mod signature;
 mod time_format;
 
-pub use attempt_failure::{AttemptFailure, Termination, strip_ansi};
+pub use attempt_failure::{AttemptFailure, strip_ansi};
 pub use breaker_store::{BreakerStore, InMemoryBreakerStore};
 pub use circuit_breaker::{
     Admission, BreakerConfig, BreakerSettings, BreakerState, BreakerStatus, CircuitBreaker,
@@ -42,7 +43,7 @@ pub use decision::{Decision, GiveUpReason, decide};
 pub use diagnostic::{Diagnostic, Severity};
 pub use error_class::ErrorClass;
 pub use error_report::{ErrorReport, PluginFailure};
-pub use history::{AttemptRecord, History};
+pub use history::{History, PastAttempt};
 pub use manifest::PluginManifest;
 pub use plugin::{
     Finding, Plugin, PluginInput, PluginOrigin, PluginRunError, Specificity, Verdict,
@@ -52,4 +53,8 @@ pub use plugin_manager::{PluginInfo, PluginManager};
 pub use policy_error::PolicyError;
 pub use retry_policy::{Oscillation, RetryPolicy};
 pub use retry_settings::{RetrySettings, WorkstreamErrorBlocks};
+pub use shipped_plugins::{SHIPPED_PLUGINS, ShippedPlugin, shipped_plugins_dir};
 pub use signature::{fingerprint, normalize, signature_of};
+
+/// How a process ended: declared once, in `pipeline-process`.
+pub use pipeline_process::Termination;

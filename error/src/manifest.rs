@@ -1,7 +1,7 @@
 //! External plugin manifests: `plugin.yaml` files that add classifiers without recompiling.
 //!
-//! A manifest lives at `<plugins dir>/<id>/plugin.yaml` (the shipped `error/plugins/` and a
-//! repository's `.pipeline/plugins/`). It declares the plugin's `id` (equal to its
+//! A manifest lives at `<plugins dir>/<id>/plugin.yaml` (the shipped `error/plugins/`,
+//! embedded in the binary by `shipped_plugins`, and a repository's `.pipeline/plugins/`). It declares the plugin's `id` (equal to its
 //! directory name), the tools and commands it `applies_to` (globs), the plugins it
 //! `requires` to run before it, and exactly one of:
 //! - `rules`: regular expressions (Rust `regex` syntax) matched line by line; named

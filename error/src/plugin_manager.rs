@@ -9,8 +9,10 @@
 //! accumulate (duplicates dropped).
 //!
 //! Manifests come from plugin directories given in increasing precedence (the shipped
-//! `error/plugins/`, then the repository's `.pipeline/plugins/`): a plugin with the same id
-//! as a built-in or as one from an earlier directory replaces it.
+//! `error/plugins/`, embedded in the binary and named by
+//! [`crate::shipped_plugins::shipped_plugins_dir`], then the repository's
+//! `.pipeline/plugins/`): a plugin with the same id as a built-in or as one from an
+//! earlier directory replaces it.
 
 use serde::Serialize;
 use std::cmp::Reverse;
@@ -27,6 +29,7 @@ use crate::external_plugin::ExternalPlugin;
 use crate::manifest::{MANIFEST_FILE, PluginManifest};
 use crate::plugin::{Plugin, PluginInput, PluginOrigin, Specificity, Verdict};
 use crate::plugin_load_error::{PluginLoadError, PluginLoadErrors};
+use crate::shipped_plugins::{SHIPPED_PLUGINS, SHIPPED_PLUGINS_DIR, shipped_plugins_dir};
 use crate::signature::{fingerprint, normalize, signature_of};
 
 /// What `pipeline plugins --json` lists for one plugin.
@@ -68,7 +71,9 @@ impl PluginManager {
 
     /// Built-ins plus the manifests under each of `dirs` (`<dir>/<id>/plugin.yaml`), later
     /// directories taking precedence. A directory that does not exist is skipped; a
-    /// sub-directory without `plugin.yaml` is skipped.
+    /// sub-directory without `plugin.yaml` is skipped. The entry
+    /// [`crate::shipped_plugins::shipped_plugins_dir`] stands for the plugins embedded in
+    /// the binary and is read from memory.
     ///
     /// # Errors
     /// Every problem found (unreadable directory or file, malformed YAML with line, invalid
@@ -77,7 +82,12 @@ impl PluginManager {
         let mut errors = Vec::new();
         let mut plugins: Vec<Arc<dyn Plugin>> = builtin_plugins();
         for dir in dirs {
-            for manifest in load_dir(dir, &mut errors) {
+            let manifests = if dir.as_os_str() == SHIPPED_PLUGINS_DIR {
+                load_shipped(&mut errors)
+            } else {
+                load_dir(dir, &mut errors)
+            };
+            for manifest in manifests {
                 let id = manifest.id.clone();
                 let plugin: Arc<dyn Plugin> = Arc::new(ExternalPlugin::new(manifest));
                 match plugins.iter().position(|existing| existing.id() == id) {
@@ -299,6 +309,20 @@ fn load_dir(dir: &Path, errors: &mut Vec<PluginLoadError>) -> Vec<PluginManifest
     let mut manifests = Vec::new();
     for plugin_dir in plugin_dirs {
         match PluginManifest::load(&plugin_dir) {
+            Ok(manifest) => manifests.push(manifest),
+            Err(error) => errors.push(error),
+        }
+    }
+    manifests
+}
+
+/// The embedded shipped plugins, as [`load_dir`] would read them from `error/plugins/`.
+fn load_shipped(errors: &mut Vec<PluginLoadError>) -> Vec<PluginManifest> {
+    let dir = shipped_plugins_dir();
+    let mut manifests = Vec::new();
+    for shipped in SHIPPED_PLUGINS {
+        let path = dir.join(shipped.id).join(MANIFEST_FILE);
+        match PluginManifest::parse(shipped.manifest, &path, Some(shipped.id)) {
             Ok(manifest) => manifests.push(manifest),
             Err(error) => errors.push(error),
         }

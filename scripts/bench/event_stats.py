@@ -4,15 +4,15 @@ wall time goes, seen from outside the process.
 
 Prints `key value` lines (the bench results format), keys prefixed with --prefix
 (default `s1.events`):
-  startup_s      spawn -> first step_started (start-up, load, plan, state setup)
-  span_s         first step_started -> last step reaching a final status
+  startup_s      spawn -> first attempt_started (start-up, load, plan, state setup)
+  span_s         first attempt_started -> last step reaching a final status
   tail_s         last final status -> run_finished (result branch, closing the run)
   per_step_ms    span / steps: the throughput cost of one step
   latency_ms_p50 / latency_ms_p95 / latency_ms_mean
-                 step_started -> its completed (or failed) status, per step
+                 attempt_started -> its step_completed (or step_failed), per step
   slot_busy      sum of latencies / (jobs x span): 1.0 means the --jobs slots were always
                  occupied by a started step, lower means time between steps (scheduling,
-                 state writes before step_started)
+                 state writes before attempt_started)
   steps          number of steps started
 """
 
@@ -21,7 +21,8 @@ import json
 import statistics
 import sys
 
-FINAL = {"completed", "failed", "skipped", "cancelled"}
+# Journal events that end a step (docs/EVENTS.md).
+FINAL = {"step_completed", "step_failed", "step_skipped"}
 
 
 def main() -> int:
@@ -39,14 +40,14 @@ def main() -> int:
         kind = e.get("event")
         if kind == "run_started":
             jobs = int(e.get("jobs") or 1)
-        elif kind == "step_started":
+        elif kind == "attempt_started":
             started.setdefault(e["step"], t)
-        elif kind == "step_status" and e.get("status") in FINAL:
+        elif kind in FINAL:
             finished[e["step"]] = t
         elif kind == "run_finished":
             run_finished = t
     if not started:
-        sys.exit(f"no step_started events in {a.events}")
+        sys.exit(f"no attempt_started events in {a.events}")
     lat = [finished[s] - t for s, t in started.items() if s in finished]
     first = min(started.values())
     last = max(finished.values()) if finished else first

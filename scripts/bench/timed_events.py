@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs a `pipeline ... --json` command and timestamps each NDJSON event as it arrives.
 
-pipeline's events carry no clock, so this reader stamps each line with the monotonic time
+this reader stamps each line with the monotonic time
 since just before the child was spawned (the reader's own start-up is not counted). The
 child's stdout is a pipe; pipeline flushes after every event line, so a stamp lags the
 event by one pipe read.
@@ -10,8 +10,8 @@ Usage:
   timed_events.py [--step ID] [--events FILE] -- COMMAND ARGS...
 Prints one JSON object on stdout:
   {"exit": CODE, "wall_s": total seconds, "step_started_s": seconds to the first
-   step_started of --step (null if none), "first_step_started_s": seconds to the first
-   step_started of any step, "events": count}
+   attempt_started of --step (null if none), "first_step_started_s": seconds to the first
+   attempt_started of any step, "events": count}
 With --events FILE, writes every event as `{"t": seconds, "e": <event>}` per line.
 """
 
@@ -49,7 +49,7 @@ def main() -> int:
         except json.JSONDecodeError:
             continue
         n += 1
-        if ev.get("event") == "step_started":
+        if ev.get("event") == "attempt_started":
             if first_t is None:
                 first_t = t
             if step_t is None and a.step is not None and ev.get("step") == a.step:

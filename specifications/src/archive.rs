@@ -16,7 +16,7 @@
 //! Atomicity: nothing is written before every check of steps 1–5 has passed. New
 //! contents are first staged next to each target, then renamed into place; if a rename
 //! or the final move fails, every spec already replaced is restored and every retired
-//! spec is put back, so a failed archive leaves the tree as it was.
+//! spec is put back, so a failed archive leaves the tree as it was (see `spec_journal.rs`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -24,18 +24,26 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::change_metadata::{self, METADATA_FILENAME};
+use crate::ecma_text::js_re;
 use crate::issue::{Issue, Level};
 use crate::layout::{
     Layout, discover_spec_files, find_unread_delta_files, has_any_file_under, read_lossy,
 };
-use crate::line_ending;
 use crate::messages::SPEC_NO_REQUIREMENTS;
 use crate::nested_change::nested_change_message;
+use crate::spec_journal::{Journal, SpecMutation};
 use crate::spec_merge::{
     MergeCounts, MergeError, MergedSpec, SpecUpdate, build_updated_spec, find_spec_updates,
 };
 use crate::task_list::{TaskProgress, task_progress};
 use crate::validator::{ChangeContext, Validator};
+
+// The CLI's test for "this change has delta headers" (`core/archive.ts`), with its `im`
+// flags and JavaScript's `\s`.
+js_re!(
+    DELTA_HEADER_ANYWHERE,
+    r"(?im)^##\s+(ADDED|MODIFIED|REMOVED|RENAMED)\s+Requirements"
+);
 
 /// What `pipeline spec archive` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,7 +231,11 @@ pub fn change_name_problem(name: &str) -> Option<String> {
     }
 }
 
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + use<> {
+/// Maps an I/O failure of `action` on `path` to [`ArchiveError::Io`].
+pub(crate) fn io_err(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(io::Error) -> ArchiveError + use<> {
     let path = path.to_path_buf();
     move |source| ArchiveError::Io {
         action,
@@ -253,11 +265,9 @@ fn has_delta_specs(change_dir: &Path) -> Result<bool, ArchiveError> {
     if marker.declared && has_any_file_under(&specs).unwrap_or(true) {
         return Ok(true);
     }
-    let header = regex::Regex::new(r"(?im)^##[\t\n\x0B\x0C\r \x{A0}\x{FEFF}]+(ADDED|MODIFIED|REMOVED|RENAMED)[\t\n\x0B\x0C\r \x{A0}\x{FEFF}]+Requirements")
-        .map_err(|e| ArchiveError::Io { action: "compiling", path: specs.clone(), source: io::Error::other(e) })?;
     for spec in discover_spec_files(&specs).map_err(io_err("reading", &specs))? {
         if let Ok(content) = read_lossy(&spec.file)
-            && header.is_match(&content)
+            && DELTA_HEADER_ANYWHERE.is_match(&content)
         {
             return Ok(true);
         }
@@ -340,10 +350,20 @@ fn describe_unaccounted(lines: &[String]) -> String {
     format!("{}{rest}", shown.join(", "))
 }
 
+/// One main spec the archive is about to change, and how.
 struct Prepared {
     update: SpecUpdate,
     built: MergedSpec,
     outcome: Outcome,
+}
+
+impl Prepared {
+    /// Whether archiving changes the file: a retirement, or a write that applies
+    /// something (an already-synced delta rewrites nothing).
+    fn mutates(&self) -> bool {
+        self.outcome == Outcome::Retire
+            || (self.outcome == Outcome::Write && self.built.counts.total() > 0)
+    }
 }
 
 /// Archives `change` of `layout` with `options`. See the module documentation for the
@@ -355,6 +375,40 @@ pub fn archive_change(
     change: &str,
     options: &ArchiveOptions,
 ) -> Result<ArchiveResult, ArchiveError> {
+    let change_dir = locate_change(layout, change)?;
+    validate_deltas(&change_dir, change, options)?;
+    let progress = check_tasks(&change_dir, change, options)?;
+    let (archive_name, archive_path) = free_archive_name(layout, change, &options.date)?;
+    let retire_marker = change_metadata::read_marker(&change_dir, "retire_capabilities");
+    // The CLI creates the archive directory before the spec phase; an empty directory is
+    // not a change to any file, and matching it keeps the trees identical.
+    std::fs::create_dir_all(layout.archive_dir())
+        .map_err(io_err("creating", &layout.archive_dir()))?;
+
+    let (prepared, mut warnings) = if options.skip_specs {
+        (Vec::new(), Vec::new())
+    } else {
+        prepare_spec_updates(layout, &change_dir, change, options, &retire_marker)?
+    };
+    let mutations: Vec<&Prepared> = prepared.iter().filter(|p| p.mutates()).collect();
+    apply_and_move(layout, &mutations, &change_dir, &archive_path)?;
+
+    warnings.extend(retirement_warnings(layout, &prepared));
+    Ok(ArchiveResult {
+        change: change.to_string(),
+        archived_as: archive_name,
+        path: archive_path,
+        specs_updated: !mutations.is_empty(),
+        totals: (!prepared.is_empty()).then(|| applied_totals(&mutations)),
+        warnings,
+        specs: prepared.iter().map(applied_spec).collect(),
+        task_progress: progress,
+    })
+}
+
+/// Step 1: the change directory of `change`, refused for a bad name, a missing change,
+/// a symlink or a folder wrapping nested changes.
+fn locate_change(layout: &Layout, change: &str) -> Result<PathBuf, ArchiveError> {
     if let Some(problem) = change_name_problem(change) {
         return Err(ArchiveError::InvalidName(problem));
     }
@@ -383,27 +437,52 @@ pub fn archive_change(
             message,
         });
     }
-    let skip_validation = options.no_validate;
-    if !skip_validation {
-        if has_delta_specs(&change_dir)? {
-            let report =
-                Validator::new(false).validate_change(&change_dir, ChangeContext::default());
-            if !report.valid {
-                return Err(ArchiveError::ValidationFailed {
-                    change: change.to_string(),
-                    issues: report
-                        .issues
-                        .into_iter()
-                        .filter(|i| i.level != Level::Info)
-                        .collect(),
-                });
-            }
-        }
-    } else if !options.yes {
-        return Err(ArchiveError::ConfirmationRequired(
-            "Skipping validation requires confirmation: rerun with --yes.".into(),
-        ));
+    Ok(change_dir)
+}
+
+/// Step 2: the delta specs must validate (when there are any), unless `--no-validate`,
+/// which itself needs `--yes`.
+fn validate_deltas(
+    change_dir: &Path,
+    change: &str,
+    options: &ArchiveOptions,
+) -> Result<(), ArchiveError> {
+    if options.no_validate {
+        return if options.yes {
+            Ok(())
+        } else {
+            Err(ArchiveError::ConfirmationRequired(
+                "Skipping validation requires confirmation: rerun with --yes.".into(),
+            ))
+        };
     }
+    if !has_delta_specs(change_dir)? {
+        return Ok(());
+    }
+    let report = Validator::new(false).validate_change(change_dir, ChangeContext::default());
+    if report.valid {
+        return Ok(());
+    }
+    Err(ArchiveError::ValidationFailed {
+        change: change.to_string(),
+        issues: without_info(report.issues),
+    })
+}
+
+/// The findings an archive failure reports: errors and warnings, not notes.
+fn without_info(issues: Vec<Issue>) -> Vec<Issue> {
+    issues
+        .into_iter()
+        .filter(|i| i.level != Level::Info)
+        .collect()
+}
+
+/// Step 3: the task progress, refused with open tasks unless `--yes`.
+fn check_tasks(
+    change_dir: &Path,
+    change: &str,
+    options: &ArchiveOptions,
+) -> Result<TaskProgress, ArchiveError> {
     let progress = match read_lossy(&change_dir.join("tasks.md")) {
         Ok(content) => task_progress(&content),
         Err(_) => TaskProgress::default(),
@@ -415,130 +494,174 @@ pub fn archive_change(
             incomplete,
         });
     }
+    Ok(progress)
+}
+
+/// Step 4: the archive directory's name and path (`<date>-<change>`, or the change's own
+/// name when it is date-prefixed), refused when it exists.
+fn free_archive_name(
+    layout: &Layout,
+    change: &str,
+    date: &str,
+) -> Result<(String, PathBuf), ArchiveError> {
     let archive_name = if has_date_prefix(change) {
         change.to_string()
     } else {
-        format!("{}-{change}", options.date)
+        format!("{date}-{change}")
     };
     let archive_path = layout.archive_dir().join(&archive_name);
     if std::fs::symlink_metadata(&archive_path).is_ok() {
         return Err(ArchiveError::TargetExists(archive_name));
     }
-    let retire_marker = change_metadata::read_marker(&change_dir, "retire_capabilities");
-    // The CLI creates the archive directory before the spec phase; an empty directory is
-    // not a change to any file, and matching it keeps the trees identical.
-    std::fs::create_dir_all(layout.archive_dir())
-        .map_err(io_err("creating", &layout.archive_dir()))?;
+    Ok((archive_name, archive_path))
+}
 
+/// Step 5 up to writing: every main spec rebuilt in memory with its outcome, and the
+/// merge's warnings. Refused without `--yes` when there is anything to update, on the
+/// first delta the merge refuses, and (unless `--no-validate`) on the first rebuilt spec
+/// that would be invalid.
+fn prepare_spec_updates(
+    layout: &Layout,
+    change_dir: &Path,
+    change: &str,
+    options: &ArchiveOptions,
+    retire_marker: &change_metadata::Marker,
+) -> Result<(Vec<Prepared>, Vec<String>), ArchiveError> {
+    let updates = find_spec_updates(change_dir, &layout.specs_dir())
+        .map_err(io_err("reading", change_dir))?;
     let mut prepared: Vec<Prepared> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
-    if !options.skip_specs {
-        let main_specs = layout.specs_dir();
-        let updates =
-            find_spec_updates(&change_dir, &main_specs).map_err(io_err("reading", &change_dir))?;
-        if !updates.is_empty() {
-            let mut prepare_error: Option<String> = None;
-            let planned = updates.len();
-            for update in updates {
-                match build_updated_spec(&update, change) {
-                    Ok(built) => {
-                        let outcome =
-                            decide(&update, &built, skip_validation, retire_marker.declared);
-                        warnings.extend(built.warnings.iter().cloned());
-                        prepared.push(Prepared {
-                            update,
-                            built,
-                            outcome,
-                        });
-                    }
-                    Err(MergeError::Refused(message)) => {
-                        prepare_error = Some(message);
-                        break;
-                    }
-                    Err(MergeError::Io { path, source }) => {
-                        return Err(ArchiveError::Io {
-                            action: "reading",
-                            path,
-                            source,
-                        });
-                    }
-                }
+    if updates.is_empty() {
+        return Ok((prepared, warnings));
+    }
+    let planned = updates.len();
+    let mut refusal: Option<String> = None;
+    for update in updates {
+        match build_updated_spec(&update, change) {
+            Ok(built) => {
+                let outcome = decide(&update, &built, options.no_validate, retire_marker.declared);
+                warnings.extend(built.warnings.iter().cloned());
+                prepared.push(Prepared {
+                    update,
+                    built,
+                    outcome,
+                });
             }
-            if !options.yes {
-                let count = planned;
-                return Err(ArchiveError::ConfirmationRequired(format!(
-                    "Updating {count} spec(s) requires confirmation: rerun with --yes."
-                )));
+            Err(MergeError::Refused(message)) => {
+                refusal = Some(message);
+                break;
             }
-            if let Some(message) = prepare_error {
-                return Err(ArchiveError::SpecUpdateFailed(message));
-            }
-            if !skip_validation {
-                for p in prepared.iter().filter(|p| p.outcome == Outcome::Write) {
-                    let report =
-                        Validator::new(false).validate_spec_content(&p.update.id, &p.built.rebuilt);
-                    if report.valid {
-                        continue;
-                    }
-                    return Err(ArchiveError::RebuiltSpecInvalid {
-                        spec: p.update.id.clone(),
-                        hint: rebuilt_hint(
-                            p,
-                            retire_marker.declared,
-                            retire_marker.invalid_reason.as_deref(),
-                        ),
-                        issues: report
-                            .issues
-                            .into_iter()
-                            .filter(|i| i.level != Level::Info)
-                            .collect(),
-                    });
-                }
+            Err(MergeError::Io { path, source }) => {
+                return Err(ArchiveError::Io {
+                    action: "reading",
+                    path,
+                    source,
+                });
             }
         }
     }
+    // The CLI asks for confirmation before it reports a refused delta.
+    if !options.yes {
+        return Err(ArchiveError::ConfirmationRequired(format!(
+            "Updating {planned} spec(s) requires confirmation: rerun with --yes."
+        )));
+    }
+    if let Some(message) = refusal {
+        return Err(ArchiveError::SpecUpdateFailed(message));
+    }
+    if !options.no_validate {
+        validate_rebuilt_specs(&prepared, retire_marker)?;
+    }
+    Ok((prepared, warnings))
+}
 
-    let mutations: Vec<&Prepared> = prepared
+/// Refuses the first spec to be written whose rebuilt content fails validation, with a
+/// hint when a retirement is what the change needed.
+fn validate_rebuilt_specs(
+    prepared: &[Prepared],
+    retire_marker: &change_metadata::Marker,
+) -> Result<(), ArchiveError> {
+    for p in prepared.iter().filter(|p| p.outcome == Outcome::Write) {
+        let report = Validator::new(false).validate_spec_content(&p.update.id, &p.built.rebuilt);
+        if report.valid {
+            continue;
+        }
+        return Err(ArchiveError::RebuiltSpecInvalid {
+            spec: p.update.id.clone(),
+            hint: rebuilt_hint(
+                p,
+                retire_marker.declared,
+                retire_marker.invalid_reason.as_deref(),
+            ),
+            issues: without_info(report.issues),
+        });
+    }
+    Ok(())
+}
+
+/// Steps 5 (writing) and 6: applies `mutations`, then moves the change directory to
+/// `archive_path`; on any failure every mutation is undone before the error returns.
+fn apply_and_move(
+    layout: &Layout,
+    mutations: &[&Prepared],
+    change_dir: &Path,
+    archive_path: &Path,
+) -> Result<(), ArchiveError> {
+    let changes: Vec<SpecMutation<'_>> = mutations
         .iter()
-        .filter(|p| {
-            p.outcome == Outcome::Retire
-                || (p.outcome == Outcome::Write && p.built.counts.total() > 0)
+        .map(|p| match p.outcome {
+            Outcome::Retire => SpecMutation::Retire {
+                target: &p.update.target,
+            },
+            _ => SpecMutation::Write {
+                target: &p.update.target,
+                content: &p.built.rebuilt,
+            },
         })
         .collect();
     let mut journal = Journal::default();
-    let applied = apply_mutations(&mutations, &mut journal).and_then(|()| {
-        std::fs::create_dir_all(layout.archive_dir()).map_err(io_err("creating", &archive_path))?;
-        std::fs::rename(&change_dir, &archive_path)
-            .map_err(io_err("moving the change to", &archive_path))
+    let applied = journal.apply(&changes).and_then(|()| {
+        std::fs::create_dir_all(layout.archive_dir()).map_err(io_err("creating", archive_path))?;
+        std::fs::rename(change_dir, archive_path)
+            .map_err(io_err("moving the change to", archive_path))
     });
     if let Err(err) = applied {
         journal.roll_back();
         return Err(err);
     }
     journal.commit(&layout.specs_dir());
+    Ok(())
+}
 
+/// The operations applied over every changed spec.
+fn applied_totals(mutations: &[&Prepared]) -> MergeCounts {
     let mut totals = MergeCounts::default();
-    for p in prepared.iter().filter(|p| {
-        p.outcome == Outcome::Retire || (p.outcome == Outcome::Write && p.built.counts.total() > 0)
-    }) {
+    for p in mutations {
         totals.added += p.built.counts.added;
         totals.modified += p.built.counts.modified;
         totals.removed += p.built.counts.removed;
         totals.renamed += p.built.counts.renamed;
     }
-    let specs: Vec<AppliedSpec> = prepared
-        .iter()
-        .map(|p| AppliedSpec {
-            id: p.update.id.clone(),
-            action: if p.update.exists { "update" } else { "create" },
-            outcome: match p.outcome {
-                Outcome::Retire => "retire",
-                Outcome::Write if p.built.counts.total() > 0 => "write",
-                _ => "skip",
-            },
-            counts: p.built.counts,
-        })
-        .collect();
+    totals
+}
+
+/// What happened to one prepared spec, for the result.
+fn applied_spec(p: &Prepared) -> AppliedSpec {
+    AppliedSpec {
+        id: p.update.id.clone(),
+        action: if p.update.exists { "update" } else { "create" },
+        outcome: match p.outcome {
+            Outcome::Retire => "retire",
+            Outcome::Write if p.built.counts.total() > 0 => "write",
+            _ => "skip",
+        },
+        counts: p.built.counts,
+    }
+}
+
+/// One warning per retired capability: which file went and how to get it back.
+fn retirement_warnings(layout: &Layout, prepared: &[Prepared]) -> Vec<String> {
+    let mut warnings = Vec::new();
     for p in prepared.iter().filter(|p| p.outcome == Outcome::Retire) {
         let relative = p
             .update
@@ -560,20 +683,7 @@ pub fn archive_change(
             p.update.id
         ));
     }
-    Ok(ArchiveResult {
-        change: change.to_string(),
-        archived_as: archive_name,
-        path: archive_path,
-        specs_updated: !mutations.is_empty(),
-        totals: if prepared.is_empty() {
-            None
-        } else {
-            Some(totals)
-        },
-        warnings,
-        specs,
-        task_progress: progress,
-    })
+    warnings
 }
 
 fn rebuilt_hint(p: &Prepared, declared: bool, invalid_reason: Option<&str>) -> Option<String> {
@@ -604,153 +714,6 @@ fn rebuilt_hint(p: &Prepared, declared: bool, invalid_reason: Option<&str>) -> O
         ));
     }
     None
-}
-
-/// Undo log of the spec mutations of one archive.
-#[derive(Default)]
-struct Journal {
-    /// (target, previous content or None when it did not exist) for replaced files.
-    replaced: Vec<(PathBuf, Option<Vec<u8>>)>,
-    /// (target, backup path) for retired specs, moved aside until the archive commits.
-    retired: Vec<(PathBuf, PathBuf)>,
-    /// Directories created for new capabilities.
-    created_dirs: Vec<PathBuf>,
-}
-
-impl Journal {
-    fn roll_back(&mut self) {
-        for (target, previous) in self.replaced.drain(..).rev() {
-            // Best effort: the original error is what the user needs to see.
-            let _ = match previous {
-                Some(bytes) => std::fs::write(&target, bytes),
-                None => std::fs::remove_file(&target),
-            };
-        }
-        for (target, backup) in self.retired.drain(..).rev() {
-            let _ = std::fs::rename(&backup, &target);
-        }
-        for dir in self.created_dirs.drain(..).rev() {
-            let _ = std::fs::remove_dir(&dir);
-        }
-    }
-
-    fn commit(&mut self, specs_root: &Path) {
-        for (target, backup) in self.retired.drain(..) {
-            let _ = std::fs::remove_file(&backup);
-            prune_empty_dirs(target.parent(), specs_root);
-        }
-    }
-}
-
-fn prune_empty_dirs(start: Option<&Path>, boundary: &Path) {
-    let Ok(boundary) = boundary.canonicalize() else {
-        return;
-    };
-    let mut dir = start.map(Path::to_path_buf);
-    while let Some(current) = dir {
-        let Ok(real) = current.canonicalize() else {
-            return;
-        };
-        if real == boundary || !real.starts_with(&boundary) {
-            return;
-        }
-        if std::fs::remove_dir(&current).is_err() {
-            return;
-        }
-        dir = current.parent().map(Path::to_path_buf);
-    }
-}
-
-fn write_target(target: &Path) -> PathBuf {
-    // Keep a symlinked spec.md a symlink: write through it.
-    match std::fs::symlink_metadata(target) {
-        Ok(meta) if meta.file_type().is_symlink() => target
-            .canonicalize()
-            .unwrap_or_else(|_| target.to_path_buf()),
-        _ => target.to_path_buf(),
-    }
-}
-
-fn apply_mutations(mutations: &[&Prepared], journal: &mut Journal) -> Result<(), ArchiveError> {
-    // Stage every new content first, so a full disk or a permission problem is found
-    // before any spec changes.
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let cleanup = |staged: &[(PathBuf, PathBuf)]| {
-        for (tmp, _) in staged {
-            let _ = std::fs::remove_file(tmp);
-        }
-    };
-    for p in mutations.iter().filter(|p| p.outcome == Outcome::Write) {
-        let target = write_target(&p.update.target);
-        let previous = std::fs::read(&target).ok();
-        let content = match &previous {
-            Some(bytes) => {
-                line_ending::match_original(&p.built.rebuilt, &String::from_utf8_lossy(bytes))
-            }
-            None => p.built.rebuilt.clone(),
-        };
-        if let Some(parent) = target.parent()
-            && !parent.exists()
-        {
-            let mut missing = Vec::new();
-            let mut cursor = Some(parent);
-            while let Some(dir) = cursor.filter(|d| !d.exists()) {
-                missing.push(dir.to_path_buf());
-                cursor = dir.parent();
-            }
-            if let Err(source) = std::fs::create_dir_all(parent) {
-                cleanup(&staged);
-                return Err(ArchiveError::Io {
-                    action: "creating",
-                    path: parent.to_path_buf(),
-                    source,
-                });
-            }
-            journal.created_dirs.extend(missing.into_iter().rev());
-        }
-        let tmp = target.with_file_name(format!(
-            ".{}.pipeline-archive-{}",
-            target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        if let Err(source) = std::fs::write(&tmp, content.as_bytes()) {
-            cleanup(&staged);
-            return Err(ArchiveError::Io {
-                action: "writing",
-                path: tmp,
-                source,
-            });
-        }
-        if let Ok(meta) = std::fs::metadata(&target) {
-            let _ = std::fs::set_permissions(&tmp, meta.permissions());
-        }
-        journal.replaced.push((target.clone(), previous));
-        staged.push((tmp, target));
-    }
-    let mut remaining = staged.clone();
-    while !remaining.is_empty() {
-        let (tmp, target) = remaining.remove(0);
-        if let Err(source) = std::fs::rename(&tmp, &target) {
-            cleanup(&remaining);
-            let _ = std::fs::remove_file(&tmp);
-            return Err(ArchiveError::Io {
-                action: "replacing",
-                path: target,
-                source,
-            });
-        }
-    }
-    for p in mutations.iter().filter(|p| p.outcome == Outcome::Retire) {
-        let target = &p.update.target;
-        let backup =
-            target.with_file_name(format!(".spec.md.pipeline-retired-{}", std::process::id()));
-        std::fs::rename(target, &backup).map_err(io_err("retiring", target))?;
-        journal.retired.push((target.clone(), backup));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -11,10 +11,9 @@
 
 use std::path::Path;
 
-use regex::Regex;
 use serde_norway::Value;
 
-use crate::ecma_text::js_re;
+use crate::ecma_text::{js_re, js_regex};
 
 /// File name of the change metadata.
 pub const METADATA_FILENAME: &str = ".openspec.yaml";
@@ -213,6 +212,14 @@ fn unhonorable(reason: &str) -> Marker {
     }
 }
 
+/// Whether unparsable metadata `raw` still visibly sets `key` on a line of its own, so a
+/// comment mentioning the key does not count: the CLI's pattern `^\s*(['"]?)KEY\1\s*:`
+/// with the `m` flag, its backreference spelled out as three alternatives.
+fn mentions_key(raw: &str, key: &str) -> bool {
+    let key = regex::escape(key);
+    js_regex(&format!(r#"(?m)^\s*(?:'{key}'|"{key}"|{key})\s*:"#)).is_match(raw)
+}
+
 /// Reads a boolean marker (`skip_specs`, `retire_capabilities`) with the CLI's rules.
 /// Never fails: problems become [`Marker::invalid_reason`] when the marker was set.
 pub fn read_marker(change_dir: &Path, key: &str) -> Marker {
@@ -225,8 +232,7 @@ pub fn read_marker(change_dir: &Path, key: &str) -> Marker {
     let parsed: Value = match serde_norway::from_str(&raw) {
         Ok(value) => value,
         Err(_) => {
-            let mention = Regex::new(&format!(r#"(?m)^\s*(?:'{key}'|"{key}"|{key})\s*:"#));
-            let mentioned = mention.map(|re| re.is_match(&raw)).unwrap_or(false);
+            let mentioned = mentions_key(&raw, key);
             return if mentioned {
                 unhonorable("the file is not valid YAML")
             } else {

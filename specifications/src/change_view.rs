@@ -29,16 +29,13 @@ js_re!(CANONICAL_TITLE, r"(?i)^Requirement:\s*\S");
 js_re!(PROSE_DELTA, r"^\s*-\s*\*\*([^*:]+)(?::\*\*|\*\*:)\s*(.+)$");
 js_re!(
     RENAME_WORDS,
-    r"(?-u:\b)rename(s|d|ing)?(?-u:\b)|(?-u:\b)renamed\s+(to|from)(?-u:\b)"
+    r"\brename(s|d|ing)?\b|\brenamed\s+(to|from)\b"
 );
 js_re!(
     ADD_WORDS,
-    r"(?-u:\b)add(s|ed|ing)?(?-u:\b)|(?-u:\b)create(s|d|ing)?(?-u:\b)|(?-u:\b)new(?-u:\b)"
+    r"\badd(s|ed|ing)?\b|\bcreate(s|d|ing)?\b|\bnew\b"
 );
-js_re!(
-    REMOVE_WORDS,
-    r"(?-u:\b)remove(s|d|ing)?(?-u:\b)|(?-u:\b)delete(s|d|ing)?(?-u:\b)"
-);
+js_re!(REMOVE_WORDS, r"\bremove(s|d|ing)?\b|\bdelete(s|d|ing)?\b");
 
 /// A rename in a delta.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

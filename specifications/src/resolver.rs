@@ -194,80 +194,15 @@ fn pick(input: &str, names: &[String]) -> Option<String> {
 /// the closest existing name), unreadable files.
 pub fn resolve(layout: &Layout, reference: &str) -> Result<Resolved, ReferenceError> {
     let target = parse_reference(reference)?;
-    let io = |what: &str, err: std::io::Error| ReferenceError::Io {
-        reference: reference.to_string(),
-        what: what.to_string(),
-        message: err.to_string(),
-    };
     match &target {
         Reference::Requirement {
             capability,
             requirement,
-        } => {
-            let specs = layout.spec_ids().map_err(|e| io("openspec/specs", e))?;
-            let mut candidates: Vec<CatalogRequirement> = Vec::new();
-            let mut source = String::new();
-            if specs.contains(capability) {
-                let content = read_lossy(&layout.spec_file(capability))
-                    .map_err(|e| io("the main spec", e))?;
-                candidates = spec_requirements(capability, &content);
-                source = format!("openspec/specs/{capability}/spec.md");
-            }
-            if let Some(found) = candidates.iter().find(|r| &r.name == requirement) {
-                let text = found.raw.clone();
-                return Ok(Resolved {
-                    reference: reference.into(),
-                    target: target.clone(),
-                    source,
-                    text,
-                    requirement: Some(found.clone()),
-                });
-            }
-            // Not in the main spec: a requirement an active change introduces or rewrites.
-            let mut delta_names: Vec<String> = Vec::new();
-            let mut capability_known = specs.contains(capability);
-            for change in layout.change_ids().map_err(|e| io("openspec/changes", e))? {
-                for touch in change_touches(layout, &change).map_err(|e| io("a change", e))? {
-                    if &touch.capability != capability {
-                        continue;
-                    }
-                    capability_known = true;
-                    if let Some(block) = &touch.block {
-                        if &touch.requirement == requirement {
-                            let req = catalog_requirement(capability, block);
-                            return Ok(Resolved {
-                                reference: reference.into(),
-                                target: target.clone(),
-                                source: format!(
-                                    "openspec/changes/{change}/specs/{capability}/spec.md ({})",
-                                    touch.operation
-                                ),
-                                text: req.raw.clone(),
-                                requirement: Some(req),
-                            });
-                        }
-                        delta_names.push(touch.requirement.clone());
-                    }
-                }
-            }
-            if !capability_known {
-                return Err(ReferenceError::UnknownCapability {
-                    reference: reference.into(),
-                    capability: capability.clone(),
-                    closest: pick(capability, &specs),
-                });
-            }
-            let mut names: Vec<String> = candidates.iter().map(|r| r.name.clone()).collect();
-            names.extend(delta_names);
-            Err(ReferenceError::UnknownRequirement {
-                reference: reference.into(),
-                capability: capability.clone(),
-                requirement: requirement.clone(),
-                closest: pick(requirement, &names),
-            })
-        }
+        } => resolve_requirement(layout, reference, &target, capability, requirement),
         Reference::Change { change } | Reference::ChangeTask { change, .. } => {
-            let changes = layout.change_ids().map_err(|e| io("openspec/changes", e))?;
+            let changes = layout
+                .change_ids()
+                .map_err(io_error(reference, "openspec/changes"))?;
             if !changes.contains(change) {
                 return Err(ReferenceError::UnknownChange {
                     reference: reference.into(),
@@ -278,30 +213,7 @@ pub fn resolve(layout: &Layout, reference: &str) -> Result<Resolved, ReferenceEr
             let dir = layout.change_dir(change);
             let tasks = read_lossy(&dir.join("tasks.md")).unwrap_or_default();
             if let Reference::ChangeTask { task, .. } = &target {
-                let lines = parse_task_lines(&tasks);
-                let numbers: Vec<String> = lines.iter().filter_map(|t| t.number.clone()).collect();
-                return match lines
-                    .iter()
-                    .find(|t| t.number.as_deref() == Some(task.as_str()))
-                {
-                    Some(line) => Ok(Resolved {
-                        reference: reference.into(),
-                        target: target.clone(),
-                        source: format!("openspec/changes/{change}/tasks.md"),
-                        text: format!(
-                            "- [{}] {}",
-                            if line.done { "x" } else { " " },
-                            line.description
-                        ),
-                        requirement: None,
-                    }),
-                    None => Err(ReferenceError::UnknownTask {
-                        reference: reference.into(),
-                        change: change.clone(),
-                        task: task.clone(),
-                        closest: pick(task, &numbers),
-                    }),
-                };
+                return resolve_task(reference, &target, change, task, &tasks);
             }
             let proposal = read_lossy(&dir.join("proposal.md")).unwrap_or_default();
             let mut text = proposal.trim_end().to_string();
@@ -317,6 +229,125 @@ pub fn resolve(layout: &Layout, reference: &str) -> Result<Resolved, ReferenceEr
                 requirement: None,
             })
         }
+    }
+}
+
+/// Maps a read failure of `what` while resolving `reference` to [`ReferenceError::Io`].
+fn io_error<'a>(
+    reference: &'a str,
+    what: &'a str,
+) -> impl FnOnce(std::io::Error) -> ReferenceError + 'a {
+    move |err| ReferenceError::Io {
+        reference: reference.to_string(),
+        what: what.to_string(),
+        message: err.to_string(),
+    }
+}
+
+/// A `spec://<capability>#<requirement>`: the main spec's requirement, else one an
+/// active change adds or rewrites; errors name the closest capability or requirement.
+fn resolve_requirement(
+    layout: &Layout,
+    reference: &str,
+    target: &Reference,
+    capability: &String,
+    requirement: &String,
+) -> Result<Resolved, ReferenceError> {
+    let specs = layout
+        .spec_ids()
+        .map_err(io_error(reference, "openspec/specs"))?;
+    let mut candidates: Vec<CatalogRequirement> = Vec::new();
+    let mut source = String::new();
+    if specs.contains(capability) {
+        let content = read_lossy(&layout.spec_file(capability))
+            .map_err(io_error(reference, "the main spec"))?;
+        candidates = spec_requirements(capability, &content);
+        source = format!("openspec/specs/{capability}/spec.md");
+    }
+    if let Some(found) = candidates.iter().find(|r| &r.name == requirement) {
+        return Ok(Resolved {
+            reference: reference.into(),
+            target: target.clone(),
+            source,
+            text: found.raw.clone(),
+            requirement: Some(found.clone()),
+        });
+    }
+    // Not in the main spec: a requirement an active change introduces or rewrites.
+    let mut delta_names: Vec<String> = Vec::new();
+    let mut capability_known = specs.contains(capability);
+    for change in layout
+        .change_ids()
+        .map_err(io_error(reference, "openspec/changes"))?
+    {
+        for touch in change_touches(layout, &change).map_err(io_error(reference, "a change"))? {
+            if &touch.capability != capability {
+                continue;
+            }
+            capability_known = true;
+            if let Some(block) = &touch.block {
+                if &touch.requirement == requirement {
+                    let req = catalog_requirement(capability, block);
+                    return Ok(Resolved {
+                        reference: reference.into(),
+                        target: target.clone(),
+                        source: format!(
+                            "openspec/changes/{change}/specs/{capability}/spec.md ({})",
+                            touch.operation
+                        ),
+                        text: req.raw.clone(),
+                        requirement: Some(req),
+                    });
+                }
+                delta_names.push(touch.requirement.clone());
+            }
+        }
+    }
+    if !capability_known {
+        return Err(ReferenceError::UnknownCapability {
+            reference: reference.into(),
+            capability: capability.clone(),
+            closest: pick(capability, &specs),
+        });
+    }
+    let mut names: Vec<String> = candidates.iter().map(|r| r.name.clone()).collect();
+    names.extend(delta_names);
+    Err(ReferenceError::UnknownRequirement {
+        reference: reference.into(),
+        capability: capability.clone(),
+        requirement: requirement.clone(),
+        closest: pick(requirement, &names),
+    })
+}
+
+/// A `change://<change>/tasks#<N.M>`: the task line of `tasks` with that number.
+fn resolve_task(
+    reference: &str,
+    target: &Reference,
+    change: &str,
+    task: &str,
+    tasks: &str,
+) -> Result<Resolved, ReferenceError> {
+    let lines = parse_task_lines(tasks);
+    let numbers: Vec<String> = lines.iter().filter_map(|t| t.number.clone()).collect();
+    match lines.iter().find(|t| t.number.as_deref() == Some(task)) {
+        Some(line) => Ok(Resolved {
+            reference: reference.into(),
+            target: target.clone(),
+            source: format!("openspec/changes/{change}/tasks.md"),
+            text: format!(
+                "- [{}] {}",
+                if line.done { "x" } else { " " },
+                line.description
+            ),
+            requirement: None,
+        }),
+        None => Err(ReferenceError::UnknownTask {
+            reference: reference.into(),
+            change: change.to_string(),
+            task: task.to_string(),
+            closest: pick(task, &numbers),
+        }),
     }
 }
 

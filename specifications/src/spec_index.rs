@@ -174,30 +174,7 @@ impl SpecIndex {
     ///
     /// Errors: unreadable tree or SQLite failure (the transaction is rolled back).
     pub fn refresh(&mut self, layout: &Layout) -> Result<RefreshStats, IndexError> {
-        // (path, kind, owner, capability, content)
-        let mut files: Vec<(String, &'static str, String, String, String)> = Vec::new();
-        for spec in discover_spec_files(&layout.specs_dir())? {
-            let content = read_lossy(&spec.file)?;
-            files.push((
-                posix_relative(&layout.root, &spec.file),
-                "spec",
-                spec.id.clone(),
-                spec.id,
-                content,
-            ));
-        }
-        for change in layout.change_ids()? {
-            for delta in discover_spec_files(&layout.change_dir(&change).join("specs"))? {
-                let content = read_lossy(&delta.file)?;
-                files.push((
-                    posix_relative(&layout.root, &delta.file),
-                    "delta",
-                    change.clone(),
-                    delta.id,
-                    content,
-                ));
-            }
-        }
+        let files = indexable_files(layout)?;
         let db = self.db.clone();
         let err = |source| IndexError::Sqlite {
             db: db.clone(),
@@ -214,103 +191,29 @@ impl SpecIndex {
                 .map_err(err)?;
             rows.collect::<Result<_, _>>().map_err(err)?
         };
-        let present: HashSet<&str> = files.iter().map(|f| f.0.as_str()).collect();
-        let delete = |tx: &rusqlite::Transaction<'_>, path: &str| -> rusqlite::Result<()> {
-            for table in [
-                "spec_files",
-                "spec_requirements",
-                "spec_scenarios",
-                "spec_change_touches",
-            ] {
-                let column = if table == "spec_files" {
-                    "path"
-                } else {
-                    "source_path"
-                };
-                tx.execute(
-                    &format!("DELETE FROM {table} WHERE {column} = ?1"),
-                    params![path],
-                )?;
-            }
-            Ok(())
-        };
+        let present: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
         for (path, _) in &known {
             if !present.contains(path.as_str()) {
-                delete(&tx, path).map_err(err)?;
+                delete_file_rows(&tx, path).map_err(err)?;
                 stats.removed += 1;
             }
         }
-        for (path, kind, owner, capability, content) in &files {
-            let digest = hash(content);
-            if known.iter().any(|(p, h)| p == path && *h == digest) {
+        for file in &files {
+            let digest = hash(&file.content);
+            if known.iter().any(|(p, h)| *p == file.path && *h == digest) {
                 stats.unchanged += 1;
                 continue;
             }
-            delete(&tx, path).map_err(err)?;
+            delete_file_rows(&tx, &file.path).map_err(err)?;
             tx.execute(
                 "INSERT INTO spec_files (path, kind, owner, capability, content_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![path, kind, owner, capability, digest],
+                params![file.path, file.kind, file.owner, file.capability, digest],
             )
             .map_err(err)?;
-            if *kind == "spec" {
-                for (i, req) in spec_requirements(capability, content).iter().enumerate() {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO spec_requirements (source_path, capability, name, position, text, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![path, capability, req.name, i as i64, req.text, req.raw],
-                    )
-                    .map_err(err)?;
-                    for (j, scenario) in req.scenarios.iter().enumerate() {
-                        tx.execute(
-                            "INSERT OR REPLACE INTO spec_scenarios (source_path, requirement_position, position, name, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-                            params![path, i as i64, j as i64, scenario.name, scenario.body],
-                        )
-                        .map_err(err)?;
-                    }
-                }
+            if file.kind == "spec" {
+                insert_spec_rows(&tx, file).map_err(err)?;
             } else {
-                let plan = parse_delta_spec(content);
-                let mut rows: Vec<(String, &str, Option<String>, Option<String>)> = Vec::new();
-                rows.extend(
-                    plan.added
-                        .iter()
-                        .map(|b| (b.name.clone(), "ADDED", None, Some(b.raw.clone()))),
-                );
-                rows.extend(
-                    plan.modified
-                        .iter()
-                        .map(|b| (b.name.clone(), "MODIFIED", None, Some(b.raw.clone()))),
-                );
-                rows.extend(
-                    plan.removed
-                        .iter()
-                        .map(|n| (n.clone(), "REMOVED", None, None)),
-                );
-                rows.extend(
-                    plan.renamed
-                        .iter()
-                        .map(|p| (p.from.clone(), "RENAMED", Some(p.to.clone()), None)),
-                );
-                for (i, (name, op, new_name, raw)) in rows.iter().enumerate() {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO spec_change_touches (source_path, change_id, capability, requirement, operation, new_name, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        params![path, owner, capability, name, op, new_name, i as i64],
-                    )
-                    .map_err(err)?;
-                    if let Some(raw) = raw {
-                        // Delta requirements are searchable too, under a negative position.
-                        let block = crate::requirement_block::RequirementBlock {
-                            header_line: String::new(),
-                            name: name.clone(),
-                            raw: raw.clone(),
-                        };
-                        let req = catalog_requirement(capability, &block);
-                        tx.execute(
-                            "INSERT OR REPLACE INTO spec_requirements (source_path, capability, name, position, text, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                            params![path, capability, name, -(i as i64) - 1, req.text, req.raw],
-                        )
-                        .map_err(err)?;
-                    }
-                }
+                insert_delta_rows(&tx, file).map_err(err)?;
             }
             stats.indexed += 1;
         }
@@ -395,6 +298,139 @@ impl SpecIndex {
         let touches: Vec<ChangeTouch> = self.sql(rows.collect())?;
         Ok(conflicts_among(&touches))
     }
+}
+
+/// One file the index covers.
+struct IndexedFile {
+    /// Path below the project root, `/`-separated (the key of its rows).
+    path: String,
+    /// `spec` (a main spec) or `delta` (a change's delta spec).
+    kind: &'static str,
+    /// The capability id for a spec, the change id for a delta.
+    owner: String,
+    /// The capability id.
+    capability: String,
+    /// The file's text.
+    content: String,
+}
+
+/// Every main spec, then every delta spec of every active change.
+fn indexable_files(layout: &Layout) -> Result<Vec<IndexedFile>, IndexError> {
+    let mut files = Vec::new();
+    for spec in discover_spec_files(&layout.specs_dir())? {
+        let content = read_lossy(&spec.file)?;
+        files.push(IndexedFile {
+            path: posix_relative(&layout.root, &spec.file),
+            kind: "spec",
+            owner: spec.id.clone(),
+            capability: spec.id,
+            content,
+        });
+    }
+    for change in layout.change_ids()? {
+        for delta in discover_spec_files(&layout.change_dir(&change).join("specs"))? {
+            let content = read_lossy(&delta.file)?;
+            files.push(IndexedFile {
+                path: posix_relative(&layout.root, &delta.file),
+                kind: "delta",
+                owner: change.clone(),
+                capability: delta.id,
+                content,
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// Deletes every row derived from the file at `path`.
+fn delete_file_rows(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<()> {
+    for table in [
+        "spec_files",
+        "spec_requirements",
+        "spec_scenarios",
+        "spec_change_touches",
+    ] {
+        let column = if table == "spec_files" {
+            "path"
+        } else {
+            "source_path"
+        };
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE {column} = ?1"),
+            params![path],
+        )?;
+    }
+    Ok(())
+}
+
+/// A main spec's requirements (by position) and their scenarios.
+fn insert_spec_rows(tx: &rusqlite::Transaction<'_>, file: &IndexedFile) -> rusqlite::Result<()> {
+    let path = &file.path;
+    for (i, req) in spec_requirements(&file.capability, &file.content)
+        .iter()
+        .enumerate()
+    {
+        tx.execute(
+            "INSERT OR REPLACE INTO spec_requirements (source_path, capability, name, position, text, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![path, file.capability, req.name, i as i64, req.text, req.raw],
+        )?;
+        for (j, scenario) in req.scenarios.iter().enumerate() {
+            tx.execute(
+                "INSERT OR REPLACE INTO spec_scenarios (source_path, requirement_position, position, name, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![path, i as i64, j as i64, scenario.name, scenario.body],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A delta spec's operations as change touches, in ADDED, MODIFIED, REMOVED, RENAMED
+/// order; ADDED and MODIFIED blocks are also indexed as requirements (at negative
+/// positions, so they are searchable but not counted as main-spec requirements).
+fn insert_delta_rows(tx: &rusqlite::Transaction<'_>, file: &IndexedFile) -> rusqlite::Result<()> {
+    let (path, capability) = (&file.path, &file.capability);
+    let plan = parse_delta_spec(&file.content);
+    // (requirement, operation, new name, block text)
+    let mut rows: Vec<(String, &str, Option<String>, Option<String>)> = Vec::new();
+    rows.extend(
+        plan.added
+            .iter()
+            .map(|b| (b.name.clone(), "ADDED", None, Some(b.raw.clone()))),
+    );
+    rows.extend(
+        plan.modified
+            .iter()
+            .map(|b| (b.name.clone(), "MODIFIED", None, Some(b.raw.clone()))),
+    );
+    rows.extend(
+        plan.removed
+            .iter()
+            .map(|n| (n.clone(), "REMOVED", None, None)),
+    );
+    rows.extend(
+        plan.renamed
+            .iter()
+            .map(|p| (p.from.clone(), "RENAMED", Some(p.to.clone()), None)),
+    );
+    for (i, (name, op, new_name, raw)) in rows.iter().enumerate() {
+        tx.execute(
+            "INSERT OR REPLACE INTO spec_change_touches (source_path, change_id, capability, requirement, operation, new_name, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![path, file.owner, capability, name, op, new_name, i as i64],
+        )?;
+        if let Some(raw) = raw {
+            let block = crate::requirement_block::RequirementBlock {
+                header_line: String::new(),
+                name: name.clone(),
+                raw: raw.clone(),
+            };
+            let req = catalog_requirement(capability, &block);
+            tx.execute(
+                "INSERT OR REPLACE INTO spec_requirements (source_path, capability, name, position, text, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![path, capability, name, -(i as i64) - 1, req.text, req.raw],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

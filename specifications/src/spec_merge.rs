@@ -19,38 +19,24 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::code_fence::fence_mask;
-use crate::delta::parse_delta_spec;
-use crate::ecma_text::{js_re, js_trim, js_trim_end};
+use crate::delta::{DeltaPlan, RenameSide, parse_delta_spec};
+use crate::ecma_text::{js_re, js_trim, js_trim_end, utf16_len};
 use crate::layout::{discover_spec_files, read_lossy};
 use crate::line_ending;
 use crate::messages::MIN_PURPOSE_LENGTH;
 use crate::purpose_placeholder::{PLACEHOLDER_PREFIX, PLACEHOLDER_SUFFIX};
 use crate::requirement_block::{
-    RequirementBlock, extract_requirements_section, fold_requirement_name,
-    normalize_requirement_name, requirement_header_name,
+    RequirementBlock, RequirementsSection, extract_requirements_section, fold_requirement_name,
+    normalize_requirement_name,
 };
-use crate::scenario_diff::{describe_scenario_balance, diff_scenario_names, quote_names};
+use crate::requirement_operations::{AppliedOperations, apply_operations, normalize_block_raw};
+use crate::retirement_audit::content_the_merge_cannot_name;
 use crate::spec::parse_spec;
 use crate::spec_structure::find_main_spec_structure_issues;
 
 js_re!(PURPOSE_HEADER, r"(?i)^##\s+Purpose\s*$");
 js_re!(SECTION_HEADER, r"^##\s+");
 js_re!(FOREIGN_HEADING, r"^ {0,3}#{1,3}(?:[ \t]|$)");
-js_re!(
-    INTERRUPTS_PARAGRAPH,
-    r"^ {0,3}(?:>|(?:[-*_][ \t]*){3,}$|(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)|[<|])"
-);
-js_re!(LIST_ITEM, r"^(\s*(?:[-*+]|\d{1,9}[.)])\s+)");
-js_re!(ATX_HEADING, r"^ {0,3}#{1,6}(?:[ \t]|$)");
-js_re!(HTML_HEADING, r"(?i)^\s*<h[1-6]\b");
-js_re!(HTML_HEADING_INDENTED, r"(?i)^ {0,3}<h[1-6]\b");
-js_re!(SECTION_TITLE, r"^ {0,3}##\s+(.+?)\s*$");
-js_re!(SETEXT, r"^ {0,3}(=+|-+)\s*$");
-js_re!(SETEXT_IN_ITEM, r"^ {0,3}(?:=+|-+)\s*$");
-js_re!(TITLE, r"^ {0,3}#\s+.+$");
-js_re!(SCENARIO_HEADING, r"(?i)^ {0,3}####\s+Scenario:");
-js_re!(INDENT, r"^[ \t]*");
-js_re!(TABLE_OR_HTML, r"^\s*[|<]");
 
 /// One delta spec and the main spec it applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,45 +125,6 @@ pub fn find_spec_updates(change_dir: &Path, main_specs_dir: &Path) -> io::Result
     Ok(updates)
 }
 
-/// An insertion-ordered map, because the rebuild order depends on JavaScript `Map`
-/// semantics (delete + set moves a key to the end; set on an existing key keeps it).
-#[derive(Default)]
-struct OrderedBlocks(Vec<(String, RequirementBlock)>);
-
-impl OrderedBlocks {
-    fn position(&self, key: &str) -> Option<usize> {
-        self.0.iter().position(|(k, _)| k == key)
-    }
-    fn get(&self, key: &str) -> Option<&RequirementBlock> {
-        self.position(key).map(|i| &self.0[i].1)
-    }
-    fn has(&self, key: &str) -> bool {
-        self.position(key).is_some()
-    }
-    fn set(&mut self, key: String, block: RequirementBlock) {
-        match self.position(&key) {
-            Some(i) => self.0[i].1 = block,
-            None => self.0.push((key, block)),
-        }
-    }
-    fn delete(&mut self, key: &str) {
-        if let Some(i) = self.position(key) {
-            self.0.remove(i);
-        }
-    }
-    fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(k, _)| k)
-    }
-}
-
-fn refuse(message: String) -> MergeError {
-    MergeError::Refused(message)
-}
-
-fn normalize_block_raw(raw: &str) -> String {
-    js_trim(&line_ending::normalize_newlines(raw)).to_string()
-}
-
 /// Applies one delta to its main spec in memory (`buildUpdatedSpec`).
 ///
 /// Errors: [`MergeError::Refused`] with the CLI's message for every rule above;
@@ -192,100 +139,148 @@ pub fn build_updated_spec(
     })?;
     let plan = parse_delta_spec(&change_content);
     let spec = update.id.as_str();
-    let mut warnings = Vec::new();
-
-    if let Some(first) = plan.unpaired_renames.first() {
-        let missing = match first.side {
-            crate::delta::RenameSide::From => "TO",
-            crate::delta::RenameSide::To => "FROM",
-        };
+    refuse_unpaired_rename(spec, &plan)?;
+    let mut warnings = orphan_warnings(spec, &plan);
+    let names = DeltaNames::unique(spec, &plan)?;
+    refuse_cross_section(spec, &plan, &names)?;
+    if plan.operation_count() == 0 {
         return Err(refuse(format!(
-            "{spec} validation failed - RENAMED entry on line {} has no matching {missing}: for header \"### Requirement: {}\". Write each rename as a FROM: line followed immediately by its TO: line.",
-            first.line, first.name
+            "Delta parsing found no operations for {spec}. Provide ADDED/MODIFIED/REMOVED/RENAMED sections in change spec."
         )));
     }
-    for orphan in &plan.orphaned_requirements {
-        let where_ = match &orphan.section {
-            Some(section) => format!("under \"## {section}\""),
-            None => "above the first \"## \" section".to_string(),
-        };
-        warnings.push(format!(
-            "{spec} - requirement \"{}\" (line {}) is {where_}, which is not a delta section, so it was not applied. Move it under ADDED/MODIFIED/REMOVED/RENAMED Requirements.",
-            orphan.name, orphan.line
-        ));
-    }
+    let target = read_target(update, change_name, &plan, &change_content, &mut warnings)?;
+    refuse_invalid_structure(spec, &target.content)?;
 
-    let mut added_names: Vec<String> = Vec::new();
-    for add in &plan.added {
-        let name = normalize_requirement_name(&add.name);
-        if added_names.contains(&name) {
-            return Err(refuse(format!(
-                "{spec} validation failed - duplicate requirement in ADDED for header \"### Requirement: {}\"",
-                add.name
-            )));
+    let parts = extract_requirements_section(&target.content);
+    let applied = apply_operations(
+        spec,
+        &plan,
+        &parts.body_blocks,
+        target.is_new,
+        &mut warnings,
+    )?;
+    let kept = blocks_in_order(spec, &parts.body_blocks, &applied, &mut warnings);
+    Ok(MergedSpec {
+        rebuilt: reassemble(&parts, &kept),
+        counts: applied.counts,
+        warnings,
+        no_requirement_blocks: kept.is_empty(),
+        unaccounted_content: content_the_merge_cannot_name(&parts),
+    })
+}
+
+fn refuse(message: String) -> MergeError {
+    MergeError::Refused(message)
+}
+
+/// A RENAMED entry whose FROM or TO line has no partner.
+fn refuse_unpaired_rename(spec: &str, plan: &DeltaPlan) -> Result<(), MergeError> {
+    let Some(first) = plan.unpaired_renames.first() else {
+        return Ok(());
+    };
+    let missing = match first.side {
+        RenameSide::From => "TO",
+        RenameSide::To => "FROM",
+    };
+    Err(refuse(format!(
+        "{spec} validation failed - RENAMED entry on line {} has no matching {missing}: for header \"### Requirement: {}\". Write each rename as a FROM: line followed immediately by its TO: line.",
+        first.line, first.name
+    )))
+}
+
+/// One warning per requirement outside any delta section (it is not applied).
+fn orphan_warnings(spec: &str, plan: &DeltaPlan) -> Vec<String> {
+    plan.orphaned_requirements
+        .iter()
+        .map(|orphan| {
+            let where_ = match &orphan.section {
+                Some(section) => format!("under \"## {section}\""),
+                None => "above the first \"## \" section".to_string(),
+            };
+            format!(
+                "{spec} - requirement \"{}\" (line {}) is {where_}, which is not a delta section, so it was not applied. Move it under ADDED/MODIFIED/REMOVED/RENAMED Requirements.",
+                orphan.name, orphan.line
+            )
+        })
+        .collect()
+}
+
+/// The normalised requirement names each section of a delta names, each once.
+struct DeltaNames {
+    added: Vec<String>,
+    modified: Vec<String>,
+    removed: Vec<String>,
+}
+
+impl DeltaNames {
+    /// Collects the names, refusing the first one a section names twice (ADDED,
+    /// MODIFIED, REMOVED, then RENAMED FROM and TO).
+    fn unique(spec: &str, plan: &DeltaPlan) -> Result<Self, MergeError> {
+        let duplicate = |section: &str, name: &str| {
+            refuse(format!(
+                "{spec} validation failed - duplicate {section} for header \"### Requirement: {name}\""
+            ))
+        };
+        let mut added: Vec<String> = Vec::new();
+        for add in &plan.added {
+            let name = normalize_requirement_name(&add.name);
+            if added.contains(&name) {
+                return Err(duplicate("requirement in ADDED", &add.name));
+            }
+            added.push(name);
         }
-        added_names.push(name);
+        let mut modified: Vec<String> = Vec::new();
+        for m in &plan.modified {
+            let name = normalize_requirement_name(&m.name);
+            if modified.contains(&name) {
+                return Err(duplicate("requirement in MODIFIED", &m.name));
+            }
+            modified.push(name);
+        }
+        let mut removed: Vec<String> = Vec::new();
+        for r in &plan.removed {
+            let name = normalize_requirement_name(r);
+            if removed.contains(&name) {
+                return Err(duplicate("requirement in REMOVED", r));
+            }
+            removed.push(name);
+        }
+        let mut renamed_from: Vec<String> = Vec::new();
+        let mut renamed_to: Vec<String> = Vec::new();
+        for pair in &plan.renamed {
+            let from = normalize_requirement_name(&pair.from);
+            let to = normalize_requirement_name(&pair.to);
+            if renamed_from.contains(&from) {
+                return Err(duplicate("FROM in RENAMED", &pair.from));
+            }
+            if renamed_to.contains(&to) {
+                return Err(duplicate("TO in RENAMED", &pair.to));
+            }
+            renamed_from.push(from);
+            renamed_to.push(to);
+        }
+        Ok(DeltaNames {
+            added,
+            modified,
+            removed,
+        })
     }
-    let mut modified_names: Vec<String> = Vec::new();
-    for m in &plan.modified {
-        let name = normalize_requirement_name(&m.name);
-        if modified_names.contains(&name) {
-            return Err(refuse(format!(
-                "{spec} validation failed - duplicate requirement in MODIFIED for header \"### Requirement: {}\"",
-                m.name
-            )));
-        }
-        modified_names.push(name);
-    }
-    let mut removed_names: Vec<String> = Vec::new();
-    for r in &plan.removed {
-        let name = normalize_requirement_name(r);
-        if removed_names.contains(&name) {
-            return Err(refuse(format!(
-                "{spec} validation failed - duplicate requirement in REMOVED for header \"### Requirement: {r}\""
-            )));
-        }
-        removed_names.push(name);
-    }
-    let mut renamed_from: Vec<String> = Vec::new();
-    let mut renamed_to: Vec<String> = Vec::new();
-    for pair in &plan.renamed {
-        let from = normalize_requirement_name(&pair.from);
-        let to = normalize_requirement_name(&pair.to);
-        if renamed_from.contains(&from) {
-            return Err(refuse(format!(
-                "{spec} validation failed - duplicate FROM in RENAMED for header \"### Requirement: {}\"",
-                pair.from
-            )));
-        }
-        if renamed_to.contains(&to) {
-            return Err(refuse(format!(
-                "{spec} validation failed - duplicate TO in RENAMED for header \"### Requirement: {}\"",
-                pair.to
-            )));
-        }
-        renamed_from.push(from);
-        renamed_to.push(to);
-    }
-    let mut conflicts: Vec<(String, &str, &str)> = Vec::new();
-    for n in &modified_names {
-        if removed_names.contains(n) {
-            conflicts.push((n.clone(), "MODIFIED", "REMOVED"));
-        }
-        if added_names.contains(n) {
-            conflicts.push((n.clone(), "MODIFIED", "ADDED"));
-        }
-    }
-    for n in &added_names {
-        if removed_names.contains(n) {
-            conflicts.push((n.clone(), "ADDED", "REMOVED"));
-        }
-    }
+}
+
+/// A requirement named by two sections that cannot both apply to it. Renames are
+/// checked first (RENAMED and REMOVED however spelled, MODIFIED naming the old name,
+/// TO colliding with ADDED), then MODIFIED/REMOVED, MODIFIED/ADDED and ADDED/REMOVED.
+fn refuse_cross_section(
+    spec: &str,
+    plan: &DeltaPlan,
+    names: &DeltaNames,
+) -> Result<(), MergeError> {
     for pair in &plan.renamed {
         let from = normalize_requirement_name(&pair.from);
         let to = normalize_requirement_name(&pair.to);
         let folded = fold_requirement_name(&from);
-        if let Some(spelled) = removed_names
+        if let Some(spelled) = names
+            .removed
             .iter()
             .find(|r| fold_requirement_name(r) == folded)
         {
@@ -299,44 +294,75 @@ pub fn build_updated_spec(
                 pair.from
             )));
         }
-        if modified_names.contains(&from) {
+        if names.modified.contains(&from) {
             return Err(refuse(format!(
                 "{spec} validation failed - when a rename exists, MODIFIED must reference the NEW header \"### Requirement: {}\"",
                 pair.to
             )));
         }
-        if added_names.contains(&to) {
+        if names.added.contains(&to) {
             return Err(refuse(format!(
                 "{spec} validation failed - RENAMED TO header collides with ADDED for \"### Requirement: {}\"",
                 pair.to
             )));
         }
     }
-    if let Some((name, a, b)) = conflicts.first() {
-        return Err(refuse(format!(
+    let mut conflicts: Vec<(&String, &str, &str)> = Vec::new();
+    for n in &names.modified {
+        if names.removed.contains(n) {
+            conflicts.push((n, "MODIFIED", "REMOVED"));
+        }
+        if names.added.contains(n) {
+            conflicts.push((n, "MODIFIED", "ADDED"));
+        }
+    }
+    for n in &names.added {
+        if names.removed.contains(n) {
+            conflicts.push((n, "ADDED", "REMOVED"));
+        }
+    }
+    match conflicts.first() {
+        Some((name, a, b)) => Err(refuse(format!(
             "{spec} validation failed - requirement present in multiple sections ({a} and {b}) for header \"### Requirement: {name}\""
-        )));
+        ))),
+        None => Ok(()),
     }
-    if plan.operation_count() == 0 {
-        return Err(refuse(format!(
-            "Delta parsing found no operations for {spec}. Provide ADDED/MODIFIED/REMOVED/RENAMED sections in change spec."
-        )));
-    }
+}
 
-    let delta_purpose = extract_purpose_section(&change_content);
-    let mut is_new_spec = false;
-    let target_content = match read_lossy(&update.target) {
+/// The main spec a delta applies to: its content, or a skeleton for a new capability.
+struct Target {
+    content: String,
+    /// The capability did not exist: its content is the skeleton.
+    is_new: bool,
+}
+
+/// Reads the target of `update`; when it does not exist, builds the new capability's
+/// skeleton instead (only ADDED may apply to it). Warns when an existing spec's Purpose
+/// differs from the one the delta carries (the delta's is ignored).
+fn read_target(
+    update: &SpecUpdate,
+    change_name: &str,
+    plan: &DeltaPlan,
+    change_content: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Target, MergeError> {
+    let spec = update.id.as_str();
+    let delta_purpose = extract_purpose_section(change_content);
+    match read_lossy(&update.target) {
         Ok(content) => {
             if let Some(delta) = &delta_purpose
                 && let Some(existing) = extract_purpose_section(&content)
                 && existing != *delta
             {
                 warnings.push(format!(
-                            "{spec} - delta Purpose ignored; {spec} already has one. Edit {} directly to change it.",
-                            update.target.display()
-                        ));
+                    "{spec} - delta Purpose ignored; {spec} already has one. Edit {} directly to change it.",
+                    update.target.display()
+                ));
             }
-            content
+            Ok(Target {
+                content,
+                is_new: false,
+            })
         }
         Err(err)
             if matches!(
@@ -344,232 +370,126 @@ pub fn build_updated_spec(
                 io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
             ) =>
         {
-            if !plan.modified.is_empty() || !plan.renamed.is_empty() {
-                return Err(refuse(format!(
-                    "{spec}: target spec does not exist; only ADDED requirements are allowed for new specs. MODIFIED and RENAMED operations require an existing spec."
-                )));
-            }
-            if !plan.removed.is_empty() {
-                warnings.push(format!(
-                    "{spec} - {} REMOVED requirement(s) ignored for new spec (nothing to remove).",
-                    plan.removed.len()
-                ));
-            }
-            is_new_spec = true;
-            let mut skeleton = build_spec_skeleton(spec, change_name, delta_purpose.as_deref());
-            let overview = delta_purpose
-                .as_ref()
-                .and_then(|_| readable_overview(&skeleton, spec));
-            if delta_purpose.is_some() && overview.is_none() {
-                skeleton = build_spec_skeleton(spec, change_name, None);
-                warnings.push(format!(
-                    "{spec} - delta Purpose ignored (it would leave the new spec unreadable); wrote the placeholder Purpose instead."
-                ));
-            } else if let Some(overview) = overview
-                && crate::ecma_text::utf16_len(&overview) < MIN_PURPOSE_LENGTH
-            {
-                warnings.push(format!(
-                        "{spec} - carried Purpose is under {MIN_PURPOSE_LENGTH} characters; openspec validate --strict reports it as too brief."
-                    ));
-            }
-            skeleton
+            let content = new_capability_skeleton(
+                spec,
+                change_name,
+                plan,
+                delta_purpose.as_deref(),
+                warnings,
+            )?;
+            Ok(Target {
+                content,
+                is_new: true,
+            })
         }
-        Err(source) => {
-            return Err(MergeError::Io {
-                path: update.target.clone(),
-                source,
-            });
-        }
-    };
+        Err(source) => Err(MergeError::Io {
+            path: update.target.clone(),
+            source,
+        }),
+    }
+}
 
-    let structure = find_main_spec_structure_issues(&target_content);
-    if !structure.is_empty() {
-        let details: Vec<String> = structure
-            .iter()
-            .map(|i| format!("line {}: {}", i.line, i.message))
-            .collect();
+/// The skeleton of a capability the change creates: refused when the delta modifies or
+/// renames (nothing exists to change), REMOVED entries ignored with a warning; the
+/// delta's Purpose carried over unless it would leave the spec unreadable (then the
+/// placeholder, with a warning), with a warning when it is too brief for `--strict`.
+fn new_capability_skeleton(
+    spec: &str,
+    change_name: &str,
+    plan: &DeltaPlan,
+    delta_purpose: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<String, MergeError> {
+    if !plan.modified.is_empty() || !plan.renamed.is_empty() {
         return Err(refuse(format!(
-            "{spec}: target spec is structurally invalid and cannot be updated until fixed:\n{}",
-            details.join("\n")
+            "{spec}: target spec does not exist; only ADDED requirements are allowed for new specs. MODIFIED and RENAMED operations require an existing spec."
         )));
     }
-
-    let parts = extract_requirements_section(&target_content);
-    let mut blocks = OrderedBlocks::default();
-    for block in &parts.body_blocks {
-        blocks.set(normalize_requirement_name(&block.name), block.clone());
+    if !plan.removed.is_empty() {
+        warnings.push(format!(
+            "{spec} - {} REMOVED requirement(s) ignored for new spec (nothing to remove).",
+            plan.removed.len()
+        ));
     }
-    let mut ordered_keys: Vec<String> = parts
-        .body_blocks
+    let skeleton = build_spec_skeleton(spec, change_name, delta_purpose);
+    let overview = delta_purpose.and_then(|_| readable_overview(&skeleton, spec));
+    if delta_purpose.is_some() && overview.is_none() {
+        warnings.push(format!(
+            "{spec} - delta Purpose ignored (it would leave the new spec unreadable); wrote the placeholder Purpose instead."
+        ));
+        return Ok(build_spec_skeleton(spec, change_name, None));
+    }
+    if let Some(overview) = overview
+        && utf16_len(&overview) < MIN_PURPOSE_LENGTH
+    {
+        warnings.push(format!(
+            "{spec} - carried Purpose is under {MIN_PURPOSE_LENGTH} characters; openspec validate --strict reports it as too brief."
+        ));
+    }
+    Ok(skeleton)
+}
+
+/// A target with structural defects (which the merge could make worse) is refused.
+fn refuse_invalid_structure(spec: &str, content: &str) -> Result<(), MergeError> {
+    let structure = find_main_spec_structure_issues(content);
+    if structure.is_empty() {
+        return Ok(());
+    }
+    let details: Vec<String> = structure
         .iter()
-        .map(|b| normalize_requirement_name(&b.name))
+        .map(|i| format!("line {}: {}", i.line, i.message))
         .collect();
-    let mut counts = MergeCounts::default();
+    Err(refuse(format!(
+        "{spec}: target spec is structurally invalid and cannot be updated until fixed:\n{}",
+        details.join("\n")
+    )))
+}
 
-    for pair in &plan.renamed {
-        let from = normalize_requirement_name(&pair.from);
-        let to = normalize_requirement_name(&pair.to);
-        if !blocks.has(&from) {
-            if blocks.has(&to) {
-                let folded = fold_requirement_name(&from);
-                if let Some(near) = blocks
-                    .keys()
-                    .find(|k| **k != to && fold_requirement_name(k) == folded)
-                {
-                    let existing = blocks.get(near).map(|b| b.name.clone()).unwrap_or_default();
-                    return Err(refuse(format!(
-                        "{spec} RENAMED failed for header \"### Requirement: {}\" - source not found, but \"### Requirement: {existing}\" exists; fix the header to match it exactly",
-                        pair.from
-                    )));
-                }
-                continue;
-            }
-            return Err(refuse(format!(
-                "{spec} RENAMED failed for header \"### Requirement: {}\" - source not found",
-                pair.from
-            )));
-        }
-        if blocks.has(&to) {
-            return Err(refuse(format!(
-                "{spec} RENAMED failed for header \"### Requirement: {}\" - target already exists",
-                pair.to
-            )));
-        }
-        let folded_to = fold_requirement_name(&to);
-        if let Some(near) = blocks
-            .keys()
-            .find(|k| **k != from && fold_requirement_name(k) == folded_to)
-        {
-            let existing = blocks.get(near).map(|b| b.name.clone()).unwrap_or_default();
-            return Err(refuse(format!(
-                "{spec} RENAMED failed for header \"### Requirement: {}\" - \"### Requirement: {existing}\" already exists and differs only in case or spacing; choose a distinct name",
-                pair.to
-            )));
-        }
-        let Some(block) = blocks.get(&from).cloned() else {
-            continue;
-        };
-        let header = format!("### Requirement: {to}");
-        let mut raw_lines: Vec<&str> = block.raw.split('\n').collect();
-        raw_lines[0] = &header;
-        let renamed = RequirementBlock {
-            header_line: header.clone(),
-            name: to.clone(),
-            raw: raw_lines.join("\n"),
-        };
-        blocks.delete(&from);
-        blocks.set(to.clone(), renamed);
-        if let Some(slot) = ordered_keys.iter_mut().find(|k| **k == from) {
-            *slot = to;
-        }
-        counts.renamed += 1;
-    }
-
-    for name in &plan.removed {
-        let key = normalize_requirement_name(name);
-        if !blocks.has(&key) {
-            if !is_new_spec {
-                let folded = fold_requirement_name(&key);
-                if let Some(near) = blocks.keys().find(|k| fold_requirement_name(k) == folded) {
-                    let existing = blocks.get(near).map(|b| b.name.clone()).unwrap_or_default();
-                    return Err(refuse(format!(
-                        "{spec} REMOVED failed for header \"### Requirement: {name}\" - not found, but \"### Requirement: {existing}\" exists; fix the header to match it exactly"
-                    )));
-                }
-                warnings.push(format!(
-                    "{spec} - REMOVED requirement \"{name}\" is not in the current spec; treating it as already removed."
-                ));
-            }
-            continue;
-        }
-        blocks.delete(&key);
-        counts.removed += 1;
-    }
-
-    for m in &plan.modified {
-        let key = normalize_requirement_name(&m.name);
-        let Some(current) = blocks.get(&key).cloned() else {
-            return Err(refuse(format!(
-                "{spec} MODIFIED failed for header \"### Requirement: {}\" - not found",
-                m.name
-            )));
-        };
-        let first_line = m.raw.split('\n').next().unwrap_or_default();
-        if requirement_header_name(first_line).as_deref() != Some(key.as_str()) {
-            return Err(refuse(format!(
-                "{spec} MODIFIED failed for header \"### Requirement: {}\" - header mismatch in content",
-                m.name
-            )));
-        }
-        let diff = diff_scenario_names(&current.raw, &m.raw);
-        if !diff.missing.is_empty() {
-            return Err(refuse(format!(
-                "{spec} MODIFIED failed for header \"### Requirement: {}\" - current spec contains scenario(s) not present in the modified block: {}. {} Refresh the change spec before archiving to avoid dropping scenarios.",
-                m.name,
-                quote_names(&diff.missing),
-                describe_scenario_balance(&diff)
-            )));
-        }
-        if normalize_block_raw(&current.raw) != normalize_block_raw(&m.raw) {
-            counts.modified += 1;
-        }
-        blocks.set(key, m.clone());
-    }
-
-    for add in &plan.added {
-        let key = normalize_requirement_name(&add.name);
-        if let Some(existing) = blocks.get(&key) {
-            if normalize_block_raw(&existing.raw) == normalize_block_raw(&add.raw) {
-                continue;
-            }
-            return Err(refuse(format!(
-                "{spec} ADDED failed for header \"### Requirement: {}\" - already exists",
-                add.name
-            )));
-        }
-        let folded = fold_requirement_name(&key);
-        if let Some(near) = blocks.keys().find(|k| fold_requirement_name(k) == folded) {
-            let existing = blocks.get(near).map(|b| b.name.clone()).unwrap_or_default();
-            return Err(refuse(format!(
-                "{spec} ADDED failed for header \"### Requirement: {}\" - \"### Requirement: {existing}\" already exists and differs only in case or spacing; use MODIFIED with that exact header to change it, or choose a distinct name",
-                add.name
-            )));
-        }
-        blocks.set(key, add.clone());
-        counts.added += 1;
-    }
-
+/// The blocks of the rebuilt spec: the original ones in their order (replaced, renamed
+/// or gone), then the new ones. Warns about a heading inside a replaced or removed block
+/// that goes with it.
+fn blocks_in_order(
+    spec: &str,
+    original: &[RequirementBlock],
+    applied: &AppliedOperations,
+    warnings: &mut Vec<String>,
+) -> Vec<RequirementBlock> {
     let mut kept: Vec<RequirementBlock> = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    for (index, block) in parts.body_blocks.iter().enumerate() {
-        let key = &ordered_keys[index];
-        let replacement = blocks.get(key).cloned();
-        if let Some(r) = &replacement {
+    let mut seen: Vec<&String> = Vec::new();
+    for (block, key) in original.iter().zip(&applied.ordered_keys) {
+        let replacement = applied.blocks.get(key);
+        if let Some(r) = replacement {
             kept.push(r.clone());
-            seen.push(key.clone());
+            seen.push(key);
         }
-        if replacement.as_ref() != Some(block)
+        if replacement != Some(block)
             && let Some((heading, foreign_raw)) = first_foreign_tail(&block.raw)
         {
             let normalized_foreign = normalize_block_raw(&foreign_raw);
-            let keeps = replacement.as_ref().is_some_and(|r| {
+            let keeps = replacement.is_some_and(|r| {
                 count_occurrences(&normalize_block_raw(&r.raw), &normalized_foreign)
                     >= count_occurrences(&normalize_block_raw(&block.raw), &normalized_foreign)
             });
             if !keeps {
                 warnings.push(format!(
-                        "{spec} - \"{heading}\" sits inside requirement \"{}\" and goes with it. Move it under its own requirement, or above `## Requirements`, to keep it.",
-                        block.name
-                    ));
+                    "{spec} - \"{heading}\" sits inside requirement \"{}\" and goes with it. Move it under its own requirement, or above `## Requirements`, to keep it.",
+                    block.name
+                ));
             }
         }
     }
-    for (key, block) in &blocks.0 {
-        if !seen.contains(key) {
+    for (key, block) in applied.blocks.entries() {
+        if !seen.contains(&key) {
             kept.push(block.clone());
         }
     }
+    kept
+}
 
+/// The rebuilt spec text: what precedes the requirements section, its header, the
+/// preamble and blocks one blank line apart, what follows; blank runs outside fences
+/// collapsed, one trailing newline.
+fn reassemble(parts: &RequirementsSection, kept: &[RequirementBlock]) -> String {
     let mut body_parts: Vec<String> = Vec::new();
     if !js_trim(&parts.preamble).is_empty() {
         body_parts.push(js_trim_end(&parts.preamble).to_string());
@@ -585,20 +505,15 @@ pub fn build_updated_spec(
     .into_iter()
     .filter(|s| !s.is_empty())
     .collect();
-    let rebuilt = format!(
+    format!(
         "{}\n",
         js_trim_end(&collapse_blank_runs_outside_fences(&slices.join("\n\n")))
-    );
-    Ok(MergedSpec {
-        rebuilt,
-        counts,
-        warnings,
-        no_requirement_blocks: kept.is_empty(),
-        unaccounted_content: content_the_merge_cannot_name(&parts),
-    })
+    )
 }
 
-fn first_foreign_tail(raw: &str) -> Option<(String, String)> {
+/// The first heading inside a requirement block that is not its own (levels 1 to 3,
+/// outside fences), trimmed, with the block's text from there on.
+pub(crate) fn first_foreign_tail(raw: &str) -> Option<(String, String)> {
     let normalized = line_ending::normalize_newlines(raw);
     let lines: Vec<&str> = normalized.split('\n').collect();
     let mask = fence_mask(&lines);
@@ -640,182 +555,6 @@ fn collapse_blank_runs_outside_fences(content: &str) -> String {
         }
     }
     kept.join("\n")
-}
-
-fn content_column(prefix: &str) -> usize {
-    let mut column = 0;
-    for c in prefix.chars() {
-        column += if c == '\t' { 4 - (column % 4) } else { 1 };
-    }
-    column
-}
-
-fn drop_indent(line: &str, columns: usize) -> &str {
-    let mut column = 0;
-    let mut index = 0;
-    for (i, c) in line.char_indices() {
-        if column >= columns {
-            break;
-        }
-        match c {
-            ' ' => column += 1,
-            '\t' => column += 4 - (column % 4),
-            _ => break,
-        }
-        index = i + c.len_utf8();
-    }
-    &line[index..]
-}
-
-fn is_heading_line(line: &str) -> bool {
-    ATX_HEADING.is_match(line) || HTML_HEADING.is_match(line)
-}
-
-/// Lines of a spec that a capability retirement could not name (`contentTheMergeCannotName`).
-fn content_the_merge_cannot_name(
-    parts: &crate::requirement_block::RequirementsSection,
-) -> Vec<String> {
-    let mut leftovers: Vec<String> = Vec::new();
-    let before = line_ending::normalize(&parts.before);
-    let before_lines: Vec<&str> = before.split('\n').collect();
-    let before_mask = fence_mask(&before_lines);
-    let mut in_purpose = false;
-    let mut title_seen = false;
-    let mut previous = "";
-    for (index, line) in before_lines.iter().enumerate() {
-        if js_trim(line).is_empty() {
-            previous = "";
-            continue;
-        }
-        if !before_mask[index] {
-            if let Some(c) = SECTION_TITLE.captures(line) {
-                in_purpose =
-                    js_trim(c.get(1).map_or("", |m| m.as_str())).eq_ignore_ascii_case("purpose");
-                if !in_purpose {
-                    leftovers.push(js_trim(line).to_string());
-                }
-                previous = line;
-                continue;
-            }
-            let setext = in_purpose && !js_trim(previous).is_empty() && SETEXT.is_match(line);
-            let html = HTML_HEADING_INDENTED.is_match(line);
-            if setext || html {
-                leftovers.push(js_trim(if setext { previous } else { line }).to_string());
-                in_purpose = false;
-                previous = line;
-                continue;
-            }
-            if TITLE.is_match(line) {
-                if !title_seen && !in_purpose {
-                    title_seen = true;
-                } else {
-                    leftovers.push(js_trim(line).to_string());
-                    in_purpose = false;
-                }
-                previous = line;
-                continue;
-            }
-        }
-        previous = line;
-        if in_purpose {
-            continue;
-        }
-        leftovers.push(js_trim(line).to_string());
-    }
-    for slice in [&parts.preamble, &parts.after] {
-        for line in slice.split('\n') {
-            if !js_trim(line).is_empty() {
-                leftovers.push(js_trim(line).to_string());
-            }
-        }
-    }
-    for block in &parts.body_blocks {
-        if let Some((heading, _)) = first_foreign_tail(&block.raw) {
-            leftovers.push(heading);
-        }
-        let raw = line_ending::normalize_newlines(&block.raw);
-        let lines: Vec<&str> = raw.split('\n').collect();
-        let mask = fence_mask(&lines);
-        let mut seen_scenario = false;
-        let mut in_bullets = false;
-        let mut bullets_seen = false;
-        let mut list_indent: Option<usize> = None;
-        let mut paragraph_open = false;
-        for (index, line) in lines.iter().enumerate() {
-            if js_trim(line).is_empty() {
-                if bullets_seen {
-                    in_bullets = false;
-                }
-                list_indent = None;
-                paragraph_open = false;
-                continue;
-            }
-            if index == 0 {
-                continue;
-            }
-            let indent = content_column(INDENT.find(line).map_or("", |m| m.as_str()));
-            let inside_item = list_indent.is_some_and(|l| indent >= l);
-            let within = if inside_item {
-                drop_indent(line, list_indent.unwrap_or(0))
-            } else {
-                line
-            };
-            let lazily = paragraph_open && in_bullets && !INTERRUPTS_PARAGRAPH.is_match(within);
-            let continues = (inside_item || lazily) && !is_heading_line(within);
-            if mask[index] {
-                if !inside_item {
-                    list_indent = None;
-                }
-                paragraph_open = false;
-                continue;
-            }
-            if index > 1 && SETEXT_IN_ITEM.is_match(within) && !js_trim(lines[index - 1]).is_empty()
-            {
-                leftovers.push(js_trim(lines[index - 1]).to_string());
-                list_indent = None;
-                paragraph_open = false;
-                continue;
-            }
-            if continues {
-                paragraph_open = !INTERRUPTS_PARAGRAPH.is_match(within);
-                continue;
-            }
-            let bullet = LIST_ITEM
-                .captures(line)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str());
-            list_indent = bullet.map(content_column);
-            paragraph_open = bullet.is_some();
-            if SCENARIO_HEADING.is_match(line) {
-                seen_scenario = true;
-                in_bullets = true;
-                bullets_seen = false;
-                continue;
-            }
-            if bullet.is_some() {
-                if in_bullets {
-                    bullets_seen = true;
-                    continue;
-                }
-                if !seen_scenario {
-                    continue;
-                }
-                leftovers.push(js_trim(line).to_string());
-                continue;
-            }
-            if !seen_scenario && !TABLE_OR_HTML.is_match(line) {
-                continue;
-            }
-            leftovers.push(js_trim(line).to_string());
-        }
-    }
-    let mut unique: Vec<String> = Vec::new();
-    for line in leftovers {
-        if !unique.contains(&line) {
-            unique.push(line);
-        }
-    }
-    unique
 }
 
 fn mask_html_comments(content: &str) -> String {

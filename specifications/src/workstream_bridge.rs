@@ -42,9 +42,9 @@ pub struct BridgeOptions {
     pub default_acceptance_tests: Vec<String>,
 }
 
-/// One workstream step, in the foundation's format.
+/// One step of a [`GeneratedWorkstream`], serialised in the workstream file format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WorkstreamStep {
+pub struct GeneratedStep {
     /// `<N>-<slug>`.
     pub id: String,
     /// Group title.
@@ -79,9 +79,11 @@ pub struct WorkstreamStep {
     pub parallel_ok: Option<bool>,
 }
 
-/// A workstream generated from a change or an epic.
+/// A workstream generated from a change proposal or a CCPM epic: plain data that
+/// serialises to a workstream file (not the engine's loaded workstream model, which
+/// lives in pipeline-core and is built by loading such a file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Workstream {
+pub struct GeneratedWorkstream {
     /// `ws-<change-id>` / `ws-<epic>`.
     pub id: String,
     /// The change id (absent for CCPM epics).
@@ -90,7 +92,7 @@ pub struct Workstream {
     /// Title.
     pub description: String,
     /// Steps in task-file order.
-    pub steps: Vec<WorkstreamStep>,
+    pub steps: Vec<GeneratedStep>,
     /// Source facts.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, serde_json::Value>,
@@ -297,7 +299,7 @@ pub fn change_to_workstream(
     layout: &Layout,
     change: &str,
     options: &BridgeOptions,
-) -> Result<Workstream, BridgeError> {
+) -> Result<GeneratedWorkstream, BridgeError> {
     let dir = layout.change_dir(change);
     if !dir.is_dir() {
         let available = layout.change_ids().unwrap_or_default();
@@ -322,11 +324,57 @@ pub fn change_to_workstream(
     if groups.is_empty() {
         return Err(BridgeError::NoTasks { path: tasks_path });
     }
+    let requirements = delta_requirement_refs(layout, change, &dir)?;
+    let ids: BTreeMap<String, String> = groups
+        .iter()
+        .map(|g| (g.number.clone(), step_id(&g.number, &g.title)))
+        .collect();
+    let (tool, capability) = execution(options);
+    let mut steps = Vec::new();
+    for (index, group) in groups.iter().enumerate() {
+        let acceptance = if !group.acceptance.is_empty() {
+            group.acceptance.clone()
+        } else if !preamble_acceptance.is_empty() {
+            preamble_acceptance.clone()
+        } else {
+            options.default_acceptance_tests.clone()
+        };
+        steps.push(GeneratedStep {
+            id: ids[&group.number].clone(),
+            description: group.title.clone(),
+            tasks: group.tasks.clone(),
+            openspec_tasks: group.task_numbers.clone(),
+            depends_on: group_dependencies(&groups, index, &ids, &tasks_path)?,
+            tool: tool.clone(),
+            capability: capability.clone(),
+            specs: group_specs(group, &requirements),
+            acceptance_tests: acceptance,
+            metadata: BTreeMap::new(),
+            conflict_group: None,
+            parallel_ok: None,
+        });
+    }
+    Ok(GeneratedWorkstream {
+        id: format!("ws-{change}"),
+        openspec_change: Some(change.to_string()),
+        description: title,
+        steps,
+        metadata: BTreeMap::new(),
+    })
+}
+
+/// The requirements a change adds, modifies or renames (under the new name), each as
+/// `(name, spec://<capability>#<name>)`.
+fn delta_requirement_refs(
+    layout: &Layout,
+    change: &str,
+    dir: &Path,
+) -> Result<Vec<(String, String)>, BridgeError> {
     let touches = change_touches(layout, change).map_err(|source| BridgeError::Io {
         path: dir.join("specs"),
         source,
     })?;
-    let requirements: Vec<(String, String)> = touches
+    Ok(touches
         .iter()
         .filter_map(|t| match t.operation {
             "ADDED" | "MODIFIED" => Some((
@@ -339,78 +387,58 @@ pub fn change_to_workstream(
                 .map(|n| (n.clone(), format!("spec://{}#{n}", t.capability))),
             _ => None,
         })
-        .collect();
-    let ids: BTreeMap<String, String> = groups
-        .iter()
-        .map(|g| (g.number.clone(), step_id(&g.number, &g.title)))
-        .collect();
-    let (tool, capability) = execution(options);
-    let mut steps = Vec::new();
-    for (index, group) in groups.iter().enumerate() {
-        let depends_on = if group.references.is_empty() {
-            index
-                .checked_sub(1)
-                .map(|p| vec![ids[&groups[p].number].clone()])
-                .unwrap_or_default()
-        } else {
-            let mut deps = Vec::new();
-            for reference in &group.references {
-                let id = ids.get(reference).ok_or_else(|| BridgeError::BadReference {
-                    path: tasks_path.clone(),
-                    message: format!(
-                        "group {} ({}) depends on group {reference}, which does not exist (groups: {})",
-                        group.number,
-                        group.title,
-                        ids.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                })?;
-                if !deps.contains(id) {
-                    deps.push(id.clone());
-                }
-            }
-            deps
-        };
-        let lower = group.text.to_lowercase();
-        let mentioned: Vec<String> = requirements
-            .iter()
-            .filter(|(name, _)| lower.contains(&name.to_lowercase()))
-            .map(|(_, r)| r.clone())
-            .collect();
-        let specs = if mentioned.is_empty() {
-            requirements.iter().map(|(_, r)| r.clone()).collect()
-        } else {
-            mentioned
-        };
-        let acceptance = if !group.acceptance.is_empty() {
-            group.acceptance.clone()
-        } else if !preamble_acceptance.is_empty() {
-            preamble_acceptance.clone()
-        } else {
-            options.default_acceptance_tests.clone()
-        };
-        let tasks: Vec<String> = group.tasks.clone();
-        steps.push(WorkstreamStep {
-            id: ids[&group.number].clone(),
-            description: group.title.clone(),
-            tasks,
-            openspec_tasks: group.task_numbers.clone(),
-            depends_on,
-            tool: tool.clone(),
-            capability: capability.clone(),
-            specs,
-            acceptance_tests: acceptance,
-            metadata: BTreeMap::new(),
-            conflict_group: None,
-            parallel_ok: None,
-        });
+        .collect())
+}
+
+/// The step ids group `index` depends on: the groups it names, each once, or else the
+/// previous group. Errors: [`BridgeError::BadReference`] for a group that does not exist.
+fn group_dependencies(
+    groups: &[Group],
+    index: usize,
+    ids: &BTreeMap<String, String>,
+    tasks_path: &Path,
+) -> Result<Vec<String>, BridgeError> {
+    let group = &groups[index];
+    if group.references.is_empty() {
+        return Ok(index
+            .checked_sub(1)
+            .map(|p| vec![ids[&groups[p].number].clone()])
+            .unwrap_or_default());
     }
-    Ok(Workstream {
-        id: format!("ws-{change}"),
-        openspec_change: Some(change.to_string()),
-        description: title,
-        steps,
-        metadata: BTreeMap::new(),
-    })
+    let mut deps = Vec::new();
+    for reference in &group.references {
+        let id = ids
+            .get(reference)
+            .ok_or_else(|| BridgeError::BadReference {
+                path: tasks_path.to_path_buf(),
+                message: format!(
+                    "group {} ({}) depends on group {reference}, which does not exist (groups: {})",
+                    group.number,
+                    group.title,
+                    ids.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            })?;
+        if !deps.contains(id) {
+            deps.push(id.clone());
+        }
+    }
+    Ok(deps)
+}
+
+/// The `spec://` references of a group's step: the requirements its text names
+/// (case-insensitively), or all of them when it names none.
+fn group_specs(group: &Group, requirements: &[(String, String)]) -> Vec<String> {
+    let lower = group.text.to_lowercase();
+    let mentioned: Vec<String> = requirements
+        .iter()
+        .filter(|(name, _)| lower.contains(&name.to_lowercase()))
+        .map(|(_, r)| r.clone())
+        .collect();
+    if mentioned.is_empty() {
+        requirements.iter().map(|(_, r)| r.clone()).collect()
+    } else {
+        mentioned
+    }
 }
 
 /// Front matter of a CCPM task file.
@@ -464,7 +492,7 @@ pub fn ccpm_epic_to_workstream(
     repo: &Path,
     epic: &str,
     options: &BridgeOptions,
-) -> Result<Workstream, BridgeError> {
+) -> Result<GeneratedWorkstream, BridgeError> {
     let dir = repo.join(".claude").join("epics").join(epic);
     let entries = std::fs::read_dir(&dir).map_err(|_| {
         BridgeError::NotFound(format!("no CCPM epic '{epic}' at {}", dir.display()))
@@ -584,7 +612,7 @@ pub fn ccpm_epic_to_workstream(
             "ccpm_task".to_string(),
             serde_json::Value::String(format!(".claude/epics/{epic}/{n}.md")),
         );
-        steps.push(WorkstreamStep {
+        steps.push(GeneratedStep {
             id: ids[n].clone(),
             description: title_of(meta, body, n),
             tasks: vec![js_trim(body).to_string()]
@@ -623,7 +651,7 @@ pub fn ccpm_epic_to_workstream(
         "ccpm_epic".to_string(),
         serde_json::Value::String(epic.to_string()),
     );
-    Ok(Workstream {
+    Ok(GeneratedWorkstream {
         id: format!("ws-{}", slug(epic).if_empty(epic)),
         openspec_change: None,
         description,

@@ -1,14 +1,18 @@
 //! `pipeline clean [RUN]`: removes worktrees, step branches and logs runs left behind.
 
-use pipeline_core::engine::{EngineError, clean_runs};
+use pipeline_core::engine::clean_runs;
 
-use super::{exit, print_json};
+use super::exit;
 use crate::cli::RepoArgs;
+use crate::command_error::CommandError;
+use crate::json_output::print_json;
 
-pub fn clean(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+/// `pipeline clean [RUN]`: removes what `run` (default: every run no live process drives)
+/// left behind and prints the counts. Errors: from the engine (no repository, unknown run).
+pub fn clean(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let report = clean_runs(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {
-        print_json(&report);
+        print_json(&report)?;
         return Ok(exit::OK);
     }
     println!(

@@ -3,15 +3,19 @@
 
 use std::path::Path;
 
-use pipeline_core::engine::{EngineError, breakers, diagnose, plugins, run_errors};
+use pipeline_core::engine::{breakers, diagnose, plugins, run_errors};
 
-use super::{exit, print_json};
+use super::exit;
 use crate::cli::RepoArgs;
+use crate::command_error::CommandError;
+use crate::json_output::print_json;
 
-pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+/// `pipeline errors [RUN]`: the classified errors of a run's steps (default: the newest
+/// run) with their diagnostics. Errors: from the engine (no repository, unknown run).
+pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (run_id, errors) = run_errors(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {
-        print_json(&serde_json::json!({"run_id": run_id, "errors": errors}));
+        print_json(&serde_json::json!({"run_id": run_id, "errors": errors}))?;
         return Ok(exit::OK);
     }
     if errors.is_empty() {
@@ -54,12 +58,14 @@ pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Eng
     Ok(exit::OK)
 }
 
-pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+/// `pipeline breakers [--reset TOOL]`: every tool's circuit breaker, after closing
+/// `reset`'s. Errors: from the engine (no repository, state database).
+pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (removed, list) = breakers(repo.repo.as_deref(), repo.db.as_deref(), reset)?;
     if json {
         print_json(
             &serde_json::json!({"reset": reset.map(|t| serde_json::json!({"tool": t, "existed": removed})), "breakers": list}),
-        );
+        )?;
         return Ok(exit::OK);
     }
     if let Some(tool) = reset {
@@ -98,10 +104,12 @@ pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<
     Ok(exit::OK)
 }
 
-pub fn plugins_cmd(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+/// `pipeline plugins`: the error plugins in the order they are consulted. Errors: an
+/// invalid plugin manifest (invalid input).
+pub fn plugins_cmd(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let list = plugins(repo.repo.as_deref())?;
     if json {
-        print_json(&list);
+        print_json(&list)?;
         return Ok(exit::OK);
     }
     for p in &list {
@@ -119,16 +127,18 @@ pub fn plugins_cmd(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
     Ok(exit::OK)
 }
 
+/// `pipeline diagnose --log FILE`: the error engine's report on a saved log, as if `tool`
+/// had exited with `exit_code`. Errors: an unreadable log or invalid plugin (invalid input).
 pub fn diagnose_cmd(
     log: &Path,
     tool: Option<&str>,
     exit_code: i32,
     json: bool,
     repo: &RepoArgs,
-) -> Result<i32, EngineError> {
+) -> Result<i32, CommandError> {
     let report = diagnose(repo.repo.as_deref(), log, tool, exit_code)?;
     if json {
-        print_json(&report);
+        print_json(&report)?;
         return Ok(exit::OK);
     }
     println!("class:     {}", report.class.name());

@@ -2,18 +2,21 @@
 
 use std::io::Write;
 
-use pipeline_core::engine::{EngineError, step_logs};
+use pipeline_core::engine::step_logs;
 
 use super::exit;
 use crate::cli::RepoArgs;
+use crate::command_error::CommandError;
 
+/// `pipeline logs RUN STEP`: the log files of a step's attempt (default: its last), or
+/// their paths with `paths_only`. Errors: from the engine (unknown run, step or attempt).
 pub fn logs(
     run: &str,
     step: &str,
     attempt: Option<u32>,
     paths_only: bool,
     repo: &RepoArgs,
-) -> Result<i32, EngineError> {
+) -> Result<i32, CommandError> {
     let logs = step_logs(repo.repo.as_deref(), repo.db.as_deref(), run, step, attempt)?;
     let files: Vec<_> = std::iter::once(&logs.tool_log)
         .chain(logs.test_logs.iter())

@@ -1,4 +1,8 @@
 //! One module per command; `dispatch` runs the chosen one and returns the exit code.
+//!
+//! A command returns `Ok(code)` for an outcome it reported itself and `Err` when it could
+//! not do its job; `dispatch` is the one place that prints such an error (through
+//! [`CommandError::report`]) and turns it into its exit code.
 
 mod clean;
 mod errors;
@@ -11,23 +15,18 @@ mod tools;
 mod validate;
 
 use pipeline_core::engine::EngineError;
+/// The exit-code table (`pipeline_core::exit_code`): `exit::OK`, `exit::FAILED`,
+/// `exit::INVALID`, `exit::INTERNAL`, `exit::INTERRUPTED`.
+pub use pipeline_core::exit_code as exit;
 
 use crate::cli::{Cli, Command};
-
-/// Exit codes (issue #2): 0 success, 1 a step or the run failed, 2 invalid input or
-/// usage, 3 internal or state error, 130 interrupted.
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const FAILED: i32 = 1;
-    pub const INVALID: i32 = 2;
-    pub const INTERRUPTED: i32 = 130;
-}
+use crate::command_error::{CommandError, report_engine_error};
 
 /// Runs the command and returns the process exit code.
 pub fn dispatch(cli: Cli) -> i32 {
-    let result = match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Resume(args) => run::resume(args),
+    let result: Result<i32, CommandError> = match cli.command {
+        Command::Run(args) => run::run(args).map_err(CommandError::from),
+        Command::Resume(args) => run::resume(args).map_err(CommandError::from),
         Command::Status { run, json, repo } => status::status(run.as_deref(), json, &repo),
         Command::Runs { json, repo } => status::runs(json, &repo),
         Command::Plan {
@@ -57,36 +56,20 @@ pub fn dispatch(cli: Cli) -> i32 {
             json,
             repo,
         } => errors::diagnose_cmd(&log, tool.as_deref(), exit_code, json, &repo),
-        Command::Spec(args) => Ok(spec::run(args)),
+        Command::Spec(args) => spec::run(args),
     };
     match result {
         Ok(code) => code,
-        Err(e) => report_error(&e),
-    }
-}
-
-/// Prints an error once, without a backtrace, and gives its exit code.
-pub fn report_error(e: &EngineError) -> i32 {
-    match e {
-        EngineError::Invalid(load) => {
-            for d in &load.diagnostics {
-                eprintln!("{d}");
-            }
-            let n = load.errors().count();
-            eprintln!(
-                "{n} error{} found; nothing was run",
-                if n == 1 { "" } else { "s" }
-            );
+        Err(e) => {
+            e.report();
+            e.exit_code()
         }
-        other => eprintln!("error: {other}"),
     }
-    e.exit_code()
 }
 
-/// Prints `value` as pretty JSON on stdout.
-pub fn print_json<T: serde::Serialize>(value: &T) {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: cannot render JSON: {e}"),
-    }
+/// Prints an engine error once, without a backtrace, and gives its exit code (for
+/// commands that report an error in the middle of their own output).
+pub fn report_error(e: &EngineError) -> i32 {
+    report_engine_error(e);
+    e.exit_code()
 }

@@ -2,17 +2,20 @@
 
 use std::path::PathBuf;
 
-use pipeline_core::engine::{EngineError, load_and_plan};
+use pipeline_core::engine::load_and_plan;
 use pipeline_core::planning::{PlanFormat, render_plan};
 
 use super::exit;
 use crate::cli::{self, RepoArgs};
+use crate::command_error::CommandError;
 
+/// `pipeline plan`: renders the plan of `paths` as text, JSON or DOT. Errors: invalid
+/// workstream files (every diagnostic) and other engine errors.
 pub fn plan(
     paths: &[PathBuf],
     format: cli::PlanFormat,
     repo: &RepoArgs,
-) -> Result<i32, EngineError> {
+) -> Result<i32, CommandError> {
     let (set, plan) = load_and_plan(paths, repo.repo.as_deref())?;
     let format = match format {
         cli::PlanFormat::Text => PlanFormat::Text,

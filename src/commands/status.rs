@@ -1,14 +1,18 @@
 //! `pipeline status` and `pipeline runs`.
 
-use pipeline_core::engine::{EngineError, list_runs, run_status};
+use pipeline_core::engine::{list_runs, run_status};
 
-use super::{exit, print_json};
+use super::exit;
 use crate::cli::RepoArgs;
+use crate::command_error::CommandError;
+use crate::json_output::print_json;
 
-pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+/// `pipeline status [RUN]`: a run's steps (default: the newest run) as a table or JSON.
+/// Errors: from the engine (no repository or database, unknown run).
+pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let report = run_status(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {
-        print_json(&report);
+        print_json(&report)?;
         return Ok(exit::OK);
     }
     println!("Run {}  {}", report.run_id, report.status.as_str());
@@ -72,10 +76,11 @@ pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Eng
     Ok(exit::OK)
 }
 
-pub fn runs(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+/// `pipeline runs`: the recorded runs, newest first. Errors: from the engine.
+pub fn runs(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let runs = list_runs(repo.repo.as_deref(), repo.db.as_deref())?;
     if json {
-        print_json(&runs);
+        print_json(&runs)?;
         return Ok(exit::OK);
     }
     if runs.is_empty() {

@@ -1,11 +1,15 @@
 //! `pipeline tools`: tool profiles, whether each command is installed, its version.
 
-use pipeline_core::engine::{EngineError, breakers, open_repository};
+use pipeline_core::engine::{breakers, open_repository};
 
-use super::{exit, print_json};
+use super::exit;
 use crate::cli::RepoArgs;
+use crate::command_error::CommandError;
+use crate::json_output::print_json;
 
-pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+/// `pipeline tools`: every tool profile, whether its command is installed, its version
+/// and its circuit breaker. Errors: from the engine (no repository, invalid config).
+pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (_, workspace, registry) = open_repository(repo.repo.as_deref(), repo.db.as_deref())?;
     // Breaker state lives in the state database; without one every breaker is closed.
     let breaker_states = if workspace.db_path.exists() {
@@ -34,7 +38,7 @@ pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
             .iter()
             .map(|(name, profile, a)| serde_json::json!({"name": name, "profile": profile, "found": a.found, "version": a.version, "error": a.error, "breaker": breaker_of(name)}))
             .collect();
-        print_json(&list);
+        print_json(&list)?;
         return Ok(exit::OK);
     }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);

@@ -6,17 +6,26 @@ use std::path::PathBuf;
 use pipeline_core::engine::{EngineError, load_and_plan};
 use pipeline_core::model::{Diagnostic, Severity};
 
-use super::{exit, print_json};
+use super::exit;
 use crate::cli::RepoArgs;
+use crate::command_error::CommandError;
+use crate::json_output::{print_json, render_json};
 
-pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, EngineError> {
+/// `pipeline validate`: checks `paths` and prints the notes and a summary (or JSON).
+/// Errors: invalid workstream files, with `--json` as a `{"valid": false, ...}` document on
+/// stdout, otherwise every diagnostic on stderr; other engine errors.
+pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (set, plan) = match load_and_plan(paths, repo.repo.as_deref()) {
         Ok(p) => p,
         Err(EngineError::Invalid(load)) if json => {
-            print_json(&serde_json::json!({"valid": false, "diagnostics": load.diagnostics}));
-            return Ok(exit::INVALID);
+            return Err(CommandError::Document {
+                json: render_json(
+                    &serde_json::json!({"valid": false, "diagnostics": load.diagnostics}),
+                )?,
+                code: exit::INVALID,
+            });
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let mut notes: Vec<Diagnostic> = set.notes.clone();
     for e in plan.exclusions(&set) {
@@ -42,7 +51,7 @@ pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, E
             "steps": set.steps.len(),
             "files": set.files,
             "diagnostics": notes,
-        }));
+        }))?;
         return Ok(exit::OK);
     }
     for n in notes.iter().filter(|n| n.severity == Severity::Note) {

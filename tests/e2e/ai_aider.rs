@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::ai_cli::{
     CliProfile, QUICK_RETRY, assert_failed_permanently, assert_retried_once, assert_timed_out,
-    attempt_log, edit_step, header, log_exit_code, log_output,
+    attempt_log, edit_step, header, log_exit_code, log_output, usage_events,
 };
 use crate::support::Test;
 
@@ -117,7 +117,7 @@ fn aider_whole_file_edit_lands_in_the_step_commit_with_usage() {
     );
 
     // Usage from Aider's "Tokens: 1.2k sent, 56 received." line.
-    let usage = t.events("wf", "edit", "usage");
+    let usage = usage_events(&t, "wf");
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], "openai/fake-model", "{usage}");

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::ai_cli::{
     CliProfile, QUICK_RETRY, assert_failed_permanently, assert_retried_once, assert_timed_out,
-    attempt_log, edit_step, header,
+    attempt_log, edit_step, header, usage_events,
 };
 use crate::support::Test;
 
@@ -153,7 +153,7 @@ fn claude_bash_and_write_tool_uses_land_in_the_step_commit_with_usage() {
 
     // Usage: the sum of the two requests, as Claude Code reported it in its result event
     // (input tokens count the cache reads too).
-    let usage = t.events("cl", "edit", "usage");
+    let usage = usage_events(&t, "cl");
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], MODEL, "{usage}");

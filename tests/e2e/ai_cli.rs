@@ -157,6 +157,15 @@ pub fn log_exit_code(log: &str) -> Option<i32> {
         .and_then(|code| code.trim().parse().ok())
 }
 
+/// The `attempt_finished` events of [`STEP`] in `run` that carry the tool's token usage
+/// (in their `usage` field).
+pub fn usage_events(t: &Test, run: &str) -> Vec<Value> {
+    t.events(run, STEP, "attempt_finished")
+        .into_iter()
+        .filter(|e| !e["usage"].is_null())
+        .collect()
+}
+
 /// `pipeline errors RUN --json`.
 pub fn errors(t: &Test, run: &str) -> Value {
     serde_json::from_str(&t.pipeline(&["errors", run, "--json"]).assert_ok().stdout())
@@ -178,8 +187,7 @@ pub fn assert_retried_once(t: &Test, run: &str, class: &str) {
     let step = t.step_status(run, STEP);
     assert_eq!(step["status"], "completed", "{step:#}");
     assert_eq!(step["attempts"], 2, "{step:#}");
-    let waits =
-        t.events(run, STEP, "retry_scheduled").len() + t.events(run, STEP, "rate_limit_wait").len();
+    let waits = t.events(run, STEP, "step_waiting").len();
     assert_eq!(waits, 1, "one wait before the second attempt");
     let errors = errors(t, run);
     let error = &errors["errors"][0];

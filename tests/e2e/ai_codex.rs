@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::ai_cli::{
     CliProfile, QUICK_RETRY, assert_failed_permanently, assert_retried_once, assert_timed_out,
-    attempt_log, edit_step, header, log_exit_code, log_output,
+    attempt_log, edit_step, header, log_exit_code, log_output, usage_events,
 };
 use crate::support::Test;
 
@@ -120,7 +120,7 @@ fn codex_shell_call_and_apply_patch_land_in_the_step_commit_with_usage() {
     assert!(third.contains("custom_tool_call_output"), "{third}");
 
     // Usage: the sum of the three requests, as Codex reported it in turn.completed.
-    let usage = t.events("cx", "edit", "usage");
+    let usage = usage_events(&t, "cx");
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], MODEL, "{usage}");

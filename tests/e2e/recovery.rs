@@ -37,8 +37,9 @@ fn transient_failures_retry_with_growing_delays_then_succeed() {
     assert_eq!(st["status"], "completed");
     assert_eq!(st["attempts"], 3);
     let delays: Vec<u64> = t
-        .events("retry", "net", "retry_scheduled")
+        .events("retry", "net", "step_waiting")
         .iter()
+        .filter(|e| e["wait"] == "backoff")
         .map(|e| e["delay_ms"].as_u64().unwrap())
         .collect();
     assert_eq!(delays.len(), 2, "{delays:?}");
@@ -133,7 +134,11 @@ fn an_open_breaker_makes_the_second_step_wait_instead_of_failing() {
         second["attempts"], 1,
         "the open breaker was never called through"
     );
-    let waits = t.events("brk", "second", "breaker_wait");
+    let waits: Vec<Value> = t
+        .events("brk", "second", "step_waiting")
+        .into_iter()
+        .filter(|e| e["wait"] == "breaker")
+        .collect();
     assert_eq!(waits.len(), 1, "{waits:?}");
     assert_eq!(waits[0]["tool"], "remote");
     assert!(
@@ -406,13 +411,11 @@ fn a_step_backing_off_lends_its_job_slot_to_a_ready_step() {
             .unwrap_or_else(|| panic!("missing event in {events:#?}"))
     };
     let retrying = position(&|e| {
-        e["event"] == "step_status" && e["step"] == "slow" && e["status"] == "retrying"
+        e["event"] == "step_waiting" && e["step"] == "slow" && e["wait"] == "backoff"
     });
-    let other_done = position(&|e| {
-        e["event"] == "step_status" && e["step"] == "other" && e["status"] == "completed"
-    });
+    let other_done = position(&|e| e["event"] == "step_completed" && e["step"] == "other");
     let second =
-        position(&|e| e["event"] == "step_started" && e["step"] == "slow" && e["attempt"] == 2);
+        position(&|e| e["event"] == "attempt_started" && e["step"] == "slow" && e["attempt"] == 2);
     assert!(
         retrying < other_done && other_done < second,
         "`other` ran inside the backoff of `slow`: {events:#?}"

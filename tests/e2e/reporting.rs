@@ -76,12 +76,9 @@ fn json_events_are_ndjson() {
         .map(|e| e["event"].as_str().unwrap())
         .collect();
     assert_eq!(kinds.first(), Some(&"run_started"));
-    assert!(kinds.contains(&"step_started") && kinds.contains(&"test_finished"));
+    assert!(kinds.contains(&"attempt_started") && kinds.contains(&"test_finished"));
     assert_eq!(&kinds[kinds.len() - 2..], &["run_finished", "summary"]);
-    let failed = events
-        .iter()
-        .find(|e| e["event"] == "step_status" && e["status"] == "failed")
-        .unwrap();
+    let failed = events.iter().find(|e| e["event"] == "step_failed").unwrap();
     assert_eq!(failed["step"], "broken");
 }
 

@@ -2,9 +2,10 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use pipeline_process::OutputLimits;
+
 use super::{AiderAdapter, editable_files};
 use crate::invocation::Invocation;
-use crate::process_spec::OutputLimits;
 use crate::tool_profile::{ToolKind, ToolProfile};
 
 fn profile() -> ToolProfile {
@@ -24,6 +25,7 @@ fn invocation(worktree: &Path) -> Invocation {
         worktree: worktree.to_path_buf(),
         prompt: "do it".to_owned(),
         prompt_file: PathBuf::from("/logs/run/step/2.prompt.md"),
+        has_prompt: true,
         files: vec!["src/a.py".to_owned()],
         context_files: Vec::new(),
         env: BTreeMap::new(),

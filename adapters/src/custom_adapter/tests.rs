@@ -5,13 +5,12 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use pipeline_process::{OutputLimits, Termination};
 use tokio_util::sync::CancellationToken;
 
 use super::CustomAdapter;
 use crate::config_error::ConfigError;
 use crate::invocation::Invocation;
-use crate::process_outcome::Termination;
-use crate::process_spec::OutputLimits;
 use crate::tool_adapter::ToolAdapter;
 use crate::tool_profile::ToolProfile;
 
@@ -24,6 +23,7 @@ fn invocation(root: &Path) -> Invocation {
         worktree,
         prompt: "Implement {the} feature".to_owned(),
         prompt_file: root.join("prompts/build.md"),
+        has_prompt: true,
         files: vec!["src/a.rs".to_owned(), "src/b c.rs".to_owned()],
         context_files: Vec::new(),
         env: BTreeMap::new(),
@@ -264,4 +264,73 @@ async fn secrets_of_the_profile_and_step_never_reach_the_log() {
             "{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_command_without_a_prompt_gets_no_prompt_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = invocation(dir.path());
+    inv.has_prompt = false;
+    let adapter = CustomAdapter::new(
+        "shell",
+        ToolProfile::custom(
+            "sh",
+            args(&["-c", "echo \"[${{PIPELINE_PROMPT_FILE-unset}}]\""]),
+        ),
+    )
+    .unwrap();
+    // The argument names the variable: the file is written and the variable set.
+    let outcome = adapter
+        .invoke(&inv, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(inv.prompt_file.exists());
+    assert_eq!(
+        outcome.process.tail,
+        format!("[{}]\n", inv.prompt_file.display())
+    );
+    fs::remove_file(&inv.prompt_file).unwrap();
+
+    let plain = CustomAdapter::new(
+        "shell",
+        ToolProfile::custom("sh", args(&["-c", "env | grep -c PROMPT_FILE; true"])),
+    )
+    .unwrap();
+    let outcome = plain
+        .invoke(&inv, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(outcome.success, "{}", outcome.summary);
+    assert!(
+        !inv.prompt_file.exists(),
+        "no prompt file for a plain command"
+    );
+    assert_eq!(outcome.process.tail, "0\n", "and no PIPELINE_PROMPT_FILE");
+
+    // The same command in a step that has a prompt gets both.
+    inv.has_prompt = true;
+    let outcome = plain
+        .invoke(&inv, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(inv.prompt_file.exists());
+    assert_eq!(outcome.process.tail, "1\n");
+}
+
+#[tokio::test]
+async fn a_prompt_file_placeholder_always_gets_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = invocation(dir.path());
+    inv.has_prompt = false;
+    let adapter = CustomAdapter::new(
+        "reader",
+        ToolProfile::custom("sh", args(&["-c", "cat \"$1\"", "sh", "{prompt_file}"])),
+    )
+    .unwrap();
+    let outcome = adapter
+        .invoke(&inv, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(outcome.success, "{}", outcome.summary);
+    assert_eq!(outcome.process.tail, "Implement {the} feature");
 }

@@ -2,13 +2,13 @@
 
 use std::fs;
 
+use pipeline_process::OutputLimits;
 use tokio_util::sync::CancellationToken;
 
 use super::{BUILTIN_TOOLS_YAML, SHELL_TOOL, ToolRegistry};
 use crate::adapter_error::AdapterError;
 use crate::config_error::ConfigError;
 use crate::invocation::Invocation;
-use crate::process_spec::OutputLimits;
 use crate::tool_profile::ToolKind;
 
 const BUILTIN: (&str, &str) = ("built-in", BUILTIN_TOOLS_YAML);
@@ -302,6 +302,7 @@ async fn shell_adapter_uses_the_configured_shell_profile() {
         worktree: dir.path().to_path_buf(),
         prompt: String::new(),
         prompt_file: dir.path().join("prompt.md"),
+        has_prompt: true,
         files: Vec::new(),
         context_files: Vec::new(),
         env: Default::default(),

@@ -4,83 +4,71 @@
 //! error engine can classify (tool, command, how the process ended, its output and log).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use git2::Oid;
 use pipeline_adapters::{
-    Invocation, LineCallback, OutputLimits, ProcessOutcome, ProcessSpec, Termination, ToolAdapter,
+    Invocation, LineCallback, OutputLimits, ProcessOutcome, ProcessSpec, Termination, Usage,
     run_process,
 };
 use pipeline_error::{AttemptFailure, Termination as FailureTermination};
 
+use super::next_action::Stage;
 use super::run_context::RunContext;
-use super::{RunEvent, step_error_text};
-use crate::git::{ChangeKind, ChangeTracker, GitError, commit_staged, stage_worktree_changes};
+use super::step_error::StepError;
+use super::step_error_text;
+use super::tool_choice::ChosenTool;
+use crate::git::{ChangeKind, ChangeTracker, blocking, commit_staged, stage_worktree_changes};
 use crate::model::{FileScope, Isolation, Step, StepKind};
-use crate::state::{AttemptResult, StepStatus};
+use crate::state::{AttemptResult, Event, TestResult};
 
-/// Result of one acceptance test, kept in the checkpoint and in JUnit reports.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct TestResult {
-    /// Attempt of the step the test ran in.
-    pub attempt: u32,
-    pub name: String,
-    pub command: String,
-    pub passed: bool,
-    pub duration_ms: u64,
-    /// Exit code, or why it did not exit (timed out, signal).
-    pub outcome: String,
-    pub log: String,
-}
-
-/// Which part of the attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stage {
-    Tool,
-    Tests,
-    Scope,
-    Commit,
+/// A failed attempt, for the error engine and the decision that follows.
+pub(crate) struct AttemptFailed {
+    /// Which part failed.
+    pub stage: Stage,
+    /// How the attempt ended.
+    pub result: AttemptResult,
+    /// The tool's or test's exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// What went wrong, with the output's tail.
+    pub error: String,
+    /// What the error engine classifies.
+    pub failure: AttemptFailure,
+    /// Tokens and cost the tool reported before the failure.
+    pub usage: Option<Usage>,
 }
 
 /// Why an attempt did not complete.
 pub(crate) enum Failure {
-    Attempt {
-        stage: Stage,
-        result: AttemptResult,
-        exit_code: Option<i32>,
-        error: String,
-        /// What the error engine classifies.
-        failure: Box<AttemptFailure>,
+    /// It failed (classified next).
+    Attempt(Box<AttemptFailed>),
+    /// The run was interrupted while it ran.
+    Interrupted {
+        /// Tokens and cost the tool reported before it was stopped.
+        usage: Option<Usage>,
     },
-    Interrupted,
+    /// Recording the attempt's state failed: the run stops.
+    Journal(StepError),
 }
 
 /// A successful attempt.
 pub(crate) struct Success {
+    /// The result commit (the start commit for a step that commits nothing).
     pub commit: Oid,
     /// Tokens and cost the tool reported.
-    pub usage: Option<pipeline_adapters::Usage>,
+    pub usage: Option<Usage>,
+    /// Its acceptance tests.
     pub tests: Vec<TestResult>,
+    /// Paths it changed.
     pub changed: Vec<String>,
-}
-
-/// The tool chosen for this attempt.
-pub(crate) struct ChosenTool {
-    /// Profile name, or `shell` for a step's own command.
-    pub name: String,
-    pub kind: String,
-    pub adapter: Arc<dyn ToolAdapter>,
-    /// Whether it is an AI tool that can take a fix prompt (not a plain command).
-    pub takes_prompts: bool,
 }
 
 fn termination(t: Termination) -> FailureTermination {
     match t {
-        Termination::Exited(code) => FailureTermination::Exited { code },
-        Termination::Signaled(signal) => FailureTermination::Signalled { signal },
-        Termination::TimedOut | Termination::Cancelled => FailureTermination::TimedOut,
+        Termination::Cancelled => FailureTermination::TimedOut,
+        other => other,
     }
 }
 
@@ -90,7 +78,7 @@ fn failure_of(
     command: &str,
     out: &ProcessOutcome,
     log: &Path,
-) -> Box<AttemptFailure> {
+) -> AttemptFailure {
     let mut f = AttemptFailure::new(
         tool,
         command,
@@ -100,26 +88,20 @@ fn failure_of(
     .with_kind(kind)
     .finished_at(SystemTime::now());
     f.log_path = Some(log.to_path_buf());
-    Box::new(f)
+    f
 }
 
 fn plain_failure(stage: Stage, error: String, tool: &str) -> Failure {
-    let failure = Box::new(
-        AttemptFailure::new(
-            tool,
-            "",
-            FailureTermination::Exited { code: 1 },
-            error.clone(),
-        )
-        .finished_at(SystemTime::now()),
-    );
-    Failure::Attempt {
+    let failure = AttemptFailure::new(tool, "", FailureTermination::Exited(1), error.clone())
+        .finished_at(SystemTime::now());
+    Failure::Attempt(Box::new(AttemptFailed {
         stage,
         result: AttemptResult::Failed,
         exit_code: None,
         error,
         failure,
-    }
+        usage: None,
+    }))
 }
 
 /// Runs the tool (unless the step is a workstream's acceptance gate), the acceptance tests,
@@ -157,6 +139,9 @@ pub(crate) async fn run_attempt(
             worktree: cwd.to_path_buf(),
             prompt: prompt.to_string(),
             prompt_file,
+            has_prompt: !step.tasks.is_empty()
+                || step.prompt.is_some()
+                || prompt != step.prompt_text(),
             files: step.files_scope.clone(),
             context_files: step.context_files.clone(),
             env,
@@ -170,23 +155,15 @@ pub(crate) async fn run_attempt(
             .await
             .map_err(|e| plain_failure(Stage::Tool, e.to_string(), &tool.name))?;
         usage = outcome.usage.clone();
-        if let Some(u) = &outcome.usage {
-            let _ = ctx.state.append_event(
-                &ctx.run_id,
-                Some(step_id),
-                "usage",
-                &serde_json::json!({"attempt": attempt, "tool": tool.name, "usage": u}),
-            );
-        }
         let command = match &step.tool {
             crate::model::ToolChoice::Shell(c) => c.clone(),
             _ => tool.name.clone(),
         };
         let failure = failure_of(&tool.name, &tool.kind, &command, &outcome.process, log_path);
         match outcome.process.termination {
-            Termination::Cancelled => return Err(Failure::Interrupted),
+            Termination::Cancelled => return Err(Failure::Interrupted { usage }),
             Termination::TimedOut => {
-                return Err(Failure::Attempt {
+                return Err(Failure::Attempt(Box::new(AttemptFailed {
                     stage: Stage::Tool,
                     result: AttemptResult::TimedOut,
                     exit_code: None,
@@ -195,10 +172,11 @@ pub(crate) async fn run_attempt(
                         outcome.process.duration.as_secs_f64()
                     ),
                     failure,
-                });
+                    usage,
+                })));
             }
             _ if !outcome.success => {
-                return Err(Failure::Attempt {
+                return Err(Failure::Attempt(Box::new(AttemptFailed {
                     stage: Stage::Tool,
                     result: AttemptResult::Failed,
                     exit_code: outcome.process.termination.exit_code(),
@@ -207,14 +185,15 @@ pub(crate) async fn run_attempt(
                         &outcome.process.tail,
                     ),
                     failure,
-                });
+                    usage,
+                })));
             }
             _ => {
                 // Some AI tools exit 0 after failing (Aider on API errors): ask the plugins.
                 if tool.takes_prompts
                     && let Some(report) = ctx.errors.detect(&failure)
                 {
-                    return Err(Failure::Attempt {
+                    return Err(Failure::Attempt(Box::new(AttemptFailed {
                         stage: Stage::Tool,
                         result: AttemptResult::Failed,
                         exit_code: Some(0),
@@ -226,13 +205,16 @@ pub(crate) async fn run_attempt(
                             &outcome.process.tail,
                         ),
                         failure,
-                    });
+                        usage,
+                    })));
                 }
             }
         }
     }
 
-    let tests = run_acceptance_tests(ctx, step, cwd, attempt, &limits, &cancel).await?;
+    let tests = run_acceptance_tests(ctx, step, cwd, attempt, &limits, &cancel)
+        .await
+        .map_err(|f| f.with_usage(usage.clone()))?;
 
     // OpenSpec progress: tick the step's tasks in its change's tasks.md (part of its commit;
     // pipeline's own change, so exempt from the scope check).
@@ -330,23 +312,16 @@ async fn run_acceptance_tests(
     if step.acceptance_tests.is_empty() {
         return Ok(tests);
     }
-    ctx.state
-        .set_step_status(&ctx.run_id, step_id, StepStatus::Validating, None)
-        .map_err(|e| {
-            plain_failure(
-                Stage::Tests,
-                format!("cannot record validation: {e}"),
-                "state",
-            )
-        })?;
-    ctx.reporter.report(&RunEvent::StepStatus {
-        step: step_id.to_string(),
-        status: StepStatus::Validating,
-        error: None,
-        commit: None,
-    });
     for (k, test) in step.acceptance_tests.iter().enumerate() {
         let log = ctx.workspace.test_log(&ctx.run_id, step_id, attempt, k + 1);
+        ctx.journal
+            .record(Event::TestStarted {
+                step: step_id.to_owned(),
+                attempt,
+                name: test.name.clone(),
+                command: test.command.clone(),
+            })
+            .map_err(Failure::Journal)?;
         let spec = shell_spec(ctx, step, &test.command, cwd, test.timeout_sec);
         let out = run_process(&spec, &log, limits, None, cancel.clone())
             .await
@@ -358,7 +333,7 @@ async fn run_acceptance_tests(
                 )
             })?;
         if out.termination == Termination::Cancelled {
-            return Err(Failure::Interrupted);
+            return Err(Failure::Interrupted { usage: None });
         }
         let passed = out.termination == Termination::Exited(0);
         let result = TestResult {
@@ -370,21 +345,21 @@ async fn run_acceptance_tests(
             outcome: out.termination.to_string(),
             log: log.to_string_lossy().into_owned(),
         };
-        ctx.reporter.report(&RunEvent::TestFinished {
-            step: step_id.to_string(),
-            name: test.name.clone(),
-            passed,
-            duration_ms: result.duration_ms,
-        });
-        let _ = ctx.state.append_event(
-            &ctx.run_id,
-            Some(step_id),
-            "test_finished",
-            &serde_json::to_value(&result).unwrap_or_default(),
-        );
+        ctx.journal
+            .record(Event::TestFinished {
+                step: step_id.to_owned(),
+                attempt,
+                name: result.name.clone(),
+                command: result.command.clone(),
+                passed,
+                duration_ms: result.duration_ms,
+                outcome: result.outcome.clone(),
+                log: result.log.clone(),
+            })
+            .map_err(Failure::Journal)?;
         tests.push(result);
         if !passed {
-            return Err(Failure::Attempt {
+            return Err(Failure::Attempt(Box::new(AttemptFailed {
                 stage: Stage::Tests,
                 result: if out.termination == Termination::TimedOut {
                     AttemptResult::TimedOut
@@ -400,7 +375,8 @@ async fn run_acceptance_tests(
                     &out.tail,
                 ),
                 failure: failure_of("acceptance-test", "custom", &test.command, &out, &log),
-            });
+                usage: None,
+            })));
         }
     }
     Ok(tests)
@@ -432,17 +408,12 @@ pub(crate) fn shell_spec(
 }
 
 fn line_callback(ctx: &Arc<RunContext>, step_id: &str) -> Option<LineCallback> {
-    if !ctx.reporter.wants_output() {
+    let reporter = ctx.journal.reporter().clone();
+    if !reporter.wants_output() {
         return None;
     }
-    let reporter = ctx.reporter.clone();
     let step = step_id.to_string();
-    Some(Arc::new(move |line: &str| {
-        reporter.report(&RunEvent::StepOutput {
-            step: step.clone(),
-            line: line.to_string(),
-        })
-    }))
+    Some(Arc::new(move |line: &str| reporter.output(&step, line)))
 }
 
 fn commit_message(step: &Step, run_id: &str, attempt: u32) -> String {
@@ -466,16 +437,16 @@ fn commit_message(step: &Step, run_id: &str, attempt: u32) -> String {
     m
 }
 
-/// Runs blocking git work off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, GitError> + Send + 'static,
-) -> Result<T, GitError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) => Err(GitError::Io {
-            action: "run a git task".into(),
-            path: PathBuf::new(),
-            cause: std::io::Error::other(e.to_string()),
-        }),
+impl Failure {
+    /// The same failure carrying the tool's usage (tests fail after the tool reported).
+    fn with_usage(self, usage: Option<Usage>) -> Failure {
+        match self {
+            Failure::Attempt(mut f) => {
+                f.usage = usage;
+                Failure::Attempt(f)
+            }
+            Failure::Interrupted { .. } => Failure::Interrupted { usage },
+            other => other,
+        }
     }
 }

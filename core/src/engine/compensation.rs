@@ -8,12 +8,14 @@ use std::sync::Arc;
 use pipeline_adapters::{OutputLimits, Termination, run_process};
 
 use super::attempt::shell_spec;
-
 use super::run_context::RunContext;
+use super::step_error::StepError;
 use crate::model::Step;
+use crate::state::Event;
 
-/// Runs the step's compensations; returns whether there were any.
-pub(crate) async fn compensate(ctx: &Arc<RunContext>, step: &Step) -> bool {
+/// Runs the step's compensations in order, each journalled with its outcome. Errors:
+/// [`StepError::Journal`] when an outcome cannot be recorded.
+pub(crate) async fn compensate(ctx: &Arc<RunContext>, step: &Step) -> Result<(), StepError> {
     let step_id = step.id.as_str();
     for (k, action) in step.compensation.iter().enumerate() {
         let log = ctx
@@ -46,12 +48,14 @@ pub(crate) async fn compensate(ctx: &Arc<RunContext>, step: &Step) -> bool {
         if !ok {
             tracing::warn!("compensation {} of step {step_id} failed: {what}", k + 1);
         }
-        let _ = ctx.state.append_event(
-            &ctx.run_id,
-            Some(step_id),
-            "compensation_finished",
-            &serde_json::json!({"index": k + 1, "command": action.command, "succeeded": ok, "outcome": what, "log": log}),
-        );
+        ctx.journal.record(Event::CompensationFinished {
+            step: step_id.to_owned(),
+            index: k + 1,
+            command: action.command.clone(),
+            succeeded: ok,
+            outcome: what,
+            log: log.to_string_lossy().into_owned(),
+        })?;
     }
-    !step.compensation.is_empty()
+    Ok(())
 }

@@ -11,9 +11,32 @@ pub enum EngineError {
     /// The workstream files are invalid (every diagnostic is inside).
     #[error("{0}")]
     Invalid(LoadError),
-    /// Bad usage or input outside the workstream files (run id, base ref, tool config).
+    /// Bad usage or input outside the workstream files (run id, log selection, a path).
     #[error("{0}")]
     Input(String),
+    /// The repository's `.pipeline/config.yaml` or a `PIPELINE_TOOL_*` variable is invalid.
+    #[error(transparent)]
+    Config(#[from] pipeline_adapters::ConfigError),
+    /// An error plugin manifest is invalid (each problem names the file and field).
+    #[error("invalid error plugin: {0}")]
+    Plugin(#[source] pipeline_error::PluginLoadErrors),
+    /// A tool profile's `retry` or `circuit_breaker` block is invalid.
+    #[error("tool profile `{tool}`: invalid `{field}`: {source}")]
+    Policy {
+        /// The tool profile.
+        tool: String,
+        /// `retry` or `circuit_breaker`.
+        field: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The validated workstreams could not be planned (a bug: validation checks the same).
+    #[error("cannot plan the workstreams: {0}")]
+    Plan(#[from] crate::planning::PlanError),
+    /// The current directory cannot be read.
+    #[error("cannot read the current directory: {0}")]
+    CurrentDir(#[source] std::io::Error),
     /// An unfinished run of the same workstreams exists and neither `--resume` nor `--new`
     /// was given.
     #[error(
@@ -40,19 +63,25 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// Process exit code for this error (issue #2): 2 for invalid input or usage (including
-    /// a database that is newer, not a database, or locked by another process), 3 for
-    /// internal and state errors.
+    /// Process exit code for this error, from the table in [`crate::exit_code`]:
+    /// [`INVALID`](crate::exit_code::INVALID) for invalid input or usage (including a
+    /// database that is newer, not a database, or locked by another process),
+    /// [`INTERNAL`](crate::exit_code::INTERNAL) for internal and state errors.
     pub fn exit_code(&self) -> i32 {
+        use crate::exit_code::{INTERNAL, INVALID};
         match self {
             EngineError::Invalid(_)
             | EngineError::Input(_)
             | EngineError::UnfinishedRun { .. }
             | EngineError::UnknownRun(_)
-            | EngineError::NothingToResume => 2,
-            EngineError::Git(e) if git_user_error(e) => 2,
-            EngineError::State(e) if state_user_error(e) => 2,
-            _ => 3,
+            | EngineError::Config(_)
+            | EngineError::Plugin(_)
+            | EngineError::Policy { .. }
+            | EngineError::CurrentDir(_)
+            | EngineError::NothingToResume => INVALID,
+            EngineError::Git(e) if git_user_error(e) => INVALID,
+            EngineError::State(e) if state_user_error(e) => INVALID,
+            _ => INTERNAL,
         }
     }
 }

@@ -27,16 +27,13 @@ pub struct ErrorEngine {
 }
 
 /// Plugin directories in precedence order (later wins): shipped, then the repository's.
+/// The shipped plugins are the copy embedded in `pipeline-error` (so an installed binary
+/// has them), unless `$PIPELINE_PLUGINS_DIR` names a directory to use instead.
 pub fn plugin_dirs(repo_root: &Path) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     match std::env::var_os("PIPELINE_PLUGINS_DIR") {
         Some(d) => dirs.push(PathBuf::from(d)),
-        None => {
-            let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../error/plugins");
-            if shipped.is_dir() {
-                dirs.push(shipped);
-            }
-        }
+        None => dirs.push(pipeline_error::shipped_plugins_dir()),
     }
     let local = repo_root.join(".pipeline").join("plugins");
     if local.is_dir() {
@@ -45,41 +42,45 @@ pub fn plugin_dirs(repo_root: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// A tool profile's invalid `field`.
+fn policy_error(
+    tool: &str,
+    field: &'static str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> EngineError {
+    EngineError::Policy {
+        tool: tool.to_owned(),
+        field,
+        source: Box::new(source),
+    }
+}
+
 impl ErrorEngine {
     /// Loads plugins from `plugin_dirs` and validates every tool profile's `retry` and
     /// `circuit_breaker` settings.
     ///
-    /// Errors: [`EngineError::Input`] naming the plugin manifest (file, field, pattern) or
-    /// the tool profile and field that is invalid.
+    /// Errors: [`EngineError::Plugin`] naming the plugin manifest (file, field, pattern);
+    /// [`EngineError::Policy`] naming the tool profile and field that is invalid.
     pub fn new(
         registry: &ToolRegistry,
         plugin_dirs: &[PathBuf],
     ) -> Result<ErrorEngine, EngineError> {
-        let plugins = PluginManager::load(plugin_dirs)
-            .map_err(|e| EngineError::Input(format!("invalid error plugin: {e}")))?;
+        let plugins = PluginManager::load(plugin_dirs).map_err(EngineError::Plugin)?;
         let mut tool_retry = HashMap::new();
         let mut tool_breaker = HashMap::new();
         for (name, profile) in registry.profiles() {
             if let Some(v) = &profile.retry {
-                let settings: RetrySettings = serde_json::from_value(v.clone()).map_err(|e| {
-                    EngineError::Input(format!("tool profile `{name}`: invalid `retry`: {e}"))
-                })?;
-                RetryPolicy::from_settings(&settings).map_err(|e| {
-                    EngineError::Input(format!("tool profile `{name}`: invalid `retry`: {e}"))
-                })?;
+                let settings: RetrySettings = serde_json::from_value(v.clone())
+                    .map_err(|e| policy_error(name, "retry", e))?;
+                RetryPolicy::from_settings(&settings)
+                    .map_err(|e| policy_error(name, "retry", e))?;
                 tool_retry.insert(name.to_string(), settings);
             }
             if let Some(v) = &profile.circuit_breaker {
-                let settings: BreakerSettings = serde_json::from_value(v.clone()).map_err(|e| {
-                    EngineError::Input(format!(
-                        "tool profile `{name}`: invalid `circuit_breaker`: {e}"
-                    ))
-                })?;
-                BreakerConfig::from_settings(&settings).map_err(|e| {
-                    EngineError::Input(format!(
-                        "tool profile `{name}`: invalid `circuit_breaker`: {e}"
-                    ))
-                })?;
+                let settings: BreakerSettings = serde_json::from_value(v.clone())
+                    .map_err(|e| policy_error(name, "circuit_breaker", e))?;
+                BreakerConfig::from_settings(&settings)
+                    .map_err(|e| policy_error(name, "circuit_breaker", e))?;
                 tool_breaker.insert(name.to_string(), settings);
             }
         }

@@ -132,12 +132,27 @@ pub fn run_status(
     let records: Vec<StepRecord> = state.steps(&run.run_id)?;
     let mut tests: std::collections::HashMap<String, Vec<TestResult>> =
         std::collections::HashMap::new();
-    for e in state
-        .events(&run.run_id, 0)?
-        .into_iter()
-        .filter(|e| e.kind == "test_finished")
-    {
-        if let (Some(step), Ok(t)) = (e.step_id, serde_json::from_value::<TestResult>(e.data)) {
+    for entry in state.journal(&run.run_id, 0)? {
+        if let crate::state::Event::TestFinished {
+            step,
+            attempt,
+            name,
+            command,
+            passed,
+            duration_ms,
+            outcome,
+            log,
+        } = entry.event
+        {
+            let t = TestResult {
+                attempt,
+                name,
+                command,
+                passed,
+                duration_ms,
+                outcome,
+                log,
+            };
             let list = tests.entry(step).or_default();
             // Keep only the latest attempt's tests.
             if list.first().is_some_and(|f| f.attempt != t.attempt) {
@@ -326,15 +341,9 @@ pub fn breakers(
 
 /// `pipeline plugins`: the error plugins in the order they are consulted.
 pub fn plugins(repo: Option<&Path>) -> Result<Vec<pipeline_error::PluginInfo>, EngineError> {
-    let root = match open_repository(repo, None) {
-        Ok((r, _, _)) => r.workdir().to_path_buf(),
-        Err(_) if repo.is_none() => {
-            std::env::current_dir().map_err(|e| EngineError::Input(e.to_string()))?
-        }
-        Err(e) => return Err(e),
-    };
+    let root = super::repository_root_or_current_dir(repo)?;
     let manager = pipeline_error::PluginManager::load(&super::plugin_dirs(&root))
-        .map_err(|e| EngineError::Input(format!("invalid error plugin: {e}")))?;
+        .map_err(EngineError::Plugin)?;
     Ok(manager.plugins())
 }
 
@@ -352,20 +361,14 @@ pub fn diagnose(
             log.display()
         )));
     }
-    let root = match open_repository(repo, None) {
-        Ok((r, _, _)) => r.workdir().to_path_buf(),
-        Err(_) if repo.is_none() => {
-            std::env::current_dir().map_err(|e| EngineError::Input(e.to_string()))?
-        }
-        Err(e) => return Err(e),
-    };
+    let root = super::repository_root_or_current_dir(repo)?;
     let manager = pipeline_error::PluginManager::load(&super::plugin_dirs(&root))
-        .map_err(|e| EngineError::Input(format!("invalid error plugin: {e}")))?;
+        .map_err(EngineError::Plugin)?;
     let name = tool.unwrap_or("custom");
     let mut failure = pipeline_error::AttemptFailure::new(
         name,
         name,
-        pipeline_error::Termination::Exited { code: exit_code },
+        pipeline_error::Termination::Exited(exit_code),
         String::new(),
     );
     if let Some(kind) = tool.filter(|t| ["aider", "codex", "claude"].contains(t)) {

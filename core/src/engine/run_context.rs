@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use git2::Oid;
 use pipeline_adapters::ToolRegistry;
 use tokio_util::sync::CancellationToken;
 
-use super::{ErrorEngine, Reporter, RunOptions, Workspace};
+use super::run_journal::RunJournal;
+use super::{ErrorEngine, RunOptions, Workspace};
 use crate::git::{Repository, WorktreePool};
 use crate::model::WorkstreamSet;
 use crate::planning::Plan;
@@ -15,7 +15,6 @@ use crate::state::StateStore;
 /// Shared, read-only context of a run being driven by this process.
 pub(crate) struct RunContext {
     pub run_id: String,
-    pub base: Oid,
     pub set: WorkstreamSet,
     pub plan: Plan,
     pub repo: Arc<Repository>,
@@ -29,7 +28,8 @@ pub(crate) struct RunContext {
     pub spec_texts: std::collections::HashMap<crate::model::StepId, String>,
     pub workspace: Workspace,
     pub options: RunOptions,
-    pub reporter: Arc<dyn Reporter>,
+    /// The one writer of the run's state (and the way to its reporters).
+    pub journal: RunJournal,
     /// Fired by Ctrl-C: stop scheduling and stop running tools.
     pub cancel: CancellationToken,
 }

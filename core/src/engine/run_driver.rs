@@ -18,19 +18,19 @@ use std::time::Instant;
 use pipeline_adapters::ToolRegistry;
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::blocking;
 use super::run_context::RunContext;
-use super::scheduler::{Final, PriorStep, schedule};
+use super::run_journal::RunJournal;
+use super::scheduler::{Final, PriorStep, Schedule, schedule};
 use super::spec_references::resolve_spec_references;
+use super::step_error::StepError;
 use super::{
-    EngineError, Reporter, RunEvent, RunOptions, UnfinishedPolicy, Workspace, check_run_id,
-    generate_run_id,
+    EngineError, Reporter, RunOptions, UnfinishedPolicy, Workspace, check_run_id, generate_run_id,
 };
 use super::{ErrorEngine, plugin_dirs};
-use crate::git::{GitError, Repository, WorktreePool};
+use crate::git::{GitError, Repository, WorktreePool, blocking};
 use crate::model::{LoadOptions, WorkstreamSet, load_workstreams};
 use crate::planning::Plan;
-use crate::state::{NewRun, NewStep, RunLock, RunRecord, RunStatus, StateStore, StepStatus};
+use crate::state::{Change, Event, RunLock, RunRecord, RunStatus, StateStore, StepStatus};
 
 /// What a finished (or interrupted) run amounts to.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -74,8 +74,7 @@ pub fn open_repository(
 ) -> Result<(Repository, Workspace, ToolRegistry), EngineError> {
     let start = match repo {
         Some(p) => p.to_path_buf(),
-        None => std::env::current_dir()
-            .map_err(|e| EngineError::Input(format!("cannot read the current directory: {e}")))?,
+        None => super::repository_root::current_dir()?,
     };
     let repo = Repository::open(&start)?;
     let workspace = Workspace::new(repo.workdir(), db);
@@ -84,7 +83,7 @@ pub fn open_repository(
         .filter(|(k, _)| k.starts_with("PIPELINE_TOOL_"))
         .collect();
     let registry = ToolRegistry::load(config.exists().then_some(config.as_path()), &env)
-        .map_err(|e| EngineError::Input(e.to_string()))?;
+        .map_err(EngineError::Config)?;
     Ok((repo, workspace, registry))
 }
 
@@ -94,7 +93,7 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
         open_repository(options.repo.as_deref(), options.db.as_deref())?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
         .map_err(EngineError::Invalid)?;
-    let plan = Plan::build(&set).map_err(|e| EngineError::Internal(e.to_string()))?;
+    let plan = Plan::build(&set)?;
     let workstream_key = workstream_key(paths);
     let errors = ErrorEngine::new(&registry, &plugin_dirs(&workspace.repo_root))?;
     let spec_texts =
@@ -121,24 +120,16 @@ pub fn load_and_plan(
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with("PIPELINE_TOOL_"))
         .collect();
-    let (registry, root) = match open_repository(repo, None) {
-        Ok((r, _, registry)) => (registry, r.workdir().to_path_buf()),
-        Err(EngineError::Git(_)) if repo.is_none() => {
-            let registry =
-                ToolRegistry::load(None, &env).map_err(|e| EngineError::Input(e.to_string()))?;
-            let cwd = std::env::current_dir().map_err(|e| {
-                EngineError::Input(format!("cannot read the current directory: {e}"))
-            })?;
-            (registry, cwd)
-        }
-        Err(e) => return Err(e),
-    };
+    let root = super::repository_root_or_current_dir(repo)?;
+    let config = root.join(".pipeline/config.yaml");
+    let registry = ToolRegistry::load(config.is_file().then_some(config.as_path()), &env)
+        .map_err(EngineError::Config)?;
     // Broken plugin manifests and tool error settings are input errors at validate time.
     ErrorEngine::new(&registry, &plugin_dirs(&root))?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
         .map_err(EngineError::Invalid)?;
     resolve_spec_references(&set, &root).map_err(EngineError::Invalid)?;
-    let plan = Plan::build(&set).map_err(|e| EngineError::Internal(e.to_string()))?;
+    let plan = Plan::build(&set)?;
     Ok((set, plan))
 }
 
@@ -194,30 +185,43 @@ pub async fn run_workstreams(
     let base = prepared.repo.resolve_commit(&base_rev)?;
     prepared.repo.ensure_excluded(".pipeline/")?;
     let lock = RunLock::acquire(&prepared.workspace.locks_dir(), &run_id)?;
-    let result_branch = format!("pipeline/{run_id}");
-    state.create_run(&NewRun {
-        run_id: run_id.clone(),
-        workstream_path: prepared.workstream_key.clone(),
-        repo_path: prepared.workspace.repo_root.to_string_lossy().into_owned(),
+    let journal = RunJournal::new(state.clone(), &run_id, reporter, cancel.clone());
+    let mut changes = vec![Change::Event(Event::RunStarted {
+        workstreams: prepared.workstream_key.clone(),
+        repo: prepared.workspace.repo_root.to_string_lossy().into_owned(),
         base_commit: base.to_string(),
-        result_branch,
-        jobs: options.jobs as u32,
+        result_branch: format!("pipeline/{run_id}"),
+        steps: prepared.set.steps.len(),
+        jobs: options.jobs,
         plan_hash: prepared.set.plan_hash(),
-        steps: new_steps(&prepared.set),
-    })?;
+        resumed: false,
+        pid: std::process::id(),
+    })];
+    changes.extend(step_added_events(&prepared.set, |_| true).map(Change::Event));
+    record_or_fail(&journal, changes)?;
     drive(
         prepared,
         state,
+        journal,
         lock,
         run_id,
         base,
         HashMap::new(),
-        false,
         options,
-        reporter,
         cancel,
     )
     .await
+}
+
+/// Records `changes` before the run is being driven: a failure is the run's error.
+fn record_or_fail(journal: &RunJournal, changes: Vec<Change<'_>>) -> Result<(), EngineError> {
+    match journal.record_changes(changes) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(journal
+            .take_failure()
+            .map(EngineError::State)
+            .unwrap_or_else(|| EngineError::Internal(e.to_string()))),
+    }
 }
 
 /// `pipeline resume [RUN]`: continues `run_id`, or the newest unfinished run.
@@ -260,16 +264,33 @@ async fn resume_prepared(
     // A driver killed while updating one of this run's branches leaves its lock file.
     prepared.repo.remove_stale_ref_locks(&record.run_id)?;
     let recorded = state.steps(&record.run_id)?;
+    let journal = RunJournal::new(state.clone(), &record.run_id, reporter, cancel.clone());
+    // A run left `running` by a process that died: its journal says so first.
+    if record.status == RunStatus::Running {
+        let reason = "the pipeline process driving the run stopped";
+        let mut changes = vec![Change::Event(Event::RunInterrupted {
+            reason: reason.into(),
+        })];
+        changes.extend(recorded.iter().filter(|r| r.status.is_active()).map(|r| {
+            Change::Event(Event::StepInterrupted {
+                step: r.step_id.clone(),
+                reason: reason.into(),
+            })
+        }));
+        record_or_fail(&journal, changes)?;
+    }
     // Tools of steps that were running when the driving process died may still run.
     for r in recorded.iter().filter(|r| r.status.is_active()) {
         if let Some(wt) = &r.worktree {
             let killed = super::orphans::kill_processes_in(Path::new(wt));
             if killed > 0 {
-                state.append_event(
-                    &record.run_id,
-                    Some(&r.step_id),
-                    "orphans_killed",
-                    &serde_json::json!({"process_groups": killed, "worktree": wt}),
+                record_or_fail(
+                    &journal,
+                    vec![Change::Event(Event::OrphansKilled {
+                        step: r.step_id.clone(),
+                        process_groups: killed,
+                        worktree: wt.clone(),
+                    })],
                 )?;
             }
         }
@@ -291,73 +312,69 @@ async fn resume_prepared(
             },
         );
     }
-    let added: Vec<NewStep> = new_steps(&prepared.set)
-        .into_iter()
-        .filter(|s| !prior.contains_key(&s.step_id))
-        .collect();
-    if !added.is_empty() {
-        state.add_steps(&record.run_id, &added)?;
-    }
-    state.set_run_status(&record.run_id, RunStatus::Running)?;
-    state.append_event(
-        &record.run_id,
-        None,
-        "run_resumed",
-        &serde_json::json!({"pid": std::process::id()}),
-    )?;
+    let mut changes = vec![Change::Event(Event::RunStarted {
+        workstreams: record.workstream_path.clone(),
+        repo: record.repo_path.clone(),
+        base_commit: record.base_commit.clone(),
+        result_branch: record.result_branch.clone(),
+        steps: prepared.set.steps.len(),
+        jobs: options.jobs,
+        plan_hash: prepared.set.plan_hash(),
+        resumed: true,
+        pid: std::process::id(),
+    })];
+    changes
+        .extend(step_added_events(&prepared.set, |id| !prior.contains_key(id)).map(Change::Event));
+    record_or_fail(&journal, changes)?;
     drive(
         prepared,
         state,
+        journal,
         lock,
         record.run_id,
         base,
         prior,
-        true,
         options,
-        reporter,
         cancel,
     )
     .await
 }
 
-fn new_steps(set: &WorkstreamSet) -> Vec<NewStep> {
+/// `step_added` for each step of `set` that `wanted` accepts (by id), in plan order.
+fn step_added_events<'a>(
+    set: &'a WorkstreamSet,
+    wanted: impl Fn(&str) -> bool + 'a,
+) -> impl Iterator<Item = Event> + 'a {
     set.steps
         .iter()
-        .map(|s| NewStep {
-            step_id: s.id.to_string(),
-            workstream_id: s.workstream.clone(),
+        .filter(move |s| wanted(s.id.as_str()))
+        .map(|s| Event::StepAdded {
+            step: s.id.to_string(),
+            workstream: s.workstream.clone(),
             definition_hash: s.definition_hash.clone(),
             depends_on: s.depends_on.iter().map(|d| d.to_string()).collect(),
         })
-        .collect()
 }
 
+/// Drives a recorded run to its end: schedules its steps, builds the result branch and
+/// records how the run ended. Errors: a journal write failed (the run stays resumable).
 #[allow(clippy::too_many_arguments)]
 async fn drive(
     prepared: PreparedRun,
     state: StateStore,
+    journal: RunJournal,
     lock: RunLock,
     run_id: String,
     base: git2::Oid,
     prior: HashMap<String, PriorStep>,
-    resumed: bool,
     options: RunOptions,
-    reporter: Arc<dyn Reporter>,
     cancel: CancellationToken,
 ) -> Result<RunSummary, EngineError> {
     let started = Instant::now();
     let repo = Arc::new(prepared.repo);
     let pool = Arc::new(WorktreePool::new((*repo).clone(), &run_id));
-    reporter.report(&RunEvent::RunStarted {
-        run_id: run_id.clone(),
-        base_commit: base.to_string(),
-        steps: prepared.set.steps.len(),
-        jobs: options.jobs,
-        resumed,
-    });
     let ctx = Arc::new(RunContext {
         run_id: run_id.clone(),
-        base,
         set: prepared.set,
         plan: prepared.plan,
         repo: repo.clone(),
@@ -367,13 +384,31 @@ async fn drive(
         registry: prepared.registry,
         errors: prepared.errors,
         spec_texts: prepared.spec_texts,
-
         workspace: prepared.workspace.clone(),
         options,
-        reporter: reporter.clone(),
+        journal,
         cancel,
     });
-    let outcome = schedule(ctx.clone(), prior).await;
+    let mut commits = ctx.repo.commit_check();
+    let scheduled = schedule(
+        Schedule {
+            steps: &ctx.set.steps,
+            plan: &ctx.plan,
+            base,
+            jobs: ctx.options.jobs,
+            journal: &ctx.journal,
+            cancel: &ctx.cancel,
+        },
+        ctx.clone(),
+        prior,
+        &mut |commit| commits.exists(commit),
+    )
+    .await;
+    // A failed journal write stops the run: what was recorded stays, so it resumes.
+    if let Some(err) = ctx.journal.take_failure() {
+        return Err(EngineError::State(err));
+    }
+    let outcome = scheduled.map_err(|e: StepError| EngineError::Internal(e.to_string()))?;
 
     let count = |f: Final| outcome.finals.iter().filter(|&&x| x == f).count();
     let (completed, failed, skipped, interrupted, not_run) = (
@@ -436,30 +471,27 @@ async fn drive(
     } else {
         RunStatus::Completed
     };
-    state.set_run_status(&run_id, status)?;
-    if let Some(err) = &result_error {
-        state.append_event(
-            &run_id,
-            None,
-            "result_failed",
-            &serde_json::json!({"error": err}),
-        )?;
-    }
     // Idle pooled worktrees are no longer needed; failed steps' worktrees stay.
     let p = pool.clone();
     if let Err(e) = blocking(move || p.remove_idle()).await {
         tracing::warn!("cannot remove idle worktrees of run {run_id}: {e}");
     }
     let duration_ms = started.elapsed().as_millis() as u64;
-    reporter.report(&RunEvent::RunFinished {
-        run_id: run_id.clone(),
-        status,
-        completed,
-        failed,
-        skipped,
-        result_branch: result_branch.clone(),
-        duration_ms,
-    });
+    record_or_fail(
+        &ctx.journal,
+        vec![Change::Event(Event::RunFinished {
+            status,
+            completed,
+            failed,
+            skipped,
+            interrupted,
+            not_run,
+            result_branch: result_branch.clone(),
+            result_commit: result_commit.clone(),
+            result_error: result_error.clone(),
+            duration_ms,
+        })],
+    )?;
     drop(lock);
     Ok(RunSummary {
         run_id,

@@ -2,28 +2,39 @@
 //!
 //! A step becomes ready the moment its last dependency completes (no wave barrier). Ready
 //! steps start in priority order (longest chain to a sink first, so the critical path
-//! leads; then file order) while fewer than `jobs` run and no running step excludes them
-//! (shared conflict group, overlapping declared scope, `parallel_ok: false`). A failed
-//! step marks every transitive dependent skipped; independent branches carry on. Ctrl-C
-//! stops scheduling; running steps see the cancellation, stop their tools and record
-//! themselves interrupted.
+//! leads; then file order) while a `--jobs` slot is free and no running step excludes them
+//! (shared conflict group, overlapping declared scope, `parallel_ok: false`). A step that
+//! only waits (backoff, rate limit, breaker cooldown, tool limits) lends its slot
+//! ([`super::job_slots`]). A failed step marks every transitive dependent skipped;
+//! independent branches carry on. Cancellation (Ctrl-C, a failed journal write) stops
+//! scheduling; running steps see it, stop their tools and record themselves interrupted.
 //!
 //! On resume, a step recorded completed is kept when its checkpoint still matches: same
 //! definition hash, same input commits (its dependencies' results) and the result commit
 //! still exists. Otherwise it is reset and runs again, and so do its dependents, whose
 //! inputs then change.
+//!
+//! The scheduler runs steps through a [`StepRunner`] (the step lifecycle in production),
+//! so its rules are unit-tested with a fake runner and no processes or git.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use git2::Oid;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
-use super::RunEvent;
+use super::job_slots::{self, JobSlots};
 use super::run_context::RunContext;
-use super::step_executor::{StepResult, execute_step};
-use crate::state::{Checkpoint, StepStatus};
+use super::run_journal::RunJournal;
+use super::step_error::StepError;
+use super::step_lifecycle::{StepResult, execute_step};
+use crate::model::Step;
+use crate::planning::Plan;
+use crate::state::{Checkpoint, Event, StepStatus};
 
 /// What the database knew about a step when the run (re)started.
 #[derive(Debug, Clone)]
@@ -45,68 +56,99 @@ pub(crate) enum Final {
     NotRun,
 }
 
+/// What scheduling amounts to.
 pub(crate) struct ScheduleOutcome {
+    /// Per step, in plan order.
     pub finals: Vec<Final>,
+    /// Result commit per completed step.
     pub results: Vec<Option<Oid>>,
+    /// Whether the run was cancelled.
     pub cancelled: bool,
 }
 
-struct Scheduler {
-    ctx: Arc<RunContext>,
-    prior: HashMap<String, PriorStep>,
-    remaining: Vec<usize>,
-    results: Vec<Option<Oid>>,
-    finals: Vec<Option<Final>>,
-    inputs: Vec<Vec<Oid>>,
-    attempts: Vec<u32>,
-    ready: BinaryHeap<(u32, Reverse<usize>)>,
-    /// Whether a checkpoint's commit exists, through one repository handle, by commit
-    /// (kept steps often share one: steps that change nothing keep their input commit).
-    commits: crate::git::CommitCheck,
+/// Runs one step: `run(step index, input commits, attempt number of its next attempt)`.
+pub(crate) trait StepRunner: Send + Sync + 'static {
+    /// The step's whole execution; records its own state through the journal.
+    fn run(
+        &self,
+        step: usize,
+        inputs: Vec<Oid>,
+        first_attempt: u32,
+    ) -> Pin<Box<dyn Future<Output = StepResult> + Send>>;
 }
 
-/// Drives the run's steps to a final state. Errors recording state are logged and make
-/// the affected step fail; they never abort the whole run half-recorded.
+impl StepRunner for Arc<RunContext> {
+    fn run(
+        &self,
+        step: usize,
+        inputs: Vec<Oid>,
+        first_attempt: u32,
+    ) -> Pin<Box<dyn Future<Output = StepResult> + Send>> {
+        Box::pin(execute_step(self.clone(), step, inputs, first_attempt))
+    }
+}
+
+/// Everything the scheduler reads: the plan, its steps, where roots start.
+pub(crate) struct Schedule<'a> {
+    /// The run's steps in plan order.
+    pub steps: &'a [Step],
+    /// Their DAG, priorities and exclusions.
+    pub plan: &'a Plan,
+    /// The commit root steps start from.
+    pub base: Oid,
+    /// `--jobs`.
+    pub jobs: usize,
+    /// The run's journal (skips, resets and kept steps are recorded through it).
+    pub journal: &'a RunJournal,
+    /// Stops scheduling.
+    pub cancel: &'a CancellationToken,
+}
+
+/// Drives the steps to a final state through `runner`; `prior` is what the database knew
+/// of each step (resume), `commit_exists` tells whether a checkpoint's commit is still in
+/// the repository. Errors: [`StepError::Journal`] when a skip, reset or kept step cannot
+/// be recorded (the run stops; steps already running end first).
 pub(crate) async fn schedule(
-    ctx: Arc<RunContext>,
+    s: Schedule<'_>,
+    runner: impl StepRunner,
     prior: HashMap<String, PriorStep>,
-) -> ScheduleOutcome {
-    let n = ctx.set.steps.len();
-    let attempts = ctx
-        .set
-        .steps
-        .iter()
-        .map(|s| prior.get(s.id.as_str()).map_or(0, |p| p.attempts))
-        .collect();
-    let mut s = Scheduler {
-        remaining: ctx.plan.deps.iter().map(Vec::len).collect(),
+    commit_exists: &mut (dyn FnMut(&str) -> bool + Send),
+) -> Result<ScheduleOutcome, StepError> {
+    let n = s.steps.len();
+    let mut q = Queue {
+        next_attempt: s
+            .steps
+            .iter()
+            .map(|st| prior.get(st.id.as_str()).map_or(0, |p| p.attempts) + 1)
+            .collect(),
+        remaining: s.plan.deps.iter().map(Vec::len).collect(),
         results: vec![None; n],
         finals: vec![None; n],
         inputs: vec![Vec::new(); n],
-        attempts,
         ready: BinaryHeap::new(),
-        commits: ctx.repo.commit_check(),
         prior,
-        ctx: ctx.clone(),
+        s: &s,
+        commit_exists,
     };
-    let roots: Vec<usize> = (0..n).filter(|&i| s.remaining[i] == 0).collect();
+    let runner = Arc::new(runner);
+    let mut failure = None;
+    let roots: Vec<usize> = (0..n).filter(|&i| q.remaining[i] == 0).collect();
     for i in roots {
-        s.make_ready(i);
+        if let Err(e) = q.make_ready(i) {
+            failure.get_or_insert(e);
+        }
     }
-
-    let slots = super::job_slots::JobSlots::new(ctx.options.jobs.max(1));
+    let slots = JobSlots::new(s.jobs.max(1));
     let mut running: Vec<usize> = Vec::new();
     let mut tasks: JoinSet<(usize, StepResult)> = JoinSet::new();
     let mut task_steps: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut cancelled = ctx.cancel.is_cancelled();
+    let mut cancelled = s.cancel.is_cancelled();
     loop {
-        if !cancelled {
+        if !cancelled && failure.is_none() {
             let mut deferred = Vec::new();
-            // A step holds a job slot while it works; one that only waits (backoff, rate
-            // limit, breaker cooldown) lends its slot to the next ready step.
-            while let Some(item) = s.ready.pop() {
+            while let Some(item) = q.ready.pop() {
                 let i = item.1.0;
-                if running.iter().any(|&r| ctx.plan.excludes(r, i)) {
+                if running.iter().any(|&r| s.plan.excludes(r, i)) {
                     deferred.push(item);
                     continue;
                 }
@@ -115,159 +157,166 @@ pub(crate) async fn schedule(
                     break;
                 };
                 running.push(i);
-                s.attempts[i] += 1;
-                let (c, inputs, hint) = (ctx.clone(), s.inputs[i].clone(), s.attempts[i]);
-                let handle = tasks.spawn(super::job_slots::hold(slot, async move {
-                    (i, execute_step(c, i, inputs, hint).await)
-                }));
+                let future = runner.run(i, q.inputs[i].clone(), q.next_attempt[i]);
+                let handle = tasks.spawn(job_slots::hold(slot, async move { (i, future.await) }));
                 task_steps.insert(handle.id(), i);
             }
-            s.ready.extend(deferred);
+            q.ready.extend(deferred);
         }
         if tasks.is_empty() {
             break;
         }
         tokio::select! {
             biased;
-            _ = ctx.cancel.cancelled(), if !cancelled => {
-                cancelled = true;
-            }
-            _ = slots.freed(), if !cancelled && !s.ready.is_empty() => {}
+            _ = s.cancel.cancelled(), if !cancelled => cancelled = true,
+            _ = slots.freed(), if !cancelled && !q.ready.is_empty() => {}
             joined = tasks.join_next() => {
                 let Some(joined) = joined else { continue };
                 let (i, result) = match joined {
                     Ok(r) => r,
                     Err(e) => {
-                        // A step task panicked: a bug, reported as the step's failure.
+                        // A step task panicked: a bug, recorded as the step's failure.
                         let Some(&i) = task_steps.get(&e.id()) else { continue };
-                        let error = format!("internal error while running the step: {e}");
-                        let _ = ctx.state.set_step_status(&ctx.run_id, ctx.set.steps[i].id.as_str(), StepStatus::Failed, Some(&error));
-                        (i, StepResult::Failed { error })
+                        let recorded = s.journal.record(Event::StepFailed {
+                            step: s.steps[i].id.to_string(),
+                            attempt: 0,
+                            error: format!("internal error while running the step: {e}"),
+                            duration_ms: 0,
+                        });
+                        (i, if recorded.is_ok() { StepResult::Failed } else { StepResult::Aborted })
                     }
                 };
                 running.retain(|&r| r != i);
-                match result {
-                    StepResult::Completed { commit } => s.complete(i, commit),
-                    StepResult::Failed { error } => {
-                        s.finals[i] = Some(Final::Failed);
-                        tracing::debug!("step {} failed: {error}", ctx.set.steps[i].id);
-                        s.skip_dependents(i);
+                let step_done = match result {
+                    StepResult::Completed { commit } => q.complete(i, commit),
+                    StepResult::Failed => {
+                        q.finals[i] = Some(Final::Failed);
+                        q.skip_dependents(i)
                     }
-                    StepResult::Interrupted => s.finals[i] = Some(Final::Interrupted),
+                    StepResult::Interrupted | StepResult::Aborted => {
+                        q.finals[i] = Some(Final::Interrupted);
+                        Ok(())
+                    }
+                };
+                if let Err(e) = step_done {
+                    failure.get_or_insert(e);
                 }
             }
         }
     }
-    ScheduleOutcome {
-        finals: s
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(ScheduleOutcome {
+        finals: q
             .finals
             .into_iter()
             .map(|f| f.unwrap_or(Final::NotRun))
             .collect(),
-        results: s.results,
+        results: q.results,
         cancelled,
-    }
+    })
 }
 
-impl Scheduler {
+/// The scheduler's bookkeeping.
+struct Queue<'s, 'a> {
+    s: &'s Schedule<'a>,
+    prior: HashMap<String, PriorStep>,
+    commit_exists: &'s mut (dyn FnMut(&str) -> bool + Send),
+    remaining: Vec<usize>,
+    results: Vec<Option<Oid>>,
+    finals: Vec<Option<Final>>,
+    inputs: Vec<Vec<Oid>>,
+    next_attempt: Vec<u32>,
+    ready: BinaryHeap<(u32, Reverse<usize>)>,
+}
+
+impl Queue<'_, '_> {
     /// All dependencies of `i` are completed: keep its checkpoint if still valid, else
     /// queue it.
-    fn make_ready(&mut self, i: usize) {
+    fn make_ready(&mut self, i: usize) -> Result<(), StepError> {
         let mut worklist = vec![i];
         while let Some(i) = worklist.pop() {
-            let ctx = &self.ctx;
-            let step = &ctx.set.steps[i];
-            let mut inputs: Vec<Oid> = ctx.plan.deps[i]
+            let s = self.s;
+            let step = &s.steps[i];
+            let mut inputs: Vec<Oid> = s.plan.deps[i]
                 .iter()
                 .filter_map(|&d| self.results[d])
                 .collect();
             if inputs.is_empty() {
-                inputs.push(ctx.base);
+                inputs.push(s.base);
             }
             inputs.sort();
             inputs.dedup();
             if let Some(prior) = self.prior.get(step.id.as_str()) {
-                if prior.status == StepStatus::Completed {
-                    if let Some(commit) = reusable(
+                if prior.status == StepStatus::Completed
+                    && let Some(commit) = reusable(
                         prior.checkpoint.as_ref(),
                         &step.definition_hash,
                         &inputs,
-                        &mut self.commits,
-                    ) {
-                        ctx.reporter.report(&RunEvent::StepReused {
-                            step: step.id.to_string(),
-                            commit: commit.to_string(),
-                        });
-                        self.results[i] = Some(commit);
-                        self.finals[i] = Some(Final::Completed);
-                        for &d in &ctx.plan.dependents[i] {
-                            self.remaining[d] -= 1;
-                            if self.remaining[d] == 0 {
-                                worklist.push(d);
-                            }
+                        &mut *self.commit_exists,
+                    )
+                {
+                    s.journal.record(Event::StepReused {
+                        step: step.id.to_string(),
+                        commit: commit.to_string(),
+                    })?;
+                    self.results[i] = Some(commit);
+                    self.finals[i] = Some(Final::Completed);
+                    for &d in &s.plan.dependents[i] {
+                        self.remaining[d] -= 1;
+                        if self.remaining[d] == 0 {
+                            worklist.push(d);
                         }
-                        continue;
                     }
-                    if let Err(e) =
-                        ctx.state
-                            .reset_step(&ctx.run_id, step.id.as_str(), &step.definition_hash)
-                    {
-                        tracing::error!("cannot reset step {}: {e}", step.id);
-                    }
-                } else if prior.status != StepStatus::Pending
+                    continue;
+                }
+                if prior.status != StepStatus::Pending
                     || prior.definition_hash != step.definition_hash
                 {
                     // Runs again: back to pending with the current definition recorded.
-                    if let Err(e) =
-                        ctx.state
-                            .reset_step(&ctx.run_id, step.id.as_str(), &step.definition_hash)
-                    {
-                        tracing::error!("cannot reset step {}: {e}", step.id);
-                    }
+                    s.journal.record(Event::StepReset {
+                        step: step.id.to_string(),
+                        previous_status: prior.status,
+                        definition_hash: step.definition_hash.clone(),
+                    })?;
                 }
             }
             self.inputs[i] = inputs;
-            self.ready.push((ctx.plan.priority[i], Reverse(i)));
+            self.ready.push((s.plan.priority[i], Reverse(i)));
         }
+        Ok(())
     }
 
-    fn complete(&mut self, i: usize, commit: Oid) {
+    fn complete(&mut self, i: usize, commit: Oid) -> Result<(), StepError> {
         self.results[i] = Some(commit);
         self.finals[i] = Some(Final::Completed);
-        let dependents = self.ctx.plan.dependents[i].clone();
-        for d in dependents {
+        for &d in &self.s.plan.dependents[i] {
             self.remaining[d] -= 1;
             if self.remaining[d] == 0 {
-                self.make_ready(d);
+                self.make_ready(d)?;
             }
         }
+        Ok(())
     }
 
-    fn skip_dependents(&mut self, failed: usize) {
-        let ctx = self.ctx.clone();
-        let failed_id = ctx.set.steps[failed].id.to_string();
-        let mut stack: Vec<usize> = ctx.plan.dependents[failed].clone();
+    fn skip_dependents(&mut self, failed: usize) -> Result<(), StepError> {
+        let s = self.s;
+        let failed_id = s.steps[failed].id.to_string();
+        let mut stack: Vec<usize> = s.plan.dependents[failed].clone();
         while let Some(d) = stack.pop() {
             if self.finals[d].is_some() {
                 continue;
             }
             self.finals[d] = Some(Final::Skipped);
-            let step_id = ctx.set.steps[d].id.as_str();
-            let reason = format!("dependency {failed_id} failed");
-            if let Err(e) =
-                ctx.state
-                    .set_step_status(&ctx.run_id, step_id, StepStatus::Skipped, Some(&reason))
-            {
-                tracing::error!("cannot record skipped step {step_id}: {e}");
-            }
-            ctx.reporter.report(&RunEvent::StepStatus {
-                step: step_id.to_string(),
-                status: StepStatus::Skipped,
-                error: Some(reason),
-                commit: None,
-            });
-            stack.extend(ctx.plan.dependents[d].iter().copied());
+            s.journal.record(Event::StepSkipped {
+                step: s.steps[d].id.to_string(),
+                dependency: failed_id.clone(),
+                reason: format!("dependency {failed_id} failed"),
+            })?;
+            stack.extend(s.plan.dependents[d].iter().copied());
         }
+        Ok(())
     }
 }
 
@@ -276,23 +325,26 @@ fn reusable(
     checkpoint: Option<&Checkpoint>,
     definition_hash: &str,
     inputs: &[Oid],
-    commits: &mut crate::git::CommitCheck,
+    commit_exists: &mut (dyn FnMut(&str) -> bool + Send),
 ) -> Option<Oid> {
     let cp = checkpoint?;
     if cp.definition_hash != definition_hash {
         return None;
     }
-    let recorded = cp.outputs.get("inputs")?.as_array()?;
+    let recorded = &cp.outputs.inputs;
     if recorded.len() != inputs.len()
         || recorded
             .iter()
             .zip(inputs)
-            .any(|(r, i)| r.as_str() != Some(i.to_string().as_str()))
+            .any(|(r, i)| r.as_str() != i.to_string())
     {
         return None;
     }
-    if !commits.exists(&cp.commit) {
+    if !commit_exists(&cp.commit) {
         return None;
     }
     Oid::from_str(&cp.commit).ok()
 }
+
+#[cfg(test)]
+mod tests;

@@ -59,6 +59,7 @@
 //! limited reset that left any difference. Writes through a shared memory mapping that
 //! are never followed by a `close` are not reported by inotify.
 
+mod blocking;
 mod branch;
 mod change_feed;
 mod changes;
@@ -80,6 +81,7 @@ mod worktree_tracking;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use blocking::blocking;
 pub use change_feed::CHANGE_FEED_ENV;
 pub use changes::{
     ChangeKind, ChangedPath, StagedChanges, changed_paths, stage_changes, stage_worktree_changes,

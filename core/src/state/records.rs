@@ -156,38 +156,6 @@ impl AttemptRecord {
     }
 }
 
-/// One entry of the append-only `events` journal.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EventRecord {
-    /// Increasing id, unique in the database; page with `events(run_id, last_id)`.
-    pub id: i64,
-    /// The run.
-    pub run_id: String,
-    /// The step, for step events.
-    pub step_id: Option<String>,
-    /// RFC 3339 UTC with milliseconds.
-    pub at: String,
-    /// Event kind, e.g. [`event_kind::STEP_STATUS`](super::event_kind::STEP_STATUS).
-    pub kind: String,
-    /// Kind-specific JSON payload.
-    pub data: serde_json::Value,
-}
-
-impl EventRecord {
-    pub(crate) const COLUMNS: &'static str = "id, run_id, step_id, at, kind, data";
-
-    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(EventRecord {
-            id: row.get(0)?,
-            run_id: row.get(1)?,
-            step_id: row.get(2)?,
-            at: row.get(3)?,
-            kind: row.get(4)?,
-            data: json_column(row, 5)?,
-        })
-    }
-}
-
 /// Reads a TEXT column holding JSON; a malformed value becomes a conversion error naming
 /// the column index.
 pub(crate) fn json_column<T: DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {

@@ -171,7 +171,24 @@ pub enum StateError {
         step_id: String,
     },
 
-    /// `finish_attempt` for an attempt that `begin_attempt` never returned.
+    /// An attempt began with a number not above the step's last one (attempt numbers
+    /// only go up, across resumes).
+    #[error(
+        "attempt {attempt} of step {step_id} in run {run_id} cannot begin: attempt {last} \
+         was recorded already; this is a bug in the engine"
+    )]
+    AttemptOutOfOrder {
+        /// The run id.
+        run_id: String,
+        /// The step id.
+        step_id: String,
+        /// The attempt number asked for.
+        attempt: u32,
+        /// The step's last recorded attempt.
+        last: u32,
+    },
+
+    /// An attempt finished that never began.
     #[error(
         "attempt {attempt} of step {step_id} in run {run_id} was never started; this is a \
          bug in the engine"

@@ -20,9 +20,9 @@ use regex::Regex;
 use serde_json::Value;
 use std::sync::LazyLock;
 
+use crate::builtin::permanent_finding::permanent_if_errors;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::error_class::ErrorClass;
-use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
+use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity};
 
 static HUMAN_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(error|warning)(?:\[(E\d{4}|[\w:-]+)\])?: (.+)$").expect("static regex")
@@ -220,43 +220,21 @@ impl Plugin for CargoPlugin {
             diagnostics = human_diagnostics(input.text);
         }
         diagnostics.extend(test_failures(input.text));
-        let errors: Vec<&Diagnostic> = diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect();
-        if errors.is_empty() {
-            return Ok(Finding {
-                verdict: None,
-                diagnostics,
-            });
-        }
-        let tests = errors
-            .iter()
-            .filter(|d| d.code.as_deref() == Some("test-failure"))
-            .count();
-        let compile = errors.len() - tests;
-        let summary = match (compile, tests) {
-            (0, tests) => format!("{tests} Rust test(s) failed; first: {}", errors[0].message),
-            (compile, _) => format!(
-                "{compile} Rust compile error(s); first: {}",
-                errors
-                    .iter()
-                    .find(|d| d.code.as_deref() != Some("test-failure"))
-                    .map_or(String::new(), |d| d.to_string())
-            ),
-        };
-        let key = errors
-            .iter()
-            .map(|d| format!("{} {}", d.code.as_deref().unwrap_or(""), d.message))
-            .collect::<Vec<_>>()
-            .join("\n");
-        Ok(Finding {
-            verdict: Some(Verdict {
-                class: ErrorClass::Permanent,
-                summary,
-                key,
-            }),
-            diagnostics,
-        })
+        Ok(permanent_if_errors(diagnostics, |errors| {
+            let tests = errors
+                .iter()
+                .filter(|d| d.code.as_deref() == Some("test-failure"))
+                .count();
+            match (errors.len() - tests, tests) {
+                (0, tests) => format!("{tests} Rust test(s) failed; first: {}", errors[0].message),
+                (compile, _) => format!(
+                    "{compile} Rust compile error(s); first: {}",
+                    errors
+                        .iter()
+                        .find(|d| d.code.as_deref() != Some("test-failure"))
+                        .map_or(String::new(), |d| d.to_string())
+                ),
+            }
+        }))
     }
 }

@@ -8,9 +8,9 @@
 use serde_json::Value;
 
 use crate::builtin::json_values;
+use crate::builtin::permanent_finding::permanent_if_errors;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::error_class::ErrorClass;
-use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
+use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity};
 
 /// The `eslint` plugin (see the module doc).
 #[derive(Debug, Default)]
@@ -77,33 +77,12 @@ impl Plugin for EslintPlugin {
             .flatten()
             .flat_map(file_diagnostics)
             .collect();
-        let errors: Vec<&Diagnostic> = diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect();
-        if errors.is_empty() {
-            return Ok(Finding {
-                verdict: None,
-                diagnostics,
-            });
-        }
-        let summary = format!(
-            "ESLint found {} error(s); first: {}",
-            errors.len(),
-            errors[0]
-        );
-        let key = errors
-            .iter()
-            .map(|d| format!("{} {}", d.code.as_deref().unwrap_or(""), d.message))
-            .collect::<Vec<_>>()
-            .join("\n");
-        Ok(Finding {
-            verdict: Some(Verdict {
-                class: ErrorClass::Permanent,
-                summary,
-                key,
-            }),
-            diagnostics,
-        })
+        Ok(permanent_if_errors(diagnostics, |errors| {
+            format!(
+                "ESLint found {} error(s); first: {}",
+                errors.len(),
+                errors[0]
+            )
+        }))
     }
 }

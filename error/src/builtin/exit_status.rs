@@ -11,9 +11,9 @@
 //! `KEY_LINES` non-empty lines of the output, so different failures of one command get
 //! different signatures.
 
-use crate::attempt_failure::Termination;
 use crate::error_class::ErrorClass;
 use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
+use pipeline_process::Termination;
 
 /// How many trailing output lines form the key text.
 pub const KEY_LINES: usize = 20;
@@ -86,28 +86,30 @@ impl Plugin for ExitStatusPlugin {
 
     fn analyse(&self, input: &PluginInput<'_>) -> Result<Finding, PluginRunError> {
         let (class, what) = match input.failure.termination {
-            Termination::TimedOut => (
+            // The engine reports an attempt it stopped as timed out either way; a
+            // cancelled attempt is classified like one.
+            Termination::TimedOut | Termination::Cancelled => (
                 ErrorClass::Timeout,
                 "timed out (the step's timeout elapsed)".to_string(),
             ),
-            Termination::Signalled { signal } => by_signal(signal),
-            Termination::Exited { code: 0 } => (
+            Termination::Signaled(signal) => by_signal(signal),
+            Termination::Exited(0) => (
                 ErrorClass::Permanent,
                 "reported as failed although the tool exited 0".to_string(),
             ),
-            Termination::Exited { code: 126 } => (
+            Termination::Exited(126) => (
                 ErrorClass::Permanent,
                 "the command is not executable (exit 126); check its permissions".to_string(),
             ),
-            Termination::Exited { code: 127 } => (
+            Termination::Exited(127) => (
                 ErrorClass::Permanent,
                 "command not found (exit 127); install the tool or fix the command".to_string(),
             ),
-            Termination::Exited { code } if (129..=192).contains(&code) => {
+            Termination::Exited(code) if (129..=192).contains(&code) => {
                 let (class, what) = by_signal(code - 128);
                 (class, format!("{what} (exit {code})"))
             }
-            Termination::Exited { code } => {
+            Termination::Exited(code) => {
                 (ErrorClass::Permanent, format!("exited with status {code}"))
             }
         };

@@ -13,9 +13,9 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
+use crate::builtin::permanent_finding::permanent;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::error_class::ErrorClass;
-use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
+use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity};
 
 static FAIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*--- FAIL: (\S+) \([\d.]+s\)$").expect("static regex"));
@@ -121,13 +121,6 @@ impl Plugin for GoTestPlugin {
                 .map(|p| format!("FAIL {p}"))
                 .collect();
         }
-        Ok(Finding {
-            verdict: Some(Verdict {
-                class: ErrorClass::Permanent,
-                summary,
-                key: keys.join("\n"),
-            }),
-            diagnostics,
-        })
+        Ok(permanent(summary, keys.join("\n"), diagnostics))
     }
 }

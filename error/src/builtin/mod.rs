@@ -20,6 +20,7 @@ pub mod go_test;
 pub mod infrastructure;
 pub mod mypy;
 pub mod network;
+pub(crate) mod permanent_finding;
 pub mod pytest;
 pub mod ruff;
 pub mod tsc;

@@ -9,9 +9,9 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
+use crate::builtin::permanent_finding::permanent_if_errors;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::error_class::ErrorClass;
-use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
+use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity};
 
 static LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(.+?\.pyi?):(\d+)(?::(\d+))?: (error|warning|note): (.*?)(?:  \[([\w-]+)\])?$")
@@ -58,33 +58,12 @@ impl Plugin for MypyPlugin {
             }
             diagnostics.push(diagnostic);
         }
-        let errors: Vec<&Diagnostic> = diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect();
-        if errors.is_empty() {
-            return Ok(Finding {
-                verdict: None,
-                diagnostics,
-            });
-        }
-        let summary = format!(
-            "mypy found {} type error(s); first: {}",
-            errors.len(),
-            errors[0]
-        );
-        let key = errors
-            .iter()
-            .map(|d| format!("{} {}", d.code.as_deref().unwrap_or(""), d.message))
-            .collect::<Vec<_>>()
-            .join("\n");
-        Ok(Finding {
-            verdict: Some(Verdict {
-                class: ErrorClass::Permanent,
-                summary,
-                key,
-            }),
-            diagnostics,
-        })
+        Ok(permanent_if_errors(diagnostics, |errors| {
+            format!(
+                "mypy found {} type error(s); first: {}",
+                errors.len(),
+                errors[0]
+            )
+        }))
     }
 }

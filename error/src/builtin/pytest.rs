@@ -11,10 +11,10 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
-use crate::attempt_failure::Termination;
+use crate::builtin::permanent_finding::permanent;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::error_class::ErrorClass;
-use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
+use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity};
+use pipeline_process::Termination;
 
 static SECTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^_{3,} (.+?) _{3,}$").expect("static regex"));
@@ -165,15 +165,12 @@ impl Plugin for PytestPlugin {
             }
         }
         if diagnostics.is_empty() {
-            if input.failure.termination == (Termination::Exited { code: 5 }) {
-                return Ok(Finding {
-                    verdict: Some(Verdict {
-                        class: ErrorClass::Permanent,
-                        summary: "pytest collected no tests (exit 5); check the test paths".into(),
-                        key: "pytest no tests collected".into(),
-                    }),
+            if input.failure.termination == Termination::Exited(5) {
+                return Ok(permanent(
+                    "pytest collected no tests (exit 5); check the test paths".into(),
+                    "pytest no tests collected".into(),
                     diagnostics,
-                });
+                ));
             }
             return Ok(Finding::none());
         }
@@ -182,13 +179,6 @@ impl Plugin for PytestPlugin {
             diagnostics.len(),
             diagnostics[0].message
         );
-        Ok(Finding {
-            verdict: Some(Verdict {
-                class: ErrorClass::Permanent,
-                summary,
-                key: keys.join("\n"),
-            }),
-            diagnostics,
-        })
+        Ok(permanent(summary, keys.join("\n"), diagnostics))
     }
 }

@@ -8,9 +8,9 @@
 use serde_json::Value;
 
 use crate::builtin::json_values;
+use crate::builtin::permanent_finding::{error_key, permanent};
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::error_class::ErrorClass;
-use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
+use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity};
 
 /// The `ruff` plugin (see the module doc).
 #[derive(Debug, Default)]
@@ -67,22 +67,14 @@ impl Plugin for RuffPlugin {
         if diagnostics.is_empty() {
             return Ok(Finding::none());
         }
-        let key = diagnostics
-            .iter()
-            .map(|d| format!("{} {}", d.code.as_deref().unwrap_or("syntax"), d.message))
-            .collect::<Vec<_>>()
-            .join("\n");
-        Ok(Finding {
-            verdict: Some(Verdict {
-                class: ErrorClass::Permanent,
-                summary: format!(
-                    "ruff found {} problem(s); first: {}",
-                    diagnostics.len(),
-                    diagnostics[0]
-                ),
-                key,
-            }),
-            diagnostics,
-        })
+        // Every ruff violation fails the check, whatever its severity; a syntax error
+        // has no rule code.
+        let summary = format!(
+            "ruff found {} problem(s); first: {}",
+            diagnostics.len(),
+            diagnostics[0]
+        );
+        let key = error_key(&diagnostics, "syntax");
+        Ok(permanent(summary, key, diagnostics))
     }
 }

@@ -12,9 +12,9 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
+use crate::builtin::permanent_finding::permanent_if_errors;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::error_class::ErrorClass;
-use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, Verdict};
+use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity};
 
 static PLAIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(.+?)\((\d+),(\d+)\): (error|warning|message) (TS\d+): (.*)$")
@@ -72,29 +72,8 @@ impl Plugin for TscPlugin {
                 diagnostics.push(Diagnostic::new(severity(&caps[1]), &caps[3]).with_code(&caps[2]));
             }
         }
-        let errors: Vec<&Diagnostic> = diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect();
-        if errors.is_empty() {
-            return Ok(Finding {
-                verdict: None,
-                diagnostics,
-            });
-        }
-        let summary = format!("tsc found {} error(s); first: {}", errors.len(), errors[0]);
-        let key = errors
-            .iter()
-            .map(|d| format!("{} {}", d.code.as_deref().unwrap_or(""), d.message))
-            .collect::<Vec<_>>()
-            .join("\n");
-        Ok(Finding {
-            verdict: Some(Verdict {
-                class: ErrorClass::Permanent,
-                summary,
-                key,
-            }),
-            diagnostics,
-        })
+        Ok(permanent_if_errors(diagnostics, |errors| {
+            format!("tsc found {} error(s); first: {}", errors.len(), errors[0])
+        }))
     }
 }

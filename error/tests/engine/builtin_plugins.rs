@@ -384,17 +384,11 @@ fn exit_status_fallback() {
     let manager = PluginManager::builtin();
     let cases = [
         (Termination::TimedOut, ErrorClass::Timeout),
-        (
-            Termination::Signalled { signal: 9 },
-            ErrorClass::Infrastructure,
-        ),
-        (
-            Termination::Exited { code: 137 },
-            ErrorClass::Infrastructure,
-        ),
-        (Termination::Signalled { signal: 15 }, ErrorClass::Transient),
-        (Termination::Signalled { signal: 11 }, ErrorClass::Permanent),
-        (Termination::Exited { code: 3 }, ErrorClass::Permanent),
+        (Termination::Signaled(9), ErrorClass::Infrastructure),
+        (Termination::Exited(137), ErrorClass::Infrastructure),
+        (Termination::Signaled(15), ErrorClass::Transient),
+        (Termination::Signaled(11), ErrorClass::Permanent),
+        (Termination::Exited(3), ErrorClass::Permanent),
     ];
     for (termination, class) in cases {
         let report = manager.classify(&AttemptFailure::new(
@@ -493,7 +487,7 @@ fn codex_events_given_by_the_adapter_take_precedence_over_output() {
     let failure = AttemptFailure::new(
         "codex",
         "codex exec --json",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         "plain text without events",
     )
     .with_kind("codex")
@@ -513,7 +507,7 @@ fn the_full_log_is_preferred_over_the_tail() {
     let mut failure = AttemptFailure::new(
         "pytest",
         "pytest",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         "...tail without the report",
     );
     failure.log_path = Some(log);
@@ -545,8 +539,8 @@ fn rate_limit_reset_forms() {
     // OpenAI's x-ratelimit-reset-* durations, retry_after_ms fields, epoch resets).
     let manager = PluginManager::builtin();
     let reset_of = |text: &str| {
-        let failure = AttemptFailure::new("api", "client", Termination::Exited { code: 1 }, text)
-            .finished_at(t0());
+        let failure =
+            AttemptFailure::new("api", "client", Termination::Exited(1), text).finished_at(t0());
         match manager.classify(&failure).class {
             ErrorClass::RateLimited {
                 reset_at,
@@ -619,7 +613,7 @@ fn claude_output(code: i32, lines: &[serde_json::Value]) -> AttemptFailure {
     AttemptFailure::new(
         "claude",
         "claude -p --output-format stream-json --verbose",
-        Termination::Exited { code },
+        Termination::Exited(code),
         output,
     )
     .with_kind("claude")
@@ -685,7 +679,7 @@ fn claude_success_gives_no_verdict() {
     // Even with a non-zero exit, `is_error:false` is not a Claude failure: a later
     // plugin (here the exit-status fallback) decides.
     let mut failure = claude_fixture("success");
-    failure.termination = Termination::Exited { code: 2 };
+    failure.termination = Termination::Exited(2);
     let report = manager.classify(&failure);
     assert_eq!(report.plugin, "exit-status", "{}", report.summary);
 }
@@ -845,7 +839,7 @@ fn claude_plain_text_refusals_and_the_log_header() {
     let root = AttemptFailure::new(
         "claude",
         "claude -p --dangerously-skip-permissions",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons\n",
     )
     .with_kind("claude");
@@ -858,7 +852,7 @@ fn claude_plain_text_refusals_and_the_log_header() {
     let crashed = AttemptFailure::new(
         "claude",
         "claude -p",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         "Error: connect ECONNREFUSED 127.0.0.1:443\n",
     )
     .with_kind("claude");

@@ -1,8 +1,8 @@
 //! External plugin manifests: loading, validation errors, ordering, classification.
 
 use pipeline_error::{
-    AttemptFailure, ErrorClass, PluginLoadError, PluginManager, PluginOrigin, Severity,
-    Specificity, Termination,
+    AttemptFailure, ErrorClass, PluginLoadError, PluginManager, PluginOrigin, SHIPPED_PLUGINS,
+    Severity, Specificity, Termination, shipped_plugins_dir,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,7 +56,7 @@ fn regex_rules_fill_diagnostics_and_decide_the_class() {
     let report = manager.classify(&AttemptFailure::new(
         "mylint",
         "/opt/bin/mylint src",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         output,
     ));
     assert_eq!(report.plugin, "mylint");
@@ -85,7 +85,7 @@ fn regex_rules_fill_diagnostics_and_decide_the_class() {
     let busy = AttemptFailure::new(
         "other",
         "mylint src",
-        Termination::Exited { code: 2 },
+        Termination::Exited(2),
         "license server busy, retry after 45 s",
     )
     .finished_at(t0());
@@ -165,7 +165,7 @@ timeout_secs: 5
     let report = manager.classify(&AttemptFailure::new(
         "counter-tool",
         "run",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         "a\nb\nc\n",
     ));
     assert_eq!(report.plugin, "counter");
@@ -192,7 +192,7 @@ command: ["sh", "./bad.sh"]
     let report = manager.classify(&AttemptFailure::new(
         "t",
         "t",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         "boom",
     ));
     assert_eq!(report.plugin, "exit-status");
@@ -202,6 +202,98 @@ command: ["sh", "./bad.sh"]
         report.plugin_failures[0]
             .message
             .contains("invalid diagnostics JSON"),
+        "{}",
+        report.plugin_failures[0].message
+    );
+}
+
+/// True once `pid` runs no more: no `/proc` entry, or a zombie waiting for its new
+/// parent (the init process of a container may not reap).
+fn process_is_gone(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn a_command_plugin_that_times_out_is_stopped_with_its_process_group() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = write_plugin(
+        root.path(),
+        "hangs",
+        r#"
+id: hangs
+applies_to: { tools: [t] }
+command: ["sh", "./hang.sh"]
+timeout_secs: 1
+"#,
+    );
+    // The helper holds stdout open: only killing the whole group ends the plugin.
+    std::fs::write(
+        dir.join("hang.sh"),
+        "sleep 300 & echo $! > helper.pid
+wait
+",
+    )
+    .expect("write script");
+    let manager = PluginManager::load(&[root.path().to_path_buf()]).expect("valid plugin");
+    let report = manager.classify(&AttemptFailure::new(
+        "t",
+        "t",
+        Termination::Exited(1),
+        "boom",
+    ));
+    assert_eq!(report.plugin, "exit-status");
+    assert_eq!(report.plugin_failures.len(), 1);
+    assert!(
+        report.plugin_failures[0]
+            .message
+            .contains("did not finish within 1 s and was killed"),
+        "{}",
+        report.plugin_failures[0].message
+    );
+    let pid = std::fs::read_to_string(dir.join("helper.pid")).expect("the helper started");
+    let pid = pid.trim();
+    // SIGKILL is delivered asynchronously; the helper disappears within moments.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !process_is_gone(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plugin's helper {pid} outlived it"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_command_plugin_gets_bounded_output_and_may_ignore_its_input() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = write_plugin(
+        root.path(),
+        "chatty",
+        r#"
+id: chatty
+applies_to: { tools: [t] }
+command: ["sh", "./chatty.sh"]
+timeout_secs: 10
+"#,
+    );
+    // Reads none of its (large) input and prints more than the 4 MiB kept of stdout.
+    std::fs::write(dir.join("chatty.sh"), "head -c 5000000 /dev/zero\n").expect("write script");
+    let manager = PluginManager::load(&[root.path().to_path_buf()]).expect("valid plugin");
+    let input = "error line\n".repeat(200_000);
+    let report = manager.classify(&AttemptFailure::new(
+        "t",
+        "t",
+        Termination::Exited(1),
+        input,
+    ));
+    assert_eq!(report.plugin_failures.len(), 1);
+    assert!(
+        report.plugin_failures[0]
+            .message
+            .contains("printed more than 4194304 bytes"),
         "{}",
         report.plugin_failures[0].message
     );
@@ -419,22 +511,83 @@ fn later_directories_override_earlier_ones_and_builtins() {
 }
 
 #[test]
-fn shipped_plugins_load() {
-    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
-    let manager =
-        PluginManager::load(&[shipped]).expect("the plugins shipped in error/plugins are valid");
-    assert!(
+fn shipped_plugins_load_from_the_embedded_copy_alone() {
+    let manager = PluginManager::load(&[shipped_plugins_dir()])
+        .expect("the plugins shipped in error/plugins are valid");
+    let shipped: Vec<_> = manager
+        .plugins()
+        .into_iter()
+        .filter_map(|plugin| match plugin.origin {
+            PluginOrigin::Manifest { path } => Some((plugin.id, path)),
+            PluginOrigin::BuiltIn => None,
+        })
+        .collect();
+    assert_eq!(
+        shipped
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        SHIPPED_PLUGINS.iter().map(|p| p.id).collect::<Vec<_>>()
+    );
+    for (id, path) in &shipped {
+        assert_eq!(path, &shipped_plugins_dir().join(id).join("plugin.yaml"));
+        assert!(
+            !path.exists(),
+            "{} must come from memory, not from a file",
+            path.display()
+        );
+    }
+    // The same plugins, in the same order, as loading the source directory gives.
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
+    let from_source = PluginManager::load(&[source]).expect("valid");
+    let summary = |manager: &PluginManager| {
         manager
             .plugins()
-            .iter()
-            .any(|p| matches!(p.origin, PluginOrigin::Manifest { .. }))
+            .into_iter()
+            .map(|p| (p.position, p.id, p.description, p.requires))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(summary(&manager), summary(&from_source));
+}
+
+#[test]
+fn every_file_of_error_plugins_is_embedded() {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
+    let mut on_disk = Vec::new();
+    for entry in std::fs::read_dir(&source).expect("error/plugins") {
+        let dir = entry.expect("entry").path();
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{} is not a plugin directory: {e}", dir.display()))
+            .map(|f| f.expect("entry").file_name())
+            .collect();
+        assert_eq!(
+            files,
+            vec!["plugin.yaml"],
+            "{}: a shipped plugin is its plugin.yaml alone",
+            dir.display()
+        );
+        let id = dir
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(dir.join("plugin.yaml")).expect("manifest");
+        on_disk.push((id, text));
+    }
+    on_disk.sort();
+    let embedded: Vec<_> = SHIPPED_PLUGINS
+        .iter()
+        .map(|p| (p.id.to_string(), p.manifest.to_string()))
+        .collect();
+    assert_eq!(
+        embedded, on_disk,
+        "SHIPPED_PLUGINS in error/src/shipped_plugins.rs lists every plugin of error/plugins"
     );
 }
 
 #[test]
 fn shipped_npm_plugin_on_real_npm_output() {
-    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
-    let manager = PluginManager::load(&[shipped]).expect("valid");
+    let manager = PluginManager::load(&[shipped_plugins_dir()]).expect("valid");
     let cases = [
         ("npm/econnrefused", ErrorClass::Transient, "ECONNREFUSED"),
         ("npm/e404", ErrorClass::Permanent, "E404"),

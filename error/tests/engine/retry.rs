@@ -2,7 +2,7 @@
 
 use backon::{BackoffBuilder, Retryable};
 use pipeline_error::{
-    AttemptRecord, Decision, ErrorClass, ErrorReport, GiveUpReason, History, RetryPolicy,
+    Decision, ErrorClass, ErrorReport, GiveUpReason, History, PastAttempt, RetryPolicy,
     RetrySettings, WorkstreamErrorBlocks, decide,
 };
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,7 +36,7 @@ fn history(entries: &[(&str, &str)]) -> History {
     History {
         attempts: entries
             .iter()
-            .map(|(signature, fingerprint)| AttemptRecord {
+            .map(|(signature, fingerprint)| PastAttempt {
                 signature: (*signature).into(),
                 fingerprint: (*fingerprint).into(),
             })

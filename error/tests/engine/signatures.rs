@@ -70,13 +70,13 @@ fn different_outputs_of_the_generic_plugin_differ() {
     let one = manager.classify(&AttemptFailure::new(
         "t",
         "./x",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         "config file missing",
     ));
     let two = manager.classify(&AttemptFailure::new(
         "t",
         "./x",
-        Termination::Exited { code: 1 },
+        Termination::Exited(1),
         "permission denied on config",
     ));
     assert_ne!(one.signature, two.signature);

@@ -25,7 +25,7 @@ pub fn fixture(path: &str, tool_name: &str, command: &str) -> AttemptFailure {
         .trim()
         .parse()
         .unwrap_or_else(|error| panic!("fixture {path}.exit: {error}"));
-    AttemptFailure::new(tool_name, command, Termination::Exited { code }, output)
+    AttemptFailure::new(tool_name, command, Termination::Exited(code), output)
         .with_kind(if tool_name == "aider" || tool_name == "codex" {
             tool_name
         } else {

@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-use pipeline_error::{AttemptRecord, BreakerState, BreakerStore, ErrorReport, History};
+use pipeline_error::{BreakerState, BreakerStore, ErrorReport, History, PastAttempt};
 use rusqlite::{OptionalExtension, params};
 
 use super::{StateStore, TxError, TxResult};
@@ -46,40 +46,36 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str, column: usize) -> rusql
     })
 }
 
-impl StateStore {
-    /// Records the classified error of a failed attempt: upserts the step's error with this
-    /// signature (incrementing its occurrences) and the attempt's signature/fingerprint, in
-    /// one transaction.
-    ///
-    /// Errors: [`StateError::Database`] (e.g. the attempt is not recorded).
-    pub fn record_attempt_error(
-        &self,
-        run_id: &str,
-        step_id: &str,
-        attempt: u32,
-        report: &ErrorReport,
-    ) -> Result<(), StateError> {
-        self.write("record an attempt error", |tx| {
-            let now = timestamp_now();
-            let json = to_json(report)?;
-            let class = report.class.name();
-            tx.prepare_cached(
-                "INSERT INTO errors (run_id, step_id, signature, class, plugin, summary, occurrences, first_attempt, last_attempt, first_seen, last_seen, report)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?8, ?9)
-                 ON CONFLICT (run_id, step_id, signature) DO UPDATE SET
-                   occurrences = occurrences + 1, class = excluded.class, plugin = excluded.plugin,
-                   summary = excluded.summary, last_attempt = excluded.last_attempt,
-                   last_seen = excluded.last_seen, report = excluded.report",
-            )?
-            .execute(params![run_id, step_id, report.signature, class, report.plugin, report.summary, attempt, now, json])?;
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO attempt_errors (run_id, step_id, attempt, class, signature, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![run_id, step_id, attempt, class, report.signature, report.fingerprint()])?;
-            Ok(())
-        })
-    }
+/// Counts the classified error of a failed attempt inside a [`StateStore::record`]
+/// transaction: upserts the step's error with this signature (incrementing its
+/// occurrences) and the attempt's signature/fingerprint.
+pub(super) fn count_error(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    step_id: &str,
+    attempt: u32,
+    report: &ErrorReport,
+    now: &str,
+) -> TxResult<()> {
+    let json = to_json(report)?;
+    let class = report.class.name();
+    tx.prepare_cached(
+        "INSERT INTO errors (run_id, step_id, signature, class, plugin, summary, occurrences, first_attempt, last_attempt, first_seen, last_seen, report)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?8, ?9)
+         ON CONFLICT (run_id, step_id, signature) DO UPDATE SET
+           occurrences = occurrences + 1, class = excluded.class, plugin = excluded.plugin,
+           summary = excluded.summary, last_attempt = excluded.last_attempt,
+           last_seen = excluded.last_seen, report = excluded.report",
+    )?
+    .execute(params![run_id, step_id, report.signature, class, report.plugin, report.summary, attempt, now, json])?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO attempt_errors (run_id, step_id, attempt, class, signature, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![run_id, step_id, attempt, class, report.signature, report.fingerprint()])?;
+    Ok(())
+}
 
+impl StateStore {
     /// Signatures and fingerprints of the step's failed attempts, oldest first: the history
     /// retry decisions need, rebuilt from the database so it survives a crash.
     pub fn attempt_error_history(
@@ -90,7 +86,7 @@ impl StateStore {
         self.read("read the error history", |conn| {
             let mut stmt = conn.prepare_cached("SELECT signature, fingerprint FROM attempt_errors WHERE run_id = ?1 AND step_id = ?2 ORDER BY attempt")?;
             let rows = stmt.query_map(params![run_id, step_id], |r| {
-                Ok(AttemptRecord {
+                Ok(PastAttempt {
                     signature: r.get(0)?,
                     fingerprint: r.get(1)?,
                 })

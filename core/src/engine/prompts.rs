@@ -1,0 +1,42 @@
+//! The prompt an AI tool gets: the step's tasks with its referenced specifications, and
+//! after failing acceptance tests, the fix prompt.
+
+use super::run_context::RunContext;
+use crate::model::Step;
+
+/// The step's prompt with the text of its `specs` references.
+pub(crate) fn prompt_with_specs(ctx: &RunContext, step: &Step) -> String {
+    let mut p = step.prompt_text();
+    if let Some(text) = ctx.spec_texts.get(&step.id).filter(|t| !t.is_empty()) {
+        p.push_str("\n## Referenced specifications\n");
+        p.push_str(text);
+    }
+    p
+}
+
+/// The prompt of a fix attempt: the step's prompt, what failed, and the diagnostics the
+/// error engine extracted (at most 50).
+pub(crate) fn fix_prompt_text(
+    ctx: &RunContext,
+    step: &Step,
+    error: &str,
+    report: &pipeline_error::ErrorReport,
+) -> String {
+    let mut p = prompt_with_specs(ctx, step);
+    p.push_str("\n## The previous attempt failed its acceptance tests\n\n");
+    p.push_str(error);
+    p.push('\n');
+    let diagnostics: Vec<String> = report
+        .diagnostics
+        .iter()
+        .take(50)
+        .map(|d| format!("- {d}"))
+        .collect();
+    if !diagnostics.is_empty() {
+        p.push_str("\nDiagnostics:\n");
+        p.push_str(&diagnostics.join("\n"));
+        p.push('\n');
+    }
+    p.push_str("\nFix the code so that the acceptance tests pass. Change only files in scope.\n");
+    p
+}

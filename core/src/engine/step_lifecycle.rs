@@ -1,0 +1,616 @@
+//! One step's life, from its inputs to its final status, as one forward trip.
+//!
+//! ```text
+//!  inputs ──► merge inputs ──► finish a wait a killed run left ──► worktree
+//!                                                                     │
+//!        ┌────────────────────────────────────────────────────────────┘
+//!        ▼
+//!  choose tool ──► hold tool limits ──► attempt ──► (tool ► tests ► scope ► commit)
+//!  (breakers:        (max_concurrent,      │ journalled `attempt_started` first
+//!   wait/fallback)    requests_per_minute)  │
+//!        ▲                                  ├── success ──► `step_completed` + checkpoint
+//!        │                                  ├── interrupted ──► `step_interrupted`
+//!        │                                  └── failure ──► classify ──► next_action
+//!        │                                        Fix (same worktree) ─────────┤
+//!        │                                        Retry / Wait (sleep, clean) ─┤
+//!        └─────────────────────────────────────── Escalate (next tool, clean) ─┘
+//!                                                 Fail ──► compensations ──► `step_failed`
+//! ```
+//!
+//! Files: this one drives the trip; [`super::attempt`] runs one attempt;
+//! [`super::next_action`] is the decision after a failure (pure);
+//! [`super::tool_choice`] picks the tool (pure rule + breaker waits); [`super::waits`]
+//! sleeps and finishes interrupted waits; [`super::compensation`] runs compensations;
+//! [`super::prompts`] builds prompts. Every state change goes through the run's journal
+//! ([`super::run_journal`]), which is the only writer of run state.
+//!
+//! Write-ahead discipline (DESIGN "State and resume"): `attempt_started` is recorded
+//! before the tool starts; `step_completed` with its checkpoint only after the result
+//! commit exists, in the same transaction as `attempt_finished`. A crash between two
+//! records leaves the step running, validating, retrying or waiting, which resume runs
+//! again from a clean worktree with the next attempt number.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use git2::Oid;
+
+use super::attempt::{Failure, Success, run_attempt};
+use super::next_action::{FailedAttempt, NextAction, Recovery, Stage, next_action};
+use super::run_context::RunContext;
+use super::step_error::{StepError, StepFailure};
+use super::tool_choice::{ChosenTool, choose_tool};
+use super::waits::{hold_tool_limits, rfc3339, sleep_until, unfinished_wait};
+use crate::git::{GitError, Worktree, blocking};
+use crate::model::{Isolation, Step, StepKind, ToolChoice};
+use crate::state::{
+    AttemptResult, Change, Checkpoint, CheckpointOutputs, ErrorSummary, Event, Usage, WaitKind,
+};
+
+/// How one execution of a step ended.
+#[derive(Debug)]
+pub(crate) enum StepResult {
+    /// Committed and checkpointed.
+    Completed {
+        /// Its result commit.
+        commit: Oid,
+    },
+    /// Failed for good (recorded); its dependents are skipped.
+    Failed,
+    /// Stopped by the run's interruption: resumable, runs again on resume.
+    Interrupted,
+    /// The run's state could not be recorded: the run stops (the journal keeps why).
+    Aborted,
+}
+
+/// Runs step `idx` of the plan from input commits `inputs` (its dependencies' results,
+/// sorted; the run's base commit for a root). `first_attempt` is the attempt number its
+/// next attempt gets (attempt numbers continue across resumes). Everything that goes
+/// wrong is recorded on the step; the result says how it ended.
+pub(crate) async fn execute_step(
+    ctx: Arc<RunContext>,
+    idx: usize,
+    inputs: Vec<Oid>,
+    first_attempt: u32,
+) -> StepResult {
+    let mut life = StepLife {
+        step: &ctx.set.steps[idx],
+        ctx: &ctx,
+        started: Instant::now(),
+        next_attempt: first_attempt,
+        worktree: None,
+    };
+    match life.run(inputs).await {
+        Ok(result) => result,
+        Err(StepError::Journal(_)) => StepResult::Aborted,
+        Err(StepError::Failed(failure)) => life.fail(failure.to_string()).await,
+    }
+}
+
+/// The state of one step's trip.
+struct StepLife<'a> {
+    ctx: &'a Arc<RunContext>,
+    step: &'a Step,
+    started: Instant,
+    /// The number the next attempt gets.
+    next_attempt: u32,
+    /// The step's worktree while it has one (`isolation: worktree`).
+    worktree: Option<Worktree>,
+}
+
+/// What the lifecycle does after a failed attempt was recorded (and any wait is over).
+enum AfterFailure {
+    /// Attempt again at once in the same worktree with this fix prompt.
+    Fix { prompt: String, fixes_left: u32 },
+    /// Attempt again with the same tool from a clean worktree.
+    Retry,
+    /// Attempt again with the next tool of the escalation chain from a clean worktree.
+    Escalate,
+    /// The step ended.
+    Done(StepResult),
+}
+
+impl StepLife<'_> {
+    fn id(&self) -> &str {
+        self.step.id.as_str()
+    }
+
+    fn duration_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// The trip (see the module docs).
+    async fn run(&mut self, inputs: Vec<Oid>) -> Result<StepResult, StepError> {
+        let start = self.merge_inputs(&inputs).await?;
+        if !self.finish_interrupted_wait().await? {
+            return self.interrupted();
+        }
+        self.worktree = self.prepare_worktree(start).await?;
+        let mut chain: Vec<ToolChoice> = vec![self.step.tool.clone()];
+        chain.extend(
+            self.step
+                .escalation
+                .iter()
+                .map(|t| ToolChoice::Profile(t.clone())),
+        );
+        let mut link = 0;
+        let mut fixes_left = self.step.fix_attempts;
+        let mut prompt: Option<String> = None;
+        let mut clean = false;
+        loop {
+            let attempt = self.next_attempt;
+            let tool = match self.step.kind {
+                StepKind::WorkstreamAcceptance => None,
+                StepKind::Task => {
+                    match choose_tool(self.ctx, self.step, &chain[link], attempt).await? {
+                        Some(t) => Some(t),
+                        None => return self.interrupted(),
+                    }
+                }
+            };
+            // Tool limits are waited for before the attempt is recorded, so `running`
+            // means the tool is really running.
+            let permit = match &tool {
+                Some(t) => match hold_tool_limits(self.ctx, self.id(), &t.name, attempt - 1).await?
+                {
+                    Some(p) => p,
+                    None => return self.interrupted(),
+                },
+                None => None,
+            };
+            if clean {
+                self.reset_worktree(start).await?;
+            }
+            let started = Instant::now();
+            let log = self.begin_attempt(attempt, tool.as_ref())?;
+            let prompt_text = prompt
+                .take()
+                .unwrap_or_else(|| super::prompts::prompt_with_specs(self.ctx, self.step));
+            let cwd = self
+                .worktree
+                .as_ref()
+                .map(|w| w.path().to_path_buf())
+                .unwrap_or_else(|| self.ctx.workspace.repo_root.clone());
+            let tracker = self.worktree.as_ref().and_then(|w| w.tracker().cloned());
+            let outcome = run_attempt(
+                self.ctx,
+                self.step,
+                tool.as_ref(),
+                &prompt_text,
+                &cwd,
+                tracker,
+                start,
+                attempt,
+                &log,
+            )
+            .await;
+            drop(permit);
+            let duration_ms = started.elapsed().as_millis() as u64;
+            match outcome {
+                Ok(success) => {
+                    return self
+                        .complete(success, &inputs, start, attempt, tool.as_ref(), duration_ms)
+                        .await;
+                }
+                Err(Failure::Journal(e)) => return Err(e),
+                Err(Failure::Interrupted { usage }) => {
+                    self.ctx.journal.record(Event::AttemptFinished {
+                        step: self.id().to_owned(),
+                        attempt,
+                        outcome: AttemptResult::Interrupted,
+                        exit_code: None,
+                        error: Some("interrupted".into()),
+                        classified: None,
+                        usage: usage.map(usage_of),
+                        duration_ms,
+                    })?;
+                    return self.interrupted();
+                }
+                Err(Failure::Attempt(failed)) => {
+                    let next_tool = match chain.get(link + 1) {
+                        Some(ToolChoice::Profile(p)) => Some(p.as_str()),
+                        _ => None,
+                    };
+                    let recovery = Recovery {
+                        fixes_left,
+                        next_tool,
+                        has_compensations: !self.step.compensation.is_empty(),
+                    };
+                    match self
+                        .after_failure(*failed, tool.as_ref(), attempt, duration_ms, recovery)
+                        .await?
+                    {
+                        AfterFailure::Fix {
+                            prompt: p,
+                            fixes_left: f,
+                        } => {
+                            (prompt, fixes_left, clean) = (Some(p), f, false);
+                        }
+                        AfterFailure::Retry => clean = true,
+                        AfterFailure::Escalate => {
+                            link += 1;
+                            (fixes_left, clean) = (self.step.fix_attempts, true);
+                        }
+                        AfterFailure::Done(result) => return Ok(result),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The merge of the step's input commits: where its worktree starts.
+    async fn merge_inputs(&self, inputs: &[Oid]) -> Result<Oid, StepError> {
+        // One input (the base commit, or a result this run recorded) is its own merge: no
+        // repository access at all.
+        if let [only] = inputs {
+            return Ok(*only);
+        }
+        let repo = self.ctx.repo.clone();
+        let inputs = inputs.to_vec();
+        let message = format!("pipeline: merge inputs of {}", self.id());
+        blocking(move || repo.merge_commits(&inputs, &message))
+            .await
+            .map_err(|e| {
+                StepError::Failed(match e {
+                    GitError::MergeConflict { paths } => StepFailure::InputConflict { paths },
+                    other => StepFailure::InputMerge(other),
+                })
+            })
+    }
+
+    /// Resumed in the middle of a backoff or rate-limit wait (the process was killed
+    /// while waiting): finishes the wait before the next attempt. False when the run is
+    /// interrupted meanwhile.
+    async fn finish_interrupted_wait(&self) -> Result<bool, StepError> {
+        let last = self.next_attempt.saturating_sub(1);
+        if last == 0 {
+            return Ok(true);
+        }
+        let Some(until) = unfinished_wait(self.ctx, self.id(), last) else {
+            return Ok(true);
+        };
+        let left = until.duration_since(SystemTime::now()).unwrap_or_default();
+        self.ctx.journal.record(Event::StepWaiting {
+            step: self.id().to_owned(),
+            attempt: last,
+            wait: WaitKind::Backoff,
+            tool: None,
+            class: None,
+            reason: format!(
+                "resumed during its wait after attempt {last}: {:.1} s left before the next attempt",
+                left.as_secs_f64()
+            ),
+            delay_ms: left.as_millis() as u64,
+            until: Some(rfc3339(until)),
+        })?;
+        Ok(sleep_until(self.ctx, until).await)
+    }
+
+    /// A worktree at `start` for an isolated step (from the run's pool).
+    async fn prepare_worktree(&self, start: Oid) -> Result<Option<Worktree>, StepError> {
+        match self.step.isolation {
+            Isolation::Worktree => {
+                let pool = self.ctx.pool.clone();
+                let path = self.id().to_string();
+                let branch = format!("pipeline-steps/{}/{}", self.ctx.run_id, self.id());
+                let worktree = blocking(move || pool.acquire(&path, &branch, start))
+                    .await
+                    .map_err(StepFailure::Worktree)?;
+                Ok(Some(worktree))
+            }
+            Isolation::None => Ok(None),
+        }
+    }
+
+    /// A new attempt of the same tool (or the next tool of the chain) starts clean: the
+    /// used worktree is kept aside and a fresh one prepared.
+    async fn reset_worktree(&mut self, start: Oid) -> Result<(), StepError> {
+        if let Some(wt) = self.worktree.take() {
+            self.ctx.pool.keep(wt);
+        }
+        self.worktree = self.prepare_worktree(start).await?;
+        Ok(())
+    }
+
+    /// Records `attempt_started` (the step is `running` from here on) and returns the
+    /// attempt's log path.
+    fn begin_attempt(
+        &mut self,
+        attempt: u32,
+        tool: Option<&ChosenTool>,
+    ) -> Result<std::path::PathBuf, StepError> {
+        let log = self
+            .ctx
+            .workspace
+            .attempt_log(&self.ctx.run_id, self.id(), attempt);
+        self.ctx.journal.record(Event::AttemptStarted {
+            step: self.id().to_owned(),
+            attempt,
+            tool: tool.map(|t| t.name.clone()),
+            worktree: self
+                .worktree
+                .as_ref()
+                .map(|w| w.path().to_string_lossy().into_owned()),
+            log: log.to_string_lossy().into_owned(),
+        })?;
+        self.next_attempt = attempt + 1;
+        Ok(log)
+    }
+
+    /// The attempt succeeded: its commit exists, so the step is completed, with its
+    /// checkpoint, in one transaction; its worktree goes back to the pool.
+    async fn complete(
+        &mut self,
+        success: Success,
+        inputs: &[Oid],
+        start: Oid,
+        attempt: u32,
+        tool: Option<&ChosenTool>,
+        duration_ms: u64,
+    ) -> Result<StepResult, StepError> {
+        let tool_name = tool.map(|t| t.name.clone());
+        if let Some(name) = tool_name.as_deref().filter(|n| is_breaker_tool(n))
+            && let Err(e) = self.ctx.errors.breaker(name, self.step).record_success_in(
+                &self.ctx.state,
+                name,
+                SystemTime::now(),
+            )
+        {
+            tracing::warn!("cannot record success on the circuit breaker of {name}: {e}");
+        }
+        let usage = success.usage.map(usage_of);
+        let checkpoint = Checkpoint {
+            commit: success.commit.to_string(),
+            definition_hash: self.step.definition_hash.clone(),
+            outputs: CheckpointOutputs {
+                version: CheckpointOutputs::VERSION,
+                inputs: inputs.iter().map(Oid::to_string).collect(),
+                start_commit: start.to_string(),
+                changed: success.changed,
+                tests: success.tests,
+                attempt,
+                tool: tool_name,
+                usage: usage.clone(),
+            },
+        };
+        self.ctx.journal.record_changes(vec![
+            Change::Event(Event::AttemptFinished {
+                step: self.id().to_owned(),
+                attempt,
+                outcome: AttemptResult::Succeeded,
+                exit_code: Some(0),
+                error: None,
+                classified: None,
+                usage,
+                duration_ms,
+            }),
+            Change::Event(Event::StepCompleted {
+                step: self.id().to_owned(),
+                attempt,
+                commit: checkpoint.commit.clone(),
+                duration_ms: self.duration_ms(),
+            }),
+            Change::Checkpoint {
+                step: self.id(),
+                checkpoint: &checkpoint,
+            },
+        ])?;
+        if let Some(wt) = self.worktree.take() {
+            let pool = self.ctx.pool.clone();
+            if let Err(e) = blocking(move || pool.release(wt)).await {
+                tracing::warn!(
+                    "step {}: cannot return its worktree to the pool: {e}",
+                    self.id()
+                );
+            }
+        }
+        Ok(StepResult::Completed {
+            commit: success.commit,
+        })
+    }
+
+    /// Classifies a failed attempt, records it with the decision's event, and carries the
+    /// decision out (waits, compensations, failure).
+    async fn after_failure(
+        &mut self,
+        failed: super::attempt::AttemptFailed,
+        tool: Option<&ChosenTool>,
+        attempt: u32,
+        duration_ms: u64,
+        recovery: Recovery<'_>,
+    ) -> Result<AfterFailure, StepError> {
+        let ctx = self.ctx;
+        let report = ctx.errors.classify(&failed.failure);
+        let history = ctx
+            .state
+            .attempt_error_history(&ctx.run_id, self.id())
+            .map_err(StepFailure::History)?;
+        let tool_name = tool.map(|t| t.name.as_str()).filter(|n| is_breaker_tool(n));
+        if let Some(name) = tool_name
+            && failed.stage == Stage::Tool
+            && let Err(e) = ctx.errors.breaker(name, self.step).record_failure_in(
+                &ctx.state,
+                name,
+                &report.class,
+                &report.summary,
+                SystemTime::now(),
+            )
+        {
+            tracing::warn!("cannot record failure on the circuit breaker of {name}: {e}");
+        }
+        let class = report.class.name();
+        let policy = ctx.errors.policy(self.step, tool_name);
+        let action = next_action(
+            FailedAttempt {
+                stage: failed.stage,
+                report: &report,
+                takes_prompts: tool.is_some_and(|t| t.takes_prompts),
+            },
+            recovery,
+            &policy,
+            &history,
+            SystemTime::now(),
+        );
+        let error = failed.error.clone();
+        let finished = Change::Event(Event::AttemptFinished {
+            step: self.id().to_owned(),
+            attempt,
+            outcome: failed.result,
+            exit_code: failed.exit_code,
+            error: Some(error.clone()),
+            classified: Some(ErrorSummary {
+                class: class.to_owned(),
+                plugin: report.plugin.clone(),
+                signature: report.signature.clone(),
+                summary: report.summary.clone(),
+            }),
+            usage: failed.usage.map(usage_of),
+            duration_ms,
+        });
+        let counted = Change::AttemptError {
+            step: self.id(),
+            attempt,
+            report: &report,
+        };
+        let step = self.id().to_owned();
+        let (next, after) = match action {
+            NextAction::Fix { fixes_left } => (
+                Event::FixRequested {
+                    step,
+                    attempt,
+                    class: class.to_owned(),
+                    fixes_left,
+                    reason: format!(
+                        "{error}\n(asking the tool to fix it; {fixes_left} fix attempt(s) left)"
+                    ),
+                },
+                AfterFailure::Fix {
+                    prompt: super::prompts::fix_prompt_text(ctx, self.step, &error, &report),
+                    fixes_left,
+                },
+            ),
+            NextAction::Retry { after } => {
+                let until = SystemTime::now() + after;
+                (
+                    Event::StepWaiting {
+                        step,
+                        attempt,
+                        wait: WaitKind::Backoff,
+                        tool: None,
+                        class: Some(class.to_owned()),
+                        reason: format!(
+                            "{error}\n(class {class}: retrying in {:.1} s)",
+                            after.as_secs_f64()
+                        ),
+                        delay_ms: after.as_millis() as u64,
+                        until: Some(rfc3339(until)),
+                    },
+                    AfterFailure::Retry,
+                )
+            }
+            NextAction::Wait { until } => {
+                let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
+                (
+                    Event::StepWaiting {
+                        step,
+                        attempt,
+                        wait: WaitKind::RateLimit,
+                        tool: None,
+                        class: Some(class.to_owned()),
+                        reason: format!(
+                            "{error}\n(class {class}: waiting {:.1} s for the rate limit to reset)",
+                            wait.as_secs_f64()
+                        ),
+                        delay_ms: wait.as_millis() as u64,
+                        until: Some(rfc3339(until)),
+                    },
+                    AfterFailure::Retry,
+                )
+            }
+            NextAction::Escalate { to, reason } => (
+                Event::Escalated {
+                    step,
+                    attempt,
+                    reason: format!("{error}\n({reason}; escalating to tool `{to}`)"),
+                    to,
+                },
+                AfterFailure::Escalate,
+            ),
+            NextAction::Fail { reason, compensate } => {
+                ctx.journal.record_changes(vec![finished, counted])?;
+                if compensate {
+                    super::compensation::compensate(ctx, self.step).await?;
+                    // Saga semantics: the step's changes are undone with it.
+                    if let Some(wt) = self.worktree.take() {
+                        let pool = ctx.pool.clone();
+                        if let Err(e) = blocking(move || pool.release(wt)).await {
+                            tracing::warn!("cannot return a compensated worktree: {e}");
+                        }
+                    }
+                }
+                return Ok(AfterFailure::Done(
+                    self.fail(format!("{error}\n(class {class}; {reason})"))
+                        .await,
+                ));
+            }
+        };
+        let until = match &next {
+            Event::StepWaiting { until, .. } => until.clone(),
+            _ => None,
+        };
+        ctx.journal
+            .record_changes(vec![finished, counted, Change::Event(next)])?;
+        if let Some(until) = until.and_then(|u| humantime::parse_rfc3339(&u).ok())
+            && !sleep_until(ctx, until).await
+        {
+            return self.interrupted().map(AfterFailure::Done);
+        }
+        Ok(after)
+    }
+
+    /// Records the step's failure (its worktree is kept for inspection).
+    async fn fail(&mut self, error: String) -> StepResult {
+        let recorded = self.ctx.journal.record(Event::StepFailed {
+            step: self.id().to_owned(),
+            attempt: self.next_attempt.saturating_sub(1),
+            error,
+            duration_ms: self.duration_ms(),
+        });
+        if let Some(wt) = self.worktree.take() {
+            self.ctx.pool.keep(wt);
+        }
+        match recorded {
+            Ok(()) => StepResult::Failed,
+            Err(_) => StepResult::Aborted,
+        }
+    }
+
+    /// Records the step interrupted (the run was cancelled); its worktree is kept.
+    fn interrupted(&mut self) -> Result<StepResult, StepError> {
+        if let Some(wt) = self.worktree.take() {
+            self.ctx.pool.keep(wt);
+        }
+        self.ctx.journal.record(Event::StepInterrupted {
+            step: self.id().to_owned(),
+            reason: "interrupted".into(),
+        })?;
+        Ok(StepResult::Interrupted)
+    }
+}
+
+/// Whether failures of `tool` count on a circuit breaker (a step's own command does not).
+fn is_breaker_tool(tool: &str) -> bool {
+    tool != pipeline_adapters::SHELL_TOOL
+}
+
+/// The journal's form of what a tool reported.
+pub(crate) fn usage_of(u: pipeline_adapters::Usage) -> Usage {
+    Usage {
+        model: u.model,
+        input_tokens: u.input_tokens,
+        cached_input_tokens: u.cached_input_tokens,
+        output_tokens: u.output_tokens,
+        cost_usd: u.cost_usd,
+        requests: u.requests,
+    }
+}

@@ -1,0 +1,529 @@
+//! The typed events of the run journal: everything a run reports, one variant per kind of
+//! state change.
+//!
+//! Why: one schema for every consumer. The `events` table stores these (kind = the
+//! `event` tag, data = the whole event as JSON), `pipeline run --json` prints them as
+//! NDJSON, and the REST API, server-sent events and webhooks expose the same objects.
+//! `docs/EVENTS.md` documents each event and field; `schema/events.schema.json` is
+//! generated from these types (a test keeps it current) and `--json` output is checked
+//! against it.
+//!
+//! How: [`Event`] is internally tagged (`{"event": "attempt_started", "step": ..., ...}`).
+//! The state store applies an event to the state tables in the same transaction that
+//! appends it ([`StateStore::record`](super::StateStore::record)); what each event does to
+//! the tables is [`Event::step_status`] / [`Event::run_status`], which replay
+//! ([`RunReplay`](super::RunReplay)) uses too, so the tables and the journal cannot
+//! disagree. Tool output lines are not events: they stay in the log files.
+//!
+//! Units: durations are `*_ms` (milliseconds, u64); instants are RFC 3339 UTC text with
+//! milliseconds (`2026-01-31T12:00:00.123Z`), as everywhere in the state database.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AttemptResult, RunStatus, StepStatus};
+
+/// Tokens, requests and cost one attempt of an AI tool reported (all optional: tools
+/// report different subsets).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct Usage {
+    /// Model name as the tool reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Input (prompt) tokens, cached ones included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Input tokens served from the provider's prompt cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input_tokens: Option<u64>,
+    /// Output (completion) tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// Cost in US dollars, as the tool reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Model requests the tool made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u32>,
+}
+
+/// The error engine's classification of a failed attempt, as journalled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct ErrorSummary {
+    /// `transient`, `rate_limited`, `timeout`, `permanent`, `conflict` or
+    /// `infrastructure` (docs/ERRORS.md).
+    pub class: String,
+    /// The plugin that classified it.
+    pub plugin: String,
+    /// Normalised message hash (16 hex digits): equal signatures are "the same error".
+    pub signature: String,
+    /// One line.
+    pub summary: String,
+}
+
+/// Why a step waits before its next attempt (status `waiting` or `retrying`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WaitKind {
+    /// Backoff with jitter after a transient failure (status `retrying`).
+    Backoff,
+    /// A rate limit's reset (status `waiting`).
+    RateLimit,
+    /// A circuit breaker's cooldown (status `waiting`).
+    Breaker,
+    /// A tool profile's `max_concurrent` slot (status `waiting`; no known end).
+    ToolConcurrency,
+    /// A tool profile's `requests_per_minute` window (status `waiting`).
+    ToolRate,
+}
+
+/// One thing that happened to a run. See the module docs; `docs/EVENTS.md` is the
+/// reference for users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A run was created (`resumed: false`: the run row and status `running`) or a
+    /// process took over an unfinished run (`resumed: true`: status `running` again).
+    /// Followed, for a new run, by one [`Event::StepAdded`] per step.
+    RunStarted {
+        /// Canonical workstream file paths, one per line.
+        workstreams: String,
+        /// The repository's working directory.
+        repo: String,
+        /// Hex commit the root steps start from.
+        base_commit: String,
+        /// `pipeline/<run>`: where the result goes.
+        result_branch: String,
+        /// Steps in the run.
+        steps: usize,
+        /// `--jobs`: steps at most at once.
+        jobs: usize,
+        /// Hash of the planned workstream set.
+        plan_hash: String,
+        /// Whether an unfinished run is being continued.
+        resumed: bool,
+        /// Process id of the driving process.
+        pid: u32,
+    },
+    /// A step joined the run (status `pending`): at creation, or on resume when the
+    /// workstream file gained the step.
+    StepAdded {
+        /// `ws` for a workstream without steps, `ws/step` otherwise.
+        step: String,
+        /// The workstream it belongs to.
+        workstream: String,
+        /// Hash of its definition.
+        definition_hash: String,
+        /// Step ids it depends on.
+        depends_on: Vec<String>,
+    },
+    /// Resume kept a step completed by an earlier process: its checkpoint still matches.
+    StepReused {
+        /// The step.
+        step: String,
+        /// Hex result commit kept.
+        commit: String,
+    },
+    /// Resume sent a step back to `pending` (its definition or inputs changed, or it had
+    /// not finished); its checkpoint is deleted. Attempt numbers continue.
+    StepReset {
+        /// The step.
+        step: String,
+        /// Its status before.
+        previous_status: StepStatus,
+        /// The definition hash it runs with now.
+        definition_hash: String,
+    },
+    /// The tool for the next attempt differs from the one the step asked for (a missing
+    /// tool, an open circuit breaker, a capability) or follows a wait.
+    ToolSelected {
+        /// The step.
+        step: String,
+        /// The tool profile chosen.
+        tool: String,
+        /// The tool the step asked for first.
+        requested: String,
+        /// Tools passed over, each with why.
+        skipped: Vec<String>,
+        /// A half-open circuit breaker's trial call.
+        trial: bool,
+    },
+    /// The step waits before its next attempt (status `retrying` for a backoff, else
+    /// `waiting`). A run killed during the wait finishes it on resume.
+    StepWaiting {
+        /// The step.
+        step: String,
+        /// The attempt that failed before the wait (0 when none did).
+        attempt: u32,
+        /// What it waits for.
+        wait: WaitKind,
+        /// The tool concerned (breaker, tool limits).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool: Option<String>,
+        /// The error class that led to it (backoff, rate limit).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class: Option<String>,
+        /// Why, in words (also the step's `error` note in `status`).
+        reason: String,
+        /// Wait in milliseconds (0 when unknown).
+        delay_ms: u64,
+        /// When the wait ends (RFC 3339), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+    },
+    /// An attempt began: the step is `running` and its tool starts after this is recorded.
+    AttemptStarted {
+        /// The step.
+        step: String,
+        /// Attempt number, 1-based, continuing across resumes.
+        attempt: u32,
+        /// Tool profile, `shell` for a step's own command, absent for a workstream's
+        /// acceptance gate.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool: Option<String>,
+        /// The worktree it runs in (absent for `isolation: none`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        worktree: Option<String>,
+        /// The attempt's log file.
+        log: String,
+    },
+    /// An acceptance test starts (the step is `validating`).
+    TestStarted {
+        /// The step.
+        step: String,
+        /// The attempt.
+        attempt: u32,
+        /// Test name.
+        name: String,
+        /// Shell command.
+        command: String,
+    },
+    /// An acceptance test ended.
+    TestFinished {
+        /// The step.
+        step: String,
+        /// The attempt.
+        attempt: u32,
+        /// Test name.
+        name: String,
+        /// Shell command.
+        command: String,
+        /// Exit code 0 within its timeout.
+        passed: bool,
+        /// Wall-clock milliseconds.
+        duration_ms: u64,
+        /// `exit N`, `timed out`, `signal N`.
+        outcome: String,
+        /// Its log file.
+        log: String,
+    },
+    /// An attempt ended. Does not change the step's status by itself: the next event
+    /// (completed, waiting, failed, ...) does.
+    AttemptFinished {
+        /// The step.
+        step: String,
+        /// The attempt.
+        attempt: u32,
+        /// How it ended.
+        outcome: AttemptResult,
+        /// The tool's exit code, when it exited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// What went wrong.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// The error engine's classification of a failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        classified: Option<ErrorSummary>,
+        /// Tokens and cost the tool reported.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<Usage>,
+        /// Wall-clock milliseconds.
+        duration_ms: u64,
+    },
+    /// Failing acceptance tests are fed back to the AI tool (status `retrying`).
+    FixRequested {
+        /// The step.
+        step: String,
+        /// The attempt whose tests failed.
+        attempt: u32,
+        /// Its error class.
+        class: String,
+        /// Fix attempts left after this one.
+        fixes_left: u32,
+        /// The failure and what happens next, in words.
+        reason: String,
+    },
+    /// The step's tool gave up; the next tool of its `escalation` chain takes over
+    /// (status `retrying`).
+    Escalated {
+        /// The step.
+        step: String,
+        /// The last attempt of the previous tool.
+        attempt: u32,
+        /// The next tool.
+        to: String,
+        /// Why the previous tool gave up, in words.
+        reason: String,
+    },
+    /// A compensation command of a failed step ran.
+    CompensationFinished {
+        /// The step.
+        step: String,
+        /// 1-based position in the step's `compensation` list.
+        index: usize,
+        /// Shell command.
+        command: String,
+        /// Exit code 0.
+        succeeded: bool,
+        /// How it ended.
+        outcome: String,
+        /// Its log file.
+        log: String,
+    },
+    /// The step's result is committed and checkpointed (status `completed`).
+    StepCompleted {
+        /// The step.
+        step: String,
+        /// The attempt that produced it.
+        attempt: u32,
+        /// Hex result commit.
+        commit: String,
+        /// Milliseconds since the step started in this process.
+        duration_ms: u64,
+    },
+    /// The step failed for good (status `failed`); its dependents are skipped.
+    StepFailed {
+        /// The step.
+        step: String,
+        /// Its last attempt (0 when it failed before one began: a merge conflict of its
+        /// inputs, no usable tool).
+        attempt: u32,
+        /// Why, with the error engine's verdict.
+        error: String,
+        /// Milliseconds since the step started in this process.
+        duration_ms: u64,
+    },
+    /// Not run: a dependency failed or was skipped (status `skipped`).
+    StepSkipped {
+        /// The step.
+        step: String,
+        /// The failed step that caused it.
+        dependency: String,
+        /// In words.
+        reason: String,
+    },
+    /// The step stopped because its run was interrupted (status `interrupted`); resume
+    /// runs it again. Its unfinished attempt, if any, ends `interrupted`.
+    StepInterrupted {
+        /// The step.
+        step: String,
+        /// In words.
+        reason: String,
+    },
+    /// Tools of steps that were running when the previous driving process died were
+    /// stopped before resuming.
+    OrphansKilled {
+        /// The step whose worktree they ran in.
+        step: String,
+        /// Process groups killed.
+        process_groups: usize,
+        /// The worktree.
+        worktree: String,
+    },
+    /// A run left `running` by a process that died was marked `interrupted`.
+    RunInterrupted {
+        /// In words.
+        reason: String,
+    },
+    /// The run ended: every step is final, or it was interrupted.
+    RunFinished {
+        /// `completed`, `failed` or `interrupted`.
+        status: RunStatus,
+        /// Steps completed (kept ones included).
+        completed: usize,
+        /// Steps failed.
+        failed: usize,
+        /// Steps skipped.
+        skipped: usize,
+        /// Steps interrupted.
+        interrupted: usize,
+        /// Steps never started.
+        not_run: usize,
+        /// `pipeline/<run>`, when at least one step completed and the results merged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result_branch: Option<String>,
+        /// Hex commit of the result branch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result_commit: Option<String>,
+        /// Why the result branch could not be built.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result_error: Option<String>,
+        /// Milliseconds this process drove the run.
+        duration_ms: u64,
+    },
+}
+
+impl Event {
+    /// The event's kind: its `event` tag, e.g. `attempt_started` (the `kind` column).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::StepAdded { .. } => "step_added",
+            Event::StepReused { .. } => "step_reused",
+            Event::StepReset { .. } => "step_reset",
+            Event::ToolSelected { .. } => "tool_selected",
+            Event::StepWaiting { .. } => "step_waiting",
+            Event::AttemptStarted { .. } => "attempt_started",
+            Event::TestStarted { .. } => "test_started",
+            Event::TestFinished { .. } => "test_finished",
+            Event::AttemptFinished { .. } => "attempt_finished",
+            Event::FixRequested { .. } => "fix_requested",
+            Event::Escalated { .. } => "escalated",
+            Event::CompensationFinished { .. } => "compensation_finished",
+            Event::StepCompleted { .. } => "step_completed",
+            Event::StepFailed { .. } => "step_failed",
+            Event::StepSkipped { .. } => "step_skipped",
+            Event::StepInterrupted { .. } => "step_interrupted",
+            Event::OrphansKilled { .. } => "orphans_killed",
+            Event::RunInterrupted { .. } => "run_interrupted",
+            Event::RunFinished { .. } => "run_finished",
+        }
+    }
+
+    /// The step a step event is about; `None` for run events.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Event::StepAdded { step, .. }
+            | Event::StepReused { step, .. }
+            | Event::StepReset { step, .. }
+            | Event::ToolSelected { step, .. }
+            | Event::StepWaiting { step, .. }
+            | Event::AttemptStarted { step, .. }
+            | Event::TestStarted { step, .. }
+            | Event::TestFinished { step, .. }
+            | Event::AttemptFinished { step, .. }
+            | Event::FixRequested { step, .. }
+            | Event::Escalated { step, .. }
+            | Event::CompensationFinished { step, .. }
+            | Event::StepCompleted { step, .. }
+            | Event::StepFailed { step, .. }
+            | Event::StepSkipped { step, .. }
+            | Event::StepInterrupted { step, .. }
+            | Event::OrphansKilled { step, .. } => Some(step),
+            Event::RunStarted { .. } | Event::RunInterrupted { .. } | Event::RunFinished { .. } => {
+                None
+            }
+        }
+    }
+
+    /// The status this event puts its step in, with the step's `error` note (`None` for
+    /// events that leave the status alone). The one table of step transitions: the state
+    /// store applies it and replay follows it.
+    pub fn step_status(&self) -> Option<(StepStatus, Option<&str>)> {
+        Some(match self {
+            Event::StepAdded { .. } | Event::StepReset { .. } => (StepStatus::Pending, None),
+            Event::StepWaiting { wait, reason, .. } => (
+                if *wait == WaitKind::Backoff {
+                    StepStatus::Retrying
+                } else {
+                    StepStatus::Waiting
+                },
+                Some(reason.as_str()),
+            ),
+            Event::AttemptStarted { .. } => (StepStatus::Running, None),
+            Event::TestStarted { .. } => (StepStatus::Validating, None),
+            Event::FixRequested { reason, .. } | Event::Escalated { reason, .. } => {
+                (StepStatus::Retrying, Some(reason.as_str()))
+            }
+            Event::StepCompleted { .. } => (StepStatus::Completed, None),
+            Event::StepFailed { error, .. } => (StepStatus::Failed, Some(error.as_str())),
+            Event::StepSkipped { reason, .. } => (StepStatus::Skipped, Some(reason.as_str())),
+            Event::StepInterrupted { reason, .. } => {
+                (StepStatus::Interrupted, Some(reason.as_str()))
+            }
+            Event::RunStarted { .. }
+            | Event::StepReused { .. }
+            | Event::ToolSelected { .. }
+            | Event::TestFinished { .. }
+            | Event::AttemptFinished { .. }
+            | Event::CompensationFinished { .. }
+            | Event::OrphansKilled { .. }
+            | Event::RunInterrupted { .. }
+            | Event::RunFinished { .. } => return None,
+        })
+    }
+
+    /// The status this event puts its run in (`None` for events that leave it alone).
+    pub fn run_status(&self) -> Option<RunStatus> {
+        match self {
+            Event::RunStarted { .. } => Some(RunStatus::Running),
+            Event::RunInterrupted { .. } => Some(RunStatus::Interrupted),
+            Event::RunFinished { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// One journalled event with its envelope: what `--json` prints, one per line, and what
+/// the `events` table holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct JournalEntry {
+    /// The journal's row id: increasing, never reused; `Last-Event-ID` of the event
+    /// stream.
+    pub id: i64,
+    /// When it was recorded: RFC 3339 UTC with milliseconds.
+    pub at: String,
+    /// The run.
+    pub run_id: String,
+    /// The event, flattened: `event` is its kind.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `schema/events.schema.json` is generated from these types; this test fails when
+    /// they change without the file (run with `UPDATE_SCHEMAS=1` to rewrite it).
+    #[test]
+    fn the_published_event_schema_matches_the_types() {
+        let schema = schemars::schema_for!(JournalEntry);
+        let mut generated = serde_json::to_string_pretty(&schema)
+            .unwrap_or_else(|e| panic!("cannot serialise the schema: {e}"));
+        generated.push('\n');
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/events.schema.json");
+        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+            std::fs::write(&path, &generated)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        }
+        let published = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            published == generated,
+            "{} is out of date: run `UPDATE_SCHEMAS=1 cargo test -p pipeline-core published_event_schema` and commit it",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn every_kind_is_the_serde_tag() {
+        let event = Event::StepSkipped {
+            step: "ws/b".into(),
+            dependency: "ws/a".into(),
+            reason: "dependency ws/a failed".into(),
+        };
+        let value = serde_json::to_value(&event).unwrap_or_default();
+        assert_eq!(value["event"], event.kind());
+        assert_eq!(event.step(), Some("ws/b"));
+        assert_eq!(
+            event.step_status(),
+            Some((StepStatus::Skipped, Some("dependency ws/a failed")))
+        );
+    }
+}

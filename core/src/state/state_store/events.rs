@@ -1,0 +1,89 @@
+//! Reading the run journal (table `events`) as typed [`JournalEntry`] values.
+//!
+//! Rows are written only by [`StateStore::record`]. Rows that do not parse as an
+//! [`Event`] (written by a version of pipeline before the typed journal, whose kinds and
+//! fields differed) are skipped by readers: the state tables still describe those runs.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{StateStore, TxResult};
+use crate::state::{Event, JournalEntry, StateError};
+
+/// A row's envelope and its parsed event, or `None` for a row of the older format.
+fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Option<JournalEntry>> {
+    let data: String = row.get(3)?;
+    let Ok(event) = serde_json::from_str::<Event>(&data) else {
+        return Ok(None);
+    };
+    Ok(Some(JournalEntry {
+        id: row.get(0)?,
+        run_id: row.get(1)?,
+        at: row.get(2)?,
+        event,
+    }))
+}
+
+fn collect(
+    rows: impl Iterator<Item = rusqlite::Result<Option<JournalEntry>>>,
+) -> TxResult<Vec<JournalEntry>> {
+    let mut entries = Vec::new();
+    for row in rows {
+        if let Some(entry) = row? {
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
+}
+
+impl StateStore {
+    /// The run's journal entries with an id greater than `after_id`, oldest first. Pass 0
+    /// for all of them, then the last id seen to follow the run live (another process
+    /// may be recording it).
+    pub fn journal(&self, run_id: &str, after_id: i64) -> Result<Vec<JournalEntry>, StateError> {
+        self.read("read the journal", |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, run_id, at, data FROM events WHERE run_id = ?1 AND id > ?2 ORDER BY id",
+            )?;
+            let rows = statement.query_map(params![run_id, after_id], entry_from_row)?;
+            collect(rows)
+        })
+    }
+
+    /// Journal entries of every run with an id greater than `after_id`, oldest first, at
+    /// most `limit` of them: for following every run of the repository.
+    pub fn journal_of_all_runs(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StateError> {
+        self.read("read the journal", |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, run_id, at, data FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = statement.query_map(params![after_id, limit], entry_from_row)?;
+            collect(rows)
+        })
+    }
+
+    /// The newest event of kind `kind` (e.g. `step_waiting`) of step `step_id` of run
+    /// `run_id`, or `None`. Scans the run's events (index `events_by_run`): meant for the
+    /// few steps a resume re-runs, not for every step.
+    pub fn last_step_event(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        kind: &str,
+    ) -> Result<Option<JournalEntry>, StateError> {
+        self.read("read the last step event", |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT id, run_id, at, data FROM events \
+                     WHERE run_id = ?1 AND step_id = ?2 AND kind = ?3 ORDER BY id DESC LIMIT 1",
+                )?
+                .query_row(params![run_id, step_id, kind], entry_from_row)
+                .optional()?
+                .flatten())
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! pipeline-process: how `pipeline` runs a child process, whatever the child is.
+//!
+//! Every process the project starts for a step (a tool, an acceptance test, a
+//! compensation) or for the error engine (a `command` plugin) goes through this crate, so
+//! that all of them get the same guarantees: the child leads its own process group, its
+//! output is drained concurrently and kept within bounds, and a timeout or cancellation
+//! stops the whole group (SIGTERM, a grace period, SIGKILL). See [`supervisor`] for the
+//! theory of operation.
+//!
+//! - [`run_process`]: run a [`ProcessSpec`] with stdin on `/dev/null`, writing its output
+//!   to an attempt log and keeping a tail in memory ([`ProcessOutcome`]).
+//! - [`run_captured`] / [`run_captured_blocking`]: run a [`ProcessSpec`] with the given
+//!   bytes on stdin, keeping stdout and stderr in memory within [`CaptureLimits`]
+//!   ([`CapturedOutput`]); the blocking form is for synchronous callers.
+//! - [`Termination`]: how a process ended, the one type every crate uses for it.
+//!
+//! The crate is a leaf: it depends on no other crate of the workspace.
+
+mod captured_output;
+mod line_splitter;
+mod output_capture;
+mod process_error;
+mod process_group;
+mod process_outcome;
+mod process_spec;
+mod program_resolver;
+mod redactor;
+pub mod supervisor;
+mod tail_buffer;
+
+pub use captured_output::{CaptureLimits, CapturedOutput};
+pub use process_error::ProcessError;
+pub use process_outcome::{ProcessOutcome, Termination};
+pub use process_spec::{DEFAULT_KILL_GRACE, OutputLimits, ProcessSpec};
+pub use redactor::{REDACTED, redact};
+pub use supervisor::{LineCallback, run_captured, run_captured_blocking, run_process};

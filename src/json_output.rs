@@ -1,0 +1,25 @@
+//! `--json` output: every command prints its JSON the same way, pretty (serde_json's
+//! two-space indentation) and followed by a newline, and a value that cannot be rendered
+//! is an internal error rather than a silently empty document.
+//!
+//! NDJSON event streams (`run --json`) print one compact object per line instead; they
+//! are rendered with the run reporting.
+
+use serde::Serialize;
+
+use crate::command_error::CommandError;
+
+/// `value` as pretty JSON, without a trailing newline.
+///
+/// Errors: [`CommandError::internal`] "cannot render JSON: ..." when serialisation fails
+/// (a map with non-string keys, a failing `Serialize` implementation).
+pub fn render_json<T: Serialize + ?Sized>(value: &T) -> Result<String, CommandError> {
+    serde_json::to_string_pretty(value)
+        .map_err(|e| CommandError::internal(format!("cannot render JSON: {e}")))
+}
+
+/// Prints `value` as pretty JSON and a newline on stdout. Errors: as [`render_json`].
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), CommandError> {
+    println!("{}", render_json(value)?);
+    Ok(())
+}
