@@ -192,3 +192,57 @@ fn replaying_the_journal_gives_what_status_reads_from_the_tables() {
     assert_eq!(by_id("j/broken").record.status.as_str(), "failed");
     assert_eq!(by_id("j/after").record.status.as_str(), "skipped");
 }
+
+#[test]
+fn a_failed_state_write_stops_the_run_with_exit_3_and_the_run_resumes() {
+    let t = Test::new();
+    // A first run creates the state database.
+    let init = t.workstream(
+        "init.json",
+        r#"{"id": "init", "command": "true", "isolation": "none"}"#,
+    );
+    t.run(&init, "init", 1).assert_ok();
+    let ws = t.workstream(
+        "w.json",
+        r#"{"id": "w", "steps": [
+            {"id": "a", "command": "echo a > a.txt", "files_scope": ["a.txt"]},
+            {"id": "b", "command": "echo b > b.txt", "files_scope": ["b.txt"], "depends_on": ["a"]}
+        ]}"#,
+    );
+    // The database refuses to record b's completion, as a full disk would.
+    let db = rusqlite::Connection::open(t.repo.join(".pipeline/state.db")).expect("db");
+    db.execute_batch(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON events \
+         WHEN NEW.kind = 'step_completed' AND NEW.step_id = 'w/b' \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full (simulated)'); END;",
+    )
+    .expect("trigger");
+    let failed = t.run(&ws, "wr", 1).assert_code(3);
+    assert!(
+        failed
+            .stderr()
+            .contains("database or disk is full (simulated)"),
+        "{}",
+        failed.stderr()
+    );
+    // Nothing recorded was lost or made up: a completed, b never recorded completed,
+    // the run not finished.
+    let status = t.status("wr");
+    assert_eq!(status["status"], "running", "{status:#}");
+    assert_eq!(t.step_status("wr", "w/a")["status"], "completed");
+    assert_ne!(t.step_status("wr", "w/b")["status"], "completed");
+
+    db.execute_batch("DROP TRIGGER full_disk;")
+        .expect("drop trigger");
+    t.pipeline(&["resume", "wr"]).assert_ok();
+    assert_eq!(t.step_status("wr", "w/a")["attempts"], 1, "a was kept");
+    assert_eq!(t.step_status("wr", "w/b")["status"], "completed");
+    assert_eq!(t.step_status("wr", "w/b")["attempts"], 2);
+    assert_eq!(t.show("pipeline/wr", "a.txt").as_deref(), Some("a\n"));
+    assert_eq!(t.show("pipeline/wr", "b.txt").as_deref(), Some("b\n"));
+    assert_eq!(
+        t.events("wr", "w/b", "step_interrupted").len(),
+        1,
+        "resume says b was interrupted"
+    );
+}

@@ -1,21 +1,70 @@
 //! Scheduler and executor: runs a planned workstream set, step by step, in git worktrees,
-//! recording every state change in the state database first.
+//! recording every state change in the run's journal first.
 //!
 //! Entry points: [`run_workstreams`] (`pipeline run`), [`resume_run`] (`pipeline resume`),
-//! [`prepare`] (load + plan, for `plan`, `validate` and `run --dry-run`), and the queries
-//! behind `status`, `runs`, `logs` and `clean` ([`run_status`], [`list_runs`],
-//! [`step_logs`], [`clean_runs`]).
+//! [`prepare`] and [`load_and_plan`] (load + plan, for `plan`, `validate` and `run
+//! --dry-run`), and the queries behind `status`, `runs`, `logs`, `errors`, `breakers`,
+//! `plugins`, `diagnose` and `clean` (file `queries.rs`).
+//!
+//! # Theory of operation
+//!
+//! ```text
+//!  run_driver ── records run_started + step_added ──► journal (state.db)
+//!      │                                                  ▲   │ entries in id order
+//!      ▼                                                  │   ▼
+//!  scheduler ── ready queue over the plan's DAG ──┐   every     Reporter: progress bars,
+//!  (jobs slots, exclusions, skip dependents,      │   state     plain lines, --json NDJSON
+//!   keep checkpoints on resume)                   │   change
+//!      │ spawns one task per ready step           │
+//!      ▼                                          │
+//!  step_lifecycle: merge inputs ► worktree ► choose tool ► hold limits ► attempt
+//!      ▲                                    │ (tool ► tests ► scope ► commit)
+//!      └──── next_action: fix | retry | wait | escalate | fail ◄── classify failure
+//! ```
+//!
+//! One rule shapes everything: the run's [`RunJournal`](run_journal::RunJournal) is the
+//! only writer of run state. Each state change is one typed event
+//! ([`crate::state::Event`]) recorded with its table updates in one SQLite transaction,
+//! then handed to the reporters; a failed write stops the run (exit 3) and leaves it
+//! resumable. The scheduler and the lifecycle never print or report anything themselves.
+//! The decisions are pure functions with unit tests: what follows a failed attempt
+//! (`next_action.rs`), which tool runs (`tool_choice.rs`, `pick_tool`), and the
+//! scheduler's rules (tested with a fake [`StepRunner`](scheduler::StepRunner)).
+//!
+//! # Files
+//!
+//! | file | what it holds |
+//! | --- | --- |
+//! | `run_driver.rs` | start, resume, finish a run; the result branch |
+//! | `scheduler.rs` | the ready queue, `--jobs`, exclusions, skips, kept checkpoints |
+//! | `job_slots.rs` | `--jobs` slots lent while a step waits |
+//! | `step_lifecycle.rs` | one step's life as one forward trip (diagram inside) |
+//! | `attempt.rs` | one attempt: tool, acceptance tests, scope check, commit |
+//! | `next_action.rs` | the decision after a failed attempt (pure) |
+//! | `tool_choice.rs` | candidates, breakers, fallbacks (pure rule + waits) |
+//! | `waits.rs` | backoff, rate-limit, breaker and tool-limit waits |
+//! | `compensation.rs` | a failed step's compensations (saga) |
+//! | `prompts.rs` | prompts and fix prompts |
+//! | `run_journal.rs` | the one writer of run state |
+//! | `reporter.rs` | where journal entries go live |
+//! | `recovery_config.rs` | plugins, retry policies, breaker settings for a run |
+//! | `step_error.rs`, `engine_error.rs` | typed errors of a step, of a command |
+//! | `run_context.rs`, `run_options.rs`, `workspace.rs`, `run_id.rs` | a run's shared context and paths |
+//! | `tool_limits.rs` | `max_concurrent` and `requests_per_minute` across a run |
+//! | `orphans.rs` | tools a dead driver left running |
+//! | `spec_references.rs` | `specs` references resolved into prompts; tasks ticked |
+//! | `queries.rs`, `repository_root.rs` | the read-only commands |
 
 mod attempt;
 mod compensation;
 mod engine_error;
-mod error_engine;
 mod failure_text;
 mod job_slots;
 mod next_action;
 mod orphans;
 mod prompts;
 mod queries;
+mod recovery_config;
 mod reporter;
 mod repository_root;
 mod run_context;
@@ -34,12 +83,12 @@ mod workspace;
 
 pub use crate::state::TestResult;
 pub use engine_error::EngineError;
-pub use error_engine::{ErrorEngine, plugin_dirs};
 pub(crate) use failure_text::step_error_text;
 pub use queries::{
     CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, breakers, clean_runs,
     diagnose, list_runs, plugins, run_errors, run_status, step_logs,
 };
+pub use recovery_config::{RecoveryConfig, plugin_dirs};
 pub use reporter::{Reporter, SilentReporter};
 pub use repository_root::{current_dir, repository_root_or_current_dir};
 pub use run_driver::{

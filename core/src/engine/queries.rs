@@ -130,37 +130,17 @@ pub fn run_status(
     let (_, _, state) = open(repo, db)?;
     let run = run_or_newest(&state, run_id)?;
     let records: Vec<StepRecord> = state.steps(&run.run_id)?;
+    // Acceptance tests of each step's latest attempt that ran them, from the journal.
     let mut tests: std::collections::HashMap<String, Vec<TestResult>> =
-        std::collections::HashMap::new();
-    for entry in state.journal(&run.run_id, 0)? {
-        if let crate::state::Event::TestFinished {
-            step,
-            attempt,
-            name,
-            command,
-            passed,
-            duration_ms,
-            outcome,
-            log,
-        } = entry.event
-        {
-            let t = TestResult {
-                attempt,
-                name,
-                command,
-                passed,
-                duration_ms,
-                outcome,
-                log,
-            };
-            let list = tests.entry(step).or_default();
-            // Keep only the latest attempt's tests.
-            if list.first().is_some_and(|f| f.attempt != t.attempt) {
-                list.clear();
-            }
-            list.push(t);
-        }
-    }
+        crate::state::RunReplay::from_journal(&state.journal(&run.run_id, 0)?)
+            .map(|replay| {
+                replay
+                    .steps
+                    .into_iter()
+                    .map(|s| (s.record.step_id, s.tests))
+                    .collect()
+            })
+            .unwrap_or_default();
     let mut last_errors: std::collections::HashMap<String, serde_json::Value> =
         std::collections::HashMap::new();
     for e in state.errors(&run.run_id)? {

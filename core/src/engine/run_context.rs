@@ -6,7 +6,7 @@ use pipeline_adapters::ToolRegistry;
 use tokio_util::sync::CancellationToken;
 
 use super::run_journal::RunJournal;
-use super::{ErrorEngine, RunOptions, Workspace};
+use super::{RecoveryConfig, RunOptions, Workspace};
 use crate::git::{Repository, WorktreePool};
 use crate::model::WorkstreamSet;
 use crate::planning::Plan;
@@ -21,7 +21,7 @@ pub(crate) struct RunContext {
     pub pool: Arc<WorktreePool>,
     pub state: StateStore,
     pub registry: ToolRegistry,
-    pub errors: ErrorEngine,
+    pub errors: RecoveryConfig,
     /// `max_concurrent` and `requests_per_minute` of tool profiles, across the run.
     pub limits: super::tool_limits::ToolLimits,
     /// Resolved `specs` references per step, appended to its prompt.

@@ -26,7 +26,7 @@ use super::step_error::StepError;
 use super::{
     EngineError, Reporter, RunOptions, UnfinishedPolicy, Workspace, check_run_id, generate_run_id,
 };
-use super::{ErrorEngine, plugin_dirs};
+use super::{RecoveryConfig, plugin_dirs};
 use crate::git::{GitError, Repository, WorktreePool, blocking};
 use crate::model::{LoadOptions, WorkstreamSet, load_workstreams};
 use crate::planning::Plan;
@@ -59,7 +59,7 @@ pub struct PreparedRun {
     pub repo: Repository,
     pub workspace: Workspace,
     pub registry: ToolRegistry,
-    pub errors: ErrorEngine,
+    pub errors: RecoveryConfig,
     pub set: WorkstreamSet,
     pub plan: Plan,
     /// Canonical workstream paths as recorded in the state database.
@@ -95,7 +95,7 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
         .map_err(EngineError::Invalid)?;
     let plan = Plan::build(&set)?;
     let workstream_key = workstream_key(paths);
-    let errors = ErrorEngine::new(&registry, &plugin_dirs(&workspace.repo_root))?;
+    let errors = RecoveryConfig::new(&registry, &plugin_dirs(&workspace.repo_root))?;
     let spec_texts =
         resolve_spec_references(&set, &workspace.repo_root).map_err(EngineError::Invalid)?;
     Ok(PreparedRun {
@@ -125,7 +125,7 @@ pub fn load_and_plan(
     let registry = ToolRegistry::load(config.is_file().then_some(config.as_path()), &env)
         .map_err(EngineError::Config)?;
     // Broken plugin manifests and tool error settings are input errors at validate time.
-    ErrorEngine::new(&registry, &plugin_dirs(&root))?;
+    RecoveryConfig::new(&registry, &plugin_dirs(&root))?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
         .map_err(EngineError::Invalid)?;
     resolve_spec_references(&set, &root).map_err(EngineError::Invalid)?;

@@ -3,7 +3,8 @@
 //! Every variant names what the user needs to act: the path of the repository or
 //! worktree, the revision, branch or step path involved, and, where there is one, what
 //! to do. Messages of the underlying libgit2 or I/O error are part of the `Display`
-//! text (field `cause`), so printing an error once tells the whole story.
+//! text (field `cause`, also its `#[source]` for error-chain readers), so printing an error
+//! once tells the whole story.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ pub enum GitError {
         /// The path the search started from.
         path: PathBuf,
         /// What libgit2 reported.
+        #[source]
         cause: git2::Error,
     },
 
@@ -58,6 +60,7 @@ pub enum GitError {
         /// The repository's working directory.
         path: PathBuf,
         /// What libgit2 reported.
+        #[source]
         cause: git2::Error,
     },
 
@@ -168,6 +171,7 @@ pub enum GitError {
         /// The path it was done to.
         path: PathBuf,
         /// The I/O error.
+        #[source]
         cause: std::io::Error,
     },
 
@@ -179,6 +183,7 @@ pub enum GitError {
         /// The repository or worktree it was done in.
         path: PathBuf,
         /// What libgit2 reported.
+        #[source]
         cause: git2::Error,
     },
 }

@@ -187,6 +187,7 @@ impl Fixture {
             observed: observed.clone(),
             cancel: self.cancel.clone(),
         };
+        let mut every_commit_exists = |_: &str| true;
         let schedule_run = schedule(
             Schedule {
                 steps: &self.set.steps,
@@ -198,7 +199,7 @@ impl Fixture {
             },
             runner,
             HashMap::new(),
-            &mut |_| true,
+            &mut every_commit_exists,
         );
         let outcome = tokio::time::timeout(Duration::from_secs(20), schedule_run)
             .await
@@ -393,7 +394,10 @@ async fn resume_keeps_a_step_whose_checkpoint_matches_and_reruns_a_changed_one()
             status: StepStatus::Completed,
             attempts: 1,
             definition_hash: "an older definition".into(),
-            checkpoint: Some(checkpoint(b, vec![commit(a).to_string()])),
+            checkpoint: Some(Checkpoint {
+                definition_hash: "an older definition".into(),
+                ..checkpoint(b, vec![commit(a).to_string()])
+            }),
         },
     );
     let observed = Arc::new(Observed::default());

@@ -1,11 +1,12 @@
-//! The error engine as the executor sees it: plugins that classify a failed attempt, the
-//! retry policy of a step (defaults <- tool profile `retry` <- workstream and step `retry` /
-//! `circuit_breaker` blocks), and the circuit breaker configuration of a tool (tool profile
-//! `circuit_breaker` <- the step's `circuit_breaker.cooldown_seconds`).
+//! Recovery configuration for one run: the error engine of crate `pipeline-error` as the
+//! executor uses it. Plugins that classify a failed attempt; the retry policy of a step
+//! (defaults <- tool profile `retry` <- workstream and step `retry` / `circuit_breaker`
+//! blocks); the circuit breaker configuration of a tool (tool profile `circuit_breaker`
+//! <- the step's `circuit_breaker.cooldown_seconds`).
 //!
-//! Plugins come from the built-ins, the plugins shipped with pipeline (`error/plugins/`, or
-//! `$PIPELINE_PLUGINS_DIR`) and the repository's `.pipeline/plugins/`, later directories
-//! overriding earlier ones by plugin id.
+//! Plugins come from the built-ins, the plugins shipped with pipeline (embedded in the
+//! binary, or `$PIPELINE_PLUGINS_DIR`) and the repository's `.pipeline/plugins/`, later
+//! directories overriding earlier ones by plugin id.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use super::EngineError;
 use crate::model::Step;
 
 /// Classification, retry and breaker configuration for one run.
-pub struct ErrorEngine {
+pub struct RecoveryConfig {
     plugins: PluginManager,
     tool_retry: HashMap<String, RetrySettings>,
     tool_breaker: HashMap<String, BreakerSettings>,
@@ -55,7 +56,7 @@ fn policy_error(
     }
 }
 
-impl ErrorEngine {
+impl RecoveryConfig {
     /// Loads plugins from `plugin_dirs` and validates every tool profile's `retry` and
     /// `circuit_breaker` settings.
     ///
@@ -64,7 +65,7 @@ impl ErrorEngine {
     pub fn new(
         registry: &ToolRegistry,
         plugin_dirs: &[PathBuf],
-    ) -> Result<ErrorEngine, EngineError> {
+    ) -> Result<RecoveryConfig, EngineError> {
         let plugins = PluginManager::load(plugin_dirs).map_err(EngineError::Plugin)?;
         let mut tool_retry = HashMap::new();
         let mut tool_breaker = HashMap::new();
@@ -84,7 +85,7 @@ impl ErrorEngine {
                 tool_breaker.insert(name.to_string(), settings);
             }
         }
-        Ok(ErrorEngine {
+        Ok(RecoveryConfig {
             plugins,
             tool_retry,
             tool_breaker,
