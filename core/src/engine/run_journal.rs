@@ -89,3 +89,6 @@ impl RunJournal {
         &self.reporter
     }
 }
+
+#[cfg(test)]
+mod tests;

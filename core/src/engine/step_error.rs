@@ -26,10 +26,10 @@ pub(crate) enum StepFailure {
     },
     /// Merging its dependencies' results failed otherwise.
     #[error("cannot merge the results of its dependencies: {0}")]
-    InputMerge(#[source] GitError),
+    InputMerge(#[source] Box<GitError>),
     /// Its worktree could not be prepared.
     #[error("cannot prepare the worktree: {0}")]
-    Worktree(#[source] GitError),
+    Worktree(#[source] Box<GitError>),
     /// No tool can run it: every candidate is missing or failing, each with why.
     #[error("{0}")]
     NoUsableTool(String),
@@ -43,9 +43,9 @@ pub(crate) enum StepFailure {
         tool: String,
         /// The state error.
         #[source]
-        source: crate::state::StateError,
+        source: Box<crate::state::StateError>,
     },
     /// Its error history could not be read.
     #[error("cannot read the error history: {0}")]
-    History(#[source] crate::state::StateError),
+    History(#[source] Box<crate::state::StateError>),
 }

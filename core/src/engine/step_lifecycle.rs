@@ -253,7 +253,7 @@ impl StepLife<'_> {
             .map_err(|e| {
                 StepError::Failed(match e {
                     GitError::MergeConflict { paths } => StepFailure::InputConflict { paths },
-                    other => StepFailure::InputMerge(other),
+                    other => StepFailure::InputMerge(Box::new(other)),
                 })
             })
     }
@@ -295,7 +295,7 @@ impl StepLife<'_> {
                 let branch = format!("pipeline-steps/{}/{}", self.ctx.run_id, self.id());
                 let worktree = blocking(move || pool.acquire(&path, &branch, start))
                     .await
-                    .map_err(StepFailure::Worktree)?;
+                    .map_err(|e| StepFailure::Worktree(Box::new(e)))?;
                 Ok(Some(worktree))
             }
             Isolation::None => Ok(None),
@@ -424,7 +424,7 @@ impl StepLife<'_> {
         let history = ctx
             .state
             .attempt_error_history(&ctx.run_id, self.id())
-            .map_err(StepFailure::History)?;
+            .map_err(|e| StepFailure::History(Box::new(e)))?;
         let tool_name = tool.map(|t| t.name.as_str()).filter(|n| is_breaker_tool(n));
         if let Some(name) = tool_name
             && failed.stage == Stage::Tool

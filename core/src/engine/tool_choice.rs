@@ -178,7 +178,7 @@ pub(crate) async fn choose_tool(
                             .admit_in(&ctx.state, name, SystemTime::now())
                             .map_err(|source| StepFailure::Breaker {
                                 tool: name.clone(),
-                                source,
+                                source: Box::new(source),
                             })?;
                         (Some(a), Candidate::Available(admission))
                     }

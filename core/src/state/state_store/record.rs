@@ -17,6 +17,9 @@ use crate::state::{
 
 /// One change to record. Events are journalled and applied; attachments write what the
 /// journal does not carry (a checkpoint's outputs, a classified error's full report).
+// Changes live only from their construction to `record`, a few at a time: boxing the
+// event would cost an allocation per state change for no memory saved.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Change<'a> {
     /// Apply the event to the state tables and append it to the journal.
@@ -47,9 +50,12 @@ impl StateStore {
     /// timestamp for the whole call. Returns the journalled events with their ids (in
     /// increasing order) for the reporters.
     ///
-    /// Errors: [`StateError::RunNotFound`] (any event but a new run's
-    /// [`Event::RunStarted`]), [`StateError::RunExists`] (a new run recorded twice),
-    /// [`StateError::StepNotFound`], [`StateError::StepExists`] (a step added twice),
+    /// Errors: [`StateError::RunNotFound`] (a run event or [`Event::StepAdded`] of an
+    /// unknown run), [`StateError::RunExists`] (a new run recorded twice),
+    /// [`StateError::StepNotFound`] (a step event of an unknown step, or of an unknown
+    /// run), [`StateError::StepExists`] (a step added twice), [`StateError::Database`] (a
+    /// checkpoint or attempt error for an unknown step or attempt: the foreign keys refuse
+    /// it),
     /// [`StateError::AttemptNotFound`] (an attempt finished that never began),
     /// [`StateError::AttemptOutOfOrder`] (an attempt number not above the step's last),
     /// [`StateError::Database`]. On error nothing of the call is recorded.

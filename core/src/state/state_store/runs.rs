@@ -32,7 +32,7 @@ impl StateStore {
     }
 
     /// The newest run of `workstream_path` (compared as stored: pass the same canonical
-    /// path given to `create_run`) whose status is `running` or `interrupted`, i.e. the
+    /// path recorded by its `run_started` event) whose status is `running` or `interrupted`, i.e. the
     /// run `pipeline run` should resume.
     pub fn latest_unfinished_run(
         &self,

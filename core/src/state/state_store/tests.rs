@@ -1,44 +1,135 @@
-//! Tests of the state store on real temporary SQLite files.
+//! Tests of the state store on real temporary SQLite files: opening and migrations, the
+//! one write path [`StateStore::record`] (events applied to the tables and journalled in
+//! one transaction, refused as a whole on misuse), the journal readers, and replay of a
+//! recorded run compared with the tables.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::thread;
 
+use pipeline_error::{Diagnostic, ErrorClass, ErrorReport, Severity};
 use serde_json::json;
 
 use super::*;
 use crate::state::migrations::{APPLICATION_ID, SCHEMA_VERSION};
-use crate::state::{AttemptResult, UnknownValue};
+use crate::state::{
+    AttemptRecord, AttemptResult, Checkpoint, CheckpointOutputs, ErrorSummary, Event, JournalEntry,
+    RunRecord, RunReplay, RunStatus, StepRecord, StepStatus, TestResult as AcceptanceTest,
+    UnknownValue, Usage, WaitKind,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn new_step(step_id: &str, depends_on: &[&str]) -> NewStep {
-    NewStep {
-        step_id: step_id.to_owned(),
-        workstream_id: step_id.split('/').next().unwrap_or(step_id).to_owned(),
-        definition_hash: format!("hash-{step_id}"),
+/// The workstream path runs are started from unless a test says otherwise.
+const WORKSTREAMS: &str = "/repo/workstreams/ws.json";
+const BASE_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn open_store(dir: &Path) -> Result<StateStore, StateError> {
+    StateStore::open(&dir.join("state.db"), Durability::Normal)
+}
+
+fn pragma(path: &Path, name: &str) -> Result<i64, rusqlite::Error> {
+    Connection::open(path)?.pragma_query_value(None, name, |row| row.get(0))
+}
+
+/// Records `events` for `run_id` in one call.
+fn record(
+    store: &StateStore,
+    run_id: &str,
+    events: Vec<Event>,
+) -> Result<Vec<JournalEntry>, StateError> {
+    store.record(run_id, events.into_iter().map(Change::Event).collect())
+}
+
+fn run_started(run_id: &str, workstreams: &str, steps: usize, resumed: bool) -> Event {
+    Event::RunStarted {
+        workstreams: workstreams.to_owned(),
+        repo: "/repo".to_owned(),
+        base_commit: BASE_COMMIT.to_owned(),
+        result_branch: format!("pipeline/{run_id}"),
+        steps,
+        jobs: 2,
+        plan_hash: "plan-hash".to_owned(),
+        resumed,
+        pid: 4242,
+    }
+}
+
+fn step_added(step: &str, depends_on: &[&str]) -> Event {
+    Event::StepAdded {
+        step: step.to_owned(),
+        workstream: step.split('/').next().unwrap_or(step).to_owned(),
+        definition_hash: format!("hash-{step}"),
         depends_on: depends_on.iter().map(|s| (*s).to_owned()).collect(),
     }
 }
 
-fn new_run(run_id: &str, steps: Vec<NewStep>) -> NewRun {
-    NewRun {
-        run_id: run_id.to_owned(),
-        workstream_path: "/repo/workstreams/ws.json".to_owned(),
-        repo_path: "/repo".to_owned(),
-        base_commit: "0123456789abcdef0123456789abcdef01234567".to_owned(),
-        result_branch: format!("pipeline/{run_id}"),
-        jobs: 2,
-        plan_hash: "plan-hash".to_owned(),
-        steps,
+/// Creates run `run_id` of `workstreams` with `steps` (no dependencies), as a new run's
+/// driver does: `run_started` then one `step_added` per step, in one call.
+fn start_run_of(
+    store: &StateStore,
+    run_id: &str,
+    workstreams: &str,
+    steps: &[&str],
+) -> Result<Vec<JournalEntry>, StateError> {
+    let mut events = vec![run_started(run_id, workstreams, steps.len(), false)];
+    events.extend(steps.iter().map(|step| step_added(step, &[])));
+    record(store, run_id, events)
+}
+
+fn start_run(
+    store: &StateStore,
+    run_id: &str,
+    steps: &[&str],
+) -> Result<Vec<JournalEntry>, StateError> {
+    start_run_of(store, run_id, WORKSTREAMS, steps)
+}
+
+fn attempt_started(step: &str, attempt: u32) -> Event {
+    Event::AttemptStarted {
+        step: step.to_owned(),
+        attempt,
+        tool: Some("shell".to_owned()),
+        worktree: Some(format!("/wt/{step}")),
+        log: format!("/logs/{step}/{attempt}.log"),
     }
 }
 
-fn outcome(result: AttemptResult, exit_code: Option<i32>) -> AttemptOutcome {
-    AttemptOutcome {
-        outcome: result,
+/// Begins attempt `attempt` of `step`.
+fn begin(
+    store: &StateStore,
+    run_id: &str,
+    step: &str,
+    attempt: u32,
+) -> Result<Vec<JournalEntry>, StateError> {
+    record(store, run_id, vec![attempt_started(step, attempt)])
+}
+
+/// An `attempt_finished` with an exit code fitting `outcome` and, for a failure, an error.
+fn attempt_finished(step: &str, attempt: u32, outcome: AttemptResult) -> Event {
+    let exit_code = match outcome {
+        AttemptResult::Succeeded => Some(0),
+        AttemptResult::Failed => Some(1),
+        _ => None,
+    };
+    Event::AttemptFinished {
+        step: step.to_owned(),
+        attempt,
+        outcome,
         exit_code,
-        error: (result != AttemptResult::Succeeded).then(|| "boom".to_owned()),
+        error: (outcome != AttemptResult::Succeeded).then(|| "boom".to_owned()),
+        classified: None,
+        usage: None,
         duration_ms: 1500,
+    }
+}
+
+fn test_started(step: &str, attempt: u32) -> Event {
+    Event::TestStarted {
+        step: step.to_owned(),
+        attempt,
+        name: "unit".to_owned(),
+        command: "cargo test".to_owned(),
     }
 }
 
@@ -46,19 +137,140 @@ fn checkpoint(commit: &str, definition_hash: &str) -> Checkpoint {
     Checkpoint {
         commit: commit.to_owned(),
         definition_hash: definition_hash.to_owned(),
-        outputs: json!({ "files": ["src/lib.rs"] }),
+        outputs: CheckpointOutputs {
+            version: CheckpointOutputs::VERSION,
+            inputs: vec![BASE_COMMIT.to_owned()],
+            start_commit: BASE_COMMIT.to_owned(),
+            changed: vec!["src/lib.rs".to_owned()],
+            tests: Vec::new(),
+            attempt: 1,
+            tool: Some("shell".to_owned()),
+            usage: None,
+        },
     }
 }
 
-fn pragma(path: &Path, name: &str) -> Result<i64, rusqlite::Error> {
-    Connection::open(path)?.pragma_query_value(None, name, |row| row.get(0))
+/// Completes `step` with `commit` (its `step_completed` and checkpoint in one call).
+fn complete(
+    store: &StateStore,
+    run_id: &str,
+    step: &str,
+    attempt: u32,
+    commit: &str,
+) -> Result<Vec<JournalEntry>, StateError> {
+    let checkpoint = checkpoint(commit, &format!("hash-{step}"));
+    store.record(
+        run_id,
+        vec![
+            Change::Event(Event::StepCompleted {
+                step: step.to_owned(),
+                attempt,
+                commit: commit.to_owned(),
+                duration_ms: 2000,
+            }),
+            Change::Checkpoint {
+                step,
+                checkpoint: &checkpoint,
+            },
+        ],
+    )
 }
 
-fn kinds(events: &[EventRecord]) -> Vec<(&str, Option<&str>)> {
-    events
+/// Runs attempt `attempt` of `step` to completion: begin, test, finish, complete.
+fn run_to_completion(
+    store: &StateStore,
+    run_id: &str,
+    step: &str,
+    attempt: u32,
+    commit: &str,
+) -> Result<(), StateError> {
+    begin(store, run_id, step, attempt)?;
+    record(
+        store,
+        run_id,
+        vec![
+            test_started(step, attempt),
+            attempt_finished(step, attempt, AttemptResult::Succeeded),
+        ],
+    )?;
+    complete(store, run_id, step, attempt, commit)?;
+    Ok(())
+}
+
+fn run_finished(status: RunStatus) -> Event {
+    Event::RunFinished {
+        status,
+        completed: 0,
+        failed: 0,
+        skipped: 0,
+        interrupted: 0,
+        not_run: 0,
+        result_branch: None,
+        result_commit: None,
+        result_error: None,
+        duration_ms: 10,
+    }
+}
+
+fn step_interrupted(step: &str) -> Event {
+    Event::StepInterrupted {
+        step: step.to_owned(),
+        reason: "the pipeline process driving the run stopped".to_owned(),
+    }
+}
+
+/// The interruption of a run as a resuming driver records it: `run_interrupted` and one
+/// `step_interrupted` per active step, in one call. Returns the steps interrupted.
+fn interrupt_run(store: &StateStore, run_id: &str) -> Result<Vec<String>, StateError> {
+    let active: Vec<String> = store
+        .steps(run_id)?
+        .into_iter()
+        .filter(|s| s.status.is_active())
+        .map(|s| s.step_id)
+        .collect();
+    let mut events = vec![Event::RunInterrupted {
+        reason: "the pipeline process driving the run stopped".to_owned(),
+    }];
+    events.extend(active.iter().map(|step| step_interrupted(step)));
+    record(store, run_id, events)?;
+    Ok(active)
+}
+
+fn kinds(entries: &[JournalEntry]) -> Vec<(&'static str, Option<&str>)> {
+    entries
         .iter()
-        .map(|e| (e.kind.as_str(), e.step_id.as_deref()))
+        .map(|e| (e.event.kind(), e.event.step()))
         .collect()
+}
+
+fn error_report(signature: &str) -> ErrorReport {
+    ErrorReport {
+        class: ErrorClass::Permanent,
+        plugin: "cargo".to_owned(),
+        signature: signature.to_owned(),
+        normalized: "error[E0308]: mismatched types at <path>:<n>".to_owned(),
+        summary: "error[E0308]: mismatched types".to_owned(),
+        diagnostics: vec![Diagnostic {
+            file: Some("src/lib.rs".to_owned()),
+            line: Some(3),
+            column: Some(9),
+            code: Some("E0308".to_owned()),
+            severity: Severity::Error,
+            message: "mismatched types".to_owned(),
+        }],
+        output_hash: "0011223344556677".to_owned(),
+        diff_hash: None,
+        plugin_failures: Vec::new(),
+    }
+}
+
+fn summary_of(report: &ErrorReport) -> ErrorSummary {
+    ErrorSummary {
+        class: report.class.name().to_owned(),
+        plugin: report.plugin.clone(),
+        signature: report.signature.clone(),
+        summary: report.summary.clone(),
+    }
 }
 
 #[test]
@@ -67,7 +279,7 @@ fn open_creates_parent_dirs_and_migrations_are_idempotent() -> TestResult {
     let path = dir.path().join("nested/.pipeline/state.db");
     let store = StateStore::open(&path, Durability::Normal)?;
     assert_eq!(store.path(), path);
-    store.create_run(&new_run("r1", vec![new_step("ws", &[])]))?;
+    start_run(&store, "r1", &["ws"])?;
     drop(store);
 
     // Second and third open: no migration re-runs (it would fail on CREATE TABLE), data kept.
@@ -75,6 +287,7 @@ fn open_creates_parent_dirs_and_migrations_are_idempotent() -> TestResult {
         let store = StateStore::open(&path, durability)?;
         assert_eq!(store.runs()?.len(), 1);
         assert_eq!(store.steps("r1")?.len(), 1);
+        assert_eq!(store.journal("r1", 0)?.len(), 2);
     }
     assert_eq!(pragma(&path, "user_version")?, SCHEMA_VERSION);
     assert_eq!(pragma(&path, "application_id")?, i64::from(APPLICATION_ID));
@@ -115,7 +328,7 @@ fn newer_schema_is_refused_and_the_file_is_not_modified() -> TestResult {
 
     // A real store database bumped by a newer binary.
     let path = dir.path().join("state.db");
-    StateStore::open(&path, Durability::Normal)?.create_run(&new_run("r1", vec![]))?;
+    start_run(&StateStore::open(&path, Durability::Normal)?, "r1", &[])?;
     Connection::open(&path)?.pragma_update(None, "user_version", 42)?;
     let before = fs::read(&path)?;
     let err = StateStore::open(&path, Durability::Normal).err();
@@ -177,13 +390,13 @@ fn a_write_lock_held_past_the_busy_timeout_is_reported_as_busy() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("state.db");
     let store = StateStore::open(&path, Durability::Normal)?;
-    store.create_run(&new_run("r1", vec![new_step("ws", &[])]))?;
+    start_run(&store, "r1", &["ws"])?;
 
     let other = Connection::open(&path)?;
     other.execute_batch("BEGIN IMMEDIATE")?;
     // WAL: readers are not blocked by the other process's write transaction.
     assert_eq!(store.runs()?.len(), 1);
-    let err = store.set_run_status("r1", RunStatus::Failed).err();
+    let err = record(&store, "r1", vec![run_finished(RunStatus::Failed)]).err();
     assert!(
         matches!(&err, Some(StateError::Busy { path: p }) if *p == path),
         "{err:?}"
@@ -192,29 +405,38 @@ fn a_write_lock_held_past_the_busy_timeout_is_reported_as_busy() -> TestResult {
 
     // Nothing was written, and the store works again once the lock is gone.
     assert_eq!(store.run("r1")?.map(|r| r.status), Some(RunStatus::Running));
-    store.set_run_status("r1", RunStatus::Failed)?;
+    assert_eq!(store.journal("r1", 0)?.len(), 2);
+    record(&store, "r1", vec![run_finished(RunStatus::Failed)])?;
     assert_eq!(store.run("r1")?.map(|r| r.status), Some(RunStatus::Failed));
     Ok(())
 }
 
 #[test]
-fn create_begin_complete_round_trip_records_events_in_order() -> TestResult {
+fn a_recorded_run_round_trips_through_the_tables_and_the_journal_in_order() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let store = StateStore::open(&dir.path().join("state.db"), Durability::Normal)?;
-    let run = new_run(
+    let store = open_store(dir.path())?;
+    let mut recorded = record(
+        &store,
         "r1",
-        vec![new_step("ws/a", &[]), new_step("ws/b", &["ws/a"])],
-    );
-    store.create_run(&run)?;
+        vec![
+            run_started("r1", WORKSTREAMS, 2, false),
+            step_added("ws/a", &[]),
+            step_added("ws/b", &["ws/a"]),
+        ],
+    )?;
 
-    let record = store.run("r1")?.ok_or("run r1 missing")?;
-    assert_eq!(record.status, RunStatus::Running);
-    assert_eq!(record.jobs, 2);
-    assert_eq!(record.base_commit, run.base_commit);
-    assert_eq!(record.result_branch, "pipeline/r1");
-    assert_eq!(record.finished_at, None);
-    assert_eq!(record.started_at.len(), "2026-01-31T12:00:00.123Z".len());
-    assert!(record.started_at.ends_with('Z'));
+    let run = store.run("r1")?.ok_or("run r1 missing")?;
+    assert_eq!(run.status, RunStatus::Running);
+    assert_eq!(run.workstream_path, WORKSTREAMS);
+    assert_eq!(run.repo_path, "/repo");
+    assert_eq!(run.jobs, 2);
+    assert_eq!(run.base_commit, BASE_COMMIT);
+    assert_eq!(run.result_branch, "pipeline/r1");
+    assert_eq!(run.plan_hash, "plan-hash");
+    assert_eq!(run.finished_at, None);
+    assert_eq!(run.started_at.len(), "2026-01-31T12:00:00.123Z".len());
+    assert!(run.started_at.ends_with('Z'));
+    assert_eq!(run.started_at, recorded[0].at);
 
     let steps = store.steps("r1")?;
     let ids: Vec<&str> = steps.iter().map(|s| s.step_id.as_str()).collect();
@@ -226,18 +448,29 @@ fn create_begin_complete_round_trip_records_events_in_order() -> TestResult {
     );
     assert_eq!(steps[1].depends_on, ["ws/a"]);
     assert_eq!(steps[1].workstream_id, "ws");
+    assert_eq!(steps[1].definition_hash, "hash-ws/b");
 
-    let attempt = store.begin_attempt("r1", "ws/a", Some("/wt/a"), "/logs/a/1.log")?;
-    assert_eq!(attempt, 1);
+    recorded.extend(begin(&store, "r1", "ws/a", 1)?);
     let step = store.step("r1", "ws/a")?.ok_or("step missing")?;
     assert_eq!(step.status, StepStatus::Running);
     assert_eq!(step.attempts, 1);
-    assert_eq!(step.worktree.as_deref(), Some("/wt/a"));
+    assert_eq!(step.worktree.as_deref(), Some("/wt/ws/a"));
     assert!(step.started_at.is_some());
 
-    store.set_step_status("r1", "ws/a", StepStatus::Validating, None)?;
-    store.finish_attempt("r1", "ws/a", 1, &outcome(AttemptResult::Succeeded, Some(0)))?;
-    store.complete_step("r1", "ws/a", &checkpoint("c0ffee", "hash-ws/a"))?;
+    recorded.extend(record(
+        &store,
+        "r1",
+        vec![
+            test_started("ws/a", 1),
+            attempt_finished("ws/a", 1, AttemptResult::Succeeded),
+        ],
+    )?);
+    assert_eq!(
+        store.step("r1", "ws/a")?.map(|s| s.status),
+        Some(StepStatus::Validating),
+        "attempt_finished leaves the status to the event after it"
+    );
+    recorded.extend(complete(&store, "r1", "ws/a", 1, "c0ffee")?);
 
     let step = store.step("r1", "ws/a")?.ok_or("step missing")?;
     assert_eq!(step.status, StepStatus::Completed);
@@ -256,68 +489,409 @@ fn create_begin_complete_round_trip_records_events_in_order() -> TestResult {
     assert_eq!(attempts[0].outcome, Some(AttemptResult::Succeeded));
     assert_eq!(attempts[0].exit_code, Some(0));
     assert_eq!(attempts[0].duration_ms, Some(1500));
-    assert_eq!(attempts[0].log_path, "/logs/a/1.log");
+    assert_eq!(attempts[0].log_path, "/logs/ws/a/1.log");
     assert!(attempts[0].finished_at.is_some());
 
-    let id = store.append_event("r1", Some("ws/b"), "note", &json!({ "text": "hi" }))?;
-    store.set_run_status("r1", RunStatus::Completed)?;
+    let skipped = record(
+        &store,
+        "r1",
+        vec![Event::ToolSelected {
+            step: "ws/b".to_owned(),
+            tool: "codex".to_owned(),
+            requested: "aider".to_owned(),
+            skipped: vec!["aider: not installed".to_owned()],
+            trial: false,
+        }],
+    )?;
+    recorded.extend(skipped.clone());
+    recorded.extend(record(
+        &store,
+        "r1",
+        vec![run_finished(RunStatus::Completed)],
+    )?);
     let finished = store.run("r1")?.ok_or("run missing")?;
     assert_eq!(finished.status, RunStatus::Completed);
     assert!(finished.finished_at.is_some());
 
-    let events = store.events("r1", 0)?;
+    let journal = store.journal("r1", 0)?;
     assert_eq!(
-        kinds(&events),
+        kinds(&journal),
         [
-            (event_kind::RUN_CREATED, None),
-            (event_kind::ATTEMPT_STARTED, Some("ws/a")),
-            (event_kind::STEP_STATUS, Some("ws/a")),
-            (event_kind::ATTEMPT_FINISHED, Some("ws/a")),
-            (event_kind::STEP_COMPLETED, Some("ws/a")),
-            ("note", Some("ws/b")),
-            (event_kind::RUN_STATUS, None),
+            ("run_started", None),
+            ("step_added", Some("ws/a")),
+            ("step_added", Some("ws/b")),
+            ("attempt_started", Some("ws/a")),
+            ("test_started", Some("ws/a")),
+            ("attempt_finished", Some("ws/a")),
+            ("step_completed", Some("ws/a")),
+            ("tool_selected", Some("ws/b")),
+            ("run_finished", None),
         ]
     );
-    assert!(events.windows(2).all(|w| w[0].id < w[1].id));
-    assert_eq!(events[0].data["steps"], 2);
-    assert_eq!(events[1].data["attempt"], 1);
-    assert_eq!(events[2].data["status"], "validating");
-    assert_eq!(events[3].data["outcome"], "succeeded");
-    assert_eq!(events[4].data["commit"], "c0ffee");
-    assert_eq!(events[5].data, json!({ "text": "hi" }));
-    assert_eq!(events[5].id, id);
-    assert_eq!(events[6].data["status"], "completed");
+    assert_eq!(journal, recorded, "the journal holds what record returned");
+    assert!(journal.windows(2).all(|w| w[0].id < w[1].id));
 
-    let later = store.events("r1", id)?;
-    assert_eq!(kinds(&later), [(event_kind::RUN_STATUS, None)]);
-    assert!(store.events("unknown", 0)?.is_empty());
+    let later = store.journal("r1", skipped[0].id)?;
+    assert_eq!(kinds(&later), [("run_finished", None)]);
+    assert!(store.journal("unknown", 0)?.is_empty());
     Ok(())
 }
 
 #[test]
-fn attempt_numbers_continue_after_reopening_and_reset() -> TestResult {
+fn record_returns_increasing_ids_and_one_timestamp_per_call() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = open_store(dir.path())?;
+    let first = start_run(&store, "r1", &["ws/a", "ws/b", "ws/c"])?;
+    assert_eq!(first.len(), 4);
+    assert!(first.windows(2).all(|w| w[0].id < w[1].id), "{first:?}");
+    assert!(
+        first
+            .iter()
+            .all(|e| e.at == first[0].at && e.run_id == "r1")
+    );
+    assert_eq!(first[0].at.len(), "2026-01-31T12:00:00.123Z".len());
+
+    let second = record(
+        &store,
+        "r1",
+        vec![attempt_started("ws/a", 1), attempt_started("ws/b", 1)],
+    )?;
+    assert_eq!(second.len(), 2);
+    assert!(second[0].id > first[3].id && second[1].id > second[0].id);
+    assert_eq!(second[0].at, second[1].at);
+    assert!(second[0].at >= first[0].at);
+    // The tables carry the call's one timestamp too.
+    let attempt = &store.attempts("r1", "ws/b")?[0];
+    assert_eq!(attempt.started_at, second[1].at);
+
+    // A call with only attachments journals nothing; an empty call does nothing.
+    let only_checkpoint = checkpoint("c0ffee", "hash-ws/c");
+    let none = store.record(
+        "r1",
+        vec![Change::Checkpoint {
+            step: "ws/c",
+            checkpoint: &only_checkpoint,
+        }],
+    )?;
+    assert!(none.is_empty());
+    assert_eq!(store.checkpoint("r1", "ws/c")?, Some(only_checkpoint));
+    assert!(store.record("r1", Vec::new())?.is_empty());
+    assert_eq!(store.journal("r1", 0)?.len(), 6);
+    Ok(())
+}
+
+/// One value of every [`Event`] variant, each with its optional fields set, in an order
+/// the store accepts for run `r1` with step `ws/a`.
+fn one_of_each_event() -> Vec<Event> {
+    let step = || "ws/a".to_owned();
+    vec![
+        run_started("r1", WORKSTREAMS, 1, false),
+        step_added("ws/a", &[]),
+        Event::StepReused {
+            step: step(),
+            commit: "aaaa".to_owned(),
+        },
+        Event::StepReset {
+            step: step(),
+            previous_status: StepStatus::Interrupted,
+            definition_hash: "hash-v2".to_owned(),
+        },
+        Event::ToolSelected {
+            step: step(),
+            tool: "claude".to_owned(),
+            requested: "codex".to_owned(),
+            skipped: vec!["codex: circuit breaker open".to_owned()],
+            trial: true,
+        },
+        Event::StepWaiting {
+            step: step(),
+            attempt: 0,
+            wait: WaitKind::RateLimit,
+            tool: Some("claude".to_owned()),
+            class: Some("rate_limited".to_owned()),
+            reason: "rate limited until the reset".to_owned(),
+            delay_ms: 30_000,
+            until: Some("2026-01-31T12:00:30.000Z".to_owned()),
+        },
+        Event::AttemptStarted {
+            step: step(),
+            attempt: 1,
+            tool: Some("claude".to_owned()),
+            worktree: Some("/wt/a".to_owned()),
+            log: "/logs/a/1.log".to_owned(),
+        },
+        test_started("ws/a", 1),
+        Event::TestFinished {
+            step: step(),
+            attempt: 1,
+            name: "unit".to_owned(),
+            command: "cargo test".to_owned(),
+            passed: false,
+            duration_ms: 321,
+            outcome: "exit 101".to_owned(),
+            log: "/logs/a/1.unit.log".to_owned(),
+        },
+        Event::AttemptFinished {
+            step: step(),
+            attempt: 1,
+            outcome: AttemptResult::Failed,
+            exit_code: Some(101),
+            error: Some("acceptance test unit failed".to_owned()),
+            classified: Some(summary_of(&error_report("0123456789abcdef"))),
+            usage: Some(Usage {
+                model: Some("claude-sonnet".to_owned()),
+                input_tokens: Some(1200),
+                cached_input_tokens: Some(800),
+                output_tokens: Some(300),
+                cost_usd: Some(0.125),
+                requests: Some(3),
+            }),
+            duration_ms: 4500,
+        },
+        Event::FixRequested {
+            step: step(),
+            attempt: 1,
+            class: "permanent".to_owned(),
+            fixes_left: 1,
+            reason: "unit failed; asking the tool to fix it".to_owned(),
+        },
+        Event::Escalated {
+            step: step(),
+            attempt: 1,
+            to: "codex".to_owned(),
+            reason: "claude gave up".to_owned(),
+        },
+        Event::CompensationFinished {
+            step: step(),
+            index: 1,
+            command: "git clean -fd".to_owned(),
+            succeeded: true,
+            outcome: "exit 0".to_owned(),
+            log: "/logs/a/compensation-1.log".to_owned(),
+        },
+        Event::StepCompleted {
+            step: step(),
+            attempt: 1,
+            commit: "bbbb".to_owned(),
+            duration_ms: 9000,
+        },
+        Event::StepFailed {
+            step: step(),
+            attempt: 1,
+            error: "permanent: mismatched types".to_owned(),
+            duration_ms: 9100,
+        },
+        Event::StepSkipped {
+            step: step(),
+            dependency: "ws/z".to_owned(),
+            reason: "dependency ws/z failed".to_owned(),
+        },
+        step_interrupted("ws/a"),
+        Event::OrphansKilled {
+            step: step(),
+            process_groups: 2,
+            worktree: "/wt/a".to_owned(),
+        },
+        Event::RunInterrupted {
+            reason: "the pipeline process driving the run stopped".to_owned(),
+        },
+        Event::RunFinished {
+            status: RunStatus::Failed,
+            completed: 1,
+            failed: 2,
+            skipped: 3,
+            interrupted: 4,
+            not_run: 5,
+            result_branch: Some("pipeline/r1".to_owned()),
+            result_commit: Some("cccc".to_owned()),
+            result_error: Some("merge of ws/b conflicts".to_owned()),
+            duration_ms: 12_345,
+        },
+    ]
+}
+
+/// Position of `event`'s variant in [`one_of_each_event`]. Exhaustive on purpose: a new
+/// variant does not compile until it is listed here, and then the round-trip test fails
+/// until it is in [`one_of_each_event`] too.
+fn variant_index(event: &Event) -> usize {
+    match event {
+        Event::RunStarted { .. } => 0,
+        Event::StepAdded { .. } => 1,
+        Event::StepReused { .. } => 2,
+        Event::StepReset { .. } => 3,
+        Event::ToolSelected { .. } => 4,
+        Event::StepWaiting { .. } => 5,
+        Event::AttemptStarted { .. } => 6,
+        Event::TestStarted { .. } => 7,
+        Event::TestFinished { .. } => 8,
+        Event::AttemptFinished { .. } => 9,
+        Event::FixRequested { .. } => 10,
+        Event::Escalated { .. } => 11,
+        Event::CompensationFinished { .. } => 12,
+        Event::StepCompleted { .. } => 13,
+        Event::StepFailed { .. } => 14,
+        Event::StepSkipped { .. } => 15,
+        Event::StepInterrupted { .. } => 16,
+        Event::OrphansKilled { .. } => 17,
+        Event::RunInterrupted { .. } => 18,
+        Event::RunFinished { .. } => 19,
+    }
+}
+
+#[test]
+fn every_event_variant_reads_back_from_the_journal_unchanged() -> TestResult {
+    let events = one_of_each_event();
+    let covered: Vec<usize> = events.iter().map(variant_index).collect();
+    assert_eq!(
+        covered,
+        (0..=19).collect::<Vec<_>>(),
+        "one event per variant"
+    );
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("state.db");
+    let store = StateStore::open(&path, Durability::Normal)?;
+    let recorded = record(&store, "r1", events.clone())?;
+    let read: Vec<Event> = recorded.iter().map(|e| e.event.clone()).collect();
+    assert_eq!(read, events);
+    assert_eq!(store.journal("r1", 0)?, recorded);
+    assert_eq!(store.journal_of_all_runs(0, 100)?, recorded);
+
+    // The `kind` column and the `event` tag agree, and so does `Event::kind`.
+    let raw = Connection::open(&path)?;
+    let mut statement = raw.prepare("SELECT kind, step_id, data FROM events ORDER BY id")?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, Option<String>>(1)?,
+            row.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut n = 0;
+    for (row, event) in rows.zip(&events) {
+        let (kind, step_id, data) = row?;
+        let data: serde_json::Value = serde_json::from_str(&data)?;
+        assert_eq!(kind, event.kind());
+        assert_eq!(data["event"], json!(event.kind()));
+        assert_eq!(step_id.as_deref(), event.step());
+        n += 1;
+    }
+    assert_eq!(n, events.len());
+
+    // A journal entry is flat JSON (what `--json` prints) and parses back unchanged.
+    for entry in &recorded {
+        let line = serde_json::to_string(entry)?;
+        let value: serde_json::Value = serde_json::from_str(&line)?;
+        assert_eq!(value["id"], json!(entry.id));
+        assert_eq!(value["event"], json!(entry.event.kind()));
+        assert_eq!(serde_json::from_str::<JournalEntry>(&line)?, *entry);
+    }
+    Ok(())
+}
+
+#[test]
+fn rows_of_the_older_journal_format_are_skipped_by_readers() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("state.db");
+    let store = StateStore::open(&path, Durability::Normal)?;
+    let before = start_run(&store, "r1", &["ws"])?;
+    let raw = Connection::open(&path)?;
+    // As written before the typed journal: kind `step_status`, data without an `event`.
+    for (kind, data) in [
+        ("step_status", r#"{"status":"validating","error":null}"#),
+        ("attempt_started", r#"{"attempt":1,"worktree":null}"#),
+    ] {
+        raw.execute(
+            "INSERT INTO events (run_id, step_id, at, kind, data) \
+             VALUES ('r1', 'ws', '2025-01-31T12:00:00.000Z', ?1, ?2)",
+            [kind, data],
+        )?;
+    }
+    let after = begin(&store, "r1", "ws", 1)?;
+
+    let journal = store.journal("r1", 0)?;
+    let expected: Vec<JournalEntry> = before.into_iter().chain(after.clone()).collect();
+    assert_eq!(journal, expected);
+    assert_eq!(store.journal_of_all_runs(0, 100)?, expected);
+    let legacy: i64 = raw.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    assert_eq!(legacy, 5, "the legacy rows are kept, only skipped");
+    assert_eq!(store.last_step_event("r1", "ws", "step_status")?, None);
+    assert_eq!(
+        store.last_step_event("r1", "ws", "attempt_started")?,
+        after.first().cloned()
+    );
+    Ok(())
+}
+
+#[test]
+fn attempt_numbers_continue_after_reopening_and_reset_and_never_go_back() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("state.db");
     {
         let store = StateStore::open(&path, Durability::Full)?;
-        store.create_run(&new_run("r1", vec![new_step("ws", &[])]))?;
-        assert_eq!(store.begin_attempt("r1", "ws", None, "1.log")?, 1);
-        store.finish_attempt("r1", "ws", 1, &outcome(AttemptResult::Failed, Some(1)))?;
-        assert_eq!(store.begin_attempt("r1", "ws", None, "2.log")?, 2);
+        start_run(&store, "r1", &["ws"])?;
+        begin(&store, "r1", "ws", 1)?;
+        record(
+            &store,
+            "r1",
+            vec![attempt_finished("ws", 1, AttemptResult::Failed)],
+        )?;
+        begin(&store, "r1", "ws", 2)?;
         // The process dies here: attempt 2 never finishes.
     }
     let store = StateStore::open(&path, Durability::Normal)?;
-    assert_eq!(store.interrupt_run("r1")?, ["ws"]);
-    assert_eq!(store.begin_attempt("r1", "ws", None, "3.log")?, 3);
-    store.reset_step("r1", "ws", "new-hash")?;
-    assert_eq!(store.begin_attempt("r1", "ws", None, "4.log")?, 4);
+    assert_eq!(interrupt_run(&store, "r1")?, ["ws"]);
+    begin(&store, "r1", "ws", 3)?;
+    record(
+        &store,
+        "r1",
+        vec![Event::StepReset {
+            step: "ws".to_owned(),
+            previous_status: StepStatus::Running,
+            definition_hash: "new-hash".to_owned(),
+        }],
+    )?;
+    begin(&store, "r1", "ws", 4)?;
+
+    let journal_before = store.journal("r1", 0)?;
+    for attempt in [4, 2, 0] {
+        let err = begin(&store, "r1", "ws", attempt).err();
+        assert!(
+            matches!(
+                &err,
+                Some(StateError::AttemptOutOfOrder { run_id, step_id, attempt: a, last: 4 })
+                    if run_id == "r1" && step_id == "ws" && *a == attempt
+            ),
+            "attempt {attempt}: {err:?}"
+        );
+    }
+    assert_eq!(
+        store.journal("r1", 0)?,
+        journal_before,
+        "refused: nothing recorded"
+    );
 
     let attempts = store.attempts("r1", "ws")?;
     let numbers: Vec<u32> = attempts.iter().map(|a| a.attempt).collect();
     assert_eq!(numbers, [1, 2, 3, 4]);
+    assert_eq!(attempts[0].outcome, Some(AttemptResult::Failed));
     assert_eq!(attempts[1].outcome, Some(AttemptResult::Interrupted));
     assert_eq!(attempts[1].duration_ms, None);
-    assert_eq!(store.step("r1", "ws")?.map(|s| s.attempts), Some(4));
+    assert_eq!(attempts[3].log_path, "/logs/ws/4.log");
+    let step = store.step("r1", "ws")?.ok_or("step missing")?;
+    assert_eq!(step.attempts, 4);
+    assert_eq!(step.status, StepStatus::Running);
+
+    // A new step's first attempt is 1: 0 is refused.
+    start_run(&store, "r2", &["ws"])?;
+    assert!(matches!(
+        begin(&store, "r2", "ws", 0),
+        Err(StateError::AttemptOutOfOrder {
+            attempt: 0,
+            last: 0,
+            ..
+        })
+    ));
     Ok(())
 }
 
@@ -326,16 +900,9 @@ fn events_are_append_only_but_deleted_with_their_run() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("state.db");
     let store = StateStore::open(&path, Durability::Normal)?;
-    store.create_run(&new_run("r1", vec![new_step("ws", &[])]))?;
-    store.create_run(&new_run("r2", vec![new_step("ws", &[])]))?;
-    let attempt = store.begin_attempt("r1", "ws", Some("/wt"), "1.log")?;
-    store.finish_attempt(
-        "r1",
-        "ws",
-        attempt,
-        &outcome(AttemptResult::Succeeded, Some(0)),
-    )?;
-    store.complete_step("r1", "ws", &checkpoint("abc", "hash-ws"))?;
+    start_run(&store, "r1", &["ws"])?;
+    start_run(&store, "r2", &["ws"])?;
+    run_to_completion(&store, "r1", "ws", 1, "abc")?;
 
     let raw = Connection::open(&path)?;
     let err = raw
@@ -365,7 +932,8 @@ fn events_are_append_only_but_deleted_with_their_run() -> TestResult {
         assert_eq!(left, 0, "{table} rows of the deleted run remain");
     }
     assert_eq!(store.steps("r2")?.len(), 1, "other run must be untouched");
-    assert_eq!(store.events("r2", 0)?.len(), 1);
+    assert_eq!(store.journal("r2", 0)?.len(), 2);
+    assert!(store.journal("r1", 0)?.is_empty());
     assert!(matches!(
         store.delete_run("r1"),
         Err(StateError::RunNotFound { .. })
@@ -378,37 +946,50 @@ fn clones_used_from_four_threads_lose_no_write() -> TestResult {
     const THREADS: usize = 4;
     const STEPS_PER_THREAD: usize = 25;
     let dir = tempfile::tempdir()?;
-    let store = StateStore::open(&dir.path().join("state.db"), Durability::Normal)?;
-    let steps = (0..THREADS * STEPS_PER_THREAD)
-        .map(|i| new_step(&format!("ws/s{i}"), &[]))
+    let store = open_store(dir.path())?;
+    let step_ids: Vec<String> = (0..THREADS * STEPS_PER_THREAD)
+        .map(|i| format!("ws/s{i}"))
         .collect();
-    store.create_run(&new_run("shared", steps))?;
+    let step_refs: Vec<&str> = step_ids.iter().map(String::as_str).collect();
+    let created = start_run(&store, "shared", &step_refs)?;
 
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
             let store = store.clone();
-            thread::spawn(move || -> Result<(), StateError> {
-                store.create_run(&new_run(&format!("own-{t}"), vec![new_step("ws", &[])]))?;
+            thread::spawn(move || -> Result<Vec<i64>, StateError> {
+                let mut ids = Vec::new();
+                let own = start_run(&store, &format!("own-{t}"), &["ws"])?;
+                ids.extend(own.iter().map(|e| e.id));
                 for i in (t * STEPS_PER_THREAD)..((t + 1) * STEPS_PER_THREAD) {
-                    let step_id = format!("ws/s{i}");
-                    let attempt = store.begin_attempt("shared", &step_id, None, "x.log")?;
-                    store.set_step_status("shared", &step_id, StepStatus::Validating, None)?;
-                    store.finish_attempt(
-                        "shared",
-                        &step_id,
-                        attempt,
-                        &outcome(AttemptResult::Succeeded, Some(0)),
-                    )?;
-                    store.complete_step("shared", &step_id, &checkpoint(&step_id, "h"))?;
-                    store.append_event("shared", Some(&step_id), "note", &json!(i))?;
+                    let step = format!("ws/s{i}");
+                    ids.extend(begin(&store, "shared", &step, 1)?.iter().map(|e| e.id));
+                    let events = vec![
+                        test_started(&step, 1),
+                        attempt_finished(&step, 1, AttemptResult::Succeeded),
+                    ];
+                    ids.extend(record(&store, "shared", events)?.iter().map(|e| e.id));
+                    ids.extend(
+                        complete(&store, "shared", &step, 1, &step)?
+                            .iter()
+                            .map(|e| e.id),
+                    );
                 }
-                Ok(())
+                Ok(ids)
             })
         })
         .collect();
+    let mut ids: BTreeSet<i64> = created.iter().map(|e| e.id).collect();
+    let mut returned = created.len();
     for handle in handles {
-        handle.join().map_err(|_| "worker thread panicked")??;
+        let thread_ids = handle.join().map_err(|_| "worker thread panicked")??;
+        assert!(
+            thread_ids.windows(2).all(|w| w[0] < w[1]),
+            "ids go up within a thread"
+        );
+        returned += thread_ids.len();
+        ids.extend(thread_ids);
     }
+    assert_eq!(ids.len(), returned, "no id was returned twice");
 
     let steps = store.steps("shared")?;
     assert_eq!(steps.len(), THREADS * STEPS_PER_THREAD);
@@ -416,10 +997,18 @@ fn clones_used_from_four_threads_lose_no_write() -> TestResult {
         assert_eq!(step.status, StepStatus::Completed, "{}", step.step_id);
         assert_eq!(step.attempts, 1, "{}", step.step_id);
         assert_eq!(step.commit.as_deref(), Some(step.step_id.as_str()));
+        assert!(store.checkpoint("shared", &step.step_id)?.is_some());
     }
-    // run_created + 5 events per step.
-    let events = store.events("shared", 0)?;
-    assert_eq!(events.len(), 1 + 5 * THREADS * STEPS_PER_THREAD);
+    // run_started + one step_added per step + 4 events per step.
+    let journal = store.journal("shared", 0)?;
+    assert_eq!(journal.len(), 1 + 5 * THREADS * STEPS_PER_THREAD);
+    let all = store.journal_of_all_runs(0, 10_000)?;
+    assert_eq!(all.len(), journal.len() + 2 * THREADS);
+    let journal_ids: BTreeSet<i64> = all.iter().map(|e| e.id).collect();
+    assert_eq!(
+        journal_ids, ids,
+        "every returned id is in the journal and no other"
+    );
     assert_eq!(store.runs()?.len(), 1 + THREADS);
     Ok(())
 }
@@ -427,18 +1016,17 @@ fn clones_used_from_four_threads_lose_no_write() -> TestResult {
 #[test]
 fn reset_step_deletes_the_checkpoint_and_keeps_attempts() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let store = StateStore::open(&dir.path().join("state.db"), Durability::Normal)?;
-    store.create_run(&new_run("r1", vec![new_step("ws", &[])]))?;
-    let attempt = store.begin_attempt("r1", "ws", Some("/wt"), "1.log")?;
-    store.finish_attempt(
-        "r1",
-        "ws",
-        attempt,
-        &outcome(AttemptResult::Succeeded, Some(0)),
-    )?;
-    store.complete_step("r1", "ws", &checkpoint("abc", "hash-ws"))?;
+    let store = open_store(dir.path())?;
+    start_run(&store, "r1", &["ws"])?;
+    run_to_completion(&store, "r1", "ws", 1, "abc")?;
+    assert!(store.checkpoint("r1", "ws")?.is_some());
 
-    store.reset_step("r1", "ws", "hash-v2")?;
+    let reset = Event::StepReset {
+        step: "ws".to_owned(),
+        previous_status: StepStatus::Completed,
+        definition_hash: "hash-v2".to_owned(),
+    };
+    record(&store, "r1", vec![reset.clone()])?;
     assert_eq!(store.checkpoint("r1", "ws")?, None);
     let step = store.step("r1", "ws")?.ok_or("step missing")?;
     assert_eq!(step.status, StepStatus::Pending);
@@ -449,47 +1037,71 @@ fn reset_step_deletes_the_checkpoint_and_keeps_attempts() -> TestResult {
     assert_eq!(step.attempts, 1);
     assert_eq!(store.attempts("r1", "ws")?.len(), 1);
 
-    let last = store.events("r1", 0)?.pop().ok_or("no events")?;
-    assert_eq!(last.kind, event_kind::STEP_RESET);
-    assert_eq!(
-        last.data,
-        json!({ "previous_status": "completed", "definition_hash": "hash-v2" })
-    );
+    let last = store.journal("r1", 0)?.pop().ok_or("no events")?;
+    assert_eq!(last.event, reset);
     Ok(())
 }
 
 #[test]
-fn interrupt_run_marks_active_steps_and_open_attempts() -> TestResult {
+fn an_interrupted_run_marks_active_steps_and_open_attempts() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let store = StateStore::open(&dir.path().join("state.db"), Durability::Normal)?;
-    let steps = ["ws/a", "ws/b", "ws/c", "ws/d"]
-        .iter()
-        .map(|id| new_step(id, &[]))
-        .collect();
-    store.create_run(&new_run("r1", steps))?;
-    store.begin_attempt("r1", "ws/a", None, "a.log")?;
-    store.begin_attempt("r1", "ws/b", None, "b.log")?;
-    store.set_step_status("r1", "ws/b", StepStatus::Validating, None)?;
-    let c = store.begin_attempt("r1", "ws/c", None, "c.log")?;
-    store.finish_attempt("r1", "ws/c", c, &outcome(AttemptResult::Succeeded, Some(0)))?;
-    store.complete_step("r1", "ws/c", &checkpoint("ccc", "hash-ws/c"))?;
+    let store = open_store(dir.path())?;
+    start_run(&store, "r1", &["ws/a", "ws/b", "ws/c", "ws/d", "ws/e"])?;
+    begin(&store, "r1", "ws/a", 1)?;
+    begin(&store, "r1", "ws/b", 1)?;
+    record(&store, "r1", vec![test_started("ws/b", 1)])?;
+    run_to_completion(&store, "r1", "ws/c", 1, "ccc")?;
+    // ws/e failed its first attempt and waits for its backoff: active, attempt closed.
+    begin(&store, "r1", "ws/e", 1)?;
+    record(
+        &store,
+        "r1",
+        vec![
+            attempt_finished("ws/e", 1, AttemptResult::Failed),
+            Event::StepWaiting {
+                step: "ws/e".to_owned(),
+                attempt: 1,
+                wait: WaitKind::Backoff,
+                tool: None,
+                class: Some("transient".to_owned()),
+                reason: "retrying in 2 s".to_owned(),
+                delay_ms: 2000,
+                until: None,
+            },
+        ],
+    )?;
 
-    assert_eq!(store.interrupt_run("r1")?, ["ws/a", "ws/b"]);
-    let statuses: Vec<StepStatus> = store.steps("r1")?.iter().map(|s| s.status).collect();
+    assert_eq!(interrupt_run(&store, "r1")?, ["ws/a", "ws/b", "ws/e"]);
+    let steps = store.steps("r1")?;
+    let statuses: Vec<StepStatus> = steps.iter().map(|s| s.status).collect();
     assert_eq!(
         statuses,
         [
             StepStatus::Interrupted,
             StepStatus::Interrupted,
             StepStatus::Completed,
-            StepStatus::Pending
+            StepStatus::Pending,
+            StepStatus::Interrupted,
         ]
     );
+    assert_eq!(
+        steps[0].error.as_deref(),
+        Some("the pipeline process driving the run stopped")
+    );
+    assert_eq!(steps[0].finished_at, None, "interrupted is not terminal");
     for step_id in ["ws/a", "ws/b"] {
         let attempts = store.attempts("r1", step_id)?;
         assert_eq!(attempts[0].outcome, Some(AttemptResult::Interrupted));
         assert!(attempts[0].finished_at.is_some());
+        assert_eq!(attempts[0].duration_ms, None);
     }
+    let closed = &store.attempts("r1", "ws/e")?[0];
+    assert_eq!(
+        closed.outcome,
+        Some(AttemptResult::Failed),
+        "a finished attempt stays"
+    );
+    assert_eq!(closed.duration_ms, Some(1500));
     assert_eq!(
         store.attempts("r1", "ws/c")?[0].outcome,
         Some(AttemptResult::Succeeded)
@@ -498,8 +1110,8 @@ fn interrupt_run_marks_active_steps_and_open_attempts() -> TestResult {
     assert_eq!(run.status, RunStatus::Interrupted);
     assert_eq!(run.finished_at, None);
     assert!(matches!(
-        store.interrupt_run("nope"),
-        Err(StateError::RunNotFound { .. })
+        interrupt_run(&store, "nope"),
+        Err(StateError::RunNotFound { run_id }) if run_id == "nope"
     ));
     Ok(())
 }
@@ -507,134 +1119,316 @@ fn interrupt_run_marks_active_steps_and_open_attempts() -> TestResult {
 #[test]
 fn runs_are_newest_first_and_latest_unfinished_run_is_found() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let store = StateStore::open(&dir.path().join("state.db"), Durability::Normal)?;
+    let store = open_store(dir.path())?;
     for id in ["run-a", "run-b", "run-c"] {
-        store.create_run(&new_run(id, vec![]))?;
+        start_run(&store, id, &[])?;
     }
-    let mut elsewhere = new_run("run-d", vec![]);
-    elsewhere.workstream_path = "/repo/workstreams/other.json".to_owned();
-    store.create_run(&elsewhere)?;
+    start_run_of(&store, "run-d", "/repo/workstreams/other.json", &[])?;
 
     let ids: Vec<String> = store.runs()?.into_iter().map(|r| r.run_id).collect();
     assert_eq!(ids, ["run-d", "run-c", "run-b", "run-a"]);
 
-    let path = "/repo/workstreams/ws.json";
     let latest = |store: &StateStore| -> Result<Option<String>, StateError> {
-        Ok(store.latest_unfinished_run(path)?.map(|r| r.run_id))
+        Ok(store.latest_unfinished_run(WORKSTREAMS)?.map(|r| r.run_id))
     };
     assert_eq!(latest(&store)?.as_deref(), Some("run-c"));
-    store.set_run_status("run-c", RunStatus::Completed)?;
-    store.set_run_status("run-b", RunStatus::Interrupted)?;
+    record(&store, "run-c", vec![run_finished(RunStatus::Completed)])?;
+    interrupt_run(&store, "run-b")?;
     assert_eq!(latest(&store)?.as_deref(), Some("run-b"));
-    store.set_run_status("run-b", RunStatus::Failed)?;
-    store.set_run_status("run-a", RunStatus::Failed)?;
+    record(&store, "run-b", vec![run_finished(RunStatus::Failed)])?;
+    record(&store, "run-a", vec![run_finished(RunStatus::Failed)])?;
     assert_eq!(latest(&store)?, None);
     assert_eq!(store.latest_unfinished_run("/nowhere")?, None);
+    // A resumed run is unfinished again.
+    record(
+        &store,
+        "run-a",
+        vec![run_started("run-a", WORKSTREAMS, 0, true)],
+    )?;
+    assert_eq!(latest(&store)?.as_deref(), Some("run-a"));
     Ok(())
+}
+
+/// What a refused call must leave unchanged: the run, its steps, their attempts and
+/// checkpoints, and the journal.
+type Snapshot = (
+    Option<RunRecord>,
+    Vec<StepRecord>,
+    Vec<Vec<AttemptRecord>>,
+    Vec<Option<Checkpoint>>,
+    Vec<JournalEntry>,
+);
+
+fn snapshot(store: &StateStore, run_id: &str) -> Result<Snapshot, StateError> {
+    let steps = store.steps(run_id)?;
+    let mut attempts = Vec::new();
+    let mut checkpoints = Vec::new();
+    for step in &steps {
+        attempts.push(store.attempts(run_id, &step.step_id)?);
+        checkpoints.push(store.checkpoint(run_id, &step.step_id)?);
+    }
+    Ok((
+        store.run(run_id)?,
+        steps,
+        attempts,
+        checkpoints,
+        store.journal(run_id, 0)?,
+    ))
 }
 
 #[test]
 fn misuse_is_reported_with_the_ids_involved_and_changes_nothing() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let store = StateStore::open(&dir.path().join("state.db"), Durability::Normal)?;
-    store.create_run(&new_run("r1", vec![new_step("ws", &[])]))?;
+    let store = open_store(dir.path())?;
+    start_run(&store, "r1", &["ws"])?;
+    let before = snapshot(&store, "r1")?;
+    let unchanged = |what: &str| -> TestResult {
+        assert_eq!(snapshot(&store, "r1")?, before, "{what} changed run r1");
+        Ok(())
+    };
 
+    // A run started twice.
     assert!(matches!(
-        store.create_run(&new_run("r1", vec![])),
+        start_run(&store, "r1", &[]),
         Err(StateError::RunExists { run_id }) if run_id == "r1"
     ));
-    let duplicate = new_run("r2", vec![new_step("ws", &[]), new_step("ws", &[])]);
+    unchanged("a second run_started")?;
+
+    // A new run with a step added twice: the run is not created either.
     assert!(matches!(
-        store.create_run(&duplicate),
+        start_run(&store, "r2", &["ws", "ws"]),
         Err(StateError::StepExists { run_id, step_id }) if run_id == "r2" && step_id == "ws"
     ));
-    assert_eq!(
-        store.run("r2")?,
-        None,
-        "a failed create_run must record nothing"
-    );
+    assert_eq!(store.run("r2")?, None, "a refused call records nothing");
+    assert!(store.journal("r2", 0)?.is_empty());
 
-    assert!(matches!(
-        store.add_steps("r1", &[new_step("ws2", &[]), new_step("ws", &[])]),
-        Err(StateError::StepExists { .. })
-    ));
-    assert_eq!(
-        store.steps("r1")?.len(),
-        1,
-        "a failed add_steps must add nothing"
+    // A call whose last change fails leaves nothing of its earlier changes.
+    let refused_checkpoint = checkpoint("abc", "hash-ws");
+    let err = store
+        .record(
+            "r1",
+            vec![
+                Change::Event(step_added("ws2", &["ws"])),
+                Change::Event(attempt_started("ws", 1)),
+                Change::Event(test_started("ws", 1)),
+                Change::Event(attempt_finished("ws", 1, AttemptResult::Failed)),
+                Change::AttemptError {
+                    step: "ws",
+                    attempt: 1,
+                    report: &error_report("0123456789abcdef"),
+                },
+                Change::Checkpoint {
+                    step: "ws",
+                    checkpoint: &refused_checkpoint,
+                },
+                Change::Event(Event::StepCompleted {
+                    step: "missing".to_owned(),
+                    attempt: 1,
+                    commit: "abc".to_owned(),
+                    duration_ms: 1,
+                }),
+            ],
+        )
+        .err();
+    assert!(
+        matches!(&err, Some(StateError::StepNotFound { run_id, step_id })
+            if run_id == "r1" && step_id == "missing"),
+        "{err:?}"
     );
-    store.add_steps("r1", &[new_step("ws2", &["ws"])])?;
+    unchanged("a call failing at its last change")?;
+    assert!(store.errors("r1")?.is_empty());
+    assert!(store.attempt_error_history("r1", "ws")?.is_empty());
+
+    // Steps added twice within a call or across calls.
+    assert!(matches!(
+        record(&store, "r1", vec![step_added("ws2", &[]), step_added("ws", &[])]),
+        Err(StateError::StepExists { run_id, step_id }) if run_id == "r1" && step_id == "ws"
+    ));
+    unchanged("a step added twice")?;
+
+    // Events of an unknown run.
+    for event in [
+        step_added("x", &[]),
+        run_finished(RunStatus::Failed),
+        run_started("nope", WORKSTREAMS, 0, true),
+        Event::RunInterrupted {
+            reason: "stopped".to_owned(),
+        },
+    ] {
+        let kind = event.kind();
+        let err = record(&store, "nope", vec![event]).err();
+        assert!(
+            matches!(&err, Some(StateError::RunNotFound { run_id }) if run_id == "nope"),
+            "{kind}: {err:?}"
+        );
+    }
+    assert_eq!(store.run("nope")?, None);
+
+    // Events of an unknown step, each refused with the run and step named.
+    for event in [
+        attempt_started("missing", 1),
+        test_started("missing", 1),
+        Event::StepFailed {
+            step: "missing".to_owned(),
+            attempt: 0,
+            error: "x".to_owned(),
+            duration_ms: 0,
+        },
+        Event::StepCompleted {
+            step: "missing".to_owned(),
+            attempt: 1,
+            commit: "a".to_owned(),
+            duration_ms: 0,
+        },
+        Event::StepReset {
+            step: "missing".to_owned(),
+            previous_status: StepStatus::Completed,
+            definition_hash: "h".to_owned(),
+        },
+        Event::StepReused {
+            step: "missing".to_owned(),
+            commit: "a".to_owned(),
+        },
+        step_interrupted("missing"),
+    ] {
+        let kind = event.kind();
+        let err = record(&store, "r1", vec![event]).err();
+        assert!(
+            matches!(&err, Some(StateError::StepNotFound { run_id, step_id })
+                if run_id == "r1" && step_id == "missing"),
+            "{kind}: {err:?}"
+        );
+    }
+    unchanged("events of an unknown step")?;
+
+    // An attempt finished that never began.
+    assert!(matches!(
+        record(&store, "r1", vec![attempt_finished("ws", 1, AttemptResult::Failed)]),
+        Err(StateError::AttemptNotFound { run_id, step_id, attempt: 1 })
+            if run_id == "r1" && step_id == "ws"
+    ));
+    // Attachments of an unknown step or attempt are refused by the database.
+    let orphan = checkpoint("a", "b");
+    assert!(
+        store
+            .record(
+                "r1",
+                vec![Change::Checkpoint {
+                    step: "missing",
+                    checkpoint: &orphan
+                }]
+            )
+            .is_err()
+    );
+    assert!(
+        store
+            .record(
+                "r1",
+                vec![Change::AttemptError {
+                    step: "ws",
+                    attempt: 7,
+                    report: &error_report("0123456789abcdef"),
+                }]
+            )
+            .is_err()
+    );
+    unchanged("attachments of unknown steps or attempts")?;
+
+    // The same changes are accepted once they fit.
+    record(&store, "r1", vec![step_added("ws2", &["ws"])])?;
     let ids: Vec<String> = store.steps("r1")?.into_iter().map(|s| s.step_id).collect();
     assert_eq!(ids, ["ws", "ws2"]);
-    assert!(matches!(
-        store.add_steps("nope", &[new_step("x", &[])]),
-        Err(StateError::RunNotFound { .. })
-    ));
-
-    assert!(matches!(
-        store.set_run_status("nope", RunStatus::Failed),
-        Err(StateError::RunNotFound { run_id }) if run_id == "nope"
-    ));
-    assert!(matches!(
-        store.begin_attempt("r1", "missing", None, "x.log"),
-        Err(StateError::StepNotFound { run_id, step_id }) if run_id == "r1" && step_id == "missing"
-    ));
-    assert!(matches!(
-        store.set_step_status("r1", "missing", StepStatus::Failed, Some("x")),
-        Err(StateError::StepNotFound { .. })
-    ));
-    assert!(matches!(
-        store.complete_step("r1", "missing", &checkpoint("a", "b")),
-        Err(StateError::StepNotFound { .. })
-    ));
-    assert!(matches!(
-        store.reset_step("r1", "missing", "h"),
-        Err(StateError::StepNotFound { .. })
-    ));
-    assert!(matches!(
-        store.finish_attempt("r1", "ws", 1, &outcome(AttemptResult::Failed, None)),
-        Err(StateError::AttemptNotFound { attempt: 1, .. })
-    ));
-    assert!(matches!(
-        store.append_event("r1", Some("missing"), "note", &json!(null)),
-        Err(StateError::StepNotFound { .. })
-    ));
-    assert!(matches!(
-        store.append_event("nope", None, "note", &json!(null)),
-        Err(StateError::RunNotFound { .. })
-    ));
-    // Only run_created and the two step_added events were recorded for r1.
-    assert_eq!(store.events("r1", 0)?.len(), 2);
     Ok(())
 }
 
 #[test]
-fn step_status_sets_and_clears_finished_at_and_error() -> TestResult {
+fn statuses_set_and_clear_finished_at_and_error() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let store = StateStore::open(&dir.path().join("state.db"), Durability::Normal)?;
-    store.create_run(&new_run("r1", vec![new_step("ws", &[])]))?;
-    store.set_step_status("r1", "ws", StepStatus::Failed, Some("exit 1"))?;
+    let store = open_store(dir.path())?;
+    start_run(&store, "r1", &["ws", "dep"])?;
+    record(
+        &store,
+        "r1",
+        vec![Event::StepFailed {
+            step: "ws".to_owned(),
+            attempt: 0,
+            error: "exit 1".to_owned(),
+            duration_ms: 5,
+        }],
+    )?;
     let step = store.step("r1", "ws")?.ok_or("step missing")?;
+    assert_eq!(step.status, StepStatus::Failed);
     assert_eq!(step.error.as_deref(), Some("exit 1"));
     assert!(step.finished_at.is_some());
 
-    store.set_step_status("r1", "ws", StepStatus::Retrying, Some("exit 1"))?;
+    record(
+        &store,
+        "r1",
+        vec![Event::StepWaiting {
+            step: "ws".to_owned(),
+            attempt: 0,
+            wait: WaitKind::Breaker,
+            tool: Some("codex".to_owned()),
+            class: None,
+            reason: "circuit breaker of codex is open".to_owned(),
+            delay_ms: 0,
+            until: None,
+        }],
+    )?;
     let step = store.step("r1", "ws")?.ok_or("step missing")?;
-    assert_eq!(step.status, StepStatus::Retrying);
+    assert_eq!(step.status, StepStatus::Waiting);
+    assert_eq!(
+        step.error.as_deref(),
+        Some("circuit breaker of codex is open")
+    );
     assert_eq!(step.finished_at, None);
 
-    store.begin_attempt("r1", "ws", None, "1.log")?;
-    assert_eq!(store.step("r1", "ws")?.and_then(|s| s.error), None);
+    begin(&store, "r1", "ws", 1)?;
+    let step = store.step("r1", "ws")?.ok_or("step missing")?;
+    assert_eq!((step.status, step.error), (StepStatus::Running, None));
+
+    record(
+        &store,
+        "r1",
+        vec![Event::StepSkipped {
+            step: "dep".to_owned(),
+            dependency: "ws".to_owned(),
+            reason: "dependency ws failed".to_owned(),
+        }],
+    )?;
+    let skipped = store.step("r1", "dep")?.ok_or("step missing")?;
+    assert_eq!(skipped.status, StepStatus::Skipped);
+    assert_eq!(skipped.error.as_deref(), Some("dependency ws failed"));
+    assert!(skipped.finished_at.is_some());
+
+    // A run: finished sets finished_at, a resume clears it.
+    record(&store, "r1", vec![run_finished(RunStatus::Failed)])?;
+    let run = store.run("r1")?.ok_or("run missing")?;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(run.finished_at.is_some());
+    record(&store, "r1", vec![run_started("r1", WORKSTREAMS, 2, true)])?;
+    let run = store.run("r1")?.ok_or("run missing")?;
+    assert_eq!((run.status, run.finished_at), (RunStatus::Running, None));
+    record(&store, "r1", vec![run_finished(RunStatus::Interrupted)])?;
+    let run = store.run("r1")?.ok_or("run missing")?;
+    assert_eq!(
+        (run.status, run.finished_at),
+        (RunStatus::Interrupted, None)
+    );
     Ok(())
 }
 
 #[test]
 fn records_serialize_with_lowercase_statuses() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let store = StateStore::open(&dir.path().join("state.db"), Durability::Normal)?;
-    store.create_run(&new_run("r1", vec![new_step("ws", &[])]))?;
-    let attempt = store.begin_attempt("r1", "ws", None, "1.log")?;
-    store.finish_attempt("r1", "ws", attempt, &outcome(AttemptResult::TimedOut, None))?;
+    let store = open_store(dir.path())?;
+    start_run(&store, "r1", &["ws"])?;
+    begin(&store, "r1", "ws", 1)?;
+    record(
+        &store,
+        "r1",
+        vec![attempt_finished("ws", 1, AttemptResult::TimedOut)],
+    )?;
 
     let run = serde_json::to_value(store.run("r1")?)?;
     assert_eq!(run["status"], "running");
@@ -644,6 +1438,9 @@ fn records_serialize_with_lowercase_statuses() -> TestResult {
     let attempts = serde_json::to_value(store.attempts("r1", "ws")?)?;
     assert_eq!(attempts[0]["outcome"], "timed_out");
     assert_eq!(attempts[0]["exit_code"], json!(null));
+    let journal = serde_json::to_value(store.journal("r1", 0)?)?;
+    assert_eq!(journal[3]["event"], "attempt_finished");
+    assert_eq!(journal[3]["outcome"], "timed_out");
     Ok(())
 }
 
@@ -690,7 +1487,7 @@ fn status_names_round_trip_through_text_serde_and_sql() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("state.db");
     let store = StateStore::open(&path, Durability::Normal)?;
-    store.create_run(&new_run("r1", vec![]))?;
+    start_run(&store, "r1", &[])?;
     let raw = Connection::open(&path)?;
     raw.pragma_update(None, "ignore_check_constraints", true)?;
     raw.execute("UPDATE runs SET status = 'paused'", [])?;
@@ -722,7 +1519,7 @@ fn separate_connections_opening_a_new_database_at_once_all_succeed() -> TestResu
             let path = path.clone();
             thread::spawn(move || -> Result<(), StateError> {
                 let store = StateStore::open(&path, Durability::Normal)?;
-                store.create_run(&new_run(&format!("r{i}"), vec![new_step("ws", &[])]))
+                start_run(&store, &format!("r{i}"), &["ws"]).map(drop)
             })
         })
         .collect();
@@ -737,34 +1534,287 @@ fn separate_connections_opening_a_new_database_at_once_all_succeed() -> TestResu
     Ok(())
 }
 
+fn waiting(step: &str, attempt: u32) -> Event {
+    Event::StepWaiting {
+        step: step.to_owned(),
+        attempt,
+        wait: WaitKind::Backoff,
+        tool: None,
+        class: Some("transient".to_owned()),
+        reason: format!("retrying after attempt {attempt}"),
+        delay_ms: 1000,
+        until: None,
+    }
+}
+
 #[test]
-fn last_step_event_finds_the_newest_of_the_kinds_asked_for() -> TestResult {
+fn last_step_event_finds_the_newest_of_the_kind_asked_for() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let store = StateStore::open(&dir.path().join("state.db"), Durability::Normal)?;
-    store.create_run(&new_run("r1", vec![new_step("a", &[]), new_step("b", &[])]))?;
-    store.create_run(&new_run("r2", vec![new_step("a", &[])]))?;
-    assert!(
-        store
-            .last_step_event("r1", "a", &["retry_scheduled"])?
-            .is_none()
-    );
-    store.append_event("r1", Some("a"), "retry_scheduled", &json!({"attempt": 1}))?;
-    store.append_event("r1", Some("a"), "rate_limit_wait", &json!({"attempt": 2}))?;
-    store.append_event("r1", Some("a"), "usage", &json!({"attempt": 3}))?;
-    store.append_event("r1", Some("b"), "retry_scheduled", &json!({"attempt": 9}))?;
-    store.append_event("r2", Some("a"), "retry_scheduled", &json!({"attempt": 8}))?;
-    let kinds = ["retry_scheduled", "rate_limit_wait"];
-    let last = store
-        .last_step_event("r1", "a", &kinds)?
-        .ok_or("no event")?;
+    let store = open_store(dir.path())?;
+    start_run(&store, "r1", &["a", "b"])?;
+    start_run(&store, "r2", &["a"])?;
+    assert_eq!(store.last_step_event("r1", "a", "step_waiting")?, None);
+    let first = record(&store, "r1", vec![waiting("a", 1)])?;
+    let second = record(&store, "r1", vec![waiting("a", 2)])?;
+    let selected = record(
+        &store,
+        "r1",
+        vec![Event::ToolSelected {
+            step: "a".to_owned(),
+            tool: "codex".to_owned(),
+            requested: "codex".to_owned(),
+            skipped: Vec::new(),
+            trial: true,
+        }],
+    )?;
+    record(&store, "r1", vec![waiting("b", 9)])?;
+    record(&store, "r2", vec![waiting("a", 8)])?;
+
     assert_eq!(
-        (last.kind.as_str(), &last.data),
-        ("rate_limit_wait", &json!({"attempt": 2}))
+        store.last_step_event("r1", "a", "step_waiting")?,
+        second.first().cloned()
     );
-    let only = store
-        .last_step_event("r1", "a", &["retry_scheduled"])?
-        .ok_or("no event")?;
-    assert_eq!(only.data, json!({"attempt": 1}));
-    assert!(store.last_step_event("r1", "a", &[])?.is_none());
+    assert_ne!(first, second);
+    assert_eq!(
+        store.last_step_event("r1", "a", "tool_selected")?,
+        selected.first().cloned()
+    );
+    let b = store
+        .last_step_event("r1", "b", "step_waiting")?
+        .ok_or("no event of b")?;
+    assert_eq!(b.event, waiting("b", 9));
+    let other_run = store
+        .last_step_event("r2", "a", "step_waiting")?
+        .ok_or("no event of r2")?;
+    assert_eq!(other_run.event, waiting("a", 8));
+    assert_eq!(store.last_step_event("r1", "a", "escalated")?, None);
+    assert_eq!(store.last_step_event("r1", "zz", "step_waiting")?, None);
+    Ok(())
+}
+
+/// Records a run whose steps end every way a step can: completed with a test, failed
+/// twice with a classified error (then compensated), skipped, reset and run again, and
+/// interrupted; then a resume that is itself interrupted.
+fn record_a_varied_run(store: &StateStore) -> Result<(), StateError> {
+    let run = "r1";
+    record(
+        store,
+        run,
+        vec![
+            run_started(run, WORKSTREAMS, 5, false),
+            step_added("ws/ok", &[]),
+            step_added("ws/bad", &[]),
+            step_added("ws/skip", &["ws/bad"]),
+            step_added("ws/again", &[]),
+            step_added("ws/cut", &[]),
+        ],
+    )?;
+
+    // ws/ok: one attempt with a passing test.
+    begin(store, run, "ws/ok", 1)?;
+    let test = Event::TestFinished {
+        step: "ws/ok".to_owned(),
+        attempt: 1,
+        name: "unit".to_owned(),
+        command: "cargo test".to_owned(),
+        passed: true,
+        duration_ms: 250,
+        outcome: "exit 0".to_owned(),
+        log: "/logs/ws/ok/1.unit.log".to_owned(),
+    };
+    record(store, run, vec![test_started("ws/ok", 1), test])?;
+    record(
+        store,
+        run,
+        vec![attempt_finished("ws/ok", 1, AttemptResult::Succeeded)],
+    )?;
+    complete(store, run, "ws/ok", 1, "0k0k")?;
+
+    // ws/bad: two failed attempts with the same classified error, a fix in between.
+    let report = error_report("feedfacefeedface");
+    for attempt in [1, 2] {
+        begin(store, run, "ws/bad", attempt)?;
+        let mut finished = attempt_finished("ws/bad", attempt, AttemptResult::Failed);
+        if let Event::AttemptFinished { classified, .. } = &mut finished {
+            *classified = Some(summary_of(&report));
+        }
+        let next = if attempt == 1 {
+            Event::FixRequested {
+                step: "ws/bad".to_owned(),
+                attempt,
+                class: "permanent".to_owned(),
+                fixes_left: 0,
+                reason: "feeding the failure back".to_owned(),
+            }
+        } else {
+            Event::StepFailed {
+                step: "ws/bad".to_owned(),
+                attempt,
+                error: "permanent: mismatched types".to_owned(),
+                duration_ms: 3000,
+            }
+        };
+        store.record(
+            run,
+            vec![
+                Change::Event(finished),
+                Change::AttemptError {
+                    step: "ws/bad",
+                    attempt,
+                    report: &report,
+                },
+                Change::Event(next),
+            ],
+        )?;
+    }
+    record(
+        store,
+        run,
+        vec![Event::CompensationFinished {
+            step: "ws/bad".to_owned(),
+            index: 1,
+            command: "make undo".to_owned(),
+            succeeded: true,
+            outcome: "exit 0".to_owned(),
+            log: "/logs/ws/bad/compensation-1.log".to_owned(),
+        }],
+    )?;
+
+    // ws/skip: its dependency failed.
+    record(
+        store,
+        run,
+        vec![Event::StepSkipped {
+            step: "ws/skip".to_owned(),
+            dependency: "ws/bad".to_owned(),
+            reason: "dependency ws/bad failed".to_owned(),
+        }],
+    )?;
+
+    // ws/again: completed, then reset by a resume (definition changed) and run again.
+    run_to_completion(store, run, "ws/again", 1, "aaaa")?;
+
+    // ws/cut: running when the process dies.
+    begin(store, run, "ws/cut", 1)?;
+    interrupt_run(store, run)?;
+
+    // The resume: keeps ws/ok, re-runs ws/again, then is stopped itself.
+    record(
+        store,
+        run,
+        vec![
+            run_started(run, WORKSTREAMS, 5, true),
+            Event::StepReused {
+                step: "ws/ok".to_owned(),
+                commit: "0k0k".to_owned(),
+            },
+            Event::OrphansKilled {
+                step: "ws/cut".to_owned(),
+                process_groups: 1,
+                worktree: "/wt/ws/cut".to_owned(),
+            },
+            Event::StepReset {
+                step: "ws/again".to_owned(),
+                previous_status: StepStatus::Completed,
+                definition_hash: "hash-ws/again-v2".to_owned(),
+            },
+        ],
+    )?;
+    run_to_completion(store, run, "ws/again", 2, "bbbb")?;
+    record(store, run, vec![run_finished(RunStatus::Interrupted)])?;
+    Ok(())
+}
+
+#[test]
+fn replay_of_a_recorded_run_equals_the_tables() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = open_store(dir.path())?;
+    record_a_varied_run(&store)?;
+    let journal = store.journal("r1", 0)?;
+    let replay = RunReplay::from_journal(&journal).ok_or("the journal begins the run")?;
+
+    assert_eq!(Some(&replay.run), store.run("r1")?.as_ref());
+    assert_eq!(replay.run.status, RunStatus::Interrupted);
+    let steps = store.steps("r1")?;
+    assert_eq!(replay.steps.len(), steps.len());
+    for (replayed, step) in replay.steps.iter().zip(&steps) {
+        assert_eq!(replayed.record, *step);
+        let attempts: Vec<AttemptRecord> =
+            replayed.attempts.iter().map(|a| a.record.clone()).collect();
+        assert_eq!(
+            attempts,
+            store.attempts("r1", &step.step_id)?,
+            "{}",
+            step.step_id
+        );
+    }
+
+    // The tables say what the run did, so the comparison above is not between empties.
+    let statuses: Vec<(&str, StepStatus, u32)> = steps
+        .iter()
+        .map(|s| (s.step_id.as_str(), s.status, s.attempts))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("ws/ok", StepStatus::Completed, 1),
+            ("ws/bad", StepStatus::Failed, 2),
+            ("ws/skip", StepStatus::Skipped, 0),
+            ("ws/again", StepStatus::Completed, 2),
+            ("ws/cut", StepStatus::Interrupted, 1),
+        ]
+    );
+    assert_eq!(steps[3].commit.as_deref(), Some("bbbb"));
+    assert_eq!(steps[3].definition_hash, "hash-ws/again-v2");
+    assert_eq!(
+        store.attempts("r1", "ws/cut")?[0].outcome,
+        Some(AttemptResult::Interrupted)
+    );
+
+    // Tests of the latest attempt that ran them, and the classified error as `errors`
+    // counts it.
+    let ok = &replay.steps[0];
+    assert_eq!(ok.tests.len(), 1);
+    assert_eq!((ok.tests[0].attempt, ok.tests[0].passed), (1, true));
+    assert_eq!(
+        ok.tests[0],
+        AcceptanceTest {
+            attempt: 1,
+            name: "unit".to_owned(),
+            command: "cargo test".to_owned(),
+            passed: true,
+            duration_ms: 250,
+            outcome: "exit 0".to_owned(),
+            log: "/logs/ws/ok/1.unit.log".to_owned(),
+        }
+    );
+    let (summary, occurrences, last_attempt) = replay.steps[1]
+        .last_error()
+        .ok_or("ws/bad has a classified error")?;
+    let errors = store.errors("r1")?;
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        (
+            summary.signature.as_str(),
+            summary.class.as_str(),
+            summary.plugin.as_str(),
+            summary.summary.as_str(),
+            occurrences,
+            last_attempt
+        ),
+        (
+            errors[0].signature.as_str(),
+            errors[0].class.as_str(),
+            errors[0].plugin.as_str(),
+            errors[0].summary.as_str(),
+            errors[0].occurrences,
+            errors[0].last_attempt
+        )
+    );
+    assert_eq!((occurrences, last_attempt), (2, 2));
+    assert!(replay.steps[0].last_error().is_none());
+
+    // Without its run_started a journal does not describe a run.
+    assert_eq!(RunReplay::from_journal(&journal[1..]), None);
     Ok(())
 }
