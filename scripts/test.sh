@@ -1,9 +1,25 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: installs what the tests need, then runs
-# every test of the workspace. CI runs this through .ci/run.
+# Runs the whole test suite on a fresh machine: installs what the tests need, checks
+# formatting and lints, then runs every test of the workspace. CI runs this through
+# .ci/run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+
+# Format and lints first: a finding fails the script before anything is installed or
+# tested. The lints are the workspace's [workspace.lints] (Cargo.toml); warnings count as
+# errors here. rustfmt and clippy come with the toolchain; missing ones are added.
+installed_components=$(rustup component list --installed 2>/dev/null || true)
+for component in rustfmt clippy; do
+  if ! grep -q "^$component" <<<"$installed_components"; then
+    echo "==> rustup component add $component"
+    rustup component add "$component"
+  fi
+done
+echo "==> cargo fmt --all --check"
+cargo fmt --all --check
+echo "==> cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 # Tools the integration tests drive for real (the openspec, aider, codex and claude CLIs,
 # pinned; each installer is idempotent and installs under .tools/).

@@ -55,6 +55,7 @@ fn init_tracing(verbose: u8) {
 /// Rust ignores SIGPIPE, so `pipeline status --json | head` would panic on a closed pipe.
 /// Restore the default: the process ends quietly when its reader goes away, like other
 /// Unix tools. (A run killed this way stays resumable: its state is written ahead.)
+#[allow(unsafe_code, reason = "nix: signal() is unsafe; the only unsafe code")]
 fn restore_sigpipe() {
     use nix::sys::signal::{SigHandler, Signal, signal};
     // SAFETY: called first thing in `main`, before any thread exists; SIG_DFL installs no

@@ -170,7 +170,7 @@ impl ToolProfile {
     /// Values shorter than 4 characters are left out (redacting them would mangle logs).
     pub fn secret_values(
         &self,
-        step_env: &std::collections::BTreeMap<String, String>,
+        step_env: &BTreeMap<String, String>,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Vec<String> {
         let names = self

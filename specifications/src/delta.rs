@@ -174,7 +174,7 @@ pub fn parse_delta_spec(content: &str) -> DeltaPlan {
             headers.push((js_trim(c.get(2).map_or("", |m| m.as_str())).to_string(), i));
         }
     }
-    let sections: Vec<(String, SectionBody)> = headers
+    let sections: Vec<(String, SectionBody<'_>)> = headers
         .iter()
         .enumerate()
         .map(|(k, (title, index))| {
@@ -189,9 +189,9 @@ pub fn parse_delta_spec(content: &str) -> DeltaPlan {
             )
         })
         .collect();
-    let lookup = |desired: &str| -> (String, Vec<&SectionBody>) {
+    let lookup = |desired: &str| -> (String, Vec<&SectionBody<'_>>) {
         let target = desired.to_lowercase();
-        let matches: Vec<&(String, SectionBody)> = sections
+        let matches: Vec<&(String, SectionBody<'_>)> = sections
             .iter()
             .filter(|(t, _)| t.to_lowercase() == target)
             .collect();
@@ -253,7 +253,7 @@ pub fn parse_delta_spec(content: &str) -> DeltaPlan {
 }
 
 fn requirement_blocks(
-    body: &SectionBody,
+    body: &SectionBody<'_>,
     mut skipped: Option<(&str, &mut Vec<SkippedHeader>)>,
 ) -> Vec<RequirementBlock> {
     let lines = body.lines;
@@ -307,7 +307,7 @@ fn requirement_blocks(
     blocks
 }
 
-fn removed_names(body: &SectionBody) -> Vec<String> {
+fn removed_names(body: &SectionBody<'_>) -> Vec<String> {
     let mut names = Vec::new();
     for (i, line) in body.lines.iter().enumerate() {
         if body.mask[i] {
@@ -324,7 +324,7 @@ fn removed_names(body: &SectionBody) -> Vec<String> {
     names
 }
 
-fn renamed_pairs(body: &SectionBody, unpaired: &mut Vec<UnpairedRename>) -> Vec<RenamePair> {
+fn renamed_pairs(body: &SectionBody<'_>, unpaired: &mut Vec<UnpairedRename>) -> Vec<RenamePair> {
     let mut pairs = Vec::new();
     let mut pending: Option<(String, usize)> = None;
     for (i, line) in body.lines.iter().enumerate() {

@@ -343,7 +343,7 @@ fn indexable_files(layout: &Layout) -> Result<Vec<IndexedFile>, IndexError> {
 }
 
 /// Deletes every row derived from the file at `path`.
-fn delete_file_rows(tx: &rusqlite::Transaction, path: &str) -> rusqlite::Result<()> {
+fn delete_file_rows(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<()> {
     for table in [
         "spec_files",
         "spec_requirements",
@@ -364,7 +364,7 @@ fn delete_file_rows(tx: &rusqlite::Transaction, path: &str) -> rusqlite::Result<
 }
 
 /// A main spec's requirements (by position) and their scenarios.
-fn insert_spec_rows(tx: &rusqlite::Transaction, file: &IndexedFile) -> rusqlite::Result<()> {
+fn insert_spec_rows(tx: &rusqlite::Transaction<'_>, file: &IndexedFile) -> rusqlite::Result<()> {
     let path = &file.path;
     for (i, req) in spec_requirements(&file.capability, &file.content)
         .iter()
@@ -387,7 +387,7 @@ fn insert_spec_rows(tx: &rusqlite::Transaction, file: &IndexedFile) -> rusqlite:
 /// A delta spec's operations as change touches, in ADDED, MODIFIED, REMOVED, RENAMED
 /// order; ADDED and MODIFIED blocks are also indexed as requirements (at negative
 /// positions, so they are searchable but not counted as main-spec requirements).
-fn insert_delta_rows(tx: &rusqlite::Transaction, file: &IndexedFile) -> rusqlite::Result<()> {
+fn insert_delta_rows(tx: &rusqlite::Transaction<'_>, file: &IndexedFile) -> rusqlite::Result<()> {
     let (path, capability) = (&file.path, &file.capability);
     let plan = parse_delta_spec(&file.content);
     // (requirement, operation, new name, block text)

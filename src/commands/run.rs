@@ -77,8 +77,7 @@ pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
     })
 }
 
-type RunFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<RunSummary, EngineError>> + Send>>;
+type RunFuture = std::pin::Pin<Box<dyn Future<Output = Result<RunSummary, EngineError>> + Send>>;
 
 /// Runs the engine on a tokio runtime with Ctrl-C wired to cancellation, then reports.
 fn drive(

@@ -12,8 +12,12 @@
 use std::path::{Path, PathBuf};
 
 use fake_model_server::{Api, FakeModelServer, Scripted};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::ai_cli::{
+    CliProfile, QUICK_RETRY, assert_failed_permanently, assert_retried_once, assert_timed_out,
+    attempt_log, edit_step, header, log_exit_code, log_output, usage_events,
+};
 use crate::support::Test;
 
 /// The API key the tests hand to Aider (through the profile's `env`), in the variable
@@ -31,35 +35,28 @@ fn aider_bin() -> Option<PathBuf> {
 /// A test repository with `hello.py` whose `aider` profile runs `bin` against `server`
 /// with the extra Aider `args`.
 fn setup(bin: &Path, server: &FakeModelServer, args: &[&str]) -> Test {
-    let t = Test::new();
+    let t = CliProfile::new(
+        "aider",
+        bin,
+        "fake-model",
+        format!("{}/v1", server.base_url()),
+    )
+    .key("PIPELINE_TEST_AIDER_KEY", KEY)
+    .args(args)
+    .test();
     t.commit_file("hello.py", ORIGINAL);
-    t.config(&format!(
-        r#"tools:
-  aider:
-    command: {bin:?}
-    model: fake-model
-    api_base: "{base}/v1"
-    api_key_env: PIPELINE_TEST_AIDER_KEY
-    args: {args}
-    env:
-      PIPELINE_TEST_AIDER_KEY: {KEY}
-"#,
-        bin = bin.display().to_string(),
-        base = server.base_url(),
-        args = serde_json::to_string(args).expect("args as JSON"),
-    ));
     t
 }
 
 /// A workstream of one aider step that may edit `hello.py`, with `extra` JSON fields.
 fn aider_step(t: &Test, extra: &str) -> PathBuf {
-    t.workstream(
-        "ws.json",
-        &format!(
-            r#"{{"id": "edit", "tool": "aider", "description": "Greet the whole world",
-                "tasks": ["Make greet() return hello, world"],
-                "files_scope": ["hello.py"]{extra}}}"#
-        ),
+    edit_step(
+        t,
+        "aider",
+        "Greet the whole world",
+        &["Make greet() return hello, world"],
+        &["hello.py"],
+        extra,
     )
 }
 
@@ -69,19 +66,6 @@ fn whole_file_reply() -> Scripted {
         "content": format!("I changed the greeting.\n\nhello.py\n```python\n{EDITED}```\n"),
         "usage": {"prompt_tokens": 1234, "completion_tokens": 56},
     }))
-}
-
-fn attempt_log(t: &Test, run: &str, attempt: u32) -> String {
-    std::fs::read_to_string(
-        t.repo
-            .join(format!(".pipeline/logs/{run}/edit/{attempt}.log")),
-    )
-    .unwrap_or_default()
-}
-
-fn errors(t: &Test, run: &str) -> Value {
-    serde_json::from_str(&t.pipeline(&["errors", run, "--json"]).assert_ok().stdout())
-        .expect("errors --json is JSON")
 }
 
 /// Commits of the run's result branch that are not on `main`, as `author|subject`.
@@ -127,21 +111,13 @@ fn aider_whole_file_edit_lands_in_the_step_commit_with_usage() {
         "{messages}"
     );
     assert!(messages.contains("return \\\"hello\\\""), "{messages}");
-    assert!(
-        requests[0]
-            .headers
-            .iter()
-            .any(|(n, v)| n == "authorization" && v == &format!("Bearer {KEY}")),
-        "{:?}",
-        requests[0].headers
+    assert_eq!(
+        header(&requests[0], "authorization"),
+        Some(format!("Bearer {KEY}").as_str())
     );
 
     // Usage from Aider's "Tokens: 1.2k sent, 56 received." line.
-    let usage = t
-        .events("wf", "edit", "attempt_finished")
-        .into_iter()
-        .filter(|e| !e["usage"].is_null())
-        .collect::<Vec<_>>();
+    let usage = usage_events(&t, "wf");
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], "openai/fake-model", "{usage}");
@@ -230,24 +206,13 @@ fn aider_rate_limit_is_classified_and_retried() {
         ],
     );
     let t = setup(&bin, &server, &["--edit-format", "whole"]);
-    let ws = aider_step(
-        &t,
-        r#", "retry": {"initial_delay": 0.2, "max_attempts": 3, "jitter": false}"#,
-    );
+    let ws = aider_step(&t, QUICK_RETRY);
     t.run(&ws, "rl", 1).assert_ok();
 
-    let step = t.step_status("rl", "edit");
-    assert_eq!(step["status"], "completed", "{step:#}");
-    assert_eq!(step["attempts"], 2, "{step:#}");
+    assert_retried_once(&t, "rl", "rate_limited");
     assert_eq!(t.show("pipeline/rl", "hello.py").as_deref(), Some(EDITED));
     let first = attempt_log(&t, "rl", 1);
     assert!(first.contains("litellm.RateLimitError"), "{first}");
-    let waits = t.events("rl", "edit", "step_waiting").len();
-    assert_eq!(waits, 1, "one wait before the second attempt");
-    let errors = errors(&t, "rl");
-    let error = &errors["errors"][0];
-    assert_eq!(error["class"], "rate_limited", "{errors:#}");
-    assert_eq!(error["occurrences"], 1, "{errors:#}");
     // The adapter stopped Aider's own retry loop: the script was used up exactly.
     assert_eq!(server.requests().len(), 4);
 }
@@ -268,26 +233,11 @@ fn aider_unauthorized_fails_permanently_after_one_attempt() {
         }],
     );
     let t = setup(&bin, &server, &["--edit-format", "whole"]);
-    let ws = aider_step(
-        &t,
-        r#", "retry": {"initial_delay": 0.2, "max_attempts": 3, "jitter": false}"#,
-    );
+    let ws = aider_step(&t, QUICK_RETRY);
     t.run(&ws, "auth", 1).assert_code(1);
 
-    let step = t.step_status("auth", "edit");
-    assert_eq!(step["status"], "failed", "{step:#}");
-    assert_eq!(
-        step["attempts"], 1,
-        "permanent errors are not retried: {step:#}"
-    );
-    let error = step["error"].as_str().unwrap_or_default();
+    let error = assert_failed_permanently(&t, "auth", KEY);
     assert!(error.contains("AuthenticationError"), "{error}");
-    assert!(
-        !error.contains(KEY),
-        "the API key leaked into the step's error: {error}"
-    );
-    let errors = errors(&t, "auth");
-    assert_eq!(errors["errors"][0]["class"], "permanent", "{errors:#}");
     assert_eq!(server.requests().len(), 1);
     // The server echoed the key; the log shows it redacted.
     let log = attempt_log(&t, "auth", 1);
@@ -309,16 +259,8 @@ fn aider_stalled_response_is_killed_at_the_step_timeout() {
     let ws = aider_step(&t, r#", "timeout_sec": 30, "retry": {"max_attempts": 1}"#);
     t.run(&ws, "stall", 1).assert_code(1);
 
-    let step = t.step_status("stall", "edit");
-    assert_eq!(step["status"], "failed", "{step:#}");
-    assert_eq!(step["attempts"], 1, "{step:#}");
-    let error = step["error"].as_str().unwrap_or_default();
-    assert!(error.contains("timed out"), "{error}");
-    let log = attempt_log(&t, "stall", 1);
-    assert!(
-        log.contains("timed out after 30 s"),
-        "the log footer records the timeout:\n{log}"
-    );
+    let log = assert_timed_out(&t, "stall");
+    assert!(log.contains("timed out after 30 s"), "{log}");
     assert_eq!(
         server.requests().len(),
         1,
@@ -409,17 +351,17 @@ fn capture_error_fixtures() {
         server.script(Api::OpenAiChat, script);
         let t = setup(&bin, &server, &["--edit-format", "diff"]);
         t.commit_file("src/app.py", app);
-        let ws = t.workstream(
-            "ws.json",
-            r#"{"id": "edit", "tool": "aider", "description": "Add rate limiting to fetch", "tasks": ["Rename fetch to fetch_with_rate_limit"],
-                "files_scope": ["src/app.py"], "retry": {"max_attempts": 1}}"#,
+        let ws = edit_step(
+            &t,
+            "aider",
+            "Add rate limiting to fetch",
+            &["Rename fetch to fetch_with_rate_limit"],
+            &["src/app.py"],
+            r#", "retry": {"max_attempts": 1}"#,
         );
         t.run(&ws, name, 1).assert_code(code);
         let log = attempt_log(&t, name, 1);
-        let output = log
-            .split_once("----- output (stdout and stderr) -----\n")
-            .and_then(|(_, rest)| rest.split_once("----- end of output -----"))
-            .map(|(output, _)| output.to_owned())
+        let output = log_output(&log)
             .unwrap_or_else(|| panic!("no output section in the log of {name}:\n{log}"));
         assert!(
             output.contains(marker),
@@ -431,14 +373,10 @@ fn capture_error_fixtures() {
         let exit = if log.contains("[pipeline] result: cancelled") {
             143
         } else {
-            let code = log
-                .split_once("[pipeline] result: exited with code ")
-                .and_then(|(_, rest)| rest.lines().next())
-                .and_then(|code| code.trim().parse::<i32>().ok());
-            code.unwrap_or_else(|| panic!("{name}: no exit code in the log:\n{log}"))
+            log_exit_code(&log).unwrap_or_else(|| panic!("{name}: no exit code in the log:\n{log}"))
         };
         if write {
-            std::fs::write(dir.join(format!("{name}.txt")), &output).expect("write fixture");
+            std::fs::write(dir.join(format!("{name}.txt")), output).expect("write fixture");
             std::fs::write(dir.join(format!("{name}.exit")), format!("{exit}\n"))
                 .expect("write fixture");
         }

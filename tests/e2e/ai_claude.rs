@@ -16,8 +16,12 @@
 use std::path::{Path, PathBuf};
 
 use fake_model_server::{Api, FakeModelServer, Scripted, anthropic_messages};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::ai_cli::{
+    CliProfile, QUICK_RETRY, assert_failed_permanently, assert_retried_once, assert_timed_out,
+    attempt_log, edit_step, header, usage_events,
+};
 use crate::support::Test;
 
 /// The API key the tests hand to Claude Code (through the profile's `env`), in the
@@ -38,35 +42,33 @@ fn claude_bin() -> Option<PathBuf> {
 /// sees the 429 and decides; with its default of 10 retries Claude Code would wait out
 /// the rate limit itself.
 fn setup(bin: &Path, server: &FakeModelServer) -> Test {
-    let t = Test::new();
-    t.config(&format!(
-        r#"tools:
-  claude:
-    command: {bin:?}
-    model: {MODEL}
-    api_base: "{base}"
-    api_key_env: PIPELINE_TEST_CLAUDE_KEY
-    env:
-      PIPELINE_TEST_CLAUDE_KEY: {KEY}
-      CLAUDE_CODE_MAX_RETRIES: "0"
-"#,
-        bin = bin.display().to_string(),
-        base = server.base_url(),
-    ));
-    t
+    CliProfile::new("claude", bin, MODEL, server.base_url())
+        .key("PIPELINE_TEST_CLAUDE_KEY", KEY)
+        .env("CLAUDE_CODE_MAX_RETRIES", "0")
+        .test()
 }
 
-/// A workstream of one claude step that may touch `hello.txt` and `greeting.md`, with `extra` JSON fields
-/// (retry, timeout).
+/// A workstream of one claude step that may touch `hello.txt` and `greeting.md`, with
+/// `extra` JSON fields (retry, timeout).
 fn claude_step(t: &Test, extra: &str) -> PathBuf {
-    t.workstream(
-        "ws.json",
-        &format!(
-            r#"{{"id": "edit", "tool": "claude", "description": "Greet the world",
-                "tasks": ["Create hello.txt saying hello"],
-                "files_scope": ["hello.txt", "greeting.md"]{extra}}}"#
-        ),
+    edit_step(
+        t,
+        "claude",
+        "Greet the world",
+        &["Create hello.txt saying hello"],
+        &["hello.txt", "greeting.md"],
+        extra,
     )
+}
+
+/// How many of the requests `server` received were agent turns (offering tools); Claude
+/// Code's side calls without tools are not counted.
+fn agent_requests(server: &FakeModelServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.body["tools"].as_array().is_some_and(|t| !t.is_empty()))
+        .count()
 }
 
 /// Replies for a successful session: a `Bash` tool use writing `hello.txt`, a `Write`
@@ -92,19 +94,6 @@ fn editing_session() -> Vec<Scripted> {
     ]
 }
 
-fn attempt_log(t: &Test, run: &str, attempt: u32) -> String {
-    std::fs::read_to_string(
-        t.repo
-            .join(format!(".pipeline/logs/{run}/edit/{attempt}.log")),
-    )
-    .unwrap_or_default()
-}
-
-fn errors(t: &Test, run: &str) -> Value {
-    serde_json::from_str(&t.pipeline(&["errors", run, "--json"]).assert_ok().stdout())
-        .expect("errors --json is JSON")
-}
-
 /// Copies the attempt logs of `run` to `$PIPELINE_CAPTURE_CLAUDE_FIXTURES` when set.
 fn capture(t: &Test, run: &str, name: &str) {
     let Some(dir) = std::env::var_os("PIPELINE_CAPTURE_CLAUDE_FIXTURES") else {
@@ -118,14 +107,6 @@ fn capture(t: &Test, run: &str, name: &str) {
             std::fs::write(dir.join(format!("{name}-{attempt}.log")), log).expect("capture");
         }
     }
-}
-
-fn header<'a>(request: &'a fake_model_server::RecordedRequest, name: &str) -> Option<&'a str> {
-    request
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 #[test]
@@ -172,11 +153,7 @@ fn claude_bash_and_write_tool_uses_land_in_the_step_commit_with_usage() {
 
     // Usage: the sum of the two requests, as Claude Code reported it in its result event
     // (input tokens count the cache reads too).
-    let usage = t
-        .events("cl", "edit", "attempt_finished")
-        .into_iter()
-        .filter(|e| !e["usage"].is_null())
-        .collect::<Vec<_>>();
+    let usage = usage_events(&t, "cl");
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], MODEL, "{usage}");
@@ -210,16 +187,11 @@ fn claude_rate_limit_is_classified_and_retried() {
     script.extend(editing_session());
     server.script(Api::AnthropicMessages, script);
     let t = setup(&bin, &server);
-    let ws = claude_step(
-        &t,
-        r#", "retry": {"initial_delay": 0.2, "max_attempts": 3, "jitter": false}"#,
-    );
+    let ws = claude_step(&t, QUICK_RETRY);
     t.run(&ws, "rl", 1).assert_ok();
     capture(&t, "rl", "rate-limited");
 
-    let step = t.step_status("rl", "edit");
-    assert_eq!(step["status"], "completed", "{step:#}");
-    assert_eq!(step["attempts"], 2, "{step:#}");
+    assert_retried_once(&t, "rl", "rate_limited");
     assert_eq!(
         t.show("pipeline/rl", "hello.txt").as_deref(),
         Some("hello from claude\n")
@@ -227,19 +199,8 @@ fn claude_rate_limit_is_classified_and_retried() {
     let first = attempt_log(&t, "rl", 1);
     assert!(first.contains(r#""api_error_status":429"#), "{first}");
     assert!(first.contains(r#""is_error":true"#), "{first}");
-    let waits = t.events("rl", "edit", "step_waiting").len();
-    assert_eq!(waits, 1, "one wait before the second attempt");
-    let errors = errors(&t, "rl");
-    let error = &errors["errors"][0];
-    assert_eq!(error["class"], "rate_limited", "{errors:#}");
-    assert_eq!(error["occurrences"], 1, "{errors:#}");
     // Claude Code did not retry by itself: one rejected request, then three in attempt 2.
-    let agent = server
-        .requests()
-        .iter()
-        .filter(|r| r.body["tools"].as_array().is_some_and(|t| !t.is_empty()))
-        .count();
-    assert_eq!(agent, 4);
+    assert_eq!(agent_requests(&server), 4);
 }
 
 #[test]
@@ -248,34 +209,14 @@ fn claude_unauthorized_fails_permanently_after_one_attempt() {
     let server = FakeModelServer::start().expect("fake server starts");
     server.script(Api::AnthropicMessages, [anthropic_messages::unauthorized()]);
     let t = setup(&bin, &server);
-    let ws = claude_step(
-        &t,
-        r#", "retry": {"initial_delay": 0.2, "max_attempts": 3, "jitter": false}"#,
-    );
+    let ws = claude_step(&t, QUICK_RETRY);
     t.run(&ws, "auth", 1).assert_code(1);
     capture(&t, "auth", "unauthorized");
 
-    let step = t.step_status("auth", "edit");
-    assert_eq!(step["status"], "failed", "{step:#}");
-    assert_eq!(
-        step["attempts"], 1,
-        "permanent errors are not retried: {step:#}"
-    );
-    let error = step["error"].as_str().unwrap_or_default();
+    let error = assert_failed_permanently(&t, "auth", KEY);
     assert!(error.contains("401"), "{error}");
     assert!(error.contains("class permanent"), "{error}");
-    assert!(
-        !error.contains(KEY),
-        "the API key leaked into the step's error: {error}"
-    );
-    let errors = errors(&t, "auth");
-    assert_eq!(errors["errors"][0]["class"], "permanent", "{errors:#}");
-    let agent = server
-        .requests()
-        .iter()
-        .filter(|r| r.body["tools"].as_array().is_some_and(|t| !t.is_empty()))
-        .count();
-    assert_eq!(agent, 1);
+    assert_eq!(agent_requests(&server), 1);
     assert!(t.show("pipeline/auth", "hello.txt").is_none());
 }
 
@@ -289,23 +230,13 @@ fn claude_stalled_response_is_killed_at_the_step_timeout() {
     t.run(&ws, "stall", 1).assert_code(1);
     capture(&t, "stall", "stalled");
 
-    let step = t.step_status("stall", "edit");
-    assert_eq!(step["status"], "failed", "{step:#}");
-    assert_eq!(step["attempts"], 1, "{step:#}");
-    let error = step["error"].as_str().unwrap_or_default();
-    assert!(error.contains("timed out"), "{error}");
-    let log = attempt_log(&t, "stall", 1);
-    assert!(
-        log.contains("timed out"),
-        "the log footer records the timeout:\n{log}"
-    );
+    let log = assert_timed_out(&t, "stall");
     assert!(!log.contains(r#""type":"result""#), "{log}");
-    let agent = server
-        .requests()
-        .iter()
-        .filter(|r| r.body["tools"].as_array().is_some_and(|t| !t.is_empty()))
-        .count();
-    assert_eq!(agent, 1, "the request reached the server and stalled there");
+    assert_eq!(
+        agent_requests(&server),
+        1,
+        "the request reached the server and stalled there"
+    );
 }
 
 #[test]
@@ -322,18 +253,11 @@ fn claude_overloaded_api_is_transient_and_retried() {
     script.extend(editing_session());
     server.script(Api::AnthropicMessages, script);
     let t = setup(&bin, &server);
-    let ws = claude_step(
-        &t,
-        r#", "retry": {"initial_delay": 0.2, "max_attempts": 3, "jitter": false}"#,
-    );
+    let ws = claude_step(&t, QUICK_RETRY);
     t.run(&ws, "busy", 1).assert_ok();
     capture(&t, "busy", "overloaded");
 
-    let step = t.step_status("busy", "edit");
-    assert_eq!(step["status"], "completed", "{step:#}");
-    assert_eq!(step["attempts"], 2, "{step:#}");
-    let errors = errors(&t, "busy");
-    assert_eq!(errors["errors"][0]["class"], "transient", "{errors:#}");
+    assert_retried_once(&t, "busy", "transient");
     assert_eq!(
         t.show("pipeline/busy", "hello.txt").as_deref(),
         Some("hello from claude\n")
@@ -344,18 +268,10 @@ fn claude_overloaded_api_is_transient_and_retried() {
 fn claude_without_its_api_key_names_the_missing_variable() {
     let Some(bin) = claude_bin() else { return };
     let server = FakeModelServer::start().expect("fake server starts");
-    let t = Test::new();
-    t.config(&format!(
-        r#"tools:
-  claude:
-    command: {bin:?}
-    model: {MODEL}
-    api_base: "{base}"
-    api_key_env: PIPELINE_TEST_CLAUDE_UNSET_KEY
-"#,
-        bin = bin.display().to_string(),
-        base = server.base_url(),
-    ));
+    // The profile names a variable for the key that nobody sets.
+    let t = CliProfile::new("claude", &bin, MODEL, server.base_url())
+        .key_env("PIPELINE_TEST_CLAUDE_UNSET_KEY")
+        .test();
     let ws = claude_step(&t, r#", "retry": {"max_attempts": 1}"#);
     let run = t
         .cmd()

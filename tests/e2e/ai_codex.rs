@@ -9,11 +9,15 @@
 //! `.tools/npm-codex/node_modules/.bin/codex`. Without it the tests print a loud SKIP
 //! and pass, except under `CI=true`, where they fail.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use fake_model_server::{Api, FakeModelServer, Scripted};
 use serde_json::{Value, json};
 
+use crate::ai_cli::{
+    CliProfile, QUICK_RETRY, assert_failed_permanently, assert_retried_once, assert_timed_out,
+    attempt_log, edit_step, header, log_exit_code, log_output, usage_events,
+};
 use crate::support::Test;
 
 /// The API key the tests hand to Codex (through the profile's `env`), in the variable
@@ -22,42 +26,38 @@ const KEY: &str = "sk-pipeline-test-codex-0123456789";
 
 /// A model Codex 0.169 knows, so that it offers its freeform `apply_patch` tool (for
 /// unknown models it falls back to shell-only editing).
-const MODEL: &str = "gpt-5.5";
+pub(crate) const MODEL: &str = "gpt-5.5";
 
 /// The pinned Codex CLI, or `None` (after printing why) when the test must be skipped.
 pub(crate) fn codex_bin() -> Option<PathBuf> {
     crate::support::installed_cli("codex", ".tools/npm-codex/node_modules/.bin/codex")
 }
 
+/// The `codex` profile running `bin` against `server`'s Responses API.
+pub(crate) fn codex_profile(bin: &Path, server: &FakeModelServer) -> CliProfile {
+    CliProfile::new("codex", bin, MODEL, format!("{}/v1", server.base_url()))
+}
+
 /// A test repository whose `codex` profile runs `bin` against `server`.
-fn setup(bin: &std::path::Path, server: &FakeModelServer) -> Test {
-    let t = Test::new();
-    t.config(&format!(
-        r#"tools:
-  codex:
-    command: {bin:?}
-    model: {MODEL}
-    api_base: "{base}/v1"
-    api_key_env: PIPELINE_TEST_CODEX_KEY
-    env:
-      PIPELINE_TEST_CODEX_KEY: {KEY}
-"#,
-        bin = bin.display().to_string(),
-        base = server.base_url(),
-    ));
-    t
+fn setup(bin: &Path, server: &FakeModelServer) -> Test {
+    codex_profile(bin, server)
+        .key("PIPELINE_TEST_CODEX_KEY", KEY)
+        .test()
 }
 
 /// A workstream of one codex step that may touch `hello.txt`, `from_shell.txt` and
 /// `README.md`, with `extra` JSON fields (retry, timeout).
 fn codex_step(t: &Test, extra: &str) -> PathBuf {
-    t.workstream(
-        "ws.json",
-        &format!(
-            r#"{{"id": "edit", "tool": "codex", "description": "Greet the world",
-                "tasks": ["Create hello.txt saying hello", "Record that the shell works"],
-                "files_scope": ["hello.txt", "from_shell.txt", "README.md"]{extra}}}"#
-        ),
+    edit_step(
+        t,
+        "codex",
+        "Greet the world",
+        &[
+            "Create hello.txt saying hello",
+            "Record that the shell works",
+        ],
+        &["hello.txt", "from_shell.txt", "README.md"],
+        extra,
     )
 }
 
@@ -75,19 +75,6 @@ fn editing_turn() -> Vec<Scripted> {
         Scripted::Reply(json!({"apply_patch": PATCH, "usage": usage})),
         Scripted::Reply(json!({"text": "Created hello.txt and from_shell.txt.", "usage": usage})),
     ]
-}
-
-fn attempt_log_of(t: &Test, run: &str, attempt: u32) -> String {
-    std::fs::read_to_string(
-        t.repo
-            .join(format!(".pipeline/logs/{run}/edit/{attempt}.log")),
-    )
-    .unwrap_or_default()
-}
-
-fn errors(t: &Test, run: &str) -> Value {
-    serde_json::from_str(&t.pipeline(&["errors", run, "--json"]).assert_ok().stdout())
-        .expect("errors --json is JSON")
 }
 
 #[test]
@@ -123,13 +110,9 @@ fn codex_shell_call_and_apply_patch_land_in_the_step_commit_with_usage() {
     assert_eq!(requests[0].body["model"], MODEL);
     let input = requests[0].body["input"].to_string();
     assert!(input.contains("Create hello.txt saying hello"), "{input}");
-    assert!(
-        requests[0]
-            .headers
-            .iter()
-            .any(|(name, value)| name == "authorization" && value == &format!("Bearer {KEY}")),
-        "{:?}",
-        requests[0].headers
+    assert_eq!(
+        header(&requests[0], "authorization"),
+        Some(format!("Bearer {KEY}").as_str())
     );
     let second = requests[1].body["input"].to_string();
     assert!(second.contains("function_call_output"), "{second}");
@@ -137,11 +120,7 @@ fn codex_shell_call_and_apply_patch_land_in_the_step_commit_with_usage() {
     assert!(third.contains("custom_tool_call_output"), "{third}");
 
     // Usage: the sum of the three requests, as Codex reported it in turn.completed.
-    let usage = t
-        .events("cx", "edit", "attempt_finished")
-        .into_iter()
-        .filter(|e| !e["usage"].is_null())
-        .collect::<Vec<_>>();
+    let usage = usage_events(&t, "cx");
     assert_eq!(usage.len(), 1, "{usage:?}");
     let usage = &usage[0]["usage"];
     assert_eq!(usage["model"], MODEL, "{usage}");
@@ -151,7 +130,7 @@ fn codex_shell_call_and_apply_patch_land_in_the_step_commit_with_usage() {
 
     // The attempt log keeps Codex's JSONL (what the error plugin reads), and Codex ran
     // with its own CODEX_HOME next to the log, not the user's ~/.codex.
-    let log = attempt_log_of(&t, "cx", 1);
+    let log = attempt_log(&t, "cx", 1);
     assert!(log.contains(r#""type":"turn.completed""#), "{log}");
     assert!(log.contains(r#""type":"file_change""#), "{log}");
     assert!(
@@ -184,28 +163,17 @@ fn codex_rate_limit_is_classified_and_retried() {
     script.extend(editing_turn());
     server.script(Api::OpenAiResponses, script);
     let t = setup(&bin, &server);
-    let ws = codex_step(
-        &t,
-        r#", "retry": {"initial_delay": 0.2, "max_attempts": 3, "jitter": false}"#,
-    );
+    let ws = codex_step(&t, QUICK_RETRY);
     t.run(&ws, "rl", 1).assert_ok();
 
-    let step = t.step_status("rl", "edit");
-    assert_eq!(step["status"], "completed", "{step:#}");
-    assert_eq!(step["attempts"], 2, "{step:#}");
+    assert_retried_once(&t, "rl", "rate_limited");
     assert_eq!(
         t.show("pipeline/rl", "hello.txt").as_deref(),
         Some("hello from codex\n")
     );
-    let first = attempt_log_of(&t, "rl", 1);
+    let first = attempt_log(&t, "rl", 1);
     assert!(first.contains(r#""type":"turn.failed""#), "{first}");
     assert!(first.contains("429"), "{first}");
-    let waits = t.events("rl", "edit", "step_waiting").len();
-    assert_eq!(waits, 1, "one wait before the second attempt");
-    let errors = errors(&t, "rl");
-    let error = &errors["errors"][0];
-    assert_eq!(error["class"], "rate_limited", "{errors:#}");
-    assert_eq!(error["occurrences"], 1, "{errors:#}");
     // Codex did not retry by itself: one rejected request, then the three of attempt 2.
     assert_eq!(server.requests().len(), 4);
 }
@@ -226,27 +194,12 @@ fn codex_unauthorized_fails_permanently_after_one_attempt() {
         }],
     );
     let t = setup(&bin, &server);
-    let ws = codex_step(
-        &t,
-        r#", "retry": {"initial_delay": 0.2, "max_attempts": 3, "jitter": false}"#,
-    );
+    let ws = codex_step(&t, QUICK_RETRY);
     t.run(&ws, "auth", 1).assert_code(1);
 
-    let step = t.step_status("auth", "edit");
-    assert_eq!(step["status"], "failed", "{step:#}");
-    assert_eq!(
-        step["attempts"], 1,
-        "permanent errors are not retried: {step:#}"
-    );
-    let error = step["error"].as_str().unwrap_or_default();
+    let error = assert_failed_permanently(&t, "auth", KEY);
     assert!(error.contains("401"), "{error}");
     assert!(error.contains("class permanent"), "{error}");
-    assert!(
-        !error.contains(KEY),
-        "the API key leaked into the step's error: {error}"
-    );
-    let errors = errors(&t, "auth");
-    assert_eq!(errors["errors"][0]["class"], "permanent", "{errors:#}");
     assert_eq!(server.requests().len(), 1);
     assert!(t.show("pipeline/auth", "hello.txt").is_none());
 }
@@ -260,16 +213,7 @@ fn codex_stalled_response_is_killed_at_the_step_timeout() {
     let ws = codex_step(&t, r#", "timeout_sec": 4, "retry": {"max_attempts": 1}"#);
     t.run(&ws, "stall", 1).assert_code(1);
 
-    let step = t.step_status("stall", "edit");
-    assert_eq!(step["status"], "failed", "{step:#}");
-    assert_eq!(step["attempts"], 1, "{step:#}");
-    let error = step["error"].as_str().unwrap_or_default();
-    assert!(error.contains("timed out"), "{error}");
-    let log = attempt_log_of(&t, "stall", 1);
-    assert!(
-        log.contains("timed out"),
-        "the log footer records the timeout:\n{log}"
-    );
+    let log = assert_timed_out(&t, "stall");
     assert!(!log.contains(r#""type":"turn.completed""#), "{log}");
     assert_eq!(
         server.requests().len(),
@@ -283,20 +227,11 @@ fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("error/tests/fixtures/codex")
 }
 
-/// The tool's output section of an attempt log (between the supervisor's header and
-/// footer) and the exit code its footer records.
+/// The tool's output section of an attempt log and the exit code its footer records.
 fn output_and_exit_code(log: &str) -> (String, i32) {
-    let start = log
-        .find("----- output (stdout and stderr) -----\n")
-        .map(|at| at + "----- output (stdout and stderr) -----\n".len())
-        .expect("log header");
-    let end = log.find("----- end of output -----").expect("log footer");
-    let code = log[end..]
-        .lines()
-        .find_map(|line| line.strip_prefix("[pipeline] result: exited with code "))
-        .and_then(|code| code.trim().parse().ok())
-        .expect("the tool exited by itself");
-    (log[start..end].to_owned(), code)
+    let output = log_output(log).expect("log header and footer");
+    let code = log_exit_code(log).expect("the tool exited by itself");
+    (output.to_owned(), code)
 }
 
 /// Recaptures the real `codex exec --json` output the error engine's fixtures hold
@@ -364,7 +299,7 @@ fn capture_codex_error_fixtures() {
         let t = setup(&bin, &server);
         let ws = codex_step(&t, r#", "retry": {"max_attempts": 1}"#);
         t.run(&ws, "capture", 1);
-        let (output, code) = output_and_exit_code(&attempt_log_of(&t, "capture", 1));
+        let (output, code) = output_and_exit_code(&attempt_log(&t, "capture", 1));
         assert!(output.contains(expected), "{case}: {output}");
         assert!(!output.contains(KEY), "{case}: the key leaked: {output}");
         std::fs::write(dir.join(format!("{case}.txt")), &output).expect("write fixture");

@@ -5,17 +5,18 @@
 use fake_model_server::{Api, FakeModelServer, Scripted};
 use serde_json::json;
 
-use crate::ai_codex::codex_bin;
+use crate::ai_codex::{codex_bin, codex_profile};
 use crate::support::Test;
 
 const KEY: &str = "sk-pipeline-test-registry-0123456789";
 
-fn config(bin: &std::path::Path, server: &FakeModelServer, extra: &str) -> String {
-    format!(
-        "tools:\n  codex:\n    command: {bin:?}\n    model: gpt-5.5\n    api_base: \"{base}/v1\"\n    api_key_env: PIPELINE_TEST_REGISTRY_KEY\n    env:\n      PIPELINE_TEST_REGISTRY_KEY: {KEY}\n{extra}",
-        bin = bin.display().to_string(),
-        base = server.base_url(),
-    )
+/// A test repository whose `codex` profile runs `bin` against `server`, with `extra`
+/// YAML lines after the profile.
+fn setup(bin: &std::path::Path, server: &FakeModelServer, extra: &str) -> Test {
+    codex_profile(bin, server)
+        .key("PIPELINE_TEST_REGISTRY_KEY", KEY)
+        .extra(extra)
+        .test()
 }
 
 fn answer(text: &str) -> Scripted {
@@ -37,8 +38,7 @@ fn max_concurrent_one_serialises_real_codex_runs() {
         Api::OpenAiResponses,
         [shell(), answer("done"), shell(), answer("done")],
     );
-    let t = Test::new();
-    t.config(&config(&bin, &server, "    max_concurrent: 1\n"));
+    let t = setup(&bin, &server, "    max_concurrent: 1\n");
     let ws = t.workstream(
         "ws.json",
         r#"[{"id": "alpha", "tool": "codex", "tasks": ["Say hello for ALPHA-STEP"]},
@@ -83,12 +83,11 @@ fn a_capability_request_falls_back_when_the_first_tool_is_missing() {
     let Some(bin) = codex_bin() else { return };
     let server = FakeModelServer::start().unwrap();
     server.script(Api::OpenAiResponses, [answer("generated")]);
-    let t = Test::new();
-    t.config(&config(
+    let t = setup(
         &bin,
         &server,
         "    capabilities: [code_generation]\n    priority: 50\n  codex-nightly:\n    kind: codex\n    command: /nonexistent/bin/codex-nightly\n    capabilities: [code_generation]\n    priority: 100\n",
-    ));
+    );
     let ws = t.workstream(
         "ws.json",
         r#"{"id": "gen", "capability": "code_generation", "tasks": ["Generate nothing"]}"#,

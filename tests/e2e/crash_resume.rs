@@ -1,57 +1,22 @@
 //! Crash safety: SIGKILL at any moment, Ctrl-C, resume, changed definitions, one driver
 //! per run.
 
-use std::collections::HashMap;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::Child;
 
-use serde_json::Value;
+use crate::handshake::{await_file, wait_until};
+use crate::support::{Test, interrupt, step_state};
 
-use crate::support::Test;
-
-fn spawn_run(t: &Test, file: &std::path::Path, run_id: &str, extra: &[&str]) -> Child {
-    let bin = assert_cmd::cargo::cargo_bin("pipeline");
-    std::process::Command::new(bin)
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--run-id",
-            run_id,
-            "--jobs",
-            "2",
-        ])
-        .args(extra)
-        .current_dir(&t.repo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn pipeline")
-}
-
-/// Polls `pipeline status --json` until `cond` holds (panics after 60 s).
-fn wait_for(t: &Test, run_id: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = t.cmd().args(["status", run_id, "--json"]).output().unwrap();
-        if out.status.success()
-            && let Ok(v) = serde_json::from_slice::<Value>(&out.stdout)
-            && cond(&v)
-        {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn step_state<'a>(v: &'a Value, id: &str) -> &'a str {
-    v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .and_then(|s| s["status"].as_str())
-        .unwrap_or("")
+fn spawn_run(t: &Test, file: &Path, run_id: &str) -> Child {
+    t.spawn(&[
+        "run",
+        file.to_str().expect("utf-8 path"),
+        "--run-id",
+        run_id,
+        "--jobs",
+        "2",
+    ])
 }
 
 fn counts(lines: &[String]) -> HashMap<String, usize> {
@@ -67,17 +32,18 @@ fn sigkill_mid_run_then_resume_runs_no_completed_step_twice() {
     let t = Test::new();
     let ran = t.out_path("ran");
     let release = t.out_path("release");
+    let hold = await_file(&release);
     let ws = t.workstream(
         "ws.json",
         &format!(
             r#"[{{"id": "fast1", "command": "echo fast1 >> {ran}; echo 1 > fast1.txt"}},
                 {{"id": "fast2", "command": "echo fast2 >> {ran}; echo 2 > fast2.txt"}},
-                {{"id": "slow", "depends_on": ["fast1"], "command": "echo slow-start >> {ran}; echo s > slow.txt; while [ ! -f {release} ]; do sleep 0.05; done"}},
+                {{"id": "slow", "depends_on": ["fast1"], "command": "echo slow-start >> {ran}; echo s > slow.txt; {hold}"}},
                 {{"id": "after", "depends_on": ["slow", "fast2"], "command": "echo after >> {ran}; test -f fast1.txt && test -f slow.txt && echo a > after.txt"}}]"#
         ),
     );
-    let mut child = spawn_run(&t, &ws, "crash", &[]);
-    let before = wait_for(&t, "crash", "fast steps completed and slow running", |v| {
+    let mut child = spawn_run(&t, &ws, "crash");
+    let before = t.wait_for_status("crash", "fast steps completed and slow running", |v| {
         step_state(v, "fast1") == "completed"
             && step_state(v, "fast2") == "completed"
             && step_state(v, "slow") == "running"
@@ -114,10 +80,31 @@ fn sigkill_mid_run_then_resume_runs_no_completed_step_twice() {
 fn repeated_sigkill_at_different_moments_never_repeats_completed_work() {
     let t = Test::new();
     let ran = t.out_path("ran");
-    // 24 short steps: a fan-out, a chain, and a join.
+    let started = t.out.join("started");
+    let released = t.out.join("released");
+    for dir in [&started, &released] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    // 24 steps: a fan-out, a chain, and a join. Each records that it ran, announces that
+    // its tool started (as `started/<step>.<pid of the pipeline process driving it>`), and
+    // holds until the test releases it: the test decides which steps complete before each
+    // kill, and kills while a tool is at work.
+    let mut ids = Vec::new();
     let mut steps = Vec::new();
+    let mut step = |id: String, deps: String, work: String| {
+        steps.push(format!(
+            r#"{{"id": "{id}", "depends_on": [{deps}], "command": "echo {id} >> {ran}; {work}; touch {started}/{id}.$PPID; {wait}"}}"#,
+            started = started.display(),
+            wait = await_file(&released.join(&id).to_string_lossy()),
+        ));
+        ids.push(id);
+    };
     for i in 0..12 {
-        steps.push(format!(r#"{{"id": "fan{i}", "command": "echo fan{i} >> {ran}; echo {i} > fan{i}.txt; sleep 0.1"}}"#));
+        step(
+            format!("fan{i}"),
+            String::new(),
+            format!("echo {i} > fan{i}.txt"),
+        );
     }
     for i in 0..11 {
         let dep = if i == 0 {
@@ -125,23 +112,58 @@ fn repeated_sigkill_at_different_moments_never_repeats_completed_work() {
         } else {
             format!("chain{}", i - 1)
         };
-        steps.push(format!(r#"{{"id": "chain{i}", "depends_on": ["{dep}"], "command": "echo chain{i} >> {ran}; echo {i} > chain{i}.txt; sleep 0.1"}}"#));
+        step(
+            format!("chain{i}"),
+            format!("\"{dep}\""),
+            format!("echo {i} > chain{i}.txt"),
+        );
     }
     let fans: Vec<String> = (0..12).map(|i| format!("\"fan{i}\"")).collect();
-    steps.push(format!(r#"{{"id": "join", "depends_on": [{}, "chain10"], "command": "echo join >> {ran}; ls fan*.txt chain*.txt | wc -l > join.txt"}}"#, fans.join(", ")));
+    step(
+        "join".to_string(),
+        format!("{}, \"chain10\"", fans.join(", ")),
+        "ls fan*.txt chain*.txt | wc -l > join.txt".to_string(),
+    );
     let ws = t.workstream("ws.json", &format!("[{}]", steps.join(",\n")));
 
-    // Kill the driving process at several moments; after each kill, note which steps the
-    // database recorded completed and how often each step's tool had run.
-    let bin = assert_cmd::cargo::cargo_bin("pipeline");
-    let mut child = spawn_run(&t, &ws, "kills", &[]);
+    // A step whose tool, started by the driver `pid`, announced itself and is not released.
+    let held = |pid: u32, released_ids: &HashSet<String>| {
+        std::fs::read_dir(&started)
+            .ok()?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| Some(name.strip_suffix(&format!(".{pid}"))?.to_string()))
+            .find(|id| !released_ids.contains(id))
+    };
+    let mut released_ids: HashSet<String> = HashSet::new();
+    let mut child = spawn_run(&t, &ws, "kills");
+    // How many steps the test lets complete before each kill.
+    let rounds = [2usize, 5, 1, 4];
+    // After each kill: the steps the database recorded completed, and how often each
+    // step's tool had run.
     let mut snapshots: Vec<(Vec<String>, HashMap<String, usize>)> = Vec::new();
-    let delays = [350u64, 600, 450, 800];
-    for (round, delay_ms) in delays.iter().enumerate() {
-        std::thread::sleep(Duration::from_millis(*delay_ms));
-        let _ = child.kill();
+    for (round, completions) in rounds.iter().enumerate() {
+        let pid = child.id();
+        for _ in 0..*completions {
+            let id = wait_until(&format!("round {round}: a held step"), || {
+                held(pid, &released_ids)
+            });
+            std::fs::write(released.join(&id), "go").unwrap();
+            released_ids.insert(id.clone());
+            t.wait_for_status("kills", &format!("{id} completed"), |v| {
+                step_state(v, &id) == "completed"
+            });
+        }
+        let busy = wait_until(&format!("round {round}: a step at work"), || {
+            held(pid, &released_ids)
+        });
+        child.kill().expect("SIGKILL pipeline");
         child.wait().unwrap();
         let status = t.status("kills");
+        assert_eq!(
+            step_state(&status, &busy),
+            "running",
+            "killed while {busy} was at work: {status:#}"
+        );
         let done: Vec<String> = status["steps"]
             .as_array()
             .unwrap()
@@ -149,21 +171,17 @@ fn repeated_sigkill_at_different_moments_never_repeats_completed_work() {
             .filter(|s| s["status"] == "completed")
             .map(|s| s["id"].as_str().unwrap().to_string())
             .collect();
+        assert!(!done.is_empty() && done.len() < 24, "{status:#}");
         snapshots.push((done, counts(&t.out_lines("ran"))));
-        if status["status"] == "completed" || round + 1 == delays.len() {
-            break;
+        if round + 1 < rounds.len() {
+            child = t.spawn(&["resume", "kills"]);
         }
-        child = std::process::Command::new(&bin)
-            .args(["resume", "kills"])
-            .current_dir(&t.repo)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
     }
-    if t.status("kills")["status"] != "completed" {
-        t.pipeline(&["resume", "kills"]).assert_ok();
+    // Release every step (orphaned tools too) and finish the run.
+    for id in &ids {
+        std::fs::write(released.join(id), "go").unwrap();
     }
+    t.pipeline(&["resume", "kills"]).assert_ok();
     let status = t.status("kills");
     assert_eq!(status["status"], "completed", "{status:#}");
     let last = counts(&t.out_lines("ran"));
@@ -176,12 +194,6 @@ fn repeated_sigkill_at_different_moments_never_repeats_completed_work() {
             );
         }
     }
-    assert!(
-        snapshots
-            .iter()
-            .any(|(done, _)| !done.is_empty() && done.len() < 24),
-        "some kill landed mid-run"
-    );
     assert_eq!(
         t.show("pipeline/kills", "join.txt")
             .map(|s| s.trim().to_string()),
@@ -193,24 +205,16 @@ fn repeated_sigkill_at_different_moments_never_repeats_completed_work() {
 fn ctrl_c_interrupts_with_130_and_the_run_resumes() {
     let t = Test::new();
     let release = t.out_path("release");
+    let hold = await_file(&release);
     let ws = t.workstream(
         "ws.json",
-        &format!(r#"[{{"id": "quick", "command": "echo q > q.txt"}}, {{"id": "wait", "command": "while [ ! -f {release} ]; do sleep 0.05; done; echo w > w.txt"}}]"#),
+        &format!(r#"[{{"id": "quick", "command": "echo q > q.txt"}}, {{"id": "wait", "command": "{hold}; echo w > w.txt"}}]"#),
     );
-    let mut child = spawn_run(&t, &ws, "intr", &[]);
-    wait_for(&t, "intr", "wait step running", |v| {
+    let mut child = spawn_run(&t, &ws, "intr");
+    t.wait_for_status("intr", "wait step running", |v| {
         step_state(v, "wait") == "running" && step_state(v, "quick") == "completed"
     });
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(interrupt(&mut child), Some(130));
     let v = t.status("intr");
     assert_eq!(v["status"], "interrupted");
     assert_eq!(step_state(&v, "wait"), "interrupted");
@@ -225,12 +229,13 @@ fn ctrl_c_interrupts_with_130_and_the_run_resumes() {
 fn a_second_driver_is_refused_while_a_run_is_driven() {
     let t = Test::new();
     let release = t.out_path("release");
+    let hold = await_file(&release);
     let ws = t.workstream(
         "ws.json",
-        &format!(r#"{{"id": "hold", "command": "while [ ! -f {release} ]; do sleep 0.05; done"}}"#),
+        &format!(r#"{{"id": "hold", "command": "{hold}"}}"#),
     );
-    let mut child = spawn_run(&t, &ws, "locked", &[]);
-    wait_for(&t, "locked", "step running", |v| {
+    let mut child = spawn_run(&t, &ws, "locked");
+    t.wait_for_status("locked", "step running", |v| {
         step_state(v, "hold") == "running"
     });
     t.pipeline(&["resume", "locked"])
@@ -276,20 +281,20 @@ fn resume_kills_tools_left_running_by_the_crashed_process() {
     let t = Test::new();
     let pidfile = t.out_path("tool.pid");
     let release = t.out_path("release");
+    let hold = await_file(&release);
     let ws = t.workstream(
         "ws.json",
-        &format!(r#"{{"id": "hold", "command": "echo $$ > {pidfile}; while [ ! -f {release} ]; do sleep 0.05; done; echo done > held.txt"}}"#),
+        &format!(
+            r#"{{"id": "hold", "command": "echo $$ > {pidfile}; {hold}; echo done > held.txt"}}"#
+        ),
     );
-    let mut child = spawn_run(&t, &ws, "orphan", &[]);
-    wait_for(&t, "orphan", "step running", |v| {
+    let mut child = spawn_run(&t, &ws, "orphan");
+    t.wait_for_status("orphan", "step running", |v| {
         step_state(v, "hold") == "running"
     });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while t.out_lines("tool.pid").is_empty() {
-        assert!(Instant::now() < deadline, "the tool never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let old_pid = t.out_lines("tool.pid")[0].clone();
+    let old_pid = wait_until("the tool to write its pid", || {
+        t.out_lines("tool.pid").first().cloned()
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let alive = |pid: &str| {
@@ -305,22 +310,11 @@ fn resume_kills_tools_left_running_by_the_crashed_process() {
         "the crashed run's tool keeps running on its own"
     );
 
-    let bin = assert_cmd::cargo::cargo_bin("pipeline");
-    let mut resume = std::process::Command::new(bin)
-        .args(["resume", "orphan"])
-        .current_dir(&t.repo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while alive(&old_pid) {
-        assert!(
-            Instant::now() < deadline,
-            "resume did not stop the orphaned tool {old_pid}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut resume = t.spawn(&["resume", "orphan"]);
+    wait_until(
+        &format!("resume to stop the orphaned tool {old_pid}"),
+        || (!alive(&old_pid)).then_some(()),
+    );
     std::fs::write(&release, "go").unwrap();
     assert_eq!(resume.wait().unwrap().code(), Some(0));
     assert_eq!(t.events("orphan", "hold", "orphans_killed").len(), 1);

@@ -1,44 +1,59 @@
 //! Scheduling and execution: parallelism, dependency order, timeouts, failures.
 
+use crate::handshake::await_file;
 use crate::support::Test;
 
-fn spans(t: &Test, name: &str) -> (u128, u128) {
-    let read = |suffix: &str| -> u128 {
-        let lines = t.out_lines(&format!("{name}.{suffix}"));
-        lines
-            .first()
-            .unwrap_or_else(|| panic!("{name}.{suffix} not recorded"))
-            .trim()
-            .parse()
-            .expect("nanoseconds")
-    };
-    (read("start"), read("end"))
-}
-
-fn span_step(t: &Test, name: &str, deps: &str) -> String {
-    let (s, e) = (
-        t.out_path(&format!("{name}.start")),
-        t.out_path(&format!("{name}.end")),
-    );
-    format!(
-        r#"{{"id": "{name}", "command": "date +%s%N > {s}; sleep 1; date +%s%N > {e}", "depends_on": [{deps}]}}"#
-    )
+/// Asserts that in `run`'s journal no step of `steps` began an attempt while another of
+/// them was between its `attempt_started` and its `step_completed`: their work never
+/// overlapped. The scheduler records both before anything of the attempt can be seen and
+/// after all of it is done (write-ahead), so the journal's order is the order of the work.
+fn assert_one_at_a_time(t: &Test, run: &str, steps: &[&str]) {
+    let journal = t.journal(run);
+    let mut busy: Option<&str> = None;
+    for event in &journal {
+        let Some(step) = event.step.as_deref().filter(|s| steps.contains(s)) else {
+            continue;
+        };
+        match event.kind.as_str() {
+            "attempt_started" => {
+                assert!(
+                    busy.is_none() || busy == Some(step),
+                    "{step} started while {busy:?} was at work: {journal:#?}"
+                );
+                busy = Some(step);
+            }
+            "step_completed" => busy = None,
+            _ => {}
+        }
+    }
+    for step in steps {
+        assert!(
+            journal
+                .iter()
+                .any(|e| e.kind == "step_completed" && e.step.as_deref() == Some(step)),
+            "{step} completed: {journal:#?}"
+        );
+    }
 }
 
 #[test]
 fn independent_steps_run_at_the_same_time() {
     let t = Test::new();
+    // Each step announces that it started, then waits for the other one's announcement:
+    // both can only finish if they are running at the same time.
+    let step = |me: &str, other: &str| {
+        format!(
+            r#"{{"id": "{me}", "command": "touch {mine}; {wait}"}}"#,
+            mine = t.out_path(&format!("{me}.started")),
+            wait = await_file(&t.out_path(&format!("{other}.started"))),
+        )
+    };
     let ws = t.workstream(
         "ws.json",
-        &format!("[{}, {}]", span_step(&t, "a", ""), span_step(&t, "b", "")),
+        &format!("[{}, {}]", step("a", "b"), step("b", "a")),
     );
     t.run(&ws, "par", 2).assert_ok();
-    let (a0, a1) = spans(&t, "a");
-    let (b0, b1) = spans(&t, "b");
-    assert!(
-        a0 < b1 && b0 < a1,
-        "time spans overlap: a=({a0},{a1}) b=({b0},{b1})"
-    );
+    assert_eq!(t.status("par")["status"], "completed");
 }
 
 #[test]
@@ -46,28 +61,17 @@ fn jobs_one_runs_steps_one_at_a_time() {
     let t = Test::new();
     let ws = t.workstream(
         "ws.json",
-        &format!("[{}, {}]", span_step(&t, "a", ""), span_step(&t, "b", "")),
+        r#"[{"id": "a", "command": "touch a.txt"}, {"id": "b", "command": "touch b.txt"}]"#,
     );
     t.run(&ws, "serial", 1).assert_ok();
-    let (a0, a1) = spans(&t, "a");
-    let (b0, b1) = spans(&t, "b");
-    assert!(
-        a1 <= b0 || b1 <= a0,
-        "no overlap with --jobs 1: a=({a0},{a1}) b=({b0},{b1})"
-    );
+    assert_one_at_a_time(&t, "serial", &["a", "b"]);
 }
 
 #[test]
 fn conflict_group_and_overlapping_scopes_never_run_together() {
     let t = Test::new();
     let s = |name: &str, extra: &str| {
-        let (s, e) = (
-            t.out_path(&format!("{name}.start")),
-            t.out_path(&format!("{name}.end")),
-        );
-        format!(
-            r#"{{"id": "{name}", "command": "date +%s%N > {s}; sleep 1; touch {name}.txt; date +%s%N > {e}", {extra}}}"#
-        )
+        format!(r#"{{"id": "{name}", "command": "touch {name}.txt", {extra}}}"#)
     };
     let ws = t.workstream(
         "ws.json",
@@ -80,11 +84,8 @@ fn conflict_group_and_overlapping_scopes_never_run_together() {
         ),
     );
     t.run(&ws, "excl", 4).assert_ok();
-    for (x, y) in [("g1", "g2"), ("s1", "s2")] {
-        let (x0, x1) = spans(&t, x);
-        let (y0, y1) = spans(&t, y);
-        assert!(x1 <= y0 || y1 <= x0, "{x} and {y} overlapped");
-    }
+    assert_one_at_a_time(&t, "excl", &["g1", "g2"]);
+    assert_one_at_a_time(&t, "excl", &["s1", "s2"]);
 }
 
 #[test]

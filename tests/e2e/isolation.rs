@@ -1,15 +1,28 @@
 //! Worktree isolation, merging results forward, merge conflicts, file scopes.
 
+use crate::handshake::await_file;
 use crate::support::Test;
 
 #[test]
 fn independent_steps_do_not_see_each_other_and_dependents_see_both() {
     let t = Test::new();
+    // a and b each write their file, announce it, and wait until the other has written
+    // its own before looking for it: had they shared a directory, each would see it.
+    let step = |me: &str, other: &str, content: &str| {
+        format!(
+            r#"{{"id": "{me}", "command": "echo {content} > {me}.txt; touch {mine}; {wait}; test ! -e {other}.txt"}}"#,
+            mine = t.out_path(&format!("{me}.wrote")),
+            wait = await_file(&t.out_path(&format!("{other}.wrote"))),
+        )
+    };
     let ws = t.workstream(
         "ws.json",
-        r#"[{"id": "a", "command": "sleep 0.5; test ! -e b.txt && echo A > a.txt"},
-            {"id": "b", "command": "sleep 0.5; test ! -e a.txt && echo B > b.txt"},
-            {"id": "c", "depends_on": ["a", "b"], "command": "cat a.txt b.txt > c.txt", "acceptance_tests": ["test \"$(cat c.txt)\" = \"$(printf 'A\\nB')\""]}]"#,
+        &format!(
+            r#"[{}, {},
+            {{"id": "c", "depends_on": ["a", "b"], "command": "cat a.txt b.txt > c.txt", "acceptance_tests": ["test \"$(cat c.txt)\" = \"$(printf 'A\\nB')\""]}}]"#,
+            step("a", "b", "A"),
+            step("b", "a", "B"),
+        ),
     );
     t.run(&ws, "iso", 2).assert_ok();
     assert_eq!(t.show("pipeline/iso", "c.txt").as_deref(), Some("A\nB\n"));

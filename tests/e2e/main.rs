@@ -1,10 +1,12 @@
 //! End-to-end tests of the `pipeline` binary on real temporary git repositories.
 //! One test binary; one module per area.
 
+mod handshake;
 mod support;
 
 mod ai_aider;
 mod ai_claude;
+mod ai_cli;
 mod ai_codex;
 mod ai_registry;
 mod bad_input;

@@ -2,12 +2,12 @@
 //! with compensation, circuit breakers shared by parallel steps, crash during backoff, fix
 //! loops, escalation, and invalid error-handling input.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::Test;
+use crate::handshake::await_condition;
+use crate::support::{Test, interrupt, step_state};
 
 /// A shell snippet that fails with `message` the first `n` times it runs (counted in a
 /// file outside the repository), then succeeds and writes `file`.
@@ -109,11 +109,21 @@ fn an_open_breaker_makes_the_second_step_wait_instead_of_failing() {
     circuit_breaker: {failure_threshold: 1, cooldown: 2}
 "#,
     );
+    // `gate` holds `second` back until `first` has opened the breaker.
+    let breaker_open = format!(
+        "{} breakers --json --repo {} | grep -q '\"status\": \"open\"'",
+        assert_cmd::cargo::cargo_bin("pipeline").display(),
+        t.repo.display()
+    );
+    let gate = serde_json::to_string(&await_condition(&breaker_open, "the open breaker"))
+        .expect("a JSON string");
     let ws = t.workstream(
         "ws.json",
-        r#"[{"id": "first", "tool": "remote", "tasks": ["call the API"], "env": {"MODE": "fail", "OUT_FILE": "first.txt"}, "retry": {"max_attempts": 1}},
-            {"id": "gate", "command": "sleep 0.6"},
-            {"id": "second", "depends_on": ["gate"], "tool": "remote", "tasks": ["call the API"], "env": {"MODE": "ok", "OUT_FILE": "second.txt"}}]"#,
+        &format!(
+            r#"[{{"id": "first", "tool": "remote", "tasks": ["call the API"], "env": {{"MODE": "fail", "OUT_FILE": "first.txt"}}, "retry": {{"max_attempts": 1}}}},
+            {{"id": "gate", "command": {gate}}},
+            {{"id": "second", "depends_on": ["gate"], "tool": "remote", "tasks": ["call the API"], "env": {{"MODE": "ok", "OUT_FILE": "second.txt"}}}}]"#
+        ),
     );
     let started = Instant::now();
     t.run(&ws, "brk", 2).assert_code(1);
@@ -158,37 +168,11 @@ fn breaker_state_survives_processes_and_can_be_reset() {
     // A later run (another process) sees the breaker open and waits rather than calling the
     // tool; interrupt it and check no attempt was made.
     let ws2 = t.workstream("b.json", r#"{"id": "b", "tool": "down", "tasks": ["x"]}"#);
-    let bin = assert_cmd::cargo::cargo_bin("pipeline");
-    let mut child = std::process::Command::new(bin)
-        .args(["run", ws2.to_str().unwrap(), "--run-id", "b2"])
-        .current_dir(&t.repo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = t.cmd().args(["status", "b2", "--json"]).output().unwrap();
-        if out.status.success()
-            && serde_json::from_slice::<Value>(&out.stdout).unwrap()["steps"][0]["status"]
-                == "waiting"
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "step b never waited for the breaker"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let mut child = t.spawn(&["run", ws2.to_str().unwrap(), "--run-id", "b2"]);
+    t.wait_for_status("b2", "step b to wait for the breaker", |v| {
+        step_state(v, "b") == "waiting"
+    });
+    assert_eq!(interrupt(&mut child), Some(130));
     assert_eq!(t.step_status("b2", "b")["attempts"], 0);
     t.pipeline(&["breakers", "--reset", "down"]).assert_ok();
     let b: Value =
@@ -210,26 +194,8 @@ fn a_crash_during_backoff_resumes_after_the_backoff_with_the_next_attempt_number
         "ws.json",
         &format!(r#"{{"id": "slow", "command": "{}", "retry": {{"initial_delay": 3, "jitter": false, "max_attempts": 3}}}}"#, cmd.replace('"', "\\\"")),
     );
-    let bin = assert_cmd::cargo::cargo_bin("pipeline");
-    let mut child = std::process::Command::new(bin)
-        .args(["run", ws.to_str().unwrap(), "--run-id", "bo"])
-        .current_dir(&t.repo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = t.cmd().args(["status", "bo", "--json"]).output().unwrap();
-        if out.status.success()
-            && serde_json::from_slice::<Value>(&out.stdout).unwrap()["steps"][0]["status"]
-                == "retrying"
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never reached the backoff");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = t.spawn(&["run", ws.to_str().unwrap(), "--run-id", "bo"]);
+    t.wait_for_status("bo", "the backoff", |v| step_state(v, "slow") == "retrying");
     child.kill().unwrap();
     child.wait().unwrap();
     let killed = Instant::now();

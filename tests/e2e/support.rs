@@ -2,7 +2,7 @@
 //! the real `pipeline` binary run inside it.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -190,7 +190,56 @@ impl Run {
     }
 }
 
+/// One event of a run's journal (the `events` table), in the order it was appended.
+#[derive(Debug)]
+pub struct JournalEntry {
+    /// The step the event is about, if any.
+    pub step: Option<String>,
+    pub kind: String,
+}
+
 impl Test {
+    /// The whole journal of `run`, oldest first.
+    pub fn journal(&self, run: &str) -> Vec<JournalEntry> {
+        let db = self.repo.join(".pipeline/state.db");
+        let c = rusqlite::Connection::open(db).expect("open state db");
+        let mut stmt = c
+            .prepare("SELECT step_id, kind FROM events WHERE run_id = ?1 ORDER BY id")
+            .expect("journal query");
+        stmt.query_map([run], |r| {
+            Ok(JournalEntry {
+                step: r.get(0)?,
+                kind: r.get(1)?,
+            })
+        })
+        .expect("journal rows")
+        .map(|row| row.expect("journal row"))
+        .collect()
+    }
+
+    /// Starts `pipeline ARGS` in the repository in the background, its output discarded;
+    /// the test waits for it through the state it records.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pipeline"))
+            .args(args)
+            .current_dir(&self.repo)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn pipeline")
+    }
+
+    /// Polls `pipeline status RUN --json` until `cond` holds and returns that status;
+    /// panics naming `what` after [`crate::handshake::LIMIT`].
+    pub fn wait_for_status(&self, run: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+        crate::handshake::wait_until(what, || {
+            let out = self.cmd().args(["status", run, "--json"]).output().ok()?;
+            let status: Value = serde_json::from_slice(&out.stdout).ok()?;
+            (out.status.success() && cond(&status)).then_some(status)
+        })
+    }
+
     /// Events of `kind` recorded for `step` of `run`, oldest first (read from the state
     /// database directly: what a crash leaves behind is what counts).
     pub fn events(&self, run: &str, step: &str, kind: &str) -> Vec<Value> {
@@ -208,6 +257,29 @@ impl Test {
         std::fs::create_dir_all(self.repo.join(".pipeline")).unwrap();
         std::fs::write(self.repo.join(".pipeline/config.yaml"), yaml).unwrap();
     }
+}
+
+/// Sends SIGINT (Ctrl-C) to a `pipeline` started with [`Test::spawn`] and returns its
+/// exit code once it has ended.
+pub fn interrupt(child: &mut Child) -> Option<i32> {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "SIGINT to {} failed", child.id());
+    child.wait().expect("wait for pipeline").code()
+}
+
+/// The status (`pending`, `running`, ...) of step `id` in a `pipeline status --json`
+/// document, or "" when the step is not there.
+pub fn step_state<'a>(status: &'a Value, id: &str) -> &'a str {
+    status["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["id"] == id)
+        .and_then(|s| s["status"].as_str())
+        .unwrap_or("")
 }
 
 /// A pinned CLI the AI adapter tests drive for real: `$PIPELINE_TEST_<TOOL>_BIN`, else

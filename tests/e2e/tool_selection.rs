@@ -1,7 +1,10 @@
 //! Tool registry at run time: capability routing with fallback past missing tools,
 //! `max_concurrent` and `requests_per_minute` enforced across the steps of a run.
 
-use crate::support::Test;
+use serde_json::Value;
+
+use crate::handshake::{await_file, wait_for_file};
+use crate::support::{Test, interrupt, step_state};
 
 #[test]
 fn a_capability_falls_back_past_a_tool_that_is_not_installed() {
@@ -32,22 +35,68 @@ fn a_capability_falls_back_past_a_tool_that_is_not_installed() {
 #[test]
 fn max_concurrent_one_never_overlaps() {
     let t = Test::new();
-    let spans = t.out.clone();
+    // The tool announces itself and holds until the test releases its step.
+    let started = t.out_path("$PIPELINE_STEP_ID.started");
+    let hold = await_file(&t.out_path("$PIPELINE_STEP_ID.release"));
     t.config(&format!(
-        "tools:\n  solo:\n    kind: custom\n    command: sh\n    args: [\"-c\", \"date +%s%N > {0}/$PIPELINE_STEP_ID.start; sleep 0.5; date +%s%N > {0}/$PIPELINE_STEP_ID.end\"]\n    max_concurrent: 1\n",
-        spans.display()
+        "tools:\n  solo:\n    kind: custom\n    command: sh\n    args: [\"-c\", \"touch {started}; {hold}\"]\n    max_concurrent: 1\n"
     ));
     let ws = t.workstream("ws.json", r#"[{"id": "a", "tool": "solo", "tasks": ["x"]}, {"id": "b", "tool": "solo", "tasks": ["x"]}, {"id": "c", "tool": "solo", "tasks": ["x"]}]"#);
-    t.run(&ws, "solo", 3).assert_ok();
-    let span = |n: &str| -> (u128, u128) {
-        let r = |s: &str| t.out_lines(&format!("{n}.{s}"))[0].parse::<u128>().unwrap();
-        (r("start"), r("end"))
+    let mut child = t.spawn(&[
+        "run",
+        ws.to_str().unwrap(),
+        "--run-id",
+        "solo",
+        "--jobs",
+        "3",
+    ]);
+    let count = |v: &Value, state: &str| {
+        ["a", "b", "c"]
+            .iter()
+            .filter(|s| step_state(v, s) == state)
+            .count()
     };
-    let mut all = vec![span("a"), span("b"), span("c")];
-    all.sort();
-    for w in all.windows(2) {
-        assert!(w[0].1 <= w[1].0, "overlap: {all:?}");
+    // Three job slots, one tool slot: while one tool holds, the other steps wait for the
+    // tool and their tools never start. Released one by one, the steps take turns.
+    for done in 0..3 {
+        let v = t.wait_for_status(
+            "solo",
+            &format!("{done} completed, one running, the rest waiting"),
+            |v| {
+                count(v, "completed") == done
+                    && count(v, "running") == 1
+                    && count(v, "waiting") == 2 - done
+            },
+        );
+        let holder = ["a", "b", "c"]
+            .into_iter()
+            .find(|s| step_state(&v, s) == "running")
+            .expect("a running step");
+        for waiting in ["a", "b", "c"]
+            .into_iter()
+            .filter(|s| step_state(&v, s) == "waiting")
+        {
+            let error = v["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["id"] == waiting)
+                .and_then(|s| s["error"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            assert!(error.contains("max_concurrent (1)"), "{v:#}");
+        }
+        wait_for_file(&t.out.join(format!("{holder}.started")));
+        let announced: Vec<String> = std::fs::read_dir(&t.out)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".started"))
+            .collect();
+        assert_eq!(announced.len(), done + 1, "tools started: {announced:?}");
+        std::fs::write(t.out.join(format!("{holder}.release")), "go").unwrap();
     }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(t.status("solo")["status"], "completed");
 }
 
 #[test]
@@ -55,57 +104,34 @@ fn requests_per_minute_makes_the_extra_step_wait() {
     let t = Test::new();
     t.config("tools:\n  metered:\n    kind: custom\n    command: sh\n    args: [\"-c\", \"true\"]\n    requests_per_minute: 2\n");
     let ws = t.workstream("ws.json", r#"[{"id": "a", "tool": "metered", "tasks": ["x"]}, {"id": "b", "tool": "metered", "tasks": ["x"]}, {"id": "c", "tool": "metered", "tasks": ["x"]}]"#);
-    let bin = assert_cmd::cargo::cargo_bin("pipeline");
-    let mut child = std::process::Command::new(bin)
-        .args([
-            "run",
-            ws.to_str().unwrap(),
-            "--run-id",
-            "rpm",
-            "--jobs",
-            "3",
-        ])
-        .current_dir(&t.repo)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = t.spawn(&[
+        "run",
+        ws.to_str().unwrap(),
+        "--run-id",
+        "rpm",
+        "--jobs",
+        "3",
+    ]);
     // Two steps complete at once; the third waits for the one-minute window.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let out = t.cmd().args(["status", "rpm", "--json"]).output().unwrap();
-        if out.status.success() {
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let steps = v["steps"].as_array().unwrap();
-            let completed = steps.iter().filter(|s| s["status"] == "completed").count();
-            let waiting: Vec<_> = steps.iter().filter(|s| s["status"] == "waiting").collect();
-            if completed == 2 && waiting.len() == 1 {
-                assert!(
-                    waiting[0]["error"]
-                        .as_str()
-                        .unwrap()
-                        .contains("requests_per_minute (2)"),
-                    "{v:#}"
-                );
-                assert_eq!(
-                    waiting[0]["attempts"], 0,
-                    "no attempt before the window opens"
-                );
-                break;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the third step never waited"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let v = t.wait_for_status("rpm", "two completed and the third waiting", |v| {
+        let steps = v["steps"].as_array().into_iter().flatten();
+        let completed = steps.clone().filter(|s| s["status"] == "completed").count();
+        let waiting = steps.filter(|s| s["status"] == "waiting").count();
+        completed == 2 && waiting == 1
+    });
+    let waiting = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "waiting")
+        .unwrap();
     assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
+        waiting["error"]
+            .as_str()
             .unwrap()
-            .success()
+            .contains("requests_per_minute (2)"),
+        "{v:#}"
     );
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(waiting["attempts"], 0, "no attempt before the window opens");
+    assert_eq!(interrupt(&mut child), Some(130));
 }

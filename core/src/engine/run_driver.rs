@@ -55,7 +55,7 @@ pub struct RunSummary {
 /// A loaded and planned set of workstreams, ready to run or print.
 pub struct PreparedRun {
     /// Resolved `specs` references per step (prompt text).
-    pub spec_texts: std::collections::HashMap<crate::model::StepId, String>,
+    pub spec_texts: HashMap<crate::model::StepId, String>,
     pub repo: Repository,
     pub workspace: Workspace,
     pub registry: ToolRegistry,

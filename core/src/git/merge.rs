@@ -39,7 +39,7 @@ impl Repository {
         let repo = self.git2()?;
         let workdir = self.workdir();
         let mut unique: Vec<git2::Oid> = Vec::with_capacity(commits.len());
-        let mut seen = std::collections::HashSet::with_capacity(commits.len());
+        let mut seen = HashSet::with_capacity(commits.len());
         for &oid in commits {
             if seen.insert(oid) {
                 repo.find_commit(oid)

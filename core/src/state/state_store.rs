@@ -117,7 +117,7 @@ impl StateStore {
                         )
                     ) && std::time::Instant::now() < deadline =>
                 {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    std::thread::sleep(Duration::from_millis(10));
                 }
                 Err(err) => return Err(sqlite("switch to WAL mode")(err)),
             }

@@ -201,8 +201,8 @@ fn stale_ref_locks_of_a_run_are_removed_and_others_kept() {
     ];
     let other = heads.join("pipeline-steps/r2/x.lock");
     for f in mine.iter().chain([&other]) {
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(f, "").unwrap();
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(f, "").unwrap();
     }
     assert_eq!(fixture.repo.remove_stale_ref_locks("r1").unwrap(), 2);
     assert!(mine.iter().all(|f| !f.exists()));
