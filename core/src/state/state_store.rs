@@ -193,15 +193,9 @@ impl StateStore {
         let result = (|| {
             conn.pragma_update(None, "synchronous", Durability::Normal.synchronous_pragma())?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = body(&tx);
-            let value = match value {
-                Ok(v) => {
-                    tx.commit()?;
-                    Ok(v)
-                }
-                Err(e) => Err(e),
-            };
-            value
+            let value = body(&tx)?;
+            tx.commit()?;
+            Ok(value)
         })();
         // Back to FULL for every other commit, whatever happened.
         let restored = conn

@@ -1839,7 +1839,7 @@ fn a_change_flushed_with_the_next_write_is_recorded_and_full_sync_comes_back() -
             1,
             AttemptResult::Succeeded,
         ))],
-        crate::state::Flush::WithNextWrite,
+        Flush::WithNextWrite,
     )?;
     assert_eq!(
         synchronous(&store)?,
@@ -1850,7 +1850,7 @@ fn a_change_flushed_with_the_next_write_is_recorded_and_full_sync_comes_back() -
     let refused = store.record_flushed(
         "r1",
         vec![Change::Event(attempt_started("ws/missing", 1))],
-        crate::state::Flush::WithNextWrite,
+        Flush::WithNextWrite,
     );
     assert!(refused.is_err());
     assert_eq!(synchronous(&store)?, 2);
