@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use pipeline_core::engine::{EngineError, load_and_plan};
-use pipeline_core::model::{Diagnostic, Severity};
+use pipeline_core::model::{ValidationDiagnostic, ValidationSeverity};
 
 use super::{exit, print_json};
 use crate::cli::RepoArgs;
@@ -18,13 +18,13 @@ pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, E
         }
         Err(e) => return Err(e),
     };
-    let mut notes: Vec<Diagnostic> = set.notes.clone();
+    let mut notes: Vec<ValidationDiagnostic> = set.notes.clone();
     for e in plan.exclusions(&set) {
         let step = set.step(&e.a);
         let file = step.map(|s| s.file.clone()).unwrap_or_default();
         let pointer = step.map(|s| s.pointer.clone()).unwrap_or_default();
         notes.push(
-            Diagnostic::note(
+            ValidationDiagnostic::note(
                 file,
                 pointer,
                 format!(
@@ -45,7 +45,10 @@ pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, E
         }));
         return Ok(exit::OK);
     }
-    for n in notes.iter().filter(|n| n.severity == Severity::Note) {
+    for n in notes
+        .iter()
+        .filter(|n| n.severity == ValidationSeverity::Note)
+    {
         println!("{n}");
     }
     println!(

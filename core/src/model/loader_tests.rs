@@ -45,7 +45,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn errors(r: Result<WorkstreamSet, LoadError>) -> Vec<Diagnostic> {
+fn errors(r: Result<WorkstreamSet, LoadError>) -> Vec<ValidationDiagnostic> {
     match r {
         Ok(_) => panic!("expected a load error"),
         Err(e) => e.errors().cloned().collect(),
@@ -268,4 +268,151 @@ fn workstream_acceptance_gate_and_cross_workstream_dependencies() {
     assert_eq!(a.depends_on, vec![StepId::workstream("base")]);
     let m = set.workstreams.iter().find(|w| w.id == "m").unwrap();
     assert_eq!(m.exit_steps, vec![StepId::nested("m", "_acceptance")]);
+}
+
+#[test]
+fn siblings_are_read_only_for_a_dependency_outside_the_given_files() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "broken.json",
+        "{\"id\": \"broken\", \"command\": ",
+    );
+    // Same id as the given workstream: a conflict only if siblings are read.
+    write(
+        d.path(),
+        "twin.json",
+        r#"{"id": "alone", "command": "true"}"#,
+    );
+    write(
+        d.path(),
+        "base.json",
+        r#"{"id": "base", "command": "true"}"#,
+    );
+    let alone = write(
+        d.path(),
+        "alone.json",
+        r#"{"id": "alone", "steps": [{"id": "a", "command": "true"}, {"id": "b", "command": "true", "depends_on": ["a"]}]}"#,
+    );
+    let set = load(std::slice::from_ref(&alone)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.workstreams.len(), 1);
+    assert_eq!(set.files, vec![alone.clone()]);
+    assert!(
+        !set.notes.iter().any(|n| n.message.contains("sibling")),
+        "{:?}",
+        set.notes
+    );
+
+    // A dependency on a sibling's workstream reads the siblings, and says which one it used.
+    let user = write(
+        d.path(),
+        "user.json",
+        r#"{"id": "user", "command": "true", "depends_on": ["base"]}"#,
+    );
+    let set = load(std::slice::from_ref(&user)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.workstreams.len(), 2);
+    assert_eq!(set.files, vec![user.clone(), d.path().join("base.json")]);
+    let read: Vec<String> = set
+        .notes
+        .iter()
+        .filter(|n| n.message.starts_with("sibling file read"))
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        read,
+        vec![format!(
+            "note: {}: sibling file read for depends_on: it defines workstream `base`",
+            d.path().join("base.json").display()
+        )]
+    );
+    // The broken sibling was read too, but nothing needed it: no finding about it.
+    assert!(!set.notes.iter().any(|n| n.file.ends_with("broken.json")));
+}
+
+#[test]
+fn siblings_read_for_a_dependency_bring_their_problems_along() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "broken.json", "{\"id\": \"gone\", \"command\": ");
+    write(
+        d.path(),
+        "twin.json",
+        r#"{"id": "user", "command": "true"}"#,
+    );
+    let user = write(
+        d.path(),
+        "user.json",
+        r#"{"id": "user", "command": "true", "depends_on": ["gone"]}"#,
+    );
+    let err = match load(std::slice::from_ref(&user)) {
+        Ok(_) => panic!("expected a load error"),
+        Err(e) => e,
+    };
+    let text: Vec<String> = err.diagnostics.iter().map(|d| d.to_string()).collect();
+    // The sibling defining the same id as the given workstream is a conflict now...
+    assert!(
+        text.iter()
+            .any(|t| t.contains("twin.json") && t.contains("duplicate workstream id `user`")),
+        "{text:#?}"
+    );
+    // ...and the dependency that stays unknown points at the sibling that did not load.
+    assert!(
+        text.iter().any(|t| t.contains("unknown dependency `gone`")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|t| t.starts_with("note: ")
+            && t.contains("broken.json")
+            && t.contains("sibling file not loaded: invalid JSON")),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn local_step_and_phase_names_do_not_pull_in_siblings() {
+    let d = tempfile::tempdir().unwrap();
+    // A sibling workstream named like a local step: it must not join the set.
+    write(d.path(), "a.json", r#"{"id": "a", "command": "true"}"#);
+    let f = write(
+        d.path(),
+        "w.json",
+        r#"{"id": "w", "steps": [{"id": "a", "command": "true"}, {"id": "b", "command": "true", "depends_on": ["a", "p"]}],
+            "phases": [{"id": "p", "steps": [{"id": "c", "command": "true"}]}]}"#,
+    );
+    let set = load(&[f]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.workstreams.len(), 1);
+    let b = set.step(&StepId::nested("w", "b")).unwrap();
+    assert_eq!(
+        b.depends_on,
+        vec![StepId::nested("w", "a"), StepId::nested("w", "c")]
+    );
+}
+
+#[test]
+fn comments_are_ignored_and_other_fields_are_noted_once() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "w.json",
+        r#"{"id": "w", "_comment": "x", "owner": "me", "metadata": {"k": 1}, "tool": "aider",
+            "steps": [{"id": "a", "tasks": "t", "_why": "y", "labels": ["x"]}, {"id": "b", "tasks": ["u"], "depends_on": ["a"]}]}"#,
+    );
+    let set = load(&[f]).unwrap_or_else(|e| panic!("{e}"));
+    let notes: Vec<(&str, &str)> = set
+        .notes
+        .iter()
+        .map(|n| (n.location.as_str(), n.message.as_str()))
+        .collect();
+    assert_eq!(
+        notes,
+        vec![
+            ("/owner", "field `owner` is not interpreted; kept as data"),
+            (
+                "/steps/0/labels",
+                "field `labels` is not interpreted; kept as data"
+            ),
+        ]
+    );
+    let a = set.step(&StepId::nested("w", "a")).unwrap();
+    assert_eq!(a.tool, ToolChoice::Profile("aider".into()));
+    assert_eq!(a.tasks, vec!["t"]);
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use super::{Diagnostic, Step, StepId};
+use super::{Step, StepId, ValidationDiagnostic};
 
 /// A workstream after loading: its identity and which steps it consists of.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -30,7 +30,7 @@ pub struct WorkstreamSet {
     pub workstreams: Vec<Workstream>,
     pub steps: Vec<Step>,
     /// Notes found while loading (fields not interpreted, skipped files, ...).
-    pub notes: Vec<Diagnostic>,
+    pub notes: Vec<ValidationDiagnostic>,
     /// Files the workstreams came from.
     pub files: Vec<PathBuf>,
     index: HashMap<StepId, usize>,
@@ -40,7 +40,7 @@ impl WorkstreamSet {
     pub(crate) fn new(
         workstreams: Vec<Workstream>,
         steps: Vec<Step>,
-        notes: Vec<Diagnostic>,
+        notes: Vec<ValidationDiagnostic>,
         files: Vec<PathBuf>,
     ) -> Self {
         let index = steps

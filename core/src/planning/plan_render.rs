@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::Plan;
-use crate::model::{Severity, Step, ToolChoice, WorkstreamSet};
+use crate::model::{Step, ToolChoice, ValidationSeverity, WorkstreamSet};
 
 /// Output format of `pipeline plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,10 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
         .max()
         .unwrap_or(0)
         .min(60);
+    let mut on_path = vec![false; set.steps.len()];
+    for &i in &plan.critical_path {
+        on_path[i] = true;
+    }
     for (w, wave) in plan.waves.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -75,11 +79,7 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
         );
         for &i in wave {
             let s = &set.steps[i];
-            let mark = if plan.critical_path.contains(&i) {
-                "*"
-            } else {
-                " "
-            };
+            let mark = if on_path[i] { "*" } else { " " };
             let _ = write!(out, " {mark} {:width$}  {}", s.id.as_str(), tool_label(s));
             if !s.depends_on.is_empty() {
                 let deps: Vec<&str> = s.depends_on.iter().map(|d| d.as_str()).collect();
@@ -104,7 +104,7 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
     let notes = set
         .notes
         .iter()
-        .filter(|n| n.severity == Severity::Note)
+        .filter(|n| n.severity == ValidationSeverity::Note)
         .count();
     if notes > 0 {
         let _ = writeln!(
