@@ -21,7 +21,7 @@ pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, E
     let mut notes: Vec<ValidationDiagnostic> = set.notes.clone();
     for e in plan.exclusions(&set) {
         let step = set.step(&e.a);
-        let file = step.map(|s| s.file.clone()).unwrap_or_default();
+        let file = step.map(|s| s.file.to_path_buf()).unwrap_or_default();
         let pointer = step.map(|s| s.pointer.clone()).unwrap_or_default();
         notes.push(
             ValidationDiagnostic::note(

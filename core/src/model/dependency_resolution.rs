@@ -8,20 +8,11 @@
 //! workstream's acceptance gate depends on its sinks. Then every step gets its resolved
 //! `depends_on` (sorted ids) and its definition hash, and the set is checked for cycles.
 
-use std::collections::HashMap;
-
 use super::definition_hash::definition_hash;
+use super::id_hasher::IdMap;
 use super::semantic_checks::{check_cycles, closest};
 use super::workstream_builder::{Drafts, WorkstreamDraft};
 use super::{Step, StepId, StepKind, ValidationDiagnostic, Workstream};
-
-/// A dependency left for the cross-workstream pass: the index of the name in the step's
-/// own `depends_on`, or in its workstream's.
-#[derive(Clone, Copy)]
-enum Pending {
-    Step(usize),
-    Workstream(usize),
-}
 
 /// Resolves every dependency of `drafts`, reporting unknown names and cycles to `diags`;
 /// returns the workstreams and the finished steps (in the order built).
@@ -30,39 +21,45 @@ pub(crate) fn resolve_dependencies(
     diags: &mut Vec<ValidationDiagnostic>,
 ) -> (Vec<Workstream>, Vec<Step>) {
     let Drafts {
-        workstreams: infos,
+        workstreams: mut infos,
         mut steps,
         links,
     } = drafts;
     let n = steps.len();
     let ids: Vec<StepId> = steps.iter().map(|s| s.id.clone()).collect();
-    let ws_by_id: HashMap<&str, usize> = infos
+    let ws_by_id: IdMap<&str, usize> = infos
         .iter()
         .enumerate()
         .map(|(i, w)| (w.id.as_str(), i))
         .collect();
     // Steps of multi-step workstreams by (workstream id, step id).
-    let nested: HashMap<(&str, &str), usize> = ids
+    let nested: IdMap<(&str, &str), usize> = ids
         .iter()
         .enumerate()
         .filter_map(|(i, id)| id.as_str().split_once('/').map(|key| (key, i)))
         .collect();
 
-    // Pass 1: dependencies inside a workstream (steps and phases).
-    let mut resolved: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut pending: Vec<Vec<Pending>> = vec![Vec::new(); n];
+    // Pass 1: dependencies inside a workstream (steps and phases), written straight into
+    // each step's depends_on (sorted and deduplicated at the end).
+    // Per step: indices of its own depends_on entries left for the cross-workstream pass
+    // (most steps have none: no allocation), and whether its workstream's depends_on
+    // applies to it.
+    let mut pending: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut inherits_ws_deps = vec![false; n];
+    let mut has_dependent = vec![false; n];
     for (di, link) in links.iter().enumerate() {
         let w = &infos[link.ws_index];
+        let mut inside: Vec<usize> = Vec::new();
         for (k, name) in link.depends_on.iter().enumerate() {
             if let Some(&t) = nested
                 .get(&(w.id.as_str(), name.as_str()))
                 .filter(|_| w.multi_step)
             {
-                resolved[di].push(t);
+                inside.push(t);
             } else if let Some(phase) = w.phases.get(name) {
-                resolved[di].extend_from_slice(&phase.members);
+                inside.extend_from_slice(&phase.members);
             } else {
-                pending[di].push(Pending::Step(k));
+                pending[di].push(k);
             }
         }
         if let Some(phase) = &link.phase
@@ -70,7 +67,7 @@ pub(crate) fn resolve_dependencies(
         {
             for (k, pd) in own.depends_on.iter().enumerate() {
                 match w.phases.get(pd) {
-                    Some(other) => resolved[di].extend_from_slice(&other.members),
+                    Some(other) => inside.extend_from_slice(&other.members),
                     None => diags.push(
                         ValidationDiagnostic::error(
                             &*w.file,
@@ -86,26 +83,28 @@ pub(crate) fn resolve_dependencies(
                 }
             }
         }
+        for &t in &inside {
+            has_dependent[t] = true;
+        }
+        steps[di]
+            .depends_on
+            .extend(inside.iter().map(|&t| ids[t].clone()));
     }
     // A workstream's own depends_on applies to its root steps.
     for w in &infos {
         for &s in &w.steps {
-            let root = resolved[s].is_empty() && pending[s].is_empty();
-            if (root || !w.multi_step) && steps[s].kind != StepKind::WorkstreamAcceptance {
-                pending[s].extend((0..w.depends_on.len()).map(Pending::Workstream));
-            }
+            let root = steps[s].depends_on.is_empty() && pending[s].is_empty();
+            inherits_ws_deps[s] =
+                (root || !w.multi_step) && steps[s].kind != StepKind::WorkstreamAcceptance;
         }
     }
 
-    // Exit steps, from the edges inside each workstream only.
-    let mut has_dependent = vec![false; n];
-    for deps in &resolved {
-        for &t in deps {
-            has_dependent[t] = true;
-        }
-    }
-    let mut exit_steps: Vec<Vec<usize>> = Vec::with_capacity(infos.len());
+    // Exit steps (from the edges inside each workstream only), workstream after workstream:
+    // those of workstream `w` are `exits[exit_start[w]..exit_start[w + 1]]`.
+    let mut exits: Vec<usize> = Vec::with_capacity(infos.len());
+    let mut exit_start: Vec<usize> = Vec::with_capacity(infos.len() + 1);
     for w in &infos {
+        exit_start.push(exits.len());
         let sinks = w
             .steps
             .iter()
@@ -113,31 +112,51 @@ pub(crate) fn resolve_dependencies(
             .filter(|&s| Some(s) != w.acceptance && !has_dependent[s]);
         match w.acceptance {
             Some(gate) => {
-                resolved[gate].extend(sinks);
-                exit_steps.push(vec![gate]);
+                let sink_ids: Vec<StepId> = sinks.map(|s| ids[s].clone()).collect();
+                steps[gate].depends_on.extend(sink_ids);
+                exits.push(gate);
             }
-            None => exit_steps.push(sinks.collect()),
+            None => exits.extend(sinks),
         }
     }
+    exit_start.push(exits.len());
     drop(has_dependent);
+    let exits_of = |w: usize| &exits[exit_start[w]..exit_start[w + 1]];
 
     // Pass 2: dependencies across workstreams.
     for di in 0..n {
         let w = &infos[links[di].ws_index];
-        for dep in std::mem::take(&mut pending[di]) {
-            let (name, base, k) = match dep {
-                Pending::Step(k) => (&links[di].depends_on[k], steps[di].pointer.as_str(), k),
-                Pending::Workstream(k) => (&w.depends_on[k], w.pointer.as_str(), k),
+        let own = std::mem::take(&mut pending[di]);
+        let inherited = if inherits_ws_deps[di] {
+            w.depends_on.len()
+        } else {
+            0
+        };
+        let named = own
+            .iter()
+            .map(|&k| (true, k))
+            .chain((0..inherited).map(|k| (false, k)));
+        for (own_entry, k) in named {
+            let name = if own_entry {
+                &links[di].depends_on[k]
+            } else {
+                &w.depends_on[k]
             };
             if let Some(key) = name.split_once('/') {
                 if let Some(&t) = nested.get(&key) {
-                    resolved[di].push(t);
+                    steps[di].depends_on.push(ids[t].clone());
                     continue;
                 }
             } else if let Some(&wi) = ws_by_id.get(name.as_str()) {
-                resolved[di].extend_from_slice(&exit_steps[wi]);
+                let targets = exits_of(wi).iter().map(|&t| ids[t].clone());
+                steps[di].depends_on.extend(targets);
                 continue;
             }
+            let base = if own_entry {
+                steps[di].pointer.as_str()
+            } else {
+                w.pointer.as_str()
+            };
             diags.push(unknown_dependency(
                 name,
                 &format!("{base}/depends_on/{k}"),
@@ -149,31 +168,35 @@ pub(crate) fn resolve_dependencies(
         }
     }
     drop(pending);
+    drop(inherits_ws_deps);
+    drop(links);
     drop(nested);
     drop(ws_by_id);
+    // The names as written are resolved: free them before the hashes are made.
+    for w in &mut infos {
+        w.depends_on = Vec::new();
+        w.phases = Default::default();
+    }
 
     // Finish the steps: dependencies as sorted ids, definition hashes.
-    for (step, mut deps) in steps.iter_mut().zip(resolved) {
-        deps.sort_unstable();
-        deps.dedup();
-        let mut dep_ids: Vec<StepId> = deps.iter().map(|&t| ids[t].clone()).collect();
-        dep_ids.sort();
-        step.depends_on = dep_ids;
+    for step in steps.iter_mut() {
+        step.depends_on.sort();
+        step.depends_on.dedup();
+        step.depends_on.shrink_to_fit();
         step.definition_hash = definition_hash(step);
     }
     diags.extend(check_cycles(&steps));
 
     let workstreams = infos
         .into_iter()
-        .zip(exit_steps)
-        .map(|(w, exits)| Workstream {
+        .enumerate()
+        .map(|(i, w)| Workstream {
             steps: w.steps.iter().map(|&s| ids[s].clone()).collect(),
-            exit_steps: exits.iter().map(|&s| ids[s].clone()).collect(),
-            file: w.file.to_path_buf(),
+            exit_steps: exits_of(i).iter().map(|&s| ids[s].clone()).collect(),
+            file: w.file,
             id: w.id,
             pointer: w.pointer,
             openspec_change: w.openspec_change,
-            depends_on: w.depends_on,
         })
         .collect();
     (workstreams, steps)

@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 
 use super::dependency_resolution::resolve_dependencies;
 use super::file_discovery::{DiscoveredFile, discover_files};
-use super::workstream_builder::{Drafts, build_workstream, step_count};
-use super::workstream_file::{SourcedWorkstream, read_workstream_file};
-use super::workstream_selection::{Candidate, external_references, select_workstreams};
+use super::id_hasher::IdSet;
+use super::workstream_builder::{Drafts, build_workstream};
+use super::workstream_file::read_workstream_file;
+use super::workstream_selection::{external_references, select_workstreams};
 use super::{LoadError, ToolCatalog, ValidationDiagnostic, ValidationSeverity, WorkstreamSet};
 
 /// What the loader needs besides the files.
@@ -45,8 +46,14 @@ pub fn load_workstreams(
         return Err(LoadError { diagnostics: diags });
     }
 
-    let (candidates, mut sibling_problems) = read_files(paths, &mut diags);
-    let chosen = select_workstreams(candidates, &mut diags, &mut sibling_problems);
+    let mut read = read_files(paths, options.catalog, &mut diags);
+    let chosen = select_workstreams(
+        &read.drafts,
+        &read.candidates,
+        &|w| read.given[w],
+        &mut diags,
+        &mut read.sibling_problems,
+    );
     if chosen.is_empty()
         && diags
             .iter()
@@ -60,17 +67,22 @@ pub fn load_workstreams(
     }
     let mut used_files: Vec<PathBuf> = chosen
         .iter()
-        .map(|c| c.workstream.file.to_path_buf())
+        .map(|&w| read.drafts.workstreams[w].file.to_path_buf())
         .collect();
     used_files.dedup();
-    report_siblings_read(&chosen, &mut diags);
+    report_siblings_read(&read, &chosen, &mut diags);
 
-    let steps = chosen.iter().map(|c| step_count(&c.workstream.raw)).sum();
-    let mut drafts = Drafts::with_capacity(chosen.len(), steps);
     let built_from = diags.len();
-    for c in chosen {
-        build_workstream(c.workstream, options.catalog, &mut drafts, &mut diags);
+    for &w in &chosen {
+        diags.append(&mut read.findings[w]);
     }
+    let ReadWorkstreams {
+        drafts,
+        sibling_problems,
+        ..
+    } = read;
+    let drafts = drafts.select(&chosen);
+    drop(chosen);
     let (workstreams, steps) = resolve_dependencies(drafts, &mut diags);
     let unknown_dep = diags[built_from..]
         .iter()
@@ -102,73 +114,124 @@ pub fn load_workstreams(
     {
         return Err(LoadError { diagnostics: diags });
     }
-    Ok(WorkstreamSet::new(workstreams, steps, diags, used_files))
+    let r = WorkstreamSet::new(workstreams, steps, diags, used_files);
+    Ok(r)
+}
+
+/// Every workstream read, built as it was read (so that no file's raw workstreams are
+/// ever all in memory at once).
+struct ReadWorkstreams {
+    drafts: Drafts,
+    /// Per workstream: the findings of building it, reported only if it is selected.
+    findings: Vec<Vec<ValidationDiagnostic>>,
+    /// Per workstream: whether its file was given.
+    given: Vec<bool>,
+    /// Per workstream: the position of its file among the files read.
+    file_position: Vec<usize>,
+    /// Workstream indices in file order (given files and siblings interleaved as
+    /// discovered; within a file, in file order).
+    candidates: Vec<usize>,
+    /// Problems of sibling files: they matter only if a dependency stays unknown.
+    sibling_problems: Vec<ValidationDiagnostic>,
+}
+
+impl ReadWorkstreams {
+    /// Reads one file, building each of its workstreams; a file that does not parse
+    /// contributes nothing (its one error is in `diags`).
+    fn read(
+        &mut self,
+        file: &DiscoveredFile,
+        position: usize,
+        catalog: &dyn ToolCatalog,
+        diags: &mut Vec<ValidationDiagnostic>,
+    ) {
+        let mark = self.drafts.workstreams.len();
+        let drafts = &mut self.drafts;
+        let (findings, given, positions) =
+            (&mut self.findings, &mut self.given, &mut self.file_position);
+        let parsed = read_workstream_file(&file.path, diags, &mut |w| {
+            let mut found = Vec::new();
+            build_workstream(w, catalog, drafts, &mut found);
+            findings.push(found);
+            given.push(file.given);
+            positions.push(position);
+        });
+        if !parsed {
+            self.drafts.truncate(mark);
+            self.findings.truncate(mark);
+            self.given.truncate(mark);
+            self.file_position.truncate(mark);
+        }
+    }
 }
 
 /// Reads the given files and, if their workstreams name a workstream they do not define,
-/// the siblings of the given files. Returns every workstream read, in file order, and the
-/// problems of sibling files (kept apart: they matter only if a dependency stays unknown).
+/// the siblings of the given files.
 fn read_files(
     paths: &[PathBuf],
+    catalog: &dyn ToolCatalog,
     diags: &mut Vec<ValidationDiagnostic>,
-) -> (Vec<Candidate>, Vec<ValidationDiagnostic>) {
+) -> ReadWorkstreams {
+    let mut read = ReadWorkstreams {
+        drafts: Drafts::default(),
+        findings: Vec::new(),
+        given: Vec::new(),
+        file_position: Vec::new(),
+        candidates: Vec::new(),
+        sibling_problems: Vec::new(),
+    };
     let given = discover_files(paths, false, diags);
-    let mut read: Vec<(DiscoveredFile, Vec<SourcedWorkstream>)> = given
-        .into_iter()
-        .map(|f| {
-            let ws = read_workstream_file(&f.path, diags).unwrap_or_default();
-            (f, ws)
-        })
-        .collect();
-    let mut sibling_problems = Vec::new();
-    if needs_siblings(read.iter().flat_map(|(_, ws)| ws).collect()) {
-        let mut given: HashMap<PathBuf, Vec<SourcedWorkstream>> =
-            read.into_iter().map(|(f, ws)| (f.path, ws)).collect();
-        read = Vec::new();
-        // Discovery errors were reported by the first pass.
-        for f in discover_files(paths, true, &mut Vec::new()) {
-            match given.remove(&f.path) {
-                Some(ws) => read.push((f, ws)),
-                // Given, but unreadable: reported by the first pass.
-                None if f.given => {}
-                None => {
-                    let ws =
-                        read_workstream_file(&f.path, &mut sibling_problems).unwrap_or_default();
-                    read.push((f, ws));
-                }
-            }
-        }
+    for (position, f) in given.iter().enumerate() {
+        read.read(f, position, catalog, diags);
     }
-    let candidates = read
-        .into_iter()
-        .flat_map(|(f, ws)| {
-            ws.into_iter().map(move |workstream| Candidate {
-                workstream,
-                given: f.given,
-            })
-        })
-        .collect();
-    (candidates, sibling_problems)
+    if needs_siblings(&read.drafts) {
+        // Discovery errors were reported by the first pass.
+        let all = discover_files(paths, true, &mut Vec::new());
+        let position_of: HashMap<&Path, usize> = all
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.as_path(), i))
+            .collect();
+        // Given files keep their place among the siblings.
+        for p in read.file_position.iter_mut() {
+            *p = position_of
+                .get(given[*p].path.as_path())
+                .copied()
+                .unwrap_or(*p);
+        }
+        let mut problems = Vec::new();
+        for (position, f) in all.iter().enumerate().filter(|(_, f)| !f.given) {
+            read.read(f, position, catalog, &mut problems);
+        }
+        read.sibling_problems = problems;
+    }
+    let mut candidates: Vec<usize> = (0..read.drafts.workstreams.len()).collect();
+    candidates.sort_by_key(|&w| read.file_position[w]);
+    read.candidates = candidates;
+    read
 }
 
-/// Whether a workstream of `given` names, in a `depends_on`, a workstream none of `given`
-/// defines.
-fn needs_siblings(given: Vec<&SourcedWorkstream>) -> bool {
-    let ids: HashSet<&str> = given.iter().map(|w| w.id()).collect();
-    given
-        .iter()
-        .any(|w| external_references(&w.raw).iter().any(|r| !ids.contains(r)))
+/// Whether a workstream read names, in a `depends_on`, a workstream none of them defines.
+fn needs_siblings(drafts: &Drafts) -> bool {
+    let ids: IdSet<&str> = drafts.workstreams.iter().map(|w| w.id.as_str()).collect();
+    drafts.workstreams.iter().any(|w| {
+        external_references(w, drafts)
+            .iter()
+            .any(|r| !ids.contains(r))
+    })
 }
 
 /// One note per sibling file that supplies selected workstreams: it was read because a
 /// `depends_on` needed it.
-fn report_siblings_read(chosen: &[Candidate], diags: &mut Vec<ValidationDiagnostic>) {
+fn report_siblings_read(
+    read: &ReadWorkstreams,
+    chosen: &[usize],
+    diags: &mut Vec<ValidationDiagnostic>,
+) {
     let mut by_file: BTreeMap<&Path, Vec<&str>> = BTreeMap::new();
-    for c in chosen.iter().filter(|c| !c.given) {
-        by_file
-            .entry(&c.workstream.file)
-            .or_default()
-            .push(c.workstream.id());
+    for &w in chosen.iter().filter(|&&w| !read.given[w]) {
+        let draft = &read.drafts.workstreams[w];
+        by_file.entry(&draft.file).or_default().push(&draft.id);
     }
     for (file, ids) in by_file {
         let list: Vec<String> = ids.iter().map(|id| format!("`{id}`")).collect();

@@ -37,6 +37,7 @@ mod dependency_resolution;
 mod error_settings;
 mod file_discovery;
 mod file_scope;
+mod id_hasher;
 mod loader;
 mod other_fields;
 mod raw_workstream;

@@ -39,19 +39,6 @@ pub(crate) struct RawWorkstream {
     pub fields: RawFields,
 }
 
-impl RawWorkstream {
-    /// Whether the workstream has `steps` or `phases` (else it is one step itself).
-    pub fn is_multi_step(&self) -> bool {
-        self.steps.is_some() || self.phases.is_some()
-    }
-
-    /// Every step object: `steps[]` first, then each phase's `steps[]`.
-    pub fn step_fields(&self) -> impl Iterator<Item = &RawFields> {
-        let phased = self.phases.iter().flatten().flat_map(|p| &p.steps);
-        self.steps.iter().flatten().chain(phased).map(|s| &**s)
-    }
-}
-
 /// A phase: a named group of steps; its `depends_on` names other phases.
 #[derive(Debug, Deserialize)]
 pub(crate) struct RawPhase {
@@ -190,14 +177,12 @@ mod tests {
             "phases": [{"id": "p", "name": "P", "steps": [{"id": "b", "tasks": ["x", "y"], "fix_attempts": 2.0}]}]
         }))
         .unwrap();
-        assert!(raw.is_multi_step());
         assert_eq!(raw.fields.id, "w");
         assert_eq!(
             raw.fields.other.keys().collect::<Vec<_>>(),
             vec!["ccpm_issue"]
         );
-        let steps: Vec<&str> = raw.step_fields().map(|s| s.id.as_str()).collect();
-        assert_eq!(steps, vec!["a", "b"]);
+        assert_eq!(raw.steps.as_ref().unwrap()[0].id, "a");
         let b = &raw.phases.as_ref().unwrap()[0].steps[0];
         assert_eq!(b.tasks, Some(TextOrList(vec!["x".into(), "y".into()])));
         assert_eq!(b.fix_attempts, Some(2));

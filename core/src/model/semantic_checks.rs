@@ -1,10 +1,11 @@
 //! Checks that need the whole set of steps: dependency cycles.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use super::id_hasher::IdMap;
 use super::{Step, ValidationDiagnostic};
 
 /// One error per dependency cycle, printing the cycle as `a -> b -> c -> a` where each
@@ -12,7 +13,7 @@ use super::{Step, ValidationDiagnostic};
 pub(crate) fn check_cycles(steps: &[Step]) -> Vec<ValidationDiagnostic> {
     let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(steps.len(), steps.len());
     let nodes: Vec<NodeIndex> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
-    let index: HashMap<&str, usize> = steps
+    let index: IdMap<&str, usize> = steps
         .iter()
         .enumerate()
         .map(|(i, s)| (s.id.as_str(), i))

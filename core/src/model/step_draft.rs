@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::error_settings::ErrorSettings;
 use super::raw_workstream::{RawFields, RawIsolation};
@@ -21,7 +22,7 @@ pub(crate) struct StepDraft<'a> {
     pub kind: StepKind,
     /// Id of the step's workstream.
     pub workstream: &'a str,
-    pub file: &'a Path,
+    pub file: &'a Arc<Path>,
     /// JSON pointer of the step's object in `file`.
     pub pointer: String,
     /// The step's own object, consumed: the step, the workstream itself for a
@@ -68,7 +69,7 @@ impl StepDraft<'_> {
             id,
             workstream: workstream.to_string(),
             kind,
-            file: file.to_path_buf(),
+            file: Arc::clone(file),
             pointer,
             description: own.description,
             tool,
@@ -112,12 +113,16 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
-    fn draft<'a>(own: RawFields, inherited: Option<&'a RawFields>) -> StepDraft<'a> {
+    fn draft<'a>(
+        own: RawFields,
+        inherited: Option<&'a RawFields>,
+        file: &'a Arc<Path>,
+    ) -> StepDraft<'a> {
         StepDraft {
             id: StepId::nested("w", "s"),
             kind: StepKind::Task,
             workstream: "w",
-            file: Path::new("w.json"),
+            file,
             pointer: "/steps/0".into(),
             own,
             inherited,
@@ -140,7 +145,8 @@ mod tests {
         let own = fields(serde_json::json!({
             "id": "s", "timeout_sec": 2.5, "env": {"B": "2"}, "tasks": "do it"
         }));
-        let s = draft(own, Some(&ws)).into_step();
+        let file = Arc::from(Path::new("w.json"));
+        let s = draft(own, Some(&ws), &file).into_step();
         assert_eq!(s.timeout_sec, Some(2.5));
         assert_eq!(s.isolation, Isolation::None);
         assert_eq!(s.conflict_group.as_deref(), Some("g"));
@@ -160,7 +166,8 @@ mod tests {
 
     #[test]
     fn defaults_without_a_workstream_to_inherit_from() {
-        let s = draft(fields(serde_json::json!({"id": "s"})), None).into_step();
+        let file = Arc::from(Path::new("w.json"));
+        let s = draft(fields(serde_json::json!({"id": "s"})), None, &file).into_step();
         assert_eq!(s.isolation, Isolation::Worktree);
         assert!(s.parallel_ok);
         assert_eq!(s.timeout_sec, None);

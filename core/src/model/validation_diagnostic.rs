@@ -5,7 +5,7 @@
 //! (compiler errors, lint findings), not what is wrong with a workstream file.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How serious a validation finding is. Errors make the input invalid (exit code 2); notes are
 /// information (a field kept but not interpreted, a sibling file skipped, steps serialised
@@ -36,13 +36,13 @@ pub struct ValidationDiagnostic {
 impl ValidationDiagnostic {
     /// An error at `location` of `file`.
     pub fn error(
-        file: impl Into<PathBuf>,
+        file: impl AsRef<Path>,
         location: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
         ValidationDiagnostic {
             severity: ValidationSeverity::Error,
-            file: file.into(),
+            file: file.as_ref().to_path_buf(),
             location: location.into(),
             step: None,
             message: message.into(),
@@ -52,7 +52,7 @@ impl ValidationDiagnostic {
 
     /// A note at `location` of `file`.
     pub fn note(
-        file: impl Into<PathBuf>,
+        file: impl AsRef<Path>,
         location: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {

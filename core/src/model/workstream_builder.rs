@@ -69,37 +69,60 @@ pub(crate) struct Drafts {
 }
 
 impl Drafts {
-    /// Room for `steps` steps and `workstreams` workstreams, so the large vectors are
-    /// allocated once.
-    pub fn with_capacity(workstreams: usize, steps: usize) -> Drafts {
-        Drafts {
-            workstreams: Vec::with_capacity(workstreams),
-            steps: Vec::with_capacity(steps),
-            links: Vec::with_capacity(steps),
-        }
-    }
-
     fn push(&mut self, step: Step, links: StepLinks) -> usize {
         self.steps.push(step);
         self.links.push(links);
         self.steps.len() - 1
     }
-}
 
-/// How many steps [`build_workstream`] makes of `raw`.
-pub(crate) fn step_count(raw: &RawWorkstream) -> usize {
-    if !raw.is_multi_step() {
-        return 1;
-    }
-    let gate = usize::from(!raw.fields.acceptance_tests.is_empty());
-    raw.steps.as_ref().map_or(0, Vec::len)
-        + raw
-            .phases
+    /// Forgets everything built after `workstreams` workstreams (the steps of a workstream
+    /// follow those of the workstreams before it).
+    pub fn truncate(&mut self, workstreams: usize) {
+        let steps = self
+            .workstreams
             .iter()
-            .flatten()
-            .map(|p| p.steps.len())
-            .sum::<usize>()
-        + gate
+            .skip(workstreams)
+            .find_map(|w| w.steps.first().copied())
+            .unwrap_or(self.steps.len());
+        self.workstreams.truncate(workstreams);
+        self.steps.truncate(steps);
+        self.links.truncate(steps);
+    }
+
+    /// Keeps the workstreams `order` names (indices into [`Self::workstreams`]), in that
+    /// order, with their steps, renumbering step indices. Nothing moves when `order` keeps
+    /// every workstream in place, the usual case.
+    pub fn select(self, order: &[usize]) -> Drafts {
+        if order.len() == self.workstreams.len() && order.iter().enumerate().all(|(i, &w)| i == w) {
+            return self;
+        }
+        let mut workstreams: Vec<Option<WorkstreamDraft>> =
+            self.workstreams.into_iter().map(Some).collect();
+        let mut steps: Vec<Option<Step>> = self.steps.into_iter().map(Some).collect();
+        let mut links: Vec<Option<StepLinks>> = self.links.into_iter().map(Some).collect();
+        let mut out = Drafts::default();
+        for &w in order {
+            let Some(mut draft) = workstreams.get_mut(w).and_then(Option::take) else {
+                continue;
+            };
+            let ws_index = out.workstreams.len();
+            let mut renumbered: HashMap<usize, usize> = HashMap::with_capacity(draft.steps.len());
+            for &s in &draft.steps {
+                if let (Some(step), Some(mut link)) = (steps[s].take(), links[s].take()) {
+                    link.ws_index = ws_index;
+                    renumbered.insert(s, out.push(step, link));
+                }
+            }
+            let new = |s: &usize| renumbered.get(s).copied();
+            draft.steps = draft.steps.iter().filter_map(new).collect();
+            for phase in draft.phases.values_mut() {
+                phase.members = phase.members.iter().filter_map(new).collect();
+            }
+            draft.acceptance = draft.acceptance.as_ref().and_then(new);
+            out.workstreams.push(draft);
+        }
+        out
+    }
 }
 
 /// Builds the steps of one workstream into `drafts`, consuming its raw object.
@@ -260,7 +283,7 @@ pub(crate) fn build_workstream(
 /// What every step of one workstream shares.
 struct WorkstreamContext<'a> {
     id: &'a str,
-    file: &'a Path,
+    file: &'a Arc<Path>,
     pointer: &'a str,
     ws_index: usize,
     catalog: &'a dyn ToolCatalog,

@@ -4,8 +4,9 @@
 //! Memory: the JSON Schema check needs a `serde_json::Value`, but never of the whole file
 //! at once. A file holding an array is read element by element: each workstream object is
 //! parsed into a `Value`, checked against the schema, moved into its
-//! [`RawWorkstream`] (strings are moved, not copied) and dropped before the next one is
-//! parsed. Only a file holding a single object is one `Value` for a moment.
+//! [`RawWorkstream`] (strings are moved, not copied) and handed to the caller, which
+//! builds its steps before the next one is parsed. Only a file holding a single object is
+//! one `Value` for a moment.
 
 use std::fmt;
 use std::path::Path;
@@ -31,20 +32,15 @@ pub(crate) struct SourcedWorkstream {
     pub pointer: String,
 }
 
-impl SourcedWorkstream {
-    /// The workstream's id.
-    pub fn id(&self) -> &str {
-        &self.raw.fields.id
-    }
-}
-
-/// Reads `file` into schema-valid workstream objects. Problems go to `diags`: `None` when
-/// the file cannot be read or parsed at all; otherwise its valid workstreams (so that
-/// later checks still run on them) and an error for each invalid one.
+/// Reads `file`, handing each schema-valid workstream object to `accept` as soon as it is
+/// parsed (so that later checks still run on the valid ones; each invalid one is an error
+/// in `diags`). Returns `false` when the file cannot be read or parsed at all: it is then
+/// one error, and whatever `accept` received from it must be discarded.
 pub(crate) fn read_workstream_file(
     file: &Path,
     diags: &mut Vec<ValidationDiagnostic>,
-) -> Option<Vec<SourcedWorkstream>> {
+    accept: &mut dyn FnMut(SourcedWorkstream),
+) -> bool {
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
@@ -53,7 +49,7 @@ pub(crate) fn read_workstream_file(
                 "",
                 format!("cannot read: {e}"),
             ));
-            return None;
+            return false;
         }
     };
     let text = match std::str::from_utf8(&bytes) {
@@ -67,17 +63,16 @@ pub(crate) fn read_workstream_file(
                 )
                 .with_hint("save the file as UTF-8 JSON"),
             );
-            return None;
+            return false;
         }
     };
     let shared: Arc<Path> = Arc::from(file);
-    let mut items = Vec::new();
     // Findings about items are kept apart until the whole file parsed: a syntax error
     // anywhere makes the file one error, as if nothing had been read.
     let mut item_diags = Vec::new();
     let mut accept = |pointer: String, value: Value| {
         if let Some(w) = schema_checked(&shared, pointer, value, &mut item_diags) {
-            items.push(w);
+            accept(w);
         }
     };
     let mut de = serde_json::Deserializer::from_str(text);
@@ -100,7 +95,7 @@ pub(crate) fn read_workstream_file(
                 d = d.with_hint("the file ends early: is it truncated?");
             }
             diags.push(d);
-            return None;
+            return false;
         }
     };
     match top {
@@ -116,7 +111,7 @@ pub(crate) fn read_workstream_file(
                     "",
                     "skipped: a JSON Schema document, not a workstream",
                 ));
-                return Some(Vec::new());
+                return true;
             }
             accept(String::new(), value);
         }
@@ -126,11 +121,11 @@ pub(crate) fn read_workstream_file(
                 "",
                 format!("expected a workstream object or an array of them, found {kind}"),
             ));
-            return None;
+            return false;
         }
     }
     diags.extend(item_diags);
-    Some(items)
+    true
 }
 
 /// What the top level of a file is. Array elements are handed to the visitor's callback
@@ -275,8 +270,9 @@ mod tests {
         let f = d.path().join("w.json");
         std::fs::write(&f, text).unwrap();
         let mut diags = Vec::new();
-        let out = read_workstream_file(&f, &mut diags);
-        (out, diags)
+        let mut items = Vec::new();
+        let ok = read_workstream_file(&f, &mut diags, &mut |w| items.push(w));
+        (ok.then_some(items), diags)
     }
 
     #[test]
@@ -284,7 +280,10 @@ mod tests {
         let (items, diags) =
             read(r#"[{"id": "a", "command": "true"}, {"id": "b/x"}, {"id": "c", "tasks": "t"}]"#);
         let items = items.unwrap();
-        let ids: Vec<(&str, &str)> = items.iter().map(|w| (w.id(), w.pointer.as_str())).collect();
+        let ids: Vec<(&str, &str)> = items
+            .iter()
+            .map(|w| (w.raw.fields.id.as_str(), w.pointer.as_str()))
+            .collect();
         assert_eq!(ids, vec![("a", "/0"), ("c", "/2")]);
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!(diags[0].location, "/1/id");

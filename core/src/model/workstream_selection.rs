@@ -2,66 +2,66 @@
 //! workstream they depend on (transitively) from sibling files; and which workstream ids a
 //! workstream names outside itself, which decides whether siblings are read at all.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use super::ValidationDiagnostic;
-use super::raw_workstream::RawWorkstream;
-use super::workstream_file::{SourcedWorkstream, pointer_or_root};
+use super::id_hasher::IdMap;
+use super::workstream_builder::{Drafts, WorkstreamDraft};
+use super::workstream_file::pointer_or_root;
 
-/// A workstream read, and whether its file was given (read strictly) or is a sibling.
-pub(crate) struct Candidate {
-    pub workstream: SourcedWorkstream,
-    pub given: bool,
-}
-
-/// The selected candidates, in file order. A repeated workstream id is an error when a
-/// given file is involved (to `diags`), else a sibling problem (to `sibling_problems`);
-/// either way the first definition wins.
+/// The workstreams to load, as indices into `drafts.workstreams`, in the order of
+/// `candidates` (every workstream read, in file order). `given` tells whether a workstream
+/// comes from a given file. A repeated workstream id is an error when a given file is
+/// involved (to `diags`), else a sibling problem (to `sibling_problems`); either way the
+/// first definition wins.
 pub(crate) fn select_workstreams(
-    candidates: Vec<Candidate>,
+    drafts: &Drafts,
+    candidates: &[usize],
+    given: &dyn Fn(usize) -> bool,
     diags: &mut Vec<ValidationDiagnostic>,
     sibling_problems: &mut Vec<ValidationDiagnostic>,
-) -> Vec<Candidate> {
-    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(candidates.len());
-    let mut kept = vec![false; candidates.len()];
-    for (i, c) in candidates.iter().enumerate() {
-        let w = &c.workstream;
-        if let Some(&first) = by_id.get(w.id()) {
-            let other = &candidates[first];
+) -> Vec<usize> {
+    let ws = &drafts.workstreams;
+    let mut by_id: IdMap<&str, usize> = IdMap::default();
+    for &i in candidates {
+        let w = &ws[i];
+        if let Some(&first) = by_id.get(w.id.as_str()) {
+            let other = &ws[first];
             let d = ValidationDiagnostic::error(
                 &*w.file,
                 format!("{}/id", w.pointer),
                 format!(
                     "duplicate workstream id `{}` (also defined in {} at {})",
-                    w.id(),
-                    other.workstream.file.display(),
-                    pointer_or_root(&other.workstream.pointer)
+                    w.id,
+                    other.file.display(),
+                    pointer_or_root(&other.pointer)
                 ),
             )
-            .with_step(w.id())
+            .with_step(w.id.as_str())
             .with_hint("workstream ids must be unique across the files of a directory");
-            if c.given || other.given {
+            if given(i) || given(first) {
                 diags.push(d);
             } else {
                 sibling_problems.push(d);
             }
             continue;
         }
-        by_id.insert(w.id(), i);
-        kept[i] = true;
+        by_id.insert(&w.id, i);
     }
 
     // Workstreams of given files, plus the closure of what they depend on.
-    let mut selected = vec![false; candidates.len()];
-    let mut queue: VecDeque<usize> = (0..candidates.len())
-        .filter(|&i| kept[i] && candidates[i].given)
+    let mut selected = vec![false; ws.len()];
+    let mut queue: VecDeque<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| given(i) && by_id.get(ws[i].id.as_str()) == Some(&i))
         .collect();
     while let Some(i) = queue.pop_front() {
         if selected[i] {
             continue;
         }
         selected[i] = true;
-        for dep in external_references(&candidates[i].workstream.raw) {
+        for dep in external_references(&ws[i], drafts) {
             if let Some(&j) = by_id.get(dep)
                 && !selected[j]
             {
@@ -69,11 +69,10 @@ pub(crate) fn select_workstreams(
             }
         }
     }
-    drop(by_id);
     candidates
-        .into_iter()
-        .zip(selected)
-        .filter_map(|(c, selected)| selected.then_some(c))
+        .iter()
+        .copied()
+        .filter(|&i| selected[i])
         .collect()
 }
 
@@ -81,18 +80,20 @@ pub(crate) fn select_workstreams(
 /// outside it, following the resolution order of [`super::dependency_resolution`]: a
 /// step's entry naming a step or phase of the same workstream stays inside; `X/y` names
 /// workstream `X`; any other name is a workstream id.
-pub(crate) fn external_references(raw: &RawWorkstream) -> BTreeSet<&str> {
-    let mut out: BTreeSet<&str> = raw.fields.depends_on.iter().map(|d| head(d)).collect();
-    if raw.is_multi_step() {
-        let mut local: HashSet<&str> = HashSet::new();
-        for step in raw.step_fields() {
-            local.insert(&step.id);
-        }
-        for phase in raw.phases.iter().flatten() {
-            local.insert(&phase.id);
-        }
-        for step in raw.step_fields() {
-            for d in &step.depends_on {
+pub(crate) fn external_references<'a>(
+    w: &'a WorkstreamDraft,
+    drafts: &'a Drafts,
+) -> BTreeSet<&'a str> {
+    let mut out: BTreeSet<&str> = w.depends_on.iter().map(|d| head(d)).collect();
+    if w.multi_step {
+        let local: HashSet<&str> = w
+            .steps
+            .iter()
+            .filter_map(|&s| drafts.steps[s].id.as_str().split_once('/').map(|(_, l)| l))
+            .chain(w.phases.keys().map(String::as_str))
+            .collect();
+        for &s in &w.steps {
+            for d in &drafts.links[s].depends_on {
                 if !local.contains(d.as_str()) {
                     out.insert(head(d));
                 }
@@ -109,25 +110,43 @@ fn head(name: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::Path;
+    use std::sync::Arc;
 
-    fn raw(v: serde_json::Value) -> RawWorkstream {
-        serde_json::from_value(v).unwrap()
+    use super::*;
+    use crate::model::loader_tests::catalog;
+    use crate::model::workstream_builder::build_workstream;
+    use crate::model::workstream_file::SourcedWorkstream;
+
+    fn built(v: serde_json::Value) -> Drafts {
+        let mut drafts = Drafts::default();
+        let sourced = SourcedWorkstream {
+            raw: Box::new(serde_json::from_value(v).unwrap()),
+            file: Arc::from(Path::new("w.json")),
+            pointer: String::new(),
+        };
+        build_workstream(sourced, &catalog(), &mut drafts, &mut Vec::new());
+        drafts
     }
 
     #[test]
     fn names_of_local_steps_and_phases_stay_inside() {
-        let w = raw(serde_json::json!({
+        let d = built(serde_json::json!({
             "id": "w", "depends_on": ["base", "lib/build"],
-            "steps": [{"id": "a", "depends_on": ["b", "p", "other", "x/y"]}, {"id": "b"}],
-            "phases": [{"id": "p", "steps": [{"id": "c", "depends_on": ["a", "far"]}]}]
+            "steps": [{"id": "a", "command": "true", "depends_on": ["b", "p", "other", "x/y"]},
+                      {"id": "b", "command": "true"}],
+            "phases": [{"id": "p", "steps": [{"id": "c", "command": "true", "depends_on": ["a", "far"]}]}]
         }));
-        let refs: Vec<&str> = external_references(&w).into_iter().collect();
+        let refs: Vec<&str> = external_references(&d.workstreams[0], &d)
+            .into_iter()
+            .collect();
         assert_eq!(refs, vec!["base", "far", "lib", "other", "x"]);
         // A single-step workstream has no local names: its depends_on is all outside.
-        let single = raw(serde_json::json!({"id": "s", "command": "true", "depends_on": ["s2"]}));
+        let single = built(serde_json::json!({"id": "s", "command": "true", "depends_on": ["s2"]}));
         assert_eq!(
-            external_references(&single).into_iter().collect::<Vec<_>>(),
+            external_references(&single.workstreams[0], &single)
+                .into_iter()
+                .collect::<Vec<_>>(),
             vec!["s2"]
         );
     }

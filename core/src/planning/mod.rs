@@ -16,4 +16,4 @@ mod plan_render;
 mod plan_properties;
 
 pub use plan::{Exclusion, Plan, PlanError};
-pub use plan_render::{PlanFormat, render_plan};
+pub use plan_render::{PlanFormat, render_plan, write_plan};

@@ -9,7 +9,8 @@
 //! (plain paths, a top-level glob, `.`) and, rarely, `parallel_ok: false`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::sample::{Index, subsequence};
@@ -82,7 +83,7 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             id: id(i),
             workstream: id(i).to_string(),
             kind: StepKind::Task,
-            file: PathBuf::from("dag.json"),
+            file: Arc::from(Path::new("dag.json")),
             pointer: format!("/{i}"),
             description: None,
             tool: ToolChoice::Shell("true".into()),
