@@ -416,3 +416,44 @@ fn comments_are_ignored_and_other_fields_are_noted_once() {
     assert_eq!(a.tool, ToolChoice::Profile("aider".into()));
     assert_eq!(a.tasks, vec!["t"]);
 }
+
+/// Definition hashes decide on resume whether a completed step is kept: they must not change
+/// between versions for an unchanged step. These values were recorded by the loader before
+/// the raw/typed rewrite (`steps.definition_hash` of a run's state database).
+#[test]
+fn definition_hashes_are_stable_across_versions() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "w.json",
+        r#"[{"id": "a", "command": "true", "isolation": "none", "env": {"B": "2", "A": "1"}, "timeout_sec": 5, "files_scope": ["src"], "acceptance_tests": ["true", {"name": "n", "command": "test -d .", "timeout_sec": 2.5}]},
+ {"id": "m", "depends_on": ["a"], "isolation": "none", "tool": "shell", "tasks": "t", "steps": [{"id": "s1", "command": "true", "specs": []}, {"id": "s2", "command": "true", "depends_on": ["s1"], "context_files": ["README"]}], "acceptance_tests": ["true"]}]"#,
+    );
+    let set = load(&[f]).unwrap_or_else(|e| panic!("{e}"));
+    let hashes: Vec<(&str, &str)> = set
+        .steps
+        .iter()
+        .map(|s| (s.id.as_str(), s.definition_hash.as_str()))
+        .collect();
+    assert_eq!(
+        hashes,
+        vec![
+            (
+                "a",
+                "ce8e4f5f4f2b02c7ef6b87b66142d467b0f9de7fafde48fee1f1f90a19013502"
+            ),
+            (
+                "m/s1",
+                "290c51a1cbde8d653d6c92a8d31054de71151abce4e9d38ce5ae0e3b352564c3"
+            ),
+            (
+                "m/s2",
+                "58dc43c92636148b78987b3b5bbab0911d80cb3ba4af76f4a4b3b69dcd470555"
+            ),
+            (
+                "m/_acceptance",
+                "92592f1f35b8c1f1387dded277db41cd9e046813e8a9d5f229c3d015c1e3a4c2"
+            ),
+        ]
+    );
+}
