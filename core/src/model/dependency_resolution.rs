@@ -92,7 +92,7 @@ pub(crate) fn resolve_dependencies(
     }
     // A workstream's own depends_on applies to its root steps.
     for w in &infos {
-        for &s in &w.steps {
+        for s in w.steps.clone() {
             let root = steps[s].depends_on.is_empty() && pending[s].is_empty();
             inherits_ws_deps[s] =
                 (root || !w.multi_step) && steps[s].kind != StepKind::WorkstreamAcceptance;
@@ -107,8 +107,7 @@ pub(crate) fn resolve_dependencies(
         exit_start.push(exits.len());
         let sinks = w
             .steps
-            .iter()
-            .copied()
+            .clone()
             .filter(|&s| Some(s) != w.acceptance && !has_dependent[s]);
         match w.acceptance {
             Some(gate) => {
@@ -191,7 +190,7 @@ pub(crate) fn resolve_dependencies(
         .into_iter()
         .enumerate()
         .map(|(i, w)| Workstream {
-            steps: w.steps.iter().map(|&s| ids[s].clone()).collect(),
+            steps: ids[w.steps.clone()].to_vec(),
             exit_steps: exits_of(i).iter().map(|&s| ids[s].clone()).collect(),
             file: w.file,
             id: w.id,
@@ -213,9 +212,9 @@ fn unknown_dependency(
     step: usize,
 ) -> ValidationDiagnostic {
     let candidates = infos.iter().map(|w| w.id.as_str()).chain(
-        w.steps
+        ids[w.steps.clone()]
             .iter()
-            .filter_map(|&s| ids[s].as_str().split_once('/').map(|(_, l)| l)),
+            .filter_map(|id| id.as_str().split_once('/').map(|(_, l)| l)),
     );
     ValidationDiagnostic::error(
         &*w.file,

@@ -9,6 +9,7 @@
 //! once every workstream is built ([`super::dependency_resolution`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -31,8 +32,9 @@ pub(crate) struct WorkstreamDraft {
     pub openspec_change: Option<String>,
     /// Workstream-level `depends_on`, as written.
     pub depends_on: Vec<String>,
-    /// Its steps (indices into [`Drafts::steps`]), in file order, the gate last.
-    pub steps: Vec<usize>,
+    /// Its steps (indices into [`Drafts::steps`]: a workstream's steps are built one after
+    /// the other), in file order, the gate last.
+    pub steps: Range<usize>,
     /// Phases by id.
     pub phases: BTreeMap<String, PhaseDraft>,
     pub multi_step: bool,
@@ -82,7 +84,7 @@ impl Drafts {
             .workstreams
             .iter()
             .skip(workstreams)
-            .find_map(|w| w.steps.first().copied())
+            .find_map(|w| (!w.steps.is_empty()).then_some(w.steps.start))
             .unwrap_or(self.steps.len());
         self.workstreams.truncate(workstreams);
         self.steps.truncate(steps);
@@ -106,15 +108,17 @@ impl Drafts {
                 continue;
             };
             let ws_index = out.workstreams.len();
-            let mut renumbered: HashMap<usize, usize> = HashMap::with_capacity(draft.steps.len());
-            for &s in &draft.steps {
+            let first = out.steps.len();
+            for s in draft.steps.clone() {
                 if let (Some(step), Some(mut link)) = (steps[s].take(), links[s].take()) {
                     link.ws_index = ws_index;
-                    renumbered.insert(s, out.push(step, link));
+                    out.push(step, link);
                 }
             }
-            let new = |s: &usize| renumbered.get(s).copied();
-            draft.steps = draft.steps.iter().filter_map(new).collect();
+            let old_first = draft.steps.start;
+            let moved = |s: &usize| Some(s - old_first + first);
+            let new = &moved;
+            draft.steps = first..out.steps.len();
             for phase in draft.phases.values_mut() {
                 phase.members = phase.members.iter().filter_map(new).collect();
             }
@@ -154,7 +158,7 @@ pub(crate) fn build_workstream(
         pointer: pointer.clone(),
         openspec_change,
         depends_on,
-        steps: Vec::new(),
+        steps: drafts.steps.len()..drafts.steps.len(),
         phases: BTreeMap::new(),
         multi_step,
         acceptance: None,
@@ -169,7 +173,7 @@ pub(crate) fn build_workstream(
     };
     if !multi_step {
         let index = context.single_step(ws, ws_tool, ws_scope, ws_tests, drafts, diags);
-        draft.steps.push(index);
+        draft.steps.end = index + 1;
         draft.id = id;
         drafts.workstreams.push(draft);
         return;
@@ -236,10 +240,10 @@ pub(crate) fn build_workstream(
     let mut seen: HashMap<String, String> = HashMap::new();
     for (sptr, s, phase) in direct.chain(phased) {
         if let Some(index) = multi.step(sptr, *s, phase, &mut seen, drafts, diags) {
-            draft.steps.push(index);
+            draft.steps.end = index + 1;
         }
     }
-    for &index in &draft.steps {
+    for index in draft.steps.clone() {
         if let Some(p) = &drafts.links[index].phase
             && let Some(entry) = draft.phases.get_mut(p)
         {
@@ -274,7 +278,7 @@ pub(crate) fn build_workstream(
             },
         );
         draft.acceptance = Some(index);
-        draft.steps.push(index);
+        draft.steps.end = index + 1;
     }
     draft.id = id;
     drafts.workstreams.push(draft);

@@ -88,11 +88,11 @@ pub(crate) fn external_references<'a>(
     if w.multi_step {
         let local: HashSet<&str> = w
             .steps
-            .iter()
-            .filter_map(|&s| drafts.steps[s].id.as_str().split_once('/').map(|(_, l)| l))
+            .clone()
+            .filter_map(|s| drafts.steps[s].id.as_str().split_once('/').map(|(_, l)| l))
             .chain(w.phases.keys().map(String::as_str))
             .collect();
-        for &s in &w.steps {
+        for s in w.steps.clone() {
             for d in &drafts.links[s].depends_on {
                 if !local.contains(d.as_str()) {
                     out.insert(head(d));
