@@ -22,8 +22,9 @@ use serde_json::Value;
 
 use super::other_fields::OtherFields;
 
-/// One workstream object of a file.
-#[derive(Debug, Deserialize)]
+/// One workstream object of a file: the fields only a workstream has, and the fields it
+/// shares with a step.
+#[derive(Debug)]
 pub(crate) struct RawWorkstream {
     /// The OpenSpec change this workstream implements (informational).
     pub openspec_change: Option<String>,
@@ -35,8 +36,32 @@ pub(crate) struct RawWorkstream {
     /// Phases grouping further steps.
     pub phases: Option<Vec<RawPhase>>,
     /// The fields a workstream shares with a step (its own id, tool, tasks, ...).
-    #[serde(flatten)]
     pub fields: RawFields,
+}
+
+impl RawWorkstream {
+    /// Moves a workstream object into its raw struct. The workstream-only fields are taken
+    /// out of the object first and the rest is deserialized as [`RawFields`] directly: the
+    /// same as flattening `fields`, without serde's intermediate copy of every field.
+    pub fn from_value(value: Value) -> Result<RawWorkstream, serde_json::Error> {
+        let Value::Object(mut object) = value else {
+            return Err(de::Error::custom("a workstream is a JSON object"));
+        };
+        Ok(RawWorkstream {
+            openspec_change: take(&mut object, "openspec_change")?,
+            steps: take(&mut object, "steps")?,
+            phases: take(&mut object, "phases")?,
+            fields: RawFields::deserialize(Value::Object(object))?,
+        })
+    }
+}
+
+/// Removes `key` from `object` and deserializes it, if present.
+fn take<T: de::DeserializeOwned>(
+    object: &mut serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<T>, serde_json::Error> {
+    object.remove(key).map(serde_json::from_value).transpose()
 }
 
 /// A phase: a named group of steps; its `depends_on` names other phases.
@@ -171,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_workstream_with_phases_lists_its_step_objects_in_order() {
-        let raw: RawWorkstream = serde_json::from_value(serde_json::json!({
+        let raw = RawWorkstream::from_value(serde_json::json!({
             "id": "w", "_note": "comment", "ccpm_issue": 7,
             "steps": [{"id": "a", "tasks": "one"}],
             "phases": [{"id": "p", "name": "P", "steps": [{"id": "b", "tasks": ["x", "y"], "fix_attempts": 2.0}]}]

@@ -213,7 +213,7 @@ fn schema_checked(
         }
         return None;
     }
-    match RawWorkstream::deserialize(value) {
+    match RawWorkstream::from_value(value) {
         Ok(raw) => Some(SourcedWorkstream {
             raw: Box::new(raw),
             file: Arc::clone(file),

@@ -115,13 +115,14 @@ mod tests {
 
     use super::*;
     use crate::model::loader_tests::catalog;
+    use crate::model::raw_workstream::RawWorkstream;
     use crate::model::workstream_builder::build_workstream;
     use crate::model::workstream_file::SourcedWorkstream;
 
     fn built(v: serde_json::Value) -> Drafts {
         let mut drafts = Drafts::default();
         let sourced = SourcedWorkstream {
-            raw: Box::new(serde_json::from_value(v).unwrap()),
+            raw: Box::new(RawWorkstream::from_value(v).unwrap()),
             file: Arc::from(Path::new("w.json")),
             pointer: String::new(),
         };
