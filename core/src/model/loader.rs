@@ -1,4 +1,10 @@
-//! Loading: files -> raw workstreams -> selection -> typed steps -> resolved dependencies.
+//! Loading: files -> (per workstream object: raw workstream -> typed steps) -> selection
+//! -> resolved dependencies.
+//!
+//! Each workstream object is built into its steps as soon as it is read, so the raw form
+//! of a whole file never sits in memory; the findings of building it are kept aside and
+//! reported only if the workstream is selected, in file order, so the output is the same
+//! as if selection had come first.
 //!
 //! Given files are read strictly: every problem is an error. A given directory is read
 //! strictly, every top-level `*.json` in it. The sibling files of a given file (the other

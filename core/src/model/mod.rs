@@ -8,9 +8,10 @@
 //!    object checked against `schema/workstream.schema.json` (JSON Schema 2020-12) and
 //!    deserialized into plain serde structs that mirror the JSON (`raw_workstream`);
 //!    fields they do not type are kept by name (`other_fields`);
-//! 2. typed: the selected raw workstreams are turned into [`Step`]s (`workstream_builder`,
-//!    `step_draft`: inheritance, defaults, tool and scope checks), then dependencies are
-//!    resolved across the set and checked for cycles (`dependency_resolution`).
+//! 2. typed: each raw workstream is turned into [`Step`]s as soon as it is read
+//!    (`workstream_builder`, `step_draft`: inheritance, defaults, tool and scope checks);
+//!    then the workstreams to load are selected (`workstream_selection`) and dependencies
+//!    resolved across them and checked for cycles (`dependency_resolution`).
 //!
 //! Everything downstream (planner, engine) works on the resulting [`WorkstreamSet`] and
 //! never re-reads the JSON.
@@ -18,11 +19,13 @@
 //! ```text
 //! load_workstreams (loader)
 //!   file_discovery ---- given files; siblings only when a depends_on needs them
-//!   workstream_file --- bytes -> JSON -> schema (schema) -> RawWorkstream, one item at a time
-//!   workstream_selection -- duplicate ids; given workstreams + what they depend on
+//!   workstream_file --- bytes -> JSON -> schema (schema) -> RawWorkstream, one item at a time,
+//!                       each handed on at once to
 //!   workstream_builder -- RawWorkstream -> Steps (step_draft, tool_resolution,
 //!                         declared_scope, error_settings, other_fields)
+//!   workstream_selection -- duplicate ids; given workstreams + what they depend on
 //!   dependency_resolution -- names -> steps, exit steps, definition_hash, semantic_checks
+//!                            (id maps use id_hasher)
 //! ```
 //!
 //! Format rules come from the tool this one replaces (see `shared/conformance`): keys

@@ -62,7 +62,8 @@ pub(crate) struct StepLinks {
     pub phase: Option<String>,
 }
 
-/// Every selected workstream, built. `steps` and `links` are parallel.
+/// Workstreams built (every one read, until selection keeps some: [`Drafts::select`]).
+/// `steps` and `links` are parallel.
 #[derive(Default)]
 pub(crate) struct Drafts {
     pub workstreams: Vec<WorkstreamDraft>,
