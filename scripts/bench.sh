@@ -19,13 +19,16 @@
 #   3. plan: `pipeline plan --format json` of a 10,000-step DAG: best of 5 under 200 ms;
 #   4. resume: resume of a 10,000-step run with one (failed) step left: it starts < 1 s;
 #   5. memory: peak RSS of `pipeline run`, `plan` and `resume` of the 10,000-step DAG
-#      < 100 MiB (runs the 10,000-step run and resume of section 4).
+#      < 100 MiB (runs the 10,000-step run and resume of section 4);
+#   6. large: `pipeline plan` and `pipeline validate` of a 100,000-step workstream file
+#      (100 layers x 1,000): each under 1 s (best of 3) and under 150 MiB peak RSS (about
+#      1.5 KiB per step); Python's `json.load` of the same file for scale.
 #
 # Usage: scripts/bench.sh [--write] [--runs N] [--keep] [--only SECTION]
 #   --write         rewrite docs/BENCHMARKS.md (all sections; not with --only)
 #   --runs N        repetitions of sections 1 and 2, interleaved (default 3; medians)
 #   --keep          keep the scratch directory (printed) for inspection
-#   --only SECTION  run one section (noop, worktrees, plan, resume or memory) and print
+#   --only SECTION  run one section (noop, worktrees, plan, resume, memory or large) and print
 #                   its rows only
 # Environment: PIPELINE_BIN (a binary to measure; default: `cargo build --release -p
 #              pipeline` is run first and target/release/pipeline measured),
@@ -39,7 +42,7 @@ WRITE=0
 RUNS=3
 KEEP=0
 ONLY=""
-SECTIONS="noop worktrees plan resume memory"
+SECTIONS="noop worktrees plan resume memory large"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --write) WRITE=1 ;;
@@ -397,12 +400,43 @@ EOF
     [[ $done_n -eq 10000 ]] || die "after resume $done_n of $total_n steps are completed"
 }
 
+# --- 6. plan and validate of 100,000 steps ------------------------------------------------
+# The same generator as sections 3-5, ten times wider: 100,000 single-step workstreams in
+# one file (about 8.8 MB). Each command runs 3 times; the best wall time and the largest
+# peak RSS are kept. Python's json.load of the file is the yardstick for "reading it at all".
+bench_large() {
+    local D6="$WORK/large" cmd i best rss t
+    log "6. plan and validate of a 100,000-step workstream file (100 layers x 1,000), best of 3"
+    mkdir -p "$D6/ws"
+    python3 "$HERE/gen_dag.py" --layers 100 --width 1000 --seed 6 --json "$D6/ws/large.json" >/dev/null
+    new_repo "$D6/repo"
+    put s6.bytes "$(wc -c <"$D6/ws/large.json")"
+    for cmd in plan validate; do
+        best="" rss=0
+        for i in 1 2 3; do
+            timed "$D6/$cmd.time" "$BIN" "$cmd" "$D6/ws/large.json" --repo "$D6/repo" >"$D6/$cmd.out" ||
+                die "pipeline $cmd of 100,000 steps failed: $(tail -3 "$D6/$cmd.out")"
+            t=$(field "$D6/$cmd.time" 1)
+            if [[ -z $best ]] || awk -v a="$t" -v b="$best" 'BEGIN{exit !(a < b)}'; then best=$t; fi
+            if (( $(field "$D6/$cmd.time" 4) > rss )); then rss=$(field "$D6/$cmd.time" 4); fi
+        done
+        put "s6.$cmd.best_s" "$best"
+        put "s6.$cmd.rss_kib" "$rss"
+    done
+    grep -q "^Plan: 100000 steps in 100 waves" "$D6/plan.out" || die "unexpected plan: $(head -1 "$D6/plan.out")"
+    grep -q "^valid: 100000 workstreams, 100000 steps" "$D6/validate.out" || die "unexpected validate output: $(tail -1 "$D6/validate.out")"
+    timed "$D6/python.time" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$D6/ws/large.json"
+    put s6.python.wall "$(field "$D6/python.time" 1)"
+    put s6.python.rss_kib "$(field "$D6/python.time" 4)"
+}
+
 # --- the sections, in this order (with --only, just the one named) ----------------------------
 want noop && bench_noop
 want worktrees && bench_worktrees
 want plan && bench_plan
 want memory && bench_plan_rss
 { want resume || want memory; } && bench_run_resume
+want large && bench_large
 
 # --- summary ----------------------------------------------------------------------------
 log "done; summary:"

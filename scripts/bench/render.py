@@ -185,6 +185,19 @@ def main() -> int:
                      f"{one('s5.run.wall')} s / {one('s5.run.cpu')} s", ""))
 
     tag("memory")
+    # 6. plan and validate of 100,000 steps
+    for cmd in ("plan", "validate"):
+        best, kib = num(f"s6.{cmd}.best_s"), num(f"s6.{cmd}.rss_kib")
+        if best is not None:
+            rows.append((f"`{cmd}` of 100,000 steps (best of 3)", "< 1 s", f"**{best:.2f} s**", verdict(best < 1.0)))
+        if kib is not None:
+            mib = kib / 1024
+            rows.append((f"peak RSS, `{cmd}` of 100,000 steps", "< 150 MiB",
+                         f"**{mib:.1f} MiB** ({kib * 1024 / 100000:.0f} bytes per step)", verdict(mib < 150)))
+    if num("s6.python.wall") is not None:
+        rows.append(("  Python `json.load` of the same file", "(info)",
+                     f"{one('s6.python.wall')} s, {num('s6.python.rss_kib') / 1024:.1f} MiB", ""))
+    tag("large")
     if a.only:
         rows = [r for r, t in zip(rows, tags) if t == a.only]
         if not rows:
@@ -239,7 +252,7 @@ def write_doc(path, v, one, med, rows, keep):
         "scripts/bench.sh                    # prints the summary table (4-8 minutes here)",
         "scripts/bench.sh --write            # and rewrites this file",
         "scripts/bench.sh --runs 5 --keep    # more repetitions; keep the scratch directory",
-        "scripts/bench.sh --only worktrees   # one section (noop, worktrees, plan, resume, memory),",
+        "scripts/bench.sh --only worktrees   # one section (noop, worktrees, plan, resume, memory, large),",
         "                                    # its rows printed only (no --write)",
         "```",
         "",
@@ -304,6 +317,10 @@ def write_doc(path, v, one, med, rows, keep):
         "   to the sink's `attempt_started` event on stdout, and to exit; checked: 10,000 completed.",
         "5. **Memory.** Max RSS (`/usr/bin/time`, `%M`) of the 10,000-step run of item 4 (it",
         "   executes all 10,000 steps; only the sink fails), of `plan` of it, and of the resume.",
+        "6. **Plan and validate of 100,000 steps.** `gen_dag.py --layers 100 --width 1000 --seed 6`:",
+        f"   one file of 100,000 single-step workstreams ({one('s6.bytes')} bytes). `pipeline plan` (text)",
+        "   and `pipeline validate` of it, 3 runs each: best wall time and largest max RSS. For scale,",
+        "   Python's `json.load` of the same file (which only parses it).",
         "",
     ]
     with open(path, "w", encoding="utf-8") as f:

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use pipeline_core::engine::load_and_plan;
-use pipeline_core::planning::{PlanFormat, render_plan};
+use pipeline_core::engine::{EngineError, load_and_plan};
+use pipeline_core::planning::{PlanFormat, write_plan};
 
 use super::exit;
 use crate::cli::{self, RepoArgs};
@@ -22,6 +22,10 @@ pub fn plan(
         cli::PlanFormat::Json => PlanFormat::Json,
         cli::PlanFormat::Dot => PlanFormat::Dot,
     };
-    print!("{}", render_plan(&set, &plan, format));
+    // Written as rendered: the text of a large plan is never held whole.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write_plan(&set, &plan, format, &mut out)
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .map_err(|e| EngineError::Internal(format!("cannot write the plan: {e}")))?;
     Ok(exit::OK)
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use pipeline_core::engine::{EngineError, load_and_plan};
-use pipeline_core::model::{Diagnostic, Severity};
+use pipeline_core::model::{ValidationDiagnostic, ValidationSeverity};
 
 use super::exit;
 use crate::cli::RepoArgs;
@@ -27,13 +27,13 @@ pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, C
         }
         Err(e) => return Err(e.into()),
     };
-    let mut notes: Vec<Diagnostic> = set.notes.clone();
+    let mut notes: Vec<ValidationDiagnostic> = set.notes.clone();
     for e in plan.exclusions(&set) {
         let step = set.step(&e.a);
-        let file = step.map(|s| s.file.clone()).unwrap_or_default();
+        let file = step.map(|s| s.file.to_path_buf()).unwrap_or_default();
         let pointer = step.map(|s| s.pointer.clone()).unwrap_or_default();
         notes.push(
-            Diagnostic::note(
+            ValidationDiagnostic::note(
                 file,
                 pointer,
                 format!(
@@ -54,7 +54,10 @@ pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, C
         }))?;
         return Ok(exit::OK);
     }
-    for n in notes.iter().filter(|n| n.severity == Severity::Note) {
+    for n in notes
+        .iter()
+        .filter(|n| n.severity == ValidationSeverity::Note)
+    {
         println!("{n}");
     }
     println!(

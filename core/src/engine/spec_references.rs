@@ -10,7 +10,7 @@ use std::path::Path;
 use pipeline_specs::layout::Layout;
 use pipeline_specs::resolver::resolve;
 
-use crate::model::{Diagnostic, LoadError, StepId, WorkstreamSet};
+use crate::model::{LoadError, StepId, ValidationDiagnostic, WorkstreamSet};
 
 /// Prompt text per step with `specs`, resolved in `repo_root/openspec`.
 ///
@@ -36,7 +36,7 @@ pub(crate) fn resolve_spec_references(
                     ));
                 }
                 Err(e) => diagnostics.push(
-                    Diagnostic::error(
+                    ValidationDiagnostic::error(
                         &step.file,
                         format!("{}/specs/{i}", step.pointer),
                         format!("unresolvable reference: {e}"),

@@ -45,7 +45,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn errors(r: Result<WorkstreamSet, LoadError>) -> Vec<Diagnostic> {
+fn errors(r: Result<WorkstreamSet, LoadError>) -> Vec<ValidationDiagnostic> {
     match r {
         Ok(_) => panic!("expected a load error"),
         Err(e) => e.errors().cloned().collect(),
@@ -268,4 +268,192 @@ fn workstream_acceptance_gate_and_cross_workstream_dependencies() {
     assert_eq!(a.depends_on, vec![StepId::workstream("base")]);
     let m = set.workstreams.iter().find(|w| w.id == "m").unwrap();
     assert_eq!(m.exit_steps, vec![StepId::nested("m", "_acceptance")]);
+}
+
+#[test]
+fn siblings_are_read_only_for_a_dependency_outside_the_given_files() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "broken.json",
+        "{\"id\": \"broken\", \"command\": ",
+    );
+    // Same id as the given workstream: a conflict only if siblings are read.
+    write(
+        d.path(),
+        "twin.json",
+        r#"{"id": "alone", "command": "true"}"#,
+    );
+    write(
+        d.path(),
+        "base.json",
+        r#"{"id": "base", "command": "true"}"#,
+    );
+    let alone = write(
+        d.path(),
+        "alone.json",
+        r#"{"id": "alone", "steps": [{"id": "a", "command": "true"}, {"id": "b", "command": "true", "depends_on": ["a"]}]}"#,
+    );
+    let set = load(std::slice::from_ref(&alone)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.workstreams.len(), 1);
+    assert_eq!(set.files, vec![alone.clone()]);
+    assert!(
+        !set.notes.iter().any(|n| n.message.contains("sibling")),
+        "{:?}",
+        set.notes
+    );
+
+    // A dependency on a sibling's workstream reads the siblings, and says which one it used.
+    let user = write(
+        d.path(),
+        "user.json",
+        r#"{"id": "user", "command": "true", "depends_on": ["base"]}"#,
+    );
+    let set = load(std::slice::from_ref(&user)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.workstreams.len(), 2);
+    assert_eq!(set.files, vec![user.clone(), d.path().join("base.json")]);
+    let read: Vec<String> = set
+        .notes
+        .iter()
+        .filter(|n| n.message.starts_with("sibling file read"))
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        read,
+        vec![format!(
+            "note: {}: sibling file read for depends_on: it defines workstream `base`",
+            d.path().join("base.json").display()
+        )]
+    );
+    // The broken sibling was read too, but nothing needed it: no finding about it.
+    assert!(!set.notes.iter().any(|n| n.file.ends_with("broken.json")));
+}
+
+#[test]
+fn siblings_read_for_a_dependency_bring_their_problems_along() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "broken.json", "{\"id\": \"gone\", \"command\": ");
+    write(
+        d.path(),
+        "twin.json",
+        r#"{"id": "user", "command": "true"}"#,
+    );
+    let user = write(
+        d.path(),
+        "user.json",
+        r#"{"id": "user", "command": "true", "depends_on": ["gone"]}"#,
+    );
+    let err = match load(std::slice::from_ref(&user)) {
+        Ok(_) => panic!("expected a load error"),
+        Err(e) => e,
+    };
+    let text: Vec<String> = err.diagnostics.iter().map(|d| d.to_string()).collect();
+    // The sibling defining the same id as the given workstream is a conflict now...
+    assert!(
+        text.iter()
+            .any(|t| t.contains("twin.json") && t.contains("duplicate workstream id `user`")),
+        "{text:#?}"
+    );
+    // ...and the dependency that stays unknown points at the sibling that did not load.
+    assert!(
+        text.iter().any(|t| t.contains("unknown dependency `gone`")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|t| t.starts_with("note: ")
+            && t.contains("broken.json")
+            && t.contains("sibling file not loaded: invalid JSON")),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn local_step_and_phase_names_do_not_pull_in_siblings() {
+    let d = tempfile::tempdir().unwrap();
+    // A sibling workstream named like a local step: it must not join the set.
+    write(d.path(), "a.json", r#"{"id": "a", "command": "true"}"#);
+    let f = write(
+        d.path(),
+        "w.json",
+        r#"{"id": "w", "steps": [{"id": "a", "command": "true"}, {"id": "b", "command": "true", "depends_on": ["a", "p"]}],
+            "phases": [{"id": "p", "steps": [{"id": "c", "command": "true"}]}]}"#,
+    );
+    let set = load(&[f]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.workstreams.len(), 1);
+    let b = set.step(&StepId::nested("w", "b")).unwrap();
+    assert_eq!(
+        b.depends_on,
+        vec![StepId::nested("w", "a"), StepId::nested("w", "c")]
+    );
+}
+
+#[test]
+fn comments_are_ignored_and_other_fields_are_noted_once() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "w.json",
+        r#"{"id": "w", "_comment": "x", "owner": "me", "metadata": {"k": 1}, "tool": "aider",
+            "steps": [{"id": "a", "tasks": "t", "_why": "y", "labels": ["x"]}, {"id": "b", "tasks": ["u"], "depends_on": ["a"]}]}"#,
+    );
+    let set = load(&[f]).unwrap_or_else(|e| panic!("{e}"));
+    let notes: Vec<(&str, &str)> = set
+        .notes
+        .iter()
+        .map(|n| (n.location.as_str(), n.message.as_str()))
+        .collect();
+    assert_eq!(
+        notes,
+        vec![
+            ("/owner", "field `owner` is not interpreted; kept as data"),
+            (
+                "/steps/0/labels",
+                "field `labels` is not interpreted; kept as data"
+            ),
+        ]
+    );
+    let a = set.step(&StepId::nested("w", "a")).unwrap();
+    assert_eq!(a.tool, ToolChoice::Profile("aider".into()));
+    assert_eq!(a.tasks, vec!["t"]);
+}
+
+/// Definition hashes decide on resume whether a completed step is kept: they must not change
+/// between versions for an unchanged step. These values were recorded by the loader before
+/// the raw/typed rewrite (`steps.definition_hash` of a run's state database).
+#[test]
+fn definition_hashes_are_stable_across_versions() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "w.json",
+        r#"[{"id": "a", "command": "true", "isolation": "none", "env": {"B": "2", "A": "1"}, "timeout_sec": 5, "files_scope": ["src"], "acceptance_tests": ["true", {"name": "n", "command": "test -d .", "timeout_sec": 2.5}]},
+ {"id": "m", "depends_on": ["a"], "isolation": "none", "tool": "shell", "tasks": "t", "steps": [{"id": "s1", "command": "true", "specs": []}, {"id": "s2", "command": "true", "depends_on": ["s1"], "context_files": ["README"]}], "acceptance_tests": ["true"]}]"#,
+    );
+    let set = load(&[f]).unwrap_or_else(|e| panic!("{e}"));
+    let hashes: Vec<(&str, &str)> = set
+        .steps
+        .iter()
+        .map(|s| (s.id.as_str(), s.definition_hash.as_str()))
+        .collect();
+    assert_eq!(
+        hashes,
+        vec![
+            (
+                "a",
+                "ce8e4f5f4f2b02c7ef6b87b66142d467b0f9de7fafde48fee1f1f90a19013502"
+            ),
+            (
+                "m/s1",
+                "290c51a1cbde8d653d6c92a8d31054de71151abce4e9d38ce5ae0e3b352564c3"
+            ),
+            (
+                "m/s2",
+                "58dc43c92636148b78987b3b5bbab0911d80cb3ba4af76f4a4b3b69dcd470555"
+            ),
+            (
+                "m/_acceptance",
+                "92592f1f35b8c1f1387dded277db41cd9e046813e8a9d5f229c3d015c1e3a4c2"
+            ),
+        ]
+    );
 }

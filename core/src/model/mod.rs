@@ -1,11 +1,32 @@
 //! Workstream model and loader.
 //!
 //! A workstream file (JSON; one workstream object or an array of them) is read once at the
-//! edge by [`load_workstreams`]: parsed (with line and column on syntax errors), checked
-//! against `schema/workstream.schema.json` (JSON Schema 2020-12), normalised into typed
-//! [`Step`]s, and checked semantically (duplicate ids, unknown dependencies, cycles, unknown
-//! tools, paths escaping the repository, empty workstreams). Everything downstream (planner,
-//! engine) works on the resulting [`WorkstreamSet`] and never re-reads the JSON.
+//! edge by [`load_workstreams`], in two layers, like a command line parsed into low-level
+//! arguments and turned once into high-level ones:
+//!
+//! 1. raw: each file is parsed (with line and column on syntax errors) and each workstream
+//!    object checked against `schema/workstream.schema.json` (JSON Schema 2020-12) and
+//!    deserialized into plain serde structs that mirror the JSON (`raw_workstream`);
+//!    fields they do not type are kept by name (`other_fields`);
+//! 2. typed: each raw workstream is turned into [`Step`]s as soon as it is read
+//!    (`workstream_builder`, `step_draft`: inheritance, defaults, tool and scope checks);
+//!    then the workstreams to load are selected (`workstream_selection`) and dependencies
+//!    resolved across them and checked for cycles (`dependency_resolution`).
+//!
+//! Everything downstream (planner, engine) works on the resulting [`WorkstreamSet`] and
+//! never re-reads the JSON.
+//!
+//! ```text
+//! load_workstreams (loader)
+//!   file_discovery ---- given files; siblings only when a depends_on needs them
+//!   workstream_file --- bytes -> JSON -> schema (schema) -> RawWorkstream, one item at a time,
+//!                       each handed on at once to
+//!   workstream_builder -- RawWorkstream -> Steps (step_draft, tool_resolution,
+//!                         declared_scope, error_settings, other_fields)
+//!   workstream_selection -- duplicate ids; given workstreams + what they depend on
+//!   dependency_resolution -- names -> steps, exit steps, definition_hash, semantic_checks
+//!                            (id maps use id_hasher)
+//! ```
 //!
 //! Format rules come from the tool this one replaces (see `shared/conformance`): keys
 //! starting with `_` are comments; a workstream without `steps` is a single step whose prompt
@@ -13,24 +34,36 @@
 //! depend on every step of the named phase; `depends_on` between workstreams may name
 //! workstreams of sibling files in the same directory.
 
-mod diagnostic;
+mod declared_scope;
+mod definition_hash;
+mod dependency_resolution;
+mod error_settings;
+mod file_discovery;
 mod file_scope;
+mod id_hasher;
 mod loader;
-mod normalize;
+mod other_fields;
+mod raw_workstream;
 mod schema;
 mod semantic_checks;
 mod step;
+mod step_draft;
 mod step_id;
 mod tool_catalog;
+mod tool_resolution;
+mod validation_diagnostic;
+mod workstream_builder;
+mod workstream_file;
+mod workstream_selection;
 mod workstream_set;
 
 #[cfg(test)]
 mod loader_tests;
 
-pub use diagnostic::{Diagnostic, LoadError, Severity};
 pub use file_scope::{FileScope, ScopePathError, check_scope_path};
 pub use loader::{LoadOptions, load_workstreams};
 pub use step::{AcceptanceTest, CompensationAction, Isolation, Step, StepKind, ToolChoice};
 pub use step_id::StepId;
 pub use tool_catalog::ToolCatalog;
+pub use validation_diagnostic::{LoadError, ValidationDiagnostic, ValidationSeverity};
 pub use workstream_set::{Workstream, WorkstreamSet};

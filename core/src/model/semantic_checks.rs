@@ -1,18 +1,19 @@
 //! Checks that need the whole set of steps: dependency cycles.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::{Diagnostic, Step};
+use super::id_hasher::IdMap;
+use super::{Step, ValidationDiagnostic};
 
 /// One error per dependency cycle, printing the cycle as `a -> b -> c -> a` where each
 /// step depends on the next. Deterministic: each cycle starts at its first step in file order.
-pub(crate) fn check_cycles(steps: &[Step]) -> Vec<Diagnostic> {
+pub(crate) fn check_cycles(steps: &[Step]) -> Vec<ValidationDiagnostic> {
     let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(steps.len(), steps.len());
     let nodes: Vec<NodeIndex> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
-    let index: HashMap<&str, usize> = steps
+    let index: IdMap<&str, usize> = steps
         .iter()
         .enumerate()
         .map(|(i, s)| (s.id.as_str(), i))
@@ -39,7 +40,7 @@ pub(crate) fn check_cycles(steps: &[Step]) -> Vec<Diagnostic> {
         let text: Vec<&str> = path.iter().map(|n| steps[graph[*n]].id.as_str()).collect();
         let s = &steps[graph[first]];
         out.push(
-            Diagnostic::error(
+            ValidationDiagnostic::error(
                 &s.file,
                 format!("{}/depends_on", s.pointer),
                 format!(

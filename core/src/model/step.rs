@@ -1,7 +1,8 @@
 //! A normalised step: what the planner schedules and the executor runs.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 
 use super::StepId;
 
@@ -68,8 +69,10 @@ pub struct Step {
     pub id: StepId,
     pub workstream: String,
     pub kind: StepKind,
-    /// File that defines the step and the JSON pointer of its object in that file.
-    pub file: PathBuf,
+    /// File that defines the step (shared by the steps and workstreams of the file) and the
+    /// JSON pointer of its object in that file.
+    #[serde(serialize_with = "serialize_path")]
+    pub file: Arc<Path>,
     pub pointer: String,
     pub description: Option<String>,
     pub tool: ToolChoice,
@@ -115,6 +118,14 @@ pub struct Step {
     /// SHA-256 (hex) of the step's normalised definition: what decides, on resume, whether
     /// a completed step is still valid.
     pub definition_hash: String,
+}
+
+/// A shared path serialises as the path.
+pub(crate) fn serialize_path<S: serde::Serializer>(
+    path: &Arc<Path>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&**path, serializer)
 }
 
 impl Step {

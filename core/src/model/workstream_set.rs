@@ -1,22 +1,23 @@
 //! The loaded, validated set of workstreams and their steps.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::{Diagnostic, Step, StepId};
+use super::id_hasher::IdMap;
+use super::{Step, StepId, ValidationDiagnostic};
 
 /// A workstream after loading: its identity and which steps it consists of.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Workstream {
     pub id: String,
-    pub file: PathBuf,
+    /// The file that defines it (shared with its steps).
+    #[serde(serialize_with = "super::step::serialize_path")]
+    pub file: Arc<Path>,
     /// JSON pointer of the workstream object in `file` (`""` or `/3`).
     pub pointer: String,
     pub openspec_change: Option<String>,
-    /// Workstream-level `depends_on`, as written.
-    pub depends_on: Vec<String>,
     /// All its steps, in file order (the acceptance gate last).
     pub steps: Vec<StepId>,
     /// What a dependent waits for: the acceptance gate if any, else its last steps (sinks).
@@ -30,17 +31,17 @@ pub struct WorkstreamSet {
     pub workstreams: Vec<Workstream>,
     pub steps: Vec<Step>,
     /// Notes found while loading (fields not interpreted, skipped files, ...).
-    pub notes: Vec<Diagnostic>,
+    pub notes: Vec<ValidationDiagnostic>,
     /// Files the workstreams came from.
     pub files: Vec<PathBuf>,
-    index: HashMap<StepId, usize>,
+    index: IdMap<StepId, usize>,
 }
 
 impl WorkstreamSet {
     pub(crate) fn new(
         workstreams: Vec<Workstream>,
         steps: Vec<Step>,
-        notes: Vec<Diagnostic>,
+        notes: Vec<ValidationDiagnostic>,
         files: Vec<PathBuf>,
     ) -> Self {
         let index = steps

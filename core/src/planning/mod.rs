@@ -1,4 +1,4 @@
-//! Planner: the DAG of steps (petgraph), its waves, critical path and mutual exclusions.
+//! Planner: the DAG of steps, its waves, critical path and mutual exclusions.
 //!
 //! A [`Plan`] is computed once from a validated [`WorkstreamSet`](crate::model::WorkstreamSet)
 //! and used read-only by `pipeline plan` and by the scheduler. Waves are topological levels
@@ -12,5 +12,8 @@
 mod plan;
 mod plan_render;
 
+#[cfg(test)]
+mod plan_properties;
+
 pub use plan::{Exclusion, Plan, PlanError};
-pub use plan_render::{PlanFormat, render_plan};
+pub use plan_render::{PlanFormat, render_plan, write_plan};

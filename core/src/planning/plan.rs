@@ -2,8 +2,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use petgraph::graph::{DiGraph, NodeIndex};
-
 use crate::model::{FileScope, StepId, WorkstreamSet};
 
 /// Planning failed. Only possible for sets not produced by the loader (which rejects
@@ -25,13 +23,19 @@ pub struct Exclusion {
     pub reason: String,
 }
 
+/// Why two steps exclude each other pairwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PairConflict {
+    Group,
+    Scope,
+}
+
 /// The execution plan of a workstream set. Step indices are positions in
 /// `WorkstreamSet::steps`.
 #[derive(Debug)]
 pub struct Plan {
-    /// DAG with an edge dependency -> dependent; node weights are step indices.
-    pub graph: DiGraph<usize, ()>,
-    /// Direct dependencies and dependents of each step (indices).
+    /// Direct dependencies and dependents of each step (indices): the DAG, with an edge
+    /// dependency -> dependent.
     pub deps: Vec<Vec<usize>>,
     pub dependents: Vec<Vec<usize>>,
     /// Topological levels, each sorted by file order.
@@ -55,8 +59,6 @@ impl Plan {
     /// compares steps with declared scopes sharing a top-level directory.
     pub fn build(set: &WorkstreamSet) -> Result<Plan, PlanError> {
         let n = set.steps.len();
-        let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(n, n);
-        let nodes: Vec<NodeIndex> = (0..n).map(|i| graph.add_node(i)).collect();
         let mut deps = vec![Vec::new(); n];
         let mut dependents = vec![Vec::new(); n];
         for (i, s) in set.steps.iter().enumerate() {
@@ -67,7 +69,6 @@ impl Plan {
                         step: s.id.to_string(),
                         dependency: d.to_string(),
                     })?;
-                graph.add_edge(nodes[j], nodes[i], ());
                 deps[i].push(j);
                 dependents[j].push(i);
             }
@@ -146,7 +147,6 @@ impl Plan {
             .collect();
         let exclusive = set.steps.iter().map(|s| !s.parallel_ok).collect();
         Ok(Plan {
-            graph,
             deps,
             dependents,
             waves,
@@ -159,24 +159,25 @@ impl Plan {
         })
     }
 
-    /// Whether steps `a` and `b` must not run at the same time (ignoring the DAG).
+    /// Whether steps `a` and `b` must not run at the same time (ignoring the DAG): either
+    /// says `parallel_ok: false`, or they share a conflict group, or their declared scopes
+    /// overlap. Symmetric.
     pub fn excludes(&self, a: usize, b: usize) -> bool {
-        self.exclusion_reason(a, b).is_some()
+        self.exclusive[a] || self.exclusive[b] || self.pair_conflict(a, b).is_some()
     }
 
-    fn exclusion_reason(&self, a: usize, b: usize) -> Option<&'static str> {
-        if self.exclusive[a] || self.exclusive[b] {
-            return Some("parallel_ok: false");
-        }
+    /// Why two steps exclude each other pairwise: a shared conflict group, else
+    /// overlapping declared scopes.
+    fn pair_conflict(&self, a: usize, b: usize) -> Option<PairConflict> {
         if let (Some(x), Some(y)) = (self.conflict_group[a], self.conflict_group[b])
             && x == y
         {
-            return Some("conflict group");
+            return Some(PairConflict::Group);
         }
         if let (Some(x), Some(y)) = (&self.scope[a], &self.scope[b])
             && x.overlaps(y)
         {
-            return Some("overlapping files_scope");
+            return Some(PairConflict::Scope);
         }
         None
     }
@@ -184,6 +185,10 @@ impl Plan {
     /// Pairs of steps the DAG would let run at the same time but that exclude each other
     /// because of a shared conflict group or overlapping declared scopes (`parallel_ok:
     /// false` is not listed pairwise). Sorted by step order.
+    ///
+    /// Only steps that could conflict are compared: those sharing a conflict group, and
+    /// those whose scopes share a top-level directory (a scope entry that is a glob at the
+    /// top level, `.` or empty may overlap anything).
     pub fn exclusions(&self, set: &WorkstreamSet) -> Vec<Exclusion> {
         let mut candidates: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, s) in set.steps.iter().enumerate() {
@@ -192,8 +197,10 @@ impl Plan {
             }
             if self.scope[i].is_some() {
                 for e in &s.files_scope {
+                    let e = e.trim().replace('\\', "/");
                     let top = e.trim_start_matches("./").split('/').next().unwrap_or("");
-                    let key = if top.contains(['*', '?', '[', '{']) {
+                    let key = if top.is_empty() || top == "." || top.contains(['*', '?', '[', '{'])
+                    {
                         "scope:*".to_string()
                     } else {
                         format!("scope:{top}")
@@ -213,7 +220,7 @@ impl Plan {
             all.dedup();
             for (x, &a) in all.iter().enumerate() {
                 for &b in &all[x + 1..] {
-                    if self.excludes(a, b) && !self.ordered(a, b) {
+                    if self.pair_conflict(a, b).is_some() && !self.ordered(a, b) {
                         pairs.insert((a, b));
                     }
                 }
@@ -222,12 +229,12 @@ impl Plan {
         pairs
             .into_iter()
             .filter_map(|(a, b)| {
-                let reason = match self.exclusion_reason(a, b)? {
-                    "conflict group" => format!(
+                let reason = match self.pair_conflict(a, b)? {
+                    PairConflict::Group => format!(
                         "conflict group `{}`",
                         set.steps[a].conflict_group.as_deref().unwrap_or_default()
                     ),
-                    other => other.to_string(),
+                    PairConflict::Scope => "overlapping files_scope".to_string(),
                 };
                 Some(Exclusion {
                     a: set.steps[a].id.clone(),

@@ -1,10 +1,11 @@
 //! Rendering a plan as text (for people), JSON (for scripts; the issue #2 interface
 //! contract: `steps[]` with `id` and `depends_on`, `waves`, `critical_path`) or Graphviz DOT.
 
-use std::fmt::Write;
+use std::fmt;
+use std::io;
 
 use super::Plan;
-use crate::model::{Severity, Step, ToolChoice, WorkstreamSet};
+use crate::model::{Step, ToolChoice, ValidationSeverity, WorkstreamSet};
 
 /// Output format of `pipeline plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,16 +33,52 @@ fn tool_label(s: &Step) -> String {
 
 /// Renders `plan` of `set` in `format`. Text output ends with a newline.
 pub fn render_plan(set: &WorkstreamSet, plan: &Plan, format: PlanFormat) -> String {
-    match format {
-        PlanFormat::Text => render_text(set, plan),
-        PlanFormat::Json => render_json(set, plan),
-        PlanFormat::Dot => render_dot(set, plan),
+    let mut out = Vec::new();
+    // Writing into memory cannot fail.
+    let _ = write_plan(set, plan, format, &mut out);
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Writes `plan` of `set` in `format` to `out` as it is rendered, without holding the
+/// whole text (tens of megabytes for 100,000 steps in JSON). Errors: those of `out`.
+pub fn write_plan(
+    set: &WorkstreamSet,
+    plan: &Plan,
+    format: PlanFormat,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    if format == PlanFormat::Json {
+        return write_json(set, plan, out);
+    }
+    let mut adapter = FmtToIo { out, error: None };
+    let rendered = match format {
+        PlanFormat::Dot => render_dot(set, plan, &mut adapter),
+        _ => render_text(set, plan, &mut adapter),
+    };
+    match (rendered, adapter.error) {
+        (_, Some(e)) => Err(e),
+        (Err(_), None) => Err(io::Error::other("formatting the plan failed")),
+        (Ok(()), None) => Ok(()),
     }
 }
 
-fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
+/// Text formatting into an `io::Write`, keeping the first I/O error.
+struct FmtToIo<'a> {
+    out: &'a mut dyn io::Write,
+    error: Option<io::Error>,
+}
+
+impl fmt::Write for FmtToIo<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.out.write_all(s.as_bytes()).map_err(|e| {
+            self.error.get_or_insert(e);
+            fmt::Error
+        })
+    }
+}
+
+fn render_text(set: &WorkstreamSet, plan: &Plan, out: &mut dyn fmt::Write) -> fmt::Result {
+    writeln!(
         out,
         "Plan: {} step{} in {} wave{} from {} workstream{}; critical path {} step{}",
         set.steps.len(),
@@ -52,7 +89,7 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
         plural(set.workstreams.len()),
         plan.critical_path.len(),
         plural(plan.critical_path.len()),
-    );
+    )?;
     let width = set
         .steps
         .iter()
@@ -60,8 +97,12 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
         .max()
         .unwrap_or(0)
         .min(60);
+    let mut on_path = vec![false; set.steps.len()];
+    for &i in &plan.critical_path {
+        on_path[i] = true;
+    }
     for (w, wave) in plan.waves.iter().enumerate() {
-        let _ = writeln!(
+        writeln!(
             out,
             "\nWave {} ({} step{}{}):",
             w + 1,
@@ -72,20 +113,16 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
             } else {
                 ""
             }
-        );
+        )?;
         for &i in wave {
             let s = &set.steps[i];
-            let mark = if plan.critical_path.contains(&i) {
-                "*"
-            } else {
-                " "
-            };
-            let _ = write!(out, " {mark} {:width$}  {}", s.id.as_str(), tool_label(s));
+            let mark = if on_path[i] { "*" } else { " " };
+            write!(out, " {mark} {:width$}  {}", s.id.as_str(), tool_label(s))?;
             if !s.depends_on.is_empty() {
                 let deps: Vec<&str> = s.depends_on.iter().map(|d| d.as_str()).collect();
-                let _ = write!(out, "  <- {}", deps.join(", "));
+                write!(out, "  <- {}", deps.join(", "))?;
             }
-            out.push('\n');
+            out.write_char('\n')?;
         }
     }
     let path: Vec<&str> = plan
@@ -93,30 +130,30 @@ fn render_text(set: &WorkstreamSet, plan: &Plan) -> String {
         .iter()
         .map(|&i| set.steps[i].id.as_str())
         .collect();
-    let _ = writeln!(out, "\nCritical path (*): {}", path.join(" -> "));
+    writeln!(out, "\nCritical path (*): {}", path.join(" -> "))?;
     let exclusions = plan.exclusions(set);
     if !exclusions.is_empty() {
-        let _ = writeln!(out, "\nNever at the same time:");
+        writeln!(out, "\nNever at the same time:")?;
         for e in &exclusions {
-            let _ = writeln!(out, "  {} / {}: {}", e.a, e.b, e.reason);
+            writeln!(out, "  {} / {}: {}", e.a, e.b, e.reason)?;
         }
     }
     let notes = set
         .notes
         .iter()
-        .filter(|n| n.severity == Severity::Note)
+        .filter(|n| n.severity == ValidationSeverity::Note)
         .count();
     if notes > 0 {
-        let _ = writeln!(
+        writeln!(
             out,
             "\n{notes} note{} (see `pipeline validate`)",
             plural(notes)
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
-fn render_json(set: &WorkstreamSet, plan: &Plan) -> String {
+fn write_json(set: &WorkstreamSet, plan: &Plan, out: &mut dyn io::Write) -> io::Result<()> {
     use crate::model::{Isolation, StepId};
     #[derive(serde::Serialize)]
     struct JsonStep<'a> {
@@ -181,16 +218,13 @@ fn render_json(set: &WorkstreamSet, plan: &Plan) -> String {
             })
             .collect(),
     };
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    s.push('\n');
-    s
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
 }
 
-fn render_dot(set: &WorkstreamSet, plan: &Plan) -> String {
+fn render_dot(set: &WorkstreamSet, plan: &Plan, out: &mut dyn fmt::Write) -> fmt::Result {
     let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-    let mut out = String::from(
-        "digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
-    );
+    out.write_str("digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n")?;
     let on_path: std::collections::HashSet<usize> = plan.critical_path.iter().copied().collect();
     for (i, s) in set.steps.iter().enumerate() {
         let style = if on_path.contains(&i) {
@@ -198,13 +232,13 @@ fn render_dot(set: &WorkstreamSet, plan: &Plan) -> String {
         } else {
             ""
         };
-        let _ = writeln!(
+        writeln!(
             out,
             "  {} [label={}{}];",
             q(s.id.as_str()),
             q(&format!("{}\\n{}", s.id, tool_label(s))),
             style
-        );
+        )?;
     }
     for (i, s) in set.steps.iter().enumerate() {
         for &d in &plan.deps[i] {
@@ -213,17 +247,16 @@ fn render_dot(set: &WorkstreamSet, plan: &Plan) -> String {
             } else {
                 ""
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  {} -> {}{};",
                 q(set.steps[d].id.as_str()),
                 q(s.id.as_str()),
                 style
-            );
+            )?;
         }
     }
-    out.push_str("}\n");
-    out
+    out.write_str("}\n")
 }
 
 fn plural(n: usize) -> &'static str {

@@ -1,14 +1,18 @@
-//! Diagnostics produced while loading and validating workstream files.
+//! Findings about workstream files, produced while loading and validating them.
+//!
+//! Named `Validation*` to keep them apart from `pipeline_error::Diagnostic` and
+//! `pipeline_error::Severity`, which describe what a tool or test printed about the code
+//! (compiler errors, lint findings), not what is wrong with a workstream file.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// How serious a diagnostic is. Errors make the input invalid (exit code 2); notes are
+/// How serious a validation finding is. Errors make the input invalid (exit code 2); notes are
 /// information (a field kept but not interpreted, a sibling file skipped, steps serialised
 /// because their scopes overlap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub enum ValidationSeverity {
     Error,
     Note,
 }
@@ -17,8 +21,8 @@ pub enum Severity {
 /// `/steps/2/depends_on/0`, or `line L, column C` for syntax errors), which step, what is
 /// wrong and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Diagnostic {
-    pub severity: Severity,
+pub struct ValidationDiagnostic {
+    pub severity: ValidationSeverity,
     pub file: PathBuf,
     /// JSON pointer into the file, or `line L, column C`; empty for the whole file.
     pub location: String,
@@ -29,16 +33,16 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
-impl Diagnostic {
+impl ValidationDiagnostic {
     /// An error at `location` of `file`.
     pub fn error(
-        file: impl Into<PathBuf>,
+        file: impl AsRef<Path>,
         location: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            file: file.into(),
+        ValidationDiagnostic {
+            severity: ValidationSeverity::Error,
+            file: file.as_ref().to_path_buf(),
             location: location.into(),
             step: None,
             message: message.into(),
@@ -48,13 +52,13 @@ impl Diagnostic {
 
     /// A note at `location` of `file`.
     pub fn note(
-        file: impl Into<PathBuf>,
+        file: impl AsRef<Path>,
         location: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Diagnostic {
-            severity: Severity::Note,
-            ..Diagnostic::error(file, location, message)
+        ValidationDiagnostic {
+            severity: ValidationSeverity::Note,
+            ..ValidationDiagnostic::error(file, location, message)
         }
     }
 
@@ -71,11 +75,11 @@ impl Diagnostic {
     }
 }
 
-impl fmt::Display for Diagnostic {
+impl fmt::Display for ValidationDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = match self.severity {
-            Severity::Error => "error",
-            Severity::Note => "note",
+            ValidationSeverity::Error => "error",
+            ValidationSeverity::Note => "note",
         };
         write!(f, "{level}: {}", self.file.display())?;
         if !self.location.is_empty() {
@@ -96,15 +100,15 @@ impl fmt::Display for Diagnostic {
 /// and notes), in file order, so the user can fix them all at once.
 #[derive(Debug, Clone)]
 pub struct LoadError {
-    pub diagnostics: Vec<Diagnostic>,
+    pub diagnostics: Vec<ValidationDiagnostic>,
 }
 
 impl LoadError {
     /// The error diagnostics only.
-    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+    pub fn errors(&self) -> impl Iterator<Item = &ValidationDiagnostic> {
         self.diagnostics
             .iter()
-            .filter(|d| d.severity == Severity::Error)
+            .filter(|d| d.severity == ValidationSeverity::Error)
     }
 }
 

@@ -1,0 +1,91 @@
+//! Reading an object's declared file scope (`files_scope` + `files_create`) and the paths
+//! of its `context_files`, rejecting paths that leave the repository.
+
+use std::path::Path;
+
+use super::raw_workstream::RawFields;
+use super::{FileScope, ValidationDiagnostic, check_scope_path};
+
+/// `files_scope` + `files_create` of an object (at `pointer`), without duplicates, when
+/// either is present; each bad path is an error pointing at its entry, and the kept entries
+/// must compile as a [`FileScope`].
+pub(crate) fn declared_scope(
+    fields: &RawFields,
+    file: &Path,
+    pointer: &str,
+    id: &str,
+    diags: &mut Vec<ValidationDiagnostic>,
+) -> Option<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    let mut present = false;
+    for (key, entries) in [
+        ("files_scope", &fields.files_scope),
+        ("files_create", &fields.files_create),
+    ] {
+        let Some(entries) = entries else { continue };
+        present = true;
+        for (i, e) in entries.iter().enumerate() {
+            match check_scope_path(e) {
+                Ok(()) => {
+                    if !out.iter().any(|x| x == e) {
+                        out.push(e.clone());
+                    }
+                }
+                Err(err) => diags.push(
+                    ValidationDiagnostic::error(
+                        file,
+                        format!("{pointer}/{key}/{i}"),
+                        format!("{key}: {err}"),
+                    )
+                    .with_step(id)
+                    .with_hint(
+                        "scope paths are relative to the repository root and stay inside it",
+                    ),
+                ),
+            }
+        }
+    }
+    if let Err(err) = FileScope::new(out.iter().map(String::as_str)) {
+        diags.push(
+            ValidationDiagnostic::error(
+                file,
+                format!("{pointer}/files_scope"),
+                format!("files_scope: {err}"),
+            )
+            .with_step(id),
+        );
+    }
+    present.then_some(out)
+}
+
+/// Errors for `context_files` entries that leave the repository. The entries are the
+/// step's own (at `pointer`), else its workstream's (at the workstream's pointer).
+pub(crate) fn check_context_files(
+    own: &RawFields,
+    pointer: &str,
+    workstream: Option<(&RawFields, &str)>,
+    file: &Path,
+    id: &str,
+    diags: &mut Vec<ValidationDiagnostic>,
+) {
+    let (entries, key) = match (&own.context_files, workstream) {
+        (Some(entries), _) => (entries, pointer),
+        (None, Some((ws, ws_pointer))) => match &ws.context_files {
+            Some(entries) => (entries, ws_pointer),
+            None => return,
+        },
+        (None, None) => return,
+    };
+    for (i, entry) in entries.iter().enumerate() {
+        if let Err(err) = check_scope_path(entry) {
+            diags.push(
+                ValidationDiagnostic::error(
+                    file,
+                    format!("{key}/context_files/{i}"),
+                    format!("context_files: {err}"),
+                )
+                .with_step(id),
+            );
+        }
+    }
+}

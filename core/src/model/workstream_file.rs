@@ -1,0 +1,327 @@
+//! Reading one workstream file into raw workstreams: UTF-8, JSON syntax (with line and
+//! column), the JSON Schema, then the raw structs.
+//!
+//! Memory: the JSON Schema check needs a `serde_json::Value`, but never of the whole file
+//! at once. A file holding an array is read element by element: each workstream object is
+//! parsed into a `Value`, checked against the schema, moved into its
+//! [`RawWorkstream`] (strings are moved, not copied) and handed to the caller, which
+//! builds its steps before the next one is parsed. Only a file holding a single object is
+//! one `Value` for a moment.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use super::ValidationDiagnostic;
+use super::raw_workstream::RawWorkstream;
+use super::schema::validate_workstream;
+
+/// One schema-valid workstream object and where it comes from.
+#[derive(Debug)]
+pub(crate) struct SourcedWorkstream {
+    /// Boxed so that a list of them stays small and each is freed as it is built.
+    pub raw: Box<RawWorkstream>,
+    /// The file that holds it (shared by every workstream of the file).
+    pub file: Arc<Path>,
+    /// JSON pointer of the object in its file: `""` for a single object, `/N` in an array.
+    pub pointer: String,
+}
+
+/// Reads `file`, handing each schema-valid workstream object to `accept` as soon as it is
+/// parsed (so that later checks still run on the valid ones; each invalid one is an error
+/// in `diags`). Returns `false` when the file cannot be read or parsed at all: it is then
+/// one error, and whatever `accept` received from it must be discarded.
+pub(crate) fn read_workstream_file(
+    file: &Path,
+    diags: &mut Vec<ValidationDiagnostic>,
+    accept: &mut dyn FnMut(SourcedWorkstream),
+) -> bool {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.push(ValidationDiagnostic::error(
+                file,
+                "",
+                format!("cannot read: {e}"),
+            ));
+            return false;
+        }
+    };
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t.strip_prefix('\u{feff}').unwrap_or(t),
+        Err(e) => {
+            diags.push(
+                ValidationDiagnostic::error(
+                    file,
+                    format!("byte {}", e.valid_up_to()),
+                    "file is not valid UTF-8",
+                )
+                .with_hint("save the file as UTF-8 JSON"),
+            );
+            return false;
+        }
+    };
+    let shared: Arc<Path> = Arc::from(file);
+    // Findings about items are kept apart until the whole file parsed: a syntax error
+    // anywhere makes the file one error, as if nothing had been read.
+    let mut item_diags = Vec::new();
+    let mut accept = |pointer: String, value: Value| {
+        if let Some(w) = schema_checked(&shared, pointer, value, &mut item_diags) {
+            accept(w);
+        }
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = de::Deserializer::deserialize_any(
+        &mut de,
+        TopLevelVisitor {
+            on_item: &mut accept,
+        },
+    )
+    .and_then(|top| de.end().map(|()| top));
+    let top = match top {
+        Ok(top) => top,
+        Err(e) => {
+            let mut d = ValidationDiagnostic::error(
+                file,
+                format!("line {}, column {}", e.line(), e.column()),
+                format!("invalid JSON: {e}"),
+            );
+            if e.is_eof() {
+                d = d.with_hint("the file ends early: is it truncated?");
+            }
+            diags.push(d);
+            return false;
+        }
+    };
+    match top {
+        TopLevel::Array { len: 0 } => diags.push(
+            ValidationDiagnostic::error(file, "", "empty array: the file holds no workstream")
+                .with_hint("add at least one workstream object"),
+        ),
+        TopLevel::Array { .. } => {}
+        TopLevel::Object(value) => {
+            if is_json_schema(&value) {
+                diags.push(ValidationDiagnostic::note(
+                    file,
+                    "",
+                    "skipped: a JSON Schema document, not a workstream",
+                ));
+                return true;
+            }
+            accept(String::new(), value);
+        }
+        TopLevel::Other(kind) => {
+            diags.push(ValidationDiagnostic::error(
+                file,
+                "",
+                format!("expected a workstream object or an array of them, found {kind}"),
+            ));
+            return false;
+        }
+    }
+    diags.extend(item_diags);
+    true
+}
+
+/// What the top level of a file is. Array elements are handed to the visitor's callback
+/// as they are parsed, so only their count remains.
+enum TopLevel {
+    Array {
+        len: usize,
+    },
+    Object(Value),
+    /// `a string`, `a number`, ...
+    Other(&'static str),
+}
+
+struct TopLevelVisitor<'a, F: FnMut(String, Value)> {
+    on_item: &'a mut F,
+}
+
+impl<'de, F: FnMut(String, Value)> Visitor<'de> for TopLevelVisitor<'_, F> {
+    type Value = TopLevel;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a workstream object or an array of them")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
+        let mut len = 0;
+        while let Some(item) = seq.next_element::<Value>()? {
+            (self.on_item)(format!("/{len}"), item);
+            len += 1;
+        }
+        Ok(TopLevel::Array { len })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TopLevel, A::Error> {
+        Value::deserialize(MapAccessDeserializer::new(map)).map(TopLevel::Object)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("null"))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("a number"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("a string"))
+    }
+}
+
+/// Checks one workstream object against the schema and moves it into its raw struct.
+/// Violations are errors at `pointer` + their own pointer, naming the step they are in.
+fn schema_checked(
+    file: &Arc<Path>,
+    pointer: String,
+    value: Value,
+    diags: &mut Vec<ValidationDiagnostic>,
+) -> Option<SourcedWorkstream> {
+    let violations = validate_workstream(&value);
+    if !violations.is_empty() {
+        let id = value.get("id").and_then(Value::as_str);
+        for viol in violations {
+            let location = format!("{pointer}{}", viol.pointer);
+            let mut d = ValidationDiagnostic::error(
+                &**file,
+                pointer_or_root(&location).to_string(),
+                viol.message,
+            );
+            if let Some(step) = step_id_at(&value, &viol.pointer, id) {
+                d = d.with_step(step);
+            }
+            diags.push(d);
+        }
+        return None;
+    }
+    match RawWorkstream::from_value(value) {
+        Ok(raw) => Some(SourcedWorkstream {
+            raw: Box::new(raw),
+            file: Arc::clone(file),
+            pointer,
+        }),
+        // The schema admits only what the raw structs read; this is a defect of the two
+        // disagreeing, reported rather than hidden.
+        Err(e) => {
+            diags.push(ValidationDiagnostic::error(
+                &**file,
+                pointer_or_root(&pointer).to_string(),
+                format!("workstream does not fit the workstream format: {e}"),
+            ));
+            None
+        }
+    }
+}
+
+/// `pointer`, or `the top level` for the empty pointer.
+pub(crate) fn pointer_or_root(p: &str) -> &str {
+    if p.is_empty() { "the top level" } else { p }
+}
+
+fn is_json_schema(v: &Value) -> bool {
+    v.as_object()
+        .is_some_and(|o| o.contains_key("$schema") && !o.contains_key("id"))
+}
+
+/// For a violation inside `/steps/N/...` or `/phases/N/steps/M/...`, the step's id.
+fn step_id_at(ws: &Value, pointer: &str, ws_id: Option<&str>) -> Option<String> {
+    let parts: Vec<&str> = pointer.split('/').skip(1).collect();
+    let step = match parts.as_slice() {
+        ["steps", n, ..] => ws.get("steps")?.get(n.parse::<usize>().ok()?)?,
+        ["phases", p, "steps", n, ..] => ws
+            .get("phases")?
+            .get(p.parse::<usize>().ok()?)?
+            .get("steps")?
+            .get(n.parse::<usize>().ok()?)?,
+        _ => return ws_id.map(str::to_string),
+    };
+    let sid = step.get("id").and_then(Value::as_str)?;
+    Some(match ws_id {
+        Some(w) => format!("{w}/{sid}"),
+        None => sid.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (Option<Vec<SourcedWorkstream>>, Vec<ValidationDiagnostic>) {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("w.json");
+        std::fs::write(&f, text).unwrap();
+        let mut diags = Vec::new();
+        let mut items = Vec::new();
+        let ok = read_workstream_file(&f, &mut diags, &mut |w| items.push(w));
+        (ok.then_some(items), diags)
+    }
+
+    #[test]
+    fn arrays_are_read_item_by_item_with_pointers() {
+        let (items, diags) =
+            read(r#"[{"id": "a", "command": "true"}, {"id": "b/x"}, {"id": "c", "tasks": "t"}]"#);
+        let items = items.unwrap();
+        let ids: Vec<(&str, &str)> = items
+            .iter()
+            .map(|w| (w.raw.fields.id.as_str(), w.pointer.as_str()))
+            .collect();
+        assert_eq!(ids, vec![("a", "/0"), ("c", "/2")]);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].location, "/1/id");
+    }
+
+    #[test]
+    fn a_syntax_error_after_valid_items_is_the_only_finding() {
+        let (items, diags) = read("[{\"id\": \"a\"}, {\"id\": \"b/x\"},\n {\"id\": ");
+        assert!(items.is_none());
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].location, "line 2, column 8");
+        assert!(
+            diags[0].message.starts_with("invalid JSON: EOF"),
+            "{}",
+            diags[0]
+        );
+    }
+
+    #[test]
+    fn other_top_levels_are_named() {
+        for (text, kind) in [
+            ("3", "a number"),
+            ("\"x\"", "a string"),
+            ("null", "null"),
+            ("true", "a boolean"),
+        ] {
+            let (items, diags) = read(text);
+            assert!(items.is_none());
+            assert!(diags[0].message.ends_with(kind), "{}", diags[0]);
+        }
+        let (_, diags) = read("{\"id\": \"a\", \"command\": \"true\"} x");
+        assert!(
+            diags[0].message.contains("trailing characters"),
+            "{}",
+            diags[0]
+        );
+        let (items, diags) = read(r#"{"$schema": "https://json-schema.org/draft/2020-12/schema"}"#);
+        assert!(items.unwrap().is_empty());
+        assert!(diags[0].message.contains("JSON Schema"));
+    }
+}
