@@ -22,7 +22,8 @@
 #      < 100 MiB (runs the 10,000-step run and resume of section 4);
 #   6. large: `pipeline plan` and `pipeline validate` of a 100,000-step workstream file
 #      (100 layers x 1,000): each under 1 s (best of 3) and under 150 MiB peak RSS (about
-#      1.5 KiB per step); Python's `json.load` of the same file for scale.
+#      1.5 KiB per step); Python's `json.load` of the same file for scale; and peak RSS of
+#      `pipeline run` of 20,000 no-op steps under 50 MiB.
 #
 # Usage: scripts/bench.sh [--write] [--runs N] [--keep] [--only SECTION]
 #   --write         rewrite docs/BENCHMARKS.md (all sections; not with --only)
@@ -425,6 +426,16 @@ bench_large() {
     done
     grep -q "^Plan: 100000 steps in 100 waves" "$D6/plan.out" || die "unexpected plan: $(head -1 "$D6/plan.out")"
     grep -q "^valid: 100000 workstreams, 100000 steps" "$D6/validate.out" || die "unexpected validate output: $(tail -1 "$D6/validate.out")"
+    # A run of 20,000 no-op steps (40 layers x 500): peak RSS under 50 MiB.
+    mkdir -p "$D6/run20k"
+    python3 "$HERE/gen_dag.py" --layers 40 --width 500 --seed 7 --json "$D6/run20k/noop.json" >/dev/null
+    new_repo "$D6/repo20k"
+    timed "$D6/run20k.time" "$BIN" run "$D6/run20k/noop.json" --repo "$D6/repo20k" --jobs 2 --run-id run20k >/dev/null 2>"$D6/run20k.err" ||
+        die "pipeline run of 20,000 steps failed: $(tail -3 "$D6/run20k.err")"
+    read -r done_n total_n < <(completed_count "$D6/repo20k" run20k)
+    [[ $done_n -eq 20000 ]] || die "pipeline completed $done_n of $total_n steps, expected 20000"
+    put s6.run20k.wall "$(field "$D6/run20k.time" 1)"
+    put s6.run20k.rss_kib "$(field "$D6/run20k.time" 4)"
     timed "$D6/python.time" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$D6/ws/large.json"
     put s6.python.wall "$(field "$D6/python.time" 1)"
     put s6.python.rss_kib "$(field "$D6/python.time" 4)"

@@ -197,6 +197,12 @@ def main() -> int:
     if num("s6.python.wall") is not None:
         rows.append(("  Python `json.load` of the same file", "(info)",
                      f"{one('s6.python.wall')} s, {num('s6.python.rss_kib') / 1024:.1f} MiB", ""))
+    kib = num("s6.run20k.rss_kib")
+    if kib is not None:
+        mib = kib / 1024
+        rows.append(("peak RSS, `run` of 20,000 no-op steps, --jobs 2", "< 50 MiB",
+                     f"**{mib:.1f} MiB** ({kib * 1024 / 20000:.0f} bytes per step; {one('s6.run20k.wall')} s)",
+                     verdict(mib < 50)))
     tag("large")
     if a.only:
         rows = [r for r, t in zip(rows, tags) if t == a.only]

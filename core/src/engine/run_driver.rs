@@ -186,7 +186,7 @@ pub async fn run_workstreams(
     prepared.repo.ensure_excluded(".pipeline/")?;
     let lock = RunLock::acquire(&prepared.workspace.locks_dir(), &run_id)?;
     let journal = RunJournal::new(state.clone(), &run_id, reporter, cancel.clone());
-    let mut changes = vec![Change::Event(Event::RunStarted {
+    let changes = vec![Change::Event(Event::RunStarted {
         workstreams: prepared.workstream_key.clone(),
         repo: prepared.workspace.repo_root.to_string_lossy().into_owned(),
         base_commit: base.to_string(),
@@ -197,8 +197,11 @@ pub async fn run_workstreams(
         resumed: false,
         pid: std::process::id(),
     })];
-    changes.extend(step_added_events(&prepared.set, |_| true).map(Change::Event));
-    record_or_fail(&journal, changes)?;
+    record_in_chunks(
+        &journal,
+        changes,
+        step_added_events(&prepared.set, |_| true),
+    )?;
     drive(
         prepared,
         state,
@@ -312,7 +315,7 @@ async fn resume_prepared(
             },
         );
     }
-    let mut changes = vec![Change::Event(Event::RunStarted {
+    let changes = vec![Change::Event(Event::RunStarted {
         workstreams: record.workstream_path.clone(),
         repo: record.repo_path.clone(),
         base_commit: record.base_commit.clone(),
@@ -323,9 +326,11 @@ async fn resume_prepared(
         resumed: true,
         pid: std::process::id(),
     })];
-    changes
-        .extend(step_added_events(&prepared.set, |id| !prior.contains_key(id)).map(Change::Event));
-    record_or_fail(&journal, changes)?;
+    record_in_chunks(
+        &journal,
+        changes,
+        step_added_events(&prepared.set, |id| !prior.contains_key(id)),
+    )?;
     drive(
         prepared,
         state,
@@ -338,6 +343,29 @@ async fn resume_prepared(
         cancel,
     )
     .await
+}
+
+/// How many `step_added` events one transaction records at most when a run starts.
+const STEPS_PER_TRANSACTION: usize = 1000;
+
+/// Records `first` (the run's start) with the first `step_added` events, then the rest
+/// in transactions of [`STEPS_PER_TRANSACTION`], so that starting a run of 20,000 steps
+/// never holds all its events at once. A crash between two of them leaves a run with
+/// part of its steps; resume adds the missing ones (the same `step_added` events), so no
+/// step is lost. A reader may see the step list grow while the run starts.
+fn record_in_chunks(
+    journal: &RunJournal,
+    mut first: Vec<Change<'_>>,
+    events: impl Iterator<Item = Event>,
+) -> Result<(), EngineError> {
+    let mut events = events.map(Change::Event).peekable();
+    first.extend(events.by_ref().take(STEPS_PER_TRANSACTION));
+    record_or_fail(journal, first)?;
+    while events.peek().is_some() {
+        let chunk: Vec<Change<'_>> = events.by_ref().take(STEPS_PER_TRANSACTION).collect();
+        record_or_fail(journal, chunk)?;
+    }
+    Ok(())
 }
 
 /// `step_added` for each step of `set` that `wanted` accepts (by id), in plan order.
