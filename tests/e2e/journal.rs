@@ -246,3 +246,44 @@ fn a_failed_state_write_stops_the_run_with_exit_3_and_the_run_resumes() {
         "resume says b was interrupted"
     );
 }
+
+#[test]
+fn a_run_whose_step_list_was_recorded_in_part_gets_the_rest_on_resume() {
+    let t = Test::new();
+    let init = t.workstream(
+        "init.json",
+        r#"{"id": "init", "command": "true", "isolation": "none"}"#,
+    );
+    t.run(&init, "init", 1).assert_ok();
+    // 1,200 steps: recorded in two transactions when the run starts.
+    let steps: Vec<String> = (0..1200)
+        .map(|i| format!(r#"{{"id": "s{i:04}", "command": "true", "isolation": "none"}}"#))
+        .collect();
+    let ws = t.workstream(
+        "many.json",
+        &format!(r#"{{"id": "m", "steps": [{}]}}"#, steps.join(",")),
+    );
+    let db = rusqlite::Connection::open(t.repo.join(".pipeline/state.db")).expect("db");
+    db.execute_batch(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON events \
+         WHEN NEW.kind = 'step_added' AND NEW.step_id = 'm/s1100' \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full (simulated)'); END;",
+    )
+    .expect("trigger");
+    t.run(&ws, "many", 2).assert_code(3);
+    let recorded: i64 = db
+        .query_row(
+            "SELECT count(*) FROM steps WHERE run_id = 'many'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(recorded, 1000, "the first transaction's steps only");
+    db.execute_batch("DROP TRIGGER full_disk;")
+        .expect("drop trigger");
+    t.pipeline(&["resume", "many"]).assert_ok();
+    let status = t.status("many");
+    let steps = status["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 1200);
+    assert!(steps.iter().all(|s| s["status"] == "completed"));
+}
