@@ -89,7 +89,7 @@ def main() -> int:
         if fw:
             mf = statistics.median(fw)
             fratio = mf / mn if mn > 0 else float("inf")
-            rows.append((f"  same with `--durability full` (fsync per commit; median of {len(fw)})",
+            rows.append((f"  same with `--durability full` (about one fsync per step; median of {len(fw)})",
                          "<= 2.5x ninja", f"{mf:.2f} s vs {mn:.2f} s = **{fratio:.2f}x**", verdict(fratio <= 2.5)))
         cn, cp = statistics.median(nc), statistics.median(pc)
         rows.append(("  same, CPU time (user+sys, incl. children)", "(info)",
