@@ -1,19 +1,30 @@
 //! Reading the run journal (table `events`) as typed [`JournalEntry`] values.
 //!
-//! Rows are written only by [`StateStore::record`]. Rows that do not parse as an
-//! [`Event`] (written by a version of pipeline before the typed journal, whose kinds and
-//! fields differed) are skipped by readers: the state tables still describe those runs.
+//! Rows are written only by [`StateStore::record`]. A row written by a version of pipeline
+//! before the typed journal kept its kind and step in columns only: it is read with them
+//! added, which makes its `test_finished` rows (same fields) readable, so `status` still
+//! shows an old run's tests. Rows that still do not parse as an [`Event`] (other old kinds
+//! and fields) are skipped by readers: the state tables still describe those runs.
 
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{StateStore, TxResult};
 use crate::state::{Event, JournalEntry, StateError};
 
-/// A row's envelope and its parsed event, or `None` for a row of the older format.
+/// A row's envelope and its parsed event, or `None` for a row of an older format that
+/// does not fit. Columns: id, run_id, at, data, kind, step_id.
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Option<JournalEntry>> {
     let data: String = row.get(3)?;
-    let Ok(event) = serde_json::from_str::<Event>(&data) else {
-        return Ok(None);
+    let event = match serde_json::from_str::<Event>(&data) {
+        Ok(event) => event,
+        Err(_) => {
+            let kind: String = row.get(4)?;
+            let step: Option<String> = row.get(5)?;
+            let Some(event) = legacy_event(&data, kind, step) else {
+                return Ok(None);
+            };
+            event
+        }
     };
     Ok(Some(JournalEntry {
         id: row.get(0)?,
@@ -21,6 +32,18 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Option<JournalEntry>> {
         at: row.get(2)?,
         event,
     }))
+}
+
+/// An event of the pre-journal format: its data with the kind and step put back in.
+fn legacy_event(data: &str, kind: String, step: Option<String>) -> Option<Event> {
+    let serde_json::Value::Object(mut fields) = serde_json::from_str(data).ok()? else {
+        return None;
+    };
+    fields.insert("event".into(), kind.into());
+    if let Some(step) = step {
+        fields.entry("step").or_insert(step.into());
+    }
+    serde_json::from_value(serde_json::Value::Object(fields)).ok()
 }
 
 fn collect(
@@ -42,7 +65,7 @@ impl StateStore {
     pub fn journal(&self, run_id: &str, after_id: i64) -> Result<Vec<JournalEntry>, StateError> {
         self.read("read the journal", |conn| {
             let mut statement = conn.prepare_cached(
-                "SELECT id, run_id, at, data FROM events WHERE run_id = ?1 AND id > ?2 ORDER BY id",
+                "SELECT id, run_id, at, data, kind, step_id FROM events WHERE run_id = ?1 AND id > ?2 ORDER BY id",
             )?;
             let rows = statement.query_map(params![run_id, after_id], entry_from_row)?;
             collect(rows)
@@ -57,7 +80,7 @@ impl StateStore {
     ) -> Result<Vec<JournalEntry>, StateError> {
         self.read("read the journal", |conn| {
             let mut statement = conn.prepare_cached(
-                "SELECT id, run_id, at, data FROM events WHERE run_id = ?1 AND kind = ?2 ORDER BY id",
+                "SELECT id, run_id, at, data, kind, step_id FROM events WHERE run_id = ?1 AND kind = ?2 ORDER BY id",
             )?;
             let rows = statement.query_map(params![run_id, kind], entry_from_row)?;
             collect(rows)
@@ -73,7 +96,7 @@ impl StateStore {
     ) -> Result<Vec<JournalEntry>, StateError> {
         self.read("read the journal", |conn| {
             let mut statement = conn.prepare_cached(
-                "SELECT id, run_id, at, data FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+                "SELECT id, run_id, at, data, kind, step_id FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = statement.query_map(params![after_id, limit], entry_from_row)?;
@@ -93,7 +116,7 @@ impl StateStore {
         self.read("read the last step event", |conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT id, run_id, at, data FROM events \
+                    "SELECT id, run_id, at, data, kind, step_id FROM events \
                      WHERE run_id = ?1 AND step_id = ?2 AND kind = ?3 ORDER BY id DESC LIMIT 1",
                 )?
                 .query_row(params![run_id, step_id, kind], entry_from_row)

@@ -1860,3 +1860,27 @@ fn a_change_flushed_with_the_next_write_is_recorded_and_full_sync_comes_back() -
     assert_eq!(attempts[0].outcome, Some(AttemptResult::Succeeded));
     Ok(())
 }
+
+#[test]
+fn test_results_of_the_older_journal_format_are_still_read() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("state.db");
+    let store = StateStore::open(&path, Durability::Normal)?;
+    start_run(&store, "r1", &["ws"])?;
+    let raw = Connection::open(&path)?;
+    // As written before the typed journal: the test result alone, kind and step in columns.
+    raw.execute(
+        "INSERT INTO events (run_id, step_id, at, kind, data) \
+         VALUES ('r1', 'ws', '2025-01-31T12:00:00.000Z', 'test_finished', ?1)",
+        [r#"{"attempt":1,"name":"unit","command":"make test","passed":true,"duration_ms":12,"outcome":"exit 0","log":"/l/1.test-1.log"}"#],
+    )?;
+    let tests = store.journal_of_kind("r1", "test_finished")?;
+    assert_eq!(tests.len(), 1);
+    assert_eq!(tests[0].event.step(), Some("ws"));
+    let result = tests[0].event.test_result().ok_or("a test result")?;
+    assert_eq!(
+        (result.name.as_str(), result.passed, result.duration_ms),
+        ("unit", true, 12)
+    );
+    Ok(())
+}
