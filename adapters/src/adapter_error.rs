@@ -4,7 +4,6 @@
 //! prompt file, missing driver). A tool that runs and exits non-zero is not an error
 //! here: it is a [`crate::ToolOutcome`] with `success == false`.
 
-use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 
@@ -15,38 +14,19 @@ use crate::tool_profile::ToolKind;
 /// Why a tool could not be invoked or supervised.
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
-    /// The program could not be started (not found, not executable, ...).
-    #[error(
-        "cannot start `{}`: {source}; check that it is installed and on PATH, or fix `command` in the tool profile",
-        program.to_string_lossy()
-    )]
-    Spawn {
-        /// Program as given in the process spec.
-        program: OsString,
-        /// The operating system's error.
-        #[source]
-        source: io::Error,
+    /// The supervisor could not start, wait for or log the tool's process (see
+    /// [`ProcessError`]); a program that cannot be started gets the tool-profile hint.
+    #[error("{source}{}", profile_hint(source))]
+    Process {
+        /// The supervisor's error.
+        #[from]
+        source: ProcessError,
     },
-    /// The working directory (normally the step's worktree) does not exist.
-    #[error("working directory {} does not exist or is not a directory", path.display())]
-    WorkingDirectory {
-        /// The missing directory.
-        path: PathBuf,
-    },
-    /// Waiting for the child failed (an operating system error, not a tool failure).
-    #[error("waiting for `{}` failed: {source}", program.to_string_lossy())]
-    Wait {
-        /// Program being waited for.
-        program: OsString,
-        /// The operating system's error.
-        #[source]
-        source: io::Error,
-    },
-    /// The attempt log could not be created or written; check disk space and
-    /// permissions of the log directory.
-    #[error("cannot write attempt log {}: {source}; check free space and permissions", path.display())]
-    Log {
-        /// Path of the attempt log.
+    /// The tool's private home or configuration directory (made fresh for each attempt)
+    /// could not be prepared.
+    #[error("cannot prepare the tool's private directory {}: {source}; check free space and permissions", path.display())]
+    ToolHome {
+        /// The directory.
         path: PathBuf,
         /// The operating system's error.
         #[source]
@@ -89,17 +69,39 @@ pub enum AdapterError {
     },
 }
 
-impl From<ProcessError> for AdapterError {
-    /// The supervisor's error as the same-named adapter error, whose messages speak of
-    /// tool profiles.
-    fn from(error: ProcessError) -> Self {
-        match error {
-            ProcessError::Spawn { program, source } => AdapterError::Spawn { program, source },
-            ProcessError::WorkingDirectory { path } => AdapterError::WorkingDirectory { path },
-            ProcessError::Wait { program, source } | ProcessError::Runtime { program, source } => {
-                AdapterError::Wait { program, source }
-            }
-            ProcessError::Log { path, source } => AdapterError::Log { path, source },
-        }
+/// What a user can change in pipeline's own configuration when a tool cannot start.
+fn profile_hint(error: &ProcessError) -> &'static str {
+    match error {
+        ProcessError::Spawn { .. } => ", or fix `command` in the tool profile",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_that_cannot_start_points_at_the_tool_profile_and_other_supervisor_errors_do_not() {
+        let spawn = AdapterError::from(ProcessError::Spawn {
+            program: "aider".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        });
+        let text = spawn.to_string();
+        assert!(text.starts_with("cannot start `aider`: "), "{text}");
+        assert!(
+            text.ends_with(", or fix `command` in the tool profile"),
+            "{text}"
+        );
+        let log = AdapterError::from(ProcessError::Log {
+            path: PathBuf::from("/logs/1.log"),
+            source: io::Error::from(io::ErrorKind::StorageFull),
+        });
+        let text = log.to_string();
+        assert!(
+            text.contains("cannot write attempt log /logs/1.log"),
+            "{text}"
+        );
+        assert!(!text.contains("tool profile"), "{text}");
     }
 }

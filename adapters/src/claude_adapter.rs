@@ -420,7 +420,7 @@ fn config_dir_for(log_path: &Path) -> PathBuf {
 /// Makes `config_dir` an empty directory (a stale one of an earlier, interrupted run of
 /// the same attempt number is removed first).
 async fn prepare_config_dir(config_dir: &Path) -> Result<(), AdapterError> {
-    let log_error = |source| AdapterError::Log {
+    let log_error = |source| AdapterError::ToolHome {
         path: config_dir.to_path_buf(),
         source,
     };

@@ -320,7 +320,7 @@ async fn write_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// Makes `codex_home` an empty directory holding `config` as `config.toml` (a stale
 /// home of an earlier, interrupted run of the same attempt number is removed first).
 async fn prepare_codex_home(codex_home: &Path, config: &str) -> Result<(), AdapterError> {
-    let log_error = |path: PathBuf| move |source| AdapterError::Log { path, source };
+    let log_error = |path: PathBuf| move |source| AdapterError::ToolHome { path, source };
     match tokio::fs::remove_dir_all(codex_home).await {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}

@@ -105,13 +105,14 @@ fn plain_failure(stage: Stage, error: String, tool: &str) -> Failure {
 }
 
 /// Runs the tool (unless the step is a workstream's acceptance gate), the acceptance tests,
-/// the scope check and the commit, in `cwd` starting from `start`.
+/// the scope check and the commit, in `cwd` starting from `start`. `prompt` is `None` for
+/// a plain command with nothing to say (it gets no prompt file).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_attempt(
     ctx: &Arc<RunContext>,
     step: &Step,
     tool: Option<&ChosenTool>,
-    prompt: &str,
+    prompt: Option<&str>,
     cwd: &Path,
     tracker: Option<ChangeTracker>,
     start: Oid,
@@ -137,11 +138,9 @@ pub(crate) async fn run_attempt(
             step_id: step_id.to_string(),
             attempt,
             worktree: cwd.to_path_buf(),
-            prompt: prompt.to_string(),
+            prompt: prompt.unwrap_or_default().to_string(),
             prompt_file,
-            has_prompt: !step.tasks.is_empty()
-                || step.prompt.is_some()
-                || prompt != step.prompt_text(),
+            has_prompt: prompt.is_some(),
             files: step.files_scope.clone(),
             context_files: step.context_files.clone(),
             env,

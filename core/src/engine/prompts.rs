@@ -4,6 +4,15 @@
 use super::run_context::RunContext;
 use crate::model::Step;
 
+/// The prompt for an attempt that is not a fix: `None` for a plain command with nothing
+/// to say (no tasks, no prompt, no referenced specifications), which then gets no prompt
+/// file; the full prompt for an AI tool (`takes_prompts`) or a step that has one.
+pub(crate) fn attempt_prompt(ctx: &RunContext, step: &Step, takes_prompts: bool) -> Option<String> {
+    let has_spec_text = ctx.spec_texts.get(&step.id).is_some_and(|t| !t.is_empty());
+    let says_something = !step.tasks.is_empty() || step.prompt.is_some() || has_spec_text;
+    (takes_prompts || says_something).then(|| prompt_with_specs(ctx, step))
+}
+
 /// The step's prompt with the text of its `specs` references.
 pub(crate) fn prompt_with_specs(ctx: &RunContext, step: &Step) -> String {
     let mut p = step.prompt_text();

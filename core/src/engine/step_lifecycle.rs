@@ -163,9 +163,10 @@ impl StepLife<'_> {
             }
             let started = Instant::now();
             let log = self.begin_attempt(attempt, tool.as_ref())?;
-            let prompt_text = prompt
-                .take()
-                .unwrap_or_else(|| super::prompts::prompt_with_specs(self.ctx, self.step));
+            let prompt_text = prompt.take().or_else(|| {
+                let takes_prompts = tool.as_ref().is_some_and(|t| t.takes_prompts);
+                super::prompts::attempt_prompt(self.ctx, self.step, takes_prompts)
+            });
             let cwd = self
                 .worktree
                 .as_ref()
@@ -176,7 +177,7 @@ impl StepLife<'_> {
                 self.ctx,
                 self.step,
                 tool.as_ref(),
-                &prompt_text,
+                prompt_text.as_deref(),
                 &cwd,
                 tracker,
                 start,
