@@ -279,7 +279,8 @@ impl AiderAdapter {
         spec.env_clear = true;
         spec.timeout = inv.timeout.or_else(|| self.profile.timeout());
         spec.kill_grace = DEFAULT_KILL_GRACE;
-        spec.secrets = self.secret_values(inv, lookup);
+        spec.secrets = inv.with_run_secrets(self.secret_values(inv, lookup));
+        spec.containment = inv.containment.clone();
         spec
     }
 

@@ -204,7 +204,8 @@ impl ClaudeAdapter {
             env_clear: false,
             timeout: inv.timeout.or_else(|| self.profile.timeout()),
             kill_grace: DEFAULT_KILL_GRACE,
-            secrets: self.profile.secret_values(&inv.env, lookup),
+            secrets: inv.with_run_secrets(self.profile.secret_values(&inv.env, lookup)),
+            containment: inv.containment.clone(),
         }
     }
 

@@ -152,9 +152,11 @@ impl CodexAdapter {
             env_clear: false,
             timeout: inv.timeout.or_else(|| self.profile.timeout()),
             kill_grace: DEFAULT_KILL_GRACE,
-            secrets: self
-                .profile
-                .secret_values(&inv.env, &|name| std::env::var(name).ok()),
+            secrets: inv.with_run_secrets(
+                self.profile
+                    .secret_values(&inv.env, &|name| std::env::var(name).ok()),
+            ),
+            containment: inv.containment.clone(),
         }
     }
 

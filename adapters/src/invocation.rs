@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pipeline_process::{OutputLimits, ProcessOutcome};
+use pipeline_process::{Containment, OutputLimits, ProcessOutcome};
 
 /// One attempt of one step, as handed to a [`crate::ToolAdapter`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,9 +38,27 @@ pub struct Invocation {
     pub log_path: PathBuf,
     /// Output bounds for the attempt log and the in-memory tail.
     pub limits: OutputLimits,
+    /// Attempt marker and sandbox of the tool's processes, copied into every
+    /// [`pipeline_process::ProcessSpec`] the adapter builds for this attempt.
+    pub containment: Containment,
+    /// Secret values the whole run knows (every profile's `api_key_env` and
+    /// `secret_env` values, and matching environment variables), redacted from the tool's
+    /// output in addition to the adapter's own profile's secrets.
+    pub secrets: Vec<String>,
 }
 
 impl Invocation {
+    /// `own` (a profile's secret values) followed by the run's [`Invocation::secrets`],
+    /// without duplicates.
+    pub fn with_run_secrets(&self, mut own: Vec<String>) -> Vec<String> {
+        for secret in &self.secrets {
+            if !own.contains(secret) {
+                own.push(secret.clone());
+            }
+        }
+        own
+    }
+
     /// The step context every tool process gets: `PIPELINE_STEP_ID`, `PIPELINE_WORKTREE`,
     /// `PIPELINE_PROMPT_FILE` and `PIPELINE_ATTEMPT` (1-based).
     pub fn context_env(&self) -> [(std::ffi::OsString, std::ffi::OsString); 4] {

@@ -43,8 +43,8 @@ pub use invocation::{Invocation, ToolOutcome, Usage};
 // Process supervision lives in the leaf crate `pipeline-process`; these names stay
 // available here for the engine, which runs acceptance tests and compensations with them.
 pub use pipeline_process::{
-    DEFAULT_KILL_GRACE, LineCallback, OutputLimits, ProcessError, ProcessOutcome, ProcessSpec,
-    Termination, run_process,
+    Containment, DEFAULT_KILL_GRACE, LineCallback, OutputLimits, ProcessError, ProcessOutcome,
+    ProcessSpec, SandboxPolicy, Termination, run_process,
 };
 pub use tool_adapter::ToolAdapter;
 pub use tool_profile::{ToolKind, ToolProfile};

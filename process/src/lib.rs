@@ -17,6 +17,7 @@
 //! The crate is a leaf: it depends on no other crate of the workspace.
 
 mod captured_output;
+mod containment;
 mod line_splitter;
 mod output_capture;
 mod process_error;
@@ -29,6 +30,7 @@ pub mod supervisor;
 mod tail_buffer;
 
 pub use captured_output::{CaptureLimits, CapturedOutput};
+pub use containment::{Containment, MARKER_ENV, SandboxPolicy};
 pub use process_error::ProcessError;
 pub use process_outcome::{ProcessOutcome, Termination};
 pub use process_spec::{DEFAULT_KILL_GRACE, OutputLimits, ProcessSpec};

@@ -46,6 +46,8 @@ pub struct ProcessSpec {
     /// Default empty. Adapters fill it; the process still receives the real values
     /// through `env`.
     pub secrets: Vec<String>,
+    /// Attempt marker and sandbox ([`crate::Containment`]); default: none.
+    pub containment: crate::Containment,
 }
 
 impl ProcessSpec {
@@ -65,6 +67,7 @@ impl ProcessSpec {
             timeout: None,
             kill_grace: DEFAULT_KILL_GRACE,
             secrets: Vec::new(),
+            containment: crate::Containment::default(),
         }
     }
 }

@@ -272,6 +272,9 @@ fn command(spec: &ProcessSpec, program: &OsStr, pipe_stdin: bool) -> Command {
         command.env_clear();
     }
     command.envs(spec.env.iter().map(|(name, value)| (name, value)));
+    if let Some(marker) = &spec.containment.marker {
+        command.env(crate::MARKER_ENV, marker);
+    }
     command
 }
 

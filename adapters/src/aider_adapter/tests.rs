@@ -32,6 +32,8 @@ fn invocation(worktree: &Path) -> Invocation {
         timeout: None,
         log_path: PathBuf::from("/logs/run/step/2.log"),
         limits: OutputLimits::default(),
+        containment: Default::default(),
+        secrets: Vec::new(),
     }
 }
 

@@ -50,6 +50,8 @@ fn invocation(root: &Path) -> Invocation {
         timeout: None,
         log_path: root.join("logs/1.log"),
         limits: OutputLimits::default(),
+        containment: Default::default(),
+        secrets: Vec::new(),
     }
 }
 

@@ -35,6 +35,8 @@ fn invocation(root: &Path) -> Invocation {
         timeout: None,
         log_path: root.join("logs/edit/2.log"),
         limits: OutputLimits::default(),
+        containment: Default::default(),
+        secrets: Vec::new(),
     }
 }
 

@@ -30,6 +30,8 @@ fn invocation(root: &Path) -> Invocation {
         timeout: None,
         log_path: root.join("logs/build/2.log"),
         limits: OutputLimits::default(),
+        containment: Default::default(),
+        secrets: Vec::new(),
     }
 }
 

@@ -309,6 +309,8 @@ async fn shell_adapter_uses_the_configured_shell_profile() {
         timeout: None,
         log_path: dir.path().join("1.log"),
         limits: OutputLimits::default(),
+        containment: Default::default(),
+        secrets: Vec::new(),
     };
     let adapter = registry.shell_adapter("echo \"$GREETING {step_id}\"; exit 4");
     assert_eq!(adapter.tool_name(), "shell");

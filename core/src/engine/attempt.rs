@@ -10,11 +10,12 @@ use std::time::{Duration, SystemTime};
 
 use git2::Oid;
 use pipeline_adapters::{
-    Invocation, LineCallback, OutputLimits, ProcessOutcome, ProcessSpec, Termination, Usage,
-    run_process,
+    Containment, Invocation, LineCallback, OutputLimits, ProcessOutcome, ProcessSpec, Termination,
+    Usage, run_process,
 };
 use pipeline_error::{AttemptFailure, Termination as FailureTermination};
 
+use super::containment::{ProcessKind, containment};
 use super::next_action::Stage;
 use super::run_context::RunContext;
 use super::step_error::StepError;
@@ -147,6 +148,8 @@ pub(crate) async fn run_attempt(
             timeout: step.timeout_sec.map(Duration::from_secs_f64),
             log_path: log_path.to_path_buf(),
             limits,
+            containment: containment(ctx, step, attempt, ProcessKind::Tool, cwd),
+            secrets: ctx.secrets.clone(),
         };
         let outcome = tool
             .adapter
@@ -321,7 +324,14 @@ async fn run_acceptance_tests(
                 command: test.command.clone(),
             })
             .map_err(Failure::Journal)?;
-        let spec = shell_spec(ctx, step, &test.command, cwd, test.timeout_sec);
+        let spec = shell_spec(
+            ctx,
+            step,
+            &test.command,
+            cwd,
+            test.timeout_sec,
+            containment(ctx, step, attempt, ProcessKind::Test(k + 1), cwd),
+        );
         let out = run_process(&spec, &log, limits, None, cancel.clone())
             .await
             .map_err(|e| {
@@ -390,8 +400,11 @@ pub(crate) fn shell_spec(
     command: &str,
     cwd: &Path,
     timeout_sec: Option<f64>,
+    containment: Containment,
 ) -> ProcessSpec {
     let mut spec = ProcessSpec::new("sh", ["-c", command], cwd);
+    spec.containment = containment;
+    spec.secrets = ctx.secrets.clone();
     spec.timeout = Some(
         timeout_sec
             .map(Duration::from_secs_f64)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use pipeline_adapters::{OutputLimits, Termination, run_process};
 
 use super::attempt::shell_spec;
+use super::containment::{ProcessKind, containment};
 use super::run_context::RunContext;
 use super::step_error::StepError;
 use crate::model::Step;
@@ -15,7 +16,11 @@ use crate::state::Event;
 
 /// Runs the step's compensations in order, each journalled with its outcome. Errors:
 /// [`StepError::Journal`] when an outcome cannot be recorded.
-pub(crate) async fn compensate(ctx: &Arc<RunContext>, step: &Step) -> Result<(), StepError> {
+pub(crate) async fn compensate(
+    ctx: &Arc<RunContext>,
+    step: &Step,
+    attempt: u32,
+) -> Result<(), StepError> {
     let step_id = step.id.as_str();
     for (k, action) in step.compensation.iter().enumerate() {
         let log = ctx
@@ -28,6 +33,13 @@ pub(crate) async fn compensate(ctx: &Arc<RunContext>, step: &Step) -> Result<(),
             &action.command,
             &ctx.workspace.repo_root,
             action.timeout_sec,
+            containment(
+                ctx,
+                step,
+                attempt,
+                ProcessKind::Compensation(k + 1),
+                &ctx.workspace.repo_root,
+            ),
         );
         // Compensations run even when the run is being interrupted: they undo effects.
         let outcome = run_process(

@@ -57,6 +57,7 @@
 
 mod attempt;
 mod compensation;
+mod containment;
 mod engine_error;
 mod failure_text;
 mod job_slots;

@@ -32,4 +32,6 @@ pub(crate) struct RunContext {
     pub journal: RunJournal,
     /// Fired by Ctrl-C: stop scheduling and stop running tools.
     pub cancel: CancellationToken,
+    /// Secret values redacted from every stream of every step of the run.
+    pub secrets: Vec<String>,
 }

@@ -416,6 +416,7 @@ async fn drive(
         options,
         journal,
         cancel,
+        secrets: Vec::new(),
     });
     let mut commits = ctx.repo.commit_check();
     let scheduled = schedule(

@@ -542,7 +542,7 @@ impl StepLife<'_> {
             NextAction::Fail { reason, compensate } => {
                 ctx.journal.record_changes(vec![finished, counted])?;
                 if compensate {
-                    super::compensation::compensate(ctx, self.step).await?;
+                    super::compensation::compensate(ctx, self.step, attempt).await?;
                     // Saga semantics: the step's changes are undone with it.
                     if let Some(wt) = self.worktree.take() {
                         let pool = ctx.pool.clone();
