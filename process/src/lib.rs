@@ -19,6 +19,7 @@
 mod captured_output;
 mod containment;
 mod line_splitter;
+pub mod marker_sweep;
 mod output_capture;
 mod process_error;
 mod process_group;
@@ -31,6 +32,9 @@ mod tail_buffer;
 
 pub use captured_output::{CaptureLimits, CapturedOutput};
 pub use containment::{Containment, MARKER_ENV, SandboxPolicy};
+pub use marker_sweep::{
+    KilledProcess, MarkerMatch, SWEEP_LIMIT, SweepReport, sweep_marked, sweep_marked_blocking,
+};
 pub use process_error::ProcessError;
 pub use process_outcome::{ProcessOutcome, Termination};
 pub use process_spec::{DEFAULT_KILL_GRACE, OutputLimits, ProcessSpec};

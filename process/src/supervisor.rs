@@ -32,6 +32,13 @@
 //!    the drain gets [`DRAIN_AFTER_KILL`] (2 s) more, after which the pipes are dropped
 //!    (only a process that left the group with `setsid` could still hold them). The
 //!    outcome is returned (and, for [`run_process`], the log footer written).
+//! 6. **Sweep.** When the spec carries an attempt marker
+//!    ([`Containment::marker`](crate::Containment::marker)), right after the group's
+//!    SIGKILL and before the drain's last wait, every process still carrying that marker
+//!    (also one that left the group with `setsid` or a double fork) is killed, repeatedly
+//!    until none is left (see [`marker_sweep`](crate::marker_sweep)); if the supervising
+//!    future is dropped, its guard does the same. Whatever the outcome (exit, failure,
+//!    timeout, cancel), nothing the child started runs once the supervisor returns.
 //!
 //! The pid of a reaped child can only be reused as a group id once every member of its
 //! group is gone, so signalling the group after reaping the leader reaches either our
@@ -55,6 +62,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::captured_output::{BoundedBuffer, CaptureLimits, CapturedOutput};
 use crate::line_splitter::LineSplitter;
+use crate::marker_sweep::AttemptSweep;
 use crate::output_capture::{CaptureSummary, OutputCapture};
 use crate::process_error::ProcessError;
 use crate::process_group::ProcessGroup;
@@ -297,6 +305,7 @@ async fn supervise(
         ));
     };
     let mut group = ProcessGroup::led_by(pid);
+    let sweep = AttemptSweep::new(spec.containment.marker.as_deref());
     let mut drained = false;
 
     // Wait for exit, timeout or cancel, draining all along.
@@ -344,6 +353,8 @@ async fn supervise(
         })?,
     };
     let duration = started.elapsed();
+    // Processes that left the group (`setsid`) may hold the pipes: end them first.
+    sweep.run().await;
     if !drained {
         tokio::select! {
             () = &mut drain => {}
