@@ -46,6 +46,10 @@ pub use pipeline_process::{
     Containment, DEFAULT_KILL_GRACE, LineCallback, OutputLimits, ProcessError, ProcessOutcome,
     ProcessSpec, SandboxPolicy, Termination, run_process,
 };
+// The marker sweep, for resume to end the processes of a crashed run.
+pub use pipeline_process::{
+    KilledProcess, MARKER_ENV, MarkerMatch, SWEEP_LIMIT, sweep_marked_blocking,
+};
 pub use tool_adapter::ToolAdapter;
 pub use tool_profile::{ToolKind, ToolProfile};
 pub use tool_registry::{BUILTIN_TOOLS_YAML, SHELL_TOOL, ToolRegistry};

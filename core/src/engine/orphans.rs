@@ -2,12 +2,54 @@
 //!
 //! A tool runs in its own process group, so when the `pipeline` process driving a run is
 //! killed (`kill -9`, power loss of a VM snapshot, OOM killer), its tools keep running and
-//! may keep writing into their worktrees. Before resume re-runs such a step from a clean
-//! worktree, every process whose working directory is inside that worktree is killed with
-//! its whole process group. Matching on the working directory (from `/proc`, Linux) rather
-//! than on a recorded pid means a reused pid can never hit an unrelated process.
+//! may keep writing into their worktrees. Before resume reuses or resets any worktree of
+//! the run, two scans of `/proc` (Linux) end them:
+//!
+//! 1. [`kill_run_processes`]: every process carrying an attempt marker of the run
+//!    (`PIPELINE_CONTAINMENT=<run id>/...`, see
+//!    [`AttemptMarker`](super::containment::AttemptMarker)), of any step, also those
+//!    that left their process group with `setsid` and work outside the worktree;
+//! 2. [`kill_processes_in`]: every process whose working directory is inside the
+//!    worktree of a step that was active, with its whole process group, for processes
+//!    that cleared their environment (or were started before markers existed).
+//!
+//! Matching on a marker or a working directory rather than on a recorded pid means a
+//! reused pid can never hit an unrelated process.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+
+use pipeline_adapters::{KilledProcess, MarkerMatch, SWEEP_LIMIT, sweep_marked_blocking};
+
+use super::containment::AttemptMarker;
+
+/// Kills every process carrying a marker of run `run_id` (see the module documentation),
+/// until none is left or [`SWEEP_LIMIT`] has passed (survivors are logged). Returns, per
+/// step id, how many distinct process groups were hit. Blocks the calling thread; on
+/// systems without `/proc` it finds nothing.
+pub(crate) fn kill_run_processes(run_id: &str) -> BTreeMap<String, usize> {
+    let prefix = AttemptMarker::run_prefix(run_id);
+    let report = sweep_marked_blocking(MarkerMatch::Prefix(&prefix), SWEEP_LIMIT);
+    groups_by_step(&report.killed)
+}
+
+/// Distinct process groups (a process without a known group counts as its own) of the
+/// `killed` processes, per step named by their markers.
+fn groups_by_step(killed: &[KilledProcess]) -> BTreeMap<String, usize> {
+    let mut groups: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+    for process in killed {
+        let step = AttemptMarker::parse(&process.marker)
+            .map_or_else(|| process.marker.clone(), |marker| marker.step_id);
+        groups
+            .entry(step)
+            .or_default()
+            .insert(process.pgid.unwrap_or(process.pid));
+    }
+    groups
+        .into_iter()
+        .map(|(step, groups)| (step, groups.len()))
+        .collect()
+}
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -24,7 +66,7 @@ pub(crate) fn kill_processes_in(dir: &Path) -> usize {
         return 0;
     };
     let me = std::process::id();
-    let mut groups = std::collections::BTreeSet::new();
+    let mut groups = BTreeSet::new();
     for entry in entries.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -72,6 +114,42 @@ mod tests {
     use std::os::unix::process::CommandExt;
 
     use super::*;
+
+    #[test]
+    fn kills_every_marked_process_of_the_run_outside_any_worktree() {
+        let run = format!("orphans-{}", std::process::id());
+        let spawn = |marker: String| {
+            // A new session, working outside any worktree: what a daemon does.
+            std::process::Command::new("setsid")
+                .args(["sleep", "300"])
+                .current_dir("/")
+                .env(pipeline_adapters::MARKER_ENV, marker)
+                .spawn()
+                .unwrap()
+        };
+        let mut ours = [
+            spawn(format!("{run}/ws/a/1/tool")),
+            spawn(format!("{run}/ws/a/2/test-1")),
+            spawn(format!("{run}/b/1/compensation-1")),
+        ];
+        let mut other = spawn(format!("{run}x/ws/a/1/tool"));
+        let killed = kill_run_processes(&run);
+        assert_eq!(
+            killed,
+            BTreeMap::from([("b".to_owned(), 1), ("ws/a".to_owned(), 2)])
+        );
+        for child in &mut ours {
+            assert!(!child.wait().unwrap().success());
+        }
+        assert_eq!(
+            other.try_wait().unwrap(),
+            None,
+            "another run's process lives"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+        assert!(kill_run_processes(&run).is_empty());
+    }
 
     #[test]
     fn kills_the_group_of_a_process_working_in_the_directory() {

@@ -282,6 +282,24 @@ async fn resume_prepared(
         }));
         record_or_fail(&journal, changes)?;
     }
+    // Processes of the run's attempts may still run, also ones that left their step's
+    // process group and worktree (`setsid`, daemons): end them all before any worktree
+    // of the run is reused or reset.
+    for (step, process_groups) in super::orphans::kill_run_processes(&record.run_id) {
+        let worktree = recorded
+            .iter()
+            .find(|r| r.step_id == step)
+            .and_then(|r| r.worktree.clone())
+            .unwrap_or_default();
+        record_or_fail(
+            &journal,
+            vec![Change::Event(Event::OrphansKilled {
+                step,
+                process_groups,
+                worktree,
+            })],
+        )?;
+    }
     // Tools of steps that were running when the driving process died may still run.
     for r in recorded.iter().filter(|r| r.status.is_active()) {
         if let Some(wt) = &r.worktree {
