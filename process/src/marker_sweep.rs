@@ -20,6 +20,10 @@
 //! 3. **Repeat** until a scan finds nothing, since a process may fork between our scan and
 //!    our signal, giving up after a bound and reporting the survivors.
 //!
+//! After a short child, only processes with larger pids than the child's are read (see
+//! `Candidates`): a sweep costs the step a few microseconds, not one read per process of
+//! the machine.
+//!
 //! The environment read is the one the process was started with (`execve`): a process
 //! that starts a program with a cleared or rewritten environment (`env -i`, or
 //! `PIPELINE_CONTAINMENT` set to another value) or that makes itself non-dumpable (its
@@ -86,10 +90,14 @@ pub struct SweepReport {
 /// until none is left or `limit` has passed, sleeping asynchronously between passes.
 /// Never fails: survivors are in the report and logged with `tracing::warn!`.
 pub async fn sweep_marked(which: MarkerMatch<'_>, limit: Duration) -> SweepReport {
+    sweep(which, Scope::EVERY_PROCESS, limit).await
+}
+
+async fn sweep(which: MarkerMatch<'_>, scope: Scope, limit: Duration) -> SweepReport {
     let deadline = tokio::time::Instant::now() + limit;
     let mut found = BTreeMap::new();
     loop {
-        let matched = kill_pass(which, &mut found);
+        let matched = kill_pass(which, scope, &mut found);
         if matched.is_empty() {
             return finish(which, found, Vec::new());
         }
@@ -105,7 +113,7 @@ pub fn sweep_marked_blocking(which: MarkerMatch<'_>, limit: Duration) -> SweepRe
     let deadline = std::time::Instant::now() + limit;
     let mut found = BTreeMap::new();
     loop {
-        let matched = kill_pass(which, &mut found);
+        let matched = kill_pass(which, Scope::EVERY_PROCESS, &mut found);
         if matched.is_empty() {
             return finish(which, found, Vec::new());
         }
@@ -122,18 +130,43 @@ pub fn sweep_marked_blocking(which: MarkerMatch<'_>, limit: Duration) -> SweepRe
 #[derive(Debug)]
 pub(crate) struct AttemptSweep<'a> {
     marker: Option<&'a str>,
+    child: u32,
+    spawned: std::time::Instant,
 }
 
 impl<'a> AttemptSweep<'a> {
-    /// The sweep of the processes marked `marker`; `None` (an unmarked child) owes none.
-    pub(crate) fn new(marker: Option<&'a str>) -> Self {
-        AttemptSweep { marker }
+    /// The sweep of the processes marked `marker`, descendants of `child`, spawned just
+    /// now; `None` (an unmarked child) owes none.
+    pub(crate) fn new(marker: Option<&'a str>, child: u32) -> Self {
+        AttemptSweep {
+            marker,
+            child,
+            spawned: std::time::Instant::now(),
+        }
+    }
+
+    /// On timeout or cancel, while the child's group gets SIGTERM and its grace period:
+    /// kills the marked processes outside that group at once. They left it, so they take
+    /// no part in the child's orderly stop, and any that holds the output pipes would
+    /// otherwise keep the supervisor waiting the whole grace period, writing all along.
+    pub(crate) async fn escaped(&self) {
+        if let Some(marker) = self.marker {
+            let scope = Scope {
+                candidates: Candidates::descendants_of(self.child, self.spawned.elapsed()),
+                spared_group: Some(self.child),
+            };
+            sweep(MarkerMatch::Exact(marker), scope, SWEEP_LIMIT).await;
+        }
     }
 
     /// Kills every process still carrying the marker (see [`sweep_marked`]).
     pub(crate) async fn run(mut self) {
         if let Some(marker) = self.marker.take() {
-            sweep_marked(MarkerMatch::Exact(marker), SWEEP_LIMIT).await;
+            let scope = Scope {
+                candidates: Candidates::descendants_of(self.child, self.spawned.elapsed()),
+                spared_group: None,
+            };
+            sweep(MarkerMatch::Exact(marker), scope, SWEEP_LIMIT).await;
         }
     }
 }
@@ -142,6 +175,62 @@ impl Drop for AttemptSweep<'_> {
     fn drop(&mut self) {
         if let Some(marker) = self.marker.take() {
             sweep_marked_blocking(MarkerMatch::Exact(marker), DROP_LIMIT);
+        }
+    }
+}
+
+/// Which processes a pass looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Scope {
+    /// Whose environment is read.
+    candidates: Candidates,
+    /// A process group left alone (the child's, while it gets its grace period).
+    spared_group: Option<u32>,
+}
+
+impl Scope {
+    const EVERY_PROCESS: Scope = Scope {
+        candidates: Candidates::All,
+        spared_group: None,
+    };
+}
+
+/// Which processes a pass reads the environment of.
+///
+/// Reading `/proc/<pid>/environ` costs a few microseconds per process, which matters for
+/// short steps (a run of thousands of `sh -c true` steps sweeps after each). Linux hands
+/// out pids in increasing order until it wraps around at `pid_max`, so the descendants
+/// of a child all have larger pids than the child unless the counter wrapped since it
+/// was spawned. A wrap is seen in `/proc/sys/kernel/ns_last_pid` (the last pid handed
+/// out) being below the child's pid, unless the counter went all the way round again,
+/// which takes `pid_max` (at least 32,768) forks: impossible within [`FAST_WINDOW`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Candidates {
+    /// Every process.
+    All,
+    /// Processes whose pid is at least this one.
+    AtLeast(u32),
+}
+
+/// How long after a child's spawn its descendants are looked for among larger pids only.
+const FAST_WINDOW: Duration = Duration::from_secs(1);
+
+impl Candidates {
+    /// The candidates for descendants of `child`, spawned `age` ago.
+    fn descendants_of(child: u32, age: Duration) -> Candidates {
+        let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok());
+        match last {
+            Some(last) if age < FAST_WINDOW && last >= child => Candidates::AtLeast(child),
+            _ => Candidates::All,
+        }
+    }
+
+    fn admits(self, pid: u32) -> bool {
+        match self {
+            Candidates::All => true,
+            Candidates::AtLeast(first) => pid >= first,
         }
     }
 }
@@ -172,7 +261,11 @@ fn finish(
 
 /// One scan of `/proc` that kills what matches; returns the pids matched in this pass and
 /// adds new ones to `found`.
-fn kill_pass(which: MarkerMatch<'_>, found: &mut BTreeMap<u32, KilledProcess>) -> Vec<u32> {
+fn kill_pass(
+    which: MarkerMatch<'_>,
+    scope: Scope,
+    found: &mut BTreeMap<u32, KilledProcess>,
+) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -188,14 +281,17 @@ fn kill_pass(which: MarkerMatch<'_>, found: &mut BTreeMap<u32, KilledProcess>) -
         else {
             continue;
         };
-        if pid == me {
+        if pid == me || !scope.candidates.admits(pid) {
             continue;
         }
         let Some(marker) = marker_of(&entry.path(), which, &mut buffer) else {
             continue;
         };
-        signal_pid(pid, Signal::SIGKILL);
         let pgid = process_group(&entry.path());
+        if scope.spared_group.is_some() && pgid == scope.spared_group {
+            continue;
+        }
+        signal_pid(pid, Signal::SIGKILL);
         if let Some(pgid) = pgid
             && pgid != our_group
             && pgid > 1

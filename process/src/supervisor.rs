@@ -34,7 +34,8 @@
 //!    outcome is returned (and, for [`run_process`], the log footer written).
 //! 6. **Sweep.** When the spec carries an attempt marker
 //!    ([`Containment::marker`](crate::Containment::marker)), right after the group's
-//!    SIGKILL and before the drain's last wait, every process still carrying that marker
+//!    SIGKILL and before the drain's last wait (and on timeout or cancel already with
+//!    the SIGTERM, for marked processes outside the group), every process still carrying that marker
 //!    (also one that left the group with `setsid` or a double fork) is killed, repeatedly
 //!    until none is left (see [`marker_sweep`](crate::marker_sweep)); if the supervising
 //!    future is dropped, its guard does the same. Whatever the outcome (exit, failure,
@@ -305,7 +306,7 @@ async fn supervise(
         ));
     };
     let mut group = ProcessGroup::led_by(pid);
-    let sweep = AttemptSweep::new(spec.containment.marker.as_deref());
+    let sweep = AttemptSweep::new(spec.containment.marker.as_deref(), pid);
     let mut drained = false;
 
     // Wait for exit, timeout or cancel, draining all along.
@@ -327,6 +328,7 @@ async fn supervise(
     if stopped_by_us.is_some() {
         // Polite stop first, then SIGKILL after the grace period.
         group.signal(Signal::SIGTERM);
+        sweep.escaped().await;
         let grace_deadline = Instant::now() + spec.kill_grace;
         while status.is_none() || !drained {
             tokio::select! {

@@ -296,3 +296,23 @@ fn a_sweep_with_nothing_to_find_returns_at_once() {
     assert_eq!(report, SweepReport::default());
     assert!(started.elapsed() < Duration::from_secs(1));
 }
+
+#[test]
+fn only_larger_pids_are_read_shortly_after_the_spawn_and_without_a_wrap() {
+    let now = std::process::id();
+    assert_eq!(
+        Candidates::descendants_of(now, Duration::ZERO),
+        Candidates::AtLeast(now)
+    );
+    // Spawned long ago: the pid counter may have gone round.
+    assert_eq!(
+        Candidates::descendants_of(now, FAST_WINDOW),
+        Candidates::All
+    );
+    // A child pid above the last pid handed out: the counter wrapped.
+    assert_eq!(
+        Candidates::descendants_of(u32::MAX, Duration::ZERO),
+        Candidates::All
+    );
+    assert!(Candidates::AtLeast(10).admits(10) && !Candidates::AtLeast(10).admits(9));
+}
