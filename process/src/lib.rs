@@ -13,6 +13,9 @@
 //!   bytes on stdin, keeping stdout and stderr in memory within [`CaptureLimits`]
 //!   ([`CapturedOutput`]); the blocking form is for synchronous callers.
 //! - [`Termination`]: how a process ended, the one type every crate uses for it.
+//! - [`sweep_marked`] / [`sweep_marked_blocking`]: kill every process carrying an
+//!   attempt marker ([`MARKER_ENV`]), also those that left their process group; the
+//!   supervisor does it for a marked child, resume for the attempts of a crashed run.
 //!
 //! The crate is a leaf: it depends on no other crate of the workspace.
 

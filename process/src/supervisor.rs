@@ -33,13 +33,14 @@
 //!    (only a process that left the group with `setsid` could still hold them). The
 //!    outcome is returned (and, for [`run_process`], the log footer written).
 //! 6. **Sweep.** When the spec carries an attempt marker
-//!    ([`Containment::marker`](crate::Containment::marker)), right after the group's
-//!    SIGKILL and before the drain's last wait (and on timeout or cancel already with
-//!    the SIGTERM, for marked processes outside the group), every process still carrying that marker
-//!    (also one that left the group with `setsid` or a double fork) is killed, repeatedly
-//!    until none is left (see [`marker_sweep`](crate::marker_sweep)); if the supervising
-//!    future is dropped, its guard does the same. Whatever the outcome (exit, failure,
-//!    timeout, cancel), nothing the child started runs once the supervisor returns.
+//!    ([`Containment::marker`](crate::Containment::marker)), every process still
+//!    carrying it, also one that left the group with `setsid` or a double fork, is
+//!    killed right after the group's SIGKILL and before the drain's last wait,
+//!    repeatedly until none is left (see [`marker_sweep`](crate::marker_sweep)). On
+//!    timeout or cancel, marked processes outside the group are killed already with the
+//!    group's SIGTERM; if the supervising future is dropped, a guard sweeps. Whatever the
+//!    outcome (exit, failure, timeout, cancel), nothing the child started runs once the
+//!    supervisor returns.
 //!
 //! The pid of a reaped child can only be reused as a group id once every member of its
 //! group is gone, so signalling the group after reaping the leader reaches either our

@@ -9,7 +9,7 @@
 //!    (`PIPELINE_CONTAINMENT=<run id>/...`, see
 //!    [`AttemptMarker`](super::containment::AttemptMarker)), of any step, also those
 //!    that left their process group with `setsid` and work outside the worktree;
-//! 2. [`kill_processes_in`]: every process whose working directory is inside the
+//! 2. [`end_processes_in`]: every process whose working directory is inside the
 //!    worktree of a step that was active, with its whole process group, for processes
 //!    that cleared their environment (or were started before markers existed).
 //!
@@ -25,9 +25,9 @@ use super::containment::AttemptMarker;
 
 /// Kills every process carrying a marker of run `run_id` (see the module documentation),
 /// until none is left or [`SWEEP_LIMIT`] has passed (survivors are logged). Returns, per
-/// step id, how many distinct process groups were hit. Blocks the calling thread; on
-/// systems without `/proc` it finds nothing.
-pub(crate) fn kill_run_processes(run_id: &str) -> BTreeMap<String, usize> {
+/// step id, the process groups hit. Blocks the calling thread; on systems without
+/// `/proc` it finds nothing.
+pub(crate) fn kill_run_processes(run_id: &str) -> BTreeMap<String, BTreeSet<u32>> {
     let prefix = AttemptMarker::run_prefix(run_id);
     let report = sweep_marked_blocking(MarkerMatch::Prefix(&prefix), SWEEP_LIMIT);
     groups_by_step(&report.killed)
@@ -35,7 +35,7 @@ pub(crate) fn kill_run_processes(run_id: &str) -> BTreeMap<String, usize> {
 
 /// Distinct process groups (a process without a known group counts as its own) of the
 /// `killed` processes, per step named by their markers.
-fn groups_by_step(killed: &[KilledProcess]) -> BTreeMap<String, usize> {
+fn groups_by_step(killed: &[KilledProcess]) -> BTreeMap<String, BTreeSet<u32>> {
     let mut groups: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
     for process in killed {
         let step = AttemptMarker::parse(&process.marker)
@@ -46,27 +46,45 @@ fn groups_by_step(killed: &[KilledProcess]) -> BTreeMap<String, usize> {
             .insert(process.pgid.unwrap_or(process.pid));
     }
     groups
-        .into_iter()
-        .map(|(step, groups)| (step, groups.len()))
-        .collect()
 }
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+/// [`kill_processes_in`] until no process works in `dir` any more (SIGKILL takes effect
+/// asynchronously, and a dying group may still fork), for at most [`SWEEP_LIMIT`].
+/// Returns every group signalled; survivors are logged.
+pub(crate) fn end_processes_in(dir: &Path) -> BTreeSet<u32> {
+    let deadline = std::time::Instant::now() + SWEEP_LIMIT;
+    let mut all = BTreeSet::new();
+    loop {
+        let groups = kill_processes_in(dir);
+        if groups.is_empty() {
+            return all;
+        }
+        if std::time::Instant::now() >= deadline {
+            tracing::warn!(dir = %dir.display(), ?groups, "processes still work in the worktree after SIGKILL; giving up on them");
+            all.extend(groups);
+            return all;
+        }
+        all.extend(groups);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// Kills the process groups of processes whose working directory is `dir` or below it.
-/// Returns how many groups were signalled. Best effort: unreadable `/proc` entries (other
+/// Returns the groups signalled. Best effort: unreadable `/proc` entries (other
 /// users' processes, races with exiting processes) are skipped; non-Linux systems have no
 /// `/proc/<pid>/cwd` and nothing is killed.
-pub(crate) fn kill_processes_in(dir: &Path) -> usize {
+pub(crate) fn kill_processes_in(dir: &Path) -> BTreeSet<u32> {
+    let mut groups = BTreeSet::new();
     let Ok(dir) = std::fs::canonicalize(dir) else {
-        return 0;
+        return groups;
     };
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
+        return groups;
     };
     let me = std::process::id();
-    let mut groups = BTreeSet::new();
     for entry in entries.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -84,17 +102,20 @@ pub(crate) fn kill_processes_in(dir: &Path) -> usize {
         if !cwd.starts_with(&dir) {
             continue;
         }
-        if let Some(pgid) = process_group(&entry.path()) {
-            // Never signal our own group.
-            if pgid != nix::unistd::getpgrp().as_raw() {
-                groups.insert(pgid);
-            }
+        // Never signal our own group.
+        if let Some(pgid) = process_group(&entry.path())
+            && pgid != nix::unistd::getpgrp().as_raw()
+            && let Ok(pgid) = u32::try_from(pgid)
+        {
+            groups.insert(pgid);
         }
     }
     for &pgid in &groups {
-        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        if let Ok(raw) = i32::try_from(pgid) {
+            let _ = killpg(Pid::from_raw(raw), Signal::SIGKILL);
+        }
     }
-    groups.len()
+    groups
 }
 
 /// Field 5 of `/proc/<pid>/stat` (the process group), parsed after the command name,
@@ -134,10 +155,11 @@ mod tests {
         ];
         let mut other = spawn(format!("{run}x/ws/a/1/tool"));
         let killed = kill_run_processes(&run);
-        assert_eq!(
-            killed,
-            BTreeMap::from([("b".to_owned(), 1), ("ws/a".to_owned(), 2)])
-        );
+        let counts: Vec<(&str, usize)> = killed
+            .iter()
+            .map(|(step, groups)| (step.as_str(), groups.len()))
+            .collect();
+        assert_eq!(counts, [("b", 1), ("ws/a", 2)]);
         for child in &mut ours {
             assert!(!child.wait().unwrap().success());
         }
@@ -164,12 +186,12 @@ mod tests {
             .unwrap();
         // Let the shell start its sleep.
         std::thread::sleep(std::time::Duration::from_millis(200));
-        assert_eq!(kill_processes_in(&inside), 1);
+        assert_eq!(kill_processes_in(&inside).len(), 1);
         let status = child.wait().unwrap();
         assert!(!status.success(), "the shell was killed");
         // SIGKILL is delivered asynchronously: the group disappears shortly after.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while kill_processes_in(dir.path()) > 0 {
+        while !kill_processes_in(dir.path()).is_empty() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "processes left in the directory"

@@ -283,9 +283,17 @@ async fn resume_prepared(
         record_or_fail(&journal, changes)?;
     }
     // Processes of the run's attempts may still run, also ones that left their step's
-    // process group and worktree (`setsid`, daemons): end them all before any worktree
-    // of the run is reused or reset.
-    for (step, process_groups) in super::orphans::kill_run_processes(&record.run_id) {
+    // process group and worktree (`setsid`, daemons), and tools of steps that were running
+    // when the driving process died: end them all before any worktree of the run is
+    // reused or reset.
+    let mut killed = super::orphans::kill_run_processes(&record.run_id);
+    for r in recorded.iter().filter(|r| r.status.is_active()) {
+        if let Some(wt) = &r.worktree {
+            let groups = super::orphans::end_processes_in(Path::new(wt));
+            killed.entry(r.step_id.clone()).or_default().extend(groups);
+        }
+    }
+    for (step, groups) in killed.into_iter().filter(|(_, g)| !g.is_empty()) {
         let worktree = recorded
             .iter()
             .find(|r| r.step_id == step)
@@ -295,26 +303,10 @@ async fn resume_prepared(
             &journal,
             vec![Change::Event(Event::OrphansKilled {
                 step,
-                process_groups,
+                process_groups: groups.len(),
                 worktree,
             })],
         )?;
-    }
-    // Tools of steps that were running when the driving process died may still run.
-    for r in recorded.iter().filter(|r| r.status.is_active()) {
-        if let Some(wt) = &r.worktree {
-            let killed = super::orphans::kill_processes_in(Path::new(wt));
-            if killed > 0 {
-                record_or_fail(
-                    &journal,
-                    vec![Change::Event(Event::OrphansKilled {
-                        step: r.step_id.clone(),
-                        process_groups: killed,
-                        worktree: wt.clone(),
-                    })],
-                )?;
-            }
-        }
     }
     let mut prior = HashMap::new();
     for r in &recorded {
