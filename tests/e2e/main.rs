@@ -19,4 +19,6 @@ mod openspec_bridge;
 mod plan_output;
 mod recovery;
 mod reporting;
+mod secrets;
+mod signals;
 mod tool_selection;
