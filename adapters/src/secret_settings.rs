@@ -36,7 +36,10 @@ pub struct SecretSettings {
 impl Default for SecretSettings {
     fn default() -> Self {
         SecretSettings {
-            env_patterns: DEFAULT_ENV_PATTERNS.iter().map(|p| (*p).to_owned()).collect(),
+            env_patterns: DEFAULT_ENV_PATTERNS
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
             extra_env: Vec::new(),
         }
     }
@@ -192,7 +195,14 @@ mod tests {
         ] {
             assert!(s.is_secret_name(name), "{name}");
         }
-        for name in ["PATH", "HOME", "TOKEN", "API_KEY", "TOKENS_USED", "SECRETARY"] {
+        for name in [
+            "PATH",
+            "HOME",
+            "TOKEN",
+            "API_KEY",
+            "TOKENS_USED",
+            "SECRETARY",
+        ] {
             assert!(!s.is_secret_name(name), "{name}");
         }
     }
@@ -222,7 +232,10 @@ mod tests {
     #[test]
     fn bad_values_name_the_file_and_the_key() {
         for (yaml, key) in [
-            ("secrets: {env_patterns: [\"A B\"]}", "secrets.env_patterns[0]"),
+            (
+                "secrets: {env_patterns: [\"A B\"]}",
+                "secrets.env_patterns[0]",
+            ),
             ("secrets: {env_patterns: [\"\"]}", "secrets.env_patterns[0]"),
             ("secrets: {extra_env: [X, \"1X\"]}", "secrets.extra_env[1]"),
             ("secrets: {env_patterns: \"*_KEY\"}", "secrets.env_patterns"),

@@ -213,7 +213,9 @@ fn note(line: &str) {
 /// the output, never the command (see the module docs).
 fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 fn print_json_line(summary: &RunSummary) {
@@ -272,7 +274,7 @@ fn summary_text(summary: &RunSummary, repo: &RepoArgs) -> String {
             .filter(|s| s.status == StepStatus::Failed)
         {
             let _ = writeln!(
-            text,
+                text,
                 "\nFailed: {}\n  {}",
                 s.id,
                 s.error.as_deref().unwrap_or("").replace('\n', "\n  ")

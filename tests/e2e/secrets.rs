@@ -40,10 +40,7 @@ fn with_secrets(t: &Test, args: &[&str]) -> Run {
 /// Fails naming `what` when `text` holds any of the secrets.
 fn assert_clean(what: &str, text: &str) {
     for secret in SECRETS {
-        assert!(
-            !text.contains(secret),
-            "{what} leaks {secret}:\n{text}"
-        );
+        assert!(!text.contains(secret), "{what} leaks {secret}:\n{text}");
     }
     // The split key's halves are not enough to rebuild it either.
     assert!(
@@ -100,9 +97,7 @@ fn database_dump(db: &Path) -> String {
 #[test]
 fn a_printed_secret_appears_in_no_log_database_event_or_output() {
     let t = Test::new();
-    t.config(
-        "tools:\n  bot:\n    kind: custom\n    command: bot-cli\n    api_key_env: BOT_KEY\n",
-    );
+    t.config("tools:\n  bot:\n    kind: custom\n    command: bot-cli\n    api_key_env: BOT_KEY\n");
     let comp = t.out_path("compensated");
     let ws = t.workstream(
         "ws.json",
@@ -158,15 +153,16 @@ fn a_printed_secret_appears_in_no_log_database_event_or_output() {
     }
     let dump = database_dump(&t.repo.join(".pipeline/state.db"));
     assert_clean("the state database", &dump);
-    assert!(dump.contains("[REDACTED]"), "the database holds the redacted errors");
+    assert!(
+        dump.contains("[REDACTED]"),
+        "the database holds the redacted errors"
+    );
 }
 
 #[test]
 fn tools_counts_redacted_secrets_and_names_those_too_short() {
     let t = Test::new();
-    t.config(
-        "tools:\n  bot:\n    kind: custom\n    command: bot-cli\n    api_key_env: BOT_KEY\n",
-    );
+    t.config("tools:\n  bot:\n    kind: custom\n    command: bot-cli\n    api_key_env: BOT_KEY\n");
     let r = with_secrets(&t, &["tools"]).assert_ok();
     let out = r.stdout();
     assert_clean("pipeline tools", &out);

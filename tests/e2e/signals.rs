@@ -49,7 +49,11 @@ fn stop_and_resume(signal: Signal, code: i32) {
 
     kill(Pid::from_raw(child.id() as i32), signal).expect("signal pipeline");
     let status = child.wait().expect("wait for pipeline");
-    assert_eq!(status.code(), Some(code), "{signal} exits {code}: {status:?}");
+    assert_eq!(
+        status.code(),
+        Some(code),
+        "{signal} exits {code}: {status:?}"
+    );
     // The tool's whole process group was terminated: nothing waits for the release.
     wait_until(&format!("process group {pgid} to be gone"), || {
         killpg(Pid::from_raw(pgid), None).is_err().then_some(())

@@ -99,9 +99,10 @@ impl RunJournal {
         let owned: Vec<Owned> = changes
             .iter()
             .map(|change| match change {
-                Change::AttemptError { report, .. } => {
-                    self.filter.report(report).map_or(Owned::None, Owned::Report)
-                }
+                Change::AttemptError { report, .. } => self
+                    .filter
+                    .report(report)
+                    .map_or(Owned::None, Owned::Report),
                 Change::Checkpoint { checkpoint, .. } => self
                     .filter
                     .checkpoint(checkpoint)
@@ -117,14 +118,13 @@ impl RunJournal {
                     self.filter.scrub_event(&mut event);
                     Change::Event(event)
                 }
-                (
-                    Change::AttemptError { step, attempt, .. },
-                    Owned::Report(report),
-                ) => Change::AttemptError {
-                    step,
-                    attempt,
-                    report,
-                },
+                (Change::AttemptError { step, attempt, .. }, Owned::Report(report)) => {
+                    Change::AttemptError {
+                        step,
+                        attempt,
+                        report,
+                    }
+                }
                 (Change::Checkpoint { step, .. }, Owned::Checkpoint(checkpoint)) => {
                     Change::Checkpoint { step, checkpoint }
                 }

@@ -41,10 +41,7 @@ fn keeps_short_and_empty_values_and_partial_matches() {
     assert_eq!(redact(&["abc", ""], &[b"abc abc"]), "abc abc");
     // 7 bytes: below MIN_SECRET_BYTES, left alone.
     assert_eq!(redact(&["pass123"], &[b"pass123"]), "pass123");
-    assert_eq!(
-        redact(&["pass1234"], &[b"pass1234"]),
-        REDACTED.to_owned()
-    );
+    assert_eq!(redact(&["pass1234"], &[b"pass1234"]), REDACTED.to_owned());
     assert_eq!(
         redact(&["sk-secret"], &[b"sk-secr", b"et?"]),
         "sk-secret?".replace("sk-secret", REDACTED)
