@@ -4,6 +4,7 @@
 //! run.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 
 use nix::sys::signal::{Signal, kill, killpg};
@@ -124,4 +125,23 @@ fn a_closed_stdout_stops_the_output_but_not_the_run() {
     let mask = u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16)
         .unwrap_or_else(|_| panic!("a signal mask in {line:?}"));
     assert_eq!(mask & (1 << 12), 0, "SIGPIPE ignored in a tool: {line}");
+
+    // Other commands end quietly when their reader goes away (`pipeline status | head`):
+    // killed by SIGPIPE like `git log | head`, or done, never a panic.
+    let mut status = std::process::Command::new(assert_cmd::cargo::cargo_bin("pipeline"))
+        .args(["status", "pipe", "--json"])
+        .current_dir(&t.repo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pipeline status");
+    drop(status.stdout.take());
+    let out = status.wait_with_output().expect("wait for pipeline status");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.signal() == Some(Signal::SIGPIPE as i32) || out.status.code() == Some(0),
+        "{:?}: {stderr}",
+        out.status
+    );
+    assert!(stderr.is_empty(), "{stderr}");
 }
