@@ -2,8 +2,9 @@
 //! SQLite state and crash resume. This binary only parses arguments, calls
 //! `pipeline_core`, and renders results. Exit codes come from one table,
 //! `pipeline_core::exit_code` (0 success, 1 the run failed, 2 invalid input or usage,
-//! 3 internal or state error, 130 interrupted); `commands::dispatch` is the one place
-//! mapping a command's error to its code and printing it ([`command_error`]).
+//! 3 internal or state error, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM);
+//! `commands::dispatch` is the one place mapping a command's error to its code and
+//! printing it ([`command_error`]).
 
 mod cli;
 mod command_error;
@@ -54,11 +55,23 @@ fn init_tracing(verbose: u8) {
 
 /// Rust ignores SIGPIPE, so `pipeline status --json | head` would panic on a closed pipe.
 /// Restore the default: the process ends quietly when its reader goes away, like other
-/// Unix tools. (A run killed this way stays resumable: its state is written ahead.)
-#[allow(unsafe_code, reason = "nix: signal() is unsafe; the only unsafe code")]
+/// Unix tools. `run` and `resume` ignore it again ([`ignore_sigpipe`]).
+#[allow(unsafe_code, reason = "nix: signal() is unsafe")]
 fn restore_sigpipe() {
     use nix::sys::signal::{SigHandler, Signal, signal};
     // SAFETY: called first thing in `main`, before any thread exists; SIG_DFL installs no
     // Rust handler.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
+/// Ignores SIGPIPE again, for `run` and `resume`: a closed stdout (`pipeline run --json
+/// ... | head -1`) must stop the output, not the run. Their writers treat a failed write
+/// (EPIPE) as the end of output. Child tools are unaffected: the standard library resets
+/// SIGPIPE to its default in every child it starts.
+#[allow(unsafe_code, reason = "nix: signal() is unsafe")]
+pub(crate) fn ignore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called before the run's async runtime starts its threads; SIG_IGN installs
+    // no Rust handler.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
 }

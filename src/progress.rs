@@ -1,9 +1,14 @@
 //! Run progress: live bars on a terminal (indicatif), one plain line per state change
 //! otherwise (CI logs), NDJSON journal entries with `--json` (docs/EVENTS.md).
+//!
+//! Output never stops a run: the writers use fallible writes and stop writing after the
+//! first failure (a closed pipe, EPIPE, or a hung-up terminal), and the run goes on
+//! (`pipeline run --json ... | head -1`; SIGPIPE is ignored while a run is driven).
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -14,7 +19,9 @@ use pipeline_core::state::{Event, JournalEntry, WaitKind};
 /// not set, plain lines otherwise.
 pub fn reporter(json: bool) -> std::sync::Arc<dyn Reporter> {
     if json {
-        return std::sync::Arc::new(JsonReporter);
+        return std::sync::Arc::new(JsonReporter {
+            out: Output::default(),
+        });
     }
     let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
     if std::io::stderr().is_terminal() && !ci {
@@ -22,19 +29,44 @@ pub fn reporter(json: bool) -> std::sync::Arc<dyn Reporter> {
     } else {
         std::sync::Arc::new(PlainReporter {
             started: Instant::now(),
+            out: Output::default(),
         })
     }
 }
 
+/// Where a reporter's lines go: written whole and flushed, until the first write fails.
+#[derive(Default)]
+struct Output {
+    /// Set by the first failed write: the reader is gone, nothing more is written.
+    closed: AtomicBool,
+}
+
+impl Output {
+    /// Writes `line` and a newline to `writer` and flushes, unless an earlier write
+    /// failed; a failure (EPIPE, EIO) closes this output for good.
+    fn line(&self, mut writer: impl Write, line: &str) {
+        if self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let written = writer
+            .write_all(line.as_bytes())
+            .and_then(|()| writer.write_all(b"\n"))
+            .and_then(|()| writer.flush());
+        if written.is_err() {
+            self.closed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// One JSON object per line on stdout.
-struct JsonReporter;
+struct JsonReporter {
+    out: Output,
+}
 
 impl Reporter for JsonReporter {
     fn report(&self, entry: &JournalEntry) {
         if let Ok(line) = serde_json::to_string(entry) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+            self.out.line(std::io::stdout().lock(), &line);
         }
     }
 }
@@ -42,12 +74,14 @@ impl Reporter for JsonReporter {
 /// One line per state change on stderr, with the time since the run started.
 struct PlainReporter {
     started: Instant,
+    out: Output,
 }
 
 impl Reporter for PlainReporter {
     fn report(&self, entry: &JournalEntry) {
         if let Some(line) = describe(entry) {
-            eprintln!("[{:>7.1}s] {line}", self.started.elapsed().as_secs_f64());
+            let line = format!("[{:>7.1}s] {line}", self.started.elapsed().as_secs_f64());
+            self.out.line(std::io::stderr().lock(), &line);
         }
     }
 }
@@ -283,5 +317,46 @@ impl TerminalReporter {
         {
             bar.set_message(note.to_string());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Output;
+
+    /// A writer whose reader is gone: every write fails with EPIPE.
+    struct ClosedPipe {
+        writes: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl std::io::Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            self.writes.set(self.writes.get() + 1);
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_stops_writing_after_the_first_failed_write() {
+        let out = Output::default();
+        let mut written = Vec::new();
+        out.line(&mut written, "first");
+        assert_eq!(written, b"first\n");
+        let writes = std::rc::Rc::new(std::cell::Cell::new(0));
+        for _ in 0..3 {
+            out.line(
+                ClosedPipe {
+                    writes: writes.clone(),
+                },
+                "lost",
+            );
+        }
+        assert_eq!(writes.get(), 1, "one failed write, then none");
+        out.line(&mut written, "after");
+        assert_eq!(written, b"first\n", "closed for good");
     }
 }

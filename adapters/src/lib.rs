@@ -31,6 +31,7 @@ mod env_override;
 mod invocation;
 mod profile_layer;
 mod prompt_argument;
+mod secret_settings;
 mod tool_adapter;
 mod tool_profile;
 mod tool_registry;
@@ -50,6 +51,8 @@ pub use pipeline_process::{
 pub use pipeline_process::{
     KilledProcess, MARKER_ENV, MarkerMatch, SWEEP_LIMIT, sweep_marked_blocking,
 };
+pub use pipeline_process::{MIN_SECRET_BYTES, REDACTED, redact};
+pub use secret_settings::{DEFAULT_ENV_PATTERNS, SecretSettings};
 pub use tool_adapter::ToolAdapter;
 pub use tool_profile::{ToolKind, ToolProfile};
 pub use tool_registry::{BUILTIN_TOOLS_YAML, SHELL_TOOL, ToolRegistry};

@@ -8,7 +8,7 @@
 //! The codes separate what a caller does next: 1 means the work ran and its result is a
 //! failure (look at the result); 2 means the request was wrong (fix the command or the
 //! input, nothing was done); 3 means the tool or its environment failed (report or retry);
-//! 130 means the user stopped it (resume it).
+//! 129, 130 and 143 mean a signal stopped it (SIGHUP, SIGINT, SIGTERM: resume it).
 
 /// Every step completed; the command did what it was asked.
 pub const OK: i32 = 0;
@@ -27,15 +27,26 @@ pub const INVALID: i32 = 2;
 /// (the state database, git, a file that cannot be read or written).
 pub const INTERNAL: i32 = 3;
 
-/// Interrupted (Ctrl-C, SIGTERM): the run stopped cleanly and stays resumable. 128 + 2,
-/// the shell's code for a process ended by SIGINT.
+/// Hung up (SIGHUP: a closed terminal or tmux window): the run stopped cleanly, as on
+/// Ctrl-C, and stays resumable. 128 + 1, the shell's code for a process ended by SIGHUP.
+pub const HANGUP: i32 = 129;
+
+/// Interrupted (Ctrl-C): the run stopped cleanly and stays resumable. 128 + 2, the
+/// shell's code for a process ended by SIGINT.
 pub const INTERRUPTED: i32 = 130;
 
+/// Terminated (SIGTERM: a CI runner cancelling a job, `kill`): the run stopped cleanly,
+/// as on Ctrl-C, and stays resumable. 128 + 15, the shell's code for a process ended by
+/// SIGTERM.
+pub const TERMINATED: i32 = 143;
+
 /// Every code of the table, in ascending order, with the name it has here.
-pub const ALL: [(&str, i32); 5] = [
+pub const ALL: [(&str, i32); 7] = [
     ("OK", OK),
     ("FAILED", FAILED),
     ("INVALID", INVALID),
     ("INTERNAL", INTERNAL),
+    ("HANGUP", HANGUP),
     ("INTERRUPTED", INTERRUPTED),
+    ("TERMINATED", TERMINATED),
 ];

@@ -41,5 +41,5 @@ pub use marker_sweep::{
 pub use process_error::ProcessError;
 pub use process_outcome::{ProcessOutcome, Termination};
 pub use process_spec::{DEFAULT_KILL_GRACE, OutputLimits, ProcessSpec};
-pub use redactor::{REDACTED, redact};
+pub use redactor::{MIN_SECRET_BYTES, REDACTED, redact};
 pub use supervisor::{LineCallback, run_captured, run_captured_blocking, run_process};

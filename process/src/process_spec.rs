@@ -42,7 +42,8 @@ pub struct ProcessSpec {
     /// Secret values (API keys, values of a profile's `secret_env` variables) that must
     /// never reach the attempt log or the in-memory tail: every occurrence in the
     /// child's output is replaced by `[REDACTED]`, also when it is split across reads.
-    /// Values shorter than 4 bytes are ignored (they would redact ordinary text).
+    /// Values shorter than [`crate::MIN_SECRET_BYTES`] (8) are ignored (they would redact
+    /// ordinary text).
     /// Default empty. Adapters fill it; the process still receives the real values
     /// through `env`.
     pub secrets: Vec<String>,

@@ -16,7 +16,8 @@ mod validate;
 
 use pipeline_core::engine::EngineError;
 /// The exit-code table (`pipeline_core::exit_code`): `exit::OK`, `exit::FAILED`,
-/// `exit::INVALID`, `exit::INTERNAL`, `exit::INTERRUPTED`.
+/// `exit::INVALID`, `exit::INTERNAL`, `exit::HANGUP`, `exit::INTERRUPTED`,
+/// `exit::TERMINATED`.
 pub use pipeline_core::exit_code as exit;
 
 use crate::cli::{Cli, Command};

@@ -1,6 +1,17 @@
 //! `pipeline run` and `pipeline resume`.
+//!
+//! Signals while a run is driven (issue #10, point 5): SIGINT (Ctrl-C), SIGTERM (a CI
+//! runner cancelling a job) and SIGHUP (a closed terminal or tmux window) all stop it the
+//! same way: scheduling stops, the tools' process groups are terminated (the cancel
+//! token), unfinished steps are recorded `interrupted`, and the run stays resumable. The
+//! exit code names the signal: 130, 143 or 129 (128 + the signal's number). A second
+//! signal ends the process at once. SIGPIPE is ignored while a run is driven: a closed
+//! stdout (`pipeline run --json ... | head -1`) stops the output, not the run.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use pipeline_core::engine::{
@@ -9,6 +20,7 @@ use pipeline_core::engine::{
 };
 use pipeline_core::planning::{PlanFormat, render_plan};
 use pipeline_core::state::{Durability, RunStatus, StepStatus};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use super::{exit, report_error};
@@ -79,32 +91,35 @@ pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
 
 type RunFuture = std::pin::Pin<Box<dyn Future<Output = Result<RunSummary, EngineError>> + Send>>;
 
-/// Runs the engine on a tokio runtime with Ctrl-C wired to cancellation, then reports.
+/// Runs the engine on a tokio runtime with SIGINT, SIGTERM and SIGHUP wired to
+/// cancellation (see the module docs), then reports.
 fn drive(
     repo: &RepoArgs,
     report: &ReportArgs,
     start: impl FnOnce(Arc<dyn pipeline_core::engine::Reporter>, CancellationToken) -> RunFuture,
 ) -> Result<i32, EngineError> {
+    // Before the runtime's threads exist.
+    crate::ignore_sigpipe();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| EngineError::Internal(format!("cannot start the async runtime: {e}")))?;
     let rep = reporter(report.json);
     let cancel = CancellationToken::new();
+    // The exit code of the first stop signal received (0: none).
+    let stopped_by = Arc::new(AtomicI32::new(0));
     let summary = runtime.block_on(async {
-        let c = cancel.clone();
-        let json = report.json;
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                if !json {
-                    eprintln!("\ninterrupted: stopping running tools (Ctrl-C again to force)");
-                }
-                c.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(exit::INTERRUPTED);
-                }
+        match StopSignals::new() {
+            Ok(signals) => {
+                tokio::spawn(handle_stop_signals(
+                    signals,
+                    cancel.clone(),
+                    stopped_by.clone(),
+                    report.json,
+                ));
             }
-        });
+            Err(e) => tracing::warn!("cannot handle stop signals: {e}"),
+        }
         start(rep, cancel.clone()).await
     });
     let summary = match summary {
@@ -119,10 +134,10 @@ fn drive(
         ) {
             Ok(status) => {
                 if let Err(e) = write_junit(&status, path) {
-                    eprintln!("error: {e}");
+                    note(&format!("error: {e}"));
                 }
             }
-            Err(e) => eprintln!("error: cannot write the JUnit report: {e}"),
+            Err(e) => note(&format!("error: cannot write the JUnit report: {e}")),
         }
     }
     if report.json {
@@ -132,22 +147,95 @@ fn drive(
     }
     Ok(match summary.status {
         RunStatus::Completed => exit::OK,
-        RunStatus::Interrupted => exit::INTERRUPTED,
+        RunStatus::Interrupted => match stopped_by.load(Ordering::SeqCst) {
+            0 => exit::INTERRUPTED,
+            code => code,
+        },
         RunStatus::Failed | RunStatus::Running => exit::FAILED,
     })
+}
+
+/// The stop signals a driven run listens to, registered before the run starts.
+struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl StopSignals {
+    /// Registers the handlers (from then on these signals no longer end the process).
+    fn new() -> std::io::Result<StopSignals> {
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// The next stop signal, as its name and the exit code it gives
+    /// (`exit::INTERRUPTED`, `exit::TERMINATED`, `exit::HANGUP`).
+    async fn next(&mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.interrupt.recv() => ("Ctrl-C", exit::INTERRUPTED),
+            _ = self.terminate.recv() => ("SIGTERM", exit::TERMINATED),
+            _ = self.hangup.recv() => ("SIGHUP", exit::HANGUP),
+        }
+    }
+}
+
+/// First stop signal: cancel the run (it ends `interrupted`, resumable) and remember the
+/// code to exit with; a second one ends the process at once with its code.
+async fn handle_stop_signals(
+    mut signals: StopSignals,
+    cancel: CancellationToken,
+    stopped_by: Arc<AtomicI32>,
+    json: bool,
+) {
+    let (name, code) = signals.next().await;
+    stopped_by.store(code, Ordering::SeqCst);
+    if !json {
+        note(&format!(
+            "\ninterrupted by {name}: stopping running tools ({name} again to force)"
+        ));
+    }
+    cancel.cancel();
+    let (_, code) = signals.next().await;
+    std::process::exit(code);
+}
+
+/// Writes `line` to stderr, ignoring a closed or broken stderr (a hung-up terminal):
+/// the run's state, not its messages, is what must survive.
+fn note(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Writes `text` to stdout; a closed stdout (EPIPE) or any other write error only ends
+/// the output, never the command (see the module docs).
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 fn print_json_line(summary: &RunSummary) {
     if let Ok(s) =
         serde_json::to_string(&serde_json::json!({"event": "summary", "summary": summary}))
     {
-        println!("{s}");
+        out(&format!("{s}\n"));
     }
 }
 
 fn print_summary(summary: &RunSummary, repo: &RepoArgs) {
+    out(&summary_text(summary, repo));
+}
+
+/// The human-readable end of a run: counts, result branch, failed steps, what next.
+fn summary_text(summary: &RunSummary, repo: &RepoArgs) -> String {
+    let mut text = String::new();
     let secs = summary.duration_ms as f64 / 1000.0;
-    println!(
+    let _ = writeln!(
+        text,
         "\nRun {} {}: {} completed, {} failed, {} skipped{} in {secs:.1} s",
         summary.run_id,
         summary.status.as_str(),
@@ -161,15 +249,16 @@ fn print_summary(summary: &RunSummary, repo: &RepoArgs) {
         },
     );
     if let Some(err) = &summary.result_error {
-        println!("Result branch not built: {err}");
+        let _ = writeln!(text, "Result branch not built: {err}");
     }
     if let (Some(branch), Some(commit)) = (&summary.result_branch, &summary.result_commit) {
-        println!(
+        let _ = writeln!(
+            text,
             "Result branch: {branch} ({})",
             &commit[..commit.len().min(10)]
         );
         if summary.status == RunStatus::Completed {
-            println!("Merge it with:  git merge {branch}");
+            let _ = writeln!(text, "Merge it with:  git merge {branch}");
         }
     }
     if summary.status != RunStatus::Completed
@@ -184,23 +273,30 @@ fn print_summary(summary: &RunSummary, repo: &RepoArgs) {
             .iter()
             .filter(|s| s.status == StepStatus::Failed)
         {
-            println!(
+            let _ = writeln!(
+                text,
                 "\nFailed: {}\n  {}",
                 s.id,
                 s.error.as_deref().unwrap_or("").replace('\n', "\n  ")
             );
-            println!("  logs: pipeline logs {} {}", summary.run_id, s.id);
+            let _ = writeln!(text, "  logs: pipeline logs {} {}", summary.run_id, s.id);
             if let Some(wt) = &s.worktree {
-                println!("  worktree kept: {wt}");
+                let _ = writeln!(text, "  worktree kept: {wt}");
             }
         }
     }
     match summary.status {
-        RunStatus::Interrupted => println!("\nResume with:  pipeline resume {}", summary.run_id),
-        RunStatus::Failed => println!(
-            "\nAfter fixing, re-run the failed steps with:  pipeline resume {}",
-            summary.run_id
-        ),
+        RunStatus::Interrupted => {
+            let _ = writeln!(text, "\nResume with:  pipeline resume {}", summary.run_id);
+        }
+        RunStatus::Failed => {
+            let _ = writeln!(
+                text,
+                "\nAfter fixing, re-run the failed steps with:  pipeline resume {}",
+                summary.run_id
+            );
+        }
         _ => {}
     }
+    text
 }

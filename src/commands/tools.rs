@@ -1,6 +1,9 @@
-//! `pipeline tools`: tool profiles, whether each command is installed, its version.
+//! `pipeline tools`: tool profiles, whether each command is installed, its version, and
+//! how many known secrets a run redacts (naming those too short to be).
 
-use pipeline_core::engine::{breakers, open_repository};
+use pipeline_core::engine::{
+    KnownSecrets, MIN_SECRET_BYTES, breakers, known_secrets, open_repository,
+};
 
 use super::exit;
 use crate::cli::RepoArgs;
@@ -68,5 +71,27 @@ pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
             note
         );
     }
+    print_secrets(&known_secrets(&workspace.state_dir, &registry, None)?);
     Ok(exit::OK)
+}
+
+/// The secrets lines: how many known secret values a run redacts, and which known
+/// secrets are too short to be (names only, never values).
+fn print_secrets(known: &KnownSecrets) {
+    let redacted = known.values().len();
+    println!(
+        "\nSecrets: {redacted} known value(s) redacted from logs, the state database, events and output"
+    );
+    let short: Vec<String> = known
+        .entries
+        .iter()
+        .filter(|e| !e.is_redacted())
+        .map(|e| format!("{} ({})", e.name, e.source))
+        .collect();
+    if !short.is_empty() {
+        println!(
+            "Not redacted, shorter than {MIN_SECRET_BYTES} bytes: {}",
+            short.join(", ")
+        );
+    }
 }

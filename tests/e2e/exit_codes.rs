@@ -60,7 +60,9 @@ fn exit_code_table_is_the_one_the_readme_documents() {
         (exit_code::FAILED, "failed"),
         (exit_code::INVALID, "invalid input or usage"),
         (exit_code::INTERNAL, "internal"),
+        (exit_code::HANGUP, "SIGHUP"),
         (exit_code::INTERRUPTED, "interrupted"),
+        (exit_code::TERMINATED, "SIGTERM"),
     ] {
         let meaning = documented
             .iter()

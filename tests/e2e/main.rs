@@ -20,4 +20,6 @@ mod openspec_bridge;
 mod plan_output;
 mod recovery;
 mod reporting;
+mod secrets;
+mod signals;
 mod tool_selection;

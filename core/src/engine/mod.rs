@@ -73,6 +73,7 @@ mod run_driver;
 mod run_id;
 mod run_journal;
 mod run_options;
+mod run_secrets;
 mod scheduler;
 mod spec_references;
 mod step_error;
@@ -97,4 +98,5 @@ pub use run_driver::{
 };
 pub use run_id::{check_run_id, generate_run_id};
 pub use run_options::{RunOptions, UnfinishedPolicy};
+pub use run_secrets::{KnownSecret, KnownSecrets, MIN_SECRET_BYTES, known_secrets};
 pub use workspace::Workspace;

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::run_context::RunContext;
 use super::run_journal::RunJournal;
+use super::run_secrets::known_secrets;
 use super::scheduler::{Final, PriorStep, Schedule, schedule};
 use super::spec_references::resolve_spec_references;
 use super::step_error::StepError;
@@ -64,6 +65,9 @@ pub struct PreparedRun {
     pub plan: Plan,
     /// Canonical workstream paths as recorded in the state database.
     pub workstream_key: String,
+    /// Secret values redacted from every stream of the run, longest first
+    /// ([`super::run_secrets`]).
+    pub secrets: Vec<String>,
 }
 
 /// Opens the repository (given or discovered from the current directory) and its tool
@@ -98,6 +102,8 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
     let errors = RecoveryConfig::new(&registry, &plugin_dirs(&workspace.repo_root))?;
     let spec_texts =
         resolve_spec_references(&set, &workspace.repo_root).map_err(EngineError::Invalid)?;
+    // Computed once per start or resume: the environment and profiles of this process.
+    let secrets = known_secrets(&workspace.state_dir, &registry, Some(&set))?.values();
     Ok(PreparedRun {
         spec_texts,
         repo,
@@ -107,6 +113,7 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
         set,
         plan,
         workstream_key,
+        secrets,
     })
 }
 
@@ -124,6 +131,8 @@ pub fn load_and_plan(
     let config = root.join(".pipeline/config.yaml");
     let registry = ToolRegistry::load(config.is_file().then_some(config.as_path()), &env)
         .map_err(EngineError::Config)?;
+    // A bad `secrets:` section is an input error at validate time too.
+    pipeline_adapters::SecretSettings::load(&config)?;
     // Broken plugin manifests and tool error settings are input errors at validate time.
     RecoveryConfig::new(&registry, &plugin_dirs(&root))?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
@@ -185,7 +194,13 @@ pub async fn run_workstreams(
     let base = prepared.repo.resolve_commit(&base_rev)?;
     prepared.repo.ensure_excluded(".pipeline/")?;
     let lock = RunLock::acquire(&prepared.workspace.locks_dir(), &run_id)?;
-    let journal = RunJournal::new(state.clone(), &run_id, reporter, cancel.clone());
+    let journal = RunJournal::new(
+        state.clone(),
+        &run_id,
+        reporter,
+        cancel.clone(),
+        &prepared.secrets,
+    );
     let changes = vec![Change::Event(Event::RunStarted {
         workstreams: prepared.workstream_key.clone(),
         repo: prepared.workspace.repo_root.to_string_lossy().into_owned(),
@@ -267,7 +282,13 @@ async fn resume_prepared(
     // A driver killed while updating one of this run's branches leaves its lock file.
     prepared.repo.remove_stale_ref_locks(&record.run_id)?;
     let recorded = state.steps(&record.run_id)?;
-    let journal = RunJournal::new(state.clone(), &record.run_id, reporter, cancel.clone());
+    let journal = RunJournal::new(
+        state.clone(),
+        &record.run_id,
+        reporter,
+        cancel.clone(),
+        &prepared.secrets,
+    );
     // A run left `running` by a process that died: its journal says so first.
     if record.status == RunStatus::Running {
         let reason = "the pipeline process driving the run stopped";
@@ -426,7 +447,7 @@ async fn drive(
         options,
         journal,
         cancel,
-        secrets: Vec::new(),
+        secrets: prepared.secrets,
     });
     let mut commits = ctx.repo.commit_check();
     let scheduled = schedule(

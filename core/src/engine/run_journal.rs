@@ -6,11 +6,19 @@
 //! order. No state write's error is ignored: the first failure is kept, the run is
 //! cancelled (running tools stop), and the driver ends the run with that error (exit 3).
 //! What was recorded before stays, so the run is resumable.
+//!
+//! It is also the last line of defence against leaked secrets: the text fields of what
+//! it records that can carry tool output (errors, reasons, summaries, diagnostics,
+//! commands) are redacted first, and so are the tools' live output lines it passes to
+//! the reporter (see [`redaction`]).
+
+mod redaction;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio_util::sync::CancellationToken;
 
+use self::redaction::{RedactingReporter, SecretFilter};
 use super::Reporter;
 use super::step_error::StepError;
 use crate::state::{Change, Event, Flush, StateError, StateStore};
@@ -25,16 +33,29 @@ pub(crate) struct RunJournal {
     /// The first write that failed.
     failure: Mutex<Option<StateError>>,
     cancel: CancellationToken,
+    /// The run's secrets, redacted from what is recorded.
+    filter: SecretFilter,
 }
 
 impl RunJournal {
-    /// A journal for run `run_id`; a failed write cancels `cancel`.
+    /// A journal for run `run_id`; a failed write cancels `cancel`; `secrets` (values
+    /// of at least `MIN_SECRET_BYTES`) are redacted from what it records and reports.
     pub(crate) fn new(
         state: StateStore,
         run_id: &str,
         reporter: Arc<dyn Reporter>,
         cancel: CancellationToken,
+        secrets: &[String],
     ) -> RunJournal {
+        let filter = SecretFilter::new(secrets);
+        let reporter: Arc<dyn Reporter> = if filter.is_active() && reporter.wants_output() {
+            Arc::new(RedactingReporter {
+                inner: reporter,
+                filter: filter.clone(),
+            })
+        } else {
+            reporter
+        };
         RunJournal {
             state,
             run_id: run_id.to_owned(),
@@ -42,6 +63,7 @@ impl RunJournal {
             order: Mutex::new(()),
             failure: Mutex::new(None),
             cancel,
+            filter,
         }
     }
 
@@ -70,6 +92,49 @@ impl RunJournal {
     }
 
     fn record_flushed(&self, changes: Vec<Change<'_>>, flush: Flush) -> Result<(), StepError> {
+        if !self.filter.is_active() {
+            return self.write(changes, flush);
+        }
+        // Redacted copies of borrowed reports and checkpoints, by position in `changes`.
+        let owned: Vec<Owned> = changes
+            .iter()
+            .map(|change| match change {
+                Change::AttemptError { report, .. } => self
+                    .filter
+                    .report(report)
+                    .map_or(Owned::None, Owned::Report),
+                Change::Checkpoint { checkpoint, .. } => self
+                    .filter
+                    .checkpoint(checkpoint)
+                    .map_or(Owned::None, Owned::Checkpoint),
+                Change::Event(_) => Owned::None,
+            })
+            .collect();
+        let changes: Vec<Change<'_>> = changes
+            .into_iter()
+            .zip(&owned)
+            .map(|(change, owned)| match (change, owned) {
+                (Change::Event(mut event), _) => {
+                    self.filter.scrub_event(&mut event);
+                    Change::Event(event)
+                }
+                (Change::AttemptError { step, attempt, .. }, Owned::Report(report)) => {
+                    Change::AttemptError {
+                        step,
+                        attempt,
+                        report,
+                    }
+                }
+                (Change::Checkpoint { step, .. }, Owned::Checkpoint(checkpoint)) => {
+                    Change::Checkpoint { step, checkpoint }
+                }
+                (change, _) => change,
+            })
+            .collect();
+        self.write(changes, flush)
+    }
+
+    fn write(&self, changes: Vec<Change<'_>>, flush: Flush) -> Result<(), StepError> {
         let _order = self.order.lock().unwrap_or_else(PoisonError::into_inner);
         match self.state.record_flushed(&self.run_id, changes, flush) {
             Ok(entries) => {
@@ -103,6 +168,13 @@ impl RunJournal {
     pub(crate) fn reporter(&self) -> &Arc<dyn Reporter> {
         &self.reporter
     }
+}
+
+/// A redacted copy made for one change of a batch (see `record_flushed`).
+enum Owned {
+    None,
+    Report(pipeline_error::ErrorReport),
+    Checkpoint(crate::state::Checkpoint),
 }
 
 #[cfg(test)]

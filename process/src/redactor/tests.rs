@@ -39,6 +39,9 @@ fn replaces_secrets_split_across_chunks() {
 #[test]
 fn keeps_short_and_empty_values_and_partial_matches() {
     assert_eq!(redact(&["abc", ""], &[b"abc abc"]), "abc abc");
+    // 7 bytes: below MIN_SECRET_BYTES, left alone.
+    assert_eq!(redact(&["pass123"], &[b"pass123"]), "pass123");
+    assert_eq!(redact(&["pass1234"], &[b"pass1234"]), REDACTED.to_owned());
     assert_eq!(
         redact(&["sk-secret"], &[b"sk-secr", b"et?"]),
         "sk-secret?".replace("sk-secret", REDACTED)
@@ -50,8 +53,8 @@ fn keeps_short_and_empty_values_and_partial_matches() {
 fn longer_secret_wins_over_its_prefix() {
     assert_eq!(
         redact(
-            &["token", "token-long-value"],
-            &[b"[token-long-value] [token]"]
+            &["token-12", "token-12-long-value"],
+            &[b"[token-12-long-value] [token-12]"]
         ),
         format!("[{REDACTED}] [{REDACTED}]")
     );
@@ -60,12 +63,12 @@ fn longer_secret_wins_over_its_prefix() {
 #[test]
 fn redacts_text_longest_secret_first_and_keeps_short_values() {
     let secrets = vec![
-        "token".to_owned(),
-        "token-long-value".to_owned(),
+        "token-12".to_owned(),
+        "token-12-long-value".to_owned(),
         "abc".to_owned(),
     ];
     assert_eq!(
-        redact_text("[token-long-value] [token] abc", &secrets),
+        redact_text("[token-12-long-value] [token-12] abc", &secrets),
         format!("[{REDACTED}] [{REDACTED}] abc")
     );
     assert_eq!(redact_text("nothing to hide", &[]), "nothing to hide");

@@ -133,7 +133,13 @@ impl Fixture {
         )
         .unwrap();
         let cancel = CancellationToken::new();
-        let journal = RunJournal::new(store.clone(), "r", Arc::new(SilentReporter), cancel.clone());
+        let journal = RunJournal::new(
+            store.clone(),
+            "r",
+            Arc::new(SilentReporter),
+            cancel.clone(),
+            &[],
+        );
         let mut changes = vec![Change::Event(Event::RunStarted {
             workstreams: "w.json".into(),
             repo: "/repo".into(),
