@@ -33,7 +33,15 @@ pub fn commit_worktree(
 ) -> Result<git2::Oid, GitError> {
     let repo = open_worktree(worktree)?;
     let (branch_ref, parent_commit) = head_and_parent(&repo, worktree, parent)?;
-    let mut index = stage_all(&repo, worktree, None)?;
+    let mut staged = stage_all(&repo, worktree, None)?;
+    for nested in &staged.nested_repositories {
+        tracing::warn!(
+            worktree = %worktree.display(),
+            path = %nested,
+            "not committing an untracked nested git repository"
+        );
+    }
+    let index = &mut staged.index;
     let tree_id = index
         .write_tree()
         .map_err(GitError::git("write the staged tree", worktree))?;

@@ -67,6 +67,7 @@ mod commit;
 mod git_error;
 mod merge;
 mod repository;
+mod result_containment;
 mod signature;
 mod staging;
 mod tree_diff;
@@ -89,6 +90,7 @@ pub use changes::{
 pub use commit::{commit_staged, commit_worktree};
 pub use git_error::GitError;
 pub use repository::{CommitCheck, Repository};
+pub use result_containment::{EscapingLink, LinkEscape};
 pub use worktree::Worktree;
 pub use worktree_pool::WorktreePool;
 pub use worktree_removal::{remove_run_worktrees, run_worktree_root};
