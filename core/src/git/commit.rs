@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use super::GitError;
+use super::durable_writes::sync_new_directories;
 use super::repository::open_worktree;
 use super::signature::signature;
 use super::staging::stage_all;
@@ -131,5 +132,8 @@ fn commit_tree(
             format!("set `{branch_ref}` to {result}"),
             worktree,
         ))?;
+    // Under `--durability full` the commit and the ref are on disk before the step is
+    // recorded completed.
+    sync_new_directories(repo, branch_ref)?;
     Ok(result)
 }

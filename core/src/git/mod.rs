@@ -64,6 +64,7 @@ mod branch;
 mod change_feed;
 mod changes;
 mod commit;
+mod durable_writes;
 mod git_error;
 mod merge;
 mod repository;
@@ -88,6 +89,7 @@ pub use changes::{
     ChangeKind, ChangedPath, StagedChanges, changed_paths, stage_changes, stage_worktree_changes,
 };
 pub use commit::{commit_staged, commit_worktree};
+pub use durable_writes::{durable_writes, set_durable_writes};
 pub use git_error::GitError;
 pub use repository::{CommitCheck, Repository};
 pub use result_containment::{EscapingLink, LinkEscape};
