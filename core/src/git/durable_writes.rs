@@ -7,9 +7,9 @@
 //! `GIT_OPT_ENABLE_FSYNC_GITDIR` makes every such write fsync the file before the rename
 //! and its directory after it (git2 has no safe setter for it, hence the one `unsafe`
 //! call below). Two gaps remain, which [`sync_new_directories`] closes after each step's
-//! commit: a new fan-out directory `objects/xy/` or a new ref directory
-//! (`refs/heads/pipeline-steps/<run>/`) is itself an entry of its parent, which libgit2
-//! does not fsync.
+//! commit and each branch the engine sets: a new fan-out directory `objects/xy/` or a
+//! new ref directory (`refs/heads/pipeline-steps/<run>/`) is itself an entry of its
+//! parent, which libgit2 does not fsync.
 //!
 //! The option is process-wide and read when a repository's ref database is opened, so
 //! the run sets it ([`set_durable_writes`]) before it opens any repository, once per

@@ -74,11 +74,10 @@ pub struct EscapingLink {
 /// inside the repository (or cannot be followed at all: more than 40 links).
 ///
 /// Errors: the [`LinkEscape`] of the first way out found.
-pub(crate) fn resolve_link(
-    link: &str,
-    target: &[u8],
-    lookup: &mut dyn FnMut(&[Vec<u8>]) -> Option<Vec<u8>>,
-) -> Result<(), LinkEscape> {
+pub(crate) fn resolve_link<F>(link: &str, target: &[u8], mut lookup: F) -> Result<(), LinkEscape>
+where
+    F: FnMut(&[Vec<u8>]) -> Option<Vec<u8>>,
+{
     // Where the resolution stands, from the root; a relative target starts in the link's
     // directory.
     let mut current: Vec<Vec<u8>> = components(link.as_bytes()).collect();
@@ -155,8 +154,8 @@ pub(crate) fn escaping_links(
         };
         let target = repo.find_blob(id)?.content().to_vec();
         let path = change.path.to_string_lossy().into_owned();
-        let mut lookup = |at: &[Vec<u8>]| link_target(repo, tree, at);
-        if let Err(reason) = resolve_link(&path, &target, &mut lookup) {
+        let lookup = |at: &[Vec<u8>]| link_target(repo, tree, at);
+        if let Err(reason) = resolve_link(&path, &target, lookup) {
             out.push(EscapingLink {
                 path,
                 target: String::from_utf8_lossy(&target).into_owned(),
@@ -225,8 +224,8 @@ mod tests {
             .iter()
             .map(|(p, t)| (p.as_bytes().to_vec(), t.as_bytes().to_vec()))
             .collect();
-        let mut lookup = |at: &[Vec<u8>]| links.get(&at.join(&b'/')).cloned();
-        resolve_link(link, target.as_bytes(), &mut lookup)
+        let lookup = |at: &[Vec<u8>]| links.get(&at.join(&b'/')).cloned();
+        resolve_link(link, target.as_bytes(), lookup)
     }
 
     #[test]
