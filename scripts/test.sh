@@ -29,6 +29,13 @@ for installer in scripts/install-*.sh; do
   bash "$installer"
 done
 
+# strace, for the fsync counts of `--durability` (tests/e2e/durability.rs runs
+# scripts/fsync-count.sh; it fails under CI=true when strace is missing).
+if ! command -v strace >/dev/null 2>&1; then
+  echo "==> apt-get install -y strace"
+  if [ "$(id -u)" = 0 ]; then apt-get install -y strace; else sudo apt-get install -y strace; fi
+fi
+
 # git identity for the repositories tests create (commits need one).
 git config --global user.name >/dev/null 2>&1 || git config --global user.name "pipeline tests"
 git config --global user.email >/dev/null 2>&1 || git config --global user.email "tests@localhost"

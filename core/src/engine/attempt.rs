@@ -282,6 +282,13 @@ pub(crate) async fn run_attempt(
             return Err(plain_failure(Stage::Scope, error, "scope-check"));
         }
     }
+    // Escaping symlinks and nested repositories (docs/SECURITY.md "Results"); the loader
+    // has checked `allow_symlinks`, so it compiles.
+    let allowed = FileScope::new(step.allow_symlinks.iter().map(String::as_str)).ok();
+    if let Some(error) = staged.violations(|path| allowed.as_ref().is_some_and(|a| a.allows(path)))
+    {
+        return Err(plain_failure(Stage::Scope, error, "scope-check"));
+    }
     let wt = cwd.to_path_buf();
     let message = commit_message(step, &ctx.run_id, attempt);
     let commit = blocking(move || commit_staged(&wt, start, &staged, &message))

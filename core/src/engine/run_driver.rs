@@ -164,6 +164,8 @@ pub async fn run_workstreams(
     reporter: Arc<dyn Reporter>,
     cancel: CancellationToken,
 ) -> Result<RunSummary, EngineError> {
+    // Before any repository of the run is opened (libgit2 reads it at open).
+    crate::git::set_durable_writes(options.durability.fsyncs_git());
     let prepared = prepare(paths, &options)?;
     let state = StateStore::open(&prepared.workspace.db_path, options.durability)?;
     if let Some(unfinished) = state.latest_unfinished_run(&prepared.workstream_key)? {
@@ -249,6 +251,7 @@ pub async fn resume_run(
     reporter: Arc<dyn Reporter>,
     cancel: CancellationToken,
 ) -> Result<RunSummary, EngineError> {
+    crate::git::set_durable_writes(options.durability.fsyncs_git());
     let (repo, workspace, _) = open_repository(options.repo.as_deref(), options.db.as_deref())?;
     let state = StateStore::open(&workspace.db_path, options.durability)?;
     let record = match run_id {

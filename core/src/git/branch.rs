@@ -24,6 +24,8 @@ impl Repository {
                 format!("set branch `{name}` to {target}"),
                 self.workdir(),
             ))?;
+        // The run's result branch under `--durability full`: its new directories too.
+        super::durable_writes::sync_new_directories(&repo, &refname)?;
         Ok(())
     }
 

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::GitError;
 use super::repository::open_worktree;
-use super::staging::stage_all;
+use super::result_containment::{EscapingLink, escaping_links};
+use super::staging::{StagedIndex, stage_all};
 use super::tree_diff::{diff_trees, file_mode, update_tree};
 use super::worktree_tracking::ChangeTracker;
 
@@ -60,6 +61,12 @@ pub struct StagedChanges {
     /// Whether the whole worktree was walked to find the changes (`false`: only the
     /// paths a [`ChangeTracker`] reported were looked at).
     pub walked: bool,
+    /// Untracked nested git repositories the worktree holds (directories with their own
+    /// `.git`), repository-relative without a trailing `/`: not staged, not in `tree`.
+    pub nested_repositories: Vec<String>,
+    /// Symlinks added or changed in `tree` whose target resolves outside the repository
+    /// (see [`StagedChanges::violations`]), in path order.
+    pub escaping_links: Vec<EscapingLink>,
 }
 
 /// Stages every change of `worktree` (as [`commit_worktree`](super::commit_worktree)
@@ -96,13 +103,20 @@ pub fn stage_worktree_changes(
         tracing::debug!(worktree = %worktree.display(), "staging walks the worktree");
         return stage_in(repo, worktree, &base_tree, true);
     };
-    let index = stage_all(repo, worktree, Some(&touched))?;
-    let tree = tree_updated_from_index(repo, &index, &base_tree, &touched)
+    let staged_index = stage_all(repo, worktree, Some(&touched))?;
+    let index = &staged_index.index;
+    let tree = tree_updated_from_index(repo, index, &base_tree, &touched)
         .map_err(GitError::git("write the staged tree", worktree))?;
     let staged = repo
         .find_tree(tree)
         .map_err(GitError::git("read the staged tree", worktree))?;
-    let mut changes = changes_between(repo, worktree, &base_tree, &staged)?;
+    let mut changes = changes_between(
+        repo,
+        worktree,
+        &base_tree,
+        &staged,
+        staged_index.nested_repositories,
+    )?;
     changes.walked = false;
     Ok(changes)
 }
@@ -134,7 +148,10 @@ fn stage_in(
     base_tree: &git2::Tree<'_>,
     persist: bool,
 ) -> Result<StagedChanges, GitError> {
-    let mut index = stage_all(repo, worktree, None)?;
+    let StagedIndex {
+        mut index,
+        nested_repositories,
+    } = stage_all(repo, worktree, None)?;
     let staged = index
         .write_tree()
         .and_then(|oid| repo.find_tree(oid))
@@ -144,21 +161,26 @@ fn stage_in(
             .write()
             .map_err(GitError::git("write the index", worktree))?;
     }
-    changes_between(repo, worktree, base_tree, &staged)
+    changes_between(repo, worktree, base_tree, &staged, nested_repositories)
 }
 
-/// What differs between the base tree and the staged tree, as [`ChangedPath`]s.
+/// What differs between the base tree and the staged tree, as [`ChangedPath`]s, with the
+/// symlinks of the staged tree that escape the repository and the `nested_repositories`
+/// staging left out.
 fn changes_between(
     repo: &git2::Repository,
     worktree: &Path,
     base_tree: &git2::Tree<'_>,
     staged: &git2::Tree<'_>,
+    nested_repositories: Vec<String>,
 ) -> Result<StagedChanges, GitError> {
     // Only subtrees whose ids differ are read: O(changed paths), not O(files).
     let diff = diff_trees(repo, base_tree, staged).map_err(GitError::git(
         format!("compare the worktree with {}", base_tree.id()),
         worktree,
     ))?;
+    let escaping_links = escaping_links(repo, staged, &diff)
+        .map_err(GitError::git("read the step's symlinks", worktree))?;
     let mut changes: BTreeMap<String, ChangeKind> = BTreeMap::new();
     for change in diff {
         let kind = match (change.old, change.new) {
@@ -183,6 +205,8 @@ fn changes_between(
             .collect(),
         tree: staged.id(),
         walked: true,
+        nested_repositories,
+        escaping_links,
     })
 }
 

@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use super::GitError;
+use super::durable_writes::sync_new_directories;
 use super::repository::open_worktree;
 use super::signature::signature;
 use super::staging::stage_all;
@@ -33,7 +34,15 @@ pub fn commit_worktree(
 ) -> Result<git2::Oid, GitError> {
     let repo = open_worktree(worktree)?;
     let (branch_ref, parent_commit) = head_and_parent(&repo, worktree, parent)?;
-    let mut index = stage_all(&repo, worktree, None)?;
+    let mut staged = stage_all(&repo, worktree, None)?;
+    for nested in &staged.nested_repositories {
+        tracing::warn!(
+            worktree = %worktree.display(),
+            path = %nested,
+            "not committing an untracked nested git repository"
+        );
+    }
+    let index = &mut staged.index;
     let tree_id = index
         .write_tree()
         .map_err(GitError::git("write the staged tree", worktree))?;
@@ -123,5 +132,8 @@ fn commit_tree(
             format!("set `{branch_ref}` to {result}"),
             worktree,
         ))?;
+    // Under `--durability full` the commit and the ref are on disk before the step is
+    // recorded completed.
+    sync_new_directories(repo, branch_ref)?;
     Ok(result)
 }

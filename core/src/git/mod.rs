@@ -64,9 +64,11 @@ mod branch;
 mod change_feed;
 mod changes;
 mod commit;
+mod durable_writes;
 mod git_error;
 mod merge;
 mod repository;
+mod result_containment;
 mod signature;
 mod staging;
 mod tree_diff;
@@ -87,8 +89,10 @@ pub use changes::{
     ChangeKind, ChangedPath, StagedChanges, changed_paths, stage_changes, stage_worktree_changes,
 };
 pub use commit::{commit_staged, commit_worktree};
+pub use durable_writes::{durable_writes, set_durable_writes};
 pub use git_error::GitError;
 pub use repository::{CommitCheck, Repository};
+pub use result_containment::{EscapingLink, LinkEscape};
 pub use worktree::Worktree;
 pub use worktree_pool::WorktreePool;
 pub use worktree_removal::{remove_run_worktrees, run_worktree_root};

@@ -13,11 +13,11 @@ use super::GitError;
 /// memory: modifications and deletions of tracked files, and untracked files that no
 /// `.gitignore`, `info/exclude` or `core.excludesFile` rule ignores (files already
 /// tracked stay tracked even if ignored). Untracked nested git repositories (a
-/// directory with its own `.git`, e.g. a `git clone` made by the tool) are skipped
-/// with a warning: git would record them as a submodule link without their content,
-/// which is never what a step means. Writes the staged blobs to the object database
+/// directory with its own `.git`, e.g. a `git clone` made by the tool) are not staged
+/// but listed in [`StagedIndex::nested_repositories`]: git would record them as a
+/// submodule link without their content, which is never what a step means, and the
+/// engine fails the step naming them. Writes the staged blobs to the object database
 /// but not the index to disk; call `Index::write` to persist it.
-///
 ///
 /// `touched`: when the caller knows every path that can differ from the index (a
 /// [`ChangeTracker`](super::ChangeTracker)'s report; a path covers everything below
@@ -28,14 +28,19 @@ pub(crate) fn stage_all(
     repo: &git2::Repository,
     worktree: &Path,
     touched: Option<&[PathBuf]>,
-) -> Result<git2::Index, GitError> {
-    let mut index = repo
+) -> Result<StagedIndex, GitError> {
+    let index = repo
         .index()
         .map_err(GitError::git("open the index", worktree))?;
+    let mut staged = StagedIndex {
+        index,
+        nested_repositories: Vec::new(),
+    };
     if touched.is_some_and(<[PathBuf]>::is_empty) {
         // Nothing touched (and an empty pathlist would mean "everything" to libgit2).
-        return Ok(index);
+        return Ok(staged);
     }
+    let index = &mut staged.index;
     // One walk of the working directory (a status scan) finds every change, or a look
     // at the touched paths only; the index is then updated path by path, which costs
     // O(changes) instead of two more walks (`update_all` + `add_all`).
@@ -50,13 +55,13 @@ pub(crate) fn stage_all(
                 format!("check whether {} is ignored", path.display()),
                 worktree,
             ))?;
-            if !ignored || tracks(&index, path) {
+            if !ignored || tracks(index, path) {
                 options.pathspec(path);
                 any = true;
             }
         }
         if !any {
-            return Ok(index);
+            return Ok(staged);
         }
         options.disable_pathspec_match(true);
     }
@@ -86,11 +91,15 @@ pub(crate) fn stage_all(
                 | git2::Status::WT_RENAMED,
         ) {
             if status.contains(git2::Status::WT_NEW) && worktree.join(path).join(".git").exists() {
-                tracing::warn!(
+                tracing::debug!(
                     worktree = %worktree.display(),
                     path = %path.display(),
-                    "not committing an untracked nested git repository"
+                    "not staging an untracked nested git repository"
                 );
+                let name = path.to_string_lossy();
+                staged
+                    .nested_repositories
+                    .push(name.trim_end_matches('/').to_owned());
                 continue;
             }
             index
@@ -98,7 +107,16 @@ pub(crate) fn stage_all(
                 .map_err(GitError::git(format!("stage {}", path.display()), worktree))?;
         }
     }
-    Ok(index)
+    Ok(staged)
+}
+
+/// What [`stage_all`] staged.
+pub(crate) struct StagedIndex {
+    /// The index with every change staged (in memory).
+    pub index: git2::Index,
+    /// Untracked nested git repositories found and left out, repository-relative, `/`
+    /// separated, without a trailing `/` (e.g. `vendor/clone`), in the order found.
+    pub nested_repositories: Vec<String>,
 }
 
 /// Whether the index has an entry at `path` or below it.

@@ -68,24 +68,68 @@ pub(crate) fn check_context_files(
     id: &str,
     diags: &mut Vec<ValidationDiagnostic>,
 ) {
-    let (entries, key) = match (&own.context_files, workstream) {
-        (Some(entries), _) => (entries, pointer),
-        (None, Some((ws, ws_pointer))) => match &ws.context_files {
-            Some(entries) => (entries, ws_pointer),
-            None => return,
-        },
-        (None, None) => return,
+    let list = InheritedList {
+        key: "context_files",
+        of: |f| &f.context_files,
     };
-    for (i, entry) in entries.iter().enumerate() {
-        if let Err(err) = check_scope_path(entry) {
-            diags.push(
-                ValidationDiagnostic::error(
-                    file,
-                    format!("{key}/context_files/{i}"),
-                    format!("context_files: {err}"),
-                )
-                .with_step(id),
-            );
+    list.check(own, pointer, workstream, file, id, diags);
+}
+
+/// Errors for `allow_symlinks` entries that leave the repository (they name links in the
+/// step's result, so they are repository-relative like `files_scope`). Own entries,
+/// else the workstream's, as for [`check_context_files`].
+pub(crate) fn check_allow_symlinks(
+    own: &RawFields,
+    pointer: &str,
+    workstream: Option<(&RawFields, &str)>,
+    file: &Path,
+    id: &str,
+    diags: &mut Vec<ValidationDiagnostic>,
+) {
+    let list = InheritedList {
+        key: "allow_symlinks",
+        of: |f| &f.allow_symlinks,
+    };
+    list.check(own, pointer, workstream, file, id, diags);
+}
+
+/// A list of repository-relative paths that a step inherits from its workstream when it
+/// has none of its own.
+struct InheritedList {
+    key: &'static str,
+    of: fn(&RawFields) -> &Option<Vec<String>>,
+}
+
+impl InheritedList {
+    fn check(
+        &self,
+        own: &RawFields,
+        pointer: &str,
+        workstream: Option<(&RawFields, &str)>,
+        file: &Path,
+        id: &str,
+        diags: &mut Vec<ValidationDiagnostic>,
+    ) {
+        let key = self.key;
+        let (entries, at) = match ((self.of)(own), workstream) {
+            (Some(entries), _) => (entries, pointer),
+            (None, Some((ws, ws_pointer))) => match (self.of)(ws) {
+                Some(entries) => (entries, ws_pointer),
+                None => return,
+            },
+            (None, None) => return,
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            if let Err(err) = check_scope_path(entry) {
+                diags.push(
+                    ValidationDiagnostic::error(
+                        file,
+                        format!("{at}/{key}/{i}"),
+                        format!("{key}: {err}"),
+                    )
+                    .with_step(id),
+                );
+            }
         }
     }
 }

@@ -29,6 +29,9 @@ struct Definition<'a> {
     isolation: &'a Isolation,
     specs: &'a [String],
     openspec_tasks: &'a [String],
+    /// Left out when empty, so the hash of a step without it is unchanged.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    allow_symlinks: &'a [String],
 }
 
 /// Feeds serialised bytes straight into the hash, without an intermediate buffer.
@@ -62,6 +65,7 @@ pub(crate) fn definition_hash(step: &Step) -> String {
         isolation: &step.isolation,
         specs: &step.specs,
         openspec_tasks: &step.openspec_tasks,
+        allow_symlinks: &step.allow_symlinks,
     };
     let mut w = HashWriter(Sha256::new());
     // Serialising plain data into an infallible writer cannot fail.

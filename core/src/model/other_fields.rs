@@ -44,6 +44,7 @@ const INTERPRETED: &[&str] = &[
     "compensation",
     "fix_attempts",
     "escalation",
+    "allow_symlinks",
 ];
 
 /// Informational fields: kept and shown, with no effect on execution by design.

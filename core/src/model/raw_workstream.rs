@@ -121,6 +121,9 @@ pub(crate) struct RawFields {
     #[serde(default, deserialize_with = "count")]
     pub fix_attempts: Option<u32>,
     pub escalation: Option<Vec<String>>,
+    /// Symlinks the step's result may contain although they resolve outside the
+    /// repository (repository-relative paths, as in `files_scope`).
+    pub allow_symlinks: Option<Vec<String>>,
     /// Everything else (informational fields, fields of other tools), comments left out.
     #[serde(flatten)]
     pub other: OtherFields,

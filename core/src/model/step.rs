@@ -118,6 +118,10 @@ pub struct Step {
     /// SHA-256 (hex) of the step's normalised definition: what decides, on resume, whether
     /// a completed step is still valid.
     pub definition_hash: String,
+    /// Symlinks the step's result may contain although they resolve outside the
+    /// repository (`allow_symlinks`: repository-relative paths, directories or globs as in
+    /// `files_scope`). Any other such link fails the step (docs/SECURITY.md "Results").
+    pub allow_symlinks: Vec<String>,
 }
 
 /// A shared path serialises as the path.

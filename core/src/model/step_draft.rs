@@ -3,7 +3,8 @@
 //! from, and the inheritance rules that turn them into a [`Step`].
 //!
 //! Inheritance (the original format's): a step's `context_files`, `timeout_sec`,
-//! `isolation`, `conflict_group` and `parallel_ok` are its own, else its workstream's;
+//! `isolation`, `conflict_group` and `parallel_ok` (and `allow_symlinks`) are its own,
+//! else its workstream's;
 //! `env` is the workstream's overlaid by the step's; `description`, `tasks`, `prompt`,
 //! `specs` and `openspec_tasks` are the step's own only. For a workstream without
 //! `steps`, the workstream object is the step's own object.
@@ -101,6 +102,10 @@ impl StepDraft<'_> {
             fix_attempts: settings.fix_attempts,
             escalation: settings.escalation,
             definition_hash: String::new(),
+            allow_symlinks: own
+                .allow_symlinks
+                .or_else(|| ws.and_then(|w| w.allow_symlinks.clone()))
+                .unwrap_or_default(),
         }
     }
 }

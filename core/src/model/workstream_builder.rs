@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::declared_scope::{check_context_files, declared_scope};
+use super::declared_scope::{check_allow_symlinks, check_context_files, declared_scope};
 use super::error_settings::{ErrorSettings, SettingsSource, compensation, error_settings};
 use super::other_fields::ObjectKind;
 use super::raw_workstream::{RawAcceptanceTest, RawFields, RawWorkstream};
@@ -325,6 +325,7 @@ impl WorkstreamContext<'_> {
         };
         let settings = error_settings(&src, self.catalog, diags);
         check_context_files(&ws, pointer, None, file, id, diags);
+        check_allow_symlinks(&ws, pointer, None, file, id, diags);
         let compensation = compensation(&src, diags);
         let idle = ws.tasks.as_ref().is_none_or(|t| t.0.is_empty())
             && ws.prompt.is_none()
@@ -449,6 +450,7 @@ impl MultiStepContext<'_> {
         };
         let settings = error_settings(&src, catalog, diags);
         check_context_files(&s, &sptr, inherited, file, full.as_str(), diags);
+        check_allow_symlinks(&s, &sptr, inherited, file, full.as_str(), diags);
         let compensation = compensation(&src, diags);
         let idle = s.tasks.as_ref().is_none_or(|t| t.0.is_empty())
             && s.prompt.is_none()

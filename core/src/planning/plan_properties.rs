@@ -111,6 +111,7 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             fix_attempts: 0,
             escalation: Vec::new(),
             definition_hash: String::new(),
+            allow_symlinks: Vec::new(),
         })
         .collect();
     WorkstreamSet::new(Vec::new(), steps, Vec::new(), Vec::new())

@@ -1,7 +1,11 @@
-//! How hard the state store pushes each transaction to disk.
+//! How hard the state store, and git, push each write to disk.
 //!
 //! In WAL mode SQLite never corrupts the database on a crash; the choice is only how
 //! much of the newest history a power loss may drop (SQLite "PRAGMA synchronous").
+//! Under [`Durability::Full`] git's writes are fsynced too
+//! ([`Durability::fsyncs_git`]), so a step recorded completed never names a commit that
+//! a power loss took away. docs/SECURITY.md "Durability" states what each level
+//! promises against a process crash, an OS crash and a power loss.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +23,9 @@ pub enum Durability {
     /// commit (the WAL is written in order): the engine uses that for a step's completion,
     /// whose effects (dependents starting from its result, the run's end) are each
     /// recorded by a later, fsynced commit. A power loss in between makes resume run the
-    /// step again; nothing built on it was ever started. About one fsync per step.
+    /// step again; nothing built on it was ever started. About one fsync per step for
+    /// SQLite; git's objects, refs and index files are fsynced as they are written (a
+    /// few per step, see [`Durability::fsyncs_git`]).
     Full,
 }
 
@@ -41,5 +47,14 @@ impl Durability {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
         }
+    }
+
+    /// Whether git's writes (objects, refs, index files, and the directories holding new
+    /// ones) are fsynced: only under [`Durability::Full`], where the engine turns on
+    /// libgit2's process-wide `GIT_OPT_ENABLE_FSYNC_GITDIR` when the run starts
+    /// (`crate::git::set_durable_writes`). Under [`Durability::Normal`] git writes go to
+    /// the page cache only: they survive a process crash, not an OS crash.
+    pub fn fsyncs_git(self) -> bool {
+        self == Durability::Full
     }
 }

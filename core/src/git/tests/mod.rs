@@ -6,4 +6,5 @@ mod fixture;
 mod merge;
 mod pool;
 mod repository;
+mod result_containment;
 mod tracking;
