@@ -11,6 +11,7 @@ mod ai_codex;
 mod ai_registry;
 mod bad_input;
 mod crash_resume;
+mod database;
 mod execution;
 mod exit_codes;
 mod isolation;

@@ -41,6 +41,7 @@ mod error_settings;
 mod file_discovery;
 mod file_scope;
 mod id_hasher;
+mod input_limits;
 mod loader;
 mod other_fields;
 mod raw_workstream;
@@ -58,6 +59,8 @@ mod workstream_selection;
 mod workstream_set;
 
 #[cfg(test)]
+mod loader_properties;
+#[cfg(test)]
 mod loader_tests;
 
 pub use file_scope::{FileScope, ScopePathError, check_scope_path};
@@ -67,3 +70,5 @@ pub use step_id::StepId;
 pub use tool_catalog::ToolCatalog;
 pub use validation_diagnostic::{LoadError, ValidationDiagnostic, ValidationSeverity};
 pub use workstream_set::{Workstream, WorkstreamSet};
+pub use workstream_file::{DEFAULT_MAX_WORKSTREAM_BYTES, MAX_WORKSTREAM_BYTES_ENV};
+pub use input_limits::MAX_DURATION_SEC;

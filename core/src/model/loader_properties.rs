@@ -1,0 +1,286 @@
+//! No input panics: property tests feeding the loader, the validator and the planner
+//! (what `pipeline validate` and `pipeline plan` run: [`load_workstreams`], then
+//! [`Plan::build`], the exclusions `validate` reports and every plan format) with
+//!
+//! - JSON values shaped like workstreams: objects whose keys come from the real field set
+//!   (plus comments and unknown keys), with values of any type: numbers such as `1e20`,
+//!   `-1`, `0`, `1e308` and `u64::MAX`, ids such as `x.lock`, `a..b`, `a.`, unicode and
+//!   NUL, nested steps and phases whose `depends_on` name each other (cycles included);
+//!   the text is sometimes cut short or given a repeated key;
+//! - arbitrary bytes.
+//!
+//! Each case must end in a [`WorkstreamSet`] or a [`LoadError`], never a panic (a panic
+//! fails the test with the input that caused it, shrunk).
+//!
+//! Case count: 300 per property by default (a few seconds each in a debug build); set
+//! `PROPTEST_CASES` to run longer, e.g. `PROPTEST_CASES=100000 cargo nextest run -p
+//! pipeline-core loader_properties`.
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+
+use super::loader_tests::catalog;
+use super::{LoadOptions, WorkstreamSet, load_workstreams};
+use crate::planning::{Plan, PlanFormat, write_plan};
+
+/// Keys drawn from: every field a workstream, step or phase has, a comment and an
+/// unknown field.
+const KEYS: &[&str] = &[
+    "id",
+    "description",
+    "tool",
+    "capability",
+    "command",
+    "tasks",
+    "prompt",
+    "depends_on",
+    "files_scope",
+    "files_create",
+    "context_files",
+    "acceptance_tests",
+    "timeout_sec",
+    "env",
+    "isolation",
+    "conflict_group",
+    "parallel_ok",
+    "specs",
+    "openspec_tasks",
+    "retry",
+    "circuit_breaker",
+    "compensation",
+    "fix_attempts",
+    "escalation",
+    "openspec_change",
+    "ccpm_issue",
+    "gate",
+    "metadata",
+    "name",
+    "_comment",
+    "unknown_field",
+    "initial_delay",
+    "max_delay",
+    "multiplier",
+    "max_attempts",
+    "cooldown_seconds",
+    "timeout",
+    "enabled",
+    "strategy",
+];
+
+/// Ids and other strings: valid ones (so that references resolve and cycles form) and
+/// every kind of invalid one.
+const TEXTS: &[&str] = &[
+    "a",
+    "b",
+    "c",
+    "w",
+    "s",
+    "x.lock",
+    "a..b",
+    "a.",
+    ".a",
+    "a/b",
+    "@",
+    "a@{b",
+    "é",
+    "日本",
+    "a\0b",
+    "",
+    " ",
+    "true",
+    "aider",
+    "shell",
+    "code_generation",
+    "exponential",
+    "worktree",
+    "none",
+    "/etc/passwd",
+    "../x",
+    "src/**",
+    "*",
+    ".",
+    "echo hi",
+    "_acceptance",
+];
+
+fn number() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(serde_json::json!(1e20)),
+        Just(serde_json::json!(-1)),
+        Just(serde_json::json!(0)),
+        Just(serde_json::json!(1e308)),
+        Just(serde_json::json!(u64::MAX)),
+        Just(serde_json::json!(i64::MIN)),
+        Just(serde_json::json!(2.5)),
+        Just(serde_json::json!(1e-300)),
+        Just(serde_json::json!(31_536_001)),
+        any::<i32>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+    ]
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => proptest::sample::select(TEXTS).prop_map(str::to_string),
+        1 => ".{0,12}",
+    ]
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => proptest::sample::select(KEYS).prop_map(str::to_string),
+        1 => ".{0,6}",
+    ]
+}
+
+/// Any JSON value, objects keyed from the field set.
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        number(),
+        text().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::vec((key(), inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// An object with an `id` (usually) and some fields of the field set with random values.
+fn object(extra: BoxedStrategy<Vec<(String, Value)>>) -> impl Strategy<Value = Value> {
+    (
+        proptest::option::weighted(0.9, text()),
+        proptest::collection::vec((key(), value()), 0..6),
+        proptest::collection::vec(text(), 0..3),
+        extra,
+    )
+        .prop_map(|(id, fields, deps, extra)| {
+            let mut o = Map::new();
+            if let Some(id) = id {
+                o.insert("id".into(), Value::String(id));
+            }
+            o.insert("command".into(), Value::String("true".into()));
+            if !deps.is_empty() {
+                o.insert(
+                    "depends_on".into(),
+                    Value::Array(deps.into_iter().map(Value::String).collect()),
+                );
+            }
+            o.extend(fields);
+            o.extend(extra);
+            Value::Object(o)
+        })
+}
+
+fn step() -> BoxedStrategy<Value> {
+    object(Just(Vec::new()).boxed()).boxed()
+}
+
+/// A workstream: an object, sometimes with `steps` and `phases` of step objects.
+fn workstream() -> impl Strategy<Value = Value> {
+    let phase = (text(), proptest::collection::vec(step(), 0..3), proptest::collection::vec(text(), 0..2))
+        .prop_map(|(id, steps, deps)| {
+            serde_json::json!({"id": id, "steps": steps, "depends_on": deps})
+        });
+    let extra = (
+        proptest::option::weighted(0.5, proptest::collection::vec(step(), 0..5)),
+        proptest::option::weighted(0.2, proptest::collection::vec(phase, 0..3)),
+    )
+        .prop_map(|(steps, phases)| {
+            let mut extra = Vec::new();
+            if let Some(s) = steps {
+                extra.push(("steps".to_string(), Value::Array(s)));
+            }
+            if let Some(p) = phases {
+                extra.push(("phases".to_string(), Value::Array(p)));
+            }
+            extra
+        })
+        .boxed();
+    object(extra)
+}
+
+/// The text of a workstream file: one workstream or an array of them, sometimes cut short
+/// or with a key repeated.
+fn file_text() -> impl Strategy<Value = Vec<u8>> {
+    (
+        proptest::collection::vec(workstream(), 1..4),
+        any::<bool>(),
+        0u8..10,
+        any::<proptest::sample::Index>(),
+    )
+        .prop_map(|(mut ws, array, mutation, at)| {
+            let mut text = if array || ws.len() > 1 {
+                serde_json::to_string_pretty(&ws).unwrap_or_default()
+            } else {
+                serde_json::to_string_pretty(&ws.remove(0)).unwrap_or_default()
+            };
+            if mutation == 1 {
+                text = text.replacen("\"id\":", "\"id\": \"dup\", \"id\":", 1);
+            }
+            let mut bytes = text.into_bytes();
+            if mutation == 0 {
+                // Anywhere, even inside a multi-byte character.
+                bytes.truncate(at.index(bytes.len() + 1));
+            }
+            bytes
+        })
+}
+
+/// Loads `bytes` as a workstream file and, when it loads, plans it and renders the plan in
+/// every format, as `pipeline validate` and `pipeline plan` do.
+fn load_and_plan(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let path: PathBuf = dir.path().join("w.json");
+    std::fs::write(&path, bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let cat = catalog();
+    let Ok(set) = load_workstreams(&[path], &LoadOptions { catalog: &cat }) else {
+        return Ok(());
+    };
+    plan_everything(&set);
+    Ok(())
+}
+
+fn plan_everything(set: &WorkstreamSet) {
+    // Validation checks what planning needs: a loaded set must plan.
+    let plan = match Plan::build(set) {
+        Ok(p) => p,
+        Err(e) => panic!("a validated set does not plan: {e}"),
+    };
+    let _exclusions = plan.exclusions(set);
+    for format in [PlanFormat::Text, PlanFormat::Json, PlanFormat::Dot] {
+        if let Err(e) = write_plan(set, &plan, format, &mut std::io::sink()) {
+            panic!("rendering a plan into a sink failed: {e}");
+        }
+    }
+}
+
+/// `PROPTEST_CASES`, or `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(300), ..ProptestConfig::default() })]
+
+    /// Workstream-shaped JSON never panics the loader, the validator or the planner.
+    #[test]
+    fn workstream_shaped_json_never_panics(bytes in file_text()) {
+        load_and_plan(&bytes)?;
+    }
+
+    /// Arbitrary bytes never panic them either.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        load_and_plan(&bytes)?;
+    }
+}
