@@ -204,7 +204,8 @@ fn check_text(text: &str, field: &str, site: &ObjectSite<'_>, diags: &mut Vec<Va
 /// 3. it must not contain ASCII control characters (below 0x20, or 0x7F), space, `~`,
 ///    `^` or `:` (rule 4), nor `?`, `*` or `[` (rule 5), nor `\` (rule 10);
 /// 4. it must not contain `/` (a component; rule 6 forbids empty components);
-/// 5. it must not end with `.` (rule 7), contain `@{` (rule 8), or be `@` (rule 9);
+/// 5. it must not end with `.` (rule 7: an id can be the branch's last component),
+///    nor contain `@{` (rule 8);
 /// 6. it must not be empty.
 ///
 /// Returns the broken rule in words, or `None` for a valid component.
@@ -229,8 +230,6 @@ pub(crate) fn ref_component_problem(id: &str) -> Option<&'static str> {
         Some("must not end with `.` (git check-ref-format rule 7)")
     } else if id.contains("@{") {
         Some("must not contain `@{` (git check-ref-format rule 8)")
-    } else if id == "@" {
-        Some("must not be `@` (git check-ref-format rule 9)")
     } else if id.contains('\\') {
         Some("must not contain `\\` (git check-ref-format rule 10)")
     } else {
@@ -261,20 +260,22 @@ mod tests {
     #[test]
     fn ids_follow_git_check_ref_format_and_agree_with_libgit2() {
         for bad in [
-            "x.lock", "a.", "a..b", ".a", "@", "a@{b", "a b", "a~", "a^", "a:b", "a?", "a*",
+            "x.lock", "a.", "a..b", ".a", "a@{b", "a b", "a~", "a^", "a:b", "a?", "a*",
             "a[", "a\\b", "a\u{1}", "a\u{7f}", "",
         ] {
             assert!(ref_component_problem(bad).is_some(), "{bad:?} accepted");
-            let name = format!("refs/heads/pipeline-steps/r/{bad}/s");
+            // The id of a single-step workstream or of a step is the branch's last
+            // component, where rule 7 (no trailing `.`) applies too.
+            let name = format!("refs/heads/pipeline-steps/r/{bad}");
             assert!(
                 !git2::Reference::is_valid_name(&name),
                 "{bad:?} refused but git accepts {name}"
             );
         }
         assert!(ref_component_problem("a/b").is_some());
-        for good in ["a", "a.b", "build-api", "x_lock", "a.lockx", "A1", "é", "a@b"] {
+        for good in ["a", "a.b", "build-api", "x_lock", "a.lockx", "A1", "é", "a@b", "@"] {
             assert_eq!(ref_component_problem(good), None, "{good:?}");
-            let name = format!("refs/heads/pipeline-steps/r/{good}/s");
+            let name = format!("refs/heads/pipeline-steps/r/w/{good}");
             assert!(git2::Reference::is_valid_name(&name), "{name}");
         }
     }

@@ -12,7 +12,7 @@
 //! Each case must end in a [`WorkstreamSet`] or a [`LoadError`], never a panic (a panic
 //! fails the test with the input that caused it, shrunk).
 //!
-//! Case count: 300 per property by default (a few seconds each in a debug build); set
+//! Case count: 1,000 per property by default (about 5 s each in a debug build); set
 //! `PROPTEST_CASES` to run longer, e.g. `PROPTEST_CASES=100000 cargo nextest run -p
 //! pipeline-core loader_properties`.
 
@@ -105,7 +105,15 @@ const TEXTS: &[&str] = &[
     "_acceptance",
 ];
 
+/// Numbers: mostly small positive ones, else every kind of extreme.
 fn number() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => (1u32..100).prop_map(Value::from),
+        2 => extreme_number(),
+    ]
+}
+
+fn extreme_number() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(serde_json::json!(1e20)),
         Just(serde_json::json!(-1)),
@@ -121,9 +129,22 @@ fn number() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// Ids of objects: mostly valid ones, so references resolve and cycles form.
+fn id() -> impl Strategy<Value = String> {
+    prop_oneof![
+        16 => proptest::sample::select(&["a", "b", "c", "s", "w", "p"][..]).prop_map(str::to_string),
+        1 => proptest::sample::select(&["x.lock", "a..b", "a."][..]).prop_map(str::to_string),
+        1 => text(),
+    ]
+}
+
+/// Texts: mostly harmless ones (so that many inputs load and reach the planner), else one
+/// of [`TEXTS`] or any string.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
-        4 => proptest::sample::select(TEXTS).prop_map(str::to_string),
+        6 => proptest::sample::select(&["a", "b", "src", "docs/a.md", "echo hi", "true"][..])
+            .prop_map(str::to_string),
+        3 => proptest::sample::select(TEXTS).prop_map(str::to_string),
         1 => ".{0,12}",
     ]
 }
@@ -152,12 +173,70 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A value of the type the field `key` has, with random contents (numbers out of range,
+/// ids git refuses, NUL bytes): most inputs get past the schema, so the semantic checks
+/// and the planner see them.
+fn typed(key: &str) -> BoxedStrategy<Value> {
+    let texts = || proptest::collection::vec(text().prop_map(Value::String), 0..3).prop_map(Value::Array);
+    let num = || number();
+    match key {
+        "tool" => proptest::sample::select(&["aider", "codex", "claude", "shell", "nope"][..])
+            .prop_map(Value::from)
+            .boxed(),
+        "tasks" => prop_oneof![text().prop_map(Value::String), texts()].boxed(),
+        "depends_on" | "specs" | "openspec_tasks" | "escalation" | "files_scope"
+        | "files_create" | "context_files" => texts().boxed(),
+        "timeout_sec" | "fix_attempts" => num().boxed(),
+        "isolation" => proptest::sample::select(&["worktree", "none"][..])
+            .prop_map(Value::from)
+            .boxed(),
+        "parallel_ok" => any::<bool>().prop_map(Value::Bool).boxed(),
+        "env" => proptest::collection::btree_map("[A-Z_]{1,3}", text(), 0..3)
+            .prop_map(|m| serde_json::json!(m))
+            .boxed(),
+        "acceptance_tests" => proptest::collection::vec(
+            prop_oneof![
+                text().prop_map(Value::String),
+                (text(), num()).prop_map(|(c, t)| serde_json::json!({"command": c, "timeout_sec": t})),
+            ],
+            0..3,
+        )
+        .prop_map(Value::Array)
+        .boxed(),
+        "retry" => (num(), num(), num(), num())
+            .prop_map(|(a, b, c, d)| {
+                serde_json::json!({"initial_delay": a, "max_delay": b, "multiplier": c, "max_attempts": d})
+            })
+            .boxed(),
+        "circuit_breaker" => (num(), num())
+            .prop_map(|(a, b)| serde_json::json!({"cooldown_seconds": a, "max_attempts": b}))
+            .boxed(),
+        "compensation" => prop_oneof![
+            text().prop_map(Value::String),
+            (text(), num()).prop_map(|(c, t)| serde_json::json!({"command": c, "timeout": t})),
+            (text(), num()).prop_map(|(c, t)| serde_json::json!([{"command": c, "timeout_sec": t}])),
+        ]
+        .boxed(),
+        "id" => id().prop_map(Value::String).boxed(),
+        _ => text().prop_map(Value::String).boxed(),
+    }
+}
+
+/// A field of the field set: usually with a value of its type, sometimes any value.
+fn field() -> impl Strategy<Value = (String, Value)> {
+    proptest::sample::select(KEYS).prop_flat_map(|k| {
+        let any_value = value().prop_map(move |v| (k.to_string(), v));
+        let typed_value = typed(k).prop_map(move |v| (k.to_string(), v));
+        prop_oneof![9 => typed_value, 1 => any_value]
+    })
+}
+
 /// An object with an `id` (usually) and some fields of the field set with random values.
 fn object(extra: BoxedStrategy<Vec<(String, Value)>>) -> impl Strategy<Value = Value> {
     (
-        proptest::option::weighted(0.9, text()),
-        proptest::collection::vec((key(), value()), 0..6),
-        proptest::collection::vec(text(), 0..3),
+        proptest::option::weighted(0.99, id()),
+        proptest::collection::vec(field(), 0..4),
+        proptest::collection::vec(id(), 0..3),
         extra,
     )
         .prop_map(|(id, fields, deps, extra)| {
@@ -184,13 +263,13 @@ fn step() -> BoxedStrategy<Value> {
 
 /// A workstream: an object, sometimes with `steps` and `phases` of step objects.
 fn workstream() -> impl Strategy<Value = Value> {
-    let phase = (text(), proptest::collection::vec(step(), 0..3), proptest::collection::vec(text(), 0..2))
+    let phase = (id(), proptest::collection::vec(step(), 1..3), proptest::collection::vec(id(), 0..2))
         .prop_map(|(id, steps, deps)| {
             serde_json::json!({"id": id, "steps": steps, "depends_on": deps})
         });
     let extra = (
-        proptest::option::weighted(0.5, proptest::collection::vec(step(), 0..5)),
-        proptest::option::weighted(0.2, proptest::collection::vec(phase, 0..3)),
+        proptest::option::weighted(0.5, proptest::collection::vec(step(), 1..6)),
+        proptest::option::weighted(0.2, proptest::collection::vec(phase, 1..3)),
     )
         .prop_map(|(steps, phases)| {
             let mut extra = Vec::new();
@@ -270,7 +349,7 @@ fn cases(default: u32) -> u32 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(300), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(1000), ..ProptestConfig::default() })]
 
     /// Workstream-shaped JSON never panics the loader, the validator or the planner.
     #[test]
