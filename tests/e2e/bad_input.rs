@@ -343,7 +343,7 @@ fn a_file_over_the_size_limit_is_refused() {
     let r = crate::support::Run { output: r }.assert_code(2);
     assert!(
         r.stderr()
-            .contains("file holds 31 bytes, more than the limit of 16 bytes"),
+            .contains("file holds 30 bytes, more than the limit of 16 bytes"),
         "{}",
         r.stderr()
     );
@@ -353,7 +353,7 @@ fn a_file_over_the_size_limit_is_refused() {
         r.stderr()
     );
     t.cmd()
-        .env("PIPELINE_MAX_WORKSTREAM_BYTES", "31")
+        .env("PIPELINE_MAX_WORKSTREAM_BYTES", "30")
         .args(["validate", f.to_str().unwrap()])
         .assert()
         .success();

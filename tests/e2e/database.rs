@@ -58,28 +58,41 @@ fn a_corrupt_database_is_refused_and_left_unchanged() {
         "the run closed the database cleanly"
     );
 
-    // 64 bytes over the cell content of the `events` table's root page (a b-tree page
-    // from page 3 on).
-    let (root, page_size): (i64, i64) = {
+    // 64 bytes over the cells in the middle of a b-tree leaf page of the `events` table
+    // (page 3 or later): its root page, or the root's first child when the root is an
+    // interior page (https://www.sqlite.org/fileformat2.html#b_tree_pages).
+    let (root, page_size): (usize, usize) = {
         let c = immutable(&db);
-        let root = c
+        let root: i64 = c
             .query_row(
                 "SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = 'events'",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        let size = c
+        let size: i64 = c
             .pragma_query_value(None, "page_size", |r| r.get(0))
             .unwrap();
-        (root, size)
+        (
+            usize::try_from(root).unwrap(),
+            usize::try_from(size).unwrap(),
+        )
     };
-    assert!(root >= 3, "events root page {root}");
     let mut bytes = std::fs::read(&db).unwrap();
-    let page = usize::try_from((root - 1) * page_size).unwrap();
-    let content = usize::from(u16::from_be_bytes([bytes[page + 5], bytes[page + 6]]));
-    let at = page + content.max(64);
-    assert!(at + 64 <= page + usize::try_from(page_size).unwrap());
+    let be16 = |b: &[u8], at: usize| usize::from(u16::from_be_bytes([b[at], b[at + 1]]));
+    let mut page_no = root;
+    while bytes[(page_no - 1) * page_size] == 0x05 {
+        // Interior table page: the first cell starts with its left child's page number.
+        let page = (page_no - 1) * page_size;
+        let cell = page + be16(&bytes, page + 12);
+        page_no = usize::try_from(u32::from_be_bytes(bytes[cell..cell + 4].try_into().unwrap()))
+            .unwrap();
+    }
+    let page = (page_no - 1) * page_size;
+    assert_eq!(bytes[page], 0x0D, "a table leaf page");
+    assert!(page_no >= 3, "events leaf page {page_no}");
+    let content = be16(&bytes, page + 5);
+    let at = page + content.max(page_size / 2).min(page_size - 64);
     for (i, b) in bytes[at..at + 64].iter_mut().enumerate() {
         *b = 0xA5 ^ u8::try_from(i).unwrap();
     }

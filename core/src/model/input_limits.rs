@@ -153,7 +153,8 @@ pub(crate) fn check_block_delays(
                 diags.push(site.error(
                     &format!("{block}/{key}"),
                     format!(
-                        "`{block}.{key}` is {seconds} seconds: out of range (at most {MAX_DURATION_SEC} = one year)"
+                        "`{block}.{key}` is {} seconds: out of range (at most {MAX_DURATION_SEC} = one year)",
+                        shown(seconds)
                     ),
                     "give the delay in seconds, e.g. 30",
                 ));
@@ -161,6 +162,15 @@ pub(crate) fn check_block_delays(
         }
     }
     ok
+}
+
+/// A number of seconds as written in a message: `1e20`, not twenty-one digits.
+fn shown(seconds: f64) -> String {
+    if seconds.abs() >= 1e10 {
+        format!("{seconds:e}")
+    } else {
+        seconds.to_string()
+    }
 }
 
 /// A duration in seconds must be finite, above 0 and at most [`MAX_DURATION_SEC`].
@@ -175,7 +185,8 @@ fn check_duration(
         diags.push(site.error(
             field,
             format!(
-                "`{name}` is {seconds} seconds: out of range (more than 0, at most {MAX_DURATION_SEC} = one year)"
+                "`{name}` is {} seconds: out of range (more than 0, at most {MAX_DURATION_SEC} = one year)",
+                shown(seconds)
             ),
             "give the duration in seconds, e.g. 600 for ten minutes",
         ));
