@@ -88,7 +88,13 @@ impl BreakerConfig {
                     format!("must not be negative (got {seconds}); give seconds >= 0"),
                 ));
             }
-            Some(seconds) => Duration::from_secs_f64(seconds),
+            // `try_`: a finite but huge number (1e20) is no `Duration`; an error, not a panic.
+            Some(seconds) => Duration::try_from_secs_f64(seconds).map_err(|error| {
+                PolicyError::new(
+                    "cooldown",
+                    format!("is not a usable number of seconds ({error})"),
+                )
+            })?,
             None => defaults.cooldown,
         };
         Ok(BreakerConfig {

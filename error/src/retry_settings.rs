@@ -190,7 +190,14 @@ impl WorkstreamErrorBlocks {
                         blocks.retry.oscillation_window = Some(count(value, &field, 2)?)
                     }
                     "cooldown_seconds" => {
-                        blocks.cooldown = Some(Duration::from_secs_f64(seconds(value, &field)?));
+                        let cooldown = Duration::try_from_secs_f64(seconds(value, &field)?)
+                            .map_err(|error| {
+                                PolicyError::new(
+                                    &field,
+                                    format!("is not a usable number of seconds ({error})"),
+                                )
+                            })?;
+                        blocks.cooldown = Some(cooldown);
                     }
                     _ => blocks.not_interpreted.push(field),
                 }

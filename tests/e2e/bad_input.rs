@@ -358,3 +358,14 @@ fn a_file_over_the_size_limit_is_refused() {
         .assert()
         .success();
 }
+
+#[test]
+fn a_tool_profile_cooldown_out_of_range_is_an_input_error() {
+    let t = Test::new();
+    t.config("tools:\n  slow:\n    kind: custom\n    command: sh\n    circuit_breaker:\n      cooldown: 1e20\n");
+    let f = t.workstream("ok.json", r#"{"id": "a", "command": "true"}"#);
+    t.pipeline(&["validate", f.to_str().unwrap()])
+        .assert_code(2)
+        .assert_stderr_contains("tool profile `slow`: invalid `circuit_breaker`")
+        .assert_stderr_contains("cooldown");
+}
