@@ -88,13 +88,17 @@ impl BreakerConfig {
                     format!("must not be negative (got {seconds}); give seconds >= 0"),
                 ));
             }
-            // `try_`: a finite but huge number (1e20) is no `Duration`; an error, not a panic.
-            Some(seconds) => Duration::try_from_secs_f64(seconds).map_err(|error| {
-                PolicyError::new(
+            // `open_until = now + cooldown` must not overflow (a panic).
+            Some(seconds) if seconds > crate::retry_policy::MAX_DELAY_SECONDS => {
+                return Err(PolicyError::new(
                     "cooldown",
-                    format!("is not a usable number of seconds ({error})"),
-                )
-            })?,
+                    format!(
+                        "is too long (got {seconds} s); give at most {} s (one year)",
+                        crate::retry_policy::MAX_DELAY_SECONDS
+                    ),
+                ));
+            }
+            Some(seconds) => Duration::from_secs_f64(seconds),
             None => defaults.cooldown,
         };
         Ok(BreakerConfig {

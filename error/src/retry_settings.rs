@@ -106,6 +106,14 @@ fn seconds(value: &Value, field: &str) -> Result<f64, PolicyError> {
             format!("must not be negative (got {number}); give a delay in seconds >= 0"),
         ));
     }
+    // Bounded so that `Duration::from_secs_f64` and every `now + delay` stay in range.
+    let max = crate::retry_policy::MAX_DELAY_SECONDS;
+    if number > max {
+        return Err(PolicyError::new(
+            field,
+            format!("is too long (got {number} s); give at most {max} s (one year)"),
+        ));
+    }
     Ok(number)
 }
 
@@ -190,14 +198,7 @@ impl WorkstreamErrorBlocks {
                         blocks.retry.oscillation_window = Some(count(value, &field, 2)?)
                     }
                     "cooldown_seconds" => {
-                        let cooldown = Duration::try_from_secs_f64(seconds(value, &field)?)
-                            .map_err(|error| {
-                                PolicyError::new(
-                                    &field,
-                                    format!("is not a usable number of seconds ({error})"),
-                                )
-                            })?;
-                        blocks.cooldown = Some(cooldown);
+                        blocks.cooldown = Some(Duration::from_secs_f64(seconds(value, &field)?));
                     }
                     _ => blocks.not_interpreted.push(field),
                 }

@@ -316,7 +316,8 @@ fn devices_and_fifos_are_refused_at_once() {
     assert!(made.success(), "mkfifo failed");
     let r = validate_with_deadline(&t, &fifo).assert_code(2);
     assert!(
-        r.stderr().contains("pipe.json: not a regular file (a FIFO)"),
+        r.stderr()
+            .contains("pipe.json: not a regular file (a FIFO)"),
         "{}",
         r.stderr()
     );

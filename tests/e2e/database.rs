@@ -85,8 +85,10 @@ fn a_corrupt_database_is_refused_and_left_unchanged() {
         // Interior table page: the first cell starts with its left child's page number.
         let page = (page_no - 1) * page_size;
         let cell = page + be16(&bytes, page + 12);
-        page_no = usize::try_from(u32::from_be_bytes(bytes[cell..cell + 4].try_into().unwrap()))
-            .unwrap();
+        page_no = usize::try_from(u32::from_be_bytes(
+            bytes[cell..cell + 4].try_into().unwrap(),
+        ))
+        .unwrap();
     }
     let page = (page_no - 1) * page_size;
     assert_eq!(bytes[page], 0x0D, "a table leaf page");
@@ -163,6 +165,10 @@ fn a_database_left_by_a_crash_is_checked_and_used_when_sound() {
         .output()
         .unwrap();
     let r = crate::support::Run { output }.assert_ok();
-    assert!(!r.stderr().contains("running quick_check"), "{}", r.stderr());
+    assert!(
+        !r.stderr().contains("running quick_check"),
+        "{}",
+        r.stderr()
+    );
     assert!(marker.exists(), "checked, used and closed cleanly again");
 }

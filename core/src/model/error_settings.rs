@@ -9,7 +9,6 @@ use std::path::Path;
 use pipeline_error::{RetryPolicy, RetrySettings, WorkstreamErrorBlocks};
 use serde_json::Value;
 
-use super::input_limits::{ObjectSite, check_block_delays};
 use super::raw_workstream::RawFields;
 use super::{CompensationAction, ToolCatalog, ValidationDiagnostic};
 
@@ -107,19 +106,6 @@ fn error_blocks(
     pointer: &str,
     diags: &mut Vec<ValidationDiagnostic>,
 ) -> Option<WorkstreamErrorBlocks> {
-    let site = ObjectSite {
-        file: src.file,
-        pointer,
-        step: src.step,
-    };
-    if !check_block_delays(
-        object.retry.as_ref(),
-        object.circuit_breaker.as_ref(),
-        &site,
-        diags,
-    ) {
-        return None;
-    }
     match WorkstreamErrorBlocks::from_json(object.retry.as_ref(), object.circuit_breaker.as_ref()) {
         Ok(b) => {
             for key in &b.not_interpreted {

@@ -72,9 +72,19 @@ pub(crate) fn check_object_limits(
                 timeout_sec,
                 ..
             } => {
-                check_text(command, &format!("acceptance_tests/{i}/command"), site, diags);
+                check_text(
+                    command,
+                    &format!("acceptance_tests/{i}/command"),
+                    site,
+                    diags,
+                );
                 if let Some(t) = timeout_sec {
-                    check_duration(*t, &format!("acceptance_tests/{i}/timeout_sec"), site, diags);
+                    check_duration(
+                        *t,
+                        &format!("acceptance_tests/{i}/timeout_sec"),
+                        site,
+                        diags,
+                    );
                 }
             }
         }
@@ -126,44 +136,6 @@ fn check_compensation(
     }
 }
 
-/// Delays of the original format's `retry` and `circuit_breaker` blocks (at
-/// `pointer`/retry/..., `pointer`/circuit_breaker/...) above [`MAX_DURATION_SEC`]: one
-/// error each. Whether they are numbers at all, and not negative, is the error engine's
-/// check. Returns whether all were in range.
-pub(crate) fn check_block_delays(
-    retry: Option<&Value>,
-    circuit_breaker: Option<&Value>,
-    site: &ObjectSite<'_>,
-    diags: &mut Vec<ValidationDiagnostic>,
-) -> bool {
-    let mut ok = true;
-    let blocks = [
-        ("retry", retry, &["initial_delay", "max_delay"][..]),
-        ("circuit_breaker", circuit_breaker, &["cooldown_seconds"][..]),
-    ];
-    for (block, value, keys) in blocks {
-        let Some(object) = value.and_then(Value::as_object) else {
-            continue;
-        };
-        for key in keys {
-            if let Some(seconds) = object.get(*key).and_then(Value::as_f64)
-                && seconds > MAX_DURATION_SEC
-            {
-                ok = false;
-                diags.push(site.error(
-                    &format!("{block}/{key}"),
-                    format!(
-                        "`{block}.{key}` is {} seconds: out of range (at most {MAX_DURATION_SEC} = one year)",
-                        shown(seconds)
-                    ),
-                    "give the delay in seconds, e.g. 30",
-                ));
-            }
-        }
-    }
-    ok
-}
-
 /// A number of seconds as written in a message: `1e20`, not twenty-one digits.
 fn shown(seconds: f64) -> String {
     if seconds.abs() >= 1e10 {
@@ -195,7 +167,12 @@ fn check_duration(
 
 /// Text that becomes a process argument, a prompt or an environment value must not hold
 /// a NUL byte: the operating system cannot pass one (C strings end at NUL).
-fn check_text(text: &str, field: &str, site: &ObjectSite<'_>, diags: &mut Vec<ValidationDiagnostic>) {
+fn check_text(
+    text: &str,
+    field: &str,
+    site: &ObjectSite<'_>,
+    diags: &mut Vec<ValidationDiagnostic>,
+) {
     if let Some(at) = text.find('\0') {
         diags.push(site.error(
             field,
@@ -271,8 +248,8 @@ mod tests {
     #[test]
     fn ids_follow_git_check_ref_format_and_agree_with_libgit2() {
         for bad in [
-            "x.lock", "a.", "a..b", ".a", "a@{b", "a b", "a~", "a^", "a:b", "a?", "a*",
-            "a[", "a\\b", "a\u{1}", "a\u{7f}", "",
+            "x.lock", "a.", "a..b", ".a", "a@{b", "a b", "a~", "a^", "a:b", "a?", "a*", "a[",
+            "a\\b", "a\u{1}", "a\u{7f}", "",
         ] {
             assert!(ref_component_problem(bad).is_some(), "{bad:?} accepted");
             // The id of a single-step workstream or of a step is the branch's last
@@ -284,7 +261,17 @@ mod tests {
             );
         }
         assert!(ref_component_problem("a/b").is_some());
-        for good in ["a", "a.b", "build-api", "x_lock", "a.lockx", "A1", "é", "a@b", "@"] {
+        for good in [
+            "a",
+            "a.b",
+            "build-api",
+            "x_lock",
+            "a.lockx",
+            "A1",
+            "é",
+            "a@b",
+            "@",
+        ] {
             assert_eq!(ref_component_problem(good), None, "{good:?}");
             let name = format!("refs/heads/pipeline-steps/r/w/{good}");
             assert!(git2::Reference::is_valid_name(&name), "{name}");

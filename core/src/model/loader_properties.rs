@@ -125,7 +125,8 @@ fn extreme_number() -> impl Strategy<Value = Value> {
         Just(serde_json::json!(1e-300)),
         Just(serde_json::json!(31_536_001)),
         any::<i32>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
     ]
 }
 
@@ -177,7 +178,8 @@ fn value() -> impl Strategy<Value = Value> {
 /// ids git refuses, NUL bytes): most inputs get past the schema, so the semantic checks
 /// and the planner see them.
 fn typed(key: &str) -> BoxedStrategy<Value> {
-    let texts = || proptest::collection::vec(text().prop_map(Value::String), 0..3).prop_map(Value::Array);
+    let texts =
+        || proptest::collection::vec(text().prop_map(Value::String), 0..3).prop_map(Value::Array);
     let num = || number();
     match key {
         "tool" => proptest::sample::select(&["aider", "codex", "claude", "shell", "nope"][..])
@@ -263,10 +265,14 @@ fn step() -> BoxedStrategy<Value> {
 
 /// A workstream: an object, sometimes with `steps` and `phases` of step objects.
 fn workstream() -> impl Strategy<Value = Value> {
-    let phase = (id(), proptest::collection::vec(step(), 1..3), proptest::collection::vec(id(), 0..2))
-        .prop_map(|(id, steps, deps)| {
-            serde_json::json!({"id": id, "steps": steps, "depends_on": deps})
-        });
+    let phase = (
+        id(),
+        proptest::collection::vec(step(), 1..3),
+        proptest::collection::vec(id(), 0..2),
+    )
+        .prop_map(
+            |(id, steps, deps)| serde_json::json!({"id": id, "steps": steps, "depends_on": deps}),
+        );
     let extra = (
         proptest::option::weighted(0.5, proptest::collection::vec(step(), 1..6)),
         proptest::option::weighted(0.2, proptest::collection::vec(phase, 1..3)),

@@ -22,7 +22,7 @@
 //!   workstream_file --- bytes -> JSON -> schema (schema) -> RawWorkstream, one item at a time,
 //!                       each handed on at once to
 //!   workstream_builder -- RawWorkstream -> Steps (step_draft, tool_resolution,
-//!                         declared_scope, error_settings, other_fields)
+//!                         declared_scope, error_settings, other_fields, input_limits)
 //!   workstream_selection -- duplicate ids; given workstreams + what they depend on
 //!   dependency_resolution -- names -> steps, exit steps, definition_hash, semantic_checks
 //!                            (id maps use id_hasher)
@@ -64,11 +64,11 @@ mod loader_properties;
 mod loader_tests;
 
 pub use file_scope::{FileScope, ScopePathError, check_scope_path};
+pub use input_limits::MAX_DURATION_SEC;
 pub use loader::{LoadOptions, load_workstreams};
 pub use step::{AcceptanceTest, CompensationAction, Isolation, Step, StepKind, ToolChoice};
 pub use step_id::StepId;
 pub use tool_catalog::ToolCatalog;
 pub use validation_diagnostic::{LoadError, ValidationDiagnostic, ValidationSeverity};
-pub use workstream_set::{Workstream, WorkstreamSet};
 pub use workstream_file::{DEFAULT_MAX_WORKSTREAM_BYTES, MAX_WORKSTREAM_BYTES_ENV};
-pub use input_limits::MAX_DURATION_SEC;
+pub use workstream_set::{Workstream, WorkstreamSet};

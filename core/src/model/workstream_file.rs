@@ -160,15 +160,23 @@ pub(crate) fn read_bounded(file: &Path, limit: u64) -> Result<Vec<u8>, Box<Valid
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
 
-    let cannot_read =
-        |e: std::io::Error| Box::new(ValidationDiagnostic::error(file, "", format!("cannot read: {e}")));
+    let cannot_read = |e: std::io::Error| {
+        Box::new(ValidationDiagnostic::error(
+            file,
+            "",
+            format!("cannot read: {e}"),
+        ))
+    };
     let check = |meta: &std::fs::Metadata| -> Result<(), Box<ValidationDiagnostic>> {
         if !meta.is_file() {
             return Err(Box::new(
                 ValidationDiagnostic::error(
                     file,
                     "",
-                    format!("not a regular file ({}): refused without reading it", file_kind(meta)),
+                    format!(
+                        "not a regular file ({}): refused without reading it",
+                        file_kind(meta)
+                    ),
                 )
                 .with_hint("give a workstream file (.json) or a directory of them"),
             ));
@@ -192,7 +200,11 @@ pub(crate) fn read_bounded(file: &Path, limit: u64) -> Result<Vec<u8>, Box<Valid
         .read_to_end(&mut bytes)
         .map_err(cannot_read)?;
     if bytes.len() as u64 > limit {
-        return Err(too_large(file, "more bytes (it grew while read)".into(), limit));
+        return Err(too_large(
+            file,
+            "more bytes (it grew while read)".into(),
+            limit,
+        ));
     }
     Ok(bytes)
 }

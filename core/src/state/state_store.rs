@@ -82,13 +82,14 @@ impl StateStore {
     /// file: a damaged database (`PRAGMA quick_check`, run when the file was not closed
     /// cleanly: see `integrity_check.rs`), a non-SQLite file, another application's
     /// database or a schema newer than [`migrations::SCHEMA_VERSION`] is refused and left
-    /// byte-for-byte unchanged. Then it
-    /// sets `journal_mode=WAL`, `foreign_keys=ON`, `busy_timeout=5000` ms and
-    /// `synchronous` per `durability`, and applies missing migrations in order.
+    /// byte-for-byte unchanged. Then it sets `journal_mode=WAL`, `foreign_keys=ON`,
+    /// `busy_timeout=5000` ms and `synchronous` per `durability`, and applies missing
+    /// migrations in order.
     ///
-    /// Errors: [`StateError::CreateDir`], [`StateError::Corrupt`], [`StateError::NotADatabase`],
-    /// [`StateError::ForeignDatabase`], [`StateError::NewerSchema`], [`StateError::Busy`],
-    /// [`StateError::Migration`], [`StateError::Database`] (e.g. permission denied).
+    /// Errors: [`StateError::CreateDir`], [`StateError::Corrupt`],
+    /// [`StateError::NotADatabase`], [`StateError::ForeignDatabase`],
+    /// [`StateError::NewerSchema`], [`StateError::Busy`], [`StateError::Migration`],
+    /// [`StateError::Database`] (e.g. permission denied).
     pub fn open(db_path: &Path, durability: Durability) -> Result<StateStore, StateError> {
         if let Some(parent) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(parent).map_err(|source| StateError::CreateDir {

@@ -91,10 +91,12 @@ fn header_consistent(path: &Path, len: u64) -> bool {
     if !page_size.is_power_of_two() || !(512..=65536).contains(&page_size) {
         return false;
     }
-    if len % page_size != 0 {
+    if !len.is_multiple_of(page_size) {
         return false;
     }
-    let word = |at: usize| u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let word = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
     let pages = u64::from(word(28));
     let valid = word(24) == word(92);
     !valid || pages == 0 || pages * page_size == len
@@ -216,5 +218,46 @@ impl Drop for CleanCloseMarker {
         if let Err(err) = written {
             tracing::debug!(path = %marker.display(), %err, "cannot write the clean-close marker");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Durability, StateStore};
+
+    fn check_needed(path: &Path) -> bool {
+        needs_check(path, &fs::metadata(path).unwrap())
+    }
+
+    #[test]
+    fn a_clean_close_is_trusted_until_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        drop(StateStore::open(&db, Durability::Normal).unwrap());
+        assert!(sibling(&db, ".clean").exists());
+        assert!(!check_needed(&db), "closed cleanly and unchanged");
+
+        // The same bytes written again: the change time moves, the check runs.
+        let bytes = fs::read(&db).unwrap();
+        fs::write(&db, &bytes).unwrap();
+        assert!(check_needed(&db));
+        check_before_open(&db).expect("sound");
+        drop(StateStore::open(&db, Durability::Normal).unwrap());
+        assert!(!check_needed(&db));
+
+        // A log left by a session that did not close.
+        fs::write(sibling(&db, "-wal"), b"x").unwrap();
+        assert!(check_needed(&db));
+        fs::remove_file(sibling(&db, "-wal")).unwrap();
+
+        // A file cut short is not a whole number of pages.
+        assert!(header_consistent(&db, bytes.len() as u64));
+        assert!(!header_consistent(&db, bytes.len() as u64 - 100));
+    }
+
+    #[test]
+    fn uri_paths_escape_what_sqlite_would_parse() {
+        assert_eq!(uri_path(Path::new("/a b/x?y#z%")), "/a b/x%3fy%23z%25");
     }
 }
