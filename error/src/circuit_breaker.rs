@@ -93,7 +93,7 @@ impl BreakerConfig {
                 return Err(PolicyError::new(
                     "cooldown",
                     format!(
-                        "is too long (got {seconds} s); give at most {} s (one year)",
+                        "is longer than one year; give at most {} seconds",
                         crate::retry_policy::MAX_DELAY_SECONDS
                     ),
                 ));

@@ -77,7 +77,7 @@ fn delay(seconds: f64, field: &str) -> Result<Duration, PolicyError> {
     if seconds > MAX_DELAY_SECONDS {
         return Err(PolicyError::new(
             field,
-            format!("is too long (got {seconds} s); give at most {MAX_DELAY_SECONDS} s (one year)"),
+            format!("is longer than one year; give at most {MAX_DELAY_SECONDS} seconds"),
         ));
     }
     Duration::try_from_secs_f64(seconds).map_err(|error| {

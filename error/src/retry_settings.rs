@@ -111,7 +111,7 @@ fn seconds(value: &Value, field: &str) -> Result<f64, PolicyError> {
     if number > max {
         return Err(PolicyError::new(
             field,
-            format!("is too long (got {number} s); give at most {max} s (one year)"),
+            format!("is longer than one year; give at most {max} seconds"),
         ));
     }
     Ok(number)

@@ -236,8 +236,8 @@ fn durations_out_of_range_name_their_field() {
             "durations.json",
             r#"{"id": "w", "timeout_sec": 1e20, "steps": [
                 {"id": "a", "command": "true", "acceptance_tests": [{"command": "true", "timeout_sec": 1e20}]},
-                {"id": "b", "command": "true", "compensation": {"command": "true", "timeout_sec": -1}},
-                {"id": "c", "command": "true", "timeout_sec": 31536001, "circuit_breaker": {"cooldown_seconds": 1e20}, "retry": {"max_delay": 1e300}}
+                {"id": "b", "command": "true", "compensation": {"command": "true", "timeout_sec": -1}, "circuit_breaker": {"cooldown_seconds": 1e20}},
+                {"id": "c", "command": "true", "timeout_sec": 31536001, "retry": {"max_delay": 1e300}}
             ]}"#
         )
     );
