@@ -24,7 +24,8 @@ pub const FAILED: i32 = 1;
 pub const INVALID: i32 = 2;
 
 /// Internal or state error: a bug, or a failure of the environment the command relies on
-/// (the state database, git, a file that cannot be read or written).
+/// (the state database, git, a file that cannot be read or written), including a damaged
+/// state database, which is refused untouched.
 pub const INTERNAL: i32 = 3;
 
 /// Hung up (SIGHUP: a closed terminal or tmux window): the run stopped cleanly, as on

@@ -88,6 +88,16 @@ impl BreakerConfig {
                     format!("must not be negative (got {seconds}); give seconds >= 0"),
                 ));
             }
+            // `open_until = now + cooldown` must not overflow (a panic).
+            Some(seconds) if seconds > crate::retry_policy::MAX_DELAY_SECONDS => {
+                return Err(PolicyError::new(
+                    "cooldown",
+                    format!(
+                        "is longer than one year; give at most {} seconds",
+                        crate::retry_policy::MAX_DELAY_SECONDS
+                    ),
+                ));
+            }
             Some(seconds) => Duration::from_secs_f64(seconds),
             None => defaults.cooldown,
         };

@@ -62,11 +62,22 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The longest delay or cooldown accepted, in seconds: one year (365 days). Every
+/// deadline computed from one (`now + delay`, a `DateTime` or an `Instant`) then stays far
+/// from overflowing, which would panic.
+pub const MAX_DELAY_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
 fn delay(seconds: f64, field: &str) -> Result<Duration, PolicyError> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(PolicyError::new(
             field,
             format!("must not be negative (got {seconds}); give a delay in seconds >= 0"),
+        ));
+    }
+    if seconds > MAX_DELAY_SECONDS {
+        return Err(PolicyError::new(
+            field,
+            format!("is longer than one year; give at most {MAX_DELAY_SECONDS} seconds"),
         ));
     }
     Duration::try_from_secs_f64(seconds).map_err(|error| {

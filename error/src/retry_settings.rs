@@ -106,6 +106,14 @@ fn seconds(value: &Value, field: &str) -> Result<f64, PolicyError> {
             format!("must not be negative (got {number}); give a delay in seconds >= 0"),
         ));
     }
+    // Bounded so that `Duration::from_secs_f64` and every `now + delay` stay in range.
+    let max = crate::retry_policy::MAX_DELAY_SECONDS;
+    if number > max {
+        return Err(PolicyError::new(
+            field,
+            format!("is longer than one year; give at most {max} seconds"),
+        ));
+    }
     Ok(number)
 }
 

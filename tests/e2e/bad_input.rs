@@ -225,3 +225,148 @@ fn context_files_must_stay_inside_the_repository_and_reach_the_prompt() {
         "{log}"
     );
 }
+
+#[test]
+fn durations_out_of_range_name_their_field() {
+    let t = Test::new();
+    insta::assert_snapshot!(
+        "durations_out_of_range",
+        invalid(
+            &t,
+            "durations.json",
+            r#"{"id": "w", "timeout_sec": 1e20, "steps": [
+                {"id": "a", "command": "true", "acceptance_tests": [{"command": "true", "timeout_sec": 1e20}]},
+                {"id": "b", "command": "true", "compensation": {"command": "true", "timeout_sec": -1}, "circuit_breaker": {"cooldown_seconds": 1e20}},
+                {"id": "c", "command": "true", "timeout_sec": 31536001, "retry": {"max_delay": 1e300}}
+            ]}"#
+        )
+    );
+}
+
+#[test]
+fn ids_that_cannot_name_a_branch_are_refused() {
+    let t = Test::new();
+    insta::assert_snapshot!(
+        "ids_and_git_ref_rules",
+        invalid(
+            &t,
+            "ids.json",
+            r#"[{"id": "x.lock", "command": "true"},
+                {"id": "w", "steps": [{"id": "a.", "command": "true"}, {"id": "a..b", "command": "true"}]}]"#
+        )
+    );
+}
+
+#[test]
+fn duplicate_keys_name_the_key_and_line() {
+    let t = Test::new();
+    insta::assert_snapshot!(
+        "duplicate_keys",
+        invalid(
+            &t,
+            "dupkeys.json",
+            "{\"id\": \"w\",\n \"steps\": [{\"id\": \"a\",\n   \"command\": \"true\",\n   \"command\": \"rm -rf src\"}]}"
+        )
+    );
+}
+
+#[test]
+fn a_nul_byte_in_a_command_is_refused() {
+    let t = Test::new();
+    insta::assert_snapshot!(
+        "nul_in_commands",
+        invalid(
+            &t,
+            "nul.json",
+            r#"{"id": "w", "env": {"A": "x\u0000y"}, "steps": [
+                {"id": "a", "command": "echo a\u0000b", "acceptance_tests": ["true\u0000"]},
+                {"id": "b", "command": "true", "compensation": "rm\u0000"}
+            ]}"#
+        )
+    );
+}
+
+/// `pipeline validate <path>` with a deadline: a path that blocks must not hang the test.
+fn validate_with_deadline(t: &Test, path: &std::path::Path) -> crate::support::Run {
+    let output = t
+        .cmd()
+        .args(["validate", path.to_str().unwrap()])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .expect("pipeline runs");
+    crate::support::Run { output }
+}
+
+#[test]
+fn devices_and_fifos_are_refused_at_once() {
+    let t = Test::new();
+    let start = std::time::Instant::now();
+    let r = validate_with_deadline(&t, std::path::Path::new("/dev/zero")).assert_code(2);
+    assert!(
+        r.stderr()
+            .contains("/dev/zero: not a regular file (a character device)"),
+        "{}",
+        r.stderr()
+    );
+    let fifo = t.ws_dir.join("pipe.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo failed");
+    let r = validate_with_deadline(&t, &fifo).assert_code(2);
+    assert!(
+        r.stderr()
+            .contains("pipe.json: not a regular file (a FIFO)"),
+        "{}",
+        r.stderr()
+    );
+    // A FIFO in a given directory is not a workstream file of it, and never opened.
+    let r = validate_with_deadline(&t, &t.ws_dir).assert_code(2);
+    assert!(r.stderr().contains("no top-level *.json"), "{}", r.stderr());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(15),
+        "refused at once, not after reading: {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused() {
+    let t = Test::new();
+    let f = t.workstream("big.json", r#"{"id": "a", "command": "true"}"#);
+    let r = t
+        .cmd()
+        .env("PIPELINE_MAX_WORKSTREAM_BYTES", "16")
+        .args(["validate", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let r = crate::support::Run { output: r }.assert_code(2);
+    assert!(
+        r.stderr()
+            .contains("file holds 30 bytes, more than the limit of 16 bytes"),
+        "{}",
+        r.stderr()
+    );
+    assert!(
+        r.stderr().contains("PIPELINE_MAX_WORKSTREAM_BYTES"),
+        "{}",
+        r.stderr()
+    );
+    t.cmd()
+        .env("PIPELINE_MAX_WORKSTREAM_BYTES", "30")
+        .args(["validate", f.to_str().unwrap()])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_tool_profile_cooldown_out_of_range_is_an_input_error() {
+    let t = Test::new();
+    t.config("tools:\n  slow:\n    kind: custom\n    command: sh\n    circuit_breaker:\n      cooldown: 1e20\n");
+    let f = t.workstream("ok.json", r#"{"id": "a", "command": "true"}"#);
+    t.pipeline(&["validate", f.to_str().unwrap()])
+        .assert_code(2)
+        .assert_stderr_contains("tool profile `slow`: invalid `circuit_breaker`")
+        .assert_stderr_contains("cooldown");
+}

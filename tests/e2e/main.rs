@@ -13,6 +13,7 @@ mod bad_input;
 mod containment;
 mod crash_resume;
 mod durability;
+mod database;
 mod execution;
 mod exit_codes;
 mod isolation;

@@ -22,7 +22,7 @@
 //!   workstream_file --- bytes -> JSON -> schema (schema) -> RawWorkstream, one item at a time,
 //!                       each handed on at once to
 //!   workstream_builder -- RawWorkstream -> Steps (step_draft, tool_resolution,
-//!                         declared_scope, error_settings, other_fields)
+//!                         declared_scope, error_settings, other_fields, input_limits)
 //!   workstream_selection -- duplicate ids; given workstreams + what they depend on
 //!   dependency_resolution -- names -> steps, exit steps, definition_hash, semantic_checks
 //!                            (id maps use id_hasher)
@@ -41,6 +41,7 @@ mod error_settings;
 mod file_discovery;
 mod file_scope;
 mod id_hasher;
+mod input_limits;
 mod loader;
 mod other_fields;
 mod raw_workstream;
@@ -58,12 +59,16 @@ mod workstream_selection;
 mod workstream_set;
 
 #[cfg(test)]
+mod loader_properties;
+#[cfg(test)]
 mod loader_tests;
 
 pub use file_scope::{FileScope, ScopePathError, check_scope_path};
+pub use input_limits::MAX_DURATION_SEC;
 pub use loader::{LoadOptions, load_workstreams};
 pub use step::{AcceptanceTest, CompensationAction, Isolation, Step, StepKind, ToolChoice};
 pub use step_id::StepId;
 pub use tool_catalog::ToolCatalog;
 pub use validation_diagnostic::{LoadError, ValidationDiagnostic, ValidationSeverity};
+pub use workstream_file::{DEFAULT_MAX_WORKSTREAM_BYTES, MAX_WORKSTREAM_BYTES_ENV};
 pub use workstream_set::{Workstream, WorkstreamSet};

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use super::declared_scope::{check_allow_symlinks, check_context_files, declared_scope};
 use super::error_settings::{ErrorSettings, SettingsSource, compensation, error_settings};
+use super::input_limits::{ObjectSite, check_id, check_object_limits};
 use super::other_fields::ObjectKind;
 use super::raw_workstream::{RawAcceptanceTest, RawFields, RawWorkstream};
 use super::step_draft::StepDraft;
@@ -148,6 +149,13 @@ pub(crate) fn build_workstream(
     let ws_index = drafts.workstreams.len();
     ws.other
         .report(ObjectKind::Workstream, &file, &pointer, &id, diags);
+    let site = ObjectSite {
+        file: &file,
+        pointer: &pointer,
+        step: &id,
+    };
+    check_id(&id, "workstream", &site, diags);
+    check_object_limits(&ws, &site, diags);
     let multi_step = steps.is_some() || phases.is_some();
     let ws_scope = declared_scope(&ws, &file, &pointer, &id, diags);
     let ws_tool = tool_of(&ws);
@@ -401,6 +409,13 @@ impl MultiStepContext<'_> {
         let full = StepId::nested(ws_id, &sid);
         s.other
             .report(ObjectKind::Step, file, &sptr, full.as_str(), diags);
+        let site = ObjectSite {
+            file,
+            pointer: &sptr,
+            step: full.as_str(),
+        };
+        check_id(&sid, "step", &site, diags);
+        check_object_limits(&s, &site, diags);
         if let Some(first) = seen.insert(sid.clone(), sptr.clone()) {
             diags.push(
                 ValidationDiagnostic::error(

@@ -12,8 +12,6 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -41,14 +39,10 @@ pub(crate) fn read_workstream_file(
     diags: &mut Vec<ValidationDiagnostic>,
     accept: &mut dyn FnMut(SourcedWorkstream),
 ) -> bool {
-    let bytes = match std::fs::read(file) {
+    let bytes = match read_bounded(file, max_workstream_bytes()) {
         Ok(b) => b,
-        Err(e) => {
-            diags.push(ValidationDiagnostic::error(
-                file,
-                "",
-                format!("cannot read: {e}"),
-            ));
+        Err(d) => {
+            diags.push(*d);
             return false;
         }
     };
@@ -128,6 +122,126 @@ pub(crate) fn read_workstream_file(
     true
 }
 
+/// Environment variable that sets the largest workstream file read, in bytes
+/// ([`DEFAULT_MAX_WORKSTREAM_BYTES`] when unset).
+pub const MAX_WORKSTREAM_BYTES_ENV: &str = "PIPELINE_MAX_WORKSTREAM_BYTES";
+
+/// The largest workstream file read unless [`MAX_WORKSTREAM_BYTES_ENV`] says otherwise:
+/// 64 MiB, about 700,000 steps in the benchmark's format.
+pub const DEFAULT_MAX_WORKSTREAM_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The size limit in bytes: [`MAX_WORKSTREAM_BYTES_ENV`] when it holds a whole number,
+/// else [`DEFAULT_MAX_WORKSTREAM_BYTES`] (an unusable value is logged, not fatal: the
+/// default is the safe choice).
+fn max_workstream_bytes() -> u64 {
+    match std::env::var(MAX_WORKSTREAM_BYTES_ENV) {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| {
+            tracing::warn!(
+                value = v,
+                "{MAX_WORKSTREAM_BYTES_ENV} is not a number of bytes; using the default"
+            );
+            DEFAULT_MAX_WORKSTREAM_BYTES
+        }),
+        Err(_) => DEFAULT_MAX_WORKSTREAM_BYTES,
+    }
+}
+
+/// Reads `file` whole if it is a regular file of at most `limit` bytes.
+///
+/// A FIFO, a device or a socket is refused from its metadata before it is opened, so
+/// `/dev/zero` is never read and a FIFO never blocks; the file is opened with
+/// `O_NONBLOCK` and checked again through the open handle (it may have been replaced
+/// meanwhile), and read through `take(limit + 1)`, so a file that grows while it is read
+/// is bounded too.
+///
+/// Errors: one diagnostic naming the file: cannot be read, not a regular file (saying what
+/// it is), or larger than `limit` (with the environment variable that raises it).
+pub(crate) fn read_bounded(file: &Path, limit: u64) -> Result<Vec<u8>, Box<ValidationDiagnostic>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let cannot_read = |e: std::io::Error| {
+        Box::new(ValidationDiagnostic::error(
+            file,
+            "",
+            format!("cannot read: {e}"),
+        ))
+    };
+    let check = |meta: &std::fs::Metadata| -> Result<(), Box<ValidationDiagnostic>> {
+        if !meta.is_file() {
+            return Err(Box::new(
+                ValidationDiagnostic::error(
+                    file,
+                    "",
+                    format!(
+                        "not a regular file ({}): refused without reading it",
+                        file_kind(meta)
+                    ),
+                )
+                .with_hint("give a workstream file (.json) or a directory of them"),
+            ));
+        }
+        if meta.len() > limit {
+            return Err(too_large(file, format!("{} bytes", meta.len()), limit));
+        }
+        Ok(())
+    };
+    check(&std::fs::metadata(file).map_err(cannot_read)?)?;
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(file)
+        .map_err(cannot_read)?;
+    let meta = handle.metadata().map_err(cannot_read)?;
+    check(&meta)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    handle
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(
+            file,
+            "more bytes (it grew while read)".into(),
+            limit,
+        ));
+    }
+    Ok(bytes)
+}
+
+fn too_large(file: &Path, size: String, limit: u64) -> Box<ValidationDiagnostic> {
+    Box::new(
+        ValidationDiagnostic::error(
+            file,
+            "",
+            format!("file holds {size}, more than the limit of {limit} bytes"),
+        )
+        .with_hint(format!(
+            "split the workstreams into several files, or raise the limit with \
+             {MAX_WORKSTREAM_BYTES_ENV}=<bytes>"
+        )),
+    )
+}
+
+/// What a file that is not a regular file is, in words.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// What the top level of a file is. Array elements are handed to the visitor's callback
 /// as they are parsed, so only their count remains.
 enum TopLevel {
@@ -152,7 +266,7 @@ impl<'de, F: FnMut(String, Value)> Visitor<'de> for TopLevelVisitor<'_, F> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
         let mut len = 0;
-        while let Some(item) = seq.next_element::<Value>()? {
+        while let Some(item) = seq.next_element_seed(UniqueKeys)? {
             (self.on_item)(format!("/{len}"), item);
             len += 1;
         }
@@ -160,7 +274,7 @@ impl<'de, F: FnMut(String, Value)> Visitor<'de> for TopLevelVisitor<'_, F> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TopLevel, A::Error> {
-        Value::deserialize(MapAccessDeserializer::new(map)).map(TopLevel::Object)
+        UniqueKeys.visit_map(map).map(TopLevel::Object)
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<TopLevel, E> {
@@ -185,6 +299,91 @@ impl<'de, F: FnMut(String, Value)> Visitor<'de> for TopLevelVisitor<'_, F> {
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<TopLevel, E> {
         Ok(TopLevel::Other("a string"))
+    }
+}
+
+/// Builds a [`Value`] like `Value::deserialize`, but refuses an object that names a key
+/// twice: serde_json would keep the last value silently, and a step whose `command` or
+/// `depends_on` is written twice is a mistake to report, not to guess at.
+///
+/// The error is raised right after the repeated key is read, so serde_json gives it the
+/// line and column of that key (the file is then one "invalid JSON" error). This costs
+/// one map lookup per key on top of building the value, which is what serde_json does
+/// anyway.
+#[derive(Clone, Copy)]
+struct UniqueKeys;
+
+impl<'de> de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(UniqueKeys)? {
+            out.push(item);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match out.entry(key) {
+                serde_json::map::Entry::Occupied(e) => {
+                    return Err(de::Error::custom(format!(
+                        "duplicate key `{}` in one object (the earlier value would be ignored)",
+                        e.key()
+                    )));
+                }
+                serde_json::map::Entry::Vacant(e) => {
+                    e.insert(map.next_value_seed(UniqueKeys)?);
+                }
+            }
+        }
+        Ok(Value::Object(out))
     }
 }
 

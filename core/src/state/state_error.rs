@@ -81,11 +81,15 @@ pub enum StateError {
         path: PathBuf,
     },
 
-    /// SQLite found the database file damaged.
+    /// SQLite found the database file damaged (on open, `PRAGMA quick_check`; later, any
+    /// statement reading a damaged page). Exit code 3.
     #[error(
-        "state database {} is corrupt ({source}); restore it from a backup, or move it away \
-         to start with a fresh one (the history of past runs is then lost)",
-        .path.display()
+        "state database {path} is corrupt ({source}); pipeline does not write to it. \
+         Recover what it holds with `sqlite3 {path} \".recover\" | sqlite3 {path}.recovered` \
+         and move the recovered file in its place, or move {path} (with any -wal and -shm \
+         file beside it) aside to start with a fresh one (the history of past runs is then \
+         lost)",
+        path = .path.display()
     )]
     Corrupt {
         /// The database file.

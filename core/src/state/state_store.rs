@@ -40,6 +40,9 @@ struct Inner {
     path: PathBuf,
     durability: Durability,
     conn: Mutex<Connection>,
+    /// Dropped after `conn` (fields drop in declaration order): marks the file closed
+    /// cleanly once SQLite has closed it.
+    _clean_close: integrity_check::CleanCloseMarker,
 }
 
 impl fmt::Debug for StateStore {
@@ -76,14 +79,17 @@ impl StateStore {
     /// `.pipeline/state.db`, and brings its schema up to date.
     ///
     /// Creates missing parent directories. Before anything is written it checks the
-    /// header: a non-SQLite file, another application's database or a schema newer than
-    /// [`migrations::SCHEMA_VERSION`] is refused and left byte-for-byte unchanged. Then it
-    /// sets `journal_mode=WAL`, `foreign_keys=ON`, `busy_timeout=5000` ms and
-    /// `synchronous` per `durability`, and applies missing migrations in order.
+    /// file: a damaged database (`PRAGMA quick_check`, run when the file was not closed
+    /// cleanly: see `integrity_check.rs`), a non-SQLite file, another application's
+    /// database or a schema newer than [`migrations::SCHEMA_VERSION`] is refused and left
+    /// byte-for-byte unchanged. Then it sets `journal_mode=WAL`, `foreign_keys=ON`,
+    /// `busy_timeout=5000` ms and `synchronous` per `durability`, and applies missing
+    /// migrations in order.
     ///
-    /// Errors: [`StateError::CreateDir`], [`StateError::NotADatabase`],
-    /// [`StateError::ForeignDatabase`], [`StateError::NewerSchema`], [`StateError::Busy`],
-    /// [`StateError::Migration`], [`StateError::Database`] (e.g. permission denied).
+    /// Errors: [`StateError::CreateDir`], [`StateError::Corrupt`],
+    /// [`StateError::NotADatabase`], [`StateError::ForeignDatabase`],
+    /// [`StateError::NewerSchema`], [`StateError::Busy`], [`StateError::Migration`],
+    /// [`StateError::Database`] (e.g. permission denied).
     pub fn open(db_path: &Path, durability: Durability) -> Result<StateStore, StateError> {
         if let Some(parent) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(parent).map_err(|source| StateError::CreateDir {
@@ -94,6 +100,9 @@ impl StateStore {
         let sqlite = |operation: &'static str| {
             move |err: rusqlite::Error| StateError::from_sqlite(db_path, operation, err)
         };
+        // Before the first write (even the switch to WAL mode): a damaged file is
+        // refused as it is.
+        integrity_check::check_before_open(db_path)?;
         let mut conn = Connection::open(db_path).map_err(sqlite("open the database"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite("set the busy timeout"))?;
@@ -140,6 +149,7 @@ impl StateStore {
                 path: db_path.to_path_buf(),
                 durability,
                 conn: Mutex::new(conn),
+                _clean_close: integrity_check::CleanCloseMarker::new(db_path),
             }),
         })
     }
@@ -241,6 +251,7 @@ fn step_not_found(run_id: &str, step_id: &str) -> TxError {
 
 mod error_records;
 mod events;
+mod integrity_check;
 mod record;
 mod runs;
 mod steps;
