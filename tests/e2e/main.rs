@@ -19,4 +19,6 @@ mod openspec_bridge;
 mod plan_output;
 mod recovery;
 mod reporting;
+mod states;
 mod tool_selection;
+mod uncommitted;

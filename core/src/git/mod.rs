@@ -70,6 +70,7 @@ mod repository;
 mod signature;
 mod staging;
 mod tree_diff;
+mod uncommitted;
 mod worktree;
 mod worktree_add;
 mod worktree_admin;
@@ -89,6 +90,7 @@ pub use changes::{
 pub use commit::{commit_staged, commit_worktree};
 pub use git_error::GitError;
 pub use repository::{CommitCheck, Repository};
+pub use uncommitted::{snapshot_uncommitted, uncommitted_paths};
 pub use worktree::Worktree;
 pub use worktree_pool::WorktreePool;
 pub use worktree_removal::{remove_run_worktrees, run_worktree_root};
