@@ -53,7 +53,7 @@ fn spawn_run(t: &Test, file: &Path, run: &str) -> Child {
 }
 
 /// A transient lock of the state database mid-step (held past the busy timeout, so the
-/// step's next write fails): the run stops with exit 3, recorded `interrupted` with
+/// step's next write fails): the run stops (exit 2, naming the lock), recorded `interrupted` with
 /// every live step settled to `interrupted` (none left `running`), and it resumes to
 /// completion with no worktree left behind.
 #[test]
@@ -74,7 +74,14 @@ fn a_state_write_failing_mid_step_leaves_no_live_step() {
         ),
     );
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pipeline"))
-        .args(["run", ws.to_str().unwrap(), "--run-id", "locked", "--jobs", "2"])
+        .args([
+            "run",
+            ws.to_str().unwrap(),
+            "--run-id",
+            "locked",
+            "--jobs",
+            "2",
+        ])
         .current_dir(&t.repo)
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
@@ -100,7 +107,8 @@ fn a_state_write_failing_mid_step_leaves_no_live_step() {
     // Another connection takes the write lock; the steps then finish and their next
     // writes wait for it past the busy timeout and fail.
     let db = rusqlite::Connection::open(t.repo.join(".pipeline/state.db")).expect("open db");
-    db.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+    db.execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
     std::fs::write(&release, "go").unwrap();
     let deadline = std::time::Instant::now() + LIMIT;
     loop {
@@ -112,10 +120,16 @@ fn a_state_write_failing_mid_step_leaves_no_live_step() {
         }
     }
     // The lock was transient: the driver's final write gets through.
-    db.execute_batch("ROLLBACK").expect("release the write lock");
+    db.execute_batch("ROLLBACK")
+        .expect("release the write lock");
     let code = child.wait().expect("pipeline ends").code();
     let stderr = reader.join().expect("stderr reader").join("\n");
-    assert_eq!(code, Some(3), "a failed state write is exit 3: {stderr}");
+    // A database locked by another process is an error the user can act on: exit 2.
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stayed locked by another process"),
+        "{stderr}"
+    );
 
     let status = t.status("locked");
     assert_eq!(status["status"], "interrupted", "{status:#}");
@@ -141,7 +155,10 @@ fn a_state_write_failing_mid_step_leaves_no_live_step() {
     let status = t.status("locked");
     assert_eq!(status["status"], "completed", "{status:#}");
     assert!(live_steps(&status).is_empty(), "{status:#}");
-    assert_eq!(t.show("pipeline/locked", "held.txt").as_deref(), Some("held\n"));
+    assert_eq!(
+        t.show("pipeline/locked", "held.txt").as_deref(),
+        Some("held\n")
+    );
     assert_eq!(linked_worktrees(&t), Vec::<String>::new());
     assert!(!run_root(&t, "locked").exists());
 }
@@ -194,7 +211,10 @@ fn a_step_removed_before_resume_is_cancelled_and_no_worktree_stays() {
     assert!(live_steps(&status).is_empty(), "{status:#}");
     let gone = t.step_status("removed", "gone");
     assert_eq!(gone["status"], "cancelled", "{gone:#}");
-    assert_eq!(gone["error"], "removed from the workstream file", "{gone:#}");
+    assert_eq!(
+        gone["error"], "removed from the workstream file",
+        "{gone:#}"
+    );
     let cancelled = t.events("removed", "gone", "step_cancelled");
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0]["reason"], "removed from the workstream file");
@@ -224,7 +244,10 @@ fn only_failed_steps_keep_their_worktree_until_they_complete() {
     assert_eq!(r.code(), 1, "{}", r.stderr());
     let flaky = t.step_status("kept", "flaky");
     assert_eq!(flaky["status"], "failed");
-    let kept = flaky["worktree"].as_str().expect("worktree recorded").to_string();
+    let kept = flaky["worktree"]
+        .as_str()
+        .expect("worktree recorded")
+        .to_string();
     assert!(Path::new(&kept).join("flaky.txt").is_file(), "kept: {kept}");
     assert_eq!(
         linked_worktrees(&t)

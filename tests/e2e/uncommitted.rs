@@ -32,7 +32,11 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if rel == ".git" || rel == ".pipeline" {
                 continue;
             }
@@ -73,7 +77,12 @@ fn checkout(t: &Test) -> Checkout {
         head: t.git(&["rev-parse", "HEAD"]),
         branch: t.git(&["symbolic-ref", "HEAD"]),
         cached: t.git(&["diff", "--cached"]),
-        status: String::from_utf8_lossy(&status.stdout).into_owned(),
+        // `pipeline run` adds `.pipeline/` to `.git/info/exclude` (it always did).
+        status: String::from_utf8_lossy(&status.stdout)
+            .lines()
+            .filter(|l| !l.contains(".pipeline/"))
+            .collect::<Vec<_>>()
+            .join("\n"),
         index: std::fs::read(t.repo.join(".git/index")).unwrap(),
         files: files(&t.repo),
     }
@@ -174,7 +183,10 @@ fn include_uncommitted_runs_on_the_working_tree_and_leaves_the_checkout_untouche
     // The recorded base is the snapshot: a child of HEAD holding the changes, and the
     // result branch is built on it.
     let status = t.status("dirty");
-    let base = status["base_commit"].as_str().expect("base_commit").to_string();
+    let base = status["base_commit"]
+        .as_str()
+        .expect("base_commit")
+        .to_string();
     assert_ne!(base, before.head);
     assert_eq!(t.git(&["rev-parse", &format!("{base}^")]), before.head);
     assert_eq!(
@@ -190,7 +202,10 @@ fn include_uncommitted_runs_on_the_working_tree_and_leaves_the_checkout_untouche
         t.show("pipeline/dirty", "new/untracked.txt").as_deref(),
         Some("untracked\n")
     );
-    assert_eq!(t.show("pipeline/dirty", "done.txt").as_deref(), Some("done\n"));
+    assert_eq!(
+        t.show("pipeline/dirty", "done.txt").as_deref(),
+        Some("done\n")
+    );
     let started = t.events_of_run("dirty", "run_started");
     assert_eq!(started[0]["base_commit"], base.as_str());
 }
@@ -217,10 +232,15 @@ fn resume_of_an_include_uncommitted_run_keeps_its_base() {
         "snap",
         "--include-uncommitted",
     ]);
-    t.wait_for_status("snap", "hold running", |v| step_state(v, "hold") == "running");
+    t.wait_for_status("snap", "hold running", |v| {
+        step_state(v, "hold") == "running"
+    });
     child.kill().expect("SIGKILL pipeline");
     child.wait().unwrap();
-    let base = t.status("snap")["base_commit"].as_str().unwrap().to_string();
+    let base = t.status("snap")["base_commit"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     std::fs::write(t.repo.join("data.txt"), "second\n").unwrap();
     let mut resumed = t.spawn(&["resume", "snap"]);
@@ -232,7 +252,10 @@ fn resume_of_an_include_uncommitted_run_keeps_its_base() {
     assert_eq!(resumed.wait().unwrap().code(), Some(0));
     assert_eq!(t.status("snap")["base_commit"], base.as_str());
     assert_eq!(std::fs::read_to_string(&seen).unwrap(), "first\n");
-    assert_eq!(t.show("pipeline/snap", "copy.txt").as_deref(), Some("first\n"));
+    assert_eq!(
+        t.show("pipeline/snap", "copy.txt").as_deref(),
+        Some("first\n")
+    );
     for started in t.events_of_run("snap", "run_started") {
         assert_eq!(started["base_commit"], base.as_str());
     }

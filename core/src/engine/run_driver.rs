@@ -333,10 +333,11 @@ async fn resume_prepared(
     }
     // Steps no longer in the workstream files leave the run: unfinished ones are
     // cancelled (finished ones keep their record). Their worktrees go when the run ends.
+    let planned: std::collections::HashSet<&str> =
+        prepared.set.steps.iter().map(|s| s.id.as_str()).collect();
     let mut changes: Vec<Change<'_>> = recorded
         .iter()
-        .filter(|r| !r.status.is_terminal())
-        .filter(|r| !prepared.set.steps.iter().any(|s| s.id.as_str() == r.step_id))
+        .filter(|r| !r.status.is_terminal() && !planned.contains(r.step_id.as_str()))
         .map(|r| {
             Change::Event(Event::StepCancelled {
                 step: r.step_id.clone(),

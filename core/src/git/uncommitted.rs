@@ -99,7 +99,10 @@ pub fn snapshot_uncommitted(repo: &Repository) -> Result<git2::Oid, GitError> {
             ["*"],
             Some(&mut skip_state_dir as &mut git2::IndexMatchedPath<'_>),
         )
-        .map_err(GitError::git("record the working tree's deletions", workdir))?;
+        .map_err(GitError::git(
+            "record the working tree's deletions",
+            workdir,
+        ))?;
     let tree_id = index
         .write_tree_to(&git)
         .map_err(GitError::git("write the working tree's tree", workdir))?;

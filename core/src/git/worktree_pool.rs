@@ -295,7 +295,10 @@ impl WorktreePool {
             let Some(relative) = relative else {
                 continue;
             };
-            if kept.iter().any(|step_path| Path::new(step_path) == relative) {
+            if kept
+                .iter()
+                .any(|step_path| Path::new(step_path) == relative)
+            {
                 continue;
             }
             let at = self.root.join(relative);

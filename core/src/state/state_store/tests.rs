@@ -1987,8 +1987,7 @@ fn a_run_that_ends_settles_every_live_step() -> TestResult {
 /// `run_interrupted` settles live steps with its own reason; a step cancelled (removed
 /// from the workstream) is final and not settled again.
 #[test]
-fn an_interrupted_run_settles_live_steps_with_its_reason_and_cancelled_steps_stay() -> TestResult
-{
+fn an_interrupted_run_settles_live_steps_with_its_reason_and_cancelled_steps_stay() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = open_store(dir.path())?;
     start_run(&store, "r1", &["ws/a", "ws/gone"])?;
