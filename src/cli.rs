@@ -196,6 +196,11 @@ pub struct RunArgs {
     /// Default timeout of an acceptance test, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub test_timeout: u64,
+    /// Start from a commit of the working tree's uncommitted changes (tracked and
+    /// untracked non-ignored files) on top of HEAD, made without touching the branch,
+    /// index or files.
+    #[arg(long, conflicts_with = "base")]
+    pub include_uncommitted: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }

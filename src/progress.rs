@@ -175,6 +175,7 @@ fn describe(entry: &JournalEntry) -> Option<String> {
         Event::StepFailed { step, error, .. } => format!("failed    {step}: {}", first_line(error)),
         Event::StepSkipped { step, reason, .. } => format!("skipped   {step}: {reason}"),
         Event::StepInterrupted { step, reason } => format!("interrupted {step}: {reason}"),
+        Event::StepCancelled { step, reason } => format!("cancelled {step}: {reason}"),
         Event::RunFinished {
             status,
             completed,
@@ -296,6 +297,7 @@ impl Reporter for TerminalReporter {
                 | Event::StepFailed { .. }
                 | Event::StepSkipped { .. }
                 | Event::StepInterrupted { .. }
+                | Event::StepCancelled { .. }
                 | Event::TestFinished { passed: false, .. }
                 | Event::FixRequested { .. }
                 | Event::Escalated { .. }

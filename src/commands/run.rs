@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use pipeline_core::engine::{
     EngineError, RunOptions, RunSummary, UnfinishedPolicy, load_and_plan, resume_run, run_status,
-    run_workstreams,
+    run_workstreams, uncommitted_changes,
 };
 use pipeline_core::planning::{PlanFormat, render_plan};
 use pipeline_core::state::{Durability, RunStatus, StepStatus};
@@ -65,7 +65,11 @@ pub fn run(args: RunArgs) -> Result<i32, EngineError> {
         }
         return Ok(exit::OK);
     }
+    if !args.include_uncommitted {
+        warn_uncommitted(&args.repo, args.report.json);
+    }
     let mut options = base_options(&args.repo, args.jobs, args.durability, args.test_timeout);
+    options.include_uncommitted = args.include_uncommitted;
     options.base = Some(args.base.clone());
     options.run_id = args.run_id.clone();
     options.unfinished = if args.resume {
@@ -79,6 +83,44 @@ pub fn run(args: RunArgs) -> Result<i32, EngineError> {
     drive(&args.repo, &args.report, move |rep, cancel| {
         Box::pin(async move { run_workstreams(&paths, options, rep, cancel).await })
     })
+}
+
+/// How many uncommitted paths the warning names at most.
+const UNCOMMITTED_SHOWN: usize = 10;
+
+/// Warns when the checkout has changes the run will not see (it starts from a commit):
+/// on stderr, or with `--json` as one NDJSON line on stdout (docs/EVENTS.md), naming up
+/// to [`UNCOMMITTED_SHOWN`] paths and the count. A repository that cannot be read is
+/// left to the run to report.
+fn warn_uncommitted(repo: &RepoArgs, json: bool) {
+    let paths = match uncommitted_changes(repo.repo.as_deref()) {
+        Ok(paths) if !paths.is_empty() => paths,
+        _ => return,
+    };
+    let shown = &paths[..paths.len().min(UNCOMMITTED_SHOWN)];
+    let message = format!(
+        "the repository has {} uncommitted change(s) the run will not see (it starts from a \
+         commit); commit them, or pass --include-uncommitted to run on them",
+        paths.len()
+    );
+    if json {
+        let line = serde_json::json!({
+            "event": "warning",
+            "warning": "uncommitted_changes",
+            "message": message,
+            "count": paths.len(),
+            "paths": shown,
+        });
+        println!("{line}");
+    } else {
+        eprintln!("warning: {message}:");
+        for path in shown {
+            eprintln!("  {path}");
+        }
+        if paths.len() > shown.len() {
+            eprintln!("  ... and {} more", paths.len() - shown.len());
+        }
+    }
 }
 
 pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {

@@ -25,4 +25,6 @@ mod reporting;
 mod secrets;
 mod signals;
 mod results;
+mod states;
 mod tool_selection;
+mod uncommitted;

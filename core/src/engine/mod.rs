@@ -93,6 +93,7 @@ pub use queries::{
 pub use recovery_config::{RecoveryConfig, plugin_dirs};
 pub use reporter::{Reporter, SilentReporter};
 pub use repository_root::{current_dir, repository_root_or_current_dir};
+pub use run_driver::uncommitted_changes;
 pub use run_driver::{
     PreparedRun, RunSummary, load_and_plan, open_repository, prepare, resume_run, run_workstreams,
 };

@@ -23,12 +23,13 @@ use super::run_journal::RunJournal;
 use super::run_secrets::known_secrets;
 use super::scheduler::{Final, PriorStep, Schedule, schedule};
 use super::spec_references::resolve_spec_references;
-use super::step_error::StepError;
 use super::{
     EngineError, Reporter, RunOptions, UnfinishedPolicy, Workspace, check_run_id, generate_run_id,
 };
 use super::{RecoveryConfig, plugin_dirs};
-use crate::git::{GitError, Repository, WorktreePool, blocking};
+use crate::git::{
+    GitError, Repository, WorktreePool, blocking, snapshot_uncommitted, uncommitted_paths,
+};
 use crate::model::{LoadOptions, WorkstreamSet, load_workstreams};
 use crate::planning::Plan;
 use crate::state::{Change, Event, RunLock, RunRecord, RunStatus, StateStore, StepStatus};
@@ -89,6 +90,20 @@ pub fn open_repository(
     let registry = ToolRegistry::load(config.exists().then_some(config.as_path()), &env)
         .map_err(EngineError::Config)?;
     Ok((repo, workspace, registry))
+}
+
+/// Paths with changes a run of `repo` (or of the repository containing the current
+/// directory) would not see: uncommitted changes of its working tree and index, and
+/// untracked files that are not ignored, relative to the working directory, sorted;
+/// `.pipeline/` left out (see [`uncommitted_paths`]). For the warning of `pipeline run`.
+///
+/// Errors: not a git repository ([`EngineError::Git`]), a status that cannot be read.
+pub fn uncommitted_changes(repo: Option<&Path>) -> Result<Vec<String>, EngineError> {
+    let start = match repo {
+        Some(p) => p.to_path_buf(),
+        None => super::repository_root::current_dir()?,
+    };
+    Ok(uncommitted_paths(&Repository::open(&start)?)?)
 }
 
 /// Loads and plans `paths` for a run in `options.repo`.
@@ -192,8 +207,13 @@ pub async fn run_workstreams(
         }
         None => generate_run_id(),
     };
-    let base_rev = options.base.clone().unwrap_or_else(|| "HEAD".into());
-    let base = prepared.repo.resolve_commit(&base_rev)?;
+    let base = if options.include_uncommitted {
+        let repo = prepared.repo.clone();
+        blocking(move || snapshot_uncommitted(&repo)).await?
+    } else {
+        let base_rev = options.base.clone().unwrap_or_else(|| "HEAD".into());
+        prepared.repo.resolve_commit(&base_rev)?
+    };
     prepared.repo.ensure_excluded(".pipeline/")?;
     let lock = RunLock::acquire(&prepared.workspace.locks_dir(), &run_id)?;
     let journal = RunJournal::new(
@@ -292,19 +312,15 @@ async fn resume_prepared(
         cancel.clone(),
         &prepared.secrets,
     );
-    // A run left `running` by a process that died: its journal says so first.
+    // A run left `running` by a process that died: its journal says so first (the state
+    // store settles its live steps to `interrupted` in the same transaction).
     if record.status == RunStatus::Running {
-        let reason = "the pipeline process driving the run stopped";
-        let mut changes = vec![Change::Event(Event::RunInterrupted {
-            reason: reason.into(),
-        })];
-        changes.extend(recorded.iter().filter(|r| r.status.is_active()).map(|r| {
-            Change::Event(Event::StepInterrupted {
-                step: r.step_id.clone(),
-                reason: reason.into(),
-            })
-        }));
-        record_or_fail(&journal, changes)?;
+        record_or_fail(
+            &journal,
+            vec![Change::Event(Event::RunInterrupted {
+                reason: "the pipeline process driving the run stopped".into(),
+            })],
+        )?;
     }
     // Processes of the run's attempts may still run, also ones that left their step's
     // process group and worktree (`setsid`, daemons), and tools of steps that were running
@@ -349,7 +365,21 @@ async fn resume_prepared(
             },
         );
     }
-    let changes = vec![Change::Event(Event::RunStarted {
+    // Steps no longer in the workstream files leave the run: unfinished ones are
+    // cancelled (finished ones keep their record). Their worktrees go when the run ends.
+    let planned: std::collections::HashSet<&str> =
+        prepared.set.steps.iter().map(|s| s.id.as_str()).collect();
+    let mut changes: Vec<Change<'_>> = recorded
+        .iter()
+        .filter(|r| !r.status.is_terminal() && !planned.contains(r.step_id.as_str()))
+        .map(|r| {
+            Change::Event(Event::StepCancelled {
+                step: r.step_id.clone(),
+                reason: REMOVED_STEP.into(),
+            })
+        })
+        .collect();
+    changes.push(Change::Event(Event::RunStarted {
         workstreams: record.workstream_path.clone(),
         repo: record.repo_path.clone(),
         base_commit: record.base_commit.clone(),
@@ -359,7 +389,7 @@ async fn resume_prepared(
         plan_hash: prepared.set.plan_hash(),
         resumed: true,
         pid: std::process::id(),
-    })];
+    }));
     record_in_chunks(
         &journal,
         changes,
@@ -378,6 +408,9 @@ async fn resume_prepared(
     )
     .await
 }
+
+/// The reason a step that resume no longer finds in the workstream files is cancelled.
+const REMOVED_STEP: &str = "removed from the workstream file";
 
 /// How many `step_added` events one transaction records at most when a run starts.
 const STEPS_PER_TRANSACTION: usize = 1000;
@@ -469,9 +502,16 @@ async fn drive(
     .await;
     // A failed journal write stops the run: what was recorded stays, so it resumes.
     if let Some(err) = ctx.journal.take_failure() {
+        stop_run(&ctx, format!("a state write failed: {err}"));
         return Err(EngineError::State(err));
     }
-    let outcome = scheduled.map_err(|e: StepError| EngineError::Internal(e.to_string()))?;
+    let outcome = match scheduled {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            stop_run(&ctx, format!("the run stopped on an internal error: {e}"));
+            return Err(EngineError::Internal(e.to_string()));
+        }
+    };
 
     let count = |f: Final| outcome.finals.iter().filter(|&&x| x == f).count();
     let (completed, failed, skipped, interrupted, not_run) = (
@@ -534,10 +574,28 @@ async fn drive(
     } else {
         RunStatus::Completed
     };
-    // Idle pooled worktrees are no longer needed; failed steps' worktrees stay.
+    // An interrupted run keeps its steps' worktrees for resume (idle ones go). A run that
+    // is over keeps only its failed steps' worktrees, for inspection: every other worktree
+    // of the run goes, also those an earlier process of the run left behind.
     let p = pool.clone();
-    if let Err(e) = blocking(move || p.remove_idle()).await {
-        tracing::warn!("cannot remove idle worktrees of run {run_id}: {e}");
+    let removed = if status == RunStatus::Interrupted {
+        blocking(move || p.remove_idle()).await
+    } else {
+        let kept: Vec<String> = outcome
+            .finals
+            .iter()
+            .zip(&ctx.set.steps)
+            .filter(|&(&f, _)| f == Final::Failed)
+            .map(|(_, step)| step.id.to_string())
+            .collect();
+        blocking(move || {
+            let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
+            p.remove_unkept(&kept)
+        })
+        .await
+    };
+    if let Err(e) = removed {
+        tracing::warn!("cannot remove the worktrees of run {run_id}: {e}");
     }
     let duration_ms = started.elapsed().as_millis() as u64;
     record_or_fail(
@@ -571,4 +629,21 @@ async fn drive(
         duration_ms,
         result_error,
     })
+}
+
+/// Marks a run whose driving stopped on an error `interrupted`, with `reason`; the state
+/// store settles its live steps in the same transaction. Best effort: when this write
+/// fails too (the database is still locked), the run stays `running` and the next
+/// `resume` records the interruption (the run's lock is free once this process ends).
+fn stop_run(ctx: &RunContext, reason: String) {
+    match ctx
+        .journal
+        .record_changes(vec![Change::Event(Event::RunInterrupted { reason })])
+    {
+        Ok(()) => {}
+        Err(_) => {
+            // Already reported as the run's error; this second failure adds nothing.
+            let _ = ctx.journal.take_failure();
+        }
+    }
 }

@@ -37,6 +37,10 @@ pub struct RunOptions {
     pub max_log_bytes: u64,
     /// Time between SIGTERM and SIGKILL when a tool is stopped.
     pub kill_grace: Duration,
+    /// `--include-uncommitted`: a new run starts from a commit of the working tree's
+    /// uncommitted changes on top of `HEAD` (see
+    /// [`snapshot_uncommitted`](crate::git::snapshot_uncommitted)) instead of `base`.
+    pub include_uncommitted: bool,
 }
 
 impl Default for RunOptions {
@@ -55,6 +59,7 @@ impl Default for RunOptions {
             acceptance_timeout: Duration::from_secs(600),
             max_log_bytes: 64 * 1024 * 1024,
             kill_grace: Duration::from_secs(5),
+            include_uncommitted: false,
         }
     }
 }

@@ -261,6 +261,59 @@ impl WorktreePool {
         Ok(removed)
     }
 
+    /// End of a run that is over (completed or failed, not interrupted): removes every
+    /// worktree of the run, idle or at a step path, except those at the step paths in
+    /// `kept` (failed steps' worktrees, kept for inspection), then the pool directory,
+    /// the directories left empty, and the run root when nothing is kept. What belongs
+    /// to the run is read from the repository's worktree registry (paths under the run
+    /// root), not from this pool's memory, so worktrees left by an earlier process of the
+    /// same run (a crash before resume, a step completed but not yet released) go too.
+    /// Branches stay. Returns how many worktrees were removed.
+    ///
+    /// Errors: [`GitError::InvalidRunId`], [`GitError::Io`] when a directory cannot be
+    /// removed or the registry cannot be listed; what was removed before stays removed.
+    pub fn remove_unkept(&self, kept: &[&str]) -> Result<usize, GitError> {
+        let mut state = self.lock();
+        if kept.is_empty() {
+            let removed = remove_run_worktrees(&self.repo, &self.run_id)?;
+            state.idle = Some(Vec::new());
+            state.trackers.clear();
+            return Ok(removed);
+        }
+        run_worktree_root(&self.repo, &self.run_id)?;
+        let canonical_root = fs::canonicalize(&self.root).ok();
+        let mut removed = 0;
+        for worktree in registered(&self.repo)? {
+            let Some(path) = worktree.path else {
+                continue;
+            };
+            let relative = path.strip_prefix(&self.root).ok().or_else(|| {
+                canonical_root
+                    .as_ref()
+                    .and_then(|root| path.strip_prefix(root).ok())
+            });
+            let Some(relative) = relative else {
+                continue;
+            };
+            if kept
+                .iter()
+                .any(|step_path| Path::new(step_path) == relative)
+            {
+                continue;
+            }
+            let at = self.root.join(relative);
+            remove_tree(&at)?;
+            remove_tree(&worktree.admin_dir)?;
+            state.trackers.remove(&worktree.name);
+            self.remove_empty_parents(&at);
+            removed += 1;
+        }
+        state.idle = Some(Vec::new());
+        remove_tree(&self.root.join(POOL_DIR))?;
+        let _ = fs::remove_dir(&self.root);
+        Ok(removed)
+    }
+
     /// Starts change tracking of worktree `name` at `dir`, exactly at `start` now.
     fn track(&self, name: &str, dir: &Path, start: git2::Oid) -> Option<ChangeTracker> {
         let tracker = ChangeTracker::start(dir, start)?;

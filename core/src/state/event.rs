@@ -324,6 +324,14 @@ pub enum Event {
         /// In words.
         reason: String,
     },
+    /// The step left the run for good (status `cancelled`): resume found it no longer in
+    /// the workstream files. Its unfinished attempt, if any, ends `interrupted`.
+    StepCancelled {
+        /// The step.
+        step: String,
+        /// In words, e.g. `removed from the workstream file`.
+        reason: String,
+    },
     /// Tools of steps that were running when the previous driving process died were
     /// stopped before resuming.
     OrphansKilled {
@@ -388,6 +396,7 @@ impl Event {
             Event::StepFailed { .. } => "step_failed",
             Event::StepSkipped { .. } => "step_skipped",
             Event::StepInterrupted { .. } => "step_interrupted",
+            Event::StepCancelled { .. } => "step_cancelled",
             Event::OrphansKilled { .. } => "orphans_killed",
             Event::RunInterrupted { .. } => "run_interrupted",
             Event::RunFinished { .. } => "run_finished",
@@ -413,6 +422,7 @@ impl Event {
             | Event::StepFailed { step, .. }
             | Event::StepSkipped { step, .. }
             | Event::StepInterrupted { step, .. }
+            | Event::StepCancelled { step, .. }
             | Event::OrphansKilled { step, .. } => Some(step),
             Event::RunStarted { .. } | Event::RunInterrupted { .. } | Event::RunFinished { .. } => {
                 None
@@ -445,6 +455,7 @@ impl Event {
             Event::StepInterrupted { reason, .. } => {
                 (StepStatus::Interrupted, Some(reason.as_str()))
             }
+            Event::StepCancelled { reason, .. } => (StepStatus::Cancelled, Some(reason.as_str())),
             Event::RunStarted { .. }
             | Event::StepReused { .. }
             | Event::ToolSelected { .. }

@@ -192,7 +192,7 @@ impl ReplayedStep {
                 }
             }
             Event::StepCompleted { commit, .. } => record.commit = Some(commit.clone()),
-            Event::StepInterrupted { reason, .. } => {
+            Event::StepInterrupted { reason, .. } | Event::StepCancelled { reason, .. } => {
                 for a in self
                     .attempts
                     .iter_mut()

@@ -605,6 +605,56 @@ fn remove_idle_removes_pooled_worktrees_and_keeps_kept_ones() {
     assert_eq!(status(&failed_path), "");
 }
 
+/// A run that is over: every worktree of the run goes, also those an earlier pool (a
+/// crashed process) left at step paths or idle, except the failed steps' ones; then the
+/// run root, once nothing is kept.
+#[test]
+fn remove_unkept_removes_every_worktree_of_the_run_but_the_kept_ones() {
+    let fixture = Fixture::new();
+    let earlier = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let idle = earlier
+        .acquire("a", "pipeline-steps/run-1/a", fixture.base)
+        .expect("acquire");
+    let left = earlier
+        .acquire("ws/b", "pipeline-steps/run-1/b", fixture.base)
+        .expect("acquire");
+    let failed = earlier
+        .acquire("c", "pipeline-steps/run-1/c", fixture.base)
+        .expect("acquire");
+    let failed_path = failed.path().to_path_buf();
+    earlier.release(idle).expect("release");
+    // The process dies with `ws/b` still at its step path.
+    drop((left, failed, earlier));
+    let other_run = WorktreePool::new(fixture.repo.clone(), "run-2");
+    let other = other_run
+        .acquire("a", "pipeline-steps/run-2/a", fixture.base)
+        .expect("acquire");
+
+    let pool = WorktreePool::new(fixture.repo.clone(), "run-1");
+    let sorted = |mut paths: Vec<std::path::PathBuf>| {
+        paths.sort();
+        paths
+    };
+    assert_eq!(pool.remove_unkept(&["c"]).expect("remove"), 2);
+    assert_eq!(
+        sorted(listed_worktrees(&fixture.path)),
+        sorted(vec![
+            fixture.path.clone(),
+            failed_path.clone(),
+            other.path().to_path_buf()
+        ])
+    );
+    assert!(!pool.root().join(".pool").exists());
+    assert!(!pool.root().join("ws").exists());
+
+    assert_eq!(pool.remove_unkept(&[]).expect("remove"), 1);
+    assert!(!pool.root().exists());
+    assert_eq!(
+        sorted(listed_worktrees(&fixture.path)),
+        sorted(vec![fixture.path.clone(), other.path().to_path_buf()])
+    );
+}
+
 #[test]
 fn delete_branches_with_prefix_skips_checked_out_branches() {
     let fixture = Fixture::new();

@@ -82,6 +82,11 @@ impl StateStore {
             for change in changes {
                 match change {
                     Change::Event(event) => {
+                        if let Some(reason) = settling_reason(&event) {
+                            for settled in settle_live_steps(tx, run_id, &reason, &at)? {
+                                entries.push(settled);
+                            }
+                        }
                         apply_event(tx, run_id, &event, &at)?;
                         let id = insert_event(tx, run_id, &event, &at)?;
                         entries.push(JournalEntry {
@@ -106,6 +111,64 @@ impl StateStore {
             Ok(entries)
         })
     }
+}
+
+/// Why the steps still live when `event` is recorded must be settled, or `None` when
+/// `event` does not end the run. A run that ends ([`Event::RunFinished`]) or is marked
+/// interrupted ([`Event::RunInterrupted`]) keeps no step `running`, `validating`,
+/// `retrying` or `waiting`: no process drives them any more (issue "states are always
+/// true").
+fn settling_reason(event: &Event) -> Option<String> {
+    match event {
+        Event::RunInterrupted { reason } => Some(reason.clone()),
+        Event::RunFinished { status, .. } => Some(format!("the run ended ({status})")),
+        _ => None,
+    }
+}
+
+/// Records [`Event::StepInterrupted`] with `reason` for every step of `run_id` in a live
+/// status (see [`StepStatus::is_active`]), in step order, in the caller's transaction:
+/// the one place that settles steps when a run ends, so no path of the engine (a failed
+/// journal write, a task that never reported back, a crashed process) can leave a live
+/// step in a finished run. Returns the journalled entries.
+fn settle_live_steps(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    reason: &str,
+    at: &str,
+) -> TxResult<Vec<JournalEntry>> {
+    let live: Vec<String> = tx
+        .prepare_cached(
+            "SELECT step_id FROM steps WHERE run_id = ?1 AND status IN (?2, ?3, ?4, ?5) \
+             ORDER BY rowid",
+        )?
+        .query_map(
+            params![
+                run_id,
+                StepStatus::Running,
+                StepStatus::Validating,
+                StepStatus::Retrying,
+                StepStatus::Waiting
+            ],
+            |row| row.get(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    let mut entries = Vec::with_capacity(live.len());
+    for step in live {
+        let event = Event::StepInterrupted {
+            step,
+            reason: reason.to_owned(),
+        };
+        apply_event(tx, run_id, &event, at)?;
+        let id = insert_event(tx, run_id, &event, at)?;
+        entries.push(JournalEntry {
+            id,
+            at: at.to_owned(),
+            run_id: run_id.to_owned(),
+            event,
+        });
+    }
+    Ok(entries)
 }
 
 /// Updates the state tables for one event (see the module docs).
@@ -253,7 +316,7 @@ fn apply_event(tx: &Transaction<'_>, run_id: &str, event: &Event, at: &str) -> T
             }
             return Ok(());
         }
-        Event::StepInterrupted { step, reason } => {
+        Event::StepInterrupted { step, reason } | Event::StepCancelled { step, reason } => {
             // The step's unfinished attempt ends with it (duration unknown).
             tx.prepare_cached(
                 "UPDATE attempts SET outcome = ?3, finished_at = ?4, error = ?5 \

@@ -228,10 +228,10 @@ fn interrupt_run(store: &StateStore, run_id: &str) -> Result<Vec<String>, StateE
         .filter(|s| s.status.is_active())
         .map(|s| s.step_id)
         .collect();
-    let mut events = vec![Event::RunInterrupted {
+    // The store settles the active steps itself (one `step_interrupted` each).
+    let events = vec![Event::RunInterrupted {
         reason: "the pipeline process driving the run stopped".to_owned(),
     }];
-    events.extend(active.iter().map(|step| step_interrupted(step)));
     record(store, run_id, events)?;
     Ok(active)
 }
@@ -707,6 +707,10 @@ fn one_of_each_event() -> Vec<Event> {
             result_error: Some("merge of ws/b conflicts".to_owned()),
             duration_ms: 12_345,
         },
+        Event::StepCancelled {
+            step: step(),
+            reason: "removed from the workstream file".to_owned(),
+        },
     ]
 }
 
@@ -735,6 +739,7 @@ fn variant_index(event: &Event) -> usize {
         Event::OrphansKilled { .. } => 17,
         Event::RunInterrupted { .. } => 18,
         Event::RunFinished { .. } => 19,
+        Event::StepCancelled { .. } => 20,
     }
 }
 
@@ -744,7 +749,7 @@ fn every_event_variant_reads_back_from_the_journal_unchanged() -> TestResult {
     let covered: Vec<usize> = events.iter().map(variant_index).collect();
     assert_eq!(
         covered,
-        (0..=19).collect::<Vec<_>>(),
+        (0..=20).collect::<Vec<_>>(),
         "one event per variant"
     );
 
@@ -1881,6 +1886,150 @@ fn test_results_of_the_older_journal_format_are_still_read() -> TestResult {
     assert_eq!(
         (result.name.as_str(), result.passed, result.duration_ms),
         ("unit", true, 12)
+    );
+    Ok(())
+}
+
+/// A run that ends keeps no live step: `run_finished` (whatever its status) and
+/// `run_interrupted` settle every `running`, `validating`, `retrying` or `waiting` step to
+/// `interrupted` in their own transaction, journalled before the run event, so replay
+/// agrees with the tables; finished and pending steps are left as they are.
+#[test]
+fn a_run_that_ends_settles_every_live_step() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = open_store(dir.path())?;
+    start_run(
+        &store,
+        "r1",
+        &["ws/run", "ws/test", "ws/wait", "ws/done", "ws/todo"],
+    )?;
+    record(
+        &store,
+        "r1",
+        vec![
+            attempt_started("ws/run", 1),
+            attempt_started("ws/test", 1),
+            test_started("ws/test", 1),
+            Event::StepWaiting {
+                step: "ws/wait".to_owned(),
+                attempt: 0,
+                wait: WaitKind::Breaker,
+                tool: Some("aider".to_owned()),
+                class: None,
+                reason: "circuit breaker open".to_owned(),
+                delay_ms: 0,
+                until: None,
+            },
+            attempt_started("ws/done", 1),
+            Event::StepCompleted {
+                step: "ws/done".to_owned(),
+                attempt: 1,
+                commit: "dddd".to_owned(),
+                duration_ms: 5,
+            },
+        ],
+    )?;
+    // The driver's final write, as a failed state write or a lost task leaves it.
+    let entries = record(&store, "r1", vec![run_finished(RunStatus::Failed)])?;
+    assert_eq!(
+        kinds(&entries),
+        [
+            ("step_interrupted", Some("ws/run")),
+            ("step_interrupted", Some("ws/test")),
+            ("step_interrupted", Some("ws/wait")),
+            ("run_finished", None),
+        ]
+    );
+    let reason = "the run ended (failed)";
+    for entry in &entries[..3] {
+        assert!(
+            matches!(&entry.event, Event::StepInterrupted { reason: r, .. } if r == reason),
+            "{entry:?}"
+        );
+    }
+    let statuses: Vec<(String, StepStatus, Option<String>)> = store
+        .steps("r1")?
+        .into_iter()
+        .map(|s| (s.step_id, s.status, s.error))
+        .collect();
+    let interrupted = |step: &str| {
+        (
+            step.to_owned(),
+            StepStatus::Interrupted,
+            Some(reason.to_owned()),
+        )
+    };
+    assert_eq!(
+        statuses,
+        [
+            interrupted("ws/run"),
+            interrupted("ws/test"),
+            interrupted("ws/wait"),
+            ("ws/done".to_owned(), StepStatus::Completed, None),
+            ("ws/todo".to_owned(), StepStatus::Pending, None),
+        ]
+    );
+    // Unfinished attempts end with their step.
+    let attempt = &store.attempts("r1", "ws/run")?[0];
+    assert_eq!(attempt.outcome, Some(AttemptResult::Interrupted));
+    assert_eq!(attempt.error.as_deref(), Some(reason));
+    assert!(attempt.finished_at.is_some());
+
+    // The journal alone tells the same.
+    let replay =
+        RunReplay::from_journal(&store.journal("r1", 0)?).ok_or("the journal begins the run")?;
+    for (replayed, step) in replay.steps.iter().zip(store.steps("r1")?) {
+        assert_eq!(replayed.record, step);
+    }
+    Ok(())
+}
+
+/// `run_interrupted` settles live steps with its own reason; a step cancelled (removed
+/// from the workstream) is final and not settled again.
+#[test]
+fn an_interrupted_run_settles_live_steps_with_its_reason_and_cancelled_steps_stay() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = open_store(dir.path())?;
+    start_run(&store, "r1", &["ws/a", "ws/gone"])?;
+    record(
+        &store,
+        "r1",
+        vec![attempt_started("ws/a", 1), attempt_started("ws/gone", 1)],
+    )?;
+    let entries = record(
+        &store,
+        "r1",
+        vec![
+            Event::StepCancelled {
+                step: "ws/gone".to_owned(),
+                reason: "removed from the workstream file".to_owned(),
+            },
+            Event::RunInterrupted {
+                reason: "a state write failed".to_owned(),
+            },
+        ],
+    )?;
+    assert_eq!(
+        kinds(&entries),
+        [
+            ("step_cancelled", Some("ws/gone")),
+            ("step_interrupted", Some("ws/a")),
+            ("run_interrupted", None),
+        ]
+    );
+    let a = store.step("r1", "ws/a")?.ok_or("ws/a")?;
+    assert_eq!(a.status, StepStatus::Interrupted);
+    assert_eq!(a.error.as_deref(), Some("a state write failed"));
+    let gone = store.step("r1", "ws/gone")?.ok_or("ws/gone")?;
+    assert_eq!(gone.status, StepStatus::Cancelled);
+    assert_eq!(
+        gone.error.as_deref(),
+        Some("removed from the workstream file")
+    );
+    assert!(gone.finished_at.is_some());
+    assert_eq!(
+        store.attempts("r1", "ws/gone")?[0].outcome,
+        Some(AttemptResult::Interrupted)
     );
     Ok(())
 }
