@@ -44,7 +44,7 @@ pub use invocation::{Invocation, ToolOutcome, Usage};
 // available here for the engine, which runs acceptance tests and compensations with them.
 pub use pipeline_process::{
     Containment, DEFAULT_KILL_GRACE, LineCallback, OutputLimits, ProcessError, ProcessOutcome,
-    ProcessSpec, SandboxPolicy, Termination, run_process,
+    ProcessSpec, SandboxPolicy, SandboxSupport, Termination, run_process, sandbox_support,
 };
 pub use tool_adapter::ToolAdapter;
 pub use tool_profile::{ToolKind, ToolProfile};

@@ -19,4 +19,5 @@ mod openspec_bridge;
 mod plan_output;
 mod recovery;
 mod reporting;
+mod sandbox;
 mod tool_selection;

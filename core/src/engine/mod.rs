@@ -98,3 +98,5 @@ pub use run_driver::{
 pub use run_id::{check_run_id, generate_run_id};
 pub use run_options::{RunOptions, UnfinishedPolicy};
 pub use workspace::Workspace;
+/// Whether this machine can run steps under the write sandbox (see `docs/SECURITY.md`).
+pub use pipeline_adapters::{SandboxSupport, sandbox_support};

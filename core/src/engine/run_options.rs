@@ -37,6 +37,10 @@ pub struct RunOptions {
     pub max_log_bytes: u64,
     /// Time between SIGTERM and SIGKILL when a tool is stopped.
     pub kill_grace: Duration,
+    /// Whether steps run under the write sandbox where the machine has one (`--sandbox`,
+    /// default on); a step's or tool profile's `sandbox: none` turns it off for that
+    /// step alone.
+    pub sandbox: bool,
 }
 
 impl Default for RunOptions {
@@ -55,6 +59,7 @@ impl Default for RunOptions {
             acceptance_timeout: Duration::from_secs(600),
             max_log_bytes: 64 * 1024 * 1024,
             kill_grace: Duration::from_secs(5),
+            sandbox: true,
         }
     }
 }

@@ -23,12 +23,16 @@ pub mod network;
 pub(crate) mod permanent_finding;
 pub mod pytest;
 pub mod ruff;
+pub mod sandbox;
 pub mod tsc;
 
 /// All built-in plugins, in the order used when neither `requires` nor specificity decides
 /// (AI tools first: their output may quote compiler errors they were asked to fix).
 pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
     vec![
+        // First: under a sandbox, a denied write explains the failure better than how
+        // the tool reported it.
+        Arc::new(sandbox::SandboxPlugin),
         Arc::new(aider::AiderPlugin),
         Arc::new(codex::CodexPlugin),
         Arc::new(claude::ClaudePlugin),
