@@ -227,6 +227,7 @@ impl Test {
             .args(args)
             .current_dir(&self.repo)
             .env_remove("RUST_LOG")
+            .env("PIPELINE_WRITABLE_PATHS", &self.out)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
