@@ -129,7 +129,10 @@ fn a_write_through_a_committed_symlink_to_outside_the_repository_is_denied() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(err.contains("outfile") && err.contains("class permanent"), "{err}");
+    assert!(
+        err.contains("outfile") && err.contains("class permanent"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "mine\n");
 }
 

@@ -78,7 +78,10 @@ fn sandbox_policy(
     let repo_root = ctx.repo.workdir();
     let commondir = ctx.repo.commondir();
     if same_path(cwd, repo_root) {
-        writable.extend(top_level_entries(repo_root, &[commondir, &ctx.workspace.state_dir]));
+        writable.extend(top_level_entries(
+            repo_root,
+            &[commondir, &ctx.workspace.state_dir],
+        ));
     } else {
         writable.push(cwd.to_path_buf());
         if let Ok(repo) = git2::Repository::open(cwd)
@@ -153,9 +156,10 @@ pub(crate) fn apply_profile(
     if !profile.sandbox {
         containment.sandbox = None;
     } else if let Some(sandbox) = &mut containment.sandbox {
-        sandbox
-            .writable
-            .extend(resolve_writable(&profile.writable_paths, ctx.repo.workdir()));
+        sandbox.writable.extend(resolve_writable(
+            &profile.writable_paths,
+            ctx.repo.workdir(),
+        ));
     }
 }
 

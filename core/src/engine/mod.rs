@@ -85,6 +85,8 @@ mod workspace;
 pub use crate::state::TestResult;
 pub use engine_error::EngineError;
 pub(crate) use failure_text::step_error_text;
+/// Whether this machine can run steps under the write sandbox (see `docs/SECURITY.md`).
+pub use pipeline_adapters::{SandboxSupport, sandbox_support};
 pub use queries::{
     CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, breakers, clean_runs,
     diagnose, list_runs, plugins, run_errors, run_status, step_logs,
@@ -98,5 +100,3 @@ pub use run_driver::{
 pub use run_id::{check_run_id, generate_run_id};
 pub use run_options::{RunOptions, UnfinishedPolicy};
 pub use workspace::Workspace;
-/// Whether this machine can run steps under the write sandbox (see `docs/SECURITY.md`).
-pub use pipeline_adapters::{SandboxSupport, sandbox_support};

@@ -117,8 +117,8 @@ mod tests {
     use pipeline_process::Termination;
 
     fn analyse(output: &str, sandboxed: bool) -> Option<(Verdict, Vec<Diagnostic>)> {
-        let failure =
-            AttemptFailure::new("shell", "sh", Termination::Exited(2), output).with_sandbox(sandboxed);
+        let failure = AttemptFailure::new("shell", "sh", Termination::Exited(2), output)
+            .with_sandbox(sandboxed);
         let input = PluginInput {
             failure: &failure,
             text: output,
@@ -133,9 +133,15 @@ mod tests {
     #[test]
     fn the_usual_messages_name_the_path() {
         for (line, path) in [
-            ("sh: 1: cannot create ../../keep.txt: Permission denied", "../../keep.txt"),
+            (
+                "sh: 1: cannot create ../../keep.txt: Permission denied",
+                "../../keep.txt",
+            ),
             ("bash: line 1: /tmp/x/y: Permission denied", "/tmp/x/y"),
-            ("touch: cannot touch '/home/u/notes.txt': Permission denied", "/home/u/notes.txt"),
+            (
+                "touch: cannot touch '/home/u/notes.txt': Permission denied",
+                "/home/u/notes.txt",
+            ),
             (
                 "PermissionError: [Errno 13] Permission denied: '/etc/hosts'",
                 "/etc/hosts",
@@ -151,7 +157,11 @@ mod tests {
         ] {
             let (verdict, diagnostics) = analyse(&format!("x\n{line}\n"), true).unwrap();
             assert_eq!(verdict.class, ErrorClass::Permanent, "{line}");
-            assert!(verdict.summary.contains(path), "{line}: {}", verdict.summary);
+            assert!(
+                verdict.summary.contains(path),
+                "{line}: {}",
+                verdict.summary
+            );
             assert!(verdict.summary.contains("writable_paths"));
             assert_eq!(diagnostics[0].file.as_deref(), Some(path), "{line}");
         }
