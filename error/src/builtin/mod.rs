@@ -30,12 +30,13 @@ pub mod tsc;
 /// (AI tools first: their output may quote compiler errors they were asked to fix).
 pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
     vec![
-        // First: under a sandbox, a denied write explains the failure better than how
-        // the tool reported it.
-        Arc::new(sandbox::SandboxPlugin),
         Arc::new(aider::AiderPlugin),
         Arc::new(codex::CodexPlugin),
         Arc::new(claude::ClaudePlugin),
+        // After the AI tools (which may quote a "Permission denied" they handled), before
+        // the rest: under a sandbox, a denied write explains a command's failure better
+        // than the compiler or test errors that followed from it.
+        Arc::new(sandbox::SandboxPlugin),
         Arc::new(git_conflict::GitConflictPlugin),
         Arc::new(cargo::CargoPlugin),
         Arc::new(pytest::PytestPlugin),
