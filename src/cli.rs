@@ -45,6 +45,16 @@ pub enum Durability {
     Full,
 }
 
+/// `--sandbox`: whether steps run under the write sandbox (docs/SECURITY.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxMode {
+    /// Tools and acceptance tests may write only to their worktree, temporary directory,
+    /// the git parts a commit needs and declared `writable_paths` (Linux Landlock).
+    On,
+    /// No write sandbox for any step of the run.
+    None,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PlanFormat {
     Text,
@@ -201,6 +211,9 @@ pub struct RunArgs {
     /// index or files.
     #[arg(long, conflicts_with = "base")]
     pub include_uncommitted: bool,
+    /// `none` turns the write sandbox off for every step of the run.
+    #[arg(long, value_enum, default_value = "on")]
+    pub sandbox: SandboxMode,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -217,6 +230,9 @@ pub struct ResumeArgs {
     pub durability: Durability,
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub test_timeout: u64,
+    /// `none` turns the write sandbox off for every step of the run.
+    #[arg(long, value_enum, default_value = "on")]
+    pub sandbox: SandboxMode,
     #[command(flatten)]
     pub report: ReportArgs,
 }

@@ -280,7 +280,7 @@ impl AiderAdapter {
         spec.timeout = inv.timeout.or_else(|| self.profile.timeout());
         spec.kill_grace = DEFAULT_KILL_GRACE;
         spec.secrets = inv.with_run_secrets(self.secret_values(inv, lookup));
-        spec.containment = inv.containment.clone();
+        spec.containment = inv.containment_with(&[home]);
         spec
     }
 

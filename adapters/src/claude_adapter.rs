@@ -205,7 +205,7 @@ impl ClaudeAdapter {
             timeout: inv.timeout.or_else(|| self.profile.timeout()),
             kill_grace: DEFAULT_KILL_GRACE,
             secrets: inv.with_run_secrets(self.profile.secret_values(&inv.env, lookup)),
-            containment: inv.containment.clone(),
+            containment: inv.containment_with(&[config_dir]),
         }
     }
 

@@ -156,7 +156,7 @@ impl CodexAdapter {
                 self.profile
                     .secret_values(&inv.env, &|name| std::env::var(name).ok()),
             ),
-            containment: inv.containment.clone(),
+            containment: inv.containment_with(&[codex_home]),
         }
     }
 

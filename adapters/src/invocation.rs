@@ -59,6 +59,19 @@ impl Invocation {
         own
     }
 
+    /// [`Invocation::containment`] with `private` (directories the adapter made for this
+    /// attempt alone: a private home or configuration directory) added to the sandbox's
+    /// writable paths when there is a sandbox.
+    pub fn containment_with(&self, private: &[&std::path::Path]) -> Containment {
+        let mut containment = self.containment.clone();
+        if let Some(sandbox) = &mut containment.sandbox {
+            sandbox
+                .writable
+                .extend(private.iter().map(|path| path.to_path_buf()));
+        }
+        containment
+    }
+
     /// The step context every tool process gets: `PIPELINE_STEP_ID`, `PIPELINE_WORKTREE`,
     /// `PIPELINE_PROMPT_FILE` and `PIPELINE_ATTEMPT` (1-based).
     pub fn context_env(&self) -> [(std::ffi::OsString, std::ffi::OsString); 4] {

@@ -45,7 +45,7 @@ pub use invocation::{Invocation, ToolOutcome, Usage};
 // available here for the engine, which runs acceptance tests and compensations with them.
 pub use pipeline_process::{
     Containment, DEFAULT_KILL_GRACE, LineCallback, OutputLimits, ProcessError, ProcessOutcome,
-    ProcessSpec, SandboxPolicy, Termination, run_process,
+    ProcessSpec, SandboxPolicy, SandboxSupport, Termination, run_process, sandbox_support,
 };
 // The marker sweep, for resume to end the processes of a crashed run.
 pub use pipeline_process::{

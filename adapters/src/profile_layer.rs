@@ -38,6 +38,17 @@ pub(crate) struct ProfileLayer {
     pub(crate) secret_env: Option<Vec<String>>,
     pub(crate) retry: Option<serde_json::Value>,
     pub(crate) circuit_breaker: Option<serde_json::Value>,
+    pub(crate) sandbox: Option<SandboxSetting>,
+    pub(crate) writable_paths: Option<Vec<String>>,
+}
+
+/// A profile's `sandbox`: `on` (the default) or `none` (the tool runs without the write
+/// sandbox, e.g. a CLI that needs to write all over the home directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SandboxSetting {
+    On,
+    None,
 }
 
 impl ProfileLayer {
@@ -69,6 +80,8 @@ impl ProfileLayer {
         take(&mut self.secret_env, over.secret_env);
         take(&mut self.retry, over.retry);
         take(&mut self.circuit_breaker, over.circuit_breaker);
+        take(&mut self.sandbox, over.sandbox);
+        take(&mut self.writable_paths, over.writable_paths);
     }
 }
 

@@ -107,6 +107,13 @@ pub struct ToolProfile {
     /// Circuit breaker settings of this tool (`failure_threshold`, `cooldown` in seconds,
     /// `half_open_trials`). Validated by the engine.
     pub circuit_breaker: Option<serde_json::Value>,
+    /// Whether the tool runs under the write sandbox (`sandbox`, default on; `none`
+    /// turns it off for every step using the profile).
+    pub sandbox: bool,
+    /// More paths the sandboxed tool may write below (`writable_paths`): absolute,
+    /// `~/`-relative (the user's home) or repository-relative, e.g. a CLI's cache
+    /// directory. Resolved by the engine; missing paths are left out.
+    pub writable_paths: Vec<String>,
 }
 
 impl ToolProfile {
@@ -131,6 +138,8 @@ impl ToolProfile {
             secret_env: Vec::new(),
             retry: None,
             circuit_breaker: None,
+            sandbox: true,
+            writable_paths: Vec::new(),
         }
     }
 

@@ -412,6 +412,8 @@ fn resolve(name: &str, layer: ProfileLayer, sources: &str) -> Result<ToolProfile
         secret_env,
         retry: layer.retry,
         circuit_breaker: layer.circuit_breaker,
+        sandbox: layer.sandbox != Some(crate::profile_layer::SandboxSetting::None),
+        writable_paths: layer.writable_paths.unwrap_or_default(),
     })
 }
 

@@ -41,6 +41,10 @@ pub struct AttemptFailure {
     /// When the attempt ended; relative waits (`Retry-After: 20`) are counted from here.
     #[serde(with = "time_format::timestamp")]
     pub finished_at: SystemTime,
+    /// Whether the attempt ran under the write sandbox: then "Permission denied" in its
+    /// output is most likely a write the sandbox denied (built-in plugin `sandbox`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandboxed: bool,
 }
 
 impl AttemptFailure {
@@ -60,7 +64,14 @@ impl AttemptFailure {
             log_path: None,
             events: Vec::new(),
             finished_at: SystemTime::now(),
+            sandboxed: false,
         }
+    }
+
+    /// Sets whether the attempt ran under the write sandbox.
+    pub fn with_sandbox(mut self, sandboxed: bool) -> Self {
+        self.sandboxed = sandboxed;
+        self
     }
 
     /// Sets the adapter kind.

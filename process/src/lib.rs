@@ -30,6 +30,7 @@ mod process_outcome;
 mod process_spec;
 mod program_resolver;
 mod redactor;
+mod sandbox;
 pub mod supervisor;
 mod tail_buffer;
 
@@ -42,4 +43,5 @@ pub use process_error::ProcessError;
 pub use process_outcome::{ProcessOutcome, Termination};
 pub use process_spec::{DEFAULT_KILL_GRACE, OutputLimits, ProcessSpec};
 pub use redactor::{MIN_SECRET_BYTES, REDACTED, redact};
+pub use sandbox::{SYSTEM_WRITABLE, SandboxSupport, sandbox_support};
 pub use supervisor::{LineCallback, run_captured, run_captured_blocking, run_process};

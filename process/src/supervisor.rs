@@ -255,15 +255,16 @@ fn check_cwd(spec: &ProcessSpec) -> Result<(), ProcessError> {
 fn spawn(spec: &ProcessSpec, pipe_stdin: bool) -> std::io::Result<Child> {
     let path = program_resolver::child_path(&spec.env, spec.env_clear);
     if let Some(resolved) = program_resolver::resolve(&spec.program, path.as_deref()) {
-        match command(spec, resolved.as_os_str(), pipe_stdin).spawn() {
+        match command(spec, resolved.as_os_str(), pipe_stdin)?.spawn() {
             Ok(child) => return Ok(child),
             Err(_) => program_resolver::forget(&spec.program, path.as_deref()),
         }
     }
-    command(spec, &spec.program, pipe_stdin).spawn()
+    command(spec, &spec.program, pipe_stdin)?.spawn()
 }
 
-fn command(spec: &ProcessSpec, program: &OsStr, pipe_stdin: bool) -> Command {
+/// The command for `spec`; fails only when its sandbox's ruleset cannot be built.
+fn command(spec: &ProcessSpec, program: &OsStr, pipe_stdin: bool) -> std::io::Result<Command> {
     let mut command = Command::new(program);
     command
         .arg0(&spec.program)
@@ -285,7 +286,30 @@ fn command(spec: &ProcessSpec, program: &OsStr, pipe_stdin: bool) -> Command {
     if let Some(marker) = &spec.containment.marker {
         command.env(crate::MARKER_ENV, marker);
     }
-    command
+    if let Some(policy) = &spec.containment.sandbox
+        && let Some(sandbox) = crate::sandbox::prepare(policy)?
+    {
+        restrict_child(&mut command, sandbox);
+    }
+    Ok(command)
+}
+
+/// Makes the child enforce `sandbox` on itself between `fork` and `exec` (see
+/// `sandbox.rs`: the ruleset was built here in the parent, the child only makes the two
+/// system calls and closes the ruleset fd).
+#[allow(
+    unsafe_code,
+    reason = "Command::pre_exec is unsafe; the only way to restrict the child alone"
+)]
+fn restrict_child(command: &mut Command, mut sandbox: crate::sandbox::PreparedSandbox) {
+    // SAFETY: the closure runs in the forked child before `exec`, where only
+    // async-signal-safe work is allowed: `enforce` makes two system calls (prctl,
+    // landlock_restrict_self), closes one fd and builds its error from errno, without
+    // allocating or locking (checked against the landlock crate's source, see
+    // `PreparedSandbox::enforce`).
+    unsafe {
+        command.pre_exec(move || sandbox.enforce());
+    }
 }
 
 /// Steps 3 to 5 of the theory of operation for a spawned `child` whose pipes `drain`

@@ -70,6 +70,7 @@ pub fn run(args: RunArgs) -> Result<i32, EngineError> {
     }
     let mut options = base_options(&args.repo, args.jobs, args.durability, args.test_timeout);
     options.include_uncommitted = args.include_uncommitted;
+    options.sandbox = args.sandbox == cli::SandboxMode::On;
     options.base = Some(args.base.clone());
     options.run_id = args.run_id.clone();
     options.unfinished = if args.resume {
@@ -124,7 +125,8 @@ fn warn_uncommitted(repo: &RepoArgs, json: bool) {
 }
 
 pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
-    let options = base_options(&args.repo, args.jobs, args.durability, args.test_timeout);
+    let mut options = base_options(&args.repo, args.jobs, args.durability, args.test_timeout);
+    options.sandbox = args.sandbox == cli::SandboxMode::On;
     let run = args.run.clone();
     drive(&args.repo, &args.report, move |rep, cancel| {
         Box::pin(async move { resume_run(run.as_deref(), options, rep, cancel).await })

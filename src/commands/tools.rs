@@ -2,7 +2,8 @@
 //! how many known secrets a run redacts (naming those too short to be).
 
 use pipeline_core::engine::{
-    KnownSecrets, MIN_SECRET_BYTES, breakers, known_secrets, open_repository,
+    KnownSecrets, MIN_SECRET_BYTES, SandboxSupport, breakers, known_secrets, open_repository,
+    sandbox_support,
 };
 
 use super::exit;
@@ -11,7 +12,8 @@ use crate::command_error::CommandError;
 use crate::json_output::print_json;
 
 /// `pipeline tools`: every tool profile, whether its command is installed, its version
-/// and its circuit breaker. Errors: from the engine (no repository, invalid config).
+/// and its circuit breaker, then whether steps can run under the write sandbox (Landlock
+/// ABI, or why not; in JSON, each row's `sandbox` object). Errors: from the engine (no repository, invalid config).
 pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (_, workspace, registry) = open_repository(repo.repo.as_deref(), repo.db.as_deref())?;
     // Breaker state lives in the state database; without one every breaker is closed.
@@ -36,10 +38,19 @@ pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
         let availability = registry.probe(name);
         rows.push((name.to_string(), profile.redacted(), availability));
     }
+    let support = sandbox_support();
+    let sandbox = match &support {
+        SandboxSupport::Available { abi } => {
+            serde_json::json!({"available": true, "abi": abi, "reason": null})
+        }
+        SandboxSupport::Unavailable { reason } => {
+            serde_json::json!({"available": false, "abi": null, "reason": reason})
+        }
+    };
     if json {
         let list: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(name, profile, a)| serde_json::json!({"name": name, "profile": profile, "found": a.found, "version": a.version, "error": a.error, "breaker": breaker_of(name)}))
+            .map(|(name, profile, a)| serde_json::json!({"name": name, "profile": profile, "found": a.found, "version": a.version, "error": a.error, "breaker": breaker_of(name), "sandbox": sandbox}))
             .collect();
         print_json(&list)?;
         return Ok(exit::OK);
@@ -72,6 +83,7 @@ pub fn tools(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
         );
     }
     print_secrets(&known_secrets(&workspace.state_dir, &registry, None)?);
+    println!("\nsandbox: {support}");
     Ok(exit::OK)
 }
 

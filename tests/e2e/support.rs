@@ -83,7 +83,10 @@ impl Test {
         let mut c = Command::cargo_bin("pipeline").expect("binary built");
         c.current_dir(&self.repo)
             .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            // Steps write their side effects to `out`, outside the repository: the only
+            // place outside their sandbox they may write.
+            .env("PIPELINE_WRITABLE_PATHS", &self.out);
         c
     }
 
@@ -224,6 +227,7 @@ impl Test {
             .args(args)
             .current_dir(&self.repo)
             .env_remove("RUST_LOG")
+            .env("PIPELINE_WRITABLE_PATHS", &self.out)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -135,6 +135,15 @@ pub(crate) async fn run_attempt(
             .join(format!("{attempt}.prompt.md"));
         let mut env: BTreeMap<String, String> = step.env.clone();
         env.insert("PIPELINE_RUN_ID".into(), ctx.run_id.clone());
+        let mut tool_containment = containment(ctx, step, attempt, ProcessKind::Tool, cwd);
+        if let Some(profile) = ctx.registry.profile(&tool.name) {
+            super::containment::apply_profile(ctx, &mut tool_containment, profile);
+        }
+        if tool_containment.sandbox.is_some() {
+            let tmp = super::containment::step_tmp_dir(ctx, step);
+            env.entry("TMPDIR".into())
+                .or_insert_with(|| tmp.to_string_lossy().into_owned());
+        }
         let inv = Invocation {
             step_id: step_id.to_string(),
             attempt,
@@ -148,7 +157,7 @@ pub(crate) async fn run_attempt(
             timeout: step.timeout_sec.map(Duration::from_secs_f64),
             log_path: log_path.to_path_buf(),
             limits,
-            containment: containment(ctx, step, attempt, ProcessKind::Tool, cwd),
+            containment: tool_containment,
             secrets: ctx.secrets.clone(),
         };
         let outcome = tool
@@ -161,7 +170,8 @@ pub(crate) async fn run_attempt(
             crate::model::ToolChoice::Shell(c) => c.clone(),
             _ => tool.name.clone(),
         };
-        let failure = failure_of(&tool.name, &tool.kind, &command, &outcome.process, log_path);
+        let failure = failure_of(&tool.name, &tool.kind, &command, &outcome.process, log_path)
+            .with_sandbox(inv.containment.sandbox.is_some());
         match outcome.process.termination {
             Termination::Cancelled => return Err(Failure::Interrupted { usage }),
             Termination::TimedOut => {
@@ -390,7 +400,8 @@ async fn run_acceptance_tests(
                     ),
                     &out.tail,
                 ),
-                failure: failure_of("acceptance-test", "custom", &test.command, &out, &log),
+                failure: failure_of("acceptance-test", "custom", &test.command, &out, &log)
+                    .with_sandbox(spec.containment.sandbox.is_some()),
                 usage: None,
             })));
         }
@@ -418,7 +429,14 @@ pub(crate) fn shell_spec(
             .unwrap_or(ctx.options.acceptance_timeout),
     );
     spec.kill_grace = ctx.options.kill_grace;
-    spec.env = step.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+    spec.env = Vec::new();
+    if spec.containment.sandbox.is_some() {
+        // Before the step's env, which may set its own TMPDIR.
+        let tmp = super::containment::step_tmp_dir(ctx, step);
+        spec.env.push(("TMPDIR".into(), tmp.into()));
+    }
+    spec.env
+        .extend(step.env.iter().map(|(k, v)| (k.into(), v.into())));
     spec.env
         .push(("PIPELINE_RUN_ID".into(), ctx.run_id.clone().into()));
     spec.env

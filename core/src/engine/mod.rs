@@ -86,6 +86,8 @@ mod workspace;
 pub use crate::state::TestResult;
 pub use engine_error::EngineError;
 pub(crate) use failure_text::step_error_text;
+/// Whether this machine can run steps under the write sandbox (see `docs/SECURITY.md`).
+pub use pipeline_adapters::{SandboxSupport, sandbox_support};
 pub use queries::{
     CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, breakers, clean_runs,
     diagnose, list_runs, plugins, run_errors, run_status, step_logs,

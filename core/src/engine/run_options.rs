@@ -41,6 +41,10 @@ pub struct RunOptions {
     /// uncommitted changes on top of `HEAD` (see
     /// [`snapshot_uncommitted`](crate::git::snapshot_uncommitted)) instead of `base`.
     pub include_uncommitted: bool,
+    /// Whether steps run under the write sandbox where the machine has one (`--sandbox`,
+    /// default on); a step's or tool profile's `sandbox: none` turns it off for that
+    /// step alone.
+    pub sandbox: bool,
 }
 
 impl Default for RunOptions {
@@ -60,6 +64,7 @@ impl Default for RunOptions {
             max_log_bytes: 64 * 1024 * 1024,
             kill_grace: Duration::from_secs(5),
             include_uncommitted: false,
+            sandbox: true,
         }
     }
 }

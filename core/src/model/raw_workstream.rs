@@ -124,6 +124,10 @@ pub(crate) struct RawFields {
     /// Symlinks the step's result may contain although they resolve outside the
     /// repository (repository-relative paths, as in `files_scope`).
     pub allow_symlinks: Option<Vec<String>>,
+    /// `sandbox`: `"none"` turns the write sandbox off for the step (default on).
+    pub sandbox: Option<RawSandbox>,
+    /// `writable_paths`: more paths the sandboxed step may write below.
+    pub writable_paths: Option<Vec<String>>,
     /// Everything else (informational fields, fields of other tools), comments left out.
     #[serde(flatten)]
     pub other: OtherFields,
@@ -134,6 +138,14 @@ pub(crate) struct RawFields {
 #[serde(rename_all = "lowercase")]
 pub(crate) enum RawIsolation {
     Worktree,
+    None,
+}
+
+/// `sandbox`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawSandbox {
+    On,
     None,
 }
 

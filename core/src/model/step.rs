@@ -115,6 +115,14 @@ pub struct Step {
     pub fix_attempts: u32,
     /// Tool profiles to escalate to, in order, when the step's tool gives up.
     pub escalation: Vec<String>,
+    /// Whether the step's tool and acceptance tests run under the write sandbox
+    /// (`sandbox`, default on; `"none"` turns it off). Not part of the definition hash:
+    /// it changes where a step may write, not what a successful step produces.
+    pub sandbox: bool,
+    /// More paths the sandboxed step may write below (`writable_paths`), as written:
+    /// absolute, `~/`-relative (the user's home) or repository-relative. Resolved by the
+    /// engine; paths that do not exist when the step starts are left out.
+    pub writable_paths: Vec<String>,
     /// SHA-256 (hex) of the step's normalised definition: what decides, on resume, whether
     /// a completed step is still valid.
     pub definition_hash: String,

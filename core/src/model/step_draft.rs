@@ -3,8 +3,8 @@
 //! from, and the inheritance rules that turn them into a [`Step`].
 //!
 //! Inheritance (the original format's): a step's `context_files`, `timeout_sec`,
-//! `isolation`, `conflict_group` and `parallel_ok` (and `allow_symlinks`) are its own,
-//! else its workstream's;
+//! `isolation`, `conflict_group`, `parallel_ok`, `sandbox`, `writable_paths` and
+//! `allow_symlinks` are its own, else its workstream's;
 //! `env` is the workstream's overlaid by the step's; `description`, `tasks`, `prompt`,
 //! `specs` and `openspec_tasks` are the step's own only. For a workstream without
 //! `steps`, the workstream object is the step's own object.
@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::error_settings::ErrorSettings;
-use super::raw_workstream::{RawFields, RawIsolation};
+use super::raw_workstream::{RawFields, RawIsolation, RawSandbox};
 use super::{AcceptanceTest, CompensationAction, Isolation, Step, StepId, StepKind, ToolChoice};
 
 /// Everything needed to build one [`Step`].
@@ -101,6 +101,11 @@ impl StepDraft<'_> {
             compensation,
             fix_attempts: settings.fix_attempts,
             escalation: settings.escalation,
+            sandbox: own.sandbox.or_else(|| ws.and_then(|w| w.sandbox)) != Some(RawSandbox::None),
+            writable_paths: own
+                .writable_paths
+                .or_else(|| ws.and_then(|w| w.writable_paths.clone()))
+                .unwrap_or_default(),
             definition_hash: String::new(),
             allow_symlinks: own
                 .allow_symlinks

@@ -110,6 +110,8 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             compensation: Vec::new(),
             fix_attempts: 0,
             escalation: Vec::new(),
+            sandbox: true,
+            writable_paths: Vec::new(),
             definition_hash: String::new(),
             allow_symlinks: Vec::new(),
         })

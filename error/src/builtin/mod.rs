@@ -23,6 +23,7 @@ pub mod network;
 pub(crate) mod permanent_finding;
 pub mod pytest;
 pub mod ruff;
+pub mod sandbox;
 pub mod tsc;
 
 /// All built-in plugins, in the order used when neither `requires` nor specificity decides
@@ -32,6 +33,10 @@ pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
         Arc::new(aider::AiderPlugin),
         Arc::new(codex::CodexPlugin),
         Arc::new(claude::ClaudePlugin),
+        // After the AI tools (which may quote a "Permission denied" they handled), before
+        // the rest: under a sandbox, a denied write explains a command's failure better
+        // than the compiler or test errors that followed from it.
+        Arc::new(sandbox::SandboxPlugin),
         Arc::new(git_conflict::GitConflictPlugin),
         Arc::new(cargo::CargoPlugin),
         Arc::new(pytest::PytestPlugin),
