@@ -6,10 +6,21 @@
 use crate::handshake::{await_condition, await_file, wait_for_file};
 use crate::support::Test;
 
-/// Pids of live processes carrying a marker of run `run` (`PIPELINE_CONTAINMENT=<run>/…`
-/// in `/proc/<pid>/environ`; zombies have an empty environment).
+/// Pids of live processes carrying a marker of run `run`
+/// (`PIPELINE_CONTAINMENT=<state key>/<run>/…` in `/proc/<pid>/environ`; zombies have an
+/// empty environment). Run ids of these tests are unique, so any state key matches.
 fn marked_processes(run: &str) -> Vec<u32> {
-    let needle = format!("PIPELINE_CONTAINMENT={run}/");
+    let is_marker_of_run = |entry: &[u8]| {
+        entry
+            .strip_prefix(b"PIPELINE_CONTAINMENT=")
+            .and_then(|marker| {
+                marker
+                    .iter()
+                    .position(|&b| b == b'/')
+                    .map(|i| &marker[i + 1..])
+            })
+            .is_some_and(|rest| rest.starts_with(format!("{run}/").as_bytes()))
+    };
     std::fs::read_dir("/proc")
         .expect("/proc is readable")
         .flatten()
@@ -18,7 +29,7 @@ fn marked_processes(run: &str) -> Vec<u32> {
             let environ = std::fs::read(entry.path().join("environ")).ok()?;
             environ
                 .split(|&b| b == 0)
-                .any(|e| e.starts_with(needle.as_bytes()))
+                .any(is_marker_of_run)
                 .then_some(pid)
         })
         .collect()

@@ -53,6 +53,8 @@ fn a_write_into_the_main_checkout_fails_the_step_as_permanent_naming_the_path() 
     let err = st["error"].as_str().unwrap();
     assert!(err.contains("class permanent"), "{err}");
     assert!(err.contains("../../../../keep.txt"), "{err}");
+    // The step's own error says the way out, not only `pipeline errors`.
+    assert!(err.contains("writable_paths"), "{err}");
     // The error engine's report names the path and the way out.
     let errors: Value = serde_json::from_str(
         &t.pipeline(&["errors", "esc", "--json"])

@@ -95,10 +95,8 @@ fn a_closed_stdout_stops_the_output_but_not_the_run() {
         ),
     );
     // `pipeline run --json ... | head -1`: read one line, then close the pipe.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pipeline"))
-        .args(["run", ws.to_str().unwrap(), "--run-id", "pipe", "--json"])
-        .current_dir(&t.repo)
-        .env_remove("RUST_LOG")
+    let mut child = t
+        .process(&["run", ws.to_str().unwrap(), "--run-id", "pipe", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -128,9 +126,8 @@ fn a_closed_stdout_stops_the_output_but_not_the_run() {
 
     // Other commands end quietly when their reader goes away (`pipeline status | head`):
     // killed by SIGPIPE like `git log | head`, or done, never a panic.
-    let mut status = std::process::Command::new(assert_cmd::cargo::cargo_bin("pipeline"))
-        .args(["status", "pipe", "--json"])
-        .current_dir(&t.repo)
+    let mut status = t
+        .process(&["status", "pipe", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

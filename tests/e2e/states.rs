@@ -73,8 +73,8 @@ fn a_state_write_failing_mid_step_leaves_no_live_step() {
             await_file(&later),
         ),
     );
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pipeline"))
-        .args([
+    let mut child = t
+        .process(&[
             "run",
             ws.to_str().unwrap(),
             "--run-id",
@@ -82,8 +82,6 @@ fn a_state_write_failing_mid_step_leaves_no_live_step() {
             "--jobs",
             "2",
         ])
-        .current_dir(&t.repo)
-        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -223,15 +223,22 @@ impl Test {
     /// Starts `pipeline ARGS` in the repository in the background, its output discarded;
     /// the test waits for it through the state it records.
     pub fn spawn(&self, args: &[&str]) -> Child {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("pipeline"))
-            .args(args)
-            .current_dir(&self.repo)
-            .env_remove("RUST_LOG")
-            .env("PIPELINE_WRITABLE_PATHS", &self.out)
+        self.process(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn pipeline")
+    }
+
+    /// `pipeline ARGS` as a standard-library command (for tests that hold its pipes or
+    /// signal it), set up like [`Test::cmd`]: in the repository, `out` writable.
+    pub fn process(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("pipeline"));
+        c.args(args)
+            .current_dir(&self.repo)
+            .env_remove("RUST_LOG")
+            .env("PIPELINE_WRITABLE_PATHS", &self.out);
+        c
     }
 
     /// Polls `pipeline status RUN --json` until `cond` holds and returns that status;

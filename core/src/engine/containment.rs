@@ -34,7 +34,7 @@ pub(crate) fn containment(
     }
 }
 
-/// The marker of the attempt's processes, `<run>/<step>/<attempt>/<kind>` (see
+/// The marker of the attempt's processes, `<state>/<run>/<step>/<attempt>/<kind>` (see
 /// [`AttemptMarker`]); every process of the attempt carries it, so the supervisor ends
 /// those that escaped its process group, and resume those of a crashed run.
 fn attempt_marker(
@@ -45,6 +45,7 @@ fn attempt_marker(
 ) -> Option<String> {
     Some(
         AttemptMarker {
+            state_key: AttemptMarker::state_key(&ctx.workspace.state_dir),
             run_id: ctx.run_id.clone(),
             step_id: step.id.to_string(),
             attempt,
@@ -55,13 +56,17 @@ fn attempt_marker(
 }
 
 /// The value of `PIPELINE_CONTAINMENT` for one process of one attempt:
-/// `<run id>/<step id>/<attempt>/<kind>`, with `<kind>` one of `tool`, `test-<n>`,
-/// `compensation-<n>` (1-based). A run id contains no `/` (see `check_run_id`) and the
-/// attempt and kind none either, so the step id (which may contain `/`, e.g. `ws/a`) is
-/// what lies between the first `/` and the second-to-last one; `<run id>/` is the prefix
-/// of every marker of a run.
+/// `<state>/<run id>/<step id>/<attempt>/<kind>`, with `<kind>` one of `tool`, `test-<n>`,
+/// `compensation-<n>` (1-based). `<state>` ([`AttemptMarker::state_key`]) names the state
+/// directory, so that runs of other repositories with the same run id (`--run-id ci` in
+/// two checkouts, on one machine) never match. Neither it nor a run id contains a `/`
+/// (see `check_run_id`), nor do the attempt and kind, so the step id (which may contain
+/// `/`, e.g. `ws/a`) is what lies between the second `/` and the second-to-last one;
+/// `<state>/<run id>/` is the prefix of every marker of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AttemptMarker {
+    /// 16 hex digits naming the state directory ([`AttemptMarker::state_key`]).
+    pub state_key: String,
     pub run_id: String,
     pub step_id: String,
     pub attempt: u32,
@@ -69,14 +74,26 @@ pub(crate) struct AttemptMarker {
 }
 
 impl AttemptMarker {
-    /// The prefix shared by the markers of every process of run `run_id`.
-    pub(crate) fn run_prefix(run_id: &str) -> String {
-        format!("{run_id}/")
+    /// The first 16 hex digits of the SHA-256 of the state directory's canonical path
+    /// (the path as given when it cannot be resolved): one value per state database,
+    /// the same for every process and version of pipeline using it.
+    pub(crate) fn state_key(state_dir: &Path) -> String {
+        use sha2::{Digest, Sha256};
+        let path = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_owned());
+        let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The prefix shared by the markers of every process of run `run_id` of the state
+    /// directory whose key is `state_key`.
+    pub(crate) fn run_prefix(state_key: &str, run_id: &str) -> String {
+        format!("{state_key}/{run_id}/")
     }
 
     /// Reads a marker written by `Display`; `None` for anything else.
     pub(crate) fn parse(marker: &str) -> Option<AttemptMarker> {
-        let (run_id, rest) = marker.split_once('/')?;
+        let (state_key, rest) = marker.split_once('/')?;
+        let (run_id, rest) = rest.split_once('/')?;
         let (rest, kind) = rest.rsplit_once('/')?;
         let (step_id, attempt) = rest.rsplit_once('/')?;
         let kind = match kind {
@@ -92,18 +109,25 @@ impl AttemptMarker {
             }
         };
         let attempt = attempt.parse().ok()?;
-        (!run_id.is_empty() && !step_id.is_empty()).then(|| AttemptMarker {
-            run_id: run_id.to_owned(),
-            step_id: step_id.to_owned(),
-            attempt,
-            kind,
+        (!state_key.is_empty() && !run_id.is_empty() && !step_id.is_empty()).then(|| {
+            AttemptMarker {
+                state_key: state_key.to_owned(),
+                run_id: run_id.to_owned(),
+                step_id: step_id.to_owned(),
+                attempt,
+                kind,
+            }
         })
     }
 }
 
 impl std::fmt::Display for AttemptMarker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}/{}/", self.run_id, self.step_id, self.attempt)?;
+        write!(
+            f,
+            "{}/{}/{}/{}/",
+            self.state_key, self.run_id, self.step_id, self.attempt
+        )?;
         match self.kind {
             ProcessKind::Tool => write!(f, "tool"),
             ProcessKind::Test(n) => write!(f, "test-{n}"),
@@ -208,9 +232,7 @@ fn sandbox_available() -> bool {
 /// `<state dir>/tmp/<run>/<step>` (`TMPDIR` of its tool and acceptance tests).
 pub(crate) fn step_tmp_dir(ctx: &RunContext, step: &Step) -> std::path::PathBuf {
     ctx.workspace
-        .state_dir
-        .join("tmp")
-        .join(&ctx.run_id)
+        .run_tmp_dir(&ctx.run_id)
         .join(step.id.as_str())
 }
 
@@ -302,39 +324,56 @@ mod marker_tests {
             ProcessKind::Compensation(11),
         ] {
             let marker = AttemptMarker {
+                state_key: "0123456789abcdef".to_owned(),
                 run_id: "20261206-033000-ab12".to_owned(),
                 step_id: "ws/a-b.c".to_owned(),
                 attempt: 3,
                 kind,
             };
             let text = marker.to_string();
-            assert!(text.starts_with(&AttemptMarker::run_prefix("20261206-033000-ab12")));
+            assert!(text.starts_with(&AttemptMarker::run_prefix(
+                "0123456789abcdef",
+                "20261206-033000-ab12"
+            )));
             assert_eq!(AttemptMarker::parse(&text), Some(marker));
         }
         assert_eq!(
             AttemptMarker {
+                state_key: "k".to_owned(),
                 run_id: "r".to_owned(),
                 step_id: "ws/s".to_owned(),
                 attempt: 1,
                 kind: ProcessKind::Test(1),
             }
             .to_string(),
-            "r/ws/s/1/test-1"
+            "k/r/ws/s/1/test-1"
         );
+    }
+
+    #[test]
+    fn state_keys_tell_state_directories_apart_and_do_not_change() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let key = AttemptMarker::state_key(a.path());
+        assert_eq!(key.len(), 16);
+        assert!(key.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(key, AttemptMarker::state_key(a.path()));
+        assert_ne!(key, AttemptMarker::state_key(b.path()));
     }
 
     #[test]
     fn other_values_are_not_markers() {
         for bad in [
             "",
-            "r",
-            "r/s/1",
-            "r//1/tool",
-            "/s/1/tool",
-            "r/s/x/tool",
-            "r/s/1/test",
-            "r/s/1/test-x",
-            "r/s/1/build-1",
+            "k/r",
+            "k/r/s/1",
+            "k/r//1/tool",
+            "k//s/1/tool",
+            "/r/s/1/tool",
+            "k/r/s/x/tool",
+            "k/r/s/1/test",
+            "k/r/s/1/test-x",
+            "k/r/s/1/build-1",
         ] {
             assert_eq!(AttemptMarker::parse(bad), None, "{bad}");
         }

@@ -23,12 +23,16 @@ use pipeline_adapters::{KilledProcess, MarkerMatch, SWEEP_LIMIT, sweep_marked_bl
 
 use super::containment::AttemptMarker;
 
-/// Kills every process carrying a marker of run `run_id` (see the module documentation),
+/// Kills every process carrying a marker of run `run_id` of the state directory
+/// `state_dir` (see the module documentation),
 /// until none is left or [`SWEEP_LIMIT`] has passed (survivors are logged). Returns, per
 /// step id, the process groups hit. Blocks the calling thread; on systems without
 /// `/proc` it finds nothing.
-pub(crate) fn kill_run_processes(run_id: &str) -> BTreeMap<String, BTreeSet<u32>> {
-    let prefix = AttemptMarker::run_prefix(run_id);
+pub(crate) fn kill_run_processes(
+    state_dir: &Path,
+    run_id: &str,
+) -> BTreeMap<String, BTreeSet<u32>> {
+    let prefix = AttemptMarker::run_prefix(&AttemptMarker::state_key(state_dir), run_id);
     let report = sweep_marked_blocking(MarkerMatch::Prefix(&prefix), SWEEP_LIMIT);
     groups_by_step(&report.killed)
 }
@@ -139,6 +143,10 @@ mod tests {
     #[test]
     fn kills_every_marked_process_of_the_run_outside_any_worktree() {
         let run = format!("orphans-{}", std::process::id());
+        let state = tempfile::tempdir().unwrap();
+        let other_state = tempfile::tempdir().unwrap();
+        let key = AttemptMarker::state_key(state.path());
+        let other_key = AttemptMarker::state_key(other_state.path());
         let spawn = |marker: String| {
             // A new session, working outside any worktree: what a daemon does.
             std::process::Command::new("setsid")
@@ -149,12 +157,16 @@ mod tests {
                 .unwrap()
         };
         let mut ours = [
-            spawn(format!("{run}/ws/a/1/tool")),
-            spawn(format!("{run}/ws/a/2/test-1")),
-            spawn(format!("{run}/b/1/compensation-1")),
+            spawn(format!("{key}/{run}/ws/a/1/tool")),
+            spawn(format!("{key}/{run}/ws/a/2/test-1")),
+            spawn(format!("{key}/{run}/b/1/compensation-1")),
         ];
-        let mut other = spawn(format!("{run}x/ws/a/1/tool"));
-        let killed = kill_run_processes(&run);
+        // Another run of this state directory, and the same run id of another one.
+        let mut others = [
+            spawn(format!("{key}/{run}x/ws/a/1/tool")),
+            spawn(format!("{other_key}/{run}/ws/a/1/tool")),
+        ];
+        let killed = kill_run_processes(state.path(), &run);
         let counts: Vec<(&str, usize)> = killed
             .iter()
             .map(|(step, groups)| (step.as_str(), groups.len()))
@@ -163,14 +175,16 @@ mod tests {
         for child in &mut ours {
             assert!(!child.wait().unwrap().success());
         }
-        assert_eq!(
-            other.try_wait().unwrap(),
-            None,
-            "another run's process lives"
-        );
-        other.kill().unwrap();
-        other.wait().unwrap();
-        assert!(kill_run_processes(&run).is_empty());
+        for other in &mut others {
+            assert_eq!(
+                other.try_wait().unwrap(),
+                None,
+                "another run's process lives"
+            );
+            other.kill().unwrap();
+            other.wait().unwrap();
+        }
+        assert!(kill_run_processes(state.path(), &run).is_empty());
     }
 
     #[test]

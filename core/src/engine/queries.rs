@@ -269,6 +269,12 @@ pub fn clean_runs(
             // Cleaning it all the same is what `clean` without a run id promises.
             tracing::info!("cleaning crashed run {}", run.run_id);
         }
+        // Processes a crashed run's steps left behind (also outside their worktrees)
+        // would keep writing into what is about to be removed.
+        let killed = kill_marked_processes(&workspace.state_dir, &run.run_id);
+        if killed > 0 {
+            tracing::info!("ended {killed} process group(s) left by run {}", run.run_id);
+        }
         report.worktrees += remove_run_worktrees(&repo, &run.run_id)?;
         report.branches +=
             repo.delete_branches_with_prefix(&format!("pipeline-steps/{}/", run.run_id))?;
@@ -278,6 +284,11 @@ pub fn clean_runs(
                 EngineError::Input(format!("cannot remove {}: {e}", logs.display()))
             })?;
             report.log_dirs += 1;
+        }
+        let tmp = workspace.run_tmp_dir(&run.run_id);
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)
+                .map_err(|e| EngineError::Input(format!("cannot remove {}: {e}", tmp.display())))?;
         }
         report.runs.push(run.run_id.clone());
         drop(lock);
@@ -353,4 +364,13 @@ pub fn diagnose(
     }
     failure.log_path = Some(log.to_path_buf());
     Ok(manager.classify(&failure))
+}
+
+/// Kills the processes carrying a marker of run `run_id` (an attempt of a crashed run
+/// may have left some); returns how many process groups were hit.
+fn kill_marked_processes(state_dir: &Path, run_id: &str) -> usize {
+    super::orphans::kill_run_processes(state_dir, run_id)
+        .values()
+        .map(std::collections::BTreeSet::len)
+        .sum()
 }

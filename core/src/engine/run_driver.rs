@@ -326,7 +326,8 @@ async fn resume_prepared(
     // process group and worktree (`setsid`, daemons), and tools of steps that were running
     // when the driving process died: end them all before any worktree of the run is
     // reused or reset.
-    let mut killed = super::orphans::kill_run_processes(&record.run_id);
+    let mut killed =
+        super::orphans::kill_run_processes(&prepared.workspace.state_dir, &record.run_id);
     for r in recorded.iter().filter(|r| r.status.is_active()) {
         if let Some(wt) = &r.worktree {
             let groups = super::orphans::end_processes_in(Path::new(wt));
@@ -596,6 +597,14 @@ async fn drive(
     };
     if let Err(e) = removed {
         tracing::warn!("cannot remove the worktrees of run {run_id}: {e}");
+    }
+    // Steps' temporary directories: kept for the resume of an interrupted run only.
+    let tmp = ctx.workspace.run_tmp_dir(&run_id);
+    if status != RunStatus::Interrupted
+        && tmp.exists()
+        && let Err(e) = std::fs::remove_dir_all(&tmp)
+    {
+        tracing::warn!("cannot remove {}: {e}", tmp.display());
     }
     let duration_ms = started.elapsed().as_millis() as u64;
     record_or_fail(

@@ -551,8 +551,15 @@ impl StepLife<'_> {
                         }
                     }
                 }
+                // A denied write names the path and the way out (`writable_paths`,
+                // `sandbox: "none"`) only in the sandbox plugin's summary: show it.
+                let hint = if report.plugin == "sandbox" {
+                    format!("\n{}", report.summary)
+                } else {
+                    String::new()
+                };
                 return Ok(AfterFailure::Done(
-                    self.fail(format!("{error}\n(class {class}; {reason})"))
+                    self.fail(format!("{error}{hint}\n(class {class}; {reason})"))
                         .await,
                 ));
             }

@@ -39,6 +39,12 @@ impl Workspace {
         self.state_dir.join("logs").join(run_id)
     }
 
+    /// Temporary directories of one run's sandboxed steps (`<run tmp>/<step>` is a step's
+    /// `TMPDIR`); removed when the run is over or cleaned.
+    pub fn run_tmp_dir(&self, run_id: &str) -> PathBuf {
+        self.state_dir.join("tmp").join(run_id)
+    }
+
     /// Logs of one step: the prompt and one log per attempt.
     pub fn step_logs_dir(&self, run_id: &str, step_id: &str) -> PathBuf {
         self.run_logs_dir(run_id).join(step_id)

@@ -78,6 +78,7 @@ impl SecretFilter {
             | Event::Escalated { reason, .. }
             | Event::StepSkipped { reason, .. }
             | Event::StepInterrupted { reason, .. }
+            | Event::StepCancelled { reason, .. }
             | Event::RunInterrupted { reason } => self.scrub(reason),
             Event::TestStarted { command, .. } => self.scrub(command),
             Event::TestFinished {
