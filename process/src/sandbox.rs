@@ -21,11 +21,13 @@
 //!
 //! # Where it is enforced
 //!
-//! The ruleset is created in the parent ([`prepare`]), with every path opened there; the
-//! child, between `fork` and `exec`, only calls `prctl(PR_SET_NO_NEW_PRIVS)` and
-//! `landlock_restrict_self(ruleset_fd)` ([`PreparedSandbox::enforce`]). A Landlock
-//! domain is inherited by every descendant and can only be narrowed, never widened, so
-//! nothing the tool starts can write outside either.
+//! The ruleset is created before the spawn ([`prepare`]), with every path opened there;
+//! a short-lived thread then calls `prctl(PR_SET_NO_NEW_PRIVS)` and
+//! `landlock_restrict_self(ruleset_fd)` on itself ([`PreparedSandbox::enforce`]; both
+//! apply to the calling thread only) and spawns the child, which inherits the thread's
+//! domain (`spawn_contained` in the supervisor). A Landlock domain is inherited by every
+//! descendant and can only be narrowed, never widened, so nothing the tool starts can
+//! write outside either.
 
 use std::io;
 
@@ -190,13 +192,13 @@ mod imp {
     }
 
     impl PreparedSandbox {
-        /// Restricts the calling process: `prctl(PR_SET_NO_NEW_PRIVS, 1)` then
-        /// `landlock_restrict_self(fd, 0)`, and closes the ruleset fd. Meant for the child
-        /// between `fork` and `exec`, where only async-signal-safe work is allowed: the
+        /// Restricts the calling thread, for good: `prctl(PR_SET_NO_NEW_PRIVS, 1)` then
+        /// `landlock_restrict_self(fd, 0)` (both per thread), and closes the ruleset fd.
+        /// Meant for a thread that only spawns the sandboxed child and ends. The
         /// `landlock` crate's `RulesetCreated::restrict_self` (0.4.8, read for this) makes
-        /// exactly those two system calls, updates plain enum fields, builds its error
-        /// from `errno` (`io::Error::last_os_error`, no allocation) and closes the fd on
-        /// drop; it neither allocates nor takes a lock. A second call does nothing.
+        /// exactly those two system calls and closes the fd on drop; it neither allocates
+        /// nor takes a lock, so it would also be safe between `fork` and `exec`. A second
+        /// call does nothing.
         ///
         /// # Errors
         /// The error of the failed system call (`errno`), which makes the spawn fail.
