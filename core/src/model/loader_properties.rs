@@ -22,52 +22,32 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use super::loader_tests::catalog;
+use super::other_fields::{INFORMATIONAL, INTERPRETED};
 use super::{LoadOptions, WorkstreamSet, load_workstreams};
 use crate::planning::{Plan, PlanFormat, write_plan};
 
-/// Keys drawn from: every field a workstream, step or phase has, a comment and an
-/// unknown field.
-const KEYS: &[&str] = &[
-    "id",
-    "description",
-    "tool",
-    "capability",
-    "command",
-    "tasks",
-    "prompt",
-    "depends_on",
-    "files_scope",
-    "files_create",
-    "context_files",
-    "acceptance_tests",
-    "timeout_sec",
-    "env",
-    "isolation",
-    "conflict_group",
-    "parallel_ok",
-    "specs",
-    "openspec_tasks",
-    "retry",
-    "circuit_breaker",
-    "compensation",
-    "fix_attempts",
-    "escalation",
-    "openspec_change",
-    "ccpm_issue",
-    "gate",
-    "metadata",
-    "name",
-    "_comment",
-    "unknown_field",
-    "initial_delay",
-    "max_delay",
-    "multiplier",
-    "max_attempts",
-    "cooldown_seconds",
-    "timeout",
-    "enabled",
-    "strategy",
-];
+/// Keys drawn from: every field a workstream, step or phase has (the loader's own lists),
+/// a comment, an unknown field and the fields of `retry` / `circuit_breaker` blocks.
+fn keys() -> Vec<&'static str> {
+    let extra = [
+        "_comment",
+        "unknown_field",
+        "initial_delay",
+        "max_delay",
+        "multiplier",
+        "max_attempts",
+        "cooldown_seconds",
+        "timeout",
+        "enabled",
+        "strategy",
+    ];
+    INTERPRETED
+        .iter()
+        .chain(INFORMATIONAL)
+        .copied()
+        .chain(extra)
+        .collect()
+}
 
 /// Ids and other strings: valid ones (so that references resolve and cycles form) and
 /// every kind of invalid one.
@@ -152,7 +132,7 @@ fn text() -> impl Strategy<Value = String> {
 
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
-        6 => proptest::sample::select(KEYS).prop_map(str::to_string),
+        6 => proptest::sample::select(keys()).prop_map(str::to_string),
         1 => ".{0,6}",
     ]
 }
@@ -226,7 +206,7 @@ fn typed(key: &str) -> BoxedStrategy<Value> {
 
 /// A field of the field set: usually with a value of its type, sometimes any value.
 fn field() -> impl Strategy<Value = (String, Value)> {
-    proptest::sample::select(KEYS).prop_flat_map(|k| {
+    proptest::sample::select(keys()).prop_flat_map(|k| {
         let any_value = value().prop_map(move |v| (k.to_string(), v));
         let typed_value = typed(k).prop_map(move |v| (k.to_string(), v));
         prop_oneof![9 => typed_value, 1 => any_value]

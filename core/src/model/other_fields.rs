@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::ValidationDiagnostic;
 
 /// Fields the engine interprets, on workstreams and steps.
-const INTERPRETED: &[&str] = &[
+pub(crate) const INTERPRETED: &[&str] = &[
     "id",
     "description",
     "tool",
@@ -44,11 +44,13 @@ const INTERPRETED: &[&str] = &[
     "compensation",
     "fix_attempts",
     "escalation",
+    "sandbox",
+    "writable_paths",
     "allow_symlinks",
 ];
 
 /// Informational fields: kept and shown, with no effect on execution by design.
-const INFORMATIONAL: &[&str] = &[
+pub(crate) const INFORMATIONAL: &[&str] = &[
     "openspec_change",
     "ccpm_issue",
     "gate",
