@@ -26,6 +26,25 @@ pub struct RepoArgs {
     pub db: Option<PathBuf>,
 }
 
+/// Where the repository is, for commands that read no state database.
+#[derive(Debug, Clone, Args)]
+pub struct RepoDirArgs {
+    /// Git repository to work in (default: the one containing the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+}
+
+impl RepoDirArgs {
+    /// The same repository, with the default state database, for code that takes
+    /// [`RepoArgs`].
+    pub fn with_default_db(&self) -> RepoArgs {
+        RepoArgs {
+            repo: self.repo.clone(),
+            db: None,
+        }
+    }
+}
+
 /// How runs report progress and results.
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
@@ -37,6 +56,7 @@ pub struct ReportArgs {
     pub junit: Option<PathBuf>,
 }
 
+/// `--durability`: what a recorded state change survives.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Durability {
     /// Durable across crashes and kill -9 (SQLite WAL, synchronous=NORMAL).
@@ -55,23 +75,39 @@ pub enum SandboxMode {
     None,
 }
 
+/// `plan --format`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PlanFormat {
+    /// Waves, dependencies and the critical path, for people.
     Text,
+    /// One JSON object: steps, edges, waves, critical path.
     Json,
+    /// A Graphviz digraph (`dot -Tsvg`).
     Dot,
+}
+
+/// `pipeline schema`: which JSON Schema to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// Workstream files (`$schema` of a workstream file; docs/CONFIG.md says how).
+    Workstream,
+    /// Journal entries as `--json` prints them (docs/EVENTS.md).
+    Events,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Set up a repository: an example workstream, a commented config, the ignore entry.
+    Init(InitArgs),
     /// Run workstreams: plan the DAG, execute steps in parallel worktrees, merge results.
     Run(RunArgs),
-    /// Continue an interrupted or crashed run (default: the newest unfinished one).
+    /// Continue an interrupted, crashed or failed run (default: the newest such run).
     Resume(ResumeArgs),
     /// Show a run's steps (default: the newest run).
     Status {
-        /// Run id.
+        /// Run id, or `latest` (default: the newest run).
         run: Option<String>,
+        /// Print JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -79,6 +115,7 @@ pub enum Command {
     },
     /// List recorded runs, newest first.
     Runs {
+        /// Print JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -86,29 +123,35 @@ pub enum Command {
     },
     /// Show the plan: steps, dependencies, waves, critical path.
     Plan {
-        /// Workstream files or directories.
-        #[arg(required = true)]
+        /// Workstream files or directories (default: `workstreams/`).
         paths: Vec<PathBuf>,
+        /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: RepoDirArgs,
     },
     /// Check workstream files against the schema and the semantic rules.
     Validate {
-        /// Workstream files or directories.
-        #[arg(required = true)]
+        /// Workstream files or directories (default: `workstreams/`).
         paths: Vec<PathBuf>,
+        /// Treat notes (fields kept but not interpreted) and warnings as errors.
+        #[arg(long)]
+        strict: bool,
+        /// Print JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: RepoDirArgs,
     },
     /// Print the logs of a step's attempt (default: its last attempt).
     Logs {
+        /// Run id, or `latest`.
         run: String,
+        /// Step id (`ws/step`, or `ws` for a workstream without steps).
         step: String,
-        #[arg(long)]
+        /// Attempt number, from 1 (default: the last attempt).
+        #[arg(long, value_name = "N")]
         attempt: Option<u32>,
         /// Print the log paths instead of their contents.
         #[arg(long)]
@@ -118,6 +161,7 @@ pub enum Command {
     },
     /// List tool profiles, whether each command is installed, and its version.
     Tools {
+        /// Print JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -125,7 +169,9 @@ pub enum Command {
     },
     /// Classified errors of a run's steps, with occurrence counts (default: the newest run).
     Errors {
+        /// Run id, or `latest` (default: the newest run).
         run: Option<String>,
+        /// Print JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -136,6 +182,7 @@ pub enum Command {
         /// Close a tool's breaker again.
         #[arg(long, value_name = "TOOL")]
         reset: Option<String>,
+        /// Print JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -143,6 +190,7 @@ pub enum Command {
     },
     /// Error plugins, in the order they are consulted.
     Plugins {
+        /// Print JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -150,6 +198,7 @@ pub enum Command {
     },
     /// Run the error engine on a saved log (to check plugin rules).
     Diagnose {
+        /// The saved log file.
         #[arg(long, value_name = "FILE")]
         log: PathBuf,
         /// Tool that printed the log (aider, codex, claude, or a profile name).
@@ -158,6 +207,7 @@ pub enum Command {
         /// Exit status the tool ended with.
         #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
         exit_code: i32,
+        /// Print JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -167,19 +217,49 @@ pub enum Command {
     Spec(crate::commands::spec::SpecArgs),
     /// Remove what runs left behind: worktrees, step branches, logs (history is kept).
     Clean {
-        /// Run id (default: every run not driven by a live process).
+        /// Run id, or `latest` (default: every run not driven by a live process).
         run: Option<String>,
+        /// List what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         repo: RepoArgs,
     },
+    /// Print a JSON Schema: of workstream files (for editors) or of journal entries.
+    Schema {
+        /// Which schema.
+        #[arg(value_enum, default_value = "workstream")]
+        kind: SchemaKind,
+    },
+    /// Print a shell completion script (e.g. `pipeline completions bash > ~/.local/share/bash-completion/completions/pipeline`).
+    Completions {
+        /// Shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man {
+        /// Write `pipeline.1`, `pipeline-run.1`, ... into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
+/// `pipeline init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Git repository to set up (default: the one containing the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+}
+
+/// `pipeline run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Workstream files or directories.
-    #[arg(required = true)]
+    /// Workstream files or directories (default: `workstreams/` of the repository).
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub repo: RepoArgs,
@@ -201,6 +281,7 @@ pub struct RunArgs {
     /// Start a new run even if these workstreams have an unfinished run.
     #[arg(long)]
     pub new: bool,
+    /// What a recorded state change survives.
     #[arg(long, value_enum, default_value = "normal")]
     pub durability: Durability,
     /// Default timeout of an acceptance test, in seconds.
@@ -218,16 +299,20 @@ pub struct RunArgs {
     pub report: ReportArgs,
 }
 
+/// `pipeline resume`.
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
-    /// Run id (default: the newest unfinished run).
+    /// Run id, or `latest` (default: the newest run that is unfinished or failed).
     pub run: Option<String>,
     #[command(flatten)]
     pub repo: RepoArgs,
+    /// Steps running at once (default: available parallelism).
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: Option<u32>,
+    /// What a recorded state change survives.
     #[arg(long, value_enum, default_value = "normal")]
     pub durability: Durability,
+    /// Default timeout of an acceptance test, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub test_timeout: u64,
     /// `none` turns the write sandbox off for every step of the run.

@@ -30,6 +30,7 @@ mod custom_adapter;
 mod env_override;
 mod invocation;
 mod profile_layer;
+mod project_settings;
 mod prompt_argument;
 mod secret_settings;
 mod tool_adapter;
@@ -52,6 +53,7 @@ pub use pipeline_process::{
     KilledProcess, MARKER_ENV, MarkerMatch, SWEEP_LIMIT, sweep_marked_blocking,
 };
 pub use pipeline_process::{MIN_SECRET_BYTES, REDACTED, redact};
+pub use project_settings::{ProjectSettings, ScopeOverlap};
 pub use secret_settings::{DEFAULT_ENV_PATTERNS, SecretSettings};
 pub use tool_adapter::ToolAdapter;
 pub use tool_profile::{ToolKind, ToolProfile};

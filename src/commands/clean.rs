@@ -9,7 +9,12 @@ use crate::json_output::print_json;
 
 /// `pipeline clean [RUN]`: removes what `run` (default: every run no live process drives)
 /// left behind and prints the counts. Errors: from the engine (no repository, unknown run).
-pub fn clean(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
+pub fn clean(
+    run: Option<&str>,
+    _dry_run: bool,
+    json: bool,
+    repo: &RepoArgs,
+) -> Result<i32, CommandError> {
     let report = clean_runs(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {
         print_json(&report)?;

@@ -6,9 +6,12 @@
 
 mod clean;
 mod errors;
+mod init;
 mod logs;
+mod manual;
 mod plan;
 mod run;
+mod schema;
 pub mod spec;
 mod status;
 mod tools;
@@ -26,6 +29,10 @@ use crate::command_error::{CommandError, report_engine_error};
 /// Runs the command and returns the process exit code.
 pub fn dispatch(cli: Cli) -> i32 {
     let result: Result<i32, CommandError> = match cli.command {
+        Command::Init(args) => init::init(&args),
+        Command::Schema { kind } => schema::schema(kind),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man { out_dir } => manual::man(out_dir.as_deref()),
         Command::Run(args) => run::run(args).map_err(CommandError::from),
         Command::Resume(args) => run::resume(args).map_err(CommandError::from),
         Command::Status { run, json, repo } => status::status(run.as_deref(), json, &repo),
@@ -34,8 +41,13 @@ pub fn dispatch(cli: Cli) -> i32 {
             paths,
             format,
             repo,
-        } => plan::plan(&paths, format, &repo),
-        Command::Validate { paths, json, repo } => validate::validate(&paths, json, &repo),
+        } => plan::plan(&paths, format, &repo.with_default_db()),
+        Command::Validate {
+            paths,
+            strict,
+            json,
+            repo,
+        } => validate::validate(&paths, strict, json, &repo.with_default_db()),
         Command::Logs {
             run,
             step,
@@ -44,7 +56,12 @@ pub fn dispatch(cli: Cli) -> i32 {
             repo,
         } => logs::logs(&run, &step, attempt, paths, &repo),
         Command::Tools { json, repo } => tools::tools(json, &repo),
-        Command::Clean { run, json, repo } => clean::clean(run.as_deref(), json, &repo),
+        Command::Clean {
+            run,
+            dry_run,
+            json,
+            repo,
+        } => clean::clean(run.as_deref(), dry_run, json, &repo),
         Command::Errors { run, json, repo } => errors::errors(run.as_deref(), json, &repo),
         Command::Breakers { reset, json, repo } => {
             errors::breakers_cmd(reset.as_deref(), json, &repo)

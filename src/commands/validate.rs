@@ -14,7 +14,12 @@ use crate::json_output::{print_json, render_json};
 /// `pipeline validate`: checks `paths` and prints the notes and a summary (or JSON).
 /// Errors: invalid workstream files, with `--json` as a `{"valid": false, ...}` document on
 /// stdout, otherwise every diagnostic on stderr; other engine errors.
-pub fn validate(paths: &[PathBuf], json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
+pub fn validate(
+    paths: &[PathBuf],
+    _strict: bool,
+    json: bool,
+    repo: &RepoArgs,
+) -> Result<i32, CommandError> {
     let (set, plan) = match load_and_plan(paths, repo.repo.as_deref()) {
         Ok(p) => p,
         Err(EngineError::Invalid(load)) if json => {

@@ -32,6 +32,13 @@ struct Definition<'a> {
     /// Left out when empty, so the hash of a step without it is unchanged.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     allow_symlinks: &'a [String],
+    /// Left out when false, so the hash of a step without it is unchanged.
+    #[serde(skip_serializing_if = "is_false")]
+    read_only: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Feeds serialised bytes straight into the hash, without an intermediate buffer.
@@ -66,6 +73,7 @@ pub(crate) fn definition_hash(step: &Step) -> String {
         specs: &step.specs,
         openspec_tasks: &step.openspec_tasks,
         allow_symlinks: &step.allow_symlinks,
+        read_only: step.read_only,
     };
     let mut w = HashWriter(Sha256::new());
     // Serialising plain data into an infallible writer cannot fail.

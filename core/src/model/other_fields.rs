@@ -47,6 +47,7 @@ pub(crate) const INTERPRETED: &[&str] = &[
     "sandbox",
     "writable_paths",
     "allow_symlinks",
+    "read_only",
 ];
 
 /// Informational fields: kept and shown, with no effect on execution by design.

@@ -128,6 +128,8 @@ pub(crate) struct RawFields {
     pub sandbox: Option<RawSandbox>,
     /// `writable_paths`: more paths the sandboxed step may write below.
     pub writable_paths: Option<Vec<String>>,
+    /// `read_only`: the step changes no file; its result is its checks, not a commit.
+    pub read_only: Option<bool>,
     /// Everything else (informational fields, fields of other tools), comments left out.
     #[serde(flatten)]
     pub other: OtherFields,

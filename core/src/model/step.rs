@@ -123,6 +123,11 @@ pub struct Step {
     /// absolute, `~/`-relative (the user's home) or repository-relative. Resolved by the
     /// engine; paths that do not exist when the step starts are left out.
     pub writable_paths: Vec<String>,
+    /// `read_only: true`: the step changes no file (a check, a lint, a report written
+    /// outside the repository). With `isolation: "none"` and `depends_on` it runs in a
+    /// temporary checkout of its dependencies' merged result instead of the main
+    /// checkout; a read-only step whose tool changes files fails.
+    pub read_only: bool,
     /// SHA-256 (hex) of the step's normalised definition: what decides, on resume, whether
     /// a completed step is still valid.
     pub definition_hash: String,

@@ -106,6 +106,10 @@ impl StepDraft<'_> {
                 .writable_paths
                 .or_else(|| ws.and_then(|w| w.writable_paths.clone()))
                 .unwrap_or_default(),
+            read_only: own
+                .read_only
+                .or_else(|| ws.and_then(|w| w.read_only))
+                .unwrap_or(false),
             definition_hash: String::new(),
             allow_symlinks: own
                 .allow_symlinks

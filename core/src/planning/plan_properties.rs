@@ -114,6 +114,7 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             writable_paths: Vec::new(),
             definition_hash: String::new(),
             allow_symlinks: Vec::new(),
+            read_only: false,
         })
         .collect();
     WorkstreamSet::new(Vec::new(), steps, Vec::new(), Vec::new())
