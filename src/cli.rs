@@ -1,4 +1,9 @@
 //! Command-line arguments.
+//!
+//! Flags shared by several commands take their help from one constant each
+//! ([`REPO_HELP`], [`DB_HELP`]) so they mean the same everywhere; a unit test at the end
+//! walks the whole command tree and fails on an argument or subcommand without a help
+//! line, or a shared flag that differs (issue #11, point 6).
 
 use std::path::PathBuf;
 
@@ -15,22 +20,30 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Help of `--repo` on every command (also `pipeline spec`, where the repository is the
+/// OpenSpec project root).
+pub const REPO_HELP: &str =
+    "Repository to work in (default: the one containing the current directory)";
+
+/// Help of `--db` on every command that reads the state database.
+pub const DB_HELP: &str = "State database (default: <repo>/.pipeline/state.db)";
+
 /// Where the repository and the state database are.
 #[derive(Debug, Clone, Args)]
 pub struct RepoArgs {
-    /// Git repository to work in (default: the one containing the current directory).
-    #[arg(long, value_name = "DIR")]
+    /// The repository ([`REPO_HELP`]).
+    #[arg(long, value_name = "DIR", help = REPO_HELP)]
     pub repo: Option<PathBuf>,
-    /// State database (default: <repo>/.pipeline/state.db).
-    #[arg(long, value_name = "PATH", env = "PIPELINE_DB")]
+    /// The state database ([`DB_HELP`]).
+    #[arg(long, value_name = "PATH", env = "PIPELINE_DB", help = DB_HELP)]
     pub db: Option<PathBuf>,
 }
 
 /// Where the repository is, for commands that read no state database.
 #[derive(Debug, Clone, Args)]
 pub struct RepoDirArgs {
-    /// Git repository to work in (default: the one containing the current directory).
-    #[arg(long, value_name = "DIR")]
+    /// The repository ([`REPO_HELP`]).
+    #[arg(long, value_name = "DIR", help = REPO_HELP)]
     pub repo: Option<PathBuf>,
 }
 
@@ -123,7 +136,7 @@ pub enum Command {
     },
     /// Show the plan: steps, dependencies, waves, critical path.
     Plan {
-        /// Workstream files or directories (default: `workstreams/`).
+        /// Workstream files or directories (default: `workstreams/` of the repository).
         paths: Vec<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
@@ -133,7 +146,7 @@ pub enum Command {
     },
     /// Check workstream files against the schema and the semantic rules.
     Validate {
-        /// Workstream files or directories (default: `workstreams/`).
+        /// Workstream files or directories (default: `workstreams/` of the repository).
         paths: Vec<PathBuf>,
         /// Treat notes (fields kept but not interpreted) and warnings as errors.
         #[arg(long)]
@@ -194,7 +207,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: RepoDirArgs,
     },
     /// Run the error engine on a saved log (to check plugin rules).
     Diagnose {
@@ -211,9 +224,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: RepoDirArgs,
     },
-    /// OpenSpec: validate, archive, list, show, index and resolve specs and change proposals.
+    /// OpenSpec: create a project, validate, archive, list, show, index and resolve specs and change proposals.
     Spec(crate::commands::spec::SpecArgs),
     /// Remove what runs left behind: worktrees, step branches, logs (history is kept).
     Clean {
@@ -251,8 +264,8 @@ pub enum Command {
 /// `pipeline init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Git repository to set up (default: the one containing the current directory).
-    #[arg(long, value_name = "DIR")]
+    /// The git repository to set up ([`REPO_HELP`]).
+    #[arg(long, value_name = "DIR", help = REPO_HELP)]
     pub repo: Option<PathBuf>,
 }
 
@@ -320,4 +333,147 @@ pub struct ResumeArgs {
     pub sandbox: SandboxMode,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{ArgAction, CommandFactory};
+
+    use super::*;
+
+    /// Commands that read the state database, the only ones that may offer `--db`
+    /// (space-separated paths from the root command).
+    const DB_COMMANDS: &[&str] = &[
+        "pipeline run",
+        "pipeline resume",
+        "pipeline status",
+        "pipeline runs",
+        "pipeline logs",
+        "pipeline tools",
+        "pipeline errors",
+        "pipeline breakers",
+        "pipeline clean",
+        "pipeline spec index",
+        "pipeline spec find",
+    ];
+
+    /// Every problem of `cmd` and its subcommands, each as `<command path>: <what>`.
+    fn problems(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+            let name = arg
+                .get_long()
+                .map(|l| format!("--{l}"))
+                .unwrap_or_else(|| arg.get_id().to_string());
+            let help = arg.get_help().map(ToString::to_string);
+            if help.as_deref().is_none_or(|h| h.trim().is_empty()) {
+                out.push(format!("{path}: {name} has no help line"));
+            }
+            let value_names: Vec<String> = arg
+                .get_value_names()
+                .unwrap_or_default()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            match arg.get_long() {
+                Some("repo") => {
+                    if help.as_deref() != Some(REPO_HELP) || value_names != ["DIR"] {
+                        out.push(format!(
+                            "{path}: --repo must be `--repo DIR` with the help {REPO_HELP:?}, has {value_names:?} {help:?}"
+                        ));
+                    }
+                }
+                Some("db") => {
+                    if help.as_deref() != Some(DB_HELP) || value_names != ["PATH"] {
+                        out.push(format!(
+                            "{path}: --db must be `--db PATH` with the help {DB_HELP:?}, has {value_names:?} {help:?}"
+                        ));
+                    }
+                    if arg.get_env() != Some(std::ffi::OsStr::new("PIPELINE_DB")) {
+                        out.push(format!("{path}: --db must read PIPELINE_DB"));
+                    }
+                    if !DB_COMMANDS.contains(&path) {
+                        out.push(format!(
+                            "{path}: --db on a command that reads no state database"
+                        ));
+                    }
+                }
+                Some("json") if !matches!(arg.get_action(), ArgAction::SetTrue) => {
+                    out.push(format!("{path}: --json must be a flag without a value"));
+                }
+                _ => {}
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let sub_path = format!("{path} {}", sub.get_name());
+            if sub
+                .get_about()
+                .is_none_or(|a| a.to_string().trim().is_empty())
+            {
+                out.push(format!("{sub_path}: no help line"));
+            }
+            problems(sub, &sub_path, out);
+        }
+    }
+
+    #[test]
+    fn every_argument_and_subcommand_has_help_and_shared_flags_agree() {
+        let mut cmd = Cli::command();
+        // Building propagates global flags (`--verbose`, `spec --repo`) into every
+        // subcommand and adds `--help`/`--version`, so they are checked where used.
+        cmd.build();
+        let mut found = Vec::new();
+        problems(&cmd, "pipeline", &mut found);
+        assert!(found.is_empty(), "CLI help problems:\n{}", found.join("\n"));
+    }
+
+    #[test]
+    fn the_walk_sees_spec_subcommands_and_catches_a_flag_without_help() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let spec = cmd
+            .get_subcommands()
+            .find(|s| s.get_name() == "spec")
+            .map(|s| {
+                s.get_subcommands()
+                    .map(|s| s.get_name().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        assert!(
+            spec.contains(&"init".to_string()) && spec.contains(&"find".to_string()),
+            "{spec:?}"
+        );
+
+        let bad = clap::Command::new("x")
+            .arg(
+                clap::Arg::new("quiet")
+                    .long("quiet")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(
+                clap::Arg::new("repo")
+                    .long("repo")
+                    .value_name("PATH")
+                    .help("Somewhere"),
+            )
+            .arg(
+                clap::Arg::new("db")
+                    .long("db")
+                    .value_name("PATH")
+                    .help(DB_HELP),
+            )
+            .subcommand(clap::Command::new("undocumented"));
+        let mut found = Vec::new();
+        problems(&bad, "x", &mut found);
+        let text = found.join("\n");
+        for expected in [
+            "x: --quiet has no help line",
+            "x: --repo must be `--repo DIR`",
+            "x: --db must read PIPELINE_DB",
+            "x: --db on a command that reads no state database",
+            "x undocumented: no help line",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+    }
 }

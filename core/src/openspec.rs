@@ -16,6 +16,9 @@ pub use pipeline_specs::change_graph::dependency_report;
 pub use pipeline_specs::change_view::{
     ShowError, list_changes, list_specs, show_change, show_spec,
 };
+pub use pipeline_specs::project_scaffold::{
+    ProjectScaffoldError, ScaffoldedFile, scaffold_project,
+};
 pub use pipeline_specs::resolver::{ReferenceError, resolve};
 pub use pipeline_specs::scaffold::{ScaffoldError, scaffold_change};
 pub use pipeline_specs::spec_index::{IndexError, SpecIndex};
@@ -39,14 +42,15 @@ pub fn locate_project(root: Option<&Path>) -> Result<Layout, EngineError> {
     match root {
         Some(root) if root.join("openspec").is_dir() => Ok(Layout::new(root)),
         Some(root) => Err(EngineError::Input(format!(
-            "{} has no openspec/ directory; pass the project root that contains it",
+            "{} has no openspec/ directory; pass the project root that contains it, or create one there with `pipeline spec init --repo {}`",
+            root.display(),
             root.display()
         ))),
         None => {
             let cwd = current_dir()?;
             Layout::discover(&cwd).ok_or_else(|| {
                 EngineError::Input(format!(
-                    "no openspec/ directory in {} or its parents; run inside an OpenSpec project or pass --root",
+                    "no openspec/ directory in {} or its parents; run inside an OpenSpec project, pass --repo, or create one with `pipeline spec init`",
                     cwd.display()
                 ))
             })

@@ -25,6 +25,7 @@ pub mod layout;
 pub mod line_ending;
 pub mod messages;
 pub mod nested_change;
+pub mod project_scaffold;
 pub mod purpose_placeholder;
 pub mod requirement_block;
 mod requirement_operations;

@@ -7,6 +7,7 @@
 mod clean;
 mod errors;
 mod init;
+mod init_config;
 mod logs;
 mod manual;
 mod plan;
@@ -16,6 +17,7 @@ pub mod spec;
 mod status;
 mod tools;
 mod validate;
+mod workstream_paths;
 
 use pipeline_core::engine::EngineError;
 /// The exit-code table (`pipeline_core::exit_code`): `exit::OK`, `exit::FAILED`,
@@ -25,6 +27,7 @@ pub use pipeline_core::exit_code as exit;
 
 use crate::cli::{Cli, Command};
 use crate::command_error::{CommandError, report_engine_error};
+use workstream_paths::workstream_paths;
 
 /// Runs the command and returns the process exit code.
 pub fn dispatch(cli: Cli) -> i32 {
@@ -33,7 +36,15 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Schema { kind } => schema::schema(kind),
         Command::Completions { shell } => manual::completions(shell),
         Command::Man { out_dir } => manual::man(out_dir.as_deref()),
-        Command::Run(args) => run::run(args).map_err(CommandError::from),
+        Command::Run(mut args) => {
+            match workstream_paths(std::mem::take(&mut args.paths), args.repo.repo.as_deref()) {
+                Ok(paths) => {
+                    args.paths = paths;
+                    run::run(args).map_err(CommandError::from)
+                }
+                Err(e) => Err(e),
+            }
+        }
         Command::Resume(args) => run::resume(args).map_err(CommandError::from),
         Command::Status { run, json, repo } => status::status(run.as_deref(), json, &repo),
         Command::Runs { json, repo } => status::runs(json, &repo),
@@ -41,13 +52,15 @@ pub fn dispatch(cli: Cli) -> i32 {
             paths,
             format,
             repo,
-        } => plan::plan(&paths, format, &repo.with_default_db()),
+        } => workstream_paths(paths, repo.repo.as_deref())
+            .and_then(|paths| plan::plan(&paths, format, &repo.with_default_db())),
         Command::Validate {
             paths,
             strict,
             json,
             repo,
-        } => validate::validate(&paths, strict, json, &repo.with_default_db()),
+        } => workstream_paths(paths, repo.repo.as_deref())
+            .and_then(|paths| validate::validate(&paths, strict, json, &repo.with_default_db())),
         Command::Logs {
             run,
             step,
@@ -66,14 +79,20 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Breakers { reset, json, repo } => {
             errors::breakers_cmd(reset.as_deref(), json, &repo)
         }
-        Command::Plugins { json, repo } => errors::plugins_cmd(json, &repo),
+        Command::Plugins { json, repo } => errors::plugins_cmd(json, &repo.with_default_db()),
         Command::Diagnose {
             log,
             tool,
             exit_code,
             json,
             repo,
-        } => errors::diagnose_cmd(&log, tool.as_deref(), exit_code, json, &repo),
+        } => errors::diagnose_cmd(
+            &log,
+            tool.as_deref(),
+            exit_code,
+            json,
+            &repo.with_default_db(),
+        ),
         Command::Spec(args) => spec::run(args),
     };
     match result {

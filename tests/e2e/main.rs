@@ -16,6 +16,7 @@ mod database;
 mod durability;
 mod execution;
 mod exit_codes;
+mod getting_started;
 mod isolation;
 mod journal;
 mod openspec_bridge;

@@ -1,6 +1,8 @@
 //! `pipeline spec ...`: OpenSpec specs and change proposals.
 //!
-//! Parses arguments, calls `pipeline_core::openspec`, renders human text or JSON
+//! `spec init` creates the project ([`init`]); every other subcommand first locates it
+//! (`--repo DIR`, `--root` kept as a hidden alias, else the nearest ancestor of the
+//! current directory with `openspec/`). Parses arguments, calls `pipeline_core::openspec`, renders human text or JSON
 //! (`--json`). One file per subcommand; [`issue`] renders the OpenSpec CLI's issue lines
 //! that `validate` and `archive` share. Exit codes (the table of
 //! `pipeline_core::exit_code`): 0 ok; 1 validation found errors (as `openspec validate`
@@ -12,6 +14,7 @@
 mod archive;
 mod deps;
 mod index;
+mod init;
 mod issue;
 mod list;
 mod new;
@@ -24,15 +27,19 @@ use std::path::PathBuf;
 
 use pipeline_core::openspec::{ArchiveOptions, BridgeOptions, local_date_today, locate_project};
 
+use crate::cli::{DB_HELP, REPO_HELP};
 use crate::command_error::CommandError;
+use crate::commands::exit;
 
 /// `pipeline spec`: OpenSpec specs and change proposals.
 #[derive(clap::Args, Debug)]
 pub struct SpecArgs {
-    /// Project root containing `openspec/` (default: the nearest ancestor of the
-    /// current directory that has one).
-    #[arg(long, global = true, value_name = "DIR")]
-    pub root: Option<PathBuf>,
+    /// The project root containing `openspec/` ([`REPO_HELP`]; without it the nearest
+    /// ancestor of the current directory that has `openspec/`, for `spec init` the git
+    /// repository containing the current directory). `--root` is a hidden alias, the
+    /// name this flag had before `--repo` was used everywhere.
+    #[arg(long, alias = "root", global = true, value_name = "DIR", help = REPO_HELP)]
+    pub repo: Option<PathBuf>,
     /// The subcommand.
     #[command(subcommand)]
     pub command: SpecCommand,
@@ -50,6 +57,12 @@ pub enum ItemKind {
 /// `pipeline spec` subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum SpecCommand {
+    /// Create `openspec/` as `openspec init` does (config.yaml, specs/, changes/archive/); keeps what exists.
+    Init {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a change or spec, or all of them, with the OpenSpec CLI's rules.
     Validate {
         /// Change id or capability id.
@@ -129,8 +142,8 @@ pub enum SpecCommand {
     },
     /// Refresh the spec index in the state database.
     Index {
-        /// State database (default: <root>/.pipeline/state.db).
-        #[arg(long)]
+        /// The state database ([`DB_HELP`]).
+        #[arg(long, value_name = "PATH", env = "PIPELINE_DB", help = DB_HELP)]
         db: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
@@ -140,8 +153,8 @@ pub enum SpecCommand {
     Find {
         /// Text to look for (case-insensitive).
         text: String,
-        /// State database (default: <root>/.pipeline/state.db).
-        #[arg(long)]
+        /// The state database ([`DB_HELP`]).
+        #[arg(long, value_name = "PATH", env = "PIPELINE_DB", help = DB_HELP)]
         db: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
@@ -186,8 +199,13 @@ pub enum SpecCommand {
 /// Runs a `pipeline spec` subcommand: `Ok` with the exit code of an outcome it reported
 /// (0, or 1 when a check failed), `Err` when it could not do its job.
 pub fn run(args: SpecArgs) -> Result<i32, CommandError> {
-    let layout = locate_project(args.root.as_deref())?;
+    if let SpecCommand::Init { json } = args.command {
+        return init::init(args.repo.as_deref(), json);
+    }
+    let layout = locate_project(args.repo.as_deref())?;
     match args.command {
+        // Handled above: it creates the project the others locate.
+        SpecCommand::Init { .. } => Ok(exit::OK),
         SpecCommand::Validate {
             item,
             all,
