@@ -102,7 +102,7 @@ pub enum PlanFormat {
 /// `pipeline schema`: which JSON Schema to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SchemaKind {
-    /// Workstream files (`$schema` of a workstream file; docs/CONFIG.md says how).
+    /// Workstream files (`$schema` of a workstream file; docs/GETTING_STARTED.md says how).
     Workstream,
     /// Journal entries as `--json` prints them (docs/EVENTS.md).
     Events,
@@ -247,7 +247,10 @@ pub enum Command {
         #[arg(value_enum, default_value = "workstream")]
         kind: SchemaKind,
     },
-    /// Print a shell completion script (e.g. `pipeline completions bash > ~/.local/share/bash-completion/completions/pipeline`).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// For example `pipeline completions bash >
+    /// ~/.local/share/bash-completion/completions/pipeline` (docs/GETTING_STARTED.md).
     Completions {
         /// Shell to complete in.
         #[arg(value_enum)]
@@ -375,12 +378,10 @@ mod tests {
                 .map(ToString::to_string)
                 .collect();
             match arg.get_long() {
-                Some("repo") => {
-                    if help.as_deref() != Some(REPO_HELP) || value_names != ["DIR"] {
-                        out.push(format!(
-                            "{path}: --repo must be `--repo DIR` with the help {REPO_HELP:?}, has {value_names:?} {help:?}"
-                        ));
-                    }
+                Some("repo") if help.as_deref() != Some(REPO_HELP) || value_names != ["DIR"] => {
+                    out.push(format!(
+                        "{path}: --repo must be `--repo DIR` with the help {REPO_HELP:?}, has {value_names:?} {help:?}"
+                    ));
                 }
                 Some("db") => {
                     if help.as_deref() != Some(DB_HELP) || value_names != ["PATH"] {

@@ -2,7 +2,9 @@
 //!
 //! A command returns `Ok(code)` for an outcome it reported itself and `Err` when it could
 //! not do its job; `dispatch` is the one place that prints such an error (through
-//! [`CommandError::report`]) and turns it into its exit code.
+//! [`CommandError::report`]) and turns it into its exit code. `run`, `plan` and
+//! `validate` given no path get the repository's `workstreams/` here
+//! ([`workstream_paths`]), before the command runs.
 
 mod clean;
 mod errors;
