@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pipeline_core::state::{Event, JournalEntry, WaitKind};
 
 use super::counts::Counts;
-use super::step_view::{Failure, StepState, StepView, Wait};
+use super::step_view::{Attempt, Failure, StepState, StepView, Wait};
 use super::timing::{between, human, human_ms, parse_at};
 
 /// One line of the log the view writes.
@@ -194,11 +194,14 @@ impl RunView {
                 ..
             } => {
                 let view = self.step(step);
-                view.state = StepState::Running {
-                    attempt: *attempt,
+                let current = Attempt {
+                    number: *attempt,
                     tool: tool.clone(),
                     since: at,
+                    tests: 0,
                 };
+                view.state = current.running();
+                view.attempt = Some(current);
                 view.output = None;
                 let tool = match tool {
                     Some(tool) => format!(", {tool}"),
@@ -305,10 +308,11 @@ impl RunView {
                 ..
             } => {
                 let view = self.step(step);
-                let number = match &view.state {
-                    StepState::Testing {
-                        attempt: a, number, ..
-                    } if a == attempt => number + 1,
+                let number = match &mut view.attempt {
+                    Some(current) if current.number == *attempt => {
+                        current.tests += 1;
+                        current.tests
+                    }
                     _ => 1,
                 };
                 view.state = StepState::Testing {
@@ -324,12 +328,21 @@ impl RunView {
             }
             Event::TestFinished {
                 step,
+                attempt,
                 name,
                 passed,
                 duration_ms,
                 outcome,
                 ..
             } => {
+                // Between two tests (or after the last) the attempt shows again.
+                let view = self.step(step);
+                if let Some(current) = &view.attempt
+                    && current.number == *attempt
+                    && matches!(view.state, StepState::Testing { .. })
+                {
+                    view.state = current.running();
+                }
                 let text = if *passed {
                     format!("test ok   {step}: {name} in {}", human_ms(*duration_ms))
                 } else {

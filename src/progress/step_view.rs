@@ -16,6 +16,33 @@ pub(super) struct StepView {
     /// The latest line its tool printed in the current attempt (live view only; not
     /// journalled, so a replay has none).
     pub(super) output: Option<String>,
+    /// Its latest attempt (from `attempt_started`): the step shows it again between
+    /// two acceptance tests.
+    pub(super) attempt: Option<Attempt>,
+}
+
+/// A step's latest attempt.
+#[derive(Debug, Clone)]
+pub(super) struct Attempt {
+    /// 1-based attempt.
+    pub(super) number: u32,
+    /// Tool profile (`shell` for a command; absent for a workstream's gate).
+    pub(super) tool: Option<String>,
+    /// When it started (`at` of `attempt_started`).
+    pub(super) since: SystemTime,
+    /// Acceptance tests started in it so far.
+    pub(super) tests: u32,
+}
+
+impl Attempt {
+    /// The state of a step whose tool runs this attempt.
+    pub(super) fn running(&self) -> StepState {
+        StepState::Running {
+            attempt: self.number,
+            tool: self.tool.clone(),
+            since: self.since,
+        }
+    }
 }
 
 /// A failed attempt's classification (`attempt_finished.classified`).
