@@ -39,9 +39,14 @@ impl TerminalReporter {
     /// Starts drawing on stderr. Without a ticker thread (the system refused one) the
     /// frame is redrawn at each entry only.
     pub(super) fn new() -> Self {
+        Self::with_target(ProgressDrawTarget::stderr())
+    }
+
+    /// Starts drawing on `target` (stderr, or a fake terminal in tests).
+    fn with_target(target: ProgressDrawTarget) -> Self {
         let shared = Arc::new(Shared {
             view: Mutex::new(RunView::default()),
-            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            multi: MultiProgress::with_draw_target(target),
             bars: Mutex::new(Vec::new()),
         });
         let weak = Arc::downgrade(&shared);
@@ -120,5 +125,96 @@ impl Reporter for TerminalReporter {
             }
         }
         self.shared.draw(&view, SystemTime::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use indicatif::{ProgressDrawTarget, TermLike};
+    use pipeline_core::engine::Reporter;
+    use pipeline_core::state::JournalEntry;
+
+    use super::TerminalReporter;
+
+    /// A terminal `width` columns wide that keeps what is written to it.
+    #[derive(Debug, Clone)]
+    struct NarrowTerm {
+        width: u16,
+        written: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl NarrowTerm {
+        fn keep(&self, s: &str) -> std::io::Result<()> {
+            self.written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(s.to_owned());
+            Ok(())
+        }
+    }
+
+    impl TermLike for NarrowTerm {
+        fn width(&self) -> u16 {
+            self.width
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.keep(s)
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.keep(s)
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn live_lines_are_cut_to_the_terminal_width_and_milestones_kept_whole() {
+        let term = NarrowTerm {
+            width: 72,
+            written: Arc::default(),
+        };
+        let reporter =
+            TerminalReporter::with_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let stream = include_str!("../../tests/fixtures/events/retry.ndjson");
+        // Up to the first wait: the step's live line is the long retry reason.
+        for line in stream.lines().take(6) {
+            let entry: JournalEntry = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("a journal entry: {e}: {line}"));
+            reporter.report(&entry);
+        }
+        let written = term
+            .written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let live = written
+            .iter()
+            .rfind(|l| l.starts_with("  api/fetch                retry attempt 2 in "))
+            .unwrap_or_else(|| panic!("the waiting step's live line: {written:#?}"));
+        assert!(live.chars().count() <= 72, "cut to the width: {live:?}");
+        assert!(
+            written.iter().any(|l| l
+                .starts_with("[   0.1s] retry     api/fetch: attempt 2 in 1.5s: transient")
+                && l.ends_with("Connection reset by peer)")),
+            "the retry line is printed whole above the frame: {written:#?}"
+        );
     }
 }
