@@ -32,6 +32,28 @@ pub enum ConfigError {
         /// The parser's message, including its location.
         message: String,
     },
+    /// A key of `.pipeline/config.yaml` (or of a built-in layer) that no reader knows,
+    /// at any depth: a top-level key, a `secrets` key, a tool profile field, a `retry` or
+    /// `circuit_breaker` key (the table is `CONFIG_KEYS`, issue #11 point 1).
+    #[error(
+        "{source_name}: unknown key `{key}`{}{}\n  hint: {hint}",
+        location(*line, *column),
+        did_you_mean(suggestion.as_deref())
+    )]
+    UnknownKey {
+        /// Source name of the file (a path or `built-in config/tools.yaml`).
+        source_name: String,
+        /// The key's path as written, e.g. `tools.aider.comand`.
+        key: String,
+        /// 1-based line of the key, when the parser gives it.
+        line: Option<usize>,
+        /// 1-based column of the key, when the parser gives it.
+        column: Option<usize>,
+        /// The closest known key's path, when one is close by edit distance.
+        suggestion: Option<String>,
+        /// What to do, and the known keys of the section.
+        hint: String,
+    },
     /// A profile name cannot be used (it must map to a `PIPELINE_TOOL_<NAME>_*` name).
     #[error(
         "{source_name}: tool profile name `{profile}` is not allowed; use letters, digits, `-` and `_`, starting with a letter or digit"
@@ -90,4 +112,18 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// ` at line L column C`, or nothing when the parser gave no location.
+fn location(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(" at line {line} column {column}"),
+        (Some(line), None) => format!(" at line {line}"),
+        _ => String::new(),
+    }
+}
+
+/// `; did you mean `x`?`, or nothing.
+fn did_you_mean(suggestion: Option<&str>) -> String {
+    suggestion.map_or_else(String::new, |s| format!("; did you mean `{s}`?"))
 }

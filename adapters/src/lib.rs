@@ -25,7 +25,9 @@ mod arg_template;
 mod availability;
 mod claude_adapter;
 mod codex_adapter;
+mod config_check;
 mod config_error;
+mod config_keys;
 mod custom_adapter;
 mod env_override;
 mod invocation;
@@ -40,6 +42,7 @@ mod tool_registry;
 pub use adapter_error::AdapterError;
 pub use availability::Availability;
 pub use config_error::ConfigError;
+pub use config_keys::{CONFIG_KEYS, ConfigKey, NAME_SEGMENT, config_key};
 pub use custom_adapter::CustomAdapter;
 pub use invocation::{Invocation, ToolOutcome, Usage};
 // Process supervision lives in the leaf crate `pipeline-process`; these names stay
