@@ -1,4 +1,5 @@
-//! Errors in tool configuration: YAML layers, profiles and `PIPELINE_TOOL_*` variables.
+//! Errors in `.pipeline/config.yaml` (its keys, tool profiles, secrets and project
+//! settings), the built-in tool profiles and `PIPELINE_TOOL_*` variables.
 //!
 //! Every variant names where the problem is (file or variable, profile, field or
 //! argument) so that the user can fix it without guessing.
@@ -18,9 +19,9 @@ pub enum ConfigError {
         #[source]
         source: io::Error,
     },
-    /// A layer is not valid YAML or does not match the profile format (this includes
-    /// unknown fields). `message` comes from the YAML parser and names the profile path
-    /// (`tools.<name>`) and field where it can.
+    /// A layer is not valid YAML or a value has the wrong type (unknown keys are
+    /// [`ConfigError::UnknownKey`]). `message` comes from the YAML parser and names the
+    /// profile path (`tools.<name>`) and field where it can.
     #[error("{source_name}: {message}")]
     Parse {
         /// Source name of the layer (a file path or `built-in config/tools.yaml`).

@@ -15,6 +15,9 @@
 //!   running `sh -c <command>`.
 //! - [`ToolRegistry`]: tool profiles layered from the built-in `config/tools.yaml`, the
 //!   repository's `.pipeline/config.yaml` and `PIPELINE_TOOL_<NAME>_<FIELD>` variables.
+//! - [`CONFIG_KEYS`]: every key of `.pipeline/config.yaml` with its type, default and
+//!   description; every reader of the file rejects keys not in it (docs/CONFIG.md is
+//!   checked against it).
 //!
 //! The crate depends on neither `pipeline-core` nor `pipeline-error`, only on the leaf
 //! crate `pipeline-process`; the engine passes plain data in and gets plain data back.
