@@ -86,7 +86,7 @@ fn key_location(
 
 /// An unknown key as found by the walk: its path as written and the pattern of its
 /// section.
-struct UnknownKey {
+struct FoundKey {
     path: String,
     section: String,
     name: String,
@@ -94,7 +94,7 @@ struct UnknownKey {
 
 fn unknown_key_error(
     source_name: &str,
-    found: UnknownKey,
+    found: FoundKey,
     line: Option<usize>,
     column: Option<usize>,
 ) -> ConfigError {
@@ -122,7 +122,7 @@ fn unknown_key_error(
     {
         hint = format!("{where_it_belongs}, not in this file; {hint}");
     }
-    ConfigError::UnknownKey {
+    ConfigError::UnknownKey(Box::new(crate::config_error::UnknownKey {
         source_name: source_name.to_owned(),
         key: found.path,
         line,
@@ -132,7 +132,7 @@ fn unknown_key_error(
             "{hint}; {section} {} (docs/CONFIG.md lists every key)",
             siblings.join(", ")
         ),
-    }
+    }))
 }
 
 /// The candidate closest to `name` by edit distance, if close enough to be a typo: at
@@ -158,7 +158,7 @@ pub(crate) fn closest<'a>(
 struct Walk<'a> {
     pattern: String,
     path: String,
-    unknown: &'a RefCell<Option<UnknownKey>>,
+    unknown: &'a RefCell<Option<FoundKey>>,
 }
 
 impl Walk<'_> {
@@ -219,7 +219,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
                 } else {
                     format!("{}.{key}", self.path)
                 };
-                *self.unknown.borrow_mut() = Some(UnknownKey {
+                *self.unknown.borrow_mut() = Some(FoundKey {
                     path,
                     section: self.pattern.clone(),
                     name: key,

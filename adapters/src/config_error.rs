@@ -36,25 +36,9 @@ pub enum ConfigError {
     /// A key of `.pipeline/config.yaml` (or of a built-in layer) that no reader knows,
     /// at any depth: a top-level key, a `secrets` key, a tool profile field, a `retry` or
     /// `circuit_breaker` key (the table is `CONFIG_KEYS`, issue #11 point 1).
-    #[error(
-        "{source_name}: unknown key `{key}`{}{}\n  hint: {hint}",
-        location(*line, *column),
-        did_you_mean(suggestion.as_deref())
-    )]
-    UnknownKey {
-        /// Source name of the file (a path or `built-in config/tools.yaml`).
-        source_name: String,
-        /// The key's path as written, e.g. `tools.aider.comand`.
-        key: String,
-        /// 1-based line of the key, when the parser gives it.
-        line: Option<usize>,
-        /// 1-based column of the key, when the parser gives it.
-        column: Option<usize>,
-        /// The closest known key's path, when one is close by edit distance.
-        suggestion: Option<String>,
-        /// What to do, and the known keys of the section.
-        hint: String,
-    },
+    /// Boxed: the details are larger than every other variant.
+    #[error(transparent)]
+    UnknownKey(Box<UnknownKey>),
     /// A profile name cannot be used (it must map to a `PIPELINE_TOOL_<NAME>_*` name).
     #[error(
         "{source_name}: tool profile name `{profile}` is not allowed; use letters, digits, `-` and `_`, starting with a letter or digit"
@@ -113,6 +97,28 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// A key of `.pipeline/config.yaml` that no reader knows ([`ConfigError::UnknownKey`]).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{source_name}: unknown key `{key}`{}{}\n  hint: {hint}",
+    location(*line, *column),
+    did_you_mean(suggestion.as_deref())
+)]
+pub struct UnknownKey {
+    /// Source name of the file (a path or `built-in config/tools.yaml`).
+    pub source_name: String,
+    /// The key's path as written, e.g. `tools.aider.comand`.
+    pub key: String,
+    /// 1-based line of the key, when the parser gives it.
+    pub line: Option<usize>,
+    /// 1-based column of the key, when the parser gives it.
+    pub column: Option<usize>,
+    /// The closest known key's path, when one is close by edit distance.
+    pub suggestion: Option<String>,
+    /// What to do, and the known keys of the section.
+    pub hint: String,
 }
 
 /// ` at line L column C`, or nothing when the parser gave no location.

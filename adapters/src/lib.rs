@@ -44,7 +44,7 @@ mod tool_registry;
 
 pub use adapter_error::AdapterError;
 pub use availability::Availability;
-pub use config_error::ConfigError;
+pub use config_error::{ConfigError, UnknownKey};
 pub use config_keys::{CONFIG_KEYS, ConfigKey, NAME_SEGMENT, config_key};
 pub use custom_adapter::CustomAdapter;
 pub use invocation::{Invocation, ToolOutcome, Usage};

@@ -90,12 +90,12 @@ fn a_key_with_no_close_match_lists_the_keys_of_its_section() {
 #[test]
 fn the_location_is_the_line_and_column_of_the_key() {
     let error = check_keys(FILE, "tools:\n  aider:\n    model: x\n    comand: y\n").unwrap_err();
-    let ConfigError::UnknownKey {
-        line, column, key, ..
-    } = &error
-    else {
+    let ConfigError::UnknownKey(unknown) = &error else {
         panic!("expected an unknown key, got {error:?}");
     };
+    let crate::UnknownKey {
+        line, column, key, ..
+    } = unknown.as_ref();
     assert_eq!(
         (*line, *column, key.as_str()),
         (Some(4), Some(5), "tools.aider.comand")
@@ -133,7 +133,7 @@ fn every_reader_rejects_an_unknown_key_anywhere_in_the_file() {
     let tools = ToolRegistry::load(Some(&path), &[]).unwrap_err();
     for error in [project, secrets, tools] {
         assert!(
-            matches!(&error, ConfigError::UnknownKey { key, .. } if key == "secrets.extra_envs"),
+            matches!(&error, ConfigError::UnknownKey(unknown) if unknown.key == "secrets.extra_envs"),
             "{error:?}"
         );
     }

@@ -33,9 +33,10 @@ fn empty_documents_have_no_profiles() {
 fn unknown_field_names_source_profile_field_and_line() {
     let yaml = "tools:\n  aider:\n    kind: aider\n    colour: blue\n";
     let error = parse_layer(".pipeline/config.yaml", yaml).unwrap_err();
-    let ConfigError::UnknownKey { line, column, .. } = &error else {
+    let ConfigError::UnknownKey(unknown) = &error else {
         panic!("expected an unknown key, got {error:?}");
     };
+    let crate::UnknownKey { line, column, .. } = unknown.as_ref();
     assert_eq!((*line, *column), (Some(4), Some(5)));
     let message = error.to_string();
     assert!(
@@ -48,7 +49,7 @@ fn unknown_field_names_source_profile_field_and_line() {
 fn other_unknown_top_level_sections_are_errors() {
     let error = parse_layer("config.yaml", "run:\n  jobs: 4\ntools: {}\n").unwrap_err();
     assert!(
-        matches!(&error, ConfigError::UnknownKey { key, .. } if key == "run"),
+        matches!(&error, ConfigError::UnknownKey(unknown) if unknown.key == "run"),
         "{error:?}"
     );
 }

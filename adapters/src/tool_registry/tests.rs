@@ -125,12 +125,12 @@ fn bad_environment_overrides_name_the_variable() {
 #[test]
 fn unknown_field_names_file_profile_field_and_line() {
     let error = registry("tools:\n  aider:\n    timeout: 60\n", &[]).unwrap_err();
-    let ConfigError::UnknownKey {
-        line, suggestion, ..
-    } = &error
-    else {
+    let ConfigError::UnknownKey(unknown) = &error else {
         panic!("expected an unknown key, got {error:?}");
     };
+    let crate::UnknownKey {
+        line, suggestion, ..
+    } = unknown.as_ref();
     assert_eq!(*line, Some(3));
     assert_eq!(suggestion.as_deref(), Some("tools.aider.timeout_sec"));
     let message = error.to_string();
