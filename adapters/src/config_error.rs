@@ -1,4 +1,5 @@
-//! Errors in tool configuration: YAML layers, profiles and `PIPELINE_TOOL_*` variables.
+//! Errors in `.pipeline/config.yaml` (its keys, tool profiles, secrets and project
+//! settings), the built-in tool profiles and `PIPELINE_TOOL_*` variables.
 //!
 //! Every variant names where the problem is (file or variable, profile, field or
 //! argument) so that the user can fix it without guessing.
@@ -18,9 +19,9 @@ pub enum ConfigError {
         #[source]
         source: io::Error,
     },
-    /// A layer is not valid YAML or does not match the profile format (this includes
-    /// unknown fields). `message` comes from the YAML parser and names the profile path
-    /// (`tools.<name>`) and field where it can.
+    /// A layer is not valid YAML or a value has the wrong type (unknown keys are
+    /// [`ConfigError::UnknownKey`]). `message` comes from the YAML parser and names the
+    /// profile path (`tools.<name>`) and field where it can.
     #[error("{source_name}: {message}")]
     Parse {
         /// Source name of the layer (a file path or `built-in config/tools.yaml`).
@@ -32,6 +33,12 @@ pub enum ConfigError {
         /// The parser's message, including its location.
         message: String,
     },
+    /// A key of `.pipeline/config.yaml` (or of a built-in layer) that no reader knows,
+    /// at any depth: a top-level key, a `secrets` key, a tool profile field, a `retry` or
+    /// `circuit_breaker` key (the table is `CONFIG_KEYS`, issue #11 point 1).
+    /// Boxed: the details are larger than every other variant.
+    #[error(transparent)]
+    UnknownKey(Box<UnknownKey>),
     /// A profile name cannot be used (it must map to a `PIPELINE_TOOL_<NAME>_*` name).
     #[error(
         "{source_name}: tool profile name `{profile}` is not allowed; use letters, digits, `-` and `_`, starting with a letter or digit"
@@ -90,4 +97,40 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// A key of `.pipeline/config.yaml` that no reader knows ([`ConfigError::UnknownKey`]).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{source_name}: unknown key `{key}`{}{}\n  hint: {hint}",
+    location(*line, *column),
+    did_you_mean(suggestion.as_deref())
+)]
+pub struct UnknownKey {
+    /// Source name of the file (a path or `built-in config/tools.yaml`).
+    pub source_name: String,
+    /// The key's path as written, e.g. `tools.aider.comand`.
+    pub key: String,
+    /// 1-based line of the key, when the parser gives it.
+    pub line: Option<usize>,
+    /// 1-based column of the key, when the parser gives it.
+    pub column: Option<usize>,
+    /// The closest known key's path, when one is close by edit distance.
+    pub suggestion: Option<String>,
+    /// What to do, and the known keys of the section.
+    pub hint: String,
+}
+
+/// ` at line L column C`, or nothing when the parser gave no location.
+fn location(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(" at line {line} column {column}"),
+        (Some(line), None) => format!(" at line {line}"),
+        _ => String::new(),
+    }
+}
+
+/// `; did you mean `x`?`, or nothing.
+fn did_you_mean(suggestion: Option<&str>) -> String {
+    suggestion.map_or_else(String::new, |s| format!("; did you mean `{s}`?"))
 }

@@ -1,7 +1,8 @@
 //! `PIPELINE_TOOL_<NAME>_<FIELD>` environment overrides, the last configuration layer.
 //!
 //! `NAME` is the profile name uppercased with `-` turned into `_` (profile `my-tool` is
-//! `MY_TOOL`); `FIELD` is one of `COMMAND`, `TIMEOUT_SEC`, `MODEL`, `API_BASE`. Such a
+//! `MY_TOOL`); `FIELD` is one of `COMMAND`, `TIMEOUT_SEC`, `MODEL`, `API_BASE` (the keys
+//! with an `env_field` in `CONFIG_KEYS`; a test keeps the two lists equal). Such a
 //! variable overrides one field of an existing profile, so that a CI job can point a
 //! tool at another binary, model or API without editing files. A variable with this
 //! prefix that names no profile or no supported field, or carries a bad value, is an
@@ -9,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::config_check::closest;
 use crate::config_error::ConfigError;
 use crate::profile_layer::ProfileLayer;
 
@@ -24,7 +26,8 @@ enum Field {
     ApiBase,
 }
 
-/// The supported fields, as they appear at the end of a variable name.
+/// The supported fields, as they appear at the end of a variable name; the same as the
+/// `env_field`s of `CONFIG_KEYS`, in the same order.
 const FIELDS: [(&str, Field); 4] = [
     ("COMMAND", Field::Command),
     ("TIMEOUT_SEC", Field::TimeoutSec),
@@ -42,7 +45,8 @@ pub(crate) fn env_name(profile: &str) -> String {
 /// profile it changes.
 ///
 /// # Errors
-/// [`ConfigError::EnvOverride`] for an unknown profile or field, an empty value, or a
+/// [`ConfigError::EnvOverride`] for an unknown profile or field (with the closest
+/// supported field when the variable starts with a known profile's `NAME`), an empty value, or a
 /// `TIMEOUT_SEC` that is not a whole number of seconds greater than zero.
 pub(crate) fn apply_env_overrides(
     profiles: &mut BTreeMap<String, (ProfileLayer, Vec<String>)>,
@@ -62,11 +66,7 @@ pub(crate) fn apply_env_overrides(
                 .filter(|name| !name.is_empty())
                 .map(|name| (name, *field))
         }) else {
-            let fields: Vec<&str> = FIELDS.iter().map(|(suffix, _)| *suffix).collect();
-            return Err(error(format!(
-                "expected {PREFIX}<NAME>_<FIELD> with FIELD one of {}",
-                fields.join(", ")
-            )));
+            return Err(error(unknown_field_message(profiles, rest)));
         };
         let mut matched = false;
         for (profile, (layer, sources)) in profiles.iter_mut() {
@@ -91,6 +91,35 @@ pub(crate) fn apply_env_overrides(
     Ok(())
 }
 
+/// Why `PIPELINE_TOOL_<rest>` names no supported field: when `rest` starts with a known
+/// profile's `NAME_`, the unknown `FIELD` and the closest supported one; else the form.
+fn unknown_field_message(
+    profiles: &BTreeMap<String, (ProfileLayer, Vec<String>)>,
+    rest: &str,
+) -> String {
+    let fields: Vec<&str> = FIELDS.iter().map(|(suffix, _)| *suffix).collect();
+    let hint = format!(
+        "\n  hint: variables are {PREFIX}<NAME>_<FIELD> with FIELD one of {}; other fields are set in .pipeline/config.yaml (docs/CONFIG.md)",
+        fields.join(", ")
+    );
+    // The longest profile NAME that prefixes `rest` (profile `my_tool` before `my`).
+    let Some((profile, name, field)) = profiles
+        .keys()
+        .filter_map(|profile| {
+            let name = env_name(profile);
+            let field = rest.strip_prefix(&name)?.strip_prefix('_')?;
+            Some((profile, name, field))
+        })
+        .max_by_key(|(_, name, _)| name.len())
+    else {
+        return format!("expected {PREFIX}<NAME>_<FIELD>{hint}");
+    };
+    let suggestion = closest(field, fields.iter().copied()).map_or_else(String::new, |candidate| {
+        format!("; did you mean {PREFIX}{name}_{candidate}?")
+    });
+    format!("unknown FIELD `{field}` for tool profile `{profile}`{suggestion}{hint}")
+}
+
 fn apply_field(layer: &mut ProfileLayer, field: Field, value: &str) -> Result<(), String> {
     if value.trim().is_empty() {
         return Err("value is empty; unset the variable to keep the configured value".to_owned());
@@ -113,3 +142,6 @@ fn apply_field(layer: &mut ProfileLayer, field: Field, value: &str) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

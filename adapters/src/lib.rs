@@ -15,6 +15,9 @@
 //!   running `sh -c <command>`.
 //! - [`ToolRegistry`]: tool profiles layered from the built-in `config/tools.yaml`, the
 //!   repository's `.pipeline/config.yaml` and `PIPELINE_TOOL_<NAME>_<FIELD>` variables.
+//! - [`CONFIG_KEYS`]: every key of `.pipeline/config.yaml` with its type, default and
+//!   description; every reader of the file rejects keys not in it (docs/CONFIG.md is
+//!   checked against it).
 //!
 //! The crate depends on neither `pipeline-core` nor `pipeline-error`, only on the leaf
 //! crate `pipeline-process`; the engine passes plain data in and gets plain data back.
@@ -25,7 +28,9 @@ mod arg_template;
 mod availability;
 mod claude_adapter;
 mod codex_adapter;
+mod config_check;
 mod config_error;
+mod config_keys;
 mod custom_adapter;
 mod env_override;
 mod invocation;
@@ -39,7 +44,8 @@ mod tool_registry;
 
 pub use adapter_error::AdapterError;
 pub use availability::Availability;
-pub use config_error::ConfigError;
+pub use config_error::{ConfigError, UnknownKey};
+pub use config_keys::{CONFIG_KEYS, ConfigKey, NAME_SEGMENT, config_key};
 pub use custom_adapter::CustomAdapter;
 pub use invocation::{Invocation, ToolOutcome, Usage};
 // Process supervision lives in the leaf crate `pipeline-process`; these names stay

@@ -1,11 +1,12 @@
 //! One YAML layer of tool profiles, before merging.
 //!
 //! A layer is a document with a top-level `tools:` map from profile name to a partial
-//! profile; other top-level sections (a repository's `.pipeline/config.yaml` holds more
-//! than tools) are ignored here. Every profile field is optional in a layer, so that a
-//! later layer overrides only the fields it gives. Unknown profile fields are rejected
-//! (`deny_unknown_fields`); the YAML parser's message names the profile path
-//! (`tools.<name>`), the field and the line and column.
+//! profile; the other top-level sections of a repository's `.pipeline/config.yaml` are
+//! read elsewhere, but every key of the document is first checked against the table of
+//! known keys (`config_check`), so an unknown key or a misspelt profile field is an
+//! error with a "did you mean". Every profile field is optional in a layer, so that a
+//! later layer overrides only the fields it gives. `deny_unknown_fields` stays as a
+//! second guard should the table and this struct ever disagree (a test compares them).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +14,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use crate::config_check::check_keys;
 use crate::config_error::ConfigError;
 use crate::tool_profile::ToolKind;
 
@@ -94,11 +96,14 @@ struct ConfigDocument {
 /// Parses one layer. An empty document, or one without `tools:`, has no profiles.
 ///
 /// # Errors
-/// [`ConfigError::Parse`] naming `source_name`, with the parser's line and column.
+/// [`ConfigError::UnknownKey`] for a key of the document that is not in the table of
+/// known keys; [`ConfigError::Parse`] naming `source_name`, with the parser's line and
+/// column, for invalid YAML or a value of the wrong type.
 pub(crate) fn parse_layer(
     source_name: &str,
     yaml: &str,
 ) -> Result<BTreeMap<String, ProfileLayer>, ConfigError> {
+    check_keys(source_name, yaml)?;
     let document: Option<ConfigDocument> =
         serde_norway::from_str(yaml).map_err(|error| ConfigError::Parse {
             source_name: source_name.to_owned(),

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::config_check::check_keys;
 use crate::config_error::ConfigError;
 
 /// `scope_overlap` in `.pipeline/config.yaml`.
@@ -40,8 +41,10 @@ impl ProjectSettings {
     /// exist.
     ///
     /// # Errors
-    /// [`ConfigError::Read`] when it exists but cannot be read; [`ConfigError::Parse`]
-    /// naming the file, line and column for a value of the wrong type.
+    /// [`ConfigError::Read`] when it exists but cannot be read;
+    /// [`ConfigError::UnknownKey`] for a key anywhere in the file that is not in the
+    /// table of known keys (`CONFIG_KEYS`); [`ConfigError::Parse`] naming the file, line
+    /// and column for invalid YAML or a value of the wrong type.
     pub fn load(path: &Path) -> Result<ProjectSettings, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -55,9 +58,11 @@ impl ProjectSettings {
                 });
             }
         };
+        let source_name = path.display().to_string();
+        check_keys(&source_name, &text)?;
         let document: Option<Document> =
             serde_norway::from_str(&text).map_err(|error| ConfigError::Parse {
-                source_name: path.display().to_string(),
+                source_name,
                 line: error.location().map(|l| l.line()),
                 column: error.location().map(|l| l.column()),
                 message: error.to_string(),

@@ -10,7 +10,8 @@
 //! `env_patterns` replaces the default list ([`DEFAULT_ENV_PATTERNS`]; `[]` turns
 //! matching by name off); `*` stands for any run of characters and names are compared
 //! without regard to case. `extra_env` adds variables by exact name. The section is
-//! optional; other top-level sections are ignored here. The rule comes from issue #10,
+//! optional; other top-level sections are read elsewhere, but every key of the document
+//! is checked against the table of known keys first (`config_check`). The rule comes from issue #10,
 //! point 4 ("Secrets"); `docs/SECURITY.md` describes what is redacted where.
 
 use std::io;
@@ -18,6 +19,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::config_check::check_keys;
 use crate::config_error::ConfigError;
 
 /// The variable-name patterns that mark a secret when `secrets.env_patterns` is not
@@ -51,9 +53,11 @@ struct Document {
     secrets: Option<Section>,
 }
 
-#[derive(Deserialize)]
+/// The `secrets:` section as written (its fields are the `secrets.*` rows of
+/// `CONFIG_KEYS`; a test compares them).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Section {
+pub(crate) struct Section {
     env_patterns: Option<Vec<String>>,
     extra_env: Option<Vec<String>>,
 }
@@ -79,8 +83,9 @@ impl SecretSettings {
     /// The settings of one YAML document (`source_name` names it in errors).
     ///
     /// # Errors
-    /// [`ConfigError::Parse`] naming `source_name` and the key: invalid YAML, an unknown
-    /// key under `secrets:`, a value of the wrong type, a pattern with characters other
+    /// [`ConfigError::UnknownKey`] for a key of the document that is not in the table of
+    /// known keys (anywhere, not only under `secrets:`); [`ConfigError::Parse`] naming
+    /// `source_name` and the key: invalid YAML, a value of the wrong type, a pattern with characters other
     /// than letters, digits, `_` and `*`, or an `extra_env` entry that is no variable
     /// name.
     pub fn from_yaml(source_name: &str, yaml: &str) -> Result<SecretSettings, ConfigError> {
@@ -90,6 +95,7 @@ impl SecretSettings {
             column,
             message,
         };
+        check_keys(source_name, yaml)?;
         let document: Option<Document> = serde_norway::from_str(yaml).map_err(|error| {
             parse_error(
                 error.location().map(|l| l.line()),

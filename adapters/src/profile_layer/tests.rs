@@ -5,8 +5,8 @@ use crate::config_error::ConfigError;
 use crate::tool_profile::ToolKind;
 
 #[test]
-fn reads_tools_and_ignores_other_sections() {
-    let yaml = "run:\n  jobs: 4\ntools:\n  lint:\n    command: cargo\n    args: [clippy]\n    env: {DEBUG: 1, QUIET: true, NAME: x}\n";
+fn reads_tools_and_leaves_other_sections_to_their_readers() {
+    let yaml = "secrets:\n  extra_env: [X]\nscope_overlap: error\ntools:\n  lint:\n    command: cargo\n    args: [clippy]\n    env: {DEBUG: 1, QUIET: true, NAME: x}\n";
     let profiles = parse_layer("config.yaml", yaml).unwrap();
     let lint = &profiles["lint"];
     assert_eq!(lint.command.as_deref(), Some("cargo"));
@@ -22,22 +22,36 @@ fn empty_documents_have_no_profiles() {
     assert!(parse_layer("a", "").unwrap().is_empty());
     assert!(parse_layer("a", "# nothing here\n").unwrap().is_empty());
     assert!(parse_layer("a", "tools:\n").unwrap().is_empty());
-    assert!(parse_layer("a", "other: 1\n").unwrap().is_empty());
+    assert!(
+        parse_layer("a", "scope_overlap: error\n")
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
 fn unknown_field_names_source_profile_field_and_line() {
     let yaml = "tools:\n  aider:\n    kind: aider\n    colour: blue\n";
     let error = parse_layer(".pipeline/config.yaml", yaml).unwrap_err();
-    let ConfigError::Parse { line, .. } = &error else {
-        panic!("expected a parse error, got {error:?}");
+    let ConfigError::UnknownKey(unknown) = &error else {
+        panic!("expected an unknown key, got {error:?}");
     };
-    assert_eq!(*line, Some(4));
+    let crate::UnknownKey { line, column, .. } = unknown.as_ref();
+    assert_eq!((*line, *column), (Some(4), Some(5)));
     let message = error.to_string();
-    assert!(message.starts_with(".pipeline/config.yaml: "), "{message}");
-    assert!(message.contains("tools.aider"), "{message}");
-    assert!(message.contains("unknown field `colour`"), "{message}");
-    assert!(message.contains("line 4"), "{message}");
+    assert!(
+        message.starts_with(".pipeline/config.yaml: unknown key `tools.aider.colour` at line 4"),
+        "{message}"
+    );
+}
+
+#[test]
+fn other_unknown_top_level_sections_are_errors() {
+    let error = parse_layer("config.yaml", "run:\n  jobs: 4\ntools: {}\n").unwrap_err();
+    assert!(
+        matches!(&error, ConfigError::UnknownKey(unknown) if unknown.key == "run"),
+        "{error:?}"
+    );
 }
 
 #[test]

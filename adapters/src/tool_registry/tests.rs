@@ -124,17 +124,20 @@ fn bad_environment_overrides_name_the_variable() {
 
 #[test]
 fn unknown_field_names_file_profile_field_and_line() {
-    let error = registry("jobs: 4\ntools:\n  aider:\n    timeout: 60\n", &[]).unwrap_err();
-    let ConfigError::Parse { line, .. } = &error else {
-        panic!("expected a parse error, got {error:?}");
+    let error = registry("tools:\n  aider:\n    timeout: 60\n", &[]).unwrap_err();
+    let ConfigError::UnknownKey(unknown) = &error else {
+        panic!("expected an unknown key, got {error:?}");
     };
-    assert_eq!(*line, Some(4));
+    let crate::UnknownKey {
+        line, suggestion, ..
+    } = unknown.as_ref();
+    assert_eq!(*line, Some(3));
+    assert_eq!(suggestion.as_deref(), Some("tools.aider.timeout_sec"));
     let message = error.to_string();
     assert!(
-        message.starts_with(".pipeline/config.yaml: tools.aider"),
+        message.starts_with(".pipeline/config.yaml: unknown key `tools.aider.timeout` at line 3 column 5; did you mean `tools.aider.timeout_sec`?"),
         "{message}"
     );
-    assert!(message.contains("unknown field `timeout`"), "{message}");
 }
 
 #[test]
