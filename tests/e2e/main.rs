@@ -28,4 +28,5 @@ mod secrets;
 mod signals;
 mod states;
 mod tool_selection;
+mod traps;
 mod uncommitted;

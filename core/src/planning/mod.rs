@@ -15,5 +15,5 @@ mod plan_render;
 #[cfg(test)]
 mod plan_properties;
 
-pub use plan::{Exclusion, Plan, PlanError};
+pub use plan::{Exclusion, ImplicitEdge, Plan, PlanError};
 pub use plan_render::{PlanFormat, render_plan, write_plan};
