@@ -200,3 +200,19 @@ fn the_summary_suggests_no_logs_for_skipped_steps() {
         "{out}"
     );
 }
+
+#[test]
+fn the_summary_says_why_a_step_without_a_usable_tool_never_ran() {
+    let t = Test::new();
+    t.config("tools:\n  ghost:\n    kind: custom\n    command: pipeline-test-no-such-binary\n");
+    let ws = t.workstream(
+        "ws.json",
+        r#"[{"id": "haunted", "tool": "ghost", "tasks": ["Do it"]}]"#,
+    );
+    let r = t.run(&ws, "ghostly", 1).assert_code(1);
+    let out = r.stdout();
+    assert_eq!(t.step_status("ghostly", "haunted")["attempts"], 0);
+    assert!(out.contains("Failed before it ran: haunted"), "{out}");
+    assert!(out.contains("install the tool"), "{out}");
+    assert!(!out.contains("pipeline logs"), "{out}");
+}
