@@ -274,7 +274,27 @@ fn print_summary(summary: &RunSummary, repo: &RepoArgs) {
     out(&summary_text(summary, repo));
 }
 
-/// The human-readable end of a run: counts, result branch, failed steps, what next.
+/// `1 step`, `2 steps`: `n` and `noun`, plural unless `n` is 1.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// What to do about a step that failed before its first attempt, from its recorded
+/// error: install or choose a tool when none was usable; otherwise fix what the error
+/// names (a merge conflict's error carries its own hint).
+fn never_ran_advice(error: &str) -> &'static str {
+    if error.starts_with("no usable tool") {
+        "install the tool or give the step another one (`pipeline tools` lists what is \
+         installed), then resume"
+    } else if error.contains("conflicts in") {
+        "do what the hint above says, then resume"
+    } else {
+        "fix what the error names, then resume"
+    }
+}
+
+/// The human-readable end of a run: counts, result branch, failed steps (with their
+/// logs, or why they never ran), skipped steps, what next.
 fn summary_text(summary: &RunSummary, repo: &RepoArgs) -> String {
     let mut text = String::new();
     let secs = summary.duration_ms as f64 / 1000.0;
@@ -317,16 +337,48 @@ fn summary_text(summary: &RunSummary, repo: &RepoArgs) -> String {
             .iter()
             .filter(|s| s.status == StepStatus::Failed)
         {
-            let _ = writeln!(
-                text,
-                "\nFailed: {}\n  {}",
-                s.id,
-                s.error.as_deref().unwrap_or("").replace('\n', "\n  ")
-            );
-            let _ = writeln!(text, "  logs: pipeline logs {} {}", summary.run_id, s.id);
+            let error = s.error.as_deref().unwrap_or("").replace('\n', "\n  ");
+            if s.attempts == 0 {
+                // It failed before any attempt (no usable tool, its inputs conflict): it
+                // has no logs, so say why it never ran and what to do instead.
+                let _ = writeln!(text, "\nFailed before it ran: {}\n  {error}", s.id);
+                let _ = writeln!(
+                    text,
+                    "  it never started, so it has no logs; {}",
+                    never_ran_advice(s.error.as_deref().unwrap_or(""))
+                );
+            } else {
+                let _ = writeln!(text, "\nFailed: {}\n  {error}", s.id);
+                let _ = writeln!(text, "  logs: pipeline logs {} {}", summary.run_id, s.id);
+            }
             if let Some(wt) = &s.worktree {
                 let _ = writeln!(text, "  worktree kept: {wt}");
             }
+        }
+        let skipped: Vec<&str> = status
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Skipped)
+            .map(|s| s.id.as_str())
+            .collect();
+        if !skipped.is_empty() {
+            let _ = writeln!(
+                text,
+                "\nSkipped (never ran, no logs): {} ({})\n  {} on a step that failed; \
+                 {} when the run is resumed after that step is fixed",
+                count(skipped.len(), "step"),
+                skipped.join(", "),
+                if skipped.len() == 1 {
+                    "it depends"
+                } else {
+                    "they depend"
+                },
+                if skipped.len() == 1 {
+                    "it runs"
+                } else {
+                    "they run"
+                },
+            );
         }
     }
     match summary.status {

@@ -58,7 +58,10 @@ fn conflicting_inputs_fail_the_dependent_naming_the_paths() {
     let join = t.step_status("conflict", "join");
     assert_eq!(join["status"], "failed");
     let err = join["error"].as_str().unwrap();
-    assert!(err.contains("conflicts in: shared.txt"), "{err}");
+    assert!(
+        err.contains("conflicts in 1 file:\n  shared.txt: changed by steps left and right"),
+        "{err}"
+    );
     assert_eq!(t.step_status("conflict", "left")["status"], "completed");
 }
 

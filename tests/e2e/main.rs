@@ -30,4 +30,5 @@ mod secrets;
 mod signals;
 mod states;
 mod tool_selection;
+mod traps;
 mod uncommitted;

@@ -42,7 +42,8 @@ fn json_plan_follows_the_interface_contract() {
         v["waves"],
         serde_json::json!([
             ["setup"],
-            ["api", "web", "docs"],
+            ["api", "docs"],
+            ["web"],
             ["release/build"],
             ["release/notes"],
             ["release/_acceptance"]
@@ -53,18 +54,64 @@ fn json_plan_follows_the_interface_contract() {
         serde_json::json!([
             "setup",
             "api",
+            "web",
             "release/build",
             "release/notes",
             "release/_acceptance"
         ])
     );
+    // api and web declare overlapping scopes: web starts from api's result (an implicit
+    // edge), so they no longer merely exclude each other.
     let excl = v["exclusions"].as_array().unwrap();
+    assert!(!excl.iter().any(|e| e["a"] == "api"), "{excl:?}");
+    let edges = v["edges"].as_array().unwrap();
     assert!(
-        excl.iter().any(|e| e["a"] == "api"
-            && e["b"] == "web"
-            && e["reason"] == "overlapping files_scope"),
-        "{excl:?}"
+        edges.iter().any(|e| e["from"] == "api"
+            && e["to"] == "web"
+            && e["implicit"] == true
+            && e["reason"] == "overlapping files_scope src/api/ and src/"),
+        "{edges:?}"
     );
+    assert_eq!(api["tool"], "aider");
+}
+
+/// A small workstream with an implicit edge: `b`'s scope overlaps `a`'s and nothing
+/// orders them.
+const OVERLAP: &str = r#"[
+  {"id": "setup", "command": "true"},
+  {"id": "a", "depends_on": ["setup"], "tool": "aider", "tasks": ["Edit x"], "files_scope": ["src/x.py"]},
+  {"id": "b", "depends_on": ["setup"], "command": "echo \"b\" > src/x.py", "files_scope": ["src/"]}
+]"#;
+
+/// `pipeline plan OVERLAP` in `format`, with the temporary directory replaced by `[TMP]`.
+fn overlap_plan(format: &str) -> String {
+    let t = Test::new();
+    let f = t.workstream("overlap.json", OVERLAP);
+    let out = t
+        .pipeline(&["plan", f.to_str().unwrap(), "--format", format])
+        .assert_ok()
+        .stdout();
+    let root = t.repo.parent().unwrap().to_string_lossy().into_owned();
+    out.replace(&root, "[TMP]")
+}
+
+#[test]
+fn implicit_edge_text() {
+    insta::assert_snapshot!("implicit_edge_text", overlap_plan("text"));
+}
+
+#[test]
+fn implicit_edge_json() {
+    insta::assert_snapshot!("implicit_edge_json", overlap_plan("json"));
+}
+
+#[test]
+fn implicit_edge_dot() {
+    let dot = overlap_plan("dot");
+    // A real DOT line break inside the label, not an escaped backslash.
+    assert!(dot.contains(r#"[label="a\ntool aider""#), "{dot}");
+    assert!(!dot.contains(r#"\\n"#), "{dot}");
+    insta::assert_snapshot!("implicit_edge_dot", dot);
 }
 
 #[test]
@@ -80,7 +127,11 @@ fn dot_plan() {
         out.contains(r#""setup" -> "api" [color=red, penwidth=2];"#),
         "{out}"
     );
-    assert!(out.contains(r#""setup" -> "web";"#), "{out}");
+    assert!(out.contains(r#""setup" -> "docs";"#), "{out}");
+    assert!(
+        out.contains(r#""api" -> "web" [style=dashed, label="implicit: overlapping files_scope src/api/ and src/"];"#),
+        "{out}"
+    );
 }
 
 #[test]

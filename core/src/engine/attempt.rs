@@ -21,7 +21,10 @@ use super::run_context::RunContext;
 use super::step_error::StepError;
 use super::step_error_text;
 use super::tool_choice::ChosenTool;
-use crate::git::{ChangeKind, ChangeTracker, blocking, commit_staged, stage_worktree_changes};
+use crate::git::{
+    ChangeKind, ChangeTracker, blocking, commit_staged, snapshot_uncommitted,
+    stage_worktree_changes,
+};
 use crate::model::{FileScope, Isolation, Step, StepKind};
 use crate::state::{AttemptResult, Event, TestResult};
 
@@ -127,6 +130,26 @@ pub(crate) async fn run_attempt(
         ..OutputLimits::default()
     };
 
+    // A read_only step in the main checkout: what the checkout holds before, to find what
+    // the tool and tests changed (a worktree is compared with its start commit instead).
+    let main_checkout = cwd == ctx.workspace.repo_root.as_path();
+    let before = if step.read_only && step.kind == StepKind::Task && main_checkout {
+        let repo = ctx.repo.clone();
+        Some(
+            blocking(move || snapshot_uncommitted(&repo))
+                .await
+                .map_err(|e| {
+                    plain_failure(
+                        Stage::Commit,
+                        format!("cannot record the checkout before a read_only step: {e}"),
+                        "git",
+                    )
+                })?,
+        )
+    } else {
+        None
+    };
+
     let mut usage = None;
     if let Some(tool) = tool {
         let prompt_file = ctx
@@ -228,6 +251,47 @@ pub(crate) async fn run_attempt(
         .await
         .map_err(|f| f.with_usage(usage.clone()))?;
 
+    // A read_only step has no result commit of its own: its result is its start (its
+    // dependencies' merge), and any change it made is its failure.
+    if step.read_only && step.kind == StepKind::Task {
+        let changed = match before {
+            Some(before) => {
+                let repo = ctx.repo.clone();
+                blocking(move || {
+                    let after = snapshot_uncommitted(&repo)?;
+                    repo.changed_between(before, after)
+                })
+                .await
+            }
+            None => {
+                let wt = cwd.to_path_buf();
+                blocking(move || stage_worktree_changes(&wt, tracker.as_ref(), start))
+                    .await
+                    .map(|staged| staged.changes.iter().map(describe_change).collect())
+            }
+        }
+        .map_err(|e| {
+            plain_failure(
+                Stage::Scope,
+                format!("cannot list what the read_only step changed: {e}"),
+                "read-only-check",
+            )
+        })?;
+        if !changed.is_empty() {
+            return Err(plain_failure(
+                Stage::Scope,
+                read_only_violation(step, &changed),
+                "read-only-check",
+            ));
+        }
+        return Ok(Success {
+            commit: start,
+            usage,
+            tests,
+            changed: Vec::new(),
+        });
+    }
+
     // OpenSpec progress: tick the step's tasks in its change's tasks.md (part of its commit;
     // pipeline's own change, so exempt from the scope check).
     let mut exempt: Option<String> = None;
@@ -277,11 +341,7 @@ pub(crate) async fn run_attempt(
         let outside: Vec<String> = changes
             .iter()
             .filter(|c| !scope.allows(&c.path) && exempt.as_deref() != Some(c.path.as_str()))
-            .map(|c| match c.change {
-                ChangeKind::Added => format!("{} (added)", c.path),
-                ChangeKind::Deleted => format!("{} (deleted)", c.path),
-                ChangeKind::Modified => format!("{} (modified)", c.path),
-            })
+            .map(describe_change)
             .collect();
         if !outside.is_empty() {
             let error = format!(
@@ -316,6 +376,29 @@ pub(crate) async fn run_attempt(
         tests,
         changed,
     })
+}
+
+/// `path (added)`, `path (deleted)` or `path (modified)`.
+fn describe_change(c: &crate::git::ChangedPath) -> String {
+    match c.change {
+        ChangeKind::Added => format!("{} (added)", c.path),
+        ChangeKind::Deleted => format!("{} (deleted)", c.path),
+        ChangeKind::Modified => format!("{} (modified)", c.path),
+    }
+}
+
+/// The error of a read_only step that left `changed` files (issue #11: a read_only step
+/// must leave its checkout as it found it; it has no result commit to carry changes).
+fn read_only_violation(step: &Step, changed: &[String]) -> String {
+    format!(
+        "read_only step `{}` changed {} file{}: {}\n  hint: a read_only step must leave its \
+         checkout unchanged; write scratch files under $TMPDIR, or remove \"read_only\": true \
+         (with \"isolation\": \"worktree\") if the step is meant to change files",
+        step.id,
+        changed.len(),
+        if changed.len() == 1 { "" } else { "s" },
+        changed.join(", ")
+    )
 }
 
 async fn run_acceptance_tests(

@@ -39,7 +39,9 @@
 //! | `scheduler.rs` | the ready queue, `--jobs`, exclusions, skips, kept checkpoints |
 //! | `job_slots.rs` | `--jobs` slots lent while a step waits |
 //! | `step_lifecycle.rs` | one step's life as one forward trip (diagram inside) |
-//! | `attempt.rs` | one attempt: tool, acceptance tests, scope check, commit |
+//! | `attempt.rs` | one attempt: tool, acceptance tests, scope check (read_only check), commit |
+//! | `merge_conflict.rs` | a merge conflict explained: files, the steps that touched them, the fix |
+//! | `scope_overlap.rs` | `scope_overlap: error`: overlapping unordered scopes refused |
 //! | `next_action.rs` | the decision after a failed attempt (pure) |
 //! | `tool_choice.rs` | candidates, breakers, fallbacks (pure rule + waits) |
 //! | `waits.rs` | backoff, rate-limit, breaker and tool-limit waits |
@@ -61,6 +63,7 @@ mod containment;
 mod engine_error;
 mod failure_text;
 mod job_slots;
+mod merge_conflict;
 mod next_action;
 mod orphans;
 mod prompts;
@@ -75,6 +78,7 @@ mod run_journal;
 mod run_options;
 mod run_secrets;
 mod scheduler;
+mod scope_overlap;
 mod spec_references;
 mod step_error;
 mod step_lifecycle;

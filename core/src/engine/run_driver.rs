@@ -18,10 +18,12 @@ use std::time::Instant;
 use pipeline_adapters::ToolRegistry;
 use tokio_util::sync::CancellationToken;
 
+use super::merge_conflict::{conflict_authors, conflict_text};
 use super::run_context::RunContext;
 use super::run_journal::RunJournal;
 use super::run_secrets::known_secrets;
 use super::scheduler::{Final, PriorStep, Schedule, schedule};
+use super::scope_overlap::check_scope_overlap;
 use super::spec_references::resolve_spec_references;
 use super::{
     EngineError, Reporter, RunOptions, UnfinishedPolicy, Workspace, check_run_id, generate_run_id,
@@ -113,6 +115,7 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
         .map_err(EngineError::Invalid)?;
     let plan = Plan::build(&set)?;
+    check_scope_overlap(&set, &plan, &workspace.state_dir.join("config.yaml"))?;
     let workstream_key = workstream_key(paths);
     let errors = RecoveryConfig::new(&registry, &plugin_dirs(&workspace.repo_root))?;
     let spec_texts =
@@ -154,6 +157,7 @@ pub fn load_and_plan(
         .map_err(EngineError::Invalid)?;
     resolve_spec_references(&set, &root).map_err(EngineError::Invalid)?;
     let plan = Plan::build(&set)?;
+    check_scope_overlap(&set, &plan, &config)?;
     Ok((set, plan))
 }
 
@@ -237,7 +241,7 @@ pub async fn run_workstreams(
     record_in_chunks(
         &journal,
         changes,
-        step_added_events(&prepared.set, |_| true),
+        step_added_events(&prepared.set, &prepared.plan, |_| true),
     )?;
     drive(
         prepared,
@@ -394,7 +398,7 @@ async fn resume_prepared(
     record_in_chunks(
         &journal,
         changes,
-        step_added_events(&prepared.set, |id| !prior.contains_key(id)),
+        step_added_events(&prepared.set, &prepared.plan, |id| !prior.contains_key(id)),
     )?;
     drive(
         prepared,
@@ -437,18 +441,27 @@ fn record_in_chunks(
 }
 
 /// `step_added` for each step of `set` that `wanted` accepts (by id), in plan order.
+/// `depends_on` lists every dependency the step waits for in `plan`: the declared ones,
+/// then the implicit ones (overlapping scopes), so `status` shows what it waited for.
+/// The definition hash covers only the declared ones: an implicit edge changes the
+/// step's input commits instead, which resume compares with its checkpoint.
 fn step_added_events<'a>(
     set: &'a WorkstreamSet,
+    plan: &'a Plan,
     wanted: impl Fn(&str) -> bool + 'a,
 ) -> impl Iterator<Item = Event> + 'a {
     set.steps
         .iter()
-        .filter(move |s| wanted(s.id.as_str()))
-        .map(|s| Event::StepAdded {
+        .enumerate()
+        .filter(move |(_, s)| wanted(s.id.as_str()))
+        .map(|(i, s)| Event::StepAdded {
             step: s.id.to_string(),
             workstream: s.workstream.clone(),
             definition_hash: s.definition_hash.clone(),
-            depends_on: s.depends_on.iter().map(|d| d.to_string()).collect(),
+            depends_on: plan.deps[i]
+                .iter()
+                .map(|&d| set.steps[d].id.to_string())
+                .collect(),
         })
 }
 
@@ -547,6 +560,7 @@ async fn drive(
         let branch = format!("pipeline/{run_id}");
         let message = format!("pipeline: result of run {run_id}");
         let b = branch.clone();
+        let heads = commits.clone();
         match blocking(move || {
             let merged = r.merge_commits(&commits, &message)?;
             r.set_branch(&b, merged)?;
@@ -559,9 +573,10 @@ async fn drive(
                 result_commit = Some(oid.to_string());
             }
             Err(GitError::MergeConflict { paths }) => {
-                result_error = Some(format!(
-                    "the results of the completed steps conflict when merged, in: {}",
-                    paths.join(", ")
+                let authors = conflict_authors(&ctx, &heads, &paths).await;
+                result_error = Some(conflict_text(
+                    "the results of the completed steps conflict when merged",
+                    &authors,
                 ));
             }
             Err(e) => result_error = Some(format!("cannot build the result branch: {e}")),

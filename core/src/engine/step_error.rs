@@ -18,12 +18,10 @@ pub(crate) enum StepError {
 /// A step failure outside an attempt (before or between attempts).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StepFailure {
-    /// Its dependencies' results conflict.
-    #[error("merging the results of its dependencies conflicts in: {}", .paths.join(", "))]
-    InputConflict {
-        /// Conflicting paths.
-        paths: Vec<String>,
-    },
+    /// Its dependencies' results conflict: the message names the files, the steps that
+    /// touched each and the fix ([`super::merge_conflict::conflict_text`]).
+    #[error("{0}")]
+    InputConflict(String),
     /// Merging its dependencies' results failed otherwise.
     #[error("cannot merge the results of its dependencies: {0}")]
     InputMerge(#[source] Box<GitError>),

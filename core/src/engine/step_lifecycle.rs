@@ -36,6 +36,7 @@ use std::time::{Instant, SystemTime};
 use git2::Oid;
 
 use super::attempt::{Failure, Success, run_attempt};
+use super::merge_conflict::{conflict_authors, conflict_text};
 use super::next_action::{FailedAttempt, NextAction, Recovery, Stage, next_action};
 use super::run_context::RunContext;
 use super::step_error::{StepError, StepFailure};
@@ -74,6 +75,7 @@ pub(crate) async fn execute_step(
     first_attempt: u32,
 ) -> StepResult {
     let mut life = StepLife {
+        idx,
         step: &ctx.set.steps[idx],
         ctx: &ctx,
         started: Instant::now(),
@@ -90,11 +92,14 @@ pub(crate) async fn execute_step(
 /// The state of one step's trip.
 struct StepLife<'a> {
     ctx: &'a Arc<RunContext>,
+    /// Its position in the plan.
+    idx: usize,
     step: &'a Step,
     started: Instant,
     /// The number the next attempt gets.
     next_attempt: u32,
-    /// The step's worktree while it has one (`isolation: worktree`).
+    /// The step's worktree while it has one (`isolation: worktree`, or the temporary
+    /// checkout of a read_only step with `isolation: none` and dependencies).
     worktree: Option<Worktree>,
 }
 
@@ -247,16 +252,20 @@ impl StepLife<'_> {
             return Ok(*only);
         }
         let repo = self.ctx.repo.clone();
-        let inputs = inputs.to_vec();
+        let heads = inputs.to_vec();
         let message = format!("pipeline: merge inputs of {}", self.id());
-        blocking(move || repo.merge_commits(&inputs, &message))
-            .await
-            .map_err(|e| {
-                StepError::Failed(match e {
-                    GitError::MergeConflict { paths } => StepFailure::InputConflict { paths },
-                    other => StepFailure::InputMerge(Box::new(other)),
-                })
-            })
+        match blocking(move || repo.merge_commits(&heads, &message)).await {
+            Ok(start) => Ok(start),
+            Err(GitError::MergeConflict { paths }) => {
+                let authors = conflict_authors(self.ctx, inputs, &paths).await;
+                Err(StepFailure::InputConflict(conflict_text(
+                    "merging the results of its dependencies conflicts",
+                    &authors,
+                ))
+                .into())
+            }
+            Err(other) => Err(StepFailure::InputMerge(Box::new(other)).into()),
+        }
     }
 
     /// Resumed in the middle of a backoff or rate-limit wait (the process was killed
@@ -287,20 +296,25 @@ impl StepLife<'_> {
         Ok(sleep_until(self.ctx, until).await)
     }
 
-    /// A worktree at `start` for an isolated step (from the run's pool).
+    /// A worktree at `start` for an isolated step (from the run's pool). A read_only step
+    /// with `isolation: none` and dependencies gets one too: the main checkout does not
+    /// hold its dependencies' results, `start` does (issue #11). It is a checkout of
+    /// `start` like any other; the read_only check refuses any change left in it, and the
+    /// pool removes it when the run ends.
     async fn prepare_worktree(&self, start: Oid) -> Result<Option<Worktree>, StepError> {
-        match self.step.isolation {
-            Isolation::Worktree => {
-                let pool = self.ctx.pool.clone();
-                let path = self.id().to_string();
-                let branch = format!("pipeline-steps/{}/{}", self.ctx.run_id, self.id());
-                let worktree = blocking(move || pool.acquire(&path, &branch, start))
-                    .await
-                    .map_err(|e| StepFailure::Worktree(Box::new(e)))?;
-                Ok(Some(worktree))
-            }
-            Isolation::None => Ok(None),
+        let temporary_checkout = self.step.isolation == Isolation::None
+            && self.step.read_only
+            && !self.ctx.plan.deps[self.idx].is_empty();
+        if self.step.isolation == Isolation::None && !temporary_checkout {
+            return Ok(None);
         }
+        let pool = self.ctx.pool.clone();
+        let path = self.id().to_string();
+        let branch = format!("pipeline-steps/{}/{}", self.ctx.run_id, self.id());
+        let worktree = blocking(move || pool.acquire(&path, &branch, start))
+            .await
+            .map_err(|e| StepFailure::Worktree(Box::new(e)))?;
+        Ok(Some(worktree))
     }
 
     /// A new attempt of the same tool (or the next tool of the chain) starts clean: the

@@ -64,6 +64,7 @@ mod branch;
 mod change_feed;
 mod changes;
 mod commit;
+mod commit_diff;
 mod durable_writes;
 mod git_error;
 mod merge;
@@ -90,6 +91,7 @@ pub use changes::{
     ChangeKind, ChangedPath, StagedChanges, changed_paths, stage_changes, stage_worktree_changes,
 };
 pub use commit::{commit_staged, commit_worktree};
+pub use commit_diff::{ConflictingPath, StepChange};
 pub use durable_writes::{durable_writes, set_durable_writes};
 pub use git_error::GitError;
 pub use repository::{CommitCheck, Repository};

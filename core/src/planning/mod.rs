@@ -5,9 +5,12 @@
 //! (a step's wave is one more than its deepest dependency); the critical path is the longest
 //! dependency chain counted in steps (step durations are unknown before a run); a step's
 //! priority is the length of the longest chain from it to a sink, so ready steps on the
-//! critical path start first. Two steps exclude each other (never run at the same time) when
-//! they share a `conflict_group`, when their declared `files_scope`s overlap, or when either
-//! says `parallel_ok: false`.
+//! critical path start first. Two steps whose declared `files_scope`s overlap and that no
+//! path in the DAG orders get an implicit edge (the later-declared one depends on the
+//! earlier one, [`ImplicitEdge`]), so the later one starts from the earlier one's result
+//! instead of conflicting with it when merged (issue #11). Two steps exclude each other
+//! (never run at the same time) when they share a `conflict_group`, when their declared
+//! `files_scope`s overlap, or when either says `parallel_ok: false`.
 
 mod plan;
 mod plan_render;
@@ -15,5 +18,5 @@ mod plan_render;
 #[cfg(test)]
 mod plan_properties;
 
-pub use plan::{Exclusion, Plan, PlanError};
+pub use plan::{Exclusion, ImplicitEdge, Plan, PlanError};
 pub use plan_render::{PlanFormat, render_plan, write_plan};

@@ -222,6 +222,26 @@ fn expected_conflict(dag: &Dag, a: usize, b: usize) -> Option<String> {
     None
 }
 
+/// The DAG with the planner's implicit edges, by their definition: for each step in file
+/// order, each earlier step nearest first whose scope overlaps its own gets an edge to
+/// it unless the DAG built so far already orders the two.
+fn with_implicit_edges(dag: &Dag) -> Dag {
+    let mut out = dag.clone();
+    for b in 0..dag.deps.len() {
+        for a in (0..b).rev() {
+            let overlap = match (&dag.scope[a], &dag.scope[b]) {
+                (Some(x), Some(y)) => x.iter().any(|p| y.iter().any(|q| entries_overlap(p, q))),
+                _ => false,
+            };
+            if overlap && !depends_on(&out, a, b) && !depends_on(&out, b, a) {
+                out.deps[b].insert(a);
+            }
+        }
+    }
+    out
+}
+
+/// The plan of the DAG as declared (its steps' `depends_on`).
 fn plan_of(dag: &Dag) -> (WorkstreamSet, Plan) {
     let set = workstream_set(dag);
     let plan = match Plan::build(&set) {
@@ -239,6 +259,7 @@ proptest! {
     #[test]
     fn waves_are_topological(dag in dag()) {
         let (_, plan) = plan_of(&dag);
+        let dag = with_implicit_edges(&dag);
         let expected = expected_waves(&dag);
         prop_assert_eq!(&plan.wave_of, &expected);
         for (i, deps) in dag.deps.iter().enumerate() {
@@ -259,6 +280,7 @@ proptest! {
     #[test]
     fn priorities_are_longest_chains_to_a_sink(dag in dag()) {
         let (_, plan) = plan_of(&dag);
+        let dag = with_implicit_edges(&dag);
         let expected = expected_priorities(&dag);
         prop_assert_eq!(&plan.priority, &expected);
         let longest = expected.iter().copied().max().unwrap_or(0) as usize;
@@ -272,10 +294,13 @@ proptest! {
         prop_assert!(dependents(&dag)[last].is_empty(), "ends at a sink");
     }
 
-    /// The plan's adjacency is the DAG's, in both directions.
+    /// The plan's adjacency is the DAG's with its implicit edges, in both directions, and
+    /// the plan lists exactly those implicit edges.
     #[test]
     fn adjacency_matches_the_dependencies(dag in dag()) {
         let (_, plan) = plan_of(&dag);
+        let declared = dag.clone();
+        let dag = with_implicit_edges(&dag);
         let down = dependents(&dag);
         for (i, (expected_deps, expected_dependents)) in dag.deps.iter().zip(&down).enumerate() {
             let deps: BTreeSet<usize> = plan.deps[i].iter().copied().collect();
@@ -284,13 +309,21 @@ proptest! {
             prop_assert_eq!(&dependents, expected_dependents);
             prop_assert_eq!(plan.deps[i].len(), deps.len());
         }
+        let implicit: BTreeSet<(usize, usize)> =
+            plan.implicit.iter().map(|e| (e.earlier, e.later)).collect();
+        let expected: BTreeSet<(usize, usize)> = (0..dag.deps.len())
+            .flat_map(|i| dag.deps[i].difference(&declared.deps[i]).map(move |&d| (d, i)))
+            .collect();
+        prop_assert_eq!(implicit, expected);
     }
 
     /// Exclusion is symmetric and follows its definition; the listed exclusions are exactly
-    /// the pairs that conflict through a group or scopes and that the DAG does not order.
+    /// the pairs that conflict through a group or scopes and that the DAG (with its
+    /// implicit edges) does not order: overlapping scopes never remain unordered.
     #[test]
     fn exclusions_are_symmetric_and_complete(dag in dag()) {
         let (set, plan) = plan_of(&dag);
+        let dag = with_implicit_edges(&dag);
         let n = dag.deps.len();
         let mut expected = Vec::new();
         for a in 0..n {

@@ -1,5 +1,10 @@
 //! Rendering a plan as text (for people), JSON (for scripts; the issue #2 interface
 //! contract: `steps[]` with `id` and `depends_on`, `waves`, `critical_path`) or Graphviz DOT.
+//!
+//! Implicit edges (steps ordered because their declared scopes overlap, issue #11) are
+//! shown as such in every format: a line `b after a (implicit: overlapping files_scope
+//! src/x.py)` in text, `edges[]` entries with `"implicit": true` and the reason in JSON
+//! (`steps[].depends_on` stays the declared list), dashed labelled edges in DOT.
 
 use std::fmt;
 use std::io;
@@ -13,6 +18,36 @@ pub enum PlanFormat {
     Text,
     Json,
     Dot,
+}
+
+/// What runs, for JSON: `tool` (a profile name), `capability` or `command` (the shell
+/// command as written); none of them for a step of acceptance tests only.
+#[derive(serde::Serialize, Default)]
+struct JsonTool<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capability: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a str>,
+}
+
+fn json_tool(s: &Step) -> JsonTool<'_> {
+    match &s.tool {
+        ToolChoice::Shell(c) => JsonTool {
+            command: Some(c.as_str()),
+            ..JsonTool::default()
+        },
+        ToolChoice::Profile(p) => JsonTool {
+            tool: Some(p.as_str()),
+            ..JsonTool::default()
+        },
+        ToolChoice::Capability(c) => JsonTool {
+            capability: Some(c.as_str()),
+            ..JsonTool::default()
+        },
+        ToolChoice::None => JsonTool::default(),
+    }
 }
 
 fn tool_label(s: &Step) -> String {
@@ -118,8 +153,14 @@ fn render_text(set: &WorkstreamSet, plan: &Plan, out: &mut dyn fmt::Write) -> fm
             let s = &set.steps[i];
             let mark = if on_path[i] { "*" } else { " " };
             write!(out, " {mark} {:width$}  {}", s.id.as_str(), tool_label(s))?;
-            if !s.depends_on.is_empty() {
-                let deps: Vec<&str> = s.depends_on.iter().map(|d| d.as_str()).collect();
+            let mut deps: Vec<String> = s.depends_on.iter().map(|d| d.to_string()).collect();
+            deps.extend(
+                plan.implicit
+                    .iter()
+                    .filter(|e| e.later == i)
+                    .map(|e| format!("{} (implicit)", set.steps[e.earlier].id)),
+            );
+            if !deps.is_empty() {
                 write!(out, "  <- {}", deps.join(", "))?;
             }
             out.write_char('\n')?;
@@ -131,6 +172,21 @@ fn render_text(set: &WorkstreamSet, plan: &Plan, out: &mut dyn fmt::Write) -> fm
         .map(|&i| set.steps[i].id.as_str())
         .collect();
     writeln!(out, "\nCritical path (*): {}", path.join(" -> "))?;
+    if !plan.implicit.is_empty() {
+        writeln!(
+            out,
+            "\nImplicit order (declared scopes overlap, no path between them):"
+        )?;
+        for e in &plan.implicit {
+            writeln!(
+                out,
+                "  {} after {} (implicit: {})",
+                set.steps[e.later].id,
+                set.steps[e.earlier].id,
+                e.reason()
+            )?;
+        }
+    }
     let exclusions = plan.exclusions(set);
     if !exclusions.is_empty() {
         writeln!(out, "\nNever at the same time:")?;
@@ -160,7 +216,8 @@ fn write_json(set: &WorkstreamSet, plan: &Plan, out: &mut dyn io::Write) -> io::
         id: &'a StepId,
         workstream: &'a str,
         depends_on: &'a [StepId],
-        tool: String,
+        #[serde(flatten)]
+        tool: JsonTool<'a>,
         wave: usize,
         priority: u32,
         isolation: Isolation,
@@ -174,9 +231,19 @@ fn write_json(set: &WorkstreamSet, plan: &Plan, out: &mut dyn io::Write) -> io::
         file: &'a std::path::Path,
         steps: &'a [StepId],
     }
+    /// One edge of the DAG, dependency first; implicit ones say why.
+    #[derive(serde::Serialize)]
+    struct JsonEdge<'a> {
+        from: &'a StepId,
+        to: &'a StepId,
+        implicit: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    }
     #[derive(serde::Serialize)]
     struct JsonPlan<'a> {
         steps: Vec<JsonStep<'a>>,
+        edges: Vec<JsonEdge<'a>>,
         waves: Vec<Vec<&'a StepId>>,
         critical_path: Vec<&'a StepId>,
         exclusions: Vec<super::Exclusion>,
@@ -192,7 +259,7 @@ fn write_json(set: &WorkstreamSet, plan: &Plan, out: &mut dyn io::Write) -> io::
                 id: &s.id,
                 workstream: &s.workstream,
                 depends_on: &s.depends_on,
-                tool: tool_label(s),
+                tool: json_tool(s),
                 wave: plan.wave_of[i] + 1,
                 priority: plan.priority[i],
                 isolation: s.isolation,
@@ -203,6 +270,21 @@ fn write_json(set: &WorkstreamSet, plan: &Plan, out: &mut dyn io::Write) -> io::
                     .iter()
                     .map(|t| t.command.as_str())
                     .collect(),
+            })
+            .collect(),
+        edges: plan
+            .deps
+            .iter()
+            .enumerate()
+            .flat_map(|(i, deps)| deps.iter().map(move |&d| (d, i)))
+            .map(|(d, i)| {
+                let implicit = plan.implicit_edge(d, i);
+                JsonEdge {
+                    from: &set.steps[d].id,
+                    to: &set.steps[i].id,
+                    implicit: implicit.is_some(),
+                    reason: implicit.map(|e| e.reason()),
+                }
             })
             .collect(),
         waves: plan.waves.iter().map(|w| ids(w)).collect(),
@@ -223,7 +305,7 @@ fn write_json(set: &WorkstreamSet, plan: &Plan, out: &mut dyn io::Write) -> io::
 }
 
 fn render_dot(set: &WorkstreamSet, plan: &Plan, out: &mut dyn fmt::Write) -> fmt::Result {
-    let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let q = |s: &str| format!("\"{}\"", escape(s));
     out.write_str("digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n")?;
     let on_path: std::collections::HashSet<usize> = plan.critical_path.iter().copied().collect();
     for (i, s) in set.steps.iter().enumerate() {
@@ -232,20 +314,22 @@ fn render_dot(set: &WorkstreamSet, plan: &Plan, out: &mut dyn fmt::Write) -> fmt
         } else {
             ""
         };
-        writeln!(
-            out,
-            "  {} [label={}{}];",
-            q(s.id.as_str()),
-            q(&format!("{}\\n{}", s.id, tool_label(s))),
-            style
-        )?;
+        // `\n` inside a quoted DOT label is Graphviz's centred line break, so it is
+        // written unescaped between the two escaped lines.
+        let label = format!("\"{}\\n{}\"", escape(s.id.as_str()), escape(&tool_label(s)));
+        writeln!(out, "  {} [label={}{}];", q(s.id.as_str()), label, style)?;
     }
     for (i, s) in set.steps.iter().enumerate() {
         for &d in &plan.deps[i] {
-            let style = if on_path.contains(&i) && on_path.contains(&d) {
-                " [color=red, penwidth=2]"
+            let style = if let Some(e) = plan.implicit_edge(d, i) {
+                format!(
+                    " [style=dashed, label={}]",
+                    q(&format!("implicit: {}", e.reason()))
+                )
+            } else if on_path.contains(&i) && on_path.contains(&d) {
+                " [color=red, penwidth=2]".to_string()
             } else {
-                ""
+                String::new()
             };
             writeln!(
                 out,
@@ -257,6 +341,14 @@ fn render_dot(set: &WorkstreamSet, plan: &Plan, out: &mut dyn fmt::Write) -> fmt
         }
     }
     out.write_str("}\n")
+}
+
+/// `s` escaped for a quoted DOT string: backslashes and double quotes; a line break
+/// becomes a space (labels are one line each).
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace(['\n', '\r'], " ")
 }
 
 fn plural(n: usize) -> &'static str {
