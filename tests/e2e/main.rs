@@ -28,4 +28,5 @@ mod secrets;
 mod signals;
 mod states;
 mod tool_selection;
+mod typos;
 mod uncommitted;
