@@ -529,7 +529,7 @@ fn yaml_files_load_like_json_and_depend_on_each_other() {
         "next.yaml",
         "# a YAML workstream\nid: next\n_comment: skipped\ndepends_on: [base]\nsteps:\n  - id: a\n    command: echo a\n  - id: b\n    command: echo b\n    depends_on: [a]\n",
     );
-    let set = load(&[y.clone()]).unwrap_or_else(|e| panic!("{e}"));
+    let set = load(&[y]).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = set.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, vec!["next/a", "next/b", "base"]);
     assert_eq!(
