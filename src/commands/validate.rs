@@ -1,43 +1,51 @@
 //! `pipeline validate`: schema and semantic checks, notes for fields kept but not
-//! interpreted, and which steps will be serialised because their scopes overlap.
+//! interpreted, which steps will be serialised because their scopes overlap, and warnings
+//! for steps whose tool is not installed here. `--strict` makes every note and warning an
+//! error (exit code 2).
 
 use std::path::PathBuf;
 
-use pipeline_core::engine::{EngineError, load_and_plan};
-use pipeline_core::model::{ValidationDiagnostic, ValidationSeverity};
+use pipeline_core::engine::{EngineError, load_and_plan, open_repository};
+use pipeline_core::model::{
+    StepKind, ToolChoice, ValidationDiagnostic, ValidationSeverity, WorkstreamSet,
+};
 
 use super::exit;
 use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::{print_json, render_json};
 
-/// `pipeline validate`: checks `paths` and prints the notes and a summary (or JSON).
-/// Errors: invalid workstream files, with `--json` as a `{"valid": false, ...}` document on
-/// stdout, otherwise every diagnostic on stderr; other engine errors.
+/// `pipeline validate`: checks `paths` and prints the notes, the warnings and a summary
+/// (or JSON). With `strict`, any note or warning makes the files invalid.
+///
+/// Errors: invalid workstream files (or, with `strict`, notes or warnings), exit code 2:
+/// with `json` a `{"valid": false, "diagnostics": [...]}` document on stdout, otherwise
+/// every diagnostic on stderr; other engine errors.
 pub fn validate(
     paths: &[PathBuf],
-    _strict: bool,
+    strict: bool,
     json: bool,
     repo: &RepoArgs,
 ) -> Result<i32, CommandError> {
     let (set, plan) = match load_and_plan(paths, repo.repo.as_deref()) {
         Ok(p) => p,
-        Err(EngineError::Invalid(load)) if json => {
-            return Err(CommandError::Document {
-                json: render_json(
-                    &serde_json::json!({"valid": false, "diagnostics": load.diagnostics}),
-                )?,
-                code: exit::INVALID,
-            });
+        Err(EngineError::Invalid(mut load)) => {
+            if strict {
+                load.diagnostics.iter_mut().for_each(make_error);
+            }
+            if json {
+                return Err(invalid_document(&load.diagnostics)?);
+            }
+            return Err(EngineError::Invalid(load).into());
         }
         Err(e) => return Err(e.into()),
     };
-    let mut notes: Vec<ValidationDiagnostic> = set.notes.clone();
+    let mut findings: Vec<ValidationDiagnostic> = set.notes.clone();
     for e in plan.exclusions(&set) {
         let step = set.step(&e.a);
         let file = step.map(|s| s.file.to_path_buf()).unwrap_or_default();
         let pointer = step.map(|s| s.pointer.clone()).unwrap_or_default();
-        notes.push(
+        findings.push(
             ValidationDiagnostic::note(
                 file,
                 pointer,
@@ -49,19 +57,36 @@ pub fn validate(
             .with_step(e.a.to_string()),
         );
     }
+    findings.extend(uninstalled_tools(&set, repo));
+    if strict && !findings.is_empty() {
+        findings.iter_mut().for_each(make_error);
+        if json {
+            return Err(invalid_document(&findings)?);
+        }
+        let mut text: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        let n = findings.len();
+        text.push(format!(
+            "{n} error{} found (--strict: notes and warnings count as errors); nothing was run",
+            if n == 1 { "" } else { "s" }
+        ));
+        return Err(CommandError::Message {
+            text: text.join("\n"),
+            code: exit::INVALID,
+        });
+    }
     if json {
         print_json(&serde_json::json!({
             "valid": true,
             "workstreams": set.workstreams.len(),
             "steps": set.steps.len(),
             "files": set.files,
-            "diagnostics": notes,
+            "diagnostics": findings,
         }))?;
         return Ok(exit::OK);
     }
-    for n in notes
+    for n in findings
         .iter()
-        .filter(|n| n.severity == ValidationSeverity::Note)
+        .filter(|n| n.severity != ValidationSeverity::Error)
     {
         println!("{n}");
     }
@@ -75,4 +100,83 @@ pub fn validate(
         if set.files.len() == 1 { "" } else { "s" },
     );
     Ok(exit::OK)
+}
+
+/// `--strict`: a note or warning counts as an error.
+fn make_error(d: &mut ValidationDiagnostic) {
+    d.severity = ValidationSeverity::Error;
+}
+
+/// The `{"valid": false, ...}` document for `--json`, exit code 2.
+fn invalid_document(diagnostics: &[ValidationDiagnostic]) -> Result<CommandError, CommandError> {
+    Ok(CommandError::Document {
+        json: render_json(&serde_json::json!({"valid": false, "diagnostics": diagnostics}))?,
+        code: exit::INVALID,
+    })
+}
+
+/// One warning per step whose tool profile (`tool`), or every profile with its
+/// `capability`, has a command that is not found on `PATH`: the step would fail at run
+/// time without running anything. Uses the tool registry of the repository's
+/// `.pipeline/config.yaml` and `PIPELINE_TOOL_*` variables, as `pipeline run` and
+/// `pipeline tools` do; outside a git repository nothing can run, so nothing is checked.
+fn uninstalled_tools(set: &WorkstreamSet, repo: &RepoArgs) -> Vec<ValidationDiagnostic> {
+    let registry = match open_repository(repo.repo.as_deref(), None) {
+        Ok((_, _, registry)) => registry,
+        Err(e) => {
+            tracing::debug!("tool availability not checked: {e}");
+            return Vec::new();
+        }
+    };
+    let command_of = |name: &str| {
+        registry
+            .profile(name)
+            .map_or_else(|| name.to_string(), |p| p.command.clone())
+    };
+    let mut out = Vec::new();
+    for step in set.steps.iter().filter(|s| s.kind == StepKind::Task) {
+        let (what, missing): (String, Vec<&str>) = match &step.tool {
+            ToolChoice::Profile(name) => (format!("tool `{name}`"), vec![name.as_str()]),
+            ToolChoice::Capability(cap) => {
+                let names = registry.with_capability(cap);
+                if names.iter().any(|n| registry.is_installed(n)) {
+                    continue;
+                }
+                (format!("capability `{cap}`"), names)
+            }
+            ToolChoice::Shell(_) | ToolChoice::None => continue,
+        };
+        let missing: Vec<&str> = missing
+            .into_iter()
+            .filter(|n| !registry.is_installed(n))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let commands: Vec<String> = missing
+            .iter()
+            .map(|n| format!("`{}`", command_of(n)))
+            .collect();
+        let profiles: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
+        out.push(
+            ValidationDiagnostic::warning(
+                &step.file,
+                step.pointer.clone(),
+                format!(
+                    "step `{}` uses {what}, but {} not installed here (not found on PATH)",
+                    step.id,
+                    match commands.as_slice() {
+                        [one] => format!("its command {one} is"),
+                        many => format!("none of its commands {} is", many.join(", ")),
+                    }
+                ),
+            )
+            .with_step(step.id.to_string())
+            .with_hint(format!(
+                "install it, or set the `command` of tool {} in .pipeline/config.yaml (under `tools:`) to where it is; `pipeline tools` shows what is found",
+                profiles.join(", ")
+            )),
+        );
+    }
+    out
 }

@@ -323,7 +323,11 @@ fn devices_and_fifos_are_refused_at_once() {
     );
     // A FIFO in a given directory is not a workstream file of it, and never opened.
     let r = validate_with_deadline(&t, &t.ws_dir).assert_code(2);
-    assert!(r.stderr().contains("no top-level *.json"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("no top-level workstream file (*.json"),
+        "{}",
+        r.stderr()
+    );
     assert!(
         start.elapsed() < std::time::Duration::from_secs(15),
         "refused at once, not after reading: {:?}",

@@ -31,4 +31,5 @@ mod signals;
 mod states;
 mod tool_selection;
 mod traps;
+mod typos;
 mod uncommitted;

@@ -11,6 +11,7 @@
 use super::definition_hash::definition_hash;
 use super::id_hasher::IdMap;
 use super::semantic_checks::{check_cycles, closest};
+use super::step_placement::check_in_place_steps;
 use super::workstream_builder::{Drafts, WorkstreamDraft};
 use super::{Step, StepId, StepKind, ValidationDiagnostic, Workstream};
 
@@ -185,6 +186,7 @@ pub(crate) fn resolve_dependencies(
         step.definition_hash = definition_hash(step);
     }
     diags.extend(check_cycles(&steps));
+    diags.extend(check_in_place_steps(&steps));
 
     let workstreams = infos
         .into_iter()

@@ -1,6 +1,7 @@
-//! Which files make up a load: the given files, every top-level `*.json` of a given
-//! directory, and, when asked for, the sibling files of given files (the other top-level
-//! `*.json` of their directories, which `depends_on` may reach, as in the original tool).
+//! Which files make up a load: the given files, every top-level workstream file (`*.json`,
+//! `*.yaml`, `*.yml`) of a given directory, and, when asked for, the sibling files of given
+//! files (the other top-level workstream files of their directories, which `depends_on`
+//! may reach, as in the original tool; a JSON file may depend on a YAML one and back).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,19 +31,20 @@ pub(crate) fn discover_files(
             Ok(m) => m,
             Err(e) => {
                 diags.push(
-                    ValidationDiagnostic::error(given, "", format!("cannot read: {e}"))
-                        .with_hint("give a workstream file (.json) or a directory of them"),
+                    ValidationDiagnostic::error(given, "", format!("cannot read: {e}")).with_hint(
+                        "give a workstream file (.json, .yaml, .yml) or a directory of them",
+                    ),
                 );
                 continue;
             }
         };
         if meta.is_dir() {
-            let listed = json_files_in(given, diags);
+            let listed = workstream_files_in(given, diags);
             if listed.is_empty() {
                 diags.push(ValidationDiagnostic::error(
                     given,
                     "",
-                    "directory holds no top-level *.json workstream file",
+                    "directory holds no top-level workstream file (*.json, *.yaml, *.yml)",
                 ));
             }
             for f in listed {
@@ -56,7 +58,7 @@ pub(crate) fn discover_files(
                     .filter(|p| !p.as_os_str().is_empty())
                     .unwrap_or(Path::new("."));
                 // A sibling directory that cannot be listed only means fewer siblings.
-                for f in json_files_in(dir, &mut Vec::new()) {
+                for f in workstream_files_in(dir, &mut Vec::new()) {
                     files.add(f, false);
                 }
             }
@@ -85,8 +87,11 @@ impl FileList {
     }
 }
 
-/// Top-level `*.json` files of a directory, sorted by name.
-fn json_files_in(dir: &Path, diags: &mut Vec<ValidationDiagnostic>) -> Vec<PathBuf> {
+/// Extensions of workstream files: JSON and YAML.
+const WORKSTREAM_EXTENSIONS: &[&str] = &["json", "yaml", "yml"];
+
+/// Top-level workstream files (`*.json`, `*.yaml`, `*.yml`) of a directory, sorted by name.
+fn workstream_files_in(dir: &Path, diags: &mut Vec<ValidationDiagnostic>) -> Vec<PathBuf> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -101,7 +106,12 @@ fn json_files_in(dir: &Path, diags: &mut Vec<ValidationDiagnostic>) -> Vec<PathB
     let mut out: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| WORKSTREAM_EXTENSIONS.contains(&x))
+        })
         .collect();
     out.sort();
     out
@@ -114,7 +124,7 @@ mod tests {
     #[test]
     fn siblings_follow_their_given_file_and_given_wins() {
         let d = tempfile::tempdir().unwrap();
-        for name in ["a.json", "b.json", "c.json", "notes.txt"] {
+        for name in ["a.json", "b.yaml", "c.json", "d.yml", "notes.txt"] {
             std::fs::write(d.path().join(name), "{}").unwrap();
         }
         let c = d.path().join("c.json");
@@ -149,7 +159,8 @@ mod tests {
             vec![
                 ("c.json".to_string(), true),
                 ("a.json".to_string(), true),
-                ("b.json".to_string(), false)
+                ("b.yaml".to_string(), false),
+                ("d.yml".to_string(), false)
             ]
         );
     }

@@ -7,8 +7,8 @@
 //! as if selection had come first.
 //!
 //! Given files are read strictly: every problem is an error. A given directory is read
-//! strictly, every top-level `*.json` in it. The sibling files of a given file (the other
-//! top-level `*.json` of its directory, which the original tool also read so that
+//! strictly, every top-level `*.json`, `*.yaml` and `*.yml` in it. The sibling files of a
+//! given file (the other top-level workstream files of its directory, which the original tool also read so that
 //! `depends_on` can name workstreams of other files) are read only when a given workstream
 //! names a workstream that the given files do not define; then they are read leniently (a
 //! sibling that does not load is a note, and only if a dependency stays unknown), and each
@@ -35,8 +35,10 @@ pub struct LoadOptions<'a> {
 /// Loads the workstreams of `paths` (files or directories) and everything they depend on.
 ///
 /// Errors: a [`LoadError`] holding every diagnostic when any error was found: missing
-/// paths, unreadable files, invalid JSON (with line and column), schema violations (with
-/// JSON pointer), duplicate ids, unknown `depends_on` targets, dependency cycles (with the
+/// paths, unreadable files, invalid JSON or YAML (with line and column), schema violations
+/// (with JSON pointer), unknown fields (with the closest known one), a step with both
+/// `tool` and `command`, an in-place step with dependencies that is not `read_only`, a
+/// `read_only` step with a scope, duplicate ids, unknown `depends_on` targets, dependency cycles (with the
 /// cycle path), unknown tools or capabilities, absolute or `..` paths in scopes, empty
 /// workstreams. On success, notes are in [`WorkstreamSet::notes`].
 pub fn load_workstreams(
@@ -47,7 +49,7 @@ pub fn load_workstreams(
     if paths.is_empty() {
         diags.push(
             ValidationDiagnostic::error(".", "", "no workstream file or directory given")
-                .with_hint("pass a workstream file (.json) or a directory of them"),
+                .with_hint("pass a workstream file (.json, .yaml, .yml) or a directory of them"),
         );
         return Err(LoadError { diagnostics: diags });
     }

@@ -22,7 +22,9 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use super::loader_tests::catalog;
-use super::other_fields::{INFORMATIONAL, INTERPRETED};
+use super::other_fields::{
+    INFORMATIONAL, INTERPRETED, ORIGINAL_PHASE, ORIGINAL_WORKSTREAM, PHASE_FIELDS, WORKSTREAM_ONLY,
+};
 use super::{LoadOptions, WorkstreamSet, load_workstreams};
 use crate::planning::{Plan, PlanFormat, write_plan};
 
@@ -43,7 +45,11 @@ fn keys() -> Vec<&'static str> {
     ];
     INTERPRETED
         .iter()
+        .chain(WORKSTREAM_ONLY)
         .chain(INFORMATIONAL)
+        .chain(PHASE_FIELDS)
+        .chain(ORIGINAL_WORKSTREAM)
+        .chain(ORIGINAL_PHASE)
         .copied()
         .chain(extra)
         .collect()
@@ -301,8 +307,13 @@ fn file_text() -> impl Strategy<Value = Vec<u8>> {
 /// Loads `bytes` as a workstream file and, when it loads, plans it and renders the plan in
 /// every format, as `pipeline validate` and `pipeline plan` do.
 fn load_and_plan(bytes: &[u8]) -> Result<(), TestCaseError> {
+    load_and_plan_as(bytes, "w.json")
+}
+
+/// [`load_and_plan`] with the file named `name` (`.yaml` reads it as YAML).
+fn load_and_plan_as(bytes: &[u8], name: &str) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let path: PathBuf = dir.path().join("w.json");
+    let path: PathBuf = dir.path().join(name);
     std::fs::write(&path, bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let cat = catalog();
     let Ok(set) = load_workstreams(&[path], &LoadOptions { catalog: &cat }) else {
@@ -347,5 +358,12 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         load_and_plan(&bytes)?;
+    }
+
+    /// The same inputs read as YAML (JSON is nearly a subset of YAML, so the shaped ones
+    /// reach the same checks through the YAML parser) never panic either.
+    #[test]
+    fn yaml_files_never_panic(bytes in prop_oneof![file_text(), proptest::collection::vec(any::<u8>(), 0..400)]) {
+        load_and_plan_as(&bytes, "w.yaml")?;
     }
 }

@@ -388,15 +388,15 @@ fn local_step_and_phase_names_do_not_pull_in_siblings() {
 }
 
 #[test]
-fn comments_are_ignored_and_other_fields_are_noted_once() {
+fn comments_are_ignored_original_fields_noted_and_unknown_ones_refused() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(
+    let ok = write(
         d.path(),
         "w.json",
-        r#"{"id": "w", "_comment": "x", "owner": "me", "metadata": {"k": 1}, "tool": "aider",
-            "steps": [{"id": "a", "tasks": "t", "_why": "y", "labels": ["x"]}, {"id": "b", "tasks": ["u"], "depends_on": ["a"]}]}"#,
+        r#"{"id": "w", "_comment": "x", "$schema": "../schema/workstream.schema.json", "saga": {}, "metadata": {"k": 1}, "tool": "aider",
+            "steps": [{"id": "a", "tasks": "t", "_why": "y", "name": "A"}, {"id": "b", "tasks": ["u"], "depends_on": ["a"]}]}"#,
     );
-    let set = load(&[f]).unwrap_or_else(|e| panic!("{e}"));
+    let set = load(&[ok]).unwrap_or_else(|e| panic!("{e}"));
     let notes: Vec<(&str, &str)> = set
         .notes
         .iter()
@@ -404,22 +404,201 @@ fn comments_are_ignored_and_other_fields_are_noted_once() {
         .collect();
     assert_eq!(
         notes,
-        vec![
-            ("/owner", "field `owner` is not interpreted; kept as data"),
-            (
-                "/steps/0/labels",
-                "field `labels` is not interpreted; kept as data"
-            ),
-        ]
+        vec![("/saga", "field `saga` is not interpreted; kept as data")]
     );
     let a = set.step(&StepId::nested("w", "a")).unwrap();
     assert_eq!(a.tool, ToolChoice::Profile("aider".into()));
     assert_eq!(a.tasks, vec!["t"]);
+
+    let typo = write(
+        d.path(),
+        "typo.json",
+        r#"{"id": "t", "owner": "me", "tool": "aider",
+            "phases": [{"id": "p", "step": 1, "steps": [{"id": "a", "tasks": "t", "depend_on": ["b"], "acceptence_tests": ["true"]}]}],
+            "steps": [{"id": "b", "tasks": "t"}]}"#,
+    );
+    let found: Vec<(String, String)> = errors(load(&[typo]))
+        .iter()
+        .map(|e| (e.location.clone(), e.message.clone()))
+        .collect();
+    let expected = [
+        ("/owner", "unknown field `owner` in workstream `t`"),
+        (
+            "/phases/0/step",
+            "unknown field `step` in phase `t/p`; did you mean `steps`?",
+        ),
+        (
+            "/phases/0/steps/0/acceptence_tests",
+            "unknown field `acceptence_tests` in step `t/a`; did you mean `acceptance_tests`?",
+        ),
+        (
+            "/phases/0/steps/0/depend_on",
+            "unknown field `depend_on` in step `t/a`; did you mean `depends_on`?",
+        ),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(l, m)| (l.to_string(), m.to_string()))
+        .collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn a_step_with_tool_and_command_is_refused_naming_both() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "w.json",
+        r#"{"id": "w", "steps": [{"id": "a", "tool": "aider", "command": "make", "tasks": "t"}]}"#,
+    );
+    let text: Vec<String> = errors(load(&[f])).iter().map(|e| e.to_string()).collect();
+    insta::assert_snapshot!(
+        "tool_and_command",
+        text.join("\n")
+            .replace(&d.path().display().to_string(), "<dir>")
+    );
+}
+
+#[test]
+fn in_place_steps_with_dependencies_must_be_read_only() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "w.json",
+        r#"[{"id": "make", "command": "touch made.txt"},
+            {"id": "check", "command": "test -f made.txt", "isolation": "none", "depends_on": ["make"]}]"#,
+    );
+    let text: Vec<String> = errors(load(&[f])).iter().map(|e| e.to_string()).collect();
+    insta::assert_snapshot!(
+        "isolation_none_trap",
+        text.join("\n")
+            .replace(&d.path().display().to_string(), "<dir>")
+    );
+    // Read-only: accepted. In place without dependencies: accepted.
+    let ok = write(
+        d.path(),
+        "ok.json",
+        r#"[{"id": "make", "command": "touch made.txt"},
+            {"id": "check", "command": "test -f made.txt", "isolation": "none", "read_only": true, "depends_on": ["make"]},
+            {"id": "lint", "command": "true", "isolation": "none"}]"#,
+    );
+    let set = load(&[ok]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(set.step(&StepId::workstream("check")).unwrap().read_only);
+    // A phase's dependency counts too; the workstream's acceptance gate is not a step to fix.
+    let phased = write(
+        d.path(),
+        "phased.json",
+        r#"{"id": "w", "command": "true", "isolation": "none", "acceptance_tests": ["true"], "phases": [
+            {"id": "p1", "steps": [{"id": "a"}]},
+            {"id": "p2", "depends_on": ["p1"], "steps": [{"id": "b"}]}]}"#,
+    );
+    let found: Vec<String> = errors(load(&[phased]))
+        .iter()
+        .map(|e| format!("{} {}", e.location, e.step.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(found, vec!["/phases/1/steps/0 w/b"]);
+}
+
+#[test]
+fn a_read_only_step_with_a_scope_is_a_contradiction() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "w.json",
+        r#"[{"id": "a", "command": "true", "read_only": true, "files_scope": ["src"]},
+            {"id": "w", "read_only": true, "steps": [{"id": "b", "command": "true", "files_create": ["x"]}]}]"#,
+    );
+    let text: Vec<String> = errors(load(&[f])).iter().map(|e| e.to_string()).collect();
+    insta::assert_snapshot!(
+        "read_only_scope",
+        text.join("\n")
+            .replace(&d.path().display().to_string(), "<dir>")
+    );
+}
+
+#[test]
+fn yaml_files_load_like_json_and_depend_on_each_other() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "base.json",
+        r#"{"id": "base", "command": "true"}"#,
+    );
+    let y = write(
+        d.path(),
+        "next.yaml",
+        "# a YAML workstream\nid: next\n_comment: skipped\ndepends_on: [base]\nsteps:\n  - id: a\n    command: echo a\n  - id: b\n    command: echo b\n    depends_on: [a]\n",
+    );
+    let set = load(&[y]).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = set.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, vec!["next/a", "next/b", "base"]);
+    assert_eq!(
+        set.step(&StepId::nested("next", "a")).unwrap().depends_on,
+        vec![StepId::workstream("base")]
+    );
+    // And back: a JSON file depending on a YAML one in the same directory (`.yml`).
+    write(d.path(), "other.yml", "- id: yml\n  command: 'true'\n");
+    let j = write(
+        d.path(),
+        "after.json",
+        r#"{"id": "after", "command": "true", "depends_on": ["yml"]}"#,
+    );
+    let set = load(&[j]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(set.step(&StepId::workstream("yml")).is_some());
+    // A directory picks up both.
+    let all = load(&[d.path().to_path_buf()]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.workstreams.len(), 4);
+}
+
+#[test]
+fn yaml_errors_have_line_and_column_and_the_same_rules() {
+    let d = tempfile::tempdir().unwrap();
+    let syntax = write(d.path(), "bad.yaml", "id: a\ncommand: [true\n");
+    let found = errors(load(&[syntax]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    insta::assert_snapshot!(
+        "yaml_syntax",
+        found[0]
+            .to_string()
+            .replace(&d.path().display().to_string(), "<dir>")
+    );
+    let duplicate = write(
+        d.path(),
+        "dup.yml",
+        "id: a\ncommand: 'true'\ncommand: 'false'\n",
+    );
+    let found = errors(load(&[duplicate]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].message.contains("duplicate key `command`"),
+        "{}",
+        found[0]
+    );
+    // YAML marks the object that holds the repeated key (JSON marks the key itself).
+    assert_eq!(found[0].location, "line 1, column 1", "{}", found[0]);
+    let typo = write(
+        d.path(),
+        "typo.yaml",
+        "id: a\ncommand: 'true'\ndepend_on: [b]\n",
+    );
+    let found = errors(load(&[typo]));
+    assert_eq!(
+        found[0].message,
+        "unknown field `depend_on` in step `a`; did you mean `depends_on`?"
+    );
+    let other = write(d.path(), "bundle.yaml", "bundle-id: x\nitems: []\n");
+    let found = errors(load(&[other]));
+    assert_eq!(found[0].message, "no workstream found", "{found:?}");
+    let schema = write(d.path(), "schema.yaml", "id: a\ncommand: 3\n");
+    let found = errors(load(&[schema]));
+    assert_eq!(found[0].location, "/command", "{}", found[0]);
 }
 
 /// Definition hashes decide on resume whether a completed step is kept: they must not change
 /// between versions for an unchanged step. These values were recorded by the loader before
-/// the raw/typed rewrite (`steps.definition_hash` of a run's state database).
+/// the raw/typed rewrite (`steps.definition_hash` of a run's state database); those of `m`
+/// were recorded again when in-place steps with dependencies had to become `read_only`
+/// (issue #11: the earlier `m` no longer loads).
 #[test]
 fn definition_hashes_are_stable_across_versions() {
     let d = tempfile::tempdir().unwrap();
@@ -427,7 +606,7 @@ fn definition_hashes_are_stable_across_versions() {
         d.path(),
         "w.json",
         r#"[{"id": "a", "command": "true", "isolation": "none", "env": {"B": "2", "A": "1"}, "timeout_sec": 5, "files_scope": ["src"], "acceptance_tests": ["true", {"name": "n", "command": "test -d .", "timeout_sec": 2.5}]},
- {"id": "m", "depends_on": ["a"], "isolation": "none", "tool": "shell", "tasks": "t", "steps": [{"id": "s1", "command": "true", "specs": []}, {"id": "s2", "command": "true", "depends_on": ["s1"], "context_files": ["README"]}], "acceptance_tests": ["true"]}]"#,
+ {"id": "m", "depends_on": ["a"], "isolation": "none", "read_only": true, "tool": "shell", "tasks": "t", "steps": [{"id": "s1", "command": "true", "specs": []}, {"id": "s2", "command": "true", "depends_on": ["s1"], "context_files": ["README"]}], "acceptance_tests": ["true"]}]"#,
     );
     let set = load(&[f]).unwrap_or_else(|e| panic!("{e}"));
     let hashes: Vec<(&str, &str)> = set
@@ -444,15 +623,15 @@ fn definition_hashes_are_stable_across_versions() {
             ),
             (
                 "m/s1",
-                "290c51a1cbde8d653d6c92a8d31054de71151abce4e9d38ce5ae0e3b352564c3"
+                "68a6985db42a9f1ad0320110f50bb126c993be4b089b8c8440667e6143ba2b4e"
             ),
             (
                 "m/s2",
-                "58dc43c92636148b78987b3b5bbab0911d80cb3ba4af76f4a4b3b69dcd470555"
+                "cce8bdffa1119332433109be5b4505899b2772bdfcd0ec349ecc4e776dac5e6f"
             ),
             (
                 "m/_acceptance",
-                "92592f1f35b8c1f1387dded277db41cd9e046813e8a9d5f229c3d015c1e3a4c2"
+                "bb00668ae4174cf16e4c63fd09cb3e8adf9c3081275fab9530e385273ad3be66"
             ),
         ]
     );

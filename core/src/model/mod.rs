@@ -1,13 +1,15 @@
 //! Workstream model and loader.
 //!
-//! A workstream file (JSON; one workstream object or an array of them) is read once at the
-//! edge by [`load_workstreams`], in two layers, like a command line parsed into low-level
-//! arguments and turned once into high-level ones:
+//! A workstream file (JSON, or YAML for `.yaml`/`.yml`; one workstream object or an array
+//! of them) is read once at the edge by [`load_workstreams`], in two layers, like a command
+//! line parsed into low-level arguments and turned once into high-level ones:
 //!
 //! 1. raw: each file is parsed (with line and column on syntax errors) and each workstream
 //!    object checked against `schema/workstream.schema.json` (JSON Schema 2020-12) and
 //!    deserialized into plain serde structs that mirror the JSON (`raw_workstream`);
-//!    fields they do not type are kept by name (`other_fields`);
+//!    fields they do not type are kept by name and checked against the field lists
+//!    (`other_fields`: unknown keys are errors with "did you mean", keys of the original
+//!    format notes);
 //! 2. typed: each raw workstream is turned into [`Step`]s as soon as it is read
 //!    (`workstream_builder`, `step_draft`: inheritance, defaults, tool and scope checks);
 //!    then the workstreams to load are selected (`workstream_selection`) and dependencies
@@ -22,9 +24,11 @@
 //!   workstream_file --- bytes -> JSON -> schema (schema) -> RawWorkstream, one item at a time,
 //!                       each handed on at once to
 //!   workstream_builder -- RawWorkstream -> Steps (step_draft, tool_resolution,
-//!                         declared_scope, error_settings, other_fields, input_limits)
+//!                         declared_scope, error_settings, other_fields, input_limits,
+//!                         step_placement)
 //!   workstream_selection -- duplicate ids; given workstreams + what they depend on
 //!   dependency_resolution -- names -> steps, exit steps, definition_hash, semantic_checks
+//!                            step_placement (in-place steps with dependencies)
 //!                            (id maps use id_hasher)
 //! ```
 //!
@@ -50,6 +54,7 @@ mod semantic_checks;
 mod step;
 mod step_draft;
 mod step_id;
+mod step_placement;
 mod tool_catalog;
 mod tool_resolution;
 mod validation_diagnostic;

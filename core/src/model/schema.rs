@@ -1,5 +1,10 @@
 //! The workstream JSON Schema (`schema/workstream.schema.json`, JSON Schema 2020-12), the
 //! single source of truth for the file format, compiled once per process.
+//!
+//! The schema as shipped (`pipeline schema`, editors) refuses unknown keys with
+//! `unevaluatedProperties: false`. The loader compiles it without those: it reports
+//! unknown keys itself, with the closest field name (`other_fields`), which a schema
+//! validator's "unevaluated property" message cannot say.
 
 use std::sync::OnceLock;
 
@@ -20,6 +25,11 @@ fn workstream_validator() -> &'static jsonschema::Validator {
         if let Value::Object(map) = &mut schema {
             map.remove("oneOf");
             map.insert("$ref".into(), Value::String("#/$defs/workstream".into()));
+        }
+        for def in ["workstream", "step", "phase"] {
+            if let Some(Value::Object(object)) = schema.pointer_mut(&format!("/$defs/{def}")) {
+                object.remove("unevaluatedProperties");
+            }
         }
         jsonschema::draft202012::new(&schema).expect("embedded workstream schema compiles")
     })
@@ -64,5 +74,31 @@ mod tests {
         assert!(pointers.contains(&"/id"), "{pointers:?}");
         assert!(pointers.contains(&"/tasks"), "{pointers:?}");
         assert!(pointers.contains(&"/steps"), "{pointers:?}");
+    }
+
+    #[test]
+    fn editors_refuse_unknown_keys_the_loader_leaves_them_to_other_fields() {
+        let typo = serde_json::json!({"id": "w", "command": "true", "_c": 1,
+            "$schema": "x", "steps": [{"id": "a", "command": "true", "depend_on": []}]});
+        assert!(validate_workstream(&typo).is_empty());
+        let shipped: Value = serde_json::from_str(SCHEMA_TEXT).unwrap();
+        let editor = jsonschema::draft202012::new(&shipped).unwrap();
+        assert!(!editor.is_valid(&typo));
+        let mut corrected = typo.clone();
+        corrected["steps"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("depend_on");
+        assert!(editor.is_valid(&corrected));
+        let fixed = serde_json::json!({"id": "w", "command": "true", "_c": 1, "$schema": "x",
+            "saga": {}, "phases": [{"id": "p", "checkpoint": {}, "steps": [{"id": "a", "command": "true"}]}]});
+        assert!(
+            editor.is_valid(&fixed),
+            "{:?}",
+            editor
+                .iter_errors(&fixed)
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        );
     }
 }

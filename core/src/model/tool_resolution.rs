@@ -68,3 +68,35 @@ pub(crate) fn check_tool(
         _ => {}
     }
 }
+
+/// An error when one object names both a `command` and a `tool` or `capability`: the
+/// command would win silently (issue #11), so the user must say which one to remove.
+/// `noun` is `step` or `workstream`; the error points at the object's `command`.
+pub(crate) fn check_one_runner(
+    fields: &RawFields,
+    noun: &str,
+    file: &Path,
+    pointer: &str,
+    id: &str,
+    diags: &mut Vec<ValidationDiagnostic>,
+) {
+    let Some(command) = &fields.command else {
+        return;
+    };
+    let (key, name) = match (&fields.tool, &fields.capability) {
+        (Some(tool), _) => ("tool", tool),
+        (None, Some(capability)) => ("capability", capability),
+        (None, None) => return,
+    };
+    diags.push(
+        ValidationDiagnostic::error(
+            file,
+            format!("{pointer}/command"),
+            format!("{noun} `{id}` has both `{key}` (`{name}`) and `command` (`{command}`); it can run only one"),
+        )
+        .with_step(id)
+        .with_hint(format!(
+            "remove `{key}` to run the command with `sh -c`, or remove `command` to have {key} `{name}` work on the {noun}'s tasks"
+        )),
+    );
+}

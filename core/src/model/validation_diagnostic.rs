@@ -7,13 +7,16 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// How serious a validation finding is. Errors make the input invalid (exit code 2); notes are
-/// information (a field kept but not interpreted, a sibling file skipped, steps serialised
-/// because their scopes overlap).
+/// How serious a validation finding is. Errors make the input invalid (exit code 2);
+/// warnings name something that will fail at run time although the files are valid (a
+/// step's tool is not installed here); notes are information (a field kept but not
+/// interpreted, a sibling file skipped, steps serialised because their scopes overlap).
+/// `pipeline validate --strict` treats warnings and notes as errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ValidationSeverity {
     Error,
+    Warning,
     Note,
 }
 
@@ -62,6 +65,18 @@ impl ValidationDiagnostic {
         }
     }
 
+    /// A warning at `location` of `file`.
+    pub fn warning(
+        file: impl AsRef<Path>,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ValidationDiagnostic {
+            severity: ValidationSeverity::Warning,
+            ..ValidationDiagnostic::error(file, location, message)
+        }
+    }
+
     /// Names the step or workstream the finding is about.
     pub fn with_step(mut self, step: impl Into<String>) -> Self {
         self.step = Some(step.into());
@@ -79,6 +94,7 @@ impl fmt::Display for ValidationDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = match self.severity {
             ValidationSeverity::Error => "error",
+            ValidationSeverity::Warning => "warning",
             ValidationSeverity::Note => "note",
         };
         write!(f, "{level}: {}", self.file.display())?;

@@ -19,7 +19,8 @@ use super::input_limits::{ObjectSite, check_id, check_object_limits};
 use super::other_fields::ObjectKind;
 use super::raw_workstream::{RawAcceptanceTest, RawFields, RawWorkstream};
 use super::step_draft::StepDraft;
-use super::tool_resolution::{check_tool, tool_of};
+use super::step_placement::check_read_only_scope;
+use super::tool_resolution::{check_one_runner, check_tool, tool_of};
 use super::workstream_file::SourcedWorkstream;
 use super::{
     AcceptanceTest, Step, StepId, StepKind, ToolCatalog, ToolChoice, ValidationDiagnostic,
@@ -147,8 +148,6 @@ pub(crate) fn build_workstream(
     } = *raw;
     let id = std::mem::take(&mut ws.id);
     let ws_index = drafts.workstreams.len();
-    ws.other
-        .report(ObjectKind::Workstream, &file, &pointer, &id, diags);
     let site = ObjectSite {
         file: &file,
         pointer: &pointer,
@@ -157,6 +156,12 @@ pub(crate) fn build_workstream(
     check_id(&id, "workstream", &site, diags);
     check_object_limits(&ws, &site, diags);
     let multi_step = steps.is_some() || phases.is_some();
+    // A workstream without steps is itself the step the user thinks of.
+    let noun = if multi_step { "workstream" } else { "step" };
+    ws.other
+        .report_as(ObjectKind::Workstream, noun, &file, &pointer, &id, diags);
+    check_one_runner(&ws, noun, &file, &pointer, &id, diags);
+    check_read_only_scope(&ws, None, noun, &file, &pointer, &id, diags);
     let ws_scope = declared_scope(&ws, &file, &pointer, &id, diags);
     let ws_tool = tool_of(&ws);
     let ws_tests = acceptance_tests(std::mem::take(&mut ws.acceptance_tests));
@@ -416,6 +421,16 @@ impl MultiStepContext<'_> {
         };
         check_id(&sid, "step", &site, diags);
         check_object_limits(&s, &site, diags);
+        check_one_runner(&s, "step", file, &sptr, full.as_str(), diags);
+        check_read_only_scope(
+            &s,
+            self.ws.read_only,
+            "step",
+            file,
+            &sptr,
+            full.as_str(),
+            diags,
+        );
         if let Some(first) = seen.insert(sid.clone(), sptr.clone()) {
             diags.push(
                 ValidationDiagnostic::error(

@@ -1,5 +1,9 @@
-//! Reading one workstream file into raw workstreams: UTF-8, JSON syntax (with line and
-//! column), the JSON Schema, then the raw structs.
+//! Reading one workstream file into raw workstreams: UTF-8, JSON or YAML syntax (with line
+//! and column), the JSON Schema, then the raw structs.
+//!
+//! A `.yaml` / `.yml` file is read like a JSON one: the same visitors build the same
+//! `serde_json::Value`s (refusing duplicate keys), checked against the same schema, so
+//! every rule, limit and message is the same; only syntax errors differ in wording.
 //!
 //! Memory: the JSON Schema check needs a `serde_json::Value`, but never of the whole file
 //! at once. A file holding an array is read element by element: each workstream object is
@@ -16,6 +20,7 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::ValidationDiagnostic;
+use super::other_fields::ObjectKind;
 use super::raw_workstream::RawWorkstream;
 use super::schema::validate_workstream;
 
@@ -55,7 +60,7 @@ pub(crate) fn read_workstream_file(
                     format!("byte {}", e.valid_up_to()),
                     "file is not valid UTF-8",
                 )
-                .with_hint("save the file as UTF-8 JSON"),
+                .with_hint("save the file as UTF-8"),
             );
             return false;
         }
@@ -69,26 +74,10 @@ pub(crate) fn read_workstream_file(
             accept(w);
         }
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let top = de::Deserializer::deserialize_any(
-        &mut de,
-        TopLevelVisitor {
-            on_item: &mut accept,
-        },
-    )
-    .and_then(|top| de.end().map(|()| top));
-    let top = match top {
+    let top = match parse_top_level(file, text, &mut accept) {
         Ok(top) => top,
-        Err(e) => {
-            let mut d = ValidationDiagnostic::error(
-                file,
-                format!("line {}, column {}", e.line(), e.column()),
-                format!("invalid JSON: {e}"),
-            );
-            if e.is_eof() {
-                d = d.with_hint("the file ends early: is it truncated?");
-            }
-            diags.push(d);
+        Err(d) => {
+            diags.push(*d);
             return false;
         }
     };
@@ -107,6 +96,14 @@ pub(crate) fn read_workstream_file(
                 ));
                 return true;
             }
+            if FileSyntax::of(file) == FileSyntax::Yaml && !looks_like_workstream(&value) {
+                diags.push(ValidationDiagnostic::note(
+                    file,
+                    "",
+                    "skipped: a YAML document with no workstream field (no `id`), not a workstream",
+                ));
+                return true;
+            }
             accept(String::new(), value);
         }
         TopLevel::Other(kind) => {
@@ -120,6 +117,69 @@ pub(crate) fn read_workstream_file(
     }
     diags.extend(item_diags);
     true
+}
+
+/// The syntax of a workstream file, from its extension: `.yaml` and `.yml` are YAML,
+/// anything else JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileSyntax {
+    Json,
+    Yaml,
+}
+
+impl FileSyntax {
+    /// The syntax of `file`, from its extension (case ignored).
+    pub(crate) fn of(file: &Path) -> FileSyntax {
+        match file.extension().and_then(|x| x.to_str()) {
+            Some(x) if x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml") => {
+                FileSyntax::Yaml
+            }
+            _ => FileSyntax::Json,
+        }
+    }
+}
+
+/// Parses `text` (JSON or YAML, from `file`'s extension), handing each array element to
+/// `on_item` as it is parsed. Both syntaxes go through the same visitors, so duplicate
+/// keys are refused and comment keys skipped alike. Errors: one diagnostic at
+/// `line L, column C` (both 1-based) naming the syntax error.
+fn parse_top_level(
+    file: &Path,
+    text: &str,
+    on_item: &mut dyn FnMut(String, Value),
+) -> Result<TopLevel, Box<ValidationDiagnostic>> {
+    let visitor = TopLevelVisitor { on_item };
+    match FileSyntax::of(file) {
+        FileSyntax::Json => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            de::Deserializer::deserialize_any(&mut de, visitor)
+                .and_then(|top| de.end().map(|()| top))
+                .map_err(|e| {
+                    let mut d = ValidationDiagnostic::error(
+                        file,
+                        format!("line {}, column {}", e.line(), e.column()),
+                        format!("invalid JSON: {e}"),
+                    );
+                    if e.is_eof() {
+                        d = d.with_hint("the file ends early: is it truncated?");
+                    }
+                    Box::new(d)
+                })
+        }
+        FileSyntax::Yaml => {
+            let de = serde_norway::Deserializer::from_str(text);
+            de::Deserializer::deserialize_any(de, visitor).map_err(|e| {
+                let location = e.location().map_or_else(String::new, |l| {
+                    format!("line {}, column {}", l.line(), l.column())
+                });
+                Box::new(ValidationDiagnostic::error(
+                    file,
+                    location,
+                    format!("invalid YAML: {e}"),
+                ))
+            })
+        }
+    }
 }
 
 /// Environment variable that sets the largest workstream file read, in bytes
@@ -178,7 +238,7 @@ pub(crate) fn read_bounded(file: &Path, limit: u64) -> Result<Vec<u8>, Box<Valid
                         file_kind(meta)
                     ),
                 )
-                .with_hint("give a workstream file (.json) or a directory of them"),
+                .with_hint("give a workstream file (.json, .yaml, .yml) or a directory of them"),
             ));
         }
         if meta.len() > limit {
@@ -253,11 +313,11 @@ enum TopLevel {
     Other(&'static str),
 }
 
-struct TopLevelVisitor<'a, F: FnMut(String, Value)> {
-    on_item: &'a mut F,
+struct TopLevelVisitor<'a> {
+    on_item: &'a mut dyn FnMut(String, Value),
 }
 
-impl<'de, F: FnMut(String, Value)> Visitor<'de> for TopLevelVisitor<'_, F> {
+impl<'de> Visitor<'de> for TopLevelVisitor<'_> {
     type Value = TopLevel;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -434,6 +494,15 @@ fn schema_checked(
 /// `pointer`, or `the top level` for the empty pointer.
 pub(crate) fn pointer_or_root(p: &str) -> &str {
     if p.is_empty() { "the top level" } else { p }
+}
+
+/// Whether an object names any workstream field. YAML directories often hold other
+/// YAML (configuration, the original tool's OpenSpec bundles): an object with none of the
+/// fields is such a file, not a workstream with a typo.
+fn looks_like_workstream(v: &Value) -> bool {
+    let fields = ObjectKind::Workstream.all();
+    v.as_object()
+        .is_some_and(|o| o.keys().any(|k| fields.contains(&k.as_str())))
 }
 
 fn is_json_schema(v: &Value) -> bool {
