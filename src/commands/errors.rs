@@ -3,15 +3,17 @@
 
 use std::path::Path;
 
-use pipeline_core::engine::{breakers, diagnose, plugins, run_errors};
+use pipeline_core::engine::{
+    breakers, counted, diagnose, plugins, repository_root_or_current_dir, run_errors,
+};
 
 use super::exit;
 use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::print_json;
 
-/// `pipeline errors [RUN]`: the classified errors of a run's steps (default: the newest
-/// run) with their diagnostics. Errors: from the engine (no repository, unknown run).
+/// `pipeline errors [RUN]`: the classified errors of a run's steps (default, or
+/// `latest`: the newest run) with their diagnostics. Errors: from the engine (no repository, unknown run).
 pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (run_id, errors) = run_errors(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {
@@ -22,15 +24,14 @@ pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Com
         println!("run {run_id}: no errors recorded");
     }
     for e in &errors {
+        let attempts = if e.first_attempt == e.last_attempt {
+            format!("attempt {}", e.first_attempt)
+        } else {
+            format!("attempts {}-{}", e.first_attempt, e.last_attempt)
+        };
         println!(
-            "{}  {}  x{}  (attempts {}-{}, plugin {}, signature {})",
-            e.step_id,
-            e.class,
-            e.occurrences,
-            e.first_attempt,
-            e.last_attempt,
-            e.plugin,
-            e.signature
+            "{}  {}  x{}  ({attempts}, plugin {}, signature {})",
+            e.step_id, e.class, e.occurrences, e.plugin, e.signature
         );
         println!("  {}", e.summary);
         if let Some(diags) = e.report.get("diagnostics").and_then(|d| d.as_array()) {
@@ -59,7 +60,8 @@ pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Com
 }
 
 /// `pipeline breakers [--reset TOOL]`: every tool's circuit breaker, after closing
-/// `reset`'s. Errors: from the engine (no repository, state database).
+/// `reset`'s. Errors: from the engine (no repository, state database); a `reset` tool
+/// that is neither a profile nor has breaker state (exit 2, naming the known tools).
 pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (removed, list) = breakers(repo.repo.as_deref(), repo.db.as_deref(), reset)?;
     if json {
@@ -91,10 +93,14 @@ pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<
             .map(|t| format!(" until {}", humantime::format_rfc3339_seconds(t)))
             .unwrap_or_default();
         println!(
-            "{:<20} {status}{until}  consecutive failures {}  opened {} times{}",
+            "{:<20} {status}{until}  {}  opened {}{}",
             b.tool,
-            b.consecutive_failures,
-            b.times_opened,
+            counted(
+                b.consecutive_failures as usize,
+                "consecutive failure",
+                "consecutive failures"
+            ),
+            counted(b.times_opened as usize, "time", "times"),
             b.last_error
                 .as_deref()
                 .map(|e| format!("  last: {e}"))
@@ -104,27 +110,84 @@ pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<
     Ok(exit::OK)
 }
 
-/// `pipeline plugins`: the error plugins in the order they are consulted. Errors: an
-/// invalid plugin manifest (invalid input).
+/// `pipeline plugins`: the error plugins in the order they are consulted, as a table
+/// (order, id, kind, source, what it matches) or, with `json`, as JSON (`PluginInfo`
+/// objects). Errors: an invalid plugin manifest (invalid input).
 pub fn plugins_cmd(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let list = plugins(repo.repo.as_deref())?;
     if json {
         print_json(&list)?;
         return Ok(exit::OK);
     }
-    for p in &list {
-        let origin = serde_json::to_value(&p.origin)
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        println!(
-            "{:>2}. {:<18} {}  [{}]",
-            p.position,
-            p.id,
-            p.description,
-            origin.trim_matches('"')
-        );
-    }
+    // Manifests of the repository are shown relative to it, as they are found there.
+    let root = repository_root_or_current_dir(repo.repo.as_deref())?;
+    let rows: Vec<[String; 5]> = list
+        .iter()
+        .map(|p| {
+            let kind = serde_json::to_value(p.specificity)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            // `{"kind": "built_in"}` or `{"kind": "manifest", "path": ...}`.
+            let origin = serde_json::to_value(&p.origin).unwrap_or_default();
+            let source = origin["path"].as_str().map_or_else(
+                || "built-in".to_string(),
+                |path| {
+                    let path = Path::new(path);
+                    path.strip_prefix(&root)
+                        .unwrap_or(path)
+                        .display()
+                        .to_string()
+                },
+            );
+            [
+                p.position.to_string(),
+                p.id.clone(),
+                kind,
+                source,
+                p.description.clone(),
+            ]
+        })
+        .collect();
+    print!("{}", render_plugins(&rows));
     Ok(exit::OK)
+}
+
+/// The `plugins` table: a header, one line per plugin, a count.
+fn render_plugins(rows: &[[String; 5]]) -> String {
+    let header = ["ORDER", "ID", "KIND", "SOURCE", "MATCHES"];
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        format!(
+            "{:>w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+        )
+        .trim_end()
+        .to_string()
+            + "\n"
+    };
+    let mut out = line(header);
+    for r in rows {
+        out.push_str(&line(r.each_ref().map(String::as_str)));
+    }
+    out.push_str(&format!(
+        "{}, consulted in this order\n",
+        counted(rows.len(), "plugin", "plugins")
+    ));
+    out
 }
 
 /// `pipeline diagnose --log FILE`: the error engine's report on a saved log, as if `tool`

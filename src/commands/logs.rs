@@ -9,7 +9,10 @@ use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 
 /// `pipeline logs RUN STEP`: the log files of a step's attempt (default: its last), or
-/// their paths with `paths_only`. Errors: from the engine (unknown run, step or attempt).
+/// their paths with `paths_only`. `RUN` may be `latest`. Errors (exit 2): an unknown run,
+/// an unknown step (naming the closest and listing the run's steps), an attempt the step
+/// does not have, logs removed by `pipeline clean` (naming the directory); a log that
+/// cannot be read while printed (exit 3).
 pub fn logs(
     run: &str,
     step: &str,
@@ -29,17 +32,16 @@ pub fn logs(
     }
     let mut out = std::io::stdout().lock();
     for f in files {
-        let _ = writeln!(out, "==> {} <==", f.display());
-        match std::fs::File::open(f) {
-            // Logs are bounded by the supervisor, but stream them anyway.
-            Ok(mut file) => {
-                let _ = std::io::copy(&mut file, &mut out);
-            }
-            Err(e) => {
-                let _ = writeln!(out, "(cannot read: {e})");
-            }
+        let mut file = std::fs::File::open(f)
+            .map_err(|e| CommandError::internal(format!("cannot read {}: {e}", f.display())))?;
+        // A closed stdout (`pipeline logs ... | head`) only ends the output.
+        if writeln!(out, "==> {} <==", f.display()).is_err() {
+            return Ok(exit::OK);
         }
-        let _ = writeln!(out);
+        // Logs are bounded by the supervisor, but stream them anyway.
+        if std::io::copy(&mut file, &mut out).is_err() || writeln!(out).is_err() {
+            return Ok(exit::OK);
+        }
     }
     Ok(exit::OK)
 }

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use pipeline_core::engine::{
-    EngineError, RunOptions, RunSummary, UnfinishedPolicy, load_and_plan, resume_run, run_status,
-    run_workstreams, uncommitted_changes,
+    Driver, EngineError, ResumeTarget, RunOptions, RunSummary, UnfinishedPolicy, counted,
+    load_and_plan, resumable_run, resume_run, run_status, run_workstreams, uncommitted_changes,
 };
 use pipeline_core::planning::{PlanFormat, render_plan};
 use pipeline_core::state::{Durability, RunStatus, StepStatus};
@@ -124,13 +124,58 @@ fn warn_uncommitted(repo: &RepoArgs, json: bool) {
     }
 }
 
+/// `pipeline resume [RUN]`: continues `RUN` (`latest`: the newest run) or, without one,
+/// the newest run that is interrupted, failed, or recorded `running` with no live driver
+/// (never a completed run). Says on stderr which run and why it qualifies, e.g.
+/// "resuming run X (failed: 1 step failed, 2 skipped)"; completed steps are kept, failed,
+/// skipped and interrupted ones run again. Errors: no run qualifies (exit 2, saying
+/// what to do), and those of the engine.
 pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
+    let target = match resumable_run(
+        args.repo.repo.as_deref(),
+        args.repo.db.as_deref(),
+        args.run.as_deref(),
+    ) {
+        Ok(t) => t,
+        Err(e) => return Ok(report_error(&e)),
+    };
+    note(&format!(
+        "resuming run {} ({})",
+        target.run_id,
+        resume_reason(&target)
+    ));
     let mut options = base_options(&args.repo, args.jobs, args.durability, args.test_timeout);
     options.sandbox = args.sandbox == cli::SandboxMode::On;
-    let run = args.run.clone();
+    let run = target.run_id;
     drive(&args.repo, &args.report, move |rep, cancel| {
-        Box::pin(async move { resume_run(run.as_deref(), options, rep, cancel).await })
+        Box::pin(async move { resume_run(Some(&run), options, rep, cancel).await })
     })
+}
+
+/// Why a run can be resumed, in words: "failed: 1 step failed, 2 skipped",
+/// "interrupted: 3 of 5 steps completed", "running, but no process drives it".
+fn resume_reason(target: &ResumeTarget) -> String {
+    let steps = target.steps;
+    match (target.status, target.driver) {
+        (RunStatus::Failed, _) => {
+            let mut parts = vec![format!("{} failed", counted(steps.failed, "step", "steps"))];
+            if steps.skipped > 0 {
+                parts.push(format!("{} skipped", steps.skipped));
+            }
+            format!("failed: {}", parts.join(", "))
+        }
+        (RunStatus::Running, Some(Driver::Gone)) => format!(
+            "running, but no process drives it: {} of {} completed",
+            steps.completed,
+            counted(steps.total, "step", "steps")
+        ),
+        (status, _) => format!(
+            "{}: {} of {} completed",
+            status.as_str(),
+            steps.completed,
+            counted(steps.total, "step", "steps")
+        ),
+    }
 }
 
 type RunFuture = std::pin::Pin<Box<dyn Future<Output = Result<RunSummary, EngineError>> + Send>>;

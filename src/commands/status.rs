@@ -1,13 +1,28 @@
 //! `pipeline status` and `pipeline runs`.
+//!
+//! Both say when a run is recorded `running` but no process drives it (its run lock is
+//! free: the driver was stopped by a closed terminal, `kill -9` or a crash), and how to
+//! continue it. In JSON that is the `driver` field: `"live"`, `"gone"` or `null`.
 
-use pipeline_core::engine::{list_runs, run_status};
+use pipeline_core::engine::{
+    Driver, RunListEntry, RunStatusReport, counted, list_runs, run_status,
+};
 
 use super::exit;
 use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::print_json;
 
-/// `pipeline status [RUN]`: a run's steps (default: the newest run) as a table or JSON.
+/// The lines `status` prints under a run whose driver is gone.
+fn driver_gone_hint(run_id: &str) -> String {
+    format!(
+        "  no process is driving this run (it was stopped: a closed terminal, kill -9, a crash)\n  continue it with: pipeline resume {run_id}"
+    )
+}
+
+/// `pipeline status [RUN]`: a run's steps (default: the newest run; `latest` also names
+/// it) as a table or JSON (`RunStatusReport`, with `driver`). For a run recorded
+/// `running` whose driver is gone, the text says so and prints the resume command.
 /// Errors: from the engine (no repository or database, unknown run).
 pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let report = run_status(repo.repo.as_deref(), repo.db.as_deref(), run)?;
@@ -15,22 +30,34 @@ pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Com
         print_json(&report)?;
         return Ok(exit::OK);
     }
-    println!("Run {}  {}", report.run_id, report.status.as_str());
-    println!("  workstreams: {}", report.workstream.replace('\n', ", "));
-    println!(
-        "  base: {}  result: {}",
+    print!("{}", render_status(&report));
+    Ok(exit::OK)
+}
+
+fn render_status(report: &RunStatusReport) -> String {
+    let mut out = format!("Run {}  {}\n", report.run_id, report.status.as_str());
+    if report.driver == Some(Driver::Gone) {
+        out.push_str(&driver_gone_hint(&report.run_id));
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "  workstreams: {}\n",
+        report.workstream.replace('\n', ", ")
+    ));
+    out.push_str(&format!(
+        "  base: {}  result: {}\n",
         &report.base_commit[..report.base_commit.len().min(10)],
         report.result_branch
-    );
-    println!(
-        "  started: {}{}",
+    ));
+    out.push_str(&format!(
+        "  started: {}{}\n",
         report.started_at,
         report
             .finished_at
             .as_deref()
             .map(|f| format!("  finished: {f}"))
             .unwrap_or_default()
-    );
+    ));
     let width = report
         .steps
         .iter()
@@ -38,10 +65,10 @@ pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Com
         .max()
         .unwrap_or(4)
         .max(4);
-    println!(
-        "\n  {:width$}  {:<11} {:>8}  {:<10}  ERROR",
+    out.push_str(&format!(
+        "\n  {:width$}  {:<11} {:>8}  {:<10}  ERROR\n",
         "STEP", "STATUS", "ATTEMPTS", "COMMIT"
-    );
+    ));
     for s in &report.steps {
         let commit = s
             .commit
@@ -64,36 +91,123 @@ pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Com
         } else {
             format!("{class}{error}")
         };
-        println!(
-            "  {:width$}  {:<11} {:>8}  {:<10}  {}",
+        out.push_str(&format!(
+            "  {:width$}  {:<11} {:>8}  {:<10}  {}\n",
             s.id,
             s.status.as_str(),
             s.attempts,
             commit,
             error
-        );
+        ));
     }
-    Ok(exit::OK)
+    out
 }
 
-/// `pipeline runs`: the recorded runs, newest first. Errors: from the engine.
+/// `pipeline runs`: the recorded runs, newest first, as a table (run id, status,
+/// started, duration, steps completed/failed/skipped/total, workstreams) or as JSON (the
+/// same fields: `RunListEntry`). A run recorded `running` whose driver is gone is marked
+/// `running (no driver)`, with the resume command under the table. Errors: from the
+/// engine (no repository or database).
 pub fn runs(json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let runs = list_runs(repo.repo.as_deref(), repo.db.as_deref())?;
     if json {
         print_json(&runs)?;
         return Ok(exit::OK);
     }
-    if runs.is_empty() {
-        println!("no runs recorded");
-    }
-    for r in &runs {
-        println!(
-            "{}  {:<11}  {}  {}",
-            r.run_id,
-            r.status.as_str(),
-            r.started_at,
-            r.workstream.replace('\n', ", ")
-        );
-    }
+    print!("{}", render_runs(&runs));
     Ok(exit::OK)
+}
+
+/// `12.3s`, `4m05s`, `2h03m`; `-` for a run that has not finished.
+fn duration(secs: Option<f64>) -> String {
+    let Some(secs) = secs else {
+        return "-".into();
+    };
+    if secs < 60.0 {
+        return format!("{secs:.1}s");
+    }
+    // Whole seconds from here: a float of at most a few years' seconds fits a u64.
+    let whole = secs.round() as u64;
+    if whole < 3600 {
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    } else {
+        format!("{}h{:02}m", whole / 3600, (whole % 3600) / 60)
+    }
+}
+
+fn render_runs(runs: &[RunListEntry]) -> String {
+    if runs.is_empty() {
+        return "no runs recorded\n  hint: start one with `pipeline run <workstream.json>`\n"
+            .into();
+    }
+    let rows: Vec<[String; 6]> = runs
+        .iter()
+        .map(|r| {
+            let status = if r.driver == Some(Driver::Gone) {
+                format!("{} (no driver)", r.status.as_str())
+            } else {
+                r.status.as_str().to_string()
+            };
+            let s = r.steps;
+            [
+                r.run_id.clone(),
+                status,
+                r.started_at.clone(),
+                duration(r.duration_secs),
+                format!("{}/{}/{}/{}", s.completed, s.failed, s.skipped, s.total),
+                r.workstream.replace('\n', ", "),
+            ]
+        })
+        .collect();
+    let header = [
+        "RUN",
+        "STATUS",
+        "STARTED",
+        "DURATION",
+        "STEPS ok/failed/skipped/total",
+        "WORKSTREAMS",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        let mut l = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                l.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header);
+    for row in &rows {
+        out.push_str(&line(row.each_ref().map(String::as_str)));
+    }
+    out.push_str(&format!("{}\n", counted(runs.len(), "run", "runs")));
+    for r in runs.iter().filter(|r| r.driver == Some(Driver::Gone)) {
+        out.push_str(&format!(
+            "run {id} (no driver): no process is driving it (it was stopped: a closed terminal, kill -9, a crash); continue it with `pipeline resume {id}`\n",
+            id = r.run_id
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_read_as_seconds_minutes_or_hours() {
+        assert_eq!(duration(None), "-");
+        assert_eq!(duration(Some(0.31)), "0.3s");
+        assert_eq!(duration(Some(59.94)), "59.9s");
+        assert_eq!(duration(Some(245.0)), "4m05s");
+        assert_eq!(duration(Some(7380.0)), "2h03m");
+    }
 }

@@ -25,6 +25,7 @@ mod plan_output;
 mod recovery;
 mod reporting;
 mod results;
+mod run_commands;
 mod sandbox;
 mod secrets;
 mod signals;

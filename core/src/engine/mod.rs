@@ -93,8 +93,9 @@ pub(crate) use failure_text::step_error_text;
 /// Whether this machine can run steps under the write sandbox (see `docs/SECURITY.md`).
 pub use pipeline_adapters::{SandboxSupport, sandbox_support};
 pub use queries::{
-    CleanReport, RunListEntry, RunStatusReport, StepLogs, StepStatusView, breakers, clean_runs,
-    diagnose, list_runs, plugins, run_errors, run_status, step_logs,
+    CleanReport, Driver, LATEST, ResumeTarget, RunListEntry, RunStatusReport, StepCounts, StepLogs,
+    StepStatusView, breakers, clean_runs, counted, diagnose, list_runs, plugins, resumable_run,
+    run_errors, run_status, step_logs,
 };
 pub use recovery_config::{RecoveryConfig, plugin_dirs};
 pub use reporter::{Reporter, SilentReporter};

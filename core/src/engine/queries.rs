@@ -1,18 +1,40 @@
-//! Read-only views of recorded runs (`status`, `runs`, `logs`) and `clean`.
+//! Read-only views of recorded runs (`status`, `runs`, `logs`, `errors`), the error
+//! engine's views (`breakers`, `plugins`, `diagnose`) and, in [`clean`], `clean`.
+//!
+//! Run ids are resolved once, by [`resolve_run`] (which knows the `latest` alias), and
+//! whether a process drives a run is read from its run lock ([`driver_of`]).
+
+mod clean;
+mod run_selection;
 
 use std::path::{Path, PathBuf};
 
+pub use clean::{CleanReport, clean_runs};
+pub use run_selection::{
+    Driver, LATEST, ResumeTarget, StepCounts, driver_of, resolve_run, resume_target,
+};
+
 use super::{EngineError, TestResult, Workspace, open_repository};
-use crate::git::{Repository, remove_run_worktrees};
-use crate::state::{Durability, RunLock, RunRecord, RunStatus, StateStore, StepRecord};
+use crate::git::Repository;
+use crate::state::{Durability, RunStatus, StateStore, StepRecord};
+
+/// `"1 step"`, `"2 steps"`: `n` followed by `one` or `many`. The one place the messages
+/// of `status`, `runs`, `logs`, `clean`, `errors` and `resume` get their plurals.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
 
 /// `pipeline status [RUN] --json`: one object per the issue #2 interface contract
 /// (`run_id`, `status`, `steps[]` with `id`, `status`, `attempts`, `commit`, `started_at`,
-/// `finished_at`, `error`), plus context.
+/// `finished_at`, `error`), plus context and `driver` (see [`Driver`]: `"live"`, `"gone"`
+/// for a run recorded `running` that no process drives, or `null`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunStatusReport {
     pub run_id: String,
     pub status: RunStatus,
+    /// Whether a process drives the run; `Some(Driver::Gone)` means `pipeline resume`
+    /// must continue it.
+    pub driver: Option<Driver>,
     pub workstream: String,
     pub repo: String,
     pub base_commit: String,
@@ -43,49 +65,44 @@ pub struct StepStatusView {
 }
 
 /// One run in `pipeline runs --json` (newest first): `run_id`, `status`, `workstream`,
-/// `started_at` per the interface contract, plus `finished_at` and `result_branch`.
+/// `started_at` per the interface contract, plus `finished_at`, `duration_secs`, `steps`
+/// (counts), `driver` and `result_branch`: the same fields as the `runs` table.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunListEntry {
     pub run_id: String,
     pub status: RunStatus,
+    /// Whether a process drives the run (see [`Driver`]); `null` when neither.
+    pub driver: Option<Driver>,
+    /// Workstream files, one per line.
     pub workstream: String,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// Seconds from `started_at` to `finished_at` (millisecond precision); `null` until
+    /// the run finished.
+    pub duration_secs: Option<f64>,
+    /// Its steps by status.
+    pub steps: StepCounts,
     pub result_branch: String,
 }
 
-impl From<RunRecord> for RunListEntry {
-    fn from(r: RunRecord) -> Self {
-        RunListEntry {
-            run_id: r.run_id,
-            status: r.status,
-            workstream: r.workstream_path,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            result_branch: r.result_branch,
-        }
-    }
+/// Seconds between two RFC 3339 timestamps of the state database, if both parse and
+/// `to` is not before `from`.
+fn seconds_between(from: &str, to: &str) -> Option<f64> {
+    let from = humantime::parse_rfc3339(from).ok()?;
+    let to = humantime::parse_rfc3339(to).ok()?;
+    to.duration_since(from).ok().map(|d| d.as_secs_f64())
 }
 
 /// Log files of one attempt of one step.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StepLogs {
+    /// The run (resolved: never `latest`).
+    pub run_id: String,
     pub attempt: u32,
     /// The tool's output.
     pub tool_log: PathBuf,
     /// One per acceptance test that ran, in order.
     pub test_logs: Vec<PathBuf>,
-}
-
-/// What `pipeline clean` removed.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct CleanReport {
-    pub runs: Vec<String>,
-    pub worktrees: usize,
-    pub branches: usize,
-    pub log_dirs: usize,
-    /// Runs left alone because a live process drives them.
-    pub skipped_running: Vec<String>,
 }
 
 fn open_existing_state(workspace: &Workspace) -> Result<StateStore, EngineError> {
@@ -107,28 +124,16 @@ fn open(
     Ok((repo, workspace, state))
 }
 
-/// The run `run_id`, or the newest recorded run.
-fn run_or_newest(state: &StateStore, run_id: Option<&str>) -> Result<RunRecord, EngineError> {
-    match run_id {
-        Some(id) => state
-            .run(id)?
-            .ok_or_else(|| EngineError::UnknownRun(id.to_string())),
-        None => state
-            .runs()?
-            .into_iter()
-            .next()
-            .ok_or_else(|| EngineError::Input("no run recorded yet".into())),
-    }
-}
-
-/// The run `run_id`, or the newest run. Errors: no database, unknown run, no runs.
+/// The run `run_id` (or `latest`), or the newest run. Errors: no database, unknown run,
+/// no runs, a run lock that cannot be probed.
 pub fn run_status(
     repo: Option<&Path>,
     db: Option<&Path>,
     run_id: Option<&str>,
 ) -> Result<RunStatusReport, EngineError> {
-    let (_, _, state) = open(repo, db)?;
-    let run = run_or_newest(&state, run_id)?;
+    let (_, workspace, state) = open(repo, db)?;
+    let run = resolve_run(&state, run_id)?;
+    let driver = driver_of(&workspace, &run)?;
     let records: Vec<StepRecord> = state.steps(&run.run_id)?;
     // Acceptance tests of each step's latest attempt that ran them, from the journal.
     let mut tests: std::collections::HashMap<String, Vec<TestResult>> =
@@ -172,6 +177,7 @@ pub fn run_status(
     Ok(RunStatusReport {
         run_id: run.run_id,
         status: run.status,
+        driver,
         workstream: run.workstream_path,
         repo: run.repo_path,
         base_commit: run.base_commit,
@@ -182,13 +188,50 @@ pub fn run_status(
     })
 }
 
-/// Every recorded run, newest first.
+/// Every recorded run, newest first, with its step counts and driver. Errors: no
+/// database, a database or run lock that cannot be read.
 pub fn list_runs(repo: Option<&Path>, db: Option<&Path>) -> Result<Vec<RunListEntry>, EngineError> {
-    let (_, _, state) = open(repo, db)?;
-    Ok(state.runs()?.into_iter().map(RunListEntry::from).collect())
+    let (_, workspace, state) = open(repo, db)?;
+    state
+        .runs()?
+        .into_iter()
+        .map(|r| {
+            Ok(RunListEntry {
+                driver: driver_of(&workspace, &r)?,
+                steps: StepCounts::of(&state.steps(&r.run_id)?),
+                duration_secs: r
+                    .finished_at
+                    .as_deref()
+                    .and_then(|f| seconds_between(&r.started_at, f)),
+                run_id: r.run_id,
+                status: r.status,
+                workstream: r.workstream_path,
+                started_at: r.started_at,
+                finished_at: r.finished_at,
+                result_branch: r.result_branch,
+            })
+        })
+        .collect()
 }
 
-/// Logs of attempt `attempt` (default: the last) of step `step_id` of run `run_id`.
+/// `pipeline resume [RUN]`: the run to continue (see [`resume_target`]). Errors: no
+/// repository or database, an unknown run, no run that can be resumed.
+pub fn resumable_run(
+    repo: Option<&Path>,
+    db: Option<&Path>,
+    run_id: Option<&str>,
+) -> Result<ResumeTarget, EngineError> {
+    let (_, workspace, state) = open(repo, db)?;
+    resume_target(&workspace, &state, run_id)
+}
+
+/// Logs of attempt `attempt` (default: the last) of step `step_id` of run `run_id` (or
+/// `latest`). The returned [`StepLogs`] names the run it resolved to.
+///
+/// Errors ([`EngineError::Input`] unless said): an unknown run
+/// ([`EngineError::UnknownRun`]); a step the run does not have (naming the closest step
+/// id and listing them); a step that has not run yet; an attempt it does not have; logs
+/// removed by `pipeline clean` (naming the directory).
 pub fn step_logs(
     repo: Option<&Path>,
     db: Option<&Path>,
@@ -197,28 +240,24 @@ pub fn step_logs(
     attempt: Option<u32>,
 ) -> Result<StepLogs, EngineError> {
     let (_, workspace, state) = open(repo, db)?;
-    state
-        .run(run_id)?
-        .ok_or_else(|| EngineError::UnknownRun(run_id.to_string()))?;
+    let run_id = resolve_run(&state, Some(run_id))?.run_id;
+    let run_id = run_id.as_str();
     let attempts = state.attempts(run_id, step_id)?;
     if attempts.is_empty() {
         let known = state.steps(run_id)?;
         if !known.iter().any(|s| s.step_id == step_id) {
             let ids: Vec<&str> = known.iter().map(|s| s.step_id.as_str()).collect();
-            return Err(EngineError::Input(format!(
-                "run {run_id} has no step `{step_id}`; its steps: {}",
-                ids.join(", ")
-            )));
+            return Err(EngineError::Input(unknown_step(run_id, step_id, &ids)));
         }
         return Err(EngineError::Input(format!(
-            "step `{step_id}` of run {run_id} has not run yet"
+            "step `{step_id}` of run {run_id} has not run yet: it has no logs\n  hint: `pipeline status {run_id}` shows its status"
         )));
     }
     let record = match attempt {
         Some(n) => attempts.iter().find(|a| a.attempt == n).ok_or_else(|| {
             EngineError::Input(format!(
                 "step `{step_id}` of run {run_id} has no attempt {n}; it has {}",
-                attempts.len()
+                counted(attempts.len(), "attempt", "attempts")
             ))
         })?,
         None => attempts
@@ -226,75 +265,61 @@ pub fn step_logs(
             .ok_or_else(|| EngineError::Internal("attempt list emptied".into()))?,
     };
     let n = record.attempt;
+    let logs_dir = workspace.run_logs_dir(run_id);
+    if !logs_dir.exists() {
+        return Err(EngineError::Input(format!(
+            "the logs of run {run_id} were removed by `pipeline clean`: {} no longer exists\n  hint: `pipeline status {run_id}` and `pipeline errors {run_id}` still show what happened",
+            logs_dir.display()
+        )));
+    }
+    let tool_log = PathBuf::from(&record.log_path);
+    if !tool_log.exists() {
+        return Err(EngineError::Input(format!(
+            "the log of attempt {n} of step `{step_id}` of run {run_id} is missing: {} does not exist",
+            tool_log.display()
+        )));
+    }
     let test_logs = (1..)
         .map(|k| workspace.test_log(run_id, step_id, n, k))
         .take_while(|p| p.exists())
         .collect();
     Ok(StepLogs {
+        run_id: run_id.to_owned(),
         attempt: n,
-        tool_log: PathBuf::from(&record.log_path),
+        tool_log,
         test_logs,
     })
 }
 
-/// `pipeline clean [RUN] [--all]`: removes what runs left behind (worktrees, step branches
-/// `pipeline-steps/<run>/...`, logs). Keeps the recorded history and the result branches.
-/// Without a run id, cleans every finished run; a run driven by a live process (its lock is
-/// held) is never touched.
-pub fn clean_runs(
-    repo: Option<&Path>,
-    db: Option<&Path>,
-    run_id: Option<&str>,
-) -> Result<CleanReport, EngineError> {
-    let (repo, workspace, state) = open(repo, db)?;
-    let runs: Vec<RunRecord> = match run_id {
-        Some(id) => vec![
-            state
-                .run(id)?
-                .ok_or_else(|| EngineError::UnknownRun(id.to_string()))?,
-        ],
-        None => state.runs()?,
+/// Most step ids an unknown-step message lists.
+const LISTED_STEPS: usize = 20;
+
+/// `"; did you mean `y`?"` for the entry of `known` closest to `name` by edit distance
+/// (Levenshtein), when it is close: at most a third of the longer name's length; else "".
+fn did_you_mean(name: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(name, k), *k))
+        .min()
+        .filter(|(d, k)| *d * 3 <= name.len().max(k.len()))
+        .map(|(_, k)| format!("; did you mean `{k}`?"))
+        .unwrap_or_default()
+}
+
+/// "run R has no step `x`; did you mean `y`?" and the run's step ids (at most
+/// [`LISTED_STEPS`]).
+fn unknown_step(run_id: &str, step_id: &str, known: &[&str]) -> String {
+    let closest = did_you_mean(step_id, known);
+    let listed = known[..known.len().min(LISTED_STEPS)].join(", ");
+    let more = if known.len() > LISTED_STEPS {
+        format!(" and {} more", known.len() - LISTED_STEPS)
+    } else {
+        String::new()
     };
-    let mut report = CleanReport::default();
-    for run in runs {
-        let lock = match RunLock::acquire(&workspace.locks_dir(), &run.run_id) {
-            Ok(l) => l,
-            Err(_) => {
-                report.skipped_running.push(run.run_id.clone());
-                continue;
-            }
-        };
-        if run_id.is_none() && run.status == RunStatus::Running {
-            // Recorded running but nobody drives it: a crashed run that can be resumed.
-            // Cleaning it all the same is what `clean` without a run id promises.
-            tracing::info!("cleaning crashed run {}", run.run_id);
-        }
-        // Processes a crashed run's steps left behind (also outside their worktrees)
-        // would keep writing into what is about to be removed.
-        let killed = kill_marked_processes(&workspace.state_dir, &run.run_id);
-        if killed > 0 {
-            tracing::info!("ended {killed} process group(s) left by run {}", run.run_id);
-        }
-        report.worktrees += remove_run_worktrees(&repo, &run.run_id)?;
-        report.branches +=
-            repo.delete_branches_with_prefix(&format!("pipeline-steps/{}/", run.run_id))?;
-        let logs = workspace.run_logs_dir(&run.run_id);
-        if logs.exists() {
-            std::fs::remove_dir_all(&logs).map_err(|e| {
-                EngineError::Input(format!("cannot remove {}: {e}", logs.display()))
-            })?;
-            report.log_dirs += 1;
-        }
-        let tmp = workspace.run_tmp_dir(&run.run_id);
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)
-                .map_err(|e| EngineError::Input(format!("cannot remove {}: {e}", tmp.display())))?;
-        }
-        report.runs.push(run.run_id.clone());
-        drop(lock);
-        let _ = std::fs::remove_file(workspace.locks_dir().join(format!("{}.lock", run.run_id)));
-    }
-    Ok(report)
+    format!(
+        "run {run_id} has no step `{step_id}`{closest}\n  its {}: {listed}{more}",
+        if known.len() == 1 { "step" } else { "steps" }
+    )
 }
 
 /// `pipeline errors RUN`: every distinct classified error of the run's steps, with how
@@ -305,25 +330,41 @@ pub fn run_errors(
     run_id: Option<&str>,
 ) -> Result<(String, Vec<crate::state::ErrorRecord>), EngineError> {
     let (_, _, state) = open(repo, db)?;
-    let run = run_or_newest(&state, run_id)?;
+    let run = resolve_run(&state, run_id)?;
     let errors = state.errors(&run.run_id)?;
     Ok((run.run_id, errors))
 }
 
 /// `pipeline breakers`: every tool's circuit breaker; with `reset`, removes that tool's
-/// breaker first (it starts closed again).
+/// breaker first (it starts closed again). Returns whether `reset` had a breaker state.
+///
+/// Errors: no repository, an invalid config, the state database; [`EngineError::Input`]
+/// when `reset` names neither a tool profile nor a tool with breaker state (the message
+/// lists the known tools and the closest one).
 pub fn breakers(
     repo: Option<&Path>,
     db: Option<&Path>,
     reset: Option<&str>,
 ) -> Result<(bool, Vec<pipeline_error::BreakerState>), EngineError> {
     use pipeline_error::BreakerStore;
-    let (_, workspace, _) = open_repository(repo, db)?;
+    let (_, workspace, registry) = open_repository(repo, db)?;
     let state = StateStore::open(&workspace.db_path, Durability::Normal)?;
-    let removed = match reset {
-        Some(tool) => state.delete_breaker(tool)?,
-        None => false,
+    let list = state.all()?;
+    let Some(tool) = reset else {
+        return Ok((false, list));
     };
+    let mut known: Vec<&str> = registry.names();
+    known.extend(list.iter().map(|b| b.tool.as_str()));
+    known.sort_unstable();
+    known.dedup();
+    if !known.contains(&tool) {
+        let closest = did_you_mean(tool, &known);
+        return Err(EngineError::Input(format!(
+            "no tool `{tool}` to reset the circuit breaker of{closest}\n  known tools: {}\n  hint: `pipeline tools` lists the tool profiles",
+            known.join(", ")
+        )));
+    }
+    let removed = state.delete_breaker(tool)?;
     Ok((removed, state.all()?))
 }
 
@@ -364,13 +405,4 @@ pub fn diagnose(
     }
     failure.log_path = Some(log.to_path_buf());
     Ok(manager.classify(&failure))
-}
-
-/// Kills the processes carrying a marker of run `run_id` (an attempt of a crashed run
-/// may have left some); returns how many process groups were hit.
-fn kill_marked_processes(state_dir: &Path, run_id: &str) -> usize {
-    super::orphans::kill_run_processes(state_dir, run_id)
-        .values()
-        .map(std::collections::BTreeSet::len)
-        .sum()
 }

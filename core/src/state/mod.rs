@@ -36,7 +36,7 @@ pub use event::{ErrorSummary, Event, JournalEntry, Usage, WaitKind};
 pub use records::{AttemptRecord, RunRecord, StepRecord};
 pub(crate) use replay::keep_latest_attempt;
 pub use replay::{ReplayedAttempt, ReplayedStep, RunReplay};
-pub use run_lock::RunLock;
+pub use run_lock::{LockProbe, PROBE_GRACE, RunLock};
 pub use run_status::RunStatus;
 pub use state_error::StateError;
 pub use state_store::{BUSY_TIMEOUT, Change, ErrorRecord, StateStore};

@@ -9,12 +9,34 @@
 //! The file is never deleted: deleting a lock file races with a process that has it open
 //! and is about to lock it (two holders on two different inodes). On release the file is
 //! emptied instead.
+//!
+//! [`RunLock::probe`] tells readers (`pipeline status`, `runs`, `resume`) whether a live
+//! process drives a run: it takes a shared lock for an instant. A driver that tries to
+//! lock in that instant would be refused, so [`RunLock::acquire`] tries again for
+//! [`PROBE_GRACE`] before it reports the run as locked.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::StateError;
+
+/// How long [`RunLock::acquire`] keeps trying a lock that is held, so that a reader's
+/// [`RunLock::probe`] (which holds it for microseconds) never makes a driver fail.
+pub const PROBE_GRACE: Duration = Duration::from_millis(200);
+
+/// Whether a process drives a run, as [`RunLock::probe`] finds its lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockProbe {
+    /// No process holds the lock: nobody drives the run (it ended, or its driver died).
+    Free,
+    /// A live process holds the lock; `pid` is the one it wrote, if readable.
+    Held {
+        /// Process id of the holder.
+        pid: Option<u32>,
+    },
+}
 
 /// Exclusive right to drive one run; released when dropped (or when the process dies).
 #[derive(Debug)]
@@ -53,15 +75,22 @@ impl RunLock {
             .truncate(false)
             .open(&path)
             .map_err(lock_error)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(StateError::RunLocked {
-                    run_id: run_id.to_owned(),
-                    pid: read_pid(&mut file),
-                });
+        let deadline = Instant::now() + PROBE_GRACE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                // Held: by a driver, or for an instant by a reader's probe.
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(StateError::RunLocked {
+                        run_id: run_id.to_owned(),
+                        pid: read_pid(&mut file),
+                    });
+                }
+                Err(TryLockError::Error(source)) => return Err(lock_error(source)),
             }
-            Err(TryLockError::Error(source)) => return Err(lock_error(source)),
         }
         file.set_len(0).map_err(lock_error)?;
         file.write_all(format!("{}\n", std::process::id()).as_bytes())
@@ -71,6 +100,35 @@ impl RunLock {
             path,
             run_id: run_id.to_owned(),
         })
+    }
+
+    /// Whether a live process holds the lock of `run_id` in `lock_dir`, without taking
+    /// it for longer than an instant (a shared lock, released at once) and without
+    /// creating anything: a missing lock file means no process ever drove the run from
+    /// this state directory, [`LockProbe::Free`].
+    ///
+    /// Errors: [`StateError::InvalidRunId`] as for [`RunLock::acquire`];
+    /// [`StateError::LockFile`] if the file exists but cannot be opened or probed.
+    pub fn probe(lock_dir: &Path, run_id: &str) -> Result<LockProbe, StateError> {
+        validate_run_id(run_id)?;
+        let path = lock_dir.join(format!("{run_id}.lock"));
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockProbe::Free),
+            Err(source) => return Err(StateError::LockFile { path, source }),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => {
+                // Released at once: the probe must not keep a driver out.
+                file.unlock()
+                    .map_err(|source| StateError::LockFile { path, source })?;
+                Ok(LockProbe::Free)
+            }
+            Err(TryLockError::WouldBlock) => Ok(LockProbe::Held {
+                pid: read_pid(&mut file),
+            }),
+            Err(TryLockError::Error(source)) => Err(StateError::LockFile { path, source }),
+        }
     }
 
     /// The lock file, `<lock_dir>/<run_id>.lock`.
@@ -155,6 +213,33 @@ mod tests {
         assert_eq!(fs::read_to_string(lock_dir.join("run-1.lock"))?, "");
         let again = RunLock::acquire(&lock_dir, "run-1")?;
         assert_eq!(again.run_id(), "run-1");
+        Ok(())
+    }
+
+    #[test]
+    fn probe_sees_a_held_lock_and_a_free_one_without_taking_it()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let lock_dir = dir.path().join("locks");
+        // Never locked: no file, and the probe creates none.
+        assert_eq!(RunLock::probe(&lock_dir, "run-1")?, LockProbe::Free);
+        assert!(!lock_dir.exists());
+        let held = RunLock::acquire(&lock_dir, "run-1")?;
+        assert_eq!(
+            RunLock::probe(&lock_dir, "run-1")?,
+            LockProbe::Held {
+                pid: Some(std::process::id())
+            }
+        );
+        drop(held);
+        assert_eq!(RunLock::probe(&lock_dir, "run-1")?, LockProbe::Free);
+        // A probe leaves the lock free for a driver.
+        let again = RunLock::acquire(&lock_dir, "run-1")?;
+        drop(again);
+        assert!(matches!(
+            RunLock::probe(&lock_dir, "../x"),
+            Err(StateError::InvalidRunId { .. })
+        ));
         Ok(())
     }
 
