@@ -15,6 +15,8 @@ use crate::state::StateStore;
 /// Shared, read-only context of a run being driven by this process.
 pub(crate) struct RunContext {
     pub run_id: String,
+    /// The commit the run starts from (what a step without dependencies starts at).
+    pub base: git2::Oid,
     pub set: WorkstreamSet,
     pub plan: Plan,
     pub repo: Arc<Repository>,

@@ -484,6 +484,7 @@ async fn drive(
     let pool = Arc::new(WorktreePool::new((*repo).clone(), &run_id));
     let ctx = Arc::new(RunContext {
         run_id: run_id.clone(),
+        base,
         set: prepared.set,
         plan: prepared.plan,
         repo: repo.clone(),

@@ -297,14 +297,17 @@ impl StepLife<'_> {
     }
 
     /// A worktree at `start` for an isolated step (from the run's pool). A read_only step
-    /// with `isolation: none` and dependencies gets one too: the main checkout does not
-    /// hold its dependencies' results, `start` does (issue #11). It is a checkout of
-    /// `start` like any other; the read_only check refuses any change left in it, and the
-    /// pool removes it when the run ends.
+    /// with `isolation: none` and dependencies gets one too when its dependencies changed
+    /// something (`start` is not the run's base commit): the main checkout does not hold
+    /// their results, `start` does (issue #11). When they changed nothing, the main
+    /// checkout is what it would see, as for a step without dependencies, and no checkout
+    /// is made. It is a checkout of `start` like any other; the read_only check refuses any
+    /// change left in it, and the pool removes it when the run ends.
     async fn prepare_worktree(&self, start: Oid) -> Result<Option<Worktree>, StepError> {
         let temporary_checkout = self.step.isolation == Isolation::None
             && self.step.read_only
-            && !self.ctx.plan.deps[self.idx].is_empty();
+            && !self.ctx.plan.deps[self.idx].is_empty()
+            && start != self.ctx.base;
         if self.step.isolation == Isolation::None && !temporary_checkout {
             return Ok(None);
         }

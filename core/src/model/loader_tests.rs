@@ -484,12 +484,34 @@ fn in_place_steps_with_dependencies_must_be_read_only() {
     );
     let set = load(&[ok]).unwrap_or_else(|e| panic!("{e}"));
     assert!(set.step(&StepId::workstream("check")).unwrap().read_only);
+    // A chain of in-place steps is fine: each one's changes are in the main checkout.
+    let chain = write(
+        d.path(),
+        "chain.json",
+        r#"[{"id": "gen", "command": "touch gen.txt", "isolation": "none"},
+            {"id": "use", "command": "test -f gen.txt", "isolation": "none", "depends_on": ["gen"]},
+            {"id": "last", "command": "true", "isolation": "none", "depends_on": ["use"]}]"#,
+    );
+    load(&[chain]).unwrap_or_else(|e| panic!("{e}"));
+    // Through an in-place step, a worktree step's result is still missing.
+    let through = write(
+        d.path(),
+        "through.json",
+        r#"[{"id": "make", "command": "touch made.txt"},
+            {"id": "mid", "command": "true", "isolation": "none", "read_only": true, "depends_on": ["make"]},
+            {"id": "end", "command": "test -f made.txt", "isolation": "none", "depends_on": ["mid"]}]"#,
+    );
+    let found: Vec<String> = errors(load(&[through]))
+        .iter()
+        .map(|e| e.step.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(found, vec!["end"]);
     // A phase's dependency counts too; the workstream's acceptance gate is not a step to fix.
     let phased = write(
         d.path(),
         "phased.json",
         r#"{"id": "w", "command": "true", "isolation": "none", "acceptance_tests": ["true"], "phases": [
-            {"id": "p1", "steps": [{"id": "a"}]},
+            {"id": "p1", "steps": [{"id": "a", "isolation": "worktree"}]},
             {"id": "p2", "depends_on": ["p1"], "steps": [{"id": "b"}]}]}"#,
     );
     let found: Vec<String> = errors(load(&[phased]))

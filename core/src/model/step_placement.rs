@@ -6,10 +6,11 @@
 //! on the wrong tree, so that is an error naming the two ways out. A `read_only` step
 //! changes no file, so a `files_scope` or `files_create` of its own contradicts it.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::raw_workstream::RawFields;
-use super::{Isolation, Step, StepKind, ValidationDiagnostic};
+use super::{Isolation, Step, StepId, StepKind, ValidationDiagnostic};
 
 /// An error when an object that is read-only (its own `read_only`, else `inherited`, the
 /// workstream's) declares `files_scope` or `files_create`. `noun` is `step` or
@@ -47,42 +48,92 @@ pub(crate) fn check_read_only_scope(
 }
 
 /// One error per task step that runs in place (`isolation: "none"`), is not `read_only`
-/// and has dependencies (after resolution, so dependencies of its phase and workstream
-/// count). The workstream acceptance gate is left out: it runs tests only.
+/// and depends, directly or through other dependencies, on a step that changes files (a
+/// task step in its own worktree that is not `read_only`: its result is a commit the main
+/// checkout does not contain). Dependencies of its phase and workstream count (they are
+/// resolved by now). A chain of in-place steps is fine: each one's changes are in the
+/// main checkout the next one runs in. The workstream acceptance gate is left out: it
+/// runs tests only. Each error names the first dependencies (up to 3) whose results are
+/// missing.
 pub(crate) fn check_in_place_steps(steps: &[Step]) -> Vec<ValidationDiagnostic> {
+    let by_id: HashMap<&StepId, &Step> = steps.iter().map(|s| (&s.id, s)).collect();
+    let mut memo: HashMap<&StepId, bool> = HashMap::new();
     steps
         .iter()
-        .filter(|s| {
-            s.kind == StepKind::Task
-                && s.isolation == Isolation::None
-                && !s.read_only
-                && !s.depends_on.is_empty()
-        })
-        .map(|s| {
-            let shown: Vec<String> = s
+        .filter(|s| s.kind == StepKind::Task && s.isolation == Isolation::None && !s.read_only)
+        .filter_map(|s| {
+            let missing: Vec<&StepId> = s
                 .depends_on
                 .iter()
-                .take(3)
-                .map(|d| format!("`{d}`"))
+                .filter(|d| changes_files_upstream(d, &by_id, &mut memo))
                 .collect();
-            let more = match s.depends_on.len().saturating_sub(3) {
+            if missing.is_empty() {
+                return None;
+            }
+            let shown: Vec<String> = missing.iter().take(3).map(|d| format!("`{d}`")).collect();
+            let more = match missing.len().saturating_sub(3) {
                 0 => String::new(),
                 n => format!(" and {n} more"),
             };
-            ValidationDiagnostic::error(
-                &s.file,
-                s.pointer.clone(),
-                format!(
-                    "step `{}` runs in the main checkout (`isolation: \"none\"`) but depends on {}{more}, whose results that checkout does not contain",
-                    s.id,
-                    shown.join(", ")
+            Some(
+                ValidationDiagnostic::error(
+                    &s.file,
+                    s.pointer.clone(),
+                    format!(
+                        "step `{}` runs in the main checkout (`isolation: \"none\"`) but depends on {}{more}, whose results that checkout does not contain",
+                        s.id,
+                        shown.join(", ")
+                    ),
+                )
+                .with_step(s.id.to_string())
+                .with_hint(
+                    "remove `isolation` to run it in its own worktree, which starts from its dependencies' merged result; \
+                     or, if it changes no file, add `\"read_only\": true`: it then runs in a temporary checkout of its dependencies' merged result",
                 ),
-            )
-            .with_step(s.id.to_string())
-            .with_hint(
-                "remove `isolation` to run it in its own worktree, which starts from its dependencies' merged result; \
-                 or, if it changes no file, add `\"read_only\": true`: it then runs in a temporary checkout of its dependencies' merged result",
             )
         })
         .collect()
+}
+
+/// Whether the result of step `id` (the commit its dependants start from) can differ from
+/// the run's base: it changes files itself (a task step in a worktree, not `read_only`),
+/// or one of its dependencies' results does. Unknown ids (reported elsewhere) count as
+/// not changing files. Iterative, so deep chains cannot overflow the stack.
+fn changes_files_upstream<'a>(
+    id: &'a StepId,
+    by_id: &HashMap<&'a StepId, &'a Step>,
+    memo: &mut HashMap<&'a StepId, bool>,
+) -> bool {
+    // Post-order walk: a step is decided once all its dependencies are.
+    let mut stack: Vec<(&'a StepId, bool)> = vec![(id, false)];
+    while let Some((current, expanded)) = stack.pop() {
+        if memo.contains_key(current) {
+            continue;
+        }
+        let Some(step) = by_id.get(current) else {
+            memo.insert(current, false);
+            continue;
+        };
+        let own =
+            step.kind == StepKind::Task && step.isolation == Isolation::Worktree && !step.read_only;
+        if own {
+            memo.insert(current, true);
+            continue;
+        }
+        if expanded {
+            let upstream = step
+                .depends_on
+                .iter()
+                .any(|d| memo.get(d).copied().unwrap_or(false));
+            memo.insert(current, upstream);
+            continue;
+        }
+        stack.push((current, true));
+        for d in &step.depends_on {
+            if !memo.contains_key(d) {
+                stack.push((d, false));
+            }
+        }
+    }
+    memo.get(id).copied().unwrap_or(false)
 }
