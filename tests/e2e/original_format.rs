@@ -127,7 +127,6 @@ fn validate_accepts_the_fixtures_with_a_note_per_uninterpreted_field() {
             && !out.contains("`circuit_breaker.max_attempts`"),
         "{out}"
     );
-    assert!(!r.stderr().contains("error"), "{}", r.stderr());
 }
 
 #[test]
