@@ -80,7 +80,7 @@ fn conformance_directory_loads_all_36_workstreams() {
     let Some(dir) = conformance() else {
         return;
     };
-    let set = load(&[dir]).unwrap_or_else(|e| panic!("{e}"));
+    let set = load(std::slice::from_ref(&dir)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.workstreams.len(), 36);
     assert!(
         set.notes.iter().any(|n| n.message.contains("JSON Schema")),
