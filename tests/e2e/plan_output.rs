@@ -1,5 +1,4 @@
-//! `pipeline plan`: text (snapshot), JSON contract, DOT; the conformance corpus plans
-//! (when present: see `conformance.rs`).
+//! `pipeline plan`: text (snapshot), JSON contract, DOT; the conformance corpus plans.
 
 use serde_json::Value;
 
