@@ -114,11 +114,15 @@ fn run_refuses_invalid_input_and_records_nothing() {
     );
 }
 
+/// Optional: needs the external conformance corpus (`PIPELINE_CONFORMANCE_DIR`, see
+/// `conformance.rs`); without it the test prints "skipped: ..." and passes. The project's
+/// own original-format fixtures are tested in `original_format.rs` either way.
 #[test]
 fn conformance_corpus_is_accepted_with_notes() {
+    let Some(dir) = crate::conformance::corpus() else {
+        return;
+    };
     let t = Test::new();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/conformance/caidp-workstreams");
     let r = t.pipeline(&["validate", dir.to_str().unwrap()]).assert_ok();
     let out = r.stdout();
     assert!(out.contains("valid: 36 workstreams"), "{out}");

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `pipeline` binary on real temporary git repositories.
 //! One test binary; one module per area.
 
+mod conformance;
 mod handshake;
 mod support;
 
@@ -21,6 +22,7 @@ mod getting_started;
 mod isolation;
 mod journal;
 mod openspec_bridge;
+mod original_format;
 mod plan_output;
 mod recovery;
 mod reporting;

@@ -134,11 +134,14 @@ fn dot_plan() {
     );
 }
 
+/// Optional: needs the external conformance corpus (`PIPELINE_CONFORMANCE_DIR`, see
+/// `conformance.rs`); without it the test prints "skipped: ..." and passes.
 #[test]
 fn the_conformance_directory_plans_all_36_workstreams() {
+    let Some(dir) = crate::conformance::corpus() else {
+        return;
+    };
     let t = Test::new();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/conformance/caidp-workstreams");
     let r = t
         .pipeline(&["plan", dir.to_str().unwrap(), "--format", "json"])
         .assert_ok();

@@ -1,5 +1,6 @@
-//! Loader tests: the conformance corpus loads; every kind of bad input is an error that
-//! names the file, the location and the step.
+//! Loader tests: the conformance corpus loads (when present: an optional extra run, see
+//! `conformance()`); every kind of bad input is an error that names the file, the
+//! location and the step.
 
 use std::path::{Path, PathBuf};
 
@@ -30,8 +31,30 @@ pub(crate) fn catalog() -> ListCatalog {
     ])
 }
 
-fn conformance() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/caidp-workstreams")
+/// The external conformance corpus (the original tool's workstream files), an optional
+/// extra test run: `PIPELINE_CONFORMANCE_DIR` (relative paths are taken from the
+/// repository root), by default `../shared/conformance/caidp-workstreams` beside the
+/// repository. A fresh clone has none: then the calling test prints "skipped: conformance
+/// corpus not found at ...; set PIPELINE_CONFORMANCE_DIR" and passes (`None`). The same
+/// rule as `tests/e2e/conformance.rs`; the project's own original-format fixtures
+/// (tests/fixtures/original-format/) are tested either way.
+fn conformance() -> Option<PathBuf> {
+    const VAR: &str = "PIPELINE_CONFORMANCE_DIR";
+    // This crate lives in `core/` of the repository.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = match std::env::var_os(VAR) {
+        Some(v) if !v.is_empty() => root.join(v),
+        _ => root.join("../shared/conformance/caidp-workstreams"),
+    };
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: conformance corpus not found at {}; set {VAR}",
+            dir.display()
+        );
+        None
+    }
 }
 
 fn load(paths: &[PathBuf]) -> Result<WorkstreamSet, LoadError> {
@@ -54,11 +77,10 @@ fn errors(r: Result<WorkstreamSet, LoadError>) -> Vec<ValidationDiagnostic> {
 
 #[test]
 fn conformance_directory_loads_all_36_workstreams() {
-    let dir = conformance();
-    if !dir.exists() {
-        panic!("conformance corpus missing at {}", dir.display());
-    }
-    let set = load(&[dir]).unwrap_or_else(|e| panic!("{e}"));
+    let Some(dir) = conformance() else {
+        return;
+    };
+    let set = load(std::slice::from_ref(&dir)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.workstreams.len(), 36);
     assert!(
         set.notes.iter().any(|n| n.message.contains("JSON Schema")),
@@ -70,7 +92,7 @@ fn conformance_directory_loads_all_36_workstreams() {
             .any(|n| n.message.contains("field `circuit_breaker`")),
         "circuit_breaker is interpreted by the error engine"
     );
-    let examples = load(&[conformance().join("examples")]).unwrap_or_else(|e| panic!("{e}"));
+    let examples = load(&[dir.join("examples")]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(examples.workstreams.len(), 5);
     assert!(
         examples
@@ -102,7 +124,10 @@ fn conformance_directory_loads_all_36_workstreams() {
 
 #[test]
 fn every_conformance_file_loads_on_its_own_with_sibling_dependencies() {
-    for entry in std::fs::read_dir(conformance()).unwrap() {
+    let Some(dir) = conformance() else {
+        return;
+    };
+    for entry in std::fs::read_dir(&dir).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "json")
             && !p.to_string_lossy().ends_with(".schema.json")
@@ -113,7 +138,7 @@ fn every_conformance_file_loads_on_its_own_with_sibling_dependencies() {
         }
     }
     // ws-18 depends on 17 workstreams of sibling files: they are pulled in.
-    let set = load(&[conformance().join("ws-18-update-infrastructure-scripts.json")]).unwrap();
+    let set = load(&[dir.join("ws-18-update-infrastructure-scripts.json")]).unwrap();
     assert_eq!(set.workstreams.len(), 18);
 }
 
