@@ -57,6 +57,24 @@ pub fn validate(
             .with_step(e.a.to_string()),
         );
     }
+    // Implicit edges: the later-declared of two unordered steps with overlapping scopes
+    // starts from the earlier one's result (`scope_overlap: serialize`, the default).
+    for edge in &plan.implicit {
+        let (earlier, later) = (&set.steps[edge.earlier], &set.steps[edge.later]);
+        findings.push(
+            ValidationDiagnostic::note(
+                later.file.to_path_buf(),
+                later.pointer.clone(),
+                format!(
+                    "step {} starts from the result of step {}: their files_scope overlap ({}) and neither depends on the other (an implicit edge; `pipeline plan` shows it)",
+                    later.id,
+                    earlier.id,
+                    edge.scope()
+                ),
+            )
+            .with_step(later.id.to_string()),
+        );
+    }
     findings.extend(uninstalled_tools(&set, repo));
     if strict && !findings.is_empty() {
         findings.iter_mut().for_each(make_error);

@@ -21,8 +21,15 @@ pub fn generate_run_id() -> String {
 
 /// Checks a user-given run id (`--run-id`): 1 to 64 characters of `[A-Za-z0-9._-]`,
 /// starting with a letter or digit, not ending in `.lock` or `.`, no `..` (git ref rules,
-/// since the id names the branch `pipeline/<run-id>`).
+/// since the id names the branch `pipeline/<run-id>`), and not `latest`, which every
+/// command reads as "the newest run".
 pub fn check_run_id(id: &str) -> Result<(), String> {
+    if id == "latest" {
+        return Err(
+            "invalid run id `latest`: it is reserved (commands read it as the newest run); choose another id"
+                .to_owned(),
+        );
+    }
     let ok_chars = id
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -55,7 +62,7 @@ mod tests {
 
     #[test]
     fn rejects_ids_that_are_not_ref_safe() {
-        for bad in ["", "-x", "a/b", "a..b", "x.lock", "a b", "é"] {
+        for bad in ["", "-x", "a/b", "a..b", "x.lock", "a b", "é", "latest"] {
             assert!(check_run_id(bad).is_err(), "{bad}");
         }
         check_run_id("nightly-2026.11.21_1").unwrap();

@@ -6,7 +6,7 @@
 //! on the wrong tree, so that is an error naming the two ways out. A `read_only` step
 //! changes no file, so a `files_scope` or `files_create` of its own contradicts it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use super::raw_workstream::RawFields;
@@ -98,16 +98,18 @@ pub(crate) fn check_in_place_steps(steps: &[Step]) -> Vec<ValidationDiagnostic> 
 /// Whether the result of step `id` (the commit its dependants start from) can differ from
 /// the run's base: it changes files itself (a task step in a worktree, not `read_only`),
 /// or one of its dependencies' results does. Unknown ids (reported elsewhere) count as
-/// not changing files. Iterative, so deep chains cannot overflow the stack.
+/// not changing files. Iterative, so deep chains cannot overflow the stack; a cycle (an
+/// error reported by the planner) is cut where the walk meets a step it is still deciding.
 fn changes_files_upstream<'a>(
     id: &'a StepId,
     by_id: &HashMap<&'a StepId, &'a Step>,
     memo: &mut HashMap<&'a StepId, bool>,
 ) -> bool {
     // Post-order walk: a step is decided once all its dependencies are.
+    let mut open: HashSet<&'a StepId> = HashSet::new();
     let mut stack: Vec<(&'a StepId, bool)> = vec![(id, false)];
     while let Some((current, expanded)) = stack.pop() {
-        if memo.contains_key(current) {
+        if memo.contains_key(current) || (!expanded && !open.insert(current)) {
             continue;
         }
         let Some(step) = by_id.get(current) else {

@@ -11,7 +11,7 @@ use super::super::{EngineError, Workspace};
 use crate::state::{LockProbe, RunLock, RunRecord, RunStatus, StateStore, StepRecord, StepStatus};
 
 /// The alias of the newest run (by `started_at`) wherever a run id is accepted. A run
-/// recorded with the id `latest` itself wins over the alias.
+/// recorded with the id `latest` (from before the id was reserved) wins over the alias.
 pub const LATEST: &str = "latest";
 
 /// Whether a process drives a run: `"live"` or `"gone"` in JSON (`status --json`'s and
