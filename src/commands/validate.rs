@@ -63,7 +63,7 @@ pub fn validate(
         let (earlier, later) = (&set.steps[edge.earlier], &set.steps[edge.later]);
         findings.push(
             ValidationDiagnostic::note(
-                later.file.to_path_buf(),
+                &later.file,
                 later.pointer.clone(),
                 format!(
                     "step {} starts from the result of step {}: their files_scope overlap ({}) and neither depends on the other (an implicit edge; `pipeline plan` shows it)",

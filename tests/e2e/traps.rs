@@ -50,6 +50,27 @@ fn overlapping_scopes_order_the_steps_and_the_later_one_sees_the_earlier_ones_ch
 }
 
 #[test]
+fn validate_names_the_implicit_edge_before_anything_runs() {
+    let t = Test::new();
+    let ws = t.workstream(
+        "ws.json",
+        r#"[{"id": "first", "command": "true", "files_scope": ["src/"]},
+            {"id": "second", "command": "true", "files_scope": ["src/x.py"]}]"#,
+    );
+    let out = t
+        .pipeline(&["validate", ws.to_str().unwrap()])
+        .assert_ok()
+        .stdout();
+    assert!(
+        out.contains("step second starts from the result of step first: their files_scope overlap (src/ and src/x.py)"),
+        "{out}"
+    );
+    // --strict counts it like every other note.
+    t.pipeline(&["validate", "--strict", ws.to_str().unwrap()])
+        .assert_code(2);
+}
+
+#[test]
 fn scope_overlap_error_fails_validation_naming_both_steps_and_the_fix() {
     let t = Test::new();
     t.config("scope_overlap: error\n");
