@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A configuration file exists but could not be read.
-    #[error("cannot read tool configuration {}: {source}", path.display())]
+    #[error("cannot read configuration {}: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,

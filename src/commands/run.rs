@@ -148,7 +148,7 @@ pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
     options.sandbox = args.sandbox == cli::SandboxMode::On;
     let run = target.run_id;
     drive(&args.repo, &args.report, move |rep, cancel| {
-        Box::pin(async move { resume_run(Some(&run), options, rep, cancel).await })
+        Box::pin(async move { resume_run(&run, options, rep, cancel).await })
     })
 }
 

@@ -49,10 +49,6 @@ pub enum EngineError {
     },
     #[error("no run `{0}` in the state database\n  hint: `pipeline runs` lists the runs")]
     UnknownRun(String),
-    #[error(
-        "no run to resume: the state database has no unfinished run\n  hint: `pipeline runs` lists the runs"
-    )]
-    NothingToResume,
     #[error(transparent)]
     Git(#[from] GitError),
     #[error(transparent)]
@@ -77,8 +73,7 @@ impl EngineError {
             | EngineError::Config(_)
             | EngineError::Plugin(_)
             | EngineError::Policy { .. }
-            | EngineError::CurrentDir(_)
-            | EngineError::NothingToResume => INVALID,
+            | EngineError::CurrentDir(_) => INVALID,
             EngineError::Git(e) if git_user_error(e) => INVALID,
             EngineError::State(e) if state_user_error(e) => INVALID,
             _ => INTERNAL,

@@ -268,9 +268,14 @@ fn record_or_fail(journal: &RunJournal, changes: Vec<Change<'_>>) -> Result<(), 
     }
 }
 
-/// `pipeline resume [RUN]`: continues `run_id`, or the newest unfinished run.
+/// `pipeline resume [RUN]`: continues the run `run_id` (which run `pipeline resume`
+/// without an id means is chosen by `queries::resume_target`).
+///
+/// # Errors
+/// [`EngineError::UnknownRun`] when the database has no such run, and the errors of
+/// preparing and driving a run.
 pub async fn resume_run(
-    run_id: Option<&str>,
+    run_id: &str,
     options: RunOptions,
     reporter: Arc<dyn Reporter>,
     cancel: CancellationToken,
@@ -278,16 +283,9 @@ pub async fn resume_run(
     crate::git::set_durable_writes(options.durability.fsyncs_git());
     let (repo, workspace, _) = open_repository(options.repo.as_deref(), options.db.as_deref())?;
     let state = StateStore::open(&workspace.db_path, options.durability)?;
-    let record = match run_id {
-        Some(id) => state
-            .run(id)?
-            .ok_or_else(|| EngineError::UnknownRun(id.to_string()))?,
-        None => state
-            .runs()?
-            .into_iter()
-            .find(|r| matches!(r.status, RunStatus::Running | RunStatus::Interrupted))
-            .ok_or(EngineError::NothingToResume)?,
-    };
+    let record = state
+        .run(run_id)?
+        .ok_or_else(|| EngineError::UnknownRun(run_id.to_string()))?;
     drop(repo);
     let paths: Vec<PathBuf> = record.workstream_path.lines().map(PathBuf::from).collect();
     let mut opts = options.clone();
