@@ -58,14 +58,14 @@ impl Repository {
         ))
     }
 
-    /// Deletes every branch whose name starts with `prefix` (e.g. `pipeline-steps/<run>/`)
-    /// and returns how many. Branches checked out in a worktree are skipped.
+    /// The names (without `refs/heads/`) of the branches whose name starts with `prefix`
+    /// (e.g. `pipeline-steps/<run>/`), sorted.
     ///
     /// Errors: [`GitError::Git`].
-    pub fn delete_branches_with_prefix(&self, prefix: &str) -> Result<usize, GitError> {
+    pub fn branches_with_prefix(&self, prefix: &str) -> Result<Vec<String>, GitError> {
         let repo = self.git2()?;
         let glob = format!("refs/heads/{prefix}*");
-        let names: Vec<String> = repo
+        let mut names: Vec<String> = repo
             .references_glob(&glob)
             .map_err(GitError::git(
                 format!("list branches `{prefix}*`"),
@@ -79,6 +79,16 @@ impl Repository {
                     .map(str::to_string)
             })
             .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Deletes every branch whose name starts with `prefix` (e.g. `pipeline-steps/<run>/`)
+    /// and returns how many. Branches checked out in a worktree are skipped.
+    ///
+    /// Errors: [`GitError::Git`].
+    pub fn delete_branches_with_prefix(&self, prefix: &str) -> Result<usize, GitError> {
+        let names = self.branches_with_prefix(prefix)?;
         let mut deleted = 0;
         for name in names {
             match self.delete_branch(&name) {

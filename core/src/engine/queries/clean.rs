@@ -141,25 +141,7 @@ fn find_worktrees(dir: &Path, found: &mut Vec<PathBuf>) {
 
 /// The run's step branches, `pipeline-steps/<run_id>/...`, sorted.
 fn step_branches(repo: &Repository, run_id: &str) -> Result<Vec<String>, EngineError> {
-    let git = repo.git2()?;
-    let glob = format!("refs/heads/pipeline-steps/{run_id}/*");
-    let references = git.references_glob(&glob).map_err(|e| {
-        EngineError::Input(format!(
-            "cannot list the step branches of run {run_id} in {}: {e}",
-            repo.workdir().display()
-        ))
-    })?;
-    let mut names: Vec<String> = references
-        .filter_map(Result::ok)
-        .filter_map(|r| {
-            r.name()
-                .ok()
-                .and_then(|n| n.strip_prefix("refs/heads/"))
-                .map(str::to_string)
-        })
-        .collect();
-    names.sort();
-    Ok(names)
+    Ok(repo.branches_with_prefix(&format!("pipeline-steps/{run_id}/"))?)
 }
 
 /// Removes what [`leftovers`] found, after ending the processes a crashed run's steps
