@@ -47,10 +47,17 @@ pub(super) struct RunView {
     latest: Option<SystemTime>,
     /// Steps in the run (`run_started.steps`).
     total: usize,
-    /// Step ids in the order the journal first named them.
-    order: Vec<String>,
-    /// What the view knows of each step named so far.
-    steps: HashMap<String, StepView>,
+    /// Steps in a final state so far, by state (`running`, `waiting` and `queued` stay
+    /// zero here: they are derived from `steps`).
+    finals: Counts,
+    /// What the view knows of each step that is not pending and not final: a running,
+    /// testing, waiting or retrying step, with the sequence number of when the journal
+    /// first named it. Pending steps have no entry (they are counted as queued from
+    /// `total`), and a step leaves when it reaches a final state, so the view holds only
+    /// what can be drawn: its memory does not grow with the run's size.
+    steps: HashMap<String, (u64, StepView)>,
+    /// The next sequence number for `steps`.
+    next_seq: u64,
     /// `run_finished` or `run_interrupted` was seen: nothing runs any more.
     ended: bool,
 }
@@ -84,25 +91,21 @@ impl RunView {
 
     /// Records that `step`'s tool printed `line` (live view only).
     pub(super) fn note_output(&mut self, step: &str, line: &str) {
-        if let Some(view) = self.steps.get_mut(step)
+        if let Some((_, view)) = self.steps.get_mut(step)
             && view.state.is_running()
         {
             view.output = Some(line.trim_end().to_owned());
         }
     }
 
-    /// The counts now.
+    /// The counts now: O(steps running or waiting).
     pub(super) fn counts(&self) -> Counts {
         let mut c = Counts {
             total: self.total,
-            ..Counts::default()
+            ..self.finals
         };
-        for view in self.steps.values() {
+        for (_, view) in self.steps.values() {
             match &view.state {
-                StepState::Completed => c.completed += 1,
-                StepState::Failed => c.failed += 1,
-                StepState::Skipped => c.skipped += 1,
-                StepState::Interrupted => c.interrupted += 1,
                 s if s.is_running() => c.running += 1,
                 s if s.is_waiting() => c.waiting += 1,
                 _ => {}
@@ -122,12 +125,17 @@ impl RunView {
         self.ended
     }
 
-    /// The steps that run or wait now, in the order the journal named them.
+    /// The steps that run or wait now, in the order they first became active (started or
+    /// waited): a step keeps its line while it retries.
     pub(super) fn active(&self) -> impl Iterator<Item = (&str, &StepView)> {
-        self.order.iter().filter_map(|id| {
-            let view = self.steps.get(id)?;
-            (view.state.is_running() || view.state.is_waiting()).then_some((id.as_str(), view))
-        })
+        let mut active: Vec<(u64, &str, &StepView)> = self
+            .steps
+            .iter()
+            .filter(|(_, (_, view))| view.state.is_running() || view.state.is_waiting())
+            .map(|(id, (seq, view))| (*seq, id.as_str(), view))
+            .collect();
+        active.sort_unstable_by_key(|(seq, _, _)| *seq);
+        active.into_iter().map(|(_, id, view)| (id, view))
     }
 
     /// `[  12.3s]`: the time since the run started, fixed width so that lines align.
@@ -138,13 +146,20 @@ impl RunView {
 
     /// The step's view, added (queued) when the journal names it for the first time.
     fn step(&mut self, id: &str) -> &mut StepView {
-        if !self.steps.contains_key(id) {
-            self.order.push(id.to_owned());
-        }
-        self.steps.entry(id.to_owned()).or_default()
+        let next_seq = &mut self.next_seq;
+        &mut self
+            .steps
+            .entry(id.to_owned())
+            .or_insert_with(|| {
+                let seq = *next_seq;
+                *next_seq += 1;
+                (seq, StepView::default())
+            })
+            .1
     }
 
-    /// Moves `step` to a final `state` and says so, with the counts after it.
+    /// Moves `step` to a final `state` and says so, with the counts after it. The step
+    /// leaves `steps`; only its count stays.
     fn finish(
         &mut self,
         step: &str,
@@ -152,9 +167,15 @@ impl RunView {
         text: String,
         emit: &mut impl FnMut(LineKind, String),
     ) {
-        let view = self.step(step);
-        view.state = state;
-        view.output = None;
+        self.steps.remove(step);
+        match state {
+            StepState::Completed => self.finals.completed += 1,
+            StepState::Failed => self.finals.failed += 1,
+            StepState::Skipped => self.finals.skipped += 1,
+            StepState::Interrupted => self.finals.interrupted += 1,
+            // Cancelled steps left the run: in no count.
+            _ => {}
+        }
         emit(LineKind::Milestone, text);
         emit(LineKind::Progress, format!("progress  {}", self.counts()));
     }
@@ -171,14 +192,15 @@ impl RunView {
                 self.update_run(entry, emit);
             }
             Event::StepAdded { step, .. } => {
-                self.step(step).state = StepState::Pending;
+                // Pending: no entry (queued is derived from the run's step count).
+                self.steps.remove(step);
             }
             Event::StepReset {
                 step,
                 previous_status,
                 ..
             } => {
-                self.step(step).state = StepState::Pending;
+                self.steps.remove(step);
                 emit(
                     LineKind::Transition,
                     format!(
@@ -490,7 +512,8 @@ impl RunView {
                 emit,
             ),
             Event::StepCancelled { step, reason } => {
-                self.step(step).state = StepState::Cancelled;
+                // It left the run: no entry, in no count.
+                self.steps.remove(step);
                 emit(LineKind::Milestone, format!("cancelled {step}: {reason}"));
             }
             Event::ToolSelected {

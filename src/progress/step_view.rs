@@ -98,8 +98,6 @@ pub(super) enum StepState {
     Skipped,
     /// Stopped with its run; resume runs it again.
     Interrupted,
-    /// Left the run (removed from the workstream file).
-    Cancelled,
 }
 
 /// A wait before a step's next attempt (`step_waiting`).
