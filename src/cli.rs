@@ -241,6 +241,29 @@ pub enum Command {
         #[command(flatten)]
         repo: RepoArgs,
     },
+    /// Approve a step awaiting approval: it completes and its dependents start.
+    Approve(DecisionArgs),
+    /// Reject a step awaiting approval: an AI step gets the comment as a fix prompt, any
+    /// other step fails with it.
+    Reject(DecisionArgs),
+    /// Serve the REST API, server-sent events and webhooks (docs/API.md).
+    Serve(ServeArgs),
+    /// Serve the Model Context Protocol on stdin/stdout, for coding agents (docs/API.md).
+    Mcp {
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
+    /// List webhook and notify deliveries with status, attempts and last error.
+    Webhooks {
+        /// Only deliveries of this run's events (`latest`: the newest run).
+        #[arg(long, value_name = "RUN")]
+        run: Option<String>,
+        /// Print JSON on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
     /// Print a JSON Schema: of workstream files (for editors) or of journal entries.
     Schema {
         /// Which schema.
@@ -311,8 +334,42 @@ pub struct RunArgs {
     /// `none` turns the write sandbox off for every step of the run.
     #[arg(long, value_enum, default_value = "on")]
     pub sandbox: SandboxMode,
+    /// Approve every step that requires approval without asking (recorded in the journal).
+    #[arg(long)]
+    pub approve_all: bool,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+/// `pipeline approve` and `pipeline reject`.
+#[derive(Debug, Args)]
+pub struct DecisionArgs {
+    /// Run id, or `latest`.
+    pub run: String,
+    /// Step id (`ws/step`, or `ws` for a workstream without steps).
+    pub step: String,
+    /// Why: recorded in the journal; for a rejected AI step, the fix prompt (required by
+    /// `reject`).
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Who decides (default: the OS user).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+}
+
+/// `pipeline serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Address and port to listen on; a non-loopback address requires a token.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7878")]
+    pub bind: std::net::SocketAddr,
+    /// File holding the bearer token (at least 32 bytes; default: $PIPELINE_SERVE_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// `pipeline resume`.
@@ -334,6 +391,9 @@ pub struct ResumeArgs {
     /// `none` turns the write sandbox off for every step of the run.
     #[arg(long, value_enum, default_value = "on")]
     pub sandbox: SandboxMode,
+    /// Approve every step that requires approval without asking (recorded in the journal).
+    #[arg(long)]
+    pub approve_all: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -358,6 +418,11 @@ mod tests {
         "pipeline clean",
         "pipeline spec index",
         "pipeline spec find",
+        "pipeline approve",
+        "pipeline reject",
+        "pipeline serve",
+        "pipeline mcp",
+        "pipeline webhooks",
     ];
 
     /// Every problem of `cmd` and its subcommands, each as `<command path>: <what>`.

@@ -11,7 +11,9 @@ mod command_error;
 mod commands;
 mod json_output;
 mod junit;
+mod mcp;
 mod progress;
+mod serve;
 
 use clap::Parser;
 use pipeline_core::exit_code;

@@ -6,6 +6,7 @@
 //! `validate` given no path get the repository's `workstreams/` here
 //! ([`workstream_paths`]), before the command runs.
 
+mod approve;
 mod clean;
 mod errors;
 mod init;
@@ -19,6 +20,7 @@ pub mod spec;
 mod status;
 mod tools;
 mod validate;
+mod webhooks;
 mod workstream_paths;
 
 use pipeline_core::engine::EngineError;
@@ -96,6 +98,11 @@ pub fn dispatch(cli: Cli) -> i32 {
             &repo.with_default_db(),
         ),
         Command::Spec(args) => spec::run(args),
+        Command::Approve(args) => approve::approve(&args),
+        Command::Reject(args) => approve::reject(&args),
+        Command::Serve(args) => crate::serve::serve(args),
+        Command::Mcp { repo } => crate::mcp::mcp(&repo),
+        Command::Webhooks { run, json, repo } => webhooks::webhooks(run.as_deref(), json, &repo),
     };
     match result {
         Ok(code) => code,

@@ -47,6 +47,15 @@ pub enum EngineError {
         status: String,
         started_at: String,
     },
+    /// A decision on a step that is not awaiting approval (HTTP 409 in the API).
+    #[error(
+        "step {step} of run {run_id} is not awaiting approval (status {status})\n  hint: `pipeline status {run_id}` shows the steps awaiting approval"
+    )]
+    NotAwaitingApproval {
+        run_id: String,
+        step: String,
+        status: String,
+    },
     #[error("no run `{0}` in the state database\n  hint: `pipeline runs` lists the runs")]
     UnknownRun(String),
     #[error(transparent)]
@@ -70,6 +79,7 @@ impl EngineError {
             | EngineError::Input(_)
             | EngineError::UnfinishedRun { .. }
             | EngineError::UnknownRun(_)
+            | EngineError::NotAwaitingApproval { .. }
             | EngineError::Config(_)
             | EngineError::Plugin(_)
             | EngineError::Policy { .. }

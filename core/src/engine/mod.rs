@@ -55,8 +55,10 @@
 //! | `tool_limits.rs` | `max_concurrent` and `requests_per_minute` across a run |
 //! | `orphans.rs` | tools a dead driver left running |
 //! | `spec_references.rs` | `specs` references resolved into prompts; tasks ticked |
+//! | `approvals.rs` | approval gates: decisions recorded, picked up by the driver |
 //! | `queries.rs`, `repository_root.rs` | the read-only commands |
 
+mod approvals;
 mod attempt;
 mod compensation;
 mod containment;
@@ -88,6 +90,7 @@ mod waits;
 mod workspace;
 
 pub use crate::state::TestResult;
+pub use approvals::{ApprovalDecision, DecisionRecorded, Verdict, decide_approval};
 pub use engine_error::EngineError;
 pub(crate) use failure_text::step_error_text;
 /// Whether this machine can run steps under the write sandbox (see `docs/SECURITY.md`).
