@@ -30,6 +30,7 @@ mod results;
 mod run_commands;
 mod sandbox;
 mod secrets;
+mod serve;
 mod signals;
 mod states;
 mod tool_selection;
