@@ -160,3 +160,170 @@ impl StateStore {
 const APPROVE: &str = "approve";
 /// `verdict` of a rejection.
 const REJECT: &str = "reject";
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::*;
+    use crate::state::migrations::{APPLICATION_ID, MIGRATIONS};
+    use crate::state::{Durability, Event};
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// A schema-2 database with a run, a step, an attempt and a checkpoint: what a user
+    /// of the previous release has.
+    fn version_2_database(path: &std::path::Path) -> TestResult {
+        let mut conn = Connection::open(path)?;
+        let tx = conn.transaction()?;
+        for m in &MIGRATIONS[..2] {
+            tx.execute_batch(m.sql)?;
+        }
+        tx.pragma_update(None, "user_version", 2)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.execute_batch(
+            "INSERT INTO runs VALUES ('r1', 'ws.json', '/repo', 'base', 'pipeline/r1', \
+             'interrupted', 2, 'plan', '2026-01-01T00:00:00.000Z', NULL);
+             INSERT INTO steps (run_id, step_id, workstream_id, status, definition_hash, attempts) \
+             VALUES ('r1', 'ws/a', 'ws', 'completed', 'h', 1), ('r1', 'ws/b', 'ws', 'pending', 'h', 0);
+             INSERT INTO attempts (run_id, step_id, attempt, started_at, log_path) \
+             VALUES ('r1', 'ws/a', 1, '2026-01-01T00:00:00.000Z', 'a.log');
+             INSERT INTO checkpoints (run_id, step_id, result_commit, definition_hash, created_at) \
+             VALUES ('r1', 'ws/a', 'cafe', 'h', '2026-01-01T00:00:01.000Z');",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    #[test]
+    fn migration_3_keeps_every_row_and_accepts_the_new_status() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("state.db");
+        version_2_database(&path)?;
+        let store = StateStore::open(&path, Durability::Normal)?;
+        let steps = store.steps("r1")?;
+        let ids: Vec<&str> = steps.iter().map(|s| s.step_id.as_str()).collect();
+        assert_eq!(ids, ["ws/a", "ws/b"], "rows and their order kept");
+        assert_eq!(store.attempts("r1", "ws/a")?.len(), 1, "attempts not cascaded away");
+        let checkpoints: i64 = Connection::open(&path)?.query_row(
+            "SELECT count(*) FROM checkpoints WHERE step_id = 'ws/a'",
+            [],
+            |row| row.get(0),
+        )?;
+        assert_eq!(checkpoints, 1, "checkpoint not cascaded away");
+        store.record(
+            "r1",
+            vec![crate::state::Change::Event(Event::ApprovalRequested {
+                step: "ws/b".into(),
+                attempt: 1,
+                commit: "beef".into(),
+                tool: None,
+            })],
+        )?;
+        assert_eq!(
+            store.step("r1", "ws/b")?.map(|s| s.status),
+            Some(StepStatus::AwaitingApproval)
+        );
+        // Foreign keys are on again: a step of an unknown run is refused.
+        let conn = Connection::open(&path)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        assert!(
+            conn.execute(
+                "INSERT INTO steps (run_id, step_id, workstream_id, status, definition_hash) \
+                 VALUES ('nope', 'x', 'x', 'pending', 'h')",
+                [],
+            )
+            .is_err()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_decision_is_recorded_once_per_awaiting_attempt_and_applied_by_the_journal() -> TestResult
+    {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("state.db");
+        version_2_database(&path)?;
+        let store = StateStore::open(&path, Durability::Normal)?;
+        assert_eq!(
+            store.record_approval_decision("r1", "ws/a", true, "ann", None)?,
+            DecisionWrite::NotAwaiting(StepStatus::Completed)
+        );
+        assert_eq!(
+            store.record_approval_decision("r1", "ws/zz", true, "ann", None)?,
+            DecisionWrite::UnknownStep
+        );
+        assert!(matches!(
+            store.record_approval_decision("r9", "ws/a", true, "ann", None),
+            Err(StateError::RunNotFound { .. })
+        ));
+        store.record(
+            "r1",
+            vec![crate::state::Change::Event(Event::ApprovalRequested {
+                step: "ws/b".into(),
+                attempt: 0,
+                commit: "beef".into(),
+                tool: None,
+            })],
+        )?;
+        // Attempt numbers come from the step row (0 here: no attempt ever began), so
+        // give it one.
+        Connection::open(&path)?
+            .execute("UPDATE steps SET attempts = 2 WHERE step_id = 'ws/b'", [])?;
+        assert_eq!(
+            store.record_approval_decision("r1", "ws/b", false, "bob", Some("too big"))?,
+            DecisionWrite::Recorded { attempt: 2 }
+        );
+        assert_eq!(
+            store.record_approval_decision("r1", "ws/b", true, "ann", None)?,
+            DecisionWrite::AlreadyDecided {
+                approve: false,
+                by: "bob".into()
+            }
+        );
+        let pending = store.pending_approval_decisions("r1")?;
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (pending[0].step_id.as_str(), pending[0].attempt, pending[0].approve),
+            ("ws/b", 2, false)
+        );
+        assert_eq!(pending[0].comment.as_deref(), Some("too big"));
+        store.record(
+            "r1",
+            vec![crate::state::Change::Event(Event::StepRejected {
+                step: "ws/b".into(),
+                attempt: 2,
+                by: "bob".into(),
+                comment: Some("too big".into()),
+            })],
+        )?;
+        assert!(store.pending_approval_decisions("r1")?.is_empty(), "applied");
+        Ok(())
+    }
+
+    #[test]
+    fn data_version_moves_when_another_connection_commits() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("state.db");
+        let store = StateStore::open(&path, Durability::Normal)?;
+        let before = store.data_version()?;
+        assert_eq!(store.data_version()?, before, "nothing written");
+        let other = StateStore::open(&path, Durability::Normal)?;
+        other.record(
+            "r1",
+            vec![crate::state::Change::Event(Event::RunStarted {
+                workstreams: "w".into(),
+                repo: "/r".into(),
+                base_commit: "b".into(),
+                result_branch: "pipeline/r1".into(),
+                steps: 0,
+                jobs: 1,
+                plan_hash: "p".into(),
+                resumed: false,
+                pid: 1,
+            })],
+        )?;
+        assert_ne!(store.data_version()?, before);
+        Ok(())
+    }
+}
