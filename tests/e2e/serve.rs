@@ -827,3 +827,33 @@ fn serve_answers_the_catalog_endpoints() {
     let limit = server.get("/api/runs?limit=0");
     assert_eq!(limit.status(), StatusCode::BAD_REQUEST);
 }
+
+#[test]
+fn serve_interrupts_its_runs_when_it_stops() {
+    let t = Test::new();
+    let ws = held(&t, "stop");
+    let mut server = Server::start(&t, &[]);
+    let r = server.post("/api/runs", json!({"workstreams": [ws], "run_id": "s4"}));
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    crate::handshake::wait_for_file(&t.out.join("stop.started"));
+    // A client following the run does not keep the server from stopping.
+    let mut stream = server.events("/api/runs/s4/events", None);
+    stream.until(|e| e.event == "attempt_started");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let code = server.child.wait().unwrap().code();
+    assert_eq!(code, Some(0), "the server stops cleanly");
+    let status = t.status("s4");
+    assert_eq!(status["status"], "interrupted", "{status}");
+    assert_eq!(
+        crate::support::step_state(&status, "sv/hold"),
+        "interrupted"
+    );
+    // The run is resumable by the CLI.
+    std::fs::write(t.out.join("stop.release"), "").unwrap();
+    t.pipeline(&["resume", "s4"]).assert_ok();
+    assert_eq!(t.status("s4")["status"], "completed");
+}
