@@ -6,8 +6,9 @@
 //! schema, written as JSON Schema (2020-12, which OpenAPI 3.1 uses) in
 //! [`component_schemas`]: the marker types below only give the operations their names.
 //! [`finish`] then adds what every operation can answer: 400 (malformed path or query),
-//! 401 (with a token), 403/413/415 (state-changing requests, see `security.rs`) and 500,
-//! all with the error schema.
+//! 401 (with a token), 403/413/415 (state-changing requests, see `security.rs`), 422 (a
+//! repository configuration that does not load), 500 and 503 (a locked database), all
+//! with the error schema.
 
 use std::borrow::Cow;
 
@@ -305,6 +306,10 @@ pub fn finish(api: utoipa::openapi::OpenApi) -> Value {
                 );
             }
             add("500", "An internal error (the state database, git).");
+            if path != "/healthz" && path != "/api/openapi.json" {
+                add("422", "The repository cannot be used as it is: an invalid `.pipeline/config.yaml` (`invalid_config`), no commit yet, a state database that is not pipeline's (`invalid_repository`).");
+                add("503", "The state database is locked by another process for longer than 5 s (`busy`).");
+            }
         }
     }
     doc
