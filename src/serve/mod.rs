@@ -122,7 +122,7 @@ async fn run(
         )
         .fallback(not_found)
         .with_state(app.clone())
-        .layer(axum::middleware::from_fn(security::check_request))
+        .layer(axum::middleware::from_fn(security::check_length))
         .layer(DefaultBodyLimit::max(security::BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             token,

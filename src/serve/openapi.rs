@@ -307,8 +307,14 @@ pub fn finish(api: utoipa::openapi::OpenApi) -> Value {
             }
             add("500", "An internal error (the state database, git).");
             if path != "/healthz" && path != "/api/openapi.json" {
-                add("422", "The repository cannot be used as it is: an invalid `.pipeline/config.yaml` (`invalid_config`), no commit yet, a state database that is not pipeline's (`invalid_repository`).");
-                add("503", "The state database is locked by another process for longer than 5 s (`busy`).");
+                add(
+                    "422",
+                    "The repository cannot be used as it is: an invalid `.pipeline/config.yaml` (`invalid_config`), no commit yet, a state database that is not pipeline's (`invalid_repository`).",
+                );
+                add(
+                    "503",
+                    "The state database is locked by another process for longer than 5 s (`busy`).",
+                );
             }
         }
     }

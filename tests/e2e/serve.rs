@@ -646,8 +646,8 @@ fn serve_requires_the_token_and_checks_requests() {
     );
     assert_eq!(
         r.status(),
-        StatusCode::BAD_REQUEST,
-        "same origin passes the check"
+        StatusCode::NOT_FOUND,
+        "same origin passes the check (x.json does not exist)"
     );
 
     // Workstream paths must stay inside the repository.
@@ -826,6 +826,21 @@ fn serve_answers_the_catalog_endpoints() {
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     let limit = server.get("/api/runs?limit=0");
     assert_eq!(limit.status(), StatusCode::BAD_REQUEST);
+    // A method the path does not have, whatever the body.
+    let wrong = server.client.post(server.url("/api/tools")).send().unwrap();
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // Body-less actions take `{}` and nothing else.
+    let extra = server.post("/api/breakers/shell/reset", json!({"force": true}));
+    assert_eq!(extra.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let reset = server.post("/api/breakers/shell/reset", json!({}));
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert_eq!(reset.json::<Value>().unwrap()["reset"]["tool"], "shell");
+    let missing = server.post("/api/validate", json!({"workstreams": ["nope.json"]}));
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        missing.json::<Value>().unwrap()["error"]["code"],
+        "path_not_found"
+    );
 }
 
 #[test]
