@@ -19,9 +19,9 @@ mod schema;
 pub mod spec;
 mod status;
 mod tools;
-mod validate;
+pub mod validate;
 mod webhooks;
-mod workstream_paths;
+pub mod workstream_paths;
 
 use pipeline_core::engine::EngineError;
 /// The exit-code table (`pipeline_core::exit_code`): `exit::OK`, `exit::FAILED`,

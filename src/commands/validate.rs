@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use pipeline_core::engine::{EngineError, load_and_plan, open_repository};
 use pipeline_core::model::{
-    StepKind, ToolChoice, ValidationDiagnostic, ValidationSeverity, WorkstreamSet,
+    LoadError, StepKind, ToolChoice, ValidationDiagnostic, ValidationSeverity, WorkstreamSet,
 };
 
 use super::exit;
@@ -15,30 +15,66 @@ use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::{print_json, render_json};
 
-/// `pipeline validate`: checks `paths` and prints the notes, the warnings and a summary
-/// (or JSON). With `strict`, any note or warning makes the files invalid.
-///
-/// Errors: invalid workstream files (or, with `strict`, notes or warnings), exit code 2:
-/// with `json` a `{"valid": false, "diagnostics": [...]}` document on stdout, otherwise
-/// every diagnostic on stderr; other engine errors.
-pub fn validate(
-    paths: &[PathBuf],
-    strict: bool,
-    json: bool,
-    repo: &RepoArgs,
-) -> Result<i32, CommandError> {
+/// What checking workstream files found, before anything is printed: `pipeline
+/// validate` renders it as text or JSON, the MCP server's `validate` tool returns its
+/// [`Checked::document`].
+pub enum Checked {
+    /// The files are valid: the set, and its notes and warnings (with `strict` there are
+    /// none: they make the files invalid).
+    Valid {
+        /// The loaded workstreams.
+        set: Box<WorkstreamSet>,
+        /// Notes and warnings, in the order found.
+        findings: Vec<ValidationDiagnostic>,
+    },
+    /// The files themselves are invalid: every diagnostic (with `strict`, notes and
+    /// warnings made errors too).
+    Invalid(LoadError),
+    /// `strict` only: valid files with notes or warnings, every one made an error.
+    Strict(Vec<ValidationDiagnostic>),
+}
+
+impl Checked {
+    /// Whether the files passed.
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Checked::Valid { .. })
+    }
+
+    /// The `validate --json` document: `{"valid": true, "workstreams", "steps",
+    /// "files", "diagnostics"}` or `{"valid": false, "diagnostics"}`.
+    pub fn document(&self) -> serde_json::Value {
+        match self {
+            Checked::Valid { set, findings } => serde_json::json!({
+                "valid": true,
+                "workstreams": set.workstreams.len(),
+                "steps": set.steps.len(),
+                "files": set.files,
+                "diagnostics": findings,
+            }),
+            Checked::Invalid(load) => {
+                serde_json::json!({"valid": false, "diagnostics": load.diagnostics})
+            }
+            Checked::Strict(findings) => {
+                serde_json::json!({"valid": false, "diagnostics": findings})
+            }
+        }
+    }
+}
+
+/// Checks `paths` (schema, semantic rules, overlapping scopes, implicit edges, tools not
+/// installed); with `strict`, any note or warning makes the files invalid. Errors: the
+/// engine's, other than invalid files (a `--repo` that is not a repository, an invalid
+/// `.pipeline/config.yaml`).
+pub fn check(paths: &[PathBuf], strict: bool, repo: &RepoArgs) -> Result<Checked, EngineError> {
     let (set, plan) = match load_and_plan(paths, repo.repo.as_deref()) {
         Ok(p) => p,
         Err(EngineError::Invalid(mut load)) => {
             if strict {
                 load.diagnostics.iter_mut().for_each(make_error);
             }
-            if json {
-                return Err(invalid_document(&load.diagnostics)?);
-            }
-            return Err(EngineError::Invalid(load).into());
+            return Ok(Checked::Invalid(load));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     let mut findings: Vec<ValidationDiagnostic> = set.notes.clone();
     for e in plan.exclusions(&set) {
@@ -78,30 +114,54 @@ pub fn validate(
     findings.extend(uninstalled_tools(&set, repo));
     if strict && !findings.is_empty() {
         findings.iter_mut().for_each(make_error);
-        if json {
-            return Err(invalid_document(&findings)?);
-        }
-        let mut text: Vec<String> = findings.iter().map(ToString::to_string).collect();
-        let n = findings.len();
-        text.push(format!(
-            "{n} error{} found (--strict: notes and warnings count as errors); nothing was run",
-            if n == 1 { "" } else { "s" }
-        ));
-        return Err(CommandError::Message {
-            text: text.join("\n"),
-            code: exit::INVALID,
-        });
+        return Ok(Checked::Strict(findings));
     }
+    Ok(Checked::Valid {
+        set: Box::new(set),
+        findings,
+    })
+}
+
+/// `pipeline validate`: checks `paths` and prints the notes, the warnings and a summary
+/// (or JSON). With `strict`, any note or warning makes the files invalid.
+///
+/// Errors: invalid workstream files (or, with `strict`, notes or warnings), exit code 2:
+/// with `json` a `{"valid": false, "diagnostics": [...]}` document on stdout, otherwise
+/// every diagnostic on stderr; other engine errors.
+pub fn validate(
+    paths: &[PathBuf],
+    strict: bool,
+    json: bool,
+    repo: &RepoArgs,
+) -> Result<i32, CommandError> {
+    let checked = check(paths, strict, repo)?;
     if json {
-        print_json(&serde_json::json!({
-            "valid": true,
-            "workstreams": set.workstreams.len(),
-            "steps": set.steps.len(),
-            "files": set.files,
-            "diagnostics": findings,
-        }))?;
+        let document = checked.document();
+        if !checked.is_valid() {
+            return Err(CommandError::Document {
+                json: render_json(&document)?,
+                code: exit::INVALID,
+            });
+        }
+        print_json(&document)?;
         return Ok(exit::OK);
     }
+    let (set, findings) = match checked {
+        Checked::Valid { set, findings } => (set, findings),
+        Checked::Invalid(load) => return Err(EngineError::Invalid(load).into()),
+        Checked::Strict(findings) => {
+            let mut text: Vec<String> = findings.iter().map(ToString::to_string).collect();
+            let n = findings.len();
+            text.push(format!(
+                "{n} error{} found (--strict: notes and warnings count as errors); nothing was run",
+                if n == 1 { "" } else { "s" }
+            ));
+            return Err(CommandError::Message {
+                text: text.join("\n"),
+                code: exit::INVALID,
+            });
+        }
+    };
     for n in findings
         .iter()
         .filter(|n| n.severity != ValidationSeverity::Error)
@@ -123,14 +183,6 @@ pub fn validate(
 /// `--strict`: a note or warning counts as an error.
 fn make_error(d: &mut ValidationDiagnostic) {
     d.severity = ValidationSeverity::Error;
-}
-
-/// The `{"valid": false, ...}` document for `--json`, exit code 2.
-fn invalid_document(diagnostics: &[ValidationDiagnostic]) -> Result<CommandError, CommandError> {
-    Ok(CommandError::Document {
-        json: render_json(&serde_json::json!({"valid": false, "diagnostics": diagnostics}))?,
-        code: exit::INVALID,
-    })
 }
 
 /// One warning per step whose tool profile (`tool`), or every profile with its
