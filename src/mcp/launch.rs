@@ -61,8 +61,7 @@ const ERROR_TAIL: u64 = 8 * 1024;
 /// started, or it ended before recording the run (its output, which says why).
 pub fn start_run(root: &Path, db: Option<&Path>, request: &RunRequest) -> Result<Started, String> {
     let dir = root.join(".pipeline").join("mcp");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let log = dir.join(format!("{}.log", request.run_id));
     let open_log = || {
         OpenOptions::new()

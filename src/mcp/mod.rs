@@ -5,7 +5,8 @@
 //! Built on the official Rust SDK, `rmcp`: newline-delimited JSON-RPC on stdin/stdout.
 //! Nothing but the protocol goes to stdout; diagnostics go to stderr (the tracing
 //! subscriber of `main`). The server serves one repository, fixed at start (`--repo`, or
-//! the repository containing the current directory), and its state database (`--db`).
+//! the repository containing the current directory), and its state database (`--db`);
+//! it works in the repository's top directory, where relative workstream paths start.
 //!
 //! - Tools ([`tools`]): `validate`, `plan`, `run`, `status`, `logs`, `approve`, `reject`,
 //!   each calling what the CLI command calls and answering its JSON document.
@@ -27,9 +28,9 @@ use std::sync::Arc;
 use pipeline_core::engine::{EngineError, current_dir};
 use pipeline_core::git::Repository;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ListResourceTemplatesResult,
-    ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, ServerCapabilities, ServerConfig,
+    CallToolResult, ContentBlock, Implementation, ListResourceTemplatesResult, ListResourcesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool_handler};
@@ -128,7 +129,9 @@ impl ServerHandler for PipelineMcp {
         let uri = request.uri;
         let contents = tokio::task::spawn_blocking(move || server.read(&uri))
             .await
-            .map_err(|e| ErrorData::internal_error(format!("cannot read the resource: {e}"), None))??;
+            .map_err(|e| {
+                ErrorData::internal_error(format!("cannot read the resource: {e}"), None)
+            })??;
         Ok(ReadResourceResult::new(vec![contents]).into())
     }
 }
@@ -144,6 +147,10 @@ pub fn mcp(repo: &RepoArgs) -> Result<i32, CommandError> {
         Some(db) if db.is_relative() => Some(current_dir()?.join(db)),
         other => other.clone(),
     };
+    // Relative workstream paths of clients start at the repository root, and the
+    // commands this server reuses read relative paths from the current directory.
+    std::env::set_current_dir(&root)
+        .map_err(|e| CommandError::internal(format!("cannot change to {}: {e}", root.display())))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

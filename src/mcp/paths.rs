@@ -16,7 +16,10 @@ use std::path::{Component, Path, PathBuf};
 /// be read.
 pub fn confine(root: &Path, given: &str) -> Result<PathBuf, String> {
     if given.is_empty() {
-        return Err("a workstream path is empty; give a file or directory relative to the repository root".into());
+        return Err(
+            "a workstream path is empty; give a file or directory relative to the repository root"
+                .into(),
+        );
     }
     let joined = root.join(given);
     let outside = || {
@@ -78,15 +81,26 @@ mod tests {
         let (_dir, root) = repo();
         let want = root.join("workstreams/a.json");
         assert_eq!(confine(&root, "workstreams/a.json").unwrap(), want);
-        assert_eq!(confine(&root, "./workstreams/../workstreams/a.json").unwrap(), want);
+        assert_eq!(
+            confine(&root, "./workstreams/../workstreams/a.json").unwrap(),
+            want
+        );
         assert_eq!(confine(&root, want.to_str().unwrap()).unwrap(), want);
-        assert_eq!(confine(&root, "workstreams").unwrap(), root.join("workstreams"));
+        assert_eq!(
+            confine(&root, "workstreams").unwrap(),
+            root.join("workstreams")
+        );
     }
 
     #[test]
     fn paths_leaving_the_repository_are_refused_naming_them() {
         let (_dir, root) = repo();
-        for given in ["../secret.json", "workstreams/../../secret.json", "/etc/passwd", "/"] {
+        for given in [
+            "../secret.json",
+            "workstreams/../../secret.json",
+            "/etc/passwd",
+            "/",
+        ] {
             let err = confine(&root, given).unwrap_err();
             assert!(
                 err.contains(&format!("`{given}`")) && err.contains("outside the repository"),

@@ -55,13 +55,16 @@ impl PipelineMcp {
             && let Ok(runs) = list_runs(Some(&self.root), self.db.as_deref())
         {
             out.extend(runs.iter().take(LISTED_RUNS).map(|r| {
-                Resource::new(format!("pipeline://runs/{}", r.run_id), format!("run {}", r.run_id))
-                    .with_description(format!(
-                        "Status of run {} ({})",
-                        r.run_id,
-                        r.status.as_str()
-                    ))
-                    .with_mime_type(JSON)
+                Resource::new(
+                    format!("pipeline://runs/{}", r.run_id),
+                    format!("run {}", r.run_id),
+                )
+                .with_description(format!(
+                    "Status of run {} ({})",
+                    r.run_id,
+                    r.status.as_str()
+                ))
+                .with_mime_type(JSON)
             }));
         }
         if let Ok(layout) = locate_project(Some(&self.root)) {

@@ -182,18 +182,33 @@ impl PipelineMcp {
 }
 
 impl PipelineMcp {
-    /// The workstream paths of a request: each confined to the repository, or the
-    /// repository's `workstreams/` when none is given.
+    /// The workstream paths of a request: each confined to the repository and written
+    /// relative to its root (the server's current directory), as a user at the root
+    /// would type them, so that documents, diagnostics and the runs' recorded
+    /// workstreams read as the CLI's do; the repository's `workstreams/` when none is
+    /// given.
     fn workstream_paths(&self, given: &[String]) -> Result<Vec<PathBuf>, String> {
-        if given.is_empty() {
+        let confined: Vec<PathBuf> = if given.is_empty() {
             let defaults = workstream_paths(Vec::new(), Some(&self.root))
                 .map_err(|e| CommandError::text(&e))?;
-            return defaults
+            defaults
                 .iter()
                 .map(|p| confine(&self.root, &self.root.join(p).to_string_lossy()))
-                .collect();
-        }
-        given.iter().map(|p| confine(&self.root, p)).collect()
+                .collect::<Result<_, _>>()?
+        } else {
+            given
+                .iter()
+                .map(|p| confine(&self.root, p))
+                .collect::<Result<_, _>>()?
+        };
+        Ok(confined
+            .into_iter()
+            .map(|p| match p.strip_prefix(&self.root) {
+                Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+                Ok(rel) => rel.to_path_buf(),
+                Err(_) => p,
+            })
+            .collect())
     }
 
     fn validate_now(&self, p: &ValidateParams) -> CallToolResult {
@@ -346,11 +361,10 @@ impl PipelineMcp {
                 "error: `reject` needs a `comment`: it is the fix prompt of a rejected AI step, or the error of any other rejected step",
             );
         }
-        let by = p
-            .by
-            .clone()
-            .filter(|b| !b.trim().is_empty())
-            .unwrap_or_else(os_user);
+        let by =
+            p.by.clone()
+                .filter(|b| !b.trim().is_empty())
+                .unwrap_or_else(os_user);
         let decision = ApprovalDecision {
             verdict,
             by,

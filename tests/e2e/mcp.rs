@@ -98,7 +98,9 @@ impl Session {
             Err(RecvTimeoutError::Timeout) => panic!("no answer from the MCP client for {what}"),
             Err(RecvTimeoutError::Disconnected) => {
                 let status = self.child.wait().expect("wait for the client");
-                panic!("the MCP client ended ({status}) before answering {what} (its stderr is above)")
+                panic!(
+                    "the MCP client ended ({status}) before answering {what} (its stderr is above)"
+                )
             }
         }
     }
@@ -214,9 +216,16 @@ fn mcp_session_lists_validates_plans_runs_and_follows_a_run() {
     // initialize
     assert_eq!(s.info["server_info"]["name"], "pipeline", "{:#}", s.info);
     assert!(s.info["capabilities"]["tools"].is_object(), "{:#}", s.info);
-    assert!(s.info["capabilities"]["resources"].is_object(), "{:#}", s.info);
     assert!(
-        s.info["instructions"].as_str().unwrap_or("").contains("run id"),
+        s.info["capabilities"]["resources"].is_object(),
+        "{:#}",
+        s.info
+    );
+    assert!(
+        s.info["instructions"]
+            .as_str()
+            .unwrap_or("")
+            .contains("run id"),
         "{:#}",
         s.info
     );
@@ -228,7 +237,10 @@ fn mcp_session_lists_validates_plans_runs_and_follows_a_run() {
         .expect("tools")
         .iter()
         .map(|tool| {
-            assert!(tool["description"].as_str().is_some_and(|d| !d.is_empty()), "{tool:#}");
+            assert!(
+                tool["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{tool:#}"
+            );
             assert_eq!(tool["inputSchema"]["type"], "object", "{tool:#}");
             tool["name"].as_str().expect("name")
         })
@@ -236,7 +248,9 @@ fn mcp_session_lists_validates_plans_runs_and_follows_a_run() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["approve", "logs", "plan", "reject", "run", "status", "validate"]
+        [
+            "approve", "logs", "plan", "reject", "run", "status", "validate"
+        ]
     );
     let logs_tool = &tools["tools"]
         .as_array()
@@ -340,12 +354,23 @@ fn mcp_session_lists_validates_plans_runs_and_follows_a_run() {
         let status = s.call_ok("status", json!({"run": "mcp-1"}));
         matches!(status["status"].as_str(), Some("completed" | "failed")).then_some(status)
     });
-    assert_eq!(status["status"], "completed", "{status:#}\nlog:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert_eq!(
+        status["status"],
+        "completed",
+        "{status:#}\nlog:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     assert_eq!(step_state(&status, "build/make"), "completed");
     assert_eq!(step_state(&status, "build/check"), "completed");
-    assert_eq!(t.show("pipeline/mcp-1", "made.txt").as_deref(), Some("made\n"));
+    assert_eq!(
+        t.show("pipeline/mcp-1", "made.txt").as_deref(),
+        Some("made\n")
+    );
     // The status tool answers what `status --json` prints (the driver has gone since).
-    assert_eq!(s.call_ok("status", json!({"run": "mcp-1"})), t.status("mcp-1"));
+    assert_eq!(
+        s.call_ok("status", json!({"run": "mcp-1"})),
+        t.status("mcp-1")
+    );
     // Without a run: the newest.
     assert_eq!(s.call_ok("status", json!({}))["run_id"], "mcp-1");
 
@@ -353,15 +378,24 @@ fn mcp_session_lists_validates_plans_runs_and_follows_a_run() {
     let logs = s.call("logs", json!({"run": "mcp-1", "step": "build/make"}));
     assert_ne!(logs["isError"], true, "{logs:#}");
     let text = text_of(&logs);
-    assert!(text.contains("making the file") && text.contains("==> "), "{text}");
+    assert!(
+        text.contains("making the file") && text.contains("==> "),
+        "{text}"
+    );
     let cli = t.pipeline(&["logs", "mcp-1", "build/make"]).assert_ok();
     assert_eq!(text.trim_end(), cli.stdout().trim_end());
-    let tail = text_of(&s.call("logs", json!({"run": "latest", "step": "build/make", "tail": 8})));
+    let tail = text_of(&s.call(
+        "logs",
+        json!({"run": "latest", "step": "build/make", "tail": 8}),
+    ));
     assert!(tail.starts_with("... ("), "{tail}");
     assert!(tail.ends_with(&text[text.len() - 8..]), "{tail:?}");
     let err = s.call_err("logs", json!({"run": "mcp-1", "step": "build/nope"}));
     assert!(err.contains("build/nope"), "{err}");
-    let err = s.call_err("logs", json!({"run": "mcp-1", "step": "build/make", "attempt": 7}));
+    let err = s.call_err(
+        "logs",
+        json!({"run": "mcp-1", "step": "build/make", "attempt": 7}),
+    );
     assert!(err.contains("no attempt 7"), "{err}");
 
     // status of an unknown run: a tool error with the CLI's message.
@@ -385,24 +419,28 @@ fn mcp_session_lists_validates_plans_runs_and_follows_a_run() {
     let unknown = s.request(json!({"op": "read_resource", "uri": "pipeline://runs/no-such-run"}));
     assert_eq!(unknown["error"]["code"], -32002, "{unknown:#}");
     assert!(
-        unknown["error"]["message"].as_str().unwrap().contains("no-such-run"),
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-run"),
         "{unknown:#}"
     );
 
-    // approve and reject: nothing awaits approval in this run.
-    let err = s.call_err("approve", json!({"run": "mcp-1", "step": "build/make"}));
-    assert!(err.contains("build/make"), "{err}");
-    let err = s.call_err("reject", json!({"run": "mcp-1", "step": "build/make"}));
-    assert!(err.contains("`reject` needs a `comment`"), "{err}");
+    // Arguments that do not fit the tool's input schema are a tool error naming the
+    // field (the MCP specification's input validation errors, which the model can
+    // correct); a call the server cannot route (no such tool) is a protocol error.
+    let err = s.call_err("logs", json!({"run": "mcp-1"}));
+    assert!(err.contains("missing field `step`"), "{err}");
     let err = s.call_err(
-        "reject",
-        json!({"run": "mcp-1", "step": "build/make", "comment": "not like this"}),
+        "logs",
+        json!({"run": "mcp-1", "step": "build/make", "attempt": "two"}),
     );
-    assert!(err.contains("build/make"), "{err}");
-
-    // A malformed call (a required argument missing) is a protocol error.
-    let malformed = s.request(json!({"op": "call_tool", "name": "logs", "arguments": {"run": "mcp-1"}}));
-    assert_eq!(malformed["error"]["code"], -32602, "{malformed:#}");
+    assert!(
+        err.contains("attempt") || err.contains("invalid type"),
+        "{err}"
+    );
+    let unknown = s.request(json!({"op": "call_tool", "name": "deploy", "arguments": {}}));
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown:#}");
 
     s.close();
 }
@@ -426,10 +464,19 @@ fn mcp_run_outlives_the_session_and_a_refused_run_says_why() {
         "run",
         json!({"paths": ["workstreams/slow.json"], "base": "no-such-ref"}),
     );
-    assert!(err.contains("did not start") && err.contains("no-such-ref"), "{err}");
-    let err = s.call_err("run", json!({"paths": ["workstreams/slow.json"], "run_id": "latest"}));
+    assert!(
+        err.contains("did not start") && err.contains("no-such-ref"),
+        "{err}"
+    );
+    let err = s.call_err(
+        "run",
+        json!({"paths": ["workstreams/slow.json"], "run_id": "latest"}),
+    );
     assert!(err.contains("reserved"), "{err}");
-    let err = s.call_err("run", json!({"paths": ["workstreams/slow.json"], "jobs": 0}));
+    let err = s.call_err(
+        "run",
+        json!({"paths": ["workstreams/slow.json"], "jobs": 0}),
+    );
     assert!(err.contains("`jobs`"), "{err}");
 
     let started = s.call_ok(
@@ -448,11 +495,16 @@ fn mcp_run_outlives_the_session_and_a_refused_run_says_why() {
     assert_eq!(step_state(&t.status("long"), "slow/wait"), "running");
     // ...and the run goes on without it.
     std::fs::write(&release, "").unwrap();
-    let status = t.wait_for_status("long", "run long to finish after its MCP session ended", |st| {
-        st["status"] != "running"
-    });
+    let status = t.wait_for_status(
+        "long",
+        "run long to finish after its MCP session ended",
+        |st| st["status"] != "running",
+    );
     assert_eq!(status["status"], "completed", "{status:#}");
-    assert_eq!(t.show("pipeline/long", "waited.txt").as_deref(), Some("waited\n"));
+    assert_eq!(
+        t.show("pipeline/long", "waited.txt").as_deref(),
+        Some("waited\n")
+    );
 }
 
 #[test]
@@ -496,14 +548,25 @@ fn mcp_resources_serve_the_openspec_project() {
         s.read("pipeline://specs"),
         cli(&["spec", "list", "--specs", "--json"])
     );
-    assert_eq!(s.read("pipeline://changes"), cli(&["spec", "list", "--json"]));
+    assert_eq!(
+        s.read("pipeline://changes"),
+        cli(&["spec", "list", "--json"])
+    );
     let spec = s.read("pipeline://specs/notes");
     assert_eq!(spec, cli(&["spec", "show", "notes", "--json"]));
-    assert!(spec.to_string().contains("Add note"), "{spec:#}");
+    assert!(spec.to_string().contains("SHALL store a note"), "{spec:#}");
     let change = s.read("pipeline://changes/add-export");
     assert_eq!(change, cli(&["spec", "show", "add-export", "--json"]));
-    assert!(change.to_string().contains("Export notes"), "{change:#}");
-    for uri in ["pipeline://specs/nope", "pipeline://changes/nope", "pipeline://other", "file:///etc/passwd"] {
+    assert!(
+        change.to_string().contains("SHALL export all notes"),
+        "{change:#}"
+    );
+    for uri in [
+        "pipeline://specs/nope",
+        "pipeline://changes/nope",
+        "pipeline://other",
+        "file:///etc/passwd",
+    ] {
         let answer = s.request(json!({"op": "read_resource", "uri": uri}));
         assert_eq!(answer["error"]["code"], -32002, "{uri}: {answer:#}");
     }
@@ -516,10 +579,124 @@ fn mcp_outside_a_repository_exits_2_before_speaking_the_protocol() {
     let r = t
         .pipeline(&["mcp", "--repo", t.out.to_str().unwrap()])
         .assert_code(2);
-    assert!(r.stdout().is_empty(), "stdout is for the protocol only: {}", r.stdout());
     assert!(
-        r.stderr().contains("pipeline mcp serves a git repository") && r.stderr().contains("--repo"),
+        r.stdout().is_empty(),
+        "stdout is for the protocol only: {}",
+        r.stdout()
+    );
+    assert!(
+        r.stderr().contains("pipeline mcp serves a git repository")
+            && r.stderr().contains("--repo"),
         "{}",
         r.stderr()
     );
+}
+
+/// A workstream with one gated step, `<id>/gate`, and a step after it, committed at
+/// `workstreams/<id>.json`.
+fn gated_workstream(t: &Test, id: &str) {
+    t.commit_file(
+        &format!("workstreams/{id}.json"),
+        &format!(
+            r#"{{"id": "{id}", "steps": [
+                {{"id": "gate", "approval": "required", "command": "echo reviewed > {id}.txt"}},
+                {{"id": "after", "depends_on": ["gate"], "command": "test -f {id}.txt && echo after > {id}-after.txt"}}
+            ]}}"#
+        ),
+    );
+}
+
+#[test]
+fn mcp_approve_and_reject_decide_a_step_awaiting_approval() {
+    let t = Test::new();
+    gated_workstream(&t, "yes");
+    gated_workstream(&t, "no");
+    let Some(mut s) = Session::start(&t) else {
+        return;
+    };
+    s.call_ok(
+        "run",
+        json!({"paths": ["workstreams/yes.json"], "run_id": "yes"}),
+    );
+    s.call_ok(
+        "run",
+        json!({"paths": ["workstreams/no.json"], "run_id": "no"}),
+    );
+    for run in ["yes", "no"] {
+        wait_until(
+            &format!("{run}/gate of run {run} to await approval"),
+            || {
+                let status = s.call_ok("status", json!({"run": run}));
+                (step_state(&status, &format!("{run}/gate")) == "awaiting_approval").then_some(())
+            },
+        );
+    }
+
+    // Only a step awaiting approval can be decided: `after` still waits for `gate`.
+    let err = s.call_err("approve", json!({"run": "yes", "step": "yes/after"}));
+    assert!(
+        err.contains("yes/after") && err.contains("not awaiting approval"),
+        "{err}"
+    );
+    let err = s.call_err("approve", json!({"run": "yes", "step": "yes/nope"}));
+    assert!(err.contains("yes/nope"), "{err}");
+    let err = s.call_err("approve", json!({"run": "no-such-run", "step": "yes/gate"}));
+    assert!(err.contains("no-such-run"), "{err}");
+
+    // Approve: the gated step completes and the step after it runs.
+    let decided = s.call_ok(
+        "approve",
+        json!({"run": "yes", "step": "yes/gate", "comment": "looks right", "by": "reviewer"}),
+    );
+    assert_eq!(decided["verdict"], "approve", "{decided:#}");
+    assert_eq!(decided["step"], "yes/gate", "{decided:#}");
+    let status = wait_until("run yes to finish after the approval", || {
+        let status = s.call_ok("status", json!({"run": "yes"}));
+        (status["status"] != "running").then_some(status)
+    });
+    assert_eq!(status["status"], "completed", "{status:#}");
+    assert_eq!(
+        t.show("pipeline/yes", "yes-after.txt").as_deref(),
+        Some("after\n")
+    );
+    let approved = t.events("yes", "yes/gate", "step_approved");
+    assert_eq!(approved.len(), 1, "{approved:#?}");
+    assert_eq!(approved[0]["by"], "reviewer");
+    assert_eq!(approved[0]["comment"], "looks right");
+    // Decided once: a second decision is refused.
+    let err = s.call_err("approve", json!({"run": "yes", "step": "yes/gate"}));
+    assert!(err.contains("not awaiting approval"), "{err}");
+
+    // Reject needs a comment; with one, a shell step fails with it and the step after
+    // it is skipped.
+    let err = s.call_err("reject", json!({"run": "no", "step": "no/gate"}));
+    assert!(err.contains("`reject` needs a `comment`"), "{err}");
+    let decided = s.call_ok(
+        "reject",
+        json!({"run": "no", "step": "no/gate", "comment": "wrong file name"}),
+    );
+    assert_eq!(decided["verdict"], "reject", "{decided:#}");
+    let status = wait_until("run no to finish after the rejection", || {
+        let status = s.call_ok("status", json!({"run": "no"}));
+        (status["status"] != "running").then_some(status)
+    });
+    assert_eq!(status["status"], "failed", "{status:#}");
+    assert_eq!(step_state(&status, "no/gate"), "failed");
+    assert_eq!(step_state(&status, "no/after"), "skipped");
+    let gate = t.step_status("no", "no/gate");
+    assert!(
+        gate["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("wrong file name"),
+        "{gate:#}"
+    );
+    let rejected = t.events("no", "no/gate", "step_rejected");
+    assert_eq!(rejected.len(), 1, "{rejected:#?}");
+    assert_eq!(rejected[0]["comment"], "wrong file name");
+    assert!(
+        rejected[0]["by"].as_str().is_some_and(|by| !by.is_empty()),
+        "who rejected is recorded: {rejected:#?}"
+    );
+    s.close();
 }
