@@ -32,6 +32,8 @@ pub struct RunRequest {
     pub jobs: Option<u32>,
     /// `--base`.
     pub base: Option<String>,
+    /// `--include-uncommitted`.
+    pub include_uncommitted: bool,
 }
 
 /// A run process started and recorded.
@@ -74,8 +76,7 @@ pub fn start_run(root: &Path, db: Option<&Path>, request: &RunRequest) -> Result
     let exe = std::env::current_exe()
         .map_err(|e| format!("cannot find the pipeline executable to start the run: {e}"))?;
     let mut command = Command::new(exe);
-    command.arg("run").args(&request.paths);
-    command.arg("--repo").arg(root);
+    command.arg("run").arg("--repo").arg(root);
     if let Some(db) = db {
         command.arg("--db").arg(db);
     }
@@ -86,6 +87,11 @@ pub fn start_run(root: &Path, db: Option<&Path>, request: &RunRequest) -> Result
     if let Some(base) = &request.base {
         command.args(["--base", base]);
     }
+    if request.include_uncommitted {
+        command.arg("--include-uncommitted");
+    }
+    // After `--`, a file whose name starts with `-` is still a path.
+    command.arg("--").args(&request.paths);
     command
         .current_dir(root)
         .stdin(Stdio::null())

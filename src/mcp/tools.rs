@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use pipeline_core::engine::{
     ApprovalDecision, Verdict, check_run_id, decide_approval, generate_run_id, load_and_plan,
-    run_status, step_logs,
+    run_status, step_logs, uncommitted_changes,
 };
 use pipeline_core::planning::{PlanFormat, render_plan};
 use rmcp::handler::server::wrapper::Parameters;
@@ -66,6 +66,10 @@ pub struct RunParams {
     /// start time). The result branch is `pipeline/<run-id>`.
     #[serde(default)]
     pub run_id: Option<String>,
+    /// Start from a commit of the working tree's uncommitted changes on top of `HEAD`
+    /// (made without touching the branch, index or files) instead of `base`.
+    #[serde(default)]
+    pub include_uncommitted: bool,
 }
 
 /// Arguments of `status`.
@@ -106,6 +110,10 @@ pub struct DecisionParams {
     #[serde(default)]
     pub by: Option<String>,
 }
+
+/// How many uncommitted paths the `run` tool's warning names at most (as `pipeline
+/// run`'s does).
+const UNCOMMITTED_SHOWN: usize = 10;
 
 /// The most log text `logs` returns without `tail`: a larger text is cut to its end.
 const LOGS_LIMIT: u64 = 1024 * 1024;
@@ -251,6 +259,11 @@ impl PipelineMcp {
                 "error: invalid `jobs` {jobs}: give 1 to 1024 steps running at once"
             ));
         }
+        if p.include_uncommitted && p.base.is_some() {
+            return tool_error(
+                "error: give either `base` or `include_uncommitted`: the run starts from one commit",
+            );
+        }
         if let Some(base) = &p.base
             && (base.is_empty() || base.starts_with('-'))
         {
@@ -272,11 +285,18 @@ impl PipelineMcp {
         if let Err(e) = load_and_plan(&paths, Some(&self.root)) {
             return tool_error(engine_error_text(&e));
         }
+        // What the CLI warns about: changes the run will not see.
+        let uncommitted = if p.include_uncommitted {
+            Vec::new()
+        } else {
+            uncommitted_changes(Some(&self.root)).unwrap_or_default()
+        };
         let request = RunRequest {
             paths,
             run_id: run_id.clone(),
             jobs: p.jobs,
             base: p.base,
+            include_uncommitted: p.include_uncommitted,
         };
         match start_run(&self.root, self.db.as_deref(), &request) {
             Ok(started) => {
@@ -286,13 +306,26 @@ impl PipelineMcp {
                     .and_then(|s| s["status"].as_str())
                     .unwrap_or("starting")
                     .to_string();
-                json_result(serde_json::json!({
+                let mut answer = serde_json::json!({
                     "run_id": run_id,
                     "status": status,
                     "result_branch": format!("pipeline/{run_id}"),
                     "log": started.log,
                     "next": format!("poll the `status` tool with run `{run_id}` (or read pipeline://runs/{run_id}) until its status is completed or failed"),
-                }))
+                });
+                if !uncommitted.is_empty() {
+                    let shown = &uncommitted[..uncommitted.len().min(UNCOMMITTED_SHOWN)];
+                    answer["warning"] = serde_json::json!({
+                        "warning": "uncommitted_changes",
+                        "message": format!(
+                            "the repository has {} uncommitted change(s) the run will not see (it starts from a commit); commit them, or pass `include_uncommitted: true` to run on them",
+                            uncommitted.len()
+                        ),
+                        "count": uncommitted.len(),
+                        "paths": shown,
+                    });
+                }
+                json_result(answer)
             }
             Err(e) => tool_error(format!("error: {e}")),
         }

@@ -479,11 +479,31 @@ fn mcp_run_outlives_the_session_and_a_refused_run_says_why() {
     );
     assert!(err.contains("`jobs`"), "{err}");
 
+    let err = s.call_err(
+        "run",
+        json!({"paths": ["workstreams/slow.json"], "base": "HEAD", "include_uncommitted": true}),
+    );
+    assert!(
+        err.contains("either `base` or `include_uncommitted`"),
+        "{err}"
+    );
+
+    // Changes the run will not see are named, as `pipeline run` warns of them.
+    std::fs::write(t.repo.join("notes.txt"), "not committed\n").unwrap();
     let started = s.call_ok(
         "run",
         json!({"paths": ["workstreams/slow.json"], "run_id": "long"}),
     );
     assert_eq!(started["status"], "running", "{started:#}");
+    assert_eq!(
+        started["warning"]["warning"], "uncommitted_changes",
+        "{started:#}"
+    );
+    assert_eq!(
+        started["warning"]["paths"],
+        json!(["notes.txt"]),
+        "{started:#}"
+    );
     // A second start of the same unfinished workstreams is refused, as the CLI does.
     let err = s.call_err(
         "run",
