@@ -132,6 +132,11 @@ fn tool_error(message: impl Into<String>) -> CallToolResult {
 impl PipelineMcp {
     /// `validate`.
     #[tool(
+        annotations(
+            title = "Validate workstreams",
+            read_only_hint = true,
+            open_world_hint = false
+        ),
         description = "Check workstream files against the schema and the semantic rules, as `pipeline validate --json` does. Returns the validate document: {valid, workstreams, steps, files, diagnostics} or {valid: false, diagnostics} (then isError is true); each diagnostic names its file, JSON pointer and step."
     )]
     async fn validate(&self, Parameters(p): Parameters<ValidateParams>) -> CallToolResult {
@@ -140,6 +145,11 @@ impl PipelineMcp {
 
     /// `plan`.
     #[tool(
+        annotations(
+            title = "Plan workstreams",
+            read_only_hint = true,
+            open_world_hint = false
+        ),
         description = "Plan workstream files without running anything, as `pipeline plan --format json` does: steps with their tools and dependencies, edges, waves and the critical path."
     )]
     async fn plan(&self, Parameters(p): Parameters<PlanParams>) -> CallToolResult {
@@ -148,6 +158,13 @@ impl PipelineMcp {
 
     /// `run`.
     #[tool(
+        annotations(
+            title = "Start a run",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        ),
         description = "Start a run of workstream files in the repository and return its run id at once; the run goes on in its own process after this session ends. Poll the `status` tool (or read the pipeline://runs/{run_id} resource) until its status is completed or failed; a completed run's result is on the branch pipeline/<run_id>. A second start of workstreams with an unfinished run is refused (resume it with `pipeline resume`)."
     )]
     async fn run(&self, Parameters(p): Parameters<RunParams>) -> CallToolResult {
@@ -156,6 +173,7 @@ impl PipelineMcp {
 
     /// `status`.
     #[tool(
+        annotations(title = "Run status", read_only_hint = true, open_world_hint = false),
         description = "A run's status, as `pipeline status --json` gives it: status, driver, workstreams, base commit, result branch, and each step's status, attempts, commit and error. Default: the newest run."
     )]
     async fn status(&self, Parameters(p): Parameters<StatusParams>) -> CallToolResult {
@@ -164,6 +182,7 @@ impl PipelineMcp {
 
     /// `logs`.
     #[tool(
+        annotations(title = "Step logs", read_only_hint = true, open_world_hint = false),
         description = "The logs of a step's attempt (default: its last), as `pipeline logs` prints them: the tool's output, then each acceptance test's, each after a `==> FILE <==` line. `tail` keeps only the last bytes."
     )]
     async fn logs(&self, Parameters(p): Parameters<LogsParams>) -> CallToolResult {
@@ -172,6 +191,13 @@ impl PipelineMcp {
 
     /// `approve`.
     #[tool(
+        annotations(
+            title = "Approve a step",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        ),
         description = "Approve a step awaiting approval (status awaiting_approval): it completes and its dependents start. The decision, who made it and the comment are recorded in the run's journal."
     )]
     async fn approve(&self, Parameters(p): Parameters<DecisionParams>) -> CallToolResult {
@@ -181,6 +207,13 @@ impl PipelineMcp {
 
     /// `reject`.
     #[tool(
+        annotations(
+            title = "Reject a step",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        ),
         description = "Reject a step awaiting approval, with a comment (required): an AI step with fix attempts left gets the comment as its fix prompt and runs again; any other step fails with the comment as its error and its dependents are skipped."
     )]
     async fn reject(&self, Parameters(p): Parameters<DecisionParams>) -> CallToolResult {

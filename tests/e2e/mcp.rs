@@ -258,6 +258,15 @@ fn mcp_session_lists_validates_plans_runs_and_follows_a_run() {
         .iter()
         .find(|t| t["name"] == "logs")
         .unwrap()["inputSchema"];
+    let mut read_only: Vec<&str> = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["annotations"]["readOnlyHint"] == true)
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    read_only.sort_unstable();
+    assert_eq!(read_only, ["logs", "plan", "status", "validate"]);
     assert_eq!(
         logs_tool["required"],
         json!(["run", "step"]),
