@@ -8,7 +8,7 @@
 
 mod approve;
 mod clean;
-mod errors;
+pub(crate) mod errors;
 mod init;
 mod init_config;
 mod logs;
@@ -18,10 +18,10 @@ mod run;
 mod schema;
 pub mod spec;
 mod status;
-mod tools;
-pub mod validate;
+pub(crate) mod tools;
+pub(crate) mod validate;
 mod webhooks;
-pub mod workstream_paths;
+mod workstream_paths;
 
 use pipeline_core::engine::EngineError;
 /// The exit-code table (`pipeline_core::exit_code`): `exit::OK`, `exit::FAILED`,

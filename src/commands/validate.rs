@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use pipeline_core::engine::{EngineError, load_and_plan, open_repository};
 use pipeline_core::model::{
-    LoadError, StepKind, ToolChoice, ValidationDiagnostic, ValidationSeverity, WorkstreamSet,
+    StepKind, ToolChoice, ValidationDiagnostic, ValidationSeverity, WorkstreamSet,
 };
 
 use super::exit;
@@ -15,66 +15,109 @@ use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::{print_json, render_json};
 
-/// What checking workstream files found, before anything is printed: `pipeline
-/// validate` renders it as text or JSON, the MCP server's `validate` tool returns its
-/// [`Checked::document`].
-pub enum Checked {
-    /// The files are valid: the set, and its notes and warnings (with `strict` there are
-    /// none: they make the files invalid).
-    Valid {
-        /// The loaded workstreams.
-        set: Box<WorkstreamSet>,
-        /// Notes and warnings, in the order found.
-        findings: Vec<ValidationDiagnostic>,
-    },
-    /// The files themselves are invalid: every diagnostic (with `strict`, notes and
-    /// warnings made errors too).
-    Invalid(LoadError),
-    /// `strict` only: valid files with notes or warnings, every one made an error.
-    Strict(Vec<ValidationDiagnostic>),
-}
-
-impl Checked {
-    /// Whether the files passed.
-    pub fn is_valid(&self) -> bool {
-        matches!(self, Checked::Valid { .. })
-    }
-
-    /// The `validate --json` document: `{"valid": true, "workstreams", "steps",
-    /// "files", "diagnostics"}` or `{"valid": false, "diagnostics"}`.
-    pub fn document(&self) -> serde_json::Value {
-        match self {
-            Checked::Valid { set, findings } => serde_json::json!({
-                "valid": true,
-                "workstreams": set.workstreams.len(),
-                "steps": set.steps.len(),
-                "files": set.files,
-                "diagnostics": findings,
-            }),
-            Checked::Invalid(load) => {
-                serde_json::json!({"valid": false, "diagnostics": load.diagnostics})
+/// `pipeline validate`: checks `paths` and prints the notes, the warnings and a summary
+/// (or JSON). With `strict`, any note or warning makes the files invalid.
+///
+/// Errors: invalid workstream files (or, with `strict`, notes or warnings), exit code 2:
+/// with `json` a `{"valid": false, "diagnostics": [...]}` document on stdout, otherwise
+/// every diagnostic on stderr; other engine errors.
+pub fn validate(
+    paths: &[PathBuf],
+    strict: bool,
+    json: bool,
+    repo: &RepoArgs,
+) -> Result<i32, CommandError> {
+    match check(paths, strict, repo)? {
+        Checked::Invalid { load, diagnostics } => {
+            if json {
+                return Err(CommandError::Document {
+                    json: render_json(&invalid_document(&diagnostics))?,
+                    code: exit::INVALID,
+                });
             }
-            Checked::Strict(findings) => {
-                serde_json::json!({"valid": false, "diagnostics": findings})
+            if let Some(load) = load {
+                return Err(EngineError::Invalid(load).into());
             }
+            let mut text: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+            let n = diagnostics.len();
+            text.push(format!(
+                "{n} error{} found (--strict: notes and warnings count as errors); nothing was run",
+                if n == 1 { "" } else { "s" }
+            ));
+            Err(CommandError::Message {
+                text: text.join("\n"),
+                code: exit::INVALID,
+            })
+        }
+        Checked::Valid { set, findings } => {
+            if json {
+                print_json(&valid_document(&set, &findings))?;
+                return Ok(exit::OK);
+            }
+            for n in findings
+                .iter()
+                .filter(|n| n.severity != ValidationSeverity::Error)
+            {
+                println!("{n}");
+            }
+            println!(
+                "valid: {} workstream{}, {} step{} in {} file{}",
+                set.workstreams.len(),
+                if set.workstreams.len() == 1 { "" } else { "s" },
+                set.steps.len(),
+                if set.steps.len() == 1 { "" } else { "s" },
+                set.files.len(),
+                if set.files.len() == 1 { "" } else { "s" },
+            );
+            Ok(exit::OK)
         }
     }
 }
 
-/// Checks `paths` (schema, semantic rules, overlapping scopes, implicit edges, tools not
-/// installed); with `strict`, any note or warning makes the files invalid. Errors: the
-/// engine's, other than invalid files (a `--repo` that is not a repository, an invalid
-/// `.pipeline/config.yaml`).
-pub fn check(paths: &[PathBuf], strict: bool, repo: &RepoArgs) -> Result<Checked, EngineError> {
+/// The `validate --json` document of `paths` (also `POST /api/validate`):
+/// `{"valid": true, "workstreams", "steps", "files", "diagnostics"}` or
+/// `{"valid": false, "diagnostics"}`. Errors: engine errors other than invalid
+/// workstream files (no readable configuration, plugins).
+pub fn validation_document(
+    paths: &[PathBuf],
+    strict: bool,
+    repo: &RepoArgs,
+) -> Result<serde_json::Value, CommandError> {
+    Ok(match check(paths, strict, repo)? {
+        Checked::Invalid { diagnostics, .. } => invalid_document(&diagnostics),
+        Checked::Valid { set, findings } => valid_document(&set, &findings),
+    })
+}
+
+/// What the checks of `validate` found.
+enum Checked {
+    /// The files load and plan; `findings` are notes and warnings.
+    Valid {
+        set: WorkstreamSet,
+        findings: Vec<ValidationDiagnostic>,
+    },
+    /// The files are invalid (`load`: the loader's error, when it found them), or with
+    /// `--strict` have notes or warnings (all made errors).
+    Invalid {
+        load: Option<pipeline_core::model::LoadError>,
+        diagnostics: Vec<ValidationDiagnostic>,
+    },
+}
+
+/// Loads and plans `paths` and collects the notes and warnings (see the module docs).
+fn check(paths: &[PathBuf], strict: bool, repo: &RepoArgs) -> Result<Checked, CommandError> {
     let (set, plan) = match load_and_plan(paths, repo.repo.as_deref()) {
         Ok(p) => p,
         Err(EngineError::Invalid(mut load)) => {
             if strict {
                 load.diagnostics.iter_mut().for_each(make_error);
             }
-            return Ok(Checked::Invalid(load));
+            return Ok(Checked::Invalid {
+                diagnostics: load.diagnostics.clone(),
+                load: Some(load),
+            });
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let mut findings: Vec<ValidationDiagnostic> = set.notes.clone();
     for e in plan.exclusions(&set) {
@@ -114,75 +157,33 @@ pub fn check(paths: &[PathBuf], strict: bool, repo: &RepoArgs) -> Result<Checked
     findings.extend(uninstalled_tools(&set, repo));
     if strict && !findings.is_empty() {
         findings.iter_mut().for_each(make_error);
-        return Ok(Checked::Strict(findings));
+        return Ok(Checked::Invalid {
+            load: None,
+            diagnostics: findings,
+        });
     }
-    Ok(Checked::Valid {
-        set: Box::new(set),
-        findings,
-    })
+    Ok(Checked::Valid { set, findings })
 }
 
-/// `pipeline validate`: checks `paths` and prints the notes, the warnings and a summary
-/// (or JSON). With `strict`, any note or warning makes the files invalid.
-///
-/// Errors: invalid workstream files (or, with `strict`, notes or warnings), exit code 2:
-/// with `json` a `{"valid": false, "diagnostics": [...]}` document on stdout, otherwise
-/// every diagnostic on stderr; other engine errors.
-pub fn validate(
-    paths: &[PathBuf],
-    strict: bool,
-    json: bool,
-    repo: &RepoArgs,
-) -> Result<i32, CommandError> {
-    let checked = check(paths, strict, repo)?;
-    if json {
-        let document = checked.document();
-        if !checked.is_valid() {
-            return Err(CommandError::Document {
-                json: render_json(&document)?,
-                code: exit::INVALID,
-            });
-        }
-        print_json(&document)?;
-        return Ok(exit::OK);
-    }
-    let (set, findings) = match checked {
-        Checked::Valid { set, findings } => (set, findings),
-        Checked::Invalid(load) => return Err(EngineError::Invalid(load).into()),
-        Checked::Strict(findings) => {
-            let mut text: Vec<String> = findings.iter().map(ToString::to_string).collect();
-            let n = findings.len();
-            text.push(format!(
-                "{n} error{} found (--strict: notes and warnings count as errors); nothing was run",
-                if n == 1 { "" } else { "s" }
-            ));
-            return Err(CommandError::Message {
-                text: text.join("\n"),
-                code: exit::INVALID,
-            });
-        }
-    };
-    for n in findings
-        .iter()
-        .filter(|n| n.severity != ValidationSeverity::Error)
-    {
-        println!("{n}");
-    }
-    println!(
-        "valid: {} workstream{}, {} step{} in {} file{}",
-        set.workstreams.len(),
-        if set.workstreams.len() == 1 { "" } else { "s" },
-        set.steps.len(),
-        if set.steps.len() == 1 { "" } else { "s" },
-        set.files.len(),
-        if set.files.len() == 1 { "" } else { "s" },
-    );
-    Ok(exit::OK)
+/// `{"valid": true, ...}`: counts, files and the notes and warnings.
+fn valid_document(set: &WorkstreamSet, findings: &[ValidationDiagnostic]) -> serde_json::Value {
+    serde_json::json!({
+        "valid": true,
+        "workstreams": set.workstreams.len(),
+        "steps": set.steps.len(),
+        "files": set.files,
+        "diagnostics": findings,
+    })
 }
 
 /// `--strict`: a note or warning counts as an error.
 fn make_error(d: &mut ValidationDiagnostic) {
     d.severity = ValidationSeverity::Error;
+}
+
+/// The `{"valid": false, "diagnostics": [...]}` document (exit code 2 with `--json`).
+fn invalid_document(diagnostics: &[ValidationDiagnostic]) -> serde_json::Value {
+    serde_json::json!({"valid": false, "diagnostics": diagnostics})
 }
 
 /// One warning per step whose tool profile (`tool`), or every profile with its

@@ -17,19 +17,19 @@ use pipeline_core::engine::{
 use pipeline_core::planning::{PlanFormat, render_plan};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::schemars::JsonSchema;
 use rmcp::{tool, tool_router};
-use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::PipelineMcp;
 use super::launch::{RunRequest, start_run};
 use super::paths::confine;
-use crate::command_error::{CommandError, engine_error_text};
-use crate::commands::validate::check;
-use crate::commands::workstream_paths::workstream_paths;
+use crate::command_error::engine_error_text;
+use crate::commands::validate::validation_document;
 
 /// Arguments of `validate`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
 pub struct ValidateParams {
     /// Workstream files or directories, relative to the repository root (absolute paths
     /// must be inside the repository). Default: the repository's `workstreams/`.
@@ -42,6 +42,7 @@ pub struct ValidateParams {
 
 /// Arguments of `plan`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
 pub struct PlanParams {
     /// Workstream files or directories, relative to the repository root (absolute paths
     /// must be inside the repository). Default: the repository's `workstreams/`.
@@ -51,6 +52,7 @@ pub struct PlanParams {
 
 /// Arguments of `run`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
 pub struct RunParams {
     /// Workstream files or directories, relative to the repository root (absolute paths
     /// must be inside the repository). Default: the repository's `workstreams/`.
@@ -74,6 +76,7 @@ pub struct RunParams {
 
 /// Arguments of `status`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
 pub struct StatusParams {
     /// Run id, or `latest` (default: the newest run).
     #[serde(default)]
@@ -82,6 +85,7 @@ pub struct StatusParams {
 
 /// Arguments of `logs`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
 pub struct LogsParams {
     /// Run id, or `latest`.
     pub run: String,
@@ -97,6 +101,7 @@ pub struct LogsParams {
 
 /// Arguments of `approve` and `reject`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
 pub struct DecisionParams {
     /// Run id, or `latest`.
     pub run: String,
@@ -110,6 +115,10 @@ pub struct DecisionParams {
     #[serde(default)]
     pub by: Option<String>,
 }
+
+/// The directory of workstream files used when a request names none (as the CLI's
+/// `run`, `plan` and `validate` use it).
+const DEFAULT_DIR: &str = "workstreams";
 
 /// How many uncommitted paths the `run` tool's warning names at most (as `pipeline
 /// run`'s does).
@@ -230,12 +239,14 @@ impl PipelineMcp {
     /// given.
     fn workstream_paths(&self, given: &[String]) -> Result<Vec<PathBuf>, String> {
         let confined: Vec<PathBuf> = if given.is_empty() {
-            let defaults = workstream_paths(Vec::new(), Some(&self.root))
-                .map_err(|e| CommandError::text(&e))?;
-            defaults
-                .iter()
-                .map(|p| confine(&self.root, &self.root.join(p).to_string_lossy()))
-                .collect::<Result<_, _>>()?
+            let default = self.root.join(DEFAULT_DIR);
+            if !default.is_dir() {
+                return Err(format!(
+                    "error: no workstream paths given and {} does not exist; pass `paths` (files or directories relative to the repository root), or create {DEFAULT_DIR}/ with `pipeline init`",
+                    default.display()
+                ));
+            }
+            vec![confine(&self.root, DEFAULT_DIR)?]
         } else {
             given
                 .iter()
@@ -257,10 +268,10 @@ impl PipelineMcp {
             Ok(paths) => paths,
             Err(e) => return tool_error(e),
         };
-        match check(&paths, p.strict, &self.repo_args()) {
-            Ok(checked) if checked.is_valid() => json_result(checked.document()),
-            Ok(checked) => CallToolResult::structured_error(checked.document()),
-            Err(e) => tool_error(engine_error_text(&e)),
+        match validation_document(&paths, p.strict, &self.repo_args()) {
+            Ok(document) if document["valid"] == true => json_result(document),
+            Ok(document) => CallToolResult::structured_error(document),
+            Err(e) => tool_error(e.text()),
         }
     }
 
