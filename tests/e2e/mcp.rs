@@ -729,3 +729,63 @@ fn mcp_approve_and_reject_decide_a_step_awaiting_approval() {
     );
     s.close();
 }
+
+#[test]
+fn mcp_reject_feeds_the_comment_to_an_ai_step_as_its_fix_prompt() {
+    let t = Test::new();
+    // A tool that takes prompts (a tool profile): it keeps the prompt it was given in
+    // the result, so the test can read what the second attempt was told.
+    t.config(
+        "tools:\n  scribe:\n    kind: custom\n    command: sh\n    args: [\"-c\", \"cp \\\"$PIPELINE_PROMPT_FILE\\\" prompt.md\"]\n",
+    );
+    t.commit_file(
+        "workstreams/notes.json",
+        r#"{"id": "notes", "steps": [{"id": "draft", "tool": "scribe", "prompt": "Write the release notes.", "approval": "required", "fix_attempts": 1}]}"#,
+    );
+    let Some(mut s) = Session::start(&t) else {
+        return;
+    };
+    s.call_ok(
+        "run",
+        json!({"paths": ["workstreams/notes.json"], "run_id": "notes"}),
+    );
+    let awaiting = |s: &mut Session, attempts: u64| {
+        wait_until(
+            &format!("notes/draft to await approval after attempt {attempts}"),
+            || {
+                let status = s.call_ok("status", json!({"run": "notes"}));
+                let step = status["steps"]
+                    .as_array()?
+                    .iter()
+                    .find(|st| st["id"] == "notes/draft")?
+                    .clone();
+                (step["status"] == "awaiting_approval" && step["attempts"] == attempts)
+                    .then_some(())
+            },
+        )
+    };
+    awaiting(&mut s, 1);
+    let decided = s.call_ok(
+        "reject",
+        json!({"run": "notes", "step": "notes/draft", "comment": "Use bullet points.", "by": "reviewer"}),
+    );
+    assert_eq!(decided["verdict"], "reject", "{decided:#}");
+    // The tool runs again with the comment in its prompt, and waits for approval again.
+    awaiting(&mut s, 2);
+    s.call_ok("approve", json!({"run": "notes", "step": "notes/draft"}));
+    let status = wait_until("run notes to finish after the approval", || {
+        let status = s.call_ok("status", json!({"run": "notes"}));
+        (status["status"] != "running").then_some(status)
+    });
+    assert_eq!(status["status"], "completed", "{status:#}");
+    let prompt = t
+        .show("pipeline/notes", "prompt.md")
+        .expect("prompt.md in the result");
+    assert!(
+        prompt.contains("Write the release notes.")
+            && prompt.contains("reviewer")
+            && prompt.contains("Use bullet points."),
+        "{prompt}"
+    );
+    s.close();
+}
