@@ -463,11 +463,20 @@ impl PipelineMcp {
     }
 }
 
-/// The user this server runs as (`$USER`, else `$LOGNAME`), or `unknown`: who decides
-/// when a client names nobody, as `pipeline approve` without `--by` records it.
+/// The user this server runs as: `$USER`, else `$LOGNAME`, else the numeric uid (as
+/// `pipeline approve` without `--by` records it): who decides when a client names
+/// nobody.
 fn os_user() -> String {
     ["USER", "LOGNAME"]
         .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| {
+            // The owner of this process's /proc entry is its real uid.
+            use std::os::unix::fs::MetadataExt as _;
+            match std::fs::metadata("/proc/self") {
+                Ok(m) => format!("uid {}", m.uid()),
+                Err(_) => "unknown user".to_owned(),
+            }
+        })
 }
