@@ -19,7 +19,11 @@ Results are the SDK's models dumped as their wire JSON (camelCase). A protocol e
 (JSON-RPC error response) is answered `{"error": {"code", "message", "data"}}`. End of
 stdin closes the session (the SDK closes the server's stdin and waits for it).
 
-Usage: python client.py -- /path/to/pipeline mcp --repo DIR
+Usage: python client.py [--mode legacy|auto] -- /path/to/pipeline mcp --repo DIR
+
+`--mode legacy` (the default) performs the `initialize` handshake, as MCP clients of
+today do (Claude Code, Codex); `--mode auto` first probes `server/discover`, as clients
+of the 2026-07-28 protocol revision do, and falls back to `initialize`.
 """
 
 import json
@@ -60,10 +64,16 @@ async def main(argv):
         print("usage: client.py -- COMMAND [ARGS...]", file=sys.stderr)
         return 2
     command = argv[argv.index("--") + 1 :]
+    options = argv[1 : argv.index("--")]
+    mode = "legacy"
+    if options[:1] == ["--mode"] and len(options) == 2:
+        mode = options[1]
+    elif options:
+        print(f"unknown options {options}; usage: client.py [--mode legacy|auto] -- COMMAND [ARGS...]", file=sys.stderr)
+        return 2
     params = StdioServerParameters(command=command[0], args=command[1:], env=None)
-    # mode="legacy": the initialize handshake every MCP client of today performs (Claude
-    # Code, Codex). cache=None: a run's status changes, every read must reach the server.
-    async with Client(params, mode="legacy", cache=None) as client:
+    # cache=None: a run's status changes, every read must reach the server.
+    async with Client(params, mode=mode, cache=None) as client:
         info = client.server_info
         emit(
             {

@@ -49,14 +49,21 @@ struct Session {
 }
 
 impl Session {
-    /// Starts a session on `t`'s repository, or `None` when the SDK is missing.
+    /// Starts a session on `t`'s repository with the `initialize` handshake, or `None`
+    /// when the SDK is missing.
     fn start(t: &Test) -> Option<Session> {
+        Session::start_in_mode(t, "legacy")
+    }
+
+    /// Starts a session negotiating the protocol as `mode` says (`legacy`: `initialize`;
+    /// `auto`: `server/discover` first, see client.py).
+    fn start_in_mode(t: &Test, mode: &str) -> Option<Session> {
         let python = mcp_python()?;
         let client = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testing/mcp-client/client.py");
         let pipeline = assert_cmd::cargo::cargo_bin("pipeline");
         let mut child = Command::new(python)
             .arg(client)
-            .arg("--")
+            .args(["--mode", mode, "--"])
             .arg(pipeline)
             .args(["mcp", "--repo"])
             .arg(&t.repo)
@@ -599,6 +606,34 @@ fn mcp_resources_serve_the_openspec_project() {
         let answer = s.request(json!({"op": "read_resource", "uri": uri}));
         assert_eq!(answer["error"]["code"], -32002, "{uri}: {answer:#}");
     }
+    s.close();
+}
+
+#[test]
+fn mcp_serves_clients_of_the_discover_protocol_revision_too() {
+    let t = Test::new();
+    build_workstream(&t);
+    let Some(mut s) = Session::start_in_mode(&t, "auto") else {
+        return;
+    };
+    let legacy = Session::start(&t).expect("the SDK is there");
+    assert_ne!(
+        s.info["protocol_version"], legacy.info["protocol_version"],
+        "auto negotiates the newer revision: {:#} vs {:#}",
+        s.info, legacy.info
+    );
+    legacy.close();
+    let tools = s.result(json!({"op": "list_tools"}));
+    assert_eq!(
+        tools["tools"].as_array().map(Vec::len),
+        Some(7),
+        "{tools:#}"
+    );
+    let valid = s.call_ok("validate", json!({"paths": ["workstreams/build.json"]}));
+    assert_eq!(valid["valid"], true, "{valid:#}");
+    let err = s.call_err("status", json!({}));
+    assert!(err.contains("no state database"), "{err}");
+    assert_eq!(s.read("pipeline://runs"), json!([]));
     s.close();
 }
 
