@@ -246,11 +246,11 @@ impl PipelineMcp {
                     default.display()
                 ));
             }
-            vec![confine(&self.root, DEFAULT_DIR)?]
+            vec![confine(&self.root, DEFAULT_DIR).map_err(|e| format!("error: {e}"))?]
         } else {
             given
                 .iter()
-                .map(|p| confine(&self.root, p))
+                .map(|p| confine(&self.root, p).map_err(|e| format!("error: {e}")))
                 .collect::<Result<_, _>>()?
         };
         Ok(confined
