@@ -72,7 +72,7 @@ pub fn serve(args: ServeArgs) -> Result<i32, CommandError> {
         other => other.clone(),
     };
     // Created when missing (with its schema), so that streams can follow it at once.
-    StateStore::open(&workspace.db_path, Durability::Normal)
+    let state = StateStore::open(&workspace.db_path, Durability::Normal)
         .map_err(|e| CommandError::Engine(e.into()))?;
     // Writing to a client that went away must not end the server.
     crate::ignore_sigpipe();
@@ -80,7 +80,7 @@ pub fn serve(args: ServeArgs) -> Result<i32, CommandError> {
         .enable_all()
         .build()
         .map_err(|e| CommandError::internal(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(run(args.bind, token, repo_root, db, workspace))
+    runtime.block_on(run(args.bind, token, repo_root, db, workspace, state))
 }
 
 async fn run(
@@ -89,6 +89,7 @@ async fn run(
     repo_root: std::path::PathBuf,
     db: Option<std::path::PathBuf>,
     workspace: pipeline_core::engine::Workspace,
+    state: StateStore,
 ) -> Result<i32, CommandError> {
     let shutdown = CancellationToken::new();
     let journal = journal_reader::JournalReader::open(&workspace.db_path).map_err(|e| {
@@ -107,9 +108,9 @@ async fn run(
     let app = Arc::new(App::new(
         repo_root,
         db,
-        workspace.db_path.clone(),
         workspace.locks_dir(),
         journal,
+        state,
         rx,
         shutdown.clone(),
         openapi,

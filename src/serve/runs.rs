@@ -7,10 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use pipeline_core::engine::{
     Driver, EngineError, RunOptions, UnfinishedPolicy, check_run_id, generate_run_id, list_runs,
-    load_and_plan, resolve_run, resume_run, run_status, run_workstreams,
+    load_and_plan, resume_run, run_status, run_workstreams,
 };
 use pipeline_core::planning::{PlanFormat, render_plan};
-use pipeline_core::state::{Durability, LockProbe, RunLock, StateStore};
+use pipeline_core::state::{Durability, LockProbe, RunLock};
 use serde::{Deserialize, Serialize};
 
 use super::api_error::ApiError;
@@ -339,10 +339,7 @@ pub async fn plan(
     PathParams(run): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
-        let state =
-            StateStore::open(&app.db_path, Durability::Normal).map_err(EngineError::State)?;
-        let record = resolve_run(&state, Some(&run))
-            .map_err(|e| ApiError::input_as_not_found(e, "unknown_run"))?;
+        let record = app.resolve_run(&run)?;
         let paths: Vec<std::path::PathBuf> = record
             .workstream_path
             .lines()
@@ -360,12 +357,5 @@ pub async fn plan(
 /// The id of `run` (or `latest`). Errors: 404 for an unknown run or no runs.
 pub async fn resolve(app: &Arc<App>, run: String) -> Result<String, ApiError> {
     let app = app.clone();
-    blocking(move || {
-        let state =
-            StateStore::open(&app.db_path, Durability::Normal).map_err(EngineError::State)?;
-        Ok(resolve_run(&state, Some(&run))
-            .map_err(|e| ApiError::input_as_not_found(e, "unknown_run"))?
-            .run_id)
-    })
-    .await
+    blocking(move || Ok(app.resolve_run(&run)?.run_id)).await
 }
