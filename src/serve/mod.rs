@@ -121,6 +121,7 @@ async fn run(
             "/api/runs/{run}/steps/{step}/{*rest}",
             axum::routing::get(steps::raw).post(steps::raw),
         )
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(app.clone())
         .layer(axum::middleware::from_fn(security::check_length))
@@ -202,6 +203,23 @@ fn api_routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(catalog::errors))
         .routes(routes!(catalog::specs))
         .routes(routes!(catalog::spec))
+}
+
+/// A method the path does not have: 405 in the API's error shape (the `Allow` header is
+/// axum's).
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{method} is not allowed on {}; GET /api/openapi.json lists the methods of each path",
+            uri.path()
+        ),
+    )
+    .into_response()
 }
 
 /// Any other path: 404 in the API's error shape.

@@ -829,6 +829,11 @@ fn serve_answers_the_catalog_endpoints() {
     // A method the path does not have, whatever the body.
     let wrong = server.client.post(server.url("/api/tools")).send().unwrap();
     assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong.headers()["allow"], "GET,HEAD");
+    assert_eq!(
+        wrong.json::<Value>().unwrap()["error"]["code"],
+        "method_not_allowed"
+    );
     // Body-less actions take `{}` and nothing else.
     let extra = server.post("/api/breakers/shell/reset", json!({"force": true}));
     assert_eq!(extra.status(), StatusCode::UNPROCESSABLE_ENTITY);
