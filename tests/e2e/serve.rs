@@ -432,6 +432,17 @@ fn serve_runs_a_workstream_and_streams_its_journal() {
     // No live driver: nothing to cancel.
     let cancel = server.post("/api/runs/s1/cancel", json!({}));
     assert_eq!(cancel.status(), StatusCode::CONFLICT);
+
+    // A finished run's workstreams start anew; runs come newest first, a page at a time.
+    let r = server.post("/api/runs", json!({"workstreams": [ws], "run_id": "s1b"}));
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    server.wait_for("s1b", "run s1b completed", |s| s["status"] == "completed");
+    let first = server.get_json("/api/runs?limit=1");
+    assert_eq!(first.as_array().unwrap().len(), 1);
+    assert_eq!(first[0]["run_id"], "s1b");
+    let next = server.get_json("/api/runs?limit=1&before=s1b");
+    assert_eq!(next[0]["run_id"], "s1");
+    assert_eq!(server.get_json("/api/runs?before=s1"), json!([]));
 }
 
 #[test]
