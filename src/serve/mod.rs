@@ -285,6 +285,17 @@ mod tests {
                 }
             }
         }
+        // The start of a run links to the operations on it.
+        let links = &doc["paths"]["/api/runs"]["post"]["responses"]["202"]["links"];
+        let ids: Vec<&str> = paths
+            .values()
+            .flat_map(|item| item.as_object().into_iter().flatten())
+            .filter_map(|(_, op)| op["operationId"].as_str())
+            .collect();
+        for name in ["status", "plan", "events"] {
+            let id = links[name]["operationId"].as_str().expect("a link");
+            assert!(ids.contains(&id), "link {name} names no operation {id}");
+        }
         // Every referenced schema exists.
         let text = doc.to_string();
         let schemas = doc["components"]["schemas"].as_object().expect("schemas");

@@ -271,6 +271,15 @@ pub fn finish(api: utoipa::openapi::OpenApi) -> Value {
     });
     // A token is optional on loopback: either no security or the bearer token.
     doc["security"] = json!([{}, {"bearer": []}]);
+    // The run a start answers is where its status, plan and events are.
+    if let Some(accepted) = doc.pointer_mut("/paths/~1api~1runs/post/responses/202") {
+        let run = json!({"run": "$response.body#/run_id"});
+        accepted["links"] = json!({
+            "status": {"operationId": "status", "parameters": run},
+            "plan": {"operationId": "plan", "parameters": run},
+            "events": {"operationId": "run_events", "parameters": run},
+        });
+    }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return doc;
     };
