@@ -16,10 +16,12 @@ use std::time::Duration;
 
 use pipeline_core::engine::{
     Driver, EngineError, ResumeTarget, RunOptions, RunSummary, UnfinishedPolicy, counted,
-    load_and_plan, resumable_run, resume_run, run_status, run_workstreams, uncommitted_changes,
+    delivery_workspace, load_and_plan, resumable_run, resume_run, run_status, run_workstreams,
+    uncommitted_changes,
 };
 use pipeline_core::planning::{PlanFormat, render_plan};
 use pipeline_core::state::{Durability, RunStatus, StepStatus};
+use pipeline_webhooks::{Delivery, DeliveryConfig};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
@@ -209,7 +211,12 @@ fn drive(
             }
             Err(e) => tracing::warn!("cannot handle stop signals: {e}"),
         }
-        start(rep, cancel.clone()).await
+        let deliveries = WebhookDeliveries::start(repo);
+        let summary = start(rep, cancel.clone()).await;
+        if let Some(deliveries) = deliveries {
+            deliveries.finish().await;
+        }
+        summary
     });
     let summary = match summary {
         Ok(s) => s,
@@ -242,6 +249,60 @@ fn drive(
         },
         RunStatus::Failed | RunStatus::Running => exit::FAILED,
     })
+}
+
+/// Webhook and notify deliveries while a run is driven (docs/WEBHOOKS.md): a loop
+/// delivering the outbox (of every run) in the background, then, once the run ended, a
+/// drain of at most `webhook_delivery.drain_sec`.
+struct WebhookDeliveries {
+    db_path: std::path::PathBuf,
+    config: DeliveryConfig,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WebhookDeliveries {
+    /// Starts the loop when `.pipeline/config.yaml` has endpoints. A configuration that
+    /// cannot be loaded starts nothing here: the run reports it (and refuses to start).
+    fn start(repo: &RepoArgs) -> Option<WebhookDeliveries> {
+        let workspace = delivery_workspace(repo.repo.as_deref(), repo.db.as_deref()).ok()?;
+        let config = DeliveryConfig::load(&workspace.repo_root, &workspace.state_dir).ok()?;
+        if config.is_empty() {
+            return None;
+        }
+        let cancel = CancellationToken::new();
+        match Delivery::start(&workspace.db_path, config.clone(), cancel.clone()) {
+            Ok(task) => Some(WebhookDeliveries {
+                db_path: workspace.db_path,
+                config,
+                cancel,
+                task,
+            }),
+            Err(e) => {
+                note(&format!("warning: webhook deliveries not started: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Stops the loop (its deliveries in flight finish), drains for at most
+    /// `drain_sec`, and says how many deliveries are still pending.
+    async fn finish(self) {
+        self.cancel.cancel();
+        // A loop that panicked left its rows leased; they are delivered later.
+        let _ = self.task.await;
+        let within = Duration::from_secs(self.config.settings.drain_sec);
+        match Delivery::drain(&self.db_path, self.config, within).await {
+            Ok(report) if report.pending > 0 => note(&format!(
+                "{} pending webhook/notify deliver{}: a later `pipeline run`, `resume` or `serve` delivers {} (`pipeline webhooks` lists deliveries)",
+                report.pending,
+                if report.pending == 1 { "y" } else { "ies" },
+                if report.pending == 1 { "it" } else { "them" },
+            )),
+            Ok(_) => {}
+            Err(e) => note(&format!("warning: webhook deliveries not drained: {e}")),
+        }
+    }
 }
 
 /// The stop signals a driven run listens to, registered before the run starts.

@@ -36,3 +36,4 @@ mod tool_selection;
 mod traps;
 mod typos;
 mod uncommitted;
+mod webhooks;
