@@ -250,6 +250,7 @@ fn step_not_found(run_id: &str, step_id: &str) -> TxError {
     .into()
 }
 
+mod approval_decisions;
 mod error_records;
 mod events;
 mod integrity_check;
@@ -257,6 +258,7 @@ mod outbox;
 mod record;
 mod runs;
 mod steps;
+pub use approval_decisions::{DecisionWrite, PendingDecision};
 pub use record::Change;
 
 pub use error_records::ErrorRecord;
