@@ -13,7 +13,7 @@ use hmac::{KeyInit, Mac};
 use serde_json::Value;
 
 use crate::handshake::{await_file, wait_until};
-use crate::support::{Test, step_state};
+use crate::support::{Test, interrupt, step_state};
 
 /// A `whsec_` secret (base64 of 24 bytes), as Standard Webhooks libraries generate.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -488,4 +488,46 @@ impl Test {
             .map(|o| o.status.success())
             .unwrap_or(false)
     }
+}
+
+#[test]
+fn approval_requested_is_delivered_while_the_run_waits_for_the_decision() {
+    let t = Test::new();
+    let receiver = Receiver::start(&[]);
+    t.config(&format!(
+        "webhooks:\n  - url: {}\n    events: [approval_requested, run_finished]\n    secret_env: {SECRET_ENV}\n",
+        receiver.url("/review")
+    ));
+    let ws = t.workstream(
+        "gate.json",
+        r#"{"id": "rel", "steps": [
+            {"id": "gate", "approval": "required", "command": "echo reviewed > r.txt"},
+            {"id": "after", "depends_on": ["gate"], "command": "test -f r.txt"}]}"#,
+    );
+    let mut child = t
+        .process(&["run", ws.to_str().unwrap(), "--run-id", "review"])
+        .env(SECRET_ENV, SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The reviewer is told while the run waits: the delivery does not wait for the run.
+    let requested = wait_until("approval_requested delivered", || {
+        receiver.received().first().map(verify)
+    });
+    assert_eq!(requested["event"], "approval_requested", "{requested:#}");
+    assert_eq!(requested["step"], "rel/gate");
+    assert_eq!(
+        step_state(&t.status("review"), "rel/gate"),
+        "awaiting_approval"
+    );
+    // Ctrl-C: the run stops waiting, and its interruption is delivered before it exits.
+    assert_eq!(interrupt(&mut child), Some(130));
+    let bodies: Vec<Value> = receiver.received().iter().map(verify).collect();
+    let kinds: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["approval_requested", "run_finished"]);
+    assert_eq!(bodies[1]["status"], "interrupted");
 }
