@@ -242,3 +242,6 @@ fn log_outcome(delivery: &ClaimedDelivery, outcome: &DeliveryOutcome) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;
