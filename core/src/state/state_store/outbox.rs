@@ -124,6 +124,22 @@ impl StateStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<ClaimedDelivery>, StateError> {
+        // An idle loop polls often: look without taking the write lock first, so the
+        // run's own writes never wait on a claim that finds nothing.
+        let any_due = self.read("look for due webhook deliveries", |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT 1 FROM webhook_outbox WHERE status = ?1 AND next_attempt_at <= ?2 \
+                     AND (lease_until IS NULL OR lease_until <= ?2) LIMIT 1",
+                )?
+                .exists(params![
+                    DeliveryStatus::Pending,
+                    timestamp(SystemTime::now())
+                ])?)
+        })?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         self.write("claim webhook deliveries", |tx| {
             let now = SystemTime::now();
             let now_text = timestamp(now);
