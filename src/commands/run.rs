@@ -199,7 +199,7 @@ fn drive(
     let cancel = CancellationToken::new();
     // The exit code of the first stop signal received (0: none).
     let stopped_by = Arc::new(AtomicI32::new(0));
-    let summary = runtime.block_on(async {
+    let (summary, delivery_note) = runtime.block_on(async {
         match StopSignals::new() {
             Ok(signals) => {
                 tokio::spawn(handle_stop_signals(
@@ -213,14 +213,21 @@ fn drive(
         }
         let deliveries = WebhookDeliveries::start(repo);
         let summary = start(rep, cancel.clone()).await;
-        if let Some(deliveries) = deliveries {
-            deliveries.finish().await;
-        }
-        summary
+        let pending_note = match deliveries {
+            Some(deliveries) => deliveries.finish().await,
+            None => None,
+        };
+        (summary, pending_note)
     });
     let summary = match summary {
         Ok(s) => s,
-        Err(e) => return Ok(report_error(&e)),
+        Err(e) => {
+            let code = report_error(&e);
+            if let Some(line) = &delivery_note {
+                note(line);
+            }
+            return Ok(code);
+        }
     };
     if let Some(path) = &report.junit {
         match run_status(
@@ -240,6 +247,9 @@ fn drive(
         print_json_line(&summary);
     } else {
         print_summary(&summary, repo);
+    }
+    if let Some(line) = delivery_note {
+        note(&line);
     }
     Ok(match summary.status {
         RunStatus::Completed => exit::OK,
@@ -286,21 +296,22 @@ impl WebhookDeliveries {
     }
 
     /// Stops the loop (its deliveries in flight finish), drains for at most
-    /// `drain_sec`, and says how many deliveries are still pending.
-    async fn finish(self) {
+    /// `drain_sec`, and returns what to say about deliveries still pending (or a
+    /// failed drain), printed after the run's summary.
+    async fn finish(self) -> Option<String> {
         self.cancel.cancel();
         // A loop that panicked left its rows leased; they are delivered later.
         let _ = self.task.await;
         let within = Duration::from_secs(self.config.settings.drain_sec);
         match Delivery::drain(&self.db_path, self.config, within).await {
-            Ok(report) if report.pending > 0 => note(&format!(
+            Ok(report) if report.pending > 0 => Some(format!(
                 "{} pending webhook/notify deliver{}: a later `pipeline run`, `resume` or `serve` delivers {} (`pipeline webhooks` lists deliveries)",
                 report.pending,
                 if report.pending == 1 { "y" } else { "ies" },
                 if report.pending == 1 { "it" } else { "them" },
             )),
-            Ok(_) => {}
-            Err(e) => note(&format!("warning: webhook deliveries not drained: {e}")),
+            Ok(_) => None,
+            Err(e) => Some(format!("warning: webhook deliveries not drained: {e}")),
         }
     }
 }
