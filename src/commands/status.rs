@@ -7,6 +7,7 @@
 use pipeline_core::engine::{
     Driver, RunListEntry, RunStatusReport, counted, list_runs, run_status,
 };
+use pipeline_core::state::StepStatus;
 
 use super::exit;
 use crate::cli::RepoArgs;
@@ -99,6 +100,25 @@ fn render_status(report: &RunStatusReport) -> String {
             commit,
             error
         ));
+    }
+    let awaiting: Vec<&str> = report
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::AwaitingApproval)
+        .map(|s| s.id.as_str())
+        .collect();
+    if !awaiting.is_empty() {
+        out.push_str(
+            "
+  awaiting approval (docs/APPROVALS.md):
+",
+        );
+        for step in awaiting {
+            out.push_str(&format!(
+                "    pipeline approve {run} {step} [--comment TEXT]  |  pipeline reject {run} {step} --comment TEXT\n",
+                run = report.run_id
+            ));
+        }
     }
     out
 }
