@@ -163,12 +163,15 @@ fn render_runs(runs: &[RunListEntry]) -> String {
     let rows: Vec<[String; 6]> = runs
         .iter()
         .map(|r| {
-            let status = if r.driver == Some(Driver::Gone) {
+            let mut status = if r.driver == Some(Driver::Gone) {
                 format!("{} (no driver)", r.status.as_str())
             } else {
                 r.status.as_str().to_string()
             };
             let s = r.steps;
+            if s.awaiting_approval > 0 {
+                status.push_str(&format!(", {} awaiting approval", s.awaiting_approval));
+            }
             [
                 r.run_id.clone(),
                 status,

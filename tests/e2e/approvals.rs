@@ -92,6 +92,11 @@ fn an_approved_step_completes_and_its_dependents_start_while_other_branches_went
     let table = t.pipeline(&["status", "ap"]).assert_ok().stdout();
     assert!(table.contains("awaiting_approval"), "{table}");
     assert!(table.contains("pipeline approve ap ws/a"), "{table}");
+    let runs = t.pipeline(&["runs"]).assert_ok().stdout();
+    assert!(runs.contains("running, 1 awaiting approval"), "{runs}");
+    let listed: Value =
+        serde_json::from_str(&t.pipeline(&["runs", "--json"]).assert_ok().stdout()).unwrap();
+    assert_eq!(listed[0]["steps"]["awaiting_approval"], 1, "{listed:#}");
 
     let approved = t
         .pipeline(&[
@@ -234,7 +239,7 @@ fn approve_all_is_recorded_and_a_decision_on_a_step_not_awaiting_names_its_statu
 fn an_approval_wait_survives_kill_9_and_resume_applies_a_decision_made_meanwhile() {
     let t = Test::new();
     let ws = gated_dag(&t);
-    let child = start(&t, &ws, "k9", &[]);
+    let mut child = start(&t, &ws, "k9", &[]);
     wait_awaiting(&t, "k9");
     child.kill().expect("SIGKILL pipeline");
     child.wait().expect("reaped");
@@ -262,7 +267,7 @@ fn an_approval_wait_survives_kill_9_and_resume_applies_a_decision_made_meanwhile
 fn a_resumed_run_waits_again_and_its_driver_applies_a_live_decision() {
     let t = Test::new();
     let ws = gated_dag(&t);
-    let child = start(&t, &ws, "rs", &[]);
+    let mut child = start(&t, &ws, "rs", &[]);
     wait_awaiting(&t, "rs");
     child.kill().expect("SIGKILL pipeline");
     child.wait().expect("reaped");
