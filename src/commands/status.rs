@@ -66,8 +66,16 @@ fn render_status(report: &RunStatusReport) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
+    // `awaiting_approval` is the one status longer than the usual column.
+    let status_width = report
+        .steps
+        .iter()
+        .map(|s| s.status.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(11);
     out.push_str(&format!(
-        "\n  {:width$}  {:<11} {:>8}  {:<10}  ERROR\n",
+        "\n  {:width$}  {:<status_width$} {:>8}  {:<10}  ERROR\n",
         "STEP", "STATUS", "ATTEMPTS", "COMMIT"
     ));
     for s in &report.steps {
@@ -93,7 +101,7 @@ fn render_status(report: &RunStatusReport) -> String {
             format!("{class}{error}")
         };
         out.push_str(&format!(
-            "  {:width$}  {:<11} {:>8}  {:<10}  {}\n",
+            "  {:width$}  {:<status_width$} {:>8}  {:<10}  {}\n",
             s.id,
             s.status.as_str(),
             s.attempts,

@@ -389,3 +389,121 @@ fn a_rejected_ai_step_gets_the_comment_as_its_fix_prompt_and_asks_again() {
     let approved = t.events("ai", "edit", "step_approved");
     assert_eq!(approved[0]["attempt"], 2);
 }
+
+/// `.pipeline/config.yaml` with tool `scribe` (a custom profile, so a rejection is fed
+/// back to it) requiring approval: it copies its prompt to `out/prompt-N.md` (N = prompts
+/// seen so far) and, asked for notes, appends a line to `notes.txt` (so a fix builds on
+/// the rejected result), else writes `more/x.txt`.
+fn scribe(t: &Test) {
+    let out = t.out.to_string_lossy().into_owned();
+    t.config(&format!(
+        "tools:\n  scribe:\n    kind: custom\n    command: sh\n    args: [\"-c\", \"n=$(ls {out} | grep -c prompt); cp \\\"$PIPELINE_PROMPT_FILE\\\" {out}/prompt-$n.md; if grep -q notes \\\"$PIPELINE_PROMPT_FILE\\\"; then echo line >> notes.txt; else mkdir -p more; echo x > more/x.txt; fi\"]\n    approval: required\n"
+    ));
+}
+
+#[test]
+fn a_tool_profile_gates_its_steps_and_a_rejection_recorded_while_no_driver_runs_is_fed_back_on_resume()
+ {
+    let t = Test::new();
+    scribe(&t);
+    // `gated` takes the profile's approval; `free` says `none` on its workstream.
+    let ws = t.workstream(
+        "ws.json",
+        r#"[{"id": "gated", "tool": "scribe", "tasks": ["Write notes"], "files_scope": ["notes.txt"], "fix_attempts": 1},
+            {"id": "free", "approval": "none", "steps": [{"id": "s", "tool": "scribe", "tasks": ["Write more"], "files_scope": ["more/"]}]}]"#,
+    );
+    t.pipeline(&["validate", ws.to_str().unwrap()]).assert_ok();
+    let mut child = start(&t, &ws, "tp", &[]);
+    t.wait_for_status("tp", "gated awaiting approval, free/s completed", |s| {
+        step_state(s, "gated") == "awaiting_approval" && step_state(s, "free/s") == "completed"
+    });
+    assert!(t.events("tp", "free/s", "approval_requested").is_empty());
+    child.kill().expect("SIGKILL pipeline");
+    child.wait().expect("reaped");
+
+    const COMMENT: &str = "Say why the notes matter";
+    let said = t
+        .pipeline(&[
+            "reject",
+            "tp",
+            "gated",
+            "--comment",
+            COMMENT,
+            "--by",
+            "erin",
+        ])
+        .assert_ok()
+        .stdout();
+    assert!(said.contains("rejected step gated (attempt 1)"), "{said}");
+    let mut resumed = t
+        .process(&["resume", "tp", "--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn resume");
+    let status = t.wait_for_status("tp", "attempt 2 awaiting approval", |s| {
+        step_state(s, "gated") == "awaiting_approval"
+            && s["steps"][0]["attempts"].as_u64() == Some(2)
+    });
+    assert_eq!(status["driver"], "live", "{status:#}");
+    let prompts = [
+        std::fs::read_to_string(t.out.join("prompt-0.md")).unwrap_or_default(),
+        std::fs::read_to_string(t.out.join("prompt-2.md")).unwrap_or_default(),
+    ];
+    assert!(!prompts[0].contains(COMMENT), "{}", prompts[0]);
+    assert!(
+        prompts[1].contains(COMMENT) && prompts[1].contains("Rejected by erin"),
+        "the fix prompt: {}",
+        prompts[1]
+    );
+    t.pipeline(&["approve", "tp", "gated"]).assert_ok();
+    let out = resumed.wait_with_output().expect("resume ends");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The fix ran in a worktree holding the rejected result: both lines are there.
+    assert_eq!(
+        t.show("pipeline/tp", "notes.txt").as_deref(),
+        Some("line\nline\n")
+    );
+    let rejected = t.events("tp", "gated", "step_rejected");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["attempt"], 1);
+    let fix = t.events("tp", "gated", "fix_requested");
+    assert_eq!(fix[0]["class"], "rejected");
+    assert_eq!(t.events("tp", "gated", "approval_requested").len(), 2);
+}
+
+#[test]
+fn validate_accepts_approval_and_names_a_bad_value_or_a_misspelt_key() {
+    let t = Test::new();
+    let ok = t.workstream(
+        "ok.json",
+        r#"{"id": "w", "approval": "required", "steps": [{"id": "a", "command": "true", "approval": "none"}]}"#,
+    );
+    t.pipeline(&["validate", ok.to_str().unwrap()]).assert_ok();
+    let bad = t.workstream(
+        "bad.json",
+        r#"{"id": "w", "steps": [{"id": "a", "command": "true", "approval": "maybe"}]}"#,
+    );
+    let out = t
+        .pipeline(&["validate", bad.to_str().unwrap()])
+        .assert_code(2);
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    assert!(
+        text.contains("approval") && text.contains("maybe"),
+        "{text}"
+    );
+    let typo = t.workstream(
+        "typo.json",
+        r#"{"id": "w", "steps": [{"id": "a", "command": "true", "aproval": "required"}]}"#,
+    );
+    let out = t
+        .pipeline(&["validate", typo.to_str().unwrap()])
+        .assert_code(2);
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    assert!(text.contains("did you mean `approval`"), "{text}");
+}
