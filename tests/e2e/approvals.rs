@@ -435,7 +435,7 @@ fn a_tool_profile_gates_its_steps_and_a_rejection_recorded_while_no_driver_runs_
         .assert_ok()
         .stdout();
     assert!(said.contains("rejected step gated (attempt 1)"), "{said}");
-    let mut resumed = t
+    let resumed = t
         .process(&["resume", "tp", "--jobs", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
