@@ -3,7 +3,8 @@
 //! independent steps go on; `pipeline approve` / `reject` from another process decide it;
 //! the wait survives `kill -9` and resume; `--approve-all` approves and says so; a
 //! rejected AI step gets the reviewer's comment as its fix prompt (the real Claude Code
-//! CLI against the fake model server).
+//! CLI against the fake model server). Also `breaker_opened`, journalled when a tool's
+//! circuit breaker opens.
 //!
 //! The tests wait through the state the run records (`pipeline status --json`), never by
 //! sleeping.
@@ -506,4 +507,25 @@ fn validate_accepts_approval_and_names_a_bad_value_or_a_misspelt_key() {
         .assert_code(2);
     let text = format!("{}{}", out.stdout(), out.stderr());
     assert!(text.contains("did you mean `approval`"), "{text}");
+}
+
+/// `breaker_opened` (issue #12: webhooks notify it) is journalled with the failure that
+/// opened the breaker, after that attempt's `attempt_finished`.
+#[test]
+fn a_circuit_breaker_that_opens_is_journalled() {
+    let t = Test::new();
+    t.config("tools:\n  down:\n    kind: custom\n    command: sh\n    args: [\"-c\", \"echo 'Connection refused' >&2; exit 1\"]\n    circuit_breaker: {failure_threshold: 1, cooldown: 3600}\n");
+    let ws = t.workstream(
+        "a.json",
+        r#"{"id": "a", "tool": "down", "tasks": ["x"], "retry": {"max_attempts": 1}}"#,
+    );
+    t.run(&ws, "br", 1).assert_code(1);
+    let opened = t.events("br", "a", "breaker_opened");
+    assert_eq!(opened.len(), 1, "{opened:#?}");
+    assert_eq!(opened[0]["tool"], "down");
+    assert_eq!(opened[0]["failures"], 1);
+    assert_eq!(opened[0]["cooldown_ms"], 3_600_000);
+    assert!(opened[0]["until"].is_string(), "{}", opened[0]);
+    let events = journal(&t, "br");
+    assert!(position(&events, "attempt_finished", "a") < position(&events, "breaker_opened", "a"));
 }
