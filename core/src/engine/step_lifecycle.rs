@@ -24,6 +24,13 @@
 //! [`super::prompts`] builds prompts. Every state change goes through the run's journal
 //! ([`super::run_journal`]), which is the only writer of run state.
 //!
+//! Approval gate (`approval: required`, docs/APPROVALS.md): on success the step records
+//! `approval_requested` with its checkpoint instead of `step_completed`, lends its job slot
+//! and waits for a decision ([`super::approvals::ApprovalWatch`]). Approved: completed.
+//! Rejected: the comment goes back to an AI tool with fix attempts left (the loop goes on
+//! in the same worktree, like a fix), else the step fails with class `rejected`. A resumed
+//! run starts such a step at its gate ([`StepLife::resume_gate`]).
+//!
 //! Write-ahead discipline (DESIGN "State and resume"): `attempt_started` is recorded
 //! before the tool starts; `step_completed` with its checkpoint only after the result
 //! commit exists, in the same transaction as `attempt_finished`. A crash between two
