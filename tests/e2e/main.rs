@@ -10,6 +10,7 @@ mod ai_claude;
 mod ai_cli;
 mod ai_codex;
 mod ai_registry;
+mod approvals;
 mod bad_input;
 mod config_file;
 mod containment;
