@@ -17,6 +17,11 @@
 //! this server drives are cancelled as `pipeline run` cancels on a signal (unfinished
 //! steps recorded `interrupted`, the run resumable), then the process exits 0 once they
 //! have stopped. A second signal ends it at once.
+//!
+//! Webhooks: when `.pipeline/config.yaml` names webhooks or notify commands, the server
+//! delivers the outbox of every run of its state database for as long as it runs
+//! (docs/WEBHOOKS.md): deliveries a killed or finished `pipeline run` left pending, and
+//! those of the runs it drives. Rows still pending at shutdown stay for the next process.
 
 mod api_error;
 mod app;
@@ -36,6 +41,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use pipeline_core::engine::open_repository;
 use pipeline_core::state::{Durability, StateStore};
+use pipeline_webhooks::{Delivery, DeliveryConfig};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
@@ -138,6 +144,7 @@ async fn run(
         .local_addr()
         .map_err(|e| CommandError::internal(format!("cannot read the bound address: {e}")))?;
     eprintln!("listening on http://{local}");
+    let deliveries = start_deliveries(&workspace, shutdown.clone());
 
     let stop = shutdown.clone();
     let app_for_signals = app.clone();
@@ -176,7 +183,40 @@ async fn run(
     app.cancel_all();
     app.tasks.close();
     app.tasks.wait().await;
+    if let Some(deliveries) = deliveries {
+        // Deliveries in flight finish; what is still pending stays in the outbox.
+        let _ = deliveries.await;
+    }
     Ok(exit::OK)
+}
+
+/// Starts delivering the outbox of every run in the state database when
+/// `.pipeline/config.yaml` has webhooks or notify commands, until `shutdown`. A
+/// configuration that cannot be loaded (a signing secret's variable unset) is reported
+/// on stderr and delivers nothing: the API still serves, and the rows stay pending for a
+/// process that can sign them.
+fn start_deliveries(
+    workspace: &pipeline_core::engine::Workspace,
+    shutdown: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let config = match DeliveryConfig::load(&workspace.repo_root, &workspace.state_dir) {
+        Ok(config) if config.is_empty() => return None,
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("warning: webhook and notify deliveries not started: {e}");
+            return None;
+        }
+    };
+    match Delivery::start(&workspace.db_path, config, shutdown) {
+        Ok(task) => {
+            eprintln!("delivering webhooks and notify commands (`pipeline webhooks` lists them)");
+            Some(task)
+        }
+        Err(e) => {
+            eprintln!("warning: webhook and notify deliveries not started: {e}");
+            None
+        }
+    }
 }
 
 /// Every documented endpoint, grouped by path.

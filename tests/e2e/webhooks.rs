@@ -531,3 +531,62 @@ fn approval_requested_is_delivered_while_the_run_waits_for_the_decision() {
     assert_eq!(kinds, ["approval_requested", "run_finished"]);
     assert_eq!(bodies[1]["status"], "interrupted");
 }
+
+#[test]
+fn pipeline_serve_delivers_what_an_ended_run_left_pending() {
+    let t = Test::new();
+    // Down while the run is driven: every delivery fails and is retried later.
+    let receiver = Receiver::start(&[]);
+    receiver.set_default_status(503);
+    t.config(&format!(
+        "webhooks:\n  - url: {}\n    events: [\"*\"]\n    secret_env: {SECRET_ENV}\nwebhook_delivery:\n  drain_sec: 1\n  max_backoff_sec: 1\n",
+        receiver.url("/later")
+    ));
+    let ws = t.workstream(
+        "later.json",
+        r#"{"id": "w", "steps": [{"id": "a", "command": "echo a > a.txt"}]}"#,
+    );
+    let out = run_with_secret(&t, &["run", ws.to_str().unwrap(), "--run-id", "later"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pending webhook"), "{stderr}");
+    let journal = journal_ids(&t, "later");
+    assert!(
+        receiver.received().iter().all(|r| r.status == 503),
+        "nothing was accepted while the receiver was down"
+    );
+
+    // The receiver is back; a server started later delivers every pending event.
+    receiver.set_default_status(200);
+    let mut server = t
+        .process(&["serve", "--bind", "127.0.0.1:0"])
+        .env(SECRET_ENV, SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let delivered = wait_until("every event delivered by pipeline serve", || {
+        let ids: BTreeSet<i64> = receiver
+            .received()
+            .iter()
+            .filter(|r| r.status == 200)
+            .map(|r| verify(r)["id"].as_i64().unwrap())
+            .collect();
+        (ids.len() == journal.len()).then_some(ids)
+    });
+    let expected: BTreeSet<i64> = journal.iter().map(|(id, _)| *id).collect();
+    assert_eq!(delivered, expected);
+    assert_eq!(interrupt(&mut server), Some(0));
+    let listed = webhooks_json(&t, &["--run", "later"]);
+    let statuses: BTreeSet<&str> = listed["deliveries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("deliveries listed: {listed:#}"))
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, BTreeSet::from(["delivered"]), "{listed:#}");
+}
