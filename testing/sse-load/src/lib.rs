@@ -278,10 +278,10 @@ async fn run_async(opts: &Options, on_all_receiving: impl FnOnce() + Send + 'sta
     let mark = {
         let receiving = receiving.clone();
         move || {
-            if receiving.fetch_add(1, Ordering::SeqCst) + 1 == n {
-                if let Some(tx) = all_tx.lock().expect("not poisoned").take() {
-                    let _ = tx.send(());
-                }
+            if receiving.fetch_add(1, Ordering::SeqCst) + 1 == n
+                && let Some(tx) = all_tx.lock().expect("not poisoned").take()
+            {
+                let _ = tx.send(());
             }
         }
     };
