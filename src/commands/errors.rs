@@ -17,7 +17,7 @@ use crate::json_output::print_json;
 pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (run_id, errors) = run_errors(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {
-        print_json(&serde_json::json!({"run_id": run_id, "errors": errors}))?;
+        print_json(&errors_document(&run_id, &errors))?;
         return Ok(exit::OK);
     }
     if errors.is_empty() {
@@ -59,15 +59,31 @@ pub fn errors(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, Com
     Ok(exit::OK)
 }
 
+/// The `errors --json` document (also `GET /api/errors`): `{"run_id", "errors": [...]}`.
+pub fn errors_document(
+    run_id: &str,
+    errors: &[pipeline_core::state::ErrorRecord],
+) -> serde_json::Value {
+    serde_json::json!({"run_id": run_id, "errors": errors})
+}
+
+/// The `breakers --json` document (also `GET /api/breakers` and `POST
+/// /api/breakers/{tool}/reset`): `{"reset": null | {"tool", "existed"}, "breakers": [...]}`.
+pub fn breakers_document(
+    reset: Option<&str>,
+    removed: bool,
+    list: &[impl serde::Serialize],
+) -> serde_json::Value {
+    serde_json::json!({"reset": reset.map(|t| serde_json::json!({"tool": t, "existed": removed})), "breakers": list})
+}
+
 /// `pipeline breakers [--reset TOOL]`: every tool's circuit breaker, after closing
 /// `reset`'s. Errors: from the engine (no repository, state database); a `reset` tool
 /// that is neither a profile nor has breaker state (exit 2, naming the known tools).
 pub fn breakers_cmd(reset: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
     let (removed, list) = breakers(repo.repo.as_deref(), repo.db.as_deref(), reset)?;
     if json {
-        print_json(
-            &serde_json::json!({"reset": reset.map(|t| serde_json::json!({"tool": t, "existed": removed})), "breakers": list}),
-        )?;
+        print_json(&breakers_document(reset, removed, &list))?;
         return Ok(exit::OK);
     }
     if let Some(tool) = reset {

@@ -8,7 +8,7 @@
 
 mod approve;
 mod clean;
-mod errors;
+pub(crate) mod errors;
 mod init;
 mod init_config;
 mod logs;
@@ -18,8 +18,8 @@ mod run;
 mod schema;
 pub mod spec;
 mod status;
-mod tools;
-mod validate;
+pub(crate) mod tools;
+pub(crate) mod validate;
 mod webhooks;
 mod workstream_paths;
 

@@ -27,16 +27,95 @@ pub fn validate(
     json: bool,
     repo: &RepoArgs,
 ) -> Result<i32, CommandError> {
+    match check(paths, strict, repo)? {
+        Checked::Invalid { load, diagnostics } => {
+            if json {
+                return Err(CommandError::Document {
+                    json: render_json(&invalid_document(&diagnostics))?,
+                    code: exit::INVALID,
+                });
+            }
+            if let Some(load) = load {
+                return Err(EngineError::Invalid(load).into());
+            }
+            let mut text: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+            let n = diagnostics.len();
+            text.push(format!(
+                "{n} error{} found (--strict: notes and warnings count as errors); nothing was run",
+                if n == 1 { "" } else { "s" }
+            ));
+            Err(CommandError::Message {
+                text: text.join("\n"),
+                code: exit::INVALID,
+            })
+        }
+        Checked::Valid { set, findings } => {
+            if json {
+                print_json(&valid_document(&set, &findings))?;
+                return Ok(exit::OK);
+            }
+            for n in findings
+                .iter()
+                .filter(|n| n.severity != ValidationSeverity::Error)
+            {
+                println!("{n}");
+            }
+            println!(
+                "valid: {} workstream{}, {} step{} in {} file{}",
+                set.workstreams.len(),
+                if set.workstreams.len() == 1 { "" } else { "s" },
+                set.steps.len(),
+                if set.steps.len() == 1 { "" } else { "s" },
+                set.files.len(),
+                if set.files.len() == 1 { "" } else { "s" },
+            );
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// The `validate --json` document of `paths` (also `POST /api/validate`):
+/// `{"valid": true, "workstreams", "steps", "files", "diagnostics"}` or
+/// `{"valid": false, "diagnostics"}`. Errors: engine errors other than invalid
+/// workstream files (no readable configuration, plugins).
+pub fn validation_document(
+    paths: &[PathBuf],
+    strict: bool,
+    repo: &RepoArgs,
+) -> Result<serde_json::Value, CommandError> {
+    Ok(match check(paths, strict, repo)? {
+        Checked::Invalid { diagnostics, .. } => invalid_document(&diagnostics),
+        Checked::Valid { set, findings } => valid_document(&set, &findings),
+    })
+}
+
+/// What the checks of `validate` found.
+enum Checked {
+    /// The files load and plan; `findings` are notes and warnings.
+    Valid {
+        set: WorkstreamSet,
+        findings: Vec<ValidationDiagnostic>,
+    },
+    /// The files are invalid (`load`: the loader's error, when it found them), or with
+    /// `--strict` have notes or warnings (all made errors).
+    Invalid {
+        load: Option<pipeline_core::model::LoadError>,
+        diagnostics: Vec<ValidationDiagnostic>,
+    },
+}
+
+/// Loads and plans `paths` and collects the notes and warnings (see the module docs).
+fn check(paths: &[PathBuf], strict: bool, repo: &RepoArgs) -> Result<Checked, CommandError> {
     let (set, plan) = match load_and_plan(paths, repo.repo.as_deref()) {
         Ok(p) => p,
         Err(EngineError::Invalid(mut load)) => {
             if strict {
                 load.diagnostics.iter_mut().for_each(make_error);
             }
-            if json {
-                return Err(invalid_document(&load.diagnostics)?);
-            }
-            return Err(EngineError::Invalid(load).into());
+            return Ok(Checked::Invalid {
+                diagnostics: load.diagnostics.clone(),
+                load: Some(load),
+            });
         }
         Err(e) => return Err(e.into()),
     };
@@ -78,46 +157,23 @@ pub fn validate(
     findings.extend(uninstalled_tools(&set, repo));
     if strict && !findings.is_empty() {
         findings.iter_mut().for_each(make_error);
-        if json {
-            return Err(invalid_document(&findings)?);
-        }
-        let mut text: Vec<String> = findings.iter().map(ToString::to_string).collect();
-        let n = findings.len();
-        text.push(format!(
-            "{n} error{} found (--strict: notes and warnings count as errors); nothing was run",
-            if n == 1 { "" } else { "s" }
-        ));
-        return Err(CommandError::Message {
-            text: text.join("\n"),
-            code: exit::INVALID,
+        return Ok(Checked::Invalid {
+            load: None,
+            diagnostics: findings,
         });
     }
-    if json {
-        print_json(&serde_json::json!({
-            "valid": true,
-            "workstreams": set.workstreams.len(),
-            "steps": set.steps.len(),
-            "files": set.files,
-            "diagnostics": findings,
-        }))?;
-        return Ok(exit::OK);
-    }
-    for n in findings
-        .iter()
-        .filter(|n| n.severity != ValidationSeverity::Error)
-    {
-        println!("{n}");
-    }
-    println!(
-        "valid: {} workstream{}, {} step{} in {} file{}",
-        set.workstreams.len(),
-        if set.workstreams.len() == 1 { "" } else { "s" },
-        set.steps.len(),
-        if set.steps.len() == 1 { "" } else { "s" },
-        set.files.len(),
-        if set.files.len() == 1 { "" } else { "s" },
-    );
-    Ok(exit::OK)
+    Ok(Checked::Valid { set, findings })
+}
+
+/// `{"valid": true, ...}`: counts, files and the notes and warnings.
+fn valid_document(set: &WorkstreamSet, findings: &[ValidationDiagnostic]) -> serde_json::Value {
+    serde_json::json!({
+        "valid": true,
+        "workstreams": set.workstreams.len(),
+        "steps": set.steps.len(),
+        "files": set.files,
+        "diagnostics": findings,
+    })
 }
 
 /// `--strict`: a note or warning counts as an error.
@@ -125,12 +181,9 @@ fn make_error(d: &mut ValidationDiagnostic) {
     d.severity = ValidationSeverity::Error;
 }
 
-/// The `{"valid": false, ...}` document for `--json`, exit code 2.
-fn invalid_document(diagnostics: &[ValidationDiagnostic]) -> Result<CommandError, CommandError> {
-    Ok(CommandError::Document {
-        json: render_json(&serde_json::json!({"valid": false, "diagnostics": diagnostics}))?,
-        code: exit::INVALID,
-    })
+/// The `{"valid": false, "diagnostics": [...]}` document (exit code 2 with `--json`).
+fn invalid_document(diagnostics: &[ValidationDiagnostic]) -> serde_json::Value {
+    serde_json::json!({"valid": false, "diagnostics": diagnostics})
 }
 
 /// One warning per step whose tool profile (`tool`), or every profile with its

@@ -31,6 +31,7 @@ mod results;
 mod run_commands;
 mod sandbox;
 mod secrets;
+mod serve;
 mod signals;
 mod sse_load;
 mod states;

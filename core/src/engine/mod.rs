@@ -96,6 +96,10 @@ pub(crate) use failure_text::step_error_text;
 /// Whether this machine can run steps under the write sandbox (see `docs/SECURITY.md`).
 pub use pipeline_adapters::{SandboxSupport, sandbox_support};
 pub use queries::{
+    AttemptView, CheckpointView, StepDetail, StepDiff, driver_of, resolve_run, step_detail,
+    step_diff,
+};
+pub use queries::{
     CleanReport, Driver, LATEST, ResumeTarget, RunListEntry, RunStatusReport, StepCounts, StepLogs,
     StepStatusView, breakers, clean_runs, counted, diagnose, list_runs, plugins, resumable_run,
     run_errors, run_status, step_logs,

@@ -6,6 +6,8 @@
 
 mod clean;
 mod run_selection;
+mod step_detail;
+mod step_diff;
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,8 @@ pub use clean::{CleanReport, clean_runs};
 pub use run_selection::{
     Driver, LATEST, ResumeTarget, StepCounts, driver_of, resolve_run, resume_target,
 };
+pub use step_detail::{AttemptView, CheckpointView, StepDetail, step_detail};
+pub use step_diff::{StepDiff, step_diff};
 
 use super::{EngineError, TestResult, Workspace, open_repository};
 use crate::git::Repository;

@@ -11,12 +11,14 @@ use crate::json_output::print_json;
 /// Lists specs (`specs`) or active changes. Errors: the OpenSpec tree cannot be read
 /// (internal).
 pub fn list(layout: &Layout, specs: bool, json: bool) -> Result<i32, CommandError> {
+    if json {
+        print_json(&list_document(layout, specs)?)?;
+        return Ok(exit::OK);
+    }
     if specs {
         let rows = list_specs(layout)
             .map_err(|err| CommandError::internal(format!("cannot list specs: {err}")))?;
-        if json {
-            print_json(&json!({ "specs": rows }))?;
-        } else if rows.is_empty() {
+        if rows.is_empty() {
             println!("No specs found.");
         } else {
             println!("Specs:");
@@ -32,9 +34,7 @@ pub fn list(layout: &Layout, specs: bool, json: bool) -> Result<i32, CommandErro
     }
     let rows = list_changes(layout)
         .map_err(|err| CommandError::internal(format!("cannot list changes: {err}")))?;
-    if json {
-        print_json(&json!({ "changes": rows }))?;
-    } else if rows.is_empty() {
+    if rows.is_empty() {
         println!("No active changes found.");
     } else {
         println!("Changes:");
@@ -56,4 +56,18 @@ pub fn list(layout: &Layout, specs: bool, json: bool) -> Result<i32, CommandErro
         }
     }
     Ok(exit::OK)
+}
+
+/// The `spec list --json` document (also `GET /api/specs`): `{"specs": [...]}` with
+/// `specs`, else `{"changes": [...]}`. Errors: the OpenSpec tree cannot be read
+/// (internal).
+pub fn list_document(layout: &Layout, specs: bool) -> Result<serde_json::Value, CommandError> {
+    if specs {
+        let rows = list_specs(layout)
+            .map_err(|err| CommandError::internal(format!("cannot list specs: {err}")))?;
+        return Ok(json!({ "specs": rows }));
+    }
+    let rows = list_changes(layout)
+        .map_err(|err| CommandError::internal(format!("cannot list changes: {err}")))?;
+    Ok(json!({ "changes": rows }))
 }

@@ -16,10 +16,10 @@ mod deps;
 mod index;
 mod init;
 mod issue;
-mod list;
+pub(crate) mod list;
 mod new;
 mod resolve;
-mod show;
+pub(crate) mod show;
 mod to_workstream;
 mod validate;
 

@@ -20,6 +20,42 @@ pub fn show(
     item_type: Option<ItemKind>,
     json: bool,
 ) -> Result<i32, CommandError> {
+    let kind = item_kind(layout, item, item_type)?;
+    let text = match (kind, json) {
+        (kind, true) => render_json(&show_document(layout, item, Some(kind))?)?,
+        (ItemKind::Change, false) => {
+            show_change(layout, item).map_err(show_error)?;
+            read(layout.change_dir(item).join("proposal.md"))?
+        }
+        (ItemKind::Spec, false) => {
+            show_spec(layout, item).map_err(show_error)?;
+            read(layout.spec_file(item))?
+        }
+    };
+    println!("{}", text.trim_end());
+    Ok(exit::OK)
+}
+
+/// The `spec show ITEM --json` document (also `GET /api/specs/{item}`): the change's or
+/// spec's view as `openspec show --json` prints it. Errors as [`show`].
+pub fn show_document(
+    layout: &Layout,
+    item: &str,
+    item_type: Option<ItemKind>,
+) -> Result<serde_json::Value, CommandError> {
+    let value = match item_kind(layout, item, item_type)? {
+        ItemKind::Change => serde_json::to_value(show_change(layout, item).map_err(show_error)?),
+        ItemKind::Spec => serde_json::to_value(show_spec(layout, item).map_err(show_error)?),
+    };
+    value.map_err(|e| CommandError::internal(format!("cannot render JSON: {e}")))
+}
+
+/// Whether `item` is a change or a spec (`item_type` decides when it is both).
+fn item_kind(
+    layout: &Layout,
+    item: &str,
+    item_type: Option<ItemKind>,
+) -> Result<ItemKind, CommandError> {
     let is_change = layout
         .change_ids()
         .map(|ids| ids.iter().any(|i| i == item))
@@ -28,41 +64,17 @@ pub fn show(
         .spec_ids()
         .map(|ids| ids.iter().any(|i| i == item))
         .unwrap_or(false);
-    let kind = match (item_type, is_change, is_spec) {
-        (Some(kind), _, _) => kind,
-        (None, true, true) => {
-            return Err(CommandError::invalid(format!(
-                "'{item}' is both a change and a spec; pass --type change|spec"
-            )));
-        }
-        (None, true, false) => ItemKind::Change,
-        (None, false, true) => ItemKind::Spec,
-        (None, false, false) => {
-            return Err(CommandError::invalid(format!(
-                "unknown item '{item}'; run `pipeline spec list` or `pipeline spec list --specs`"
-            )));
-        }
-    };
-    let text = match kind {
-        ItemKind::Change => {
-            let view = show_change(layout, item).map_err(show_error)?;
-            if json {
-                render_json(&view)?
-            } else {
-                read(layout.change_dir(item).join("proposal.md"))?
-            }
-        }
-        ItemKind::Spec => {
-            let view = show_spec(layout, item).map_err(show_error)?;
-            if json {
-                render_json(&view)?
-            } else {
-                read(layout.spec_file(item))?
-            }
-        }
-    };
-    println!("{}", text.trim_end());
-    Ok(exit::OK)
+    match (item_type, is_change, is_spec) {
+        (Some(kind), _, _) => Ok(kind),
+        (None, true, true) => Err(CommandError::invalid(format!(
+            "'{item}' is both a change and a spec; pass --type change|spec"
+        ))),
+        (None, true, false) => Ok(ItemKind::Change),
+        (None, false, true) => Ok(ItemKind::Spec),
+        (None, false, false) => Err(CommandError::invalid(format!(
+            "unknown item '{item}'; run `pipeline spec list` or `pipeline spec list --specs`"
+        ))),
+    }
 }
 
 /// A file that was just parsed, read again to print it as written.
