@@ -168,6 +168,7 @@ pub async fn errors(
 pub struct SpecsQuery {
     /// `changes` (default: active changes with task progress) or `specs` (specs with
     /// requirement counts).
+    #[param(inline)]
     pub kind: Option<SpecKind>,
 }
 
@@ -187,6 +188,7 @@ pub enum SpecKind {
 pub struct SpecItemQuery {
     /// `change` or `spec`: needed when an item is both.
     #[serde(rename = "type")]
+    #[param(inline)]
     pub item_type: Option<SpecItemType>,
 }
 

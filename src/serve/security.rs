@@ -5,10 +5,10 @@
 //!   [`MIN_TOKEN_BYTES`]) is required to listen on anything but a loopback address. With
 //!   a token every request except `GET /healthz` needs `Authorization: Bearer <token>`,
 //!   compared in constant time; otherwise 401 with `WWW-Authenticate: Bearer`.
-//! - A state-changing request (any method but GET, HEAD, OPTIONS) needs `Content-Type:
-//!   application/json` (415), and when it carries an `Origin` header (a browser), an
-//!   origin whose host and port equal the `Host` header (403). No CORS headers are sent,
-//!   so other origins' scripts cannot read answers either.
+//! - A state-changing request (any method but the safe GET, HEAD, OPTIONS and TRACE)
+//!   needs `Content-Type: application/json` (415), and when it carries an `Origin`
+//!   header (a browser), an origin whose host and port equal the `Host` header (403). No
+//!   CORS headers are sent, so other origins' scripts cannot read answers either.
 //! - Bodies are limited to [`BODY_LIMIT`] bytes (413).
 
 use std::net::SocketAddr;
@@ -137,7 +137,7 @@ pub async fn check_request(request: Request, next: Next) -> Response {
     }
     let safe = matches!(
         *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
     if !safe {
         if let Some(origin) = headers.get(header::ORIGIN) {
