@@ -128,6 +128,10 @@ fn bound_port(line: &str) -> Option<u16> {
 
 /// A blocking HTTP client for the test's own requests (no proxy: the server is local).
 pub(crate) fn http() -> reqwest::blocking::Client {
+    // reqwest is built with `rustls-no-provider` (the webhooks crate's choice): it needs a
+    // crypto provider installed before any client is built, even for plain HTTP.
+    #[allow(deprecated)] // ring's provider lacks post-quantum key exchange; no TLS here.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))

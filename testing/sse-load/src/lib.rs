@@ -265,12 +265,6 @@ pub fn run(opts: &Options, on_all_receiving: impl FnOnce() + Send + 'static) -> 
 }
 
 async fn run_async(opts: &Options, on_all_receiving: impl FnOnce() + Send + 'static) -> Report {
-    // No proxy from the environment: the clients talk to a server on this machine.
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .expect("an HTTP client");
     let receiving = Arc::new(AtomicUsize::new(0));
     let (all_tx, all_rx) = tokio::sync::oneshot::channel::<()>();
     let all_tx = Arc::new(std::sync::Mutex::new(Some(all_tx)));
@@ -293,7 +287,6 @@ async fn run_async(opts: &Options, on_all_receiving: impl FnOnce() + Send + 'sta
     });
     let tasks: Vec<_> = (0..n)
         .map(|_| {
-            let client = client.clone();
             let opts = opts.clone();
             let mark = mark.clone();
             tokio::spawn(async move {
@@ -301,7 +294,7 @@ async fn run_async(opts: &Options, on_all_receiving: impl FnOnce() + Send + 'sta
                 let mut marked = false;
                 let result = tokio::time::timeout(
                     opts.timeout,
-                    follow(&client, &opts, &mut log, &mut || {
+                    follow(&opts, &mut log, &mut || {
                         if !marked {
                             marked = true;
                             mark();
@@ -334,32 +327,66 @@ async fn run_async(opts: &Options, on_all_receiving: impl FnOnce() + Send + 'sta
     Report { clients }
 }
 
-/// Follows one stream until `until_event`; `first` is called on each received event.
+/// Follows one stream until `until_event` over its own HTTP/1.1 connection (plain HTTP:
+/// the server is local; no proxy, no TLS); `first` is called on each received event.
 async fn follow(
-    client: &reqwest::Client,
     opts: &Options,
     log: &mut ClientLog,
     first: &mut (dyn FnMut() + Send),
 ) -> Result<(), String> {
-    let mut req = client.get(&opts.url).header("Accept", "text/event-stream");
-    for (k, v) in &opts.headers {
-        req = req.header(k, v);
+    use http_body_util::BodyExt;
+
+    let uri: hyper::Uri = opts
+        .url
+        .parse()
+        .map_err(|e| format!("bad URL {}: {e}", opts.url))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!("{}: only http:// URLs are supported", opts.url));
     }
-    let mut resp = req
-        .send()
+    let authority = uri
+        .authority()
+        .ok_or_else(|| format!("{}: no host", opts.url))?
+        .clone();
+    let port = authority.port_u16().unwrap_or(80);
+    let stream = tokio::net::TcpStream::connect((authority.host(), port))
+        .await
+        .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("HTTP handshake with {authority} failed: {e}"))?;
+    // The connection is driven by its own task and closes when the response is dropped.
+    tokio::spawn(connection);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = hyper::Request::get(path)
+        .header("Host", authority.as_str())
+        .header("Accept", "text/event-stream");
+    for (k, v) in &opts.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req
+        .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+        .map_err(|e| format!("bad request: {e}"))?;
+    let resp = sender
+        .send_request(req)
         .await
         .map_err(|e| format!("request failed: {e}"))?;
-    if resp.status() != reqwest::StatusCode::OK {
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        return Err(format!("status {status}: {body}"));
-    }
+    let status = resp.status();
     let content_type = resp
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let mut body = resp.into_body();
+    if status != hyper::StatusCode::OK {
+        let text = body
+            .collect()
+            .await
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+            .unwrap_or_default();
+        return Err(format!("status {status}: {text}"));
+    }
     if !content_type.starts_with("text/event-stream") {
         return Err(format!(
             "content-type {content_type:?}, expected text/event-stream"
@@ -368,14 +395,14 @@ async fn follow(
     let mut parser = SseParser::default();
     let mut events = Vec::new();
     loop {
-        let chunk = resp
-            .chunk()
-            .await
-            .map_err(|e| format!("reading the stream failed: {e}"))?;
-        let Some(chunk) = chunk else {
+        let Some(frame) = body.frame().await else {
             return Err("the server ended the stream before the final event".to_string());
         };
-        parser.feed(&chunk, &mut events);
+        let frame = frame.map_err(|e| format!("reading the stream failed: {e}"))?;
+        let Some(chunk) = frame.data_ref() else {
+            continue; // trailers
+        };
+        parser.feed(chunk, &mut events);
         for ev in events.drain(..) {
             first();
             log.record(&ev);
