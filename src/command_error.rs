@@ -78,22 +78,37 @@ impl CommandError {
             CommandError::Document { json, .. } => println!("{json}"),
         }
     }
+
+    /// The text [`CommandError::report`] prints (without the final newline), for
+    /// callers that hand the error on instead of printing it (the MCP server's tool
+    /// errors).
+    pub fn text(&self) -> String {
+        match self {
+            CommandError::Engine(e) => engine_error_text(e),
+            CommandError::Message { text, .. } => text.clone(),
+            CommandError::Document { json, .. } => json.clone(),
+        }
+    }
 }
 
 /// Prints an engine error on stderr: every diagnostic of invalid workstream files and how
 /// many errors there were, or `error: {e}`.
 pub fn report_engine_error(e: &EngineError) {
+    eprintln!("{}", engine_error_text(e));
+}
+
+/// The text [`report_engine_error`] prints (without the final newline).
+pub fn engine_error_text(e: &EngineError) -> String {
     match e {
         EngineError::Invalid(load) => {
-            for d in &load.diagnostics {
-                eprintln!("{d}");
-            }
+            let mut lines: Vec<String> = load.diagnostics.iter().map(ToString::to_string).collect();
             let n = load.errors().count();
-            eprintln!(
+            lines.push(format!(
                 "{n} error{} found; nothing was run",
                 if n == 1 { "" } else { "s" }
-            );
+            ));
+            lines.join("\n")
         }
-        other => eprintln!("error: {other}"),
+        other => format!("error: {other}"),
     }
 }

@@ -308,6 +308,13 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "More paths the sandboxed tool may write below: absolute, `~/`-relative or repository-relative.",
     ),
     key(
+        "tools.<name>.approval",
+        "`required` | `none`",
+        "`none`",
+        "`approval: required`",
+        "Whether steps using the tool wait for `pipeline approve` before completing, unless the step or its workstream says otherwise (docs/APPROVALS.md).",
+    ),
+    key(
         "secrets",
         "map",
         "the defaults of each key below",

@@ -42,6 +42,7 @@ pub(crate) struct ProfileLayer {
     pub(crate) circuit_breaker: Option<serde_json::Value>,
     pub(crate) sandbox: Option<SandboxSetting>,
     pub(crate) writable_paths: Option<Vec<String>>,
+    pub(crate) approval: Option<ApprovalSetting>,
 }
 
 /// A profile's `sandbox`: `on` (the default) or `none` (the tool runs without the write
@@ -50,6 +51,15 @@ pub(crate) struct ProfileLayer {
 #[serde(rename_all = "lowercase")]
 pub(crate) enum SandboxSetting {
     On,
+    None,
+}
+
+/// A profile's `approval`: `required` (steps using the tool wait for a decision after
+/// their result is committed) or `none` (the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ApprovalSetting {
+    Required,
     None,
 }
 
@@ -84,6 +94,7 @@ impl ProfileLayer {
         take(&mut self.circuit_breaker, over.circuit_breaker);
         take(&mut self.sandbox, over.sandbox);
         take(&mut self.writable_paths, over.writable_paths);
+        take(&mut self.approval, over.approval);
     }
 }
 

@@ -114,6 +114,10 @@ pub struct ToolProfile {
     /// `~/`-relative (the user's home) or repository-relative, e.g. a CLI's cache
     /// directory. Resolved by the engine; missing paths are left out.
     pub writable_paths: Vec<String>,
+    /// `approval: required`: steps using the tool wait in `awaiting_approval` after their
+    /// result is committed, unless the step or its workstream declares its own `approval`
+    /// (docs/APPROVALS.md). Default false.
+    pub approval_required: bool,
 }
 
 impl ToolProfile {
@@ -140,6 +144,7 @@ impl ToolProfile {
             circuit_breaker: None,
             sandbox: true,
             writable_paths: Vec::new(),
+            approval_required: false,
         }
     }
 

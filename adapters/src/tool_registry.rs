@@ -414,6 +414,7 @@ fn resolve(name: &str, layer: ProfileLayer, sources: &str) -> Result<ToolProfile
         circuit_breaker: layer.circuit_breaker,
         sandbox: layer.sandbox != Some(crate::profile_layer::SandboxSetting::None),
         writable_paths: layer.writable_paths.unwrap_or_default(),
+        approval_required: layer.approval == Some(crate::profile_layer::ApprovalSetting::Required),
     })
 }
 

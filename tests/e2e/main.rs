@@ -22,6 +22,7 @@ mod exit_codes;
 mod getting_started;
 mod isolation;
 mod journal;
+mod mcp;
 mod openspec_bridge;
 mod original_format;
 mod plan_output;

@@ -75,26 +75,39 @@ pub(crate) async fn while_waiting<F: Future>(
     cancel: &CancellationToken,
     wait: F,
 ) -> Option<F::Output> {
-    let slots = SLOT
-        .try_with(|slot| {
-            let mut slot = slot.borrow_mut();
-            slot.permit.take().map(|permit| {
-                drop(permit);
-                slot.slots.freed.notify_one();
-                slot.slots.clone()
-            })
-        })
-        .ok()
-        .flatten();
+    let lent = lend_slot();
     let output = wait.await;
-    if let Some(slots) = slots {
-        let permit = tokio::select! {
-            permit = slots.semaphore.acquire_owned() => permit.ok(),
-            _ = cancel.cancelled() => return None,
-        };
-        let _ = SLOT.try_with(|slot| slot.borrow_mut().permit = permit);
-    }
-    Some(output)
+    take_slot_again(cancel, lent).await.then_some(output)
+}
+
+/// Gives the step's slot back to the scheduler (a step awaiting approval holds none).
+/// Returns the slots to take one from again with [`take_slot_again`], `None` outside a
+/// step task or when the step holds no slot.
+pub(crate) fn lend_slot() -> Option<JobSlots> {
+    SLOT.try_with(|slot| {
+        let mut slot = slot.borrow_mut();
+        slot.permit.take().map(|permit| {
+            drop(permit);
+            slot.slots.freed.notify_one();
+            slot.slots.clone()
+        })
+    })
+    .ok()
+    .flatten()
+}
+
+/// Queues for a slot of `lent` (from [`lend_slot`]) and holds it for the rest of the
+/// step. False when the run is cancelled first; true at once when nothing was lent.
+pub(crate) async fn take_slot_again(cancel: &CancellationToken, lent: Option<JobSlots>) -> bool {
+    let Some(slots) = lent else {
+        return true;
+    };
+    let permit = tokio::select! {
+        permit = slots.semaphore.acquire_owned() => permit.ok(),
+        _ = cancel.cancelled() => return false,
+    };
+    let _ = SLOT.try_with(|slot| slot.borrow_mut().permit = permit);
+    true
 }
 
 #[cfg(test)]

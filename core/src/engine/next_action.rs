@@ -115,6 +115,41 @@ pub(crate) fn next_action(
     }
 }
 
+/// The error class of a rejected result (docs/ERRORS.md): permanent, never retried by
+/// the error engine; only an AI tool with fix attempts left gets another try.
+pub(crate) const REJECTED_CLASS: &str = "rejected";
+
+/// What follows a rejected result (docs/APPROVALS.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    /// Feed the reviewer's comment back to the AI tool as a fix prompt.
+    Fix {
+        /// Fix attempts left after this one.
+        fixes_left: u32,
+    },
+    /// The step fails with class `rejected`.
+    Fail {
+        /// Why it is not fed back, in words.
+        why: &'static str,
+    },
+}
+
+/// The decision after a rejection: the rule of failing acceptance tests (an AI tool,
+/// `takes_prompts`, with fix attempts left gets a fix prompt), else failure.
+pub(crate) fn after_rejection(takes_prompts: bool, fixes_left: u32) -> Rejection {
+    match (takes_prompts, fixes_left) {
+        (true, left) if left > 0 => Rejection::Fix {
+            fixes_left: left - 1,
+        },
+        (true, _) => Rejection::Fail {
+            why: "no fix attempts left (`fix_attempts`)",
+        },
+        (false, _) => Rejection::Fail {
+            why: "its tool is a command, which takes no fix prompt",
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +211,14 @@ mod tests {
             report: r,
             takes_prompts: true,
         }
+    }
+
+    #[test]
+    fn a_rejection_is_fed_back_only_to_an_ai_tool_with_fixes_left() {
+        assert_eq!(after_rejection(true, 2), Rejection::Fix { fixes_left: 1 });
+        assert_eq!(after_rejection(true, 1), Rejection::Fix { fixes_left: 0 });
+        assert!(matches!(after_rejection(true, 0), Rejection::Fail { why } if why.contains("fix_attempts")));
+        assert!(matches!(after_rejection(false, 3), Rejection::Fail { why } if why.contains("command")));
     }
 
     #[test]

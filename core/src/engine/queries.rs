@@ -119,7 +119,7 @@ fn open_existing_state(workspace: &Workspace) -> Result<StateStore, EngineError>
     Ok(StateStore::open(&workspace.db_path, Durability::Normal)?)
 }
 
-fn open(
+pub(crate) fn open(
     repo: Option<&Path>,
     db: Option<&Path>,
 ) -> Result<(Repository, Workspace, StateStore), EngineError> {

@@ -36,4 +36,6 @@ pub(crate) struct RunContext {
     pub cancel: CancellationToken,
     /// Secret values redacted from every stream of every step of the run.
     pub secrets: Vec<String>,
+    /// Steps awaiting approval wait here for their decisions.
+    pub approvals: super::approvals::ApprovalWatch,
 }

@@ -353,7 +353,10 @@ async fn resume_prepared(
     }
     let mut prior = HashMap::new();
     for r in &recorded {
-        let checkpoint = if r.status == StepStatus::Completed {
+        let checkpoint = if matches!(
+            r.status,
+            StepStatus::Completed | StepStatus::AwaitingApproval
+        ) {
             state.checkpoint(&record.run_id, &r.step_id)?
         } else {
             None
@@ -497,6 +500,7 @@ async fn drive(
         journal,
         cancel,
         secrets: prepared.secrets,
+        approvals: super::approvals::ApprovalWatch::new(),
     });
     let mut commits = ctx.repo.commit_check();
     let scheduled = schedule(

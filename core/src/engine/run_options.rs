@@ -45,6 +45,10 @@ pub struct RunOptions {
     /// default on); a step's or tool profile's `sandbox: none` turns it off for that
     /// step alone.
     pub sandbox: bool,
+    /// `--approve-all`: a step that requires approval is approved as soon as its result
+    /// is committed (journalled `step_approved` with `auto: true`, `by: "--approve-all"`),
+    /// also one that was awaiting approval when the run is resumed.
+    pub approve_all: bool,
 }
 
 impl Default for RunOptions {
@@ -65,6 +69,7 @@ impl Default for RunOptions {
             kill_grace: Duration::from_secs(5),
             include_uncommitted: false,
             sandbox: true,
+            approve_all: false,
         }
     }
 }

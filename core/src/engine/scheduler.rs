@@ -12,7 +12,9 @@
 //! On resume, a step recorded completed is kept when its checkpoint still matches: same
 //! definition hash, same input commits (its dependencies' results) and the result commit
 //! still exists. Otherwise it is reset and runs again, and so do its dependents, whose
-//! inputs then change.
+//! inputs then change. A step recorded awaiting approval whose checkpoint still matches
+//! is started in its wait (it does not run again); the step then lends its slot until a
+//! decision comes.
 //!
 //! The scheduler runs steps through a [`StepRunner`] (the step lifecycle in production),
 //! so its rules are unit-tested with a fake runner and no processes or git.
@@ -66,14 +68,17 @@ pub(crate) struct ScheduleOutcome {
     pub cancelled: bool,
 }
 
-/// Runs one step: `run(step index, input commits, attempt number of its next attempt)`.
+/// Runs one step: `run(step index, input commits, attempt number of its next attempt,
+/// checkpoint of the result it was awaiting approval with when the run was resumed)`.
 pub(crate) trait StepRunner: Send + Sync + 'static {
-    /// The step's whole execution; records its own state through the journal.
+    /// The step's whole execution; records its own state through the journal. With
+    /// `awaiting`, the step does not run again: it waits for the decision on that result.
     fn run(
         &self,
         step: usize,
         inputs: Vec<Oid>,
         first_attempt: u32,
+        awaiting: Option<Checkpoint>,
     ) -> Pin<Box<dyn Future<Output = StepResult> + Send>>;
 }
 
@@ -83,8 +88,15 @@ impl StepRunner for Arc<RunContext> {
         step: usize,
         inputs: Vec<Oid>,
         first_attempt: u32,
+        awaiting: Option<Checkpoint>,
     ) -> Pin<Box<dyn Future<Output = StepResult> + Send>> {
-        Box::pin(execute_step(self.clone(), step, inputs, first_attempt))
+        Box::pin(execute_step(
+            self.clone(),
+            step,
+            inputs,
+            first_attempt,
+            awaiting,
+        ))
     }
 }
 
@@ -125,6 +137,7 @@ pub(crate) async fn schedule(
         results: vec![None; n],
         finals: vec![None; n],
         inputs: vec![Vec::new(); n],
+        awaiting: vec![None; n],
         ready: BinaryHeap::new(),
         prior,
         s: &s,
@@ -157,7 +170,12 @@ pub(crate) async fn schedule(
                     break;
                 };
                 running.push(i);
-                let future = runner.run(i, q.inputs[i].clone(), q.next_attempt[i]);
+                let future = runner.run(
+                    i,
+                    q.inputs[i].clone(),
+                    q.next_attempt[i],
+                    q.awaiting[i].take(),
+                );
                 let handle = tasks.spawn(job_slots::hold(slot, async move { (i, future.await) }));
                 task_steps.insert(handle.id(), i);
             }
@@ -227,6 +245,8 @@ struct Queue<'s, 'a> {
     results: Vec<Option<Oid>>,
     finals: Vec<Option<Final>>,
     inputs: Vec<Vec<Oid>>,
+    /// Steps resumed while awaiting approval: the checkpoint of the awaited result.
+    awaiting: Vec<Option<Checkpoint>>,
     next_attempt: Vec<u32>,
     ready: BinaryHeap<(u32, Reverse<usize>)>,
 }
@@ -269,6 +289,22 @@ impl Queue<'_, '_> {
                             worklist.push(d);
                         }
                     }
+                    continue;
+                }
+                // Awaiting approval with the same definition and inputs: it waits again for
+                // its decision, it does not run again.
+                if prior.status == StepStatus::AwaitingApproval
+                    && reusable(
+                        prior.checkpoint.as_ref(),
+                        &step.definition_hash,
+                        &inputs,
+                        &mut *self.commit_exists,
+                    )
+                    .is_some()
+                {
+                    self.awaiting[i] = prior.checkpoint.clone();
+                    self.inputs[i] = inputs;
+                    self.ready.push((s.plan.priority[i], Reverse(i)));
                     continue;
                 }
                 if prior.status != StepStatus::Pending

@@ -43,6 +43,9 @@ pub(crate) enum StepFailure {
         #[source]
         source: Box<crate::state::StateError>,
     },
+    /// The checkpoint it awaited approval with is unreadable.
+    #[error("cannot read its checkpoint: {0}")]
+    Checkpoint(String),
     /// Its error history could not be read.
     #[error("cannot read the error history: {0}")]
     History(#[source] Box<crate::state::StateError>),

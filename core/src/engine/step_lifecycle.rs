@@ -35,6 +35,7 @@ use std::time::{Instant, SystemTime};
 
 use git2::Oid;
 
+use super::approvals::Verdict;
 use super::attempt::{Failure, Success, run_attempt};
 use super::merge_conflict::{conflict_authors, conflict_text};
 use super::next_action::{FailedAttempt, NextAction, Recovery, Stage, next_action};
@@ -73,6 +74,7 @@ pub(crate) async fn execute_step(
     idx: usize,
     inputs: Vec<Oid>,
     first_attempt: u32,
+    awaiting: Option<Checkpoint>,
 ) -> StepResult {
     let mut life = StepLife {
         idx,
@@ -82,7 +84,7 @@ pub(crate) async fn execute_step(
         next_attempt: first_attempt,
         worktree: None,
     };
-    match life.run(inputs).await {
+    match life.run(inputs, awaiting).await {
         Ok(result) => result,
         Err(StepError::Journal(_)) => StepResult::Aborted,
         Err(StepError::Failed(failure)) => life.fail(failure.to_string()).await,
@@ -101,6 +103,15 @@ struct StepLife<'a> {
     /// The step's worktree while it has one (`isolation: worktree`, or the temporary
     /// checkout of a read_only step with `isolation: none` and dependencies).
     worktree: Option<Worktree>,
+}
+
+/// What follows a committed result: the step ended (completed, or its approval gate
+/// decided), or a rejection is fed back to its AI tool.
+enum Gated {
+    /// The step ended.
+    Done(StepResult),
+    /// Attempt again at once in the same worktree with this fix prompt.
+    Fix { prompt: String, fixes_left: u32 },
 }
 
 /// What the lifecycle does after a failed attempt was recorded (and any wait is over).
@@ -124,13 +135,13 @@ impl StepLife<'_> {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// The trip (see the module docs).
-    async fn run(&mut self, inputs: Vec<Oid>) -> Result<StepResult, StepError> {
-        let start = self.merge_inputs(&inputs).await?;
-        if !self.finish_interrupted_wait().await? {
-            return self.interrupted();
-        }
-        self.worktree = self.prepare_worktree(start).await?;
+    /// The trip (see the module docs). With `awaiting` (a resumed run), the step's result
+    /// is that checkpoint's and the trip starts at its approval gate.
+    async fn run(
+        &mut self,
+        inputs: Vec<Oid>,
+        awaiting: Option<Checkpoint>,
+    ) -> Result<StepResult, StepError> {
         let mut chain: Vec<ToolChoice> = vec![self.step.tool.clone()];
         chain.extend(
             self.step
@@ -142,6 +153,31 @@ impl StepLife<'_> {
         let mut fixes_left = self.step.fix_attempts;
         let mut prompt: Option<String> = None;
         let mut clean = false;
+        let start = match awaiting {
+            Some(checkpoint) => {
+                let (p, f, start) = match self.resume_gate(&checkpoint, &chain).await? {
+                    (_, Gated::Done(result)) => return Ok(result),
+                    (start, Gated::Fix { prompt, fixes_left }) => (prompt, fixes_left, start),
+                };
+                if let Some(tool) = &checkpoint.outputs.tool
+                    && let Some(at) = chain
+                        .iter()
+                        .position(|c| matches!(c, ToolChoice::Profile(p) if p == tool))
+                {
+                    link = at;
+                }
+                (prompt, fixes_left) = (Some(p), f);
+                start
+            }
+            None => {
+                let start = self.merge_inputs(&inputs).await?;
+                if !self.finish_interrupted_wait().await? {
+                    return self.interrupted();
+                }
+                self.worktree = self.prepare_worktree(start).await?;
+                start
+            }
+        };
         loop {
             let attempt = self.next_attempt;
             let tool = match self.step.kind {
@@ -194,9 +230,21 @@ impl StepLife<'_> {
             let duration_ms = started.elapsed().as_millis() as u64;
             match outcome {
                 Ok(success) => {
-                    return self
-                        .complete(success, &inputs, start, attempt, tool.as_ref(), duration_ms)
-                        .await;
+                    let done = Done {
+                        inputs: &inputs,
+                        start,
+                        attempt,
+                        tool: tool.as_ref(),
+                        duration_ms,
+                        fixes_left,
+                    };
+                    match self.complete(success, done).await? {
+                        Gated::Done(result) => return Ok(result),
+                        Gated::Fix {
+                            prompt: p,
+                            fixes_left: f,
+                        } => (prompt, fixes_left, clean) = (Some(p), f, false),
+                    }
                 }
                 Err(Failure::Journal(e)) => return Err(e),
                 Err(Failure::Interrupted { usage }) => {
@@ -355,17 +403,19 @@ impl StepLife<'_> {
         Ok(log)
     }
 
-    /// The attempt succeeded: its commit exists, so the step is completed, with its
-    /// checkpoint, in one transaction; its worktree goes back to the pool.
-    async fn complete(
-        &mut self,
-        success: Success,
-        inputs: &[Oid],
-        start: Oid,
-        attempt: u32,
-        tool: Option<&ChosenTool>,
-        duration_ms: u64,
-    ) -> Result<StepResult, StepError> {
+    /// The attempt succeeded: its commit exists. Without an approval gate the step is
+    /// completed, with its checkpoint, in one transaction, and its worktree goes back to
+    /// the pool. With one (`approval: required`), the step is checkpointed and awaits
+    /// approval (or is approved at once under `--approve-all`).
+    async fn complete(&mut self, success: Success, done: Done<'_>) -> Result<Gated, StepError> {
+        let Done {
+            inputs,
+            start,
+            attempt,
+            tool,
+            duration_ms,
+            fixes_left,
+        } = done;
         let tool_name = tool.map(|t| t.name.clone());
         if let Some(name) = tool_name.as_deref().filter(|n| is_breaker_tool(n))
             && let Err(e) = self.ctx.errors.breaker(name, self.step).record_success_in(
@@ -376,6 +426,11 @@ impl StepLife<'_> {
         {
             tracing::warn!("cannot record success on the circuit breaker of {name}: {e}");
         }
+        let tool_requires = tool_name
+            .as_deref()
+            .and_then(|n| self.ctx.registry.profile(n))
+            .is_some_and(|p| p.approval_required);
+        let gated = self.step.kind == StepKind::Task && self.step.requires_approval(tool_requires);
         let usage = success.usage.map(usage_of);
         let checkpoint = Checkpoint {
             commit: success.commit.to_string(),
@@ -387,34 +442,220 @@ impl StepLife<'_> {
                 changed: success.changed,
                 tests: success.tests,
                 attempt,
-                tool: tool_name,
+                tool: tool_name.clone(),
                 usage: usage.clone(),
             },
         };
+        let finished = Change::Event(Event::AttemptFinished {
+            step: self.id().to_owned(),
+            attempt,
+            outcome: AttemptResult::Succeeded,
+            exit_code: Some(0),
+            error: None,
+            classified: None,
+            usage,
+            duration_ms,
+        });
+        if gated && !self.ctx.options.approve_all {
+            // Durable now: the step may wait for days, across a kill and a resume.
+            self.ctx.journal.record_changes(vec![
+                finished,
+                Change::Event(Event::ApprovalRequested {
+                    step: self.id().to_owned(),
+                    attempt,
+                    commit: checkpoint.commit.clone(),
+                    tool: tool_name,
+                }),
+                Change::Checkpoint {
+                    step: self.id(),
+                    checkpoint: &checkpoint,
+                },
+            ])?;
+            let takes_prompts = tool.is_some_and(|t| t.takes_prompts);
+            return self
+                .gate(success.commit, attempt, takes_prompts, fixes_left)
+                .await;
+        }
+        let mut changes = vec![finished];
+        if gated {
+            changes.push(Change::Event(auto_approval(self.id(), attempt)));
+        }
+        changes.push(Change::Event(Event::StepCompleted {
+            step: self.id().to_owned(),
+            attempt,
+            commit: checkpoint.commit.clone(),
+            duration_ms: self.duration_ms(),
+        }));
+        changes.push(Change::Checkpoint {
+            step: self.id(),
+            checkpoint: &checkpoint,
+        });
         // Durable with the next record (a dependent's start, the run's end): nothing can
         // build on this completion before then.
-        self.ctx.journal.record_changes_with_next_write(vec![
-            Change::Event(Event::AttemptFinished {
-                step: self.id().to_owned(),
-                attempt,
-                outcome: AttemptResult::Succeeded,
-                exit_code: Some(0),
-                error: None,
-                classified: None,
-                usage,
-                duration_ms,
-            }),
-            Change::Event(Event::StepCompleted {
-                step: self.id().to_owned(),
-                attempt,
-                commit: checkpoint.commit.clone(),
-                duration_ms: self.duration_ms(),
-            }),
-            Change::Checkpoint {
-                step: self.id(),
-                checkpoint: &checkpoint,
-            },
-        ])?;
+        self.ctx.journal.record_changes_with_next_write(changes)?;
+        self.release_worktree().await;
+        Ok(Gated::Done(StepResult::Completed {
+            commit: success.commit,
+        }))
+    }
+
+    /// A resumed run found the step awaiting approval of `checkpoint`'s result: it waits
+    /// for the decision again (a decision recorded meanwhile is applied at once). Returns
+    /// the step's start commit and what follows the decision; a rejection fed back to the
+    /// AI tool gets a worktree at the rejected result.
+    async fn resume_gate(
+        &mut self,
+        checkpoint: &Checkpoint,
+        chain: &[ToolChoice],
+    ) -> Result<(Oid, Gated), StepError> {
+        let commit = Oid::from_str(&checkpoint.commit)
+            .map_err(|e| StepFailure::Checkpoint(format!("its result commit: {e}")))?;
+        let start = Oid::from_str(&checkpoint.outputs.start_commit).unwrap_or(commit);
+        let tool = checkpoint.outputs.tool.as_deref();
+        let takes_prompts = tool.is_some_and(|t| {
+            is_breaker_tool(t)
+                && self.ctx.registry.profile(t).is_some()
+                && chain
+                    .iter()
+                    .any(|c| matches!(c, ToolChoice::Profile(p) if p == t))
+        });
+        let gated = self
+            .gate(commit, checkpoint.outputs.attempt, takes_prompts, self.step.fix_attempts)
+            .await?;
+        if matches!(gated, Gated::Fix { .. }) {
+            // The rejected result is what the tool is asked to change.
+            self.worktree = self.prepare_worktree(commit).await?;
+        }
+        Ok((start, gated))
+    }
+
+    /// The approval gate of `attempt`'s result `commit` (recorded `awaiting_approval`):
+    /// waits for a decision without holding a `--jobs` slot and journals it. Approved:
+    /// completed. Rejected: fed back to an AI tool with fix attempts left, else failed
+    /// with class `rejected`. The run's interruption ends the wait with nothing recorded:
+    /// the step stays awaiting approval and resume waits again.
+    async fn gate(
+        &mut self,
+        commit: Oid,
+        attempt: u32,
+        takes_prompts: bool,
+        fixes_left: u32,
+    ) -> Result<Gated, StepError> {
+        let ctx = self.ctx;
+        let (decided, lent) = if ctx.options.approve_all {
+            (None, None)
+        } else {
+            let lent = super::job_slots::lend_slot();
+            let waited = ctx
+                .approvals
+                .wait(&ctx.state, &ctx.run_id, self.id(), attempt, &ctx.cancel)
+                .await;
+            match waited {
+                Some(d) => (Some(d), lent),
+                None => {
+                    if let Some(wt) = self.worktree.take() {
+                        ctx.pool.keep(wt);
+                    }
+                    return Ok(Gated::Done(StepResult::Interrupted));
+                }
+            }
+        };
+        let step = self.id().to_owned();
+        let decided = match decided {
+            Some(d) if d.verdict == Verdict::Reject => d,
+            decided => {
+            let approved = match decided {
+                Some(d) => Event::StepApproved {
+                    step: step.clone(),
+                    attempt,
+                    by: d.by,
+                    comment: d.comment,
+                    auto: false,
+                },
+                None => auto_approval(&step, attempt),
+            };
+            ctx.journal.record_changes_with_next_write(vec![
+                Change::Event(approved),
+                Change::Event(Event::StepCompleted {
+                    step,
+                    attempt,
+                    commit: commit.to_string(),
+                    duration_ms: self.duration_ms(),
+                }),
+            ])?;
+            self.release_worktree().await;
+            return Ok(Gated::Done(StepResult::Completed { commit }));
+            }
+        };
+        let comment = decided.comment.clone().unwrap_or_default();
+        let rejected = Change::Event(Event::StepRejected {
+            step: step.clone(),
+            attempt,
+            by: decided.by.clone(),
+            comment: decided.comment.clone(),
+        });
+        let said = if comment.is_empty() {
+            format!("rejected by {}", decided.by)
+        } else {
+            format!("rejected by {}: {comment}", decided.by)
+        };
+        match super::next_action::after_rejection(takes_prompts, fixes_left) {
+            super::next_action::Rejection::Fix { fixes_left } => {
+                ctx.journal.record_changes(vec![
+                    rejected,
+                    Change::Event(Event::FixRequested {
+                        step,
+                        attempt,
+                        class: super::next_action::REJECTED_CLASS.to_owned(),
+                        fixes_left,
+                        reason: format!(
+                            "{said}\n(asking the tool to change it; {fixes_left} fix attempt(s) left)"
+                        ),
+                    }),
+                ])?;
+                if !super::job_slots::take_slot_again(&ctx.cancel, lent).await {
+                    return self.interrupted().map(Gated::Done);
+                }
+                Ok(Gated::Fix {
+                    prompt: super::prompts::rejection_fix_prompt(
+                        ctx,
+                        self.step,
+                        &decided.by,
+                        &comment,
+                    ),
+                    fixes_left,
+                })
+            }
+            super::next_action::Rejection::Fail { why } => {
+                let error = format!(
+                    "{said}\n(class {}; permanent: {why})",
+                    super::next_action::REJECTED_CLASS
+                );
+                if self.step.compensation.is_empty() {
+                    let recorded = ctx.journal.record_changes(vec![
+                        rejected,
+                        Change::Event(Event::StepFailed {
+                            step,
+                            attempt,
+                            error,
+                            duration_ms: self.duration_ms(),
+                        }),
+                    ]);
+                    if let Some(wt) = self.worktree.take() {
+                        ctx.pool.keep(wt);
+                    }
+                    recorded?;
+                    return Ok(Gated::Done(StepResult::Failed));
+                }
+                ctx.journal.record_changes(vec![rejected])?;
+                super::compensation::compensate(ctx, self.step, attempt).await?;
+                Ok(Gated::Done(self.fail(error).await))
+            }
+        }
+    }
+
+    /// Gives the step's worktree back to the pool (its result is committed).
+    async fn release_worktree(&mut self) {
         if let Some(wt) = self.worktree.take() {
             let pool = self.ctx.pool.clone();
             if let Err(e) = blocking(move || pool.release(wt)).await {
@@ -424,9 +665,6 @@ impl StepLife<'_> {
                 );
             }
         }
-        Ok(StepResult::Completed {
-            commit: success.commit,
-        })
     }
 
     /// Classifies a failed attempt, records it with the decision's event, and carries the
@@ -448,15 +686,24 @@ impl StepLife<'_> {
         let tool_name = tool.map(|t| t.name.as_str()).filter(|n| is_breaker_tool(n));
         if let Some(name) = tool_name
             && failed.stage == Stage::Tool
-            && let Err(e) = ctx.errors.breaker(name, self.step).record_failure_in(
+        {
+            let now = SystemTime::now();
+            match ctx.errors.breaker(name, self.step).record_failure_in(
                 &ctx.state,
                 name,
                 &report.class,
                 &report.summary,
-                SystemTime::now(),
-            )
-        {
-            tracing::warn!("cannot record failure on the circuit breaker of {name}: {e}");
+                now,
+            ) {
+                Ok(state) => {
+                    if let Some(opened) = breaker_opened(&state, self.id(), now) {
+                        ctx.journal.record(opened)?;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("cannot record failure on the circuit breaker of {name}: {e}")
+                }
+            }
         }
         let class = report.class.name();
         let policy = ctx.errors.policy(self.step, tool_name);
@@ -624,6 +871,57 @@ impl StepLife<'_> {
         Ok(StepResult::Interrupted)
     }
 }
+
+/// What [`StepLife::complete`] needs to know of the successful attempt.
+struct Done<'a> {
+    /// The step's input commits.
+    inputs: &'a [Oid],
+    /// Where its worktree started.
+    start: Oid,
+    attempt: u32,
+    tool: Option<&'a ChosenTool>,
+    /// The attempt's wall-clock milliseconds.
+    duration_ms: u64,
+    /// Fix prompts left for the current tool (a rejection uses one).
+    fixes_left: u32,
+}
+
+/// `breaker_opened` when this failure (recorded at `now`) turned `state` open: its status
+/// is open and changed at `now`.
+fn breaker_opened(
+    state: &pipeline_error::BreakerState,
+    step: &str,
+    now: SystemTime,
+) -> Option<Event> {
+    if state.status != pipeline_error::BreakerStatus::Open || state.changed_at != now {
+        return None;
+    }
+    let cooldown = state
+        .open_until
+        .and_then(|until| until.duration_since(now).ok())
+        .unwrap_or_default();
+    Some(Event::BreakerOpened {
+        tool: state.tool.clone(),
+        step: step.to_owned(),
+        failures: state.consecutive_failures,
+        cooldown_ms: cooldown.as_millis() as u64,
+        until: state.open_until.map(rfc3339),
+    })
+}
+
+/// `step_approved` of `--approve-all`.
+fn auto_approval(step: &str, attempt: u32) -> Event {
+    Event::StepApproved {
+        step: step.to_owned(),
+        attempt,
+        by: APPROVE_ALL.to_owned(),
+        comment: None,
+        auto: true,
+    }
+}
+
+/// `by` of an approval `--approve-all` made.
+const APPROVE_ALL: &str = "--approve-all";
 
 /// Whether failures of `tool` count on a circuit breaker (a step's own command does not).
 fn is_breaker_tool(tool: &str) -> bool {

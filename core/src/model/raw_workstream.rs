@@ -21,6 +21,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::other_fields::OtherFields;
+use super::step::Approval;
 
 /// One workstream object of a file: the fields only a workstream has, and the fields it
 /// shares with a step.
@@ -130,6 +131,9 @@ pub(crate) struct RawFields {
     pub writable_paths: Option<Vec<String>>,
     /// `read_only`: the step changes no file; its result is its checks, not a commit.
     pub read_only: Option<bool>,
+    /// `approval`: `required` makes the step wait for a decision once its result is
+    /// committed; `none` (the default) does not.
+    pub approval: Option<Approval>,
     /// Everything else (informational fields, fields of other tools), comments left out.
     #[serde(flatten)]
     pub other: OtherFields,

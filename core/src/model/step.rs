@@ -135,6 +135,34 @@ pub struct Step {
     /// repository (`allow_symlinks`: repository-relative paths, directories or globs as in
     /// `files_scope`). Any other such link fails the step (docs/SECURITY.md "Results").
     pub allow_symlinks: Vec<String>,
+    /// `approval` of the step, else of its workstream; `None` when neither declares one
+    /// (the chosen tool profile's `approval` decides at run time). Not part of the
+    /// definition hash: it gates the result, it does not change it.
+    pub approval: Option<Approval>,
+}
+
+/// A step's `approval` (docs/APPROVALS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// After its tool, acceptance tests and scope check succeed and its commit exists, the
+    /// step waits in `awaiting_approval` until `pipeline approve` or `reject` decides.
+    Required,
+    /// The step completes as soon as its commit exists.
+    None,
+}
+
+impl Step {
+    /// Whether the step waits for approval when it runs with a tool profile whose
+    /// `approval: required` is `tool_requires` (`false` for the `shell` command and a
+    /// workstream's acceptance gate): the step's or workstream's own value wins.
+    pub fn requires_approval(&self, tool_requires: bool) -> bool {
+        match self.approval {
+            Some(Approval::Required) => true,
+            Some(Approval::None) => false,
+            None => tool_requires,
+        }
+    }
 }
 
 /// A shared path serialises as the path.

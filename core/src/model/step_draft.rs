@@ -111,6 +111,7 @@ impl StepDraft<'_> {
                 .or_else(|| ws.and_then(|w| w.read_only))
                 .unwrap_or(false),
             definition_hash: String::new(),
+            approval: own.approval.or_else(|| ws.and_then(|w| w.approval)),
             allow_symlinks: own
                 .allow_symlinks
                 .or_else(|| ws.and_then(|w| w.allow_symlinks.clone()))

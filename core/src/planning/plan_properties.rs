@@ -114,6 +114,7 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             writable_paths: Vec::new(),
             definition_hash: String::new(),
             allow_symlinks: Vec::new(),
+            approval: None,
             read_only: false,
         })
         .collect();

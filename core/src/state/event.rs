@@ -307,6 +307,65 @@ pub enum Event {
         /// Milliseconds since the step started in this process.
         duration_ms: u64,
     },
+    /// The step's result is committed and checkpointed, and the step declares
+    /// `approval: required` (status `awaiting_approval`): its dependents wait for
+    /// `pipeline approve` or `reject` (docs/APPROVALS.md). Not recorded under
+    /// `--approve-all`, which records [`Event::StepApproved`] at once.
+    ApprovalRequested {
+        /// The step.
+        step: String,
+        /// The attempt that produced the result.
+        attempt: u32,
+        /// Hex result commit awaiting approval.
+        commit: String,
+        /// The tool profile that produced it (absent for a step's own command).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool: Option<String>,
+    },
+    /// The step's result was approved; [`Event::StepCompleted`] follows in the same
+    /// transaction.
+    StepApproved {
+        /// The step.
+        step: String,
+        /// The attempt whose result was approved.
+        attempt: u32,
+        /// Who decided (`--by`, default the OS user; `--approve-all` when automatic).
+        by: String,
+        /// Why, as given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        /// Approved by `--approve-all`, not by a person.
+        auto: bool,
+    },
+    /// The step's result was rejected; [`Event::FixRequested`] (an AI tool with fix
+    /// attempts left gets the comment as a fix prompt) or [`Event::StepFailed`] (class
+    /// `rejected`) follows in the same transaction.
+    StepRejected {
+        /// The step.
+        step: String,
+        /// The attempt whose result was rejected.
+        attempt: u32,
+        /// Who decided (`--by`, default the OS user).
+        by: String,
+        /// Why: the fix prompt, or the step's error.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    /// A tool's circuit breaker opened after a failure of `step` (closed -> open, or a
+    /// failed half-open trial): no step uses the tool until `until`.
+    BreakerOpened {
+        /// The tool profile.
+        tool: String,
+        /// The step whose failure opened it.
+        step: String,
+        /// Consecutive counting failures when it opened.
+        failures: u32,
+        /// How long it stays open, in milliseconds.
+        cooldown_ms: u64,
+        /// When it becomes half-open (RFC 3339), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+    },
     /// Not run: a dependency failed or was skipped (status `skipped`).
     StepSkipped {
         /// The step.
@@ -395,6 +454,10 @@ impl Event {
             Event::StepCompleted { .. } => "step_completed",
             Event::StepFailed { .. } => "step_failed",
             Event::StepSkipped { .. } => "step_skipped",
+            Event::ApprovalRequested { .. } => "approval_requested",
+            Event::StepApproved { .. } => "step_approved",
+            Event::StepRejected { .. } => "step_rejected",
+            Event::BreakerOpened { .. } => "breaker_opened",
             Event::StepInterrupted { .. } => "step_interrupted",
             Event::StepCancelled { .. } => "step_cancelled",
             Event::OrphansKilled { .. } => "orphans_killed",
@@ -421,6 +484,10 @@ impl Event {
             | Event::StepCompleted { step, .. }
             | Event::StepFailed { step, .. }
             | Event::StepSkipped { step, .. }
+            | Event::ApprovalRequested { step, .. }
+            | Event::StepApproved { step, .. }
+            | Event::StepRejected { step, .. }
+            | Event::BreakerOpened { step, .. }
             | Event::StepInterrupted { step, .. }
             | Event::StepCancelled { step, .. }
             | Event::OrphansKilled { step, .. } => Some(step),
@@ -450,6 +517,7 @@ impl Event {
                 (StepStatus::Retrying, Some(reason.as_str()))
             }
             Event::StepCompleted { .. } => (StepStatus::Completed, None),
+            Event::ApprovalRequested { .. } => (StepStatus::AwaitingApproval, None),
             Event::StepFailed { error, .. } => (StepStatus::Failed, Some(error.as_str())),
             Event::StepSkipped { reason, .. } => (StepStatus::Skipped, Some(reason.as_str())),
             Event::StepInterrupted { reason, .. } => {
@@ -463,6 +531,9 @@ impl Event {
             | Event::AttemptFinished { .. }
             | Event::CompensationFinished { .. }
             | Event::OrphansKilled { .. }
+            | Event::StepApproved { .. }
+            | Event::StepRejected { .. }
+            | Event::BreakerOpened { .. }
             | Event::RunInterrupted { .. }
             | Event::RunFinished { .. } => return None,
         })

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::StateError;
 
@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "0002_errors_and_breakers",
         sql: include_str!("../../../schema/migrations/0002_errors_and_breakers.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_approvals",
+        sql: include_str!("../../../schema/migrations/0003_approvals.sql"),
     },
 ];
 
@@ -102,9 +107,28 @@ pub(crate) fn check_compatible(conn: &Connection, path: &Path) -> Result<i64, St
 /// Applies every migration newer than `current`, each in its own IMMEDIATE transaction
 /// that re-reads `user_version` first (another process may have migrated meanwhile).
 ///
+/// Foreign keys are off while migrating (`PRAGMA foreign_keys` cannot change inside a
+/// transaction), so that a migration may rebuild a table others refer to without
+/// cascading deletes; each migration checks them (`PRAGMA foreign_key_check`) before it
+/// commits, and they are on again afterwards.
+///
 /// Errors: [`StateError::Busy`] when another process holds the write lock past the busy
 /// timeout, [`StateError::Migration`] when a migration's SQL fails (rolled back).
 pub(crate) fn apply(conn: &mut Connection, path: &Path, current: i64) -> Result<(), StateError> {
+    if current >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let pragma = |conn: &Connection, on: bool| {
+        conn.pragma_update(None, "foreign_keys", on)
+            .map_err(|err| StateError::from_sqlite(path, "switch foreign keys", err))
+    };
+    pragma(conn, false)?;
+    let migrated = apply_each(conn, path, current);
+    pragma(conn, true)?;
+    migrated
+}
+
+fn apply_each(conn: &mut Connection, path: &Path, current: i64) -> Result<(), StateError> {
     for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
         let fail = |err: rusqlite::Error| match StateError::from_sqlite(path, "migrate", err) {
             StateError::Database { source, .. } => StateError::Migration {
@@ -125,6 +149,16 @@ pub(crate) fn apply(conn: &mut Connection, path: &Path, current: i64) -> Result<
             continue; // dropping `tx` rolls back the empty transaction
         }
         tx.execute_batch(migration.sql).map_err(fail)?;
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()
+            .map_err(fail)?;
+        if let Some(table) = broken {
+            return Err(fail(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!("a row of table {table} refers to a missing row")),
+            )));
+        }
         tx.pragma_update(None, "user_version", migration.version)
             .map_err(fail)?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)

@@ -39,7 +39,9 @@ pub use replay::{ReplayedAttempt, ReplayedStep, RunReplay};
 pub use run_lock::{LockProbe, PROBE_GRACE, RunLock};
 pub use run_status::RunStatus;
 pub use state_error::StateError;
-pub use state_store::{BUSY_TIMEOUT, Change, ErrorRecord, StateStore};
+pub use state_store::{
+    BUSY_TIMEOUT, Change, DecisionWrite, ErrorRecord, PendingDecision, StateStore,
+};
 pub use step_status::StepStatus;
 pub use test_result::TestResult;
 pub use timestamp::timestamp_now;

@@ -249,12 +249,14 @@ fn step_not_found(run_id: &str, step_id: &str) -> TxError {
     .into()
 }
 
+mod approval_decisions;
 mod error_records;
 mod events;
 mod integrity_check;
 mod record;
 mod runs;
 mod steps;
+pub use approval_decisions::{DecisionWrite, PendingDecision};
 pub use record::Change;
 
 pub use error_records::ErrorRecord;

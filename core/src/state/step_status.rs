@@ -3,7 +3,8 @@
 //! Lifecycle (DESIGN.md "Execution model"): pending -> running -> validating ->
 //! completed | failed; skipped when a dependency failed; cancelled by the user;
 //! interrupted when the driving process died or was stopped (resume re-runs it);
-//! retrying / waiting while the error engine backs off or a circuit breaker is open.
+//! retrying / waiting while the error engine backs off or a circuit breaker is open;
+//! awaiting_approval between a committed result and its approval (`approval: required`).
 
 use super::text_enum::text_enum;
 
@@ -30,6 +31,10 @@ text_enum! {
         Retrying => "retrying",
         /// Waiting for a circuit breaker to close or a rate limit to reset.
         Waiting => "waiting",
+        /// Its result is committed and waits for `pipeline approve` or `reject`
+        /// (`approval: required`, docs/APPROVALS.md). Neither terminal nor active: it
+        /// survives the driving process and resume does not run it again.
+        AwaitingApproval => "awaiting_approval",
     }
 }
 

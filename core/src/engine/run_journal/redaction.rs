@@ -99,6 +99,10 @@ impl SecretFilter {
                 }
             }
             Event::StepFailed { error, .. } => self.scrub(error),
+            // A reviewer's comment may quote output holding a secret.
+            Event::StepApproved { comment, .. } | Event::StepRejected { comment, .. } => {
+                self.scrub_option(comment)
+            }
             Event::RunFinished { result_error, .. } => self.scrub_option(result_error),
             // Ids, hashes, paths, counts and statuses only.
             Event::RunStarted { .. }
@@ -107,6 +111,8 @@ impl SecretFilter {
             | Event::StepReset { .. }
             | Event::AttemptStarted { .. }
             | Event::StepCompleted { .. }
+            | Event::ApprovalRequested { .. }
+            | Event::BreakerOpened { .. }
             | Event::OrphansKilled { .. } => {}
         }
     }

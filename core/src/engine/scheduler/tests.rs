@@ -47,6 +47,7 @@ impl StepRunner for FakeRunner {
         step: usize,
         _inputs: Vec<Oid>,
         _first_attempt: u32,
+        _awaiting: Option<Checkpoint>,
     ) -> Pin<Box<dyn Future<Output = StepResult> + Send>> {
         let behaviour = self
             .behaviour

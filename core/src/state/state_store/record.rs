@@ -316,6 +316,20 @@ fn apply_event(tx: &Transaction<'_>, run_id: &str, event: &Event, at: &str) -> T
             }
             return Ok(());
         }
+        Event::StepApproved {
+            step,
+            attempt,
+            auto: false,
+            ..
+        }
+        | Event::StepRejected { step, attempt, .. } => {
+            // The decision this event journals is applied from now on.
+            tx.prepare_cached(
+                "UPDATE approval_decisions SET applied_at = ?4 \
+                 WHERE run_id = ?1 AND step_id = ?2 AND attempt = ?3 AND applied_at IS NULL",
+            )?
+            .execute(params![run_id, step, attempt, at])?;
+        }
         Event::StepInterrupted { step, reason } | Event::StepCancelled { step, reason } => {
             // The step's unfinished attempt ends with it (duration unknown).
             tx.prepare_cached(

@@ -711,6 +711,32 @@ fn one_of_each_event() -> Vec<Event> {
             step: step(),
             reason: "removed from the workstream file".to_owned(),
         },
+        Event::ApprovalRequested {
+            step: step(),
+            attempt: 3,
+            commit: "dddd".to_owned(),
+            tool: Some("codex".to_owned()),
+        },
+        Event::StepApproved {
+            step: step(),
+            attempt: 3,
+            by: "alice".to_owned(),
+            comment: Some("looks right".to_owned()),
+            auto: false,
+        },
+        Event::StepRejected {
+            step: step(),
+            attempt: 3,
+            by: "bob".to_owned(),
+            comment: None,
+        },
+        Event::BreakerOpened {
+            tool: "codex".to_owned(),
+            step: step(),
+            failures: 3,
+            cooldown_ms: 30_000,
+            until: Some("2026-01-31T12:00:30.000Z".to_owned()),
+        },
     ]
 }
 
@@ -740,6 +766,10 @@ fn variant_index(event: &Event) -> usize {
         Event::RunInterrupted { .. } => 18,
         Event::RunFinished { .. } => 19,
         Event::StepCancelled { .. } => 20,
+        Event::ApprovalRequested { .. } => 21,
+        Event::StepApproved { .. } => 22,
+        Event::StepRejected { .. } => 23,
+        Event::BreakerOpened { .. } => 24,
     }
 }
 
@@ -749,7 +779,7 @@ fn every_event_variant_reads_back_from_the_journal_unchanged() -> TestResult {
     let covered: Vec<usize> = events.iter().map(variant_index).collect();
     assert_eq!(
         covered,
-        (0..=20).collect::<Vec<_>>(),
+        (0..=24).collect::<Vec<_>>(),
         "one event per variant"
     );
 
@@ -1485,7 +1515,8 @@ fn status_names_round_trip_through_text_serde_and_sql() -> TestResult {
     assert_eq!(
         err.to_string(),
         "unknown step status \"Running\" (expected one of: pending, running, validating, \
-         completed, failed, skipped, cancelled, interrupted, retrying, waiting)"
+         completed, failed, skipped, cancelled, interrupted, retrying, waiting, \
+         awaiting_approval)"
     );
 
     // A status column holding text the binary does not know fails loudly on read.
