@@ -193,7 +193,7 @@ fn component_schemas() -> Value {
         },
         "DecisionDocument": {
             "type": "object",
-            "required": ["run_id", "step", "verdict"],
+            "required": ["run_id", "step", "attempt", "verdict", "driver_live"],
             "properties": {
                 "run_id": string, "step": string, "attempt": int,
                 "verdict": {"type": "string", "enum": ["approve", "reject"]},

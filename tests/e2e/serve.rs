@@ -5,7 +5,6 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
@@ -62,11 +61,7 @@ impl Server {
                 Err(e) => panic!("pipeline serve did not start ({e}): {seen:?}"),
             }
         };
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = Client::builder()
-            .timeout(LIMIT)
-            .build()
-            .expect("an HTTP client");
+        let client = client();
         Server {
             child,
             base,
@@ -148,6 +143,21 @@ impl Drop for Server {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// A blocking client for plain HTTP. reqwest (built with `rustls-no-provider` for the
+/// webhooks) needs a process-wide crypto provider to build any client: ring, the one the
+/// workspace uses.
+fn client() -> Client {
+    #[allow(
+        deprecated,
+        reason = "ring's provider lacks post-quantum key exchange; these tests use no TLS"
+    )]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+        .timeout(LIMIT)
+        .build()
+        .expect("an HTTP client")
 }
 
 /// One server-sent event.
@@ -572,7 +582,7 @@ fn serve_requires_the_token_and_checks_requests() {
     );
     let port = server.base.rsplit(':').next().unwrap().to_owned();
     let base = format!("http://127.0.0.1:{port}");
-    let bare = Client::builder().timeout(LIMIT).build().unwrap();
+    let bare = client();
     let none = bare.get(format!("{base}/api/runs")).send().unwrap();
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
     assert!(
@@ -664,37 +674,102 @@ fn serve_requires_the_token_and_checks_requests() {
 }
 
 #[test]
-#[ignore = "needs the approval gates of the approvals helper (decide_approval) on main"]
-fn serve_approves_and_rejects_a_step() {
+fn serve_approves_and_rejects_steps() {
     let t = Test::new();
+    let prompts = t.out.join("prompts.log");
+    let count = t.out.join("attempts");
+    t.config(&format!(
+        "tools:\n  scribe:\n    kind: custom\n    command: sh\n    args: [\"-c\", \"cat \\\"$PIPELINE_PROMPT_FILE\\\" >> {p}; echo ---- >> {p}; n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; echo $n > r.txt\"]\n",
+        p = prompts.display(),
+        c = count.display()
+    ));
     let ws = workstream(
         &t,
         "gate.json",
         r#"{"id": "sv", "steps": [
-            {"id": "gated", "command": "echo g > g.txt", "files_scope": ["g.txt"], "approval": "required"},
-            {"id": "next", "command": "true", "depends_on": ["gated"]}
+            {"id": "gated", "tool": "scribe", "prompt": "write r.txt", "files_scope": ["r.txt"],
+             "approval": "required", "fix_attempts": 2},
+            {"id": "next", "command": "true", "depends_on": ["gated"]},
+            {"id": "cmd", "command": "echo c > c.txt", "files_scope": ["c.txt"], "approval": "required"},
+            {"id": "late", "command": "true", "depends_on": ["cmd"]}
         ]}"#,
     );
     let server = Server::start(&t, &[]);
+    let doc = server.get_json("/api/openapi.json");
     let r = server.post("/api/runs", json!({"workstreams": [ws], "run_id": "ap"}));
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    server.wait_for("ap", "sv/gated awaiting approval", |s| {
-        crate::support::step_state(s, "sv/gated") == "awaiting_approval"
-    });
-    let reject = server.post("/api/runs/ap/steps/sv%2Fgated/reject", json!({}));
+    let awaiting = |step: &'static str, attempts: u64| {
+        move |s: &Value| {
+            s["steps"].as_array().into_iter().flatten().any(|x| {
+                x["id"] == step && x["status"] == "awaiting_approval" && x["attempts"] == attempts
+            })
+        }
+    };
+    server.wait_for("ap", "sv/gated awaiting approval", awaiting("sv/gated", 1));
+    // Awaiting approval, the step's result can be reviewed.
+    let diff = server
+        .get("/api/runs/ap/steps/sv%2Fgated/diff")
+        .text()
+        .unwrap();
+    assert!(diff.contains("+++ b/r.txt"), "{diff}");
+
+    let no_comment = server.post("/api/runs/ap/steps/sv%2Fgated/reject", json!({}));
+    assert_eq!(no_comment.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = server.post("/api/runs/ap/steps/sv%2Fnope/approve", json!({}));
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let not_yet = server.post("/api/runs/ap/steps/sv%2Fnext/approve", json!({}));
+    assert_eq!(not_yet.status(), StatusCode::CONFLICT);
     assert_eq!(
-        reject.status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "a comment is required"
+        not_yet.json::<Value>().unwrap()["error"]["code"],
+        "not_awaiting_approval"
     );
+
+    // Rejected with a comment: the AI tool gets it as its fix prompt and tries again.
+    let reject = server.post(
+        "/api/runs/ap/steps/sv%2Fgated/reject",
+        json!({"comment": "please write the number in words", "by": "reviewer"}),
+    );
+    assert_eq!(reject.status(), StatusCode::OK);
+    let decision: Value = reject.json().unwrap();
+    assert_matches_schema(&doc, "DecisionDocument", &decision);
+    assert_eq!(decision["verdict"], "reject");
+    server.wait_for(
+        "ap",
+        "sv/gated awaiting approval again",
+        awaiting("sv/gated", 2),
+    );
+    let log = std::fs::read_to_string(&prompts).unwrap();
+    let second = log.split("----").nth(1).unwrap_or_default();
+    assert!(second.contains("please write the number in words"), "{log}");
+
+    // Approved (the raw form of the step id): it completes and its dependent runs.
     let approve = server.post(
-        "/api/runs/ap/steps/sv%2Fgated/approve",
+        "/api/runs/ap/steps/sv/gated/approve",
         json!({"by": "tester"}),
     );
     assert_eq!(approve.status(), StatusCode::OK);
-    server.wait_for("ap", "run ap completed", |s| s["status"] == "completed");
+    assert_eq!(approve.json::<Value>().unwrap()["verdict"], "approve");
+
+    // A command step rejected fails with the comment; its dependent is skipped.
+    server.wait_for("ap", "sv/cmd awaiting approval", awaiting("sv/cmd", 1));
+    let reject = server.post(
+        "/api/runs/ap/steps/sv%2Fcmd/reject",
+        json!({"comment": "c.txt is not wanted"}),
+    );
+    assert_eq!(reject.status(), StatusCode::OK);
+    let status = server.wait_for("ap", "run ap finished", |s| s["status"] == "failed");
+    assert_eq!(crate::support::step_state(&status, "sv/gated"), "completed");
+    assert_eq!(crate::support::step_state(&status, "sv/next"), "completed");
+    assert_eq!(crate::support::step_state(&status, "sv/cmd"), "failed");
+    assert_eq!(crate::support::step_state(&status, "sv/late"), "skipped");
     let again = server.post("/api/runs/ap/steps/sv%2Fgated/approve", json!({}));
     assert_eq!(again.status(), StatusCode::CONFLICT);
+    let approved = t.events("ap", "sv/gated", "step_approved");
+    assert_eq!(approved.len(), 1, "{approved:?}");
+    assert_eq!(approved[0]["by"], "tester");
+    let rejected = t.events("ap", "sv/cmd", "step_rejected");
+    assert_eq!(rejected[0]["by"], "api");
+    assert_eq!(rejected[0]["comment"], "c.txt is not wanted");
 }
 
 #[test]
@@ -751,4 +826,34 @@ fn serve_answers_the_catalog_endpoints() {
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     let limit = server.get("/api/runs?limit=0");
     assert_eq!(limit.status(), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn serve_interrupts_its_runs_when_it_stops() {
+    let t = Test::new();
+    let ws = held(&t, "stop");
+    let mut server = Server::start(&t, &[]);
+    let r = server.post("/api/runs", json!({"workstreams": [ws], "run_id": "s4"}));
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    crate::handshake::wait_for_file(&t.out.join("stop.started"));
+    // A client following the run does not keep the server from stopping.
+    let mut stream = server.events("/api/runs/s4/events", None);
+    stream.until(|e| e.event == "attempt_started");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let code = server.child.wait().unwrap().code();
+    assert_eq!(code, Some(0), "the server stops cleanly");
+    let status = t.status("s4");
+    assert_eq!(status["status"], "interrupted", "{status}");
+    assert_eq!(
+        crate::support::step_state(&status, "sv/hold"),
+        "interrupted"
+    );
+    // The run is resumable by the CLI.
+    std::fs::write(t.out.join("stop.release"), "").unwrap();
+    t.pipeline(&["resume", "s4"]).assert_ok();
+    assert_eq!(t.status("s4")["status"], "completed");
 }

@@ -16,8 +16,8 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::queries::{Driver, driver_of, resolve_run};
 use super::EngineError;
+use super::queries::{Driver, driver_of, resolve_run};
 use crate::state::{DecisionWrite, PendingDecision, StateError, StateStore};
 
 /// Approve or reject.
@@ -204,7 +204,10 @@ impl ApprovalWatch {
             !std::mem::replace(&mut w.polling, true)
         };
         if start_poller {
-            tokio::spawn(self.clone().poll(state.clone(), run_id.to_owned(), cancel.clone()));
+            tokio::spawn(
+                self.clone()
+                    .poll(state.clone(), run_id.to_owned(), cancel.clone()),
+            );
         }
         let decided = tokio::select! {
             d = rx => d.ok(),

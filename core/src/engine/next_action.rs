@@ -217,8 +217,12 @@ mod tests {
     fn a_rejection_is_fed_back_only_to_an_ai_tool_with_fixes_left() {
         assert_eq!(after_rejection(true, 2), Rejection::Fix { fixes_left: 1 });
         assert_eq!(after_rejection(true, 1), Rejection::Fix { fixes_left: 0 });
-        assert!(matches!(after_rejection(true, 0), Rejection::Fail { why } if why.contains("fix_attempts")));
-        assert!(matches!(after_rejection(false, 3), Rejection::Fail { why } if why.contains("command")));
+        assert!(
+            matches!(after_rejection(true, 0), Rejection::Fail { why } if why.contains("fix_attempts"))
+        );
+        assert!(
+            matches!(after_rejection(false, 3), Rejection::Fail { why } if why.contains("command"))
+        );
     }
 
     #[test]

@@ -53,11 +53,20 @@ pub(crate) fn fix_prompt_text(
 /// The prompt of an attempt after a reviewer rejected the step's result: the step's
 /// prompt, who rejected it and their comment, word for word. The worktree holds the
 /// rejected result, so the tool changes it rather than starting over.
-pub(crate) fn rejection_fix_prompt(ctx: &RunContext, step: &Step, by: &str, comment: &str) -> String {
+pub(crate) fn rejection_fix_prompt(
+    ctx: &RunContext,
+    step: &Step,
+    by: &str,
+    comment: &str,
+) -> String {
     let mut p = prompt_with_specs(ctx, step);
     p.push_str("\n## A reviewer rejected the previous result\n\n");
     p.push_str(&format!("Rejected by {by}. Their comment:\n\n"));
-    p.push_str(if comment.is_empty() { "(no comment)" } else { comment });
+    p.push_str(if comment.is_empty() {
+        "(no comment)"
+    } else {
+        comment
+    });
     p.push_str(
         "\n\nThe working tree holds the rejected result. Change it to address the comment; \
          the acceptance tests must still pass. Change only files in scope.\n",

@@ -520,7 +520,12 @@ impl StepLife<'_> {
                     .any(|c| matches!(c, ToolChoice::Profile(p) if p == t))
         });
         let gated = self
-            .gate(commit, checkpoint.outputs.attempt, takes_prompts, self.step.fix_attempts)
+            .gate(
+                commit,
+                checkpoint.outputs.attempt,
+                takes_prompts,
+                self.step.fix_attempts,
+            )
             .await?;
         if matches!(gated, Gated::Fix { .. }) {
             // The rejected result is what the tool is asked to change.
@@ -564,27 +569,27 @@ impl StepLife<'_> {
         let decided = match decided {
             Some(d) if d.verdict == Verdict::Reject => d,
             decided => {
-            let approved = match decided {
-                Some(d) => Event::StepApproved {
-                    step: step.clone(),
-                    attempt,
-                    by: d.by,
-                    comment: d.comment,
-                    auto: false,
-                },
-                None => auto_approval(&step, attempt),
-            };
-            ctx.journal.record_changes_with_next_write(vec![
-                Change::Event(approved),
-                Change::Event(Event::StepCompleted {
-                    step,
-                    attempt,
-                    commit: commit.to_string(),
-                    duration_ms: self.duration_ms(),
-                }),
-            ])?;
-            self.release_worktree().await;
-            return Ok(Gated::Done(StepResult::Completed { commit }));
+                let approved = match decided {
+                    Some(d) => Event::StepApproved {
+                        step: step.clone(),
+                        attempt,
+                        by: d.by,
+                        comment: d.comment,
+                        auto: false,
+                    },
+                    None => auto_approval(&step, attempt),
+                };
+                ctx.journal.record_changes_with_next_write(vec![
+                    Change::Event(approved),
+                    Change::Event(Event::StepCompleted {
+                        step,
+                        attempt,
+                        commit: commit.to_string(),
+                        duration_ms: self.duration_ms(),
+                    }),
+                ])?;
+                self.release_worktree().await;
+                return Ok(Gated::Done(StepResult::Completed { commit }));
             }
         };
         let comment = decided.comment.clone().unwrap_or_default();

@@ -71,7 +71,9 @@ mod loader_tests;
 pub use file_scope::{FileScope, ScopePathError, check_scope_path};
 pub use input_limits::MAX_DURATION_SEC;
 pub use loader::{LoadOptions, load_workstreams};
-pub use step::{AcceptanceTest, Approval, CompensationAction, Isolation, Step, StepKind, ToolChoice};
+pub use step::{
+    AcceptanceTest, Approval, CompensationAction, Isolation, Step, StepKind, ToolChoice,
+};
 pub use step_id::StepId;
 pub use tool_catalog::ToolCatalog;
 pub use validation_diagnostic::{LoadError, ValidationDiagnostic, ValidationSeverity};

@@ -14,8 +14,8 @@ pub struct StepDiff {
     pub run_id: String,
     /// The step.
     pub step: String,
-    /// Hex commit the step started at: its checkpoint's `start_commit`, or, before it
-    /// has a checkpoint (awaiting approval), the result commit's first parent.
+    /// Hex commit the step started at: its checkpoint's `start_commit`, or, without
+    /// one, the result commit's first parent.
     pub from: String,
     /// Hex result commit.
     pub to: String,
@@ -25,7 +25,7 @@ pub struct StepDiff {
 }
 
 /// The diff of step `step_id` of run `run_id` (or `latest`), or `None` when the step
-/// has no result commit yet.
+/// has no result commit yet (its own, or, awaiting approval, its checkpoint's).
 ///
 /// Errors: [`EngineError::UnknownRun`]; [`EngineError::Input`] for a step the run does
 /// not have; [`EngineError::Git`] when a commit cannot be read (e.g. removed by `git gc`
@@ -43,11 +43,15 @@ pub fn step_diff(
         let ids: Vec<&str> = known.iter().map(|s| s.step_id.as_str()).collect();
         return Err(EngineError::Input(unknown_step(&run_id, step_id, &ids)));
     };
-    let Some(to) = record.commit else {
+    // A step awaiting approval has its result checkpointed, not yet recorded on the step.
+    let checkpoint = state.checkpoint(&run_id, step_id)?;
+    let Some(to) = record
+        .commit
+        .or_else(|| checkpoint.as_ref().map(|c| c.commit.clone()))
+    else {
         return Ok(None);
     };
-    let start = state
-        .checkpoint(&run_id, step_id)?
+    let start = checkpoint
         .map(|c| c.outputs.start_commit)
         .filter(|s| !s.is_empty());
     let path = repository.workdir().to_path_buf();

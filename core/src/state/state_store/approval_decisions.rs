@@ -204,7 +204,11 @@ mod tests {
         let steps = store.steps("r1")?;
         let ids: Vec<&str> = steps.iter().map(|s| s.step_id.as_str()).collect();
         assert_eq!(ids, ["ws/a", "ws/b"], "rows and their order kept");
-        assert_eq!(store.attempts("r1", "ws/a")?.len(), 1, "attempts not cascaded away");
+        assert_eq!(
+            store.attempts("r1", "ws/a")?.len(),
+            1,
+            "attempts not cascaded away"
+        );
         let checkpoints: i64 = Connection::open(&path)?.query_row(
             "SELECT count(*) FROM checkpoints WHERE step_id = 'ws/a'",
             [],
@@ -239,8 +243,7 @@ mod tests {
     }
 
     #[test]
-    fn a_decision_is_recorded_once_per_awaiting_attempt_and_applied_by_the_journal() -> TestResult
-    {
+    fn a_decision_is_recorded_once_per_awaiting_attempt_and_applied_by_the_journal() -> TestResult {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("state.db");
         version_2_database(&path)?;
@@ -284,7 +287,11 @@ mod tests {
         let pending = store.pending_approval_decisions("r1")?;
         assert_eq!(pending.len(), 1);
         assert_eq!(
-            (pending[0].step_id.as_str(), pending[0].attempt, pending[0].approve),
+            (
+                pending[0].step_id.as_str(),
+                pending[0].attempt,
+                pending[0].approve
+            ),
             ("ws/b", 2, false)
         );
         assert_eq!(pending[0].comment.as_deref(), Some("too big"));
@@ -297,7 +304,10 @@ mod tests {
                 comment: Some("too big".into()),
             })],
         )?;
-        assert!(store.pending_approval_decisions("r1")?.is_empty(), "applied");
+        assert!(
+            store.pending_approval_decisions("r1")?.is_empty(),
+            "applied"
+        );
         Ok(())
     }
 
