@@ -338,8 +338,8 @@ fn api_fuzz_schemathesis_finds_no_server_error_and_no_response_outside_the_docum
             "--no-color",
             "--report",
             "junit",
-            "--report-dir",
-            "report",
+            "--report-junit-path",
+            "junit.xml",
         ])
         .output()
         .expect("run schemathesis");
@@ -351,7 +351,7 @@ fn api_fuzz_schemathesis_finds_no_server_error_and_no_response_outside_the_docum
         out.status.code(),
         server.log()
     );
-    assert_every_operation_tested(&scratch.path().join("report/junit.xml"), &stdout);
+    assert_every_operation_tested(&scratch.path().join("junit.xml"), &stdout);
 
     // The server survived the fuzzing and still serves the runs it started with.
     let run: Value = http()
@@ -365,13 +365,14 @@ fn api_fuzz_schemathesis_finds_no_server_error_and_no_response_outside_the_docum
 }
 
 /// Schemathesis tested every operation of the issue (its junit report has one test case
-/// per operation) and said so in its summary.
+/// per operation), except the document itself, which it loads instead of testing.
 fn assert_every_operation_tested(junit: &Path, stdout: &str) {
     let xml = std::fs::read_to_string(junit)
         .unwrap_or_else(|e| panic!("no junit report at {}: {e}\n{stdout}", junit.display()));
     let untested: Vec<&str> = OPERATIONS
         .iter()
         .copied()
+        .filter(|&op| op != "GET /api/openapi.json")
         .filter(|op| !xml.contains(&format!("name=\"{op}\"")))
         .collect();
     assert!(
