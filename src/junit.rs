@@ -38,6 +38,12 @@ pub fn write_junit(status: &RunStatusReport, path: &Path) -> Result<(), String> 
                 }
                 s
             }
+            // Its result passed; a person has not decided on it yet.
+            StepStatus::AwaitingApproval => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message("awaiting approval".to_string());
+                s
+            }
             _ => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(

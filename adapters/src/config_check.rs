@@ -233,11 +233,23 @@ impl<'de> Visitor<'de> for Walk<'_> {
         Ok(())
     }
 
-    // A section written as something other than a map (`tools: 5`) has no keys to
-    // check; the typed parse of the section reports the wrong type.
+    // A list section (`webhooks: [{url: ...}]`) has the section's keys in each of its
+    // elements, named `webhooks[0].url`. A scalar element has no keys to check, and a
+    // map section written as a list (`tools: [a]`) is left to the typed parse of the
+    // section, which reports the wrong type.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
+        let mut index = 0usize;
+        loop {
+            let element = Walk {
+                pattern: self.pattern.clone(),
+                path: format!("{}[{index}]", self.path),
+                unknown: self.unknown,
+            };
+            if seq.next_element_seed(element)?.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
     }
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {

@@ -89,6 +89,29 @@ pub enum ConfigError {
         /// The profiles on the cycle, first repeated at the end.
         cycle: Vec<String>,
     },
+    /// A value of `.pipeline/config.yaml` that parses but cannot be used (a webhook URL
+    /// that is not http(s), an unknown event kind, a zero timeout).
+    #[error("{source_name}: `{key}`: {message}")]
+    InvalidValue {
+        /// Source name of the file.
+        source_name: String,
+        /// The key as written, with list positions (`webhooks[0].events`).
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A webhook's signing secret variable (`webhooks[i].secret_env`) is not set.
+    #[error(
+        "`{key}`: environment variable {variable} is not set (the signing secret of the webhook {endpoint})\n  hint: export {variable} before running pipeline, or remove the webhook from .pipeline/config.yaml"
+    )]
+    MissingSecret {
+        /// The key naming the variable (`webhooks[0].secret_env`).
+        key: String,
+        /// The variable's name.
+        variable: String,
+        /// The webhook's URL without userinfo, query or fragment.
+        endpoint: String,
+    },
     /// A `PIPELINE_TOOL_<NAME>_<FIELD>` variable is malformed or has a bad value.
     #[error("environment variable {variable}: {message}")]
     EnvOverride {

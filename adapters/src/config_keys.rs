@@ -1,7 +1,8 @@
 //! Every key of a repository's `.pipeline/config.yaml`, in one table.
 //!
 //! The file is read by several readers (`tools:` by the tool registry, `secrets:` by
-//! [`crate::SecretSettings`], `scope_overlap` by [`crate::ProjectSettings`]); each of
+//! [`crate::SecretSettings`], `scope_overlap` by [`crate::ProjectSettings`], `webhooks:`,
+//! `notify:` and `webhook_delivery:` by [`crate::WebhookSettings`]); each of
 //! them first checks the whole document against [`CONFIG_KEYS`] (see `config_check`),
 //! so that a key no reader knows is an error with a "did you mean" instead of being
 //! silently ignored (issue #11, point 1). `docs/CONFIG.md` is checked against this table
@@ -69,8 +70,10 @@ const fn env_key(
 ///
 /// The tool profile fields mirror `ProfileLayer` (`profile_layer.rs`), the `retry` and
 /// `circuit_breaker` keys mirror `RetrySettings` and `BreakerSettings` of
-/// `pipeline-error` (tests compare both), `secrets` mirrors `secret_settings.rs` and
-/// `scope_overlap` mirrors `project_settings.rs`.
+/// `pipeline-error` (tests compare both), `secrets` mirrors `secret_settings.rs`,
+/// `scope_overlap` mirrors `project_settings.rs`, and `webhooks`, `notify` and
+/// `webhook_delivery` mirror `webhook_settings.rs`. The keys of a list section
+/// (`webhooks.url`) are those of each of its elements.
 pub const CONFIG_KEYS: &[ConfigKey] = &[
     key(
         "tools",
@@ -341,6 +344,90 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "`serialize`",
         "`scope_overlap: error`",
         "Steps with overlapping `files_scope` and no path between them: `serialize` orders them (an implicit edge, the later-declared one starting from the earlier one's result); `error` fails validation naming both.",
+    ),
+    key(
+        "webhooks",
+        "list of maps (webhook endpoints)",
+        "`[]`",
+        "`webhooks: [{url: https://hooks.example.com/p, events: [run_finished], secret_env: HOOK_SECRET}]`",
+        "Endpoints that receive journal events as signed HTTP POSTs (Standard Webhooks; docs/WEBHOOKS.md).",
+    ),
+    key(
+        "webhooks.url",
+        "string (`http://` or `https://` URL)",
+        "required",
+        "`url: https://hooks.example.com/pipeline`",
+        "Where events are POSTed; only scheme, host and path are ever printed.",
+    ),
+    key(
+        "webhooks.events",
+        "list of event kinds, or `[\"*\"]`",
+        "required",
+        "`events: [run_finished, step_failed]`",
+        "Which journal events are delivered (kinds of docs/EVENTS.md; `*` = all).",
+    ),
+    key(
+        "webhooks.secret_env",
+        "string (variable name)",
+        "required",
+        "`secret_env: PIPELINE_WEBHOOK_SECRET`",
+        "Name of the variable holding the signing secret (a `whsec_` value is base64); a run refuses to start when it is not set.",
+    ),
+    key(
+        "notify",
+        "list of maps (notify commands)",
+        "`[]`",
+        "`notify: [{command: notify-send pipeline, events: [run_finished]}]`",
+        "Local commands run with `sh -c`, the event JSON on stdin (docs/WEBHOOKS.md).",
+    ),
+    key(
+        "notify.command",
+        "string (shell command line)",
+        "required",
+        "`command: notify-send pipeline \"$PIPELINE_EVENT_KIND\"`",
+        "Run in the repository; exit 0 = delivered; its output goes to `.pipeline/logs/notify.log`.",
+    ),
+    key(
+        "notify.events",
+        "list of event kinds, or `[\"*\"]`",
+        "required",
+        "`events: [\"*\"]`",
+        "Which journal events run the command.",
+    ),
+    key(
+        "webhook_delivery",
+        "map",
+        "the defaults of each key below",
+        "`webhook_delivery: {give_up_after_sec: 3600}`",
+        "Timeouts, backoff and giving up, for every webhook and notify command.",
+    ),
+    key(
+        "webhook_delivery.give_up_after_sec",
+        "integer (seconds, > 0)",
+        "`86400`",
+        "`give_up_after_sec: 3600`",
+        "A delivery still failing this long after its event is recorded `failed` with its last error.",
+    ),
+    key(
+        "webhook_delivery.timeout_sec",
+        "integer (seconds, > 0)",
+        "`10`",
+        "`timeout_sec: 30`",
+        "Time one HTTP request or notify command may take.",
+    ),
+    key(
+        "webhook_delivery.drain_sec",
+        "integer (seconds)",
+        "`10`",
+        "`drain_sec: 0`",
+        "How long `pipeline run`/`resume` keeps delivering after the run ended; the rest waits for a later run, resume or `serve`.",
+    ),
+    key(
+        "webhook_delivery.max_backoff_sec",
+        "integer (seconds, > 0)",
+        "`600`",
+        "`max_backoff_sec: 60`",
+        "Cap of the exponential backoff (with jitter) between attempts; a `Retry-After` answer waits longer.",
     ),
 ];
 

@@ -41,6 +41,7 @@ mod secret_settings;
 mod tool_adapter;
 mod tool_profile;
 mod tool_registry;
+mod webhook_settings;
 
 pub use adapter_error::AdapterError;
 pub use availability::Availability;
@@ -64,3 +65,6 @@ pub use secret_settings::{DEFAULT_ENV_PATTERNS, SecretSettings};
 pub use tool_adapter::ToolAdapter;
 pub use tool_profile::{ToolKind, ToolProfile};
 pub use tool_registry::{BUILTIN_TOOLS_YAML, SHELL_TOOL, ToolRegistry};
+pub use webhook_settings::{
+    ALL_EVENTS, DeliverySettings, NotifyCommand, WebhookEndpoint, WebhookSettings, redacted_url,
+};

@@ -16,10 +16,12 @@ use std::time::Duration;
 
 use pipeline_core::engine::{
     Driver, EngineError, ResumeTarget, RunOptions, RunSummary, UnfinishedPolicy, counted,
-    load_and_plan, resumable_run, resume_run, run_status, run_workstreams, uncommitted_changes,
+    delivery_workspace, load_and_plan, resumable_run, resume_run, run_status, run_workstreams,
+    uncommitted_changes,
 };
 use pipeline_core::planning::{PlanFormat, render_plan};
 use pipeline_core::state::{Durability, RunStatus, StepStatus};
+use pipeline_webhooks::{Delivery, DeliveryConfig};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
@@ -71,6 +73,7 @@ pub fn run(args: RunArgs) -> Result<i32, EngineError> {
     let mut options = base_options(&args.repo, args.jobs, args.durability, args.test_timeout);
     options.include_uncommitted = args.include_uncommitted;
     options.sandbox = args.sandbox == cli::SandboxMode::On;
+    options.approve_all = args.approve_all;
     options.base = Some(args.base.clone());
     options.run_id = args.run_id.clone();
     options.unfinished = if args.resume {
@@ -146,6 +149,7 @@ pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
     ));
     let mut options = base_options(&args.repo, args.jobs, args.durability, args.test_timeout);
     options.sandbox = args.sandbox == cli::SandboxMode::On;
+    options.approve_all = args.approve_all;
     let run = target.run_id;
     drive(&args.repo, &args.report, move |rep, cancel| {
         Box::pin(async move { resume_run(&run, options, rep, cancel).await })
@@ -197,7 +201,7 @@ fn drive(
     let cancel = CancellationToken::new();
     // The exit code of the first stop signal received (0: none).
     let stopped_by = Arc::new(AtomicI32::new(0));
-    let summary = runtime.block_on(async {
+    let (summary, delivery_note) = runtime.block_on(async {
         match StopSignals::new() {
             Ok(signals) => {
                 tokio::spawn(handle_stop_signals(
@@ -209,11 +213,23 @@ fn drive(
             }
             Err(e) => tracing::warn!("cannot handle stop signals: {e}"),
         }
-        start(rep, cancel.clone()).await
+        let deliveries = WebhookDeliveries::start(repo);
+        let summary = start(rep, cancel.clone()).await;
+        let pending_note = match deliveries {
+            Some(deliveries) => deliveries.finish().await,
+            None => None,
+        };
+        (summary, pending_note)
     });
     let summary = match summary {
         Ok(s) => s,
-        Err(e) => return Ok(report_error(&e)),
+        Err(e) => {
+            let code = report_error(&e);
+            if let Some(line) = &delivery_note {
+                note(line);
+            }
+            return Ok(code);
+        }
     };
     if let Some(path) = &report.junit {
         match run_status(
@@ -234,6 +250,9 @@ fn drive(
     } else {
         print_summary(&summary, repo);
     }
+    if let Some(line) = delivery_note {
+        note(&line);
+    }
     Ok(match summary.status {
         RunStatus::Completed => exit::OK,
         RunStatus::Interrupted => match stopped_by.load(Ordering::SeqCst) {
@@ -242,6 +261,61 @@ fn drive(
         },
         RunStatus::Failed | RunStatus::Running => exit::FAILED,
     })
+}
+
+/// Webhook and notify deliveries while a run is driven (docs/WEBHOOKS.md): a loop
+/// delivering the outbox (of every run) in the background, then, once the run ended, a
+/// drain of at most `webhook_delivery.drain_sec`.
+struct WebhookDeliveries {
+    db_path: std::path::PathBuf,
+    config: DeliveryConfig,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WebhookDeliveries {
+    /// Starts the loop when `.pipeline/config.yaml` has endpoints. A configuration that
+    /// cannot be loaded starts nothing here: the run reports it (and refuses to start).
+    fn start(repo: &RepoArgs) -> Option<WebhookDeliveries> {
+        let workspace = delivery_workspace(repo.repo.as_deref(), repo.db.as_deref()).ok()?;
+        let config = DeliveryConfig::load(&workspace.repo_root, &workspace.state_dir).ok()?;
+        if config.is_empty() {
+            return None;
+        }
+        let cancel = CancellationToken::new();
+        match Delivery::start(&workspace.db_path, config.clone(), cancel.clone()) {
+            Ok(task) => Some(WebhookDeliveries {
+                db_path: workspace.db_path,
+                config,
+                cancel,
+                task,
+            }),
+            Err(e) => {
+                note(&format!("warning: webhook deliveries not started: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Stops the loop (its deliveries in flight finish), drains for at most
+    /// `drain_sec`, and returns what to say about deliveries still pending (or a
+    /// failed drain), printed after the run's summary.
+    async fn finish(self) -> Option<String> {
+        self.cancel.cancel();
+        // A loop that panicked left its rows leased; they are delivered later.
+        let _ = self.task.await;
+        let within = Duration::from_secs(self.config.settings.drain_sec);
+        match Delivery::drain(&self.db_path, self.config, within).await {
+            Ok(report) if report.pending > 0 => Some(format!(
+                "{} pending webhook/notify deliver{}: a later `pipeline run`, `resume` or `serve` delivers {} (`pipeline webhooks` lists deliveries)",
+                report.pending,
+                if report.pending == 1 { "y" } else { "ies" },
+                if report.pending == 1 { "it" } else { "them" },
+            )),
+            Ok(_) => None,
+            Err(e) => Some(format!("warning: webhook deliveries not drained: {e}")),
+        }
+    }
 }
 
 /// The stop signals a driven run listens to, registered before the run starts.

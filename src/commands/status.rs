@@ -7,6 +7,7 @@
 use pipeline_core::engine::{
     Driver, RunListEntry, RunStatusReport, counted, list_runs, run_status,
 };
+use pipeline_core::state::StepStatus;
 
 use super::exit;
 use crate::cli::RepoArgs;
@@ -65,8 +66,16 @@ fn render_status(report: &RunStatusReport) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
+    // `awaiting_approval` is the one status longer than the usual column.
+    let status_width = report
+        .steps
+        .iter()
+        .map(|s| s.status.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(11);
     out.push_str(&format!(
-        "\n  {:width$}  {:<11} {:>8}  {:<10}  ERROR\n",
+        "\n  {:width$}  {:<status_width$} {:>8}  {:<10}  ERROR\n",
         "STEP", "STATUS", "ATTEMPTS", "COMMIT"
     ));
     for s in &report.steps {
@@ -92,13 +101,32 @@ fn render_status(report: &RunStatusReport) -> String {
             format!("{class}{error}")
         };
         out.push_str(&format!(
-            "  {:width$}  {:<11} {:>8}  {:<10}  {}\n",
+            "  {:width$}  {:<status_width$} {:>8}  {:<10}  {}\n",
             s.id,
             s.status.as_str(),
             s.attempts,
             commit,
             error
         ));
+    }
+    let awaiting: Vec<&str> = report
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::AwaitingApproval)
+        .map(|s| s.id.as_str())
+        .collect();
+    if !awaiting.is_empty() {
+        out.push_str(
+            "
+  awaiting approval (docs/APPROVALS.md):
+",
+        );
+        for step in awaiting {
+            out.push_str(&format!(
+                "    pipeline approve {run} {step} [--comment TEXT]  |  pipeline reject {run} {step} --comment TEXT\n",
+                run = report.run_id
+            ));
+        }
     }
     out
 }
@@ -143,12 +171,15 @@ fn render_runs(runs: &[RunListEntry]) -> String {
     let rows: Vec<[String; 6]> = runs
         .iter()
         .map(|r| {
-            let status = if r.driver == Some(Driver::Gone) {
+            let mut status = if r.driver == Some(Driver::Gone) {
                 format!("{} (no driver)", r.status.as_str())
             } else {
                 r.status.as_str().to_string()
             };
             let s = r.steps;
+            if s.awaiting_approval > 0 {
+                status.push_str(&format!(", {} awaiting approval", s.awaiting_approval));
+            }
             [
                 r.run_id.clone(),
                 status,

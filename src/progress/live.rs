@@ -98,6 +98,14 @@ fn step_line(id: &str, step: &StepView, now: SystemTime) -> String {
         StepState::Retrying { next_attempt, what } => {
             format!("attempt {next_attempt} next: {what}")
         }
+        StepState::AwaitingApproval {
+            attempt,
+            approve,
+            since,
+        } => format!(
+            "awaiting approval {} (attempt {attempt}): {approve}",
+            human(between(*since, now))
+        ),
         // Not active: `RunView::active` leaves these out.
         _ => String::new(),
     };

@@ -253,6 +253,73 @@ impl RunView {
             Event::StepWaiting { .. } | Event::FixRequested { .. } | Event::Escalated { .. } => {
                 self.update_retry(&entry.event, at, emit);
             }
+            Event::ApprovalRequested {
+                step,
+                attempt,
+                commit,
+                ..
+            } => {
+                let run_id = &entry.run_id;
+                let approve = format!("pipeline approve {run_id} {step}");
+                self.step(step).state = StepState::AwaitingApproval {
+                    attempt: *attempt,
+                    approve: approve.clone(),
+                    since: at,
+                };
+                emit(
+                    LineKind::Milestone,
+                    format!(
+                        "awaiting  {step}: attempt {attempt}'s result ({}) awaits approval",
+                        short(commit)
+                    ),
+                );
+                emit(
+                    LineKind::Milestone,
+                    format!(
+                        "decide    {step}: {approve} [--comment TEXT]  or  pipeline reject {run_id} {step} --comment TEXT"
+                    ),
+                );
+            }
+            Event::StepApproved { step, by, auto, .. } => {
+                let how = if *auto { " (--approve-all)" } else { "" };
+                let by = if *auto { "" } else { by.as_str() };
+                emit(
+                    LineKind::Milestone,
+                    format!(
+                        "approved  {step}{how}{}",
+                        if by.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" by {by}")
+                        }
+                    ),
+                );
+            }
+            Event::StepRejected {
+                step, by, comment, ..
+            } => {
+                let comment = comment
+                    .as_deref()
+                    .map(|c| format!(": {}", first_line(c)))
+                    .unwrap_or_default();
+                emit(
+                    LineKind::Milestone,
+                    format!("rejected  {step} by {by}{comment}"),
+                );
+            }
+            Event::BreakerOpened {
+                tool,
+                step,
+                failures,
+                cooldown_ms,
+                ..
+            } => emit(
+                LineKind::Milestone,
+                format!(
+                    "breaker   {tool}: opened for {} after {failures} failure(s) (last: {step})",
+                    human_ms(*cooldown_ms)
+                ),
+            ),
             _ => self.update_outcome(&entry.event, emit),
         }
     }
@@ -423,9 +490,15 @@ impl RunView {
                 reason,
                 ..
             } => {
+                let rejected =
+                    matches!(event, Event::FixRequested { class, .. } if class == "rejected");
                 self.step(step).state = StepState::Retrying {
                     next_attempt: attempt + 1,
-                    what: "asking the tool to fix the failing tests".to_owned(),
+                    what: if rejected {
+                        "asking the tool to address the rejection".to_owned()
+                    } else {
+                        "asking the tool to fix the failing tests".to_owned()
+                    },
                 };
                 emit(
                     LineKind::Milestone,

@@ -90,6 +90,16 @@ pub(super) enum StepState {
         /// What happens, in words (`fixing` / `escalating to tool x`).
         what: String,
     },
+    /// Its result is committed and awaits `pipeline approve` / `reject`
+    /// (`approval_requested`).
+    AwaitingApproval {
+        /// The attempt whose result awaits approval.
+        attempt: u32,
+        /// `pipeline approve RUN STEP` for its line.
+        approve: String,
+        /// When it began to wait (`at` of `approval_requested`).
+        since: SystemTime,
+    },
     /// Completed (in this process or kept by resume).
     Completed,
     /// Failed for good.
@@ -123,8 +133,12 @@ impl StepState {
         matches!(self, StepState::Running { .. } | StepState::Testing { .. })
     }
 
-    /// Whether the step waits for its next attempt (counted as waiting).
+    /// Whether the step waits for its next attempt or for a decision on its result
+    /// (counted as waiting).
     pub(super) fn is_waiting(&self) -> bool {
-        matches!(self, StepState::Waiting(_) | StepState::Retrying { .. })
+        matches!(
+            self,
+            StepState::Waiting(_) | StepState::Retrying { .. } | StepState::AwaitingApproval { .. }
+        )
     }
 }

@@ -237,3 +237,39 @@ fn a_tools_output_shows_on_its_running_step_only() {
         "{lines:#?}"
     );
 }
+
+/// A step awaiting approval: the plain log names the commands that decide it, once; the
+/// terminal frame shows it waiting, with the time waited; a decision moves it on.
+#[test]
+fn a_step_awaiting_approval_shows_the_commands_and_its_wait() {
+    let stream = [
+        r#"{"id":1,"at":"2026-01-31T12:00:00.000Z","run_id":"r","event":"run_started","workstreams":"/ws.json","repo":"/repo","base_commit":"0123456789abcdef","result_branch":"pipeline/r","steps":2,"jobs":1,"plan_hash":"h","resumed":false,"pid":1}"#,
+        r#"{"id":2,"at":"2026-01-31T12:00:00.100Z","run_id":"r","event":"attempt_started","step":"w/a","attempt":1,"tool":"shell","log":"/l"}"#,
+        r#"{"id":3,"at":"2026-01-31T12:00:00.200Z","run_id":"r","event":"approval_requested","step":"w/a","attempt":1,"commit":"abcdef0123456789","tool":"shell"}"#,
+        r#"{"id":4,"at":"2026-01-31T12:00:07.200Z","run_id":"r","event":"step_approved","step":"w/a","attempt":1,"by":"alice","auto":false}"#,
+        r#"{"id":5,"at":"2026-01-31T12:00:07.200Z","run_id":"r","event":"step_completed","step":"w/a","attempt":1,"commit":"abcdef0123456789","duration_ms":7100}"#,
+    ];
+    let mut view = RunView::default();
+    let mut log = Vec::new();
+    let mut frames = Vec::new();
+    for line in stream {
+        let entry: JournalEntry = serde_json::from_str(line).expect("entry");
+        log.extend(view.apply(&entry).into_iter().map(|l| l.text));
+        let at = parse_at(&entry.at).expect("instant");
+        frames.push(frame(&view, at + Duration::from_secs(3)).join("\n"));
+    }
+    let log = log.join("\n");
+    assert_eq!(log.matches("pipeline approve r w/a").count(), 1, "{log}");
+    assert!(
+        log.contains("pipeline reject r w/a --comment TEXT"),
+        "{log}"
+    );
+    assert!(log.contains("approved  w/a by alice"), "{log}");
+    assert!(
+        frames[2].contains("awaiting approval 3.0s (attempt 1): pipeline approve r w/a"),
+        "{}",
+        frames[2]
+    );
+    assert!(frames[2].contains("1 waiting"), "{}", frames[2]);
+    assert!(!frames[4].contains("awaiting approval"), "{}", frames[4]);
+}

@@ -38,9 +38,20 @@ fn table_fields(parent: &str) -> BTreeSet<String> {
 #[test]
 fn the_top_level_keys_are_the_sections_of_the_three_readers() {
     // `tools` (ToolRegistry), `secrets` (SecretSettings), `scope_overlap`
-    // (ProjectSettings): the only readers of the file (see the module docs).
+    // (ProjectSettings), `webhooks`, `notify` and `webhook_delivery` (WebhookSettings):
+    // the only readers of the file (see the module docs).
     let top: Vec<&str> = child_keys("").map(|key| key.path).collect();
-    assert_eq!(top, ["tools", "secrets", "scope_overlap"]);
+    assert_eq!(
+        top,
+        [
+            "tools",
+            "secrets",
+            "scope_overlap",
+            "webhooks",
+            "notify",
+            "webhook_delivery"
+        ]
+    );
     let tools: Vec<&str> = child_keys("tools").map(|key| key.path).collect();
     assert_eq!(tools, [format!("tools.{NAME_SEGMENT}")]);
 }
@@ -53,6 +64,17 @@ fn profile_fields_are_the_fields_of_a_profile_layer() {
 #[test]
 fn secrets_keys_are_the_fields_of_the_secrets_section() {
     assert_eq!(table_fields("secrets"), serde_fields::<Section>());
+}
+
+#[test]
+fn webhook_keys_are_the_fields_of_the_webhook_sections() {
+    use crate::{DeliverySettings, NotifyCommand, WebhookEndpoint};
+    assert_eq!(table_fields("webhooks"), serde_fields::<WebhookEndpoint>());
+    assert_eq!(table_fields("notify"), serde_fields::<NotifyCommand>());
+    assert_eq!(
+        table_fields("webhook_delivery"),
+        serde_fields::<DeliverySettings>()
+    );
 }
 
 #[test]
@@ -208,4 +230,8 @@ fn the_documented_example_loads() {
     assert!(secrets.is_secret_name("DATABASE_URL"));
     let project = ProjectSettings::load(&path).unwrap();
     assert_eq!(project.scope_overlap, crate::ScopeOverlap::Error);
+    let webhooks = crate::WebhookSettings::load(&path, &["run_finished", "step_failed"]).unwrap();
+    assert_eq!(webhooks.webhooks.len(), 1);
+    assert_eq!(webhooks.notify.len(), 1);
+    assert_eq!(webhooks.delivery.give_up_after_sec, 3600);
 }

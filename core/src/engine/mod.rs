@@ -57,6 +57,7 @@
 //! | `spec_references.rs` | `specs` references resolved into prompts; tasks ticked |
 //! | `approvals.rs` | approval gates: decisions recorded, picked up by the driver |
 //! | `queries.rs`, `repository_root.rs` | the read-only commands |
+//! | `webhook_deliveries.rs` | `pipeline webhooks`: the outbox's deliveries |
 
 mod approvals;
 mod attempt;
@@ -87,6 +88,7 @@ mod step_lifecycle;
 mod tool_choice;
 mod tool_limits;
 mod waits;
+mod webhook_deliveries;
 mod workspace;
 
 pub use crate::state::TestResult;
@@ -114,4 +116,5 @@ pub use run_driver::{
 pub use run_id::{check_run_id, generate_run_id};
 pub use run_options::{RunOptions, UnfinishedPolicy};
 pub use run_secrets::{KnownSecret, KnownSecrets, MIN_SECRET_BYTES, known_secrets};
+pub use webhook_deliveries::{delivery_workspace, webhook_deliveries};
 pub use workspace::Workspace;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use pipeline_adapters::ToolRegistry;
+use pipeline_adapters::{ToolRegistry, WebhookSettings};
 use tokio_util::sync::CancellationToken;
 
 use super::merge_conflict::{conflict_authors, conflict_text};
@@ -34,7 +34,10 @@ use crate::git::{
 };
 use crate::model::{LoadOptions, WorkstreamSet, load_workstreams};
 use crate::planning::Plan;
-use crate::state::{Change, Event, RunLock, RunRecord, RunStatus, StateStore, StepStatus};
+use crate::state::{
+    Change, Event, RunLock, RunRecord, RunStatus, StateStore, StepStatus, Subscriptions,
+    subscribable_kinds,
+};
 
 /// What a finished (or interrupted) run amounts to.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -69,8 +72,11 @@ pub struct PreparedRun {
     /// Canonical workstream paths as recorded in the state database.
     pub workstream_key: String,
     /// Secret values redacted from every stream of the run, longest first
-    /// ([`super::run_secrets`]).
+    /// ([`super::run_secrets`]); webhook signing secrets included.
     pub secrets: Vec<String>,
+    /// Webhook and notify endpoints of `.pipeline/config.yaml`: the run's events they
+    /// want get outbox rows (docs/WEBHOOKS.md).
+    pub subscriptions: Subscriptions,
 }
 
 /// Opens the repository (given or discovered from the current directory) and its tool
@@ -121,7 +127,9 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
     let spec_texts =
         resolve_spec_references(&set, &workspace.repo_root).map_err(EngineError::Invalid)?;
     // Computed once per start or resume: the environment and profiles of this process.
-    let secrets = known_secrets(&workspace.state_dir, &registry, Some(&set))?.values();
+    let mut secrets = known_secrets(&workspace.state_dir, &registry, Some(&set))?.values();
+    let (subscriptions, signing_secrets) = webhook_subscriptions(&workspace)?;
+    add_secrets(&mut secrets, signing_secrets);
     Ok(PreparedRun {
         spec_texts,
         repo,
@@ -132,7 +140,38 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
         plan,
         workstream_key,
         secrets,
+        subscriptions,
     })
+}
+
+/// The webhook and notify subscriptions of the workspace's `.pipeline/config.yaml` and
+/// the webhooks' signing secrets. A run refuses to start when a secret is missing:
+/// deliveries it would record could never be signed.
+///
+/// Errors: [`EngineError::Config`] for a bad section or a missing secret variable.
+fn webhook_subscriptions(
+    workspace: &Workspace,
+) -> Result<(Subscriptions, Vec<String>), EngineError> {
+    let settings = WebhookSettings::load(
+        &workspace.state_dir.join("config.yaml"),
+        &subscribable_kinds(),
+    )?;
+    let secrets = settings.signing_secrets(|name| std::env::var(name).ok())?;
+    Ok((Subscriptions::from_settings(&settings), secrets))
+}
+
+/// Adds `more` secret values (those long enough to redact) to `secrets`, keeping them
+/// longest first and without duplicates.
+fn add_secrets(secrets: &mut Vec<String>, more: Vec<String>) {
+    let before = secrets.len();
+    secrets.extend(
+        more.into_iter()
+            .filter(|s| s.len() >= super::MIN_SECRET_BYTES),
+    );
+    if secrets.len() != before {
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+    }
 }
 
 /// Loads and plans `paths` without running anything (`plan`, `validate`). Tool profiles
@@ -151,6 +190,8 @@ pub fn load_and_plan(
         .map_err(EngineError::Config)?;
     // A bad `secrets:` section is an input error at validate time too.
     pipeline_adapters::SecretSettings::load(&config)?;
+    // So are bad `webhooks:`/`notify:` sections (secrets are only needed to run).
+    WebhookSettings::load(&config, &subscribable_kinds())?;
     // Broken plugin manifests and tool error settings are input errors at validate time.
     RecoveryConfig::new(&registry, &plugin_dirs(&root))?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
@@ -226,7 +267,8 @@ pub async fn run_workstreams(
         reporter,
         cancel.clone(),
         &prepared.secrets,
-    );
+    )
+    .with_subscriptions(prepared.subscriptions.clone());
     let changes = vec![Change::Event(Event::RunStarted {
         workstreams: prepared.workstream_key.clone(),
         repo: prepared.workspace.repo_root.to_string_lossy().into_owned(),
@@ -313,7 +355,8 @@ async fn resume_prepared(
         reporter,
         cancel.clone(),
         &prepared.secrets,
-    );
+    )
+    .with_subscriptions(prepared.subscriptions.clone());
     // A run left `running` by a process that died: its journal says so first (the state
     // store settles its live steps to `interrupted` in the same transaction).
     if record.status == RunStatus::Running {

@@ -7,6 +7,9 @@
 //! cancelled (running tools stop), and the driver ends the run with that error (exit 3).
 //! What was recorded before stays, so the run is resumable.
 //!
+//! Each record also inserts the webhook outbox rows of the recorded events (the run's
+//! subscriptions, from `.pipeline/config.yaml`), in the same transaction.
+//!
 //! It is also the last line of defence against leaked secrets: the text fields of what
 //! it records that can carry tool output (errors, reasons, summaries, diagnostics,
 //! commands) are redacted first, and so are the tools' live output lines it passes to
@@ -21,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use self::redaction::{RedactingReporter, SecretFilter};
 use super::Reporter;
 use super::step_error::StepError;
-use crate::state::{Change, Event, Flush, StateError, StateStore};
+use crate::state::{Change, Event, Flush, StateError, StateStore, Subscriptions};
 
 /// Records a run's events and reports them. Shared by the scheduler and the step tasks.
 pub(crate) struct RunJournal {
@@ -35,6 +38,9 @@ pub(crate) struct RunJournal {
     cancel: CancellationToken,
     /// The run's secrets, redacted from what is recorded.
     filter: SecretFilter,
+    /// Webhook and notify endpoints: each recorded event gets its outbox rows in the
+    /// transaction that records it.
+    subscriptions: Subscriptions,
 }
 
 impl RunJournal {
@@ -64,7 +70,16 @@ impl RunJournal {
             failure: Mutex::new(None),
             cancel,
             filter,
+            subscriptions: Subscriptions::default(),
         }
+    }
+
+    /// This journal, inserting a delivery into the webhook outbox for every recorded
+    /// event that `subscriptions` want, in the event's own transaction (so a crash
+    /// never loses one; see `crate::state::Subscriptions`).
+    pub(crate) fn with_subscriptions(mut self, subscriptions: Subscriptions) -> RunJournal {
+        self.subscriptions = subscriptions;
+        self
     }
 
     /// Records one event. Errors: [`StepError::Journal`] when the write failed (the run
@@ -136,7 +151,10 @@ impl RunJournal {
 
     fn write(&self, changes: Vec<Change<'_>>, flush: Flush) -> Result<(), StepError> {
         let _order = self.order.lock().unwrap_or_else(PoisonError::into_inner);
-        match self.state.record_flushed(&self.run_id, changes, flush) {
+        match self
+            .state
+            .record_delivering(&self.run_id, changes, flush, &self.subscriptions)
+        {
             Ok(entries) => {
                 for entry in &entries {
                     self.reporter.report(entry);

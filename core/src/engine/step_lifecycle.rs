@@ -24,6 +24,13 @@
 //! [`super::prompts`] builds prompts. Every state change goes through the run's journal
 //! ([`super::run_journal`]), which is the only writer of run state.
 //!
+//! Approval gate (`approval: required`, docs/APPROVALS.md): on success the step records
+//! `approval_requested` with its checkpoint instead of `step_completed`, lends its job slot
+//! and waits for a decision ([`super::approvals::ApprovalWatch`]). Approved: completed.
+//! Rejected: the comment goes back to an AI tool with fix attempts left (the loop goes on
+//! in the same worktree, like a fix), else the step fails with class `rejected`. A resumed
+//! run starts such a step at its gate ([`StepLife::resume_gate`]).
+//!
 //! Write-ahead discipline (DESIGN "State and resume"): `attempt_started` is recorded
 //! before the tool starts; `step_completed` with its checkpoint only after the result
 //! commit exists, in the same transaction as `attempt_finished`. A crash between two
@@ -689,6 +696,8 @@ impl StepLife<'_> {
             .attempt_error_history(&ctx.run_id, self.id())
             .map_err(|e| StepFailure::History(Box::new(e)))?;
         let tool_name = tool.map(|t| t.name.as_str()).filter(|n| is_breaker_tool(n));
+        // Journalled after the attempt it follows, in the same transaction.
+        let mut opened = None;
         if let Some(name) = tool_name
             && failed.stage == Stage::Tool
         {
@@ -700,11 +709,7 @@ impl StepLife<'_> {
                 &report.summary,
                 now,
             ) {
-                Ok(state) => {
-                    if let Some(opened) = breaker_opened(&state, self.id(), now) {
-                        ctx.journal.record(opened)?;
-                    }
-                }
+                Ok(state) => opened = breaker_opened(&state, self.id(), now).map(Change::Event),
                 Err(e) => {
                     tracing::warn!("cannot record failure on the circuit breaker of {name}: {e}")
                 }
@@ -809,7 +814,8 @@ impl StepLife<'_> {
                 AfterFailure::Escalate,
             ),
             NextAction::Fail { reason, compensate } => {
-                ctx.journal.record_changes(vec![finished, counted])?;
+                ctx.journal
+                    .record_changes([finished, counted].into_iter().chain(opened).collect())?;
                 if compensate {
                     super::compensation::compensate(ctx, self.step, attempt).await?;
                     // Saga semantics: the step's changes are undone with it.
@@ -837,8 +843,13 @@ impl StepLife<'_> {
             Event::StepWaiting { until, .. } => until.clone(),
             _ => None,
         };
-        ctx.journal
-            .record_changes(vec![finished, counted, Change::Event(next)])?;
+        ctx.journal.record_changes(
+            [finished, counted]
+                .into_iter()
+                .chain(opened)
+                .chain([Change::Event(next)])
+                .collect(),
+        )?;
         if let Some(until) = until.and_then(|u| humantime::parse_rfc3339(&u).ok())
             && !sleep_until(ctx, until).await
         {

@@ -44,10 +44,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_approvals",
         sql: include_str!("../../../schema/migrations/0003_approvals.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_webhook_outbox",
+        sql: include_str!("../../../schema/migrations/0004_webhook_outbox.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows (the last migration's version).
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
 /// `PRAGMA application_id` of a pipeline state database: the ASCII bytes "PIPE".
 pub const APPLICATION_ID: i32 = i32::from_be_bytes(*b"PIPE");

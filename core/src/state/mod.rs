@@ -28,6 +28,7 @@ mod test_result;
 mod text_enum;
 mod timestamp;
 mod unknown_value;
+mod webhook_outbox;
 
 pub use attempt_result::AttemptResult;
 pub use checkpoint::{Checkpoint, CheckpointOutputs};
@@ -46,3 +47,8 @@ pub use step_status::StepStatus;
 pub use test_result::TestResult;
 pub use timestamp::timestamp_now;
 pub use unknown_value::UnknownValue;
+pub use webhook_outbox::{
+    ClaimedDelivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, EVENT_KINDS, EndpointType,
+    RESERVED_EVENT_KINDS, Subscription, Subscriptions, endpoint_key, notify_display,
+    subscribable_kinds, webhook_id,
+};

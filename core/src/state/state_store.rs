@@ -11,7 +11,8 @@
 //! typed journal events ([`Event`](super::Event)) to the tables and appends them in the
 //! same transaction, so the journal and the tables never disagree. Reads are grouped by
 //! table: `runs.rs`, `steps.rs`, `events.rs` (the journal), `error_records.rs` (the error
-//! engine's errors and circuit breakers).
+//! engine's errors and circuit breakers), `outbox.rs` (webhook deliveries, inserted by
+//! `record` with their events).
 
 use std::fmt;
 use std::fs;
@@ -253,6 +254,7 @@ mod approval_decisions;
 mod error_records;
 mod events;
 mod integrity_check;
+mod outbox;
 mod record;
 mod runs;
 mod steps;

@@ -37,6 +37,13 @@ pub struct StepCounts {
     pub skipped: usize,
     /// Every step of the run, whatever its status.
     pub total: usize,
+    /// Steps whose result awaits `pipeline approve` / `reject` (left out of JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub awaiting_approval: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl StepCounts {
@@ -51,6 +58,7 @@ impl StepCounts {
                 StepStatus::Completed => counts.completed += 1,
                 StepStatus::Failed => counts.failed += 1,
                 StepStatus::Skipped => counts.skipped += 1,
+                StepStatus::AwaitingApproval => counts.awaiting_approval += 1,
                 _ => {}
             }
         }

@@ -33,6 +33,8 @@ struct Observed {
     /// Pairs of steps seen running at the same time.
     overlaps: Mutex<Vec<(usize, usize)>>,
     now_running: Mutex<Vec<usize>>,
+    /// Per started step, the commit of the result it was resumed awaiting approval of.
+    awaiting: Mutex<Vec<(usize, Option<String>)>>,
 }
 
 struct FakeRunner {
@@ -47,7 +49,7 @@ impl StepRunner for FakeRunner {
         step: usize,
         _inputs: Vec<Oid>,
         _first_attempt: u32,
-        _awaiting: Option<Checkpoint>,
+        awaiting: Option<Checkpoint>,
     ) -> Pin<Box<dyn Future<Output = StepResult> + Send>> {
         let behaviour = self
             .behaviour
@@ -56,6 +58,10 @@ impl StepRunner for FakeRunner {
             .unwrap_or(Behaviour::Complete);
         let o = self.observed.clone();
         let cancel = self.cancel.clone();
+        o.awaiting
+            .lock()
+            .unwrap()
+            .push((step, awaiting.map(|c| c.commit)));
         Box::pin(async move {
             o.started.lock().unwrap().push(step);
             {
@@ -439,4 +445,68 @@ async fn resume_keeps_a_step_whose_checkpoint_matches_and_reruns_a_changed_one()
         .filter(|k| *k == "step_reused" || *k == "step_reset")
         .collect();
     assert_eq!(kinds, ["step_reused", "step_reset"]);
+}
+
+#[tokio::test]
+async fn resume_starts_a_step_awaiting_approval_in_its_wait_unless_its_definition_changed() {
+    let f = Fixture::new(r#"[{"id": "a", "command": "true"}, {"id": "b", "command": "true"}]"#);
+    let (a, b) = (f.index("a"), f.index("b"));
+    let awaiting = |step: usize, definition_hash: String| PriorStep {
+        status: StepStatus::AwaitingApproval,
+        attempts: 1,
+        definition_hash: definition_hash.clone(),
+        checkpoint: Some(Checkpoint {
+            commit: commit(step).to_string(),
+            definition_hash,
+            outputs: crate::state::CheckpointOutputs {
+                version: 1,
+                inputs: vec![commit(999).to_string()],
+                attempt: 1,
+                ..Default::default()
+            },
+        }),
+    };
+    let mut prior = HashMap::new();
+    prior.insert(
+        "w/a".to_string(),
+        awaiting(a, f.set.steps[a].definition_hash.clone()),
+    );
+    prior.insert("w/b".to_string(), awaiting(b, "an older definition".into()));
+    let observed = Arc::new(Observed::default());
+    let runner = FakeRunner {
+        behaviour: HashMap::new(),
+        observed: observed.clone(),
+        cancel: f.cancel.clone(),
+    };
+    schedule(
+        Schedule {
+            steps: &f.set.steps,
+            plan: &f.plan,
+            base: commit(999),
+            jobs: 1,
+            journal: &f.journal,
+            cancel: &f.cancel,
+        },
+        runner,
+        prior,
+        &mut |_| true,
+    )
+    .await
+    .unwrap();
+    let mut seen = observed.awaiting.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [(a, Some(commit(a).to_string())), (b, None)],
+        "a waits again for its decision; b, changed, runs again"
+    );
+    let resets: Vec<Option<String>> = f
+        .store
+        .journal("r", 0)
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.kind() == "step_reset")
+        .map(|e| e.event.step().map(str::to_owned))
+        .collect();
+    assert_eq!(resets, [Some("w/b".to_owned())]);
 }

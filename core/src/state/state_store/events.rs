@@ -14,12 +14,20 @@ use crate::state::{Event, JournalEntry, StateError};
 /// A row's envelope and its parsed event, or `None` for a row of an older format that
 /// does not fit. Columns: id, run_id, at, data, kind, step_id.
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Option<JournalEntry>> {
-    let data: String = row.get(3)?;
+    entry_from_row_at(row, 0)
+}
+
+/// [`entry_from_row`] for a row whose event columns start at column `first` (a join).
+pub(super) fn entry_from_row_at(
+    row: &Row<'_>,
+    first: usize,
+) -> rusqlite::Result<Option<JournalEntry>> {
+    let data: String = row.get(first + 3)?;
     let event = match serde_json::from_str::<Event>(&data) {
         Ok(event) => event,
         Err(_) => {
-            let kind: String = row.get(4)?;
-            let step: Option<String> = row.get(5)?;
+            let kind: String = row.get(first + 4)?;
+            let step: Option<String> = row.get(first + 5)?;
             let Some(event) = legacy_event(&data, kind, step) else {
                 return Ok(None);
             };
@@ -27,9 +35,9 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Option<JournalEntry>> {
         }
     };
     Ok(Some(JournalEntry {
-        id: row.get(0)?,
-        run_id: row.get(1)?,
-        at: row.get(2)?,
+        id: row.get(first)?,
+        run_id: row.get(first + 1)?,
+        at: row.get(first + 2)?,
         event,
     }))
 }

@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::{StateStore, TxResult, run_not_found, step_not_found};
 use crate::state::{
     AttemptResult, Checkpoint, Event, Flush, JournalEntry, RunStatus, StateError, StepStatus,
-    timestamp_now,
+    Subscriptions, timestamp_now,
 };
 
 /// One change to record. Events are journalled and applied; attachments write what the
@@ -76,6 +76,21 @@ impl StateStore {
         changes: Vec<Change<'_>>,
         flush: Flush,
     ) -> Result<Vec<JournalEntry>, StateError> {
+        self.record_delivering(run_id, changes, flush, &Subscriptions::default())
+    }
+
+    /// [`StateStore::record_flushed`] that also inserts, in the same transaction, one
+    /// `webhook_outbox` row per journalled event (those `changes` hold and those the
+    /// store adds, such as a settled step's `step_interrupted`) and per subscription of
+    /// `subscriptions` wanting its kind: an event recorded is never recorded without its
+    /// deliveries (see [`crate::state::Subscriptions`]). Errors: as [`StateStore::record`].
+    pub fn record_delivering(
+        &self,
+        run_id: &str,
+        changes: Vec<Change<'_>>,
+        flush: Flush,
+        subscriptions: &Subscriptions,
+    ) -> Result<Vec<JournalEntry>, StateError> {
         self.write_flushed("record run events", flush, |tx| {
             let at = timestamp_now();
             let mut entries = Vec::with_capacity(changes.len());
@@ -106,6 +121,11 @@ impl StateStore {
                     } => {
                         super::error_records::count_error(tx, run_id, step, attempt, report, &at)?;
                     }
+                }
+            }
+            if !subscriptions.is_empty() {
+                for entry in &entries {
+                    super::outbox::insert_deliveries(tx, entry, subscriptions)?;
                 }
             }
             Ok(entries)
