@@ -82,9 +82,12 @@ impl ApiError {
 impl From<EngineError> for ApiError {
     /// UnknownRun 404; UnfinishedRun, NotAwaitingApproval, a locked or existing run 409;
     /// invalid workstream files, configuration, plugins, policies and git revisions 422;
-    /// other input 400; the rest (git, the database, bugs) 500.
+    /// other input 400; a database locked by another process 503; other errors a user
+    /// can fix (a repository without commits, a database that is not ours) 422; the rest
+    /// (git, the database, bugs) 500.
     fn from(e: EngineError) -> ApiError {
         let message = e.to_string();
+        let user_error = e.exit_code() == pipeline_core::exit_code::INVALID;
         match e {
             EngineError::UnknownRun(_) => ApiError::not_found("unknown_run", message),
             EngineError::UnfinishedRun { .. } => ApiError::conflict("unfinished_run", message),
@@ -126,6 +129,11 @@ impl From<EngineError> for ApiError {
             EngineError::State(StateError::RunNotFound { .. }) => {
                 ApiError::not_found("unknown_run", message)
             }
+            EngineError::State(StateError::Busy { .. }) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+            }
+            // The repository or database itself is not usable (no commit yet, not ours).
+            _ if user_error => ApiError::unprocessable("invalid_repository", message),
             _ => ApiError::internal(message),
         }
     }

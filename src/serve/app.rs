@@ -23,12 +23,12 @@ pub struct App {
     pub repo_root: PathBuf,
     /// `--db` / `$PIPELINE_DB` (absolute), or `None` for `.pipeline/state.db`.
     pub db: Option<PathBuf>,
-    /// The state database file.
-    pub db_path: PathBuf,
     /// The run locks' directory.
     pub locks_dir: PathBuf,
     /// Pages of the journal for the event streams.
     pub journal: JournalReader,
+    /// The state database, for resolving run ids (one connection, opened at start).
+    pub state: pipeline_core::state::StateStore,
     /// The newest journal id the watcher has seen.
     pub latest_event: watch::Receiver<i64>,
     /// Runs this process drives: their cancel tokens by run id.
@@ -47,9 +47,9 @@ impl App {
     pub fn new(
         repo_root: PathBuf,
         db: Option<PathBuf>,
-        db_path: PathBuf,
         locks_dir: PathBuf,
         journal: JournalReader,
+        state: pipeline_core::state::StateStore,
         latest_event: watch::Receiver<i64>,
         shutdown: CancellationToken,
         openapi: String,
@@ -57,9 +57,9 @@ impl App {
         App {
             repo_root,
             db,
-            db_path,
             locks_dir,
             journal,
+            state,
             latest_event,
             driven: Mutex::new(HashMap::new()),
             tasks: TaskTracker::new(),
@@ -103,6 +103,13 @@ impl App {
         for token in self.driven().values() {
             token.cancel();
         }
+    }
+
+    /// The id of `run` (or `latest`). Errors: 404 `unknown_run` for an unknown run or
+    /// none recorded, 500/503 for the database.
+    pub fn resolve_run(&self, run: &str) -> Result<pipeline_core::state::RunRecord, ApiError> {
+        pipeline_core::engine::resolve_run(&self.state, Some(run))
+            .map_err(|e| ApiError::input_as_not_found(e, "unknown_run"))
     }
 
     /// Drives run `run_id` in a task of this process: `start` is `run_workstreams` or

@@ -53,7 +53,8 @@ pub struct ValidateRequest {
     request_body = ValidateRequest,
     responses(
         (status = 200, description = "The validation report.", body = ValidationDocument),
-        (status = 400, description = "Bad JSON, or a path that is not a readable file inside the repository.", body = ErrorBody),
+        (status = 400, description = "Bad JSON, or a path outside the repository (`path_outside_repository`).", body = ErrorBody),
+        (status = 404, description = "A workstream file that does not exist (`path_not_found`).", body = ErrorBody),
         (status = 422, description = "A body of the wrong shape, or a broken repository configuration.", body = ErrorBody),
     )
 )]
@@ -113,15 +114,17 @@ pub async fn list_breakers(
     path = "/api/breakers/{tool}/reset",
     tag = "tools",
     params(("tool" = String, Path, description = "Tool profile name.")),
+    request_body(content = super::runs::EmptyBody, description = "`{}` (or an empty body)."),
     responses(
         (status = 200, description = "The breakers after the reset; `reset.existed` says whether the tool had breaker state.", body = BreakersDocument),
         (status = 404, description = "No such tool (`unknown_tool`).", body = ErrorBody),
-        (status = 422, description = "The repository's configuration is invalid.", body = ErrorBody),
+        (status = 422, description = "A body other than `{}`, or the repository's configuration is invalid.", body = ErrorBody),
     )
 )]
 pub async fn reset_breaker(
     State(app): State<Arc<App>>,
     PathParams(tool): PathParams<String>,
+    JsonBody(super::runs::EmptyBody {}): JsonBody<super::runs::EmptyBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
         let (removed, list) = breakers(app.repo(), app.db(), Some(&tool))

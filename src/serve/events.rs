@@ -118,17 +118,7 @@ pub async fn run_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let start = resume_point(&headers, q.after)?.unwrap_or(0);
     let a = app.clone();
-    let run_id = blocking(move || {
-        let state = pipeline_core::state::StateStore::open(
-            &a.db_path,
-            pipeline_core::state::Durability::Normal,
-        )
-        .map_err(pipeline_core::engine::EngineError::State)?;
-        Ok(pipeline_core::engine::resolve_run(&state, Some(&run))
-            .map_err(|e| ApiError::input_as_not_found(e, "unknown_run"))?
-            .run_id)
-    })
-    .await?;
+    let run_id = blocking(move || Ok(a.resolve_run(&run)?.run_id)).await?;
     Ok(stream(app, Some(run_id), start))
 }
 

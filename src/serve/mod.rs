@@ -72,7 +72,7 @@ pub fn serve(args: ServeArgs) -> Result<i32, CommandError> {
         other => other.clone(),
     };
     // Created when missing (with its schema), so that streams can follow it at once.
-    StateStore::open(&workspace.db_path, Durability::Normal)
+    let state = StateStore::open(&workspace.db_path, Durability::Normal)
         .map_err(|e| CommandError::Engine(e.into()))?;
     // Writing to a client that went away must not end the server.
     crate::ignore_sigpipe();
@@ -80,7 +80,7 @@ pub fn serve(args: ServeArgs) -> Result<i32, CommandError> {
         .enable_all()
         .build()
         .map_err(|e| CommandError::internal(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(run(args.bind, token, repo_root, db, workspace))
+    runtime.block_on(run(args.bind, token, repo_root, db, workspace, state))
 }
 
 async fn run(
@@ -89,6 +89,7 @@ async fn run(
     repo_root: std::path::PathBuf,
     db: Option<std::path::PathBuf>,
     workspace: pipeline_core::engine::Workspace,
+    state: StateStore,
 ) -> Result<i32, CommandError> {
     let shutdown = CancellationToken::new();
     let journal = journal_reader::JournalReader::open(&workspace.db_path).map_err(|e| {
@@ -107,9 +108,9 @@ async fn run(
     let app = Arc::new(App::new(
         repo_root,
         db,
-        workspace.db_path.clone(),
         workspace.locks_dir(),
         journal,
+        state,
         rx,
         shutdown.clone(),
         openapi,
@@ -120,9 +121,10 @@ async fn run(
             "/api/runs/{run}/steps/{step}/{*rest}",
             axum::routing::get(steps::raw).post(steps::raw),
         )
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(app.clone())
-        .layer(axum::middleware::from_fn(security::check_request))
+        .layer(axum::middleware::from_fn(security::check_length))
         .layer(DefaultBodyLimit::max(security::BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             token,
@@ -203,6 +205,23 @@ fn api_routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(catalog::spec))
 }
 
+/// A method the path does not have: 405 in the API's error shape (the `Allow` header is
+/// axum's).
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{method} is not allowed on {}; GET /api/openapi.json lists the methods of each path",
+            uri.path()
+        ),
+    )
+    .into_response()
+}
+
 /// Any other path: 404 in the API's error shape.
 async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     ApiError::not_found(
@@ -265,6 +284,17 @@ mod tests {
                     }
                 }
             }
+        }
+        // The start of a run links to the operations on it.
+        let links = &doc["paths"]["/api/runs"]["post"]["responses"]["202"]["links"];
+        let ids: Vec<&str> = paths
+            .values()
+            .flat_map(|item| item.as_object().into_iter().flatten())
+            .filter_map(|(_, op)| op["operationId"].as_str())
+            .collect();
+        for name in ["status", "plan", "events"] {
+            let id = links[name]["operationId"].as_str().expect("a link");
+            assert!(ids.contains(&id), "link {name} names no operation {id}");
         }
         // Every referenced schema exists.
         let text = doc.to_string();

@@ -6,8 +6,9 @@
 //! schema, written as JSON Schema (2020-12, which OpenAPI 3.1 uses) in
 //! [`component_schemas`]: the marker types below only give the operations their names.
 //! [`finish`] then adds what every operation can answer: 400 (malformed path or query),
-//! 401 (with a token), 403/413/415 (state-changing requests, see `security.rs`) and 500,
-//! all with the error schema.
+//! 401 (with a token), 403/413/415 (state-changing requests, see `security.rs`), 422 (a
+//! repository configuration that does not load), 500 and 503 (a locked database), all
+//! with the error schema.
 
 use std::borrow::Cow;
 
@@ -276,6 +277,15 @@ pub fn finish(api: utoipa::openapi::OpenApi) -> Value {
     });
     // A token is optional on loopback: either no security or the bearer token.
     doc["security"] = json!([{}, {"bearer": []}]);
+    // The run a start answers is where its status, plan and events are.
+    if let Some(accepted) = doc.pointer_mut("/paths/~1api~1runs/post/responses/202") {
+        let run = json!({"run": "$response.body#/run_id"});
+        accepted["links"] = json!({
+            "status": {"operationId": "status", "parameters": run},
+            "plan": {"operationId": "plan", "parameters": run},
+            "events": {"operationId": "run_events", "parameters": run},
+        });
+    }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return doc;
     };
@@ -311,6 +321,16 @@ pub fn finish(api: utoipa::openapi::OpenApi) -> Value {
                 );
             }
             add("500", "An internal error (the state database, git).");
+            if path != "/healthz" && path != "/api/openapi.json" {
+                add(
+                    "422",
+                    "The repository cannot be used as it is: an invalid `.pipeline/config.yaml` (`invalid_config`), no commit yet, a state database that is not pipeline's (`invalid_repository`).",
+                );
+                add(
+                    "503",
+                    "The state database is locked by another process for longer than 5 s (`busy`).",
+                );
+            }
         }
     }
     doc

@@ -12,7 +12,9 @@ use serde::de::DeserializeOwned;
 use super::api_error::ApiError;
 use super::security::BODY_LIMIT;
 
-/// A JSON request body; an empty body reads as `{}`. Errors: 413 over the limit, 400
+/// A JSON request body; an empty body reads as `{}`. First the checks of a state change
+/// (403 cross-origin, 415 not JSON: [`super::security::check_state_change`]). Errors:
+/// 413 over the limit, 400
 /// `invalid_json` for text that is not JSON, 422 `invalid_body` for JSON of the wrong
 /// shape (naming the field).
 pub struct JsonBody<T>(pub T);
@@ -21,6 +23,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        super::security::check_state_change(req.headers())?;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::too_large(BODY_LIMIT)
@@ -41,6 +44,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             }
         })
     }
+}
+
+/// An optional whole number that JSON may write as `4` or `4.0` (JSON Schema's
+/// `integer` accepts both); a fraction, a negative number or one above `u32::MAX` is an
+/// error.
+pub fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    use serde::Deserialize;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|w| u32::try_from(w).ok())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {n}")))
 }
 
 /// A query string; errors are 400 `invalid_query` naming the parameter.
@@ -73,7 +95,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
 
 /// `paths` resolved inside `root` (canonical): a relative path is taken from the
 /// repository root; symbolic links are resolved. Errors (400 `path_outside_repository`,
-/// 400 `path_not_found`, 422 `invalid_body` for an empty list) name the path.
+/// 404 `path_not_found`, 422 `invalid_body` for an empty list) name the path.
 pub fn workstream_paths(root: &Path, paths: &[String]) -> Result<Vec<PathBuf>, ApiError> {
     if paths.is_empty() {
         return Err(ApiError::unprocessable(
@@ -85,9 +107,9 @@ pub fn workstream_paths(root: &Path, paths: &[String]) -> Result<Vec<PathBuf>, A
         .iter()
         .map(|p| {
             if p.is_empty() || p.contains('\0') {
-                return Err(ApiError::bad_request(
-                    "invalid_path",
-                    format!("workstream path {p:?} is not a file name"),
+                return Err(ApiError::not_found(
+                    "path_not_found",
+                    format!("workstream path {p:?} names no file"),
                 ));
             }
             let joined = root.join(p);
@@ -106,7 +128,7 @@ pub fn workstream_paths(root: &Path, paths: &[String]) -> Result<Vec<PathBuf>, A
                 return Err(outside());
             }
             let real = std::fs::canonicalize(&joined).map_err(|e| {
-                ApiError::bad_request(
+                ApiError::not_found(
                     "path_not_found",
                     format!("workstream path `{p}` cannot be read in the repository: {e}"),
                 )

@@ -7,10 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use pipeline_core::engine::{
     Driver, EngineError, RunOptions, UnfinishedPolicy, check_run_id, generate_run_id, list_runs,
-    load_and_plan, resolve_run, resume_run, run_status, run_workstreams,
+    load_and_plan, resume_run, run_status, run_workstreams,
 };
 use pipeline_core::planning::{PlanFormat, render_plan};
-use pipeline_core::state::{Durability, LockProbe, RunLock, StateStore};
+use pipeline_core::state::{Durability, LockProbe, RunLock};
 use serde::{Deserialize, Serialize};
 
 use super::api_error::ApiError;
@@ -18,7 +18,13 @@ use super::app::{App, blocking};
 use super::openapi::{ErrorBody, PlanDocument, RunList, RunStatusDocument};
 use super::request::{JsonBody, PathParams, Query, workstream_paths};
 
-/// Default and largest `limit` of `GET /api/runs`.
+/// The body of `POST` requests that take no fields: `{}` (an empty body with
+/// `Content-Type: application/json` reads as `{}` too).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
+/// Default `limit` of `GET /api/runs`.
 pub const DEFAULT_LIMIT: usize = 50;
 /// Largest `limit` of `GET /api/runs`.
 pub const MAX_LIMIT: usize = 500;
@@ -88,7 +94,8 @@ pub struct StartRun {
     #[schema(min_items = 1)]
     pub workstreams: Vec<String>,
     /// Steps running at once (default: available parallelism).
-    #[schema(minimum = 1, maximum = 1024)]
+    #[schema(minimum = 1, maximum = 1024, value_type = Option<u32>)]
+    #[serde(default, deserialize_with = "super::request::integral")]
     pub jobs: Option<u32>,
     /// Git revision the run starts from (default `HEAD`).
     pub base: Option<String>,
@@ -139,7 +146,8 @@ fn options(app: &App) -> RunOptions {
     request_body = StartRun,
     responses(
         (status = 202, description = "The run started.", body = RunAccepted),
-        (status = 400, description = "Bad JSON, or a workstream path that is not a readable file inside the repository.", body = ErrorBody),
+        (status = 400, description = "Bad JSON, or a workstream path outside the repository (`path_outside_repository`).", body = ErrorBody),
+        (status = 404, description = "A workstream file that does not exist (`path_not_found`).", body = ErrorBody),
         (status = 409, description = "An unfinished run of the same workstreams exists (`unfinished_run`; resume it), or the run id is taken.", body = ErrorBody),
         (status = 422, description = "Invalid workstream files (`invalid_workstreams`, with `diagnostics`), an invalid field, an unknown `base`.", body = ErrorBody),
     )
@@ -213,15 +221,18 @@ pub async fn status(
     path = "/api/runs/{run}/cancel",
     tag = "runs",
     params(("run" = String, Path, description = "Run id, or `latest`.")),
+    request_body(content = EmptyBody, description = "`{}` (or an empty body)."),
     responses(
         (status = 202, description = "The run is being stopped.", body = RunAccepted),
         (status = 404, description = "No such run.", body = ErrorBody),
         (status = 409, description = "No live process drives the run (`not_running`).", body = ErrorBody),
+        (status = 422, description = "A body other than `{}`.", body = ErrorBody),
     )
 )]
 pub async fn cancel(
     State(app): State<Arc<App>>,
     PathParams(run): PathParams<String>,
+    JsonBody(EmptyBody {}): JsonBody<EmptyBody>,
 ) -> Result<(StatusCode, Json<RunAccepted>), ApiError> {
     let run_id = resolve(&app, run).await?;
     if app.cancel(&run_id) {
@@ -276,16 +287,18 @@ pub async fn cancel(
     path = "/api/runs/{run}/resume",
     tag = "runs",
     params(("run" = String, Path, description = "Run id, or `latest`.")),
+    request_body(content = EmptyBody, description = "`{}` (or an empty body)."),
     responses(
         (status = 202, description = "The run is being resumed.", body = RunAccepted),
         (status = 404, description = "No such run.", body = ErrorBody),
         (status = 409, description = "A live process drives the run (`run_locked`).", body = ErrorBody),
-        (status = 422, description = "The run's workstream files no longer validate.", body = ErrorBody),
+        (status = 422, description = "The run's workstream files no longer validate, or a body other than `{}`.", body = ErrorBody),
     )
 )]
 pub async fn resume(
     State(app): State<Arc<App>>,
     PathParams(run): PathParams<String>,
+    JsonBody(EmptyBody {}): JsonBody<EmptyBody>,
 ) -> Result<(StatusCode, Json<RunAccepted>), ApiError> {
     let run_id = resolve(&app, run).await?;
     let (a, id) = (app.clone(), run_id.clone());
@@ -326,10 +339,7 @@ pub async fn plan(
     PathParams(run): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
-        let state =
-            StateStore::open(&app.db_path, Durability::Normal).map_err(EngineError::State)?;
-        let record = resolve_run(&state, Some(&run))
-            .map_err(|e| ApiError::input_as_not_found(e, "unknown_run"))?;
+        let record = app.resolve_run(&run)?;
         let paths: Vec<std::path::PathBuf> = record
             .workstream_path
             .lines()
@@ -347,12 +357,5 @@ pub async fn plan(
 /// The id of `run` (or `latest`). Errors: 404 for an unknown run or no runs.
 pub async fn resolve(app: &Arc<App>, run: String) -> Result<String, ApiError> {
     let app = app.clone();
-    blocking(move || {
-        let state =
-            StateStore::open(&app.db_path, Durability::Normal).map_err(EngineError::State)?;
-        Ok(resolve_run(&state, Some(&run))
-            .map_err(|e| ApiError::input_as_not_found(e, "unknown_run"))?
-            .run_id)
-    })
-    .await
+    blocking(move || Ok(app.resolve_run(&run)?.run_id)).await
 }

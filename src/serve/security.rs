@@ -5,10 +5,10 @@
 //!   [`MIN_TOKEN_BYTES`]) is required to listen on anything but a loopback address. With
 //!   a token every request except `GET /healthz` needs `Authorization: Bearer <token>`,
 //!   compared in constant time; otherwise 401 with `WWW-Authenticate: Bearer`.
-//! - A state-changing request (POST: the API declares no other method that changes
-//!   state) needs `Content-Type: application/json` (415), and when it carries an `Origin`
-//!   header (a browser), an origin whose host and port equal the `Host` header (403). No
-//!   CORS headers are sent, so other origins' scripts cannot read answers either.
+//! - A state-changing request (every POST; the API has no PUT, PATCH or DELETE) needs `Content-Type:
+//!   application/json` (415), and when it carries an `Origin` header (a browser), an
+//!   origin whose host and port equal the `Host` header (403). No CORS headers are sent,
+//!   so other origins' scripts cannot read answers either.
 //! - Bodies are limited to [`BODY_LIMIT`] bytes (413).
 
 use std::net::SocketAddr;
@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
@@ -123,53 +123,51 @@ pub async fn require_token(
     }
 }
 
-/// Middleware: body size (413 from `Content-Length`; bodies without one are cut by the
-/// body extractor), and for state-changing requests the content type (415) and a
-/// same-origin `Origin` (403).
-pub async fn check_request(request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    let length = headers
+/// Middleware: a body larger than [`BODY_LIMIT`] by its `Content-Length` answers 413
+/// (bodies without one are cut by the body extractor).
+pub async fn check_length(request: Request, next: Next) -> Response {
+    let length = request
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if length.is_some_and(|n| n > BODY_LIMIT as u64) {
         return ApiError::too_large(BODY_LIMIT).into_response();
     }
-    // The API changes state only through POST: every other method either reads (GET, HEAD)
-    // or goes on to the router, which answers 405 with `Allow` (an undeclared PUT, DELETE,
-    // QUERY...; checked by Schemathesis' unsupported_method in tests/e2e/api_fuzz.rs).
-    let safe = *request.method() != Method::POST;
-    if !safe {
-        if let Some(origin) = headers.get(header::ORIGIN) {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-            if !same_origin(origin.to_str().ok(), host) {
-                return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "cross_origin",
-                    format!(
-                        "cross-origin request refused: Origin {} is not this server ({})",
-                        origin.to_str().unwrap_or("(not text)"),
-                        host.unwrap_or("no Host header")
-                    ),
-                )
-                .into_response();
-            }
-        }
-        let json = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !json {
-            return ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "a request that changes state needs `Content-Type: application/json` (an empty body counts as {})",
-            )
-            .into_response();
+    next.run(request).await
+}
+
+/// The checks of a state-changing request (every POST of the API reads its body through
+/// `JsonBody`, which calls this first): when an `Origin` header is present it must be
+/// this server (403 `cross_origin`); the content type must be `application/json` (415).
+pub fn check_state_change(headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if !same_origin(origin.to_str().ok(), host) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                format!(
+                    "cross-origin request refused: Origin {} is not this server ({})",
+                    origin.to_str().unwrap_or("(not text)"),
+                    host.unwrap_or("no Host header")
+                ),
+            ));
         }
     }
-    next.run(request).await
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "a request that changes state needs `Content-Type: application/json` (an empty body counts as {})",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `origin` (`scheme://host[:port]`) names the same host and port as the `Host`

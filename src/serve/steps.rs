@@ -35,12 +35,23 @@ pub struct LogsQuery {
     pub tail: Option<u64>,
 }
 
-/// `POST .../approve` and `.../reject` body.
+/// `POST .../approve` body.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DecisionBody {
-    /// Why; required to reject (it becomes the fix prompt of a rejected AI step).
+pub struct ApproveBody {
+    /// Why (recorded in the journal).
     pub comment: Option<String>,
+    /// Who decides (default `api`).
+    pub by: Option<String>,
+}
+
+/// `POST .../reject` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    /// What is wrong: the fix prompt of a rejected AI step, the error of any other.
+    #[schema(min_length = 1, pattern = "\\S")]
+    pub comment: String,
     /// Who decides (default `api`).
     pub by: Option<String>,
 }
@@ -92,12 +103,12 @@ async fn detail_of(
         ("run" = String, Path, description = "Run id, or `latest`."),
         ("step" = String, Path, description = "Step id with `/` percent-encoded (`ws%2Fstep`)."),
         LogsQuery,
-        ("Range" = Option<String>, Header, description = "`bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`."),
+        ("Range" = Option<String>, Header, description = "One byte range: `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX` (anything else is ignored)."),
     ),
     responses(
         (status = 200, description = "The whole log (or its tail).", body = String, content_type = "text/plain"),
         (status = 206, description = "The requested byte range.", body = String, content_type = "text/plain"),
-        (status = 400, description = "A bad query or `Range` header.", body = ErrorBody),
+        (status = 400, description = "A bad query.", body = ErrorBody),
         (status = 404, description = "No such run, step or attempt, or no logs (not run yet, removed by `pipeline clean`).", body = ErrorBody),
         (status = 416, description = "The range starts past the end of the log.", body = ErrorBody),
     )
@@ -118,17 +129,12 @@ async fn logs_of(
     q: LogsQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // A Range header that is not one byte range is ignored, as RFC 9110 (14.2) allows:
+    // the answer is the whole log (or its tail).
     let range = headers
         .get(header::RANGE)
-        .map(|v| {
-            v.to_str().ok().and_then(parse_range).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_range",
-                    "Range must be one byte range: bytes=FIRST-LAST, bytes=FIRST- or bytes=-SUFFIX",
-                )
-            })
-        })
-        .transpose()?;
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_range);
     blocking(move || {
         let logs =
             step_logs(app.repo(), app.db(), &run, &step, q.attempt).map_err(|e| match e {
@@ -283,7 +289,7 @@ async fn diff_of(app: Arc<App>, run: String, step: String) -> Result<Response, A
         ("run" = String, Path, description = "Run id, or `latest`."),
         ("step" = String, Path, description = "Step id with `/` percent-encoded (`ws%2Fstep`)."),
     ),
-    request_body(content = DecisionBody, description = "Optional: `{}` or an empty body is enough."),
+    request_body(content = ApproveBody, description = "`{}` (or an empty body) is enough."),
     responses(
         (status = 200, description = "The decision is recorded; the run's driver applies it.", body = DecisionDocument),
         (status = 400, description = "Bad JSON.", body = ErrorBody),
@@ -295,9 +301,9 @@ async fn diff_of(app: Arc<App>, run: String, step: String) -> Result<Response, A
 pub async fn approve(
     State(app): State<Arc<App>>,
     PathParams((run, step)): PathParams<(String, String)>,
-    JsonBody(body): JsonBody<DecisionBody>,
+    JsonBody(body): JsonBody<ApproveBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    decide(app, run, step, Verdict::Approve, body).await
+    decide(app, run, step, Verdict::Approve, body.comment, body.by).await
 }
 
 /// Rejects a step awaiting approval: an AI step with fix attempts left runs again with the
@@ -310,21 +316,21 @@ pub async fn approve(
         ("run" = String, Path, description = "Run id, or `latest`."),
         ("step" = String, Path, description = "Step id with `/` percent-encoded (`ws%2Fstep`)."),
     ),
-    request_body(content = DecisionBody, description = "`comment` is required."),
+    request_body(content = RejectBody, description = "`comment` is required."),
     responses(
         (status = 200, description = "The decision is recorded; the run's driver applies it.", body = DecisionDocument),
         (status = 400, description = "Bad JSON.", body = ErrorBody),
         (status = 404, description = "No such run or step.", body = ErrorBody),
         (status = 409, description = "The step is not awaiting approval (`not_awaiting_approval`).", body = ErrorBody),
-        (status = 422, description = "No `comment`, or a field of the wrong type.", body = ErrorBody),
+        (status = 422, description = "No `comment` (or only blanks), or a field of the wrong type.", body = ErrorBody),
     )
 )]
 pub async fn reject(
     State(app): State<Arc<App>>,
     PathParams((run, step)): PathParams<(String, String)>,
-    JsonBody(body): JsonBody<DecisionBody>,
+    JsonBody(body): JsonBody<RejectBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    decide(app, run, step, Verdict::Reject, body).await
+    decide(app, run, step, Verdict::Reject, Some(body.comment), body.by).await
 }
 
 async fn decide(
@@ -332,17 +338,17 @@ async fn decide(
     run: String,
     step: String,
     verdict: Verdict,
-    body: DecisionBody,
+    comment: Option<String>,
+    by: Option<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let comment = body.comment.filter(|c| !c.trim().is_empty());
+    let comment = comment.filter(|c| !c.trim().is_empty());
     if verdict == Verdict::Reject && comment.is_none() {
         return Err(ApiError::unprocessable(
             "invalid_body",
             "rejecting needs a `comment`: it says what is wrong (an AI step gets it as its fix prompt)",
         ));
     }
-    let by = body
-        .by
+    let by = by
         .filter(|b| !b.trim().is_empty())
         .unwrap_or_else(|| "api".into());
     blocking(move || {
@@ -402,19 +408,25 @@ pub async fn raw(
         (None, &Method::GET) => Ok(detail_of(app, run, step).await?.into_response()),
         (Some("logs"), &Method::GET) => logs_of(app, run, step, q, headers).await,
         (Some("diff"), &Method::GET) => diff_of(app, run, step).await,
-        (Some(a @ ("approve" | "reject")), &Method::POST) => {
+        (Some("approve"), &Method::POST) => {
             let JsonBody(body) =
-                <JsonBody<DecisionBody> as axum::extract::FromRequest<()>>::from_request(
+                <JsonBody<ApproveBody> as axum::extract::FromRequest<()>>::from_request(
                     request,
                     &(),
                 )
                 .await?;
-            let verdict = if a == "approve" {
-                Verdict::Approve
-            } else {
-                Verdict::Reject
-            };
-            Ok(decide(app, run, step, verdict, body).await?.into_response())
+            let decided = decide(app, run, step, Verdict::Approve, body.comment, body.by);
+            Ok(decided.await?.into_response())
+        }
+        (Some("reject"), &Method::POST) => {
+            let JsonBody(body) =
+                <JsonBody<RejectBody> as axum::extract::FromRequest<()>>::from_request(
+                    request,
+                    &(),
+                )
+                .await?;
+            let decided = decide(app, run, step, Verdict::Reject, Some(body.comment), body.by);
+            Ok(decided.await?.into_response())
         }
         (None | Some("logs" | "diff" | "approve" | "reject"), _) => Err(wrong_method()),
         (Some(other), _) => Err(ApiError::not_found(

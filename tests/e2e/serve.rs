@@ -432,6 +432,17 @@ fn serve_runs_a_workstream_and_streams_its_journal() {
     // No live driver: nothing to cancel.
     let cancel = server.post("/api/runs/s1/cancel", json!({}));
     assert_eq!(cancel.status(), StatusCode::CONFLICT);
+
+    // A finished run's workstreams start anew; runs come newest first, a page at a time.
+    let r = server.post("/api/runs", json!({"workstreams": [ws], "run_id": "s1b"}));
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    server.wait_for("s1b", "run s1b completed", |s| s["status"] == "completed");
+    let first = server.get_json("/api/runs?limit=1");
+    assert_eq!(first.as_array().unwrap().len(), 1);
+    assert_eq!(first[0]["run_id"], "s1b");
+    let next = server.get_json("/api/runs?limit=1&before=s1b");
+    assert_eq!(next[0]["run_id"], "s1");
+    assert_eq!(server.get_json("/api/runs?before=s1"), json!([]));
 }
 
 #[test]
@@ -646,8 +657,8 @@ fn serve_requires_the_token_and_checks_requests() {
     );
     assert_eq!(
         r.status(),
-        StatusCode::BAD_REQUEST,
-        "same origin passes the check"
+        StatusCode::NOT_FOUND,
+        "same origin passes the check (x.json does not exist)"
     );
 
     // Workstream paths must stay inside the repository.
@@ -826,6 +837,26 @@ fn serve_answers_the_catalog_endpoints() {
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     let limit = server.get("/api/runs?limit=0");
     assert_eq!(limit.status(), StatusCode::BAD_REQUEST);
+    // A method the path does not have, whatever the body.
+    let wrong = server.client.post(server.url("/api/tools")).send().unwrap();
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong.headers()["allow"], "GET,HEAD");
+    assert_eq!(
+        wrong.json::<Value>().unwrap()["error"]["code"],
+        "method_not_allowed"
+    );
+    // Body-less actions take `{}` and nothing else.
+    let extra = server.post("/api/breakers/shell/reset", json!({"force": true}));
+    assert_eq!(extra.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let reset = server.post("/api/breakers/shell/reset", json!({}));
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert_eq!(reset.json::<Value>().unwrap()["reset"]["tool"], "shell");
+    let missing = server.post("/api/validate", json!({"workstreams": ["nope.json"]}));
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        missing.json::<Value>().unwrap()["error"]["code"],
+        "path_not_found"
+    );
 }
 
 #[test]
