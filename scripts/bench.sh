@@ -32,7 +32,7 @@
 #
 # Usage: scripts/bench.sh [--write] [--runs N] [--keep] [--only SECTION]
 #   --write         rewrite docs/BENCHMARKS.md (all sections; not with --only)
-#   --runs N        repetitions of sections 1 and 2, interleaved (default 3; medians)
+#   --runs N        repetitions of sections 1, 2 and 7, interleaved (default 3; medians)
 #   --keep          keep the scratch directory (printed) for inspection
 #   --only SECTION  run one section (noop, worktrees, plan, resume, memory, large or serve) and
 #                   print its rows only
