@@ -31,8 +31,8 @@ pub struct App {
     pub state: pipeline_core::state::StateStore,
     /// The newest journal id the watcher has seen.
     pub latest_event: watch::Receiver<i64>,
-    /// Runs this process drives: their cancel tokens by run id.
-    driven: Mutex<HashMap<String, CancellationToken>>,
+    /// Runs this process drives, by run id.
+    driven: Mutex<HashMap<String, Driven>>,
     /// The tasks driving them (awaited at shutdown).
     pub tasks: TaskTracker,
     /// Cancelled when the server shuts down: event streams end, driven runs stop.
@@ -78,8 +78,19 @@ impl App {
         self.db.as_deref()
     }
 
-    fn driven(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+    fn driven(&self) -> std::sync::MutexGuard<'_, HashMap<String, Driven>> {
         self.driven.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until a run this process was asked to stop has stopped (its driver task
+    /// ended, its lock released), at most [`STOP_WAIT`]. Returns at once when the run is
+    /// not driven here or was not asked to stop.
+    pub async fn wait_stopped(&self, run_id: &str) {
+        let done = match self.driven().get(run_id) {
+            Some(d) if d.cancel.is_cancelled() => d.done.clone(),
+            _ => return,
+        };
+        let _ = tokio::time::timeout(STOP_WAIT, done.cancelled()).await;
     }
 
     /// Whether this process drives `run_id`.
@@ -90,8 +101,8 @@ impl App {
     /// Cancels `run_id` if this process drives it; returns whether it did.
     pub fn cancel(&self, run_id: &str) -> bool {
         match self.driven().get(run_id) {
-            Some(token) => {
-                token.cancel();
+            Some(d) => {
+                d.cancel.cancel();
                 true
             }
             None => false,
@@ -100,8 +111,8 @@ impl App {
 
     /// Cancels every run this process drives (shutdown).
     pub fn cancel_all(&self) {
-        for token in self.driven().values() {
-            token.cancel();
+        for d in self.driven().values() {
+            d.cancel.cancel();
         }
     }
 
@@ -123,6 +134,7 @@ impl App {
         F: FnOnce(Arc<dyn Reporter>, CancellationToken) -> RunFuture,
     {
         let cancel = self.shutdown.child_token();
+        let done = CancellationToken::new();
         {
             let mut driven = self.driven();
             if driven.contains_key(run_id) {
@@ -131,7 +143,13 @@ impl App {
                     format!("run {run_id} is already driven by this server"),
                 ));
             }
-            driven.insert(run_id.to_owned(), cancel.clone());
+            driven.insert(
+                run_id.to_owned(),
+                Driven {
+                    cancel: cancel.clone(),
+                    done: done.clone(),
+                },
+            );
         }
         let (started, on_start) = oneshot::channel();
         let reporter: Arc<dyn Reporter> = Arc::new(FirstEntry(Mutex::new(Some(started))));
@@ -141,6 +159,7 @@ impl App {
         let task = self.tasks.spawn(async move {
             let result = future.await;
             app.driven().remove(&id);
+            done.cancel();
             match &result {
                 Ok(summary) => tracing::info!(
                     run = %summary.run_id,
@@ -161,6 +180,17 @@ impl App {
             },
         }
     }
+}
+
+/// How long a resume waits for this server's own stopping run to stop: 60 s.
+pub const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A run this process drives.
+struct Driven {
+    /// Stops it.
+    cancel: CancellationToken,
+    /// Cancelled once its driver task has ended.
+    done: CancellationToken,
 }
 
 /// A run's future, as [`App::drive`] spawns it.

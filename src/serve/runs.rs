@@ -301,6 +301,9 @@ pub async fn resume(
     JsonBody(EmptyBody {}): JsonBody<EmptyBody>,
 ) -> Result<(StatusCode, Json<RunAccepted>), ApiError> {
     let run_id = resolve(&app, run).await?;
+    // A run this server was just asked to stop is recorded `interrupted` before its
+    // driver has let go of it.
+    app.wait_stopped(&run_id).await;
     let (a, id) = (app.clone(), run_id.clone());
     let report = blocking(move || Ok(run_status(a.repo(), a.db(), Some(&id))?)).await?;
     if report.driver == Some(Driver::Live) || app.drives(&run_id) {

@@ -123,18 +123,30 @@ pub async fn require_token(
     }
 }
 
+/// Bodies above the limit up to this size (8 MiB) are read and dropped before the 413,
+/// so that a client still sending gets the answer instead of a reset connection; larger
+/// ones are not read at all.
+const DRAINED_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Middleware: a body larger than [`BODY_LIMIT`] by its `Content-Length` answers 413
 /// (bodies without one are cut by the body extractor).
 pub async fn check_length(request: Request, next: Next) -> Response {
+    use futures_util::StreamExt;
     let length = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if length.is_some_and(|n| n > BODY_LIMIT as u64) {
-        return ApiError::too_large(BODY_LIMIT).into_response();
+    match length {
+        Some(n) if n > BODY_LIMIT as u64 => {
+            if n <= DRAINED_BYTES {
+                let mut body = request.into_body().into_data_stream();
+                while let Some(Ok(_)) = body.next().await {}
+            }
+            ApiError::too_large(BODY_LIMIT).into_response()
+        }
+        _ => next.run(request).await,
     }
-    next.run(request).await
 }
 
 /// The checks of a state-changing request (every POST of the API reads its body through

@@ -622,6 +622,14 @@ fn serve_requires_the_token_and_checks_requests() {
         bare.get(format!("{base}/healthz")).send().unwrap().status(),
         StatusCode::OK
     );
+    let doc = bare.get(format!("{base}/api/openapi.json")).send().unwrap();
+    assert_eq!(
+        doc.status(),
+        StatusCode::UNAUTHORIZED,
+        "the document needs the token too"
+    );
+    let events = bare.get(format!("{base}/api/events")).send().unwrap();
+    assert_eq!(events.status(), StatusCode::UNAUTHORIZED);
 
     let post = |body: reqwest::blocking::Body, content_type: &str, origin: Option<&str>| {
         let mut r = bare
