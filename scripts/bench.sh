@@ -24,15 +24,22 @@
 #      (100 layers x 1,000): each under 1 s (best of 3) and under 150 MiB peak RSS (about
 #      1.5 KiB per step); Python's `json.load` of the same file for scale; and peak RSS of
 #      `pipeline run` of 20,000 no-op steps under 50 MiB.
+#   7. serve: `pipeline serve` running the 1,000-step no-op DAG of section 1 (behind a
+#      gate step) started with `POST /api/runs`, followed live by 200 concurrent SSE clients
+#      (`testing/sse-load`, which checks that every client received every event once, in
+#      order) and by none, interleaved: the run's wall time and the server's peak RSS with
+#      clients / without, as ratios (issue #12).
 #
 # Usage: scripts/bench.sh [--write] [--runs N] [--keep] [--only SECTION]
 #   --write         rewrite docs/BENCHMARKS.md (all sections; not with --only)
-#   --runs N        repetitions of sections 1 and 2, interleaved (default 3; medians)
+#   --runs N        repetitions of sections 1, 2 and 7, interleaved (default 3; medians)
 #   --keep          keep the scratch directory (printed) for inspection
-#   --only SECTION  run one section (noop, worktrees, plan, resume, memory or large) and print
-#                   its rows only
+#   --only SECTION  run one section (noop, worktrees, plan, resume, memory, large or serve) and
+#                   print its rows only
 # Environment: PIPELINE_BIN (a binary to measure; default: `cargo build --release -p
 #              pipeline` is run first and target/release/pipeline measured),
+#              SSE_LOAD_BIN (the SSE load client of section 7; default: `cargo build
+#              --release -p sse-load` is run and target/release/sse-load used),
 #              BENCH_DIR (scratch directory, kept; default a fresh mktemp -d, removed).
 # Idempotent: every measurement uses fresh repositories under the scratch directory.
 set -euo pipefail
@@ -43,7 +50,7 @@ WRITE=0
 RUNS=3
 KEEP=0
 ONLY=""
-SECTIONS="noop worktrees plan resume memory large"
+SECTIONS="noop worktrees plan resume memory large serve"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --write) WRITE=1 ;;
@@ -441,6 +448,55 @@ bench_large() {
     put s6.python.rss_kib "$(field "$D6/python.time" 4)"
 }
 
+# --- 7. pipeline serve with 200 SSE clients on a 1,000-step run ----------------------------
+# The DAG of section 1 with a first step, `gate`, that every layer-0 step depends on and
+# that waits for a file: sse-load creates it once all 200 clients have received their
+# first event, so the whole run is streamed live; without clients it exists before the run
+# starts. Each repetition: a fresh repository and server; with and without clients
+# alternate (the order too). The run's wall time is taken from the journal (the gate's
+# `step_completed` to `run_finished`), the server's peak RSS from /proc (VmHWM).
+bench_serve() {
+    local D7="$WORK/serve" load_bin i mode repo gate clients
+    log "7. pipeline serve: 1,000-step run via POST /api/runs with 200 SSE clients and without, $RUNS runs interleaved"
+    if [[ -n ${SSE_LOAD_BIN:-} ]]; then
+        load_bin=$SSE_LOAD_BIN
+    else
+        load_bin="$ROOT/target/release/sse-load"
+        log "cargo build --release -p sse-load"
+        (cd "$ROOT" && cargo build --release -p sse-load) >"${TMPDIR:-/tmp}/pipeline-bench-sse-load.log" 2>&1 ||
+            [[ -x "$load_bin" ]] || die "cargo build --release -p sse-load failed, see ${TMPDIR:-/tmp}/pipeline-bench-sse-load.log"
+    fi
+    [[ -x "$load_bin" ]] || die "no sse-load binary at $load_bin"
+    mkdir -p "$D7"
+    python3 "$HERE/gen_dag.py" --layers 20 --width 50 --seed 1 --json "$D7/noop.json" >/dev/null
+    for i in $(seq 1 "$RUNS"); do
+        for mode in $(if (( i % 2 )); then echo clients none; else echo none clients; fi); do
+            repo="$D7/repo-$mode-$i" gate="$D7/gate-$mode-$i" clients=0
+            [[ $mode == clients ]] && clients=200
+            new_repo "$repo"
+            mkdir -p "$repo/workstreams"
+            python3 - "$D7/noop.json" "$repo/workstreams/load.json" "$gate" <<'EOF'
+import json, sys
+steps = json.load(open(sys.argv[1]))
+for s in steps:
+    if not s["depends_on"]:
+        s["depends_on"] = ["gate"]
+gate = {"id": "gate", "command": f"while [ ! -e {sys.argv[3]} ]; do sleep 0.01; done", "isolation": "none"}
+json.dump([gate] + steps, open(sys.argv[2], "w"))
+EOF
+            git -C "$repo" add -A
+            git -C "$repo" commit -q -m "the load workstream"
+            sync
+            python3 "$HERE/serve_run.py" --bin "$BIN" --load-bin "$load_bin" --repo "$repo" \
+                --workstream workstreams/load.json --run "load-$mode-$i" --gate "$gate" \
+                --clients "$clients" --prefix "s7.$mode" --scratch "$D7" >>"$RES" ||
+                die "serve run $i ($mode) failed"
+            log "   run $i, $mode: run $(grep "^s7.$mode.wall " "$RES" | tail -n 1 | cut -d' ' -f2) s," \
+                "server peak RSS $(( $(grep "^s7.$mode.rss_kib " "$RES" | tail -n 1 | cut -d' ' -f2) / 1024 )) MiB"
+        done
+    done
+}
+
 # --- the sections, in this order (with --only, just the one named) ----------------------------
 want noop && bench_noop
 want worktrees && bench_worktrees
@@ -448,6 +504,7 @@ want plan && bench_plan
 want memory && bench_plan_rss
 { want resume || want memory; } && bench_run_resume
 want large && bench_large
+want serve && bench_serve
 
 # --- summary ----------------------------------------------------------------------------
 log "done; summary:"

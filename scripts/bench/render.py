@@ -39,7 +39,7 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("results")
     p.add_argument("--write")
-    p.add_argument("--only", choices=("noop", "worktrees", "plan", "resume", "memory", "large"),
+    p.add_argument("--only", choices=("noop", "worktrees", "plan", "resume", "memory", "large", "serve"),
                    help="print the rows of this section only (not with --write)")
     a = p.parse_args()
     if a.only and a.write:
@@ -204,6 +204,32 @@ def main() -> int:
                      f"**{mib:.1f} MiB** ({kib * 1024 / 20000:.0f} bytes per step; {one('s6.run20k.wall')} s)",
                      verdict(mib < 50)))
     tag("large")
+    # 7. pipeline serve: the 1,000-step run with 200 SSE clients and without (medians)
+    wc, wn = nums("s7.clients.wall"), nums("s7.none.wall")
+    rc, rn = nums("s7.clients.rss_kib"), nums("s7.none.rss_kib")
+    cc, cn = nums("s7.clients.cpu"), nums("s7.none.cpu")
+    if wc and wn:
+        mc, mn = statistics.median(wc), statistics.median(wn)
+        rows.append((f"`serve`: 1,000-step run started by `POST /api/runs`, wall (gate -> `run_finished`), "
+                     f"200 SSE clients vs none (median of {len(wc)})", "(info)",
+                     f"{mc:.2f} s vs {mn:.2f} s = **{mc / mn:.2f}x**" if mn > 0 else "n/a", ""))
+    if rc and rn:
+        mc, mn = statistics.median(rc), statistics.median(rn)
+        rows.append(("  peak RSS of `pipeline serve` (the run executes in it), 200 clients vs none (median)", "(info)",
+                     f"{mc / 1024:.1f} MiB vs {mn / 1024:.1f} MiB = **{mc / mn:.2f}x** "
+                     f"({(mc - mn) / 200:.0f} KiB per client)", ""))
+    if cc and cn:
+        mc, mn = statistics.median(cc), statistics.median(cn)
+        rows.append(("  CPU time of `pipeline serve` (user+sys, its threads; the steps' processes not included), "
+                     "200 clients vs none (median)", "(info)",
+                     f"{mc:.2f} s vs {mn:.2f} s = {mc / mn:.2f}x" if mn > 0 else "n/a", ""))
+    ok = nums("s7.clients.clients")
+    if ok:
+        events = nums("s7.clients.events")
+        rows.append(("  SSE clients that received every event of the run once, in order (= the journal)",
+                     "200 of 200", f"**{min(ok):.0f} of 200** in each of {len(ok)} runs "
+                     f"({events[-1]:.0f} events each)", verdict(min(ok) == 200)))
+    tag("serve")
     if a.only:
         rows = [r for r, t in zip(rows, tags) if t == a.only]
         if not rows:
@@ -258,12 +284,13 @@ def write_doc(path, v, one, med, rows, keep):
         "scripts/bench.sh                    # prints the summary table (4-8 minutes here)",
         "scripts/bench.sh --write            # and rewrites this file",
         "scripts/bench.sh --runs 5 --keep    # more repetitions; keep the scratch directory",
-        "scripts/bench.sh --only worktrees   # one section (noop, worktrees, plan, resume, memory, large),",
+        "scripts/bench.sh --only worktrees   # one section (noop, worktrees, plan, resume, memory, large, serve),",
         "                                    # its rows printed only (no --write)",
         "```",
         "",
         "It installs `ninja-build`, `time` and `hyperfine` with apt-get when missing. Generators",
-        "(Python standard library only) are in `scripts/bench/`.",
+        "(Python standard library only) are in `scripts/bench/`; section 7 also builds the SSE load",
+        "client `testing/sse-load` (`cargo build --release -p sse-load`).",
         "",
         "## Results",
         "",
@@ -327,6 +354,20 @@ def write_doc(path, v, one, med, rows, keep):
         f"   one file of 100,000 single-step workstreams ({one('s6.bytes')} bytes). `pipeline plan` (text)",
         "   and `pipeline validate` of it, 3 runs each: best wall time and largest max RSS. For scale,",
         "   Python's `json.load` of the same file (which only parses it).",
+        "7. **Server under 200 SSE clients.** The DAG of item 1 behind one more step, `gate`, that",
+        "   every root depends on and that waits for a file, committed in a fresh repository;",
+        "   `pipeline serve --bind 127.0.0.1:0` on it, the run started with `POST /api/runs`",
+        "   (`\"jobs\": 2`), so it executes in the server's process. With clients: `testing/sse-load`",
+        "   opens 200 concurrent `GET /api/runs/<run>/events` streams and creates the gate file once",
+        "   every client has received its first event, so the whole run is streamed live; each client",
+        "   follows its stream to `run_finished` and checks every event (`id:` = journal id,",
+        "   `event:` = kind, `data:` with the same `id` and `event`); all 200 must have received the",
+        "   same ids, each once, in order, and those are compared with the run's journal. Without",
+        "   clients the gate file exists before the run starts. The run's wall time is from the",
+        "   gate's `step_completed` to `run_finished` (journal timestamps, ms), the server's peak RSS",
+        "   its VmHWM read from /proc when the run has ended. A fresh repository and server per",
+        "   measurement; with and without clients alternate, in alternating order; ratios of the",
+        "   medians.",
         "",
     ]
     with open(path, "w", encoding="utf-8") as f:

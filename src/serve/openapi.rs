@@ -128,8 +128,14 @@ fn component_schemas() -> Value {
             }}
         },
         "EventStream": {
-            "type": "string",
-            "description": "Server-sent events: `id:` the journal id, `event:` the kind, `data:` the journal entry as `pipeline run --json` prints it (schema/events.schema.json); `:` keep-alive comments every 15 s."
+            "type": "object",
+            "description": "One server-sent event (in OpenAPI 3.1 the schema of `text/event-stream` describes each event): `id:` the journal id, `event:` the kind, `data:` the journal entry as `pipeline run --json` prints it (schema/events.schema.json); `:` keep-alive comments every 15 s.",
+            "required": ["id", "event", "data"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^[0-9]+$"},
+                "event": string,
+                "data": {"type": "string", "contentMediaType": "application/json"}
+            }
         },
         "RunList": {
             "type": "array",
