@@ -6,7 +6,8 @@
 //! current executable in a session of its own (`setsid`: no controlling terminal, not in
 //! the client's process group, so neither the client's exit nor a closed terminal's
 //! SIGHUP reaches it), with stdin from `/dev/null` and stdout and stderr appended to
-//! `.pipeline/mcp/<run-id>.log`. It is then an ordinary `pipeline run`: it holds the
+//! `.pipeline/logs/<run-id>/mcp-run.log` (the run's logs directory: `pipeline clean`
+//! removes it with the rest). It is then an ordinary `pipeline run`: it holds the
 //! run lock, journals to the state database, and `status`, `logs`, `pipeline resume`
 //! and `pipeline serve` see it like any other.
 //!
@@ -62,9 +63,10 @@ const ERROR_TAIL: u64 = 8 * 1024;
 /// Errors (a message for the client): the log cannot be created, the process cannot be
 /// started, or it ended before recording the run (its output, which says why).
 pub fn start_run(root: &Path, db: Option<&Path>, request: &RunRequest) -> Result<Started, String> {
-    let dir = root.join(".pipeline").join("mcp");
+    // The run's own logs directory, so `pipeline clean` removes it with the run's logs.
+    let dir = root.join(".pipeline").join("logs").join(&request.run_id);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let log = dir.join(format!("{}.log", request.run_id));
+    let log = dir.join("mcp-run.log");
     let open_log = || {
         OpenOptions::new()
             .create(true)

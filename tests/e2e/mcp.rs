@@ -459,6 +459,10 @@ fn mcp_session_lists_validates_plans_runs_and_follows_a_run() {
     assert_eq!(unknown["error"]["code"], -32602, "{unknown:#}");
 
     s.close();
+    // The detached run's output is in the run's logs directory: `clean` removes it.
+    assert!(log.is_file(), "{}", log.display());
+    t.pipeline(&["clean", "mcp-1"]).assert_code(0);
+    assert!(!log.exists(), "{} outlived `pipeline clean`", log.display());
 }
 
 #[test]
