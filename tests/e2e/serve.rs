@@ -497,7 +497,10 @@ fn serve_streams_a_run_the_cli_drives_in_another_process() {
     let t = Test::new();
     let ws = simple(&t);
     let server = Server::start(&t, &[]);
+    // A second server on the same state database: both read the one journal.
+    let second = Server::start(&t, &[]);
     let mut stream = server.events("/api/events", None);
+    let mut other = second.events("/api/events", None);
     let mut cli = t.spawn(&["run", &ws, "--run-id", "cli1"]);
     let events = stream.until(finished("cli1"));
     assert!(cli.wait().unwrap().success());
@@ -506,6 +509,22 @@ fn serve_streams_a_run_the_cli_drives_in_another_process() {
     assert_eq!(ids_and_kinds(&events), journal_ids(&t, "cli1"));
     let status = server.get_json("/api/runs/cli1");
     assert_eq!(status["status"], "completed");
+    assert_eq!(
+        ids_and_kinds(&other.until(finished("cli1"))),
+        journal_ids(&t, "cli1")
+    );
+
+    // A run the second server drives appears in the first server's stream, live.
+    let r = second.post("/api/runs", json!({"workstreams": [ws], "run_id": "srv2"}));
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let events = stream.until(finished("srv2"));
+    assert_eq!(ids_and_kinds(&events), journal_ids(&t, "srv2"));
+    assert_eq!(server.get_json("/api/runs/srv2")["status"], "completed");
+    assert_eq!(
+        server.get_json("/api/runs")[0]["run_id"],
+        "srv2",
+        "newest first, whichever process recorded it"
+    );
 }
 
 #[test]
