@@ -70,8 +70,9 @@ fn describe(r: &DecisionRecorded, by: &str) -> String {
     )
 }
 
-/// The OS user: `$USER`, else `$LOGNAME`, else the numeric uid.
-fn os_user() -> String {
+/// The OS user: `$USER`, else `$LOGNAME`, else the numeric uid. Who decides when
+/// nobody is named (`--by`; the MCP server's `by`).
+pub(crate) fn os_user() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())

@@ -6,7 +6,7 @@
 //! `validate` given no path get the repository's `workstreams/` here
 //! ([`workstream_paths`]), before the command runs.
 
-mod approve;
+pub(crate) mod approve;
 mod clean;
 pub(crate) mod errors;
 mod init;

@@ -441,7 +441,7 @@ impl PipelineMcp {
         let by =
             p.by.clone()
                 .filter(|b| !b.trim().is_empty())
-                .unwrap_or_else(os_user);
+                .unwrap_or_else(crate::commands::approve::os_user);
         let decision = ApprovalDecision {
             verdict,
             by,
@@ -461,22 +461,4 @@ impl PipelineMcp {
             Err(e) => tool_error(engine_error_text(&e)),
         }
     }
-}
-
-/// The user this server runs as: `$USER`, else `$LOGNAME`, else the numeric uid (as
-/// `pipeline approve` without `--by` records it): who decides when a client names
-/// nobody.
-fn os_user() -> String {
-    ["USER", "LOGNAME"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| {
-            // The owner of this process's /proc entry is its real uid.
-            use std::os::unix::fs::MetadataExt as _;
-            match std::fs::metadata("/proc/self") {
-                Ok(m) => format!("uid {}", m.uid()),
-                Err(_) => "unknown user".to_owned(),
-            }
-        })
 }
