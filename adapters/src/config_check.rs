@@ -18,6 +18,37 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use crate::config_error::ConfigError;
 use crate::config_keys::{MISPLACED_KEYS, NAME_SEGMENT, child_keys, config_key, last_segment};
 
+/// Reads the configuration file at `path`, checks every key against the table
+/// ([`check_keys`]) and parses it as `T`: `None` when the file does not exist or holds no
+/// document. For the readers of one part of the file (project settings, webhooks).
+///
+/// Errors: [`ConfigError::Read`] when it exists but cannot be read,
+/// [`ConfigError::UnknownKey`] for a key not in the table (with "did you mean"),
+/// [`ConfigError::Parse`] naming the file, line and column for invalid YAML or a value of
+/// the wrong type.
+pub(crate) fn read_checked<T: de::DeserializeOwned>(
+    path: &std::path::Path,
+) -> Result<Option<T>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let source_name = path.display().to_string();
+    check_keys(&source_name, &text)?;
+    serde_norway::from_str(&text).map_err(|error| ConfigError::Parse {
+        source_name,
+        line: error.location().map(|l| l.line()),
+        column: error.location().map(|l| l.column()),
+        message: error.to_string(),
+    })
+}
+
 /// Fails on the first key of `yaml` that [`CONFIG_KEYS`](crate::CONFIG_KEYS) does not know.
 ///
 /// # Errors

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config_check::check_keys;
+use crate::config_check::read_checked;
 use crate::config_error::ConfigError;
 
 /// `scope_overlap` in `.pipeline/config.yaml`.
@@ -46,27 +46,7 @@ impl ProjectSettings {
     /// table of known keys (`CONFIG_KEYS`); [`ConfigError::Parse`] naming the file, line
     /// and column for invalid YAML or a value of the wrong type.
     pub fn load(path: &Path) -> Result<ProjectSettings, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(ProjectSettings::default());
-            }
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        let source_name = path.display().to_string();
-        check_keys(&source_name, &text)?;
-        let document: Option<Document> =
-            serde_norway::from_str(&text).map_err(|error| ConfigError::Parse {
-                source_name,
-                line: error.location().map(|l| l.line()),
-                column: error.location().map(|l| l.column()),
-                message: error.to_string(),
-            })?;
+        let document: Option<Document> = read_checked(path)?;
         Ok(ProjectSettings {
             scope_overlap: document.and_then(|d| d.scope_overlap).unwrap_or_default(),
         })

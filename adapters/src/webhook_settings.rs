@@ -27,7 +27,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config_check::{check_keys, closest};
+use crate::config_check::{closest, read_checked};
 use crate::config_error::ConfigError;
 
 /// `events: ["*"]`: every kind of event.
@@ -119,27 +119,7 @@ impl WebhookSettings {
     /// you mean"), [`ConfigError::Parse`] (invalid YAML, a wrong type, a missing field),
     /// [`ConfigError::InvalidValue`] naming the key (`webhooks[0].events`) and the fix.
     pub fn load(path: &Path, known_kinds: &[&str]) -> Result<WebhookSettings, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(WebhookSettings::default());
-            }
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        let source_name = path.display().to_string();
-        check_keys(&source_name, &text)?;
-        let document: Option<Document> =
-            serde_norway::from_str(&text).map_err(|error| ConfigError::Parse {
-                source_name: source_name.clone(),
-                line: error.location().map(|l| l.line()),
-                column: error.location().map(|l| l.column()),
-                message: error.to_string(),
-            })?;
+        let document: Option<Document> = read_checked(path)?;
         let settings = match document {
             Some(d) => WebhookSettings {
                 webhooks: d.webhooks.unwrap_or_default(),
@@ -148,7 +128,7 @@ impl WebhookSettings {
             },
             None => WebhookSettings::default(),
         };
-        settings.check(&source_name, known_kinds)?;
+        settings.check(&path.display().to_string(), known_kinds)?;
         Ok(settings)
     }
 
