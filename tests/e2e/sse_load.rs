@@ -100,7 +100,8 @@ fn sse_load_200_clients_each_receive_every_event_of_a_1000_step_run_once_in_orde
     let gate_file = gate.clone();
     let report = sse_load::run(&opts, move || {
         std::fs::write(&gate_file, "go\n").expect("open the gate");
-    });
+    })
+    .expect("the load client's runtime starts");
     assert!(
         gate.exists(),
         "the clients never all received a first event"

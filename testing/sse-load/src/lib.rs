@@ -255,13 +255,17 @@ fn first_difference(got: &[u64], want: &[u64]) -> String {
 /// logs once all have stopped. `on_all_receiving` is called once, from a blocking thread,
 /// as soon as every client has received its first event or stopped: the load is then
 /// fully in place (`tests/e2e/sse_load.rs` opens the run's gate there).
-pub fn run(opts: &Options, on_all_receiving: impl FnOnce() + Send + 'static) -> Report {
+///
+/// Errors: the runtime cannot be started (no threads or file descriptors left).
+pub fn run(
+    opts: &Options,
+    on_all_receiving: impl FnOnce() + Send + 'static,
+) -> std::io::Result<Report> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    rt.block_on(run_async(opts, on_all_receiving))
+        .build()?;
+    Ok(rt.block_on(run_async(opts, on_all_receiving)))
 }
 
 async fn run_async(opts: &Options, on_all_receiving: impl FnOnce() + Send + 'static) -> Report {
@@ -273,7 +277,10 @@ async fn run_async(opts: &Options, on_all_receiving: impl FnOnce() + Send + 'sta
         let receiving = receiving.clone();
         move || {
             if receiving.fetch_add(1, Ordering::SeqCst) + 1 == n
-                && let Some(tx) = all_tx.lock().expect("not poisoned").take()
+                && let Some(tx) = all_tx
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
             {
                 let _ = tx.send(());
             }

@@ -72,6 +72,13 @@ fn main() {
             std::process::exit(2);
         }
     });
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("sse-load: cannot start the async runtime: {e}");
+            std::process::exit(3);
+        }
+    };
     match report.check(None) {
         Ok(summary) => {
             if let Some(path) = &args.ids_out {
