@@ -191,22 +191,7 @@ fn fixtures(t: &Test) {
         "workstreams/fuzz/two.json",
         r#"{"id": "two", "command": "test -f one.txt && echo two > two.txt", "depends_on": ["one"]}"#,
     );
-    t.commit_file(
-        "openspec/specs/notes/spec.md",
-        "# Notes Specification\n\n## Purpose\nKeep short notes for the team in one place.\n\n## Requirements\n### Requirement: Add note\nThe system SHALL store a note with its author.\n\n#### Scenario: Adding a note\n- **WHEN** a note is added\n- **THEN** it is stored with its author\n",
-    );
-    t.commit_file(
-        "openspec/changes/add-export/proposal.md",
-        "## Why\nUsers want to take their notes elsewhere.\n\n## What Changes\n- Add a plain-text export of notes.\n\n## Impact\n- Affected specs: notes\n",
-    );
-    t.commit_file(
-        "openspec/changes/add-export/specs/notes/spec.md",
-        "## ADDED Requirements\n### Requirement: Export notes\nThe system SHALL export all notes as plain text.\n\n#### Scenario: Export requested\n- **WHEN** an export is requested\n- **THEN** a text file with every note is written\n",
-    );
-    t.commit_file(
-        "openspec/changes/add-export/tasks.md",
-        "## 1. Exporter\n- [ ] 1.1 Write the exporter\n",
-    );
+    crate::support::commit_notes_project(t);
 }
 
 /// Schemathesis' configuration: the token from the environment (never on a command

@@ -551,22 +551,7 @@ fn mcp_run_outlives_the_session_and_a_refused_run_says_why() {
 fn mcp_resources_serve_the_openspec_project() {
     let t = Test::new();
     t.pipeline(&["spec", "init"]).assert_ok();
-    t.commit_file(
-        "openspec/specs/notes/spec.md",
-        "# Notes Specification\n\n## Purpose\nKeep short notes for the team in one place.\n\n## Requirements\n### Requirement: Add note\nThe system SHALL store a note with its author.\n\n#### Scenario: Adding a note\n- **WHEN** a note is added\n- **THEN** it is stored with its author\n",
-    );
-    t.commit_file(
-        "openspec/changes/add-export/proposal.md",
-        "## Why\nUsers want to take their notes elsewhere.\n\n## What Changes\n- Add a plain-text export of notes.\n\n## Impact\n- Affected specs: notes\n",
-    );
-    t.commit_file(
-        "openspec/changes/add-export/specs/notes/spec.md",
-        "## ADDED Requirements\n### Requirement: Export notes\nThe system SHALL export all notes as plain text.\n\n#### Scenario: Export requested\n- **WHEN** an export is requested\n- **THEN** a text file with every note is written\n",
-    );
-    t.commit_file(
-        "openspec/changes/add-export/tasks.md",
-        "## 1. Exporter\n- [ ] 1.1 Write the exporter\n",
-    );
+    crate::support::commit_notes_project(&t);
     let Some(mut s) = Session::start(&t) else {
         return;
     };
