@@ -14,7 +14,7 @@ use super::api_error::ApiError;
 use super::app::{App, blocking};
 use super::openapi::{
     BreakersDocument, ErrorBody, ErrorsDocument, Health, SpecDocument, SpecListDocument,
-    ToolsDocument, ValidationDocument,
+    ToolsDocument, ValidationDocument, WorkstreamList,
 };
 use super::request::{JsonBody, PathParams, Query, workstream_paths};
 use crate::cli::RepoArgs;
@@ -71,6 +71,103 @@ pub async fn validate(
         )?))
     })
     .await
+}
+
+/// Workstream files are looked for in this directory of the repository.
+pub const WORKSTREAMS_DIR: &str = "workstreams";
+
+/// At most this many files are listed (`truncated` says when there were more).
+const MAX_LISTED: usize = 2000;
+
+/// The repository's workstream files: every `*.json`, `*.yaml` and `*.yml` under
+/// `workstreams/` (any depth; hidden entries, `node_modules` and symbolic links that
+/// resolve outside the repository skipped), sorted by path, at most 2000. Each is
+/// `{"path", "bytes"}` with `path` relative to the repository root, as `POST /api/runs`
+/// and `POST /api/validate` take it. Files are listed, not checked: validate one with
+/// `POST /api/validate`.
+#[utoipa::path(
+    get,
+    path = "/api/workstreams",
+    tag = "workstreams",
+    responses((status = 200, description = "The workstream files of the repository.", body = WorkstreamList))
+)]
+pub async fn workstreams(State(app): State<Arc<App>>) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || {
+        let root = app.repo_root.clone();
+        let mut found = Vec::new();
+        let truncated = list_workstream_files(&root, &root.join(WORKSTREAMS_DIR), 0, &mut found);
+        found.sort();
+        let files: Vec<serde_json::Value> = found
+            .into_iter()
+            .map(|(path, bytes)| serde_json::json!({"path": path, "bytes": bytes}))
+            .collect();
+        Ok(Json(serde_json::json!({
+            "directory": WORKSTREAMS_DIR,
+            "workstreams": files,
+            "truncated": truncated,
+        })))
+    })
+    .await
+}
+
+/// Adds the workstream files under `dir` to `out` as (path relative to `root` with `/`
+/// separators, size in bytes); returns whether the listing stopped at [`MAX_LISTED`].
+/// A directory that cannot be read only lists fewer files.
+fn list_workstream_files(
+    root: &std::path::Path,
+    dir: &std::path::Path,
+    depth: usize,
+    out: &mut Vec<(String, u64)>,
+) -> bool {
+    const MAX_DEPTH: usize = 8;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "node_modules" {
+            continue;
+        }
+        let path = entry.path();
+        // Follows symbolic links, but only to what stays inside the repository.
+        let Ok(real) = std::fs::canonicalize(&path) else {
+            continue;
+        };
+        if !real.starts_with(root) {
+            continue;
+        }
+        let Ok(meta) = std::fs::metadata(&real) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if depth < MAX_DEPTH && list_workstream_files(root, &path, depth + 1, out) {
+                return true;
+            }
+            continue;
+        }
+        let workstream = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("json" | "yaml" | "yml")
+        );
+        if !workstream {
+            continue;
+        }
+        if out.len() == MAX_LISTED {
+            return true;
+        }
+        let Ok(relative) = path.strip_prefix(root) else {
+            continue;
+        };
+        let relative: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        out.push((relative.join("/"), meta.len()));
+    }
+    false
 }
 
 /// Tool profiles, whether each is installed, its version and circuit breaker (`pipeline

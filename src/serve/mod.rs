@@ -26,6 +26,7 @@
 mod api_error;
 mod app;
 mod catalog;
+mod dashboard;
 mod events;
 mod journal_reader;
 mod openapi;
@@ -127,6 +128,8 @@ async fn run(
             "/api/runs/{run}/steps/{step}/{*rest}",
             axum::routing::get(steps::raw).post(steps::raw),
         )
+        .route("/", axum::routing::get(dashboard::index))
+        .route("/ui/{*path}", axum::routing::get(dashboard::asset))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(app.clone())
@@ -237,6 +240,7 @@ fn api_routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(events::all_events))
         .routes(routes!(events::run_events))
         .routes(routes!(catalog::validate))
+        .routes(routes!(catalog::workstreams))
         .routes(routes!(catalog::tools))
         .routes(routes!(catalog::list_breakers))
         .routes(routes!(catalog::reset_breaker))

@@ -64,6 +64,8 @@ named_schemas!(
     ToolsDocument,
     /// `validate --json`.
     ValidationDocument,
+    /// `GET /api/workstreams`.
+    WorkstreamList,
 );
 
 /// The document's frame: title, version, tags, the bearer security scheme.
@@ -78,7 +80,7 @@ named_schemas!(
         (name = "runs", description = "Runs: list, start, status, cancel, resume, plan, errors."),
         (name = "steps", description = "One step: detail, logs, diff, approval decisions. Step ids contain `/`: percent-encode it (`ws%2Fstep`)."),
         (name = "events", description = "The journal as server-sent events."),
-        (name = "workstreams", description = "Validating workstream files."),
+        (name = "workstreams", description = "Listing and validating workstream files."),
         (name = "tools", description = "Tool profiles and circuit breakers."),
         (name = "specs", description = "OpenSpec changes and specs."),
         (name = "server", description = "Health and this document."),
@@ -213,6 +215,22 @@ fn component_schemas() -> Value {
             "type": "object",
             "required": ["run_id", "errors"],
             "properties": {"run_id": string, "errors": {"type": "array", "items": {"type": "object"}}}
+        },
+        "WorkstreamList": {
+            "type": "object",
+            "required": ["directory", "workstreams", "truncated"],
+            "properties": {
+                "directory": {"type": "string", "description": "The directory searched, relative to the repository root."},
+                "workstreams": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["path", "bytes"],
+                    "properties": {
+                        "path": {"type": "string", "description": "Relative to the repository root, `/`-separated."},
+                        "bytes": {"type": "integer", "minimum": 0}
+                    }
+                }},
+                "truncated": {"type": "boolean", "description": "More than 2000 files: only the first 2000 by path are listed."}
+            }
         },
         "Health": {
             "type": "object",

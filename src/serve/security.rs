@@ -4,7 +4,9 @@
 //! - A bearer token (`--token-file` or `$PIPELINE_SERVE_TOKEN`, trimmed, at least
 //!   [`MIN_TOKEN_BYTES`]) is required to listen on anything but a loopback address. With
 //!   a token every request except `GET /healthz` needs `Authorization: Bearer <token>`,
-//!   compared in constant time; otherwise 401 with `WWW-Authenticate: Bearer`.
+//!   compared in constant time; otherwise 401 with `WWW-Authenticate: Bearer`. The
+//!   dashboard's files (`GET /`, `GET /ui/...`) hold no data and need none: the page asks
+//!   for the token and sends it with its API requests.
 //! - A state-changing request (every POST; the API has no PUT, PATCH or DELETE) needs `Content-Type:
 //!   application/json` (415), and when it carries an `Origin` header (a browser), an
 //!   origin whose host and port equal the `Host` header (403). No CORS headers are sent,
@@ -16,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
@@ -96,7 +98,9 @@ pub async fn require_token(
     let Some(token) = token else {
         return next.run(request).await;
     };
-    if request.uri().path() == "/healthz" {
+    let path = request.uri().path();
+    let reading = matches!(*request.method(), Method::GET | Method::HEAD);
+    if path == "/healthz" || (reading && super::dashboard::is_dashboard_path(path)) {
         return next.run(request).await;
     }
     let given = request
