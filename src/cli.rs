@@ -67,6 +67,15 @@ pub struct ReportArgs {
     /// Write a JUnit XML report (a test case per step and per acceptance test).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// CI mode (automatic when `CI` is set to anything but empty, 0 or false): plain
+    /// progress lines; on GitHub Actions, diagnostics as annotations, a log group per
+    /// failed step and a job summary in `$GITHUB_STEP_SUMMARY` (docs/CI.md).
+    #[arg(long)]
+    pub ci: bool,
+    /// Write the run's Markdown summary (steps, durations, cost, failures with their
+    /// diagnostics) to FILE, replacing it.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
 }
 
 /// `--durability`: what a recorded state change survives.

@@ -8,7 +8,8 @@ use pipeline_core::engine::RunStatusReport;
 use pipeline_core::state::StepStatus;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-fn duration_between(start: Option<&str>, end: Option<&str>) -> Option<Duration> {
+/// The time from `start` to `end` (RFC 3339), when both are given and in order.
+pub(crate) fn duration_between(start: Option<&str>, end: Option<&str>) -> Option<Duration> {
     let s = humantime::parse_rfc3339_weak(start?).ok()?;
     let e = humantime::parse_rfc3339_weak(end?).ok()?;
     e.duration_since(s).ok()

@@ -6,6 +6,7 @@
 //! `commands::dispatch` is the one place mapping a command's error to its code and
 //! printing it ([`command_error`]).
 
+mod ci_report;
 mod cli;
 mod command_error;
 mod commands;

@@ -197,7 +197,8 @@ fn drive(
         .enable_all()
         .build()
         .map_err(|e| EngineError::Internal(format!("cannot start the async runtime: {e}")))?;
-    let rep = reporter(report.json);
+    let ci = crate::ci_report::ci_mode(report.ci);
+    let rep = reporter(report.json, ci);
     let cancel = CancellationToken::new();
     // The exit code of the first stop signal received (0: none).
     let stopped_by = Arc::new(AtomicI32::new(0));
@@ -250,6 +251,7 @@ fn drive(
     } else {
         print_summary(&summary, repo);
     }
+    ci_reports(&summary, repo, report, ci);
     if let Some(line) = delivery_note {
         note(&line);
     }
@@ -261,6 +263,74 @@ fn drive(
         },
         RunStatus::Failed | RunStatus::Running => exit::FAILED,
     })
+}
+
+/// The CI reports of a finished run (docs/CI.md): on GitHub Actions in CI mode the
+/// workflow commands on stdout (not with `--json`, whose stdout is NDJSON) and the job
+/// summary appended to `$GITHUB_STEP_SUMMARY`; with `--summary FILE` the summary in FILE.
+/// A report that cannot be made is a note on stderr: the run's outcome stands.
+fn ci_reports(summary: &RunSummary, repo: &RepoArgs, report: &ReportArgs, ci: bool) {
+    let github = ci && crate::ci_report::on_github_actions();
+    let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY")
+        .filter(|p| github && !p.is_empty())
+        .map(std::path::PathBuf::from);
+    if !github && report.summary.is_none() {
+        return;
+    }
+    let status = match run_status(
+        Some(&summary.repo),
+        repo.db.as_deref(),
+        Some(&summary.run_id),
+    ) {
+        Ok(status) => status,
+        Err(e) => return note(&format!("error: cannot write the CI reports: {e}")),
+    };
+    // Every step's detail for small runs (their cost goes in the table), only the failed
+    // ones' for big runs (each detail reads the run's status again).
+    let details: Vec<_> = status
+        .steps
+        .iter()
+        .filter(|s| {
+            status.steps.len() <= crate::ci_report::MAX_TABLE_ROWS
+                || !matches!(s.status, StepStatus::Completed | StepStatus::Skipped)
+        })
+        .filter_map(|s| {
+            pipeline_core::engine::step_detail(
+                Some(&summary.repo),
+                repo.db.as_deref(),
+                &summary.run_id,
+                &s.id,
+            )
+            .ok()
+        })
+        .collect();
+    let run = crate::ci_report::CiRun {
+        status: &status,
+        details: &details,
+    };
+    if github && !report.json {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = crate::ci_report::write_workflow_commands(&run, &mut out) {
+            note(&format!("error: cannot write the workflow commands: {e}"));
+        }
+    }
+    let markdown = crate::ci_report::summary_markdown(&run);
+    if let Some(path) = step_summary
+        && let Err(e) = crate::ci_report::append_summary(&path, &markdown)
+    {
+        note(&format!(
+            "error: cannot append the job summary to {}: {e}",
+            path.display()
+        ));
+    }
+    if let Some(path) = &report.summary
+        && let Err(e) = std::fs::write(path, &markdown)
+    {
+        note(&format!(
+            "error: cannot write the summary to {}: {e}",
+            path.display()
+        ));
+    }
 }
 
 /// Webhook and notify deliveries while a run is driven (docs/WEBHOOKS.md): a loop

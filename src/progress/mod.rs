@@ -53,14 +53,14 @@ use pipeline_core::state::JournalEntry;
 use output::Output;
 
 /// Picks the reporter: NDJSON on stdout with `--json`, the live frame when stderr is a
-/// terminal and `CI` is unset (or empty, `0`, `false`), plain lines on stderr otherwise.
-pub fn reporter(json: bool) -> Arc<dyn Reporter> {
+/// terminal and not in CI mode (`ci`: `--ci` or `CI` set, see [`crate::ci_report::ci_mode`]),
+/// plain lines on stderr otherwise.
+pub fn reporter(json: bool, ci: bool) -> Arc<dyn Reporter> {
     if json {
         return Arc::new(JsonReporter {
             out: Output::default(),
         });
     }
-    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
     if std::io::stderr().is_terminal() && !ci {
         Arc::new(terminal::TerminalReporter::new())
     } else {
