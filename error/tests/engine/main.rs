@@ -4,6 +4,7 @@
 
 mod breakers;
 mod builtin_plugins;
+mod corpus;
 mod external_plugins;
 mod retry;
 mod signatures;
