@@ -38,7 +38,7 @@ static NPM_DETAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:code|syscall|errno|path|A complete log of this run) ").expect("static regex")
 });
 static NPM_CATEGORY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:notarget|network|enoent|JSON\.parse|404|code [A-Z]\w*) ").expect("static regex")
+    Regex::new(r"^(?:notarget|network|enoent|JSON\.parse) ").expect("static regex")
 });
 static NPM_PATH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^npm (?:error|ERR!) path (\S+)$").expect("static regex"));

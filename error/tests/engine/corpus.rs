@@ -138,7 +138,7 @@ fn missing_modules_files_and_commands_have_their_own_signatures() {
         "{}",
         python.summary
     );
-    assert_eq!(file.normalized, "file-not-found settings<PATH>");
+    assert_eq!(file.normalized, "file-not-found <PATH>");
     assert_eq!(command.normalized, "command-not-found pipeline-no-such-tool");
     let signatures: BTreeSet<&str> = [&python, &dns, &file, &command]
         .iter()

@@ -7,5 +7,6 @@ mod builtin_plugins;
 mod corpus;
 mod external_plugins;
 mod retry;
+mod runner_plugins;
 mod signatures;
 mod support;
