@@ -259,6 +259,7 @@ fn is_registry_fetch_failure(diagnostics: &[Diagnostic], input: &PluginInput<'_>
         .filter(|d| d.severity == Severity::Error)
         .peekable();
     errors.peek().is_some()
-        && errors.all(|d| d.code.is_none() && d.file.is_none() && d.message.starts_with("failed to "))
+        && errors
+            .all(|d| d.code.is_none() && d.file.is_none() && d.message.starts_with("failed to "))
         && classify_api_text(input.text, input.failure.finished_at).is_some()
 }

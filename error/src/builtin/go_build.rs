@@ -27,9 +27,9 @@ const COMMANDS: [&str; 4] = ["build", "vet", "run", "install"];
 /// True when the command line runs `go build`, `go vet`, `go run` or `go install`.
 pub(crate) fn is_go_build_command(command: &str) -> bool {
     let words: Vec<&str> = command.split_whitespace().collect();
-    words.windows(2).any(|pair| {
-        (pair[0] == "go" || pair[0].ends_with("/go")) && COMMANDS.contains(&pair[1])
-    })
+    words
+        .windows(2)
+        .any(|pair| (pair[0] == "go" || pair[0].ends_with("/go")) && COMMANDS.contains(&pair[1]))
 }
 
 /// The `go-build` plugin (see the module doc).
@@ -76,7 +76,11 @@ impl Plugin for GoBuildPlugin {
             };
             let file = caps[1].trim_start_matches("./");
             let diagnostic = Diagnostic::new(Severity::Error, message)
-                .at(file, caps[2].parse().ok(), caps.get(3).and_then(|c| c.as_str().parse().ok()))
+                .at(
+                    file,
+                    caps[2].parse().ok(),
+                    caps.get(3).and_then(|c| c.as_str().parse().ok()),
+                )
                 .with_code(code);
             if !diagnostics.contains(&diagnostic) {
                 diagnostics.push(diagnostic);

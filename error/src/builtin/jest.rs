@@ -180,13 +180,12 @@ impl Plugin for JestPlugin {
     }
 
     fn analyse(&self, input: &PluginInput<'_>) -> Result<Finding, PluginRunError> {
-        let (tool, diagnostics) = if input.text.contains(" Test Files  ")
-            || input.failure.command_mentions("vitest")
-        {
-            ("vitest", vitest_failures(input.text))
-        } else {
-            ("jest", jest_failures(input.text))
-        };
+        let (tool, diagnostics) =
+            if input.text.contains(" Test Files  ") || input.failure.command_mentions("vitest") {
+                ("vitest", vitest_failures(input.text))
+            } else {
+                ("jest", jest_failures(input.text))
+            };
         if diagnostics.is_empty() {
             return Ok(Finding::none());
         }

@@ -130,12 +130,16 @@ pub(crate) struct ApiError {
 fn last_match(text: &str) -> Option<(usize, &'static Rule, &str)> {
     let rules: &'static [Rule] = &RULES;
     let lines: Vec<&str> = text.lines().collect();
-    lines.into_iter().enumerate().rev().find_map(|(index, line)| {
-        rules
-            .iter()
-            .find(|rule| rule.pattern.is_match(line))
-            .map(|rule| (index, rule, line.trim()))
-    })
+    lines
+        .into_iter()
+        .enumerate()
+        .rev()
+        .find_map(|(index, line)| {
+            rules
+                .iter()
+                .find(|rule| rule.pattern.is_match(line))
+                .map(|rule| (index, rule, line.trim()))
+        })
 }
 
 /// The 0-based index of the last line of `text` that shows a network or API error, if any

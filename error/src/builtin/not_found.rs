@@ -75,7 +75,10 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         pattern: Regex::new(pattern).expect("static regex"),
     };
     vec![
-        rule(Missing::Command, r"^(?:.*: )?(?P<name>\S+): command not found$"),
+        rule(
+            Missing::Command,
+            r"^(?:.*: )?(?P<name>\S+): command not found$",
+        ),
         rule(
             Missing::Command,
             r"^(?:/bin/|/usr/bin/)?(?:sh|dash|ash): (?:\d+: |line \d+: )?(?P<name>\S+): not found$",
@@ -106,7 +109,10 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Missing::File,
             r"(?i)no such file or directory(?:, \w+ |: )'(?P<name>[^']+)'",
         ),
-        rule(Missing::File, r"^curl: \(37\) Couldn't open file (?P<name>\S+)"),
+        rule(
+            Missing::File,
+            r"^curl: \(37\) Couldn't open file (?P<name>\S+)",
+        ),
         rule(
             Missing::File,
             r"^(?:[\w./-]+: )*(?:line \d+: )?(?P<name>[^:\s]+): No such file or directory$",
@@ -184,8 +190,7 @@ impl Plugin for NotFoundPlugin {
         if last_api_error_line(text).is_some_and(|network| network > index) {
             return Ok(Finding::none());
         }
-        if found.missing == Missing::File && input.failure.termination == Termination::Exited(127)
-        {
+        if found.missing == Missing::File && input.failure.termination == Termination::Exited(127) {
             found.missing = Missing::Command;
         }
         let what = match (found.missing, &found.name) {

@@ -66,7 +66,11 @@ fn npm_error(text: &str) -> Option<PackageError> {
         let code = NPM_CODE.captures(lines[at])?[1].to_string();
         let message = lines[at + 1..]
             .iter()
-            .filter_map(|line| NPM_LINE.captures(line).map(|caps| caps[1].trim().to_string()))
+            .filter_map(|line| {
+                NPM_LINE
+                    .captures(line)
+                    .map(|caps| caps[1].trim().to_string())
+            })
             .find(|rest| !rest.is_empty() && !NPM_DETAIL.is_match(rest) && rest != "404")
             .map(|rest| NPM_CATEGORY.replace(&rest, "").into_owned())
             .unwrap_or_else(|| code.clone());
@@ -158,8 +162,8 @@ impl Plugin for NpmInstallPlugin {
             return Ok(Finding::none());
         };
         let (class, what) = error.class(input);
-        let mut diagnostic = Diagnostic::new(Severity::Error, error.message.clone())
-            .with_code(error.code.clone());
+        let mut diagnostic =
+            Diagnostic::new(Severity::Error, error.message.clone()).with_code(error.code.clone());
         if let Some(path) = &error.path {
             diagnostic = diagnostic.at(path, None, None);
         }

@@ -124,7 +124,10 @@ impl Section {
         let (code, message) = match &self.exception {
             Some((code, message)) if message.is_empty() => (code.clone(), code.clone()),
             Some((code, message)) => (code.clone(), format!("{code}: {message}")),
-            None => (self.kind.to_ascii_lowercase(), self.kind.to_ascii_lowercase()),
+            None => (
+                self.kind.to_ascii_lowercase(),
+                self.kind.to_ascii_lowercase(),
+            ),
         };
         let test = self
             .test

@@ -102,13 +102,19 @@ fn the_corpus_holds_at_least_60_captures_and_lists_every_one() {
         .iter()
         .filter(|name| !listed.contains(name.as_str()))
         .collect();
-    assert!(unlisted.is_empty(), "captured but not in cases.tsv: {unlisted:?}");
+    assert!(
+        unlisted.is_empty(),
+        "captured but not in cases.tsv: {unlisted:?}"
+    );
     assert!(
         cases.len() >= 60,
         "the corpus has {} cases, fewer than 60",
         cases.len()
     );
-    let near_misses = cases.iter().filter(|case| case.why.contains("near-miss")).count();
+    let near_misses = cases
+        .iter()
+        .filter(|case| case.why.contains("near-miss"))
+        .count();
     assert!(near_misses >= 8, "only {near_misses} near-misses");
     let classes: BTreeSet<&str> = cases.iter().map(|case| case.class.as_str()).collect();
     for class in [
@@ -134,12 +140,17 @@ fn missing_modules_files_and_commands_have_their_own_signatures() {
     let command = classify("corpus/bash-command-not-found", "bash -c deploy");
     assert_eq!(python.normalized, "module-not-found requests");
     assert!(
-        python.summary.starts_with("module or package `requests` not found"),
+        python
+            .summary
+            .starts_with("module or package `requests` not found"),
         "{}",
         python.summary
     );
     assert_eq!(file.normalized, "file-not-found <PATH>");
-    assert_eq!(command.normalized, "command-not-found pipeline-no-such-tool");
+    assert_eq!(
+        command.normalized,
+        "command-not-found pipeline-no-such-tool"
+    );
     let signatures: BTreeSet<&str> = [&python, &dns, &file, &command]
         .iter()
         .map(|report| report.signature.as_str())
@@ -149,5 +160,10 @@ fn missing_modules_files_and_commands_have_their_own_signatures() {
     assert_eq!(unittest.class.name(), "permanent");
     let first = &unittest.diagnostics[0];
     assert_eq!(first.code.as_deref(), Some("ModuleNotFoundError"));
-    assert!(first.file.as_deref().is_some_and(|f| f.ends_with("test_client.py")));
+    assert!(
+        first
+            .file
+            .as_deref()
+            .is_some_and(|f| f.ends_with("test_client.py"))
+    );
 }

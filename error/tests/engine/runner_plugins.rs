@@ -60,7 +60,12 @@ fn unittest_import_failure_names_the_module_and_the_import_line() {
     let first = &report.diagnostics[0];
     assert_eq!(
         located(first),
-        (Some("test_client.py"), Some(3), None, Some("ModuleNotFoundError"))
+        (
+            Some("test_client.py"),
+            Some(3),
+            None,
+            Some("ModuleNotFoundError")
+        )
     );
     assert_eq!(
         first.message,
@@ -114,7 +119,12 @@ fn jest_failures_and_suite_errors_are_located() {
     let suite = classify("jest/module-not-found", "npx jest --ci");
     assert_eq!(
         located(&suite.diagnostics[0]),
-        (Some("missing.test.js"), Some(1), Some(16), Some("suite-failed"))
+        (
+            Some("missing.test.js"),
+            Some(1),
+            Some(16),
+            Some("suite-failed")
+        )
     );
     assert_eq!(
         suite.diagnostics[0].message,
@@ -138,7 +148,12 @@ fn vitest_failures_and_suite_errors_are_located() {
     let suite = classify("vitest/module-not-found", "npx vitest run");
     assert_eq!(
         located(&suite.diagnostics[0]),
-        (Some("missing.test.js"), Some(2), Some(1), Some("suite-failed"))
+        (
+            Some("missing.test.js"),
+            Some(2),
+            Some(1),
+            Some("suite-failed")
+        )
     );
     assert!(
         suite.diagnostics[0]
@@ -164,7 +179,9 @@ fn go_build_and_vet_errors_have_file_line_and_column() {
     );
     assert_eq!(build.diagnostics[1].message, "undefined: total");
     assert!(
-        build.summary.starts_with("go build: 2 error(s); first: main.go:6:18: cannot use"),
+        build
+            .summary
+            .starts_with("go build: 2 error(s); first: main.go:6:18: cannot use"),
         "{}",
         build.summary
     );
@@ -192,12 +209,48 @@ fn go_build_and_vet_errors_have_file_line_and_column() {
 #[test]
 fn npm_and_pnpm_install_errors_carry_the_code_and_message() {
     let cases = [
-        ("npm/install-e404", "npm install x", "E404", "permanent", "404 Not Found - GET https://registry.npmjs.org/pipeline-no-such-package-4e1f"),
-        ("npm/install-etarget", "npm install left-pad@99.0.0", "ETARGET", "permanent", "No matching version found for left-pad@99.0.0."),
-        ("npm/install-dns", "npm install left-pad", "ENOTFOUND", "transient", "request to http://pipeline-corpus.invalid/left-pad failed, reason: getaddrinfo ENOTFOUND pipeline-corpus.invalid"),
-        ("pnpm/add-404", "pnpm add x", "ERR_PNPM_FETCH_404", "permanent", "GET https://registry.npmjs.org/pipeline-no-such-package-4e1f: Not Found - 404"),
-        ("pnpm/add-no-version", "pnpm add left-pad@99.0.0", "ERR_PNPM_NO_MATCHING_VERSION", "permanent", "No matching version found for left-pad@99.0.0 while fetching it from https://registry.npmjs.org/"),
-        ("pnpm/add-refused", "pnpm add left-pad", "ERR_PNPM_META_FETCH_FAIL", "transient", "GET http://127.0.0.1:9/left-pad: request to http://127.0.0.1:9/left-pad failed, reason: connect ECONNREFUSED 127.0.0.1:9"),
+        (
+            "npm/install-e404",
+            "npm install x",
+            "E404",
+            "permanent",
+            "404 Not Found - GET https://registry.npmjs.org/pipeline-no-such-package-4e1f",
+        ),
+        (
+            "npm/install-etarget",
+            "npm install left-pad@99.0.0",
+            "ETARGET",
+            "permanent",
+            "No matching version found for left-pad@99.0.0.",
+        ),
+        (
+            "npm/install-dns",
+            "npm install left-pad",
+            "ENOTFOUND",
+            "transient",
+            "request to http://pipeline-corpus.invalid/left-pad failed, reason: getaddrinfo ENOTFOUND pipeline-corpus.invalid",
+        ),
+        (
+            "pnpm/add-404",
+            "pnpm add x",
+            "ERR_PNPM_FETCH_404",
+            "permanent",
+            "GET https://registry.npmjs.org/pipeline-no-such-package-4e1f: Not Found - 404",
+        ),
+        (
+            "pnpm/add-no-version",
+            "pnpm add left-pad@99.0.0",
+            "ERR_PNPM_NO_MATCHING_VERSION",
+            "permanent",
+            "No matching version found for left-pad@99.0.0 while fetching it from https://registry.npmjs.org/",
+        ),
+        (
+            "pnpm/add-refused",
+            "pnpm add left-pad",
+            "ERR_PNPM_META_FETCH_FAIL",
+            "transient",
+            "GET http://127.0.0.1:9/left-pad: request to http://127.0.0.1:9/left-pad failed, reason: connect ECONNREFUSED 127.0.0.1:9",
+        ),
     ];
     let mut wrong = Vec::new();
     for (path, command, code, class, message) in cases {
