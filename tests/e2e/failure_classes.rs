@@ -24,7 +24,8 @@ fn a_failing_unittest_step_shows_its_class_and_first_diagnostic() {
         r#"{"id": "calc", "command": "python3 -m unittest -v"}"#,
     );
     let run = t.run(&ws, "unit", 1).assert_code(1);
-    let progress = run.stdout();
+    // Progress lines go to stderr (plain lines without a terminal), the run summary to stdout.
+    let progress = run.stderr();
     let failed = progress
         .lines()
         .find(|line| line.contains("failed    calc"))
@@ -36,6 +37,12 @@ fn a_failing_unittest_step_shows_its_class_and_first_diagnostic() {
         "{failed}"
     );
     assert!(!progress.contains("[pipeline] output:"), "{progress}");
+    let summary = run.stdout();
+    assert!(
+        summary.contains("\n  1 unittest failure(s); first: ")
+            && summary.contains("(class permanent; "),
+        "{summary}"
+    );
     assert_eq!(
         attempts(&t, "unit", "calc"),
         1,
