@@ -462,3 +462,7 @@ capture generic no-space dd if=/dev/zero of=/dev/full bs=1k count=1
 
 rm -rf "$work"
 echo "fixtures written to $fixtures"
+
+# The classification corpus and the unittest/Jest/Vitest/go-build/npm-install fixtures
+# (it adds its section to VERSIONS.txt, which this script rewrote above).
+"$repo_root/error/tests/fixtures/capture-corpus.sh" "$fixtures" || die "capture-corpus.sh failed"

@@ -248,13 +248,33 @@ fn normalize_all(text: &str) -> String {
         .join("\n")
 }
 
-/// The text plugins see: the end of the full log when readable, else the output tail;
-/// ANSI escapes removed.
+/// The supervisor's line before the tool's output in an attempt log (pipeline-process).
+const LOG_OUTPUT_START: &str = "----- output (stdout and stderr) -----\n";
+/// The supervisor's line after the tool's output, before its `[pipeline] result:` footer.
+const LOG_OUTPUT_END: &str = "----- end of output -----";
+
+/// What the tool printed, without the attempt log's header (the command line, which may
+/// hold a prompt) and footer (`[pipeline] output: 1255 bytes ...`, which is no part of the
+/// failure and used to end up in the `exit-status` summary). A log whose header was cut
+/// off by the 4 MiB limit keeps its beginning.
+fn log_output(log: &str) -> &str {
+    let start = log
+        .find(LOG_OUTPUT_START)
+        .map_or(0, |at| at + LOG_OUTPUT_START.len());
+    let output = &log[start..];
+    match output.rfind(LOG_OUTPUT_END) {
+        Some(end) => &output[..end],
+        None => output,
+    }
+}
+
+/// The text plugins see: the tool's output in the end of the full log when readable, else
+/// the output tail; ANSI escapes removed.
 fn failure_text(failure: &AttemptFailure) -> (String, Vec<PluginFailure>) {
     let mut failures = Vec::new();
     if let Some(path) = &failure.log_path {
         match read_tail(path, PluginManager::MAX_LOG_BYTES) {
-            Ok(text) => return (strip_ansi(&text).into_owned(), failures),
+            Ok(text) => return (strip_ansi(log_output(&text)).into_owned(), failures),
             Err(error) => failures.push(PluginFailure {
                 plugin: "engine".to_string(),
                 message: format!(

@@ -243,6 +243,7 @@ impl RunView {
                 if let Some(c) = classified {
                     self.step(step).failure = Some(Failure {
                         attempt: *attempt,
+                        class: c.class.clone(),
                         summary: c.summary.clone(),
                     });
                 }
@@ -562,16 +563,28 @@ impl RunView {
                 attempt,
                 error,
                 duration_ms,
-            } => self.finish(
-                step,
-                StepState::Failed,
-                format!(
-                    "failed    {step} after {} (attempt {attempt}): {}",
-                    human_ms(*duration_ms),
-                    first_line(error)
-                ),
-                emit,
-            ),
+            } => {
+                // The error engine's verdict on that attempt says why in one line (class,
+                // then the first diagnostic); the step's error text is the fallback.
+                let why = match self
+                    .steps
+                    .get(step.as_str())
+                    .and_then(|(_, view)| view.failure.as_ref())
+                    .filter(|failure| failure.attempt == *attempt)
+                {
+                    Some(failure) => format!("{}: {}", failure.class, first_line(&failure.summary)),
+                    None => first_line(error).to_owned(),
+                };
+                self.finish(
+                    step,
+                    StepState::Failed,
+                    format!(
+                        "failed    {step} after {} (attempt {attempt}): {why}",
+                        human_ms(*duration_ms),
+                    ),
+                    emit,
+                )
+            }
             Event::StepSkipped { step, reason, .. } => self.finish(
                 step,
                 StepState::Skipped,

@@ -50,6 +50,8 @@ impl Attempt {
 pub(super) struct Failure {
     /// The attempt it describes.
     pub(super) attempt: u32,
+    /// Its class (`permanent`, `transient`, ...).
+    pub(super) class: String,
     /// Its one-line summary, e.g. `rate limited (HTTP 429): ...`.
     pub(super) summary: String,
 }

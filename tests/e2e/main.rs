@@ -21,6 +21,7 @@ mod database;
 mod durability;
 mod execution;
 mod exit_codes;
+mod failure_classes;
 mod getting_started;
 mod isolation;
 mod journal;

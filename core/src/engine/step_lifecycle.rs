@@ -826,9 +826,10 @@ impl StepLife<'_> {
                         }
                     }
                 }
-                // A denied write names the path and the way out (`writable_paths`,
-                // `sandbox: "none"`) only in the sandbox plugin's summary: show it.
-                let hint = if report.plugin == "sandbox" {
+                // A plugin that recognised the failure says why in its summary (the first
+                // diagnostic as file:line message; for a denied write, the path and the way
+                // out): show it. The fallback's summary only repeats the exit status.
+                let hint = if report.plugin != "exit-status" && report.plugin != "none" {
                     format!("\n{}", report.summary)
                 } else {
                     String::new()

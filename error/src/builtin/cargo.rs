@@ -14,12 +14,17 @@
 //!   next lines (rustc >= 1.73; the older `panicked at 'msg', file:line:col` form is read too).
 //!
 //! Any error-level diagnostic or failing test makes the failure `permanent`: the code must
-//! change before the same command can pass.
+//! change before the same command can pass. Except cargo's own fetch errors (`error: failed
+//! to get `x` as a dependency`, `failed to download ...`: no rustc code, no location) when
+//! the output shows a network error (`Could not resolve host`, `Couldn't connect to
+//! server`, the `network-api` rules; `corpus/cargo-registry-*.txt`): the registry was
+//! unreachable, so the plugin leaves the class to `network-api`.
 
 use regex::Regex;
 use serde_json::Value;
 use std::sync::LazyLock;
 
+use crate::builtin::network::classify_api_text;
 use crate::builtin::permanent_finding::permanent_if_errors;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity};
@@ -220,6 +225,13 @@ impl Plugin for CargoPlugin {
             diagnostics = human_diagnostics(input.text);
         }
         diagnostics.extend(test_failures(input.text));
+        if is_registry_fetch_failure(&diagnostics, input) {
+            // The registry could not be reached: `network-api` decides (transient).
+            return Ok(Finding {
+                verdict: None,
+                diagnostics,
+            });
+        }
         Ok(permanent_if_errors(diagnostics, |errors| {
             let tests = errors
                 .iter()
@@ -237,4 +249,17 @@ impl Plugin for CargoPlugin {
             }
         }))
     }
+}
+
+/// True when every error is one of cargo's own "failed to ..." fetch errors (no rustc code,
+/// no location) and the output shows a network error.
+fn is_registry_fetch_failure(diagnostics: &[Diagnostic], input: &PluginInput<'_>) -> bool {
+    let mut errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .peekable();
+    errors.peek().is_some()
+        && errors
+            .all(|d| d.code.is_none() && d.file.is_none() && d.message.starts_with("failed to "))
+        && classify_api_text(input.text, input.failure.finished_at).is_some()
 }

@@ -8,7 +8,8 @@
 //! - build errors: `./broken.go:4:17: message` and `FAIL <package> [build failed]`
 //!   (or `[setup failed]`).
 //!
-//! Any of these makes the failure `permanent`.
+//! Any of these makes the failure `permanent`. `go build`, `go vet`, `go run` and `go
+//! install` are left to `go-build`.
 
 use regex::Regex;
 use std::sync::LazyLock;
@@ -47,7 +48,8 @@ impl Plugin for GoTestPlugin {
     }
 
     fn applies_to(&self, input: &PluginInput<'_>) -> bool {
-        input.failure.command_mentions("go")
+        (input.failure.command_mentions("go")
+            && !crate::builtin::go_build::is_go_build_command(&input.failure.command))
             || input.text.contains("--- FAIL: ")
             || input.text.contains("[build failed]")
     }

@@ -4,7 +4,8 @@
 //! `generic/no-space.txt`), "Disk quota exceeded", "Cannot allocate memory" / "out of
 //! memory", "Too many open files", "Read-only file system", "Resource temporarily
 //! unavailable", git's "index.lock': File exists" (another git process or a crashed one),
-//! and SQLite's "database is locked" -> `infrastructure`. The messages are the C library's
+//! SQLite's "database is locked" and Python's `MemoryError` (an allocation the machine
+//! refused, `corpus/py-memory-error.txt`) -> `infrastructure`. The messages are the C library's
 //! `strerror` texts (glibc) and git 2.47's lock-file message.
 
 use regex::Regex;
@@ -15,7 +16,7 @@ use crate::plugin::{Finding, Plugin, PluginInput, PluginRunError, Specificity, V
 
 static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)no space left on device|enospc|disk quota exceeded|cannot allocate memory|out of memory|enomem|too many open files|emfile|read-only file system|erofs|resource temporarily unavailable|index\.lock'?: file exists|database is locked",
+        r"(?i)no space left on device|enospc|disk quota exceeded|cannot allocate memory|out of memory|enomem|too many open files|emfile|read-only file system|erofs|resource temporarily unavailable|index\.lock'?: file exists|database is locked|^MemoryError\b",
     )
     .expect("static regex")
 });

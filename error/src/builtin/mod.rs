@@ -16,15 +16,20 @@ pub mod codex;
 pub mod eslint;
 pub mod exit_status;
 pub mod git_conflict;
+pub mod go_build;
 pub mod go_test;
 pub mod infrastructure;
+pub mod jest;
 pub mod mypy;
 pub mod network;
+pub mod not_found;
+pub mod npm_install;
 pub(crate) mod permanent_finding;
 pub mod pytest;
 pub mod ruff;
 pub mod sandbox;
 pub mod tsc;
+pub mod unittest;
 
 /// All built-in plugins, in the order used when neither `requires` nor specificity decides
 /// (AI tools first: their output may quote compiler errors they were asked to fix).
@@ -40,12 +45,19 @@ pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
         Arc::new(git_conflict::GitConflictPlugin),
         Arc::new(cargo::CargoPlugin),
         Arc::new(pytest::PytestPlugin),
+        Arc::new(unittest::UnittestPlugin),
         Arc::new(ruff::RuffPlugin),
         Arc::new(mypy::MypyPlugin),
         Arc::new(eslint::EslintPlugin),
         Arc::new(tsc::TscPlugin),
+        Arc::new(jest::JestPlugin),
+        Arc::new(npm_install::NpmInstallPlugin),
+        Arc::new(go_build::GoBuildPlugin),
         Arc::new(go_test::GoTestPlugin),
         Arc::new(infrastructure::InfrastructurePlugin),
+        // Before `network-api`: a missing module is not a DNS failure (it leaves the
+        // decision to `network-api` when a network error comes later in the output).
+        Arc::new(not_found::NotFoundPlugin),
         Arc::new(network::NetworkPlugin),
         Arc::new(exit_status::ExitStatusPlugin),
     ]

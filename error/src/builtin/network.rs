@@ -86,7 +86,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             "timeout",
             Kind::Timeout,
             "the request timed out",
-            r"(?i)read timed out|readtimeout|request timed out|apitimeouterror|deadline exceeded|timed out waiting|operation timed out|connection timed out|timeout was reached",
+            r"(?i)read timed out|readtimeout|request timed out|apitimeouterror|deadline exceeded|timed out waiting|operation timed out|connection timed out|timeout was reached|\betimedout\b|\bi/o timeout\b|urlopen error timed out|^timeouterror: |^socket\.timeout: |the operation was aborted due to timeout",
         ),
         rule(
             "http-5xx",
@@ -100,13 +100,15 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             "dns",
             Kind::Transient,
             "host name lookup failed (DNS)",
-            r"(?i)could not resolve host|name or service not known|temporary failure in name resolution|getaddrinfo|enotfound|eai_again|no such host|nodename nor servname|failed to lookup address|dns error",
+            // Resolver messages only: `\benotfound\b` so that `ModuleNotFoundError` and
+            // `FileNotFoundError` (which contain "enotfound") are not DNS failures.
+            r"(?i)could not resolve host|couldn't resolve host|name or service not known|temporary failure in name resolution|\bgetaddrinfo\b|\benotfound\b|\beai_again\b|\beai_noname\b|lookup \S+(?: on \S+)?: no such host|nodename nor servname|failed to lookup address|dns error|failed to resolve '[^']+' \(\[errno",
         ),
         rule(
             "connection",
             Kind::Transient,
             "the connection failed (refused, reset or closed)",
-            r"(?i)connection (?:reset|refused|aborted|closed|error)|econnreset|econnrefused|econnaborted|broken pipe|couldn't connect to server|failed to connect|apiconnectionerror|connecterror|network is unreachable|stream disconnected|remote end closed connection|remotedisconnected|connection was forcibly closed|unexpected eof",
+            r"(?i)connection (?:reset|refused|aborted|closed|error)|econnreset|econnrefused|econnaborted|broken pipe|couldn't connect to server|failed to connect|apiconnectionerror|connecterror|network is unreachable|stream disconnected|remote end closed connection|remotedisconnected|connection was forcibly closed|unexpected eof while reading|eof occurred in violation of protocol",
         ),
     ]
 });
@@ -124,15 +126,33 @@ pub(crate) struct ApiError {
     pub(crate) line: String,
 }
 
+/// The last line of `text` that a rule matches: `(line index, rule, line)`.
+fn last_match(text: &str) -> Option<(usize, &'static Rule, &str)> {
+    let rules: &'static [Rule] = &RULES;
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .into_iter()
+        .enumerate()
+        .rev()
+        .find_map(|(index, line)| {
+            rules
+                .iter()
+                .find(|rule| rule.pattern.is_match(line))
+                .map(|rule| (index, rule, line.trim()))
+        })
+}
+
+/// The 0-based index of the last line of `text` that shows a network or API error, if any
+/// (the `not-found` plugin leaves the decision to `network-api` when that line comes after
+/// its own).
+pub(crate) fn last_api_error_line(text: &str) -> Option<usize> {
+    last_match(text).map(|(index, _, _)| index)
+}
+
 /// Classifies text by the rules above; the last matching line decides. Rate limits get
 /// their reset from anywhere in `text`, relative waits counted from `finished_at`.
 pub(crate) fn classify_api_text(text: &str, finished_at: SystemTime) -> Option<ApiError> {
-    let (rule, line) = text.lines().rev().find_map(|line| {
-        RULES
-            .iter()
-            .find(|rule| rule.pattern.is_match(line))
-            .map(|rule| (rule, line.trim()))
-    })?;
+    let (_, rule, line) = last_match(text)?;
     let class = match rule.kind {
         Kind::Permanent => ErrorClass::Permanent,
         Kind::Timeout => ErrorClass::Timeout,
@@ -300,7 +320,8 @@ impl Plugin for NetworkPlugin {
     }
 
     fn analyse(&self, input: &PluginInput<'_>) -> Result<Finding, PluginRunError> {
-        let Some(error) = classify_api_text(input.text, input.failure.finished_at) else {
+        let text = decisive_part(input.text);
+        let Some(error) = classify_api_text(text, input.failure.finished_at) else {
             return Ok(Finding::none());
         };
         Ok(Finding {
@@ -312,4 +333,39 @@ impl Plugin for NetworkPlugin {
             diagnostics: Vec::new(),
         })
     }
+}
+
+/// The Python line that starts a traceback.
+const PYTHON_TRACEBACK: &str = "Traceback (most recent call last):";
+
+/// The part of a command's output that says why it failed. A program that died of an
+/// uncaught exception printed it last: the text from the start of the last Python traceback
+/// (`Traceback (most recent call last):`), or, when the output ends with Node's `Node.js
+/// vN` line, from the caret line (`    ^`) under the source line that threw. Lines before it
+/// are what the program logged while it still worked ("request timed out, retrying" then
+/// "ok"), which must not decide the class of a `KeyError`. Without either, the whole text.
+pub(crate) fn decisive_part(text: &str) -> &str {
+    if let Some(start) = text.rfind(PYTHON_TRACEBACK) {
+        return &text[start..];
+    }
+    let ends_with_node_trailer = text
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .is_some_and(|line| line.starts_with("Node.js v"));
+    if ends_with_node_trailer {
+        let mut offset = 0;
+        let mut caret = None;
+        for line in text.split_inclusive('\n') {
+            let trimmed = line.trim();
+            if !trimmed.is_empty() && trimmed.chars().all(|c| c == '^') {
+                caret = Some(offset);
+            }
+            offset += line.len();
+        }
+        if let Some(start) = caret {
+            return &text[start..];
+        }
+    }
+    text
 }

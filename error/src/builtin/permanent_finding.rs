@@ -62,3 +62,17 @@ pub(crate) fn permanent_if_errors(
     let key = error_key(errors, "");
     permanent(summary, key, diagnostics)
 }
+
+/// `file:line[:column]: message` (or the message alone without a file): how a summary
+/// names its first diagnostic, so that `pipeline errors` and the progress view show where
+/// the failure is in one line.
+pub(crate) fn located_message(diagnostic: &Diagnostic) -> String {
+    match (&diagnostic.file, diagnostic.line, diagnostic.column) {
+        (Some(file), Some(line), Some(column)) => {
+            format!("{file}:{line}:{column}: {}", diagnostic.message)
+        }
+        (Some(file), Some(line), None) => format!("{file}:{line}: {}", diagnostic.message),
+        (Some(file), None, _) => format!("{file}: {}", diagnostic.message),
+        (None, _, _) => diagnostic.message.clone(),
+    }
+}

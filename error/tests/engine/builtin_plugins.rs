@@ -373,12 +373,28 @@ fn exit_status_fallback() {
         "shell",
         "sh -c definitely-not-a-real-command-xyz",
     ));
-    assert_eq!(missing.plugin, "exit-status");
+    // dash's "not found" names the command: the `not-found` plugin decides.
+    assert_eq!(missing.plugin, "not-found");
     assert_eq!(missing.class, ErrorClass::Permanent);
     assert!(
-        missing.summary.contains("command not found"),
+        missing
+            .summary
+            .starts_with("command `definitely-not-a-real-command-xyz` not found"),
         "{}",
         missing.summary
+    );
+    // Exit 127 without a message is left to the fallback.
+    let silent = classify(&AttemptFailure::new(
+        "shell",
+        "sh -c tool",
+        Termination::Exited(127),
+        "",
+    ));
+    assert_eq!(silent.plugin, "exit-status");
+    assert!(
+        silent.summary.contains("command not found"),
+        "{}",
+        silent.summary
     );
 
     let manager = PluginManager::builtin();
@@ -583,8 +599,8 @@ fn plugin_list_is_ordered_by_specificity() {
     let ids: Vec<&str> = plugins.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids.first(), Some(&"aider"));
     assert_eq!(
-        &ids[ids.len() - 3..],
-        ["infrastructure", "network-api", "exit-status"]
+        &ids[ids.len() - 4..],
+        ["infrastructure", "not-found", "network-api", "exit-status"]
     );
     assert!(
         plugins

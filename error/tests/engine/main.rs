@@ -4,7 +4,9 @@
 
 mod breakers;
 mod builtin_plugins;
+mod corpus;
 mod external_plugins;
 mod retry;
+mod runner_plugins;
 mod signatures;
 mod support;
