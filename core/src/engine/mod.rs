@@ -101,7 +101,7 @@ pub use pipeline_adapters::{SandboxSupport, sandbox_support};
 pub use queries::{
     AttemptUsage, AttemptView, CheckpointView, DiffStat, FileChange, MOST_EXPENSIVE, RunDiff,
     StepCost, StepDetail, StepDiff, UsageGroup, UsageGrouping, UsageReport, UsageTotals,
-    driver_of, resolve_run, run_diff, run_usage, step_detail, step_diff,
+    completed_step_stats, driver_of, resolve_run, run_diff, run_usage, step_detail, step_diff,
 };
 pub use queries::{
     CleanReport, Driver, LATEST, ResumeTarget, RunListEntry, RunStatusReport, StepCounts, StepLogs,

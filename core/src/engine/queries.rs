@@ -17,7 +17,9 @@ pub use run_selection::{
     Driver, LATEST, ResumeTarget, StepCounts, driver_of, resolve_run, resume_target,
 };
 pub use step_detail::{AttemptView, CheckpointView, StepDetail, step_detail};
-pub use step_diff::{DiffStat, FileChange, RunDiff, StepDiff, run_diff, step_diff};
+pub use step_diff::{
+    DiffStat, FileChange, RunDiff, StepDiff, completed_step_stats, run_diff, step_diff,
+};
 pub use usage_totals::{
     AttemptUsage, MOST_EXPENSIVE, StepCost, UsageGroup, UsageGrouping, UsageReport,
     UsageTotals, run_usage,

@@ -115,6 +115,44 @@ pub fn step_diff(
 ) -> Result<Option<StepDiff>, EngineError> {
     let (repository, _, state) = open(repo, db)?;
     let run_id = resolve_run(&state, Some(run_id))?.run_id;
+    diff_of_step(&repository, &state, run_id, step_id)
+}
+
+/// Diff totals of the completed steps of run `run_id` (or `latest`), in plan order: at
+/// most `limit` of them, and how many more completed steps there are. For the run
+/// summary of `pipeline run`.
+///
+/// Errors: as [`step_diff`].
+pub fn completed_step_stats(
+    repo: Option<&Path>,
+    db: Option<&Path>,
+    run_id: &str,
+    limit: usize,
+) -> Result<(Vec<(String, DiffStat)>, usize), EngineError> {
+    let (repository, _, state) = open(repo, db)?;
+    let run_id = resolve_run(&state, Some(run_id))?.run_id;
+    let completed: Vec<String> = state
+        .steps(&run_id)?
+        .into_iter()
+        .filter(|s| s.status == crate::state::StepStatus::Completed)
+        .map(|s| s.step_id)
+        .collect();
+    let mut stats = Vec::with_capacity(completed.len().min(limit));
+    for step in completed.iter().take(limit) {
+        if let Some(d) = diff_of_step(&repository, &state, run_id.clone(), step)? {
+            stats.push((step.clone(), DiffStat::of(&d.files)));
+        }
+    }
+    Ok((stats, completed.len().saturating_sub(limit)))
+}
+
+/// [`step_diff`] on an open repository and state database, `run_id` resolved.
+fn diff_of_step(
+    repository: &crate::git::Repository,
+    state: &super::StateStore,
+    run_id: String,
+    step_id: &str,
+) -> Result<Option<StepDiff>, EngineError> {
     let Some(record) = state.step(&run_id, step_id)? else {
         let known = state.steps(&run_id)?;
         let ids: Vec<&str> = known.iter().map(|s| s.step_id.as_str()).collect();
