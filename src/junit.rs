@@ -32,7 +32,10 @@ fn usage_properties(prefix: &str, u: &UsageTotals) -> Vec<(String, String)> {
             format!("{prefix}.cached_input_tokens"),
             u.cached_input_tokens.to_string(),
         ),
-        (format!("{prefix}.output_tokens"), u.output_tokens.to_string()),
+        (
+            format!("{prefix}.output_tokens"),
+            u.output_tokens.to_string(),
+        ),
         (format!("{prefix}.requests"), u.requests.to_string()),
     ];
     if let Some(cost) = u.cost_usd {

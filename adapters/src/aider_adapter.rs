@@ -413,8 +413,7 @@ impl ToolDriver for AiderAdapter {
             process.termination = Termination::Signaled(Signal::SIGTERM as i32);
         }
         let changed = worktree_changed(&inv.worktree).await;
-        let (success, summary) =
-            self.judge(&spec, &process, &report, stopped_by_adapter, changed);
+        let (success, summary) = self.judge(&spec, &process, &report, stopped_by_adapter, changed);
         Ok(ToolOutcome {
             success,
             process,

@@ -51,7 +51,9 @@ impl ModelPrice {
     pub fn cost(&self, input: u64, cached: u64, output: u64) -> f64 {
         let cached = cached.min(input);
         let uncached = input - cached;
-        (uncached as f64 * self.input + cached as f64 * self.cached_input + output as f64 * self.output)
+        (uncached as f64 * self.input
+            + cached as f64 * self.cached_input
+            + output as f64 * self.output)
             / 1_000_000.0
     }
 }
@@ -151,7 +153,9 @@ impl PriceTable {
             {
                 return Err(invalid(
                     "date",
-                    format!("`{date}` is not a date: write the day the price was read as YYYY-MM-DD"),
+                    format!(
+                        "`{date}` is not a date: write the day the price was read as YYYY-MM-DD"
+                    ),
                 ));
             }
             self.prices.insert(
@@ -183,7 +187,9 @@ impl PriceTable {
 
     /// Every model and its price, by name.
     pub fn models(&self) -> impl Iterator<Item = (&str, &ModelPrice)> {
-        self.prices.iter().map(|(name, price)| (name.as_str(), price))
+        self.prices
+            .iter()
+            .map(|(name, price)| (name.as_str(), price))
     }
 }
 
@@ -202,7 +208,10 @@ fn without_date(name: &str) -> &str {
         let parts: Vec<&str> = tail[1..].split('-').collect();
         if tail.starts_with('-')
             && parts.len() == 3
-            && parts.iter().zip([4, 2, 2]).all(|(p, n)| p.len() == n && digits(p))
+            && parts
+                .iter()
+                .zip([4, 2, 2])
+                .all(|(p, n)| p.len() == n && digits(p))
         {
             return head;
         }

@@ -138,6 +138,9 @@ mod tests {
         );
         assert_eq!(stat_text(&[]), " no changes\n");
         let wide = stat_text(&[file("big", 400, 0)]);
-        assert!(wide.contains(&format!("400 {}", "+".repeat(BAR_WIDTH))), "{wide}");
+        assert!(
+            wide.contains(&format!("400 {}", "+".repeat(BAR_WIDTH))),
+            "{wide}"
+        );
     }
 }

@@ -66,7 +66,12 @@ pub fn dispatch(cli: Cli) -> i32 {
             stat,
             name_only,
             repo,
-        } => diff::diff(&run, step.as_deref(), diff::DiffView::of(stat, name_only), &repo),
+        } => diff::diff(
+            &run,
+            step.as_deref(),
+            diff::DiffView::of(stat, name_only),
+            &repo,
+        ),
         Command::Plan {
             paths,
             format,

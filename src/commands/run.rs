@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use pipeline_core::engine::{
-    Driver, EngineError, completed_step_stats, ResumeTarget, RunOptions, RunSummary, UnfinishedPolicy, counted,
-    delivery_workspace, load_and_plan, resumable_run, resume_run, run_status, run_workstreams,
-    uncommitted_changes,
+    Driver, EngineError, ResumeTarget, RunOptions, RunSummary, UnfinishedPolicy,
+    completed_step_stats, counted, delivery_workspace, load_and_plan, resumable_run, resume_run,
+    run_status, run_workstreams, uncommitted_changes,
 };
 use pipeline_core::planning::{PlanFormat, render_plan};
 use pipeline_core::state::{Durability, RunStatus, StepStatus};

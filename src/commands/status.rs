@@ -10,10 +10,10 @@ use pipeline_core::engine::{
 use pipeline_core::state::StepStatus;
 
 use super::exit;
+use super::usage::thousands;
 use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::print_json;
-use super::usage::thousands;
 
 /// The lines `status` prints under a run whose driver is gone.
 fn driver_gone_hint(run_id: &str) -> String {

@@ -37,7 +37,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -69,7 +69,13 @@ fn render_usage(report: &UsageReport) -> String {
         UsageGrouping::Model => "MODEL",
     };
     let header = [
-        first, "ATTEMPTS", "INPUT", "CACHED", "OUTPUT", "REQUESTS", "COST (USD)",
+        first,
+        "ATTEMPTS",
+        "INPUT",
+        "CACHED",
+        "OUTPUT",
+        "REQUESTS",
+        "COST (USD)",
     ]
     .map(str::to_owned);
     let mut rows: Vec<[String; 7]> = vec![header];
@@ -88,7 +94,10 @@ fn render_usage(report: &UsageReport) -> String {
     }
     for (i, r) in rows.iter().enumerate() {
         if i + 1 == rows.len() {
-            out.push_str(&format!("  {}\n", "-".repeat(widths.iter().sum::<usize>() + 12)));
+            out.push_str(&format!(
+                "  {}\n",
+                "-".repeat(widths.iter().sum::<usize>() + 12)
+            ));
         }
         let mut line = format!("  {:<w$}", r[0], w = widths[0]);
         for (cell, w) in r.iter().zip(widths).skip(1).take(5) {

@@ -32,7 +32,10 @@ fn a_steps_diff_its_stat_and_its_names() {
 
     // The run summary has one diffstat line per completed step.
     let summary = run.stdout();
-    assert!(summary.contains("Changes (pipeline diff d1 STEP shows one):"), "{summary}");
+    assert!(
+        summary.contains("Changes (pipeline diff d1 STEP shows one):"),
+        "{summary}"
+    );
     assert!(
         summary.contains("ws/a  2 files changed, 4 insertions(+), 1 deletion(-)"),
         "{summary}"
@@ -43,17 +46,26 @@ fn a_steps_diff_its_stat_and_its_names() {
     );
 
     let patch = t.pipeline(&["diff", "d1", "ws/a"]).assert_ok().stdout();
-    assert!(patch.contains("diff --git a/README.md b/README.md"), "{patch}");
+    assert!(
+        patch.contains("diff --git a/README.md b/README.md"),
+        "{patch}"
+    );
     assert!(patch.contains("+test repository, changed"), "{patch}");
     assert!(patch.contains("-test repository"), "{patch}");
     assert!(patch.contains("+++ b/a.txt"), "{patch}");
-    assert!(!patch.contains("b.txt"), "ws/b's change is not ws/a's: {patch}");
+    assert!(
+        !patch.contains("b.txt"),
+        "ws/b's change is not ws/a's: {patch}"
+    );
     // The patch is what git would apply to the base: it applies to main's checkout.
     let file = t.out.join("a.patch");
     std::fs::write(&file, &patch).unwrap();
     t.git(&["apply", "--check", file.to_str().unwrap()]);
 
-    let stat = t.pipeline(&["diff", "d1", "ws/a", "--stat"]).assert_ok().stdout();
+    let stat = t
+        .pipeline(&["diff", "d1", "ws/a", "--stat"])
+        .assert_ok()
+        .stdout();
     assert_eq!(
         stat,
         " README.md | 2 +-\n a.txt     | 3 +++\n 2 files changed, 4 insertions(+), 1 deletion(-)\n"
@@ -111,7 +123,8 @@ fn diffs_of_what_has_no_result_are_input_errors() {
     t.pipeline(&["diff", "d3", "ws/brokn"])
         .assert_code(2)
         .assert_stderr_contains("did you mean `ws/broken`?");
-    t.pipeline(&["diff", "nosuchrun", "ws/broken"]).assert_code(2);
+    t.pipeline(&["diff", "nosuchrun", "ws/broken"])
+        .assert_code(2);
     t.pipeline(&["diff", "d3", "ws/broken", "--stat", "--name-only"])
         .assert_code(2);
 }
@@ -138,13 +151,19 @@ fn an_ai_step_that_changes_nothing_fails_with_reason_no_change() {
     assert_eq!(step["status"], "failed", "{step:#}");
     assert_eq!(step["attempts"], 1, "permanent: not retried: {step:#}");
     let error = step["error"].as_str().unwrap_or_default();
-    assert!(error.starts_with("no_change: tool `agent` finished without changing any file"), "{error}");
+    assert!(
+        error.starts_with("no_change: tool `agent` finished without changing any file"),
+        "{error}"
+    );
     assert!(error.contains("\"allow_empty\": true"), "{error}");
     assert!(error.contains("class permanent"), "{error}");
     assert_eq!(step["last_error"]["class"], "permanent", "{step:#}");
     assert_eq!(step["last_error"]["plugin"], "no_change", "{step:#}");
     let finished = t.events("nc1", "lazy", "attempt_finished");
-    assert_eq!(finished[0]["classified"]["plugin"], "no_change", "{finished:?}");
+    assert_eq!(
+        finished[0]["classified"]["plugin"], "no_change",
+        "{finished:?}"
+    );
     assert!(
         finished[0]["classified"]["summary"]
             .as_str()
@@ -174,14 +193,23 @@ fn no_change_asks_for_a_fix_saying_nothing_changed() {
     assert_eq!(fixes.len(), 1, "{fixes:?}");
     assert_eq!(fixes[0]["class"], "permanent", "{fixes:?}");
     assert!(
-        fixes[0]["reason"].as_str().unwrap_or_default().starts_with("no_change:"),
+        fixes[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("no_change:"),
         "{fixes:?}"
     );
     let prompt =
         std::fs::read_to_string(t.repo.join(".pipeline/logs/nc2/slow/2.prompt.md")).unwrap();
     assert!(prompt.contains("Write notes.txt"), "{prompt}");
-    assert!(prompt.contains("## The previous attempt changed nothing"), "{prompt}");
-    assert_eq!(t.show("pipeline/nc2", "notes.txt").as_deref(), Some("done\n"));
+    assert!(
+        prompt.contains("## The previous attempt changed nothing"),
+        "{prompt}"
+    );
+    assert_eq!(
+        t.show("pipeline/nc2", "notes.txt").as_deref(),
+        Some("done\n")
+    );
 }
 
 #[test]
@@ -211,12 +239,19 @@ fn allow_empty_commands_and_other_tools_may_change_nothing() {
             .stdout();
         assert_eq!(names, "", "{step}");
     }
-    assert_eq!(t.git(&["rev-parse", "pipeline/nc3^{tree}"]), t.git(&["rev-parse", &format!("{base}^{{tree}}")]));
+    assert_eq!(
+        t.git(&["rev-parse", "pipeline/nc3^{tree}"]),
+        t.git(&["rev-parse", &format!("{base}^{{tree}}")])
+    );
     // `allow_empty` is part of the format.
     t.pipeline(&["validate", ws.to_str().unwrap(), "--strict"])
         .assert_ok();
-    let bad = t.workstream("bad.json", r#"{"id": "x", "command": "true", "allow_empty": "yes"}"#);
-    t.pipeline(&["validate", bad.to_str().unwrap()]).assert_code(2);
+    let bad = t.workstream(
+        "bad.json",
+        r#"{"id": "x", "command": "true", "allow_empty": "yes"}"#,
+    );
+    t.pipeline(&["validate", bad.to_str().unwrap()])
+        .assert_code(2);
 }
 
 /// A text-only reply: the tool answers and changes nothing.
@@ -248,21 +283,43 @@ fn codex_changing_nothing_gets_a_fix_prompt_then_its_patch_lands() {
     let t = crate::ai_codex::codex_profile(&bin, &server)
         .key("PIPELINE_TEST_CODEX_KEY", crate::ai_codex::KEY)
         .test();
-    let ws = edit_step(&t, "codex", "Greet", &["Create hello.txt saying hello"], &["hello.txt"], r#", "fix_attempts": 1"#);
+    let ws = edit_step(
+        &t,
+        "codex",
+        "Greet",
+        &["Create hello.txt saying hello"],
+        &["hello.txt"],
+        r#", "fix_attempts": 1"#,
+    );
     t.run(&ws, "cxn", 1).assert_ok();
     let step = t.step_status("cxn", "edit");
     assert_eq!(step["status"], "completed", "{step:#}");
     assert_eq!(step["attempts"], 2, "{step:#}");
     let fixes = t.events("cxn", "edit", "fix_requested");
     assert_eq!(fixes.len(), 1, "{fixes:?}");
-    assert!(fixes[0]["reason"].as_str().unwrap_or_default().starts_with("no_change: tool `codex`"), "{fixes:?}");
+    assert!(
+        fixes[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("no_change: tool `codex`"),
+        "{fixes:?}"
+    );
     // The second attempt's request carried the fix prompt.
     let requests = server.requests();
     let second = requests[1].body["input"].to_string();
-    assert!(second.contains("The previous attempt changed nothing"), "{second}");
-    assert_eq!(t.show("pipeline/cxn", "hello.txt").as_deref(), Some("hello from codex\n"));
+    assert!(
+        second.contains("The previous attempt changed nothing"),
+        "{second}"
+    );
+    assert_eq!(
+        t.show("pipeline/cxn", "hello.txt").as_deref(),
+        Some("hello from codex\n")
+    );
     // The attempt that changed nothing still counts its tokens.
-    assert_eq!(step["attempt_usage"][0]["usage"]["input_tokens"], 50, "{step:#}");
+    assert_eq!(
+        step["attempt_usage"][0]["usage"]["input_tokens"], 50,
+        "{step:#}"
+    );
 }
 
 #[test]
@@ -276,7 +333,14 @@ fn claude_changing_nothing_fails_with_no_change() {
         .key("PIPELINE_TEST_CLAUDE_KEY", crate::ai_claude::KEY)
         .env("CLAUDE_CODE_MAX_RETRIES", "0")
         .test();
-    let ws = edit_step(&t, "claude", "Greet", &["Create hello.txt saying hello"], &["hello.txt"], "");
+    let ws = edit_step(
+        &t,
+        "claude",
+        "Greet",
+        &["Create hello.txt saying hello"],
+        &["hello.txt"],
+        "",
+    );
     t.run(&ws, "cln", 1).assert_code(1);
     let step = t.step_status("cln", "edit");
     assert_eq!(step["status"], "failed", "{step:#}");
@@ -293,15 +357,30 @@ fn aider_changing_nothing_completes_with_allow_empty() {
     };
     let server = FakeModelServer::start().expect("fake server starts");
     server.script(Api::OpenAiChat, [says_only(Api::OpenAiChat)]);
-    let t = CliProfile::new("aider", &bin, "fake-model", format!("{}/v1", server.base_url()))
-        .key("PIPELINE_TEST_AIDER_KEY", crate::ai_aider::KEY)
-        .test();
+    let t = CliProfile::new(
+        "aider",
+        &bin,
+        "fake-model",
+        format!("{}/v1", server.base_url()),
+    )
+    .key("PIPELINE_TEST_AIDER_KEY", crate::ai_aider::KEY)
+    .test();
     t.commit_file("hello.py", crate::ai_aider::ORIGINAL);
-    let ws = edit_step(&t, "aider", "Review", &["Check greet()"], &["hello.py"], r#", "allow_empty": true"#);
+    let ws = edit_step(
+        &t,
+        "aider",
+        "Review",
+        &["Check greet()"],
+        &["hello.py"],
+        r#", "allow_empty": true"#,
+    );
     t.run(&ws, "adn", 1).assert_ok();
     let step: Value = t.step_status("adn", "edit");
     assert_eq!(step["status"], "completed", "{step:#}");
     assert_eq!(step["attempts"], 1, "{step:#}");
-    let names = t.pipeline(&["diff", "adn", "edit", "--name-only"]).assert_ok().stdout();
+    let names = t
+        .pipeline(&["diff", "adn", "edit", "--name-only"])
+        .assert_ok()
+        .stdout();
     assert_eq!(names, "");
 }

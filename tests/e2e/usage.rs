@@ -158,7 +158,10 @@ fn usage_and_cost_per_attempt_step_and_run_from_codex_claude_and_aider() {
     let journalled = t.events("u1", "usage/codex", "attempt_finished");
     assert_eq!(journalled.len(), 1, "{journalled:?}");
     assert_eq!(journalled[0]["usage"]["estimated"], true, "{journalled:?}");
-    assert!(close(cost(&journalled[0]["usage"]), codex_cost), "{journalled:?}");
+    assert!(
+        close(cost(&journalled[0]["usage"]), codex_cost),
+        "{journalled:?}"
+    );
 
     // Claude Code: its own cost, kept and not marked estimated.
     let claude = step(&status, "usage/claude");
@@ -178,7 +181,10 @@ fn usage_and_cost_per_attempt_step_and_run_from_codex_claude_and_aider() {
     assert_eq!(usage["input_tokens"], 1200, "{usage}");
     assert!(usage["cost_usd"].is_null(), "{usage}");
     let why = usage["cost_unknown"].as_str().unwrap_or_default();
-    assert!(why.contains("no price for model `openai/fake-model`"), "{why}");
+    assert!(
+        why.contains("no price for model `openai/fake-model`"),
+        "{why}"
+    );
     assert!(aider["usage"]["cost_usd"].is_null(), "{aider:#}");
     assert_eq!(aider["usage"]["unpriced_attempts"], 1, "{aider:#}");
 
@@ -209,8 +215,7 @@ fn usage_and_cost_per_attempt_step_and_run_from_codex_claude_and_aider() {
 
     // `pipeline usage`: totals, groups and the most expensive steps.
     let report: Value =
-        serde_json::from_str(&t.pipeline(&["usage", "u1", "--json"]).assert_ok().stdout())
-            .unwrap();
+        serde_json::from_str(&t.pipeline(&["usage", "u1", "--json"]).assert_ok().stdout()).unwrap();
     assert_eq!(&report["total"], total, "{report:#}");
     assert_eq!(report["by"], "step");
     let keys = |report: &Value| -> Vec<String> {
@@ -228,7 +233,11 @@ fn usage_and_cost_per_attempt_step_and_run_from_codex_claude_and_aider() {
         ["usage/aider", "usage/claude", "usage/codex"]
     );
     let expensive = report["most_expensive"].as_array().unwrap();
-    assert_eq!(expensive.len(), 2, "the unpriced step is not listed: {report:#}");
+    assert_eq!(
+        expensive.len(),
+        2,
+        "the unpriced step is not listed: {report:#}"
+    );
     let first = if claude_cost >= codex_cost {
         "usage/claude"
     } else {
@@ -309,10 +318,16 @@ fn a_price_in_the_configuration_estimates_the_cost_of_a_model_the_table_lacks() 
     assert_eq!(usage["estimated"], true, "{usage}");
     assert!(usage.get("cost_unknown").is_none(), "{usage}");
     // No cached tokens: 1200 input at $2 and 56 output at $8 per million.
-    assert!(close(cost(usage), (1200.0 * 2.0 + 56.0 * 8.0) / 1e6), "{usage}");
-    let report: Value =
-        serde_json::from_str(&t.pipeline(&["usage", "priced", "--json"]).assert_ok().stdout())
-            .unwrap();
+    assert!(
+        close(cost(usage), (1200.0 * 2.0 + 56.0 * 8.0) / 1e6),
+        "{usage}"
+    );
+    let report: Value = serde_json::from_str(
+        &t.pipeline(&["usage", "priced", "--json"])
+            .assert_ok()
+            .stdout(),
+    )
+    .unwrap();
     assert_eq!(report["total"]["unpriced_attempts"], 0, "{report:#}");
     assert_eq!(report["most_expensive"][0]["step"], "edit", "{report:#}");
 }

@@ -19,7 +19,10 @@ fn every_built_in_price_names_its_source_and_date() {
         let date = price.date.as_deref().unwrap_or_default();
         assert!(is_iso_date(date), "{model}: date {date:?}");
         assert!(price.output >= price.input, "{model}: output below input");
-        assert!(price.cached_input <= price.input, "{model}: cache dearer than input");
+        assert!(
+            price.cached_input <= price.input,
+            "{model}: cache dearer than input"
+        );
         assert_eq!(price.origin, "built-in config/prices.yaml");
     }
 }
@@ -57,7 +60,10 @@ fn cost_counts_cached_tokens_at_their_own_price() {
     assert!((cost - 0.00186).abs() < 1e-12, "{cost}");
     // More cached than input tokens: all input is cached.
     let all_cached = price.cost(10, 20, 0);
-    assert!((all_cached - 10.0 * 0.5 / 1e6).abs() < 1e-15, "{all_cached}");
+    assert!(
+        (all_cached - 10.0 * 0.5 / 1e6).abs() < 1e-15,
+        "{all_cached}"
+    );
 }
 
 #[test]
@@ -68,12 +74,18 @@ fn the_configuration_overrides_a_model_as_a_whole_and_adds_models() {
     let table = PriceTable::load(&path).unwrap();
     let (_, gpt) = table.price_of("gpt-5.5").unwrap();
     assert_eq!((gpt.input, gpt.cached_input, gpt.output), (1.0, 1.0, 2.0));
-    assert_eq!(gpt.source, None, "the built-in entry is replaced as a whole");
+    assert_eq!(
+        gpt.source, None,
+        "the built-in entry is replaced as a whole"
+    );
     assert_eq!(gpt.origin, path.display().to_string());
     let (name, fake) = table.price_of("openai/fake-model").unwrap();
     assert_eq!(name, "fake-model");
     assert_eq!(fake.date.as_deref(), Some("2026-01-31"));
-    assert!(table.price_of("claude-sonnet-4").is_some(), "built-ins stay");
+    assert!(
+        table.price_of("claude-sonnet-4").is_some(),
+        "built-ins stay"
+    );
 }
 
 #[test]
@@ -90,7 +102,8 @@ fn bad_prices_are_errors_naming_the_key() {
     assert!(error.contains("`prices.m.input`"), "{error}");
     assert!(error.contains("0 or more"), "{error}");
 
-    let (_dir, path) = write_config("prices:\n  m:\n    input: 1\n    output: 2\n    date: yesterday\n");
+    let (_dir, path) =
+        write_config("prices:\n  m:\n    input: 1\n    output: 2\n    date: yesterday\n");
     let error = PriceTable::load(&path).unwrap_err().to_string();
     assert!(error.contains("`prices.m.date`"), "{error}");
     assert!(error.contains("YYYY-MM-DD"), "{error}");

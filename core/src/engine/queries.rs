@@ -21,8 +21,8 @@ pub use step_diff::{
     DiffStat, FileChange, RunDiff, StepDiff, completed_step_stats, run_diff, step_diff,
 };
 pub use usage_totals::{
-    AttemptUsage, MOST_EXPENSIVE, StepCost, UsageGroup, UsageGrouping, UsageReport,
-    UsageTotals, run_usage,
+    AttemptUsage, MOST_EXPENSIVE, StepCost, UsageGroup, UsageGrouping, UsageReport, UsageTotals,
+    run_usage,
 };
 
 use super::{EngineError, TestResult, Workspace, open_repository};

@@ -972,4 +972,3 @@ const APPROVE_ALL: &str = "--approve-all";
 fn is_breaker_tool(tool: &str) -> bool {
     tool != pipeline_adapters::SHELL_TOOL
 }
-

@@ -100,7 +100,12 @@ mod tests {
 
         let usage = priced_usage(reported(None, None), &table());
         assert_eq!(usage.cost_usd, None);
-        assert!(usage.cost_unknown.unwrap_or_default().contains("no model name"));
+        assert!(
+            usage
+                .cost_unknown
+                .unwrap_or_default()
+                .contains("no model name")
+        );
     }
 
     #[test]

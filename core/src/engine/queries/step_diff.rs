@@ -73,7 +73,8 @@ impl std::fmt::Display for DiffStat {
         if self.files_changed == 0 {
             return f.write_str("no changes");
         }
-        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         write!(
             f,
             "{}, {}, {}",
@@ -219,9 +220,13 @@ pub fn run_diff(
             run.run_id, run.result_branch, run.run_id, run.run_id
         )));
     };
-    let to_commit = git.find_commit(to_oid).map_err(read("the run's result commit"))?;
+    let to_commit = git
+        .find_commit(to_oid)
+        .map_err(read("the run's result commit"))?;
     let base = git2::Oid::from_str(&run.base_commit).map_err(read("the run's base commit"))?;
-    let from_commit = git.find_commit(base).map_err(read("the run's base commit"))?;
+    let from_commit = git
+        .find_commit(base)
+        .map_err(read("the run's base commit"))?;
     let (patch, files) = commit_diff(&git, &from_commit, &to_commit, &path)?;
     Ok(RunDiff {
         run_id: run.run_id,
@@ -267,17 +272,18 @@ fn commit_diff(
             git2::Delta::Typechange => "type_changed",
             _ => "modified",
         };
-        let (insertions, deletions, binary) = match git2::Patch::from_diff(&diff, index)
-            .map_err(read("the diff"))?
-        {
-            Some(p) if !delta.flags().is_binary() => {
-                let (_, added, removed) = p.line_stats().map_err(read("the diff"))?;
-                (added, removed, false)
-            }
-            _ => (0, 0, true),
-        };
+        let (insertions, deletions, binary) =
+            match git2::Patch::from_diff(&diff, index).map_err(read("the diff"))? {
+                Some(p) if !delta.flags().is_binary() => {
+                    let (_, added, removed) = p.line_stats().map_err(read("the diff"))?;
+                    (added, removed, false)
+                }
+                _ => (0, 0, true),
+            };
         files.push(FileChange {
-            path: file.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
+            path: file
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             status: status.to_owned(),
             insertions,
             deletions,
