@@ -452,6 +452,8 @@ mod tests {
         "pipeline resume",
         "pipeline status",
         "pipeline runs",
+        "pipeline usage",
+        "pipeline diff",
         "pipeline logs",
         "pipeline tools",
         "pipeline errors",
