@@ -92,19 +92,28 @@ fn render_usage(report: &UsageReport) -> String {
             *w = (*w).max(cell.len());
         }
     }
-    for (i, r) in rows.iter().enumerate() {
-        if i + 1 == rows.len() {
-            out.push_str(&format!(
-                "  {}\n",
-                "-".repeat(widths.iter().sum::<usize>() + 12)
-            ));
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let mut line = format!("  {:<w$}", r[0], w = widths[0]);
+            for (cell, w) in r.iter().zip(widths).skip(1).take(5) {
+                line.push_str(&format!("  {cell:>w$}"));
+            }
+            line.push_str(&format!("  {}", r[6]));
+            line.trim_end().to_owned()
+        })
+        .collect();
+    let rule = lines
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .saturating_sub(2);
+    for (i, line) in lines.iter().enumerate() {
+        if i + 1 == lines.len() {
+            out.push_str(&format!("  {}\n", "-".repeat(rule)));
         }
-        let mut line = format!("  {:<w$}", r[0], w = widths[0]);
-        for (cell, w) in r.iter().zip(widths).skip(1).take(5) {
-            line.push_str(&format!("  {cell:>w$}"));
-        }
-        line.push_str(&format!("  {}", r[6]));
-        out.push_str(line.trim_end());
+        out.push_str(line);
         out.push('\n');
     }
     if !report.most_expensive.is_empty() {
@@ -140,7 +149,72 @@ fn render_usage(report: &UsageReport) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::thousands;
+    use super::{render_usage, thousands};
+    use pipeline_core::engine::{StepCost, UsageGroup, UsageGrouping, UsageReport, UsageTotals};
+
+    #[test]
+    fn the_table_lists_groups_the_total_and_what_is_estimated_or_unpriced() {
+        let priced = UsageTotals {
+            attempts: 2,
+            input_tokens: 1200,
+            cached_input_tokens: 100,
+            output_tokens: 30,
+            requests: 2,
+            cost_usd: Some(0.0123),
+            estimated: true,
+            unpriced_attempts: 0,
+        };
+        let unpriced = UsageTotals {
+            attempts: 1,
+            input_tokens: 500,
+            output_tokens: 5,
+            unpriced_attempts: 1,
+            ..UsageTotals::default()
+        };
+        let mut total = priced.clone();
+        total.merge(&unpriced);
+        let report = UsageReport {
+            run_id: "r1".into(),
+            total,
+            by: UsageGrouping::Tool,
+            groups: vec![
+                UsageGroup {
+                    key: "codex".into(),
+                    usage: priced,
+                },
+                UsageGroup {
+                    key: "aider".into(),
+                    usage: unpriced,
+                },
+            ],
+            most_expensive: vec![StepCost {
+                step: "ws/a".into(),
+                cost_usd: 0.0123,
+                estimated: true,
+                tokens: 1230,
+            }],
+        };
+        let text = render_usage(&report);
+        let expected = "Usage of run r1
+  TOOL   ATTEMPTS  INPUT  CACHED  OUTPUT  REQUESTS  COST (USD)
+  codex         2  1,200     100      30         2  $0.01 (estimated)
+  aider         1    500       0       5         0  unpriced
+  --------------------------------------------------------------------------------
+  total         3  1,700     100      35         2  $0.01 (estimated) + 1 unpriced
+
+  most expensive steps:
+    1. ws/a  $0.0123 (estimated)  (1,230 tokens)
+";
+        assert!(text.starts_with(expected), "{text}");
+        assert!(
+            text.contains("(estimated): the tool reported tokens but no cost"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 attempt reported tokens for a model without a price"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn counts_get_thousands_separators() {
