@@ -79,6 +79,17 @@ pub struct ReportArgs {
 }
 
 /// `--durability`: what a recorded state change survives.
+/// `pipeline usage --by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UsageBy {
+    /// One line per step.
+    Step,
+    /// One line per tool profile.
+    Tool,
+    /// One line per model, as the tool reported it.
+    Model,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Durability {
     /// Durable across crashes and kill -9 (SQLite WAL, synchronous=NORMAL).
@@ -140,6 +151,36 @@ pub enum Command {
         /// Print JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
+    /// Tokens and cost of a run: totals, by step, tool or model, and the most expensive
+    /// steps (default: the newest run; docs/COSTS.md).
+    Usage {
+        /// Run id, or `latest` (default: the newest run).
+        run: Option<String>,
+        /// Group attempts by step, tool profile or model.
+        #[arg(long, value_enum, default_value = "step")]
+        by: UsageBy,
+        /// Print JSON on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
+    /// What a step changed (its result against its start commit), or a whole run (its
+    /// result branch against its base commit).
+    Diff {
+        /// Run id, or `latest`.
+        run: String,
+        /// Step id (`ws/step`, or `ws` for a workstream without steps); default: the run.
+        step: Option<String>,
+        /// Only the changed files with their added and removed line counts.
+        #[arg(long, conflicts_with = "name_only")]
+        stat: bool,
+        /// Only the changed files' paths.
+        #[arg(long)]
+        name_only: bool,
         #[command(flatten)]
         repo: RepoArgs,
     },
@@ -420,6 +461,8 @@ mod tests {
         "pipeline resume",
         "pipeline status",
         "pipeline runs",
+        "pipeline usage",
+        "pipeline diff",
         "pipeline logs",
         "pipeline tools",
         "pipeline errors",

@@ -1,10 +1,14 @@
 //! JUnit XML report of a run for CI systems: one test suite per workstream, a test case per
 //! step (classname = workstream) and one per acceptance test of the step's latest attempt.
+//!
+//! Usage (docs/COSTS.md) goes into properties: each step's test case carries its tokens,
+//! requests and cost (`pipeline.usage.*`) when an attempt reported any, and the first
+//! suite carries the run's total (`pipeline.run.usage.*`).
 
 use std::path::Path;
 use std::time::Duration;
 
-use pipeline_core::engine::RunStatusReport;
+use pipeline_core::engine::{RunStatusReport, UsageTotals};
 use pipeline_core::state::StepStatus;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -13,6 +17,39 @@ pub(crate) fn duration_between(start: Option<&str>, end: Option<&str>) -> Option
     let s = humantime::parse_rfc3339_weak(start?).ok()?;
     let e = humantime::parse_rfc3339_weak(end?).ok()?;
     e.duration_since(s).ok()
+}
+
+/// `prefix.input_tokens`, `.cached_input_tokens`, `.output_tokens`, `.requests`,
+/// `.cost_usd` (when known), `.cost_estimated` and `.unpriced_attempts` of `u`; nothing
+/// when no attempt reported usage.
+fn usage_properties(prefix: &str, u: &UsageTotals) -> Vec<(String, String)> {
+    if u.attempts == 0 {
+        return Vec::new();
+    }
+    let mut properties = vec![
+        (format!("{prefix}.attempts"), u.attempts.to_string()),
+        (format!("{prefix}.input_tokens"), u.input_tokens.to_string()),
+        (
+            format!("{prefix}.cached_input_tokens"),
+            u.cached_input_tokens.to_string(),
+        ),
+        (
+            format!("{prefix}.output_tokens"),
+            u.output_tokens.to_string(),
+        ),
+        (format!("{prefix}.requests"), u.requests.to_string()),
+    ];
+    if let Some(cost) = u.cost_usd {
+        properties.push((format!("{prefix}.cost_usd"), format!("{cost:.6}")));
+        properties.push((format!("{prefix}.cost_estimated"), u.estimated.to_string()));
+    }
+    if u.unpriced_attempts > 0 {
+        properties.push((
+            format!("{prefix}.unpriced_attempts"),
+            u.unpriced_attempts.to_string(),
+        ));
+    }
+    properties
 }
 
 /// Writes the report of `status` to `path`. Errors are I/O or serialisation failures.
@@ -68,6 +105,7 @@ pub fn write_junit(status: &RunStatusReport, path: &Path) -> Result<(), String> 
         }
         let mut case = TestCase::new(format!("step {}", step.id), case_status);
         case.set_classname(step.workstream.clone());
+        case.add_properties(usage_properties("pipeline.usage", &step.usage));
         if let Some(d) = duration_between(step.started_at.as_deref(), step.finished_at.as_deref()) {
             case.set_time(d);
         }
@@ -86,6 +124,9 @@ pub fn write_junit(status: &RunStatusReport, path: &Path) -> Result<(), String> 
             case.set_time(Duration::from_millis(t.duration_ms));
             suites[idx].add_test_case(case);
         }
+    }
+    if let Some(first) = suites.first_mut() {
+        first.add_properties(usage_properties("pipeline.run.usage", &status.usage));
     }
     report.add_test_suites(suites);
     let xml = report

@@ -32,8 +32,10 @@
 //!
 //! # Success
 //! Aider exits 0 even when every model call failed, so an attempt succeeds only when it
-//! exits with a success code, printed no decisive failure line (see `aider_report`),
-//! and, when the prompt asks for work, applied an edit or changed the worktree.
+//! exits with a success code and printed no decisive failure line (see `aider_report`).
+//! Whether it changed anything is the engine's question, the same for every AI tool: an
+//! AI step whose tool changed no file fails with reason `no_change` unless the step sets
+//! `allow_empty` (docs/COSTS.md); the summary only says `no edits`.
 //! When Aider starts retrying a model API error by itself (`Retrying in N seconds...`,
 //! for up to a minute, ignoring `Retry-After`), the adapter stops it at once and
 //! reports the failure, so that the engine's retry policy, rate-limit waits and circuit
@@ -310,7 +312,6 @@ impl AiderAdapter {
     /// Success and the one-line summary (see the module documentation).
     fn judge(
         &self,
-        inv: &Invocation,
         spec: &ProcessSpec,
         process: &ProcessOutcome,
         report: &AiderReport,
@@ -348,17 +349,10 @@ impl AiderAdapter {
                 format!("Aider reported a failure: {}", excerpt(line)),
             );
         }
-        if !inv.prompt.trim().is_empty() && report.applied.is_empty() && !changed {
-            let last = last_line(&process.tail);
-            return (
-                false,
-                format!(
-                    "Aider made no edits and the worktree is unchanged: {}",
-                    excerpt(&last)
-                ),
-            );
-        }
-        let edits = if report.applied.is_empty() {
+        let edits = if report.applied.is_empty() && !changed {
+            // Not a failure here: the engine decides (`no_change`, or `allow_empty`).
+            "; no edits".to_owned()
+        } else if report.applied.is_empty() {
             String::new()
         } else {
             format!("; edited {}", report.applied.join(", "))
@@ -419,8 +413,7 @@ impl ToolDriver for AiderAdapter {
             process.termination = Termination::Signaled(Signal::SIGTERM as i32);
         }
         let changed = worktree_changed(&inv.worktree).await;
-        let (success, summary) =
-            self.judge(inv, &spec, &process, &report, stopped_by_adapter, changed);
+        let (success, summary) = self.judge(&spec, &process, &report, stopped_by_adapter, changed);
         Ok(ToolOutcome {
             success,
             process,

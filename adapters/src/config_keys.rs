@@ -1,7 +1,8 @@
 //! Every key of a repository's `.pipeline/config.yaml`, in one table.
 //!
 //! The file is read by several readers (`tools:` by the tool registry, `secrets:` by
-//! [`crate::SecretSettings`], `scope_overlap` by [`crate::ProjectSettings`], `webhooks:`,
+//! [`crate::SecretSettings`], `scope_overlap` by [`crate::ProjectSettings`], `prices:` by
+//! [`crate::PriceTable`], `webhooks:`,
 //! `notify:` and `webhook_delivery:` by [`crate::WebhookSettings`]); each of
 //! them first checks the whole document against [`CONFIG_KEYS`] (see `config_check`),
 //! so that a key no reader knows is an error with a "did you mean" instead of being
@@ -71,8 +72,8 @@ const fn env_key(
 /// The tool profile fields mirror `ProfileLayer` (`profile_layer.rs`), the `retry` and
 /// `circuit_breaker` keys mirror `RetrySettings` and `BreakerSettings` of
 /// `pipeline-error` (tests compare both), `secrets` mirrors `secret_settings.rs`,
-/// `scope_overlap` mirrors `project_settings.rs`, and `webhooks`, `notify` and
-/// `webhook_delivery` mirror `webhook_settings.rs`. The keys of a list section
+/// `scope_overlap` mirrors `project_settings.rs`, `prices` mirrors `price_table.rs`, and
+/// `webhooks`, `notify` and `webhook_delivery` mirror `webhook_settings.rs`. The keys of a list section
 /// (`webhooks.url`) are those of each of its elements.
 pub const CONFIG_KEYS: &[ConfigKey] = &[
     key(
@@ -344,6 +345,55 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "`serialize`",
         "`scope_overlap: error`",
         "Steps with overlapping `files_scope` and no path between them: `serialize` orders them (an implicit edge, the later-declared one starting from the earlier one's result); `error` fails validation naming both.",
+    ),
+    key(
+        "prices",
+        "map of model name to prices",
+        "the built-in table `config/prices.yaml`",
+        "`prices: {gpt-5.5: {input: 5.0, cached_input: 0.5, output: 30.0}}`",
+        "Model prices for the estimated cost of attempts whose tool reports tokens but no cost; a model given here replaces the built-in entry as a whole (docs/COSTS.md).",
+    ),
+    key(
+        "prices.<name>",
+        "map (one model's prices)",
+        "-",
+        "`my-model: {input: 1.0, output: 4.0}`",
+        "Prices of one model, as its tool reports its name (matched also without a `provider/` prefix or date suffix).",
+    ),
+    key(
+        "prices.<name>.input",
+        "number (US dollars per million tokens, >= 0)",
+        "required",
+        "`input: 5.0`",
+        "Price of an uncached input token.",
+    ),
+    key(
+        "prices.<name>.cached_input",
+        "number (US dollars per million tokens, >= 0)",
+        "the `input` price",
+        "`cached_input: 0.5`",
+        "Price of an input token read from the provider's prompt cache.",
+    ),
+    key(
+        "prices.<name>.output",
+        "number (US dollars per million tokens, >= 0)",
+        "required",
+        "`output: 30.0`",
+        "Price of an output token (reasoning tokens included).",
+    ),
+    key(
+        "prices.<name>.source",
+        "string (URL)",
+        "none",
+        "`source: https://openai.com/api/pricing/`",
+        "Where the price was read; informational.",
+    ),
+    key(
+        "prices.<name>.date",
+        "string (`YYYY-MM-DD`)",
+        "none",
+        "`date: 2026-12-06`",
+        "When the price was read; informational.",
     ),
     key(
         "webhooks",

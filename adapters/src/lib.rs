@@ -18,6 +18,8 @@
 //! - [`CONFIG_KEYS`]: every key of `.pipeline/config.yaml` with its type, default and
 //!   description; every reader of the file rejects keys not in it (docs/CONFIG.md is
 //!   checked against it).
+//! - [`PriceTable`]: model prices (`config/prices.yaml` overlaid by `prices:`), for the
+//!   estimated cost of an attempt whose tool reports tokens but no cost.
 //!
 //! The crate depends on neither `pipeline-core` nor `pipeline-error`, only on the leaf
 //! crate `pipeline-process`; the engine passes plain data in and gets plain data back.
@@ -34,6 +36,7 @@ mod config_keys;
 mod custom_adapter;
 mod env_override;
 mod invocation;
+mod price_table;
 mod profile_layer;
 mod project_settings;
 mod prompt_argument;
@@ -60,6 +63,7 @@ pub use pipeline_process::{
     KilledProcess, MARKER_ENV, MarkerMatch, SWEEP_LIMIT, sweep_marked_blocking,
 };
 pub use pipeline_process::{MIN_SECRET_BYTES, REDACTED, redact};
+pub use price_table::{BUILTIN_PRICES_YAML, ModelPrice, PriceTable};
 pub use project_settings::{ProjectSettings, ScopeOverlap};
 pub use secret_settings::{DEFAULT_ENV_PATTERNS, SecretSettings};
 pub use tool_adapter::ToolAdapter;

@@ -8,6 +8,7 @@
 
 pub(crate) mod approve;
 mod clean;
+mod diff;
 pub(crate) mod errors;
 mod init;
 mod init_config;
@@ -19,6 +20,7 @@ mod schema;
 pub mod spec;
 mod status;
 pub(crate) mod tools;
+mod usage;
 pub(crate) mod validate;
 mod webhooks;
 mod workstream_paths;
@@ -52,6 +54,24 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Resume(args) => run::resume(args).map_err(CommandError::from),
         Command::Status { run, json, repo } => status::status(run.as_deref(), json, &repo),
         Command::Runs { json, repo } => status::runs(json, &repo),
+        Command::Usage {
+            run,
+            by,
+            json,
+            repo,
+        } => usage::usage(run.as_deref(), by, json, &repo),
+        Command::Diff {
+            run,
+            step,
+            stat,
+            name_only,
+            repo,
+        } => diff::diff(
+            &run,
+            step.as_deref(),
+            diff::DiffView::of(stat, name_only),
+            &repo,
+        ),
         Command::Plan {
             paths,
             format,

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use pipeline_core::engine::{
-    Driver, EngineError, ResumeTarget, RunOptions, RunSummary, UnfinishedPolicy, counted,
-    delivery_workspace, load_and_plan, resumable_run, resume_run, run_status, run_workstreams,
-    uncommitted_changes,
+    Driver, EngineError, ResumeTarget, RunOptions, RunSummary, UnfinishedPolicy,
+    completed_step_stats, counted, delivery_workspace, load_and_plan, resumable_run, resume_run,
+    run_status, run_workstreams, uncommitted_changes,
 };
 use pipeline_core::planning::{PlanFormat, render_plan};
 use pipeline_core::state::{Durability, RunStatus, StepStatus};
@@ -482,6 +482,38 @@ fn never_ran_advice(error: &str) -> &'static str {
     }
 }
 
+/// Most completed steps the summary gives a diffstat line.
+const DIFFSTAT_STEPS: usize = 20;
+
+/// `Changes (pipeline diff RUN STEP):` and one `  step  2 files changed, ...` line per
+/// completed step (at most [`DIFFSTAT_STEPS`]); nothing when no step completed or the
+/// diffs cannot be read (the run itself is reported either way).
+fn diffstat_lines(summary: &RunSummary, repo: &RepoArgs) -> String {
+    let Ok((stats, more)) = completed_step_stats(
+        Some(&summary.repo),
+        repo.db.as_deref(),
+        &summary.run_id,
+        DIFFSTAT_STEPS,
+    ) else {
+        return String::new();
+    };
+    if stats.is_empty() {
+        return String::new();
+    }
+    let width = stats.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+    let mut text = format!(
+        "\nChanges (pipeline diff {} STEP shows one):\n",
+        summary.run_id
+    );
+    for (step, stat) in &stats {
+        let _ = writeln!(text, "  {step:width$}  {stat}");
+    }
+    if more > 0 {
+        let _ = writeln!(text, "  ... and {more} more completed steps");
+    }
+    text
+}
+
 /// The human-readable end of a run: counts, result branch, failed steps (with their
 /// logs, or why they never ran), skipped steps, what next.
 fn summary_text(summary: &RunSummary, repo: &RepoArgs) -> String {
@@ -514,6 +546,7 @@ fn summary_text(summary: &RunSummary, repo: &RepoArgs) -> String {
             let _ = writeln!(text, "Merge it with:  git merge {branch}");
         }
     }
+    text.push_str(&diffstat_lines(summary, repo));
     if summary.status != RunStatus::Completed
         && let Ok(status) = run_status(
             Some(&summary.repo),

@@ -5,11 +5,12 @@
 //! continue it. In JSON that is the `driver` field: `"live"`, `"gone"` or `null`.
 
 use pipeline_core::engine::{
-    Driver, RunListEntry, RunStatusReport, counted, list_runs, run_status,
+    Driver, RunListEntry, RunStatusReport, UsageTotals, counted, list_runs, run_status,
 };
 use pipeline_core::state::StepStatus;
 
 use super::exit;
+use super::usage::thousands;
 use crate::cli::RepoArgs;
 use crate::command_error::CommandError;
 use crate::json_output::print_json;
@@ -74,11 +75,13 @@ fn render_status(report: &RunStatusReport) -> String {
         .max()
         .unwrap_or(0)
         .max(11);
+    let costs: Vec<String> = report.steps.iter().map(|s| s.usage.cost_text()).collect();
+    let cost_width = costs.iter().map(String::len).max().unwrap_or(0).max(4);
     out.push_str(&format!(
-        "\n  {:width$}  {:<status_width$} {:>8}  {:<10}  ERROR\n",
-        "STEP", "STATUS", "ATTEMPTS", "COMMIT"
+        "\n  {:width$}  {:<status_width$} {:>8}  {:<10}  {:<cost_width$}  ERROR\n",
+        "STEP", "STATUS", "ATTEMPTS", "COMMIT", "COST"
     ));
-    for s in &report.steps {
+    for (s, cost) in report.steps.iter().zip(&costs) {
         let commit = s
             .commit
             .as_deref()
@@ -100,15 +103,19 @@ fn render_status(report: &RunStatusReport) -> String {
         } else {
             format!("{class}{error}")
         };
-        out.push_str(&format!(
-            "  {:width$}  {:<status_width$} {:>8}  {:<10}  {}\n",
+        let line = format!(
+            "  {:width$}  {:<status_width$} {:>8}  {:<10}  {:<cost_width$}  {}",
             s.id,
             s.status.as_str(),
             s.attempts,
             commit,
+            cost,
             error
-        ));
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
+    out.push_str(&usage_line(&report.usage));
     let awaiting: Vec<&str> = report
         .steps
         .iter()
@@ -129,6 +136,22 @@ fn render_status(report: &RunStatusReport) -> String {
         }
     }
     out
+}
+
+/// The run's total under the steps: tokens, requests and cost, or that no attempt
+/// reported usage (docs/COSTS.md).
+fn usage_line(u: &UsageTotals) -> String {
+    if u.attempts == 0 {
+        return "\n  usage: none reported (only AI tools report tokens)\n".to_owned();
+    }
+    format!(
+        "\n  usage: {} input tokens ({} cached), {} output, {} requests; cost {}\n",
+        thousands(u.input_tokens),
+        thousands(u.cached_input_tokens),
+        thousands(u.output_tokens),
+        thousands(u.requests),
+        u.cost_text()
+    )
 }
 
 /// `pipeline runs`: the recorded runs, newest first, as a table (run id, status,

@@ -99,7 +99,7 @@ fn component_schemas() -> Value {
     let step_status_view = json!({
         "type": "object",
         "description": "One step of `status --json`.",
-        "required": ["id", "workstream", "status", "attempts", "commit", "started_at", "finished_at", "error", "depends_on", "worktree", "tests", "last_error"],
+        "required": ["id", "workstream", "status", "attempts", "commit", "started_at", "finished_at", "error", "depends_on", "worktree", "tests", "last_error", "usage", "attempt_usage"],
         "properties": {
             "id": string, "workstream": string,
             "status": {"type": "string", "description": "pending, running, validating, retrying, waiting, awaiting_approval, completed, failed, skipped, interrupted, cancelled"},
@@ -110,8 +110,27 @@ fn component_schemas() -> Value {
             "worktree": nullable("string"),
             "tests": {"type": "array", "items": {"type": "object"}},
             "last_error": nullable("object"),
+            "usage": {"$ref": "#/components/schemas/UsageTotals"},
+            "attempt_usage": {"type": "array", "description": "Each attempt that reported usage, oldest first: `attempt`, `tool`, `usage` (as in the `attempt_finished` event, schema/events.schema.json).", "items": {
+                "type": "object",
+                "required": ["attempt", "tool", "usage"],
+                "properties": {"attempt": int, "tool": nullable("string"), "usage": {"type": "object"}}
+            }},
         }
     });
+    let usage_totals = json!({
+        "type": "object",
+        "description": "Tokens, requests and cost summed over attempts (docs/COSTS.md).",
+        "required": ["attempts", "input_tokens", "cached_input_tokens", "output_tokens", "requests", "cost_usd", "estimated", "unpriced_attempts"],
+        "properties": {
+            "attempts": int, "input_tokens": int, "cached_input_tokens": int,
+            "output_tokens": int, "requests": int,
+            "cost_usd": {"type": ["number", "null"], "minimum": 0, "description": "US dollars, the sum of the known costs; null when none is known."},
+            "estimated": {"type": "boolean", "description": "Part of cost_usd is estimated from the price table."},
+            "unpriced_attempts": int
+        }
+    });
+
     let driver = json!({"type": ["string", "null"], "enum": ["live", "gone", null], "description": "live: a process drives the run; gone: recorded running but no process drives it; null: neither."});
     let run_status =
         json!({"type": "string", "enum": ["running", "completed", "failed", "interrupted"]});
@@ -143,26 +162,29 @@ fn component_schemas() -> Value {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["run_id", "status", "driver", "workstream", "started_at", "finished_at", "duration_secs", "steps", "result_branch"],
+                "required": ["run_id", "status", "driver", "workstream", "started_at", "finished_at", "duration_secs", "steps", "result_branch", "usage"],
                 "properties": {
                     "run_id": string, "status": run_status, "driver": driver,
                     "workstream": {"type": "string", "description": "Workstream files, one per line."},
                     "started_at": string, "finished_at": nullable("string"),
                     "duration_secs": {"type": ["number", "null"], "minimum": 0},
                     "steps": {"type": "object", "required": ["completed", "failed", "skipped", "total"], "properties": {"completed": int, "failed": int, "skipped": int, "total": int}},
-                    "result_branch": string
+                    "result_branch": string,
+                    "usage": {"$ref": "#/components/schemas/UsageTotals"}
                 }
             }
         },
+        "UsageTotals": usage_totals,
         "StepStatusView": step_status_view,
         "RunStatusDocument": {
             "type": "object",
-            "required": ["run_id", "status", "driver", "workstream", "repo", "base_commit", "result_branch", "started_at", "finished_at", "steps"],
+            "required": ["run_id", "status", "driver", "workstream", "repo", "base_commit", "result_branch", "started_at", "finished_at", "steps", "usage"],
             "properties": {
                 "run_id": string, "status": run_status, "driver": driver,
                 "workstream": string, "repo": string, "base_commit": string, "result_branch": string,
                 "started_at": string, "finished_at": nullable("string"),
-                "steps": {"type": "array", "items": {"$ref": "#/components/schemas/StepStatusView"}}
+                "steps": {"type": "array", "items": {"$ref": "#/components/schemas/StepStatusView"}},
+                "usage": {"$ref": "#/components/schemas/UsageTotals"}
             }
         },
         "PlanDocument": {"type": "object", "description": "`pipeline plan --format json`: steps, edges, waves, critical path."},

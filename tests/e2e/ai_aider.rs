@@ -22,13 +22,13 @@ use crate::support::Test;
 
 /// The API key the tests hand to Aider (through the profile's `env`), in the variable
 /// the profile's `api_key_env` names.
-const KEY: &str = "sk-pipeline-test-aider-0123456789";
+pub(crate) const KEY: &str = "sk-pipeline-test-aider-0123456789";
 
-const ORIGINAL: &str = "def greet():\n    return \"hello\"\n";
-const EDITED: &str = "def greet():\n    return \"hello, world\"\n";
+pub(crate) const ORIGINAL: &str = "def greet():\n    return \"hello\"\n";
+pub(crate) const EDITED: &str = "def greet():\n    return \"hello, world\"\n";
 
 /// The pinned Aider CLI, or `None` (after printing why) when the test must be skipped.
-fn aider_bin() -> Option<PathBuf> {
+pub(crate) fn aider_bin() -> Option<PathBuf> {
     crate::support::installed_cli("aider", ".tools/venv-aider/bin/aider")
 }
 
@@ -61,7 +61,7 @@ fn aider_step(t: &Test, extra: &str) -> PathBuf {
 }
 
 /// The assistant's whole-file edit of `hello.py`.
-fn whole_file_reply() -> Scripted {
+pub(crate) fn whole_file_reply() -> Scripted {
     Scripted::Reply(json!({
         "content": format!("I changed the greeting.\n\nhello.py\n```python\n{EDITED}```\n"),
         "usage": {"prompt_tokens": 1234, "completion_tokens": 56},

@@ -26,14 +26,14 @@ use crate::support::Test;
 
 /// The API key the tests hand to Claude Code (through the profile's `env`), in the
 /// variable the profile's `api_key_env` names; Claude Code gets it as ANTHROPIC_API_KEY.
-const KEY: &str = "sk-ant-pipeline-test-claude-0123456789";
+pub(crate) const KEY: &str = "sk-ant-pipeline-test-claude-0123456789";
 
 /// The model asked for in the profile (Claude Code passes unknown names through).
-const MODEL: &str = "claude-fake-model";
+pub(crate) const MODEL: &str = "claude-fake-model";
 
 /// The pinned Claude Code CLI, or `None` (after printing why) when the test must be
 /// skipped.
-fn claude_bin() -> Option<PathBuf> {
+pub(crate) fn claude_bin() -> Option<PathBuf> {
     crate::support::installed_cli("claude", ".tools/npm-claude/node_modules/.bin/claude")
 }
 
@@ -74,7 +74,7 @@ fn agent_requests(server: &FakeModelServer) -> usize {
 /// Replies for a successful session: a `Bash` tool use writing `hello.txt`, a `Write`
 /// tool use creating `greeting.md`, then the closing text. Each request reports 100 input
 /// tokens (20 read from the cache) and 7 output tokens.
-fn editing_session() -> Vec<Scripted> {
+pub(crate) fn editing_session() -> Vec<Scripted> {
     let usage = json!({"input_tokens": 100, "cache_read_input_tokens": 20, "output_tokens": 7});
     vec![
         Scripted::Reply(json!({

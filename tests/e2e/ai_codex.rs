@@ -22,7 +22,7 @@ use crate::support::Test;
 
 /// The API key the tests hand to Codex (through the profile's `env`), in the variable
 /// the profile's `api_key_env` names.
-const KEY: &str = "sk-pipeline-test-codex-0123456789";
+pub(crate) const KEY: &str = "sk-pipeline-test-codex-0123456789";
 
 /// A model Codex 0.169 knows, so that it offers its freeform `apply_patch` tool (for
 /// unknown models it falls back to shell-only editing).

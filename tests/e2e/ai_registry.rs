@@ -41,8 +41,9 @@ fn max_concurrent_one_serialises_real_codex_runs() {
     let t = setup(&bin, &server, "    max_concurrent: 1\n");
     let ws = t.workstream(
         "ws.json",
-        r#"[{"id": "alpha", "tool": "codex", "tasks": ["Say hello for ALPHA-STEP"]},
-            {"id": "beta", "tool": "codex", "tasks": ["Say hello for BETA-STEP"]}]"#,
+        // The tool only answers: changing nothing is the expected result.
+        r#"[{"id": "alpha", "tool": "codex", "tasks": ["Say hello for ALPHA-STEP"], "allow_empty": true},
+            {"id": "beta", "tool": "codex", "tasks": ["Say hello for BETA-STEP"], "allow_empty": true}]"#,
     );
     t.run(&ws, "mc", 2).assert_ok();
     // Which step each model request came from, in the order the server received them.
@@ -90,7 +91,7 @@ fn a_capability_request_falls_back_when_the_first_tool_is_missing() {
     );
     let ws = t.workstream(
         "ws.json",
-        r#"{"id": "gen", "capability": "code_generation", "tasks": ["Generate nothing"]}"#,
+        r#"{"id": "gen", "capability": "code_generation", "tasks": ["Generate nothing"], "allow_empty": true}"#,
     );
     t.run(&ws, "capfb", 1).assert_ok();
     let sel = t.events("capfb", "gen", "tool_selected");

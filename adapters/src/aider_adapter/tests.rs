@@ -228,11 +228,11 @@ fn judged(
         truncated: false,
         tail: output.to_owned(),
     };
-    adapter.judge(&inv, &spec, &process, &report, stopped, changed)
+    adapter.judge(&spec, &process, &report, stopped, changed)
 }
 
 #[test]
-fn success_needs_exit_zero_no_failure_line_and_an_edit() {
+fn success_needs_exit_zero_and_no_failure_line() {
     use crate::Termination::Exited;
     let (ok, summary) = judged(
         Exited(0),
@@ -251,10 +251,11 @@ fn success_needs_exit_zero_no_failure_line_and_an_edit() {
     );
     assert!(!ok);
     assert!(summary.contains("litellm.AuthenticationError"), "{summary}");
-    // Nothing applied and nothing changed.
+    // Nothing applied and nothing changed: a success here; the engine decides whether
+    // changing nothing is acceptable (`no_change` unless `allow_empty`).
     let (ok, summary) = judged(Exited(0), "I think it is fine as it is.\n", false, false);
-    assert!(!ok);
-    assert!(summary.contains("made no edits"), "{summary}");
+    assert!(ok, "{summary}");
+    assert_eq!(summary, "exit 0; no edits");
     // Changes on disk without an "Applied edit" line still count.
     assert!(judged(Exited(0), "done\n", false, true).0);
     // A non-zero exit fails whatever was printed.

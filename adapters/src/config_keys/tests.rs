@@ -38,7 +38,7 @@ fn table_fields(parent: &str) -> BTreeSet<String> {
 #[test]
 fn the_top_level_keys_are_the_sections_of_the_three_readers() {
     // `tools` (ToolRegistry), `secrets` (SecretSettings), `scope_overlap`
-    // (ProjectSettings), `webhooks`, `notify` and `webhook_delivery` (WebhookSettings):
+    // (ProjectSettings), `prices` (PriceTable), `webhooks`, `notify` and `webhook_delivery` (WebhookSettings):
     // the only readers of the file (see the module docs).
     let top: Vec<&str> = child_keys("").map(|key| key.path).collect();
     assert_eq!(
@@ -47,6 +47,7 @@ fn the_top_level_keys_are_the_sections_of_the_three_readers() {
             "tools",
             "secrets",
             "scope_overlap",
+            "prices",
             "webhooks",
             "notify",
             "webhook_delivery"
@@ -74,6 +75,14 @@ fn webhook_keys_are_the_fields_of_the_webhook_sections() {
     assert_eq!(
         table_fields("webhook_delivery"),
         serde_fields::<DeliverySettings>()
+    );
+}
+
+#[test]
+fn price_keys_are_the_fields_of_a_price_entry() {
+    assert_eq!(
+        table_fields("prices.<name>"),
+        serde_fields::<crate::price_table::RawPrice>()
     );
 }
 

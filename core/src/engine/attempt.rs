@@ -247,6 +247,26 @@ pub(crate) async fn run_attempt(
         }
     }
 
+    if let Some(tool) = tool
+        && changes_nothing_allowed(ctx, step, tool) == Some(false)
+    {
+        let wt = cwd.to_path_buf();
+        let probe = tracker.clone();
+        let staged = blocking(move || stage_worktree_changes(&wt, probe.as_ref(), start))
+            .await
+            .map_err(|e| {
+                plain_failure(
+                    Stage::Commit,
+                    format!("cannot list the step's changes: {e}"),
+                    "git",
+                )
+                .with_usage(usage.clone())
+            })?;
+        if staged.changes.is_empty() {
+            return Err(no_change_failure(step, tool, log_path, usage));
+        }
+    }
+
     let tests = run_acceptance_tests(ctx, step, cwd, attempt, &limits, &cancel)
         .await
         .map_err(|f| f.with_usage(usage.clone()))?;
@@ -376,6 +396,66 @@ pub(crate) async fn run_attempt(
         tests,
         changed,
     })
+}
+
+/// Whether a result that changes nothing is accepted from `tool` in `step`: `None` when
+/// the question does not arise (a step without a worktree result: `read_only`,
+/// `isolation: none`, a workstream's acceptance gate), `Some(true)` for a command or a
+/// step with `allow_empty: true`, `Some(false)` for an AI tool (see [`is_ai_tool`]).
+fn changes_nothing_allowed(ctx: &RunContext, step: &Step, tool: &ChosenTool) -> Option<bool> {
+    if step.kind != StepKind::Task || step.isolation != Isolation::Worktree || step.read_only {
+        return None;
+    }
+    Some(step.allow_empty || !is_ai_tool(ctx, tool))
+}
+
+/// Whether `tool` is an AI tool whose result must change something: an `aider`, `codex`
+/// or `claude` profile, or a custom profile declaring capability `code_generation` or
+/// `refactoring` (the capabilities of the built-in AI profiles). A step's own command
+/// and other custom profiles (linters, formatters) may change nothing.
+pub(crate) fn is_ai_tool(ctx: &RunContext, tool: &ChosenTool) -> bool {
+    if !tool.takes_prompts {
+        return false;
+    }
+    if matches!(tool.kind.as_str(), "aider" | "codex" | "claude") {
+        return true;
+    }
+    ctx.registry.profile(&tool.name).is_some_and(|p| {
+        p.capabilities
+            .iter()
+            .any(|c| c == "code_generation" || c == "refactoring")
+    })
+}
+
+/// The reason an AI step's attempt fails when its tool changed no file.
+pub(crate) const NO_CHANGE: &str = "no_change";
+
+/// The failure of an attempt whose AI tool exited successfully but changed no file in the
+/// step's worktree (reason [`NO_CHANGE`]; classified by the lifecycle, not the plugins).
+fn no_change_failure(step: &Step, tool: &ChosenTool, log: &Path, usage: Option<Usage>) -> Failure {
+    let error = format!(
+        "{NO_CHANGE}: tool `{}` finished without changing any file of step `{}`\n  hint: an AI \
+         step must change something; if changing nothing is a valid result, set \
+         \"allow_empty\": true on the step",
+        tool.name, step.id
+    );
+    let mut failure = AttemptFailure::new(
+        &tool.name,
+        &tool.name,
+        FailureTermination::Exited(0),
+        error.clone(),
+    )
+    .with_kind(&tool.kind)
+    .finished_at(SystemTime::now());
+    failure.log_path = Some(log.to_path_buf());
+    Failure::Attempt(Box::new(AttemptFailed {
+        stage: Stage::NoChange,
+        result: AttemptResult::Failed,
+        exit_code: Some(0),
+        error,
+        failure,
+        usage,
+    }))
 }
 
 /// `path (added)`, `path (deleted)` or `path (modified)`.

@@ -87,6 +87,7 @@ mod step_error;
 mod step_lifecycle;
 mod tool_choice;
 mod tool_limits;
+mod usage_cost;
 mod waits;
 mod webhook_deliveries;
 mod workspace;
@@ -98,8 +99,9 @@ pub(crate) use failure_text::step_error_text;
 /// Whether this machine can run steps under the write sandbox (see `docs/SECURITY.md`).
 pub use pipeline_adapters::{SandboxSupport, sandbox_support};
 pub use queries::{
-    AttemptView, CheckpointView, StepDetail, StepDiff, driver_of, resolve_run, step_detail,
-    step_diff,
+    AttemptUsage, AttemptView, CheckpointView, DiffStat, FileChange, MOST_EXPENSIVE, RunDiff,
+    StepCost, StepDetail, StepDiff, UsageGroup, UsageGrouping, UsageReport, UsageTotals,
+    completed_step_stats, driver_of, resolve_run, run_diff, run_usage, step_detail, step_diff,
 };
 pub use queries::{
     CleanReport, Driver, LATEST, ResumeTarget, RunListEntry, RunStatusReport, StepCounts, StepLogs,

@@ -1,7 +1,8 @@
 //! What follows a failed attempt: the step lifecycle's one decision, as a pure function.
 //!
-//! Order (DESIGN "Errors and recovery"): failing acceptance tests of an AI tool are fed
-//! back as a fix prompt while the step has `fix_attempts` left; otherwise the error
+//! Order (DESIGN "Errors and recovery"): failing acceptance tests of an AI tool, or an
+//! AI tool that changed nothing (`no_change`), are fed back as a fix prompt while the
+//! step has `fix_attempts` left; otherwise the error
 //! engine's retry policy decides ([`pipeline_error::decide`]: not-retryable classes, the
 //! attempt budget, a repeating signature and oscillation stop; a rate limit waits for its
 //! reset; else a backoff with jitter); when it gives up, the next tool of the step's
@@ -26,6 +27,9 @@ pub(crate) enum Stage {
     Scope,
     /// Listing or committing the step's changes.
     Commit,
+    /// An AI tool finished without changing any file (reason `no_change`): fed back
+    /// like failing tests, permanent otherwise.
+    NoChange,
 }
 
 /// A failed attempt, as the decision needs it.
@@ -94,7 +98,10 @@ pub(crate) fn next_action(
     history: &History,
     now: SystemTime,
 ) -> NextAction {
-    if failed.stage == Stage::Tests && failed.takes_prompts && recovery.fixes_left > 0 {
+    if matches!(failed.stage, Stage::Tests | Stage::NoChange)
+        && failed.takes_prompts
+        && recovery.fixes_left > 0
+    {
         return NextAction::Fix {
             fixes_left: recovery.fixes_left - 1,
         };
@@ -223,6 +230,40 @@ mod tests {
         assert!(
             matches!(after_rejection(false, 3), Rejection::Fail { why } if why.contains("command"))
         );
+    }
+
+    #[test]
+    fn an_ai_tool_that_changed_nothing_gets_a_fix_then_fails_permanently() {
+        let r = report(ErrorClass::Permanent, "no-change", "o1");
+        let failed = FailedAttempt {
+            stage: Stage::NoChange,
+            report: &r,
+            takes_prompts: true,
+        };
+        let now = SystemTime::now();
+        let recovery = Recovery {
+            fixes_left: 1,
+            ..NO_RECOVERY
+        };
+        assert_eq!(
+            next_action(failed, recovery, &retries(3), &History::new(), now),
+            NextAction::Fix { fixes_left: 0 }
+        );
+        assert!(matches!(
+            next_action(failed, NO_RECOVERY, &retries(3), &History::new(), now),
+            NextAction::Fail {
+                reason: GiveUpReason::NotRetryable { .. },
+                ..
+            }
+        ));
+        let escalating = Recovery {
+            next_tool: Some("claude"),
+            ..NO_RECOVERY
+        };
+        assert!(matches!(
+            next_action(failed, escalating, &retries(3), &History::new(), now),
+            NextAction::Escalate { ref to, .. } if to == "claude"
+        ));
     }
 
     #[test]

@@ -50,6 +50,20 @@ pub(crate) fn fix_prompt_text(
     p
 }
 
+/// The prompt of an attempt after the step's AI tool finished without changing any file
+/// (reason `no_change`): the step's prompt, then that nothing changed and that the task
+/// needs changes to files. The worktree is the same, still unchanged.
+pub(crate) fn no_change_fix_prompt(ctx: &RunContext, step: &Step) -> String {
+    let mut p = prompt_with_specs(ctx, step);
+    p.push_str("\n## The previous attempt changed nothing\n\n");
+    p.push_str(
+        "The previous attempt finished without changing, creating or deleting any file, so \
+         the task above is not done. Make the changes it asks for now, by editing or \
+         creating the files (only files in scope). Do not just describe them.\n",
+    );
+    p
+}
+
 /// The prompt of an attempt after a reviewer rejected the step's result: the step's
 /// prompt, who rejected it and their comment, word for word. The worktree holds the
 /// rejected result, so the tool changes it rather than starting over.

@@ -8,6 +8,7 @@ mod clean;
 mod run_selection;
 mod step_detail;
 mod step_diff;
+mod usage_totals;
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +17,13 @@ pub use run_selection::{
     Driver, LATEST, ResumeTarget, StepCounts, driver_of, resolve_run, resume_target,
 };
 pub use step_detail::{AttemptView, CheckpointView, StepDetail, step_detail};
-pub use step_diff::{StepDiff, step_diff};
+pub use step_diff::{
+    DiffStat, FileChange, RunDiff, StepDiff, completed_step_stats, run_diff, step_diff,
+};
+pub use usage_totals::{
+    AttemptUsage, MOST_EXPENSIVE, StepCost, UsageGroup, UsageGrouping, UsageReport, UsageTotals,
+    run_usage,
+};
 
 use super::{EngineError, TestResult, Workspace, open_repository};
 use crate::git::Repository;
@@ -46,6 +53,8 @@ pub struct RunStatusReport {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub steps: Vec<StepStatusView>,
+    /// Tokens, requests and cost of all attempts of all steps (docs/COSTS.md).
+    pub usage: UsageTotals,
 }
 
 /// One step in [`RunStatusReport`].
@@ -66,6 +75,10 @@ pub struct StepStatusView {
     /// The error engine's classification of the step's latest failed attempt: class,
     /// plugin, signature, occurrences (see `pipeline errors`).
     pub last_error: Option<serde_json::Value>,
+    /// Tokens, requests and cost of all the step's attempts.
+    pub usage: UsageTotals,
+    /// Each attempt that reported usage, oldest first.
+    pub attempt_usage: Vec<AttemptUsage>,
 }
 
 /// One run in `pipeline runs --json` (newest first): `run_id`, `status`, `workstream`,
@@ -87,6 +100,8 @@ pub struct RunListEntry {
     /// Its steps by status.
     pub steps: StepCounts,
     pub result_branch: String,
+    /// Tokens, requests and cost of all its attempts (docs/COSTS.md).
+    pub usage: UsageTotals,
 }
 
 /// Seconds between two RFC 3339 timestamps of the state database, if both parse and
@@ -161,9 +176,19 @@ pub fn run_status(
             );
         }
     }
+    let mut usages = usage_totals::attempt_usages(&state, &run.run_id)?;
+    let mut usage = UsageTotals::default();
     let steps = records
         .into_iter()
-        .map(|r| StepStatusView {
+        .map(|r| {
+            let attempt_usage = usages.remove(&r.step_id).unwrap_or_default();
+            let step_usage = usage_totals::totals_of(&attempt_usage);
+            usage.merge(&step_usage);
+            (r, step_usage, attempt_usage)
+        })
+        .map(|(r, usage, attempt_usage)| StepStatusView {
+            usage,
+            attempt_usage,
             last_error: last_errors.remove(&r.step_id),
             tests: tests.remove(&r.step_id).unwrap_or_default(),
             id: r.step_id,
@@ -189,6 +214,7 @@ pub fn run_status(
         started_at: run.started_at,
         finished_at: run.finished_at,
         steps,
+        usage,
     })
 }
 
@@ -200,7 +226,12 @@ pub fn list_runs(repo: Option<&Path>, db: Option<&Path>) -> Result<Vec<RunListEn
         .runs()?
         .into_iter()
         .map(|r| {
+            let mut usage = UsageTotals::default();
+            for attempts in usage_totals::attempt_usages(&state, &r.run_id)?.values() {
+                usage.merge(&usage_totals::totals_of(attempts));
+            }
             Ok(RunListEntry {
+                usage,
                 driver: driver_of(&workspace, &r)?,
                 steps: StepCounts::of(&state.steps(&r.run_id)?),
                 duration_secs: r

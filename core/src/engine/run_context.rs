@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use pipeline_adapters::ToolRegistry;
+use pipeline_adapters::{PriceTable, ToolRegistry};
 use tokio_util::sync::CancellationToken;
 
 use super::run_journal::RunJournal;
@@ -23,6 +23,8 @@ pub(crate) struct RunContext {
     pub pool: Arc<WorktreePool>,
     pub state: StateStore,
     pub registry: ToolRegistry,
+    /// Model prices for the cost of attempts whose tool reports tokens but no cost.
+    pub prices: PriceTable,
     pub errors: RecoveryConfig,
     /// `max_concurrent` and `requests_per_minute` of tool profiles, across the run.
     pub limits: super::tool_limits::ToolLimits,

@@ -66,6 +66,8 @@ pub struct PreparedRun {
     pub repo: Repository,
     pub workspace: Workspace,
     pub registry: ToolRegistry,
+    /// Model prices: `config/prices.yaml` overlaid by `prices:` of `.pipeline/config.yaml`.
+    pub prices: pipeline_adapters::PriceTable,
     pub errors: RecoveryConfig,
     pub set: WorkstreamSet,
     pub plan: Plan,
@@ -130,11 +132,13 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
     let mut secrets = known_secrets(&workspace.state_dir, &registry, Some(&set))?.values();
     let (subscriptions, signing_secrets) = webhook_subscriptions(&workspace)?;
     add_secrets(&mut secrets, signing_secrets);
+    let prices = pipeline_adapters::PriceTable::load(&workspace.state_dir.join("config.yaml"))?;
     Ok(PreparedRun {
         spec_texts,
         repo,
         workspace,
         registry,
+        prices,
         errors,
         set,
         plan,
@@ -192,6 +196,8 @@ pub fn load_and_plan(
     pipeline_adapters::SecretSettings::load(&config)?;
     // So are bad `webhooks:`/`notify:` sections (secrets are only needed to run).
     WebhookSettings::load(&config, &subscribable_kinds())?;
+    // And a bad `prices:` section.
+    pipeline_adapters::PriceTable::load(&config)?;
     // Broken plugin manifests and tool error settings are input errors at validate time.
     RecoveryConfig::new(&registry, &plugin_dirs(&root))?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
@@ -536,6 +542,7 @@ async fn drive(
         state: state.clone(),
         limits: super::tool_limits::ToolLimits::new(&prepared.registry),
         registry: prepared.registry,
+        prices: prepared.prices,
         errors: prepared.errors,
         spec_texts: prepared.spec_texts,
         workspace: prepared.workspace.clone(),

@@ -49,11 +49,12 @@ use super::next_action::{FailedAttempt, NextAction, Recovery, Stage, next_action
 use super::run_context::RunContext;
 use super::step_error::{StepError, StepFailure};
 use super::tool_choice::{ChosenTool, choose_tool};
+use super::usage_cost::priced_usage;
 use super::waits::{hold_tool_limits, rfc3339, sleep_until, unfinished_wait};
 use crate::git::{GitError, Worktree, blocking};
 use crate::model::{Isolation, Step, StepKind, ToolChoice};
 use crate::state::{
-    AttemptResult, Change, Checkpoint, CheckpointOutputs, ErrorSummary, Event, Usage, WaitKind,
+    AttemptResult, Change, Checkpoint, CheckpointOutputs, ErrorSummary, Event, WaitKind,
 };
 
 /// How one execution of a step ended.
@@ -262,7 +263,7 @@ impl StepLife<'_> {
                         exit_code: None,
                         error: Some("interrupted".into()),
                         classified: None,
-                        usage: usage.map(usage_of),
+                        usage: usage.map(|u| priced_usage(u, &self.ctx.prices)),
                         duration_ms,
                     })?;
                     return self.interrupted();
@@ -438,7 +439,7 @@ impl StepLife<'_> {
             .and_then(|n| self.ctx.registry.profile(n))
             .is_some_and(|p| p.approval_required);
         let gated = self.step.kind == StepKind::Task && self.step.requires_approval(tool_requires);
-        let usage = success.usage.map(usage_of);
+        let usage = success.usage.map(|u| priced_usage(u, &self.ctx.prices));
         let checkpoint = Checkpoint {
             commit: success.commit.to_string(),
             definition_hash: self.step.definition_hash.clone(),
@@ -690,7 +691,11 @@ impl StepLife<'_> {
         recovery: Recovery<'_>,
     ) -> Result<AfterFailure, StepError> {
         let ctx = self.ctx;
-        let report = ctx.errors.classify(&failed.failure);
+        let report = if failed.stage == Stage::NoChange {
+            no_change_report(&failed.error)
+        } else {
+            ctx.errors.classify(&failed.failure)
+        };
         let history = ctx
             .state
             .attempt_error_history(&ctx.run_id, self.id())
@@ -741,7 +746,7 @@ impl StepLife<'_> {
                 signature: report.signature.clone(),
                 summary: report.summary.clone(),
             }),
-            usage: failed.usage.map(usage_of),
+            usage: failed.usage.map(|u| priced_usage(u, &ctx.prices)),
             duration_ms,
         });
         let counted = Change::AttemptError {
@@ -762,7 +767,11 @@ impl StepLife<'_> {
                     ),
                 },
                 AfterFailure::Fix {
-                    prompt: super::prompts::fix_prompt_text(ctx, self.step, &error, &report),
+                    prompt: if failed.stage == Stage::NoChange {
+                        super::prompts::no_change_fix_prompt(ctx, self.step)
+                    } else {
+                        super::prompts::fix_prompt_text(ctx, self.step, &error, &report)
+                    },
                     fixes_left,
                 },
             ),
@@ -937,22 +946,30 @@ fn auto_approval(step: &str, attempt: u32) -> Event {
     }
 }
 
+/// The classification of an attempt whose AI tool changed nothing (reason `no_change`):
+/// permanent (another try of the same prompt would do the same), plugin `no_change`,
+/// the signature of the reason, so repeats count as the same error. Made here, not by
+/// the error plugins: nothing in the tool's output says it, the worktree does.
+fn no_change_report(error: &str) -> pipeline_error::ErrorReport {
+    let key = super::attempt::NO_CHANGE;
+    let normalized = pipeline_error::normalize(key);
+    pipeline_error::ErrorReport {
+        class: pipeline_error::ErrorClass::Permanent,
+        plugin: key.to_owned(),
+        signature: pipeline_error::signature_of(&normalized),
+        normalized,
+        summary: error.lines().next().unwrap_or(key).to_owned(),
+        diagnostics: Vec::new(),
+        output_hash: pipeline_error::fingerprint(key.as_bytes()),
+        diff_hash: None,
+        plugin_failures: Vec::new(),
+    }
+}
+
 /// `by` of an approval `--approve-all` made.
 const APPROVE_ALL: &str = "--approve-all";
 
 /// Whether failures of `tool` count on a circuit breaker (a step's own command does not).
 fn is_breaker_tool(tool: &str) -> bool {
     tool != pipeline_adapters::SHELL_TOOL
-}
-
-/// The journal's form of what a tool reported.
-pub(crate) fn usage_of(u: pipeline_adapters::Usage) -> Usage {
-    Usage {
-        model: u.model,
-        input_tokens: u.input_tokens,
-        cached_input_tokens: u.cached_input_tokens,
-        output_tokens: u.output_tokens,
-        cost_usd: u.cost_usd,
-        requests: u.requests,
-    }
 }

@@ -63,6 +63,7 @@ pub(crate) const INTERPRETED: &[&str] = &[
     "writable_paths",
     "allow_symlinks",
     "read_only",
+    "allow_empty",
     "approval",
 ];
 

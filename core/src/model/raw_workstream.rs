@@ -131,6 +131,9 @@ pub(crate) struct RawFields {
     pub writable_paths: Option<Vec<String>>,
     /// `read_only`: the step changes no file; its result is its checks, not a commit.
     pub read_only: Option<bool>,
+    /// `allow_empty`: an AI step whose tool changes nothing completes (default: it fails
+    /// with reason `no_change`).
+    pub allow_empty: Option<bool>,
     /// `approval`: `required` makes the step wait for a decision once its result is
     /// committed; `none` (the default) does not.
     pub approval: Option<Approval>,

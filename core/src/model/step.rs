@@ -128,6 +128,12 @@ pub struct Step {
     /// temporary checkout of its dependencies' merged result instead of the main
     /// checkout; a read-only step whose tool changes files fails.
     pub read_only: bool,
+    /// `allow_empty: true`: the step may complete although its AI tool changed no file.
+    /// Without it such an attempt fails with reason `no_change` (a fix prompt saying
+    /// nothing changed while `fix_attempts` last, else permanent). Steps run by a command
+    /// may always change nothing. Not part of the definition hash: it decides whether a
+    /// result is accepted, not what it is.
+    pub allow_empty: bool,
     /// SHA-256 (hex) of the step's normalised definition: what decides, on resume, whether
     /// a completed step is still valid.
     pub definition_hash: String,

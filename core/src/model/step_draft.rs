@@ -110,6 +110,10 @@ impl StepDraft<'_> {
                 .read_only
                 .or_else(|| ws.and_then(|w| w.read_only))
                 .unwrap_or(false),
+            allow_empty: own
+                .allow_empty
+                .or_else(|| ws.and_then(|w| w.allow_empty))
+                .unwrap_or(false),
             definition_hash: String::new(),
             approval: own.approval.or_else(|| ws.and_then(|w| w.approval)),
             allow_symlinks: own

@@ -116,6 +116,7 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             allow_symlinks: Vec::new(),
             approval: None,
             read_only: false,
+            allow_empty: false,
         })
         .collect();
     WorkstreamSet::new(Vec::new(), steps, Vec::new(), Vec::new())

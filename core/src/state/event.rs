@@ -39,12 +39,26 @@ pub struct Usage {
     /// Output (completion) tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
-    /// Cost in US dollars, as the tool reported it.
+    /// Cost in US dollars: as the tool reported it, or, when it reported tokens but no
+    /// cost, computed from the price table (`estimated: true`; docs/COSTS.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     /// Model requests the tool made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<u32>,
+    /// True when `cost_usd` is pipeline's estimate from the price table
+    /// (`config/prices.yaml`, `prices:` in `.pipeline/config.yaml`), not the tool's own
+    /// figure. Left out when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub estimated: bool,
+    /// Why there is no `cost_usd` although the tool reported tokens: the price table has
+    /// no price for its model, or it named no model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_unknown: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The error engine's classification of a failed attempt, as journalled.

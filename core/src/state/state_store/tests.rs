@@ -645,6 +645,8 @@ fn one_of_each_event() -> Vec<Event> {
                 output_tokens: Some(300),
                 cost_usd: Some(0.125),
                 requests: Some(3),
+                estimated: false,
+                cost_unknown: None,
             }),
             duration_ms: 4500,
         },
