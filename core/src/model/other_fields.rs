@@ -64,6 +64,8 @@ pub(crate) const INTERPRETED: &[&str] = &[
     "allow_symlinks",
     "read_only",
     "approval",
+    "inputs",
+    "cache",
 ];
 
 /// Fields the engine interprets on a workstream only.

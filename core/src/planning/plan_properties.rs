@@ -116,6 +116,8 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             allow_symlinks: Vec::new(),
             approval: None,
             read_only: false,
+            inputs: None,
+            cache: true,
         })
         .collect();
     WorkstreamSet::new(Vec::new(), steps, Vec::new(), Vec::new())
