@@ -7,6 +7,7 @@
 //! ([`workstream_paths`]), before the command runs.
 
 pub(crate) mod approve;
+mod cache;
 mod clean;
 pub(crate) mod errors;
 mod init;
@@ -21,6 +22,7 @@ mod status;
 pub(crate) mod tools;
 pub(crate) mod validate;
 mod webhooks;
+mod why;
 mod workstream_paths;
 
 use pipeline_core::engine::EngineError;
@@ -102,6 +104,13 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Reject(args) => approve::reject(&args),
         Command::Serve(args) => crate::serve::serve(args),
         Command::Mcp { repo } => crate::mcp::mcp(&repo),
+        Command::Cache { action, json, repo } => cache::cache(action, json, &repo),
+        Command::Why {
+            run,
+            step,
+            json,
+            repo,
+        } => why::why(&run, &step, json, &repo),
         Command::Webhooks { run, json, repo } => webhooks::webhooks(run.as_deref(), json, &repo),
     };
     match result {

@@ -117,7 +117,10 @@ impl StepDraft<'_> {
                 .or_else(|| ws.and_then(|w| w.allow_symlinks.clone()))
                 .unwrap_or_default(),
             inputs: own.inputs.or_else(|| ws.and_then(|w| w.inputs.clone())),
-            cache: own.cache.or_else(|| ws.and_then(|w| w.cache)).unwrap_or(true),
+            cache: own
+                .cache
+                .or_else(|| ws.and_then(|w| w.cache))
+                .unwrap_or(true),
         }
     }
 }
