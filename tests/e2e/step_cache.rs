@@ -75,6 +75,30 @@ fn an_unchanged_workstream_runs_no_step_again_and_gives_the_same_result() {
     }
     assert_eq!(tree(&t, "r1"), tree(&t, "r2"));
     assert_eq!(t.show("pipeline/r2", "b.txt").as_deref(), Some("A\nB\n"));
+    let b = t.step_status("r2", "w/b");
+    assert_eq!(
+        b["cached_from"],
+        serde_json::json!({"run": "r1", "step": "w/b"})
+    );
+    assert!(t.step_status("r1", "w/b").get("cached_from").is_none());
+    // Progress says `cached`; JUnit passes the step with a property naming its source.
+    let junit = t.out.join("r4.xml");
+    let r4 = t
+        .pipeline(&[
+            "run",
+            ws.to_str().unwrap(),
+            "--run-id",
+            "r4",
+            "--junit",
+            junit.to_str().unwrap(),
+        ])
+        .assert_ok();
+    assert!(r4.stdout().contains("cached    w/a") || r4.stderr().contains("cached    w/a"));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(r#"<property name="cached_from" value="r2 w/a"/>"#),
+        "{xml}"
+    );
     assert!(why_text(&t, "r2", "w/b").contains("taken from run r1"));
     // The cache lists and counts what happened.
     let stats: Value = serde_json::from_str(
@@ -85,7 +109,7 @@ fn an_unchanged_workstream_runs_no_step_again_and_gives_the_same_result() {
     .unwrap();
     assert_eq!(
         (stats["entries"].as_u64(), stats["hits"].as_u64()),
-        (Some(6), Some(3))
+        (Some(9), Some(6))
     );
     let list: Value = serde_json::from_str(
         &t.pipeline(&["cache", "list", "--json"])
@@ -93,9 +117,9 @@ fn an_unchanged_workstream_runs_no_step_again_and_gives_the_same_result() {
             .stdout(),
     )
     .unwrap();
-    assert_eq!(list["entries"].as_array().map(Vec::len), Some(6));
+    assert_eq!(list["entries"].as_array().map(Vec::len), Some(9));
     t.pipeline(&["cache", "clear"]).assert_ok();
-    run_with(&t, &ws, "r3", &[]);
+    run_with(&t, &ws, "r5", &[]);
     assert_eq!(runs(&t, "a"), 2, "a cleared cache still served a result");
 }
 

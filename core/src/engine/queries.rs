@@ -66,6 +66,10 @@ pub struct StepStatusView {
     /// The error engine's classification of the step's latest failed attempt: class,
     /// plugin, signature, occurrences (see `pipeline errors`).
     pub last_error: Option<serde_json::Value>,
+    /// The earlier run and step whose result this step took from the step cache
+    /// (docs/CACHE.md); absent for a step that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_from: Option<crate::state::CachedFrom>,
 }
 
 /// One run in `pipeline runs --json` (newest first): `run_id`, `status`, `workstream`,
@@ -161,9 +165,29 @@ pub fn run_status(
             );
         }
     }
+    let mut cached: std::collections::HashMap<String, crate::state::CachedFrom> =
+        std::collections::HashMap::new();
+    for entry in state.journal_of_kind(&run.run_id, "step_cached")? {
+        if let crate::state::Event::StepCached {
+            step,
+            from_run,
+            from_step,
+            ..
+        } = entry.event
+        {
+            cached.insert(
+                step,
+                crate::state::CachedFrom {
+                    run: from_run,
+                    step: from_step,
+                },
+            );
+        }
+    }
     let steps = records
         .into_iter()
         .map(|r| StepStatusView {
+            cached_from: cached.remove(&r.step_id),
             last_error: last_errors.remove(&r.step_id),
             tests: tests.remove(&r.step_id).unwrap_or_default(),
             id: r.step_id,
