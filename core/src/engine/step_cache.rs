@@ -50,7 +50,7 @@ pub(crate) enum Lookup {
     /// The step is completed from the cache (recorded).
     Hit(StepResult),
     /// The step runs; `None` when its key could not be computed (no entry then).
-    Miss(Option<Pending>),
+    Miss(Option<Box<Pending>>),
 }
 
 /// A cached result re-applied on the step's start commit.
@@ -86,12 +86,12 @@ pub(crate) async fn lookup(
     };
     let key = parts.key();
     let Some(hit) = reapplied else {
-        return Ok(Lookup::Miss(Some(Pending {
+        return Ok(Lookup::Miss(Some(Box::new(Pending {
             key,
             parts,
             start,
             reason,
-        })));
+        }))));
     };
     let id = step.id.as_str().to_owned();
     let commit = hit.commit.to_string();
@@ -149,7 +149,7 @@ pub(crate) async fn lookup(
 }
 
 /// Writes the entry of a step that ran and completed with `commit`.
-pub(crate) fn remember(ctx: &RunContext, step: &Step, pending: Pending, commit: Oid) {
+pub(crate) fn remember(ctx: &RunContext, step: &Step, pending: Box<Pending>, commit: Oid) {
     let entry = CacheEntry {
         run_id: ctx.run_id.clone(),
         step_id: step.id.as_str().to_owned(),

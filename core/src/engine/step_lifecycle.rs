@@ -119,7 +119,7 @@ struct StepLife<'a> {
     /// checkout of a read_only step with `isolation: none` and dependencies).
     worktree: Option<Worktree>,
     /// The step's cache key when it runs (written as its cache entry once completed).
-    cache: Option<super::step_cache::Pending>,
+    cache: Option<Box<super::step_cache::Pending>>,
 }
 
 /// What follows a committed result: the step ended (completed, or its approval gate
