@@ -39,6 +39,17 @@ pub struct RepoArgs {
     pub db: Option<PathBuf>,
 }
 
+/// What `pipeline cache` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheAction {
+    /// Every entry: run, step, key, result commit, where a cached result came from.
+    List,
+    /// Delete every entry (runs and their results stay).
+    Clear,
+    /// Entries, keys, hits and misses.
+    Stats,
+}
+
 /// Where the repository is, for commands that read no state database.
 #[derive(Debug, Clone, Args)]
 pub struct RepoDirArgs {
@@ -303,6 +314,30 @@ pub enum Command {
         #[command(flatten)]
         repo: RepoArgs,
     },
+    /// The cross-run step cache: list its entries, clear it, or count them (docs/CACHE.md).
+    Cache {
+        /// What to do.
+        #[arg(value_enum, default_value = "list")]
+        action: CacheAction,
+        /// Print JSON on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
+    /// Why a step ran (no earlier result, or which part of its cache key changed) or which
+    /// run its result was taken from.
+    Why {
+        /// Run id, or `latest`.
+        run: String,
+        /// Step id (`ws/step`, or `ws` for a workstream without steps).
+        step: String,
+        /// Print JSON on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
     /// List webhook and notify deliveries with status, attempts and last error.
     Webhooks {
         /// Only deliveries of this run's events (`latest`: the newest run).
@@ -387,6 +422,10 @@ pub struct RunArgs {
     /// Approve every step that requires approval without asking (recorded in the journal).
     #[arg(long)]
     pub approve_all: bool,
+    /// Run every step, even one whose cache key matches a completed step of an earlier
+    /// run (docs/CACHE.md); completed steps still leave their cache entries.
+    #[arg(long)]
+    pub no_cache: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }

@@ -106,6 +106,13 @@ pub fn write_junit(status: &RunStatusReport, path: &Path) -> Result<(), String> 
         let mut case = TestCase::new(format!("step {}", step.id), case_status);
         case.set_classname(step.workstream.clone());
         case.add_properties(usage_properties("pipeline.usage", &step.usage));
+        // Passed without running: its result came from the step cache (docs/CACHE.md).
+        if let Some(from) = &step.cached_from {
+            case.add_property((
+                "cached_from",
+                format!("{} {}", from.run, from.step).as_str(),
+            ));
+        }
         if let Some(d) = duration_between(step.started_at.as_deref(), step.finished_at.as_deref()) {
             case.set_time(d);
         }

@@ -7,6 +7,7 @@
 //! ([`workstream_paths`]), before the command runs.
 
 pub(crate) mod approve;
+mod cache;
 mod clean;
 mod diff;
 pub(crate) mod errors;
@@ -23,6 +24,7 @@ pub(crate) mod tools;
 mod usage;
 pub(crate) mod validate;
 mod webhooks;
+mod why;
 mod workstream_paths;
 
 use pipeline_core::engine::EngineError;
@@ -122,6 +124,13 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Reject(args) => approve::reject(&args),
         Command::Serve(args) => crate::serve::serve(args),
         Command::Mcp { repo } => crate::mcp::mcp(&repo),
+        Command::Cache { action, json, repo } => cache::cache(action, json, &repo),
+        Command::Why {
+            run,
+            step,
+            json,
+            repo,
+        } => why::why(&run, &step, json, &repo),
         Command::Webhooks { run, json, repo } => webhooks::webhooks(run.as_deref(), json, &repo),
     };
     match result {

@@ -74,6 +74,7 @@ pub fn run(args: RunArgs) -> Result<i32, EngineError> {
     options.include_uncommitted = args.include_uncommitted;
     options.sandbox = args.sandbox == cli::SandboxMode::On;
     options.approve_all = args.approve_all;
+    options.no_cache = args.no_cache;
     options.base = Some(args.base.clone());
     options.run_id = args.run_id.clone();
     options.unfinished = if args.resume {

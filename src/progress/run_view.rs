@@ -281,6 +281,18 @@ impl RunView {
                     ),
                 );
             }
+            Event::StepCached {
+                step,
+                from_run,
+                commit,
+                ..
+            } => emit(
+                LineKind::Milestone,
+                format!(
+                    "cached    {step}: result of run {from_run} re-applied ({})",
+                    short(commit)
+                ),
+            ),
             Event::StepApproved { step, by, auto, .. } => {
                 let how = if *auto { " (--approve-all)" } else { "" };
                 let by = if *auto { "" } else { by.as_str() };

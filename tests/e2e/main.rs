@@ -40,6 +40,7 @@ mod serve;
 mod signals;
 mod sse_load;
 mod states;
+mod step_cache;
 mod tool_selection;
 mod traps;
 mod typos;

@@ -79,6 +79,10 @@ pub struct StepStatusView {
     pub usage: UsageTotals,
     /// Each attempt that reported usage, oldest first.
     pub attempt_usage: Vec<AttemptUsage>,
+    /// The earlier run and step whose result this step took from the step cache
+    /// (docs/CACHE.md); absent for a step that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_from: Option<crate::state::CachedFrom>,
 }
 
 /// One run in `pipeline runs --json` (newest first): `run_id`, `status`, `workstream`,
@@ -176,6 +180,25 @@ pub fn run_status(
             );
         }
     }
+    let mut cached: std::collections::HashMap<String, crate::state::CachedFrom> =
+        std::collections::HashMap::new();
+    for entry in state.journal_of_kind(&run.run_id, "step_cached")? {
+        if let crate::state::Event::StepCached {
+            step,
+            from_run,
+            from_step,
+            ..
+        } = entry.event
+        {
+            cached.insert(
+                step,
+                crate::state::CachedFrom {
+                    run: from_run,
+                    step: from_step,
+                },
+            );
+        }
+    }
     let mut usages = usage_totals::attempt_usages(&state, &run.run_id)?;
     let mut usage = UsageTotals::default();
     let steps = records
@@ -189,6 +212,7 @@ pub fn run_status(
         .map(|(r, usage, attempt_usage)| StepStatusView {
             usage,
             attempt_usage,
+            cached_from: cached.remove(&r.step_id),
             last_error: last_errors.remove(&r.step_id),
             tests: tests.remove(&r.step_id).unwrap_or_default(),
             id: r.step_id,

@@ -49,6 +49,9 @@ pub struct RunOptions {
     /// is committed (journalled `step_approved` with `auto: true`, `by: "--approve-all"`),
     /// also one that was awaiting approval when the run is resumed.
     pub approve_all: bool,
+    /// `--no-cache`: no step is satisfied from an earlier run's result (docs/CACHE.md);
+    /// completed steps still write their cache entries.
+    pub no_cache: bool,
 }
 
 impl Default for RunOptions {
@@ -70,6 +73,7 @@ impl Default for RunOptions {
             include_uncommitted: false,
             sandbox: true,
             approve_all: false,
+            no_cache: false,
         }
     }
 }

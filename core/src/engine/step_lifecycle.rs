@@ -91,9 +91,17 @@ pub(crate) async fn execute_step(
         started: Instant::now(),
         next_attempt: first_attempt,
         worktree: None,
+        cache: None,
     };
     match life.run(inputs, awaiting).await {
-        Ok(result) => result,
+        Ok(result) => {
+            // Step cache (docs/CACHE.md): a step that ran and completed leaves its entry.
+            if let (StepResult::Completed { commit }, Some(pending)) = (&result, life.cache.take())
+            {
+                super::step_cache::remember(&ctx, life.step, pending, *commit);
+            }
+            result
+        }
         Err(StepError::Journal(_)) => StepResult::Aborted,
         Err(StepError::Failed(failure)) => life.fail(failure.to_string()).await,
     }
@@ -111,6 +119,8 @@ struct StepLife<'a> {
     /// The step's worktree while it has one (`isolation: worktree`, or the temporary
     /// checkout of a read_only step with `isolation: none` and dependencies).
     worktree: Option<Worktree>,
+    /// The step's cache key when it runs (written as its cache entry once completed).
+    cache: Option<Box<super::step_cache::Pending>>,
 }
 
 /// What follows a committed result: the step ended (completed, or its approval gate
@@ -179,6 +189,12 @@ impl StepLife<'_> {
             }
             None => {
                 let start = self.merge_inputs(&inputs).await?;
+                match super::step_cache::lookup(self.ctx, self.idx, &inputs, start, self.started)
+                    .await?
+                {
+                    super::step_cache::Lookup::Hit(result) => return Ok(result),
+                    super::step_cache::Lookup::Miss(pending) => self.cache = pending,
+                }
                 if !self.finish_interrupted_wait().await? {
                     return self.interrupted();
                 }

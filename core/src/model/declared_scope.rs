@@ -93,6 +93,24 @@ pub(crate) fn check_allow_symlinks(
     list.check(own, pointer, workstream, file, id, diags);
 }
 
+/// Errors for `inputs` entries (the paths a step reads, which narrow its cache key:
+/// docs/CACHE.md) that leave the repository. Own entries, else the workstream's, as for
+/// [`check_context_files`].
+pub(crate) fn check_inputs(
+    own: &RawFields,
+    pointer: &str,
+    workstream: Option<(&RawFields, &str)>,
+    file: &Path,
+    id: &str,
+    diags: &mut Vec<ValidationDiagnostic>,
+) {
+    let list = InheritedList {
+        key: "inputs",
+        of: |f| &f.inputs,
+    };
+    list.check(own, pointer, workstream, file, id, diags);
+}
+
 /// A list of repository-relative paths that a step inherits from its workstream when it
 /// has none of its own.
 struct InheritedList {

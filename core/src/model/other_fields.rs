@@ -65,6 +65,8 @@ pub(crate) const INTERPRETED: &[&str] = &[
     "read_only",
     "allow_empty",
     "approval",
+    "inputs",
+    "cache",
 ];
 
 /// Fields the engine interprets on a workstream only.

@@ -137,6 +137,11 @@ pub(crate) struct RawFields {
     /// `approval`: `required` makes the step wait for a decision once its result is
     /// committed; `none` (the default) does not.
     pub approval: Option<Approval>,
+    /// `inputs`: the paths the step reads (paths, directories or globs as in
+    /// `files_scope`); only they enter its cache key's input tree (docs/CACHE.md).
+    pub inputs: Option<Vec<String>>,
+    /// `cache`: `false` never satisfies the step from the cross-run step cache.
+    pub cache: Option<bool>,
     /// Everything else (informational fields, fields of other tools), comments left out.
     #[serde(flatten)]
     pub other: OtherFields,

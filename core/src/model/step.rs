@@ -145,6 +145,14 @@ pub struct Step {
     /// (the chosen tool profile's `approval` decides at run time). Not part of the
     /// definition hash: it gates the result, it does not change it.
     pub approval: Option<Approval>,
+    /// `inputs`: the repository paths the step reads (paths, directories or globs as in
+    /// `files_scope`), which narrow the input tree of its cache key; `None` means the
+    /// whole tree (docs/CACHE.md). Not part of the definition hash.
+    pub inputs: Option<Vec<String>>,
+    /// `cache` (default true): whether a later run may satisfy the step from the result
+    /// of an earlier run with the same cache key. `false` for steps with effects outside
+    /// the repository. Not part of the definition hash.
+    pub cache: bool,
 }
 
 /// A step's `approval` (docs/APPROVALS.md).

@@ -4,7 +4,7 @@
 //!
 //! Inheritance (the original format's): a step's `context_files`, `timeout_sec`,
 //! `isolation`, `conflict_group`, `parallel_ok`, `sandbox`, `writable_paths` and
-//! `allow_symlinks` are its own, else its workstream's;
+//! `allow_symlinks`, `inputs` and `cache` are its own, else its workstream's;
 //! `env` is the workstream's overlaid by the step's; `description`, `tasks`, `prompt`,
 //! `specs` and `openspec_tasks` are the step's own only. For a workstream without
 //! `steps`, the workstream object is the step's own object.
@@ -120,6 +120,11 @@ impl StepDraft<'_> {
                 .allow_symlinks
                 .or_else(|| ws.and_then(|w| w.allow_symlinks.clone()))
                 .unwrap_or_default(),
+            inputs: own.inputs.or_else(|| ws.and_then(|w| w.inputs.clone())),
+            cache: own
+                .cache
+                .or_else(|| ws.and_then(|w| w.cache))
+                .unwrap_or(true),
         }
     }
 }

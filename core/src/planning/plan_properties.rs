@@ -117,6 +117,8 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             approval: None,
             read_only: false,
             allow_empty: false,
+            inputs: None,
+            cache: true,
         })
         .collect();
     WorkstreamSet::new(Vec::new(), steps, Vec::new(), Vec::new())

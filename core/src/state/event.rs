@@ -298,6 +298,22 @@ pub enum Event {
         /// Its log file.
         log: String,
     },
+    /// The step's cache key matched a completed step of an earlier run: its result is
+    /// that step's change re-applied on this step's start commit, without running its
+    /// tool or tests (docs/CACHE.md). [`Event::StepCompleted`] (attempt 0) follows in the
+    /// same transaction.
+    StepCached {
+        /// The step.
+        step: String,
+        /// Its cache key (SHA-256, hex).
+        key: String,
+        /// The earlier run the result was taken from.
+        from_run: String,
+        /// The step of that run.
+        from_step: String,
+        /// Hex result commit of this step (the re-applied change).
+        commit: String,
+    },
     /// The step's result is committed and checkpointed (status `completed`).
     StepCompleted {
         /// The step.
@@ -465,6 +481,7 @@ impl Event {
             Event::FixRequested { .. } => "fix_requested",
             Event::Escalated { .. } => "escalated",
             Event::CompensationFinished { .. } => "compensation_finished",
+            Event::StepCached { .. } => "step_cached",
             Event::StepCompleted { .. } => "step_completed",
             Event::StepFailed { .. } => "step_failed",
             Event::StepSkipped { .. } => "step_skipped",
@@ -495,6 +512,7 @@ impl Event {
             | Event::FixRequested { step, .. }
             | Event::Escalated { step, .. }
             | Event::CompensationFinished { step, .. }
+            | Event::StepCached { step, .. }
             | Event::StepCompleted { step, .. }
             | Event::StepFailed { step, .. }
             | Event::StepSkipped { step, .. }
@@ -546,6 +564,7 @@ impl Event {
             | Event::CompensationFinished { .. }
             | Event::OrphansKilled { .. }
             | Event::StepApproved { .. }
+            | Event::StepCached { .. }
             | Event::StepRejected { .. }
             | Event::BreakerOpened { .. }
             | Event::RunInterrupted { .. }

@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_webhook_outbox",
         sql: include_str!("../../../schema/migrations/0004_webhook_outbox.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_step_cache",
+        sql: include_str!("../../../schema/migrations/0005_step_cache.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows (the last migration's version).

@@ -41,7 +41,8 @@ pub use run_lock::{LockProbe, PROBE_GRACE, RunLock};
 pub use run_status::RunStatus;
 pub use state_error::StateError;
 pub use state_store::{
-    BUSY_TIMEOUT, Change, DecisionWrite, ErrorRecord, PendingDecision, StateStore,
+    BUSY_TIMEOUT, CacheEntry, CacheStats, CachedFrom, Change, DecisionWrite, ErrorRecord,
+    PendingDecision, StateStore,
 };
 pub use step_status::StepStatus;
 pub use test_result::TestResult;

@@ -257,9 +257,11 @@ mod integrity_check;
 mod outbox;
 mod record;
 mod runs;
+mod step_cache;
 mod steps;
 pub use approval_decisions::{DecisionWrite, PendingDecision};
 pub use record::Change;
+pub use step_cache::{CacheEntry, CacheStats, CachedFrom};
 
 pub use error_records::ErrorRecord;
 
