@@ -42,7 +42,7 @@ pub fn on_github_actions() -> bool {
 pub struct CiRun<'a> {
     /// `status --json` of the run.
     pub status: &'a RunStatusReport,
-    /// Detail of steps, by step id (at least the failed ones; others add their cost).
+    /// Detail of the steps that did not complete (their errors and logs).
     pub details: &'a [StepDetail],
 }
 
@@ -131,7 +131,7 @@ pub fn write_workflow_commands(run: &CiRun<'_>, out: &mut impl Write) -> std::io
 }
 
 /// The Markdown job summary: a heading with the run's status, the result branch, counts,
-/// a table of steps (status, attempts, duration, cost; failed steps first, at most
+/// a table of steps (status, cache hits, attempts, duration, tokens, cost; failed steps first, at most
 /// [`MAX_TABLE_ROWS`] rows) and, per failed step, its class, summary and first
 /// diagnostics.
 pub fn summary_markdown(run: &CiRun<'_>) -> String {
@@ -160,13 +160,28 @@ pub fn summary_markdown(run: &CiRun<'_>) -> String {
         status.result_branch,
         short(&status.base_commit),
     );
-    let total_cost: f64 = run.details.iter().filter_map(cost).sum();
-    if total_cost > 0.0 {
-        let _ = writeln!(md, "Cost reported by the tools: ${total_cost:.4}.\n");
+    if let Some(cost) = status.usage.cost_usd {
+        let _ = writeln!(
+            md,
+            "Tokens: {} in ({} cached), {} out; cost {}.\n",
+            status.usage.input_tokens,
+            status.usage.cached_input_tokens,
+            status.usage.output_tokens,
+            dollars(cost, status.usage.estimated)
+        );
     }
-    md.push_str(
-        "| Step | Status | Attempts | Duration | Cost |\n| --- | --- | --- | --- | --- |\n",
-    );
+    let cached = status
+        .steps
+        .iter()
+        .filter(|s| s.cached_from.is_some())
+        .count();
+    if cached > 0 {
+        let _ = writeln!(
+            md,
+            "{cached} steps taken from the step cache (docs/CACHE.md).\n"
+        );
+    }
+    md.push_str("| Step | Status | Attempts | Duration | Tokens | Cost |\n| --- | --- | --- | --- | --- | --- |\n");
     let mut rows: Vec<_> = status.steps.iter().collect();
     rows.sort_by_key(|s| !failed(s.status));
     for step in rows.iter().take(MAX_TABLE_ROWS) {
@@ -174,17 +189,24 @@ pub fn summary_markdown(run: &CiRun<'_>) -> String {
             crate::junit::duration_between(step.started_at.as_deref(), step.finished_at.as_deref())
                 .map(|d| format!("{:.1} s", d.as_secs_f64()))
                 .unwrap_or_default();
-        let cost = run
-            .detail(&step.id)
-            .and_then(cost)
-            .map(|c| format!("${c:.4}"))
+        let cost = step
+            .usage
+            .cost_usd
+            .map(|c| dollars(c, step.usage.estimated))
             .unwrap_or_default();
+        let tokens = match step.usage.input_tokens + step.usage.output_tokens {
+            0 => String::new(),
+            n => n.to_string(),
+        };
+        let state = match &step.cached_from {
+            Some(from) => format!("{} cached from `{}`", step.status.as_str(), cell(&from.run)),
+            None => step.status.as_str().to_owned(),
+        };
         let _ = writeln!(
             md,
-            "| `{}` | {} {} | {} | {duration} | {cost} |",
+            "| `{}` | {} {state} | {} | {duration} | {tokens} | {cost} |",
             cell(&step.id),
             status_icon(step.status),
-            step.status.as_str(),
             step.attempts,
         );
     }
@@ -280,14 +302,9 @@ fn diagnostics(record: &ErrorRecord) -> Vec<serde_json::Map<String, serde_json::
         .unwrap_or_default()
 }
 
-/// The cost the tools reported over every attempt of a step, when any did.
-fn cost(detail: &StepDetail) -> Option<f64> {
-    let costs: Vec<f64> = detail
-        .attempts
-        .iter()
-        .filter_map(|a| a.usage.as_ref().and_then(|u| u.cost_usd))
-        .collect();
-    (!costs.is_empty()).then(|| costs.iter().sum())
+/// US dollars with four decimals, `~` in front when estimated from the price table.
+fn dollars(cost: f64, estimated: bool) -> String {
+    format!("{}${cost:.4}", if estimated { "~" } else { "" })
 }
 
 fn short(commit: &str) -> &str {

@@ -502,6 +502,8 @@ mod tests {
         "pipeline runs",
         "pipeline usage",
         "pipeline diff",
+        "pipeline cache",
+        "pipeline why",
         "pipeline logs",
         "pipeline tools",
         "pipeline errors",

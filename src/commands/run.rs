@@ -286,15 +286,11 @@ fn ci_reports(summary: &RunSummary, repo: &RepoArgs, report: &ReportArgs, ci: bo
         Ok(status) => status,
         Err(e) => return note(&format!("error: cannot write the CI reports: {e}")),
     };
-    // Every step's detail for small runs (their cost goes in the table), only the failed
-    // ones' for big runs (each detail reads the run's status again).
+    // The detail (errors, logs) of the steps that did not complete.
     let details: Vec<_> = status
         .steps
         .iter()
-        .filter(|s| {
-            status.steps.len() <= crate::ci_report::MAX_TABLE_ROWS
-                || !matches!(s.status, StepStatus::Completed | StepStatus::Skipped)
-        })
+        .filter(|s| !matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
         .filter_map(|s| {
             pipeline_core::engine::step_detail(
                 Some(&summary.repo),

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::api_error::ApiError;
 use super::app::{App, blocking};
 use super::openapi::{
-    BreakersDocument, ErrorBody, ErrorsDocument, Health, SpecDocument, SpecListDocument,
-    ToolsDocument, ValidationDocument, WorkstreamList,
+    BreakersDocument, ErrorBody, ErrorsDocument, Health, OpenSpecDocument, SpecDocument,
+    SpecListDocument, ToolsDocument, ValidationDocument, WorkstreamList,
 };
 use super::request::{JsonBody, PathParams, Query, workstream_paths};
 use crate::cli::RepoArgs;
@@ -22,6 +22,7 @@ use crate::commands::errors::{breakers_document, errors_document};
 use crate::commands::spec::ItemKind;
 use crate::commands::spec::list::list_document;
 use crate::commands::spec::show::show_document;
+use crate::commands::spec::validate::all_validation_document;
 use crate::commands::tools::tools_document;
 use crate::commands::validate::validation_document;
 
@@ -331,6 +332,31 @@ pub async fn specs(
             &layout,
             matches!(q.kind, Some(SpecKind::Specs)),
         )?))
+    })
+    .await
+}
+
+/// Whether the repository has an OpenSpec project and, when it has, the validation of
+/// every change and spec (`pipeline spec validate --all --json`): `{"project": false}` or
+/// `{"project": true, "validation": {...}}`. Always 200, so a client learns whether to
+/// ask for specs without meeting a 404.
+#[utoipa::path(
+    get,
+    path = "/api/openspec",
+    tag = "specs",
+    responses((status = 200, description = "The OpenSpec project's presence and validation.", body = OpenSpecDocument))
+)]
+pub async fn openspec(State(app): State<Arc<App>>) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || {
+        let layout = match locate_project(app.repo()) {
+            Ok(layout) => layout,
+            Err(EngineError::Input(_)) => return Ok(Json(serde_json::json!({"project": false}))),
+            Err(e) => return Err(e.into()),
+        };
+        let validation = all_validation_document(&layout)?;
+        Ok(Json(
+            serde_json::json!({"project": true, "validation": validation}),
+        ))
     })
     .await
 }

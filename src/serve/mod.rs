@@ -245,6 +245,7 @@ fn api_routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(catalog::list_breakers))
         .routes(routes!(catalog::reset_breaker))
         .routes(routes!(catalog::errors))
+        .routes(routes!(catalog::openspec))
         .routes(routes!(catalog::specs))
         .routes(routes!(catalog::spec))
 }

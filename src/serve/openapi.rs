@@ -66,6 +66,8 @@ named_schemas!(
     ValidationDocument,
     /// `GET /api/workstreams`.
     WorkstreamList,
+    /// `GET /api/openspec`.
+    OpenSpecDocument,
 );
 
 /// The document's frame: title, version, tags, the bearer security scheme.
@@ -237,6 +239,14 @@ fn component_schemas() -> Value {
             "type": "object",
             "required": ["run_id", "errors"],
             "properties": {"run_id": string, "errors": {"type": "array", "items": {"type": "object"}}}
+        },
+        "OpenSpecDocument": {
+            "type": "object",
+            "required": ["project"],
+            "properties": {
+                "project": {"type": "boolean", "description": "Whether the repository has an `openspec/` directory."},
+                "validation": {"type": "object", "description": "`pipeline spec validate --all --json`: `items` (each with `id`, `type`, `valid`, `issues`), `summary`, `conflicts`, `dependencyCycles`. Absent without a project."}
+            }
         },
         "WorkstreamList": {
             "type": "object",

@@ -33,6 +33,11 @@ pub struct LogsQuery {
     /// Only the last this many bytes (ignored with a `Range` header).
     #[param(minimum = 0)]
     pub tail: Option<u64>,
+    /// Only the bytes from this offset on (ignored with a `Range` header or `tail`): 200
+    /// with an empty body when nothing is past it yet, so a client following a growing
+    /// log asks with the `X-Pipeline-Log-Length` it was last told.
+    #[param(minimum = 0)]
+    pub from: Option<u64>,
 }
 
 /// `POST .../approve` body.
@@ -94,7 +99,9 @@ async fn detail_of(
 }
 
 /// The log of one attempt of the step (its tool's output), as text. `Range: bytes=...`
-/// (one range) answers 206 with `Content-Range`; `?tail=N` the last N bytes.
+/// (one range) answers 206 with `Content-Range`; `?tail=N` the last N bytes; `?from=N`
+/// the bytes from offset N on. Every answer says the log's whole length in
+/// `X-Pipeline-Log-Length`.
 #[utoipa::path(
     get,
     path = "/api/runs/{run}/steps/{step}/logs",
@@ -161,9 +168,10 @@ async fn logs_of(
                 })?;
                 (first, last, true)
             }
-            None => match q.tail {
-                Some(n) => (len.saturating_sub(n), len.saturating_sub(1), false),
-                None => (0, len.saturating_sub(1), false),
+            None => match (q.tail, q.from) {
+                (Some(n), _) => (len.saturating_sub(n), len.saturating_sub(1), false),
+                (None, Some(from)) => (from, len.saturating_sub(1), false),
+                (None, None) => (0, len.saturating_sub(1), false),
             },
         };
         let mut bytes = Vec::new();
@@ -181,6 +189,9 @@ async fn logs_of(
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         if let Ok(v) = HeaderValue::from_str(&logs.attempt.to_string()) {
             h.insert("x-pipeline-attempt", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
+            h.insert("x-pipeline-log-length", v);
         }
         if partial {
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;

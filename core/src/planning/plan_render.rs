@@ -224,6 +224,12 @@ fn write_json(set: &WorkstreamSet, plan: &Plan, out: &mut dyn io::Write) -> io::
         conflict_group: &'a Option<String>,
         files_scope: &'a [String],
         acceptance_tests: Vec<&'a str>,
+        /// The step's tasks (an AI tool's work list); omitted when it has none.
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        tasks: &'a [String],
+        /// The step's prompt; omitted when it has none.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        prompt: Option<&'a str>,
     }
     #[derive(serde::Serialize)]
     struct JsonWorkstream<'a> {
@@ -270,6 +276,8 @@ fn write_json(set: &WorkstreamSet, plan: &Plan, out: &mut dyn io::Write) -> io::
                     .iter()
                     .map(|t| t.command.as_str())
                     .collect(),
+                tasks: &s.tasks,
+                prompt: s.prompt.as_deref(),
             })
             .collect(),
         edges: plan

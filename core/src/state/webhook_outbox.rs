@@ -42,6 +42,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "fix_requested",
     "escalated",
     "compensation_finished",
+    "step_cached",
     "step_completed",
     "step_failed",
     "step_skipped",

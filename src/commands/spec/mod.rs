@@ -21,7 +21,7 @@ mod new;
 mod resolve;
 pub(crate) mod show;
 mod to_workstream;
-mod validate;
+pub(crate) mod validate;
 
 use std::path::PathBuf;
 

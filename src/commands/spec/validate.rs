@@ -60,13 +60,10 @@ pub fn validate(
         exit::FAILED
     };
     if json {
-        let mut value = serde_json::to_value(&run)
-            .map_err(|err| CommandError::internal(format!("cannot render JSON: {err}")))?;
-        if with_changes {
-            value["conflicts"] = json!(conflicts);
-            value["dependencyCycles"] = json!(cycles);
-        }
-        print_json(&value)?;
+        print_json(&json_document(
+            &run,
+            with_changes.then_some((&conflicts, &cycles)),
+        )?)?;
         return Ok(code);
     }
     if let (Some(name), [single]) = (&request.item, run.items.as_slice()) {
@@ -110,6 +107,38 @@ pub fn validate(
         eprintln!("⚠ dependency cycle: {cycle}");
     }
     Ok(code)
+}
+
+/// `openspec validate --json` of `run`, plus `conflicts` and `dependencyCycles` when
+/// changes were validated. Errors: rendering (internal).
+fn json_document(
+    run: &ValidationRun,
+    relations: Option<(&impl serde::Serialize, &impl serde::Serialize)>,
+) -> Result<serde_json::Value, CommandError> {
+    let mut value = serde_json::to_value(run)
+        .map_err(|err| CommandError::internal(format!("cannot render JSON: {err}")))?;
+    if let Some((conflicts, cycles)) = relations {
+        value["conflicts"] = json!(conflicts);
+        value["dependencyCycles"] = json!(cycles);
+    }
+    Ok(value)
+}
+
+/// The document of `pipeline spec validate --all --json` (also `GET /api/openspec`):
+/// every change and spec with `valid` and its issues, `summary` totals, `conflicts` and
+/// `dependencyCycles`. Errors: an OpenSpec tree that cannot be read (internal).
+pub fn all_validation_document(layout: &Layout) -> Result<serde_json::Value, CommandError> {
+    let request = ValidateRequest {
+        item: None,
+        all: true,
+        changes: false,
+        specs: false,
+        strict: false,
+        item_type: None,
+    };
+    let run = validation_run(layout, &request, true)?;
+    let relations = change_relations(layout);
+    json_document(&run, Some((&relations.conflicts, &relations.cycles)))
 }
 
 /// Runs the OpenSpec validation `request` asks for. Errors: as [`validate`].
