@@ -16,6 +16,7 @@ mod bad_input;
 mod config_file;
 mod containment;
 mod crash_resume;
+mod dashboard;
 mod database;
 mod durability;
 mod execution;
