@@ -89,6 +89,15 @@ def api(path, token=TOKEN):
         return json.loads(response.read())
 
 
+def api_text(path, token=TOKEN):
+    """GET `path` of the server's API as text (logs, diffs)."""
+    request = urllib.request.Request(BASE + path)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read().decode("utf-8", "replace")
+
+
 def release(name):
     """Writes the release file a held step of the fixture waits for (`OUT/NAME.release`)."""
     (OUT / f"{name}.release").write_text("go\n")
@@ -108,18 +117,27 @@ def wait_until(what, condition, timeout_s=WAIT_MS / 1000):
 
 
 class Session:
-    """One browser context on the dashboard with everything it logged."""
+    """A browser context on the dashboard (and any other opened with `open_page`) with
+    everything its pages logged."""
 
     def __init__(self, browser, expected_errors, **context_args):
-        self.context = browser.new_context(**context_args)
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(WAIT_MS)
+        self.browser = browser
         self.expected = [re.compile(p) for p in expected_errors]
         self.errors = []
         self.requests = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        self.context.on("request", lambda r: self.requests.append(r))
+        self.page = self.open_page(**context_args)
+        self.context = self.page.context
+
+    def open_page(self, **context_args):
+        """A page in a new context (e.g. another viewport or colour scheme), watched like
+        the first."""
+        context = self.browser.new_context(**context_args)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        context.on("request", lambda r: self.requests.append(r))
+        return page
 
     def _console(self, message):
         if message.type != "error":
@@ -153,10 +171,29 @@ def dashboard(expected_errors=(), **context_args):
         browser = playwright.chromium.launch(executable_path=BROWSER, args=CHROMIUM_FLAGS)
         try:
             session = Session(browser, expected_errors, **context_args)
-            yield session
+            try:
+                yield session
+            except BaseException:
+                report_failure(session)
+                raise
             session.assert_no_errors()
         finally:
             browser.close()
+
+
+def report_failure(session):
+    """On a failure: what the page logged, its screenshot (SCREENSHOTS/failure.png) and
+    the markup of its view, for the test's output."""
+    for error in session.errors:
+        log(error)
+    try:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        session.page.screenshot(path=str(SCREENSHOTS / "failure.png"))
+        log(f"failure screenshot: {SCREENSHOTS / 'failure.png'} (url {session.page.url})")
+        markup = session.page.evaluate("() => document.body.innerHTML")
+        log("--- body (first 6000 characters) ---\n" + markup[:6000])
+    except Exception as e:  # noqa: BLE001 (best effort: the page may be gone)
+        log(f"(no failure screenshot: {e})")
 
 
 def attr(page: Page, selector, name):
@@ -274,6 +311,17 @@ def assert_not_reloaded(page: Page):
     navigations = page.evaluate("() => performance.getEntriesByType('navigation').length")
     assert marker == "still here", "the page was reloaded (the window marker is gone)"
     assert navigations == 1, f"{navigations} navigations recorded"
+
+
+def assert_fits(session, route, ready, where):
+    """Opens `route` in a fresh page at 390x844 (a phone) and at 1280x720, waits for
+    `ready` (a selector) and checks that the body does not overflow horizontally."""
+    for size, name in [(PHONE, "390x844"), (DESKTOP, "1280x720")]:
+        page = session.open_page(viewport=size)
+        page.goto(f"{BASE}/{route}")
+        page.wait_for_selector(ready, state="visible")
+        assert_no_horizontal_overflow(page, f"{where} at {name}")
+        page.context.close()
 
 
 def assert_no_horizontal_overflow(page: Page, where):

@@ -416,7 +416,15 @@ fn browser_runs_list_starts_runs_and_shows_tools_and_specs() {
     );
     let breakers: Value =
         serde_json::from_str(&t.pipeline(&["breakers", "--json"]).assert_ok().stdout()).unwrap();
-    assert_eq!(breakers["breakers"][0]["status"], "closed", "{breakers}");
+    // Reset from the page: closed (`pipeline breakers --reset` forgets its record).
+    assert!(
+        breakers["breakers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["tool"] != "flaky" || b["status"] == "closed"),
+        "{breakers}"
+    );
 }
 
 #[test]
