@@ -133,7 +133,12 @@ impl<'t> Server<'t> {
         if let Some(mut child) = self.child.take() {
             terminate(&mut child);
             let code = child.wait().expect("wait for pipeline serve").code();
-            assert_eq!(code, Some(0), "pipeline serve stops cleanly:\n{}", self.log());
+            assert_eq!(
+                code,
+                Some(0),
+                "pipeline serve stops cleanly:\n{}",
+                self.log()
+            );
         }
     }
 
@@ -385,7 +390,8 @@ fn browser_runs_list_starts_runs_and_shows_tools_and_specs() {
     );
     let broken = workstream(&t, "broken", "broken", &json!([{"id": "s"}]));
     crate::support::commit_notes_project(&t);
-    t.pipeline(&["run", &quick, "--run-id", "done1"]).assert_ok();
+    t.pipeline(&["run", &quick, "--run-id", "done1"])
+        .assert_ok();
     t.pipeline(&["run", &flaky, "--run-id", "bad1"]);
     assert_eq!(t.status("bad1")["status"], "failed");
 
@@ -484,13 +490,54 @@ fn browser_approves_and_rejects_steps_from_the_page() {
     assert_ne!(cli.wait(), Some(0), "a run with a rejected step fails");
     let status = t.status("gate1");
     assert_eq!(status["status"], "failed");
-    assert!(t.out.join("after.ran").exists(), "the approved step's dependent ran");
-    assert!(!t.out.join("late.ran").exists(), "the rejected step's dependent ran");
+    assert!(
+        t.out.join("after.ran").exists(),
+        "the approved step's dependent ran"
+    );
+    assert!(
+        !t.out.join("late.ran").exists(),
+        "the rejected step's dependent ran"
+    );
     let approved = t.events("gate1", "gate/review", "step_approved");
     assert_eq!(approved.len(), 1, "{approved:?}");
     let rejected = t.events("gate1", "gate/deny", "step_rejected");
     assert_eq!(rejected.len(), 1, "{rejected:?}");
     assert_eq!(rejected[0]["comment"], comment);
+}
+
+#[test]
+fn browser_cancels_and_resumes_a_run_from_the_page() {
+    let Some(browser) = browser() else { return };
+    let t = Test::new();
+    let ws = workstream(
+        &t,
+        "stop",
+        "stop",
+        &json!([
+            {"id": "hold", "command": held_command(&t, "stop", "true"), "retry": {"enabled": false}},
+            {"id": "after", "command": "true", "depends_on": ["hold"]}
+        ]),
+    );
+    let mut server = Server::start(&t, None);
+    let mut cli = CliRun::spawn(&t, &ws, "stop1");
+    browser.run(
+        "cancel_resume",
+        &mut server,
+        &json!({"run": "stop1"}),
+        &[],
+        &mut no_asks,
+    );
+    assert_eq!(cli.wait(), Some(143), "the CLI run stops as on SIGTERM");
+    let status = t.status("stop1");
+    assert_eq!(
+        status["status"], "completed",
+        "resumed by the server: {status:#}"
+    );
+    assert_eq!(
+        t.events("stop1", "stop/hold", "attempt_started").len(),
+        2,
+        "interrupted once, then run again"
+    );
 }
 
 #[test]
@@ -585,7 +632,11 @@ fn browser_asks_for_the_token_once_and_never_puts_it_in_a_url() {
     let Some(browser) = browser() else { return };
     let t = Test::new();
     let token_file = t.out.join("token");
-    std::fs::write(&token_file, "dashboard-token-0123456789abcdef0123456789abcdef\n").unwrap();
+    std::fs::write(
+        &token_file,
+        "dashboard-token-0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
     let ws = workstream(
         &t,
         "tok",
@@ -694,7 +745,12 @@ fn dashboard_files_are_served_with_types_etags_and_csp() {
             .unwrap();
         assert_eq!(changed.status(), StatusCode::OK, "another ETag: the file");
     }
-    let index = client.get(format!("{base}/")).send().unwrap().text().unwrap();
+    let index = client
+        .get(format!("{base}/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert_eq!(
         index,
         std::fs::read_to_string(repo_file("dashboard/index.html")).unwrap()
@@ -710,10 +766,16 @@ fn dashboard_files_are_served_with_types_etags_and_csp() {
     markup.push_str(rest);
     for tag in markup.split("<script").skip(1) {
         let open = &tag[..tag.find('>').expect("a closed tag")];
-        assert!(open.contains("src="), "an inline script in index.html: <script{open}>");
+        assert!(
+            open.contains("src="),
+            "an inline script in index.html: <script{open}>"
+        );
     }
     assert!(!markup.contains(" style="), "an inline style in index.html");
-    assert!(!markup.contains("<style"), "an inline style sheet in index.html");
+    assert!(
+        !markup.contains("<style"),
+        "an inline style sheet in index.html"
+    );
 
     // Nothing outside dashboard/, however the path is spelt.
     for path in [
