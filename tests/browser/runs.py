@@ -7,7 +7,10 @@ opened the breaker of the tool `breaker_tool`), the committed workstream files `
 project `notes` with the change `add-export`.
 """
 
+from urllib.parse import quote
+
 from harness import (
+    BASE,
     FIXTURE,
     api,
     assert_fits,
@@ -130,6 +133,19 @@ def specs_view(page):
     assert "0/1" in changes.replace(" ", "") or "0 / 1" in changes, f"task progress: {changes!r}"
 
 
+def failed_step(page):
+    """The route of a step opens its panel; a failed attempt shows its error class."""
+    run, step = FIXTURE["runs"]["failed"], FIXTURE["failed_step"]
+    page.goto(f"{BASE}/#/runs/{run}/steps/{quote(step, safe='')}")
+    page.wait_for_selector(f'#step-panel[data-step="{step}"][data-status="failed"]')
+    wait_attr(page, "#run-header", "data-status", "failed")
+    page.click('#step-panel button[data-tab="attempts"]')
+    page.wait_for_selector("#step-attempts tr")
+    attempts = page.inner_text("#step-attempts")
+    assert "transient" in attempts, f"the attempt's error class is not shown: {attempts!r}"
+    assert page.query_selector("button#approve") is None
+
+
 def color_schemes_and_sizes(session):
     page = session.page
     page.click('nav a[href="#/runs"]')
@@ -163,6 +179,7 @@ def scenario():
         screenshot(page, "dashboard-runs")
         tools_view(session)
         specs_view(page)
+        failed_step(page)
         color_schemes_and_sizes(session)
         assert_not_reloaded(page)
 

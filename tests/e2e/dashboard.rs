@@ -401,6 +401,7 @@ fn browser_runs_list_starts_runs_and_shows_tools_and_specs() {
         "held": held,
         "broken": broken,
         "breaker_tool": "flaky",
+        "failed_step": "flaky/try",
     });
     browser.run(
         "runs",
