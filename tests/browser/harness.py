@@ -27,6 +27,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -39,7 +40,9 @@ AXE = HERE / "vendor" / "axe.min.js"
 
 BASE = os.environ["PIPELINE_DASHBOARD_URL"].rstrip("/")
 BROWSER = os.environ.get("PIPELINE_BROWSER", "/usr/bin/chromium")
-SCREENSHOTS = Path(os.environ.get("PIPELINE_SCREENSHOTS", HERE / "screenshots"))
+SCREENSHOTS = Path(
+    os.environ.get("PIPELINE_SCREENSHOTS", Path(tempfile.gettempdir()) / "dashboard-screenshots")
+)
 OUT = Path(os.environ.get("PIPELINE_TEST_OUT", "."))
 FIXTURE = json.loads(os.environ.get("PIPELINE_TEST_FIXTURE", "{}"))
 TOKEN = os.environ.get("PIPELINE_TEST_TOKEN")
