@@ -49,6 +49,8 @@ function show() {
     if (active) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  // A run view opened as `latest` renames itself to the run's id.
+  if (current instanceof RunView) currentKey = `run:${current.runId}`;
   if (key === currentKey && current) {
     if (route.view === "run") current.route(route.step);
     return;

@@ -10,11 +10,12 @@ export const STEP_STATUSES = [
 ];
 
 /** A text glyph per status (nodes, lists and badges show it next to the colour, so the
- * status does not depend on colour alone). */
+ * status does not depend on colour alone). All are in common fonts (DejaVu, system UI
+ * fonts): no emoji, which a machine without an emoji font draws as empty boxes. */
 export const GLYPHS = {
-  pending: "○", running: "▶", validating: "◎", retrying: "↻", waiting: "⏸",
-  awaiting_approval: "✋", completed: "✔", failed: "✖", skipped: "⤼", cancelled: "⊘",
-  interrupted: "⏹",
+  pending: "○", running: "▶", validating: "◎", retrying: "↻", waiting: "◷",
+  awaiting_approval: "⚑", completed: "✔", failed: "✖", skipped: "↷", cancelled: "⊘",
+  interrupted: "■",
 };
 
 /** Statuses in which a step is doing (or about to do) work: its elapsed time ticks and

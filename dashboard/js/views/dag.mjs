@@ -7,21 +7,29 @@
 // node data in place (with a short flash when it is live news); only added steps cause
 // a new layout.
 //
-// Big graphs (more than BIG steps) are kept fast: dagre's `longest-path` ranker
-// instead of network simplex, straight "haystack" edges, labels hidden when zoomed out,
-// and a texture drawn while panning or zooming. `#dag` carries `data-nodes`,
+// Big graphs are kept fast: dagre ranks with `longest-path` instead of network simplex
+// above SIMPLEX_MAX steps, and above DAGRE_MAX steps layered-layout.mjs places the
+// nodes instead of dagre (whose ordering phase takes many seconds for 1,000 steps);
+// above BIG, straight "haystack" edges, labels hidden when zoomed out, and a texture
+// drawn while panning or zooming. `#dag` carries `data-nodes`,
 // `data-edges` and `data-layout-ms` (the last layout's duration) once laid out, and
 // `window.pipelineDag` is the cytoscape instance.
 
 import cytoscape from "/ui/vendor/cytoscape.esm.min.mjs";
 import dagre from "/ui/vendor/cytoscape-dagre.min.mjs";
 import { duration } from "../format.mjs";
+import { layeredPositions } from "./layered-layout.mjs";
 import { GLYPHS, STEP_STATUSES, statusLabel, stepElapsed, waitLeft, ACTIVE } from "../step-state.mjs";
 
 cytoscape.use(dagre);
 
 /** Above this many steps the graph uses the fast settings described above. */
 const BIG = 300;
+/** Up to this many steps dagre ranks with network simplex (tighter, slower). */
+const SIMPLEX_MAX = 150;
+/** Above this many steps layered-layout.mjs replaces dagre (too slow there). */
+const DAGRE_MAX = 400;
+const NODE = { width: 210, height: 46, rankSep: 60, nodeSep: 14 };
 
 /** The label of a step's node: glyph and id, then tool, attempt count and time. */
 export function nodeLabel(step, now = Date.now()) {
@@ -52,8 +60,8 @@ function stylesheet(big) {
       selector: "node",
       style: {
         shape: "round-rectangle",
-        width: 210,
-        height: 46,
+        width: NODE.width,
+        height: NODE.height,
         "background-color": cssVar(css, "--surface", "#fff"),
         "border-width": 2,
         "border-color": edge,
@@ -136,17 +144,23 @@ export function createDag(container, steps, edges, onSelect) {
   function layout() {
     const count = cy.nodes().length;
     const t0 = performance.now();
-    cy.layout({
-      name: "dagre",
-      rankDir: "LR",
-      ranker: count > BIG ? "longest-path" : "network-simplex",
-      nodeSep: 14,
-      rankSep: 60,
-      edgeSep: 6,
-      animate: false,
-      fit: true,
-      padding: 24,
-    }).run();
+    if (count > DAGRE_MAX) {
+      const edgeList = cy.edges().map((e) => ({ from: e.source().id(), to: e.target().id() }));
+      const positions = layeredPositions(cy.nodes().map((n) => n.id()), edgeList, NODE);
+      cy.layout({ name: "preset", positions: (node) => positions.get(node.id()), fit: true, padding: 24, animate: false }).run();
+    } else {
+      cy.layout({
+        name: "dagre",
+        rankDir: "LR",
+        ranker: count > SIMPLEX_MAX ? "longest-path" : "network-simplex",
+        nodeSep: NODE.nodeSep,
+        rankSep: NODE.rankSep,
+        edgeSep: 6,
+        animate: false,
+        fit: true,
+        padding: 24,
+      }).run();
+    }
     const ms = Math.round(performance.now() - t0);
     container.dataset.nodes = String(count);
     container.dataset.edges = String(cy.edges().length);
@@ -197,13 +211,19 @@ export function createDag(container, steps, edges, onSelect) {
         }
       });
     },
-    /** Selects and centres a step's node. */
-    focus(id) {
+    /** Selects a step's node and centres it in the part of the graph `coveredRight`
+     * pixels (the step panel over its right side) leave visible. */
+    focus(id, coveredRight = 0) {
       const node = cy.getElementById(id);
       if (node.empty()) return false;
       cy.nodes(":selected").unselect();
       node.select();
-      cy.animate({ center: { eles: node }, zoom: Math.max(cy.zoom(), 0.8) }, { duration: big ? 0 : 250 });
+      const zoom = Math.max(cy.zoom(), 0.8);
+      const visible = Math.max(cy.width() - coveredRight, cy.width() / 3);
+      const p = node.position();
+      const pan = { x: visible / 2 - p.x * zoom, y: cy.height() / 2 - p.y * zoom };
+      if (big) cy.viewport({ zoom, pan });
+      else cy.animate({ zoom, pan }, { duration: 250 });
       return true;
     },
     /** Unselects every node. */

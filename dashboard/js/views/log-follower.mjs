@@ -1,7 +1,8 @@
 // Follows one attempt's log (GET …/steps/{step}/logs, docs/API.md "Logs").
 //
-// It first asks for the last 64 KiB (`Range: bytes=-65536`, whose `Content-Range`
-// also gives the log's length), then, while the step is active, asks every second for
+// It first asks for the last 64 KiB (`?tail=65536`; when the log is longer, again with
+// `Range: bytes=-65536`, whose `Content-Range` gives its length: a suffix range of an
+// empty log would answer 416), then, while the step is active, asks every second for
 // what was appended: `Range: bytes=N-1-` where N is the length it has. Asking one byte
 // before the end it knows means the answer is never 416 when nothing was appended (that
 // byte is dropped), so an idle log makes no error in the browser's console. Bytes are
@@ -81,20 +82,25 @@ export class LogFollower {
 
   async fetchTail() {
     try {
-      const response = await request(this.url, {
-        headers: { Range: `bytes=-${TAIL_BYTES}` },
+      let response = await request(`${this.url}${this.url.includes("?") ? "&" : "?"}tail=${TAIL_BYTES}`, {
         signal: this.controller.signal,
-        accept: [404, 416],
+        accept: [404],
       });
-      if (response.status === 404 || response.status === 416) {
+      if (response.status === 404) {
         await response.body?.cancel();
         this.pre.textContent = "";
         this.pre.dataset.empty = "no log yet";
         return;
       }
+      let bytes = new Uint8Array(await response.arrayBuffer());
+      let range = null;
+      if (bytes.length >= TAIL_BYTES) {
+        // A longer log: ask again with a suffix range, whose Content-Range gives the length.
+        response = await request(this.url, { headers: { Range: `bytes=-${TAIL_BYTES}` }, signal: this.controller.signal });
+        bytes = new Uint8Array(await response.arrayBuffer());
+        range = parseContentRange(response.headers.get("Content-Range"));
+      }
       this.noteAttempt(response);
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      const range = parseContentRange(response.headers.get("Content-Range"));
       this.length = range ? range.length : bytes.length;
       const head = range && range.first > 0 ? `… (${range.first} earlier bytes not shown)\n` : "";
       this.show(head + this.decoder.decode(bytes, { stream: true }), true);

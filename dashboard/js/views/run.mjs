@@ -65,6 +65,12 @@ export class RunView {
       return;
     }
     if (this.destroyed) return;
+    if (status.run_id && status.run_id !== this.runId) {
+      // `latest` (or another alias): show the run under its own id from now on.
+      this.runId = status.run_id;
+      history.replaceState(null, "", runHash(this.runId, step));
+      document.title = `${this.runId} · pipeline`;
+    }
     this.status = status;
     this.model.status = status.status;
     this.model.finished_at = status.finished_at;
@@ -139,8 +145,10 @@ export class RunView {
       go(runHash(this.runId));
       return;
     }
-    this.dag.focus(step);
     this.panel.open(step);
+    const dagBox = this.main.querySelector("#dag").getBoundingClientRect();
+    const panelBox = this.main.querySelector("#step-panel").getBoundingClientRect();
+    this.dag.focus(step, Math.max(0, Math.min(dagBox.right - panelBox.left, dagBox.width)));
     for (const li of this.main.querySelectorAll("#step-list li[aria-current]")) li.removeAttribute("aria-current");
     this.main.querySelector(`#step-list li[data-step="${CSS.escape(step)}"]`)?.setAttribute("aria-current", "true");
   }
