@@ -80,6 +80,11 @@ function show() {
 }
 
 setUpDialogs();
+// The skip link must not change the hash (that is the route): it moves the focus only.
+document.querySelector(".skip-link").addEventListener("click", (e) => {
+  e.preventDefault();
+  main.focus();
+});
 document.getElementById("toast-close").addEventListener("click", hideToast);
 window.addEventListener("hashchange", show);
 show();

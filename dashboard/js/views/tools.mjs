@@ -19,8 +19,8 @@ export class ToolsView {
       h("div", { class: "table-scroll" },
         h("table", { id: "tools", class: "tools" },
           h("caption", { class: "visually-hidden", text: "Tools, their availability and circuit breakers" }),
-          h("thead", {}, h("tr", {}, ["Tool", "Kind", "Available", "Version", "Circuit breaker", ""].map((c, i) =>
-            h("th", { scope: "col", text: c, "aria-label": i === 5 ? "Action" : null })))),
+          h("thead", {}, h("tr", {}, ["Tool", "Kind", "Available", "Version", "Circuit breaker", "Action"].map((c) =>
+            h("th", { scope: "col", text: c })))),
           h("tbody", {}, h("tr", {}, h("td", { colspan: "6", class: "muted", text: "Loading…" }))))));
     this.load();
   }
