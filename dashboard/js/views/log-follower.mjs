@@ -151,7 +151,7 @@ export class LogFollower {
     if (replace) pre.textContent = text;
     else pre.append(text);
     if (pre.textContent.length > MAX_CHARS) pre.textContent = pre.textContent.slice(-MAX_CHARS);
-    if (pre.textContent === "") pre.dataset.empty = "the log is empty";
+    if (pre.textContent === "") pre.dataset.empty = this.isActive() ? "nothing written yet; following" : "the log is empty";
     if (atBottom || replace) pre.scrollTop = pre.scrollHeight;
   }
 }
