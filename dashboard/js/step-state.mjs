@@ -183,6 +183,42 @@ export function applyEvent(run, e) {
   return result;
 }
 
+/**
+ * Applies what an entry the status document already reflects still tells: AI usage,
+ * the tool of an attempt, and when a current wait ends (the document has no such
+ * field). Statuses are left alone, so replaying a run's history over its status
+ * document does not show old states again.
+ */
+export function applyHistory(run, e) {
+  const step = e.step ? run.steps.get(e.step) : null;
+  if (!step) return { step: null, added: false, run: false };
+  if (e.event === "attempt_finished" && e.usage) run.usage.set(`${step.id}#${e.attempt}`, e.usage);
+  if ((e.event === "attempt_started" || e.event === "tool_selected") && e.tool) step.tool = e.tool;
+  if (e.event === "step_waiting" && (step.status === "retrying" || step.status === "waiting")) {
+    step.until = e.until ?? (e.delay_ms ? new Date(Date.parse(e.at) + e.delay_ms).toISOString() : null);
+    step.note = e.reason ?? null;
+  }
+  return { step: step.id, added: false, run: false };
+}
+
+/** The latest instant a status document records (run and step starts and ends), in
+ * milliseconds since the epoch. Every journal entry recorded at or before it was
+ * committed before the document was read, so the document already reflects it. */
+export function snapshotInstant(status) {
+  let latest = -Infinity;
+  const consider = (at) => {
+    const t = at ? Date.parse(at) : NaN;
+    if (!Number.isNaN(t) && t > latest) latest = t;
+  };
+  consider(status.started_at);
+  consider(status.finished_at);
+  for (const s of status.steps ?? []) {
+    consider(s.started_at);
+    consider(s.finished_at);
+  }
+  return latest;
+}
+
 /** Milliseconds the step has taken (ticking while it is active), or null. */
 export function stepElapsed(step, now = Date.now()) {
   if (!step.started_at) return null;

@@ -13,7 +13,7 @@ import { EventStream } from "../event-stream.mjs";
 import { count, duration, elapsed, instant, basename, sumUsage, tokens, usd } from "../format.mjs";
 import { criticalPath } from "../critical-path.mjs";
 import { go, runHash } from "../router.mjs";
-import { ACTIVE, GLYPHS, applyEvent, statusLabel, stepElapsed, stepFromStatus } from "../step-state.mjs";
+import { ACTIVE, GLYPHS, applyEvent, applyHistory, snapshotInstant, statusLabel, stepElapsed, stepFromStatus } from "../step-state.mjs";
 import { createDag } from "./dag.mjs";
 import { StepPanel } from "./step-panel.mjs";
 
@@ -42,6 +42,7 @@ export class RunView {
     this.statusTimer = 0;
     this.destroyed = false;
     this.routeStep = null;
+    this.snapshotAt = -Infinity;
     this.onKey = (e) => this.key(e);
   }
 
@@ -72,6 +73,7 @@ export class RunView {
       document.title = `${this.runId} · pipeline`;
     }
     this.status = status;
+    this.snapshotAt = snapshotInstant(status);
     this.model.status = status.status;
     this.model.finished_at = status.finished_at;
     for (const s of status.steps) this.model.steps.set(s.id, stepFromStatus(s));
@@ -150,7 +152,9 @@ export class RunView {
     const panelBox = this.main.querySelector("#step-panel").getBoundingClientRect();
     this.dag.focus(step, Math.max(0, Math.min(dagBox.right - panelBox.left, dagBox.width)));
     for (const li of this.main.querySelectorAll("#step-list li[aria-current]")) li.removeAttribute("aria-current");
-    this.main.querySelector(`#step-list li[data-step="${CSS.escape(step)}"]`)?.setAttribute("aria-current", "true");
+    const item = this.main.querySelector(`#step-list li[data-step="${CSS.escape(step)}"]`);
+    item?.setAttribute("aria-current", "true");
+    item?.scrollIntoView({ block: "nearest" });
   }
 
   key(event) {
@@ -287,7 +291,9 @@ export class RunView {
 
   onEvent(e) {
     if (!e || (e.run_id && e.run_id !== this.runId)) return;
-    const change = applyEvent(this.model, e);
+    // The stream starts at the run's first entry; the status document already shows
+    // what entries up to its latest instant did (step_state.snapshotInstant).
+    const change = Date.parse(e.at) <= this.snapshotAt ? applyHistory(this.model, e) : applyEvent(this.model, e);
     const news = Date.now() - Date.parse(e.at) < NEWS_MS;
     if (change.step) this.pending.steps.set(change.step, this.pending.steps.get(change.step) || news);
     if (change.added) this.pending.added = true;
