@@ -115,6 +115,8 @@ function stylesheet(big) {
  */
 export function createDag(container, steps, edges, onSelect) {
   const big = steps.size > BIG;
+  // No flashes or animated panning for users who asked for reduced motion.
+  const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   const elements = [];
   for (const step of steps.values()) elements.push(nodeElement(step));
   for (const e of edges) {
@@ -175,7 +177,7 @@ export function createDag(container, steps, edges, onSelect) {
       const node = cy.getElementById(step.id);
       if (node.empty()) return;
       node.data({ status: step.status, attempts: step.attempts, tool: step.tool ?? "", label: nodeLabel(step) });
-      if (flash && !big) node.flashClass("flash", 700);
+      if (flash && !big && !still) node.flashClass("flash", 700);
     },
     /** Adds steps (and their edges) the graph does not have yet, then lays it out again. */
     add(newSteps, allEdges) {
@@ -222,7 +224,7 @@ export function createDag(container, steps, edges, onSelect) {
       const visible = Math.max(cy.width() - coveredRight, cy.width() / 3);
       const p = node.position();
       const pan = { x: visible / 2 - p.x * zoom, y: cy.height() / 2 - p.y * zoom };
-      if (big) cy.viewport({ zoom, pan });
+      if (big || still) cy.viewport({ zoom, pan });
       else cy.animate({ zoom, pan }, { duration: 250 });
       return true;
     },

@@ -87,7 +87,7 @@ export class RunView {
     this.render();
     this.dag = createDag(this.main.querySelector("#dag"), this.model.steps, this.edges, (id) => go(runHash(this.runId, id)));
     this.updateCritical();
-    this.route(step);
+    this.route(this.routeStep);
     document.addEventListener("keydown", this.onKey);
     this.ticker = window.setInterval(() => this.tick(), 1000);
     this.connection = track();
