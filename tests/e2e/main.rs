@@ -17,6 +17,7 @@ mod ci_mode;
 mod config_file;
 mod containment;
 mod crash_resume;
+mod dashboard;
 mod database;
 mod diff;
 mod durability;
