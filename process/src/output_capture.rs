@@ -93,11 +93,14 @@ impl OutputCapture {
             header.into_bytes()
         };
         self.write_log(&header);
+        self.flush_log();
     }
 
     /// Records a chunk of output: counts it, keeps it in the tail, and writes what
     /// still fits under the log limit (plus the truncation marker when it stops
-    /// fitting).
+    /// fitting). The log is flushed after each chunk, so that a reader following it (`pipeline
+    /// logs`, the API, the dashboard) sees output as it arrives; the buffer only joins
+    /// the pieces of one chunk (redaction may split it).
     pub(crate) fn record(&mut self, chunk: &[u8]) {
         if chunk.is_empty() {
             return;
@@ -108,6 +111,17 @@ impl OutputCapture {
             self.record_shown(&shown);
         } else {
             self.record_shown(chunk);
+        }
+        self.flush_log();
+    }
+
+    /// Flushes the log's buffer to the file (a failure is kept like a failed write).
+    fn flush_log(&mut self) {
+        if self.write_error.is_none()
+            && let Err(error) = self.log.flush()
+        {
+            tracing::warn!(path = %self.log_path.display(), %error, "attempt log write failed; further output is not logged");
+            self.write_error = Some(error);
         }
     }
 

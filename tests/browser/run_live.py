@@ -70,21 +70,21 @@ def log_then_diff(session, page):
     wait_attr(page, "#step-panel", "data-status", "running")
     show_tab(page, "log")
     page.wait_for_selector("#step-log pre", state="attached")
-    # What the server has of the running attempt's log, the page shows.
+    # The running attempt's log is written as the output arrives: its first line is in
+    # the page while the step still waits (the header's command line also names both
+    # lines, so whole output lines are compared).
+    page.wait_for_function(
+        "() => document.querySelector('#step-log pre').textContent.split('\\n').includes('log line one')"
+    )
     running_log = api_text(f"/api/runs/{RUN}/steps/{quote(WRITE, safe='')}/logs")
-    if "log line one" in running_log:
-        page.wait_for_function(
-            "() => document.querySelector('#step-log pre').textContent.includes('log line one')"
-        )
-    else:
-        log("(GET .../logs has no output of the running attempt yet: nothing to show before it ends)")
-    assert "log line two" not in page.inner_text("#step-log pre")
+    assert "log line one" in running_log.splitlines(), running_log
+    assert "log line two" not in page.inner_text("#step-log pre").splitlines()
     release("write")
     # The open log follows the attempt: the rest arrives without reopening anything.
     page.wait_for_function(
         """() => {
-            const text = document.querySelector('#step-log pre').textContent;
-            return text.includes('log line one') && text.includes('log line two');
+            const lines = document.querySelector('#step-log pre').textContent.split('\\n');
+            return lines.includes('log line one') && lines.includes('log line two');
         }"""
     )
     paths = (f"/steps/{quote(WRITE, safe='')}/logs", f"/steps/{WRITE}/logs")

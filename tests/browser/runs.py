@@ -131,6 +131,13 @@ def specs_view(page):
     # The change has one open task of one.
     changes = page.inner_text("#changes")
     assert "0/1" in changes.replace(" ", "") or "0 / 1" in changes, f"task progress: {changes!r}"
+    # Each item shows the validation `pipeline spec validate --all` gives it.
+    validation = page.evaluate("() => fetch('/api/openspec').then((r) => r.json())")
+    assert validation["project"] is True, validation
+    verdicts = {(i["type"], i["id"]): i["valid"] for i in validation["validation"]["items"]}
+    for kind, attr, item in (("spec", "spec", "notes"), ("change", "change", "add-export")):
+        badge = page.get_attribute(f'[data-{attr}="{item}"] .badge[data-valid]', "data-valid")
+        assert badge == str(verdicts[(kind, item)]).lower(), f"{kind} {item}: page {badge}, API {verdicts}"
 
 
 def failed_step(page):
