@@ -7,4 +7,5 @@ mod builtin_plugins;
 mod external_plugins;
 mod retry;
 mod signatures;
+mod stalled;
 mod support;
