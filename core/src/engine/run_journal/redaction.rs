@@ -110,6 +110,7 @@ impl SecretFilter {
             | Event::StepReused { .. }
             | Event::StepReset { .. }
             | Event::AttemptStarted { .. }
+            | Event::AttemptStalled { .. }
             | Event::StepCompleted { .. }
             | Event::ApprovalRequested { .. }
             | Event::BreakerOpened { .. }

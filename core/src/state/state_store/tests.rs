@@ -737,6 +737,13 @@ fn one_of_each_event() -> Vec<Event> {
             cooldown_ms: 30_000,
             until: Some("2026-01-31T12:00:30.000Z".to_owned()),
         },
+        Event::AttemptStalled {
+            step: step(),
+            attempt: 2,
+            tool: Some("claude".to_owned()),
+            stall_timeout_ms: 300_000,
+            duration_ms: 301_250,
+        },
     ]
 }
 
@@ -770,6 +777,7 @@ fn variant_index(event: &Event) -> usize {
         Event::StepApproved { .. } => 22,
         Event::StepRejected { .. } => 23,
         Event::BreakerOpened { .. } => 24,
+        Event::AttemptStalled { .. } => 25,
     }
 }
 
@@ -779,7 +787,7 @@ fn every_event_variant_reads_back_from_the_journal_unchanged() -> TestResult {
     let covered: Vec<usize> = events.iter().map(variant_index).collect();
     assert_eq!(
         covered,
-        (0..=24).collect::<Vec<_>>(),
+        (0..=25).collect::<Vec<_>>(),
         "one event per variant"
     );
 
