@@ -36,6 +36,7 @@ mod secrets;
 mod serve;
 mod signals;
 mod sse_load;
+mod stall;
 mod states;
 mod tool_selection;
 mod traps;

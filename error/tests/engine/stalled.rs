@@ -21,9 +21,21 @@ fn a_stalled_attempt_is_classified_stalled_by_the_fallback() {
     let manager = PluginManager::builtin();
     for (tool, kind, output) in [
         ("shell", "custom", "starting the migration\n"),
-        ("aider", "aider", "Aider v0.86.2\nMain model: openai/fake-model\n"),
-        ("codex", "codex", "{\"type\":\"thread.started\",\"thread_id\":\"t1\"}\n"),
-        ("claude", "claude", "{\"type\":\"system\",\"subtype\":\"init\"}\n"),
+        (
+            "aider",
+            "aider",
+            "Aider v0.86.2\nMain model: openai/fake-model\n",
+        ),
+        (
+            "codex",
+            "codex",
+            "{\"type\":\"thread.started\",\"thread_id\":\"t1\"}\n",
+        ),
+        (
+            "claude",
+            "claude",
+            "{\"type\":\"system\",\"subtype\":\"init\"}\n",
+        ),
     ] {
         let report = manager.classify(&stalled_failure(tool, kind, output));
         assert_eq!(report.class, ErrorClass::Stalled, "{tool}: {report:?}");
@@ -65,4 +77,36 @@ fn a_stall_is_retried_like_a_transient_failure() {
             after: Duration::from_secs(1)
         }
     );
+}
+
+#[test]
+fn a_stall_stays_stalled_whatever_a_plugin_reads_in_the_output_before_it() {
+    // Codex's JSONL up to a model request that never got an answer (captured from a
+    // stalled `codex exec --json` here): the codex plugin reads its `error` item as a
+    // permanent failure, but the attempt ended because it stalled.
+    let output = concat!(
+        "{\"type\":\"thread.started\",\"thread_id\":\"01a24b55-a503-7592-8d46-a816e9d1f234\"}\n",
+        "{\"type\":\"item.completed\",\"item\":{\"id\":\"item_0\",\"type\":\"error\",\"message\":\"Model metadata for `gpt-fake` not found. Defaulting to fallback metadata; this can degrade performance and cause issues.\"}}\n",
+        "{\"type\":\"turn.started\"}\n",
+    );
+    let manager = PluginManager::builtin();
+    let exited = manager.classify(
+        &AttemptFailure::new("codex", "codex", Termination::Exited(1), output)
+            .with_kind("codex")
+            .finished_at(t0()),
+    );
+    assert_eq!(exited.class, ErrorClass::Permanent, "{exited:?}");
+    let stalled = manager.classify(&stalled_failure("codex", "codex", output));
+    assert_eq!(stalled.class, ErrorClass::Stalled, "{stalled:?}");
+    assert!(
+        stalled.summary.starts_with("stalled"),
+        "{}",
+        stalled.summary
+    );
+    assert!(
+        stalled.summary.contains(&exited.summary),
+        "the plugin's words are kept: {}",
+        stalled.summary
+    );
+    assert_ne!(stalled.signature, exited.signature);
 }
