@@ -278,10 +278,11 @@ fn codex_stalled_on_the_model_request_is_detected_and_retried() {
             Scripted::Reply(json!({"text": "Created hello.txt."})),
         ],
     );
+    // A model Codex knows: for an unknown one it offers no `apply_patch` tool.
     let t = profile(
         "codex",
         &bin,
-        "gpt-fake",
+        crate::ai_codex::MODEL,
         format!("{}/v1", server.base_url()),
     )
     .test();
@@ -290,7 +291,9 @@ fn codex_stalled_on_the_model_request_is_detected_and_retried() {
     assert_stalled_then_completed(&t, "codex-stall", &server, "codex");
     assert_eq!(
         t.show("pipeline/codex-stall", "hello.txt").as_deref(),
-        Some("hello from codex\n")
+        Some("hello from codex\n"),
+        "{}",
+        attempt_log(&t, "codex-stall", 2)
     );
 }
 
