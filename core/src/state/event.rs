@@ -51,7 +51,7 @@ pub struct Usage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ErrorSummary {
-    /// `transient`, `rate_limited`, `timeout`, `permanent`, `conflict` or
+    /// `transient`, `rate_limited`, `timeout`, `stalled`, `permanent`, `conflict` or
     /// `infrastructure` (docs/ERRORS.md).
     pub class: String,
     /// The plugin that classified it.
