@@ -4,7 +4,8 @@
 //! step's policy. Covered: a command step sleeping silently; a command silent but busy on
 //! CPU (never stalled); a profile's `stall_timeout_sec` and a step's 0 turning it off;
 //! and the real Aider, Codex CLI and Claude Code against the fake model server's stall
-//! mode (the request is accepted, then nothing), each retried into a successful attempt.
+//! mode (the request is accepted, then nothing; for Codex also a reply that stops in the
+//! middle of its stream), each retried into a successful attempt.
 //!
 //! The AI CLIs are found as in `ai_aider`, `ai_codex` and `ai_claude`; without them those
 //! tests print a loud SKIP and pass, except under `CI=true`, where they fail.
@@ -325,5 +326,38 @@ fn claude_stalled_on_the_model_request_is_detected_and_retried() {
     assert_eq!(
         t.show("pipeline/claude-stall", "hello.txt").as_deref(),
         Some("hello from claude\n")
+    );
+}
+
+#[test]
+fn codex_stalled_in_the_middle_of_a_streamed_reply_is_detected_and_retried() {
+    let Some(bin) = cli("codex", ".tools/npm-codex/node_modules/.bin/codex") else {
+        return;
+    };
+    let server = FakeModelServer::start().expect("fake server starts");
+    let patch = "*** Begin Patch\n*** Add File: hello.txt\n+hello from codex\n*** End Patch\n";
+    let edit = || Scripted::Reply(json!({"apply_patch": patch}));
+    // The first reply's stream starts (status, headers, its first event) and stops.
+    server.script(
+        Api::OpenAiResponses,
+        [
+            Scripted::StallMidStream(Box::new(edit())),
+            edit(),
+            Scripted::Reply(json!({"text": "Created hello.txt."})),
+        ],
+    );
+    let t = profile(
+        "codex",
+        &bin,
+        crate::ai_codex::MODEL,
+        format!("{}/v1", server.base_url()),
+    )
+    .test();
+    let ws = ai_step(&t, "codex", &["hello.txt"]);
+    t.run(&ws, "codex-mid", 1).assert_ok();
+    assert_stalled_then_completed(&t, "codex-mid", &server, "codex");
+    assert_eq!(
+        t.show("pipeline/codex-mid", "hello.txt").as_deref(),
+        Some("hello from codex\n")
     );
 }
