@@ -11,6 +11,12 @@
 //! children's time too keeps short-lived helpers (one compiler run per file, each over
 //! before a sample sees it) from being missed.
 //!
+//! A process that wants to compute but is kept off the CPU by a busy machine is not
+//! stalled either: the time it spent runnable on a run queue (field 2 of
+//! `/proc/<pid>/schedstat`, nanoseconds, kept by kernels with `CONFIG_SCHED_INFO`, which
+//! distributions enable) is added to its CPU time. Without `schedstat` only CPU time
+//! counts.
+//!
 //! One sample reads `/proc/<pid>/stat` of every process (a few microseconds each; the
 //! supervisor samples at most ten times a second per watched child). Processes of other
 //! users are readable too: `stat` is world-readable. On systems without `/proc` a sample
@@ -23,12 +29,14 @@ use std::time::Duration;
 const DEFAULT_TICKS_PER_SECOND: u64 = 100;
 
 /// The CPU time (user and system, of its processes and of the children they have waited
-/// for) used so far by every process of process group `pgid`, or `None` when `/proc`
-/// cannot be read (not Linux, or `/proc` not mounted). A group with no process left is
+/// for) used so far by every process of process group `pgid`, plus the time its
+/// processes spent waiting on a run queue for a CPU, or `None` when `/proc` cannot be
+/// read (not Linux, or `/proc` not mounted). A group with no process left is
 /// `Some(ZERO)`.
 pub(crate) fn group_cpu_time(pgid: u32) -> Option<Duration> {
     let entries = std::fs::read_dir("/proc").ok()?;
     let mut ticks: u64 = 0;
+    let mut waited_ns: u64 = 0;
     let mut buffer = String::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -48,9 +56,21 @@ pub(crate) fn group_cpu_time(pgid: u32) -> Option<Duration> {
             && stat.pgrp == pgid
         {
             ticks = ticks.saturating_add(stat.cpu_ticks);
+            buffer.clear();
+            if read_into(&format!("/proc/{pid}/schedstat"), &mut buffer).is_ok()
+                && let Some(waited) = parse_run_delay(&buffer)
+            {
+                waited_ns = waited_ns.saturating_add(waited);
+            }
         }
     }
-    Some(ticks_to_duration(ticks, ticks_per_second()))
+    Some(ticks_to_duration(ticks, ticks_per_second()) + Duration::from_nanos(waited_ns))
+}
+
+/// Field 2 of a `/proc/<pid>/schedstat` line (`<on cpu ns> <run queue ns> <slices>`): the
+/// nanoseconds the process spent runnable, waiting for a CPU.
+pub(crate) fn parse_run_delay(line: &str) -> Option<u64> {
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn read_into(path: &str, buffer: &mut String) -> std::io::Result<()> {

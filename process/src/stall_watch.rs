@@ -14,9 +14,9 @@
 //! the CPU time it used since it last printed or computed stays within
 //! [`QUIET_CPU_SHARE`] (5%) of the time since then, or within [`QUIET_CPU_FLOOR`] (200 ms,
 //! at most a tenth of the stall timeout) early on, when the share is still a few
-//! milliseconds; using more makes it active again. A busy child uses far more (a loop on
-//! a shared core gets a fifth of it or better), so it is never stalled however long it
-//! stays silent. The group's CPU time is counted from its spawn (a new group has used
+//! milliseconds; using more makes it active again. A busy child uses far more, so it is
+//! never stalled however long it stays silent; on a machine so busy that it gets little
+//! CPU, the time it waits for one counts as use (see [`group_cpu`](crate::group_cpu)). The group's CPU time is counted from its spawn (a new group has used
 //! none), so its start-up work counts as activity.
 //!
 //! The supervisor feeds a [`StallWatch`] one [`StallWatch::observe`] per tick of

@@ -130,10 +130,12 @@ fn a_command_sleeping_silently_is_stopped_as_stalled_and_retried() {
 #[test]
 fn a_command_silent_but_busy_on_cpu_is_not_stalled() {
     let t = Test::new();
-    // Busy for 4 s without a word (twice the stall timeout), then done.
+    // Busy for 4 s without a word (twice the stall timeout), then done: the loop is the
+    // shell's own (no forks), the end a file that a sleeping helper writes.
+    let done = t.out_path("done");
     let ws = command_step(
         &t,
-        "end=$(( $(date +%s) + 4 )); while [ $(date +%s) -lt $end ]; do :; done",
+        &format!("(sleep 4; touch '{done}') & while [ ! -e '{done}' ]; do :; done"),
         r#", "stall_timeout_sec": 2, "timeout_sec": 120"#,
     );
     t.run(&ws, "busy", 1).assert_ok();

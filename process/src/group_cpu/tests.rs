@@ -5,7 +5,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{ProcStat, group_cpu_time, parse_stat, ticks_to_duration};
+use super::{ProcStat, group_cpu_time, parse_run_delay, parse_stat, ticks_to_duration};
 
 #[test]
 fn parses_the_group_and_sums_the_four_time_fields() {
@@ -37,6 +37,14 @@ fn a_cut_or_garbled_line_is_not_a_sample() {
     assert_eq!(parse_stat(""), None);
     assert_eq!(parse_stat("12 (sh) S 1 12 12 0 -1 0 0 0 0 0 5"), None);
     assert_eq!(parse_stat("12 (sh) S 1 x 12 0 -1 0 0 0 0 0 5 6 7 8"), None);
+}
+
+#[test]
+fn the_run_queue_wait_is_the_second_schedstat_field() {
+    // `cat /proc/self/schedstat` here.
+    assert_eq!(parse_run_delay("0 932576 1\n"), Some(932_576));
+    assert_eq!(parse_run_delay("4711"), None);
+    assert_eq!(parse_run_delay(""), None);
 }
 
 #[test]
