@@ -11,8 +11,10 @@
 //! children's time too keeps short-lived helpers (one compiler run per file, each over
 //! before a sample sees it) from being missed.
 //!
-//! A process that wants to compute but is kept off the CPU by a busy machine is not
-//! stalled either: the time it spent runnable on a run queue (field 2 of
+//! A process blocked on the disk (state `D`, field 3 of `stat`: a cold start reading a
+//! large binary on a loaded machine) is working too: a sample that finds one is
+//! [`GroupSample::disk_wait`]. A process that wants to compute but is kept off the CPU by
+//! a busy machine is not stalled either: the time it spent runnable on a run queue (field 2 of
 //! `/proc/<pid>/schedstat`, nanoseconds, kept by kernels with `CONFIG_SCHED_INFO`, which
 //! distributions enable) is added to its CPU time. Without `schedstat` only CPU time
 //! counts.
@@ -28,15 +30,24 @@ use std::time::Duration;
 /// tell (USER_HZ on every Linux architecture but Alpha).
 const DEFAULT_TICKS_PER_SECOND: u64 = 100;
 
-/// The CPU time (user and system, of its processes and of the children they have waited
-/// for) used so far by every process of process group `pgid`, plus the time its
-/// processes spent waiting on a run queue for a CPU, or `None` when `/proc` cannot be
-/// read (not Linux, or `/proc` not mounted). A group with no process left is
-/// `Some(ZERO)`.
-pub(crate) fn group_cpu_time(pgid: u32) -> Option<Duration> {
+/// One sample of a process group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct GroupSample {
+    /// The CPU time (user and system, of its processes and of the children they have
+    /// waited for) used so far, plus the time its processes spent waiting on a run queue
+    /// for a CPU.
+    pub(crate) cpu: Duration,
+    /// Whether a process of the group was blocked on the disk (state `D`) when sampled.
+    pub(crate) disk_wait: bool,
+}
+
+/// Samples every process of process group `pgid`, or `None` when `/proc` cannot be read
+/// (not Linux, or `/proc` not mounted). A group with no process left has used nothing.
+pub(crate) fn group_sample(pgid: u32) -> Option<GroupSample> {
     let entries = std::fs::read_dir("/proc").ok()?;
     let mut ticks: u64 = 0;
     let mut waited_ns: u64 = 0;
+    let mut disk_wait = false;
     let mut buffer = String::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -56,6 +67,7 @@ pub(crate) fn group_cpu_time(pgid: u32) -> Option<Duration> {
             && stat.pgrp == pgid
         {
             ticks = ticks.saturating_add(stat.cpu_ticks);
+            disk_wait |= stat.state == 'D';
             buffer.clear();
             if read_into(&format!("/proc/{pid}/schedstat"), &mut buffer).is_ok()
                 && let Some(waited) = parse_run_delay(&buffer)
@@ -64,7 +76,10 @@ pub(crate) fn group_cpu_time(pgid: u32) -> Option<Duration> {
             }
         }
     }
-    Some(ticks_to_duration(ticks, ticks_per_second()) + Duration::from_nanos(waited_ns))
+    Some(GroupSample {
+        cpu: ticks_to_duration(ticks, ticks_per_second()) + Duration::from_nanos(waited_ns),
+        disk_wait,
+    })
 }
 
 /// Field 2 of a `/proc/<pid>/schedstat` line (`<on cpu ns> <run queue ns> <slices>`): the
@@ -82,6 +97,8 @@ fn read_into(path: &str, buffer: &mut String) -> std::io::Result<()> {
 /// What a sample needs of one `/proc/<pid>/stat` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ProcStat {
+    /// Field 3: the state (`R` running, `S` sleeping, `D` disk wait, `Z` zombie, ...).
+    pub(crate) state: char,
     /// Field 5: the process group.
     pub(crate) pgrp: u32,
     /// Fields 14 to 17 summed: `utime + stime + cutime + cstime`, in clock ticks.
@@ -98,12 +115,17 @@ pub(crate) fn parse_stat(line: &str) -> Option<ProcStat> {
     // After the command name: field 3 (state) is index 0, so field N is index N - 3.
     let fields: Vec<&str> = rest.split_whitespace().take(15).collect();
     let number = |field: usize| -> Option<u64> { fields.get(field - 3)?.parse().ok() };
+    let state = fields.first()?.chars().next()?;
     let pgrp = u32::try_from(number(5)?).ok()?;
     let mut cpu_ticks: u64 = 0;
     for field in 14..=17 {
         cpu_ticks = cpu_ticks.saturating_add(number(field)?);
     }
-    Some(ProcStat { pgrp, cpu_ticks })
+    Some(ProcStat {
+        state,
+        pgrp,
+        cpu_ticks,
+    })
 }
 
 /// `sysconf(_SC_CLK_TCK)`, else [`DEFAULT_TICKS_PER_SECOND`].

@@ -19,14 +19,19 @@
 //! CPU, the time it waits for one counts as use (see [`group_cpu`](crate::group_cpu)). The group's CPU time is counted from its spawn (a new group has used
 //! none), so its start-up work counts as activity.
 //!
+//! A process blocked on the disk (state `D`) when sampled counts as active too.
+//!
 //! The supervisor feeds a [`StallWatch`] one [`StallWatch::observe`] per tick of
-//! [`sample_interval`]: the number of output chunks read so far and the group's CPU time.
+//! [`sample_interval`]: the number of output chunks read so far and a sample of the group
+//! (its CPU time, whether a process waits for the disk).
 //! The watch is pure (instants and samples come from the caller), so its rules are tested
 //! without processes.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::group_cpu::GroupSample;
 
 /// The largest share of one core an idle group may use, on average since it was last
 /// active, and still count as idle: 5%.
@@ -92,10 +97,17 @@ impl StallWatch {
         }
     }
 
-    /// Records an observation at `now`: `chunks` output chunks read since spawn, and the
-    /// group's CPU time `cpu` (`None` where it cannot be read: then only output counts).
-    pub(crate) fn observe(&mut self, now: Instant, chunks: u64, cpu: Option<Duration>) -> Activity {
-        if let Some(cpu) = cpu {
+    /// Records an observation at `now`: `chunks` output chunks read since spawn, and a
+    /// `sample` of the group (`None` where it cannot be read: then only output counts).
+    /// A process blocked on the disk counts as activity, like output.
+    pub(crate) fn observe(
+        &mut self,
+        now: Instant,
+        chunks: u64,
+        sample: Option<GroupSample>,
+    ) -> Activity {
+        let disk_wait = sample.is_some_and(|sample| sample.disk_wait);
+        if let Some(cpu) = sample.map(|sample| sample.cpu) {
             if let Some(last) = self.last_cpu {
                 self.cpu_used += cpu.saturating_sub(last);
             }
@@ -104,7 +116,7 @@ impl StallWatch {
         let quiet = now.saturating_duration_since(self.active_at);
         let computed = self.cpu_used.saturating_sub(self.cpu_at_active);
         let allowed = quiet.mul_f64(QUIET_CPU_SHARE).max(self.floor);
-        if chunks != self.chunks || computed > allowed {
+        if chunks != self.chunks || computed > allowed || disk_wait {
             self.chunks = chunks;
             self.active_at = now;
             self.cpu_at_active = self.cpu_used;

@@ -385,8 +385,8 @@ async fn supervise(
             () = &mut drain, if !drained => drained = true,
             () = next_sample(&mut samples) => {
                 if let Some(watch) = &mut watch {
-                    let cpu = crate::group_cpu::group_cpu_time(pid);
-                    if let Activity::Stalled(quiet) = watch.observe(Instant::now(), chunks.load(Ordering::Relaxed), cpu) {
+                    let sample = crate::group_cpu::group_sample(pid);
+                    if let Activity::Stalled(quiet) = watch.observe(Instant::now(), chunks.load(Ordering::Relaxed), sample) {
                         tracing::info!(program = %spec.program.to_string_lossy(), quiet_s = quiet.as_secs_f64(), "no output and no CPU for the stall timeout; stopping the process group");
                         break Some(Termination::Stalled);
                     }

@@ -5,7 +5,12 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{ProcStat, group_cpu_time, parse_run_delay, parse_stat, ticks_to_duration};
+use super::{ProcStat, group_sample, parse_run_delay, parse_stat, ticks_to_duration};
+
+/// The CPU time of group `pgid` (used and waited for), read from `/proc`.
+fn group_cpu_time(pgid: u32) -> Option<Duration> {
+    group_sample(pgid).map(|sample| sample.cpu)
+}
 
 #[test]
 fn parses_the_group_and_sums_the_four_time_fields() {
@@ -14,6 +19,7 @@ fn parses_the_group_and_sums_the_four_time_fields() {
     assert_eq!(
         parse_stat(line),
         Some(ProcStat {
+            state: 'S',
             pgrp: 25710,
             cpu_ticks: 731 + 95 + 6 + 4
         })
@@ -26,6 +32,7 @@ fn a_command_name_with_spaces_and_parentheses_does_not_shift_the_fields() {
     assert_eq!(
         parse_stat(line),
         Some(ProcStat {
+            state: 'R',
             pgrp: 42,
             cpu_ticks: 100
         })
@@ -36,7 +43,7 @@ fn a_command_name_with_spaces_and_parentheses_does_not_shift_the_fields() {
 fn a_cut_or_garbled_line_is_not_a_sample() {
     assert_eq!(parse_stat(""), None);
     assert_eq!(parse_stat("12 (sh) S 1 12 12 0 -1 0 0 0 0 0 5"), None);
-    assert_eq!(parse_stat("12 (sh) S 1 x 12 0 -1 0 0 0 0 0 5 6 7 8"), None);
+    assert_eq!(parse_stat("12 (sh) D 1 x 12 0 -1 0 0 0 0 0 5 6 7 8"), None);
 }
 
 #[test]
