@@ -280,6 +280,7 @@ impl AiderAdapter {
         spec.env = self.environment(inv, home, lookup);
         spec.env_clear = true;
         spec.timeout = inv.timeout.or_else(|| self.profile.timeout());
+        spec.stall_timeout = self.profile.stall_timeout(inv.stall_timeout);
         spec.kill_grace = DEFAULT_KILL_GRACE;
         spec.secrets = inv.with_run_secrets(self.secret_values(inv, lookup));
         spec.containment = inv.containment_with(&[home]);
@@ -341,6 +342,7 @@ impl AiderAdapter {
                     .map_or_else(String::new, |t| format!(" after {} s", t.as_secs_f64()));
                 return (false, format!("timed out{limit}"));
             }
+            Termination::Stalled => return (false, crate::stalled_text(spec)),
             other => return (false, other.to_string()),
         }
         if let Some(line) = &report.failure {

@@ -203,6 +203,7 @@ impl ClaudeAdapter {
             env,
             env_clear: false,
             timeout: inv.timeout.or_else(|| self.profile.timeout()),
+            stall_timeout: self.profile.stall_timeout(inv.stall_timeout),
             kill_grace: DEFAULT_KILL_GRACE,
             secrets: inv.with_run_secrets(self.profile.secret_values(&inv.env, lookup)),
             containment: inv.containment_with(&[config_dir]),
@@ -245,6 +246,7 @@ impl ClaudeAdapter {
                 Some(timeout) => format!("timed out after {} s", timeout.as_secs_f64()),
                 None => "timed out".to_owned(),
             },
+            Termination::Stalled => crate::stalled_text(spec),
             other => other.to_string(),
         };
         let Some(result) = &report.result else {

@@ -151,6 +151,7 @@ impl CodexAdapter {
             env,
             env_clear: false,
             timeout: inv.timeout.or_else(|| self.profile.timeout()),
+            stall_timeout: self.profile.stall_timeout(inv.stall_timeout),
             kill_grace: DEFAULT_KILL_GRACE,
             secrets: inv.with_run_secrets(
                 self.profile
@@ -186,6 +187,7 @@ impl CodexAdapter {
                 Some(timeout) => format!("timed out after {} s", timeout.as_secs_f64()),
                 None => "timed out".to_owned(),
             },
+            Termination::Stalled => crate::stalled_text(spec),
             other => other.to_string(),
         };
         let text = match (exit_ok, event_failure) {

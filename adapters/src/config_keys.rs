@@ -151,6 +151,13 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "TIMEOUT_SEC",
     ),
     key(
+        "tools.<name>.stall_timeout_sec",
+        "integer (seconds, >= 0)",
+        "300 for kinds aider, codex, claude; none for custom",
+        "`stall_timeout_sec: 120`",
+        "Stop the tool (class `stalled`, retried like `transient`) when it prints nothing and uses no CPU for this long; 0 turns stall detection off. A step's `stall_timeout_sec` wins.",
+    ),
+    key(
         "tools.<name>.success_exit_codes",
         "list of integers (not empty)",
         "`[0]`",

@@ -34,6 +34,10 @@ pub struct Invocation {
     pub env: BTreeMap<String, String>,
     /// The step's timeout; `None` falls back to the profile's `timeout_sec`.
     pub timeout: Option<Duration>,
+    /// The step's stall timeout (`stall_timeout_sec`); `None` falls back to the profile's
+    /// `stall_timeout_sec`, and zero turns stall detection off
+    /// ([`crate::ToolProfile::stall_timeout`]).
+    pub stall_timeout: Option<Duration>,
     /// The attempt log, `.pipeline/logs/<run>/<step>/<attempt>.log`.
     pub log_path: PathBuf,
     /// Output bounds for the attempt log and the in-memory tail.

@@ -6,8 +6,8 @@
 //!
 //! - [`run_process`] (re-exported from `pipeline-process`): process supervision. The
 //!   child runs in its own process group with bounded, concurrently drained output, a
-//!   timeout and cancellation that terminate the whole group (SIGTERM, grace period,
-//!   SIGKILL), and an attempt log on disk.
+//!   timeout, stall detection (`stall_timeout_sec`) and cancellation that terminate the
+//!   whole group (SIGTERM, grace period, SIGKILL), and an attempt log on disk.
 //! - [`ToolAdapter`]: the trait every adapter implements; it turns an [`Invocation`]
 //!   (step id, worktree, prompt, files, env, timeout) into a [`ToolOutcome`].
 //! - [`CustomAdapter`]: runs any command from a [`ToolProfile`], with `{placeholders}` in
@@ -67,6 +67,7 @@ pub use price_table::{BUILTIN_PRICES_YAML, ModelPrice, PriceTable};
 pub use project_settings::{ProjectSettings, ScopeOverlap};
 pub use secret_settings::{DEFAULT_ENV_PATTERNS, SecretSettings};
 pub use tool_adapter::ToolAdapter;
+pub(crate) use tool_adapter::stalled_text;
 pub use tool_profile::{ToolKind, ToolProfile};
 pub use tool_registry::{BUILTIN_TOOLS_YAML, SHELL_TOOL, ToolRegistry};
 pub use webhook_settings::{

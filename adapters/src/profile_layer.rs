@@ -31,6 +31,7 @@ pub(crate) struct ProfileLayer {
     pub(crate) api_base: Option<String>,
     pub(crate) api_key_env: Option<String>,
     pub(crate) timeout_sec: Option<u64>,
+    pub(crate) stall_timeout_sec: Option<u64>,
     pub(crate) success_exit_codes: Option<Vec<i32>>,
     pub(crate) capabilities: Option<Vec<String>>,
     pub(crate) priority: Option<i32>,
@@ -83,6 +84,7 @@ impl ProfileLayer {
         take(&mut self.api_base, over.api_base);
         take(&mut self.api_key_env, over.api_key_env);
         take(&mut self.timeout_sec, over.timeout_sec);
+        take(&mut self.stall_timeout_sec, over.stall_timeout_sec);
         take(&mut self.success_exit_codes, over.success_exit_codes);
         take(&mut self.capabilities, over.capabilities);
         take(&mut self.priority, over.priority);

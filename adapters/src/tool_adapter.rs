@@ -89,3 +89,15 @@ pub(crate) fn shared_adapter<D: ToolDriver + 'static, E>(
         }),
     }
 }
+
+/// How a stalled attempt of `spec` reads in a status line:
+/// `stalled: no output and no CPU for 300 s`.
+pub(crate) fn stalled_text(spec: &pipeline_process::ProcessSpec) -> String {
+    match spec.stall_timeout {
+        Some(stall) => format!(
+            "stalled: no output and no CPU for {} s",
+            stall.as_secs_f64()
+        ),
+        None => "stalled".to_owned(),
+    }
+}

@@ -40,6 +40,17 @@ impl ToolKind {
         }
     }
 
+    /// The stall timeout (seconds) of a profile of this kind that gives no
+    /// `stall_timeout_sec`: 300 for the AI CLIs (`aider`, `codex`, `claude`), whose
+    /// silent wait on a model request that never gets an answer is the stall worth
+    /// catching, and none for `custom` (a command may legitimately wait in silence).
+    pub fn default_stall_timeout_sec(&self) -> Option<u64> {
+        match self {
+            ToolKind::Custom => None,
+            ToolKind::Aider | ToolKind::Codex | ToolKind::Claude => Some(300),
+        }
+    }
+
     /// The program a profile of this kind runs when it gives no `command`: the CLI's
     /// usual executable name, or `None` for `custom`, which must give one.
     pub fn default_command(&self) -> Option<&'static str> {
@@ -83,6 +94,11 @@ pub struct ToolProfile {
     pub api_key_env: Option<String>,
     /// Default timeout in seconds when the step gives none; `None` means no timeout.
     pub timeout_sec: Option<u64>,
+    /// Stall timeout in seconds when the step gives none: the tool is stopped (class
+    /// `stalled`) when it prints nothing and uses no CPU for this long. `None` or 0 means
+    /// no stall detection. Default [`ToolKind::default_stall_timeout_sec`] (300 for the
+    /// AI kinds, none for `custom`).
+    pub stall_timeout_sec: Option<u64>,
     /// Exit codes that mean success (default `[0]`).
     pub success_exit_codes: Vec<i32>,
     /// What the tool is good for (`code_generation`, `refactoring`, ...), for routing
@@ -133,6 +149,7 @@ impl ToolProfile {
             api_base: None,
             api_key_env: None,
             timeout_sec: None,
+            stall_timeout_sec: None,
             success_exit_codes: vec![0],
             capabilities: Vec::new(),
             priority: 0,
@@ -158,6 +175,14 @@ impl ToolProfile {
     /// The default timeout, from `timeout_sec`.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout_sec.map(Duration::from_secs)
+    }
+
+    /// The stall timeout of an attempt whose step gives `step` (its `stall_timeout_sec`):
+    /// the step's, else the profile's `stall_timeout_sec`; `None` when that is absent or
+    /// zero (no stall detection).
+    pub fn stall_timeout(&self, step: Option<Duration>) -> Option<Duration> {
+        step.or_else(|| self.stall_timeout_sec.map(Duration::from_secs))
+            .filter(|stall| !stall.is_zero())
     }
 
     /// True when `exit_code` means success for this tool (`success_exit_codes`).

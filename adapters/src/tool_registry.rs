@@ -403,6 +403,10 @@ fn resolve(name: &str, layer: ProfileLayer, sources: &str) -> Result<ToolProfile
         api_base: layer.api_base,
         api_key_env: layer.api_key_env,
         timeout_sec: layer.timeout_sec,
+        // 0 is kept: it turns the kind's default off.
+        stall_timeout_sec: layer
+            .stall_timeout_sec
+            .or_else(|| kind.default_stall_timeout_sec()),
         success_exit_codes,
         capabilities: layer.capabilities.unwrap_or_default(),
         priority: layer.priority.unwrap_or(0),

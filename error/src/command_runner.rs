@@ -88,12 +88,13 @@ impl CommandDiagnostic {
 }
 
 /// `PIPELINE_EXIT` for a termination. A cancelled attempt reads `timeout`, as it is
-/// classified like one.
+/// classified like one; a stalled one reads `stalled`.
 fn exit_text(termination: Termination) -> String {
     match termination {
         Termination::Exited(code) => format!("exit:{code}"),
         Termination::Signaled(signal) => format!("signal:{signal}"),
         Termination::TimedOut | Termination::Cancelled => "timeout".to_string(),
+        Termination::Stalled => "stalled".to_string(),
     }
 }
 

@@ -2,8 +2,8 @@
 //! act on.
 //!
 //! A plugin decides the class (see `plugin_manager`); the policy then retries only the
-//! transient-like classes (`transient`, `rate_limited`, `timeout`, `infrastructure`) and never
-//! `permanent` or `conflict`. The names are the ones used in plugin manifests, in the
+//! transient-like classes (`transient`, `rate_limited`, `timeout`, `stalled`,
+//! `infrastructure`) and never `permanent` or `conflict`. The names are the ones used in plugin manifests, in the
 //! `errors` table and in `pipeline errors --json`.
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,10 @@ pub enum ErrorClass {
     },
     /// The attempt ran out of time (the executor's timeout or a tool's own).
     Timeout,
+    /// The tool wrote no output and used no CPU for its stall timeout, and was stopped
+    /// (`stall_timeout_sec`; see `pipeline_process::stall_watch`). Retried like
+    /// `transient`: a stalled model request usually goes through the next time.
+    Stalled,
     /// Retrying the same thing cannot help: wrong code, failing test, bad credentials,
     /// unknown model, missing command.
     Permanent,
@@ -45,10 +49,11 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// The class names accepted in plugin manifests and shown to users.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "transient",
         "rate_limited",
         "timeout",
+        "stalled",
         "permanent",
         "conflict",
         "infrastructure",
@@ -68,6 +73,7 @@ impl ErrorClass {
             ErrorClass::Transient => "transient",
             ErrorClass::RateLimited { .. } => "rate_limited",
             ErrorClass::Timeout => "timeout",
+            ErrorClass::Stalled => "stalled",
             ErrorClass::Permanent => "permanent",
             ErrorClass::Conflict => "conflict",
             ErrorClass::Infrastructure => "infrastructure",
@@ -81,6 +87,7 @@ impl ErrorClass {
             "transient" => ErrorClass::Transient,
             "rate_limited" => ErrorClass::rate_limited(),
             "timeout" => ErrorClass::Timeout,
+            "stalled" => ErrorClass::Stalled,
             "permanent" => ErrorClass::Permanent,
             "conflict" => ErrorClass::Conflict,
             "infrastructure" => ErrorClass::Infrastructure,
@@ -97,6 +104,7 @@ impl ErrorClass {
             ErrorClass::Transient
                 | ErrorClass::RateLimited { .. }
                 | ErrorClass::Timeout
+                | ErrorClass::Stalled
                 | ErrorClass::Infrastructure
         )
     }

@@ -6,7 +6,9 @@
 //! specificity (tool-specific, then protocol-level, then the exit-status fallback), ties by
 //! the built-in order or by id. Classification runs every plugin that applies: the first
 //! verdict decides the class, summary and signature, and the diagnostics of all of them
-//! accumulate (duplicates dropped).
+//! accumulate (duplicates dropped). One exception: a stalled attempt
+//! (`Termination::Stalled`) is classified `stalled` whatever the first verdict, which
+//! keeps only its words (see `stalled_verdict`).
 //!
 //! Manifests come from plugin directories given in increasing precedence (the shipped
 //! `error/plugins/`, embedded in the binary and named by
@@ -31,6 +33,7 @@ use crate::plugin::{Plugin, PluginInput, PluginOrigin, Specificity, Verdict};
 use crate::plugin_load_error::{PluginLoadError, PluginLoadErrors};
 use crate::shipped_plugins::{SHIPPED_PLUGINS, SHIPPED_PLUGINS_DIR, shipped_plugins_dir};
 use crate::signature::{fingerprint, normalize, signature_of};
+use pipeline_process::Termination;
 
 /// What `pipeline plugins --json` lists for one plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -138,8 +141,11 @@ impl PluginManager {
             failure,
             text: &text,
         };
-        let run = self.run(&input, |_| true);
+        let mut run = self.run(&input, |_| true);
         plugin_failures.extend(run.failures);
+        if failure.termination == Termination::Stalled {
+            run.verdict = run.verdict.map(stalled_verdict);
+        }
         let (plugin, verdict) = run.verdict.unwrap_or_else(|| {
             (
                 "none".to_string(),
@@ -205,6 +211,28 @@ impl PluginManager {
         }
         run
     }
+}
+
+/// The verdict on a stalled attempt whatever a plugin read in its output: a stall is
+/// the supervisor's observation (no output, no CPU for the stall timeout), not a reading
+/// of the text the tool printed before it went quiet, so the class is `stalled` (retried
+/// like `transient`). A plugin that recognised something keeps its words in the summary
+/// and its key text in the signature.
+fn stalled_verdict((plugin, verdict): (String, Verdict)) -> (String, Verdict) {
+    if verdict.class == ErrorClass::Stalled {
+        return (plugin, verdict);
+    }
+    (
+        "exit-status".to_string(),
+        Verdict {
+            class: ErrorClass::Stalled,
+            summary: format!(
+                "stalled (no output and no CPU for the stall timeout); before that, {plugin}: {}",
+                verdict.summary
+            ),
+            key: format!("stalled\n{}", verdict.key),
+        },
+    )
 }
 
 #[derive(Default)]

@@ -4,8 +4,9 @@
 //! compensation) or for the error engine (a `command` plugin) goes through this crate, so
 //! that all of them get the same guarantees: the child leads its own process group, its
 //! output is drained concurrently and kept within bounds, and a timeout or cancellation
-//! stops the whole group (SIGTERM, a grace period, SIGKILL). See [`supervisor`] for the
-//! theory of operation.
+//! stops the whole group (SIGTERM, a grace period, SIGKILL), and so does a stall (no
+//! output and no CPU for the spec's stall timeout, see [`stall_watch`]). See
+//! [`supervisor`] for the theory of operation.
 //!
 //! - [`run_process`]: run a [`ProcessSpec`] with stdin on `/dev/null`, writing its output
 //!   to an attempt log and keeping a tail in memory ([`ProcessOutcome`]).
@@ -21,6 +22,7 @@
 
 mod captured_output;
 mod containment;
+mod group_cpu;
 mod line_splitter;
 pub mod marker_sweep;
 mod output_capture;
@@ -31,6 +33,7 @@ mod process_spec;
 mod program_resolver;
 mod redactor;
 mod sandbox;
+pub mod stall_watch;
 pub mod supervisor;
 mod tail_buffer;
 
@@ -44,4 +47,5 @@ pub use process_outcome::{ProcessOutcome, Termination};
 pub use process_spec::{DEFAULT_KILL_GRACE, OutputLimits, ProcessSpec};
 pub use redactor::{MIN_SECRET_BYTES, REDACTED, redact};
 pub use sandbox::{SYSTEM_WRITABLE, SandboxSupport, sandbox_support};
+pub use stall_watch::{QUIET_CPU_FLOOR, QUIET_CPU_SHARE};
 pub use supervisor::{LineCallback, run_captured, run_captured_blocking, run_process};

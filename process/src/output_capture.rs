@@ -73,7 +73,8 @@ impl OutputCapture {
         })
     }
 
-    /// Writes the header: command line, working directory, start time and timeout;
+    /// Writes the header: command line, working directory, start time, timeout and stall
+    /// timeout (when there is one);
     /// from now on the spec's `secrets` are redacted (in the header too).
     pub(crate) fn write_header(&mut self, spec: &ProcessSpec) {
         self.redactor = Redactor::new(&spec.secrets);
@@ -82,8 +83,13 @@ impl OutputCapture {
             Some(timeout) => format!("{} s", timeout.as_secs_f64()),
             None => "none".to_owned(),
         };
+        // Only a watched process gets the line, so logs without one read as before.
+        let stall = match spec.stall_timeout.filter(|stall| !stall.is_zero()) {
+            Some(stall) => format!("[pipeline] stall timeout: {} s\n", stall.as_secs_f64()),
+            None => String::new(),
+        };
         let header = format!(
-            "[pipeline] command: {}\n[pipeline] cwd: {}\n[pipeline] started: {started}\n[pipeline] timeout: {timeout}\n----- output (stdout and stderr) -----\n",
+            "[pipeline] command: {}\n[pipeline] cwd: {}\n[pipeline] started: {started}\n[pipeline] timeout: {timeout}\n{stall}----- output (stdout and stderr) -----\n",
             command_line(spec),
             spec.cwd.display(),
         );
@@ -172,21 +178,26 @@ impl OutputCapture {
 
     /// Writes the footer and flushes the log. Fails with [`ProcessError::Log`] if any
     /// write to the log failed.
+    /// `timeout` and `stall_timeout` are the spec's, for the footer of a stopped process.
     pub(crate) fn finish(
         mut self,
         termination: Termination,
-        timeout: Option<Duration>,
+        (timeout, stall_timeout): (Option<Duration>, Option<Duration>),
         duration: Duration,
     ) -> Result<CaptureSummary, ProcessError> {
         self.flush_redactor();
         let newline = if self.ends_with_newline { "" } else { "\n" };
-        let result = match (termination, timeout) {
-            (Termination::TimedOut, Some(timeout)) => format!(
+        let result = match (termination, timeout, stall_timeout) {
+            (Termination::TimedOut, Some(timeout), _) => format!(
                 "timed out after {} s; process group terminated",
                 timeout.as_secs_f64()
             ),
-            (Termination::Cancelled, _) => "cancelled; process group terminated".to_owned(),
-            (other, _) => other.to_string(),
+            (Termination::Stalled, _, Some(stall)) => format!(
+                "stalled: no output and no CPU for {} s; process group terminated",
+                stall.as_secs_f64()
+            ),
+            (Termination::Cancelled, _, _) => "cancelled; process group terminated".to_owned(),
+            (other, _, _) => other.to_string(),
         };
         let footer = format!(
             "{newline}----- end of output -----\n[pipeline] result: {result}\n[pipeline] duration: {:.3} s\n[pipeline] output: {} bytes, {} written to this log{}\n",

@@ -13,7 +13,7 @@ use nix::sys::signal::Signal;
 /// Why a supervised process stopped.
 ///
 /// Serialized as `{"kind": "exited", "value": 3}`, `{"kind": "signaled", "value": 9}`,
-/// `{"kind": "timed_out"}` or `{"kind": "cancelled"}`.
+/// `{"kind": "timed_out"}`, `{"kind": "stalled"}` or `{"kind": "cancelled"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
 pub enum Termination {
@@ -23,6 +23,9 @@ pub enum Termination {
     Signaled(i32),
     /// The timeout expired; the supervisor terminated the process group.
     TimedOut,
+    /// The process wrote no output and its group used no CPU for the stall timeout
+    /// ([`crate::ProcessSpec::stall_timeout`]); the supervisor terminated the group.
+    Stalled,
     /// The cancellation token fired; the supervisor terminated the process group.
     Cancelled,
 }
@@ -41,10 +44,13 @@ impl Termination {
         *self == Termination::Exited(0)
     }
 
-    /// True when the supervisor stopped the process (timeout or cancellation) rather
-    /// than it ending on its own.
+    /// True when the supervisor stopped the process (timeout, stall or cancellation)
+    /// rather than it ending on its own.
     pub fn was_stopped(&self) -> bool {
-        matches!(self, Termination::TimedOut | Termination::Cancelled)
+        matches!(
+            self,
+            Termination::TimedOut | Termination::Stalled | Termination::Cancelled
+        )
     }
 }
 
@@ -57,6 +63,7 @@ impl fmt::Display for Termination {
                 Err(_) => write!(f, "killed by signal {signal}"),
             },
             Termination::TimedOut => f.write_str("timed out"),
+            Termination::Stalled => f.write_str("stalled"),
             Termination::Cancelled => f.write_str("cancelled"),
         }
     }

@@ -37,6 +37,12 @@ pub struct ProcessSpec {
     /// Wall-clock limit from spawn; on expiry the process group is terminated and the
     /// outcome is [`crate::Termination::TimedOut`]. `None` means no limit.
     pub timeout: Option<Duration>,
+    /// Stall timeout: when the process writes no output and its process group uses no
+    /// CPU (Linux; output only elsewhere) for this long, the group is terminated as on
+    /// a timeout and the outcome is [`crate::Termination::Stalled`] (see
+    /// [`crate::stall_watch`] for what "no CPU" allows). `None` (or zero) means no
+    /// stall detection.
+    pub stall_timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when the group is stopped (timeout or cancel).
     pub kill_grace: Duration,
     /// Secret values (API keys, values of a profile's `secret_env` variables) that must
@@ -53,7 +59,7 @@ pub struct ProcessSpec {
 
 impl ProcessSpec {
     /// A spec running `program` with `args` in `cwd`, inheriting the environment, with
-    /// no timeout and the [`DEFAULT_KILL_GRACE`].
+    /// no timeout, no stall detection and the [`DEFAULT_KILL_GRACE`].
     pub fn new(
         program: impl Into<OsString>,
         args: impl IntoIterator<Item = impl Into<OsString>>,
@@ -66,6 +72,7 @@ impl ProcessSpec {
             env: Vec::new(),
             env_clear: false,
             timeout: None,
+            stall_timeout: None,
             kill_grace: DEFAULT_KILL_GRACE,
             secrets: Vec::new(),
             containment: crate::Containment::default(),

@@ -20,10 +20,15 @@
 //!    (attempt log and tail with per-stream line splitting, or bounded buffers). Beyond
 //!    a sink's limit, output is still read and discarded.
 //! 3. **Wait.** One `select!` loop waits for whichever comes first: the child exits,
-//!    the timeout expires, or the cancellation token fires, polling the drain future
-//!    all along.
-//! 4. **Stop.** On timeout or cancel: SIGTERM to the group, up to `kill_grace` for the
-//!    child to exit and the pipes to close, then SIGKILL to the group. When the child
+//!    the timeout expires, the child stalls, or the cancellation token fires, polling
+//!    the drain future all along. With a stall timeout, the loop also samples the
+//!    child every [`sample_interval`] (a tenth of the stall timeout, 100 ms to 1 s): the
+//!    output chunks the drain has read so far and the CPU time of the whole process
+//!    group (`/proc`, see `group_cpu`), fed to a [`StallWatch`]; a child that printed
+//!    nothing and computed nothing for the stall timeout is stalled (see
+//!    [`stall_watch`](crate::stall_watch) for what counts as computing).
+//! 4. **Stop.** On timeout, stall or cancel: SIGTERM to the group, up to `kill_grace`
+//!    for the child to exit and the pipes to close, then SIGKILL to the group. When the child
 //!    exits on its own, helpers it left behind in its group (background grandchildren)
 //!    get up to [`LEFTOVER_GRACE`] (200 ms) to finish writing and closing the pipes, and
 //!    then SIGKILL too: nothing outlives its step, and a grandchild holding a pipe open
@@ -53,13 +58,14 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::pin::{Pin, pin};
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::process::{Child, Command};
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::captured_output::{BoundedBuffer, CaptureLimits, CapturedOutput};
@@ -71,6 +77,7 @@ use crate::process_group::ProcessGroup;
 use crate::process_outcome::{ProcessOutcome, Termination};
 use crate::process_spec::{OutputLimits, ProcessSpec};
 use crate::program_resolver;
+use crate::stall_watch::{Activity, StallWatch, sample_interval};
 
 /// Receives each complete output line (without its line end, at most 4096 bytes,
 /// lossy UTF-8) as soon as it is read, for live progress. Called from the supervising
@@ -95,7 +102,8 @@ type Drain<'a> = Pin<&'a mut (dyn Future<Output = ()> + Send + 'a)>;
 ///
 /// Output is written to `log_path` (parent directories are created, an existing file is
 /// replaced) within `limits`; `on_line` receives complete lines live. The process group
-/// is terminated on `spec.timeout` ([`Termination::TimedOut`]) or when `cancel` fires
+/// is terminated on `spec.timeout` ([`Termination::TimedOut`]), on a stall
+/// (`spec.stall_timeout`, [`Termination::Stalled`]) or when `cancel` fires
 /// ([`Termination::Cancelled`]); a token already cancelled on entry returns `Cancelled`
 /// without starting anything. A non-zero exit is an `Ok` outcome, not an error.
 ///
@@ -118,7 +126,11 @@ pub async fn run_process(
     let mut capture = OutputCapture::create(log_path, limits)?;
     capture.write_header(spec);
     if cancel.is_cancelled() {
-        let summary = capture.finish(Termination::Cancelled, spec.timeout, Duration::ZERO)?;
+        let summary = capture.finish(
+            Termination::Cancelled,
+            (spec.timeout, spec.stall_timeout),
+            Duration::ZERO,
+        )?;
         return Ok(outcome(Termination::Cancelled, Duration::ZERO, summary));
     }
     let started = Instant::now();
@@ -134,20 +146,21 @@ pub async fn run_process(
     };
 
     let capture = Mutex::new(capture);
+    let chunks = AtomicU64::new(0);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let (termination, duration) = {
         // Dropped at the end of this block, ending its borrow of `capture`.
         let drain = pin!(async {
             tokio::join!(
-                pump(stdout, &capture, on_line.as_ref()),
-                pump(stderr, &capture, on_line.as_ref())
+                pump(stdout, &capture, &chunks, on_line.as_ref()),
+                pump(stderr, &capture, &chunks, on_line.as_ref())
             );
         });
-        supervise(spec, &mut child, drain, &cancel, started).await?
+        supervise(spec, &mut child, drain, &chunks, &cancel, started).await?
     };
     let capture = capture.into_inner().unwrap_or_else(PoisonError::into_inner);
-    let summary = capture.finish(termination, spec.timeout, duration)?;
+    let summary = capture.finish(termination, (spec.timeout, spec.stall_timeout), duration)?;
     Ok(outcome(termination, duration, summary))
 }
 
@@ -156,7 +169,7 @@ pub async fn run_process(
 /// memory within `limits`.
 ///
 /// A child that does not read its input is not an error (the write stops when it
-/// closes the pipe). Timeout, cancellation and the process group behave as in
+/// closes the pipe). Timeout, stall, cancellation and the process group behave as in
 /// [`run_process`]; a token already cancelled on entry returns `Cancelled` with no
 /// output without starting anything. A non-zero exit is an `Ok` outcome.
 ///
@@ -188,16 +201,17 @@ pub async fn run_captured(
     let input = child.stdin.take();
     let out = child.stdout.take();
     let err = child.stderr.take();
+    let chunks = AtomicU64::new(0);
     let (termination, duration) = {
         // Dropped at the end of this block, ending its borrows of the buffers.
         let drain = pin!(async {
             tokio::join!(
                 feed(input, stdin),
-                collect(out, &mut stdout),
-                collect(err, &mut stderr)
+                collect(out, &mut stdout, &chunks),
+                collect(err, &mut stderr, &chunks)
             );
         });
-        supervise(spec, &mut child, drain, &cancel, started).await?
+        supervise(spec, &mut child, drain, &chunks, &cancel, started).await?
     };
     Ok(captured(termination, duration, stdout, stderr))
 }
@@ -325,12 +339,14 @@ fn command(spec: &ProcessSpec, program: &OsStr, pipe_stdin: bool) -> Command {
 }
 
 /// Steps 3 to 5 of the theory of operation for a spawned `child` whose pipes `drain`
-/// reads: waits for exit, timeout or cancel, stops the group, and returns how the child
-/// ended and how long it ran since `started`.
+/// reads (counting the chunks it reads in `chunks`): waits for exit, timeout, stall or
+/// cancel, stops the group, and returns how the child ended and how long it ran since
+/// `started`.
 async fn supervise(
     spec: &ProcessSpec,
     child: &mut Child,
     mut drain: Drain<'_>,
+    chunks: &AtomicU64,
     cancel: &CancellationToken,
     started: Instant,
 ) -> Result<(Termination, Duration), ProcessError> {
@@ -346,8 +362,16 @@ async fn supervise(
     let sweep = AttemptSweep::new(spec.containment.marker.as_deref(), pid);
     let mut drained = false;
 
-    // Wait for exit, timeout or cancel, draining all along.
+    // Wait for exit, timeout, stall or cancel, draining (and sampling) all along.
     let deadline = spec.timeout.map(|timeout| started + timeout);
+    let stall_timeout = spec.stall_timeout.filter(|stall| !stall.is_zero());
+    let mut watch = stall_timeout.map(|stall| StallWatch::new(stall, started));
+    let mut samples = stall_timeout.map(|stall| {
+        let every = sample_interval(stall);
+        let mut samples = interval_at(started + every, every);
+        samples.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        samples
+    });
     let mut status: Option<ExitStatus> = None;
     let stopped_by_us = loop {
         tokio::select! {
@@ -359,6 +383,15 @@ async fn supervise(
             () = cancel.cancelled() => break Some(Termination::Cancelled),
             () = sleep_until_optional(deadline) => break Some(Termination::TimedOut),
             () = &mut drain, if !drained => drained = true,
+            () = next_sample(&mut samples) => {
+                if let Some(watch) = &mut watch {
+                    let sample = crate::group_cpu::group_sample(pid);
+                    if let Activity::Stalled(quiet) = watch.observe(Instant::now(), chunks.load(Ordering::Relaxed), sample) {
+                        tracing::info!(program = %spec.program.to_string_lossy(), quiet_s = quiet.as_secs_f64(), "no output and no CPU for the stall timeout; stopping the process group");
+                        break Some(Termination::Stalled);
+                    }
+                }
+            }
         }
     };
 
@@ -458,6 +491,16 @@ fn termination_of(status: ExitStatus) -> Termination {
     }
 }
 
+/// The next tick of the stall samples, or never when the child is not watched.
+async fn next_sample(samples: &mut Option<Interval>) {
+    match samples {
+        Some(samples) => {
+            samples.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Sleeps until `deadline`, or forever when there is none.
 async fn sleep_until_optional(deadline: Option<Instant>) {
     match deadline {
@@ -466,10 +509,12 @@ async fn sleep_until_optional(deadline: Option<Instant>) {
     }
 }
 
-/// Reads one pipe to its end into the capture and the line callback.
+/// Reads one pipe to its end into the capture and the line callback, counting the
+/// chunks in `chunks` (the stall watch's sign of output).
 async fn pump<R: AsyncRead + Unpin>(
     reader: Option<R>,
     capture: &Mutex<OutputCapture>,
+    chunks: &AtomicU64,
     on_line: Option<&LineCallback>,
 ) {
     let Some(mut reader) = reader else { return };
@@ -490,6 +535,7 @@ async fn pump<R: AsyncRead + Unpin>(
                 break;
             }
         };
+        chunks.fetch_add(1, Ordering::Relaxed);
         let chunk = &buffer[..read];
         capture
             .lock()
@@ -515,14 +561,21 @@ async fn feed<W: AsyncWrite + Unpin>(stdin: Option<W>, input: &[u8]) {
     }
 }
 
-/// Reads one pipe to its end into a bounded buffer.
-async fn collect<R: AsyncRead + Unpin>(reader: Option<R>, buffer: &mut BoundedBuffer) {
+/// Reads one pipe to its end into a bounded buffer, counting the chunks in `chunks`.
+async fn collect<R: AsyncRead + Unpin>(
+    reader: Option<R>,
+    buffer: &mut BoundedBuffer,
+    chunks: &AtomicU64,
+) {
     let Some(mut reader) = reader else { return };
     let mut chunk = vec![0_u8; READ_CHUNK];
     loop {
         match reader.read(&mut chunk).await {
             Ok(0) => break,
-            Ok(read) => buffer.push(&chunk[..read]),
+            Ok(read) => {
+                chunks.fetch_add(1, Ordering::Relaxed);
+                buffer.push(&chunk[..read]);
+            }
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
             Err(error) => {
                 tracing::warn!(%error, "reading child output failed; treating it as end of output");

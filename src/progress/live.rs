@@ -3,7 +3,7 @@
 //! left before a retry). Pure: the terminal layer passes the current time; tests pass
 //! instants taken from a recorded stream.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use pipeline_core::state::WaitKind;
 
@@ -20,6 +20,10 @@ const STEP_COLUMN: usize = 24;
 
 /// Characters of a tool's output line kept (the terminal truncates to its width).
 const OUTPUT_CHARS: usize = 200;
+
+/// A running tool silent for longer than this gets "quiet for N s" on its line: the
+/// stall detection (`stall_timeout_sec`) may be about to stop it, or it is thinking.
+pub(super) const QUIET_AFTER: Duration = Duration::from_secs(30);
 
 /// The frame's lines at `now`: the bar with the steps finished and the time since the
 /// run started, the counts (a line of their own, so that both fit 80 columns), then the
@@ -80,8 +84,15 @@ fn step_line(id: &str, step: &StepView, now: SystemTime) -> String {
                 .as_deref()
                 .map(|o| format!(": {}", o.chars().take(OUTPUT_CHARS).collect::<String>()))
                 .unwrap_or_default();
+            // Silent since its last line, or since it started when it printed none.
+            let quiet = between(step.output_at.unwrap_or(*since), now);
+            let quiet = if quiet > QUIET_AFTER {
+                format!(" · quiet for {} s", quiet.as_secs())
+            } else {
+                String::new()
+            };
             format!(
-                "running {} (attempt {attempt}, {tool}){output}",
+                "running {} (attempt {attempt}, {tool}){quiet}{output}",
                 human(between(*since, now))
             )
         }

@@ -23,6 +23,10 @@
 //!   shown: no event carries it;
 //! - acceptance tests: which one runs and for how long (ticking in the terminal), and
 //!   each result with its duration; fix requests and escalations;
+//! - a running tool silent for more than 30 s: "quiet for N s" on its terminal line,
+//!   counted from its last output line (the live output is not journalled, so a replay
+//!   counts from the attempt's start); a tool stopped by stall detection
+//!   (`attempt_stalled`): a milestone line;
 //! - each step's outcome with its duration, and the run's end.
 //!
 //! Files: `run_view.rs` (entries to lines and state), `step_view.rs` (one step's state),

@@ -89,12 +89,14 @@ impl RunView {
             .collect()
     }
 
-    /// Records that `step`'s tool printed `line` (live view only).
-    pub(super) fn note_output(&mut self, step: &str, line: &str) {
+    /// Records that `step`'s tool printed `line` at `at` (live view only: the terminal
+    /// passes the clock's time, the only instant here not taken from an entry).
+    pub(super) fn note_output(&mut self, step: &str, line: &str, at: SystemTime) {
         if let Some((_, view)) = self.steps.get_mut(step)
             && view.state.is_running()
         {
             view.output = Some(line.trim_end().to_owned());
+            view.output_at = Some(at);
         }
     }
 
@@ -225,6 +227,7 @@ impl RunView {
                 view.state = current.running();
                 view.attempt = Some(current);
                 view.output = None;
+                view.output_at = None;
                 let tool = match tool {
                     Some(tool) => format!(", {tool}"),
                     None => ", acceptance gate".to_owned(),
@@ -234,6 +237,18 @@ impl RunView {
                     format!("started   {step} (attempt {attempt}{tool})"),
                 );
             }
+            Event::AttemptStalled {
+                step,
+                attempt,
+                stall_timeout_ms,
+                ..
+            } => emit(
+                LineKind::Milestone,
+                format!(
+                    "stalled   {step} (attempt {attempt}): no output and no CPU for {}; stopped",
+                    human_ms(*stall_timeout_ms)
+                ),
+            ),
             Event::AttemptFinished {
                 step,
                 attempt,

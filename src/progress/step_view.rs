@@ -16,6 +16,9 @@ pub(super) struct StepView {
     /// The latest line its tool printed in the current attempt (live view only; not
     /// journalled, so a replay has none).
     pub(super) output: Option<String>,
+    /// When its tool last printed a line in the current attempt (live view only), for
+    /// "quiet for N s"; `None` until the first line (the attempt's start counts then).
+    pub(super) output_at: Option<SystemTime>,
     /// Its latest attempt (from `attempt_started`): the step shows it again between
     /// two acceptance tests.
     pub(super) attempt: Option<Attempt>,

@@ -112,7 +112,7 @@ impl Reporter for TerminalReporter {
             .view
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .note_output(step, line);
+            .note_output(step, line, SystemTime::now());
     }
 
     fn report(&self, entry: &JournalEntry) {

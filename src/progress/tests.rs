@@ -221,8 +221,6 @@ fn a_tools_output_shows_on_its_running_step_only() {
     for entry in entries.iter().take_while(|e| e.id <= 5) {
         view.apply(entry);
     }
-    view.note_output("lib/notes", "writing notes.txt\n");
-    view.note_output("lib/unknown", "ignored");
     let Some(at) = entries
         .iter()
         .find(|e| e.id == 5)
@@ -230,10 +228,62 @@ fn a_tools_output_shows_on_its_running_step_only() {
     else {
         panic!("the fixture has entry 5");
     };
+    view.note_output("lib/notes", "writing notes.txt\n", at);
+    view.note_output("lib/unknown", "ignored", at);
     let lines = frame(&view, at + Duration::from_millis(300));
     assert_eq!(lines.len(), 4, "{lines:#?}");
     assert!(
         lines[3].ends_with("running 0.3s (attempt 1, shell): writing notes.txt"),
+        "{lines:#?}"
+    );
+}
+
+/// A running tool silent for more than 30 s shows "quiet for N s" on its line, counted
+/// from its last output line (or its start); a stall is a milestone of both views.
+#[test]
+fn a_silent_running_step_shows_how_long_it_has_been_quiet() {
+    let stream = [
+        r#"{"id":1,"at":"2026-01-31T12:00:00.000Z","run_id":"r","event":"run_started","workstreams":"/ws.json","repo":"/repo","base_commit":"0123456789abcdef","result_branch":"pipeline/r","steps":1,"jobs":1,"plan_hash":"h","resumed":false,"pid":1}"#,
+        r#"{"id":2,"at":"2026-01-31T12:00:00.000Z","run_id":"r","event":"attempt_started","step":"w/a","attempt":1,"tool":"claude","log":"/l"}"#,
+    ];
+    let mut view = RunView::default();
+    for line in stream {
+        view.apply(&serde_json::from_str::<JournalEntry>(line).expect("entry"));
+    }
+    let start = parse_at("2026-01-31T12:00:00.000Z").expect("instant");
+    let at = |s: u64| start + Duration::from_secs(s);
+    let line = |view: &RunView, s: u64| frame(view, at(s)).pop().unwrap_or_default();
+    assert!(
+        line(&view, 30).ends_with("running 30.0s (attempt 1, claude)"),
+        "{}",
+        line(&view, 30)
+    );
+    assert!(
+        line(&view, 31).ends_with("running 31.0s (attempt 1, claude) · quiet for 31 s"),
+        "{}",
+        line(&view, 31)
+    );
+    view.note_output("w/a", "Reading src/lib.rs", at(40));
+    assert!(
+        line(&view, 65).ends_with("running 1m05s (attempt 1, claude): Reading src/lib.rs"),
+        "{}",
+        line(&view, 65)
+    );
+    assert!(
+        line(&view, 75)
+            .ends_with("running 1m15s (attempt 1, claude) · quiet for 35 s: Reading src/lib.rs"),
+        "{}",
+        line(&view, 75)
+    );
+
+    let stalled: JournalEntry = serde_json::from_str(
+        r#"{"id":3,"at":"2026-01-31T12:06:15.000Z","run_id":"r","event":"attempt_stalled","step":"w/a","attempt":1,"tool":"claude","stall_timeout_ms":300000,"duration_ms":375000}"#,
+    )
+    .expect("entry");
+    let lines: Vec<String> = view.apply(&stalled).into_iter().map(|l| l.text).collect();
+    assert_eq!(
+        lines,
+        ["[  6m15s] stalled   w/a (attempt 1): no output and no CPU for 5m00s; stopped"],
         "{lines:#?}"
     );
 }

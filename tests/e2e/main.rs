@@ -40,6 +40,7 @@ mod secrets;
 mod serve;
 mod signals;
 mod sse_load;
+mod stall;
 mod states;
 mod step_cache;
 mod tool_selection;

@@ -60,6 +60,10 @@ pub(crate) async fn run(
                 Termination::Cancelled => {
                     transient(format!("notify command {shown} was cancelled"))
                 }
+                // The spec sets no stall timeout; kept for completeness.
+                Termination::Stalled => transient(format!(
+                    "notify command {shown} stalled (no output and no CPU)"
+                )),
             };
             (verdict, output.stdout, output.stderr)
         }

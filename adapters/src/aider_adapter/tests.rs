@@ -30,6 +30,7 @@ fn invocation(worktree: &Path) -> Invocation {
         context_files: Vec::new(),
         env: BTreeMap::new(),
         timeout: None,
+        stall_timeout: None,
         log_path: PathBuf::from("/logs/run/step/2.log"),
         limits: OutputLimits::default(),
         containment: Default::default(),

@@ -33,6 +33,7 @@ fn invocation(root: &Path) -> Invocation {
         context_files: Vec::new(),
         env: BTreeMap::new(),
         timeout: None,
+        stall_timeout: None,
         log_path: root.join("logs/edit/2.log"),
         limits: OutputLimits::default(),
         containment: Default::default(),

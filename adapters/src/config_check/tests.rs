@@ -67,7 +67,7 @@ fn a_misspelt_secrets_key_suggests_the_key() {
 fn a_misspelt_profile_field_suggests_the_field() {
     insta::assert_snapshot!(message("tools:\n  x:\n    comand: ./agent.sh\n"), @r#"
         .pipeline/config.yaml: unknown key `tools.x.comand` at line 3 column 5; did you mean `tools.x.command`?
-          hint: rename it; the keys of `tools.<name>` are kind, command, args, env, model, api_base, api_key_env, timeout_sec, success_exit_codes, capabilities, priority, max_concurrent, requests_per_minute, fallback, secret_env, retry, circuit_breaker, sandbox, writable_paths, approval (docs/CONFIG.md lists every key)
+          hint: rename it; the keys of `tools.<name>` are kind, command, args, env, model, api_base, api_key_env, timeout_sec, stall_timeout_sec, success_exit_codes, capabilities, priority, max_concurrent, requests_per_minute, fallback, secret_env, retry, circuit_breaker, sandbox, writable_paths, approval (docs/CONFIG.md lists every key)
     "#);
 }
 

@@ -28,6 +28,7 @@ fn invocation(root: &Path) -> Invocation {
         context_files: Vec::new(),
         env: BTreeMap::new(),
         timeout: None,
+        stall_timeout: None,
         log_path: root.join("logs/build/2.log"),
         limits: OutputLimits::default(),
         containment: Default::default(),
@@ -164,6 +165,37 @@ async fn profile_timeout_applies_when_the_step_gives_none() {
     assert!(!outcome.success);
     assert_eq!(outcome.process.termination, Termination::TimedOut);
     assert_eq!(outcome.summary, "timed out after 1 s");
+}
+
+#[tokio::test]
+async fn the_step_s_stall_timeout_wins_over_the_profile_s_and_zero_turns_it_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = invocation(dir.path());
+    let mut profile = ToolProfile::custom("sleep", args(&["30"]));
+    let none = CustomAdapter::new("quiet", profile.clone()).unwrap();
+    assert_eq!(none.process_spec(&inv).stall_timeout, None);
+    profile.stall_timeout_sec = Some(1);
+    let adapter = CustomAdapter::new("quiet", profile).unwrap();
+    assert_eq!(
+        adapter.process_spec(&inv).stall_timeout,
+        Some(Duration::from_secs(1))
+    );
+    inv.stall_timeout = Some(Duration::ZERO);
+    assert_eq!(adapter.process_spec(&inv).stall_timeout, None);
+    inv.stall_timeout = Some(Duration::from_millis(2500));
+    assert_eq!(
+        adapter.process_spec(&inv).stall_timeout,
+        Some(Duration::from_millis(2500))
+    );
+    inv.stall_timeout = None;
+    inv.timeout = Some(Duration::from_secs(60));
+    let outcome = adapter
+        .invoke(&inv, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(!outcome.success);
+    assert_eq!(outcome.process.termination, Termination::Stalled);
+    assert_eq!(outcome.summary, "stalled: no output and no CPU for 1 s");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Tests of profile layering, validation and adapter lookup.
 
 use std::fs;
+use std::time::Duration;
 
 use pipeline_process::OutputLimits;
 use tokio_util::sync::CancellationToken;
@@ -41,6 +42,25 @@ fn builtin_profiles_load() {
         registry.with_capability("refactoring"),
         vec!["aider", "claude", "codex"]
     );
+}
+
+#[test]
+fn ai_profiles_watch_for_stalls_by_default_and_commands_do_not() {
+    let registry = registry(
+        "tools:\n  mine:\n    kind: claude\n  quiet-aider:\n    kind: aider\n    stall_timeout_sec: 0\n  slow:\n    command: ./slow.sh\n  watched:\n    command: ./watched.sh\n    stall_timeout_sec: 45\n",
+        &[],
+    )
+    .unwrap();
+    let stall = |name: &str| registry.profile(name).unwrap().stall_timeout(None);
+    for name in ["aider", "codex", "claude", "mine"] {
+        assert_eq!(stall(name), Some(Duration::from_secs(300)), "{name}");
+    }
+    assert_eq!(stall("quiet-aider"), None);
+    assert_eq!(stall(SHELL_TOOL), None);
+    assert_eq!(stall("slow"), None);
+    assert_eq!(stall("watched"), Some(Duration::from_secs(45)));
+    let step = Some(Duration::from_secs(2));
+    assert_eq!(registry.profile("aider").unwrap().stall_timeout(step), step);
 }
 
 #[test]
@@ -310,6 +330,7 @@ async fn shell_adapter_uses_the_configured_shell_profile() {
         context_files: Vec::new(),
         env: Default::default(),
         timeout: None,
+        stall_timeout: None,
         log_path: dir.path().join("1.log"),
         limits: OutputLimits::default(),
         containment: Default::default(),

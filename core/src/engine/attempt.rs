@@ -42,6 +42,9 @@ pub(crate) struct AttemptFailed {
     pub failure: AttemptFailure,
     /// Tokens and cost the tool reported before the failure.
     pub usage: Option<Usage>,
+    /// The stall timeout, when the tool was stopped for writing nothing and using no CPU
+    /// that long (journalled as `attempt_stalled`).
+    pub stalled: Option<Duration>,
 }
 
 /// Why an attempt did not complete.
@@ -105,6 +108,7 @@ fn plain_failure(stage: Stage, error: String, tool: &str) -> Failure {
         error,
         failure,
         usage: None,
+        stalled: None,
     }))
 }
 
@@ -178,6 +182,9 @@ pub(crate) async fn run_attempt(
             context_files: step.context_files.clone(),
             env,
             timeout: step.timeout_sec.map(Duration::from_secs_f64),
+            stall_timeout: step
+                .stall_timeout_sec
+                .and_then(|s| Duration::try_from_secs_f64(s).ok()),
             log_path: log_path.to_path_buf(),
             limits,
             containment: tool_containment,
@@ -208,6 +215,32 @@ pub(crate) async fn run_attempt(
                     ),
                     failure,
                     usage,
+                    stalled: None,
+                })));
+            }
+            Termination::Stalled => {
+                let step_stall = inv.stall_timeout;
+                let stall = ctx
+                    .registry
+                    .profile(&tool.name)
+                    .and_then(|profile| profile.stall_timeout(step_stall))
+                    .or(step_stall)
+                    .unwrap_or(outcome.process.duration);
+                return Err(Failure::Attempt(Box::new(AttemptFailed {
+                    stage: Stage::Tool,
+                    result: AttemptResult::Failed,
+                    exit_code: None,
+                    error: step_error_text(
+                        &format!(
+                            "tool stalled: no output and no CPU for {} s (after {:.1} s); its process group was killed",
+                            stall.as_secs_f64(),
+                            outcome.process.duration.as_secs_f64()
+                        ),
+                        &outcome.process.tail,
+                    ),
+                    failure,
+                    usage,
+                    stalled: Some(stall),
                 })));
             }
             _ if !outcome.success => {
@@ -221,6 +254,7 @@ pub(crate) async fn run_attempt(
                     ),
                     failure,
                     usage,
+                    stalled: None,
                 })));
             }
             _ => {
@@ -241,6 +275,7 @@ pub(crate) async fn run_attempt(
                         ),
                         failure,
                         usage,
+                        stalled: None,
                     })));
                 }
             }
@@ -566,6 +601,7 @@ async fn run_acceptance_tests(
                 failure: failure_of("acceptance-test", "custom", &test.command, &out, &log)
                     .with_sandbox(spec.containment.sandbox.is_some()),
                 usage: None,
+                stalled: None,
             })));
         }
     }

@@ -750,6 +750,16 @@ impl StepLife<'_> {
             SystemTime::now(),
         );
         let error = failed.error.clone();
+        // A stall is journalled as such first, then the attempt's end with its class.
+        let stalled = failed.stalled.map(|stall| {
+            Change::Event(Event::AttemptStalled {
+                step: self.id().to_owned(),
+                attempt,
+                tool: tool.map(|t| t.name.clone()),
+                stall_timeout_ms: u64::try_from(stall.as_millis()).unwrap_or(u64::MAX),
+                duration_ms,
+            })
+        });
         let finished = Change::Event(Event::AttemptFinished {
             step: self.id().to_owned(),
             attempt,
@@ -839,8 +849,13 @@ impl StepLife<'_> {
                 AfterFailure::Escalate,
             ),
             NextAction::Fail { reason, compensate } => {
-                ctx.journal
-                    .record_changes([finished, counted].into_iter().chain(opened).collect())?;
+                ctx.journal.record_changes(
+                    stalled
+                        .into_iter()
+                        .chain([finished, counted])
+                        .chain(opened)
+                        .collect(),
+                )?;
                 if compensate {
                     super::compensation::compensate(ctx, self.step, attempt).await?;
                     // Saga semantics: the step's changes are undone with it.
@@ -870,8 +885,9 @@ impl StepLife<'_> {
             _ => None,
         };
         ctx.journal.record_changes(
-            [finished, counted]
+            stalled
                 .into_iter()
+                .chain([finished, counted])
                 .chain(opened)
                 .chain([Change::Event(next)])
                 .collect(),

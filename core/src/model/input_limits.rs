@@ -35,7 +35,8 @@ impl ObjectSite<'_> {
     }
 }
 
-/// Checks the durations and texts of one workstream or step object: `timeout_sec`, each
+/// Checks the durations and texts of one workstream or step object: `timeout_sec`,
+/// `stall_timeout_sec` (0 or a duration), each
 /// acceptance test's `timeout_sec` and command, each compensation's `timeout_sec` (or
 /// `timeout`) and command, `command`, `tasks`, `prompt` and `env` values.
 pub(crate) fn check_object_limits(
@@ -45,6 +46,12 @@ pub(crate) fn check_object_limits(
 ) {
     if let Some(t) = fields.timeout_sec {
         check_duration(t, "timeout_sec", site, diags);
+    }
+    // 0 is allowed here: it turns the tool profile's stall detection off.
+    if let Some(t) = fields.stall_timeout_sec
+        && t != 0.0
+    {
+        check_duration(t, "stall_timeout_sec", site, diags);
     }
     if let Some(c) = &fields.command {
         check_text(c, "command", site, diags);

@@ -48,6 +48,7 @@ pub(crate) const INTERPRETED: &[&str] = &[
     "context_files",
     "acceptance_tests",
     "timeout_sec",
+    "stall_timeout_sec",
     "env",
     "isolation",
     "conflict_group",

@@ -104,6 +104,9 @@ pub(crate) struct RawFields {
     pub acceptance_tests: Vec<RawAcceptanceTest>,
     /// Seconds.
     pub timeout_sec: Option<f64>,
+    /// Seconds of silence (no output, no CPU) after which the tool is stopped as stalled;
+    /// 0 turns the tool profile's stall timeout off.
+    pub stall_timeout_sec: Option<f64>,
     pub env: Option<BTreeMap<String, String>>,
     pub isolation: Option<RawIsolation>,
     pub conflict_group: Option<String>,

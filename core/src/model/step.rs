@@ -93,6 +93,12 @@ pub struct Step {
     pub context_files: Vec<String>,
     /// Tool timeout in seconds.
     pub timeout_sec: Option<f64>,
+    /// Stall timeout of the tool in seconds (`stall_timeout_sec`): the tool is stopped,
+    /// class `stalled`, when it writes no output and its processes use no CPU for this
+    /// long. `None` uses the tool profile's (300 s for the AI CLIs, none for commands);
+    /// `Some(0.0)` turns stall detection off. Not part of the definition hash: it changes
+    /// when a stuck attempt is given up, not what a successful step produces.
+    pub stall_timeout_sec: Option<f64>,
     pub env: BTreeMap<String, String>,
     pub isolation: Isolation,
     pub conflict_group: Option<String>,

@@ -3,8 +3,9 @@
 //! from, and the inheritance rules that turn them into a [`Step`].
 //!
 //! Inheritance (the original format's): a step's `context_files`, `timeout_sec`,
-//! `isolation`, `conflict_group`, `parallel_ok`, `sandbox`, `writable_paths` and
-//! `allow_symlinks`, `inputs` and `cache` are its own, else its workstream's;
+//! `stall_timeout_sec`, `isolation`, `conflict_group`, `parallel_ok`, `sandbox`,
+//! `writable_paths` and `allow_symlinks`, `inputs` and `cache` are its own, else its
+//! workstream's;
 //! `env` is the workstream's overlaid by the step's; `description`, `tasks`, `prompt`,
 //! `specs` and `openspec_tasks` are the step's own only. For a workstream without
 //! `steps`, the workstream object is the step's own object.
@@ -85,6 +86,9 @@ impl StepDraft<'_> {
                 .or_else(|| ws.and_then(|w| w.context_files.clone()))
                 .unwrap_or_default(),
             timeout_sec: own.timeout_sec.or_else(|| ws.and_then(|w| w.timeout_sec)),
+            stall_timeout_sec: own
+                .stall_timeout_sec
+                .or_else(|| ws.and_then(|w| w.stall_timeout_sec)),
             env,
             isolation,
             conflict_group: own

@@ -99,6 +99,7 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             acceptance_tests: Vec::new(),
             context_files: Vec::new(),
             timeout_sec: None,
+            stall_timeout_sec: None,
             env: BTreeMap::new(),
             isolation: Isolation::None,
             conflict_group: dag.group[i].map(|g| format!("g{g}")),

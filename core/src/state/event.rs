@@ -65,7 +65,7 @@ fn is_false(b: &bool) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ErrorSummary {
-    /// `transient`, `rate_limited`, `timeout`, `permanent`, `conflict` or
+    /// `transient`, `rate_limited`, `timeout`, `stalled`, `permanent`, `conflict` or
     /// `infrastructure` (docs/ERRORS.md).
     pub class: String,
     /// The plugin that classified it.
@@ -233,6 +233,23 @@ pub enum Event {
         outcome: String,
         /// Its log file.
         log: String,
+    },
+    /// The attempt's tool wrote no output and its processes used no CPU for its stall
+    /// timeout (`stall_timeout_sec`), so its process group was stopped. Recorded just
+    /// before the attempt's `attempt_finished` (class `stalled`), in the same transaction;
+    /// the step's status does not change by itself.
+    AttemptStalled {
+        /// The step.
+        step: String,
+        /// The attempt.
+        attempt: u32,
+        /// Tool profile (`shell` for a step's own command).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool: Option<String>,
+        /// The stall timeout that elapsed, in milliseconds.
+        stall_timeout_ms: u64,
+        /// How long the attempt's tool ran before it was stopped, in milliseconds.
+        duration_ms: u64,
     },
     /// An attempt ended. Does not change the step's status by itself: the next event
     /// (completed, waiting, failed, ...) does.
@@ -477,6 +494,7 @@ impl Event {
             Event::AttemptStarted { .. } => "attempt_started",
             Event::TestStarted { .. } => "test_started",
             Event::TestFinished { .. } => "test_finished",
+            Event::AttemptStalled { .. } => "attempt_stalled",
             Event::AttemptFinished { .. } => "attempt_finished",
             Event::FixRequested { .. } => "fix_requested",
             Event::Escalated { .. } => "escalated",
@@ -508,6 +526,7 @@ impl Event {
             | Event::AttemptStarted { step, .. }
             | Event::TestStarted { step, .. }
             | Event::TestFinished { step, .. }
+            | Event::AttemptStalled { step, .. }
             | Event::AttemptFinished { step, .. }
             | Event::FixRequested { step, .. }
             | Event::Escalated { step, .. }
@@ -560,6 +579,7 @@ impl Event {
             | Event::StepReused { .. }
             | Event::ToolSelected { .. }
             | Event::TestFinished { .. }
+            | Event::AttemptStalled { .. }
             | Event::AttemptFinished { .. }
             | Event::CompensationFinished { .. }
             | Event::OrphansKilled { .. }

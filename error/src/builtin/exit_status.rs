@@ -1,7 +1,8 @@
 //! Built-in plugin `exit-status`: the fallback that always decides, from how the process
 //! ended.
 //!
-//! Rules: the executor's timeout -> `timeout`; SIGKILL (also exit 137 = 128 + 9 from a
+//! Rules: the executor's timeout -> `timeout`; a stall (no output and no CPU for the
+//! stall timeout) -> `stalled`; SIGKILL (also exit 137 = 128 + 9 from a
 //! shell) -> `infrastructure` (usually the out-of-memory killer or the machine); SIGTERM,
 //! SIGINT, SIGHUP -> `transient` (stopped from outside); other signals (SIGSEGV, SIGABRT,
 //! ...) -> `permanent` (the program crashed); exit 126 (not executable) and 127 (command
@@ -91,6 +92,10 @@ impl Plugin for ExitStatusPlugin {
             Termination::TimedOut | Termination::Cancelled => (
                 ErrorClass::Timeout,
                 "timed out (the step's timeout elapsed)".to_string(),
+            ),
+            Termination::Stalled => (
+                ErrorClass::Stalled,
+                "stalled (no output and no CPU for the stall timeout)".to_string(),
             ),
             Termination::Signaled(signal) => by_signal(signal),
             Termination::Exited(0) => (

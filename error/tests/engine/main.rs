@@ -9,4 +9,5 @@ mod external_plugins;
 mod retry;
 mod runner_plugins;
 mod signatures;
+mod stalled;
 mod support;

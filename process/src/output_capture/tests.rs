@@ -17,7 +17,7 @@ fn log_and_tail_never_show_the_secret() {
     capture.record(b"Incorrect API key provided: sk-li");
     capture.record(b"ve-9876. Check it.\n");
     let summary = capture
-        .finish(Termination::Exited(0), None, Duration::ZERO)
+        .finish(Termination::Exited(0), (None, None), Duration::ZERO)
         .unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains("sk-live-9876"), "{text}");

@@ -526,3 +526,118 @@ async fn a_program_on_the_spec_path_is_found_and_replaced_when_it_moves() {
     write_tool(&second, "second");
     assert_eq!(run().await.unwrap().stdout, b"second\n");
 }
+
+/// `sh -c script` with stall timeout `stall` and a (longer) timeout `timeout`.
+fn watched(dir: &Path, script: &str, stall: Duration, timeout: Duration) -> ProcessSpec {
+    let mut spec = sh(dir, script);
+    spec.stall_timeout = Some(stall);
+    spec.timeout = Some(timeout);
+    spec
+}
+
+async fn run_logged(spec: &ProcessSpec, dir: &Path) -> crate::ProcessOutcome {
+    run_process(
+        spec,
+        &log_path(dir),
+        &OutputLimits::default(),
+        None,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_silent_idle_child_is_stopped_as_stalled_with_its_whole_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = watched(
+        dir.path(),
+        "echo started; sleep 300 & echo $! > pid; wait",
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+    );
+    let outcome = run_logged(&spec, dir.path()).await;
+    assert_eq!(outcome.termination, Termination::Stalled);
+    assert!(outcome.termination.was_stopped());
+    assert!(
+        outcome.duration >= Duration::from_secs(1) && outcome.duration < Duration::from_secs(20),
+        "stalled after {:?}",
+        outcome.duration
+    );
+    let pid = read_pid_file(&dir.path().join("pid")).await;
+    assert!(
+        wait_until_gone(pid).await,
+        "grandchild {pid} survived the stall"
+    );
+    let text = fs::read_to_string(log_path(dir.path())).unwrap();
+    assert!(text.contains("[pipeline] stall timeout: 1 s\n"), "{text}");
+    assert!(
+        text.contains("stalled: no output and no CPU for 1 s; process group terminated"),
+        "{text}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_silent_child_busy_on_cpu_is_not_stalled() {
+    let dir = tempfile::tempdir().unwrap();
+    // The busy loop is a grandchild: the whole group's CPU counts.
+    let spec = watched(
+        dir.path(),
+        "sh -c 'while :; do :; done' & wait",
+        Duration::from_millis(500),
+        Duration::from_secs(3),
+    );
+    let outcome = run_logged(&spec, dir.path()).await;
+    assert_eq!(outcome.termination, Termination::TimedOut);
+}
+
+#[tokio::test]
+async fn a_child_that_keeps_printing_is_not_stalled() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = watched(
+        dir.path(),
+        "while :; do echo tick; sleep 0.1; done",
+        Duration::from_millis(800),
+        Duration::from_secs(3),
+    );
+    let outcome = run_logged(&spec, dir.path()).await;
+    assert_eq!(outcome.termination, Termination::TimedOut);
+    let text = fs::read_to_string(log_path(dir.path())).unwrap();
+    assert!(text.contains("timed out after 3 s"), "{text}");
+}
+
+#[tokio::test]
+async fn a_zero_stall_timeout_watches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = watched(
+        dir.path(),
+        "sleep 300",
+        Duration::ZERO,
+        Duration::from_secs(1),
+    );
+    let outcome = run_logged(&spec, dir.path()).await;
+    assert_eq!(outcome.termination, Termination::TimedOut);
+    let text = fs::read_to_string(log_path(dir.path())).unwrap();
+    assert!(!text.contains("stall timeout"), "{text}");
+}
+
+#[test]
+fn a_captured_child_that_stalls_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = watched(
+        dir.path(),
+        "echo partial; sleep 300",
+        Duration::from_millis(500),
+        Duration::from_secs(60),
+    );
+    let out = run_captured_blocking(
+        &spec,
+        b"",
+        &CaptureLimits::default(),
+        CancellationToken::new(),
+    )
+    .unwrap();
+    assert_eq!(out.termination, Termination::Stalled);
+    assert_eq!(out.stdout, b"partial\n");
+}

@@ -21,6 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use futures_util::StreamExt;
 
 /// Which wire protocol a reply or request belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,10 +48,31 @@ pub enum Scripted {
         headers: Vec<(String, String)>,
         body: String,
     },
-    /// Accept the request and never answer (for timeouts).
+    /// Accept the request and never answer (for timeouts and stall detection).
     Stall,
+    /// Start the inner reply and stall in the middle: the status, the headers and the
+    /// body up to the end of its first server-sent event (half the body when it is not an
+    /// event stream) are sent, then nothing more, the connection kept open.
+    StallMidStream(Box<Scripted>),
     /// Wait, then give the inner reply.
     Delayed(Duration, Box<Scripted>),
+}
+
+/// The head of `response` and then nothing (see [`Scripted::StallMidStream`]).
+pub(crate) async fn stall_mid_stream(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let cut = bytes
+        .windows(2)
+        .position(|pair| pair == b"\n\n")
+        .map_or(bytes.len() / 2, |at| at + 2);
+    let head = bytes.slice(..cut);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) })
+        .chain(futures_util::stream::pending());
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 /// A request the server received.

@@ -107,6 +107,9 @@ async fn answer(mut scripted: Scripted, request: &Value) -> Response {
                 scripted = *inner;
             }
             Scripted::Stall => return std::future::pending().await,
+            Scripted::StallMidStream(inner) => {
+                return crate::stall_mid_stream(Box::pin(answer(*inner, request)).await).await;
+            }
             Scripted::Status {
                 status,
                 headers,

@@ -111,6 +111,7 @@ impl SecretFilter {
             | Event::StepReset { .. }
             | Event::AttemptStarted { .. }
             | Event::StepCached { .. }
+            | Event::AttemptStalled { .. }
             | Event::StepCompleted { .. }
             | Event::ApprovalRequested { .. }
             | Event::BreakerOpened { .. }

@@ -746,6 +746,13 @@ fn one_of_each_event() -> Vec<Event> {
             from_step: step(),
             commit: "b".repeat(40),
         },
+        Event::AttemptStalled {
+            step: step(),
+            attempt: 2,
+            tool: Some("claude".to_owned()),
+            stall_timeout_ms: 300_000,
+            duration_ms: 301_250,
+        },
     ]
 }
 
@@ -780,6 +787,7 @@ fn variant_index(event: &Event) -> usize {
         Event::StepRejected { .. } => 23,
         Event::BreakerOpened { .. } => 24,
         Event::StepCached { .. } => 25,
+        Event::AttemptStalled { .. } => 26,
     }
 }
 
@@ -789,7 +797,7 @@ fn every_event_variant_reads_back_from_the_journal_unchanged() -> TestResult {
     let covered: Vec<usize> = events.iter().map(variant_index).collect();
     assert_eq!(
         covered,
-        (0..=25).collect::<Vec<_>>(),
+        (0..=26).collect::<Vec<_>>(),
         "one event per variant"
     );
 
