@@ -490,6 +490,7 @@ fn no_change_failure(step: &Step, tool: &ChosenTool, log: &Path, usage: Option<U
         error,
         failure,
         usage,
+        stalled: None,
     }))
 }
 
