@@ -6,18 +6,28 @@
 //!   run counts what it spent before) have spent it, the step is `skipped` with the
 //!   reason. Running steps finish; steps run by a command still run.
 //! - A step's budget (`budget` of the step, else of its workstream) is checked after
-//!   each failed attempt: when its attempts together spent more, the step fails with
-//!   class `budget_exceeded` (permanent: no retry, no fix prompt, no escalation) and a
-//!   `budget_exceeded` event.
+//!   each attempt: when its attempts together spent more, the step fails with class
+//!   `budget_exceeded` (permanent: no retry, no fix prompt, no escalation) and a
+//!   `budget_exceeded` event. A successful attempt that crossed it becomes a failed one
+//!   ([`over_budget_success`]): its result is not taken.
 //!
 //! Spending is the attempts' journalled usage: US dollars are the known costs (the
 //! tool's, else the price table's estimate); tokens are input plus output tokens.
 
+use std::path::Path;
+use std::time::SystemTime;
+
+use pipeline_error::{AttemptFailure, Termination as FailureTermination};
+
+use super::attempt::{AttemptFailed, Success};
+use super::next_action::Stage;
 use super::queries::{UsageTotals, attempt_usages_in};
+use super::tool_choice::ChosenTool;
+use super::usage_cost::priced_usage;
 use super::run_context::RunContext;
 use super::step_error::{StepError, StepFailure};
 use crate::model::Budget;
-use crate::state::{Event, Usage};
+use crate::state::{AttemptResult, Event, Usage};
 
 /// What the run's (or a step's) attempts spent: the sum of their usage.
 fn spent(ctx: &RunContext, step: Option<&str>) -> Result<UsageTotals, StepError> {
@@ -135,6 +145,53 @@ pub(crate) fn step_budget_exceeded(
         budget_tokens: budget.tokens,
     };
     Ok(Some((event, error)))
+}
+
+/// After attempt `attempt` of `step` succeeded: `Ok(success)` while the step's attempts,
+/// this one included, are within its budget; else the attempt as a failure (outcome
+/// `failed`, exit 0, its usage kept) for the lifecycle's after-failure path, which
+/// finds the budget exceeded and fails the step with class `budget_exceeded`.
+///
+/// Errors: [`StepFailure::Usage`] when the journal cannot be read.
+pub(crate) fn over_budget_success(
+    ctx: &RunContext,
+    step: &crate::model::Step,
+    tool: Option<&ChosenTool>,
+    attempt: u32,
+    log: &Path,
+    success: Success,
+) -> Result<Result<Success, Box<AttemptFailed>>, StepError> {
+    let Some(reported) = success.usage.clone() else {
+        return Ok(Ok(success));
+    };
+    let priced = priced_usage(reported, &ctx.prices);
+    let Some((_, why)) =
+        step_budget_exceeded(ctx, step.id.as_str(), step.budget, attempt, Some(&priced))?
+    else {
+        return Ok(Ok(success));
+    };
+    let name = tool.map_or("-", |t| t.name.as_str());
+    let error = format!(
+        "the attempt succeeded (result {}), but it is not taken: {}",
+        success.commit,
+        why.lines().next().unwrap_or(BUDGET_EXCEEDED)
+    );
+    let mut failure =
+        AttemptFailure::new(name, name, FailureTermination::Exited(0), error.clone())
+            .finished_at(SystemTime::now());
+    if let Some(t) = tool {
+        failure = failure.with_kind(&t.kind);
+    }
+    failure.log_path = Some(log.to_path_buf());
+    Ok(Err(Box::new(AttemptFailed {
+        stage: Stage::Tool,
+        result: AttemptResult::Failed,
+        exit_code: Some(0),
+        error,
+        failure,
+        usage: success.usage,
+        stalled: None,
+    })))
 }
 
 /// The reason and plugin of a step that spent its budget.

@@ -262,6 +262,19 @@ impl StepLife<'_> {
             .await;
             drop(permit);
             let duration_ms = started.elapsed().as_millis() as u64;
+            // A successful attempt that took the step over its budget is not taken.
+            let outcome = match outcome {
+                Ok(success) => super::budgets::over_budget_success(
+                    self.ctx,
+                    self.step,
+                    tool.as_ref(),
+                    attempt,
+                    &log,
+                    success,
+                )?
+                .map_err(Failure::Attempt),
+                other => other,
+            };
             match outcome {
                 Ok(success) => {
                     let done = Done {
