@@ -428,7 +428,7 @@ pub struct RunArgs {
     pub no_cache: bool,
     /// US dollars the run's attempts may spend (earlier attempts of a resumed run
     /// included): once spent, AI steps not started yet are skipped (docs/COSTS.md).
-    #[arg(long, value_name = "USD", value_parser = parse_budget_usd)]
+    #[arg(long, value_name = "USD", value_parser = parse_budget_usd, allow_negative_numbers = true)]
     pub budget_usd: Option<f64>,
     /// Input plus output tokens the run's attempts may spend, likewise.
     #[arg(long, value_name = "N")]
@@ -502,7 +502,7 @@ pub struct ResumeArgs {
     pub approve_all: bool,
     /// US dollars the run's attempts may spend, those before the resume included: once
     /// spent, AI steps not started yet are skipped (docs/COSTS.md).
-    #[arg(long, value_name = "USD", value_parser = parse_budget_usd)]
+    #[arg(long, value_name = "USD", value_parser = parse_budget_usd, allow_negative_numbers = true)]
     pub budget_usd: Option<f64>,
     /// Input plus output tokens the run's attempts may spend, likewise.
     #[arg(long, value_name = "N")]

@@ -34,9 +34,11 @@ fn codex_turn(file: &str) -> Vec<Scripted> {
 /// A test with the `codex` profile pointed at `server`, or `None` without the CLI.
 fn codex_test(server: &FakeModelServer) -> Option<Test> {
     let bin = crate::ai_codex::codex_bin()?;
-    let t = Test::new();
-    t.config(&crate::ai_codex::codex_profile(&bin, server).yaml());
-    Some(t)
+    Some(
+        crate::ai_codex::codex_profile(&bin, server)
+            .key("PIPELINE_TEST_CODEX_KEY", crate::ai_codex::KEY)
+            .test(),
+    )
 }
 
 fn step<'a>(status: &'a Value, id: &str) -> &'a Value {
@@ -181,6 +183,42 @@ fn an_exceeded_step_budget_fails_the_step_without_a_fix_or_retry() {
     let failed = t.events("s1", "s/a", "step_failed");
     let error = failed[0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("over its budget of 100 tokens"), "{error}");
+}
+
+#[test]
+fn a_successful_attempt_over_the_workstreams_budget_is_not_taken() {
+    let server = FakeModelServer::start().expect("fake server starts");
+    server.script(Api::OpenAiResponses, codex_turn("ok.txt"));
+    let Some(t) = codex_test(&server) else {
+        return;
+    };
+    let ws = t.workstream(
+        "w.json",
+        r#"{"id": "w", "budget": {"tokens": 100}, "steps": [
+            {"id": "a", "tool": "codex", "tasks": ["Create ok.txt"], "files_scope": ["ok.txt"]},
+            {"id": "after", "command": "true", "depends_on": ["a"]}
+        ]}"#,
+    );
+    t.pipeline(&["run", ws.to_str().expect("utf-8 path"), "--run-id", "w1"]);
+    let status = t.status("w1");
+    assert_eq!(step(&status, "w/a")["status"], "failed", "{status:#}");
+    assert_eq!(step(&status, "w/after")["status"], "skipped", "{status:#}");
+    assert!(step(&status, "w/a")["commit"].is_null(), "{status:#}");
+    let finished = t.events("w1", "w/a", "attempt_finished");
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    assert_eq!(finished[0]["outcome"], "failed", "{finished:?}");
+    assert_eq!(finished[0]["exit_code"], 0, "{finished:?}");
+    assert_eq!(finished[0]["classified"]["class"], "budget_exceeded");
+    assert_eq!(finished[0]["usage"]["output_tokens"], 14, "{finished:?}");
+    let error = finished[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("the attempt succeeded") && error.contains("not taken"),
+        "{error}"
+    );
+    let exceeded = t.events("w1", "w/a", "budget_exceeded");
+    assert_eq!(exceeded.len(), 1, "{exceeded:?}");
+    assert_eq!(exceeded[0]["budget_tokens"], 100, "{exceeded:?}");
+    assert!(t.events("w1", "w/a", "step_completed").is_empty());
 }
 
 #[test]

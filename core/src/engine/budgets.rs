@@ -22,10 +22,10 @@ use pipeline_error::{AttemptFailure, Termination as FailureTermination};
 use super::attempt::{AttemptFailed, Success};
 use super::next_action::Stage;
 use super::queries::{UsageTotals, attempt_usages_in};
-use super::tool_choice::ChosenTool;
-use super::usage_cost::priced_usage;
 use super::run_context::RunContext;
 use super::step_error::{StepError, StepFailure};
+use super::tool_choice::ChosenTool;
+use super::usage_cost::priced_usage;
 use crate::model::Budget;
 use crate::state::{AttemptResult, Event, Usage};
 
@@ -176,9 +176,8 @@ pub(crate) fn over_budget_success(
         success.commit,
         why.lines().next().unwrap_or(BUDGET_EXCEEDED)
     );
-    let mut failure =
-        AttemptFailure::new(name, name, FailureTermination::Exited(0), error.clone())
-            .finished_at(SystemTime::now());
+    let mut failure = AttemptFailure::new(name, name, FailureTermination::Exited(0), error.clone())
+        .finished_at(SystemTime::now());
     if let Some(t) = tool {
         failure = failure.with_kind(&t.kind);
     }
