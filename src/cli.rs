@@ -426,8 +426,25 @@ pub struct RunArgs {
     /// run (docs/CACHE.md); completed steps still leave their cache entries.
     #[arg(long)]
     pub no_cache: bool,
+    /// US dollars the run's attempts may spend (earlier attempts of a resumed run
+    /// included): once spent, AI steps not started yet are skipped (docs/COSTS.md).
+    #[arg(long, value_name = "USD", value_parser = parse_budget_usd, allow_negative_numbers = true)]
+    pub budget_usd: Option<f64>,
+    /// Input plus output tokens the run's attempts may spend, likewise.
+    #[arg(long, value_name = "N")]
+    pub budget_tokens: Option<u64>,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+/// `--budget-usd`: a finite number of US dollars, 0 or more.
+fn parse_budget_usd(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd >= 0.0 => Ok(usd),
+        _ => Err(format!(
+            "`{text}` is not a budget in US dollars: give a number of 0 or more, e.g. 2.50"
+        )),
+    }
 }
 
 /// `pipeline approve` and `pipeline reject`.
@@ -483,6 +500,13 @@ pub struct ResumeArgs {
     /// Approve every step that requires approval without asking (recorded in the journal).
     #[arg(long)]
     pub approve_all: bool,
+    /// US dollars the run's attempts may spend, those before the resume included: once
+    /// spent, AI steps not started yet are skipped (docs/COSTS.md).
+    #[arg(long, value_name = "USD", value_parser = parse_budget_usd, allow_negative_numbers = true)]
+    pub budget_usd: Option<f64>,
+    /// Input plus output tokens the run's attempts may spend, likewise.
+    #[arg(long, value_name = "N")]
+    pub budget_tokens: Option<u64>,
     #[command(flatten)]
     pub report: ReportArgs,
 }

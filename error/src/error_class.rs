@@ -3,7 +3,7 @@
 //!
 //! A plugin decides the class (see `plugin_manager`); the policy then retries only the
 //! transient-like classes (`transient`, `rate_limited`, `timeout`, `stalled`,
-//! `infrastructure`) and never `permanent` or `conflict`. The names are the ones used in plugin manifests, in the
+//! `infrastructure`) and never `permanent`, `conflict` or `budget_exceeded`. The names are the ones used in plugin manifests, in the
 //! `errors` table and in `pipeline errors --json`.
 
 use serde::{Deserialize, Serialize};
@@ -45,11 +45,16 @@ pub enum ErrorClass {
     Conflict,
     /// The machine, not the step: disk full, out of memory, a git lock file, a killed process.
     Infrastructure,
+    /// The step's attempts together spent more than its budget (`budget: {usd, tokens}`
+    /// of the step or its workstream; docs/COSTS.md "Budgets"). Decided by the engine
+    /// from the attempts' usage, not by a plugin. Permanent: another attempt would only
+    /// spend more, so there is no retry and no fix prompt.
+    BudgetExceeded,
 }
 
 impl ErrorClass {
     /// The class names accepted in plugin manifests and shown to users.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "transient",
         "rate_limited",
         "timeout",
@@ -57,6 +62,7 @@ impl ErrorClass {
         "permanent",
         "conflict",
         "infrastructure",
+        "budget_exceeded",
     ];
 
     /// A rate limit with nothing known about its reset.
@@ -77,6 +83,7 @@ impl ErrorClass {
             ErrorClass::Permanent => "permanent",
             ErrorClass::Conflict => "conflict",
             ErrorClass::Infrastructure => "infrastructure",
+            ErrorClass::BudgetExceeded => "budget_exceeded",
         }
     }
 
@@ -91,6 +98,7 @@ impl ErrorClass {
             "permanent" => ErrorClass::Permanent,
             "conflict" => ErrorClass::Conflict,
             "infrastructure" => ErrorClass::Infrastructure,
+            "budget_exceeded" => ErrorClass::BudgetExceeded,
             _ => return None,
         })
     }

@@ -75,6 +75,12 @@ pub fn run(args: RunArgs) -> Result<i32, EngineError> {
     options.sandbox = args.sandbox == cli::SandboxMode::On;
     options.approve_all = args.approve_all;
     options.no_cache = args.no_cache;
+    if args.budget_usd.is_some() || args.budget_tokens.is_some() {
+        options.budget = Some(pipeline_core::model::Budget {
+            usd: args.budget_usd,
+            tokens: args.budget_tokens,
+        });
+    }
     options.base = Some(args.base.clone());
     options.run_id = args.run_id.clone();
     options.unfinished = if args.resume {
@@ -151,6 +157,12 @@ pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
     let mut options = base_options(&args.repo, args.jobs, args.durability, args.test_timeout);
     options.sandbox = args.sandbox == cli::SandboxMode::On;
     options.approve_all = args.approve_all;
+    if args.budget_usd.is_some() || args.budget_tokens.is_some() {
+        options.budget = Some(pipeline_core::model::Budget {
+            usd: args.budget_usd,
+            tokens: args.budget_tokens,
+        });
+    }
     let run = target.run_id;
     drive(&args.repo, &args.report, move |rep, cancel| {
         Box::pin(async move { resume_run(&run, options, rep, cancel).await })

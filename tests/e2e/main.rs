@@ -13,6 +13,7 @@ mod ai_registry;
 mod api_fuzz;
 mod approvals;
 mod bad_input;
+mod budgets;
 mod ci_mode;
 mod config_file;
 mod containment;

@@ -61,6 +61,7 @@
 
 mod approvals;
 mod attempt;
+mod budgets;
 mod compensation;
 mod containment;
 mod engine_error;

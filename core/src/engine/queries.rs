@@ -9,6 +9,7 @@ mod run_selection;
 mod step_detail;
 mod step_diff;
 mod usage_totals;
+pub(crate) use usage_totals::attempt_usages as attempt_usages_in;
 
 use std::path::{Path, PathBuf};
 

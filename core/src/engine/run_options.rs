@@ -52,6 +52,9 @@ pub struct RunOptions {
     /// `--no-cache`: no step is satisfied from an earlier run's result (docs/CACHE.md);
     /// completed steps still write their cache entries.
     pub no_cache: bool,
+    /// `--budget-usd` / `--budget-tokens`: once the run's attempts spent this, AI steps
+    /// not started yet are skipped (docs/COSTS.md "Budgets"); `None` for no limit.
+    pub budget: Option<crate::model::Budget>,
 }
 
 impl Default for RunOptions {
@@ -74,6 +77,7 @@ impl Default for RunOptions {
             sandbox: true,
             approve_all: false,
             no_cache: false,
+            budget: None,
         }
     }
 }

@@ -209,7 +209,11 @@ pub(crate) async fn schedule(
                     StepResult::Completed { commit } => q.complete(i, commit),
                     StepResult::Failed => {
                         q.finals[i] = Some(Final::Failed);
-                        q.skip_dependents(i)
+                        q.skip_dependents(i, "failed")
+                    }
+                    StepResult::Skipped => {
+                        q.finals[i] = Some(Final::Skipped);
+                        q.skip_dependents(i, "was skipped")
                     }
                     StepResult::Interrupted | StepResult::Aborted => {
                         q.finals[i] = Some(Final::Interrupted);
@@ -336,7 +340,9 @@ impl Queue<'_, '_> {
         Ok(())
     }
 
-    fn skip_dependents(&mut self, failed: usize) -> Result<(), StepError> {
+    /// Marks every transitive dependent of `failed` skipped; `what` says what happened to
+    /// it (`failed`, `was skipped`).
+    fn skip_dependents(&mut self, failed: usize, what: &str) -> Result<(), StepError> {
         let s = self.s;
         let failed_id = s.steps[failed].id.to_string();
         let mut stack: Vec<usize> = s.plan.dependents[failed].clone();
@@ -347,8 +353,8 @@ impl Queue<'_, '_> {
             self.finals[d] = Some(Final::Skipped);
             s.journal.record(Event::StepSkipped {
                 step: s.steps[d].id.to_string(),
-                dependency: failed_id.clone(),
-                reason: format!("dependency {failed_id} failed"),
+                dependency: Some(failed_id.clone()),
+                reason: format!("dependency {failed_id} {what}"),
             })?;
             stack.extend(s.plan.dependents[d].iter().copied());
         }

@@ -49,4 +49,7 @@ pub(crate) enum StepFailure {
     /// Its error history could not be read.
     #[error("cannot read the error history: {0}")]
     History(#[source] Box<crate::state::StateError>),
+    /// The run's usage could not be read to check a budget (docs/COSTS.md "Budgets").
+    #[error("cannot read the run's usage to check its budget: {0}")]
+    Usage(String),
 }

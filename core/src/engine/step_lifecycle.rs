@@ -67,6 +67,9 @@ pub(crate) enum StepResult {
     },
     /// Failed for good (recorded); its dependents are skipped.
     Failed,
+    /// Not started because the run's budget was spent (recorded `step_skipped`); its
+    /// dependents are skipped.
+    Skipped,
     /// Stopped by the run's interruption: resumable, runs again on resume.
     Interrupted,
     /// The run's state could not be recorded: the run stops (the journal keeps why).
@@ -171,6 +174,9 @@ impl StepLife<'_> {
         let mut fixes_left = self.step.fix_attempts;
         let mut prompt: Option<String> = None;
         let mut clean = false;
+        // The run's budget is checked before the step's first attempt only: a started
+        // step finishes (docs/COSTS.md "Budgets").
+        let mut first_start = awaiting.is_none();
         let start = match awaiting {
             Some(checkpoint) => {
                 let (p, f, start) = match self.resume_gate(&checkpoint, &chain).await? {
@@ -213,6 +219,10 @@ impl StepLife<'_> {
                     }
                 }
             };
+            if first_start && let Some(result) = self.skip_over_run_budget(tool.as_ref()).await? {
+                return Ok(result);
+            }
+            first_start = false;
             // Tool limits are waited for before the attempt is recorded, so `running`
             // means the tool is really running.
             let permit = match &tool {
@@ -252,6 +262,19 @@ impl StepLife<'_> {
             .await;
             drop(permit);
             let duration_ms = started.elapsed().as_millis() as u64;
+            // A successful attempt that took the step over its budget is not taken.
+            let outcome = match outcome {
+                Ok(success) => super::budgets::over_budget_success(
+                    self.ctx,
+                    self.step,
+                    tool.as_ref(),
+                    attempt,
+                    &log,
+                    success,
+                )?
+                .map_err(Failure::Attempt),
+                other => other,
+            };
             match outcome {
                 Ok(success) => {
                     let done = Done {
@@ -707,7 +730,19 @@ impl StepLife<'_> {
         recovery: Recovery<'_>,
     ) -> Result<AfterFailure, StepError> {
         let ctx = self.ctx;
-        let report = if failed.stage == Stage::NoChange {
+        let mut failed = failed;
+        let priced = failed.usage.take().map(|u| priced_usage(u, &ctx.prices));
+        let over_budget = super::budgets::step_budget_exceeded(
+            ctx,
+            self.id(),
+            self.step.budget,
+            attempt,
+            priced.as_ref(),
+        )?;
+        let report = if let Some((_, error)) = &over_budget {
+            failed.error = format!("{error}\n(the attempt: {})", failed.error);
+            super::budgets::budget_report(error)
+        } else if failed.stage == Stage::NoChange {
             no_change_report(&failed.error)
         } else {
             ctx.errors.classify(&failed.failure)
@@ -738,17 +773,27 @@ impl StepLife<'_> {
         }
         let class = report.class.name();
         let policy = ctx.errors.policy(self.step, tool_name);
-        let action = next_action(
-            FailedAttempt {
-                stage: failed.stage,
-                report: &report,
-                takes_prompts: tool.is_some_and(|t| t.takes_prompts),
-            },
-            recovery,
-            &policy,
-            &history,
-            SystemTime::now(),
-        );
+        let action = if over_budget.is_some() {
+            // Another attempt, fix or tool would only spend more.
+            NextAction::Fail {
+                reason: pipeline_error::GiveUpReason::NotRetryable {
+                    class: super::budgets::BUDGET_EXCEEDED.to_owned(),
+                },
+                compensate: recovery.has_compensations,
+            }
+        } else {
+            next_action(
+                FailedAttempt {
+                    stage: failed.stage,
+                    report: &report,
+                    takes_prompts: tool.is_some_and(|t| t.takes_prompts),
+                },
+                recovery,
+                &policy,
+                &history,
+                SystemTime::now(),
+            )
+        };
         let error = failed.error.clone();
         // A stall is journalled as such first, then the attempt's end with its class.
         let stalled = failed.stalled.map(|stall| {
@@ -772,9 +817,10 @@ impl StepLife<'_> {
                 signature: report.signature.clone(),
                 summary: report.summary.clone(),
             }),
-            usage: failed.usage.map(|u| priced_usage(u, &ctx.prices)),
+            usage: priced,
             duration_ms,
         });
+        let exceeded = over_budget.map(|(event, _)| Change::Event(event));
         let counted = Change::AttemptError {
             step: self.id(),
             attempt,
@@ -852,7 +898,9 @@ impl StepLife<'_> {
                 ctx.journal.record_changes(
                     stalled
                         .into_iter()
-                        .chain([finished, counted])
+                        .chain([finished])
+                        .chain(exceeded)
+                        .chain([counted])
                         .chain(opened)
                         .collect(),
                 )?;
@@ -898,6 +946,27 @@ impl StepLife<'_> {
             return self.interrupted().map(AfterFailure::Done);
         }
         Ok(after)
+    }
+
+    /// Before an AI step's first attempt: when the run's budget is spent, records the
+    /// step `skipped` with the reason and returns its result (docs/COSTS.md "Budgets").
+    async fn skip_over_run_budget(
+        &mut self,
+        tool: Option<&ChosenTool>,
+    ) -> Result<Option<StepResult>, StepError> {
+        if !tool.is_some_and(|t| super::attempt::is_ai_tool(self.ctx, t)) {
+            return Ok(None);
+        }
+        let Some(reason) = super::budgets::run_budget_spent(self.ctx)? else {
+            return Ok(None);
+        };
+        self.ctx.journal.record(Event::StepSkipped {
+            step: self.id().to_owned(),
+            dependency: None,
+            reason,
+        })?;
+        self.release_worktree().await;
+        Ok(Some(StepResult::Skipped))
     }
 
     /// Records the step's failure (its worktree is kept for inspection).

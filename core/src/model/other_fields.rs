@@ -65,6 +65,7 @@ pub(crate) const INTERPRETED: &[&str] = &[
     "allow_symlinks",
     "read_only",
     "allow_empty",
+    "budget",
     "approval",
     "inputs",
     "cache",

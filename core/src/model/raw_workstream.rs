@@ -137,6 +137,9 @@ pub(crate) struct RawFields {
     /// `allow_empty`: an AI step whose tool changes nothing completes (default: it fails
     /// with reason `no_change`).
     pub allow_empty: Option<bool>,
+    /// `budget`: `{usd, tokens}` the step's attempts may spend together (docs/COSTS.md
+    /// "Budgets"); a workstream's applies to each of its steps without one.
+    pub budget: Option<super::step::Budget>,
     /// `approval`: `required` makes the step wait for a decision once its result is
     /// committed; `none` (the default) does not.
     pub approval: Option<Approval>,

@@ -140,6 +140,11 @@ pub struct Step {
     /// may always change nothing. Not part of the definition hash: it decides whether a
     /// result is accepted, not what it is.
     pub allow_empty: bool,
+    /// `budget` of the step, else of its workstream: what the step's attempts may spend
+    /// together before it fails with class `budget_exceeded` (docs/COSTS.md "Budgets").
+    /// Not part of the definition hash: it limits what producing the result may cost,
+    /// not the result.
+    pub budget: Option<Budget>,
     /// SHA-256 (hex) of the step's normalised definition: what decides, on resume, whether
     /// a completed step is still valid.
     pub definition_hash: String,
@@ -229,4 +234,20 @@ impl Step {
         }
         out
     }
+}
+
+/// A spending limit (`budget: {usd, tokens}` on a step or workstream, `--budget-usd` and
+/// `--budget-tokens` on a run). Either part may be absent; the limit is reached when any
+/// present part is. Tokens are input (cached included) plus output tokens, as the tools
+/// report them; US dollars as in docs/COSTS.md (the tool's cost, else the price table's
+/// estimate). Validated by the workstream schema: neither part negative, no other key.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// US dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd: Option<f64>,
+    /// Input plus output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }

@@ -114,6 +114,7 @@ impl StepDraft<'_> {
                 .read_only
                 .or_else(|| ws.and_then(|w| w.read_only))
                 .unwrap_or(false),
+            budget: own.budget.or_else(|| ws.and_then(|w| w.budget)),
             allow_empty: own
                 .allow_empty
                 .or_else(|| ws.and_then(|w| w.allow_empty))

@@ -118,6 +118,7 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             approval: None,
             read_only: false,
             allow_empty: false,
+            budget: None,
             inputs: None,
             cache: true,
         })

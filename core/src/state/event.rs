@@ -413,12 +413,35 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<String>,
     },
-    /// Not run: a dependency failed or was skipped (status `skipped`).
+    /// The step's attempts together spent more than its budget (`budget` of the step or
+    /// its workstream, docs/COSTS.md "Budgets"), counted after attempt `attempt`: the step
+    /// fails with class `budget_exceeded`, without a retry or a fix prompt.
+    BudgetExceeded {
+        /// The step.
+        step: String,
+        /// The attempt after which the budget was found spent.
+        attempt: u32,
+        /// US dollars the step's attempts spent (known costs only); absent when none is
+        /// known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spent_usd: Option<f64>,
+        /// Input plus output tokens the step's attempts spent.
+        spent_tokens: u64,
+        /// The budget's US dollars, when it has some.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget_usd: Option<f64>,
+        /// The budget's tokens, when it has some.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget_tokens: Option<u64>,
+    },
+    /// Not run (status `skipped`): a dependency failed or was skipped, or the run's budget
+    /// was spent before this AI step started (docs/COSTS.md "Budgets").
     StepSkipped {
         /// The step.
         step: String,
-        /// The failed step that caused it.
-        dependency: String,
+        /// The failed step that caused it; absent when the run's budget did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dependency: Option<String>,
         /// In words.
         reason: String,
     },
@@ -502,6 +525,7 @@ impl Event {
             Event::StepCached { .. } => "step_cached",
             Event::StepCompleted { .. } => "step_completed",
             Event::StepFailed { .. } => "step_failed",
+            Event::BudgetExceeded { .. } => "budget_exceeded",
             Event::StepSkipped { .. } => "step_skipped",
             Event::ApprovalRequested { .. } => "approval_requested",
             Event::StepApproved { .. } => "step_approved",
@@ -534,6 +558,7 @@ impl Event {
             | Event::StepCached { step, .. }
             | Event::StepCompleted { step, .. }
             | Event::StepFailed { step, .. }
+            | Event::BudgetExceeded { step, .. }
             | Event::StepSkipped { step, .. }
             | Event::ApprovalRequested { step, .. }
             | Event::StepApproved { step, .. }
@@ -581,6 +606,7 @@ impl Event {
             | Event::TestFinished { .. }
             | Event::AttemptStalled { .. }
             | Event::AttemptFinished { .. }
+            | Event::BudgetExceeded { .. }
             | Event::CompensationFinished { .. }
             | Event::OrphansKilled { .. }
             | Event::StepApproved { .. }
@@ -676,7 +702,7 @@ mod tests {
     fn every_kind_is_the_serde_tag() {
         let event = Event::StepSkipped {
             step: "ws/b".into(),
-            dependency: "ws/a".into(),
+            dependency: Some("ws/a".into()),
             reason: "dependency ws/a failed".into(),
         };
         let value = serde_json::to_value(&event).unwrap_or_default();

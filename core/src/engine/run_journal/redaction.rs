@@ -112,6 +112,7 @@ impl SecretFilter {
             | Event::AttemptStarted { .. }
             | Event::StepCached { .. }
             | Event::AttemptStalled { .. }
+            | Event::BudgetExceeded { .. }
             | Event::StepCompleted { .. }
             | Event::ApprovalRequested { .. }
             | Event::BreakerOpened { .. }

@@ -685,7 +685,7 @@ fn one_of_each_event() -> Vec<Event> {
         },
         Event::StepSkipped {
             step: step(),
-            dependency: "ws/z".to_owned(),
+            dependency: Some("ws/z".to_owned()),
             reason: "dependency ws/z failed".to_owned(),
         },
         step_interrupted("ws/a"),
@@ -753,6 +753,14 @@ fn one_of_each_event() -> Vec<Event> {
             stall_timeout_ms: 300_000,
             duration_ms: 301_250,
         },
+        Event::BudgetExceeded {
+            step: step(),
+            attempt: 1,
+            spent_usd: Some(0.25),
+            spent_tokens: 41_000,
+            budget_usd: Some(0.2),
+            budget_tokens: None,
+        },
     ]
 }
 
@@ -788,6 +796,7 @@ fn variant_index(event: &Event) -> usize {
         Event::BreakerOpened { .. } => 24,
         Event::StepCached { .. } => 25,
         Event::AttemptStalled { .. } => 26,
+        Event::BudgetExceeded { .. } => 27,
     }
 }
 
@@ -797,7 +806,7 @@ fn every_event_variant_reads_back_from_the_journal_unchanged() -> TestResult {
     let covered: Vec<usize> = events.iter().map(variant_index).collect();
     assert_eq!(
         covered,
-        (0..=26).collect::<Vec<_>>(),
+        (0..=27).collect::<Vec<_>>(),
         "one event per variant"
     );
 
@@ -1445,7 +1454,7 @@ fn statuses_set_and_clear_finished_at_and_error() -> TestResult {
         "r1",
         vec![Event::StepSkipped {
             step: "dep".to_owned(),
-            dependency: "ws".to_owned(),
+            dependency: Some("ws".to_owned()),
             reason: "dependency ws failed".to_owned(),
         }],
     )?;
@@ -1740,7 +1749,7 @@ fn record_a_varied_run(store: &StateStore) -> Result<(), StateError> {
         run,
         vec![Event::StepSkipped {
             step: "ws/skip".to_owned(),
-            dependency: "ws/bad".to_owned(),
+            dependency: Some("ws/bad".to_owned()),
             reason: "dependency ws/bad failed".to_owned(),
         }],
     )?;

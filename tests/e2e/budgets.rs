@@ -1,0 +1,266 @@
+//! Budgets end to end (docs/COSTS.md "Budgets"): the real Codex CLI against the fake
+//! model server, whose turns report usage. Codex reports tokens only, so its cost is
+//! estimated from the built-in price of `gpt-5.5` (deterministic: one turn of two
+//! requests of 100 input tokens, 20 cached, and 7 output tokens costs $0.00124).
+//!
+//! - A run budget (`--budget-usd`) spent by a first AI step skips the later AI steps
+//!   (`skipped`, with the reason) while a command step still runs.
+//! - A step budget (`budget: {tokens}`) exceeded by a failed attempt fails the step with
+//!   class `budget_exceeded` and a `budget_exceeded` event: no fix prompt, no retry.
+//! - A resumed run counts what its earlier attempts spent.
+//! - Bad budget values are input errors (exit 2) naming the field.
+//!
+//! The CLI is found as in `ai_codex`: without it the tests print a loud SKIP and pass,
+//! except under `CI=true`, where they fail.
+
+use fake_model_server::{Api, FakeModelServer, Scripted};
+use serde_json::{Value, json};
+
+use crate::support::Test;
+
+/// One Codex turn: an `apply_patch` adding `file`, then a message; two requests of 100
+/// input tokens (20 cached) and 7 output tokens each: 214 tokens, $0.00124 at gpt-5.5.
+fn codex_turn(file: &str) -> Vec<Scripted> {
+    let usage = json!({"input_tokens": 100, "cached_tokens": 20, "output_tokens": 7});
+    vec![
+        Scripted::Reply(json!({
+            "apply_patch": format!("*** Begin Patch\n*** Add File: {file}\n+from codex\n*** End Patch\n"),
+            "usage": usage,
+        })),
+        Scripted::Reply(json!({"text": format!("Created {file}."), "usage": usage})),
+    ]
+}
+
+/// A test with the `codex` profile pointed at `server`, or `None` without the CLI.
+fn codex_test(server: &FakeModelServer) -> Option<Test> {
+    let bin = crate::ai_codex::codex_bin()?;
+    Some(
+        crate::ai_codex::codex_profile(&bin, server)
+            .key("PIPELINE_TEST_CODEX_KEY", crate::ai_codex::KEY)
+            .test(),
+    )
+}
+
+fn step<'a>(status: &'a Value, id: &str) -> &'a Value {
+    status["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["id"] == id))
+        .unwrap_or_else(|| panic!("no step {id} in {status:#}"))
+}
+
+/// The workstream `b`: AI step `first`, then the command step `check` (which fails
+/// unless `$PIPELINE_TEST_MARKER` names an existing file, when given), then AI step
+/// `second`, and the independent command step `cmd` after `first`.
+const THREE_STEPS: &str = r#"{"id": "b", "steps": [
+    {"id": "first", "tool": "codex", "tasks": ["Create first.txt"], "files_scope": ["first.txt"]},
+    {"id": "check", "command": "test -z \"$MARKER\" || test -f \"$MARKER\"", "depends_on": ["first"],
+     "env": {"MARKER": "MARKER_PATH"}},
+    {"id": "second", "tool": "codex", "tasks": ["Create second.txt"], "files_scope": ["second.txt"],
+     "depends_on": ["check"]},
+    {"id": "cmd", "command": "echo done > cmd.txt", "depends_on": ["first"]}
+]}"#;
+
+#[test]
+fn a_spent_run_budget_skips_later_ai_steps_while_commands_run() {
+    let server = FakeModelServer::start().expect("fake server starts");
+    server.script(Api::OpenAiResponses, codex_turn("first.txt"));
+    let Some(t) = codex_test(&server) else {
+        return;
+    };
+    let ws = t.workstream("b.json", &THREE_STEPS.replace("MARKER_PATH", ""));
+    t.pipeline(&[
+        "run",
+        ws.to_str().expect("utf-8 path"),
+        "--run-id",
+        "r1",
+        "--jobs",
+        "1",
+        "--budget-usd",
+        "0.001",
+    ]);
+    let status = t.status("r1");
+    assert_eq!(
+        step(&status, "b/first")["status"],
+        "completed",
+        "{status:#}"
+    );
+    assert_eq!(
+        step(&status, "b/check")["status"],
+        "completed",
+        "{status:#}"
+    );
+    assert_eq!(step(&status, "b/cmd")["status"], "completed", "{status:#}");
+    assert_eq!(step(&status, "b/second")["status"], "skipped", "{status:#}");
+    let skipped = t.events("r1", "b/second", "step_skipped");
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    let reason = skipped[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("run budget of $0.0010 spent: $0.0012, 214 tokens"),
+        "{reason}"
+    );
+    assert!(skipped[0].get("dependency").is_none(), "{skipped:?}");
+    assert!(t.events("r1", "b/second", "attempt_started").is_empty());
+}
+
+#[test]
+fn a_resumed_run_counts_what_its_earlier_attempts_spent() {
+    let server = FakeModelServer::start().expect("fake server starts");
+    server.script(Api::OpenAiResponses, codex_turn("first.txt"));
+    let Some(t) = codex_test(&server) else {
+        return;
+    };
+    let marker = t.out.join("marker");
+    let ws = t.workstream(
+        "b.json",
+        &THREE_STEPS.replace("MARKER_PATH", marker.to_str().expect("utf-8 path")),
+    );
+    // First run, no budget: `check` fails (no marker yet), `second` is skipped after it.
+    t.pipeline(&[
+        "run",
+        ws.to_str().expect("utf-8 path"),
+        "--run-id",
+        "r2",
+        "--jobs",
+        "1",
+    ]);
+    let status = t.status("r2");
+    assert_eq!(step(&status, "b/check")["status"], "failed", "{status:#}");
+    // Resumed with a budget that `first` spent before the resume: `check` runs again
+    // and passes, `second` is skipped for the budget, not started.
+    std::fs::write(&marker, "ok").expect("marker written");
+    t.pipeline(&["resume", "r2", "--jobs", "1", "--budget-tokens", "200"]);
+    let status = t.status("r2");
+    assert_eq!(
+        step(&status, "b/check")["status"],
+        "completed",
+        "{status:#}"
+    );
+    assert_eq!(step(&status, "b/second")["status"], "skipped", "{status:#}");
+    let reasons: Vec<String> = t
+        .events("r2", "b/second", "step_skipped")
+        .iter()
+        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("run budget of 200 tokens spent: $0.0012, 214 tokens")),
+        "{reasons:?}"
+    );
+    assert!(t.events("r2", "b/second", "attempt_started").is_empty());
+}
+
+#[test]
+fn an_exceeded_step_budget_fails_the_step_without_a_fix_or_retry() {
+    let server = FakeModelServer::start().expect("fake server starts");
+    server.script(Api::OpenAiResponses, codex_turn("step.txt"));
+    let Some(t) = codex_test(&server) else {
+        return;
+    };
+    let ws = t.workstream(
+        "s.json",
+        r#"{"id": "s", "budget": {"tokens": 5000}, "steps": [
+            {"id": "a", "tool": "codex", "tasks": ["Create step.txt"], "files_scope": ["step.txt"],
+             "acceptance_tests": ["test -f never.txt"], "fix_attempts": 2,
+             "retry": {"max_attempts": 3}, "budget": {"tokens": 100}}
+        ]}"#,
+    );
+    t.pipeline(&["run", ws.to_str().expect("utf-8 path"), "--run-id", "s1"]);
+    let status = t.status("s1");
+    assert_eq!(step(&status, "s/a")["status"], "failed", "{status:#}");
+    assert_eq!(t.events("s1", "s/a", "attempt_started").len(), 1);
+    assert!(t.events("s1", "s/a", "fix_requested").is_empty());
+    let exceeded = t.events("s1", "s/a", "budget_exceeded");
+    assert_eq!(exceeded.len(), 1, "{exceeded:?}");
+    assert_eq!(exceeded[0]["spent_tokens"], 214, "{exceeded:?}");
+    assert_eq!(exceeded[0]["budget_tokens"], 100, "{exceeded:?}");
+    assert_eq!(exceeded[0]["attempt"], 1, "{exceeded:?}");
+    let finished = t.events("s1", "s/a", "attempt_finished");
+    assert_eq!(
+        finished[0]["classified"]["class"], "budget_exceeded",
+        "{finished:?}"
+    );
+    let failed = t.events("s1", "s/a", "step_failed");
+    let error = failed[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("over its budget of 100 tokens"), "{error}");
+}
+
+#[test]
+fn a_successful_attempt_over_the_workstreams_budget_is_not_taken() {
+    let server = FakeModelServer::start().expect("fake server starts");
+    server.script(Api::OpenAiResponses, codex_turn("ok.txt"));
+    let Some(t) = codex_test(&server) else {
+        return;
+    };
+    let ws = t.workstream(
+        "w.json",
+        r#"{"id": "w", "budget": {"tokens": 100}, "steps": [
+            {"id": "a", "tool": "codex", "tasks": ["Create ok.txt"], "files_scope": ["ok.txt"]},
+            {"id": "after", "command": "true", "depends_on": ["a"]}
+        ]}"#,
+    );
+    t.pipeline(&["run", ws.to_str().expect("utf-8 path"), "--run-id", "w1"]);
+    let status = t.status("w1");
+    assert_eq!(step(&status, "w/a")["status"], "failed", "{status:#}");
+    assert_eq!(step(&status, "w/after")["status"], "skipped", "{status:#}");
+    assert!(step(&status, "w/a")["commit"].is_null(), "{status:#}");
+    let finished = t.events("w1", "w/a", "attempt_finished");
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    assert_eq!(finished[0]["outcome"], "failed", "{finished:?}");
+    assert_eq!(finished[0]["exit_code"], 0, "{finished:?}");
+    assert_eq!(finished[0]["classified"]["class"], "budget_exceeded");
+    assert_eq!(finished[0]["usage"]["output_tokens"], 14, "{finished:?}");
+    let error = finished[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("the attempt succeeded") && error.contains("not taken"),
+        "{error}"
+    );
+    let exceeded = t.events("w1", "w/a", "budget_exceeded");
+    assert_eq!(exceeded.len(), 1, "{exceeded:?}");
+    assert_eq!(exceeded[0]["budget_tokens"], 100, "{exceeded:?}");
+    assert!(t.events("w1", "w/a", "step_completed").is_empty());
+}
+
+#[test]
+fn bad_budgets_are_input_errors_naming_the_field() {
+    let t = Test::new();
+    for (name, budget, needle) in [
+        ("neg.json", r#"{"usd": -1}"#, "budget/usd"),
+        ("key.json", r#"{"usd": 1, "dollars": 2}"#, "dollars"),
+        ("tok.json", r#"{"tokens": 1.5}"#, "budget/tokens"),
+    ] {
+        let ws = t.workstream(
+            name,
+            &format!(
+                r#"{{"id": "w", "steps": [{{"id": "a", "command": "true", "budget": {budget}}}]}}"#
+            ),
+        );
+        let run = t
+            .pipeline(&["validate", ws.to_str().expect("utf-8 path")])
+            .assert_code(2);
+        let out = format!("{}{}", run.stdout(), run.stderr());
+        assert!(out.contains(needle), "{name}: {out}");
+    }
+    let ws = t.workstream(
+        "ok.json",
+        r#"{"id": "ok", "steps": [{"id": "a", "command": "true"}]}"#,
+    );
+    let run = t
+        .pipeline(&[
+            "run",
+            ws.to_str().expect("utf-8 path"),
+            "--budget-usd",
+            "-2",
+        ])
+        .assert_code(2);
+    assert!(run.stderr().contains("--budget-usd"), "{}", run.stderr());
+    let run = t
+        .pipeline(&[
+            "run",
+            ws.to_str().expect("utf-8 path"),
+            "--budget-tokens",
+            "lots",
+        ])
+        .assert_code(2);
+    assert!(run.stderr().contains("--budget-tokens"), "{}", run.stderr());
+}
