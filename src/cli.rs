@@ -426,6 +426,10 @@ pub struct RunArgs {
     /// run (docs/CACHE.md); completed steps still leave their cache entries.
     #[arg(long)]
     pub no_cache: bool,
+    /// On a cache hit, run the step's acceptance tests on the re-applied result anyway; a
+    /// failing test makes it a miss and the step runs (docs/CACHE.md).
+    #[arg(long)]
+    pub verify_cached: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -483,6 +487,10 @@ pub struct ResumeArgs {
     /// Approve every step that requires approval without asking (recorded in the journal).
     #[arg(long)]
     pub approve_all: bool,
+    /// On a cache hit, run the step's acceptance tests on the re-applied result anyway; a
+    /// failing test makes it a miss and the step runs (docs/CACHE.md).
+    #[arg(long)]
+    pub verify_cached: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }

@@ -75,6 +75,7 @@ pub fn run(args: RunArgs) -> Result<i32, EngineError> {
     options.sandbox = args.sandbox == cli::SandboxMode::On;
     options.approve_all = args.approve_all;
     options.no_cache = args.no_cache;
+    options.verify_cached = args.verify_cached;
     options.base = Some(args.base.clone());
     options.run_id = args.run_id.clone();
     options.unfinished = if args.resume {
@@ -151,6 +152,7 @@ pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
     let mut options = base_options(&args.repo, args.jobs, args.durability, args.test_timeout);
     options.sandbox = args.sandbox == cli::SandboxMode::On;
     options.approve_all = args.approve_all;
+    options.verify_cached = args.verify_cached;
     let run = target.run_id;
     drive(&args.repo, &args.report, move |rep, cancel| {
         Box::pin(async move { resume_run(&run, options, rep, cancel).await })

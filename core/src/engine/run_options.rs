@@ -52,6 +52,9 @@ pub struct RunOptions {
     /// `--no-cache`: no step is satisfied from an earlier run's result (docs/CACHE.md);
     /// completed steps still write their cache entries.
     pub no_cache: bool,
+    /// `--verify-cached`: a step satisfied from the cache runs its acceptance tests on the
+    /// re-applied result; a failing test makes it a miss and the step runs (docs/CACHE.md).
+    pub verify_cached: bool,
 }
 
 impl Default for RunOptions {
@@ -74,6 +77,7 @@ impl Default for RunOptions {
             sandbox: true,
             approve_all: false,
             no_cache: false,
+            verify_cached: false,
         }
     }
 }
