@@ -301,8 +301,41 @@ fn verify_cached_runs_the_tests_on_a_hit_and_a_failing_test_runs_the_step() {
 }
 
 #[test]
-fn resume_takes_verify_cached() {
+fn resume_verify_cached_runs_a_step_whose_cached_result_fails_its_test() {
     let t = Test::new();
-    let r = t.pipeline(&["resume", "--help"]).assert_ok();
-    assert!(r.stdout().contains("--verify-cached"), "{}", r.stdout());
+    std::fs::write(t.out.join("want"), "v1\n").unwrap();
+    std::fs::write(t.out.join("ok"), "").unwrap();
+    // s (never cached) fails unless out/ok exists; a after it is `verified`'s a.
+    let ws = t.workstream(
+        "ws.json",
+        &format!(
+            r#"{{"id": "w", "steps": [
+                {{"id": "s", "cache": false, "command": "test -e {} && echo S > s.txt"}},
+                {{"id": "a", "depends_on": ["s"], "command": "{}", "acceptance_tests": ["echo t >> {} && cmp a.txt {}"]}}
+            ]}}"#,
+            t.out_path("ok"),
+            step(&t, "a", &format!("cat {} > a.txt", t.out_path("want"))),
+            t.out_path("a.tests"),
+            t.out_path("want"),
+        ),
+    );
+    run_with(&t, &ws, "r0", &[]);
+    std::fs::remove_file(t.out.join("ok")).unwrap();
+    t.pipeline(&["run", ws.to_str().unwrap(), "--run-id", "r1"])
+        .assert_code(1);
+    assert_eq!(t.step_status("r1", "w/a")["status"], "skipped");
+    std::fs::write(t.out.join("ok"), "").unwrap();
+    std::fs::write(t.out.join("want"), "v2\n").unwrap();
+    t.pipeline(&["resume", "r1", "--verify-cached"]).assert_ok();
+    // a's key matched r0's entry, its test failed on that result, so it ran.
+    assert_eq!((runs(&t, "a"), t.out_lines("a.tests").len()), (2, 3));
+    assert!(!cached(&t, "r1", "w/a"));
+    assert_eq!(t.show("pipeline/r1", "a.txt").as_deref(), Some("v2\n"));
+    assert!(
+        why(&t, "r1", "w/a")["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("--verify-cached: ")),
+        "{}",
+        why(&t, "r1", "w/a")
+    );
 }
