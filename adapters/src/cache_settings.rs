@@ -25,8 +25,10 @@ struct Document {
     cache: Option<Section>,
 }
 
-#[derive(Deserialize)]
-struct Section {
+/// The `cache:` section (its fields are the table's `cache.*` keys, compared by a test).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Section {
     #[serde(default)]
     remote: Option<String>,
 }
