@@ -66,9 +66,12 @@ struct Reapplied {
     remote: Option<String>,
 }
 
-/// Looks step `idx` up by its key at start commit `start` (the merge of `inputs`). On a
-/// hit the step is recorded completed (`step_cached`, `step_completed`, checkpoint) and
-/// its entry written; a failed journal write is the only error.
+/// Looks step `idx` up by its key at start commit `start` (the merge of `inputs`): local
+/// entries newest first, then the shared cache's remote. With `--verify-cached` a hit's
+/// acceptance tests run on the re-applied result first; a failure makes it a miss (the
+/// first fitting entry decides, later ones are not tried). On a hit the step is recorded
+/// completed (`step_cached`, `step_completed`, checkpoint) and its entry written; a failed
+/// journal write is the only error.
 pub(crate) async fn lookup(
     ctx: &Arc<RunContext>,
     idx: usize,
