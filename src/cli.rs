@@ -433,6 +433,10 @@ pub struct RunArgs {
     /// Input plus output tokens the run's attempts may spend, likewise.
     #[arg(long, value_name = "N")]
     pub budget_tokens: Option<u64>,
+    /// On a cache hit, run the step's acceptance tests on the re-applied result anyway; a
+    /// failing test makes it a miss and the step runs (docs/CACHE.md).
+    #[arg(long)]
+    pub verify_cached: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -507,6 +511,10 @@ pub struct ResumeArgs {
     /// Input plus output tokens the run's attempts may spend, likewise.
     #[arg(long, value_name = "N")]
     pub budget_tokens: Option<u64>,
+    /// On a cache hit, run the step's acceptance tests on the re-applied result anyway; a
+    /// failing test makes it a miss and the step runs (docs/CACHE.md).
+    #[arg(long)]
+    pub verify_cached: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }

@@ -72,7 +72,7 @@ const fn env_key(
 /// The tool profile fields mirror `ProfileLayer` (`profile_layer.rs`), the `retry` and
 /// `circuit_breaker` keys mirror `RetrySettings` and `BreakerSettings` of
 /// `pipeline-error` (tests compare both), `secrets` mirrors `secret_settings.rs`,
-/// `scope_overlap` mirrors `project_settings.rs`, `prices` mirrors `price_table.rs`, and
+/// `scope_overlap` mirrors `project_settings.rs`, `cache` mirrors `cache_settings.rs`, `prices` mirrors `price_table.rs`, and
 /// `webhooks`, `notify` and `webhook_delivery` mirror `webhook_settings.rs`. The keys of a list section
 /// (`webhooks.url`) are those of each of its elements.
 pub const CONFIG_KEYS: &[ConfigKey] = &[
@@ -352,6 +352,20 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "`serialize`",
         "`scope_overlap: error`",
         "Steps with overlapping `files_scope` and no path between them: `serialize` orders them (an implicit edge, the later-declared one starting from the earlier one's result); `error` fails validation naming both.",
+    ),
+    key(
+        "cache",
+        "map",
+        "the defaults of each key below",
+        "`cache: {remote: origin}`",
+        "The cross-run step cache (docs/CACHE.md).",
+    ),
+    key(
+        "cache.remote",
+        "string (a git remote name of the repository)",
+        "none (no shared cache)",
+        "`remote: origin`",
+        "Shared cache: completed steps' entries are pushed to `refs/pipeline-cache/<key>` on this remote and fetched from it on a local miss; push and fetch failures only warn.",
     ),
     key(
         "prices",

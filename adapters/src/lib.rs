@@ -28,6 +28,7 @@ mod adapter_error;
 mod aider_adapter;
 mod arg_template;
 mod availability;
+mod cache_settings;
 mod claude_adapter;
 mod codex_adapter;
 mod config_check;
@@ -48,6 +49,7 @@ mod webhook_settings;
 
 pub use adapter_error::AdapterError;
 pub use availability::Availability;
+pub use cache_settings::CacheSettings;
 pub use config_error::{ConfigError, UnknownKey};
 pub use config_keys::{CONFIG_KEYS, ConfigKey, NAME_SEGMENT, config_key};
 pub use custom_adapter::CustomAdapter;

@@ -81,6 +81,7 @@ pub fn run(args: RunArgs) -> Result<i32, EngineError> {
             tokens: args.budget_tokens,
         });
     }
+    options.verify_cached = args.verify_cached;
     options.base = Some(args.base.clone());
     options.run_id = args.run_id.clone();
     options.unfinished = if args.resume {
@@ -163,6 +164,7 @@ pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
             tokens: args.budget_tokens,
         });
     }
+    options.verify_cached = args.verify_cached;
     let run = target.run_id;
     drive(&args.repo, &args.report, move |rep, cancel| {
         Box::pin(async move { resume_run(&run, options, rep, cancel).await })

@@ -30,6 +30,14 @@ fn text(run: &str, step: &str, verdict: &Why) -> String {
         Why::NotCompleted => format!(
             "{step} has no cache entry in run {run}: it did not complete there (see `pipeline status {run}`)\n"
         ),
+        Why::Cached {
+            from,
+            remote: Some(remote),
+            ..
+        } => format!(
+            "{step} did not run in {run}: its result was taken from the shared cache (remote {remote}): run {} (step {}) elsewhere, whose cache key matched\n",
+            from.run, from.step
+        ),
         Why::Cached { from, .. } => format!(
             "{step} did not run in {run}: its result was taken from run {} (step {}), whose cache key matched\n",
             from.run, from.step

@@ -33,6 +33,7 @@ mod openspec_bridge;
 mod original_format;
 mod plan_output;
 mod recovery;
+mod remote_cache;
 mod reporting;
 mod results;
 mod run_commands;

@@ -239,3 +239,103 @@ fn a_tool_version_change_misses() {
         serde_json::json!(["tool version: vtool 1.0 -> vtool 2.0"])
     );
 }
+
+/// Step a copies `out/want` (outside the repository, so outside its key) into a.txt; its
+/// acceptance test counts its runs in `out/a.tests` and compares a.txt with `out/want`.
+fn verified(t: &Test) -> String {
+    format!(
+        r#"{{"id": "w", "steps": [
+            {{"id": "a", "command": "{}", "acceptance_tests": ["echo t >> {} && cmp a.txt {}"]}}
+        ]}}"#,
+        step(t, "a", &format!("cat {} > a.txt", t.out_path("want"))),
+        t.out_path("a.tests"),
+        t.out_path("want"),
+    )
+}
+
+#[test]
+fn verify_cached_runs_the_tests_on_a_hit_and_a_failing_test_runs_the_step() {
+    let t = Test::new();
+    std::fs::write(t.out.join("want"), "v1\n").unwrap();
+    let ws = t.workstream("ws.json", &verified(&t));
+    run_with(&t, &ws, "r1", &[]);
+    assert_eq!((runs(&t, "a"), t.out_lines("a.tests").len()), (1, 1));
+    // A hit with --verify-cached runs the test (on the re-applied result) but not the step.
+    run_with(&t, &ws, "r2", &["--verify-cached"]);
+    assert_eq!((runs(&t, "a"), t.out_lines("a.tests").len()), (1, 2));
+    assert!(cached(&t, "r2", "w/a"));
+    let tests = t.events("r2", "w/a", "test_finished");
+    assert_eq!(tests.len(), 1);
+    assert_eq!(
+        (&tests[0]["passed"], &tests[0]["attempt"]),
+        (&true.into(), &0.into())
+    );
+    // What the step depends on changes outside its key: a plain hit does not notice.
+    std::fs::write(t.out.join("want"), "v2\n").unwrap();
+    run_with(&t, &ws, "r3", &[]);
+    assert_eq!((runs(&t, "a"), t.out_lines("a.tests").len()), (1, 2));
+    assert_eq!(t.show("pipeline/r3", "a.txt").as_deref(), Some("v1\n"));
+    // --verify-cached: the test fails on the cached result, so the step runs (and passes).
+    run_with(&t, &ws, "r4", &["--verify-cached"]);
+    assert_eq!((runs(&t, "a"), t.out_lines("a.tests").len()), (2, 4));
+    assert!(!cached(&t, "r4", "w/a"));
+    assert_eq!(t.step_status("r4", "w/a")["status"], "completed");
+    assert_eq!(t.show("pipeline/r4", "a.txt").as_deref(), Some("v2\n"));
+    let passed: Vec<bool> = t
+        .events("r4", "w/a", "test_finished")
+        .iter()
+        .map(|e| e["passed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        passed,
+        [false, true],
+        "the failed verification is journalled"
+    );
+    let w = why(&t, "r4", "w/a");
+    assert_eq!(w["verdict"], "same_key");
+    let reason = w["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("--verify-cached: acceptance test") && reason.contains("failed"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn resume_verify_cached_runs_a_step_whose_cached_result_fails_its_test() {
+    let t = Test::new();
+    std::fs::write(t.out.join("want"), "v1\n").unwrap();
+    std::fs::write(t.out.join("ok"), "").unwrap();
+    // s (never cached) fails unless out/ok exists; a after it is `verified`'s a.
+    let ws = t.workstream(
+        "ws.json",
+        &format!(
+            r#"{{"id": "w", "steps": [
+                {{"id": "s", "cache": false, "command": "test -e {} && echo S > s.txt"}},
+                {{"id": "a", "depends_on": ["s"], "command": "{}", "acceptance_tests": ["echo t >> {} && cmp a.txt {}"]}}
+            ]}}"#,
+            t.out_path("ok"),
+            step(&t, "a", &format!("cat {} > a.txt", t.out_path("want"))),
+            t.out_path("a.tests"),
+            t.out_path("want"),
+        ),
+    );
+    run_with(&t, &ws, "r0", &[]);
+    std::fs::remove_file(t.out.join("ok")).unwrap();
+    t.pipeline(&["run", ws.to_str().unwrap(), "--run-id", "r1"])
+        .assert_code(1);
+    assert_eq!(t.step_status("r1", "w/a")["status"], "skipped");
+    std::fs::write(t.out.join("ok"), "").unwrap();
+    std::fs::write(t.out.join("want"), "v2\n").unwrap();
+    t.pipeline(&["resume", "r1", "--verify-cached"]).assert_ok();
+    // a's key matched r0's entry, its test failed on that result, so it ran.
+    assert_eq!((runs(&t, "a"), t.out_lines("a.tests").len()), (2, 3));
+    assert!(!cached(&t, "r1", "w/a"));
+    assert_eq!(t.show("pipeline/r1", "a.txt").as_deref(), Some("v2\n"));
+    assert!(
+        why(&t, "r1", "w/a")["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("--verify-cached: ")),
+        "{}",
+        why(&t, "r1", "w/a")
+    );
+}

@@ -38,7 +38,7 @@ fn table_fields(parent: &str) -> BTreeSet<String> {
 #[test]
 fn the_top_level_keys_are_the_sections_of_the_three_readers() {
     // `tools` (ToolRegistry), `secrets` (SecretSettings), `scope_overlap`
-    // (ProjectSettings), `prices` (PriceTable), `webhooks`, `notify` and `webhook_delivery` (WebhookSettings):
+    // (ProjectSettings), `cache` (CacheSettings), `prices` (PriceTable), `webhooks`, `notify` and `webhook_delivery` (WebhookSettings):
     // the only readers of the file (see the module docs).
     let top: Vec<&str> = child_keys("").map(|key| key.path).collect();
     assert_eq!(
@@ -47,6 +47,7 @@ fn the_top_level_keys_are_the_sections_of_the_three_readers() {
             "tools",
             "secrets",
             "scope_overlap",
+            "cache",
             "prices",
             "webhooks",
             "notify",
@@ -60,6 +61,14 @@ fn the_top_level_keys_are_the_sections_of_the_three_readers() {
 #[test]
 fn profile_fields_are_the_fields_of_a_profile_layer() {
     assert_eq!(table_fields("tools.<name>"), serde_fields::<ProfileLayer>());
+}
+
+#[test]
+fn cache_keys_are_the_fields_of_the_cache_section() {
+    assert_eq!(
+        table_fields("cache"),
+        serde_fields::<crate::cache_settings::Section>()
+    );
 }
 
 #[test]

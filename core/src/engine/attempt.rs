@@ -517,7 +517,10 @@ fn read_only_violation(step: &Step, changed: &[String]) -> String {
     )
 }
 
-async fn run_acceptance_tests(
+/// Runs `step`'s acceptance tests in `cwd` in order as attempt `attempt` (journalling
+/// `test_started` and `test_finished`), stopping at the first failure, which is returned
+/// as the attempt's failure (stage `tests`). Also used by `--verify-cached`.
+pub(crate) async fn run_acceptance_tests(
     ctx: &Arc<RunContext>,
     step: &Step,
     cwd: &Path,

@@ -120,7 +120,9 @@ pub use run_driver::{
 pub use run_id::{check_run_id, generate_run_id};
 pub use run_options::{RunOptions, UnfinishedPolicy};
 pub use run_secrets::{KnownSecret, KnownSecrets, MIN_SECRET_BYTES, known_secrets};
-pub use step_cache::queries::{cache_entries, cache_stats, clear_cache, why_step};
+pub use step_cache::queries::{
+    RemoteCache, cache_entries, cache_stats, clear_cache, remote_cache, why_step,
+};
 pub use step_cache::why::{Why, why};
 pub use webhook_deliveries::{delivery_workspace, webhook_deliveries};
 pub use workspace::Workspace;

@@ -124,6 +124,9 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
         .map_err(EngineError::Invalid)?;
     let plan = Plan::build(&set)?;
     check_scope_overlap(&set, &plan, &workspace.state_dir.join("config.yaml"))?;
+    // `cache.remote` is read where the step cache needs it; a bad value stops the run here.
+    pipeline_adapters::CacheSettings::load(&workspace.state_dir.join("config.yaml"))
+        .map_err(EngineError::Config)?;
     let workstream_key = workstream_key(paths);
     let errors = RecoveryConfig::new(&registry, &plugin_dirs(&workspace.repo_root))?;
     let spec_texts =

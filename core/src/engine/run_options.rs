@@ -55,6 +55,9 @@ pub struct RunOptions {
     /// `--budget-usd` / `--budget-tokens`: once the run's attempts spent this, AI steps
     /// not started yet are skipped (docs/COSTS.md "Budgets"); `None` for no limit.
     pub budget: Option<crate::model::Budget>,
+    /// `--verify-cached`: a step satisfied from the cache runs its acceptance tests on the
+    /// re-applied result; a failing test makes it a miss and the step runs (docs/CACHE.md).
+    pub verify_cached: bool,
 }
 
 impl Default for RunOptions {
@@ -78,6 +81,7 @@ impl Default for RunOptions {
             approve_all: false,
             no_cache: false,
             budget: None,
+            verify_cached: false,
         }
     }
 }

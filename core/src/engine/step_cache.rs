@@ -7,10 +7,13 @@
 //!                     │
 //!        entries with the key, newest first (other runs)
 //!                     │  result commit gone / cherry-pick conflicts ──► next entry
+//!                     │  none fits, `cache.remote` set ──► fetch refs/pipeline-cache/<key>
 //!                     ▼
 //!  hit: cached change re-applied on the start commit ──► branch pipeline-steps/<run>/<step>
+//!       (--verify-cached: acceptance tests run on it; one fails ──► miss)
 //!       ──► `step_cached` + `step_completed` (attempt 0) + checkpoint, one transaction
-//!  miss: the step runs; once completed its entry (key, parts, commits) is written
+//!  miss: the step runs; once completed its entry (key, parts, commits) is written and,
+//!       with `cache.remote`, pushed to refs/pipeline-cache/<key> there (remote.rs)
 //! ```
 //!
 //! The hook sits in [`super::step_lifecycle`] between the merge of a step's inputs and its
@@ -20,6 +23,7 @@
 
 pub(crate) mod key;
 pub mod queries;
+pub(crate) mod remote;
 pub mod why;
 
 use std::sync::Arc;
@@ -58,11 +62,16 @@ struct Reapplied {
     commit: Oid,
     changed: Vec<String>,
     from: CacheEntry,
+    /// The shared cache's remote it was fetched from; `None` for a local entry.
+    remote: Option<String>,
 }
 
-/// Looks step `idx` up by its key at start commit `start` (the merge of `inputs`). On a
-/// hit the step is recorded completed (`step_cached`, `step_completed`, checkpoint) and
-/// its entry written; a failed journal write is the only error.
+/// Looks step `idx` up by its key at start commit `start` (the merge of `inputs`): local
+/// entries newest first, then the shared cache's remote. With `--verify-cached` a hit's
+/// acceptance tests run on the re-applied result first; a failure makes it a miss (the
+/// first fitting entry decides, later ones are not tried). On a hit the step is recorded
+/// completed (`step_cached`, `step_completed`, checkpoint) and its entry written; a failed
+/// journal write is the only error.
 pub(crate) async fn lookup(
     ctx: &Arc<RunContext>,
     idx: usize,
@@ -93,6 +102,25 @@ pub(crate) async fn lookup(
             reason,
         }))));
     };
+    let mut tests = Vec::new();
+    if ctx.options.verify_cached && !step.acceptance_tests.is_empty() {
+        match verify(ctx, step, hit.commit).await? {
+            Ok(passed) => tests = passed,
+            Err(failed) => {
+                let reason = format!(
+                    "--verify-cached: {failed} on the result taken from {} {}",
+                    hit.from.run_id, hit.from.step_id
+                );
+                tracing::warn!("step {}: {reason}; the step runs", step.id);
+                return Ok(Lookup::Miss(Some(Box::new(Pending {
+                    key,
+                    parts,
+                    start,
+                    reason: Some(reason),
+                }))));
+            }
+        }
+    }
     let id = step.id.as_str().to_owned();
     let commit = hit.commit.to_string();
     let checkpoint = Checkpoint {
@@ -103,7 +131,7 @@ pub(crate) async fn lookup(
             inputs: inputs.iter().map(Oid::to_string).collect(),
             start_commit: start.to_string(),
             changed: hit.changed,
-            tests: Vec::new(),
+            tests,
             attempt: 0,
             tool: None,
             usage: None,
@@ -139,7 +167,7 @@ pub(crate) async fn lookup(
             run: hit.from.run_id,
             step: hit.from.step_id,
         }),
-        reason: None,
+        reason: hit.remote.as_deref().map(remote::shared_reason),
         created_at: timestamp_now(),
     };
     if let Err(e) = ctx.state.record_cache_entry(&entry) {
@@ -148,8 +176,68 @@ pub(crate) async fn lookup(
     Ok(Lookup::Hit(StepResult::Completed { commit: hit.commit }))
 }
 
-/// Writes the entry of a step that ran and completed with `commit`.
-pub(crate) fn remember(ctx: &RunContext, step: &Step, pending: Box<Pending>, commit: Oid) {
+/// `--verify-cached`: runs `step`'s acceptance tests (as attempt 0, journalled) in its
+/// worktree checked out at the re-applied result `commit`. The inner error names the
+/// failing test; an interruption counts as a failure (the step then runs and stops).
+async fn verify(
+    ctx: &Arc<RunContext>,
+    step: &Step,
+    commit: Oid,
+) -> Result<Result<Vec<crate::state::TestResult>, String>, StepError> {
+    let pool = ctx.pool.clone();
+    let path = step.id.as_str().to_owned();
+    let branch = format!("pipeline-steps/{}/{}", ctx.run_id, step.id);
+    let acquired = tokio::task::spawn_blocking(move || pool.acquire(&path, &branch, commit)).await;
+    let worktree = match acquired {
+        Ok(Ok(wt)) => wt,
+        Ok(Err(e)) => {
+            return Ok(Err(format!(
+                "no worktree to run the acceptance tests in: {e}"
+            )));
+        }
+        Err(e) => {
+            return Ok(Err(format!(
+                "no worktree to run the acceptance tests in: {e}"
+            )));
+        }
+    };
+    let limits = pipeline_adapters::OutputLimits {
+        max_log_bytes: ctx.options.max_log_bytes,
+        ..pipeline_adapters::OutputLimits::default()
+    };
+    let cancel = ctx.cancel.child_token();
+    let outcome =
+        super::attempt::run_acceptance_tests(ctx, step, worktree.path(), 0, &limits, &cancel).await;
+    let pool = ctx.pool.clone();
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || pool.release(worktree)).await {
+        tracing::warn!(
+            "step {}: cannot release the worktree of --verify-cached: {e}",
+            step.id
+        );
+    }
+    match outcome {
+        Ok(tests) => Ok(Ok(tests)),
+        Err(super::attempt::Failure::Journal(e)) => Err(e),
+        Err(super::attempt::Failure::Interrupted { .. }) => Ok(Err(
+            "the run was interrupted during its acceptance tests".into(),
+        )),
+        Err(super::attempt::Failure::Attempt(failed)) => Ok(Err(failed
+            .error
+            .lines()
+            .next()
+            .unwrap_or("an acceptance test failed")
+            .to_owned())),
+    }
+}
+
+/// Writes the entry of a step that ran and completed with `commit` and, with a shared
+/// cache (`cache.remote`), pushes it there; a failed push is a warning.
+pub(crate) async fn remember(
+    ctx: &Arc<RunContext>,
+    step: &Step,
+    pending: Box<Pending>,
+    commit: Oid,
+) {
     let entry = CacheEntry {
         run_id: ctx.run_id.clone(),
         step_id: step.id.as_str().to_owned(),
@@ -163,6 +251,27 @@ pub(crate) fn remember(ctx: &RunContext, step: &Step, pending: Box<Pending>, com
     };
     if let Err(e) = ctx.state.record_cache_entry(&entry) {
         tracing::warn!("step {}: cannot write its cache entry: {e}", step.id);
+    }
+    let remote = match remote::configured_remote(&ctx.workspace.state_dir) {
+        Ok(Some(remote)) => remote,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!("step {}: no shared cache: {e}", step.id);
+            return;
+        }
+    };
+    let root = ctx.workspace.repo_root.clone();
+    let pushed = tokio::task::spawn_blocking(move || {
+        remote::push(&root, &remote, &entry).map_err(|e| (remote, e))
+    })
+    .await;
+    match pushed {
+        Ok(Ok(_)) => {}
+        Ok(Err((remote, e))) => tracing::warn!(
+            "step {}: its cache entry was not pushed to the shared cache (remote {remote}): {e}",
+            step.id
+        ),
+        Err(e) => tracing::warn!("step {}: its cache entry was not pushed: {e}", step.id),
     }
 }
 
@@ -181,14 +290,16 @@ fn find(
         .state
         .cache_entries_with_key(&key, &ctx.run_id)
         .map_err(|e| e.to_string())?;
-    if entries.is_empty() {
-        return Ok((parts, None, None));
-    }
-    if ctx.options.no_cache {
-        return Ok((parts, None, Some("--no-cache".into())));
-    }
-    if !step.cache {
-        return Ok((parts, None, Some("cache: false on the step".into())));
+    let off = if ctx.options.no_cache {
+        Some("--no-cache")
+    } else if !step.cache {
+        Some("cache: false on the step")
+    } else {
+        None
+    };
+    if let Some(off) = off {
+        let reason = (!entries.is_empty()).then(|| off.to_owned());
+        return Ok((parts, None, reason));
     }
     let mut why = Vec::new();
     for entry in entries {
@@ -200,6 +311,7 @@ fn find(
                         commit,
                         changed,
                         from: entry,
+                        remote: None,
                     }),
                     None,
                 ));
@@ -208,7 +320,41 @@ fn find(
             Err(e) => why.push(format!("{} {}: {e}", entry.run_id, entry.step_id)),
         }
     }
-    Ok((parts, None, Some(why.join("; "))))
+    // A local miss: the shared cache, when one is configured.
+    let shared = match remote::configured_remote(&ctx.workspace.state_dir) {
+        Ok(shared) => shared,
+        Err(e) => {
+            tracing::warn!("step {}: no shared cache: {e}", step.id);
+            None
+        }
+    };
+    if let Some(name) = shared {
+        match remote::fetch(&ctx.workspace.repo_root, &name, &key) {
+            Ok(None) => {}
+            Ok(Some(entry)) => match reapply(&repo, &entry, start, &ctx.run_id, step.id.as_str()) {
+                Ok(Ok((commit, changed))) => {
+                    return Ok((
+                        parts,
+                        Some(Reapplied {
+                            commit,
+                            changed,
+                            from: entry,
+                            remote: Some(name),
+                        }),
+                        None,
+                    ));
+                }
+                Ok(Err(miss)) => why.push(format!("the shared cache (remote {name}): {miss}")),
+                Err(e) => why.push(format!("the shared cache (remote {name}): {e}")),
+            },
+            Err(e) => tracing::warn!(
+                "step {}: the shared cache (remote {name}) could not be read: {e}",
+                step.id
+            ),
+        }
+    }
+    let reason = (!why.is_empty()).then(|| why.join("; "));
+    Ok((parts, None, reason))
 }
 
 /// The key parts of `step` starting at `start`.

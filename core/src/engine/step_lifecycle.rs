@@ -101,7 +101,7 @@ pub(crate) async fn execute_step(
             // Step cache (docs/CACHE.md): a step that ran and completed leaves its entry.
             if let (StepResult::Completed { commit }, Some(pending)) = (&result, life.cache.take())
             {
-                super::step_cache::remember(&ctx, life.step, pending, *commit);
+                super::step_cache::remember(&ctx, life.step, pending, *commit).await;
             }
             result
         }

@@ -76,3 +76,51 @@ pub fn why_step(
     let git = git2::Repository::open(&workspace.repo_root).ok();
     Ok((run_id.clone(), why(&state, git.as_ref(), &run_id, step)?))
 }
+
+/// The shared cache as `pipeline cache list|stats` shows it: the configured remote and the
+/// keys of its entries (one `git ls-remote`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RemoteCache {
+    /// The git remote (`cache.remote` of `.pipeline/config.yaml`).
+    pub remote: String,
+    /// Keys with a ref `refs/pipeline-cache/<key>` there, sorted; empty when it could not
+    /// be listed.
+    pub keys: Vec<String>,
+    /// Why the remote could not be listed (unreachable, no such remote), if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The shared cache of `repo` (or the current directory's repository): `None` without
+/// `cache.remote`. A remote that cannot be listed, or a broken configuration file, is
+/// reported in [`RemoteCache::error`] / as `None` with a warning, never as an error.
+///
+/// Errors: [`EngineError::Input`] for a `--repo` that is no repository.
+pub fn remote_cache(
+    repo: Option<&Path>,
+    db: Option<&Path>,
+) -> Result<Option<RemoteCache>, EngineError> {
+    let workspace = delivery_workspace(repo, db)?;
+    let remote = match super::remote::configured_remote(&workspace.state_dir) {
+        Ok(Some(remote)) => remote,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::warn!("no shared cache: {e}");
+            return Ok(None);
+        }
+    };
+    Ok(Some(
+        match super::remote::list(&workspace.repo_root, &remote) {
+            Ok(keys) => RemoteCache {
+                remote,
+                keys,
+                error: None,
+            },
+            Err(e) => RemoteCache {
+                remote,
+                keys: Vec::new(),
+                error: Some(e),
+            },
+        },
+    ))
+}

@@ -25,6 +25,10 @@ pub enum Why {
         key: String,
         /// The earlier run and step.
         from: CachedFrom,
+        /// The shared cache's git remote it was fetched from (`cache.remote`); absent for
+        /// a result of this state database.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        remote: Option<String>,
     },
     /// It ran: no earlier run completed a step with that id.
     NoEarlierEntry {
@@ -67,9 +71,15 @@ pub fn why(
         return Ok(Why::NotCompleted);
     };
     if let Some(from) = entry.cached_from.clone() {
+        let remote = entry
+            .reason
+            .as_deref()
+            .and_then(super::remote::remote_of_reason)
+            .map(str::to_owned);
         return Ok(Why::Cached {
             key: entry.key,
             from,
+            remote,
         });
     }
     let earlier = state.cache_entries_of_step_before(step, &entry.created_at, run)?;

@@ -28,7 +28,9 @@ pub struct CacheEntry {
     /// Run and step the result was taken from, when the step was satisfied from the cache.
     pub cached_from: Option<CachedFrom>,
     /// Why the step ran although an entry with its key existed (`--no-cache`,
-    /// `cache: false`, a conflict, a result commit gone); `None` otherwise.
+    /// `cache: false`, a conflict, a result commit gone, a failed `--verify-cached` test);
+    /// for a step satisfied from the shared cache, `taken from the shared cache (remote
+    /// NAME)`; `None` otherwise.
     pub reason: Option<String>,
     /// When the entry was written (RFC 3339 UTC with milliseconds).
     pub created_at: String,
