@@ -29,12 +29,17 @@
 #      (`testing/sse-load`, which checks that every client received every event once, in
 #      order) and by none, interleaved: the run's wall time and the server's peak RSS with
 #      clients / without, as ratios (issue #12).
+#   8. cache: the 1,000-step DAG of section 1 with each step writing its own file in its
+#      own worktree (the default isolation), run once (every step runs and records its cache entry), then
+#      again as a new run in the same repository (every step taken from the step cache),
+#      a fresh repository per repetition: the cached run's wall time against the uncached
+#      one, and the count of cached steps (issue #15).
 #
 # Usage: scripts/bench.sh [--write] [--runs N] [--keep] [--only SECTION]
 #   --write         rewrite docs/BENCHMARKS.md (all sections; not with --only)
 #   --runs N        repetitions of sections 1, 2 and 7, interleaved (default 3; medians)
 #   --keep          keep the scratch directory (printed) for inspection
-#   --only SECTION  run one section (noop, worktrees, plan, resume, memory, large or serve) and
+#   --only SECTION  run one section (noop, worktrees, plan, resume, memory, large, serve or cache) and
 #                   print its rows only
 # Environment: PIPELINE_BIN (a binary to measure; default: `cargo build --release -p
 #              pipeline` is run first and target/release/pipeline measured),
@@ -50,7 +55,7 @@ WRITE=0
 RUNS=3
 KEEP=0
 ONLY=""
-SECTIONS="noop worktrees plan resume memory large serve"
+SECTIONS="noop worktrees plan resume memory large serve cache"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --write) WRITE=1 ;;
@@ -497,6 +502,39 @@ EOF
     done
 }
 
+# --- 8. the step cache: a fully cached 1,000-step run against an uncached one -----------
+bench_cache() {
+    local D8="$WORK/cache" i repo cached
+    log "8. step cache: 1,000 steps writing a file each, uncached run then fully cached run, $RUNS runs"
+    mkdir -p "$D8/ws"
+    python3 "$HERE/gen_dag.py" --layers 20 --width 50 --seed 1 --json "$D8/noop.json" >/dev/null
+    python3 - "$D8/noop.json" "$D8/ws/files.json" <<'EOF'
+import json, sys
+steps = json.load(open(sys.argv[1]))
+for s in steps:
+    name = s["id"].replace("/", "-")
+    s["command"] = f"echo {name} > out-{name}.txt"
+    s["files_scope"] = [f"out-{name}.txt"]
+    s.pop("isolation", None)  # a worktree each: the result is a commit to cache
+json.dump(steps, open(sys.argv[2], "w"))
+EOF
+    for i in $(seq 1 "$RUNS"); do
+        repo="$D8/repo-$i"
+        new_repo "$repo"
+        sync
+        timed "$D8/uncached.time" "$BIN" run "$D8/ws/files.json" --repo "$repo" --jobs 2 --run-id "c1-$i" >/dev/null 2>"$D8/uncached.err" ||
+            die "uncached run $i failed, see $D8/uncached.err"
+        put s8.uncached.wall "$(field "$D8/uncached.time" 1)"
+        timed "$D8/cached.time" "$BIN" run "$D8/ws/files.json" --repo "$repo" --jobs 2 --run-id "c2-$i" >/dev/null 2>"$D8/cached.err" ||
+            die "cached run $i failed, see $D8/cached.err"
+        put s8.cached.wall "$(field "$D8/cached.time" 1)"
+        cached=$("$BIN" status "c2-$i" --json --repo "$repo" |
+            python3 -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin)["steps"] if s.get("cached_from")))')
+        put s8.cached.steps "$cached"
+        log "   run $i: uncached $(field "$D8/uncached.time" 1) s, cached $(field "$D8/cached.time" 1) s ($cached steps from the cache)"
+    done
+}
+
 # --- the sections, in this order (with --only, just the one named) ----------------------------
 want noop && bench_noop
 want worktrees && bench_worktrees
@@ -505,6 +543,7 @@ want memory && bench_plan_rss
 { want resume || want memory; } && bench_run_resume
 want large && bench_large
 want serve && bench_serve
+want cache && bench_cache
 
 # --- summary ----------------------------------------------------------------------------
 log "done; summary:"

@@ -39,7 +39,7 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("results")
     p.add_argument("--write")
-    p.add_argument("--only", choices=("noop", "worktrees", "plan", "resume", "memory", "large", "serve"),
+    p.add_argument("--only", choices=("noop", "worktrees", "plan", "resume", "memory", "large", "serve", "cache"),
                    help="print the rows of this section only (not with --write)")
     a = p.parse_args()
     if a.only and a.write:
@@ -230,6 +230,17 @@ def main() -> int:
                      "200 of 200", f"**{min(ok):.0f} of 200** in each of {len(ok)} runs "
                      f"({events[-1]:.0f} events each)", verdict(min(ok) == 200)))
     tag("serve")
+    # 8. the step cache: a fully cached 1,000-step run against an uncached one
+    uw, cw, cs = nums("s8.uncached.wall"), nums("s8.cached.wall"), nums("s8.cached.steps")
+    if uw and cw:
+        mu, mc = statistics.median(uw), statistics.median(cw)
+        rows.append((f"step cache: 1,000 steps writing a file each, second run of the unchanged workstream "
+                     f"(every step cached) vs first run, wall (median of {len(cw)})", "(info)",
+                     f"{mc:.2f} s vs {mu:.2f} s = **{mc / mu:.2f}x**" if mu > 0 else "n/a", ""))
+    if cs:
+        rows.append(("  steps of the second run taken from the cache", "1000 of 1000",
+                     f"**{min(cs):.0f} of 1000** in each of {len(cs)} runs", verdict(min(cs) == 1000)))
+    tag("cache")
     if a.only:
         rows = [r for r, t in zip(rows, tags) if t == a.only]
         if not rows:
