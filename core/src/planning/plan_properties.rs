@@ -120,6 +120,8 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             allow_empty: false,
             inputs: None,
             cache: true,
+            setup: Vec::new(),
+            copy_into_worktree: Vec::new(),
         })
         .collect();
     WorkstreamSet::new(Vec::new(), steps, Vec::new(), Vec::new())
