@@ -42,7 +42,10 @@ fn setup_runs_in_the_worktree_before_the_tool_with_its_own_log_section() {
     let events = t.events("r1", STEP, "setup_finished");
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["succeeded"], true);
-    assert_eq!(events[0]["command"], "echo prepared-by-setup > prepared.txt");
+    assert_eq!(
+        events[0]["command"],
+        "echo prepared-by-setup > prepared.txt"
+    );
 }
 
 #[test]
@@ -63,7 +66,7 @@ fn a_failing_setup_fails_the_step_with_its_output_classified_and_the_tool_never_
     assert_eq!(step["status"], "failed", "{step:#}");
     let error = step["error"].as_str().unwrap_or_default();
     assert!(
-        error.contains("setup command") && error.contains("exit 3"),
+        error.contains("setup command") && error.contains("code 3"),
         "{error}"
     );
     assert!(error.contains("could not find package foo-bar"), "{error}");
@@ -74,7 +77,7 @@ fn a_failing_setup_fails_the_step_with_its_output_classified_and_the_tool_never_
     );
     let setup = t.events("r1", STEP, "setup_finished");
     assert_eq!(setup[0]["succeeded"], false);
-    assert_eq!(setup[0]["outcome"], "exit 3");
+    assert_eq!(setup[0]["outcome"], "exited with code 3");
     assert!(attempt_log(&t, "r1", 1).contains("could not find package foo-bar"));
 }
 
@@ -115,7 +118,10 @@ fn copy_into_worktree_copies_dotenv_redacts_its_value_and_never_commits_it() {
     assert_eq!(t.show(&branch("r1"), "used.txt").as_deref(), Some("read\n"));
     assert_eq!(t.show(&branch("r1"), ".env"), None, ".env committed");
     let log = attempt_log(&t, "r1", 1);
-    assert!(!log.contains(DOTENV_SECRET), "log leaks the .env value:\n{log}");
+    assert!(
+        !log.contains(DOTENV_SECRET),
+        "log leaks the .env value:\n{log}"
+    );
     assert!(log.contains("SERVICE_CREDENTIAL="), "{log}");
     let status = t.pipeline(&["status", "r1", "--json"]).assert_ok().stdout();
     assert!(!status.contains(DOTENV_SECRET), "{status}");
@@ -164,5 +170,9 @@ fn setup_with_unchanged_inputs_is_not_run_again_on_a_retry_in_the_same_worktree(
     assert_eq!(setup[0]["cached"], serde_json::Value::Null);
     assert_eq!(setup[1]["cached"], true, "{setup:?}");
     assert_eq!(t.show(&branch("r1"), "done.txt").as_deref(), Some("done\n"));
-    assert_eq!(t.show(&branch("r1"), "deps/lib"), None, "setup output committed");
+    assert_eq!(
+        t.show(&branch("r1"), "deps/lib"),
+        None,
+        "setup output committed"
+    );
 }

@@ -753,6 +753,15 @@ fn one_of_each_event() -> Vec<Event> {
             stall_timeout_ms: 300_000,
             duration_ms: 301_250,
         },
+        Event::SetupFinished {
+            step: step(),
+            attempt: 1,
+            command: "npm ci".to_owned(),
+            succeeded: true,
+            cached: true,
+            duration_ms: 0,
+            outcome: "cached".to_owned(),
+        },
     ]
 }
 
@@ -788,6 +797,7 @@ fn variant_index(event: &Event) -> usize {
         Event::BreakerOpened { .. } => 24,
         Event::StepCached { .. } => 25,
         Event::AttemptStalled { .. } => 26,
+        Event::SetupFinished { .. } => 27,
     }
 }
 
@@ -797,7 +807,7 @@ fn every_event_variant_reads_back_from_the_journal_unchanged() -> TestResult {
     let covered: Vec<usize> = events.iter().map(variant_index).collect();
     assert_eq!(
         covered,
-        (0..=26).collect::<Vec<_>>(),
+        (0..=27).collect::<Vec<_>>(),
         "one event per variant"
     );
 
