@@ -176,3 +176,15 @@ fn setup_with_unchanged_inputs_is_not_run_again_on_a_retry_in_the_same_worktree(
         "setup output committed"
     );
 }
+
+#[test]
+fn a_copy_into_worktree_path_outside_the_repository_is_refused_by_validate() {
+    let t = Test::new();
+    let ws = t.workstream(
+        "w.json",
+        r#"{"id": "ws", "command": "true", "copy_into_worktree": ["../outside.env"]}"#,
+    );
+    t.pipeline(&["validate", ws.to_str().unwrap()])
+        .assert_code(2)
+        .assert_stderr_contains("copy_into_worktree");
+}
