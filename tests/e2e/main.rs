@@ -40,6 +40,7 @@ mod run_commands;
 mod sandbox;
 mod secrets;
 mod serve;
+mod setup;
 mod signals;
 mod sse_load;
 mod stall;

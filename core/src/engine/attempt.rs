@@ -287,16 +287,19 @@ pub(crate) async fn run_attempt(
     {
         let wt = cwd.to_path_buf();
         let probe = tracker.clone();
-        let staged = blocking(move || stage_worktree_changes(&wt, probe.as_ref(), start))
-            .await
-            .map_err(|e| {
-                plain_failure(
-                    Stage::Commit,
-                    format!("cannot list the step's changes: {e}"),
-                    "git",
-                )
-                .with_usage(usage.clone())
-            })?;
+        let excluded = super::worktree_setup::excluded_paths(step);
+        let staged = blocking(move || {
+            stage_worktree_changes(&wt, probe.as_ref(), start)?.without_paths(&wt, start, &excluded)
+        })
+        .await
+        .map_err(|e| {
+            plain_failure(
+                Stage::Commit,
+                format!("cannot list the step's changes: {e}"),
+                "git",
+            )
+            .with_usage(usage.clone())
+        })?;
         if staged.changes.is_empty() {
             return Err(no_change_failure(step, tool, log_path, usage));
         }
@@ -320,9 +323,13 @@ pub(crate) async fn run_attempt(
             }
             None => {
                 let wt = cwd.to_path_buf();
-                blocking(move || stage_worktree_changes(&wt, tracker.as_ref(), start))
-                    .await
-                    .map(|staged| staged.changes.iter().map(describe_change).collect())
+                let excluded = super::worktree_setup::excluded_paths(step);
+                blocking(move || {
+                    stage_worktree_changes(&wt, tracker.as_ref(), start)?
+                        .without_paths(&wt, start, &excluded)
+                })
+                .await
+                .map(|staged| staged.changes.iter().map(describe_change).collect())
             }
         }
         .map_err(|e| {
@@ -379,15 +386,19 @@ pub(crate) async fn run_attempt(
         });
     }
     let wt = cwd.to_path_buf();
-    let staged = blocking(move || stage_worktree_changes(&wt, tracker.as_ref(), start))
-        .await
-        .map_err(|e| {
-            plain_failure(
-                Stage::Commit,
-                format!("cannot list the step's changes: {e}"),
-                "git",
-            )
-        })?;
+    // `copy_into_worktree` files and `setup` outputs are never committed nor scope-checked.
+    let excluded = super::worktree_setup::excluded_paths(step);
+    let staged = blocking(move || {
+        stage_worktree_changes(&wt, tracker.as_ref(), start)?.without_paths(&wt, start, &excluded)
+    })
+    .await
+    .map_err(|e| {
+        plain_failure(
+            Stage::Commit,
+            format!("cannot list the step's changes: {e}"),
+            "git",
+        )
+    })?;
     let changes = &staged.changes;
     let changed: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     if !step.files_scope.is_empty()

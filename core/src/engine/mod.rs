@@ -93,6 +93,7 @@ mod usage_cost;
 mod waits;
 mod webhook_deliveries;
 mod workspace;
+mod worktree_setup;
 
 pub use crate::state::TestResult;
 pub use approvals::{ApprovalDecision, DecisionRecorded, Verdict, decide_approval};

@@ -135,6 +135,12 @@ pub fn prepare(paths: &[PathBuf], options: &RunOptions) -> Result<PreparedRun, E
     let mut secrets = known_secrets(&workspace.state_dir, &registry, Some(&set))?.values();
     let (subscriptions, signing_secrets) = webhook_subscriptions(&workspace)?;
     add_secrets(&mut secrets, signing_secrets);
+    // `copy_into_worktree` files (e.g. `.env`): their contents are secrets; a missing one
+    // is an input error now rather than a failed step later.
+    add_secrets(
+        &mut secrets,
+        super::worktree_setup::copied_secrets(&workspace.repo_root, &set)?,
+    );
     let prices = pipeline_adapters::PriceTable::load(&workspace.state_dir.join("config.yaml"))?;
     Ok(PreparedRun {
         spec_texts,

@@ -46,6 +46,10 @@ pub(crate) enum StepFailure {
     /// The checkpoint it awaited approval with is unreadable.
     #[error("cannot read its checkpoint: {0}")]
     Checkpoint(String),
+    /// A `copy_into_worktree` file is missing or cannot be copied (names the step and
+    /// the path).
+    #[error("{0}")]
+    Setup(String),
     /// Its error history could not be read.
     #[error("cannot read the error history: {0}")]
     History(#[source] Box<crate::state::StateError>),

@@ -177,6 +177,9 @@ impl StepLife<'_> {
         // The run's budget is checked before the step's first attempt only: a started
         // step finishes (docs/COSTS.md "Budgets").
         let mut first_start = awaiting.is_none();
+        // Set-up (copy_into_worktree, setup) is due before the next attempt: the worktree
+        // is fresh or was reset, or the last set-up failed.
+        let mut setup_due = true;
         let start = match awaiting {
             Some(checkpoint) => {
                 let (p, f, start) = match self.resume_gate(&checkpoint, &chain).await? {
@@ -234,7 +237,23 @@ impl StepLife<'_> {
                 None => None,
             };
             if clean {
+                let kept = self
+                    .worktree
+                    .as_ref()
+                    .map(|w| super::worktree_setup::keep_outputs(self.step, w.path()));
                 self.reset_worktree(start).await?;
+                if let (Some(kept), Some(w)) = (kept, &self.worktree) {
+                    super::worktree_setup::restore_outputs(kept, w.path());
+                }
+                setup_due = true;
+            }
+            if setup_due && let Some(w) = &self.worktree {
+                super::worktree_setup::copy_files(
+                    &self.ctx.workspace.repo_root,
+                    self.step,
+                    w.path(),
+                )
+                .map_err(StepFailure::Setup)?;
             }
             let started = Instant::now();
             let log = self.begin_attempt(attempt, tool.as_ref())?;
@@ -248,18 +267,32 @@ impl StepLife<'_> {
                 .map(|w| w.path().to_path_buf())
                 .unwrap_or_else(|| self.ctx.workspace.repo_root.clone());
             let tracker = self.worktree.as_ref().and_then(|w| w.tracker().cloned());
-            let outcome = run_attempt(
-                self.ctx,
-                self.step,
-                tool.as_ref(),
-                prompt_text.as_deref(),
-                &cwd,
-                tracker,
-                start,
-                attempt,
+            let set_up = match setup_due {
+                true => super::worktree_setup::run_setup(self.ctx, self.step, &cwd, attempt).await,
+                false => Ok(()),
+            };
+            setup_due = set_up.is_err();
+            let outcome = match set_up {
+                Ok(()) => {
+                    run_attempt(
+                        self.ctx,
+                        self.step,
+                        tool.as_ref(),
+                        prompt_text.as_deref(),
+                        &cwd,
+                        tracker,
+                        start,
+                        attempt,
+                        &log,
+                    )
+                    .await
+                }
+                Err(failed) => Err(failed),
+            };
+            super::worktree_setup::merge_log(
+                &super::worktree_setup::setup_log(self.ctx, self.step, attempt),
                 &log,
-            )
-            .await;
+            );
             drop(permit);
             let duration_ms = started.elapsed().as_millis() as u64;
             // A successful attempt that took the step over its budget is not taken.

@@ -69,6 +69,60 @@ pub struct StagedChanges {
     pub escaping_links: Vec<EscapingLink>,
 }
 
+impl StagedChanges {
+    /// These changes without the paths `excluded` names (a path equal to an entry, or
+    /// below it when the entry is a directory): their entries of the staged tree are put
+    /// back as they are in `base`, so they are neither committed nor scope-checked. Used
+    /// for a step's `copy_into_worktree` files and `setup` outputs. Errors as
+    /// [`changed_paths`].
+    pub fn without_paths(
+        mut self,
+        worktree: &Path,
+        base: git2::Oid,
+        excluded: &[String],
+    ) -> Result<StagedChanges, GitError> {
+        let hit = |path: &str| {
+            excluded.iter().any(|e| {
+                let e = e.trim_end_matches('/');
+                path == e
+                    || path
+                        .strip_prefix(e)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        };
+        if !self.changes.iter().any(|c| hit(&c.path)) {
+            return Ok(self);
+        }
+        let repo = open_worktree(worktree)?;
+        let base_tree = base_tree(&repo, worktree, base)?;
+        let staged = repo
+            .find_tree(self.tree)
+            .map_err(GitError::git("read the staged tree", worktree))?;
+        let mut removals = git2::build::TreeUpdateBuilder::new();
+        let mut upserts = git2::build::TreeUpdateBuilder::new();
+        for change in self.changes.iter().filter(|c| hit(&c.path)) {
+            match base_tree.get_path(Path::new(&change.path)) {
+                Ok(entry) => {
+                    upserts.upsert(
+                        change.path.as_str(),
+                        entry.id(),
+                        file_mode(entry.filemode() as u32),
+                    );
+                }
+                Err(_) => {
+                    removals.remove(change.path.as_str());
+                }
+            }
+        }
+        self.tree = update_tree(&repo, &staged, &mut removals, &mut upserts)
+            .map_err(GitError::git("write the staged tree", worktree))?;
+        self.changes.retain(|c| !hit(&c.path));
+        self.escaping_links.retain(|l| !hit(&l.path));
+        self.nested_repositories.retain(|n| !hit(n));
+        Ok(self)
+    }
+}
+
 /// Stages every change of `worktree` (as [`commit_worktree`](super::commit_worktree)
 /// would) and writes the worktree's index, returning what changed relative to `base` and
 /// the staged tree. Errors as [`changed_paths`].

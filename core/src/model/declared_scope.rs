@@ -111,6 +111,23 @@ pub(crate) fn check_inputs(
     list.check(own, pointer, workstream, file, id, diags);
 }
 
+/// `copy_into_worktree` of a step, else of its workstream: repository-relative paths
+/// (no absolute path, no `..`).
+pub(crate) fn check_copy_into_worktree(
+    own: &RawFields,
+    pointer: &str,
+    workstream: Option<(&RawFields, &str)>,
+    file: &Path,
+    id: &str,
+    diags: &mut Vec<ValidationDiagnostic>,
+) {
+    let list = InheritedList {
+        key: "copy_into_worktree",
+        of: |f| &f.copy_into_worktree,
+    };
+    list.check(own, pointer, workstream, file, id, diags);
+}
+
 /// A list of repository-relative paths that a step inherits from its workstream when it
 /// has none of its own.
 struct InheritedList {

@@ -69,6 +69,8 @@ pub(crate) const INTERPRETED: &[&str] = &[
     "approval",
     "inputs",
     "cache",
+    "setup",
+    "copy_into_worktree",
 ];
 
 /// Fields the engine interprets on a workstream only.

@@ -148,6 +148,12 @@ pub(crate) struct RawFields {
     pub inputs: Option<Vec<String>>,
     /// `cache`: `false` never satisfies the step from the cross-run step cache.
     pub cache: Option<bool>,
+    /// `setup`: commands run in the step's worktree before the tool of each attempt that
+    /// starts from a clean worktree (docs/WORKTREES.md "Set-up").
+    pub setup: Option<Vec<RawSetup>>,
+    /// `copy_into_worktree`: untracked files of the main checkout copied into the step's
+    /// worktree before `setup` (never committed; their contents are secrets).
+    pub copy_into_worktree: Option<Vec<String>>,
     /// Everything else (informational fields, fields of other tools), comments left out.
     #[serde(flatten)]
     pub other: OtherFields,
@@ -179,6 +185,23 @@ pub(crate) enum RawAcceptanceTest {
         command: String,
         /// Seconds.
         timeout_sec: Option<f64>,
+    },
+}
+
+/// One entry of `setup`: a command, or an object with its timeout, the input files that
+/// key its cache and the outputs kept across resets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawSetup {
+    Command(String),
+    Full {
+        command: String,
+        /// Seconds.
+        timeout_sec: Option<f64>,
+        #[serde(default)]
+        inputs: Vec<String>,
+        #[serde(default)]
+        outputs: Vec<String>,
     },
 }
 

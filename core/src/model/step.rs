@@ -62,6 +62,22 @@ pub struct CompensationAction {
     pub timeout_sec: Option<f64>,
 }
 
+/// One `setup` command of a step (docs/WORKTREES.md "Set-up"): run with `sh -c` in the
+/// step's worktree before the tool of each attempt that starts from a clean worktree.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SetupCommand {
+    pub command: String,
+    /// Seconds; `None` uses the run's acceptance-test timeout.
+    pub timeout_sec: Option<f64>,
+    /// Worktree-relative files whose contents key the command's cache: with `inputs`, the
+    /// command is not run again in a worktree where it already succeeded with the same
+    /// contents (and its `outputs` are present). Empty: it runs every time.
+    pub inputs: Vec<String>,
+    /// Worktree-relative paths the command produces (e.g. `node_modules`): kept across
+    /// the step's own worktree resets (retries), and never staged or committed.
+    pub outputs: Vec<String>,
+}
+
 /// A step after loading and normalisation. Field values are final: inherited fields
 /// (tool, scope, env, timeout from the workstream) are already applied.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -164,6 +180,14 @@ pub struct Step {
     /// of an earlier run with the same cache key. `false` for steps with effects outside
     /// the repository. Not part of the definition hash.
     pub cache: bool,
+    /// `setup` of the step, else of its workstream (the step's list replaces the
+    /// workstream's). Not part of the definition hash.
+    pub setup: Vec<SetupCommand>,
+    /// `copy_into_worktree` of the step, else of its workstream: repository-relative
+    /// untracked files (e.g. `.env`) copied from the main checkout into the step's
+    /// worktree before `setup`; excluded from its commit and scope check, their contents
+    /// redacted like secrets. Not part of the definition hash.
+    pub copy_into_worktree: Vec<String>,
 }
 
 /// A step's `approval` (docs/APPROVALS.md).

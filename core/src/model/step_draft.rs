@@ -4,7 +4,8 @@
 //!
 //! Inheritance (the original format's): a step's `context_files`, `timeout_sec`,
 //! `stall_timeout_sec`, `isolation`, `conflict_group`, `parallel_ok`, `sandbox`,
-//! `writable_paths` and `allow_symlinks`, `inputs` and `cache` are its own, else its
+//! `writable_paths` and `allow_symlinks`, `inputs`, `cache`, `setup` and
+//! `copy_into_worktree` are its own, else its
 //! workstream's;
 //! `env` is the workstream's overlaid by the step's; `description`, `tasks`, `prompt`,
 //! `specs` and `openspec_tasks` are the step's own only. For a workstream without
@@ -15,8 +16,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::error_settings::ErrorSettings;
-use super::raw_workstream::{RawFields, RawIsolation, RawSandbox};
-use super::{AcceptanceTest, CompensationAction, Isolation, Step, StepId, StepKind, ToolChoice};
+use super::raw_workstream::{RawFields, RawIsolation, RawSandbox, RawSetup};
+use super::{
+    AcceptanceTest, CompensationAction, Isolation, SetupCommand, Step, StepId, StepKind, ToolChoice,
+};
 
 /// Everything needed to build one [`Step`].
 pub(crate) struct StepDraft<'a> {
@@ -130,7 +133,41 @@ impl StepDraft<'_> {
                 .cache
                 .or_else(|| ws.and_then(|w| w.cache))
                 .unwrap_or(true),
+            setup: own
+                .setup
+                .or_else(|| ws.and_then(|w| w.setup.clone()))
+                .unwrap_or_default()
+                .into_iter()
+                .map(setup_command)
+                .collect(),
+            copy_into_worktree: own
+                .copy_into_worktree
+                .or_else(|| ws.and_then(|w| w.copy_into_worktree.clone()))
+                .unwrap_or_default(),
         }
+    }
+}
+
+/// A `setup` entry as a [`SetupCommand`].
+fn setup_command(raw: RawSetup) -> SetupCommand {
+    match raw {
+        RawSetup::Command(command) => SetupCommand {
+            command,
+            timeout_sec: None,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        },
+        RawSetup::Full {
+            command,
+            timeout_sec,
+            inputs,
+            outputs,
+        } => SetupCommand {
+            command,
+            timeout_sec,
+            inputs,
+            outputs,
+        },
     }
 }
 

@@ -121,6 +121,8 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             budget: None,
             inputs: None,
             cache: true,
+            setup: Vec::new(),
+            copy_into_worktree: Vec::new(),
         })
         .collect();
     WorkstreamSet::new(Vec::new(), steps, Vec::new(), Vec::new())

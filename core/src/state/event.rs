@@ -234,6 +234,26 @@ pub enum Event {
         /// Its log file.
         log: String,
     },
+    /// A `setup` command of the step ran (or was skipped: cached) in its worktree before
+    /// the attempt's tool (docs/WORKTREES.md "Set-up"). Leaves the step's status alone; a
+    /// failed one is followed by the attempt's `attempt_finished`.
+    SetupFinished {
+        /// The step.
+        step: String,
+        /// The attempt.
+        attempt: u32,
+        /// Shell command.
+        command: String,
+        /// Exit code 0 within its timeout (true when skipped).
+        succeeded: bool,
+        /// Not run: it already succeeded in this worktree with the same `inputs`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        cached: bool,
+        /// Wall-clock milliseconds (0 when skipped).
+        duration_ms: u64,
+        /// `exit N`, `timed out`, `signal N`, `cached`.
+        outcome: String,
+    },
     /// The attempt's tool wrote no output and its processes used no CPU for its stall
     /// timeout (`stall_timeout_sec`), so its process group was stopped. Recorded just
     /// before the attempt's `attempt_finished` (class `stalled`), in the same transaction;
@@ -517,6 +537,7 @@ impl Event {
             Event::AttemptStarted { .. } => "attempt_started",
             Event::TestStarted { .. } => "test_started",
             Event::TestFinished { .. } => "test_finished",
+            Event::SetupFinished { .. } => "setup_finished",
             Event::AttemptStalled { .. } => "attempt_stalled",
             Event::AttemptFinished { .. } => "attempt_finished",
             Event::FixRequested { .. } => "fix_requested",
@@ -550,6 +571,7 @@ impl Event {
             | Event::AttemptStarted { step, .. }
             | Event::TestStarted { step, .. }
             | Event::TestFinished { step, .. }
+            | Event::SetupFinished { step, .. }
             | Event::AttemptStalled { step, .. }
             | Event::AttemptFinished { step, .. }
             | Event::FixRequested { step, .. }
@@ -604,6 +626,7 @@ impl Event {
             | Event::StepReused { .. }
             | Event::ToolSelected { .. }
             | Event::TestFinished { .. }
+            | Event::SetupFinished { .. }
             | Event::AttemptStalled { .. }
             | Event::AttemptFinished { .. }
             | Event::BudgetExceeded { .. }

@@ -38,6 +38,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "attempt_started",
     "test_started",
     "test_finished",
+    "setup_finished",
     "attempt_stalled",
     "attempt_finished",
     "fix_requested",

@@ -86,6 +86,9 @@ impl SecretFilter {
             }
             | Event::CompensationFinished {
                 command, outcome, ..
+            }
+            | Event::SetupFinished {
+                command, outcome, ..
             } => {
                 self.scrub(command);
                 self.scrub(outcome);

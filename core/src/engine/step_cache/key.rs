@@ -108,6 +108,22 @@ pub(crate) fn definition_part(step: &Step, secrets: &[String]) -> BTreeMap<Strin
     put("escalation", json(&step.escalation));
     put("fix_attempts", Value::from(step.fix_attempts));
     put("inputs", json(&step.inputs));
+    // The worktree's set-up shapes the result too: its commands and the names (not the
+    // contents: they are secrets) of the files copied in.
+    let setup: Vec<Value> = step
+        .setup
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "command": s.command,
+                "timeout_sec": s.timeout_sec,
+                "inputs": s.inputs,
+                "outputs": s.outputs,
+            })
+        })
+        .collect();
+    put("setup", Value::from(setup));
+    put("copy_into_worktree", json(&step.copy_into_worktree));
     d
 }
 

@@ -761,6 +761,15 @@ fn one_of_each_event() -> Vec<Event> {
             budget_usd: Some(0.2),
             budget_tokens: None,
         },
+        Event::SetupFinished {
+            step: step(),
+            attempt: 1,
+            command: "npm ci".to_owned(),
+            succeeded: true,
+            cached: true,
+            duration_ms: 0,
+            outcome: "cached".to_owned(),
+        },
     ]
 }
 
@@ -797,6 +806,7 @@ fn variant_index(event: &Event) -> usize {
         Event::StepCached { .. } => 25,
         Event::AttemptStalled { .. } => 26,
         Event::BudgetExceeded { .. } => 27,
+        Event::SetupFinished { .. } => 28,
     }
 }
 
@@ -806,7 +816,7 @@ fn every_event_variant_reads_back_from_the_journal_unchanged() -> TestResult {
     let covered: Vec<usize> = events.iter().map(variant_index).collect();
     assert_eq!(
         covered,
-        (0..=27).collect::<Vec<_>>(),
+        (0..=28).collect::<Vec<_>>(),
         "one event per variant"
     );
 
