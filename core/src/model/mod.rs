@@ -72,8 +72,8 @@ pub use file_scope::{FileScope, ScopePathError, check_scope_path};
 pub use input_limits::MAX_DURATION_SEC;
 pub use loader::{LoadOptions, load_workstreams};
 pub use step::{
-    AcceptanceTest, Approval, Budget, CompensationAction, Isolation, SetupCommand, Step,
-    StepKind, ToolChoice,
+    AcceptanceTest, Approval, Budget, CompensationAction, Isolation, SetupCommand, Step, StepKind,
+    ToolChoice,
 };
 pub use step_id::StepId;
 pub use tool_catalog::ToolCatalog;
