@@ -41,6 +41,8 @@ export function statusLabel(status) {
  * @property {string|null} error
  * @property {string|null} until      when a retry or wait ends (RFC 3339), when known
  * @property {string|null} note       why it waits, in words
+ * @property {{run: string, step: string}|null} cached_from  the earlier run's step whose
+ *           result the step took from the step cache (docs/CACHE.md)
  */
 
 /** A StepState from an entry of the status document's `steps`. */
@@ -58,6 +60,7 @@ export function stepFromStatus(s) {
     error: s.error ?? null,
     until: null,
     note: null,
+    cached_from: s.cached_from ?? null,
   };
 }
 
@@ -66,7 +69,7 @@ function addedStep(e) {
   return {
     id: e.step, workstream: e.workstream ?? "", status: "pending", attempts: 0, tool: null,
     started_at: null, finished_at: null, depends_on: e.depends_on ?? [], commit: null,
-    error: null, until: null, note: null,
+    error: null, until: null, note: null, cached_from: null,
   };
 }
 
@@ -149,6 +152,9 @@ export function applyEvent(run, e) {
     case "fix_requested":
     case "escalated":
       set("retrying");
+      break;
+    case "step_cached":
+      step.cached_from = { run: e.from_run, step: e.from_step };
       break;
     case "step_completed":
       set("completed");

@@ -153,6 +153,21 @@ def failed_step(page):
     assert page.query_selector("button#approve") is None
 
 
+def cached_step(page):
+    """A step taken from the step cache says so on its node and in its panel."""
+    run, source = FIXTURE["runs"]["cached"], FIXTURE["runs"]["done"]
+    step = "quick/one"
+    page.goto(f"{BASE}/#/runs/{run}/steps/{quote(step, safe='')}")
+    page.wait_for_selector(f'#step-panel[data-step="{step}"][data-status="completed"]')
+    page.wait_for_function(
+        "(source) => document.querySelector('#step-meta').textContent"
+        ".includes(`taken from the step cache: run ${source}, step quick/one`)",
+        arg=source,
+    )
+    label = page.evaluate("(id) => window.pipelineDag.getElementById(id).data('label')", step)
+    assert "cached" in label, f"the node of a cached step does not say so: {label!r}"
+
+
 def color_schemes_and_sizes(session):
     page = session.page
     page.click('nav a[href="#/runs"]')
@@ -187,6 +202,7 @@ def scenario():
         tools_view(session)
         specs_view(page)
         failed_step(page)
+        cached_step(page)
         color_schemes_and_sizes(session)
         assert_not_reloaded(page)
 

@@ -392,12 +392,16 @@ fn browser_runs_list_starts_runs_and_shows_tools_and_specs() {
     crate::support::commit_notes_project(&t);
     t.pipeline(&["run", &quick, "--run-id", "done1"])
         .assert_ok();
+    // The same workstream again: both steps come from the step cache.
+    t.pipeline(&["run", &quick, "--run-id", "cached1"])
+        .assert_ok();
+    assert!(t.status("cached1")["steps"][0]["cached_from"].is_object());
     t.pipeline(&["run", &flaky, "--run-id", "bad1"]);
     assert_eq!(t.status("bad1")["status"], "failed");
 
     let mut server = Server::start(&t, None);
     let fixture = json!({
-        "runs": {"done": "done1", "failed": "bad1"},
+        "runs": {"done": "done1", "failed": "bad1", "cached": "cached1"},
         "held": held,
         "broken": broken,
         "breaker_tool": "flaky",
@@ -415,7 +419,7 @@ fn browser_runs_list_starts_runs_and_shows_tools_and_specs() {
     let runs: Value = serde_json::from_str(&t.pipeline(&["runs", "--json"]).assert_ok().stdout())
         .expect("runs --json");
     let runs = runs.as_array().expect("a list");
-    assert_eq!(runs.len(), 3, "{runs:#?}");
+    assert_eq!(runs.len(), 4, "{runs:#?}");
     assert_eq!(runs[0]["status"], "completed");
     assert!(
         runs[0]["workstream"].as_str().unwrap().ends_with(&held),

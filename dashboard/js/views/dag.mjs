@@ -33,7 +33,7 @@ const NODE = { width: 210, height: 46, rankSep: 60, nodeSep: 14 };
 
 /** The label of a step's node: glyph and id, then tool, attempt count and time. */
 export function nodeLabel(step, now = Date.now()) {
-  const parts = [step.tool ?? "—", `×${step.attempts}`];
+  const parts = [step.tool ?? "—", step.cached_from ? "cached" : `×${step.attempts}`];
   const left = waitLeft(step, now);
   if (left !== null) parts.push(`${duration(left)} left`);
   else {

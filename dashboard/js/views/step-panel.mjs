@@ -160,6 +160,7 @@ export class StepPanel {
       step.tool ? ` · tool ${step.tool}` : "",
       step.started_at ? ` · started ${instant(step.started_at)}` : "",
       step.note ? ` · ${step.note}` : "",
+      step.cached_from ? ` · taken from the step cache: run ${step.cached_from.run}, step ${step.cached_from.step}` : "",
       step.error && !ACTIVE.has(step.status) ? h("span", { class: "step-error" }, ` · ${step.error}`) : "");
     this.renderApproval(step);
   }
