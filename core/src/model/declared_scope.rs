@@ -58,9 +58,10 @@ pub(crate) fn declared_scope(
     present.then_some(out)
 }
 
-/// Errors for `context_files` entries that leave the repository. The entries are the
-/// step's own (at `pointer`), else its workstream's (at the workstream's pointer).
-pub(crate) fn check_context_files(
+/// Errors for the entries of the step's repository-relative path lists that leave the
+/// repository: the step's own entries (at `pointer`), else its workstream's (at the
+/// workstream's pointer). The lists are [`INHERITED_PATH_LISTS`].
+pub(crate) fn check_inherited_path_lists(
     own: &RawFields,
     pointer: &str,
     workstream: Option<(&RawFields, &str)>,
@@ -68,65 +69,36 @@ pub(crate) fn check_context_files(
     id: &str,
     diags: &mut Vec<ValidationDiagnostic>,
 ) {
-    let list = InheritedList {
+    for list in INHERITED_PATH_LISTS {
+        list.check(own, pointer, workstream, file, id, diags);
+    }
+}
+
+/// The path lists a step inherits from its workstream, each checked by
+/// [`check_inherited_path_lists`]:
+/// - `context_files`: files given to an AI tool as context;
+/// - `allow_symlinks`: links the step's result may hold (repository-relative like
+///   `files_scope`);
+/// - `inputs`: the paths the step reads, which narrow its cache key (docs/CACHE.md);
+/// - `copy_into_worktree`: untracked files copied from the main checkout into its worktree.
+const INHERITED_PATH_LISTS: [InheritedList; 4] = [
+    InheritedList {
         key: "context_files",
         of: |f| &f.context_files,
-    };
-    list.check(own, pointer, workstream, file, id, diags);
-}
-
-/// Errors for `allow_symlinks` entries that leave the repository (they name links in the
-/// step's result, so they are repository-relative like `files_scope`). Own entries,
-/// else the workstream's, as for [`check_context_files`].
-pub(crate) fn check_allow_symlinks(
-    own: &RawFields,
-    pointer: &str,
-    workstream: Option<(&RawFields, &str)>,
-    file: &Path,
-    id: &str,
-    diags: &mut Vec<ValidationDiagnostic>,
-) {
-    let list = InheritedList {
+    },
+    InheritedList {
         key: "allow_symlinks",
         of: |f| &f.allow_symlinks,
-    };
-    list.check(own, pointer, workstream, file, id, diags);
-}
-
-/// Errors for `inputs` entries (the paths a step reads, which narrow its cache key:
-/// docs/CACHE.md) that leave the repository. Own entries, else the workstream's, as for
-/// [`check_context_files`].
-pub(crate) fn check_inputs(
-    own: &RawFields,
-    pointer: &str,
-    workstream: Option<(&RawFields, &str)>,
-    file: &Path,
-    id: &str,
-    diags: &mut Vec<ValidationDiagnostic>,
-) {
-    let list = InheritedList {
+    },
+    InheritedList {
         key: "inputs",
         of: |f| &f.inputs,
-    };
-    list.check(own, pointer, workstream, file, id, diags);
-}
-
-/// `copy_into_worktree` of a step, else of its workstream: repository-relative paths
-/// (no absolute path, no `..`).
-pub(crate) fn check_copy_into_worktree(
-    own: &RawFields,
-    pointer: &str,
-    workstream: Option<(&RawFields, &str)>,
-    file: &Path,
-    id: &str,
-    diags: &mut Vec<ValidationDiagnostic>,
-) {
-    let list = InheritedList {
+    },
+    InheritedList {
         key: "copy_into_worktree",
         of: |f| &f.copy_into_worktree,
-    };
-    list.check(own, pointer, workstream, file, id, diags);
-}
+    },
+];
 
 /// A list of repository-relative paths that a step inherits from its workstream when it
 /// has none of its own.

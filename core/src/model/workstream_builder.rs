@@ -13,10 +13,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::declared_scope::{
-    check_allow_symlinks, check_context_files, check_copy_into_worktree, check_inputs,
-    declared_scope,
-};
+use super::declared_scope::{check_inherited_path_lists, declared_scope};
 use super::error_settings::{ErrorSettings, SettingsSource, compensation, error_settings};
 use super::input_limits::{ObjectSite, check_id, check_object_limits};
 use super::other_fields::ObjectKind;
@@ -340,10 +337,7 @@ impl WorkstreamContext<'_> {
             step: id,
         };
         let settings = error_settings(&src, self.catalog, diags);
-        check_context_files(&ws, pointer, None, file, id, diags);
-        check_allow_symlinks(&ws, pointer, None, file, id, diags);
-        check_inputs(&ws, pointer, None, file, id, diags);
-        check_copy_into_worktree(&ws, pointer, None, file, id, diags);
+        check_inherited_path_lists(&ws, pointer, None, file, id, diags);
         let compensation = compensation(&src, diags);
         let idle = ws.tasks.as_ref().is_none_or(|t| t.0.is_empty())
             && ws.prompt.is_none()
@@ -484,10 +478,7 @@ impl MultiStepContext<'_> {
             step: full.as_str(),
         };
         let settings = error_settings(&src, catalog, diags);
-        check_context_files(&s, &sptr, inherited, file, full.as_str(), diags);
-        check_allow_symlinks(&s, &sptr, inherited, file, full.as_str(), diags);
-        check_inputs(&s, &sptr, inherited, file, full.as_str(), diags);
-        check_copy_into_worktree(&s, &sptr, inherited, file, full.as_str(), diags);
+        check_inherited_path_lists(&s, &sptr, inherited, file, full.as_str(), diags);
         let compensation = compensation(&src, diags);
         let idle = s.tasks.as_ref().is_none_or(|t| t.0.is_empty())
             && s.prompt.is_none()
