@@ -1,0 +1,36 @@
+//! `pipeline-temporal`: runs a pipeline run on a Temporal cluster (issue #16).
+//!
+//! ```text
+//!  submitter (pipeline run --engine temporal)          workers (pipeline worker), N machines
+//!  load + validate + plan locally                       each: own clone, `origin` = shared remote
+//!  push base -> refs/pipeline-base/<run>                poll task queue Q (+ Q@<capability>)
+//!  start workflow pipeline-run/<run> (RunPlan) ──────▶  workflow PipelineRun (DagSchedule)
+//!  poll `state` query, print transitions                 └ activity run_step -> pipeline step exec
+//!  fetch pipeline/<run> at the end                          pushes pipeline-steps/<run>/<step>
+//!                                                        └ activity merge_results -> pipeline/<run>
+//! ```
+//!
+//! Files: [`run_plan`] (the workflow input, built from a local plan), [`dag_schedule`]
+//! (the deterministic ready queue), [`run_workflow`] (the workflow), [`step_task`]
+//! (activity inputs and outputs), [`step_activities`] (the activities), [`worker`],
+//! [`submit`], [`connection`], [`git_cli`], [`temporal_error`]. Nothing else in the
+//! workspace depends on this crate but the `pipeline` binary, so the Temporal SDK does not
+//! rebuild with the rest.
+
+pub mod connection;
+pub mod dag_schedule;
+pub mod git_cli;
+pub mod run_plan;
+pub mod run_workflow;
+pub mod step_activities;
+pub mod step_task;
+pub mod submit;
+pub mod temporal_error;
+pub mod worker;
+
+pub use connection::{DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE};
+pub use run_plan::{RunPlan, RunSettings};
+pub use run_workflow::{PipelineRun, RunOutcome, RunState, StepState};
+pub use submit::{SubmitConfig, submit_and_follow};
+pub use temporal_error::TemporalError;
+pub use worker::{WorkerConfig, run_worker};

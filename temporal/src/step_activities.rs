@@ -1,0 +1,399 @@
+//! The worker's activities: `run_step` (one step, in a fresh worktree of the worker's
+//! clone) and `merge_results` (the run's result branch).
+//!
+//! `run_step` does not run the step itself: it prepares a worktree at the run's base
+//! commit and starts `pipeline step exec <step> --file <workstream file>... --from
+//! pipeline-steps/<run>/<dep>... --run <run> --remote <remote>` there as a child process in its own process group. That
+//! command is the normal engine (worktree, tool, acceptance tests, scope check, error
+//! engine retries, commit) and pushes the result to `pipeline-steps/<run>/<step>`. While
+//! it runs, the activity heartbeats every third of the heartbeat timeout; when the
+//! activity is cancelled (the run was cancelled, or the server timed the heartbeat out)
+//! the group gets SIGTERM, then SIGKILL after a grace period. The child also gets SIGTERM
+//! when the worker process dies (`PR_SET_PDEATHSIG`), so a SIGKILLed worker does not
+//! leave a step running that could push a second result.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use pipeline_core::exit_code;
+use pipeline_core::git::Repository;
+use temporalio_macros::activities;
+use temporalio_sdk::ApplicationFailure;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use crate::git_cli::{git, remote_ref};
+use crate::run_plan::{base_ref, result_branch, step_result_branch};
+use crate::step_task::{MergeOutcome, MergeTask, StepOutcome, StepTask};
+use crate::temporal_error::TemporalError;
+
+/// Seconds between SIGTERM and SIGKILL when a step is stopped.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How many lines of a failed step's output its error carries.
+const OUTPUT_TAIL_LINES: usize = 20;
+
+/// What a worker's activities need: where its clone is and how to reach the remote.
+#[derive(Debug, Clone)]
+pub struct WorkerSetup {
+    /// The worker's clone of the repository (`--repo`).
+    pub repo: PathBuf,
+    /// The name of the shared remote in that clone (`--remote`, default `origin`).
+    pub remote: String,
+    /// The `pipeline` binary that runs `pipeline step exec` (the worker's own executable).
+    pub pipeline_bin: PathBuf,
+    /// Where step worktrees and step logs go: `<repo>/.pipeline/temporal`.
+    pub work_dir: PathBuf,
+    /// This worker's identity, `pid@host`, reported with each outcome.
+    pub identity: String,
+}
+
+/// The activities a worker registers.
+pub struct StepActivities {
+    setup: WorkerSetup,
+}
+
+impl StepActivities {
+    /// Activities working in `setup.repo`.
+    pub fn new(setup: WorkerSetup) -> StepActivities {
+        StepActivities { setup }
+    }
+}
+
+#[activities]
+impl StepActivities {
+    /// Runs one step on this worker; see the module documentation. A step that fails (exit
+    /// code 1 or 2 of `pipeline step exec`, or a worktree that cannot be prepared) is
+    /// returned as [`StepOutcome::Failed`]; the activity itself fails only when it is
+    /// cancelled.
+    #[activity(name = "run_step")]
+    pub async fn run_step(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        task: StepTask,
+    ) -> Result<StepOutcome, ActivityError> {
+        let setup = &self.setup;
+        let heartbeat = ctx
+            .info()
+            .heartbeat_timeout
+            .map_or(Duration::from_secs(10), |t| t / 3)
+            .max(Duration::from_millis(200));
+        tracing::info!(
+            step = %task.step,
+            run = %task.run_id,
+            worker_losses = task.worker_losses,
+            "running step"
+        );
+        let prepared = prepare_worktree(setup, &task, &ctx).await;
+        let (worktree, log) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(StepOutcome::Failed {
+                    error: format!("cannot prepare the step on worker {}: {e}", setup.identity),
+                    worker: setup.identity.clone(),
+                });
+            }
+        };
+        if let Err(error) = check_inputs(setup, &task).await {
+            remove_worktree(setup, &worktree).await;
+            return Ok(StepOutcome::Failed {
+                error,
+                worker: setup.identity.clone(),
+            });
+        }
+        let ran = run_step_exec(setup, &task, &worktree, &log, &ctx, heartbeat).await;
+        remove_worktree(setup, &worktree).await;
+        let status = match ran {
+            Ok(status) => status,
+            Err(StepStop::Cancelled) => return Err(ActivityError::cancelled()),
+            Err(StepStop::Spawn(e)) => {
+                return Ok(StepOutcome::Failed {
+                    error: format!(
+                        "cannot start {} on worker {}: {e}",
+                        setup.pipeline_bin.display(),
+                        setup.identity
+                    ),
+                    worker: setup.identity.clone(),
+                });
+            }
+        };
+        let code = status.code().unwrap_or(exit_code::INTERNAL);
+        if code != exit_code::OK {
+            return Ok(StepOutcome::Failed {
+                error: format!(
+                    "pipeline step exec exited with code {code} on worker {}; its output \
+                     ends:\n{}",
+                    setup.identity,
+                    output_tail(&log)
+                ),
+                worker: setup.identity.clone(),
+            });
+        }
+        let branch = format!(
+            "refs/heads/{}",
+            step_result_branch(&task.run_id, &task.step)
+        );
+        match remote_ref(&setup.repo, &setup.remote, &branch).await {
+            Ok(Some(commit)) => Ok(StepOutcome::Completed {
+                commit,
+                worker: setup.identity.clone(),
+            }),
+            Ok(None) => Ok(StepOutcome::Failed {
+                error: format!(
+                    "pipeline step exec succeeded but the remote `{}` has no {branch}",
+                    setup.remote
+                ),
+                worker: setup.identity.clone(),
+            }),
+            // The remote is unreachable from this worker: let the workflow decide (the
+            // activity fails, the step fails with this message).
+            Err(e) => Err(ActivityError::application(ApplicationFailure::non_retryable(
+                e.to_string(),
+            ))),
+        }
+    }
+
+    /// Merges the run's result heads (as the local run builds its result branch) and
+    /// pushes the merge to `pipeline/<run>` on the remote.
+    #[activity(name = "merge_results")]
+    pub async fn merge_results(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        task: MergeTask,
+    ) -> Result<MergeOutcome, ActivityError> {
+        Ok(match merge_and_push(&self.setup, &task).await {
+            Ok(commit) => MergeOutcome::Pushed { commit },
+            Err(error) => MergeOutcome::Failed { error },
+        })
+    }
+}
+
+/// Why a step's process did not run to its end.
+enum StepStop {
+    /// The activity was cancelled; the process group was stopped.
+    Cancelled,
+    /// The process could not be started.
+    Spawn(std::io::Error),
+}
+
+/// Fetches the run's base and makes a fresh detached worktree at it, under
+/// `<work_dir>/worktrees/<run>/<step>-<activity id>`. Returns the worktree and the log
+/// file the step's output goes to.
+async fn prepare_worktree(
+    setup: &WorkerSetup,
+    task: &StepTask,
+    ctx: &ActivityContext,
+) -> Result<(PathBuf, PathBuf), TemporalError> {
+    let base = base_ref(&task.run_id);
+    git(
+        &setup.repo,
+        &[
+            "fetch",
+            "--no-tags",
+            "--quiet",
+            "--",
+            &setup.remote,
+            &format!("+{base}:{base}"),
+        ],
+    )
+    .await?;
+    let flat = format!("{}-{}", task.step, ctx.info().activity_id)
+        .replace(['/', '#'], "_")
+        .replace("..", "_");
+    let worktree = setup
+        .work_dir
+        .join("worktrees")
+        .join(&task.run_id)
+        .join(&flat);
+    if worktree.exists() {
+        remove_worktree(setup, &worktree).await;
+    }
+    if let Some(parent) = worktree.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            TemporalError::Invalid(format!("cannot create {}: {e}", parent.display()))
+        })?;
+    }
+    let path = worktree.to_string_lossy().to_string();
+    git(
+        &setup.repo,
+        &["worktree", "add", "--detach", "--quiet", &path, &task.base_commit],
+    )
+    .await?;
+    let logs = setup.work_dir.join("logs").join(&task.run_id);
+    std::fs::create_dir_all(&logs)
+        .map_err(|e| TemporalError::Invalid(format!("cannot create {}: {e}", logs.display())))?;
+    Ok((worktree, logs.join(format!("{flat}.log"))))
+}
+
+/// Checks that the dependencies' result branches on the remote still point at the commits
+/// the workflow recorded (`task.inputs`), so the step runs on exactly the inputs the run
+/// decided on; returns why not.
+async fn check_inputs(setup: &WorkerSetup, task: &StepTask) -> Result<(), String> {
+    if task.dependencies.is_empty() {
+        return Ok(());
+    }
+    let mut found = Vec::with_capacity(task.dependencies.len());
+    for dep in &task.dependencies {
+        let branch = format!("refs/heads/{}", step_result_branch(&task.run_id, dep));
+        match remote_ref(&setup.repo, &setup.remote, &branch).await {
+            Ok(Some(commit)) => found.push(commit),
+            Ok(None) => return Err(format!("the remote `{}` has no {branch}", setup.remote)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    found.sort();
+    found.dedup();
+    if found != task.inputs {
+        return Err(format!(
+            "the dependencies' result branches on `{}` point at {found:?}, not at the results \
+             the run recorded ({:?}); a result was pushed twice",
+            setup.remote, task.inputs
+        ));
+    }
+    Ok(())
+}
+
+/// Removes a step's worktree (its result is on the remote); a failure only warns.
+async fn remove_worktree(setup: &WorkerSetup, worktree: &Path) {
+    let path = worktree.to_string_lossy().to_string();
+    if let Err(e) = git(&setup.repo, &["worktree", "remove", "--force", &path]).await {
+        tracing::warn!("cannot remove the step worktree {path}: {e}");
+    }
+}
+
+/// The arguments of `pipeline step exec` for `task`.
+fn step_exec_args(task: &StepTask, remote: &str) -> Vec<String> {
+    let mut args = vec!["step".to_string(), "exec".to_string(), task.step.clone()];
+    for file in &task.workstream_files {
+        args.push("--file".into());
+        args.push(file.clone());
+    }
+    for dep in &task.dependencies {
+        args.push("--from".into());
+        args.push(step_result_branch(&task.run_id, dep));
+    }
+    args.extend([
+        "--run".to_string(),
+        task.run_id.clone(),
+        "--remote".to_string(),
+        remote.to_string(),
+    ]);
+    args
+}
+
+/// Runs `pipeline step exec` in `worktree`, output to `log`, heartbeating every
+/// `heartbeat` until it exits or the activity is cancelled.
+async fn run_step_exec(
+    setup: &WorkerSetup,
+    task: &StepTask,
+    worktree: &Path,
+    log: &Path,
+    ctx: &ActivityContext,
+    heartbeat: Duration,
+) -> Result<ExitStatus, StepStop> {
+    let out = std::fs::File::create(log).map_err(StepStop::Spawn)?;
+    let err = out.try_clone().map_err(StepStop::Spawn)?;
+    let mut cmd = tokio::process::Command::new(&setup.pipeline_bin);
+    cmd.args(step_exec_args(task, &setup.remote))
+        .current_dir(worktree)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
+    die_with_parent(&mut cmd);
+    let mut child = cmd.spawn().map_err(StepStop::Spawn)?;
+    let pgid = child.id().and_then(|id| i32::try_from(id).ok());
+    let mut ticker = tokio::time::interval(heartbeat);
+    loop {
+        tokio::select! {
+            status = child.wait() => return status.map_err(StepStop::Spawn),
+            _ = ticker.tick() => {
+                if let Err(e) = ctx.record_heartbeat(task.step.clone()).await {
+                    tracing::warn!("cannot record a heartbeat for step {}: {e}", task.step);
+                }
+            }
+            () = ctx.cancelled() => {
+                if let Some(pgid) = pgid {
+                    stop_group(pgid, &mut child).await;
+                }
+                return Err(StepStop::Cancelled);
+            }
+        }
+    }
+}
+
+/// SIGTERM to the group, SIGKILL after [`STOP_GRACE`].
+async fn stop_group(pgid: i32, child: &mut tokio::process::Child) {
+    let group = Pid::from_raw(pgid);
+    if killpg(group, Signal::SIGTERM).is_err() {
+        return;
+    }
+    if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+        // The group may be gone already; nothing else to do then.
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = child.wait().await;
+    }
+}
+
+/// Makes the child get SIGTERM when the worker dies (Linux `PR_SET_PDEATHSIG`), so a
+/// lost worker's step stops instead of pushing a result after the step ran elsewhere.
+#[allow(unsafe_code, reason = "pre_exec is unsafe: the closure runs between fork and exec")]
+fn die_with_parent(cmd: &mut tokio::process::Command) {
+    // SAFETY: the closure only calls prctl(2), which is async-signal-safe, and allocates
+    // nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// The last [`OUTPUT_TAIL_LINES`] lines of `log`.
+fn output_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..].join("\n")
+}
+
+/// Fetches every result head, merges them and pushes `pipeline/<run>`; returns the
+/// result commit, or why not.
+async fn merge_and_push(setup: &WorkerSetup, task: &MergeTask) -> Result<String, String> {
+    let run = &task.run_id;
+    let remote_glob = format!("+refs/heads/pipeline-steps/{run}/*:refs/pipeline-steps/{run}/*");
+    git(
+        &setup.repo,
+        &["fetch", "--no-tags", "--quiet", "--", &setup.remote, &remote_glob],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let heads: Vec<git2::Oid> = task
+        .heads
+        .iter()
+        .map(|h| git2::Oid::from_str(h).map_err(|e| format!("bad result commit {h}: {e}")))
+        .collect::<Result<_, _>>()?;
+    let repo_dir = setup.repo.clone();
+    let message = format!("pipeline: result of run {run}");
+    let merged = tokio::task::spawn_blocking(move || {
+        let repo = Repository::open(&repo_dir).map_err(|e| e.to_string())?;
+        repo.merge_commits(&heads, &message).map_err(|e| match e {
+            pipeline_core::git::GitError::MergeConflict { paths } => format!(
+                "the results of the completed steps conflict when merged: {}",
+                paths.join(", ")
+            ),
+            other => format!("cannot build the result branch: {other}"),
+        })
+    })
+    .await
+    .map_err(|e| format!("the merge task failed: {e}"))??;
+    let commit = merged.to_string();
+    let target = format!("{commit}:refs/heads/{}", result_branch(run));
+    git(
+        &setup.repo,
+        &["push", "--quiet", "--force", "--", &setup.remote, &target],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(commit)
+}
