@@ -381,12 +381,18 @@ fn exported_workflow_run_job_by_job_in_clones_of_a_bare_remote_gives_the_local_r
             .collect();
         for (id, child) in children {
             let out = child.wait_with_output().expect("job ends");
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
             assert!(
                 out.status.success(),
-                "job {id} failed ({}):\n{}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                "job {id} failed ({}):\n{stdout}\n{stderr}",
+                out.status
+            );
+            assert!(
+                !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+                "job {id} printed the secret"
             );
         }
     }
@@ -637,4 +643,82 @@ fn example_ci_workflows_pass_the_linters_and_are_not_workstreams() {
         String::from_utf8_lossy(&gitlab.stdout),
         String::from_utf8_lossy(&gitlab.stderr)
     );
+}
+
+#[test]
+fn step_exec_refuses_inputs_that_conflict_with_head() {
+    let t = Test::new();
+    t.commit_file("shared.txt", "base\n");
+    t.commit_file(
+        "workstreams/w.json",
+        r#"{"id": "w", "steps": [
+            {"id": "a", "command": "echo from-a > shared.txt"},
+            {"id": "b", "command": "echo b > b.txt", "depends_on": ["a"]}]}"#,
+    );
+    let scratch = t.out.join("runners");
+    std::fs::create_dir_all(&scratch).unwrap();
+    git_in(
+        &scratch,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            t.repo.to_str().unwrap(),
+            "remote.git",
+        ],
+    );
+    git_in(&scratch, &["clone", "-q", "remote.git", "job-a"]);
+    let out = t
+        .cmd()
+        .current_dir(scratch.join("job-a"))
+        .args(["step", "exec", "w/a", "--run", "r5"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // b's job checks out a commit that changed the same line a changed.
+    git_in(&scratch, &["clone", "-q", "remote.git", "job-b"]);
+    let job_b = scratch.join("job-b");
+    std::fs::write(job_b.join("shared.txt"), "edited on main\n").unwrap();
+    git_in(
+        &job_b,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@localhost",
+            "commit",
+            "-q",
+            "-am",
+            "edit",
+        ],
+    );
+    let head = git_in(&job_b, &["rev-parse", "HEAD"]);
+    let out = t
+        .cmd()
+        .current_dir(&job_b)
+        .args([
+            "step",
+            "exec",
+            "w/b",
+            "--run",
+            "r5",
+            "--from",
+            "pipeline-steps/r5/w/a",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the inputs of step w/b conflict when merged onto HEAD: shared.txt"),
+        "{err}"
+    );
+    // Nothing ran and the checkout is where it was.
+    assert_eq!(git_in(&job_b, &["rev-parse", "HEAD"]), head);
+    assert!(!job_b.join("b.txt").exists());
 }
