@@ -55,7 +55,12 @@ pub async fn connect(
     };
     let connection = tokio::time::timeout(CONNECT_TIMEOUT * 2, Connection::connect(options))
         .await
-        .map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs() * 2)))?
+        .map_err(|_| {
+            unreachable(format!(
+                "no answer within {} s",
+                CONNECT_TIMEOUT.as_secs() * 2
+            ))
+        })?
         .map_err(|e| unreachable(e.to_string()))?;
     Client::new(connection, ClientOptions::new(namespace).build())
         .map_err(|e| TemporalError::Server(e.to_string()))

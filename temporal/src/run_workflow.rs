@@ -230,15 +230,16 @@ fn start_step(ctx: &WorkflowContext<PipelineRun>, i: usize) -> StepFuture {
             Some(c) => capability_queue(&plan.task_queue, c),
             None => plan.task_queue.clone(),
         };
-        let opts =
-            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(plan.step_timeout_secs))
-                .activity_id(format!("{}#{losses}", step.id))
-                .task_queue(queue)
-                .heartbeat_timeout(Duration::from_secs(plan.heartbeat_timeout_secs))
-                .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
-                .retry_policy(no_retries())
-                .summary(format!("step {}", step.id))
-                .build();
+        let opts = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(
+            plan.step_timeout_secs,
+        ))
+        .activity_id(format!("{}#{losses}", step.id))
+        .task_queue(queue)
+        .heartbeat_timeout(Duration::from_secs(plan.heartbeat_timeout_secs))
+        .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
+        .retry_policy(no_retries())
+        .summary(format!("step {}", step.id))
+        .build();
         (task, opts)
     });
     // The future owns a clone of the context (it is polled after this call returns); the

@@ -1,7 +1,7 @@
-//! The worker's activities: `run_step` (one step, in a fresh worktree of the worker's
+//! The worker's activities: `run_step` (one step, in a fresh shared clone of the worker's
 //! clone) and `merge_results` (the run's result branch).
 //!
-//! `run_step` does not run the step itself: it prepares a worktree at the run's base
+//! `run_step` does not run the step itself: it prepares a checkout at the run's base
 //! commit and starts `pipeline step exec <step> --file <workstream file>... --from
 //! pipeline-steps/<run>/<dep>... --run <run> --remote <remote>` there as a child process in its own process group. That
 //! command is the normal engine (worktree, tool, acceptance tests, scope check, error
@@ -44,7 +44,7 @@ pub struct WorkerSetup {
     pub remote: String,
     /// The `pipeline` binary that runs `pipeline step exec` (the worker's own executable).
     pub pipeline_bin: PathBuf,
-    /// Where step worktrees and step logs go: `<repo>/.pipeline/temporal`.
+    /// Where step checkouts and step logs go: `<repo>/.pipeline/temporal`.
     pub work_dir: PathBuf,
     /// This worker's identity, `pid@host`, reported with each outcome.
     pub identity: String,
@@ -53,19 +53,24 @@ pub struct WorkerSetup {
 /// The activities a worker registers.
 pub struct StepActivities {
     setup: WorkerSetup,
+    /// Serialises this worker's fetches into its clone.
+    fetch_lock: tokio::sync::Mutex<()>,
 }
 
 impl StepActivities {
     /// Activities working in `setup.repo`.
     pub fn new(setup: WorkerSetup) -> StepActivities {
-        StepActivities { setup }
+        StepActivities {
+            setup,
+            fetch_lock: tokio::sync::Mutex::new(()),
+        }
     }
 }
 
 #[activities]
 impl StepActivities {
     /// Runs one step on this worker; see the module documentation. A step that fails (exit
-    /// code 1 or 2 of `pipeline step exec`, or a worktree that cannot be prepared) is
+    /// code 1 or 2 of `pipeline step exec`, or a checkout that cannot be prepared) is
     /// returned as [`StepOutcome::Failed`]; the activity itself fails only when it is
     /// cancelled.
     #[activity(name = "run_step")]
@@ -86,8 +91,8 @@ impl StepActivities {
             worker_losses = task.worker_losses,
             "running step"
         );
-        let prepared = prepare_worktree(setup, &task, &ctx).await;
-        let (worktree, log) = match prepared {
+        let prepared = prepare_checkout(setup, &self.fetch_lock, &task, &ctx).await;
+        let (checkout, log) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 return Ok(StepOutcome::Failed {
@@ -97,14 +102,14 @@ impl StepActivities {
             }
         };
         if let Err(error) = check_inputs(setup, &task).await {
-            remove_worktree(setup, &worktree).await;
+            remove_checkout(&checkout);
             return Ok(StepOutcome::Failed {
                 error,
                 worker: setup.identity.clone(),
             });
         }
-        let ran = run_step_exec(setup, &task, &worktree, &log, &ctx, heartbeat).await;
-        remove_worktree(setup, &worktree).await;
+        let ran = run_step_exec(setup, &task, &checkout, &log, &ctx, heartbeat).await;
+        remove_checkout(&checkout);
         let status = match ran {
             Ok(status) => status,
             Err(StepStop::Cancelled) => return Err(ActivityError::cancelled()),
@@ -149,9 +154,9 @@ impl StepActivities {
             }),
             // The remote is unreachable from this worker: let the workflow decide (the
             // activity fails, the step fails with this message).
-            Err(e) => Err(ActivityError::application(ApplicationFailure::non_retryable(
-                e.to_string(),
-            ))),
+            Err(e) => Err(ActivityError::application(
+                ApplicationFailure::non_retryable(e.to_string()),
+            )),
         }
     }
 
@@ -163,10 +168,12 @@ impl StepActivities {
         _ctx: ActivityContext,
         task: MergeTask,
     ) -> Result<MergeOutcome, ActivityError> {
-        Ok(match merge_and_push(&self.setup, &task).await {
-            Ok(commit) => MergeOutcome::Pushed { commit },
-            Err(error) => MergeOutcome::Failed { error },
-        })
+        Ok(
+            match merge_and_push(&self.setup, &self.fetch_lock, &task).await {
+                Ok(commit) => MergeOutcome::Pushed { commit },
+                Err(error) => MergeOutcome::Failed { error },
+            },
+        )
     }
 }
 
@@ -178,53 +185,93 @@ enum StepStop {
     Spawn(std::io::Error),
 }
 
-/// Fetches the run's base and makes a fresh detached worktree at it, under
-/// `<work_dir>/worktrees/<run>/<step>-<activity id>`. Returns the worktree and the log
-/// file the step's output goes to.
-async fn prepare_worktree(
+/// Fetches the run's base into the worker's clone and makes a fresh checkout of it for
+/// one step: a `git clone --shared` of the worker's clone (objects borrowed, nothing
+/// copied) at `<work_dir>/steps/<run>/<step>-<activity id>`, detached at the base, with
+/// the shared remote under its usual name and the clone's commit identity. A clone per
+/// step rather than a worktree: `pipeline step exec` makes its own worktrees, whose
+/// administrative names must not collide between steps running side by side. Returns the
+/// checkout and the log file the step's output goes to.
+async fn prepare_checkout(
     setup: &WorkerSetup,
+    fetch_lock: &tokio::sync::Mutex<()>,
     task: &StepTask,
     ctx: &ActivityContext,
 ) -> Result<(PathBuf, PathBuf), TemporalError> {
     let base = base_ref(&task.run_id);
-    git(
-        &setup.repo,
-        &[
-            "fetch",
-            "--no-tags",
-            "--quiet",
-            "--",
-            &setup.remote,
-            &format!("+{base}:{base}"),
-        ],
-    )
-    .await?;
+    {
+        // Concurrent fetches into one repository race for the same ref locks.
+        let _one_at_a_time = fetch_lock.lock().await;
+        git(
+            &setup.repo,
+            &[
+                "fetch",
+                "--no-tags",
+                "--quiet",
+                "--",
+                &setup.remote,
+                &format!("+{base}:{base}"),
+            ],
+        )
+        .await?;
+    }
     let flat = format!("{}-{}", task.step, ctx.info().activity_id)
         .replace(['/', '#'], "_")
         .replace("..", "_");
-    let worktree = setup
-        .work_dir
-        .join("worktrees")
-        .join(&task.run_id)
-        .join(&flat);
-    if worktree.exists() {
-        remove_worktree(setup, &worktree).await;
-    }
-    if let Some(parent) = worktree.parent() {
+    let checkout = setup.work_dir.join("steps").join(&task.run_id).join(&flat);
+    remove_checkout(&checkout);
+    if let Some(parent) = checkout.parent() {
         std::fs::create_dir_all(parent).map_err(|e| {
             TemporalError::Invalid(format!("cannot create {}: {e}", parent.display()))
         })?;
     }
-    let path = worktree.to_string_lossy().to_string();
+    let path = checkout.to_string_lossy().to_string();
+    let source = setup.repo.to_string_lossy().to_string();
     git(
-        &setup.repo,
-        &["worktree", "add", "--detach", "--quiet", &path, &task.base_commit],
+        &setup.work_dir,
+        &[
+            "clone",
+            "--quiet",
+            "--shared",
+            "--no-checkout",
+            "--origin",
+            "pipeline-worker",
+            "--",
+            &source,
+            &path,
+        ],
+    )
+    .await?;
+    let url = git(&setup.repo, &["remote", "get-url", "--", &setup.remote]).await?;
+    git(&checkout, &["remote", "add", "--", &setup.remote, &url]).await?;
+    for key in ["user.name", "user.email"] {
+        if let Ok(value) = git(&setup.repo, &["config", "--get", key]).await
+            && !value.is_empty()
+        {
+            git(&checkout, &["config", key, &value]).await?;
+        }
+    }
+    git(
+        &checkout,
+        &["checkout", "--quiet", "--detach", &task.base_commit],
     )
     .await?;
     let logs = setup.work_dir.join("logs").join(&task.run_id);
     std::fs::create_dir_all(&logs)
         .map_err(|e| TemporalError::Invalid(format!("cannot create {}: {e}", logs.display())))?;
-    Ok((worktree, logs.join(format!("{flat}.log"))))
+    Ok((checkout, logs.join(format!("{flat}.log"))))
+}
+
+/// Removes a step's checkout (its result is on the remote); a failure only warns.
+fn remove_checkout(checkout: &Path) {
+    if checkout.exists()
+        && let Err(e) = std::fs::remove_dir_all(checkout)
+    {
+        tracing::warn!(
+            "cannot remove the step checkout {}: {e}",
+            checkout.display()
+        );
+    }
 }
 
 /// Checks that the dependencies' result branches on the remote still point at the commits
@@ -255,14 +302,6 @@ async fn check_inputs(setup: &WorkerSetup, task: &StepTask) -> Result<(), String
     Ok(())
 }
 
-/// Removes a step's worktree (its result is on the remote); a failure only warns.
-async fn remove_worktree(setup: &WorkerSetup, worktree: &Path) {
-    let path = worktree.to_string_lossy().to_string();
-    if let Err(e) = git(&setup.repo, &["worktree", "remove", "--force", &path]).await {
-        tracing::warn!("cannot remove the step worktree {path}: {e}");
-    }
-}
-
 /// The arguments of `pipeline step exec` for `task`.
 fn step_exec_args(task: &StepTask, remote: &str) -> Vec<String> {
     let mut args = vec!["step".to_string(), "exec".to_string(), task.step.clone()];
@@ -283,12 +322,12 @@ fn step_exec_args(task: &StepTask, remote: &str) -> Vec<String> {
     args
 }
 
-/// Runs `pipeline step exec` in `worktree`, output to `log`, heartbeating every
+/// Runs `pipeline step exec` in `checkout`, output to `log`, heartbeating every
 /// `heartbeat` until it exits or the activity is cancelled.
 async fn run_step_exec(
     setup: &WorkerSetup,
     task: &StepTask,
-    worktree: &Path,
+    checkout: &Path,
     log: &Path,
     ctx: &ActivityContext,
     heartbeat: Duration,
@@ -297,7 +336,7 @@ async fn run_step_exec(
     let err = out.try_clone().map_err(StepStop::Spawn)?;
     let mut cmd = tokio::process::Command::new(&setup.pipeline_bin);
     cmd.args(step_exec_args(task, &setup.remote))
-        .current_dir(worktree)
+        .current_dir(checkout)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -330,7 +369,10 @@ async fn stop_group(pgid: i32, child: &mut tokio::process::Child) {
     if killpg(group, Signal::SIGTERM).is_err() {
         return;
     }
-    if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+    if tokio::time::timeout(STOP_GRACE, child.wait())
+        .await
+        .is_err()
+    {
         // The group may be gone already; nothing else to do then.
         let _ = killpg(group, Signal::SIGKILL);
         let _ = child.wait().await;
@@ -339,7 +381,10 @@ async fn stop_group(pgid: i32, child: &mut tokio::process::Child) {
 
 /// Makes the child get SIGTERM when the worker dies (Linux `PR_SET_PDEATHSIG`), so a
 /// lost worker's step stops instead of pushing a result after the step ran elsewhere.
-#[allow(unsafe_code, reason = "pre_exec is unsafe: the closure runs between fork and exec")]
+#[allow(
+    unsafe_code,
+    reason = "pre_exec is unsafe: the closure runs between fork and exec"
+)]
 fn die_with_parent(cmd: &mut tokio::process::Command) {
     // SAFETY: the closure only calls prctl(2), which is async-signal-safe, and allocates
     // nothing.
@@ -359,12 +404,24 @@ fn output_tail(log: &Path) -> String {
 
 /// Fetches every result head, merges them and pushes `pipeline/<run>`; returns the
 /// result commit, or why not.
-async fn merge_and_push(setup: &WorkerSetup, task: &MergeTask) -> Result<String, String> {
+async fn merge_and_push(
+    setup: &WorkerSetup,
+    fetch_lock: &tokio::sync::Mutex<()>,
+    task: &MergeTask,
+) -> Result<String, String> {
     let run = &task.run_id;
     let remote_glob = format!("+refs/heads/pipeline-steps/{run}/*:refs/pipeline-steps/{run}/*");
+    let _one_at_a_time = fetch_lock.lock().await;
     git(
         &setup.repo,
-        &["fetch", "--no-tags", "--quiet", "--", &setup.remote, &remote_glob],
+        &[
+            "fetch",
+            "--no-tags",
+            "--quiet",
+            "--",
+            &setup.remote,
+            &remote_glob,
+        ],
     )
     .await
     .map_err(|e| e.to_string())?;

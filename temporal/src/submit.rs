@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use temporalio_client::{
-    WorkflowCancelOptions, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions,
+    WorkflowCancelOptions, WorkflowGetResultOptions, WorkflowIdReusePolicy, WorkflowQueryOptions,
+    WorkflowStartOptions,
 };
 
 use crate::connection::{connect, identity};
@@ -50,14 +51,18 @@ pub async fn submit_and_follow(
     check_remote(&config.repo, &config.remote).await?;
     let client = connect(&config.address, &config.namespace, &identity()).await?;
     let base = format!("{}:{}", plan.base_commit, base_ref(&plan.run_id));
+    // Not forced: a ref left by another run with this id at another commit is refused.
     git(
         &config.repo,
-        &["push", "--quiet", "--force", "--", &config.remote, &base],
+        &["push", "--quiet", "--", &config.remote, &base],
     )
     .await?;
     let id = workflow_id(&plan.run_id);
     let run_id = plan.run_id.clone();
-    let options = WorkflowStartOptions::new(plan.task_queue.clone(), id.clone()).build();
+    // A run id names its result branches: never start a second workflow with it.
+    let options = WorkflowStartOptions::new(plan.task_queue.clone(), id.clone())
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .build();
     let handle = client
         .start_workflow(PipelineRun::run, plan, options)
         .await

@@ -57,9 +57,8 @@ pub async fn run_worker(
             )));
         }
     }
-    let repo = std::fs::canonicalize(&config.repo).map_err(|e| {
-        TemporalError::Invalid(format!("--repo {}: {e}", config.repo.display()))
-    })?;
+    let repo = std::fs::canonicalize(&config.repo)
+        .map_err(|e| TemporalError::Invalid(format!("--repo {}: {e}", config.repo.display())))?;
     check_remote(&repo, &config.remote).await?;
     let identity = identity();
     let client = connect(&config.address, &config.namespace, &identity).await?;
@@ -95,15 +94,21 @@ pub async fn run_worker(
                 .register_workflow::<PipelineRun>()
                 .map_err(|e| TemporalError::Server(format!("cannot register the workflow: {e}")))?;
         }
-        let worker = Worker::new(&runtime, client.clone(), options.build())
-            .map_err(|e| TemporalError::Server(format!("cannot create a worker for {queue}: {e}")))?;
+        let worker = Worker::new(&runtime, client.clone(), options.build()).map_err(|e| {
+            TemporalError::Server(format!("cannot create a worker for {queue}: {e}"))
+        })?;
         workers.push(worker);
     }
     let stops: Vec<_> = workers.iter().map(Worker::shutdown_handle).collect();
     eprintln!(
         "pipeline worker {identity}: polling {} on {} (namespace {}), repository {}, {} job(s)",
         std::iter::once(config.task_queue.clone())
-            .chain(config.capabilities.iter().map(|c| capability_queue(&config.task_queue, c)))
+            .chain(
+                config
+                    .capabilities
+                    .iter()
+                    .map(|c| capability_queue(&config.task_queue, c))
+            )
             .collect::<Vec<_>>()
             .join(", "),
         config.address,

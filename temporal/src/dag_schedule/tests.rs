@@ -28,7 +28,11 @@ fn plan(steps: &[(&str, &[usize], u32)], exclusions: &[(usize, usize)], jobs: u3
 
 #[test]
 fn roots_start_by_priority_then_plan_order_up_to_jobs() {
-    let p = plan(&[("a", &[], 1), ("b", &[], 3), ("c", &[], 3), ("d", &[], 2)], &[], 2);
+    let p = plan(
+        &[("a", &[], 1), ("b", &[], 3), ("c", &[], 3), ("d", &[], 2)],
+        &[],
+        2,
+    );
     let mut s = DagSchedule::new(&p);
     assert_eq!(s.start_ready(), vec![1, 2]);
     assert_eq!(s.start_ready(), Vec::<usize>::new(), "no slot is free");
@@ -58,7 +62,11 @@ fn excluded_steps_never_run_together_and_the_next_ready_step_goes_first() {
     let mut s = DagSchedule::new(&p);
     assert_eq!(s.start_ready(), vec![0, 2]);
     s.complete(2, "c".into());
-    assert_eq!(s.start_ready(), Vec::<usize>::new(), "b still excluded by a");
+    assert_eq!(
+        s.start_ready(),
+        Vec::<usize>::new(),
+        "b still excluded by a"
+    );
     s.complete(0, "a".into());
     assert_eq!(s.start_ready(), vec![1]);
 }
@@ -67,7 +75,13 @@ fn excluded_steps_never_run_together_and_the_next_ready_step_goes_first() {
 fn a_failure_skips_transitive_dependents_only() {
     // a -> b -> c ; d independent ; e depends on b and d.
     let p = plan(
-        &[("a", &[], 0), ("b", &[0], 0), ("c", &[1], 0), ("d", &[], 0), ("e", &[1, 3], 0)],
+        &[
+            ("a", &[], 0),
+            ("b", &[0], 0),
+            ("c", &[1], 0),
+            ("d", &[], 0),
+            ("e", &[1, 3], 0),
+        ],
         &[],
         4,
     );
@@ -75,7 +89,13 @@ fn a_failure_skips_transitive_dependents_only() {
     assert_eq!(s.start_ready(), vec![0, 3]);
     s.fail(0, "boom".into());
     for i in [1, 2, 4] {
-        assert_eq!(s.status(i), &StepStatus::Skipped { dependency: "a".into() }, "step {i}");
+        assert_eq!(
+            s.status(i),
+            &StepStatus::Skipped {
+                dependency: "a".into()
+            },
+            "step {i}"
+        );
     }
     assert!(!s.is_done());
     s.complete(3, "d".into());
@@ -85,7 +105,11 @@ fn a_failure_skips_transitive_dependents_only() {
 
 #[test]
 fn result_heads_leave_out_results_a_completed_dependent_contains() {
-    let p = plan(&[("a", &[], 0), ("b", &[0], 0), ("c", &[0], 0), ("d", &[], 0)], &[], 4);
+    let p = plan(
+        &[("a", &[], 0), ("b", &[0], 0), ("c", &[0], 0), ("d", &[], 0)],
+        &[],
+        4,
+    );
     let mut s = DagSchedule::new(&p);
     s.start_ready();
     s.complete(0, "a1".into());
@@ -114,7 +138,16 @@ fn cancellation_ends_waiting_and_running_steps_and_late_results_are_ignored() {
 
 #[test]
 fn status_words_match_the_local_vocabulary() {
-    assert_eq!(StepStatus::Completed { commit: "x".into() }.word(), "completed");
-    assert_eq!(StepStatus::Skipped { dependency: "x".into() }.word(), "skipped");
+    assert_eq!(
+        StepStatus::Completed { commit: "x".into() }.word(),
+        "completed"
+    );
+    assert_eq!(
+        StepStatus::Skipped {
+            dependency: "x".into()
+        }
+        .word(),
+        "skipped"
+    );
     assert!(!StepStatus::Running.is_final());
 }
