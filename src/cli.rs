@@ -376,6 +376,9 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Run steps of Temporal runs in this clone (docs/TEMPORAL.md): poll a Temporal
+    /// cluster until SIGINT/SIGTERM.
+    Worker(WorkerArgs),
 }
 
 /// `pipeline init`.
@@ -443,8 +446,73 @@ pub struct RunArgs {
     /// failing test makes it a miss and the step runs (docs/CACHE.md).
     #[arg(long)]
     pub verify_cached: bool,
+    /// Where the steps run: `local` (this machine) or `temporal` (workers of a Temporal
+    /// cluster, docs/TEMPORAL.md; needs --temporal).
+    #[arg(long, value_enum, default_value = "local")]
+    pub engine: Engine,
+    #[command(flatten)]
+    pub temporal: TemporalArgs,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+/// `--engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// Steps run on this machine.
+    Local,
+    /// Steps run on the workers of a Temporal cluster (docs/TEMPORAL.md).
+    Temporal,
+}
+
+/// `pipeline run --engine temporal`'s options.
+#[derive(Debug, Args)]
+pub struct TemporalArgs {
+    /// Temporal frontend address, HOST:PORT (with --engine temporal).
+    #[arg(long, value_name = "ADDR", env = "PIPELINE_TEMPORAL_ADDRESS")]
+    pub temporal: Option<String>,
+    /// Temporal namespace.
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// Main task queue the workers poll.
+    #[arg(long, value_name = "QUEUE", default_value = "pipeline")]
+    pub task_queue: String,
+    /// Name of the shared git remote the workers use (in this repository).
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    pub remote: String,
+    /// Seconds without a heartbeat from a step's worker before the step runs again on
+    /// another worker.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub heartbeat_timeout: u64,
+}
+
+/// `pipeline worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Temporal frontend address, HOST:PORT.
+    #[arg(long, value_name = "ADDR", env = "PIPELINE_TEMPORAL_ADDRESS")]
+    pub temporal: String,
+    /// Temporal namespace.
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// Main task queue to poll (runs submitted with the same --task-queue).
+    #[arg(long, value_name = "QUEUE", default_value = "pipeline")]
+    pub task_queue: String,
+    /// This worker's clone of the shared repository ([`REPO_HELP`]).
+    #[arg(long, value_name = "DIR", help = REPO_HELP)]
+    pub repo: Option<PathBuf>,
+    /// Steps this worker runs at once (per task queue).
+    #[arg(short, long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: u32,
+    /// Name of the shared remote in the clone.
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    pub remote: String,
+    /// A capability this worker has (repeatable): it also runs steps whose `capability`
+    /// is this name.
+    #[arg(long = "capability", value_name = "C")]
+    pub capabilities: Vec<String>,
 }
 
 /// `--budget-usd`: a finite number of US dollars, 0 or more.

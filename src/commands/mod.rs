@@ -23,11 +23,13 @@ mod schema;
 pub mod spec;
 mod status;
 mod step_exec;
+mod temporal_run;
 pub(crate) mod tools;
 mod usage;
 pub(crate) mod validate;
 mod webhooks;
 mod why;
+mod worker;
 mod workstream_paths;
 
 use pipeline_core::engine::EngineError;
@@ -51,7 +53,11 @@ pub fn dispatch(cli: Cli) -> i32 {
             match workstream_paths(std::mem::take(&mut args.paths), args.repo.repo.as_deref()) {
                 Ok(paths) => {
                     args.paths = paths;
-                    run::run(args).map_err(CommandError::from)
+                    if args.engine == crate::cli::Engine::Temporal {
+                        temporal_run::run(args)
+                    } else {
+                        run::run(args).map_err(CommandError::from)
+                    }
                 }
                 Err(e) => Err(e),
             }
@@ -142,6 +148,7 @@ pub fn dispatch(cli: Cli) -> i32 {
             Err(e) => Err(e),
         },
         Command::Export(args) => export::export(&args),
+        Command::Worker(args) => worker::worker(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,49 @@
+//! `pipeline worker`: a Temporal worker running steps in this clone (docs/TEMPORAL.md).
+//!
+//! SIGINT or SIGTERM starts a graceful shutdown (no new tasks; running steps finish).
+//! Exit codes: 0 after a shutdown, 2 for bad options or an unreachable server, 3 when
+//! the worker fails.
+
+use pipeline_temporal::{WorkerConfig, run_worker};
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::exit;
+use crate::cli::WorkerArgs;
+use crate::command_error::CommandError;
+
+pub fn worker(args: WorkerArgs) -> Result<i32, CommandError> {
+    let repo = match args.repo {
+        Some(r) => r,
+        None => pipeline_core::engine::current_dir()?,
+    };
+    let pipeline_bin = std::env::current_exe()
+        .map_err(|e| CommandError::internal(format!("cannot find the pipeline executable: {e}")))?;
+    let config = WorkerConfig {
+        address: args.temporal,
+        namespace: args.namespace,
+        task_queue: args.task_queue,
+        repo,
+        remote: args.remote,
+        jobs: args.jobs as usize,
+        capabilities: args.capabilities,
+        pipeline_bin,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::internal(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let mut term = signal(SignalKind::terminate())
+            .map_err(|e| CommandError::internal(format!("cannot watch SIGTERM: {e}")))?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        run_worker(config, shutdown)
+            .await
+            .map(|()| exit::OK)
+            .map_err(|e| CommandError::with_code(e.exit_code(), e))
+    })
+}
