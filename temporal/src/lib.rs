@@ -13,13 +13,15 @@
 //! Files: [`run_plan`] (the workflow input, built from a local plan), [`dag_schedule`]
 //! (the deterministic ready queue), [`run_workflow`] (the workflow), [`step_task`]
 //! (activity inputs and outputs), [`step_activities`] (the activities), [`worker`],
-//! [`submit`], [`connection`], [`git_cli`], [`temporal_error`]. Nothing else in the
+//! [`submit`], [`connection`], [`git_cli`], [`history`] (record and replay histories),
+//! [`temporal_error`]. Nothing else in the
 //! workspace depends on this crate but the `pipeline` binary, so the Temporal SDK does not
 //! rebuild with the rest.
 
 pub mod connection;
 pub mod dag_schedule;
 pub mod git_cli;
+pub mod history;
 pub mod run_plan;
 pub mod run_workflow;
 pub mod step_activities;
