@@ -4,6 +4,7 @@
 mod conformance;
 mod handshake;
 mod support;
+mod temporal_support;
 
 mod ai_aider;
 mod ai_claude;
@@ -47,6 +48,7 @@ mod sse_load;
 mod stall;
 mod states;
 mod step_cache;
+mod temporal;
 mod tool_selection;
 mod traps;
 mod typos;

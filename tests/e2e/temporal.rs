@@ -1,0 +1,477 @@
+//! The Temporal engine end to end (issue #16): a real dev server, a bare git repository as
+//! the shared remote, `pipeline worker` processes with their own clones, and
+//! `pipeline run --engine temporal` submitting from the test's repository. Results are
+//! compared with a local `pipeline run` of the same workstream at the same base.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::handshake::await_file;
+use crate::support::{Test, git_in};
+use crate::temporal_support::{DevServer, WorkerProcess, wait_until};
+
+/// A test repository with a bare remote, clones for workers, and a dev server.
+struct Cluster {
+    t: Test,
+    server: DevServer,
+    remote: PathBuf,
+    scratch: tempfile::TempDir,
+    workers: Vec<WorkerProcess>,
+}
+
+impl Cluster {
+    /// Starts a dev server and sets up the remote; `None` when the Temporal CLI is
+    /// missing outside CI.
+    fn new() -> Option<Cluster> {
+        let server = DevServer::start()?;
+        let t = Test::new();
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let remote = scratch.path().join("remote.git");
+        git_in(
+            scratch.path(),
+            &["init", "-q", "--bare", "-b", "main", "remote.git"],
+        );
+        t.git(&[
+            "remote",
+            "add",
+            "origin",
+            remote.to_str().expect("utf-8 path"),
+        ]);
+        Some(Cluster {
+            t,
+            server,
+            remote,
+            scratch,
+            workers: Vec::new(),
+        })
+    }
+
+    /// Commits `json` as `workstreams/<name>` (workers read it from the base commit)
+    /// and pushes `main`.
+    fn workstream(&self, name: &str, json: &str) -> String {
+        let rel = format!("workstreams/{name}");
+        self.t.commit_file(&rel, json);
+        self.t.git(&["push", "-q", "origin", "main"]);
+        rel
+    }
+
+    /// A fresh clone of the remote named `name` (its path names it, so a step that
+    /// records `pwd` tells which worker ran it).
+    fn clone(&self, name: &str) -> PathBuf {
+        let dir = self.scratch.path().join(name);
+        git_in(
+            self.scratch.path(),
+            &["clone", "-q", self.remote.to_str().expect("utf-8"), name],
+        );
+        git_in(&dir, &["config", "user.name", "pipeline worker"]);
+        git_in(&dir, &["config", "user.email", "worker@localhost"]);
+        dir
+    }
+
+    /// Starts a worker on a new clone `name` with `extra` options.
+    fn worker(&mut self, name: &str, extra: &[&str]) -> usize {
+        let clone = self.clone(name);
+        let log = self.scratch.path().join(format!("{name}.log"));
+        // Steps may write their side effects to `out` (outside the clone).
+        let env = [("PIPELINE_WRITABLE_PATHS", self.t.out.as_path())];
+        let w = WorkerProcess::start(&self.server.address, &clone, log, extra, &env);
+        self.workers.push(w);
+        self.workers.len() - 1
+    }
+
+    /// `pipeline run <ws> --engine temporal ...` from the test repository.
+    fn submit(&self, ws: &str, run: &str, extra: &[&str]) -> crate::support::Run {
+        let mut args = vec![
+            "run",
+            ws,
+            "--engine",
+            "temporal",
+            "--temporal",
+            &self.server.address,
+            "--run-id",
+            run,
+        ];
+        args.extend_from_slice(extra);
+        self.t.pipeline(&args)
+    }
+
+    /// The tree of `pipeline/<run>` on the remote.
+    fn remote_result_tree(&self, run: &str) -> String {
+        git_in(
+            &self.remote,
+            &["rev-parse", &format!("refs/heads/pipeline/{run}^{{tree}}")],
+        )
+    }
+
+    /// The tree of the local run's result branch `pipeline/<run>` in the test repo.
+    fn local_result_tree(&self, run: &str) -> String {
+        self.t
+            .git(&["rev-parse", &format!("pipeline/{run}^{{tree}}")])
+    }
+
+    /// Fetches the history of run `run`'s workflow and replays it through the workflow
+    /// code with the SDK's replayer (determinism); returns the history JSON.
+    fn replay_history(&self, run: &str) -> Vec<u8> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let id = format!("pipeline-run/{run}");
+            let history = pipeline_temporal::history::fetch_history_json(
+                &self.server.address,
+                "default",
+                &id,
+            )
+            .await
+            .expect("history");
+            pipeline_temporal::history::replay_history_json(&history)
+                .await
+                .unwrap_or_else(|e| panic!("the history of {id} does not replay: {e}"));
+            history
+        })
+    }
+
+    fn worker_logs(&self) -> String {
+        self.workers
+            .iter()
+            .map(|w| format!("--- {}\n{}", w.log.display(), w.output()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// A step that appends its working directory to `<out>/<name>.runs` and writes `file`.
+fn counted_step(t: &Test, id: &str, deps: &[&str], file: &str, extra: &str) -> String {
+    let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
+    format!(
+        r#"{{"id": "{id}", "depends_on": [{deps}], "command": "pwd >> {runs}; {extra} cat *.txt 2>/dev/null | wc -l > {file}; echo {id} >> {file}"}}"#,
+        deps = deps.join(", "),
+        runs = t.out_path(&format!("{id}.runs")),
+    )
+}
+
+/// 20 steps: a root, six branches of three steps each, a join.
+fn twenty_step_dag(t: &Test) -> String {
+    let mut steps = vec![counted_step(t, "root", &[], "root.txt", "")];
+    let mut lasts = Vec::new();
+    for b in 1..=6 {
+        let mut prev = "root".to_string();
+        for k in 1..=3 {
+            let id = format!("b{b}s{k}");
+            steps.push(counted_step(t, &id, &[&prev], &format!("{id}.txt"), ""));
+            prev = id;
+        }
+        lasts.push(prev);
+    }
+    let lasts: Vec<&str> = lasts.iter().map(String::as_str).collect();
+    steps.push(counted_step(t, "join", &lasts, "join.txt", ""));
+    format!(r#"{{"id": "dag", "steps": [{}]}}"#, steps.join(", "))
+}
+
+fn runs_of(t: &Test, id: &str) -> Vec<String> {
+    t.out_lines(&format!("{id}.runs"))
+}
+
+#[test]
+fn a_twenty_step_dag_on_two_workers_equals_the_local_run() {
+    let Some(mut c) = Cluster::new() else { return };
+    let ws = c.workstream("dag.json", &twenty_step_dag(&c.t));
+    c.worker("clone-alpha", &["--jobs", "3"]);
+    c.worker("clone-beta", &["--jobs", "3"]);
+    let r = c.submit(&ws, "t20", &["--jobs", "4"]);
+    assert_eq!(
+        r.code(),
+        0,
+        "stdout:\n{}\nstderr:\n{}\nworkers:\n{}",
+        r.stdout(),
+        r.stderr(),
+        c.worker_logs()
+    );
+    assert!(
+        r.stdout().contains("step dag/join: completed"),
+        "{}",
+        r.stdout()
+    );
+    for id in ["root", "b1s1", "b6s3", "join"] {
+        assert_eq!(runs_of(&c.t, id).len(), 1, "{id} ran once");
+    }
+    // Both workers ran steps (three jobs each, four at once across the cluster).
+    let all: Vec<String> = ["root", "b1s1", "b2s1", "b3s1", "b4s1", "b5s1", "b6s1"]
+        .iter()
+        .flat_map(|id| runs_of(&c.t, id))
+        .collect();
+    assert!(all.iter().any(|p| p.contains("clone-alpha")), "{all:?}");
+    assert!(all.iter().any(|p| p.contains("clone-beta")), "{all:?}");
+
+    let temporal_tree = c.remote_result_tree("t20");
+    std::fs::remove_dir_all(&c.t.out).ok();
+    std::fs::create_dir_all(&c.t.out).expect("out");
+    c.t.pipeline(&["run", &ws, "--run-id", "l20", "--jobs", "4"])
+        .assert_ok();
+    assert_eq!(temporal_tree, c.local_result_tree("l20"));
+    // The submitter fetched the result branch into the local repository.
+    assert_eq!(c.local_result_tree("t20"), temporal_tree);
+
+    let history = c.replay_history("t20");
+    if std::env::var_os("PIPELINE_RECORD_TEMPORAL_HISTORY").is_some() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/temporal");
+        std::fs::create_dir_all(&dir).expect("fixture dir");
+        std::fs::write(dir.join("twenty-step-dag.history.json"), history).expect("write");
+    }
+}
+
+#[test]
+fn a_worker_killed_mid_step_makes_the_step_run_again_on_the_other_worker() {
+    let Some(mut c) = Cluster::new() else { return };
+    let release = c.t.out_path("release");
+    let started = c.t.out_path("slow.started");
+    let json = format!(
+        r#"{{"id": "k", "steps": [
+            {first},
+            {{"id": "slow", "depends_on": ["first"], "command": "pwd >> {runs}; touch {started}; {wait}; echo slow > slow.txt"}},
+            {after}
+        ]}}"#,
+        first = counted_step(&c.t, "first", &[], "first.txt", ""),
+        runs = c.t.out_path("slow.runs"),
+        wait = await_file(&release),
+        after = counted_step(&c.t, "after", &["slow"], "after.txt", ""),
+    );
+    let ws = c.workstream("kill.json", &json);
+    c.worker("clone-alpha", &[]);
+    c.worker("clone-beta", &[]);
+    let submitter =
+        c.t.process(&[
+            "run",
+            &ws,
+            "--engine",
+            "temporal",
+            "--temporal",
+            &c.server.address,
+            "--run-id",
+            "tk",
+            "--heartbeat-timeout",
+            "5",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("submitter starts");
+    wait_until("the slow step to start", Duration::from_secs(120), || {
+        Path::new(&started).exists()
+    });
+    let first_runner = runs_of(&c.t, "slow")[0].clone();
+    let victim = usize::from(!first_runner.contains("clone-alpha"));
+    std::fs::remove_file(&started).expect("reset marker");
+    c.workers[victim].kill();
+    wait_until(
+        "the slow step to start again",
+        Duration::from_secs(120),
+        || Path::new(&started).exists(),
+    );
+    std::fs::write(&release, "go").expect("release");
+    let out = submitter.wait_with_output().expect("submitter ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}\nworkers:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        c.worker_logs()
+    );
+    let slow_runs = runs_of(&c.t, "slow");
+    assert_eq!(slow_runs.len(), 2, "{slow_runs:?}");
+    let survivor = if victim == 0 {
+        "clone-beta"
+    } else {
+        "clone-alpha"
+    };
+    assert!(slow_runs[1].contains(survivor), "{slow_runs:?}");
+    assert_eq!(
+        runs_of(&c.t, "first").len(),
+        1,
+        "a completed step is not run again"
+    );
+    assert_eq!(runs_of(&c.t, "after").len(), 1);
+    assert!(stdout.contains("worker lost 1 time(s)"), "{stdout}");
+    c.replay_history("tk");
+
+    let temporal_tree = c.remote_result_tree("tk");
+    c.t.pipeline(&["run", &ws, "--run-id", "lk"]).assert_ok();
+    assert_eq!(temporal_tree, c.local_result_tree("lk"));
+}
+
+#[test]
+fn a_permanent_failure_skips_its_dependents_and_the_rest_completes() {
+    let Some(mut c) = Cluster::new() else { return };
+    let json = format!(
+        r#"{{"id": "f", "steps": [
+            {{"id": "bad", "command": "echo broken >&2; exit 1", "retry": {{"max_attempts": 1}}}},
+            {child},
+            {grandchild},
+            {ok}
+        ]}}"#,
+        child = counted_step(&c.t, "child", &["bad"], "child.txt", ""),
+        grandchild = counted_step(&c.t, "grandchild", &["child"], "grandchild.txt", ""),
+        ok = counted_step(&c.t, "ok", &[], "ok.txt", ""),
+    );
+    let ws = c.workstream("fail.json", &json);
+    c.worker("clone-alpha", &[]);
+    c.worker("clone-beta", &[]);
+    let r = c.submit(&ws, "tf", &[]);
+    let stdout = r.stdout();
+    assert_eq!(r.code(), 1, "stdout:\n{stdout}\nstderr:\n{}", r.stderr());
+    assert!(stdout.contains("step f/bad: failed"), "{stdout}");
+    assert!(
+        stdout.contains("step f/child: skipped (dependency f/bad did not complete)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("step f/grandchild: skipped"), "{stdout}");
+    assert!(stdout.contains("step f/ok: completed"), "{stdout}");
+    assert!(runs_of(&c.t, "child").is_empty());
+    assert_eq!(runs_of(&c.t, "ok").len(), 1);
+    // As a local run: the completed steps' results are merged into pipeline/<run>.
+    let temporal_tree = c.remote_result_tree("tf");
+    c.t.pipeline(&["run", &ws, "--run-id", "lf"]).assert_code(1);
+    assert_eq!(temporal_tree, c.local_result_tree("lf"));
+}
+
+#[test]
+fn a_step_needing_a_capability_runs_only_on_the_worker_that_has_it() {
+    let Some(mut c) = Cluster::new() else { return };
+    let runs = c.t.out_path("gpu.runs");
+    c.t.config(&format!(
+        "tools:\n  gpu-tool:\n    command: sh\n    args: [\"-c\", \"pwd >> {runs}; echo gpu > gpu.txt\"]\n    capabilities: [gpu]\n"
+    ));
+    c.t.git(&["add", "-f", ".pipeline/config.yaml"]);
+    c.t.git(&["commit", "-q", "-m", "gpu tool"]);
+    let json = format!(
+        r#"{{"id": "cap", "steps": [
+            {{"id": "train", "capability": "gpu", "tasks": ["train"], "retry": {{"max_attempts": 1}}}},
+            {plain}
+        ]}}"#,
+        plain = counted_step(&c.t, "plain", &[], "plain.txt", ""),
+    );
+    let ws = c.workstream("cap.json", &json);
+    c.worker("clone-plain", &["--jobs", "2"]);
+    c.worker("clone-gpu", &["--capability", "gpu"]);
+    let r = c.submit(&ws, "tc", &[]);
+    assert_eq!(
+        r.code(),
+        0,
+        "stdout:\n{}\nstderr:\n{}\nworkers:\n{}",
+        r.stdout(),
+        r.stderr(),
+        c.worker_logs()
+    );
+    let gpu_runs = c.t.out_lines("gpu.runs");
+    assert_eq!(gpu_runs.len(), 1, "{gpu_runs:?}");
+    assert!(gpu_runs[0].contains("clone-gpu"), "{gpu_runs:?}");
+    assert_eq!(
+        c.t.show("pipeline/tc", "gpu.txt").as_deref(),
+        Some("gpu\n"),
+        "the capability step's result is in the run's result"
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_an_input_error_naming_the_address() {
+    let t = Test::new();
+    t.commit_file(
+        "workstreams/one.json",
+        r#"{"id": "one", "command": "true"}"#,
+    );
+    let port = crate::temporal_support::free_port();
+    let address = format!("127.0.0.1:{port}");
+    t.git(&["remote", "add", "origin", t.repo.to_str().expect("utf-8")]);
+    let r = t.pipeline(&[
+        "run",
+        "workstreams/one.json",
+        "--engine",
+        "temporal",
+        "--temporal",
+        &address,
+    ]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains(&format!("cannot reach the Temporal server at {address}"))
+    );
+    let r = t.pipeline(&["run", "workstreams/one.json", "--engine", "temporal"]);
+    assert_eq!(r.code(), 2);
+    assert!(
+        r.stderr().contains("--temporal HOST:PORT"),
+        "{}",
+        r.stderr()
+    );
+    let r = t.pipeline(&["worker", "--temporal", &address, "--remote", "nowhere"]);
+    assert_eq!(r.code(), 2);
+    assert!(
+        r.stderr().contains("no remote named `nowhere`"),
+        "{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn ctrl_c_cancels_the_workflow_and_stops_the_running_step_on_its_worker() {
+    let Some(mut c) = Cluster::new() else { return };
+    let release = c.t.out_path("never-released");
+    let started = c.t.out_path("hang.started");
+    let json = format!(
+        r#"{{"id": "x", "steps": [
+            {{"id": "hang", "command": "touch {started}; {wait}; touch hang.txt"}},
+            {after}
+        ]}}"#,
+        wait = await_file(&release),
+        after = counted_step(&c.t, "after", &["hang"], "after.txt", ""),
+    );
+    let ws = c.workstream("cancel.json", &json);
+    c.worker("clone-alpha", &[]);
+    let mut submitter =
+        c.t.process(&[
+            "run",
+            &ws,
+            "--engine",
+            "temporal",
+            "--temporal",
+            &c.server.address,
+            "--run-id",
+            "tx",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("submitter starts");
+    wait_until("the step to start", Duration::from_secs(120), || {
+        Path::new(&started).exists()
+    });
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &submitter.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let code = submitter.wait().expect("submitter ends").code();
+    let mut stdout = String::new();
+    if let Some(mut out) = submitter.stdout.take() {
+        std::io::Read::read_to_string(&mut out, &mut stdout).expect("stdout");
+    }
+    assert_eq!(code, Some(130), "{stdout}\nworkers:\n{}", c.worker_logs());
+    assert!(stdout.contains("run tx cancelled"), "{stdout}");
+    assert!(stdout.contains("step x/hang: cancelled"), "{stdout}");
+    // The workflow ended only after the worker stopped the step's processes.
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &release])
+        .output()
+        .expect("pgrep runs");
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "the step's process still runs"
+    );
+    assert!(
+        runs_of(&c.t, "after").is_empty(),
+        "a cancelled run starts nothing more"
+    );
+    let branches = git_in(&c.remote, &["branch", "--list", "pipeline/tx"]);
+    assert!(branches.is_empty(), "no result branch for a cancelled run");
+}
