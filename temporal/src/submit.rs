@@ -9,8 +9,9 @@
 //! result branch `pipeline/<run>` is fetched from the remote into the local repository.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use temporalio_client::errors::WorkflowGetResultError;
 use temporalio_client::{
     WorkflowCancelOptions, WorkflowGetResultOptions, WorkflowIdReusePolicy, WorkflowQueryOptions,
     WorkflowStartOptions,
@@ -24,6 +25,9 @@ use crate::temporal_error::TemporalError;
 
 /// How often the submitter asks the workflow for its state.
 const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How long the submitter keeps following a workflow while the server does not answer
+/// (a restart of the server loses nothing: the workflow is in its store).
+const OUTAGE_LIMIT: Duration = Duration::from_secs(120);
 
 /// Where to submit.
 #[derive(Debug, Clone)]
@@ -82,12 +86,28 @@ pub async fn submit_and_follow(
     tokio::pin!(result);
     tokio::pin!(cancel);
     let mut cancel_sent = false;
+    let mut outage: Option<Instant> = None;
     let mut ticker = tokio::time::interval(POLL_EVERY);
     let final_state = loop {
         tokio::select! {
-            r = &mut result => {
-                break r.map_err(|e| TemporalError::Server(format!("workflow {id}: {e}")))?;
-            }
+            r = &mut result => match r {
+                Ok(state) => break state,
+                // The server is unreachable or restarting: the workflow lives on in its
+                // store; keep following for a while.
+                Err(WorkflowGetResultError::Rpc(status)) => {
+                    let since = *outage.get_or_insert_with(Instant::now);
+                    if since.elapsed() > OUTAGE_LIMIT {
+                        return Err(TemporalError::Server(format!(
+                            "lost the server while following workflow {id} for more than {} s: \
+                             {status}; the run goes on, follow it with the Temporal CLI",
+                            OUTAGE_LIMIT.as_secs()
+                        )));
+                    }
+                    tokio::time::sleep(POLL_EVERY).await;
+                    result.set(handle.get_result(WorkflowGetResultOptions::default()));
+                }
+                Err(e) => return Err(TemporalError::Server(format!("workflow {id}: {e}"))),
+            },
             () = &mut cancel, if !cancel_sent => {
                 cancel_sent = true;
                 let opts = WorkflowCancelOptions::builder()
@@ -104,6 +124,7 @@ pub async fn submit_and_follow(
                     .query(PipelineRun::state, (), WorkflowQueryOptions::default())
                     .await
                 {
+                    outage = None;
                     report_changes(&mut last, &state.steps, on_step);
                 }
             }

@@ -475,3 +475,70 @@ fn ctrl_c_cancels_the_workflow_and_stops_the_running_step_on_its_worker() {
     let branches = git_in(&c.remote, &["branch", "--list", "pipeline/tx"]);
     assert!(branches.is_empty(), "no result branch for a cancelled run");
 }
+
+#[test]
+fn a_server_restart_mid_run_loses_nothing() {
+    let Some(mut c) = Cluster::new() else { return };
+    let release = c.t.out_path("release");
+    let started = c.t.out_path("wait.started");
+    let json = format!(
+        r#"{{"id": "r", "steps": [
+            {first},
+            {{"id": "wait", "depends_on": ["first"], "command": "pwd >> {runs}; touch {started}; {wait}; echo waited > wait.txt"}},
+            {after}
+        ]}}"#,
+        first = counted_step(&c.t, "first", &[], "first.txt", ""),
+        runs = c.t.out_path("wait.runs"),
+        wait = await_file(&release),
+        after = counted_step(&c.t, "after", &["wait"], "after.txt", ""),
+    );
+    let ws = c.workstream("restart.json", &json);
+    c.worker("clone-alpha", &[]);
+    let submitter =
+        c.t.process(&[
+            "run",
+            &ws,
+            "--engine",
+            "temporal",
+            "--temporal",
+            &c.server.address,
+            "--run-id",
+            "tr",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("submitter starts");
+    wait_until(
+        "the waiting step to start",
+        Duration::from_secs(120),
+        || Path::new(&started).exists(),
+    );
+    c.server.restart();
+    std::fs::write(&release, "go").expect("release");
+    let out = submitter.wait_with_output().expect("submitter ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}\nworkers:\n{}\nserver:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        c.worker_logs(),
+        c.server.log()
+    );
+    assert_eq!(
+        runs_of(&c.t, "first").len(),
+        1,
+        "a completed step is not run again"
+    );
+    assert_eq!(
+        runs_of(&c.t, "wait").len(),
+        1,
+        "the running step was not lost"
+    );
+    assert_eq!(runs_of(&c.t, "after").len(), 1);
+    c.replay_history("tr");
+    let temporal_tree = c.remote_result_tree("tr");
+    c.t.pipeline(&["run", &ws, "--run-id", "lr"]).assert_ok();
+    assert_eq!(temporal_tree, c.local_result_tree("lr"));
+}

@@ -4,7 +4,8 @@
 //! [`DevServer::start`] runs `temporal server start-dev --headless` (the pinned CLI of
 //! `scripts/install-temporal.sh`, or `$PIPELINE_TEST_TEMPORAL_BIN`) on a free port with a
 //! SQLite file in a temporary directory, waits until `temporal operator namespace list`
-//! answers, and kills the server when dropped. A missing binary skips the test with a
+//! answers, and kills the server when dropped; [`DevServer::restart`] kills it and starts
+//! it again on the same port and SQLite file. A missing binary skips the test with a
 //! loud message, or fails it under `CI=true` (as missing AI CLIs do).
 
 use std::net::TcpListener;
@@ -42,27 +43,7 @@ impl DevServer {
         let bin = installed_cli("temporal", ".tools/venv-temporal/bin/temporal")?;
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        let db = dir.path().join("temporal.db");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("server log");
-        let child = Command::new(&bin)
-            .args([
-                "server",
-                "start-dev",
-                "--headless",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-            ])
-            .arg(port.to_string())
-            .arg("--db-filename")
-            .arg(&db)
-            .args(["--log-level", "warn"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("temporal server start-dev starts");
+        let child = spawn_server(&bin, dir.path(), port);
         let server = DevServer {
             child,
             address: format!("127.0.0.1:{port}"),
@@ -71,6 +52,30 @@ impl DevServer {
         };
         server.wait_ready();
         Some(server)
+    }
+
+    /// SIGKILLs the server and starts it again on the same port and SQLite file.
+    pub fn restart(&mut self) {
+        self.kill();
+        let port: u16 = self
+            .address
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
+        self.child = spawn_server(&self.bin, self._dir.path(), port);
+        self.wait_ready();
+    }
+
+    fn kill(&mut self) {
+        // The CLI starts the server in-process; its group holds nothing else.
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits until `temporal operator namespace list` succeeds against the server.
@@ -104,15 +109,31 @@ impl DevServer {
 
 impl Drop for DevServer {
     fn drop(&mut self) {
-        // The CLI starts the server in-process; its group holds nothing else.
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pid}")])
-                .status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
+}
+
+/// `temporal server start-dev --headless` on `port` with the SQLite file
+/// `<dir>/temporal.db`, output appended to `<dir>/server.log`.
+fn spawn_server(bin: &Path, dir: &Path, port: u16) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("server log");
+    Command::new(bin)
+        .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+        .arg("--port")
+        .arg(port.to_string())
+        .arg("--db-filename")
+        .arg(dir.join("temporal.db"))
+        .args(["--log-level", "warn"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .expect("temporal server start-dev starts")
 }
 
 /// A `pipeline worker` process; SIGKILLed on drop.
