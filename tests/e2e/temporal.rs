@@ -542,3 +542,47 @@ fn a_server_restart_mid_run_loses_nothing() {
     c.t.pipeline(&["run", &ws, "--run-id", "lr"]).assert_ok();
     assert_eq!(temporal_tree, c.local_result_tree("lr"));
 }
+
+#[test]
+fn the_run_goes_on_when_the_submitter_is_killed() {
+    let Some(mut c) = Cluster::new() else { return };
+    let release = c.t.out_path("release");
+    let started = c.t.out_path("wait.started");
+    let json = format!(
+        r#"{{"id": "s", "steps": [
+            {{"id": "wait", "command": "touch {started}; {wait}; echo waited > wait.txt"}},
+            {after}
+        ]}}"#,
+        wait = await_file(&release),
+        after = counted_step(&c.t, "after", &["wait"], "after.txt", ""),
+    );
+    let ws = c.workstream("submitter.json", &json);
+    c.worker("clone-alpha", &[]);
+    let mut submitter = c.t.spawn(&[
+        "run",
+        &ws,
+        "--engine",
+        "temporal",
+        "--temporal",
+        &c.server.address,
+        "--run-id",
+        "ts",
+    ]);
+    wait_until("the step to start", Duration::from_secs(120), || {
+        Path::new(&started).exists()
+    });
+    submitter.kill().expect("SIGKILL the submitter");
+    submitter.wait().expect("reaped");
+    std::fs::write(&release, "go").expect("release");
+    let remote = c.remote.clone();
+    wait_until(
+        "pipeline/ts on the remote",
+        Duration::from_secs(120),
+        || !git_in(&remote, &["branch", "--list", "pipeline/ts"]).is_empty(),
+    );
+    assert_eq!(runs_of(&c.t, "after").len(), 1);
+    c.replay_history("ts");
+    let temporal_tree = c.remote_result_tree("ts");
+    c.t.pipeline(&["run", &ws, "--run-id", "ls"]).assert_ok();
+    assert_eq!(temporal_tree, c.local_result_tree("ls"));
+}
