@@ -121,6 +121,13 @@ pub enum Event {
         resumed: bool,
         /// Process id of the driving process.
         pid: u32,
+        /// The run's budget in US dollars (`--budget-usd`), when it has one; a resume
+        /// without the flag keeps the last recorded budget (docs/COSTS.md "Budgets").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget_usd: Option<f64>,
+        /// The run's budget in tokens (`--budget-tokens`), when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget_tokens: Option<u64>,
     },
     /// A step joined the run (status `pending`): at creation, or on resume when the
     /// workstream file gained the step.

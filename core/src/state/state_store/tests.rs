@@ -52,6 +52,8 @@ fn run_started(run_id: &str, workstreams: &str, steps: usize, resumed: bool) -> 
         plan_hash: "plan-hash".to_owned(),
         resumed,
         pid: 4242,
+        budget_usd: Some(2.5),
+        budget_tokens: None,
     }
 }
 
