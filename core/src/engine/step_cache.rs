@@ -144,6 +144,7 @@ pub(crate) async fn lookup(
             from_run: hit.from.run_id.clone(),
             from_step: hit.from.step_id.clone(),
             commit: commit.clone(),
+            remote: hit.remote.clone(),
         }),
         Change::Event(Event::StepCompleted {
             step: id.clone(),

@@ -357,6 +357,10 @@ pub enum Event {
         from_step: String,
         /// Hex result commit of this step (the re-applied change).
         commit: String,
+        /// The git remote of the shared cache the entry was fetched from (`cache.remote`,
+        /// docs/CACHE.md "The shared cache"); absent for an entry of this database.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remote: Option<String>,
     },
     /// The step's result is committed and checkpointed (status `completed`).
     StepCompleted {

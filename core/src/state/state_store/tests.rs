@@ -747,6 +747,7 @@ fn one_of_each_event() -> Vec<Event> {
             from_run: "r0".to_owned(),
             from_step: step(),
             commit: "b".repeat(40),
+            remote: Some("origin".to_owned()),
         },
         Event::AttemptStalled {
             step: step(),
