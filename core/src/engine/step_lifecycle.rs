@@ -442,7 +442,10 @@ impl StepLife<'_> {
         let pool = self.ctx.pool.clone();
         let path = self.id().to_string();
         let branch = format!("pipeline-steps/{}/{}", self.ctx.run_id, self.id());
-        let worktree = blocking(move || pool.acquire(&path, &branch, start))
+        // The outputs of its set-up (cached by `inputs`) that a pooled worktree holds from
+        // an earlier step survive the reset; the set-up's marker decides whether they fit.
+        let keep = super::worktree_setup::kept_outputs(self.step);
+        let worktree = blocking(move || pool.acquire_keeping(&path, &branch, start, &keep))
             .await
             .map_err(|e| StepFailure::Worktree(Box::new(e)))?;
         Ok(Some(worktree))
