@@ -722,3 +722,57 @@ fn step_exec_refuses_inputs_that_conflict_with_head() {
     assert_eq!(git_in(&job_b, &["rev-parse", "HEAD"]), head);
     assert!(!job_b.join("b.txt").exists());
 }
+
+#[test]
+fn step_exec_no_push_keeps_the_result_on_the_local_branch_only() {
+    let t = Test::new();
+    t.commit_file(
+        "workstreams/w.json",
+        r#"{"id": "w", "steps": [{"id": "a", "command": "echo a > a.txt"}]}"#,
+    );
+    let scratch = t.out.join("runners");
+    std::fs::create_dir_all(&scratch).unwrap();
+    git_in(
+        &scratch,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            t.repo.to_str().unwrap(),
+            "remote.git",
+        ],
+    );
+    git_in(&scratch, &["clone", "-q", "remote.git", "job"]);
+    let job = scratch.join("job");
+    let out = t
+        .cmd()
+        .current_dir(&job)
+        .args(["step", "exec", "w/a", "--run", "r3", "--no-push"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("step result on the local branch pipeline-steps/r3/w/a (not pushed)"),
+        "{err}"
+    );
+    assert_eq!(git_in(&job, &["show", "pipeline-steps/r3/w/a:a.txt"]), "a");
+    assert!(
+        Command::new("git")
+            .args(["--git-dir", scratch.join("remote.git").to_str().unwrap()])
+            .args(["rev-parse", "--verify", "--quiet", "pipeline-steps/r3/w/a"])
+            .status()
+            .is_ok_and(|s| !s.success()),
+        "--no-push pushed"
+    );
+    // The run is recorded in the checkout's state database like any run.
+    let status = t
+        .cmd()
+        .current_dir(&job)
+        .args(["status", "r3", "--json"])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["steps"][0]["id"], "w/a", "{status}");
+}
