@@ -349,6 +349,12 @@ pub enum Command {
         #[command(flatten)]
         repo: RepoArgs,
     },
+    /// Work with one step of a workstream: `pipeline step exec` runs it in the current
+    /// checkout (a job of an exported CI workflow; docs/CI.md).
+    Step(StepArgs),
+    /// Write a CI workflow running the workstreams' DAG as one job per step
+    /// (`--format github-actions`; docs/CI.md "Export to GitHub Actions").
+    Export(ExportArgs),
     /// Print a JSON Schema: of workstream files (for editors) or of journal entries.
     Schema {
         /// Which schema.
@@ -451,6 +457,110 @@ fn parse_budget_usd(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `pipeline step`.
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// What to do with the step.
+    #[command(subcommand)]
+    pub command: StepCommand,
+}
+
+/// `pipeline step` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StepCommand {
+    /// Run one step in the current checkout: fetch its dependencies' results from the
+    /// remote, merge them onto HEAD, run the step as `pipeline run` would, push the result.
+    ///
+    /// The checkout must be clean: it is moved (detached) to the merge of HEAD and the
+    /// `--from` branches, which are fetched from `--remote`. The step then runs with the
+    /// usual machinery (setup, tool, acceptance tests, scope check, retries, redaction,
+    /// cache) and is recorded in the checkout's state database as a run of one step with
+    /// the id `--run`. When it completes, its result commit is pushed to
+    /// `pipeline-steps/<run>/<step>` on the remote, where the jobs of its dependents fetch
+    /// it. Exit codes as for `run`: 0 completed, 1 failed, 2 invalid input (unknown step,
+    /// a dependency without --from, a --from branch missing on the remote, a dirty
+    /// checkout, conflicting inputs), 3 internal error (also a failed push).
+    Exec(StepExecArgs),
+}
+
+/// `pipeline step exec`.
+#[derive(Debug, Args)]
+pub struct StepExecArgs {
+    /// The step: `ws/step`, or `ws` for a workstream without steps.
+    #[arg(value_name = "WORKSTREAM/STEP")]
+    pub step: String,
+    /// Workstream file or directory defining the step (repeatable; default: `workstreams/`
+    /// of the repository).
+    #[arg(long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// A dependency's result branch on the remote, `pipeline-steps/<run>/<dep>`, merged
+    /// onto HEAD before the step runs (repeatable; every dependency needs one).
+    #[arg(long, value_name = "REF")]
+    pub from: Vec<String>,
+    /// Run id shared by every job of one workflow run, e.g. `${{ github.run_id }}`
+    /// (default: generated); names the pushed branch pipeline-steps/<run>/<step>.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// Git remote to fetch the --from branches from and push the result to.
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    pub remote: String,
+    /// Do not push the result (it stays on the local branch pipeline-steps/<run>/<step>).
+    #[arg(long)]
+    pub no_push: bool,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Default timeout of an acceptance test, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub test_timeout: u64,
+    /// `none` turns the write sandbox off for the step.
+    #[arg(long, value_enum, default_value = "on")]
+    pub sandbox: SandboxMode,
+    /// Run the step even when its cache key matches a completed step of an earlier run
+    /// (docs/CACHE.md).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Approve the step if it requires approval (recorded in the journal): a CI job has
+    /// nobody to ask.
+    #[arg(long)]
+    pub approve_all: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `pipeline export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// A GitHub Actions workflow: one job per step, `needs:` from the DAG, a final job
+    /// merging the results into `pipeline/<run>`.
+    GithubActions,
+}
+
+/// `pipeline export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A run id (or `latest`), whose workstreams are exported, or workstream files or
+    /// directories (default: `workstreams/` of the repository).
+    #[arg(value_name = "RUN_OR_WORKSTREAMS")]
+    pub targets: Vec<String>,
+    /// What to write.
+    #[arg(long, value_enum, default_value = "github-actions")]
+    pub format: ExportFormat,
+    /// Write the workflow to FILE (e.g. `.github/workflows/pipeline.yml`) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Git repository the workflow's jobs install pipeline from (`cargo install --git`).
+    #[arg(long, value_name = "URL", default_value = env!("CARGO_PKG_REPOSITORY"))]
+    pub pipeline_git: String,
+    /// Revision (tag, branch or commit) of --pipeline-git the jobs install.
+    #[arg(long, value_name = "REV", default_value = concat!("v", env!("CARGO_PKG_VERSION")))]
+    pub pipeline_rev: String,
+    /// Runner label of every job (`runs-on`).
+    #[arg(long, value_name = "LABEL", default_value = "ubuntu-latest")]
+    pub runs_on: String,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+}
+
 /// `pipeline approve` and `pipeline reject`.
 #[derive(Debug, Args)]
 pub struct DecisionArgs {
@@ -548,6 +658,8 @@ mod tests {
         "pipeline serve",
         "pipeline mcp",
         "pipeline webhooks",
+        "pipeline step exec",
+        "pipeline export",
     ];
 
     /// Every problem of `cmd` and its subcommands, each as `<command path>: <what>`.

@@ -11,6 +11,8 @@ mod cache;
 mod clean;
 mod diff;
 pub(crate) mod errors;
+mod export;
+mod export_workflow;
 mod init;
 mod init_config;
 mod logs;
@@ -20,6 +22,7 @@ mod run;
 mod schema;
 pub mod spec;
 mod status;
+mod step_exec;
 pub(crate) mod tools;
 mod usage;
 pub(crate) mod validate;
@@ -132,6 +135,13 @@ pub fn dispatch(cli: Cli) -> i32 {
             repo,
         } => why::why(&run, &step, json, &repo),
         Command::Webhooks { run, json, repo } => webhooks::webhooks(run.as_deref(), json, &repo),
+        Command::Step(crate::cli::StepArgs {
+            command: crate::cli::StepCommand::Exec(mut args),
+        }) => match workstream_paths(std::mem::take(&mut args.files), args.repo.repo.as_deref()) {
+            Ok(paths) => step_exec::step_exec(args, paths).map_err(CommandError::from),
+            Err(e) => Err(e),
+        },
+        Command::Export(args) => export::export(&args),
     };
     match result {
         Ok(code) => code,

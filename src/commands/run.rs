@@ -197,11 +197,12 @@ fn resume_reason(target: &ResumeTarget) -> String {
     }
 }
 
-type RunFuture = std::pin::Pin<Box<dyn Future<Output = Result<RunSummary, EngineError>> + Send>>;
+pub(super) type RunFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<RunSummary, EngineError>> + Send>>;
 
 /// Runs the engine on a tokio runtime with SIGINT, SIGTERM and SIGHUP wired to
-/// cancellation (see the module docs), then reports.
-fn drive(
+/// cancellation (see the module docs), then reports. Also drives `pipeline step exec`.
+pub(super) fn drive(
     repo: &RepoArgs,
     report: &ReportArgs,
     start: impl FnOnce(Arc<dyn pipeline_core::engine::Reporter>, CancellationToken) -> RunFuture,
@@ -449,7 +450,7 @@ async fn handle_stop_signals(
 
 /// Writes `line` to stderr, ignoring a closed or broken stderr (a hung-up terminal):
 /// the run's state, not its messages, is what must survive.
-fn note(line: &str) {
+pub(super) fn note(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 

@@ -24,6 +24,7 @@ mod diff;
 mod durability;
 mod execution;
 mod exit_codes;
+mod export;
 mod failure_classes;
 mod getting_started;
 mod isolation;

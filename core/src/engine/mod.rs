@@ -58,6 +58,7 @@
 //! | `approvals.rs` | approval gates: decisions recorded, picked up by the driver |
 //! | `queries.rs`, `repository_root.rs` | the read-only commands |
 //! | `webhook_deliveries.rs` | `pipeline webhooks`: the outbox's deliveries |
+//! | `step_exec.rs` | `pipeline step exec`: one step in the current checkout, inputs fetched, result pushed |
 
 mod approvals;
 mod attempt;
@@ -86,6 +87,7 @@ mod scope_overlap;
 mod spec_references;
 mod step_cache;
 mod step_error;
+mod step_exec;
 mod step_lifecycle;
 mod tool_choice;
 mod tool_limits;
@@ -125,5 +127,6 @@ pub use step_cache::queries::{
     RemoteCache, cache_entries, cache_stats, clear_cache, remote_cache, why_step,
 };
 pub use step_cache::why::{Why, why};
+pub use step_exec::{STEP_BRANCH_PREFIX, StepExec, exec_step, step_result_branch};
 pub use webhook_deliveries::{delivery_workspace, webhook_deliveries};
 pub use workspace::Workspace;

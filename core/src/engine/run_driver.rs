@@ -242,6 +242,18 @@ pub async fn run_workstreams(
     // Before any repository of the run is opened (libgit2 reads it at open).
     crate::git::set_durable_writes(options.durability.fsyncs_git());
     let prepared = prepare(paths, &options)?;
+    start_prepared(prepared, options, reporter, cancel).await
+}
+
+/// The rest of [`run_workstreams`] once `prepared` is loaded and planned: the unfinished
+/// run policy, the run's records, driving. Also the entry of `pipeline step exec`
+/// ([`super::step_exec`]), which prepares a set reduced to one step.
+pub(super) async fn start_prepared(
+    prepared: PreparedRun,
+    options: RunOptions,
+    reporter: Arc<dyn Reporter>,
+    cancel: CancellationToken,
+) -> Result<RunSummary, EngineError> {
     let state = StateStore::open(&prepared.workspace.db_path, options.durability)?;
     if let Some(unfinished) = state.latest_unfinished_run(&prepared.workstream_key)? {
         match options.unfinished {

@@ -96,6 +96,14 @@ pub(crate) fn read_workstream_file(
                 ));
                 return true;
             }
+            if FileSyntax::of(file) == FileSyntax::Yaml && is_ci_workflow(&value) {
+                diags.push(ValidationDiagnostic::note(
+                    file,
+                    "",
+                    "skipped: a CI workflow (top-level `jobs`, no `id`), not a workstream",
+                ));
+                return true;
+            }
             if FileSyntax::of(file) == FileSyntax::Yaml && !looks_like_workstream(&value) {
                 diags.push(ValidationDiagnostic::note(
                     file,
@@ -503,6 +511,13 @@ fn looks_like_workstream(v: &Value) -> bool {
     let fields = ObjectKind::Workstream.all();
     v.as_object()
         .is_some_and(|o| o.keys().any(|k| fields.contains(&k.as_str())))
+}
+
+/// A GitHub Actions workflow (such as those in `workstreams/examples/ci/`): its `name` and
+/// `env` are workstream fields too, but a workstream has no `jobs`.
+fn is_ci_workflow(v: &Value) -> bool {
+    v.as_object()
+        .is_some_and(|o| o.contains_key("jobs") && !o.contains_key("id"))
 }
 
 fn is_json_schema(v: &Value) -> bool {

@@ -71,7 +71,7 @@ pub(crate) fn configured_remote(state_dir: &Path) -> Result<Option<String>, Stri
 
 /// `git ARGS` in `repo_root` without prompts, stopped after [`NETWORK_TIMEOUT`]: its
 /// stdout, or its stderr's last lines as the error.
-fn git(repo_root: &Path, args: &[&str]) -> Result<String, String> {
+pub(crate) fn git(repo_root: &Path, args: &[&str]) -> Result<String, String> {
     let mut child = Command::new("git")
         .args(args)
         .current_dir(repo_root)
