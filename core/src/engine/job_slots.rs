@@ -96,6 +96,24 @@ pub(crate) fn lend_slot() -> Option<JobSlots> {
     .flatten()
 }
 
+/// The run's slots as the current step task holds them, for work a step fans out
+/// (best-of-N candidates: each takes a slot of its own with [`JobSlots::take`]). `None`
+/// outside a step task.
+pub(crate) fn current_slots() -> Option<JobSlots> {
+    SLOT.try_with(|slot| slot.borrow().slots.clone()).ok()
+}
+
+impl JobSlots {
+    /// Queues for a slot and returns it (given back when dropped); `None` when the run is
+    /// cancelled first. For work inside a step that lent its own slot ([`lend_slot`]).
+    pub(crate) async fn take(&self, cancel: &CancellationToken) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            permit = self.semaphore.clone().acquire_owned() => permit.ok(),
+            _ = cancel.cancelled() => None,
+        }
+    }
+}
+
 /// Queues for a slot of `lent` (from [`lend_slot`]) and holds it for the rest of the
 /// step. False when the run is cancelled first; true at once when nothing was lent.
 pub(crate) async fn take_slot_again(cancel: &CancellationToken, lent: Option<JobSlots>) -> bool {
