@@ -535,10 +535,24 @@ fn a_run_killed_mid_round_resumes_without_losing_a_completed_step() {
         "--jobs",
         "3",
     ]);
+    // How many `kind` events of the step are journalled; 0 while the database or its
+    // tables do not exist yet.
+    let count = |kind: &str| -> usize {
+        let db = t.repo.join(".pipeline/state.db");
+        let Ok(c) =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        else {
+            return 0;
+        };
+        c.query_row(
+            "SELECT count(*) FROM events WHERE run_id = 'kill' AND step_id = 'w/best' AND kind = ?1",
+            [kind],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_or(0, |n| n as usize)
+    };
     crate::handshake::wait_until("candidate 1 finished, 2 and 3 running", || {
-        let started = t.events("kill", "w/best", "candidate_started").len();
-        let finished = t.events("kill", "w/best", "candidate_finished").len();
-        (started == 3 && finished == 1).then_some(())
+        (count("candidate_started") == 3 && count("candidate_finished") == 1).then_some(())
     });
     child.kill().expect("SIGKILL pipeline");
     child.wait().unwrap();
@@ -546,7 +560,11 @@ fn a_run_killed_mid_round_resumes_without_losing_a_completed_step() {
 
     std::fs::write(&release, "go").unwrap();
     t.pipeline(&["resume", "kill"]).assert_ok();
-    assert_eq!(t.out_lines("ran"), vec!["first".to_owned()], "first ran once");
+    assert_eq!(
+        t.out_lines("ran"),
+        vec!["first".to_owned()],
+        "first ran once"
+    );
     let step = t.step_status("kill", "w/best");
     assert_eq!(step["status"], "completed", "{step:#}");
     assert_eq!(step["attempts"], 6, "the round ran again: {step:#}");
@@ -563,6 +581,83 @@ fn a_run_killed_mid_round_resumes_without_losing_a_completed_step() {
         .filter(|c| c["selected"] == true)
         .collect();
     assert_eq!(kept.len(), 1, "{step:#}");
-    assert_eq!(t.show("pipeline/kill", "answer.txt").as_deref(), Some("right\n"));
+    assert_eq!(
+        t.show("pipeline/kill", "answer.txt").as_deref(),
+        Some("right\n")
+    );
     assert_eq!(t.show("pipeline/kill", "first.txt").as_deref(), Some("1\n"));
+}
+
+/// One Claude Code session against the fake model server: a `Bash` tool use running
+/// `command`, then the closing text; each request reports 100 input and 7 output tokens.
+fn claude_session(command: &str) -> Vec<fake_model_server::Scripted> {
+    use fake_model_server::Scripted;
+    let usage = serde_json::json!({"input_tokens": 100, "output_tokens": 7});
+    vec![
+        Scripted::Reply(serde_json::json!({
+            "tool_use": {"name": "Bash", "input": {"command": command, "description": "Write the answer"}},
+            "usage": usage,
+        })),
+        Scripted::Reply(serde_json::json!({"text": "Done.", "usage": usage})),
+    ]
+}
+
+#[test]
+fn with_the_real_claude_code_the_one_passing_candidate_of_three_is_kept() {
+    let Some(bin) = crate::ai_claude::claude_bin() else {
+        return;
+    };
+    let server = fake_model_server::FakeModelServer::start().expect("fake server starts");
+    // --jobs 1: the three sessions run one after the other and take the scripted
+    // replies in turn; only one of them writes the answer the test wants.
+    let mut replies = claude_session("echo wrong > answer.txt");
+    replies.extend(claude_session("echo right > answer.txt"));
+    replies.extend(claude_session("printf 'wrong\\nwrong\\n' > answer.txt"));
+    server.script(fake_model_server::Api::AnthropicMessages, replies);
+    let t =
+        crate::ai_cli::CliProfile::new("claude", &bin, crate::ai_claude::MODEL, server.base_url())
+            .key("PIPELINE_TEST_CLAUDE_KEY", crate::ai_claude::KEY)
+            .env("CLAUDE_CODE_MAX_RETRIES", "0")
+            .test();
+    let ws = t.workstream(
+        "ws.json",
+        r#"{"id": "answer", "tool": "claude", "tasks": ["Write answer.txt"],
+            "files_scope": ["answer.txt"], "candidates": 3, "fix_attempts": 0,
+            "acceptance_tests": ["grep -qx right answer.txt"], "retry": {"max_attempts": 1}}"#,
+    );
+    t.run(&ws, "real", 1).assert_ok();
+    assert_eq!(
+        t.show("pipeline/real", "answer.txt").as_deref(),
+        Some("right\n")
+    );
+    let finished = t.events("real", "answer", "candidate_finished");
+    let passed: Vec<&Value> = finished
+        .iter()
+        .filter(|f| f["outcome"] == "passed")
+        .collect();
+    assert_eq!(passed.len(), 1, "{finished:#?}");
+    let selected = t.events("real", "answer", "candidate_selected");
+    assert_eq!(selected.len(), 1, "{selected:#?}");
+    assert_eq!(selected[0]["candidate"], passed[0]["candidate"]);
+    assert_eq!(
+        selected[0]["reason"],
+        "the only passing candidate of the round (1 diff lines)"
+    );
+    // Every candidate's tokens count, the two discarded ones' included.
+    let usage: Value = serde_json::from_str(
+        &t.pipeline(&["usage", "real", "--json"])
+            .assert_ok()
+            .stdout(),
+    )
+    .unwrap();
+    assert_eq!(usage["total"]["attempts"], 3, "{usage:#}");
+    let reported: u64 = finished
+        .iter()
+        .map(|f| f["usage"]["input_tokens"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        reported >= 600,
+        "two requests of 100 tokens per candidate: {finished:#?}"
+    );
+    assert_eq!(usage["total"]["input_tokens"], reported, "{usage:#}");
 }
