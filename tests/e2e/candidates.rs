@@ -151,6 +151,21 @@ fn keep_candidates_keeps_every_candidate_branch_with_its_result() {
         t.show("pipeline-candidates/keep/answer/1", "answer.txt"),
         None
     );
+    // `pipeline clean` takes them all, as it takes the step branches.
+    let dry = t
+        .pipeline(&["clean", "keep", "--dry-run", "--json"])
+        .assert_ok();
+    assert!(
+        dry.stdout().contains("pipeline-candidates/keep/answer/2"),
+        "{}",
+        dry.stdout()
+    );
+    t.pipeline(&["clean", "keep"]).assert_ok();
+    assert!(candidate_branches(&t, "keep").is_empty());
+    assert_eq!(
+        t.show("pipeline/keep", "answer.txt").as_deref(),
+        Some("right\n")
+    );
 }
 
 #[test]

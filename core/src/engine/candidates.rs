@@ -168,7 +168,7 @@ fn reason(best: &Ranked, passing: &[&Ranked]) -> String {
 /// How one round ended.
 pub(crate) enum Round {
     /// Every candidate ended; `end` says which attempt stands for the round.
-    Ended(RoundEnd),
+    Ended(Box<RoundEnd>),
     /// The run was interrupted while candidates ran (their attempts are recorded
     /// interrupted; their worktrees stay for resume).
     Interrupted,
@@ -319,7 +319,7 @@ pub(crate) async fn run_round(
         }
         _ => None,
     };
-    Ok(Round::Ended(RoundEnd {
+    Ok(Round::Ended(Box::new(RoundEnd {
         attempt: chosen.attempt,
         outcome: chosen.outcome.map_err(|mut failed| {
             // Journalled with the candidate's end already.
@@ -331,7 +331,7 @@ pub(crate) async fn run_round(
         worktree: chosen.worktree,
         selected,
         next_attempt,
-    }))
+    })))
 }
 
 /// End of a run that is over (unless `--keep-candidates`): deletes its candidate

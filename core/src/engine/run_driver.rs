@@ -682,10 +682,11 @@ async fn drive(
         tracing::warn!("cannot remove the worktrees of run {run_id}: {e}");
     }
     // Discarded candidates' branches go with a run that is over (docs/CANDIDATES.md).
-    if status != RunStatus::Interrupted && !ctx.options.keep_candidates {
-        if let Err(e) = super::candidates::delete_discarded_branches(&ctx).await {
-            tracing::warn!("cannot delete the discarded candidates' branches of run {run_id}: {e}");
-        }
+    if status != RunStatus::Interrupted
+        && !ctx.options.keep_candidates
+        && let Err(e) = super::candidates::delete_discarded_branches(&ctx).await
+    {
+        tracing::warn!("cannot delete the discarded candidates' branches of run {run_id}: {e}");
     }
     // Steps' temporary directories: kept for the resume of an interrupted run only.
     let tmp = ctx.workspace.run_tmp_dir(&run_id);

@@ -698,9 +698,16 @@ fn candidates_are_inherited_by_tool_steps_only_and_checked_with_their_step_and_p
     let set = load(std::slice::from_ref(&ok)).unwrap_or_else(|e| panic!("{e}"));
     let step = |id: &str| set.step(&StepId::nested("w", id)).unwrap();
     assert_eq!(step("ai").candidates, 3);
-    assert_eq!(step("ai").select.as_ref().map(|s| s.command.as_str()), Some("echo 1"));
+    assert_eq!(
+        step("ai").select.as_ref().map(|s| s.command.as_str()),
+        Some("echo 1")
+    );
     assert_eq!(step("own").candidates, 2);
-    assert_eq!(step("cmd").candidates, 1, "a command step does not inherit it");
+    assert_eq!(
+        step("cmd").candidates,
+        1,
+        "a command step does not inherit it"
+    );
     assert_eq!(step("cmd").select, None);
     std::fs::remove_file(&ok).unwrap();
 
@@ -722,7 +729,16 @@ fn candidates_are_inherited_by_tool_steps_only_and_checked_with_their_step_and_p
                 && e.hint.is_some()
         })
     };
-    assert!(found("b/cmd", "/steps/0/candidates", "runs a command"), "{errs:#?}");
-    assert!(found("b/alone", "/steps/1/select", "nothing to choose between"), "{errs:#?}");
-    assert!(found("b/here", "/steps/2/candidates", "in place"), "{errs:#?}");
+    assert!(
+        found("b/cmd", "/steps/0/candidates", "runs a command"),
+        "{errs:#?}"
+    );
+    assert!(
+        found("b/alone", "/steps/1/select", "nothing to choose between"),
+        "{errs:#?}"
+    );
+    assert!(
+        found("b/here", "/steps/2/candidates", "in place"),
+        "{errs:#?}"
+    );
 }
