@@ -407,16 +407,25 @@ impl Candidate {
     /// candidate's worktree and records how it ended. `Err` when its worktree cannot be
     /// made.
     async fn run(self) -> Result<Result<Finished, Stopped>, StepError> {
-        let ctx = &self.ctx;
-        let step = &ctx.set.steps[self.idx];
-        let id = step.id.as_str();
-        let _slot = match &self.slots {
-            Some(slots) => match slots.take(&ctx.cancel).await {
+        let slot = match &self.slots {
+            Some(slots) => match slots.take(&self.ctx.cancel).await {
                 Some(permit) => Some(permit),
                 None => return Ok(Err(Stopped::Interrupted)),
             },
             None => None,
         };
+        let ended = self.run_holding_slot().await;
+        if let (Some(slots), Some(permit)) = (&self.slots, slot) {
+            slots.give_back(permit);
+        }
+        ended
+    }
+
+    /// [`Candidate::run`] once its `--jobs` slot is held.
+    async fn run_holding_slot(&self) -> Result<Result<Finished, Stopped>, StepError> {
+        let ctx = &self.ctx;
+        let step = &ctx.set.steps[self.idx];
+        let id = step.id.as_str();
         let last = self
             .counter
             .lock()

@@ -112,6 +112,13 @@ impl JobSlots {
             _ = cancel.cancelled() => None,
         }
     }
+
+    /// Gives back a slot from [`JobSlots::take`] and tells the scheduler, which may
+    /// start a ready step in it.
+    pub(crate) fn give_back(&self, permit: OwnedSemaphorePermit) {
+        drop(permit);
+        self.freed.notify_one();
+    }
 }
 
 /// Queues for a slot of `lent` (from [`lend_slot`]) and holds it for the rest of the
