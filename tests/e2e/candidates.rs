@@ -110,6 +110,15 @@ fn the_smallest_passing_candidate_is_kept_and_the_others_are_discarded() {
         "the step's result is the kept candidate's commit"
     );
 
+    // The status table shows the round under the step.
+    let table = t.pipeline(&["status", "bo1"]).assert_ok().stdout();
+    assert!(
+        table.contains(
+            "candidates: #1 failed (1 failed test, 1 line), #2 passed (4 lines), #3 kept (1 line)"
+        ),
+        "{table}"
+    );
+
     // Only the kept candidate's branch stays once the run is over.
     assert_eq!(
         candidate_branches(&t, "bo1"),
