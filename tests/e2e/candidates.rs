@@ -412,6 +412,46 @@ fn with_jobs_3_candidates_overlap_and_with_jobs_1_they_run_one_at_a_time() {
 }
 
 #[test]
+fn a_tools_max_concurrent_bounds_candidates_as_it_bounds_steps() {
+    // --jobs 3 but the tool's max_concurrent is 1: one candidate's tool at a time (a
+    // tool that finds another one running says so in `overlap`), the others journalled
+    // waiting for the tool. The --jobs 3 test above shows they overlap without the limit.
+    let t = Test::new();
+    let marks = tempfile::tempdir().unwrap();
+    let dir = marks.path().display().to_string();
+    let body = format!(
+        "if ! mkdir \"{dir}/running\" 2>/dev/null; then echo \"$PIPELINE_CANDIDATE\" >> \"{dir}/overlap\"; fi\nsleep 0.2\n{THREE_WAYS}\nrmdir \"{dir}/running\""
+    );
+    let script = serde_json::to_string(&body).unwrap();
+    t.config(&format!(
+        "tools:\n  agent:\n    kind: custom\n    command: sh\n    args: [\"-c\", {script}, \"agent\", \"{{prompt_file}}\"]\n    capabilities: [code_generation]\n    max_concurrent: 1\n"
+    ));
+    let ws = answer_workstream(
+        &t,
+        &format!(
+            r#", "candidates": 3, "writable_paths": [{}]"#,
+            serde_json::to_string(&dir).unwrap()
+        ),
+    );
+    t.run(&ws, "one", 3).assert_ok();
+    assert!(
+        !marks.path().join("overlap").exists(),
+        "two candidates' tools ran at once: {:?}",
+        std::fs::read_to_string(marks.path().join("overlap"))
+    );
+    assert_eq!(t.events("one", "answer", "candidate_finished").len(), 3);
+    let waits = t.events("one", "answer", "step_waiting");
+    assert!(
+        waits.iter().any(|w| w["wait"] == "tool_concurrency"),
+        "{waits:#?}"
+    );
+    assert_eq!(
+        t.show("pipeline/one", "answer.txt").as_deref(),
+        Some("right\n")
+    );
+}
+
+#[test]
 fn discarded_candidates_usage_counts_in_pipeline_usage() {
     let t = Test::new();
     // A tool of kind `claude` whose command prints Claude Code's stream-json `result`
