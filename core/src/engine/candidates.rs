@@ -254,15 +254,15 @@ pub(crate) async fn run_round(
     let mut finished = Vec::with_capacity(n as usize);
     let mut interrupted = false;
     let mut journal = None;
-    let mut worktree_error = None;
+    let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(Ok(Ok(f))) => finished.push(f),
             Ok(Ok(Err(Stopped::Interrupted))) => interrupted = true,
             Ok(Ok(Err(Stopped::Journal(e)))) => journal = Some(e),
-            Ok(Err(e)) => worktree_error = Some(e),
+            Ok(Err(e)) => failure = Some(e),
             Err(e) => {
-                worktree_error = Some(StepError::Failed(StepFailure::Setup(format!(
+                failure = Some(StepError::Failed(StepFailure::Candidates(format!(
                     "a candidate's task ended abnormally: {e}"
                 ))))
             }
@@ -280,14 +280,14 @@ pub(crate) async fn run_round(
         }
         return Ok(Round::Interrupted);
     }
-    if let Some(e) = worktree_error {
+    if let Some(e) = failure {
         release_all(ctx, finished.into_iter().filter_map(|f| f.worktree)).await;
         return Err(e);
     }
     finished.sort_by_key(|f| f.ranked.candidate);
     let ranked: Vec<Ranked> = finished.iter().map(|f| f.ranked.clone()).collect();
     let Some(selection) = select(&ranked) else {
-        return Err(StepFailure::Setup("a round of candidates ran none".into()).into());
+        return Err(StepFailure::Candidates("no candidate ran".into()).into());
     };
     let (index, selected_reason) = match selection {
         Selection::Kept { index, reason } => (index, Some(reason)),
@@ -337,8 +337,8 @@ pub(crate) async fn run_round(
 /// End of a run that is over (unless `--keep-candidates`): deletes its candidate
 /// branches `pipeline-candidates/<run>/...` except those of kept candidates (each
 /// `candidate_selected` of the run) and those checked out in a worktree kept for
-/// inspection (a failed step's best failed candidate). Returns how many were deleted; nothing is deleted
-/// when the journal cannot be read.
+/// inspection (a failed step's best failed candidate). Returns how many were deleted;
+/// nothing is deleted when the journal cannot be read.
 ///
 /// Errors: git cannot list or delete a branch.
 pub(crate) async fn delete_discarded_branches(ctx: &RunContext) -> Result<usize, GitError> {

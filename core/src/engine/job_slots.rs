@@ -202,6 +202,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn work_a_step_fans_out_takes_slots_of_its_own_and_gives_them_back() {
+        let slots = JobSlots::new(2);
+        let cancel = CancellationToken::new();
+        let step = slots.try_take().expect("the step's slot");
+        let fanned = hold(step, async {
+            let slots = current_slots().expect("inside a step task");
+            let lent = lend_slot();
+            let a = slots.take(&cancel).await.expect("first slot");
+            let b = slots
+                .take(&cancel)
+                .await
+                .expect("second slot (the lent one)");
+            assert!(slots.try_take().is_none(), "both slots are taken");
+            slots.give_back(a);
+            tokio::time::timeout(Duration::from_secs(5), slots.freed())
+                .await
+                .expect("the scheduler is told");
+            assert!(slots.try_take().is_some(), "a given-back slot is free");
+            drop(b);
+            take_slot_again(&cancel, lent).await
+        })
+        .await;
+        assert!(fanned, "the step took its slot again");
+        assert!(current_slots().is_none(), "no slots outside a step task");
+        cancel.cancel();
+        let slots = JobSlots::new(1);
+        let _held = slots.try_take().expect("slot");
+        assert!(
+            slots.take(&cancel).await.is_none(),
+            "cancelled while queued"
+        );
+    }
+
+    #[tokio::test]
     async fn outside_a_step_waiting_just_waits() {
         let cancel = CancellationToken::new();
         assert_eq!(while_waiting(&cancel, async { 7 }).await, Some(7));
