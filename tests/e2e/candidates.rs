@@ -569,6 +569,70 @@ fn bad_candidates_values_are_input_errors_naming_the_file_and_step() {
     t.pipeline(&["validate", ws.to_str().unwrap()]).assert_ok();
 }
 
+/// How many `kind` events of `step` in `run` are journalled; 0 while the database or its
+/// tables do not exist yet (the run is starting).
+fn journalled(t: &Test, run: &str, step: &str, kind: &str) -> usize {
+    let db = t.repo.join(".pipeline/state.db");
+    let Ok(c) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    c.query_row(
+        "SELECT count(*) FROM events WHERE run_id = ?1 AND step_id = ?2 AND kind = ?3",
+        [run, step, kind],
+        |r| r.get::<_, i64>(0),
+    )
+    .map_or(0, |n| n as usize)
+}
+
+#[test]
+fn ctrl_c_mid_round_interrupts_every_candidate_and_resume_runs_a_new_round() {
+    let t = Test::new();
+    let release = t.out_path("release");
+    // Every candidate waits for the release file: Ctrl-C finds all three running.
+    agent_config(
+        &t,
+        &format!(
+            "{}\necho right > answer.txt",
+            crate::handshake::await_file(&release)
+        ),
+    );
+    let ws = answer_workstream(&t, r#", "candidates": 3"#);
+    let mut child = t.spawn(&[
+        "run",
+        ws.to_str().unwrap(),
+        "--run-id",
+        "int",
+        "--jobs",
+        "3",
+    ]);
+    crate::handshake::wait_until("three candidates running", || {
+        (journalled(&t, "int", "answer", "candidate_started") == 3).then_some(())
+    });
+    assert_eq!(crate::support::interrupt(&mut child), Some(130));
+    let step = t.step_status("int", "answer");
+    assert_eq!(step["status"], "interrupted", "{step:#}");
+    let finished = t.events("int", "answer", "candidate_finished");
+    assert_eq!(finished.len(), 3, "{finished:#?}");
+    assert!(
+        finished.iter().all(|f| f["outcome"] == "interrupted"),
+        "{finished:#?}"
+    );
+    assert!(t.events("int", "answer", "candidate_selected").is_empty());
+
+    std::fs::write(&release, "go").unwrap();
+    t.pipeline(&["resume", "int"]).assert_ok();
+    let step = t.step_status("int", "answer");
+    assert_eq!(step["status"], "completed", "{step:#}");
+    assert_eq!(step["attempts"], 6, "a new round of three: {step:#}");
+    assert_eq!(t.events("int", "answer", "candidate_selected").len(), 1);
+    assert_eq!(
+        t.show("pipeline/int", "answer.txt").as_deref(),
+        Some("right\n")
+    );
+}
+
 #[test]
 fn a_run_killed_mid_round_resumes_without_losing_a_completed_step() {
     let t = Test::new();
@@ -599,22 +663,7 @@ fn a_run_killed_mid_round_resumes_without_losing_a_completed_step() {
         "--jobs",
         "3",
     ]);
-    // How many `kind` events of the step are journalled; 0 while the database or its
-    // tables do not exist yet.
-    let count = |kind: &str| -> usize {
-        let db = t.repo.join(".pipeline/state.db");
-        let Ok(c) =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        else {
-            return 0;
-        };
-        c.query_row(
-            "SELECT count(*) FROM events WHERE run_id = 'kill' AND step_id = 'w/best' AND kind = ?1",
-            [kind],
-            |r| r.get::<_, i64>(0),
-        )
-        .map_or(0, |n| n as usize)
-    };
+    let count = |kind: &str| journalled(&t, "kill", "w/best", kind);
     crate::handshake::wait_until("candidate 1 finished, 2 and 3 running", || {
         (count("candidate_started") == 3 && count("candidate_finished") == 1).then_some(())
     });
