@@ -774,3 +774,62 @@ fn with_the_real_claude_code_the_one_passing_candidate_of_three_is_kept() {
     );
     assert_eq!(usage["total"]["input_tokens"], reported, "{usage:#}");
 }
+
+#[test]
+fn the_kept_candidate_is_approved_merged_forward_and_cached_like_any_result() {
+    let t = Test::new();
+    agent_config(&t, THREE_WAYS);
+    let ws = t.workstream(
+        "ws.json",
+        r#"{"id": "w", "steps": [
+            {"id": "best", "tool": "agent", "tasks": ["Write answer.txt"], "candidates": 3,
+             "acceptance_tests": ["grep -qx right answer.txt"], "fix_attempts": 0,
+             "approval": "required"},
+            {"id": "after", "depends_on": ["best"], "command": "cp answer.txt copy.txt"}]}"#,
+    );
+    t.pipeline(&[
+        "run",
+        ws.to_str().unwrap(),
+        "--run-id",
+        "fwd",
+        "--jobs",
+        "3",
+        "--approve-all",
+    ])
+    .assert_ok();
+    // The choice is journalled with the approval and completion, in that order.
+    let kinds: Vec<String> = t
+        .journal("fwd")
+        .into_iter()
+        .filter(|e| e.step.as_deref() == Some("w/best"))
+        .map(|e| e.kind)
+        .filter(|k| ["candidate_selected", "step_approved", "step_completed"].contains(&k.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["candidate_selected", "step_approved", "step_completed"],
+        "{kinds:?}"
+    );
+    // The dependent started from the kept candidate's result.
+    assert_eq!(
+        t.show("pipeline/fwd", "copy.txt").as_deref(),
+        Some("right\n")
+    );
+    // A second run takes the kept result from the step cache: no new round.
+    t.pipeline(&[
+        "run",
+        ws.to_str().unwrap(),
+        "--run-id",
+        "again",
+        "--jobs",
+        "3",
+        "--approve-all",
+    ])
+    .assert_ok();
+    assert_eq!(t.events("again", "w/best", "step_cached").len(), 1);
+    assert!(t.events("again", "w/best", "candidate_started").is_empty());
+    assert_eq!(
+        t.show("pipeline/again", "answer.txt").as_deref(),
+        Some("right\n")
+    );
+}
