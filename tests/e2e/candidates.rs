@@ -833,3 +833,39 @@ fn the_kept_candidate_is_approved_merged_forward_and_cached_like_any_result() {
         Some("right\n")
     );
 }
+
+#[test]
+fn each_candidate_gets_its_own_copy_into_worktree_and_setup() {
+    let t = Test::new();
+    std::fs::write(t.repo.join(".env"), "TOKEN=candidate-secret-value-123\n").unwrap();
+    agent_config(
+        &t,
+        r#"grep -q TOKEN= .env && cat prepared.txt > answer.txt && echo right >> answer.txt"#,
+    );
+    let ws = answer_workstream(
+        &t,
+        r#", "candidates": 2, "copy_into_worktree": [".env"],
+            "setup": [{"command": "echo \"set up for $PIPELINE_CANDIDATE\" > prepared.txt", "outputs": ["prepared.txt"]}]"#,
+    );
+    t.run(&ws, "prep", 2).assert_ok();
+    let setups = t.events("prep", "answer", "setup_finished");
+    let mut attempts: Vec<u64> = setups
+        .iter()
+        .filter(|s| s["succeeded"] == true)
+        .map(|s| s["attempt"].as_u64().unwrap())
+        .collect();
+    attempts.sort();
+    assert_eq!(
+        attempts,
+        vec![1, 2],
+        "one set-up per candidate: {setups:#?}"
+    );
+    // The kept candidate's answer says which candidate's set-up it saw; neither the
+    // copied .env nor the set-up output is committed.
+    let answer = t.show("pipeline/prep", "answer.txt").unwrap();
+    let selected = t.events("prep", "answer", "candidate_selected");
+    let kept = selected[0]["candidate"].as_u64().unwrap();
+    assert_eq!(answer, format!("set up for {kept}\nright\n"));
+    assert_eq!(t.show("pipeline/prep", ".env"), None);
+    assert_eq!(t.show("pipeline/prep", "prepared.txt"), None);
+}
