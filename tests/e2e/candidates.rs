@@ -451,11 +451,11 @@ fn a_tools_max_concurrent_bounds_candidates_as_it_bounds_steps() {
     );
 }
 
-#[test]
-fn discarded_candidates_usage_counts_in_pipeline_usage() {
-    let t = Test::new();
-    // A tool of kind `claude` whose command prints Claude Code's stream-json `result`
-    // event: each candidate reports 100 input and 10 output tokens and $0.01.
+/// `.pipeline/config.yaml` with the profile `scripted`: a tool of kind `claude` whose
+/// command prints Claude Code's stream-json `result` event, so the claude adapter's own
+/// parser reads its usage: each candidate writes `answer-<candidate>.txt` and reports 100
+/// input and 10 output tokens and $0.01.
+fn scripted_claude(t: &Test) {
     let script = t.repo.parent().unwrap().join("scripted-claude.sh");
     std::fs::write(
         &script,
@@ -474,6 +474,37 @@ echo '{"type":"result","subtype":"success","is_error":false,"result":"done","tot
         "tools:\n  scripted:\n    kind: claude\n    command: {}\n",
         serde_json::to_string(&script.display().to_string()).unwrap()
     ));
+}
+
+#[test]
+fn a_round_that_takes_the_step_over_its_budget_keeps_no_candidate() {
+    let t = Test::new();
+    scripted_claude(&t);
+    // Three candidates at $0.01 each against a step budget of $0.025: whichever passed
+    // first, the round spent $0.03.
+    let ws = t.workstream(
+        "ws.json",
+        r#"{"id": "answer", "tool": "scripted", "tasks": ["Write an answer"], "candidates": 3,
+            "budget": {"usd": 0.025}, "retry": {"max_attempts": 3}}"#,
+    );
+    t.run(&ws, "over", 3).assert_code(1);
+    let step = t.step_status("over", "answer");
+    assert_eq!(step["status"], "failed", "{step:#}");
+    assert_eq!(step["attempts"], 3, "no second round: {step:#}");
+    assert_eq!(step["last_error"]["class"], "budget_exceeded", "{step:#}");
+    assert!(t.events("over", "answer", "candidate_selected").is_empty());
+    assert_eq!(t.events("over", "answer", "budget_exceeded").len(), 1);
+    assert_eq!(
+        t.show("pipeline/over", "answer-1.txt"),
+        None,
+        "nothing merged"
+    );
+}
+
+#[test]
+fn discarded_candidates_usage_counts_in_pipeline_usage() {
+    let t = Test::new();
+    scripted_claude(&t);
     let ws = t.workstream(
         "ws.json",
         r#"{"id": "answer", "tool": "scripted", "tasks": ["Write an answer"], "candidates": 3,

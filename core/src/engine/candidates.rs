@@ -285,6 +285,13 @@ pub(crate) async fn run_round(
         return Err(e);
     }
     finished.sort_by_key(|f| f.ranked.candidate);
+    not_taken_over_budget(
+        ctx,
+        step,
+        tool,
+        next_attempt.saturating_sub(1),
+        &mut finished,
+    )?;
     let ranked: Vec<Ranked> = finished.iter().map(|f| f.ranked.clone()).collect();
     let Some(selection) = select(&ranked) else {
         return Err(StepFailure::Candidates("no candidate ran".into()).into());
@@ -332,6 +339,61 @@ pub(crate) async fn run_round(
         selected,
         next_attempt,
     })))
+}
+
+/// When the round took the step over its `budget` (every candidate's usage is journalled
+/// by now), no candidate is kept: each passing one becomes a failure saying so, and the
+/// lifecycle's after-failure path finds the budget exceeded and fails the step with class
+/// `budget_exceeded` (docs/COSTS.md "Budgets"), as for a single attempt.
+///
+/// Errors: [`StepFailure::Usage`] when the journal cannot be read.
+fn not_taken_over_budget(
+    ctx: &RunContext,
+    step: &Step,
+    tool: &ChosenTool,
+    last_attempt: u32,
+    finished: &mut [Finished],
+) -> Result<(), StepError> {
+    let Some((_, why)) = super::budgets::step_budget_exceeded(
+        ctx,
+        step.id.as_str(),
+        step.budget,
+        last_attempt,
+        None,
+    )?
+    else {
+        return Ok(());
+    };
+    let why = why
+        .lines()
+        .next()
+        .unwrap_or(super::budgets::BUDGET_EXCEEDED);
+    for f in finished.iter_mut().filter(|f| f.ranked.passed) {
+        let Ok(success) = &f.outcome else { continue };
+        let error = format!(
+            "candidate {} passed (result {}), but it is not taken: {why}",
+            f.ranked.candidate, success.commit
+        );
+        let failure = pipeline_error::AttemptFailure::new(
+            &tool.name,
+            &tool.name,
+            pipeline_error::Termination::Exited(0),
+            error.clone(),
+        )
+        .with_kind(&tool.kind)
+        .finished_at(std::time::SystemTime::now());
+        f.ranked.passed = false;
+        f.outcome = Err(Box::new(AttemptFailed {
+            stage: Stage::Tool,
+            result: crate::state::AttemptResult::Failed,
+            exit_code: Some(0),
+            error,
+            failure,
+            usage: None,
+            stalled: None,
+        }));
+    }
+    Ok(())
 }
 
 /// End of a run that is over (unless `--keep-candidates`): deletes its candidate
