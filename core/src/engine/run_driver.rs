@@ -706,7 +706,13 @@ async fn drive(
             .iter()
             .zip(&ctx.set.steps)
             .filter(|&(&f, _)| f == Final::Failed)
-            .map(|(_, step)| step.id.to_string())
+            .flat_map(|(_, step)| {
+                // A best-of-N step's worktree is its best failed candidate's.
+                let candidates = (1..=step.candidates)
+                    .filter(|_| step.candidates > 1)
+                    .map(|k| super::candidates::candidate_path(step.id.as_str(), k));
+                std::iter::once(step.id.to_string()).chain(candidates)
+            })
             .collect();
         blocking(move || {
             let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
@@ -716,6 +722,13 @@ async fn drive(
     };
     if let Err(e) = removed {
         tracing::warn!("cannot remove the worktrees of run {run_id}: {e}");
+    }
+    // Discarded candidates' branches go with a run that is over (docs/CANDIDATES.md).
+    if status != RunStatus::Interrupted
+        && !ctx.options.keep_candidates
+        && let Err(e) = super::candidates::delete_discarded_branches(&ctx).await
+    {
+        tracing::warn!("cannot delete the discarded candidates' branches of run {run_id}: {e}");
     }
     // Steps' temporary directories: kept for the resume of an interrupted run only.
     let tmp = ctx.workspace.run_tmp_dir(&run_id);
