@@ -446,6 +446,11 @@ pub struct RunArgs {
     /// failing test makes it a miss and the step runs (docs/CACHE.md).
     #[arg(long)]
     pub verify_cached: bool,
+    /// Keep the branches of discarded candidates of best-of-N steps
+    /// (`pipeline-candidates/<run>/<step>/<n>`) when the run ends; by default only the
+    /// kept candidates' branches stay (docs/CANDIDATES.md).
+    #[arg(long)]
+    pub keep_candidates: bool,
     /// Where the steps run: `local` (this machine) or `temporal` (workers of a Temporal
     /// cluster, docs/TEMPORAL.md; needs --temporal).
     #[arg(long, value_enum, default_value = "local")]
@@ -693,6 +698,11 @@ pub struct ResumeArgs {
     /// failing test makes it a miss and the step runs (docs/CACHE.md).
     #[arg(long)]
     pub verify_cached: bool,
+    /// Keep the branches of discarded candidates of best-of-N steps
+    /// (`pipeline-candidates/<run>/<step>/<n>`) when the run ends; by default only the
+    /// kept candidates' branches stay (docs/CANDIDATES.md).
+    #[arg(long)]
+    pub keep_candidates: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }

@@ -55,7 +55,7 @@ mod stream_report;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pipeline_process::{
     DEFAULT_KILL_GRACE, LineCallback, ProcessOutcome, ProcessSpec, Termination, redact, run_process,
@@ -65,7 +65,7 @@ use tokio_util::sync::CancellationToken;
 use crate::adapter_error::AdapterError;
 use crate::arg_template::{ArgTemplate, PlaceholderValues};
 use crate::custom_adapter::compile_args;
-use crate::invocation::{Invocation, ToolOutcome};
+use crate::invocation::{Invocation, ToolOutcome, Usage};
 use crate::prompt_argument::{MAX_PROMPT_ARG_BYTES, prompt_argument};
 use crate::tool_adapter::ToolDriver;
 use crate::tool_profile::ToolProfile;
@@ -355,14 +355,38 @@ impl ToolDriver for ClaudeAdapter {
         let lookup = |name: &str| std::env::var(name).ok();
         let spec = self.process_spec(inv, &config_dir, &lookup);
 
-        // Live progress: stream-json lines become short human-readable lines.
-        let observer: Option<LineCallback> = on_line.map(|forward| -> LineCallback {
-            Arc::new(move |line: &str| {
-                if let Some(text) = progress_line(line) {
-                    forward(&text);
-                }
-            })
-        });
+        // Live progress: stream-json lines become short human-readable lines; with a
+        // usage watch, each line also feeds a running report whose per-request usage
+        // goes to the watch whenever it grows.
+        let observer: Option<LineCallback> = match (on_line, inv.usage_watch.clone()) {
+            (None, None) => None,
+            (forward, watch) => {
+                let running = Mutex::new((StreamReport::default(), None::<Usage>));
+                Some(Arc::new(move |line: &str| {
+                    if let Some(forward) = &forward
+                        && let Some(text) = progress_line(line)
+                    {
+                        forward(&text);
+                    }
+                    if let Some(watch) = &watch {
+                        let grown = {
+                            let mut running =
+                                running.lock().unwrap_or_else(PoisonError::into_inner);
+                            let (report, last) = &mut *running;
+                            report.feed(line);
+                            let now = report.streamed_usage();
+                            (now != *last).then(|| {
+                                *last = now.clone();
+                                now
+                            })
+                        };
+                        if let Some(Some(usage)) = grown {
+                            watch.report(&usage);
+                        }
+                    }
+                }))
+            }
+        };
         let process = run_process(&spec, &inv.log_path, &inv.limits, observer, cancel).await?;
         let report = read_report(&inv.log_path, &process).await;
 

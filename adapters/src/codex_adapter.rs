@@ -259,11 +259,20 @@ impl ToolDriver for CodexAdapter {
         let observer: LineCallback = {
             let events = events.clone();
             let secrets = spec.secrets.clone();
+            let watch = inv.usage_watch.clone();
+            let model = self.profile.model.clone();
             Arc::new(move |line: &str| {
-                let meaning = events
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .observe(line);
+                let (meaning, grown) = {
+                    let mut events = events.lock().unwrap_or_else(PoisonError::into_inner);
+                    let before = events.usage(model.as_deref());
+                    let meaning = events.observe(line);
+                    let after = events.usage(model.as_deref());
+                    (meaning, after.filter(|now| Some(now) != before.as_ref()))
+                };
+                // Each `turn.completed` adds its usage: tell the watch the new total.
+                if let (Some(watch), Some(usage)) = (&watch, grown) {
+                    watch.report(&usage);
+                }
                 if let Some(forward) = &on_line {
                     match meaning {
                         LineMeaning::Raw => forward(&redact(line, &secrets)),

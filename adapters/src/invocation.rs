@@ -49,7 +49,45 @@ pub struct Invocation {
     /// `secret_env` values, and matching environment variables), redacted from the tool's
     /// output in addition to the adapter's own profile's secrets.
     pub secrets: Vec<String>,
+    /// Told the attempt's usage so far each time a tool that streams usage reports more
+    /// (Claude Code: every model request's `usage` in its stream-json `assistant` events;
+    /// Codex: every `turn.completed`). Aider and custom tools report usage only at the
+    /// end, so they never call it. The engine uses it to stop an attempt as soon as the
+    /// step's budget is crossed (docs/COSTS.md "Budgets").
+    pub usage_watch: Option<UsageWatch>,
 }
+
+/// A callback receiving the usage an attempt reported so far (a running total for the
+/// whole attempt, not an increment), from the supervising task while the tool runs: keep
+/// it cheap and non-blocking. Two watches are equal when they are the same callback.
+#[derive(Clone)]
+pub struct UsageWatch(std::sync::Arc<dyn Fn(&Usage) + Send + Sync>);
+
+impl UsageWatch {
+    /// A watch calling `f` with each new running total.
+    pub fn new(f: impl Fn(&Usage) + Send + Sync + 'static) -> UsageWatch {
+        UsageWatch(std::sync::Arc::new(f))
+    }
+
+    /// Passes a new running total to the callback.
+    pub fn report(&self, usage: &Usage) {
+        (self.0)(usage);
+    }
+}
+
+impl std::fmt::Debug for UsageWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UsageWatch(..)")
+    }
+}
+
+impl PartialEq for UsageWatch {
+    fn eq(&self, other: &UsageWatch) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for UsageWatch {}
 
 impl Invocation {
     /// `own` (a profile's secret values) followed by the run's [`Invocation::secrets`],

@@ -53,7 +53,7 @@ pub use cache_settings::CacheSettings;
 pub use config_error::{ConfigError, UnknownKey};
 pub use config_keys::{CONFIG_KEYS, ConfigKey, NAME_SEGMENT, config_key};
 pub use custom_adapter::CustomAdapter;
-pub use invocation::{Invocation, ToolOutcome, Usage};
+pub use invocation::{Invocation, ToolOutcome, Usage, UsageWatch};
 // Process supervision lives in the leaf crate `pipeline-process`; these names stay
 // available here for the engine, which runs acceptance tests and compensations with them.
 pub use pipeline_process::{

@@ -82,6 +82,7 @@ pub fn run(args: RunArgs) -> Result<i32, EngineError> {
         });
     }
     options.verify_cached = args.verify_cached;
+    options.keep_candidates = args.keep_candidates;
     options.base = Some(args.base.clone());
     options.run_id = args.run_id.clone();
     options.unfinished = if args.resume {
@@ -165,6 +166,7 @@ pub fn resume(args: ResumeArgs) -> Result<i32, EngineError> {
         });
     }
     options.verify_cached = args.verify_cached;
+    options.keep_candidates = args.keep_candidates;
     let run = target.run_id;
     drive(&args.repo, &args.report, move |rep, cancel| {
         Box::pin(async move { resume_run(&run, options, rep, cancel).await })

@@ -5,9 +5,10 @@
 //! continue it. In JSON that is the `driver` field: `"live"`, `"gone"` or `null`.
 
 use pipeline_core::engine::{
-    Driver, RunListEntry, RunStatusReport, UsageTotals, counted, list_runs, run_status,
+    CandidateView, Driver, RunListEntry, RunStatusReport, UsageTotals, counted, list_runs,
+    run_status,
 };
-use pipeline_core::state::StepStatus;
+use pipeline_core::state::{CandidateOutcome, StepStatus};
 
 use super::exit;
 use super::usage::thousands;
@@ -114,6 +115,9 @@ fn render_status(report: &RunStatusReport) -> String {
         );
         out.push_str(line.trim_end());
         out.push('\n');
+        if let Some(round) = candidates_line(&s.candidates) {
+            out.push_str(&format!("  {:width$}  {round}\n", ""));
+        }
     }
     out.push_str(&usage_line(&report.usage));
     let awaiting: Vec<&str> = report
@@ -136,6 +140,46 @@ fn render_status(report: &RunStatusReport) -> String {
         }
     }
     out
+}
+
+/// The latest round of a best-of-N step under its line (docs/CANDIDATES.md), e.g.
+/// `candidates: #1 failed (1 failed test, 1 line), #2 passed (4 lines), #3 kept (1 line)`;
+/// `None` for a step without candidates.
+fn candidates_line(candidates: &[CandidateView]) -> Option<String> {
+    let last = candidates.last()?;
+    let mut round: Vec<&CandidateView> = candidates
+        [candidates.len().saturating_sub(last.of as usize)..]
+        .iter()
+        .collect();
+    round.sort_by_key(|c| c.candidate);
+    let described: Vec<String> = round
+        .into_iter()
+        .map(|c| {
+            let state = match c.outcome {
+                _ if c.selected => "kept",
+                None => "running",
+                Some(CandidateOutcome::Passed) => "passed",
+                Some(CandidateOutcome::Failed) => "failed",
+                Some(CandidateOutcome::Interrupted) => "interrupted",
+            };
+            let mut details = Vec::new();
+            if let Some(n) = c.failed_tests.filter(|n| *n > 0) {
+                details.push(format!("{n} failed test{}", if n == 1 { "" } else { "s" }));
+            }
+            if let Some(score) = c.score {
+                details.push(format!("score {score}"));
+            }
+            if let Some(n) = c.diff_lines {
+                details.push(format!("{n} line{}", if n == 1 { "" } else { "s" }));
+            }
+            if details.is_empty() {
+                format!("#{} {state}", c.candidate)
+            } else {
+                format!("#{} {state} ({})", c.candidate, details.join(", "))
+            }
+        })
+        .collect();
+    Some(format!("candidates: {}", described.join(", ")))
 }
 
 /// The run's total under the steps: tokens, requests and cost, or that no attempt

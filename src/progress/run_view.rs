@@ -300,13 +300,20 @@ impl RunView {
                 step,
                 from_run,
                 commit,
+                remote,
                 ..
             } => emit(
                 LineKind::Milestone,
-                format!(
-                    "cached    {step}: result of run {from_run} re-applied ({})",
-                    short(commit)
-                ),
+                match remote {
+                    Some(remote) => format!(
+                        "cached    {step}: result of run {from_run} from the shared cache ({remote}) re-applied ({})",
+                        short(commit)
+                    ),
+                    None => format!(
+                        "cached    {step}: result of run {from_run} re-applied ({})",
+                        short(commit)
+                    ),
+                },
             ),
             Event::StepApproved { step, by, auto, .. } => {
                 let how = if *auto { " (--approve-all)" } else { "" };

@@ -81,8 +81,8 @@ pub const WORKSTREAMS_DIR: &str = "workstreams";
 const MAX_LISTED: usize = 2000;
 
 /// The repository's workstream files: every `*.json`, `*.yaml` and `*.yml` under
-/// `workstreams/` (any depth; hidden entries, `node_modules` and symbolic links that
-/// resolve outside the repository skipped), sorted by path, at most 2000. Each is
+/// `workstreams/` (any depth; hidden entries, `node_modules`, symbolic links that
+/// resolve outside the repository and CI workflows ([`is_ci_workflow`]) skipped), sorted by path, at most 2000. Each is
 /// `{"path", "bytes"}` with `path` relative to the repository root, as `POST /api/runs`
 /// and `POST /api/validate` take it. Files are listed, not checked: validate one with
 /// `POST /api/validate`.
@@ -153,7 +153,7 @@ fn list_workstream_files(
             path.extension().and_then(|e| e.to_str()),
             Some("json" | "yaml" | "yml")
         );
-        if !workstream {
+        if !workstream || is_ci_workflow(&real, &meta) {
             continue;
         }
         if out.len() == MAX_LISTED {
@@ -169,6 +169,19 @@ fn list_workstream_files(
         out.push((relative.join("/"), meta.len()));
     }
     false
+}
+
+/// Whether a YAML file is a CI workflow rather than a workstream (such as those of
+/// `workstreams/examples/ci/`): a top-level `jobs:` key, which no workstream has (the
+/// loader skips such a file the same way). Files over 1 MiB are not read.
+fn is_ci_workflow(path: &std::path::Path, meta: &std::fs::Metadata) -> bool {
+    let yaml = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    );
+    yaml && meta.len() <= 1 << 20
+        && std::fs::read_to_string(path)
+            .is_ok_and(|text| text.lines().any(|l| l.starts_with("jobs:")))
 }
 
 /// Tool profiles, whether each is installed, its version and circuit breaker (`pipeline

@@ -118,6 +118,18 @@ fn component_schemas() -> Value {
                 "required": ["attempt", "tool", "usage"],
                 "properties": {"attempt": int, "tool": nullable("string"), "usage": {"type": "object"}}
             }},
+            "candidates": {"type": "array", "description": "Best-of-N steps only (docs/CANDIDATES.md): every candidate, in the order they started; `selected` marks the kept one.", "items": {
+                "type": "object",
+                "required": ["attempt", "candidate", "of", "branch", "outcome", "failed_tests", "diff_lines", "commit", "score", "error", "usage", "selected", "reason"],
+                "properties": {
+                    "attempt": int, "candidate": int, "of": int, "branch": string,
+                    "outcome": {"type": ["string", "null"], "enum": ["passed", "failed", "interrupted", null]},
+                    "failed_tests": {"type": ["integer", "null"], "minimum": 0},
+                    "diff_lines": {"type": ["integer", "null"], "minimum": 0},
+                    "commit": nullable("string"), "score": nullable("number"), "error": nullable("string"),
+                    "usage": nullable("object"), "selected": {"type": "boolean"}, "reason": nullable("string")
+                }
+            }},
         }
     });
     let usage_totals = json!({

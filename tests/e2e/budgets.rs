@@ -1,17 +1,24 @@
-//! Budgets end to end (docs/COSTS.md "Budgets"): the real Codex CLI against the fake
-//! model server, whose turns report usage. Codex reports tokens only, so its cost is
-//! estimated from the built-in price of `gpt-5.5` (deterministic: one turn of two
-//! requests of 100 input tokens, 20 cached, and 7 output tokens costs $0.00124).
+//! Budgets end to end (docs/COSTS.md "Budgets"): the real Codex, Claude Code and Aider
+//! CLIs against the fake model server, whose replies report usage. Codex reports tokens
+//! only, so its cost is estimated from the built-in price of `gpt-5.5` (deterministic:
+//! one turn of two requests of 100 input tokens, 20 cached, and 7 output tokens costs
+//! $0.00124).
 //!
 //! - A run budget (`--budget-usd`) spent by a first AI step skips the later AI steps
 //!   (`skipped`, with the reason) while a command step still runs.
 //! - A step budget (`budget: {tokens}`) exceeded by a failed attempt fails the step with
 //!   class `budget_exceeded` and a `budget_exceeded` event: no fix prompt, no retry.
-//! - A resumed run counts what its earlier attempts spent.
+//! - A successful Aider attempt (usage known only at its end) over the budget is not taken.
+//! - A resumed run counts what its earlier attempts spent, and keeps the run's budget
+//!   without the flags given again.
+//! - A tool that streams usage (Claude Code) is stopped mid-attempt as soon as its
+//!   reported usage takes the step over its budget.
 //! - Bad budget values are input errors (exit 2) naming the field.
 //!
-//! The CLI is found as in `ai_codex`: without it the tests print a loud SKIP and pass,
-//! except under `CI=true`, where they fail.
+//! The CLIs are found as in `ai_codex`, `ai_claude` and `ai_aider`: without one the tests
+//! print a loud SKIP and pass, except under `CI=true`, where they fail.
+
+use std::time::Duration;
 
 use fake_model_server::{Api, FakeModelServer, Scripted};
 use serde_json::{Value, json};
@@ -187,15 +194,28 @@ fn an_exceeded_step_budget_fails_the_step_without_a_fix_or_retry() {
 
 #[test]
 fn a_successful_attempt_over_the_workstreams_budget_is_not_taken() {
-    let server = FakeModelServer::start().expect("fake server starts");
-    server.script(Api::OpenAiResponses, codex_turn("ok.txt"));
-    let Some(t) = codex_test(&server) else {
+    // Aider prints its usage only when it ends, so its budget is checked after the
+    // attempt (Codex and Claude Code may be stopped as soon as they report it).
+    let Some(bin) = crate::ai_aider::aider_bin() else {
         return;
     };
+    let server = FakeModelServer::start().expect("fake server starts");
+    server.script(Api::OpenAiChat, [crate::ai_aider::whole_file_reply()]);
+    let t = crate::ai_cli::CliProfile::new(
+        "aider",
+        &bin,
+        "fake-model",
+        format!("{}/v1", server.base_url()),
+    )
+    .key("PIPELINE_TEST_AIDER_KEY", crate::ai_aider::KEY)
+    .args(&["--edit-format", "whole"])
+    .test();
+    t.commit_file("hello.py", crate::ai_aider::ORIGINAL);
     let ws = t.workstream(
         "w.json",
         r#"{"id": "w", "budget": {"tokens": 100}, "steps": [
-            {"id": "a", "tool": "codex", "tasks": ["Create ok.txt"], "files_scope": ["ok.txt"]},
+            {"id": "a", "tool": "aider", "tasks": ["Make greet() return hello, world"],
+             "files_scope": ["hello.py"]},
             {"id": "after", "command": "true", "depends_on": ["a"]}
         ]}"#,
     );
@@ -209,7 +229,7 @@ fn a_successful_attempt_over_the_workstreams_budget_is_not_taken() {
     assert_eq!(finished[0]["outcome"], "failed", "{finished:?}");
     assert_eq!(finished[0]["exit_code"], 0, "{finished:?}");
     assert_eq!(finished[0]["classified"]["class"], "budget_exceeded");
-    assert_eq!(finished[0]["usage"]["output_tokens"], 14, "{finished:?}");
+    assert_eq!(finished[0]["usage"]["output_tokens"], 56, "{finished:?}");
     let error = finished[0]["error"].as_str().unwrap_or_default();
     assert!(
         error.contains("the attempt succeeded") && error.contains("not taken"),
@@ -263,4 +283,147 @@ fn bad_budgets_are_input_errors_naming_the_field() {
         ])
         .assert_code(2);
     assert!(run.stderr().contains("--budget-tokens"), "{}", run.stderr());
+}
+
+#[test]
+fn a_resumed_run_keeps_its_budget_without_the_flags() {
+    let server = FakeModelServer::start().expect("fake server starts");
+    server.script(Api::OpenAiResponses, codex_turn("first.txt"));
+    let Some(t) = codex_test(&server) else {
+        return;
+    };
+    let marker = t.out.join("marker");
+    let ws = t.workstream(
+        "b.json",
+        &THREE_STEPS.replace("MARKER_PATH", marker.to_str().expect("utf-8 path")),
+    );
+    // Started with a budget that `first` spends; `check` fails, so `second` is skipped
+    // for its dependency, not for the budget.
+    t.pipeline(&[
+        "run",
+        ws.to_str().expect("utf-8 path"),
+        "--run-id",
+        "r3",
+        "--jobs",
+        "1",
+        "--budget-tokens",
+        "200",
+    ]);
+    assert_eq!(step(&t.status("r3"), "b/check")["status"], "failed");
+    // Resumed without the flag: the recorded budget still applies.
+    std::fs::write(&marker, "ok").expect("marker written");
+    t.pipeline(&["resume", "r3", "--jobs", "1"]);
+    let status = t.status("r3");
+    assert_eq!(
+        step(&status, "b/check")["status"],
+        "completed",
+        "{status:#}"
+    );
+    assert_eq!(step(&status, "b/second")["status"], "skipped", "{status:#}");
+    let reasons: Vec<String> = t
+        .events("r3", "b/second", "step_skipped")
+        .iter()
+        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("run budget of 200 tokens spent")),
+        "{reasons:?}"
+    );
+    let db = rusqlite::Connection::open(t.repo.join(".pipeline/state.db")).expect("state db");
+    let mut query = db
+        .prepare("SELECT data FROM events WHERE run_id = 'r3' AND kind = 'run_started' ORDER BY id")
+        .expect("query");
+    let started: Vec<Value> = query
+        .query_map([], |row| row.get::<_, String>(0))
+        .expect("rows")
+        .map(|data| serde_json::from_str(&data.expect("row")).expect("JSON"))
+        .collect();
+    assert_eq!(started.len(), 2, "{started:?}");
+    assert!(
+        started.iter().all(|e| e["budget_tokens"] == 200),
+        "each run_started records the budget: {started:?}"
+    );
+}
+
+#[test]
+fn a_streaming_tool_is_stopped_as_soon_as_its_usage_crosses_the_step_budget() {
+    let server = FakeModelServer::start().expect("fake server starts");
+    // The first request alone reports 5000 input tokens, over the budget of 1000. The
+    // second reply comes only after a minute and the third would follow it: a tool left
+    // running would make three agent requests and create two.txt.
+    let big = json!({"input_tokens": 5000, "output_tokens": 7});
+    let small = json!({"input_tokens": 10, "output_tokens": 1});
+    server.script(
+        Api::AnthropicMessages,
+        vec![
+            Scripted::Reply(json!({
+                "tool_use": {"name": "Bash", "input": {
+                    "command": "echo one > one.txt", "description": "Create one.txt"}},
+                "usage": big,
+            })),
+            Scripted::Delayed(
+                Duration::from_secs(60),
+                Box::new(Scripted::Reply(json!({
+                    "tool_use": {"name": "Bash", "input": {
+                        "command": "echo two > two.txt", "description": "Create two.txt"}},
+                    "usage": small,
+                }))),
+            ),
+            Scripted::Reply(json!({"text": "Done.", "usage": small})),
+        ],
+    );
+    let Some(bin) = crate::ai_claude::claude_bin() else {
+        return;
+    };
+    let t =
+        crate::ai_cli::CliProfile::new("claude", &bin, crate::ai_claude::MODEL, server.base_url())
+            .key("PIPELINE_TEST_CLAUDE_KEY", crate::ai_claude::KEY)
+            .env("CLAUDE_CODE_MAX_RETRIES", "0")
+            .test();
+    let ws = t.workstream(
+        "c.json",
+        r#"{"id": "c", "steps": [
+            {"id": "a", "tool": "claude", "tasks": ["Create one.txt and two.txt"],
+             "files_scope": ["one.txt", "two.txt"], "fix_attempts": 2,
+             "retry": {"max_attempts": 3}, "budget": {"tokens": 1000}}
+        ]}"#,
+    );
+    t.pipeline(&["run", ws.to_str().expect("utf-8 path"), "--run-id", "c1"]);
+    let status = t.status("c1");
+    assert_eq!(step(&status, "c/a")["status"], "failed", "{status:#}");
+    assert_eq!(t.events("c1", "c/a", "attempt_started").len(), 1);
+    let agent_requests = server
+        .requests()
+        .iter()
+        .filter(|r| r.body["tools"].as_array().is_some_and(|t| !t.is_empty()))
+        .count();
+    assert!(
+        (1..=2).contains(&agent_requests),
+        "the tool went on after crossing its budget: {agent_requests} agent requests"
+    );
+    let exceeded = t.events("c1", "c/a", "budget_exceeded");
+    assert_eq!(exceeded.len(), 1, "{exceeded:?}");
+    assert!(
+        exceeded[0]["spent_tokens"]
+            .as_u64()
+            .is_some_and(|n| n >= 5000),
+        "{exceeded:?}"
+    );
+    let finished = t.events("c1", "c/a", "attempt_finished");
+    assert_eq!(
+        finished[0]["classified"]["class"], "budget_exceeded",
+        "{finished:?}"
+    );
+    assert!(
+        finished[0]["usage"]["input_tokens"]
+            .as_u64()
+            .is_some_and(|n| n >= 5000),
+        "the stopped attempt keeps the usage it streamed: {finished:?}"
+    );
+    let failed = t.events("c1", "c/a", "step_failed");
+    let error = failed[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("over its budget of 1000 tokens"), "{error}");
+    assert!(error.contains("tool stopped after"), "{error}");
 }

@@ -693,6 +693,12 @@ fn dashboard_files_are_served_with_types_etags_and_csp() {
         "id: b\nsteps:\n  - id: s\n    command: \"true\"\n",
     );
     t.commit_file("workstreams/notes.txt", "not a workstream\n");
+    // A CI workflow kept with the workstreams (as in workstreams/examples/ci/) is no
+    // workstream either.
+    t.commit_file(
+        "workstreams/ci/github-actions.yml",
+        "name: ci\non: push\nenv:\n  A: b\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - run: 'true'\n",
+    );
     let token = "dashboard-http-token-0123456789abcdef0123456789";
     let token_file = t.out.join("token");
     std::fs::write(&token_file, token).unwrap();

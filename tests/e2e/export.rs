@@ -14,6 +14,24 @@ use serde_norway::Value;
 
 use crate::support::{Test, git_in};
 
+/// `<out>/runners` holding `remote.git`, a bare clone of the test repository: the remote
+/// the runners' jobs clone, fetch from and push to.
+fn runners(t: &Test) -> PathBuf {
+    let scratch = t.out.join("runners");
+    std::fs::create_dir_all(&scratch).unwrap();
+    git_in(
+        &scratch,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            t.repo.to_str().unwrap(),
+            "remote.git",
+        ],
+    );
+    scratch
+}
+
 /// The linters' directory, as scripts/install-workflow-linters.sh fills it.
 const LINTERS: &str = ".tools/workflow-linters";
 
@@ -307,19 +325,8 @@ fn exported_workflow_run_job_by_job_in_clones_of_a_bare_remote_gives_the_local_r
         serde_norway::from_str(&std::fs::read_to_string(&from_run).unwrap()).unwrap();
     assert_eq!(from_run["jobs"], doc["jobs"]);
 
-    let scratch = t.out.join("runners");
+    let scratch = runners(&t);
     let remote = scratch.join("remote.git");
-    std::fs::create_dir_all(&scratch).unwrap();
-    git_in(
-        &scratch,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            t.repo.to_str().unwrap(),
-            "remote.git",
-        ],
-    );
     // A runner has pipeline on its PATH (the workflow's install steps are not run here).
     let bin = assert_cmd::cargo::cargo_bin("pipeline");
     let path = format!(
@@ -436,18 +443,7 @@ fn exported_workflow_run_job_by_job_in_clones_of_a_bare_remote_gives_the_local_r
 #[test]
 fn step_exec_refuses_an_unknown_step_a_missing_dependency_and_a_dirty_checkout() {
     let t = dag_repo();
-    let scratch = t.out.join("runners");
-    std::fs::create_dir_all(&scratch).unwrap();
-    git_in(
-        &scratch,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            t.repo.to_str().unwrap(),
-            "remote.git",
-        ],
-    );
+    let scratch = runners(&t);
     let clone = scratch.join("job");
     git_in(&scratch, &["clone", "-q", "remote.git", "job"]);
     let exec = |args: &[&str]| {
@@ -569,18 +565,7 @@ fn step_exec_runs_a_failing_step_with_exit_1_and_pushes_nothing() {
         r#"{"id": "w", "steps": [{"id": "bad", "command": "echo partial > p.txt",
             "acceptance_tests": ["false"], "retry": {"max_attempts": 1}}]}"#,
     );
-    let scratch = t.out.join("runners");
-    std::fs::create_dir_all(&scratch).unwrap();
-    git_in(
-        &scratch,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            t.repo.to_str().unwrap(),
-            "remote.git",
-        ],
-    );
+    let scratch = runners(&t);
     git_in(&scratch, &["clone", "-q", "remote.git", "job"]);
     let out = t
         .cmd()
@@ -655,18 +640,7 @@ fn step_exec_refuses_inputs_that_conflict_with_head() {
             {"id": "a", "command": "echo from-a > shared.txt"},
             {"id": "b", "command": "echo b > b.txt", "depends_on": ["a"]}]}"#,
     );
-    let scratch = t.out.join("runners");
-    std::fs::create_dir_all(&scratch).unwrap();
-    git_in(
-        &scratch,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            t.repo.to_str().unwrap(),
-            "remote.git",
-        ],
-    );
+    let scratch = runners(&t);
     git_in(&scratch, &["clone", "-q", "remote.git", "job-a"]);
     let out = t
         .cmd()
@@ -721,4 +695,47 @@ fn step_exec_refuses_inputs_that_conflict_with_head() {
     // Nothing ran and the checkout is where it was.
     assert_eq!(git_in(&job_b, &["rev-parse", "HEAD"]), head);
     assert!(!job_b.join("b.txt").exists());
+}
+
+#[test]
+fn step_exec_no_push_keeps_the_result_on_the_local_branch_only() {
+    let t = Test::new();
+    t.commit_file(
+        "workstreams/w.json",
+        r#"{"id": "w", "steps": [{"id": "a", "command": "echo a > a.txt"}]}"#,
+    );
+    let scratch = runners(&t);
+    git_in(&scratch, &["clone", "-q", "remote.git", "job"]);
+    let job = scratch.join("job");
+    let out = t
+        .cmd()
+        .current_dir(&job)
+        .args(["step", "exec", "w/a", "--run", "r3", "--no-push"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("step result on the local branch pipeline-steps/r3/w/a (not pushed)"),
+        "{err}"
+    );
+    assert_eq!(git_in(&job, &["show", "pipeline-steps/r3/w/a:a.txt"]), "a");
+    assert!(
+        Command::new("git")
+            .args(["--git-dir", scratch.join("remote.git").to_str().unwrap()])
+            .args(["rev-parse", "--verify", "--quiet", "pipeline-steps/r3/w/a"])
+            .status()
+            .is_ok_and(|s| !s.success()),
+        "--no-push pushed"
+    );
+    // The run is recorded in the checkout's state database like any run.
+    let status = t
+        .cmd()
+        .current_dir(&job)
+        .args(["status", "r3", "--json"])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["steps"][0]["id"], "w/a", "{status}");
 }

@@ -15,6 +15,7 @@ mod api_fuzz;
 mod approvals;
 mod bad_input;
 mod budgets;
+mod candidates;
 mod ci_mode;
 mod config_file;
 mod containment;

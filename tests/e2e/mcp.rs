@@ -366,9 +366,13 @@ fn mcp_session_lists_validates_plans_runs_and_follows_a_run() {
         "{}",
         log.display()
     );
+    // Finished, and its driving process gone (it releases the run's lock just after
+    // recording the end, so `driver` reads "live" for a moment after the status).
     let status = wait_until("run mcp-1 to finish, seen through the status tool", || {
         let status = s.call_ok("status", json!({"run": "mcp-1"}));
-        matches!(status["status"].as_str(), Some("completed" | "failed")).then_some(status)
+        (matches!(status["status"].as_str(), Some("completed" | "failed"))
+            && status["driver"] != "live")
+            .then_some(status)
     });
     assert_eq!(
         status["status"],

@@ -144,6 +144,16 @@ fn a_shared_cache_in_a_bare_remote_serves_a_fresh_clone() {
             "{s} not cached"
         );
     }
+    // The journal names the shared cache's remote of each hit.
+    let c = rusqlite::Connection::open(clone.join(".pipeline/state.db")).expect("open state db");
+    let remotes: Vec<String> = c
+        .prepare("SELECT json_extract(data, '$.remote') FROM events WHERE run_id = 'r2' AND kind = 'step_cached'")
+        .expect("query")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(remotes, vec!["shared"; 3]);
     let tree =
         |dir: &Path, run: &str| git_in(dir, &["rev-parse", &format!("pipeline/{run}^{{tree}}")]);
     assert_eq!(tree(&clone, "r2"), tree(&t.repo, "r1"));

@@ -188,3 +188,47 @@ fn a_copy_into_worktree_path_outside_the_repository_is_refused_by_validate() {
         .assert_code(2)
         .assert_stderr_contains("copy_into_worktree");
 }
+
+#[test]
+fn a_pooled_worktree_keeps_cached_setup_outputs_for_the_next_step_until_the_inputs_change() {
+    let t = Test::new();
+    t.commit_file("package-lock.json", "{\"lockfileVersion\": 3}\n");
+    let runs = t.out_path("setup-runs");
+    // One job: each step gets the worktree the one before released. `bump` changes the
+    // set-up's input, so `c` (started on bump's result) runs the set-up again.
+    let ws = t.workstream(
+        "w.json",
+        &format!(
+            r#"{{"id": "ws",
+                "setup": [{{"command": "echo run >> {runs}; mkdir -p deps && echo lib > deps/lib",
+                            "inputs": ["package-lock.json"], "outputs": ["deps"]}}],
+                "steps": [
+                  {{"id": "a", "command": "test -f deps/lib && echo a > a.txt"}},
+                  {{"id": "bump", "depends_on": ["a"],
+                    "command": "test -f deps/lib && echo '{{\"lockfileVersion\": 4}}' > package-lock.json"}},
+                  {{"id": "c", "depends_on": ["bump"], "command": "test -f deps/lib && echo c > c.txt"}}
+                ]}}"#
+        ),
+    );
+    t.run(&ws, "r1", 1).assert_ok();
+    let cached = |step: &str| {
+        let events = t.events("r1", step, "setup_finished");
+        assert_eq!(events.len(), 1, "{step}: {events:?}");
+        events[0]["cached"] == true
+    };
+    assert!(!cached("ws/a"), "the first step runs the set-up");
+    assert!(
+        cached("ws/bump"),
+        "same inputs in the reused worktree: not run again"
+    );
+    assert!(!cached("ws/c"), "changed inputs: run again");
+    assert_eq!(t.out_lines("setup-runs"), ["run", "run"]);
+    for file in ["a.txt", "c.txt"] {
+        assert!(t.show("pipeline/r1", file).is_some(), "{file} missing");
+    }
+    assert_eq!(
+        t.show("pipeline/r1", "deps/lib"),
+        None,
+        "setup output committed"
+    );
+}

@@ -35,6 +35,7 @@ fn invocation(worktree: &Path) -> Invocation {
         limits: OutputLimits::default(),
         containment: Default::default(),
         secrets: Vec::new(),
+        usage_watch: None,
     }
 }
 

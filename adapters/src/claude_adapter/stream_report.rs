@@ -20,7 +20,7 @@
 //! notices, the supervisor's log header and footer) are ignored. [`progress_line`] turns
 //! a line into one short human-readable line for live progress.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -154,6 +154,41 @@ pub(crate) struct StreamReport {
     /// `is_error` of a `result` line too long to parse (cut by the line callback or the
     /// log limit), when no complete `result` event was seen.
     pub(crate) truncated_result_is_error: Option<bool>,
+    /// `message.usage` of each real assistant message, by message id: what each model
+    /// request reported while the session ran (the largest count seen per field, since
+    /// the content blocks of one message repeat its usage).
+    message_usage: BTreeMap<String, MessageUsage>,
+}
+
+/// Token counts of one model request, from an `assistant` event's `message.usage`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct MessageUsage {
+    input: u64,
+    cache_read: u64,
+    cache_creation: u64,
+    output: u64,
+}
+
+impl MessageUsage {
+    fn parse(usage: &Value) -> MessageUsage {
+        let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+        MessageUsage {
+            input: count("input_tokens"),
+            cache_read: count("cache_read_input_tokens"),
+            cache_creation: count("cache_creation_input_tokens"),
+            output: count("output_tokens"),
+        }
+    }
+
+    /// The larger count of each field.
+    fn max(self, other: MessageUsage) -> MessageUsage {
+        MessageUsage {
+            input: self.input.max(other.input),
+            cache_read: self.cache_read.max(other.cache_read),
+            cache_creation: self.cache_creation.max(other.cache_creation),
+            output: self.output.max(other.output),
+        }
+    }
 }
 
 impl StreamReport {
@@ -209,6 +244,11 @@ impl StreamReport {
                     && !synthetic
                 {
                     self.message_ids.insert(id.to_owned());
+                    if let Some(usage) = message.get("usage") {
+                        let seen = MessageUsage::parse(usage);
+                        let entry = self.message_usage.entry(id.to_owned()).or_default();
+                        *entry = entry.max(seen);
+                    }
                 }
                 self.tool_uses += content_blocks(message)
                     .filter(|block| block.get("type").and_then(Value::as_str) == Some("tool_use"))
@@ -224,6 +264,35 @@ impl StreamReport {
         u32::try_from(self.message_ids.len()).unwrap_or(u32::MAX)
     }
 
+    /// The usage the session's model requests reported so far in their `assistant`
+    /// events, summed over requests, counted as [`StreamReport::usage`] counts (input
+    /// includes cache reads and writes); no cost (Claude Code reports it only in the
+    /// final `result`). `None` before the first request with a usage. A line cut by the
+    /// live line callback (4096 bytes) is not parsed, so its request counts only in the
+    /// final `result`.
+    pub(crate) fn streamed_usage(&self) -> Option<Usage> {
+        if self.message_usage.is_empty() {
+            return None;
+        }
+        let sum = self
+            .message_usage
+            .values()
+            .fold(MessageUsage::default(), |total, m| MessageUsage {
+                input: total.input + m.input,
+                cache_read: total.cache_read + m.cache_read,
+                cache_creation: total.cache_creation + m.cache_creation,
+                output: total.output + m.output,
+            });
+        Some(Usage {
+            model: self.model.clone(),
+            input_tokens: Some(sum.input + sum.cache_read + sum.cache_creation),
+            cached_input_tokens: Some(sum.cache_read),
+            output_tokens: Some(sum.output),
+            cost_usd: None,
+            requests: Some(self.requests()).filter(|n| *n > 0),
+        })
+    }
+
     /// Whether Claude Code reported success: `Some(true)` / `Some(false)` from the final
     /// `result` event (or a cut one), `None` when there was none (killed, crashed, or
     /// refused to start).
@@ -237,6 +306,10 @@ impl StreamReport {
     /// Tokens and cost for the attempt record, or `None` when Claude Code reported
     /// nothing. `input_tokens` counts every prompt token, cache reads and writes included
     /// (as OpenAI counts them), `cached_input_tokens` the cache reads among them.
+    ///
+    /// Without a `result` event (the session was stopped or crashed), the tokens are the
+    /// sum of what each model request reported in its `assistant` events
+    /// ([`StreamReport::streamed_usage`]), and the cost is unknown.
     pub(crate) fn usage(&self) -> Option<Usage> {
         let model = self
             .model
@@ -244,6 +317,9 @@ impl StreamReport {
             .or_else(|| self.result.as_ref().and_then(|r| r.main_model.clone()));
         let requests = Some(self.requests()).filter(|n| *n > 0);
         let Some(result) = &self.result else {
+            if let Some(streamed) = self.streamed_usage() {
+                return Some(streamed);
+            }
             return (model.is_some() || requests.is_some()).then(|| Usage {
                 model,
                 requests,

@@ -53,6 +53,7 @@ fn invocation(root: &Path) -> Invocation {
         limits: OutputLimits::default(),
         containment: Default::default(),
         secrets: Vec::new(),
+        usage_watch: None,
     }
 }
 
@@ -270,7 +271,7 @@ fn an_api_error_is_a_failure_with_its_status_and_message() {
 }
 
 #[test]
-fn without_a_result_event_success_is_unknown_and_usage_has_no_tokens() {
+fn without_a_result_event_success_is_unknown_and_usage_is_what_the_requests_streamed() {
     let cut: String = SUCCESS
         .lines()
         .filter(|line| !line.contains(r#""type":"result""#))
@@ -280,8 +281,28 @@ fn without_a_result_event_success_is_unknown_and_usage_has_no_tokens() {
     assert_eq!(report.reported_success(), None);
     let usage = report.usage().unwrap();
     assert_eq!(usage.requests, Some(3));
-    assert_eq!(usage.input_tokens, None);
+    // Three requests of 100 uncached and 20 cached input tokens; `msg_fake_2` appears
+    // twice (two content blocks) and counts once. Output counts are what each request
+    // had reported when its first block was printed; no cost before the `result`.
+    assert_eq!(usage.input_tokens, Some(360));
+    assert_eq!(usage.cached_input_tokens, Some(60));
+    assert_eq!(usage.output_tokens, Some(3));
+    assert_eq!(usage.cost_usd, None);
+    assert_eq!(usage, report.streamed_usage().unwrap());
     assert_eq!(StreamReport::from_text("").usage(), None);
+    assert_eq!(StreamReport::from_text(RATE_LIMIT).streamed_usage(), None);
+}
+
+#[test]
+fn streamed_usage_takes_the_largest_count_a_request_reported() {
+    let mut report = StreamReport::default();
+    report.feed(r#"{"type":"assistant","message":{"id":"m1","model":"x","usage":{"input_tokens":10,"output_tokens":1},"content":[]}}"#);
+    report.feed(r#"{"type":"assistant","message":{"id":"m1","model":"x","usage":{"input_tokens":10,"output_tokens":40},"content":[]}}"#);
+    report.feed(r#"{"type":"assistant","message":{"id":"s","model":"<synthetic>","usage":{"input_tokens":999},"content":[]}}"#);
+    let usage = report.streamed_usage().unwrap();
+    assert_eq!(usage.input_tokens, Some(10));
+    assert_eq!(usage.output_tokens, Some(40));
+    assert_eq!(usage.requests, Some(1));
 }
 
 #[test]
@@ -342,12 +363,13 @@ fn progress_lines_say_what_claude_does() {
 }
 
 /// A stand-in `claude` that records its key, config dir and arguments in the config dir,
-/// prints the file `$FAKE_STREAM` and exits with `$FAKE_EXIT`.
+/// prints the file `$FAKE_STREAM`, sleeps `$FAKE_SLEEP` seconds and exits with
+/// `$FAKE_EXIT`.
 fn stand_in(dir: &Path) -> PathBuf {
     let script = dir.join("fake-claude");
     fs::write(
         &script,
-        "#!/bin/sh\nprintf '%s\\n' \"$ANTHROPIC_API_KEY\" > \"$CLAUDE_CONFIG_DIR/key-seen\"\nprintf '%s\\n' \"$@\" > \"$CLAUDE_CONFIG_DIR/args-seen\"\ncat \"$FAKE_STREAM\"\nexit \"${FAKE_EXIT:-0}\"\n",
+        "#!/bin/sh\nprintf '%s\\n' \"$ANTHROPIC_API_KEY\" > \"$CLAUDE_CONFIG_DIR/key-seen\"\nprintf '%s\\n' \"$@\" > \"$CLAUDE_CONFIG_DIR/args-seen\"\ncat \"$FAKE_STREAM\"\nsleep \"${FAKE_SLEEP:-0}\"\nexit \"${FAKE_EXIT:-0}\"\n",
     )
     .unwrap();
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
@@ -479,4 +501,50 @@ async fn the_key_is_redacted_from_the_summary() {
         "{}",
         outcome.summary
     );
+}
+
+#[tokio::test]
+async fn a_usage_watch_sees_each_request_and_can_stop_the_attempt_midway() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = invocation(dir.path());
+    let stream: String = SUCCESS
+        .lines()
+        .filter(|line| !line.contains(r#""type":"result""#))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let stream_file = dir.path().join("stream.jsonl");
+    fs::write(&stream_file, stream).unwrap();
+    inv.env
+        .insert("FAKE_STREAM".to_owned(), stream_file.display().to_string());
+    // Without the watch stopping it, the attempt would sleep for a minute and exit 0.
+    inv.env.insert("FAKE_SLEEP".to_owned(), "60".to_owned());
+    inv.env.insert("TEST_CLAUDE_KEY".to_owned(), KEY.to_owned());
+    let cancel = CancellationToken::new();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    inv.usage_watch = Some(crate::UsageWatch::new({
+        let seen = seen.clone();
+        let cancel = cancel.clone();
+        move |usage: &crate::Usage| {
+            let input = usage.input_tokens.unwrap_or(0);
+            seen.lock().unwrap().push(input);
+            if input > 200 {
+                cancel.cancel();
+            }
+        }
+    }));
+    let mut profile = profile();
+    profile.command = stand_in(dir.path()).display().to_string();
+    let adapter = ClaudeAdapter::new("claude", profile).unwrap();
+    let outcome = adapter.invoke(&inv, None, cancel).await.unwrap();
+    assert_eq!(
+        outcome.process.termination,
+        pipeline_process::Termination::Cancelled
+    );
+    assert!(!outcome.success);
+    // One running total per new request: 120, 240, 360 input tokens.
+    assert_eq!(*seen.lock().unwrap(), vec![120, 240, 360]);
+    // No `result` event: the attempt's usage is what the requests streamed.
+    let usage = outcome.usage.unwrap();
+    assert_eq!(usage.input_tokens, Some(360));
+    assert_eq!(usage.requests, Some(3));
 }

@@ -38,6 +38,7 @@ fn invocation(root: &Path) -> Invocation {
         limits: OutputLimits::default(),
         containment: Default::default(),
         secrets: Vec::new(),
+        usage_watch: None,
     }
 }
 
@@ -326,4 +327,41 @@ async fn a_stale_home_of_the_same_attempt_is_replaced() {
     assert!(outcome.success, "{}", outcome.summary);
     assert!(!home.join("auth.json").exists());
     assert!(home.join("config.toml").is_file());
+}
+
+#[tokio::test]
+async fn each_completed_turn_tells_the_usage_watch_the_running_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = invocation(dir.path());
+    let two_turns = format!(
+        "{COMPLETED}{}",
+        COMPLETED.replace(r#""input_tokens":300"#, r#""input_tokens":50"#)
+    );
+    let mut profile = profile(&scripted_codex(dir.path(), &two_turns, 0), &[]);
+    profile.model = Some("gpt-5.5".to_owned());
+    let adapter = CodexAdapter::new("codex", profile).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    inv.usage_watch = Some(crate::UsageWatch::new({
+        let seen = seen.clone();
+        move |usage: &crate::Usage| {
+            seen.lock().unwrap().push((
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.model.clone(),
+            ));
+        }
+    }));
+    let outcome = adapter
+        .invoke(&inv, None, CancellationToken::new())
+        .await
+        .unwrap();
+    let model = Some("gpt-5.5".to_owned());
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            (Some(300), Some(21), model.clone()),
+            (Some(350), Some(42), model)
+        ]
+    );
+    assert_eq!(outcome.usage.unwrap().input_tokens, Some(350));
 }

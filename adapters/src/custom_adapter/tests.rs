@@ -33,6 +33,7 @@ fn invocation(root: &Path) -> Invocation {
         limits: OutputLimits::default(),
         containment: Default::default(),
         secrets: Vec::new(),
+        usage_watch: None,
     }
 }
 

@@ -335,6 +335,7 @@ async fn shell_adapter_uses_the_configured_shell_profile() {
         limits: OutputLimits::default(),
         containment: Default::default(),
         secrets: Vec::new(),
+        usage_watch: None,
     };
     let adapter = registry.shell_adapter("echo \"$GREETING {step_id}\"; exit 4");
     assert_eq!(adapter.tool_name(), "shell");

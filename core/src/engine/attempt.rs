@@ -171,6 +171,12 @@ pub(crate) async fn run_attempt(
             env.entry("TMPDIR".into())
                 .or_insert_with(|| tmp.to_string_lossy().into_owned());
         }
+        // A tool that streams usage is stopped as soon as the step's budget is crossed.
+        let budget_stop = if tool.takes_prompts {
+            super::budgets::budget_stop(ctx, step, &cancel).map_err(Failure::Journal)?
+        } else {
+            None
+        };
         let inv = Invocation {
             step_id: step_id.to_string(),
             attempt,
@@ -189,6 +195,7 @@ pub(crate) async fn run_attempt(
             limits,
             containment: tool_containment,
             secrets: ctx.secrets.clone(),
+            usage_watch: budget_stop.as_ref().map(|stop| stop.watch.clone()),
         };
         let outcome = tool
             .adapter
@@ -203,7 +210,37 @@ pub(crate) async fn run_attempt(
         let failure = failure_of(&tool.name, &tool.kind, &command, &outcome.process, log_path)
             .with_sandbox(inv.containment.sandbox.is_some());
         match outcome.process.termination {
-            Termination::Cancelled => return Err(Failure::Interrupted { usage }),
+            Termination::Cancelled => {
+                let crossed = budget_stop.as_ref().and_then(|stop| stop.crossed());
+                match crossed {
+                    // Stopped by its budget, not by the run: a failed attempt, which the
+                    // after-failure path finds over budget (class `budget_exceeded`).
+                    Some(crossed) if !ctx.cancel.is_cancelled() => {
+                        let usage = usage.or(Some(crossed));
+                        let tokens = usage.as_ref().map_or(0, |u| {
+                            u.input_tokens.unwrap_or(0) + u.output_tokens.unwrap_or(0)
+                        });
+                        return Err(Failure::Attempt(Box::new(AttemptFailed {
+                            stage: Stage::Tool,
+                            result: AttemptResult::Failed,
+                            exit_code: None,
+                            error: step_error_text(
+                                &format!(
+                                    "tool stopped after {:.1} s: the usage it reported so far \
+                                     ({tokens} tokens) took the step over its budget; its \
+                                     process group was terminated",
+                                    outcome.process.duration.as_secs_f64()
+                                ),
+                                &outcome.process.tail,
+                            ),
+                            failure,
+                            usage,
+                            stalled: None,
+                        })));
+                    }
+                    _ => return Err(Failure::Interrupted { usage }),
+                }
+            }
             Termination::TimedOut => {
                 return Err(Failure::Attempt(Box::new(AttemptFailed {
                     stage: Stage::Tool,

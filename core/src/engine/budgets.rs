@@ -11,11 +11,21 @@
 //!   `budget_exceeded` event. A successful attempt that crossed it becomes a failed one
 //!   ([`over_budget_success`]): its result is not taken.
 //!
+//! - A tool that streams usage (Claude Code per model request, Codex per turn; see
+//!   [`pipeline_adapters::UsageWatch`]) is stopped as soon as the step's attempts, the
+//!   running one included, spent more than the step's budget ([`BudgetStop`]): its
+//!   process group is terminated and the attempt fails with class `budget_exceeded`
+//!   like one found over budget after it ended.
+//!
 //! Spending is the attempts' journalled usage: US dollars are the known costs (the
 //! tool's, else the price table's estimate); tokens are input plus output tokens.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
+
+use pipeline_adapters::UsageWatch;
+use tokio_util::sync::CancellationToken;
 
 use pipeline_error::{AttemptFailure, Termination as FailureTermination};
 
@@ -191,6 +201,63 @@ pub(crate) fn over_budget_success(
         usage: success.usage,
         stalled: None,
     })))
+}
+
+/// Watches the usage a running attempt streams and stops the attempt (cancels its
+/// token, which terminates the tool's process group) once the step's earlier attempts
+/// plus this one's running total spent more than the step's budget.
+pub(crate) struct BudgetStop {
+    /// Handed to the tool's adapter ([`pipeline_adapters::Invocation::usage_watch`]).
+    pub watch: UsageWatch,
+    /// The running total (as the tool reported it, unpriced) that crossed the budget.
+    crossed: Arc<Mutex<Option<pipeline_adapters::Usage>>>,
+}
+
+impl BudgetStop {
+    /// The reported running total that crossed the budget, once it did.
+    pub(crate) fn crossed(&self) -> Option<pipeline_adapters::Usage> {
+        self.crossed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A [`BudgetStop`] for an attempt of `step` that `cancel` stops, or `None` when the
+/// step has no budget. What the step's earlier attempts spent is read once, here.
+///
+/// Errors: [`StepFailure::Usage`] when the journal cannot be read.
+pub(crate) fn budget_stop(
+    ctx: &RunContext,
+    step: &crate::model::Step,
+    cancel: &CancellationToken,
+) -> Result<Option<BudgetStop>, StepError> {
+    let Some(budget) = step
+        .budget
+        .filter(|b| b.usd.is_some() || b.tokens.is_some())
+    else {
+        return Ok(None);
+    };
+    let before = spent(ctx, Some(step.id.as_str()))?;
+    let crossed = Arc::new(Mutex::new(None));
+    let watch = UsageWatch::new({
+        let crossed = crossed.clone();
+        let prices = ctx.prices.clone();
+        let cancel = cancel.clone();
+        move |running: &pipeline_adapters::Usage| {
+            let mut crossed = crossed.lock().unwrap_or_else(PoisonError::into_inner);
+            if crossed.is_some() {
+                return;
+            }
+            let mut total = before.clone();
+            total.add(&priced_usage(running.clone(), &prices));
+            if exceeded(&budget, &total) {
+                *crossed = Some(running.clone());
+                cancel.cancel();
+            }
+        }
+    });
+    Ok(Some(BudgetStop { watch, crossed }))
 }
 
 /// The reason and plugin of a step that spent its budget.

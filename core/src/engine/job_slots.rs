@@ -96,6 +96,31 @@ pub(crate) fn lend_slot() -> Option<JobSlots> {
     .flatten()
 }
 
+/// The run's slots as the current step task holds them, for work a step fans out
+/// (best-of-N candidates: each takes a slot of its own with [`JobSlots::take`]). `None`
+/// outside a step task.
+pub(crate) fn current_slots() -> Option<JobSlots> {
+    SLOT.try_with(|slot| slot.borrow().slots.clone()).ok()
+}
+
+impl JobSlots {
+    /// Queues for a slot and returns it (given back when dropped); `None` when the run is
+    /// cancelled first. For work inside a step that lent its own slot ([`lend_slot`]).
+    pub(crate) async fn take(&self, cancel: &CancellationToken) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            permit = self.semaphore.clone().acquire_owned() => permit.ok(),
+            _ = cancel.cancelled() => None,
+        }
+    }
+
+    /// Gives back a slot from [`JobSlots::take`] and tells the scheduler, which may
+    /// start a ready step in it.
+    pub(crate) fn give_back(&self, permit: OwnedSemaphorePermit) {
+        drop(permit);
+        self.freed.notify_one();
+    }
+}
+
 /// Queues for a slot of `lent` (from [`lend_slot`]) and holds it for the rest of the
 /// step. False when the run is cancelled first; true at once when nothing was lent.
 pub(crate) async fn take_slot_again(cancel: &CancellationToken, lent: Option<JobSlots>) -> bool {
@@ -174,6 +199,40 @@ mod tests {
             .expect("returns on cancel")
             .expect("task");
         assert_eq!(outcome, None);
+    }
+
+    #[tokio::test]
+    async fn work_a_step_fans_out_takes_slots_of_its_own_and_gives_them_back() {
+        let slots = JobSlots::new(2);
+        let cancel = CancellationToken::new();
+        let step = slots.try_take().expect("the step's slot");
+        let fanned = hold(step, async {
+            let slots = current_slots().expect("inside a step task");
+            let lent = lend_slot();
+            let a = slots.take(&cancel).await.expect("first slot");
+            let b = slots
+                .take(&cancel)
+                .await
+                .expect("second slot (the lent one)");
+            assert!(slots.try_take().is_none(), "both slots are taken");
+            slots.give_back(a);
+            tokio::time::timeout(Duration::from_secs(5), slots.freed())
+                .await
+                .expect("the scheduler is told");
+            assert!(slots.try_take().is_some(), "a given-back slot is free");
+            drop(b);
+            take_slot_again(&cancel, lent).await
+        })
+        .await;
+        assert!(fanned, "the step took its slot again");
+        assert!(current_slots().is_none(), "no slots outside a step task");
+        cancel.cancel();
+        let slots = JobSlots::new(1);
+        let _held = slots.try_take().expect("slot");
+        assert!(
+            slots.take(&cancel).await.is_none(),
+            "cancelled while queued"
+        );
     }
 
     #[tokio::test]

@@ -40,6 +40,7 @@
 //! | `job_slots.rs` | `--jobs` slots lent while a step waits |
 //! | `step_lifecycle.rs` | one step's life as one forward trip (diagram inside) |
 //! | `attempt.rs` | one attempt: tool, acceptance tests, scope check (read_only check), commit |
+//! | `candidates.rs` | best of N: a round of candidate attempts and the rule that keeps one |
 //! | `merge_conflict.rs` | a merge conflict explained: files, the steps that touched them, the fix |
 //! | `scope_overlap.rs` | `scope_overlap: error`: overlapping unordered scopes refused |
 //! | `next_action.rs` | the decision after a failed attempt (pure) |
@@ -63,6 +64,7 @@
 mod approvals;
 mod attempt;
 mod budgets;
+mod candidates;
 mod compensation;
 mod containment;
 mod engine_error;
@@ -104,8 +106,8 @@ pub(crate) use failure_text::step_error_text;
 /// Whether this machine can run steps under the write sandbox (see `docs/SECURITY.md`).
 pub use pipeline_adapters::{SandboxSupport, sandbox_support};
 pub use queries::{
-    AttemptUsage, AttemptView, CheckpointView, DiffStat, FileChange, MOST_EXPENSIVE, RunDiff,
-    StepCost, StepDetail, StepDiff, UsageGroup, UsageGrouping, UsageReport, UsageTotals,
+    AttemptUsage, AttemptView, CandidateView, CheckpointView, DiffStat, FileChange, MOST_EXPENSIVE,
+    RunDiff, StepCost, StepDetail, StepDiff, UsageGroup, UsageGrouping, UsageReport, UsageTotals,
     completed_step_stats, driver_of, resolve_run, run_diff, run_usage, step_detail, step_diff,
 };
 pub use queries::{

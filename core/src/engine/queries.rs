@@ -4,6 +4,7 @@
 //! Run ids are resolved once, by [`resolve_run`] (which knows the `latest` alias), and
 //! whether a process drives a run is read from its run lock ([`driver_of`]).
 
+mod candidate_views;
 mod clean;
 mod run_selection;
 mod step_detail;
@@ -13,6 +14,7 @@ pub(crate) use usage_totals::attempt_usages as attempt_usages_in;
 
 use std::path::{Path, PathBuf};
 
+pub use candidate_views::CandidateView;
 pub use clean::{CleanReport, clean_runs};
 pub use run_selection::{
     Driver, LATEST, ResumeTarget, StepCounts, driver_of, resolve_run, resume_target,
@@ -84,6 +86,10 @@ pub struct StepStatusView {
     /// (docs/CACHE.md); absent for a step that ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached_from: Option<crate::state::CachedFrom>,
+    /// The candidates of a best-of-N step (`candidates: N`, docs/CANDIDATES.md), every
+    /// round's, in the order they started; left out for other steps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<CandidateView>,
 }
 
 /// One run in `pipeline runs --json` (newest first): `run_id`, `status`, `workstream`,
@@ -201,6 +207,7 @@ pub fn run_status(
         }
     }
     let mut usages = usage_totals::attempt_usages(&state, &run.run_id)?;
+    let mut candidates = candidate_views::candidates_of_run(&state, &run.run_id)?;
     let mut usage = UsageTotals::default();
     let steps = records
         .into_iter()
@@ -214,6 +221,7 @@ pub fn run_status(
             usage,
             attempt_usage,
             cached_from: cached.remove(&r.step_id),
+            candidates: candidates.remove(&r.step_id).unwrap_or_default(),
             last_error: last_errors.remove(&r.step_id),
             tests: tests.remove(&r.step_id).unwrap_or_default(),
             id: r.step_id,

@@ -306,6 +306,8 @@ pub(super) async fn start_prepared(
         plan_hash: prepared.set.plan_hash(),
         resumed: false,
         pid: std::process::id(),
+        budget_usd: options.budget.and_then(|b| b.usd),
+        budget_tokens: options.budget.and_then(|b| b.tokens),
     })];
     record_in_chunks(
         &journal,
@@ -363,14 +365,40 @@ pub async fn resume_run(
     resume_prepared(prepared, state, record, opts, reporter, cancel).await
 }
 
+/// The budget the run's last `run_started` recorded (`--budget-usd` / `--budget-tokens`
+/// of the process that started or last resumed it), or `None` when it had none.
+///
+/// Errors: [`EngineError::State`] when the journal cannot be read.
+fn recorded_budget(
+    state: &StateStore,
+    run_id: &str,
+) -> Result<Option<crate::model::Budget>, EngineError> {
+    let started = state.journal_of_kind(run_id, "run_started")?;
+    Ok(started.last().and_then(|entry| match entry.event {
+        Event::RunStarted {
+            budget_usd,
+            budget_tokens,
+            ..
+        } if budget_usd.is_some() || budget_tokens.is_some() => Some(crate::model::Budget {
+            usd: budget_usd,
+            tokens: budget_tokens,
+        }),
+        _ => None,
+    }))
+}
+
 async fn resume_prepared(
     prepared: PreparedRun,
     state: StateStore,
     record: RunRecord,
-    options: RunOptions,
+    mut options: RunOptions,
     reporter: Arc<dyn Reporter>,
     cancel: CancellationToken,
 ) -> Result<RunSummary, EngineError> {
+    // Without `--budget-usd` / `--budget-tokens`, a resumed run keeps its budget.
+    if options.budget.is_none() {
+        options.budget = recorded_budget(&state, &record.run_id)?;
+    }
     let lock = RunLock::acquire(&prepared.workspace.locks_dir(), &record.run_id)?;
     let base = prepared.repo.resolve_commit(&record.base_commit)?;
     // A driver killed while updating one of this run's branches leaves its lock file.
@@ -465,6 +493,8 @@ async fn resume_prepared(
         plan_hash: prepared.set.plan_hash(),
         resumed: true,
         pid: std::process::id(),
+        budget_usd: options.budget.and_then(|b| b.usd),
+        budget_tokens: options.budget.and_then(|b| b.tokens),
     }));
     record_in_chunks(
         &journal,
@@ -676,7 +706,13 @@ async fn drive(
             .iter()
             .zip(&ctx.set.steps)
             .filter(|&(&f, _)| f == Final::Failed)
-            .map(|(_, step)| step.id.to_string())
+            .flat_map(|(_, step)| {
+                // A best-of-N step's worktree is its best failed candidate's.
+                let candidates = (1..=step.candidates)
+                    .filter(|_| step.candidates > 1)
+                    .map(|k| super::candidates::candidate_path(step.id.as_str(), k));
+                std::iter::once(step.id.to_string()).chain(candidates)
+            })
             .collect();
         blocking(move || {
             let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
@@ -686,6 +722,13 @@ async fn drive(
     };
     if let Err(e) = removed {
         tracing::warn!("cannot remove the worktrees of run {run_id}: {e}");
+    }
+    // Discarded candidates' branches go with a run that is over (docs/CANDIDATES.md).
+    if status != RunStatus::Interrupted
+        && !ctx.options.keep_candidates
+        && let Err(e) = super::candidates::delete_discarded_branches(&ctx).await
+    {
+        tracing::warn!("cannot delete the discarded candidates' branches of run {run_id}: {e}");
     }
     // Steps' temporary directories: kept for the resume of an interrupted run only.
     let tmp = ctx.workspace.run_tmp_dir(&run_id);

@@ -58,6 +58,9 @@ pub struct RunOptions {
     /// `--verify-cached`: a step satisfied from the cache runs its acceptance tests on the
     /// re-applied result; a failing test makes it a miss and the step runs (docs/CACHE.md).
     pub verify_cached: bool,
+    /// `--keep-candidates`: the branches of discarded candidates of best-of-N steps stay
+    /// when the run ends (by default only the kept candidates' do; docs/CANDIDATES.md).
+    pub keep_candidates: bool,
 }
 
 impl Default for RunOptions {
@@ -82,6 +85,7 @@ impl Default for RunOptions {
             no_cache: false,
             budget: None,
             verify_cached: false,
+            keep_candidates: false,
         }
     }
 }

@@ -144,6 +144,7 @@ pub(crate) async fn lookup(
             from_run: hit.from.run_id.clone(),
             from_step: hit.from.step_id.clone(),
             commit: commit.clone(),
+            remote: hit.remote.clone(),
         }),
         Change::Event(Event::StepCompleted {
             step: id.clone(),
@@ -329,7 +330,7 @@ fn find(
         }
     };
     if let Some(name) = shared {
-        match remote::fetch(&ctx.workspace.repo_root, &name, &key) {
+        match remote::fetch_listed(&ctx.workspace.repo_root, &name, &key) {
             Ok(None) => {}
             Ok(Some(entry)) => match reapply(&repo, &entry, start, &ctx.run_id, step.id.as_str()) {
                 Ok(Ok((commit, changed))) => {

@@ -56,4 +56,8 @@ pub(crate) enum StepFailure {
     /// The run's usage could not be read to check a budget (docs/COSTS.md "Budgets").
     #[error("cannot read the run's usage to check its budget: {0}")]
     Usage(String),
+    /// A best-of-N round could not be carried out (a candidate's task ended abnormally;
+    /// docs/CANDIDATES.md).
+    #[error("its round of candidates failed: {0}")]
+    Candidates(String),
 }

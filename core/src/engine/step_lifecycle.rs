@@ -95,6 +95,8 @@ pub(crate) async fn execute_step(
         next_attempt: first_attempt,
         worktree: None,
         cache: None,
+        finish_recorded: None,
+        selected: None,
     };
     match life.run(inputs, awaiting).await {
         Ok(result) => {
@@ -124,6 +126,11 @@ struct StepLife<'a> {
     worktree: Option<Worktree>,
     /// The step's cache key when it runs (written as its cache entry once completed).
     cache: Option<Box<super::step_cache::Pending>>,
+    /// The attempt whose `attempt_finished` a candidate round recorded already (its
+    /// completion or failure records none again).
+    finish_recorded: Option<u32>,
+    /// The round's `candidate_selected`, recorded with the kept candidate's completion.
+    selected: Option<Event>,
 }
 
 /// What follows a committed result: the step ended (completed, or its approval gate
@@ -226,87 +233,115 @@ impl StepLife<'_> {
                 return Ok(result);
             }
             first_start = false;
-            // Tool limits are waited for before the attempt is recorded, so `running`
-            // means the tool is really running.
-            let permit = match &tool {
-                Some(t) => match hold_tool_limits(self.ctx, self.id(), &t.name, attempt - 1).await?
-                {
-                    Some(p) => p,
-                    None => return self.interrupted(),
-                },
-                None => None,
-            };
-            if clean {
-                let kept = self
+            // Best of N (docs/CANDIDATES.md): a first attempt, retry or escalation runs a
+            // round of candidates; a fix continues in the best failed candidate's worktree.
+            let round_due = self.step.candidates > 1 && (clean || prompt.is_none());
+            let (attempt, outcome, duration_ms) = if let Some(t) =
+                tool.as_ref().filter(|_| round_due)
+            {
+                self.release_worktree().await;
+                match super::candidates::run_round(self.ctx, self.idx, t, start, attempt).await? {
+                    super::candidates::Round::Interrupted => return self.interrupted(),
+                    super::candidates::Round::Ended(end) => {
+                        self.next_attempt = end.next_attempt;
+                        self.worktree = end.worktree;
+                        self.selected = end.selected;
+                        self.finish_recorded = Some(end.attempt);
+                        setup_due = false;
+                        (
+                            end.attempt,
+                            end.outcome.map_err(Failure::Attempt),
+                            end.duration_ms,
+                        )
+                    }
+                }
+            } else {
+                // Tool limits are waited for before the attempt is recorded, so `running`
+                // means the tool is really running.
+                let permit = match &tool {
+                    Some(t) => {
+                        match hold_tool_limits(self.ctx, self.id(), &t.name, attempt - 1).await? {
+                            Some(p) => p,
+                            None => return self.interrupted(),
+                        }
+                    }
+                    None => None,
+                };
+                if clean {
+                    let kept = self
+                        .worktree
+                        .as_ref()
+                        .map(|w| super::worktree_setup::keep_outputs(self.step, w.path()));
+                    self.reset_worktree(start).await?;
+                    if let (Some(kept), Some(w)) = (kept, &self.worktree) {
+                        super::worktree_setup::restore_outputs(kept, w.path());
+                    }
+                    setup_due = true;
+                }
+                if setup_due && let Some(w) = &self.worktree {
+                    super::worktree_setup::copy_files(
+                        &self.ctx.workspace.repo_root,
+                        self.step,
+                        w.path(),
+                    )
+                    .map_err(StepFailure::Setup)?;
+                }
+                let started = Instant::now();
+                let log = self.begin_attempt(attempt, tool.as_ref())?;
+                let prompt_text = prompt.take().or_else(|| {
+                    let takes_prompts = tool.as_ref().is_some_and(|t| t.takes_prompts);
+                    super::prompts::attempt_prompt(self.ctx, self.step, takes_prompts)
+                });
+                let cwd = self
                     .worktree
                     .as_ref()
-                    .map(|w| super::worktree_setup::keep_outputs(self.step, w.path()));
-                self.reset_worktree(start).await?;
-                if let (Some(kept), Some(w)) = (kept, &self.worktree) {
-                    super::worktree_setup::restore_outputs(kept, w.path());
-                }
-                setup_due = true;
-            }
-            if setup_due && let Some(w) = &self.worktree {
-                super::worktree_setup::copy_files(
-                    &self.ctx.workspace.repo_root,
-                    self.step,
-                    w.path(),
-                )
-                .map_err(StepFailure::Setup)?;
-            }
-            let started = Instant::now();
-            let log = self.begin_attempt(attempt, tool.as_ref())?;
-            let prompt_text = prompt.take().or_else(|| {
-                let takes_prompts = tool.as_ref().is_some_and(|t| t.takes_prompts);
-                super::prompts::attempt_prompt(self.ctx, self.step, takes_prompts)
-            });
-            let cwd = self
-                .worktree
-                .as_ref()
-                .map(|w| w.path().to_path_buf())
-                .unwrap_or_else(|| self.ctx.workspace.repo_root.clone());
-            let tracker = self.worktree.as_ref().and_then(|w| w.tracker().cloned());
-            let set_up = match setup_due {
-                true => super::worktree_setup::run_setup(self.ctx, self.step, &cwd, attempt).await,
-                false => Ok(()),
-            };
-            setup_due = set_up.is_err();
-            let outcome = match set_up {
-                Ok(()) => {
-                    run_attempt(
+                    .map(|w| w.path().to_path_buf())
+                    .unwrap_or_else(|| self.ctx.workspace.repo_root.clone());
+                let tracker = self.worktree.as_ref().and_then(|w| w.tracker().cloned());
+                let set_up = match setup_due {
+                    true => {
+                        super::worktree_setup::run_setup(self.ctx, self.step, &cwd, attempt).await
+                    }
+                    false => Ok(()),
+                };
+                setup_due = set_up.is_err();
+                let outcome = match set_up {
+                    Ok(()) => {
+                        run_attempt(
+                            self.ctx,
+                            self.step,
+                            tool.as_ref(),
+                            prompt_text.as_deref(),
+                            &cwd,
+                            tracker,
+                            start,
+                            attempt,
+                            &log,
+                        )
+                        .await
+                    }
+                    Err(failed) => Err(failed),
+                };
+                super::worktree_setup::merge_log(
+                    &super::worktree_setup::setup_log(self.ctx, self.step, attempt),
+                    &log,
+                );
+                drop(permit);
+                let duration_ms = started.elapsed().as_millis() as u64;
+                // A successful attempt that took the step over its budget is not taken.
+                let outcome = match outcome {
+                    Ok(success) => super::budgets::over_budget_success(
                         self.ctx,
                         self.step,
                         tool.as_ref(),
-                        prompt_text.as_deref(),
-                        &cwd,
-                        tracker,
-                        start,
                         attempt,
                         &log,
-                    )
-                    .await
-                }
-                Err(failed) => Err(failed),
-            };
-            super::worktree_setup::merge_log(
-                &super::worktree_setup::setup_log(self.ctx, self.step, attempt),
-                &log,
-            );
-            drop(permit);
-            let duration_ms = started.elapsed().as_millis() as u64;
-            // A successful attempt that took the step over its budget is not taken.
-            let outcome = match outcome {
-                Ok(success) => super::budgets::over_budget_success(
-                    self.ctx,
-                    self.step,
-                    tool.as_ref(),
-                    attempt,
-                    &log,
-                    success,
-                )?
-                .map_err(Failure::Attempt),
-                other => other,
+                        success,
+                    )?
+                    .map_err(Failure::Attempt),
+                    other => other,
+                };
+                (attempt, outcome, duration_ms)
             };
             match outcome {
                 Ok(success) => {
@@ -442,7 +477,10 @@ impl StepLife<'_> {
         let pool = self.ctx.pool.clone();
         let path = self.id().to_string();
         let branch = format!("pipeline-steps/{}/{}", self.ctx.run_id, self.id());
-        let worktree = blocking(move || pool.acquire(&path, &branch, start))
+        // The outputs of its set-up (cached by `inputs`) that a pooled worktree holds from
+        // an earlier step survive the reset; the set-up's marker decides whether they fit.
+        let keep = super::worktree_setup::kept_outputs(self.step);
+        let worktree = blocking(move || pool.acquire_keeping(&path, &branch, start, &keep))
             .await
             .map_err(|e| StepFailure::Worktree(Box::new(e)))?;
         Ok(Some(worktree))
@@ -526,20 +564,30 @@ impl StepLife<'_> {
                 usage: usage.clone(),
             },
         };
-        let finished = Change::Event(Event::AttemptFinished {
-            step: self.id().to_owned(),
-            attempt,
-            outcome: AttemptResult::Succeeded,
-            exit_code: Some(0),
-            error: None,
-            classified: None,
-            usage,
-            duration_ms,
-        });
+        // A candidate's attempt is journalled finished already; the round's choice is
+        // recorded with the completion, so one step never has two kept candidates.
+        let finished: Vec<Change<'_>> = if self.finish_recorded.take() == Some(attempt) {
+            self.selected
+                .take()
+                .map(Change::Event)
+                .into_iter()
+                .collect()
+        } else {
+            vec![Change::Event(Event::AttemptFinished {
+                step: self.id().to_owned(),
+                attempt,
+                outcome: AttemptResult::Succeeded,
+                exit_code: Some(0),
+                error: None,
+                classified: None,
+                usage,
+                duration_ms,
+            })]
+        };
         if gated && !self.ctx.options.approve_all {
             // Durable now: the step may wait for days, across a kill and a resume.
-            self.ctx.journal.record_changes(vec![
-                finished,
+            let mut changes = finished;
+            changes.extend([
                 Change::Event(Event::ApprovalRequested {
                     step: self.id().to_owned(),
                     attempt,
@@ -550,13 +598,14 @@ impl StepLife<'_> {
                     step: self.id(),
                     checkpoint: &checkpoint,
                 },
-            ])?;
+            ]);
+            self.ctx.journal.record_changes(changes)?;
             let takes_prompts = tool.is_some_and(|t| t.takes_prompts);
             return self
                 .gate(success.commit, attempt, takes_prompts, fixes_left)
                 .await;
         }
-        let mut changes = vec![finished];
+        let mut changes = finished;
         if gated {
             changes.push(Change::Event(auto_approval(self.id(), attempt)));
         }
@@ -838,20 +887,24 @@ impl StepLife<'_> {
                 duration_ms,
             })
         });
-        let finished = Change::Event(Event::AttemptFinished {
-            step: self.id().to_owned(),
-            attempt,
-            outcome: failed.result,
-            exit_code: failed.exit_code,
-            error: Some(error.clone()),
-            classified: Some(ErrorSummary {
-                class: class.to_owned(),
-                plugin: report.plugin.clone(),
-                signature: report.signature.clone(),
-                summary: report.summary.clone(),
-            }),
-            usage: priced,
-            duration_ms,
+        // A candidate round journalled its attempts' ends already.
+        let recorded = self.finish_recorded.take() == Some(attempt);
+        let finished = (!recorded).then(|| {
+            Change::Event(Event::AttemptFinished {
+                step: self.id().to_owned(),
+                attempt,
+                outcome: failed.result,
+                exit_code: failed.exit_code,
+                error: Some(error.clone()),
+                classified: Some(ErrorSummary {
+                    class: class.to_owned(),
+                    plugin: report.plugin.clone(),
+                    signature: report.signature.clone(),
+                    summary: report.summary.clone(),
+                }),
+                usage: priced,
+                duration_ms,
+            })
         });
         let exceeded = over_budget.map(|(event, _)| Change::Event(event));
         let counted = Change::AttemptError {
@@ -931,7 +984,7 @@ impl StepLife<'_> {
                 ctx.journal.record_changes(
                     stalled
                         .into_iter()
-                        .chain([finished])
+                        .chain(finished)
                         .chain(exceeded)
                         .chain([counted])
                         .chain(opened)
@@ -968,7 +1021,8 @@ impl StepLife<'_> {
         ctx.journal.record_changes(
             stalled
                 .into_iter()
-                .chain([finished, counted])
+                .chain(finished)
+                .chain([counted])
                 .chain(opened)
                 .chain([Change::Event(next)])
                 .collect(),
@@ -1084,7 +1138,7 @@ fn auto_approval(step: &str, attempt: u32) -> Event {
 /// permanent (another try of the same prompt would do the same), plugin `no_change`,
 /// the signature of the reason, so repeats count as the same error. Made here, not by
 /// the error plugins: nothing in the tool's output says it, the worktree does.
-fn no_change_report(error: &str) -> pipeline_error::ErrorReport {
+pub(crate) fn no_change_report(error: &str) -> pipeline_error::ErrorReport {
     let key = super::attempt::NO_CHANGE;
     let normalized = pipeline_error::normalize(key);
     pipeline_error::ErrorReport {

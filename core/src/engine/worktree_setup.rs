@@ -17,8 +17,11 @@
 //!   the tree) while each of its `outputs` exists. Worktree resets delete untracked and
 //!   ignored files, so the `outputs` of the step's entries are moved into the git
 //!   directory before the step's own resets (retries, escalations) and back after
-//!   ([`keep_outputs`], [`restore_outputs`]); a pooled worktree reset for another step
-//!   loses them and the entry runs again.
+//!   ([`keep_outputs`], [`restore_outputs`]). A pooled worktree handed to another step
+//!   keeps the `outputs` of that step's cached entries across its reset too
+//!   ([`kept_outputs`], `WorktreePool::acquire_keeping`): when the next step has the same
+//!   entry (e.g. a workstream's `npm ci` with `inputs: [package-lock.json]`) and the
+//!   inputs are unchanged, the marker matches and the entry is not run again.
 
 use std::fs;
 use std::io::Write;
@@ -437,6 +440,17 @@ pub(crate) fn keep_outputs(step: &Step, cwd: &Path) -> KeptOutputs {
         }
     }
     KeptOutputs { moved }
+}
+
+/// The `outputs` of `step`'s set-up entries with `inputs` (the ones whose run is cached
+/// per worktree): what a pooled worktree keeps across its reset for the step
+/// ([`crate::git::WorktreePool::acquire_keeping`]).
+pub(crate) fn kept_outputs(step: &Step) -> Vec<String> {
+    step.setup
+        .iter()
+        .filter(|s| !s.inputs.is_empty())
+        .flat_map(|s| s.outputs.iter().cloned())
+        .collect()
 }
 
 /// Moves outputs kept by [`keep_outputs`] back into the worktree at `cwd`.

@@ -110,6 +110,25 @@ impl WorktreePool {
         branch: &str,
         start: git2::Oid,
     ) -> Result<Worktree, GitError> {
+        self.acquire_keeping(step_path, branch, start, &[])
+    }
+
+    /// [`WorktreePool::acquire`], keeping the untracked paths `keep` (worktree-relative,
+    /// e.g. a set-up's `node_modules`) of a reused worktree across its reset: they are
+    /// moved into the worktree's git admin directory before the reset and back after, so
+    /// that a step's set-up outputs a pooled worktree already holds (from an earlier
+    /// step, docs/WORKTREES.md "Set-up") are not deleted with the other untracked files.
+    /// A path that is tracked at `start` is not kept (the checkout wins); one that cannot
+    /// be moved is reset away like any untracked file (a warning).
+    ///
+    /// Errors: those of [`WorktreePool::acquire`].
+    pub fn acquire_keeping(
+        &self,
+        step_path: &str,
+        branch: &str,
+        start: git2::Oid,
+        keep: &[String],
+    ) -> Result<Worktree, GitError> {
         run_worktree_root(&self.repo, &self.run_id)?;
         validate_step_path(step_path)?;
         let refname = branch_refname(branch)?;
@@ -131,7 +150,10 @@ impl WorktreePool {
         match placement {
             Placement::Reuse { name } => {
                 let tracker = self.lock().trackers.get(&name).cloned();
-                let limited_reset = reset_worktree(&target, branch, start, tracker.as_ref())?;
+                let kept = self.set_aside(&target, keep);
+                let reset = reset_worktree(&target, branch, start, tracker.as_ref());
+                self.put_back(&target, kept, start);
+                let limited_reset = reset?;
                 let tracker = match tracker {
                     Some(tracker) => Some(tracker),
                     // A worktree left by an earlier process: track it from now on.
@@ -169,6 +191,66 @@ impl WorktreePool {
                     tracker,
                     limited_reset: false,
                 })
+            }
+        }
+    }
+
+    /// Moves the existing paths of `keep` out of the worktree at `dir` into its admin
+    /// directory (`<admin>/pipeline-kept/<i>`): (kept location, relative path) pairs.
+    fn set_aside(&self, dir: &Path, keep: &[String]) -> Vec<(PathBuf, String)> {
+        let Some(admin) = admin_dir_of(&self.repo, dir).filter(|_| !keep.is_empty()) else {
+            return Vec::new();
+        };
+        let aside = admin.join("pipeline-kept");
+        let _ = remove_tree(&aside);
+        let mut moved = Vec::new();
+        for (i, path) in keep.iter().enumerate() {
+            let from = dir.join(path);
+            if fs::symlink_metadata(&from).is_err() {
+                continue;
+            }
+            let to = aside.join(i.to_string());
+            match fs::create_dir_all(&aside).and_then(|()| fs::rename(&from, &to)) {
+                Ok(()) => moved.push((to, path.clone())),
+                Err(e) => tracing::warn!(
+                    "cannot keep `{path}` of {} across its reset: {e}",
+                    dir.display()
+                ),
+            }
+        }
+        moved
+    }
+
+    /// Moves paths [`Self::set_aside`] kept back into the worktree at `dir`, except where
+    /// the reset checked out a tracked file of `start` at that path (then the kept copy is
+    /// deleted).
+    fn put_back(&self, dir: &Path, kept: Vec<(PathBuf, String)>, start: git2::Oid) {
+        if kept.is_empty() {
+            return;
+        }
+        let repo = self.repo.git2().ok();
+        let tree = repo
+            .as_ref()
+            .and_then(|repo| repo.find_commit(start).ok()?.tree().ok());
+        let tracked = |path: &str| {
+            tree.as_ref()
+                .is_some_and(|tree| tree.get_path(Path::new(path)).is_ok())
+        };
+        for (from, path) in kept {
+            let to = dir.join(&path);
+            let restored = if tracked(&path) || fs::symlink_metadata(&to).is_ok() {
+                Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists))
+            } else {
+                to.parent()
+                    .map_or(Ok(()), fs::create_dir_all)
+                    .and_then(|()| fs::rename(&from, &to))
+            };
+            if let Err(e) = restored {
+                tracing::warn!(
+                    "`{path}` of {} not kept across its reset: {e}",
+                    dir.display()
+                );
+                let _ = remove_tree(&from);
             }
         }
     }

@@ -187,6 +187,7 @@ pub(crate) fn resolve_dependencies(
     }
     diags.extend(check_cycles(&steps));
     diags.extend(check_in_place_steps(&steps));
+    diags.extend(super::candidate_settings::check_candidates(&steps));
 
     let workstreams = infos
         .into_iter()

@@ -683,3 +683,62 @@ fn definition_hashes_are_stable_across_versions() {
         ]
     );
 }
+
+#[test]
+fn candidates_are_inherited_by_tool_steps_only_and_checked_with_their_step_and_pointer() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write(
+        dir.path(),
+        "w.json",
+        r#"{"id": "w", "tool": "aider", "candidates": 3, "select": {"command": "echo 1"},
+            "steps": [{"id": "ai", "tasks": ["x"]},
+                      {"id": "own", "tasks": ["y"], "candidates": 2},
+                      {"id": "cmd", "command": "true"}]}"#,
+    );
+    let set = load(std::slice::from_ref(&ok)).unwrap_or_else(|e| panic!("{e}"));
+    let step = |id: &str| set.step(&StepId::nested("w", id)).unwrap();
+    assert_eq!(step("ai").candidates, 3);
+    assert_eq!(
+        step("ai").select.as_ref().map(|s| s.command.as_str()),
+        Some("echo 1")
+    );
+    assert_eq!(step("own").candidates, 2);
+    assert_eq!(
+        step("cmd").candidates,
+        1,
+        "a command step does not inherit it"
+    );
+    assert_eq!(step("cmd").select, None);
+    std::fs::remove_file(&ok).unwrap();
+
+    let bad = write(
+        dir.path(),
+        "b.json",
+        r#"{"id": "b", "steps": [
+            {"id": "cmd", "command": "true", "candidates": 2},
+            {"id": "alone", "tool": "aider", "select": {"command": "echo 1"}},
+            {"id": "here", "tool": "aider", "candidates": 2, "isolation": "none", "read_only": true}]}"#,
+    );
+    let errs = errors(load(std::slice::from_ref(&bad)));
+    let found = |step: &str, location: &str, text: &str| {
+        errs.iter().any(|e| {
+            e.step.as_deref() == Some(step)
+                && e.location == location
+                && e.file.ends_with("b.json")
+                && e.message.contains(text)
+                && e.hint.is_some()
+        })
+    };
+    assert!(
+        found("b/cmd", "/steps/0/candidates", "runs a command"),
+        "{errs:#?}"
+    );
+    assert!(
+        found("b/alone", "/steps/1/select", "nothing to choose between"),
+        "{errs:#?}"
+    );
+    assert!(
+        found("b/here", "/steps/2/candidates", "in place"),
+        "{errs:#?}"
+    );
+}

@@ -38,6 +38,7 @@
 //! depend on every step of the named phase; `depends_on` between workstreams may name
 //! workstreams of sibling files in the same directory.
 
+mod candidate_settings;
 mod declared_scope;
 mod definition_hash;
 mod dependency_resolution;
@@ -72,8 +73,8 @@ pub use file_scope::{FileScope, ScopePathError, check_scope_path};
 pub use input_limits::MAX_DURATION_SEC;
 pub use loader::{LoadOptions, load_workstreams};
 pub use step::{
-    AcceptanceTest, Approval, Budget, CompensationAction, Isolation, SetupCommand, Step, StepKind,
-    ToolChoice,
+    AcceptanceTest, Approval, Budget, CompensationAction, Isolation, MAX_CANDIDATES, SelectCommand,
+    SetupCommand, Step, StepKind, ToolChoice,
 };
 pub use step_id::StepId;
 pub use tool_catalog::ToolCatalog;

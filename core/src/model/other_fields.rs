@@ -71,6 +71,8 @@ pub(crate) const INTERPRETED: &[&str] = &[
     "cache",
     "setup",
     "copy_into_worktree",
+    "candidates",
+    "select",
 ];
 
 /// Fields the engine interprets on a workstream only.

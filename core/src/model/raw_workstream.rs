@@ -154,6 +154,11 @@ pub(crate) struct RawFields {
     /// `copy_into_worktree`: untracked files of the main checkout copied into the step's
     /// worktree before `setup` (never committed; their contents are secrets).
     pub copy_into_worktree: Option<Vec<String>>,
+    /// `candidates`: how many candidate attempts of an AI step run in parallel, the best
+    /// one kept (docs/CANDIDATES.md); checked by [`super::candidate_settings`].
+    pub candidates: Option<u32>,
+    /// `select`: `{command, timeout_sec}` scoring each passing candidate.
+    pub select: Option<super::step::SelectCommand>,
     /// Everything else (informational fields, fields of other tools), comments left out.
     #[serde(flatten)]
     pub other: OtherFields,

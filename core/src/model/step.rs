@@ -188,6 +188,38 @@ pub struct Step {
     /// worktree before `setup`; excluded from its commit and scope check, their contents
     /// redacted like secrets. Not part of the definition hash.
     pub copy_into_worktree: Vec<String>,
+    /// `candidates` of the step, else of its workstream: how many candidate attempts of
+    /// an AI step run in parallel, each in its own worktree at the same start commit
+    /// (1 to [`MAX_CANDIDATES`]; 1, the default, is a plain attempt). The kept one is
+    /// chosen by the rule of docs/CANDIDATES.md "Selection": candidates whose acceptance
+    /// tests all pass (and whose scope check and commit succeed); then the highest
+    /// `select` score, when a `select` command is set; then fewest failed tests; then
+    /// the smallest diff (lines added plus removed against the start commit); then the
+    /// lowest candidate number. Not part of the definition hash: it changes how a result
+    /// is sought, not what a result must satisfy.
+    pub candidates: u32,
+    /// `select` of the step, else of its workstream: the command that scores each
+    /// passing candidate (docs/CANDIDATES.md "Select command"). Only with `candidates`
+    /// of 2 or more. Not part of the definition hash.
+    pub select: Option<SelectCommand>,
+}
+
+/// The most candidates a step may declare (`candidates`): each one is a full attempt
+/// with its own worktree, tool run and tests.
+pub const MAX_CANDIDATES: u32 = 8;
+
+/// A step's `select: {command, timeout_sec}` (docs/CANDIDATES.md "Select command"): run
+/// with `sh -c` in each passing candidate's worktree after its commit; the last line of
+/// its standard output that parses as a number is the candidate's score (higher wins).
+/// A candidate whose command exits non-zero, times out or prints no number has no
+/// score and ranks after every scored one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SelectCommand {
+    /// The shell command.
+    pub command: String,
+    /// Seconds; `None` uses the run's acceptance-test timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_sec: Option<f64>,
 }
 
 /// A step's `approval` (docs/APPROVALS.md).

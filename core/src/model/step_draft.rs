@@ -7,6 +7,8 @@
 //! `writable_paths` and `allow_symlinks`, `inputs`, `cache`, `setup` and
 //! `copy_into_worktree` are its own, else its
 //! workstream's;
+//! `candidates` and `select` are its own, else its workstream's when the step runs a
+//! tool profile (not a command);
 //! `env` is the workstream's overlaid by the step's; `description`, `tasks`, `prompt`,
 //! `specs` and `openspec_tasks` are the step's own only. For a workstream without
 //! `steps`, the workstream object is the step's own object.
@@ -66,6 +68,11 @@ impl StepDraft<'_> {
         let ws = inherited;
         let mut env: BTreeMap<String, String> = ws.and_then(|w| w.env.clone()).unwrap_or_default();
         env.extend(own.env.unwrap_or_default());
+        // A workstream's `candidates` and `select` are a default for its steps that run
+        // a tool profile; its command steps and acceptance gate have nothing to compare.
+        let inherits_candidates =
+            matches!(tool, ToolChoice::Profile(_) | ToolChoice::Capability(_))
+                && kind == StepKind::Task;
         let isolation = match own.isolation.or_else(|| ws.and_then(|w| w.isolation)) {
             Some(RawIsolation::None) => Isolation::None,
             Some(RawIsolation::Worktree) | None => Isolation::Worktree,
@@ -144,6 +151,13 @@ impl StepDraft<'_> {
                 .copy_into_worktree
                 .or_else(|| ws.and_then(|w| w.copy_into_worktree.clone()))
                 .unwrap_or_default(),
+            candidates: own
+                .candidates
+                .or_else(|| inherits_candidates.then(|| ws.and_then(|w| w.candidates))?)
+                .unwrap_or(1),
+            select: own
+                .select
+                .or_else(|| inherits_candidates.then(|| ws.and_then(|w| w.select.clone()))?),
         }
     }
 }

@@ -123,6 +123,8 @@ fn workstream_set(dag: &Dag) -> WorkstreamSet {
             cache: true,
             setup: Vec::new(),
             copy_into_worktree: Vec::new(),
+            candidates: 1,
+            select: None,
         })
         .collect();
     WorkstreamSet::new(Vec::new(), steps, Vec::new(), Vec::new())

@@ -121,6 +121,13 @@ pub enum Event {
         resumed: bool,
         /// Process id of the driving process.
         pid: u32,
+        /// The run's budget in US dollars (`--budget-usd`), when it has one; a resume
+        /// without the flag keeps the last recorded budget (docs/COSTS.md "Budgets").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget_usd: Option<f64>,
+        /// The run's budget in tokens (`--budget-tokens`), when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget_tokens: Option<u64>,
     },
     /// A step joined the run (status `pending`): at creation, or on resume when the
     /// workstream file gained the step.
@@ -350,6 +357,10 @@ pub enum Event {
         from_step: String,
         /// Hex result commit of this step (the re-applied change).
         commit: String,
+        /// The git remote of the shared cache the entry was fetched from (`cache.remote`,
+        /// docs/CACHE.md "The shared cache"); absent for an entry of this database.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remote: Option<String>,
     },
     /// The step's result is committed and checkpointed (status `completed`).
     StepCompleted {
@@ -522,6 +533,87 @@ pub enum Event {
         /// Milliseconds this process drove the run.
         duration_ms: u64,
     },
+    /// One candidate of a best-of-N step (`candidates: N`, docs/CANDIDATES.md) started:
+    /// recorded with its attempt's [`Event::AttemptStarted`], in the same transaction.
+    /// Each candidate is an attempt of its own (its own number, log, tests and usage).
+    CandidateStarted {
+        /// The step.
+        step: String,
+        /// The candidate's attempt.
+        attempt: u32,
+        /// The candidate's number in its round, 1-based.
+        candidate: u32,
+        /// How many candidates the round runs.
+        of: u32,
+        /// Its branch, `pipeline-candidates/<run>/<step>/<candidate>`.
+        branch: String,
+    },
+    /// One candidate ended: what the selection rule compares. Recorded with its attempt's
+    /// [`Event::AttemptFinished`] (which carries the same usage, so it counts in the
+    /// run's totals and budgets once).
+    CandidateFinished {
+        /// The step.
+        step: String,
+        /// The candidate's attempt.
+        attempt: u32,
+        /// The candidate's number in its round, 1-based.
+        candidate: u32,
+        /// `passed` (tool, every acceptance test, scope check and commit succeeded),
+        /// `failed` or `interrupted`.
+        outcome: CandidateOutcome,
+        /// Acceptance tests that did not pass: failed, or not run because an earlier
+        /// one failed (tests stop at the first failure) or the tool failed.
+        failed_tests: u32,
+        /// Lines added plus lines removed against the round's start commit (its commit,
+        /// or for a failed candidate its worktree's uncommitted changes).
+        diff_lines: u64,
+        /// Its commit on its branch, when it passed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+        /// The `select` command's score, when the step has one and it printed a number.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        score: Option<f64>,
+        /// Why it failed (first line), or why it has no score.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Tokens and cost its tool reported.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<Usage>,
+        /// Wall-clock milliseconds, from its start to its end.
+        duration_ms: u64,
+    },
+    /// The round chose the candidate kept as the step's result (recorded right before
+    /// that attempt's completion); every other candidate of the round is discarded.
+    /// A round where no candidate passed records none: its best failed candidate is the
+    /// attempt the error engine classifies.
+    CandidateSelected {
+        /// The step.
+        step: String,
+        /// The kept candidate's attempt.
+        attempt: u32,
+        /// The kept candidate's number.
+        candidate: u32,
+        /// Its result commit.
+        commit: String,
+        /// The rule that decided, e.g. `the only passing candidate`, `smallest diff (12
+        /// lines) among 2 passing candidates`.
+        reason: String,
+        /// The numbers of the discarded candidates of the round.
+        discarded: Vec<u32>,
+    },
+}
+
+/// How a candidate of a best-of-N step ended (`candidate_finished`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateOutcome {
+    /// Tool, every acceptance test, scope check and commit succeeded: it may be kept.
+    Passed,
+    /// Something failed: it is not kept.
+    Failed,
+    /// The run was interrupted while it ran.
+    Interrupted,
 }
 
 impl Event {
@@ -557,6 +649,9 @@ impl Event {
             Event::OrphansKilled { .. } => "orphans_killed",
             Event::RunInterrupted { .. } => "run_interrupted",
             Event::RunFinished { .. } => "run_finished",
+            Event::CandidateStarted { .. } => "candidate_started",
+            Event::CandidateFinished { .. } => "candidate_finished",
+            Event::CandidateSelected { .. } => "candidate_selected",
         }
     }
 
@@ -588,7 +683,10 @@ impl Event {
             | Event::BreakerOpened { step, .. }
             | Event::StepInterrupted { step, .. }
             | Event::StepCancelled { step, .. }
-            | Event::OrphansKilled { step, .. } => Some(step),
+            | Event::OrphansKilled { step, .. }
+            | Event::CandidateStarted { step, .. }
+            | Event::CandidateFinished { step, .. }
+            | Event::CandidateSelected { step, .. } => Some(step),
             Event::RunStarted { .. } | Event::RunInterrupted { .. } | Event::RunFinished { .. } => {
                 None
             }
@@ -637,7 +735,10 @@ impl Event {
             | Event::StepRejected { .. }
             | Event::BreakerOpened { .. }
             | Event::RunInterrupted { .. }
-            | Event::RunFinished { .. } => return None,
+            | Event::RunFinished { .. }
+            | Event::CandidateStarted { .. }
+            | Event::CandidateFinished { .. }
+            | Event::CandidateSelected { .. } => return None,
         })
     }
 

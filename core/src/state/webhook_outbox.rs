@@ -58,6 +58,9 @@ pub const EVENT_KINDS: &[&str] = &[
     "orphans_killed",
     "run_interrupted",
     "run_finished",
+    "candidate_started",
+    "candidate_finished",
+    "candidate_selected",
 ];
 
 /// Kinds a subscription may name before this build journals them, accepted in `events`

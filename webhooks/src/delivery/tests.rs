@@ -46,6 +46,8 @@ fn record_run_started(db: &Path, subscriptions: &Subscriptions) -> Result<(), St
             plan_hash: "plan".to_owned(),
             resumed: false,
             pid: 1,
+            budget_usd: None,
+            budget_tokens: None,
         })],
         Flush::Now,
         subscriptions,

@@ -3,8 +3,8 @@
 //! One inventory ([`RunLeftovers`]) serves both the dry run and the real clean, so
 //! `--dry-run` lists exactly what a real clean of the same runs then removes: the run's
 //! step worktrees (directories under `.pipeline/worktrees/<run>/` holding a `.git` file),
-//! its step branches (`pipeline-steps/<run>/...`), its logs directory and its tmp
-//! directory. The recorded history and the result branches are kept.
+//! its step branches (`pipeline-steps/<run>/...`) and candidate branches
+//! (`pipeline-candidates/<run>/...`), its logs directory and its tmp directory. The recorded history and the result branches are kept.
 
 use std::path::{Path, PathBuf};
 
@@ -139,9 +139,12 @@ fn find_worktrees(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
-/// The run's step branches, `pipeline-steps/<run_id>/...`, sorted.
+/// The run's step branches, `pipeline-steps/<run_id>/...`, then its candidate branches
+/// (`pipeline-candidates/<run_id>/...`, docs/CANDIDATES.md), each sorted.
 fn step_branches(repo: &Repository, run_id: &str) -> Result<Vec<String>, EngineError> {
-    Ok(repo.branches_with_prefix(&format!("pipeline-steps/{run_id}/"))?)
+    let mut branches = repo.branches_with_prefix(&format!("pipeline-steps/{run_id}/"))?;
+    branches.extend(repo.branches_with_prefix(&format!("pipeline-candidates/{run_id}/"))?);
+    Ok(branches)
 }
 
 /// Removes what [`leftovers`] found, after ending the processes a crashed run's steps
@@ -161,6 +164,7 @@ fn remove(
     }
     remove_run_worktrees(repo, run_id)?;
     repo.delete_branches_with_prefix(&format!("pipeline-steps/{run_id}/"))?;
+    repo.delete_branches_with_prefix(&format!("pipeline-candidates/{run_id}/"))?;
     for dir in found.logs.iter().chain(found.tmp.iter()) {
         std::fs::remove_dir_all(dir)
             .map_err(|e| EngineError::Input(format!("cannot remove {}: {e}", dir.display())))?;

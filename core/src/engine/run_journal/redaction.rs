@@ -107,6 +107,7 @@ impl SecretFilter {
                 self.scrub_option(comment)
             }
             Event::RunFinished { result_error, .. } => self.scrub_option(result_error),
+            Event::CandidateFinished { error, .. } => self.scrub_option(error),
             // Ids, hashes, paths, counts and statuses only.
             Event::RunStarted { .. }
             | Event::StepAdded { .. }
@@ -119,7 +120,9 @@ impl SecretFilter {
             | Event::StepCompleted { .. }
             | Event::ApprovalRequested { .. }
             | Event::BreakerOpened { .. }
-            | Event::OrphansKilled { .. } => {}
+            | Event::OrphansKilled { .. }
+            | Event::CandidateStarted { .. }
+            | Event::CandidateSelected { .. } => {}
         }
     }
 

@@ -98,6 +98,8 @@ fn fixture_with_secrets(steps: &[&str], secrets: &[&str]) -> Result<Fixture, Box
         plan_hash: "plan".to_owned(),
         resumed: false,
         pid: 1,
+        budget_usd: None,
+        budget_tokens: None,
     })];
     changes.extend(steps.iter().map(|step| {
         Change::Event(Event::StepAdded {

@@ -157,6 +157,8 @@ impl Fixture {
             plan_hash: "h".into(),
             resumed: false,
             pid: 1,
+            budget_usd: None,
+            budget_tokens: None,
         })];
         for s in &set.steps {
             changes.push(Change::Event(Event::StepAdded {

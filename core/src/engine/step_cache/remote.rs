@@ -17,9 +17,17 @@
 //! user's remotes, credentials and transports as `git push` has them), with
 //! `GIT_TERMINAL_PROMPT=0` and a time limit ([`NETWORK_TIMEOUT`]); every failure is
 //! returned as text for a warning, never an error of the run.
+//!
+//! A lookup ([`fetch_listed`]) first consults the remote's list of keys (one
+//! `git ls-remote`, kept for [`LISTING_TTL`] per repository and remote), so that a run of
+//! many steps that miss costs one round trip to the remote, not one `git fetch` per step;
+//! only keys the list holds are fetched. An entry pushed by another machine after the
+//! list was read is seen once the list is read again.
 
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use git2::Oid;
@@ -222,6 +230,64 @@ fn entry_of_commit(commit: &git2::Commit<'_>, key: &str) -> Option<CacheEntry> {
     })
 }
 
+/// How long a remote's list of keys is used before it is read again.
+pub(crate) const LISTING_TTL: Duration = Duration::from_secs(30);
+
+/// A remote's keys as read at `read_at`.
+struct Listing {
+    read_at: Instant,
+    keys: Arc<BTreeSet<String>>,
+}
+
+/// The lists of keys read in this process, by repository and remote.
+static LISTINGS: Mutex<Option<HashMap<(PathBuf, String), Listing>>> = Mutex::new(None);
+
+/// The keys on `remote`, from the list read less than [`LISTING_TTL`] ago, else read now
+/// (and kept); `Err` when the remote cannot be listed.
+fn listed_keys(repo_root: &Path, remote: &str) -> Result<Arc<BTreeSet<String>>, String> {
+    let id = (repo_root.to_path_buf(), remote.to_owned());
+    {
+        let listings = LISTINGS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(listing) = listings.as_ref().and_then(|l| l.get(&id))
+            && listing.read_at.elapsed() < LISTING_TTL
+        {
+            return Ok(listing.keys.clone());
+        }
+    }
+    // Read without the lock held: concurrent steps may list twice, never wait on git.
+    let keys = Arc::new(
+        list(repo_root, remote)?
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+    );
+    LISTINGS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(HashMap::new)
+        .insert(
+            id,
+            Listing {
+                read_at: Instant::now(),
+                keys: keys.clone(),
+            },
+        );
+    Ok(keys)
+}
+
+/// [`fetch`] for a lookup: `Ok(None)` without fetching when the remote's list of keys
+/// (see the module docs) lacks `key`; when the list cannot be read, the fetch is tried
+/// anyway (its error is the one to report).
+pub(crate) fn fetch_listed(
+    repo_root: &Path,
+    remote: &str,
+    key: &str,
+) -> Result<Option<CacheEntry>, String> {
+    match listed_keys(repo_root, remote) {
+        Ok(keys) if !keys.contains(key) => Ok(None),
+        _ => fetch(repo_root, remote, key),
+    }
+}
+
 /// The keys of the entries on `remote` (`git ls-remote`), sorted.
 pub(crate) fn list(repo_root: &Path, remote: &str) -> Result<Vec<String>, String> {
     let pattern = format!("{REF_PREFIX}*");
@@ -239,6 +305,63 @@ pub(crate) fn list(repo_root: &Path, remote: &str) -> Result<Vec<String>, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn git_ok(dir: &Path, args: &[&str]) {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    #[test]
+    fn a_lookup_of_a_key_the_listing_lacks_does_not_fetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let bare = dir.path().join("shared.git");
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        git_ok(
+            dir.path(),
+            &["init", "-q", "--bare", bare.to_str().unwrap()],
+        );
+        git_ok(&repo, &["init", "-q"]);
+        git_ok(
+            &repo,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@localhost",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "base",
+            ],
+        );
+        git_ok(&repo, &["remote", "add", "shared", bare.to_str().unwrap()]);
+        let present = "a".repeat(64);
+        git_ok(
+            &repo,
+            &[
+                "push",
+                "-q",
+                "shared",
+                &format!("HEAD:{REF_PREFIX}{present}"),
+            ],
+        );
+        // The first lookup lists the remote; a key it lacks is a miss without a fetch.
+        assert_eq!(fetch_listed(&repo, "shared", &"b".repeat(64)), Ok(None));
+        assert!(listed_keys(&repo, "shared").unwrap().contains(&present));
+        // With the remote gone, lookups within the listing's lifetime still answer
+        // misses from it (no network), while a listed key's fetch reports the error.
+        std::fs::remove_dir_all(&bare).unwrap();
+        assert_eq!(fetch_listed(&repo, "shared", &"c".repeat(64)), Ok(None));
+        assert!(fetch_listed(&repo, "shared", &present).is_err());
+    }
 
     #[test]
     fn a_shared_reason_names_its_remote() {

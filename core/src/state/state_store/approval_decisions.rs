@@ -331,6 +331,8 @@ mod tests {
                 plan_hash: "p".into(),
                 resumed: false,
                 pid: 1,
+                budget_usd: None,
+                budget_tokens: None,
             })],
         )?;
         assert_ne!(store.data_version()?, before);

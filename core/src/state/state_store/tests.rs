@@ -52,6 +52,8 @@ fn run_started(run_id: &str, workstreams: &str, steps: usize, resumed: bool) -> 
         plan_hash: "plan-hash".to_owned(),
         resumed,
         pid: 4242,
+        budget_usd: Some(2.5),
+        budget_tokens: None,
     }
 }
 
@@ -745,6 +747,7 @@ fn one_of_each_event() -> Vec<Event> {
             from_run: "r0".to_owned(),
             from_step: step(),
             commit: "b".repeat(40),
+            remote: Some("origin".to_owned()),
         },
         Event::AttemptStalled {
             step: step(),
@@ -769,6 +772,38 @@ fn one_of_each_event() -> Vec<Event> {
             cached: true,
             duration_ms: 0,
             outcome: "cached".to_owned(),
+        },
+        Event::CandidateStarted {
+            step: step(),
+            attempt: 2,
+            candidate: 2,
+            of: 3,
+            branch: "pipeline-candidates/r1/ws/a/2".to_owned(),
+        },
+        Event::CandidateFinished {
+            step: step(),
+            attempt: 2,
+            candidate: 2,
+            outcome: crate::state::CandidateOutcome::Passed,
+            failed_tests: 0,
+            diff_lines: 12,
+            commit: Some("d".repeat(40)),
+            score: Some(0.75),
+            error: None,
+            usage: Some(Usage {
+                input_tokens: Some(100),
+                output_tokens: Some(7),
+                ..Usage::default()
+            }),
+            duration_ms: 950,
+        },
+        Event::CandidateSelected {
+            step: step(),
+            attempt: 2,
+            candidate: 2,
+            commit: "d".repeat(40),
+            reason: "smallest diff (12 lines) among 2 passing candidates".to_owned(),
+            discarded: vec![1, 3],
         },
     ]
 }
@@ -807,6 +842,9 @@ fn variant_index(event: &Event) -> usize {
         Event::AttemptStalled { .. } => 26,
         Event::BudgetExceeded { .. } => 27,
         Event::SetupFinished { .. } => 28,
+        Event::CandidateStarted { .. } => 29,
+        Event::CandidateFinished { .. } => 30,
+        Event::CandidateSelected { .. } => 31,
     }
 }
 
@@ -816,7 +854,7 @@ fn every_event_variant_reads_back_from_the_journal_unchanged() -> TestResult {
     let covered: Vec<usize> = events.iter().map(variant_index).collect();
     assert_eq!(
         covered,
-        (0..=28).collect::<Vec<_>>(),
+        (0..=31).collect::<Vec<_>>(),
         "one event per variant"
     );
 

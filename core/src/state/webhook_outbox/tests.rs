@@ -37,6 +37,8 @@ fn run_started(run_id: &str) -> Event {
         plan_hash: "plan".to_owned(),
         resumed: false,
         pid: 1,
+        budget_usd: None,
+        budget_tokens: None,
     }
 }
 
