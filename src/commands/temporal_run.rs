@@ -169,6 +169,7 @@ fn refuse_local_only_flags(args: &RunArgs) -> Result<(), CommandError> {
         ("--approve-all", args.approve_all),
         ("--no-cache", args.no_cache),
         ("--verify-cached", args.verify_cached),
+        ("--keep-candidates", args.keep_candidates),
         ("--budget-usd", args.budget_usd.is_some()),
         ("--budget-tokens", args.budget_tokens.is_some()),
         (

@@ -404,6 +404,46 @@ fn an_unreachable_server_is_an_input_error_naming_the_address() {
         "{}",
         r.stderr()
     );
+    let r = t.pipeline(&[
+        "run",
+        "workstreams/one.json",
+        "--engine",
+        "temporal",
+        "--temporal",
+        &address,
+        "--resume",
+    ]);
+    assert_eq!(r.code(), 2);
+    assert!(
+        r.stderr()
+            .contains("--resume is not supported with --engine temporal"),
+        "{}",
+        r.stderr()
+    );
+    t.commit_file(
+        "workstreams/one.json",
+        r#"{"id": "one", "command": "false"}"#,
+    );
+    std::fs::write(
+        t.repo.join("workstreams/one.json"),
+        r#"{"id": "one", "command": "true"}"#,
+    )
+    .expect("write");
+    let r = t.pipeline(&[
+        "run",
+        "workstreams/one.json",
+        "--engine",
+        "temporal",
+        "--temporal",
+        &address,
+    ]);
+    assert_eq!(r.code(), 2);
+    assert!(
+        r.stderr()
+            .contains("workstreams/one.json: the workstream file has uncommitted changes"),
+        "{}",
+        r.stderr()
+    );
     let r = t.pipeline(&["worker", "--temporal", &address, "--remote", "nowhere"]);
     assert_eq!(r.code(), 2);
     assert!(
