@@ -322,21 +322,9 @@ pub(crate) async fn run_attempt(
     if let Some(tool) = tool
         && changes_nothing_allowed(ctx, step, tool) == Some(false)
     {
-        let wt = cwd.to_path_buf();
-        let probe = tracker.clone();
-        let excluded = super::worktree_setup::excluded_paths(step);
-        let staged = blocking(move || {
-            stage_worktree_changes(&wt, probe.as_ref(), start)?.without_paths(&wt, start, &excluded)
-        })
-        .await
-        .map_err(|e| {
-            plain_failure(
-                Stage::Commit,
-                format!("cannot list the step's changes: {e}"),
-                "git",
-            )
-            .with_usage(usage.clone())
-        })?;
+        let staged = staged_changes(step, cwd, tracker.clone(), start)
+            .await
+            .map_err(|f| f.with_usage(usage.clone()))?;
         if staged.changes.is_empty() {
             return Err(no_change_failure(step, tool, log_path, usage));
         }
@@ -422,20 +410,7 @@ pub(crate) async fn run_attempt(
             changed: Vec::new(),
         });
     }
-    let wt = cwd.to_path_buf();
-    // `copy_into_worktree` files and `setup` outputs are never committed nor scope-checked.
-    let excluded = super::worktree_setup::excluded_paths(step);
-    let staged = blocking(move || {
-        stage_worktree_changes(&wt, tracker.as_ref(), start)?.without_paths(&wt, start, &excluded)
-    })
-    .await
-    .map_err(|e| {
-        plain_failure(
-            Stage::Commit,
-            format!("cannot list the step's changes: {e}"),
-            "git",
-        )
-    })?;
+    let staged = staged_changes(step, cwd, tracker, start).await?;
     let changes = &staged.changes;
     let changed: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     if !step.files_scope.is_empty()
@@ -515,6 +490,29 @@ pub(crate) const NO_CHANGE: &str = "no_change";
 
 /// The failure of an attempt whose AI tool exited successfully but changed no file in the
 /// step's worktree (reason [`NO_CHANGE`]; classified by the lifecycle, not the plugins).
+/// The changes of the worktree at `cwd` against `start`, staged, without the step's
+/// `copy_into_worktree` files and `setup` outputs (never committed nor scope-checked).
+async fn staged_changes(
+    step: &Step,
+    cwd: &Path,
+    tracker: Option<ChangeTracker>,
+    start: Oid,
+) -> Result<crate::git::StagedChanges, Failure> {
+    let wt = cwd.to_path_buf();
+    let excluded = super::worktree_setup::excluded_paths(step);
+    blocking(move || {
+        stage_worktree_changes(&wt, tracker.as_ref(), start)?.without_paths(&wt, start, &excluded)
+    })
+    .await
+    .map_err(|e| {
+        plain_failure(
+            Stage::Commit,
+            format!("cannot list the step's changes: {e}"),
+            "git",
+        )
+    })
+}
+
 fn no_change_failure(step: &Step, tool: &ChosenTool, log: &Path, usage: Option<Usage>) -> Failure {
     let error = format!(
         "{NO_CHANGE}: tool `{}` finished without changing any file of step `{}`\n  hint: an AI \
