@@ -109,45 +109,60 @@ fn a_spent_run_budget_skips_later_ai_steps_while_commands_run() {
     assert!(t.events("r1", "b/second", "attempt_started").is_empty());
 }
 
-#[test]
-fn a_resumed_run_counts_what_its_earlier_attempts_spent() {
+/// The workstream of [`THREE_STEPS`] run as `run` (`--jobs 1`, with `budget` flags), in
+/// which `check` fails (its marker is missing), then resumed with `resume` flags after the
+/// marker is written: `check` completes. `None` without the Codex CLI.
+fn fail_then_resume(run: &str, budget: &[&str], resume: &[&str]) -> Option<Test> {
     let server = FakeModelServer::start().expect("fake server starts");
     server.script(Api::OpenAiResponses, codex_turn("first.txt"));
-    let Some(t) = codex_test(&server) else {
-        return;
-    };
+    let t = codex_test(&server)?;
     let marker = t.out.join("marker");
     let ws = t.workstream(
         "b.json",
         &THREE_STEPS.replace("MARKER_PATH", marker.to_str().expect("utf-8 path")),
     );
-    // First run, no budget: `check` fails (no marker yet), `second` is skipped after it.
-    t.pipeline(&[
+    let mut args = vec![
         "run",
         ws.to_str().expect("utf-8 path"),
         "--run-id",
-        "r2",
+        run,
         "--jobs",
         "1",
-    ]);
-    let status = t.status("r2");
+    ];
+    args.extend_from_slice(budget);
+    t.pipeline(&args);
+    let status = t.status(run);
     assert_eq!(step(&status, "b/check")["status"], "failed", "{status:#}");
-    // Resumed with a budget that `first` spent before the resume: `check` runs again
-    // and passes, `second` is skipped for the budget, not started.
     std::fs::write(&marker, "ok").expect("marker written");
-    t.pipeline(&["resume", "r2", "--jobs", "1", "--budget-tokens", "200"]);
-    let status = t.status("r2");
+    let mut args = vec!["resume", run, "--jobs", "1"];
+    args.extend_from_slice(resume);
+    t.pipeline(&args);
+    let status = t.status(run);
     assert_eq!(
         step(&status, "b/check")["status"],
         "completed",
         "{status:#}"
     );
-    assert_eq!(step(&status, "b/second")["status"], "skipped", "{status:#}");
-    let reasons: Vec<String> = t
-        .events("r2", "b/second", "step_skipped")
+    Some(t)
+}
+
+/// The reasons of `step_skipped` events of `b/second` in `run`.
+fn second_skip_reasons(t: &Test, run: &str) -> Vec<String> {
+    t.events(run, "b/second", "step_skipped")
         .iter()
         .filter_map(|e| e["reason"].as_str().map(str::to_owned))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn a_resumed_run_counts_what_its_earlier_attempts_spent() {
+    // First run, no budget: `check` fails, `second` is skipped after it. Resumed with a
+    // budget that `first` spent before the resume: `second` is skipped for the budget.
+    let Some(t) = fail_then_resume("r2", &[], &["--budget-tokens", "200"]) else {
+        return;
+    };
+    assert_eq!(step(&t.status("r2"), "b/second")["status"], "skipped");
+    let reasons = second_skip_reasons(&t, "r2");
     assert!(
         reasons
             .iter()
@@ -287,44 +302,13 @@ fn bad_budgets_are_input_errors_naming_the_field() {
 
 #[test]
 fn a_resumed_run_keeps_its_budget_without_the_flags() {
-    let server = FakeModelServer::start().expect("fake server starts");
-    server.script(Api::OpenAiResponses, codex_turn("first.txt"));
-    let Some(t) = codex_test(&server) else {
+    // Started with a budget that `first` spends; `check` fails, so `second` is skipped
+    // for its dependency. Resumed without the flag: the recorded budget still applies.
+    let Some(t) = fail_then_resume("r3", &["--budget-tokens", "200"], &[]) else {
         return;
     };
-    let marker = t.out.join("marker");
-    let ws = t.workstream(
-        "b.json",
-        &THREE_STEPS.replace("MARKER_PATH", marker.to_str().expect("utf-8 path")),
-    );
-    // Started with a budget that `first` spends; `check` fails, so `second` is skipped
-    // for its dependency, not for the budget.
-    t.pipeline(&[
-        "run",
-        ws.to_str().expect("utf-8 path"),
-        "--run-id",
-        "r3",
-        "--jobs",
-        "1",
-        "--budget-tokens",
-        "200",
-    ]);
-    assert_eq!(step(&t.status("r3"), "b/check")["status"], "failed");
-    // Resumed without the flag: the recorded budget still applies.
-    std::fs::write(&marker, "ok").expect("marker written");
-    t.pipeline(&["resume", "r3", "--jobs", "1"]);
-    let status = t.status("r3");
-    assert_eq!(
-        step(&status, "b/check")["status"],
-        "completed",
-        "{status:#}"
-    );
-    assert_eq!(step(&status, "b/second")["status"], "skipped", "{status:#}");
-    let reasons: Vec<String> = t
-        .events("r3", "b/second", "step_skipped")
-        .iter()
-        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
-        .collect();
+    assert_eq!(step(&t.status("r3"), "b/second")["status"], "skipped");
+    let reasons = second_skip_reasons(&t, "r3");
     assert!(
         reasons
             .iter()
