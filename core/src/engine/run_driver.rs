@@ -308,6 +308,7 @@ pub(super) async fn start_prepared(
         pid: std::process::id(),
         budget_usd: options.budget.and_then(|b| b.usd),
         budget_tokens: options.budget.and_then(|b| b.tokens),
+        engine: None,
     })];
     record_in_chunks(
         &journal,
@@ -495,6 +496,7 @@ async fn resume_prepared(
         pid: std::process::id(),
         budget_usd: options.budget.and_then(|b| b.usd),
         budget_tokens: options.budget.and_then(|b| b.tokens),
+        engine: None,
     }));
     record_in_chunks(
         &journal,

@@ -93,6 +93,27 @@ pub enum WaitKind {
     ToolRate,
 }
 
+/// The remote engine a run executes on (`run_started.engine`): today a Temporal
+/// workflow. The submitter records it so that `status`, `resume`, `cancel` and `logs`
+/// on this machine find the workflow again; no credential is in it (TLS files and API
+/// keys come from the configuration or flags of the command that connects).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct RemoteEngine {
+    /// The engine: `temporal`.
+    pub kind: String,
+    /// The Temporal frontend address the run was submitted to (`HOST:PORT` or a URL).
+    pub address: String,
+    /// The Temporal namespace.
+    pub namespace: String,
+    /// The workflow id, `pipeline-run/<run>`.
+    pub workflow_id: String,
+    /// The main task queue of the run's workers.
+    pub task_queue: String,
+    /// The name of the shared git remote in the submitter's repository.
+    pub remote: String,
+}
+
 /// One thing that happened to a run. See the module docs; `docs/EVENTS.md` is the
 /// reference for users.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +149,11 @@ pub enum Event {
         /// The run's budget in tokens (`--budget-tokens`), when it has one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         budget_tokens: Option<u64>,
+        /// Where the steps run when not in this process: the Temporal workflow of a run
+        /// submitted with `--engine temporal` (docs/TEMPORAL.md "Runs in the state
+        /// database"); absent for a local run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        engine: Option<RemoteEngine>,
     },
     /// A step joined the run (status `pending`): at creation, or on resume when the
     /// workstream file gained the step.

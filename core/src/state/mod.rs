@@ -33,7 +33,9 @@ mod webhook_outbox;
 pub use attempt_result::AttemptResult;
 pub use checkpoint::{Checkpoint, CheckpointOutputs};
 pub use durability::{Durability, Flush};
-pub use event::{CandidateOutcome, ErrorSummary, Event, JournalEntry, Usage, WaitKind};
+pub use event::{
+    CandidateOutcome, ErrorSummary, Event, JournalEntry, RemoteEngine, Usage, WaitKind,
+};
 pub use records::{AttemptRecord, RunRecord, StepRecord};
 pub(crate) use replay::keep_latest_attempt;
 pub use replay::{ReplayedAttempt, ReplayedStep, RunReplay};

@@ -48,6 +48,7 @@ fn record_run_started(db: &Path, subscriptions: &Subscriptions) -> Result<(), St
             pid: 1,
             budget_usd: None,
             budget_tokens: None,
+            engine: None,
         })],
         Flush::Now,
         subscriptions,

@@ -100,6 +100,7 @@ fn fixture_with_secrets(steps: &[&str], secrets: &[&str]) -> Result<Fixture, Box
         pid: 1,
         budget_usd: None,
         budget_tokens: None,
+        engine: None,
     })];
     changes.extend(steps.iter().map(|step| {
         Change::Event(Event::StepAdded {

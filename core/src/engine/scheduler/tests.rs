@@ -159,6 +159,7 @@ impl Fixture {
             pid: 1,
             budget_usd: None,
             budget_tokens: None,
+            engine: None,
         })];
         for s in &set.steps {
             changes.push(Change::Event(Event::StepAdded {

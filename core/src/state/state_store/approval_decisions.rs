@@ -333,6 +333,7 @@ mod tests {
                 pid: 1,
                 budget_usd: None,
                 budget_tokens: None,
+                engine: None,
             })],
         )?;
         assert_ne!(store.data_version()?, before);

@@ -54,6 +54,7 @@ fn run_started(run_id: &str, workstreams: &str, steps: usize, resumed: bool) -> 
         pid: 4242,
         budget_usd: Some(2.5),
         budget_tokens: None,
+        engine: None,
     }
 }
 

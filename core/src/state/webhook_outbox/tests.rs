@@ -39,6 +39,7 @@ fn run_started(run_id: &str) -> Event {
         pid: 1,
         budget_usd: None,
         budget_tokens: None,
+        engine: None,
     }
 }
 
