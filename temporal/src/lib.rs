@@ -13,7 +13,8 @@
 //! Files: [`run_plan`] (the workflow input, built from a local plan), [`dag_schedule`]
 //! (the deterministic ready queue), [`run_workflow`] (the workflow), [`step_task`]
 //! (activity inputs and outputs), [`step_activities`] (the activities), [`worker`],
-//! [`submit`], [`connection`], [`git_cli`], [`history`] (record and replay histories),
+//! [`submit`], [`workflow_client`] (status, cancel and the plan of a run from any
+//! machine), [`connection`], [`git_cli`], [`history`] (record and replay histories),
 //! [`temporal_error`]. Nothing else in the
 //! workspace depends on this crate but the `pipeline` binary, so the Temporal SDK does not
 //! rebuild with the rest.
@@ -29,10 +30,11 @@ pub mod step_task;
 pub mod submit;
 pub mod temporal_error;
 pub mod worker;
+pub mod workflow_client;
 
 pub use connection::{DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE};
 pub use run_plan::{RunPlan, RunSettings};
 pub use run_workflow::{PipelineRun, RunOutcome, RunState, StepState};
-pub use submit::{SubmitConfig, submit_and_follow};
+pub use submit::{StepChanges, SubmitConfig, follow, submit};
 pub use temporal_error::TemporalError;
 pub use worker::{WorkerConfig, run_worker};

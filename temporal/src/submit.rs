@@ -7,6 +7,8 @@
 //! waits for the workflow's result. A cancel request (Ctrl-C) cancels the workflow, which
 //! stops its running steps; following goes on until the workflow has ended. At the end the
 //! result branch `pipeline/<run>` is fetched from the remote into the local repository.
+//! [`submit`] and [`follow`] are separate so that `pipeline resume` follows a run that
+//! another process (or machine) submitted.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -42,16 +44,11 @@ pub struct SubmitConfig {
     pub remote: String,
 }
 
-/// Pushes the base, starts the workflow and follows it: `on_step` gets every step whose
-/// status changed since the last poll (and each step once at the end), `cancel` resolving
-/// cancels the workflow. Returns the workflow's final state. Errors: see
-/// [`TemporalError`]; a workflow id already in use is [`TemporalError::Invalid`].
-pub async fn submit_and_follow(
-    config: &SubmitConfig,
-    plan: RunPlan,
-    cancel: impl Future<Output = ()>,
-    on_step: &mut dyn FnMut(&StepState),
-) -> Result<RunState, TemporalError> {
+/// Pushes the base commit to `refs/pipeline-base/<run>` on the shared remote and starts
+/// workflow `pipeline-run/<run>` with `plan` as its input; returns once the server
+/// accepted it (follow it with [`follow`]). Errors: see [`TemporalError`]; a workflow id
+/// already in use is [`TemporalError::Invalid`].
+pub async fn submit(config: &SubmitConfig, plan: RunPlan) -> Result<(), TemporalError> {
     check_remote(&config.repo, &config.remote).await?;
     let client = connect(&config.address, &config.namespace, &identity()).await?;
     let base = format!("{}:{}", plan.base_commit, base_ref(&plan.run_id));
@@ -62,12 +59,11 @@ pub async fn submit_and_follow(
     )
     .await?;
     let id = workflow_id(&plan.run_id);
-    let run_id = plan.run_id.clone();
     // A run id names its result branches: never start a second workflow with it.
     let options = WorkflowStartOptions::new(plan.task_queue.clone(), id.clone())
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .build();
-    let handle = client
+    client
         .start_workflow(PipelineRun::run, plan, options)
         .await
         .map_err(|e| {
@@ -80,8 +76,27 @@ pub async fn submit_and_follow(
                 TemporalError::Server(format!("cannot start workflow {id}: {text}"))
             }
         })?;
+    Ok(())
+}
 
-    let mut last: Vec<StepState> = Vec::new();
+/// Follows the workflow of run `run_id` to its end (started by [`submit`], here or on
+/// another machine: this is also how `pipeline resume` attaches to a Temporal run).
+/// `on_state` gets the workflow's state after every poll that answered (every
+/// 0.5 s) and the final state once more; `cancel` resolving cancels the workflow, and
+/// following goes on until the workflow has ended. At the end the result branch
+/// `pipeline/<run>` is fetched from the remote into the local repository. Returns the
+/// final state. Errors: [`TemporalError::Invalid`] when the server has no such
+/// workflow, [`TemporalError::Server`] after an outage of more than 120 s, git errors of
+/// the final fetch.
+pub async fn follow(
+    config: &SubmitConfig,
+    run_id: &str,
+    cancel: impl Future<Output = ()>,
+    on_state: &mut dyn FnMut(&RunState),
+) -> Result<RunState, TemporalError> {
+    let client = connect(&config.address, &config.namespace, &identity()).await?;
+    let id = workflow_id(run_id);
+    let handle = client.get_workflow_handle::<PipelineRun>(id.clone());
     let result = handle.get_result(WorkflowGetResultOptions::default());
     tokio::pin!(result);
     tokio::pin!(cancel);
@@ -94,12 +109,16 @@ pub async fn submit_and_follow(
                 Ok(state) => break state,
                 // The server is unreachable or restarting: the workflow lives on in its
                 // store; keep following for a while.
+                Err(WorkflowGetResultError::NotFound(_)) => {
+                    return Err(no_such_workflow(&id, &config.address));
+                }
                 Err(WorkflowGetResultError::Rpc(status)) => {
                     let since = *outage.get_or_insert_with(Instant::now);
                     if since.elapsed() > OUTAGE_LIMIT {
                         return Err(TemporalError::Server(format!(
                             "lost the server while following workflow {id} for more than {} s: \
-                             {status}; the run goes on, follow it with the Temporal CLI",
+                             {status}; the run goes on: `pipeline resume {run_id}` attaches \
+                             to it again",
                             OUTAGE_LIMIT.as_secs()
                         )));
                     }
@@ -125,14 +144,14 @@ pub async fn submit_and_follow(
                     .await
                 {
                     outage = None;
-                    report_changes(&mut last, &state.steps, on_step);
+                    on_state(&state);
                 }
             }
         }
     };
-    report_changes(&mut last, &final_state.steps, on_step);
+    on_state(&final_state);
     if final_state.result_commit.is_some() {
-        let branch = result_branch(&run_id);
+        let branch = result_branch(run_id);
         let spec = format!("+refs/heads/{branch}:refs/heads/{branch}");
         git(
             &config.repo,
@@ -143,20 +162,32 @@ pub async fn submit_and_follow(
     Ok(final_state)
 }
 
-/// Calls `on_step` for every step whose status or worker differs from `last`, then
-/// remembers `now`.
-fn report_changes(
-    last: &mut Vec<StepState>,
-    now: &[StepState],
-    on_step: &mut dyn FnMut(&StepState),
-) {
-    for (i, step) in now.iter().enumerate() {
-        let changed = last
-            .get(i)
-            .is_none_or(|old| old.status != step.status || old.worker_losses != step.worker_losses);
-        if changed {
-            on_step(step);
+/// The error for a workflow id the server does not know.
+pub(crate) fn no_such_workflow(id: &str, address: &str) -> TemporalError {
+    TemporalError::Invalid(format!(
+        "the Temporal server at {address} has no workflow {id}: check the run id, \
+         --temporal and --namespace"
+    ))
+}
+
+/// Tracks which steps changed between two states of a run, for printing transitions.
+#[derive(Debug, Default)]
+pub struct StepChanges {
+    last: Vec<StepState>,
+}
+
+impl StepChanges {
+    /// Calls `on_step` for every step of `now` whose status or lost-worker count
+    /// differs from the state seen before, then remembers `now`.
+    pub fn report(&mut self, now: &[StepState], on_step: &mut dyn FnMut(&StepState)) {
+        for (i, step) in now.iter().enumerate() {
+            let changed = self.last.get(i).is_none_or(|old| {
+                old.status != step.status || old.worker_losses != step.worker_losses
+            });
+            if changed {
+                on_step(step);
+            }
         }
+        self.last = now.to_vec();
     }
-    *last = now.to_vec();
 }
