@@ -156,6 +156,18 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         repo: RepoArgs,
+        #[command(flatten)]
+        remote: RemoteRunArgs,
+    },
+    /// Stop a run: a Temporal run's workflow is cancelled (its running steps stop on
+    /// their workers); a local run's driving process gets SIGINT, like Ctrl-C.
+    Cancel {
+        /// Run id, or `latest`.
+        run: String,
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[command(flatten)]
+        remote: RemoteRunArgs,
     },
     /// List recorded runs, newest first.
     Runs {
@@ -232,6 +244,8 @@ pub enum Command {
         paths: bool,
         #[command(flatten)]
         repo: RepoArgs,
+        #[command(flatten)]
+        remote: RemoteRunArgs,
     },
     /// List tool profiles, whether each command is installed, and its version.
     Tools {
@@ -492,6 +506,25 @@ pub struct TemporalArgs {
     pub heartbeat_timeout: u64,
 }
 
+/// Finding a Temporal run from `status`, `resume`, `cancel` and `logs`
+/// (docs/TEMPORAL.md "Runs in the state database"): a run this repository submitted is
+/// found through its state database; these options reach one submitted elsewhere, or
+/// override where the recorded one is.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RemoteRunArgs {
+    /// Temporal frontend address, HOST:PORT: a run id not recorded here is looked up on
+    /// this server (and recorded here when its workflow exists).
+    #[arg(long, value_name = "ADDR", env = "PIPELINE_TEMPORAL_ADDRESS")]
+    pub temporal: Option<String>,
+    /// Temporal namespace (default: the run's, else `default`).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Name of the shared git remote in this repository (default: the run's, else
+    /// `origin`).
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
+}
+
 /// `pipeline worker`.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -672,6 +705,8 @@ pub struct ResumeArgs {
     pub run: Option<String>,
     #[command(flatten)]
     pub repo: RepoArgs,
+    #[command(flatten)]
+    pub remote: RemoteRunArgs,
     /// Steps running at once (default: available parallelism).
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: Option<u32>,

@@ -42,6 +42,13 @@ impl From<EngineError> for CommandError {
     }
 }
 
+/// A state database error, reported (and exit-coded) as the engine reports it.
+impl From<pipeline_core::state::StateError> for CommandError {
+    fn from(e: pipeline_core::state::StateError) -> Self {
+        CommandError::Engine(EngineError::from(e))
+    }
+}
+
 impl CommandError {
     /// `error: {message}`, exit code [`exit_code::INVALID`] (invalid input or usage).
     pub fn invalid(message: impl Display) -> Self {

@@ -23,6 +23,8 @@ mod schema;
 pub mod spec;
 mod status;
 mod step_exec;
+mod temporal_attach;
+mod temporal_mirror;
 mod temporal_run;
 pub(crate) mod tools;
 mod usage;
@@ -62,8 +64,14 @@ pub fn dispatch(cli: Cli) -> i32 {
                 Err(e) => Err(e),
             }
         }
-        Command::Resume(args) => run::resume(args).map_err(CommandError::from),
-        Command::Status { run, json, repo } => status::status(run.as_deref(), json, &repo),
+        Command::Resume(args) => resume(args),
+        Command::Status {
+            run,
+            json,
+            repo,
+            remote,
+        } => status::status(run.as_deref(), json, &repo, &remote),
+        Command::Cancel { run, repo, remote } => temporal_attach::cancel(&run, &remote, &repo),
         Command::Runs { json, repo } => status::runs(json, &repo),
         Command::Usage {
             run,
@@ -102,7 +110,8 @@ pub fn dispatch(cli: Cli) -> i32 {
             attempt,
             paths,
             repo,
-        } => logs::logs(&run, &step, attempt, paths, &repo),
+            remote,
+        } => logs(&run, &step, attempt, paths, &repo, &remote),
         Command::Tools { json, repo } => tools::tools(json, &repo),
         Command::Clean {
             run,
@@ -156,6 +165,47 @@ pub fn dispatch(cli: Cli) -> i32 {
             e.report();
             e.exit_code()
         }
+    }
+}
+
+/// `pipeline resume`: a Temporal run is followed to its end from here (its workflow goes
+/// on by itself; see docs/TEMPORAL.md), a local run is continued by this process.
+fn resume(args: crate::cli::ResumeArgs) -> Result<i32, CommandError> {
+    match temporal_attach::find(&args.repo, &args.remote, args.run.as_deref())? {
+        Some(found) => {
+            eprintln!(
+                "attaching to run {} (workflow {} on {})",
+                found.run_id,
+                found.engine.workflow_id,
+                found.target(&args.remote).address
+            );
+            temporal_attach::follow_run(&found, &args.remote, args.report.json)
+        }
+        None => run::resume(args).map_err(CommandError::from),
+    }
+}
+
+/// `pipeline logs`: a Temporal run's step record from the shared remote, a local run's
+/// log files.
+fn logs(
+    run: &str,
+    step: &str,
+    attempt: Option<u32>,
+    paths: bool,
+    repo: &crate::cli::RepoArgs,
+    remote: &crate::cli::RemoteRunArgs,
+) -> Result<i32, CommandError> {
+    match temporal_attach::find(repo, remote, Some(run))? {
+        Some(found) => {
+            if attempt.is_some() {
+                return Err(CommandError::invalid(
+                    "--attempt is not available for a Temporal run: its worker pushes one \
+                     record per step, with every attempt's output",
+                ));
+            }
+            temporal_attach::logs(&found, remote, step, paths)
+        }
+        None => logs::logs(run, step, attempt, paths, repo),
     }
 }
 

@@ -5,14 +5,14 @@
 //! continue it. In JSON that is the `driver` field: `"live"`, `"gone"` or `null`.
 
 use pipeline_core::engine::{
-    CandidateView, Driver, RunListEntry, RunStatusReport, UsageTotals, counted, list_runs,
-    run_status,
+    CandidateView, Driver, EngineError, LATEST, RunListEntry, RunStatusReport, UsageTotals,
+    counted, list_runs, run_status,
 };
 use pipeline_core::state::{CandidateOutcome, StepStatus};
 
 use super::exit;
 use super::usage::thousands;
-use crate::cli::RepoArgs;
+use crate::cli::{RemoteRunArgs, RepoArgs};
 use crate::command_error::CommandError;
 use crate::json_output::print_json;
 
@@ -27,8 +27,29 @@ fn driver_gone_hint(run_id: &str) -> String {
 /// it) as a table or JSON (`RunStatusReport`, with `driver`). For a run recorded
 /// `running` whose driver is gone, the text says so and prints the resume command.
 /// Errors: from the engine (no repository or database, unknown run).
-pub fn status(run: Option<&str>, json: bool, repo: &RepoArgs) -> Result<i32, CommandError> {
-    let report = run_status(repo.repo.as_deref(), repo.db.as_deref(), run)?;
+pub fn status(
+    run: Option<&str>,
+    json: bool,
+    repo: &RepoArgs,
+    remote: &RemoteRunArgs,
+) -> Result<i32, CommandError> {
+    // A Temporal run is brought up to date with its workflow first (a run id not
+    // recorded here is looked up on `--temporal`'s server).
+    if let Some(found) = super::temporal_attach::find(repo, remote, run)? {
+        super::temporal_attach::refresh(&found, remote)?;
+    }
+    let report = match run_status(repo.repo.as_deref(), repo.db.as_deref(), run) {
+        Ok(report) => report,
+        Err(e @ (EngineError::UnknownRun(_) | EngineError::Input(_)))
+            if remote.temporal.is_none() && run.is_some_and(|r| r != LATEST) =>
+        {
+            return Err(CommandError::invalid(format!(
+                "{e}\n  hint: a Temporal run submitted from another clone is found with \
+                 --temporal HOST:PORT (or PIPELINE_TEMPORAL_ADDRESS)"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if json {
         print_json(&report)?;
         return Ok(exit::OK);

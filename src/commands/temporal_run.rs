@@ -7,22 +7,19 @@
 //! SIGINT/SIGTERM (the workflow is cancelled; the command waits for it to end).
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use pipeline_core::engine::{
-    check_run_id, generate_run_id, load_and_plan, repository_root_or_current_dir,
+    Workspace, check_run_id, generate_run_id, load_and_plan, repository_root_or_current_dir,
     uncommitted_changes,
 };
 use pipeline_core::git::Repository;
-use pipeline_temporal::dag_schedule::StepStatus;
-use pipeline_temporal::{
-    RunOutcome, RunPlan, RunSettings, StepState, SubmitConfig, submit_and_follow,
-};
-use tokio::signal::unix::{SignalKind, signal};
+use pipeline_core::state::RemoteEngine;
+use pipeline_temporal::run_plan::workflow_id;
+use pipeline_temporal::{RunPlan, RunSettings, SubmitConfig, submit};
 
-use super::exit;
-use crate::cli::RunArgs;
+use super::temporal_attach::{TemporalRun, follow_run};
+use super::temporal_mirror::{RunMirror, TEMPORAL, open_state};
+use crate::cli::{RemoteRunArgs, RunArgs};
 use crate::command_error::CommandError;
 
 pub fn run(args: RunArgs) -> Result<i32, CommandError> {
@@ -63,101 +60,72 @@ pub fn run(args: RunArgs) -> Result<i32, CommandError> {
             heartbeat_timeout_secs: args.temporal.heartbeat_timeout,
         },
     );
+    let workspace = Workspace::new(&root, args.repo.db.as_deref());
+    let state = open_state(&workspace)?;
+    if state.run(&run_id)?.is_some() {
+        return Err(CommandError::invalid(format!(
+            "run {run_id} is already recorded in {}: pass another --run-id",
+            workspace.db_path.display()
+        )));
+    }
     let config = SubmitConfig {
         address: address.clone(),
         namespace: args.temporal.namespace.clone(),
-        repo: root,
+        repo: root.clone(),
         remote: args.temporal.remote.clone(),
     };
-    println!(
+    let json = args.report.json;
+    let announce = format!(
         "run {run_id}: {} step(s) on Temporal {address} (namespace {}, task queue {}), \
-         workflow pipeline-run/{run_id}",
+         workflow {}",
         run_plan.steps.len(),
         config.namespace,
-        run_plan.task_queue
+        run_plan.task_queue,
+        workflow_id(&run_id),
     );
+    if json {
+        eprintln!("{announce}");
+    } else {
+        println!("{announce}");
+    }
+    let engine = RemoteEngine {
+        kind: TEMPORAL.to_string(),
+        address: address.clone(),
+        namespace: config.namespace.clone(),
+        workflow_id: workflow_id(&run_id),
+        task_queue: run_plan.task_queue.clone(),
+        remote: config.remote.clone(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CommandError::internal(format!("cannot start the async runtime: {e}")))?;
-    let signalled = Arc::new(AtomicI32::new(0));
-    let state = runtime.block_on(async {
-        let mut term = signal(SignalKind::terminate())
-            .map_err(|e| CommandError::internal(format!("cannot watch SIGTERM: {e}")))?;
-        let flag = signalled.clone();
-        let cancel = async move {
-            let code = tokio::select! {
-                _ = tokio::signal::ctrl_c() => exit::INTERRUPTED,
-                _ = term.recv() => exit::TERMINATED,
-            };
-            flag.store(code, Ordering::SeqCst);
-            eprintln!("cancelling run {run_id}; waiting for its running steps to stop");
-        };
-        submit_and_follow(&config, run_plan, cancel, &mut print_step)
-            .await
-            .map_err(|e| CommandError::with_code(e.exit_code(), e))
-    })?;
-    let count = |word: &str| {
-        state
-            .steps
-            .iter()
-            .filter(|s| s.status.word() == word)
-            .count()
-    };
-    let mut summary = format!(
-        "run {} {}: {} completed, {} failed, {} skipped, {} cancelled",
-        state.run_id,
-        match state.outcome {
-            RunOutcome::Completed => "completed",
-            RunOutcome::Failed => "failed",
-            RunOutcome::Cancelled => "cancelled",
-            RunOutcome::Running => "running",
-        },
-        count("completed"),
-        count("failed"),
-        count("skipped"),
-        count("cancelled"),
-    );
-    if let (Some(branch), Some(commit)) = (&state.result_branch, &state.result_commit) {
-        summary.push_str(&format!("; result branch {branch} ({commit})"));
-    }
-    if let Some(e) = &state.result_error {
-        summary.push_str(&format!("; no result branch: {e}"));
-    }
-    println!("{summary}");
-    Ok(match state.outcome {
-        RunOutcome::Completed => exit::OK,
-        RunOutcome::Cancelled => match signalled.load(Ordering::SeqCst) {
-            0 => exit::INTERRUPTED,
-            code => code,
-        },
-        RunOutcome::Failed | RunOutcome::Running => exit::FAILED,
-    })
-}
-
-/// One line per step transition.
-fn print_step(step: &StepState) {
-    let losses = if step.worker_losses > 0 {
-        format!(" (worker lost {} time(s))", step.worker_losses)
-    } else {
-        String::new()
-    };
-    let on = step
-        .worker
-        .as_deref()
-        .map(|w| format!(" on worker {w}"))
-        .unwrap_or_default();
-    let line = match &step.status {
-        StepStatus::Completed { commit } => {
-            format!("completed {}{on}", &commit[..commit.len().min(12)])
+    runtime
+        .block_on(submit(&config, run_plan.clone()))
+        .map_err(|e| CommandError::with_code(e.exit_code(), e))?;
+    drop(runtime);
+    // Recorded once the server accepted the workflow: a refused submission records
+    // nothing here.
+    let created = RunMirror::create(&state, &run_plan, &root.to_string_lossy(), engine.clone())?;
+    if json {
+        for entry in created {
+            if let Ok(line) = serde_json::to_string(&entry) {
+                println!("{line}");
+            }
         }
-        StepStatus::Failed { error } => format!("failed{on}: {error}"),
-        StepStatus::Skipped { dependency } => {
-            format!("skipped (dependency {dependency} did not complete)")
-        }
-        other => other.word().to_string(),
+    }
+    let run = TemporalRun {
+        workspace,
+        state,
+        run_id,
+        engine,
     };
-    println!("step {}: {line}{losses}", step.id);
+    let flags = RemoteRunArgs {
+        temporal: Some(address),
+        namespace: Some(config.namespace.clone()),
+        remote: Some(config.remote.clone()),
+    };
+    follow_run(&run, &flags, json)
 }
 
 /// Options of a local run that a Temporal run does not honour yet: refused (exit 2)
@@ -176,10 +144,8 @@ fn refuse_local_only_flags(args: &RunArgs) -> Result<(), CommandError> {
             "--sandbox none",
             args.sandbox == crate::cli::SandboxMode::None,
         ),
-        ("--json", args.report.json),
         ("--junit", args.report.junit.is_some()),
         ("--dry-run", args.dry_run),
-        ("--db", args.repo.db.is_some()),
     ];
     for (flag, on) in used {
         if on {
@@ -229,7 +195,8 @@ fn committed_workstream_files(
             .is_ok_and(|s| s.success());
         if !at_base {
             return Err(CommandError::invalid(format!(
-                "{relative}: the workstream file is not in the base commit {base}; commit it                  (workers read workstream files from the base commit)"
+                "{relative}: the workstream file is not in the base commit {base}; commit it \
+                 (workers read workstream files from the base commit)"
             )));
         }
         out.push(relative);

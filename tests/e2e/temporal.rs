@@ -11,18 +11,18 @@ use crate::support::{Test, git_in};
 use crate::temporal_support::{DevServer, WorkerProcess, wait_until};
 
 /// A test repository with a bare remote, clones for workers, and a dev server.
-struct Cluster {
-    t: Test,
-    server: DevServer,
-    remote: PathBuf,
-    scratch: tempfile::TempDir,
-    workers: Vec<WorkerProcess>,
+pub(crate) struct Cluster {
+    pub(crate) t: Test,
+    pub(crate) server: DevServer,
+    pub(crate) remote: PathBuf,
+    pub(crate) scratch: tempfile::TempDir,
+    pub(crate) workers: Vec<WorkerProcess>,
 }
 
 impl Cluster {
     /// Starts a dev server and sets up the remote; `None` when the Temporal CLI is
     /// missing outside CI.
-    fn new() -> Option<Cluster> {
+    pub(crate) fn new() -> Option<Cluster> {
         let server = DevServer::start()?;
         let t = Test::new();
         let scratch = tempfile::tempdir().expect("tempdir");
@@ -48,7 +48,7 @@ impl Cluster {
 
     /// Commits `json` as `workstreams/<name>` (workers read it from the base commit)
     /// and pushes `main`.
-    fn workstream(&self, name: &str, json: &str) -> String {
+    pub(crate) fn workstream(&self, name: &str, json: &str) -> String {
         let rel = format!("workstreams/{name}");
         self.t.commit_file(&rel, json);
         self.t.git(&["push", "-q", "origin", "main"]);
@@ -57,7 +57,7 @@ impl Cluster {
 
     /// A fresh clone of the remote named `name` (its path names it, so a step that
     /// records `pwd` tells which worker ran it).
-    fn clone(&self, name: &str) -> PathBuf {
+    pub(crate) fn clone(&self, name: &str) -> PathBuf {
         let dir = self.scratch.path().join(name);
         git_in(
             self.scratch.path(),
@@ -69,7 +69,7 @@ impl Cluster {
     }
 
     /// Starts a worker on a new clone `name` with `extra` options.
-    fn worker(&mut self, name: &str, extra: &[&str]) -> usize {
+    pub(crate) fn worker(&mut self, name: &str, extra: &[&str]) -> usize {
         let clone = self.clone(name);
         let log = self.scratch.path().join(format!("{name}.log"));
         // Steps may write their side effects to `out` (outside the clone).
@@ -80,7 +80,7 @@ impl Cluster {
     }
 
     /// `pipeline run <ws> --engine temporal ...` from the test repository.
-    fn submit(&self, ws: &str, run: &str, extra: &[&str]) -> crate::support::Run {
+    pub(crate) fn submit(&self, ws: &str, run: &str, extra: &[&str]) -> crate::support::Run {
         let mut args = vec![
             "run",
             ws,
@@ -96,7 +96,7 @@ impl Cluster {
     }
 
     /// The tree of `pipeline/<run>` on the remote.
-    fn remote_result_tree(&self, run: &str) -> String {
+    pub(crate) fn remote_result_tree(&self, run: &str) -> String {
         git_in(
             &self.remote,
             &["rev-parse", &format!("refs/heads/pipeline/{run}^{{tree}}")],
@@ -104,14 +104,14 @@ impl Cluster {
     }
 
     /// The tree of the local run's result branch `pipeline/<run>` in the test repo.
-    fn local_result_tree(&self, run: &str) -> String {
+    pub(crate) fn local_result_tree(&self, run: &str) -> String {
         self.t
             .git(&["rev-parse", &format!("pipeline/{run}^{{tree}}")])
     }
 
     /// Fetches the history of run `run`'s workflow and replays it through the workflow
     /// code with the SDK's replayer (determinism); returns the history JSON.
-    fn replay_history(&self, run: &str) -> Vec<u8> {
+    pub(crate) fn replay_history(&self, run: &str) -> Vec<u8> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -132,7 +132,7 @@ impl Cluster {
         })
     }
 
-    fn worker_logs(&self) -> String {
+    pub(crate) fn worker_logs(&self) -> String {
         self.workers
             .iter()
             .map(|w| format!("--- {}\n{}", w.log.display(), w.output()))
@@ -142,7 +142,7 @@ impl Cluster {
 }
 
 /// A step that appends its working directory to `<out>/<name>.runs` and writes `file`.
-fn counted_step(t: &Test, id: &str, deps: &[&str], file: &str, extra: &str) -> String {
+pub(crate) fn counted_step(t: &Test, id: &str, deps: &[&str], file: &str, extra: &str) -> String {
     let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
     format!(
         r#"{{"id": "{id}", "depends_on": [{deps}], "command": "pwd >> {runs}; {extra} cat *.txt 2>/dev/null | wc -l > {file}; echo {id} >> {file}"}}"#,
@@ -169,7 +169,7 @@ fn twenty_step_dag(t: &Test) -> String {
     format!(r#"{{"id": "dag", "steps": [{}]}}"#, steps.join(", "))
 }
 
-fn runs_of(t: &Test, id: &str) -> Vec<String> {
+pub(crate) fn runs_of(t: &Test, id: &str) -> Vec<String> {
     t.out_lines(&format!("{id}.runs"))
 }
 

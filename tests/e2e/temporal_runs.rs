@@ -1,0 +1,352 @@
+//! Temporal runs in the state database (issue #16, docs/TEMPORAL.md "Runs in the state
+//! database"): `status`, `runs`, `--json`, `resume`, `cancel` and `logs` read a Temporal
+//! run like a local one, from the submitting clone and from another clone that only
+//! knows the server.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::handshake::await_file;
+use crate::support::{Test, git_in};
+use crate::temporal::{Cluster, counted_step, runs_of};
+use crate::temporal_support::wait_until;
+
+/// `pipeline ARGS` run in `dir` (another clone than the test's repository).
+fn pipeline_in(t: &Test, dir: &Path, args: &[&str]) -> Output {
+    Command::new(assert_cmd::cargo::cargo_bin("pipeline"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env_remove("PIPELINE_TEMPORAL_ADDRESS")
+        .env("PIPELINE_WRITABLE_PATHS", &t.out)
+        .output()
+        .expect("pipeline runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `pipeline status RUN --json ARGS` in `dir`, parsed.
+fn status_in(t: &Test, dir: &Path, run: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["status", run, "--json"];
+    args.extend_from_slice(extra);
+    let out = pipeline_in(t, dir, &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "status: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+}
+
+fn step_of<'a>(status: &'a Value, id: &str) -> &'a str {
+    status["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == id)
+        .and_then(|s| s["status"].as_str())
+        .unwrap_or_else(|| panic!("no step {id} in {status:#}"))
+}
+
+#[test]
+fn json_status_and_runs_read_a_temporal_run_like_a_local_one() {
+    let Some(mut c) = Cluster::new() else { return };
+    let json = format!(
+        r#"{{"id": "j", "steps": [
+            {ok},
+            {{"id": "bad", "command": "echo broken >&2; exit 3"}},
+            {child}
+        ]}}"#,
+        ok = counted_step(&c.t, "ok", &[], "ok.txt", ""),
+        child = counted_step(&c.t, "child", &["bad"], "child.txt", ""),
+    );
+    let ws = c.workstream("json.json", &json);
+    c.worker("clone-alpha", &["--jobs", "2"]);
+    let r = c.submit(&ws, "tj", &["--json"]);
+    assert_eq!(
+        r.code(),
+        1,
+        "stdout:\n{}\nstderr:\n{}",
+        r.stdout(),
+        r.stderr()
+    );
+
+    // --json: the journal entries as NDJSON, as a local run prints them.
+    let entries: Vec<Value> = r
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let kinds: Vec<&str> = entries.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(kinds.contains(&"attempt_started"), "{kinds:?}");
+    assert!(kinds.contains(&"step_completed"), "{kinds:?}");
+    assert!(kinds.contains(&"step_failed"), "{kinds:?}");
+    assert!(kinds.contains(&"step_skipped"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"run_finished"), "{kinds:?}");
+    assert!(entries.iter().all(|e| e["run_id"] == "tj"));
+
+    // The journal's run_started names the workflow.
+    assert_eq!(kinds.first(), Some(&"run_started"), "{kinds:?}");
+    let started = &entries[0];
+    assert_eq!(started["engine"]["kind"], "temporal", "{started:#}");
+    assert_eq!(started["engine"]["workflow_id"], "pipeline-run/tj");
+    assert_eq!(started["engine"]["address"], c.server.address.as_str());
+
+    let status = c.t.status("tj");
+    assert_eq!(status["status"], "failed", "{status:#}");
+    assert_eq!(step_of(&status, "j/ok"), "completed");
+    assert_eq!(step_of(&status, "j/bad"), "failed");
+    assert_eq!(step_of(&status, "j/child"), "skipped");
+    let bad = status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "j/bad")
+        .unwrap();
+    assert!(
+        bad["error"].as_str().unwrap_or("").contains("broken"),
+        "the failure's output reaches status: {bad:#}"
+    );
+
+    let text_status = c.t.pipeline(&["status", "tj"]).assert_ok().stdout();
+    assert!(text_status.contains("Run tj  failed"), "{text_status}");
+    let runs: Value = serde_json::from_str(&c.t.pipeline(&["runs", "--json"]).assert_ok().stdout())
+        .expect("runs --json");
+    let run = runs
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|r| r["run_id"] == "tj")
+        .unwrap_or_else(|| panic!("tj in {runs:#}"));
+    assert_eq!(run["status"], "failed", "{run:#}");
+}
+
+#[test]
+fn after_the_submitter_dies_another_clone_sees_the_run_and_resume_attaches_to_it() {
+    let Some(mut c) = Cluster::new() else { return };
+    let release = c.t.out_path("release");
+    let started = c.t.out_path("wait.started");
+    let json = format!(
+        r#"{{"id": "s", "steps": [
+            {{"id": "wait", "command": "touch {started}; {wait}; echo waited > wait.txt"}},
+            {after}
+        ]}}"#,
+        wait = await_file(&release),
+        after = counted_step(&c.t, "after", &["wait"], "after.txt", ""),
+    );
+    let ws = c.workstream("attach.json", &json);
+    c.worker("clone-alpha", &[]);
+    let mut submitter = c.t.spawn(&[
+        "run",
+        &ws,
+        "--engine",
+        "temporal",
+        "--temporal",
+        &c.server.address,
+        "--run-id",
+        "ta",
+    ]);
+    wait_until("the step to start", Duration::from_secs(120), || {
+        Path::new(&started).exists()
+    });
+    submitter.kill().expect("SIGKILL the submitter");
+    submitter.wait().expect("reaped");
+
+    // The submitting clone: recorded running, nothing follows it; status reads the
+    // workflow.
+    let status = c.t.status("ta");
+    assert_eq!(status["status"], "running", "{status:#}");
+    assert_eq!(status["driver"], "gone", "{status:#}");
+    assert_eq!(step_of(&status, "s/wait"), "running");
+    assert_eq!(step_of(&status, "s/after"), "pending");
+
+    // Another clone, with no state database: found on the server, recorded there.
+    let observer = c.clone("observer");
+    let unknown = pipeline_in(&c.t, &observer, &["status", "ta", "--json"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
+    assert!(
+        text(&unknown.stderr).contains("--temporal"),
+        "an unknown run without a server says how to find it: {}",
+        text(&unknown.stderr)
+    );
+    let seen = status_in(&c.t, &observer, "ta", &["--temporal", &c.server.address]);
+    assert_eq!(step_of(&seen, "s/wait"), "running", "{seen:#}");
+    assert_eq!(seen["base_commit"], status["base_commit"]);
+
+    // `resume` in the observer attaches (no --temporal needed any more: it is recorded).
+    let resume = Command::new(assert_cmd::cargo::cargo_bin("pipeline"))
+        .args(["resume", "ta"])
+        .current_dir(&observer)
+        .env_remove("PIPELINE_TEMPORAL_ADDRESS")
+        .env("PIPELINE_WRITABLE_PATHS", &c.t.out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("resume starts");
+    wait_until("resume to follow the run", Duration::from_secs(60), || {
+        status_in(&c.t, &observer, "ta", &[])["driver"] == "live"
+    });
+    std::fs::write(&release, "go").expect("release");
+    let out = resume.wait_with_output().expect("resume ends");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}\nworkers:\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        c.worker_logs()
+    );
+    assert!(
+        text(&out.stdout).contains("step s/after: completed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("run ta completed"));
+    assert_eq!(runs_of(&c.t, "after").len(), 1, "no step ran twice");
+    // The result branch is fetched into the clone that attached.
+    assert_eq!(
+        git_in(&observer, &["rev-parse", "pipeline/ta^{tree}"]),
+        c.remote_result_tree("ta")
+    );
+    let seen = status_in(&c.t, &observer, "ta", &[]);
+    assert_eq!(seen["status"], "completed", "{seen:#}");
+    assert_eq!(seen["driver"], Value::Null);
+
+    // The submitting clone catches up from the ended workflow.
+    let status = c.t.status("ta");
+    assert_eq!(status["status"], "completed", "{status:#}");
+    assert_eq!(step_of(&status, "s/after"), "completed");
+}
+
+#[test]
+fn pipeline_cancel_from_another_clone_cancels_the_workflow_and_its_running_step() {
+    let Some(mut c) = Cluster::new() else { return };
+    let release = c.t.out_path("never-released");
+    let started = c.t.out_path("hang.started");
+    let json = format!(
+        r#"{{"id": "x", "steps": [
+            {{"id": "hang", "command": "touch {started}; {wait}; touch hang.txt"}},
+            {after}
+        ]}}"#,
+        wait = await_file(&release),
+        after = counted_step(&c.t, "after", &["hang"], "after.txt", ""),
+    );
+    let ws = c.workstream("cancel.json", &json);
+    c.worker("clone-alpha", &[]);
+    let submitter =
+        c.t.process(&[
+            "run",
+            &ws,
+            "--engine",
+            "temporal",
+            "--temporal",
+            &c.server.address,
+            "--run-id",
+            "tc",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("submitter starts");
+    wait_until("the step to start", Duration::from_secs(120), || {
+        Path::new(&started).exists()
+    });
+    let observer = c.clone("observer");
+    let cancel = pipeline_in(
+        &c.t,
+        &observer,
+        &["cancel", "tc", "--temporal", &c.server.address],
+    );
+    assert_eq!(
+        cancel.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&cancel.stdout),
+        text(&cancel.stderr)
+    );
+    assert!(text(&cancel.stdout).contains("cancellation requested"));
+    let out = submitter.wait_with_output().expect("submitter ends");
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("step x/hang: cancelled"), "{stdout}");
+    assert!(runs_of(&c.t, "after").is_empty());
+    let left = Command::new("pgrep")
+        .args(["-f", &release])
+        .output()
+        .expect("pgrep runs");
+    assert!(
+        text(&left.stdout).trim().is_empty(),
+        "the step's process still runs"
+    );
+
+    let status = c.t.status("tc");
+    assert_eq!(status["status"], "failed", "{status:#}");
+    assert_eq!(step_of(&status, "x/hang"), "cancelled");
+    assert_eq!(step_of(&status, "x/after"), "cancelled");
+
+    // Cancelling it again: it has ended.
+    let again = c.t.pipeline(&["cancel", "tc"]);
+    assert_eq!(again.code(), 2, "{}", again.stderr());
+}
+
+#[test]
+fn pipeline_cancel_stops_a_local_run_like_ctrl_c_and_resume_continues_it() {
+    let t = Test::new();
+    let release = t.out_path("release");
+    let started = t.out_path("slow.started");
+    let ws = t.workstream(
+        "local.json",
+        &format!(
+            r#"{{"id": "l", "steps": [
+                {{"id": "slow", "command": "touch {started}; {wait}; echo done > slow.txt"}}
+            ]}}"#,
+            wait = await_file(&release),
+        ),
+    );
+    let ws = ws.to_str().expect("utf-8").to_string();
+    let mut driver = t.spawn(&["run", &ws, "--run-id", "lc"]);
+    wait_until("the step to start", Duration::from_secs(60), || {
+        Path::new(&started).exists()
+    });
+    let r = t.pipeline(&["cancel", "lc"]).assert_ok();
+    assert!(r.stdout().contains("sent SIGINT"), "{}", r.stdout());
+    let code = driver.wait().expect("driver ends").code();
+    assert_eq!(code, Some(130));
+    assert_eq!(t.status("lc")["status"], "interrupted");
+    // Nothing drives it now: cancel says so.
+    let again = t.pipeline(&["cancel", "lc"]);
+    assert_eq!(again.code(), 2, "{}", again.stderr());
+    assert!(
+        again.stderr().contains("nothing to cancel"),
+        "{}",
+        again.stderr()
+    );
+    std::fs::write(&release, "go").expect("release");
+    t.pipeline(&["resume", "lc"]).assert_ok();
+    assert_eq!(t.status("lc")["status"], "completed");
+}
+
+#[test]
+fn status_of_a_run_the_server_does_not_know_is_an_input_error_naming_the_workflow() {
+    let Some(c) = Cluster::new() else { return };
+    let r =
+        c.t.pipeline(&["status", "nosuch", "--temporal", &c.server.address]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(
+        r.stderr().contains("no workflow pipeline-run/nosuch"),
+        "{}",
+        r.stderr()
+    );
+}
