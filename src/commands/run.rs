@@ -350,7 +350,7 @@ fn ci_reports(summary: &RunSummary, repo: &RepoArgs, report: &ReportArgs, ci: bo
 /// Webhook and notify deliveries while a run is driven (docs/WEBHOOKS.md): a loop
 /// delivering the outbox (of every run) in the background, then, once the run ended, a
 /// drain of at most `webhook_delivery.drain_sec`.
-struct WebhookDeliveries {
+pub(crate) struct WebhookDeliveries {
     db_path: std::path::PathBuf,
     config: DeliveryConfig,
     cancel: CancellationToken,
@@ -360,7 +360,7 @@ struct WebhookDeliveries {
 impl WebhookDeliveries {
     /// Starts the loop when `.pipeline/config.yaml` has endpoints. A configuration that
     /// cannot be loaded starts nothing here: the run reports it (and refuses to start).
-    fn start(repo: &RepoArgs) -> Option<WebhookDeliveries> {
+    pub(crate) fn start(repo: &RepoArgs) -> Option<WebhookDeliveries> {
         let workspace = delivery_workspace(repo.repo.as_deref(), repo.db.as_deref()).ok()?;
         let config = DeliveryConfig::load(&workspace.repo_root, &workspace.state_dir).ok()?;
         if config.is_empty() {
@@ -384,7 +384,7 @@ impl WebhookDeliveries {
     /// Stops the loop (its deliveries in flight finish), drains for at most
     /// `drain_sec`, and returns what to say about deliveries still pending (or a
     /// failed drain), printed after the run's summary.
-    async fn finish(self) -> Option<String> {
+    pub(crate) async fn finish(self) -> Option<String> {
         self.cancel.cancel();
         // A loop that panicked left its rows leased; they are delivered later.
         let _ = self.task.await;

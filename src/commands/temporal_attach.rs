@@ -134,6 +134,7 @@ pub fn find(
     };
     RunMirror::create(
         &state,
+        &workspace,
         &plan,
         &workspace.repo_root.to_string_lossy(),
         engine.clone(),
@@ -154,7 +155,7 @@ pub fn find(
 /// process (the submitter, a `resume`) follows it, or it already ended. A server that
 /// does not answer only warns: the recorded state is shown. Errors: the database.
 pub fn refresh(run: &TemporalRun, flags: &RemoteRunArgs) -> Result<(), CommandError> {
-    let mut mirror = RunMirror::open(run.state.clone(), &run.run_id)?;
+    let mut mirror = RunMirror::open(run.state.clone(), &run.workspace, &run.run_id)?;
     if mirror.is_finished() {
         return Ok(());
     }
@@ -206,7 +207,7 @@ pub fn follow_run(
             run.run_id, run.run_id
         ))
     })?;
-    let mut mirror = RunMirror::open(run.state.clone(), &run.run_id)?;
+    let mut mirror = RunMirror::open(run.state.clone(), &run.workspace, &run.run_id)?;
     let config = run.submit_config(flags);
     let signalled = Arc::new(AtomicI32::new(0));
     let mut changes = StepChanges::default();
@@ -242,9 +243,20 @@ pub fn follow_run(
                 changes.report(&state.steps, &mut print_step);
             }
         };
-        follow(&config, &run.run_id, cancel, &mut on_state)
+        let repo = RepoArgs {
+            repo: Some(run.workspace.repo_root.clone()),
+            db: Some(run.workspace.db_path.clone()),
+        };
+        let deliveries = super::run::WebhookDeliveries::start(&repo);
+        let followed = follow(&config, &run.run_id, cancel, &mut on_state)
             .await
-            .map_err(temporal_error)
+            .map_err(temporal_error);
+        if let Some(deliveries) = deliveries
+            && let Some(note) = deliveries.finish().await
+        {
+            eprintln!("{note}");
+        }
+        followed
     })?;
     drop(lock);
     if let Some(e) = write_error {

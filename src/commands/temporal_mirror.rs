@@ -24,7 +24,8 @@ use std::time::Instant;
 
 use pipeline_core::engine::{EngineError, Workspace};
 use pipeline_core::state::{
-    AttemptResult, Change, Event, JournalEntry, RemoteEngine, RunStatus, StateStore, StepStatus,
+    AttemptResult, Change, Event, Flush, JournalEntry, RemoteEngine, RunStatus, StateStore,
+    StepStatus, Subscriptions, subscribable_kinds,
 };
 use pipeline_temporal::dag_schedule::StepStatus as WorkflowStatus;
 use pipeline_temporal::run_plan::{WORKFLOW_PREFIX, result_branch};
@@ -51,6 +52,9 @@ struct Seen {
 /// The local copy of one Temporal run.
 pub struct RunMirror {
     state: StateStore,
+    /// Webhook and notify endpoints of the repository's configuration: each recorded
+    /// event gets its outbox rows in its own transaction, as for a local run.
+    subscriptions: Subscriptions,
     run_id: String,
     order: Vec<String>,
     seen: HashMap<String, Seen>,
@@ -92,6 +96,16 @@ pub fn open_state(workspace: &Workspace) -> Result<StateStore, EngineError> {
     )?)
 }
 
+/// The webhook and notify subscriptions of `workspace`'s `.pipeline/config.yaml`.
+/// Errors: a bad `webhooks`/`notify` section.
+fn subscriptions_of(workspace: &Workspace) -> Result<Subscriptions, EngineError> {
+    let settings = pipeline_adapters::WebhookSettings::load(
+        &workspace.state_dir.join("config.yaml"),
+        &subscribable_kinds(),
+    )?;
+    Ok(Subscriptions::from_settings(&settings))
+}
+
 impl RunMirror {
     /// Records a new Temporal run from its plan: `run_started` (with `engine`, `repo`
     /// the local repository) and one `step_added` per step, in one transaction; returns
@@ -99,6 +113,7 @@ impl RunMirror {
     /// cannot be written.
     pub fn create(
         state: &StateStore,
+        workspace: &Workspace,
         plan: &RunPlan,
         repo: &str,
         engine: RemoteEngine,
@@ -129,11 +144,23 @@ impl RunMirror {
                     .collect(),
             }));
         }
-        Ok(state.record(&plan.run_id, changes)?)
+        Ok(state.record_delivering(
+            &plan.run_id,
+            changes,
+            Flush::Now,
+            &subscriptions_of(workspace)?,
+        )?)
     }
 
-    /// The mirror of a run already recorded. Errors: the database cannot be read.
-    pub fn open(state: StateStore, run_id: &str) -> Result<RunMirror, EngineError> {
+    /// The mirror of a run already recorded, delivering its events to the webhook and
+    /// notify endpoints of `workspace`'s `.pipeline/config.yaml`. Errors: the database
+    /// cannot be read; a bad `webhooks`/`notify` section.
+    pub fn open(
+        state: StateStore,
+        workspace: &Workspace,
+        run_id: &str,
+    ) -> Result<RunMirror, EngineError> {
+        let subscriptions = subscriptions_of(workspace)?;
         let steps = state.steps(run_id)?;
         let run_finished = state.run(run_id)?.is_some_and(|r| r.status.is_terminal());
         let mut seen = HashMap::new();
@@ -158,6 +185,7 @@ impl RunMirror {
         }
         Ok(RunMirror {
             state,
+            subscriptions,
             run_id: run_id.to_string(),
             order,
             seen,
@@ -190,9 +218,11 @@ impl RunMirror {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
-        let entries = self.state.record(
+        let entries = self.state.record_delivering(
             &self.run_id,
             changes.into_iter().map(Change::Event).collect(),
+            Flush::Now,
+            &self.subscriptions,
         )?;
         self.seen = next;
         if run.outcome != RunOutcome::Running {

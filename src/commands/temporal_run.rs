@@ -106,7 +106,13 @@ pub fn run(args: RunArgs) -> Result<i32, CommandError> {
     drop(runtime);
     // Recorded once the server accepted the workflow: a refused submission records
     // nothing here.
-    let created = RunMirror::create(&state, &run_plan, &root.to_string_lossy(), engine.clone())?;
+    let created = RunMirror::create(
+        &state,
+        &workspace,
+        &run_plan,
+        &root.to_string_lossy(),
+        engine.clone(),
+    )?;
     if json {
         for entry in created {
             if let Ok(line) = serde_json::to_string(&entry) {

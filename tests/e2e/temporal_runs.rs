@@ -68,6 +68,11 @@ fn json_status_and_runs_read_a_temporal_run_like_a_local_one() {
         child = counted_step(&c.t, "child", &["bad"], "child.txt", ""),
     );
     let ws = c.workstream("json.json", &json);
+    // Webhook and notify subscriptions get a Temporal run's events as a local run's.
+    c.t.config(&format!(
+        "notify:\n  - command: echo \"$PIPELINE_EVENT_KIND\" >> {}\n    events: [run_finished, step_failed]\n",
+        c.t.out_path("notified")
+    ));
     c.worker("clone-alpha", &["--jobs", "2"]);
     let r = c.submit(&ws, "tj", &["--json"]);
     assert_eq!(
@@ -91,6 +96,16 @@ fn json_status_and_runs_read_a_temporal_run_like_a_local_one() {
     assert!(kinds.contains(&"step_skipped"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"run_finished"), "{kinds:?}");
     assert!(entries.iter().all(|e| e["run_id"] == "tj"));
+
+    let notified = c.t.out_lines("notified");
+    assert!(
+        notified.contains(&"step_failed".to_string()),
+        "{notified:?}"
+    );
+    assert!(
+        notified.contains(&"run_finished".to_string()),
+        "{notified:?}"
+    );
 
     // The journal's run_started names the workflow.
     assert_eq!(kinds.first(), Some(&"run_started"), "{kinds:?}");
