@@ -68,14 +68,7 @@ pub fn remote_engine(
     state: &StateStore,
     run_id: &str,
 ) -> Result<Option<RemoteEngine>, EngineError> {
-    let started = state.journal_of_kind(run_id, "run_started")?;
-    Ok(started.into_iter().find_map(|entry| match entry.event {
-        Event::RunStarted {
-            engine: Some(engine),
-            ..
-        } if engine.kind == TEMPORAL => Some(engine),
-        _ => None,
-    }))
+    Ok(pipeline_core::engine::remote_engine_of(state, run_id)?.filter(|e| e.kind == TEMPORAL))
 }
 
 /// Opens (creating it if needed) the state database of `workspace`; `.pipeline/` is

@@ -215,7 +215,8 @@ pub async fn status(
 
 /// Stops a run: this server's own through its cancel token, another process's by SIGTERM
 /// to its driver (the pid in its run lock). Either way unfinished steps are recorded
-/// `interrupted` and the run can be resumed.
+/// `interrupted` and the run can be resumed. A Temporal run's workflow is cancelled on its
+/// server (docs/TEMPORAL.md): its running steps stop on their workers and it ends.
 #[utoipa::path(
     post,
     path = "/api/runs/{run}/cancel",
@@ -236,6 +237,26 @@ pub async fn cancel(
 ) -> Result<(StatusCode, Json<RunAccepted>), ApiError> {
     let run_id = resolve(&app, run).await?;
     if app.cancel(&run_id) {
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(RunAccepted::new(run_id, "cancelling")),
+        ));
+    }
+    // A Temporal run: its workflow is cancelled on its server, whoever follows it.
+    let lookup = app.clone();
+    let id = run_id.clone();
+    let engine = blocking(move || {
+        pipeline_core::engine::remote_engine_of(&lookup.state, &id).map_err(Into::into)
+    })
+    .await?;
+    if let Some(engine) = engine {
+        let target = pipeline_temporal::workflow_client::WorkflowTarget {
+            address: engine.address,
+            namespace: engine.namespace,
+        };
+        pipeline_temporal::workflow_client::cancel(&target, &run_id, "cancelled through the API")
+            .await
+            .map_err(|e| ApiError::conflict("not_running", e.to_string()))?;
         return Ok((
             StatusCode::ACCEPTED,
             Json(RunAccepted::new(run_id, "cancelling")),

@@ -365,3 +365,54 @@ fn status_of_a_run_the_server_does_not_know_is_an_input_error_naming_the_workflo
         r.stderr()
     );
 }
+
+#[test]
+fn the_apis_cancel_stops_a_temporal_run_that_no_process_follows() {
+    let Some(mut c) = Cluster::new() else { return };
+    let release = c.t.out_path("never-released");
+    let started = c.t.out_path("hang.started");
+    let json = format!(
+        r#"{{"id": "x", "steps": [
+            {{"id": "hang", "command": "touch {started}; {wait}; touch hang.txt"}}
+        ]}}"#,
+        wait = await_file(&release),
+    );
+    let ws = c.workstream("api-cancel.json", &json);
+    c.worker("clone-alpha", &[]);
+    let mut submitter = c.t.spawn(&[
+        "run",
+        &ws,
+        "--engine",
+        "temporal",
+        "--temporal",
+        &c.server.address,
+        "--run-id",
+        "tk",
+    ]);
+    wait_until("the step to start", Duration::from_secs(120), || {
+        Path::new(&started).exists()
+    });
+    submitter.kill().expect("SIGKILL the submitter");
+    submitter.wait().expect("reaped");
+
+    let served = crate::api_fuzz::Served::start(&c.t, None);
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{}/api/runs/tk/cancel", served.base))
+        .json(&serde_json::json!({}))
+        .send()
+        .expect("POST cancel");
+    assert_eq!(response.status().as_u16(), 202, "{:?}", response.text());
+    // The workflow ends once the worker stopped the step; status reads it.
+    let status = c.t.wait_for_status("tk", "the run to end cancelled", |s| {
+        s["status"] == "failed"
+    });
+    assert_eq!(step_of(&status, "x/hang"), "cancelled", "{status:#}");
+    let left = Command::new("pgrep")
+        .args(["-f", &release])
+        .output()
+        .expect("pgrep runs");
+    assert!(
+        text(&left.stdout).trim().is_empty(),
+        "the step's process still runs"
+    );
+}

@@ -120,7 +120,8 @@ pub use reporter::{Reporter, SilentReporter};
 pub use repository_root::{current_dir, repository_root_or_current_dir};
 pub use run_driver::uncommitted_changes;
 pub use run_driver::{
-    PreparedRun, RunSummary, load_and_plan, open_repository, prepare, resume_run, run_workstreams,
+    PreparedRun, RunSummary, load_and_plan, open_repository, prepare, remote_engine_of, resume_run,
+    run_workstreams,
 };
 pub use run_id::{check_run_id, generate_run_id};
 pub use run_options::{RunOptions, UnfinishedPolicy};

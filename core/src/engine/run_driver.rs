@@ -359,11 +359,35 @@ pub async fn resume_run(
         .run(run_id)?
         .ok_or_else(|| EngineError::UnknownRun(run_id.to_string()))?;
     drop(repo);
+    // A run submitted with `--engine temporal` runs on its workers: this process must not
+    // run its steps (the CLI's `resume` attaches to the workflow instead).
+    if let Some(engine) = remote_engine_of(&state, run_id)? {
+        return Err(EngineError::Input(format!(
+            "run {run_id} runs on {} (workflow {} on {}): it cannot be resumed in this \
+             process\n  hint: `pipeline resume {run_id}` follows it to its end",
+            engine.kind, engine.workflow_id, engine.address
+        )));
+    }
     let paths: Vec<PathBuf> = record.workstream_path.lines().map(PathBuf::from).collect();
     let mut opts = options.clone();
     opts.repo = Some(PathBuf::from(&record.repo_path));
     let prepared = prepare(&paths, &opts)?;
     resume_prepared(prepared, state, record, opts, reporter, cancel).await
+}
+
+/// The remote engine (a Temporal workflow) run `run_id` was submitted to, from its first
+/// `run_started`; `None` for a run driven by a local process.
+///
+/// Errors: [`EngineError::State`] when the journal cannot be read.
+pub fn remote_engine_of(
+    state: &StateStore,
+    run_id: &str,
+) -> Result<Option<crate::state::RemoteEngine>, EngineError> {
+    let started = state.journal_of_kind(run_id, "run_started")?;
+    Ok(started.into_iter().find_map(|entry| match entry.event {
+        Event::RunStarted { engine, .. } => engine,
+        _ => None,
+    }))
 }
 
 /// The budget the run's last `run_started` recorded (`--budget-usd` / `--budget-tokens`
