@@ -267,4 +267,10 @@ fn the_documented_example_loads() {
     assert_eq!(webhooks.webhooks.len(), 1);
     assert_eq!(webhooks.notify.len(), 1);
     assert_eq!(webhooks.delivery.give_up_after_sec, 3600);
+    let engine = crate::EngineSettings::load(&path).unwrap();
+    assert_eq!(engine.engine, Some(crate::EngineKind::Temporal));
+    assert_eq!(
+        engine.temporal.address.as_deref(),
+        Some("temporal.internal:7233")
+    );
 }
