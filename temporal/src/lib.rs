@@ -30,7 +30,7 @@ pub mod submit;
 pub mod temporal_error;
 pub mod worker;
 
-pub use connection::{DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE};
+pub use connection::{ConnectionSettings, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, TlsSettings};
 pub use run_plan::{RunPlan, RunSettings};
 pub use run_workflow::{PipelineRun, RunOutcome, RunState, StepState};
 pub use submit::{SubmitConfig, submit_and_follow};

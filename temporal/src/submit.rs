@@ -17,7 +17,7 @@ use temporalio_client::{
     WorkflowStartOptions,
 };
 
-use crate::connection::{connect, identity};
+use crate::connection::{ConnectionSettings, connect, identity};
 use crate::git_cli::{check_remote, git};
 use crate::run_plan::{RunPlan, base_ref, result_branch, workflow_id};
 use crate::run_workflow::{PipelineRun, RunState, StepState};
@@ -32,10 +32,8 @@ const OUTAGE_LIMIT: Duration = Duration::from_secs(120);
 /// Where to submit.
 #[derive(Debug, Clone)]
 pub struct SubmitConfig {
-    /// `--temporal`: `HOST:PORT` of the frontend.
-    pub address: String,
-    /// `--namespace`.
-    pub namespace: String,
+    /// `--temporal`, `--namespace`, TLS and API key (flags, else `.pipeline/config.yaml`).
+    pub connection: ConnectionSettings,
     /// The local repository (its root).
     pub repo: PathBuf,
     /// The name of the shared remote in it (`--remote`, default `origin`).
@@ -53,7 +51,7 @@ pub async fn submit_and_follow(
     on_step: &mut dyn FnMut(&StepState),
 ) -> Result<RunState, TemporalError> {
     check_remote(&config.repo, &config.remote).await?;
-    let client = connect(&config.address, &config.namespace, &identity()).await?;
+    let client = connect(&config.connection, &identity()).await?;
     let base = format!("{}:{}", plan.base_commit, base_ref(&plan.run_id));
     // Not forced: a ref left by another run with this id at another commit is refused.
     git(
