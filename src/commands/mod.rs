@@ -24,6 +24,7 @@ pub mod spec;
 mod status;
 mod step_exec;
 mod temporal_run;
+pub(crate) mod temporal_target;
 pub(crate) mod tools;
 mod usage;
 pub(crate) mod validate;
@@ -53,10 +54,13 @@ pub fn dispatch(cli: Cli) -> i32 {
             match workstream_paths(std::mem::take(&mut args.paths), args.repo.repo.as_deref()) {
                 Ok(paths) => {
                     args.paths = paths;
-                    if args.engine == crate::cli::Engine::Temporal {
-                        temporal_run::run(args)
-                    } else {
-                        run::run(args).map_err(CommandError::from)
+                    match temporal_target::engine_is_temporal(
+                        args.engine,
+                        args.repo.repo.as_deref(),
+                    ) {
+                        Ok(true) => temporal_run::run(args),
+                        Ok(false) => run::run(args).map_err(CommandError::from),
+                        Err(e) => Err(e),
                     }
                 }
                 Err(e) => Err(e),

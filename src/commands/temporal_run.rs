@@ -22,16 +22,25 @@ use pipeline_temporal::{
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::exit;
+use super::temporal_target::{EngineConfig, resolve};
 use crate::cli::RunArgs;
 use crate::command_error::CommandError;
 
 pub fn run(args: RunArgs) -> Result<i32, CommandError> {
-    let Some(address) = args.temporal.temporal.clone() else {
+    let repo_flag = args.repo.repo.as_deref();
+    let Some(target) = resolve(
+        &args.temporal.connect,
+        args.temporal.remote.as_deref(),
+        repo_flag,
+    )?
+    else {
         return Err(CommandError::invalid(
-            "--engine temporal needs the server's address: pass --temporal HOST:PORT (or set \
-             PIPELINE_TEMPORAL_ADDRESS)",
+            "--engine temporal needs the server's address: pass --temporal HOST:PORT, set \
+             PIPELINE_TEMPORAL_ADDRESS, or set temporal.address in .pipeline/config.yaml",
         ));
     };
+    let heartbeat_timeout =
+        EngineConfig::load(repo_flag)?.heartbeat_timeout(args.temporal.heartbeat_timeout);
     refuse_local_only_flags(&args)?;
     let (set, plan) = load_and_plan(&args.paths, args.repo.repo.as_deref())?;
     let root = repository_root_or_current_dir(args.repo.repo.as_deref())?;
@@ -58,22 +67,22 @@ pub fn run(args: RunArgs) -> Result<i32, CommandError> {
             run_id: run_id.clone(),
             base_commit: base,
             jobs,
-            task_queue: args.temporal.task_queue.clone(),
+            task_queue: target.task_queue.clone(),
             workstream_files: files,
-            heartbeat_timeout_secs: args.temporal.heartbeat_timeout,
+            heartbeat_timeout_secs: heartbeat_timeout,
         },
     );
+    let address = target.connection.address.clone();
     let config = SubmitConfig {
-        address: address.clone(),
-        namespace: args.temporal.namespace.clone(),
+        connection: target.connection,
         repo: root,
-        remote: args.temporal.remote.clone(),
+        remote: target.remote,
     };
     println!(
         "run {run_id}: {} step(s) on Temporal {address} (namespace {}, task queue {}), \
          workflow pipeline-run/{run_id}",
         run_plan.steps.len(),
-        config.namespace,
+        config.connection.namespace,
         run_plan.task_queue
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
