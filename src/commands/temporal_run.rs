@@ -22,16 +22,16 @@ use pipeline_temporal::{
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::exit;
-use super::temporal_target::{EngineConfig, resolve};
+use super::temporal_target::{EngineConfig, resolve_in};
 use crate::cli::RunArgs;
 use crate::command_error::CommandError;
 
 pub fn run(args: RunArgs) -> Result<i32, CommandError> {
-    let repo_flag = args.repo.repo.as_deref();
-    let Some(target) = resolve(
+    let engine_config = EngineConfig::load(args.repo.repo.as_deref())?;
+    let Some(target) = resolve_in(
         &args.temporal.connect,
         args.temporal.remote.as_deref(),
-        repo_flag,
+        &engine_config,
     )?
     else {
         return Err(CommandError::invalid(
@@ -39,8 +39,7 @@ pub fn run(args: RunArgs) -> Result<i32, CommandError> {
              PIPELINE_TEMPORAL_ADDRESS, or set temporal.address in .pipeline/config.yaml",
         ));
     };
-    let heartbeat_timeout =
-        EngineConfig::load(repo_flag)?.heartbeat_timeout(args.temporal.heartbeat_timeout);
+    let heartbeat_timeout = engine_config.heartbeat_timeout(args.temporal.heartbeat_timeout);
     refuse_local_only_flags(&args)?;
     let (set, plan) = load_and_plan(&args.paths, args.repo.repo.as_deref())?;
     let root = repository_root_or_current_dir(args.repo.repo.as_deref())?;

@@ -113,8 +113,17 @@ pub fn resolve(
     remote_flag: Option<&str>,
     repo: Option<&Path>,
 ) -> Result<Option<TemporalTarget>, CommandError> {
-    let config = EngineConfig::load(repo)?;
-    resolve_with(flags, remote_flag, &config, |name| std::env::var(name))
+    resolve_in(flags, remote_flag, &EngineConfig::load(repo)?)
+}
+
+/// [`resolve`] over an already loaded configuration (for a command that also needs its
+/// other keys, such as the heartbeat timeout). Errors: as [`resolve`].
+pub fn resolve_in(
+    flags: &ConnectArgs,
+    remote_flag: Option<&str>,
+    config: &EngineConfig,
+) -> Result<Option<TemporalTarget>, CommandError> {
+    resolve_with(flags, remote_flag, config, |name| std::env::var(name))
 }
 
 /// [`resolve`] over a loaded configuration, reading variables with `var`.
