@@ -466,9 +466,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub keep_candidates: bool,
     /// Where the steps run: `local` (this machine) or `temporal` (workers of a Temporal
-    /// cluster, docs/TEMPORAL.md; needs --temporal).
-    #[arg(long, value_enum, default_value = "local")]
-    pub engine: Engine,
+    /// cluster, docs/TEMPORAL.md; needs --temporal or `temporal.address`). Default:
+    /// `engine:` of .pipeline/config.yaml, else `local`.
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
     #[command(flatten)]
     pub temporal: TemporalArgs,
     #[command(flatten)]
@@ -484,26 +485,55 @@ pub enum Engine {
     Temporal,
 }
 
+/// How to reach a Temporal cluster: flags of `pipeline run --engine temporal`,
+/// `pipeline worker` and the commands that look at Temporal runs. Every field is `None`
+/// when its flag is not given, so that the command can apply, in order, the flag (or for
+/// `--temporal` the variable `PIPELINE_TEMPORAL_ADDRESS`), the `temporal:` section of
+/// `.pipeline/config.yaml`, and the built-in default (docs/SCALING.md).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnectArgs {
+    /// Temporal frontend address, HOST:PORT or an http(s):// URL [default:
+    /// `temporal.address` of .pipeline/config.yaml].
+    #[arg(long, value_name = "ADDR", env = "PIPELINE_TEMPORAL_ADDRESS")]
+    pub temporal: Option<String>,
+    /// Temporal namespace [default: `temporal.namespace`, else `default`].
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Main task queue the workers poll [default: `temporal.task_queue`, else `pipeline`].
+    #[arg(long, value_name = "QUEUE")]
+    pub task_queue: Option<String>,
+    /// Connect with TLS, trusting this CA certificate (PEM) for the server's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for mTLS; needs --tls-client-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_cert: Option<PathBuf>,
+    /// Client private key (PEM) for mTLS; needs --tls-client-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_key: Option<PathBuf>,
+    /// Name the server's TLS certificate must carry, when not the address's host.
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+    /// NAME of the environment variable holding a Temporal Cloud API key (never the key
+    /// itself); implies TLS.
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: Option<String>,
+}
+
 /// `pipeline run --engine temporal`'s options.
 #[derive(Debug, Args)]
 pub struct TemporalArgs {
-    /// Temporal frontend address, HOST:PORT (with --engine temporal).
-    #[arg(long, value_name = "ADDR", env = "PIPELINE_TEMPORAL_ADDRESS")]
-    pub temporal: Option<String>,
-    /// Temporal namespace.
-    #[arg(long, value_name = "NS", default_value = "default")]
-    pub namespace: String,
-    /// Main task queue the workers poll.
-    #[arg(long, value_name = "QUEUE", default_value = "pipeline")]
-    pub task_queue: String,
-    /// Name of the shared git remote the workers use (in this repository).
-    #[arg(long, value_name = "NAME", default_value = "origin")]
-    pub remote: String,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Name of the shared git remote the workers use (in this repository) [default:
+    /// `temporal.remote`, else `origin`].
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
     /// Seconds without a heartbeat from a step's worker before the step runs again on
-    /// another worker.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+    /// another worker [default: `temporal.heartbeat_timeout_sec`, else 30].
+    #[arg(long, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=86400))]
-    pub heartbeat_timeout: u64,
+    pub heartbeat_timeout: Option<u64>,
 }
 
 /// Finding a Temporal run from `status`, `resume`, `cancel` and `logs`
@@ -512,15 +542,13 @@ pub struct TemporalArgs {
 /// override where the recorded one is.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RemoteRunArgs {
-    /// Temporal frontend address, HOST:PORT: a run id not recorded here is looked up on
-    /// this server (and recorded here when its workflow exists).
-    #[arg(long, value_name = "ADDR", env = "PIPELINE_TEMPORAL_ADDRESS")]
-    pub temporal: Option<String>,
-    /// Temporal namespace (default: the run's, else `default`).
-    #[arg(long, value_name = "NS")]
-    pub namespace: Option<String>,
+    /// The server: `--temporal ADDR` looks a run id not recorded here up on that server
+    /// (and records it here when its workflow exists); for a recorded run it overrides
+    /// the address it was submitted to. TLS and API key as for `run --engine temporal`.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Name of the shared git remote in this repository (default: the run's, else
-    /// `origin`).
+    /// `temporal.remote`, else `origin`).
     #[arg(long, value_name = "NAME")]
     pub remote: Option<String>,
 }
@@ -528,15 +556,8 @@ pub struct RemoteRunArgs {
 /// `pipeline worker`.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// Temporal frontend address, HOST:PORT.
-    #[arg(long, value_name = "ADDR", env = "PIPELINE_TEMPORAL_ADDRESS")]
-    pub temporal: String,
-    /// Temporal namespace.
-    #[arg(long, value_name = "NS", default_value = "default")]
-    pub namespace: String,
-    /// Main task queue to poll (runs submitted with the same --task-queue).
-    #[arg(long, value_name = "QUEUE", default_value = "pipeline")]
-    pub task_queue: String,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// This worker's clone of the shared repository ([`REPO_HELP`]).
     #[arg(long, value_name = "DIR", help = REPO_HELP)]
     pub repo: Option<PathBuf>,
@@ -544,9 +565,10 @@ pub struct WorkerArgs {
     #[arg(short, long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: u32,
-    /// Name of the shared remote in the clone.
-    #[arg(long, value_name = "NAME", default_value = "origin")]
-    pub remote: String,
+    /// Name of the shared remote in the clone [default: `temporal.remote` of the clone's
+    /// .pipeline/config.yaml, else `origin`].
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
     /// A capability this worker has (repeatable): it also runs steps whose `capability`
     /// is this name.
     #[arg(long = "capability", value_name = "C")]

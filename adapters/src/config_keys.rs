@@ -3,7 +3,8 @@
 //! The file is read by several readers (`tools:` by the tool registry, `secrets:` by
 //! [`crate::SecretSettings`], `scope_overlap` by [`crate::ProjectSettings`], `prices:` by
 //! [`crate::PriceTable`], `webhooks:`,
-//! `notify:` and `webhook_delivery:` by [`crate::WebhookSettings`]); each of
+//! `notify:` and `webhook_delivery:` by [`crate::WebhookSettings`], `engine:` and
+//! `temporal:` by [`crate::EngineSettings`]); each of
 //! them first checks the whole document against [`CONFIG_KEYS`] (see `config_check`),
 //! so that a key no reader knows is an error with a "did you mean" instead of being
 //! silently ignored (issue #11, point 1). `docs/CONFIG.md` is checked against this table
@@ -72,8 +73,9 @@ const fn env_key(
 /// The tool profile fields mirror `ProfileLayer` (`profile_layer.rs`), the `retry` and
 /// `circuit_breaker` keys mirror `RetrySettings` and `BreakerSettings` of
 /// `pipeline-error` (tests compare both), `secrets` mirrors `secret_settings.rs`,
-/// `scope_overlap` mirrors `project_settings.rs`, `cache` mirrors `cache_settings.rs`, `prices` mirrors `price_table.rs`, and
-/// `webhooks`, `notify` and `webhook_delivery` mirror `webhook_settings.rs`. The keys of a list section
+/// `scope_overlap` mirrors `project_settings.rs`, `cache` mirrors `cache_settings.rs`, `prices` mirrors `price_table.rs`,
+/// `webhooks`, `notify` and `webhook_delivery` mirror `webhook_settings.rs`, and `engine`
+/// and `temporal` mirror `engine_settings.rs`. The keys of a list section
 /// (`webhooks.url`) are those of each of its elements.
 pub const CONFIG_KEYS: &[ConfigKey] = &[
     key(
@@ -499,6 +501,97 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "`600`",
         "`max_backoff_sec: 60`",
         "Cap of the exponential backoff (with jitter) between attempts; a `Retry-After` answer waits longer.",
+    ),
+    key(
+        "engine",
+        "`local` | `temporal`",
+        "`local`",
+        "`engine: temporal`",
+        "Where `pipeline run` runs the steps when `--engine` is not given: on this machine, or on the workers of the Temporal cluster of `temporal.address` (docs/SCALING.md).",
+    ),
+    key(
+        "temporal",
+        "map",
+        "the defaults of each key below",
+        "`temporal: {address: localhost:7233}`",
+        "How `pipeline run --engine temporal` and `pipeline worker` reach the Temporal cluster; flags and `PIPELINE_TEMPORAL_ADDRESS` win over these keys (docs/SCALING.md).",
+    ),
+    key(
+        "temporal.address",
+        "string (`HOST:PORT`, or an `http://`/`https://` URL)",
+        "none (`--temporal` or `PIPELINE_TEMPORAL_ADDRESS` must give it)",
+        "`address: localhost:7233`",
+        "The cluster's frontend. With `tls` or `api_key_env` the connection uses TLS (`http://` becomes `https://`).",
+    ),
+    key(
+        "temporal.namespace",
+        "string",
+        "`default`",
+        "`namespace: pipeline.a1b2c`",
+        "Temporal namespace of the runs (on Temporal Cloud `<namespace>.<account>`). Overridden by `--namespace`.",
+    ),
+    key(
+        "temporal.task_queue",
+        "string (no spaces or `@`)",
+        "`pipeline`",
+        "`task_queue: pipeline-ci`",
+        "Main task queue; a step with capability `C` goes to `<queue>@C`. Submitter and workers must agree. Overridden by `--task-queue`.",
+    ),
+    key(
+        "temporal.remote",
+        "string (a git remote name of the repository)",
+        "`origin`",
+        "`remote: shared`",
+        "The git remote shared by the submitter and the workers (bases, step results, result branches). Overridden by `--remote`.",
+    ),
+    key(
+        "temporal.heartbeat_timeout_sec",
+        "integer (seconds, 1 to 86400)",
+        "`30`",
+        "`heartbeat_timeout_sec: 60`",
+        "Seconds without a heartbeat from a step's worker before the step runs again on another worker. Overridden by `--heartbeat-timeout`.",
+    ),
+    key(
+        "temporal.tls",
+        "map",
+        "none (plain TCP)",
+        "`tls: {ca_cert: certs/ca.pem}`",
+        "Connect with TLS; an empty map uses the system's trusted roots. Each key is overridden by its `--tls-*` flag.",
+    ),
+    key(
+        "temporal.tls.ca_cert",
+        "string (path of a PEM file, relative to the repository root)",
+        "none (the system's trusted roots)",
+        "`ca_cert: certs/ca.pem`",
+        "CA certificate that signed the server's certificate (a self-hosted cluster's own CA).",
+    ),
+    key(
+        "temporal.tls.client_cert",
+        "string (path of a PEM file, relative to the repository root)",
+        "none (no client certificate)",
+        "`client_cert: certs/client.pem`",
+        "This client's certificate for mTLS (Temporal Cloud, or a cluster requiring client certificates); needs `client_key`.",
+    ),
+    key(
+        "temporal.tls.client_key",
+        "string (path of a PEM file, relative to the repository root)",
+        "none",
+        "`client_key: certs/client.key`",
+        "The private key of `client_cert`; keep the file out of git and readable only by its user.",
+    ),
+    key(
+        "temporal.tls.server_name",
+        "string (host name)",
+        "the address's host",
+        "`server_name: temporal.internal`",
+        "Name the server's certificate must carry, when it differs from the address's host.",
+    ),
+    key(
+        "temporal.api_key_env",
+        "string (variable name)",
+        "none (no API key)",
+        "`api_key_env: TEMPORAL_API_KEY`",
+        "Name of the variable holding a Temporal Cloud API key (never the key itself); sent as a bearer token over TLS, never logged or stored.",
     ),
 ];
 

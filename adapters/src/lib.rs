@@ -35,6 +35,7 @@ mod config_check;
 mod config_error;
 mod config_keys;
 mod custom_adapter;
+mod engine_settings;
 mod env_override;
 mod invocation;
 mod price_table;
@@ -53,6 +54,10 @@ pub use cache_settings::CacheSettings;
 pub use config_error::{ConfigError, UnknownKey};
 pub use config_keys::{CONFIG_KEYS, ConfigKey, NAME_SEGMENT, config_key};
 pub use custom_adapter::CustomAdapter;
+pub use engine_settings::{
+    EngineKind, EngineSettings, MAX_HEARTBEAT_TIMEOUT_SEC, TemporalSettings, TlsFiles,
+    is_variable_name,
+};
 pub use invocation::{Invocation, ToolOutcome, Usage, UsageWatch};
 // Process supervision lives in the leaf crate `pipeline-process`; these names stay
 // available here for the engine, which runs acceptance tests and compensations with them.

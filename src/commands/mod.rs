@@ -26,6 +26,7 @@ mod step_exec;
 mod temporal_attach;
 mod temporal_mirror;
 mod temporal_run;
+pub(crate) mod temporal_target;
 pub(crate) mod tools;
 mod usage;
 pub(crate) mod validate;
@@ -55,10 +56,13 @@ pub fn dispatch(cli: Cli) -> i32 {
             match workstream_paths(std::mem::take(&mut args.paths), args.repo.repo.as_deref()) {
                 Ok(paths) => {
                     args.paths = paths;
-                    if args.engine == crate::cli::Engine::Temporal {
-                        temporal_run::run(args)
-                    } else {
-                        run::run(args).map_err(CommandError::from)
+                    match temporal_target::engine_is_temporal(
+                        args.engine,
+                        args.repo.repo.as_deref(),
+                    ) {
+                        Ok(true) => temporal_run::run(args),
+                        Ok(false) => run::run(args).map_err(CommandError::from),
+                        Err(e) => Err(e),
                     }
                 }
                 Err(e) => Err(e),
@@ -173,13 +177,13 @@ pub fn dispatch(cli: Cli) -> i32 {
 fn resume(args: crate::cli::ResumeArgs) -> Result<i32, CommandError> {
     match temporal_attach::find(&args.repo, &args.remote, args.run.as_deref())? {
         Some(found) => {
+            let connection = found.connection(&args.remote)?;
             eprintln!(
                 "attaching to run {} (workflow {} on {})",
-                found.run_id,
-                found.engine.workflow_id,
-                found.target(&args.remote).address
+                found.run_id, found.engine.workflow_id, connection.address
             );
-            temporal_attach::follow_run(&found, &args.remote, args.report.json)
+            let remote = found.remote(&args.remote);
+            temporal_attach::follow_run(&found, connection, remote, args.report.json)
         }
         None => run::resume(args).map_err(CommandError::from),
     }

@@ -41,7 +41,7 @@ pub fn status(
     let report = match run_status(repo.repo.as_deref(), repo.db.as_deref(), run) {
         Ok(report) => report,
         Err(e @ (EngineError::UnknownRun(_) | EngineError::Input(_)))
-            if remote.temporal.is_none() && run.is_some_and(|r| r != LATEST) =>
+            if remote.connect.temporal.is_none() && run.is_some_and(|r| r != LATEST) =>
         {
             return Err(CommandError::invalid(format!(
                 "{e}\n  hint: a Temporal run submitted from another clone is found with \

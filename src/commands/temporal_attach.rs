@@ -15,14 +15,16 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use pipeline_core::engine::{EngineError, LATEST, Workspace, repository_root_or_current_dir};
 use pipeline_core::state::{LockProbe, RemoteEngine, RunLock, StateStore};
+use pipeline_temporal::connection::ConnectionSettings;
 use pipeline_temporal::dag_schedule::StepStatus;
 use pipeline_temporal::run_plan::workflow_id;
-use pipeline_temporal::workflow_client::{self, WorkflowTarget};
+use pipeline_temporal::workflow_client;
 use pipeline_temporal::{RunOutcome, RunState, StepChanges, StepState, SubmitConfig, follow};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::exit;
 use super::temporal_mirror::{RunMirror, TEMPORAL, open_state, remote_engine};
+use super::temporal_target::resolve;
 use crate::cli::{RemoteRunArgs, RepoArgs};
 use crate::command_error::CommandError;
 
@@ -39,34 +41,43 @@ pub struct TemporalRun {
 }
 
 impl TemporalRun {
-    /// The server and namespace of the run's workflow: the flags' when given, else the
-    /// ones the run was submitted to.
-    pub fn target(&self, flags: &RemoteRunArgs) -> WorkflowTarget {
-        WorkflowTarget {
-            address: flags
-                .temporal
-                .clone()
-                .unwrap_or_else(|| self.engine.address.clone()),
-            namespace: flags
+    /// How to reach the run's workflow: `flags` (`--temporal`, `--namespace`, TLS, API
+    /// key) over the address and namespace the run was submitted to, with the TLS and
+    /// API key settings of the repository's `.pipeline/config.yaml`. Errors (exit 2): a
+    /// bad flag or configuration value (see [`resolve`]).
+    pub fn connection(&self, flags: &RemoteRunArgs) -> Result<ConnectionSettings, CommandError> {
+        let mut connect = flags.connect.clone();
+        if connect.temporal.is_none() {
+            connect.temporal = Some(self.engine.address.clone());
+            connect.namespace = connect
                 .namespace
-                .clone()
-                .unwrap_or_else(|| self.engine.namespace.clone()),
+                .or_else(|| Some(self.engine.namespace.clone()));
         }
+        let target = resolve(
+            &connect,
+            Some(&self.remote(flags)),
+            Some(&self.workspace.repo_root),
+        )?;
+        Ok(target.map_or_else(
+            || ConnectionSettings::plain(&self.engine.address, &self.engine.namespace),
+            |t| t.connection,
+        ))
     }
 
-    /// What `follow` needs to fetch the result into this repository.
-    fn submit_config(&self, flags: &RemoteRunArgs) -> SubmitConfig {
-        let target = self.target(flags);
-        SubmitConfig {
-            address: target.address,
-            namespace: target.namespace,
-            repo: self.workspace.repo_root.clone(),
-            remote: flags
-                .remote
-                .clone()
-                .unwrap_or_else(|| self.engine.remote.clone()),
-        }
+    /// The shared git remote: `--remote`, else the one the run was submitted with.
+    pub fn remote(&self, flags: &RemoteRunArgs) -> String {
+        flags
+            .remote
+            .clone()
+            .unwrap_or_else(|| self.engine.remote.clone())
     }
+}
+
+/// Prints `line` on stdout; a closed stdout (`pipeline run --json ... | head -1`) only
+/// ends the output, not the following (SIGPIPE is ignored while following).
+pub fn out_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
@@ -82,8 +93,9 @@ fn temporal_error(e: pipeline_temporal::TemporalError) -> CommandError {
 
 /// The Temporal run `run` (an id, `latest` or `None` for the newest run) of this
 /// repository, or `None` when it is a local run. A run id the database does not record
-/// is looked up on the server of `flags.temporal` (when given) and recorded here when its
-/// workflow exists. Errors: an unknown run (with no server to ask, or not on it), the
+/// is looked up on the server of `--temporal` (or `PIPELINE_TEMPORAL_ADDRESS`, or
+/// `temporal.address` of `.pipeline/config.yaml`) when there is one, and recorded here
+/// when its workflow exists. Errors: an unknown run (with no server to ask, or not on it), the
 /// database or the server failing.
 pub fn find(
     repo: &RepoArgs,
@@ -110,27 +122,24 @@ pub fn find(
             engine,
         }));
     }
-    let (Some(address), Some(run_id)) = (&flags.temporal, run.filter(|r| *r != LATEST)) else {
+    let Some(run_id) = run.filter(|r| *r != LATEST) else {
         return Ok(None);
     };
-    let target = WorkflowTarget {
-        address: address.clone(),
-        namespace: flags
-            .namespace
-            .clone()
-            .unwrap_or_else(|| pipeline_temporal::DEFAULT_NAMESPACE.to_string()),
+    // `--temporal`, PIPELINE_TEMPORAL_ADDRESS or `temporal.address` of the configuration.
+    let Some(target) = resolve(&flags.connect, flags.remote.as_deref(), Some(&root))? else {
+        return Ok(None);
     };
     let plan = runtime()?
-        .block_on(workflow_client::planned_run(&target, run_id))
+        .block_on(workflow_client::planned_run(&target.connection, run_id))
         .map_err(temporal_error)?;
     let state = open_state(&workspace)?;
     let engine = RemoteEngine {
         kind: TEMPORAL.to_string(),
-        address: target.address.clone(),
-        namespace: target.namespace.clone(),
+        address: target.connection.address.clone(),
+        namespace: target.connection.namespace.clone(),
         workflow_id: workflow_id(run_id),
         task_queue: plan.task_queue.clone(),
-        remote: flags.remote.clone().unwrap_or_else(|| "origin".to_string()),
+        remote: target.remote.clone(),
     };
     RunMirror::create(
         &state,
@@ -169,7 +178,7 @@ pub fn refresh(run: &TemporalRun, flags: &RemoteRunArgs) -> Result<(), CommandEr
     let Ok(_lock) = RunLock::acquire(&locks, &run.run_id) else {
         return Ok(());
     };
-    let target = run.target(flags);
+    let target = run.connection(flags)?;
     match runtime()?.block_on(workflow_client::snapshot(&target, &run.run_id)) {
         Ok(snapshot) => match snapshot.state {
             Some(state) => {
@@ -197,9 +206,13 @@ pub fn refresh(run: &TemporalRun, flags: &RemoteRunArgs) -> Result<(), CommandEr
 /// the server (see [`follow`]).
 pub fn follow_run(
     run: &TemporalRun,
-    flags: &RemoteRunArgs,
+    connection: ConnectionSettings,
+    remote: String,
     json: bool,
 ) -> Result<i32, CommandError> {
+    // Before the runtime's threads exist: a notify command that does not read its
+    // stdin, or a closed stdout, must not kill the follower (as for a local run).
+    crate::ignore_sigpipe();
     let lock = RunLock::acquire(&run.workspace.locks_dir(), &run.run_id).map_err(|e| {
         CommandError::invalid(format!(
             "run {} is already followed by another process ({e}); `pipeline status {}` \
@@ -208,7 +221,11 @@ pub fn follow_run(
         ))
     })?;
     let mut mirror = RunMirror::open(run.state.clone(), &run.workspace, &run.run_id)?;
-    let config = run.submit_config(flags);
+    let config = SubmitConfig {
+        connection,
+        repo: run.workspace.repo_root.clone(),
+        remote,
+    };
     let signalled = Arc::new(AtomicI32::new(0));
     let mut changes = StepChanges::default();
     let mut write_error: Option<EngineError> = None;
@@ -231,7 +248,7 @@ pub fn follow_run(
                     Ok(entries) if json => {
                         for entry in entries {
                             if let Ok(line) = serde_json::to_string(&entry) {
-                                println!("{line}");
+                                out_line(&line);
                             }
                         }
                     }
@@ -264,7 +281,7 @@ pub fn follow_run(
         return Ok(exit::INTERNAL);
     }
     if !json {
-        println!("{}", summary(&state));
+        out_line(&summary(&state));
     }
     Ok(match state.outcome {
         RunOutcome::Completed => exit::OK,
@@ -330,7 +347,7 @@ fn print_step(step: &StepState) {
         }
         other => other.word().to_string(),
     };
-    println!("step {}: {line}{losses}", step.id);
+    out_line(&format!("step {}: {line}{losses}", step.id));
 }
 
 /// `pipeline cancel RUN`: a Temporal run's workflow is cancelled (its running steps stop
@@ -339,7 +356,7 @@ fn print_step(step: &StepState) {
 /// run, a run nothing drives (nothing to cancel), a workflow that already ended.
 pub fn cancel(run: &str, flags: &RemoteRunArgs, repo: &RepoArgs) -> Result<i32, CommandError> {
     if let Some(found) = find(repo, flags, Some(run))? {
-        let target = found.target(flags);
+        let target = found.connection(flags)?;
         let runtime = runtime()?;
         // The server accepts a cancel request for a workflow that already ended, and
         // nothing happens: say so instead.
@@ -379,7 +396,7 @@ pub fn cancel(run: &str, flags: &RemoteRunArgs, repo: &RepoArgs) -> Result<i32, 
         return Err(CommandError::invalid(format!(
             "no run `{run}` is recorded in {}{}",
             workspace.db_path.display(),
-            if flags.temporal.is_none() {
+            if flags.connect.temporal.is_none() {
                 "; for a Temporal run submitted elsewhere, pass --temporal HOST:PORT"
             } else {
                 ""
@@ -443,10 +460,7 @@ pub fn logs(
         )));
     }
     let reference = format!("refs/pipeline-logs/{}/{step}", run.run_id);
-    let remote = flags
-        .remote
-        .clone()
-        .unwrap_or_else(|| run.engine.remote.clone());
+    let remote = run.remote(flags);
     let root: PathBuf = run.workspace.repo_root.clone();
     let git = |args: &[&str]| {
         std::process::Command::new("git")

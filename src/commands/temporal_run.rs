@@ -17,18 +17,26 @@ use pipeline_core::state::RemoteEngine;
 use pipeline_temporal::run_plan::workflow_id;
 use pipeline_temporal::{RunPlan, RunSettings, SubmitConfig, submit};
 
-use super::temporal_attach::{TemporalRun, follow_run};
+use super::temporal_attach::{TemporalRun, follow_run, out_line};
 use super::temporal_mirror::{RunMirror, TEMPORAL, open_state};
-use crate::cli::{RemoteRunArgs, RunArgs};
+use super::temporal_target::{EngineConfig, resolve_in};
+use crate::cli::RunArgs;
 use crate::command_error::CommandError;
 
 pub fn run(args: RunArgs) -> Result<i32, CommandError> {
-    let Some(address) = args.temporal.temporal.clone() else {
+    let engine_config = EngineConfig::load(args.repo.repo.as_deref())?;
+    let Some(target) = resolve_in(
+        &args.temporal.connect,
+        args.temporal.remote.as_deref(),
+        &engine_config,
+    )?
+    else {
         return Err(CommandError::invalid(
-            "--engine temporal needs the server's address: pass --temporal HOST:PORT (or set \
-             PIPELINE_TEMPORAL_ADDRESS)",
+            "--engine temporal needs the server's address: pass --temporal HOST:PORT, set \
+             PIPELINE_TEMPORAL_ADDRESS, or set temporal.address in .pipeline/config.yaml",
         ));
     };
+    let heartbeat_timeout = engine_config.heartbeat_timeout(args.temporal.heartbeat_timeout);
     refuse_local_only_flags(&args)?;
     let (set, plan) = load_and_plan(&args.paths, args.repo.repo.as_deref())?;
     let root = repository_root_or_current_dir(args.repo.repo.as_deref())?;
@@ -55,9 +63,9 @@ pub fn run(args: RunArgs) -> Result<i32, CommandError> {
             run_id: run_id.clone(),
             base_commit: base,
             jobs,
-            task_queue: args.temporal.task_queue.clone(),
+            task_queue: target.task_queue.clone(),
             workstream_files: files,
-            heartbeat_timeout_secs: args.temporal.heartbeat_timeout,
+            heartbeat_timeout_secs: heartbeat_timeout,
         },
     );
     let workspace = Workspace::new(&root, args.repo.db.as_deref());
@@ -68,34 +76,35 @@ pub fn run(args: RunArgs) -> Result<i32, CommandError> {
             workspace.db_path.display()
         )));
     }
+    let address = target.connection.address.clone();
     let config = SubmitConfig {
-        address: address.clone(),
-        namespace: args.temporal.namespace.clone(),
+        connection: target.connection,
         repo: root.clone(),
-        remote: args.temporal.remote.clone(),
+        remote: target.remote,
     };
     let json = args.report.json;
     let announce = format!(
         "run {run_id}: {} step(s) on Temporal {address} (namespace {}, task queue {}), \
          workflow {}",
         run_plan.steps.len(),
-        config.namespace,
+        config.connection.namespace,
         run_plan.task_queue,
         workflow_id(&run_id),
     );
     if json {
         eprintln!("{announce}");
     } else {
-        println!("{announce}");
+        out_line(&announce);
     }
     let engine = RemoteEngine {
         kind: TEMPORAL.to_string(),
         address: address.clone(),
-        namespace: config.namespace.clone(),
+        namespace: config.connection.namespace.clone(),
         workflow_id: workflow_id(&run_id),
         task_queue: run_plan.task_queue.clone(),
         remote: config.remote.clone(),
     };
+    crate::ignore_sigpipe();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -116,7 +125,7 @@ pub fn run(args: RunArgs) -> Result<i32, CommandError> {
     if json {
         for entry in created {
             if let Ok(line) = serde_json::to_string(&entry) {
-                println!("{line}");
+                out_line(&line);
             }
         }
     }
@@ -126,12 +135,7 @@ pub fn run(args: RunArgs) -> Result<i32, CommandError> {
         run_id,
         engine,
     };
-    let flags = RemoteRunArgs {
-        temporal: Some(address),
-        namespace: Some(config.namespace.clone()),
-        remote: Some(config.remote.clone()),
-    };
-    follow_run(&run, &flags, json)
+    follow_run(&run, config.connection, config.remote, json)
 }
 
 /// Options of a local run that a Temporal run does not honour yet: refused (exit 2)

@@ -1,5 +1,8 @@
 //! `pipeline worker`: a Temporal worker running steps in this clone (docs/TEMPORAL.md).
 //!
+//! The cluster, namespace, task queue, remote, TLS and API key come from the flags, else
+//! from the clone's `.pipeline/config.yaml` (`temporal:`; see `temporal_target`).
+//!
 //! SIGINT or SIGTERM starts a graceful shutdown (no new tasks; running steps finish).
 //! Exit codes: 0 after a shutdown, 2 for bad options or an unreachable server, 3 when
 //! the worker fails.
@@ -8,10 +11,18 @@ use pipeline_temporal::{WorkerConfig, run_worker};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::exit;
+use super::temporal_target::resolve;
 use crate::cli::WorkerArgs;
 use crate::command_error::CommandError;
 
 pub fn worker(args: WorkerArgs) -> Result<i32, CommandError> {
+    let Some(target) = resolve(&args.connect, args.remote.as_deref(), args.repo.as_deref())? else {
+        return Err(CommandError::invalid(
+            "pipeline worker needs the server's address: pass --temporal HOST:PORT, set \
+             PIPELINE_TEMPORAL_ADDRESS, or set temporal.address in the clone's \
+             .pipeline/config.yaml",
+        ));
+    };
     let repo = match args.repo {
         Some(r) => r,
         None => pipeline_core::engine::current_dir()?,
@@ -19,11 +30,10 @@ pub fn worker(args: WorkerArgs) -> Result<i32, CommandError> {
     let pipeline_bin = std::env::current_exe()
         .map_err(|e| CommandError::internal(format!("cannot find the pipeline executable: {e}")))?;
     let config = WorkerConfig {
-        address: args.temporal,
-        namespace: args.namespace,
-        task_queue: args.task_queue,
+        connection: target.connection,
+        task_queue: target.task_queue,
         repo,
-        remote: args.remote,
+        remote: target.remote,
         jobs: args.jobs as usize,
         capabilities: args.capabilities,
         pipeline_bin,

@@ -250,10 +250,27 @@ pub async fn cancel(
     })
     .await?;
     if let Some(engine) = engine {
-        let target = pipeline_temporal::workflow_client::WorkflowTarget {
-            address: engine.address,
-            namespace: engine.namespace,
+        // TLS and API key from the repository's configuration, as the CLI's.
+        let flags = crate::cli::ConnectArgs {
+            temporal: Some(engine.address.clone()),
+            namespace: Some(engine.namespace.clone()),
+            ..Default::default()
         };
+        let target = crate::commands::temporal_target::resolve(
+            &flags,
+            Some(&engine.remote),
+            Some(&app.repo_root),
+        )
+        .map_err(|e| ApiError::conflict("not_running", e.text()))?
+        .map_or_else(
+            || {
+                pipeline_temporal::connection::ConnectionSettings::plain(
+                    &engine.address,
+                    &engine.namespace,
+                )
+            },
+            |t| t.connection,
+        );
         pipeline_temporal::workflow_client::cancel(&target, &run_id, "cancelled through the API")
             .await
             .map_err(|e| ApiError::conflict("not_running", e.to_string()))?;

@@ -8,7 +8,7 @@
 use temporalio_client::{WorkflowFetchHistoryOptions, WorkflowHistory};
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
-use crate::connection::{connect, identity};
+use crate::connection::{ConnectionSettings, connect, identity};
 use crate::run_workflow::PipelineRun;
 use crate::temporal_error::TemporalError;
 
@@ -20,7 +20,7 @@ pub async fn fetch_history_json(
     namespace: &str,
     workflow_id: &str,
 ) -> Result<Vec<u8>, TemporalError> {
-    let client = connect(address, namespace, &identity()).await?;
+    let client = connect(&ConnectionSettings::plain(address, namespace), &identity()).await?;
     let handle = client.get_workflow_handle::<PipelineRun>(workflow_id);
     handle
         .fetch_history(WorkflowFetchHistoryOptions::default())

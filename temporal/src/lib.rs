@@ -32,7 +32,7 @@ pub mod temporal_error;
 pub mod worker;
 pub mod workflow_client;
 
-pub use connection::{DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE};
+pub use connection::{ConnectionSettings, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, TlsSettings};
 pub use run_plan::{RunPlan, RunSettings};
 pub use run_workflow::{PipelineRun, RunOutcome, RunState, StepState};
 pub use submit::{StepChanges, SubmitConfig, follow, submit};

@@ -19,7 +19,7 @@ use temporalio_client::{
     WorkflowStartOptions,
 };
 
-use crate::connection::{connect, identity};
+use crate::connection::{ConnectionSettings, connect, identity};
 use crate::git_cli::{check_remote, git};
 use crate::run_plan::{RunPlan, base_ref, result_branch, workflow_id};
 use crate::run_workflow::{PipelineRun, RunState, StepState};
@@ -34,10 +34,8 @@ const OUTAGE_LIMIT: Duration = Duration::from_secs(120);
 /// Where to submit.
 #[derive(Debug, Clone)]
 pub struct SubmitConfig {
-    /// `--temporal`: `HOST:PORT` of the frontend.
-    pub address: String,
-    /// `--namespace`.
-    pub namespace: String,
+    /// `--temporal`, `--namespace`, TLS and API key (flags, else `.pipeline/config.yaml`).
+    pub connection: ConnectionSettings,
     /// The local repository (its root).
     pub repo: PathBuf,
     /// The name of the shared remote in it (`--remote`, default `origin`).
@@ -50,7 +48,7 @@ pub struct SubmitConfig {
 /// already in use is [`TemporalError::Invalid`].
 pub async fn submit(config: &SubmitConfig, plan: RunPlan) -> Result<(), TemporalError> {
     check_remote(&config.repo, &config.remote).await?;
-    let client = connect(&config.address, &config.namespace, &identity()).await?;
+    let client = connect(&config.connection, &identity()).await?;
     let base = format!("{}:{}", plan.base_commit, base_ref(&plan.run_id));
     // Not forced: a ref left by another run with this id at another commit is refused.
     git(
@@ -94,7 +92,7 @@ pub async fn follow(
     cancel: impl Future<Output = ()>,
     on_state: &mut dyn FnMut(&RunState),
 ) -> Result<RunState, TemporalError> {
-    let client = connect(&config.address, &config.namespace, &identity()).await?;
+    let client = connect(&config.connection, &identity()).await?;
     let id = workflow_id(run_id);
     let handle = client.get_workflow_handle::<PipelineRun>(id.clone());
     let result = handle.get_result(WorkflowGetResultOptions::default());
@@ -110,7 +108,7 @@ pub async fn follow(
                 // The server is unreachable or restarting: the workflow lives on in its
                 // store; keep following for a while.
                 Err(WorkflowGetResultError::NotFound(_)) => {
-                    return Err(no_such_workflow(&id, &config.address));
+                    return Err(no_such_workflow(&id, &config.connection.address));
                 }
                 Err(WorkflowGetResultError::Rpc(status)) => {
                     let since = *outage.get_or_insert_with(Instant::now);

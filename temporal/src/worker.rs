@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
-use crate::connection::{connect, identity};
+use crate::connection::{ConnectionSettings, connect, identity};
 use crate::git_cli::check_remote;
 use crate::run_plan::capability_queue;
 use crate::run_workflow::PipelineRun;
@@ -25,10 +25,8 @@ const WORKFLOW_SLOTS: usize = 10;
 /// `pipeline worker`'s options.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// `--temporal`: `HOST:PORT` of the frontend.
-    pub address: String,
-    /// `--namespace`.
-    pub namespace: String,
+    /// `--temporal`, `--namespace`, TLS and API key (flags, else `.pipeline/config.yaml`).
+    pub connection: ConnectionSettings,
     /// `--task-queue`: the main task queue.
     pub task_queue: String,
     /// `--repo`: the worker's clone of the shared repository.
@@ -61,7 +59,7 @@ pub async fn run_worker(
         .map_err(|e| TemporalError::Invalid(format!("--repo {}: {e}", config.repo.display())))?;
     check_remote(&repo, &config.remote).await?;
     let identity = identity();
-    let client = connect(&config.address, &config.namespace, &identity).await?;
+    let client = connect(&config.connection, &identity).await?;
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|e| TemporalError::Server(format!("cannot start the worker runtime: {e}")))?;
     let setup = WorkerSetup {
@@ -111,8 +109,8 @@ pub async fn run_worker(
             )
             .collect::<Vec<_>>()
             .join(", "),
-        config.address,
-        config.namespace,
+        config.connection.address,
+        config.connection.namespace,
         repo.display(),
         config.jobs
     );

@@ -15,7 +15,7 @@ use temporalio_client::{
 };
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
-use crate::connection::{connect, identity};
+use crate::connection::{ConnectionSettings, connect, identity};
 use crate::run_plan::{RunPlan, workflow_id};
 use crate::run_workflow::{PipelineRun, RunState};
 use crate::submit::no_such_workflow;
@@ -23,15 +23,6 @@ use crate::temporal_error::TemporalError;
 
 /// How long a `state` query may wait for a worker to answer.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Which server and namespace a run's workflow lives in.
-#[derive(Debug, Clone)]
-pub struct WorkflowTarget {
-    /// `HOST:PORT` (or URL) of the frontend.
-    pub address: String,
-    /// The namespace.
-    pub namespace: String,
-}
 
 /// What the server says about a run's workflow right now.
 #[derive(Debug, Clone)]
@@ -52,8 +43,8 @@ impl WorkflowSnapshot {
     }
 }
 
-async fn client(target: &WorkflowTarget) -> Result<Client, TemporalError> {
-    connect(&target.address, &target.namespace, &identity()).await
+async fn client(target: &ConnectionSettings) -> Result<Client, TemporalError> {
+    connect(target, &identity()).await
 }
 
 fn interaction_error(id: &str, address: &str, e: WorkflowInteractionError) -> TemporalError {
@@ -67,7 +58,10 @@ fn interaction_error(id: &str, address: &str, e: WorkflowInteractionError) -> Te
 /// event of its history. Errors: [`TemporalError::Invalid`] when the server has no such
 /// workflow, [`TemporalError::Server`] when the history cannot be read or its input is
 /// not a plan of this version, [`TemporalError::Unreachable`].
-pub async fn planned_run(target: &WorkflowTarget, run_id: &str) -> Result<RunPlan, TemporalError> {
+pub async fn planned_run(
+    target: &ConnectionSettings,
+    run_id: &str,
+) -> Result<RunPlan, TemporalError> {
     let client = client(target).await?;
     let id = workflow_id(run_id);
     let handle = client.get_workflow_handle::<PipelineRun>(id.clone());
@@ -98,7 +92,7 @@ pub async fn planned_run(target: &WorkflowTarget, run_id: &str) -> Result<RunPla
 /// [`TemporalError::Invalid`] when the server has no such workflow,
 /// [`TemporalError::Unreachable`], [`TemporalError::Server`].
 pub async fn snapshot(
-    target: &WorkflowTarget,
+    target: &ConnectionSettings,
     run_id: &str,
 ) -> Result<WorkflowSnapshot, TemporalError> {
     let client = client(target).await?;
@@ -131,7 +125,7 @@ pub async fn snapshot(
 /// their workers and the run ends `cancelled`. Cancelling a workflow that already ended
 /// is an error from the server, returned as [`TemporalError::Invalid`] saying so.
 pub async fn cancel(
-    target: &WorkflowTarget,
+    target: &ConnectionSettings,
     run_id: &str,
     reason: &str,
 ) -> Result<(), TemporalError> {

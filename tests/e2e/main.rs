@@ -50,6 +50,7 @@ mod stall;
 mod states;
 mod step_cache;
 mod temporal;
+mod temporal_config;
 mod temporal_runs;
 mod tool_selection;
 mod traps;

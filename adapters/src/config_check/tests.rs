@@ -43,7 +43,7 @@ scope_overlap: error
 fn a_top_level_key_no_reader_knows_is_an_error() {
     insta::assert_snapshot!(message("tools: {}\njobs: 1\n"), @r#"
         .pipeline/config.yaml: unknown key `jobs` at line 2 column 1
-          hint: the number of steps run at once is set with `pipeline run --jobs N`, not in this file; remove it; the top-level keys are tools, secrets, scope_overlap, cache, prices, webhooks, notify, webhook_delivery (docs/CONFIG.md lists every key)
+          hint: the number of steps run at once is set with `pipeline run --jobs N`, not in this file; remove it; the top-level keys are tools, secrets, scope_overlap, cache, prices, webhooks, notify, webhook_delivery, engine, temporal (docs/CONFIG.md lists every key)
     "#);
 }
 
@@ -51,7 +51,7 @@ fn a_top_level_key_no_reader_knows_is_an_error() {
 fn tool_instead_of_tools_suggests_tools() {
     insta::assert_snapshot!(message("tool:\n  aider:\n    model: gpt-4.1\n"), @r#"
         .pipeline/config.yaml: unknown key `tool` at line 1 column 1; did you mean `tools`?
-          hint: rename it; the top-level keys are tools, secrets, scope_overlap, cache, prices, webhooks, notify, webhook_delivery (docs/CONFIG.md lists every key)
+          hint: rename it; the top-level keys are tools, secrets, scope_overlap, cache, prices, webhooks, notify, webhook_delivery, engine, temporal (docs/CONFIG.md lists every key)
     "#);
 }
 
@@ -83,7 +83,7 @@ fn a_misspelt_retry_key_suggests_the_key() {
 fn a_key_with_no_close_match_lists_the_keys_of_its_section() {
     insta::assert_snapshot!(message("scope_overlap: error\ncolour: blue\n"), @r#"
         .pipeline/config.yaml: unknown key `colour` at line 2 column 1
-          hint: remove it; the top-level keys are tools, secrets, scope_overlap, cache, prices, webhooks, notify, webhook_delivery (docs/CONFIG.md lists every key)
+          hint: remove it; the top-level keys are tools, secrets, scope_overlap, cache, prices, webhooks, notify, webhook_delivery, engine, temporal (docs/CONFIG.md lists every key)
     "#);
 }
 

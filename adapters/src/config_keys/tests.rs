@@ -38,7 +38,8 @@ fn table_fields(parent: &str) -> BTreeSet<String> {
 #[test]
 fn the_top_level_keys_are_the_sections_of_the_three_readers() {
     // `tools` (ToolRegistry), `secrets` (SecretSettings), `scope_overlap`
-    // (ProjectSettings), `cache` (CacheSettings), `prices` (PriceTable), `webhooks`, `notify` and `webhook_delivery` (WebhookSettings):
+    // (ProjectSettings), `cache` (CacheSettings), `prices` (PriceTable), `webhooks`, `notify` and `webhook_delivery` (WebhookSettings), `engine` and `temporal`
+    // (EngineSettings):
     // the only readers of the file (see the module docs).
     let top: Vec<&str> = child_keys("").map(|key| key.path).collect();
     assert_eq!(
@@ -51,7 +52,9 @@ fn the_top_level_keys_are_the_sections_of_the_three_readers() {
             "prices",
             "webhooks",
             "notify",
-            "webhook_delivery"
+            "webhook_delivery",
+            "engine",
+            "temporal"
         ]
     );
     let tools: Vec<&str> = child_keys("tools").map(|key| key.path).collect();
@@ -68,6 +71,18 @@ fn cache_keys_are_the_fields_of_the_cache_section() {
     assert_eq!(
         table_fields("cache"),
         serde_fields::<crate::cache_settings::Section>()
+    );
+}
+
+#[test]
+fn temporal_keys_are_the_fields_of_the_temporal_section() {
+    assert_eq!(
+        table_fields("temporal"),
+        serde_fields::<crate::engine_settings::Section>()
+    );
+    assert_eq!(
+        table_fields("temporal.tls"),
+        serde_fields::<crate::engine_settings::TlsFiles>()
     );
 }
 
@@ -252,4 +267,10 @@ fn the_documented_example_loads() {
     assert_eq!(webhooks.webhooks.len(), 1);
     assert_eq!(webhooks.notify.len(), 1);
     assert_eq!(webhooks.delivery.give_up_after_sec, 3600);
+    let engine = crate::EngineSettings::load(&path).unwrap();
+    assert_eq!(engine.engine, Some(crate::EngineKind::Temporal));
+    assert_eq!(
+        engine.temporal.address.as_deref(),
+        Some("temporal.internal:7233")
+    );
 }

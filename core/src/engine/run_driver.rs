@@ -207,6 +207,8 @@ pub fn load_and_plan(
     WebhookSettings::load(&config, &subscribable_kinds())?;
     // And a bad `prices:` section.
     pipeline_adapters::PriceTable::load(&config)?;
+    // And bad `engine:`/`temporal:` keys (used by `run --engine temporal` and `worker`).
+    pipeline_adapters::EngineSettings::load(&config)?;
     // Broken plugin manifests and tool error settings are input errors at validate time.
     RecoveryConfig::new(&registry, &plugin_dirs(&root))?;
     let set = load_workstreams(paths, &LoadOptions { catalog: &registry })
