@@ -530,7 +530,7 @@ pub struct TemporalArgs {
     #[arg(long, value_name = "NAME")]
     pub remote: Option<String>,
     /// Seconds without a heartbeat from a step's worker before the step runs again on
-    /// another worker [default: `temporal.heartbeat_timeout_sec`, else 30].
+    /// another worker [default: `temporal.heartbeat_timeout_sec`, else 10].
     #[arg(long, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub heartbeat_timeout: Option<u64>,

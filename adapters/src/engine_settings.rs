@@ -52,7 +52,7 @@ pub struct EngineSettings {
 
 /// `temporal:`: how to reach the Temporal cluster. The defaults of absent keys are
 /// applied by the command (namespace `default`, task queue `pipeline`, remote `origin`,
-/// heartbeat timeout 30 s).
+/// heartbeat timeout 10 s).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TemporalSettings {
     /// `temporal.address`: `HOST:PORT` or an `http://`/`https://` URL of the frontend.

@@ -89,8 +89,11 @@ pub struct RunPlan {
     pub step_timeout_secs: u64,
 }
 
-/// Default [`RunPlan::heartbeat_timeout_secs`].
-pub const DEFAULT_HEARTBEAT_TIMEOUT_SECS: u64 = 30;
+/// Default [`RunPlan::heartbeat_timeout_secs`]: 10 s. A worker learns that its step was
+/// cancelled only with the answer to a heartbeat, which the SDK sends at most every
+/// 0.8 x this timeout, so it bounds how long a cancel takes to reach a step (8 s) as well
+/// as how long a lost worker goes unnoticed.
+pub const DEFAULT_HEARTBEAT_TIMEOUT_SECS: u64 = 10;
 /// Default [`RunPlan::max_worker_losses`].
 pub const DEFAULT_MAX_WORKER_LOSSES: u32 = 3;
 /// Default [`RunPlan::step_timeout_secs`]: one day.
