@@ -61,6 +61,12 @@ pub fn run(args: RunArgs) -> Result<i32, CommandError> {
             task_queue: args.temporal.task_queue.clone(),
             workstream_files: files,
             heartbeat_timeout_secs: args.temporal.heartbeat_timeout,
+            budget: pipeline_temporal::run_plan::RunBudget {
+                usd: args.budget_usd,
+                tokens: args.budget_tokens,
+            },
+            approve_all: args.approve_all,
+            tools: pipeline_temporal::run_plan::PlanTools::load(&set, &root)?,
         },
     );
     let config = SubmitConfig {
@@ -152,7 +158,11 @@ fn print_step(step: &StepState) {
             format!("completed {}{on}", &commit[..commit.len().min(12)])
         }
         StepStatus::Failed { error } => format!("failed{on}: {error}"),
-        StepStatus::Skipped { dependency } => {
+        StepStatus::Skipped {
+            reason: Some(reason),
+            ..
+        } => format!("skipped: {reason}"),
+        StepStatus::Skipped { dependency, .. } => {
             format!("skipped (dependency {dependency} did not complete)")
         }
         other => other.word().to_string(),
@@ -166,12 +176,9 @@ fn refuse_local_only_flags(args: &RunArgs) -> Result<(), CommandError> {
     let used = [
         ("--resume", args.resume),
         ("--include-uncommitted", args.include_uncommitted),
-        ("--approve-all", args.approve_all),
         ("--no-cache", args.no_cache),
         ("--verify-cached", args.verify_cached),
         ("--keep-candidates", args.keep_candidates),
-        ("--budget-usd", args.budget_usd.is_some()),
-        ("--budget-tokens", args.budget_tokens.is_some()),
         (
             "--sandbox none",
             args.sandbox == crate::cli::SandboxMode::None,
