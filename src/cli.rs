@@ -648,6 +648,13 @@ pub struct DecisionArgs {
     /// Who decides (default: the OS user).
     #[arg(long, value_name = "NAME")]
     pub by: Option<String>,
+    /// The run is a Temporal run (`pipeline run --engine temporal`): signal its workflow
+    /// on the Temporal frontend HOST:PORT instead of writing the local state database.
+    #[arg(long, value_name = "ADDR")]
+    pub temporal: Option<String>,
+    /// Temporal namespace of the run (with --temporal).
+    #[arg(long, value_name = "NS", default_value = "default", requires = "temporal")]
+    pub namespace: String,
     #[command(flatten)]
     pub repo: RepoArgs,
 }

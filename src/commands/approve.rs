@@ -2,7 +2,9 @@
 //!
 //! The decision goes into the state database ([`decide_approval`]); the process driving
 //! the run journals it (`step_approved` / `step_rejected`), or `pipeline resume RUN` does
-//! when none drives it. The command says which.
+//! when none drives it. The command says which. With `--temporal ADDR` the run is a
+//! Temporal run: the decision is the `decide` signal of its workflow
+//! ([`approve_on_temporal`]).
 
 use pipeline_core::engine::{ApprovalDecision, DecisionRecorded, Verdict, decide_approval};
 
@@ -13,6 +15,9 @@ use crate::command_error::CommandError;
 /// `pipeline approve RUN STEP [--comment TEXT] [--by NAME]`. Exit 0 when recorded, 2 when
 /// the run or step is unknown or the step is not awaiting approval.
 pub fn approve(args: &DecisionArgs) -> Result<i32, CommandError> {
+    if let Some(address) = &args.temporal {
+        return approve_on_temporal(args, address, Verdict::Approve);
+    }
     decide(args, Verdict::Approve)
 }
 
@@ -26,7 +31,61 @@ pub fn reject(args: &DecisionArgs) -> Result<i32, CommandError> {
             args.step, args.run, args.step
         )));
     }
+    if let Some(address) = &args.temporal {
+        return approve_on_temporal(args, address, Verdict::Reject);
+    }
     decide(args, Verdict::Reject)
+}
+
+/// `pipeline approve|reject RUN STEP --temporal ADDR [--namespace NS]`: signals the run's
+/// workflow `pipeline-run/<RUN>` (docs/TEMPORAL.md "Semantics"). Exit 0 when sent, 2 for
+/// `latest` (the server does not know which run is the newest), an unknown run or step,
+/// a step not awaiting approval, or an unreachable server; 3 when the server fails.
+pub fn approve_on_temporal(
+    args: &DecisionArgs,
+    address: &str,
+    verdict: Verdict,
+) -> Result<i32, CommandError> {
+    if args.run == pipeline_core::engine::LATEST {
+        return Err(CommandError::invalid(format!(
+            "with --temporal, give the run id, not `{}`: the Temporal server does not know \
+             which run is the newest (`pipeline run --engine temporal` printed the id)",
+            pipeline_core::engine::LATEST
+        )));
+    }
+    let by = match &args.by {
+        Some(by) => by.clone(),
+        None => os_user(),
+    };
+    let approve = verdict == Verdict::Approve;
+    let target = pipeline_temporal::control::ControlTarget {
+        address: address.to_string(),
+        namespace: args.namespace.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::internal(format!("cannot start the async runtime: {e}")))?;
+    let sent = runtime
+        .block_on(pipeline_temporal::control::decide(
+            &target,
+            &args.run,
+            &args.step,
+            approve,
+            &by,
+            args.comment.as_deref(),
+        ))
+        .map_err(|e| CommandError::with_code(e.exit_code(), e))?;
+    let commit = &sent.commit[..sent.commit.len().min(12)];
+    println!(
+        "{} step {} ({commit}) of run {} as {by}: signalled workflow {} on Temporal {address}; \
+         the workflow applies it now",
+        if approve { "approved" } else { "rejected" },
+        args.step,
+        args.run,
+        sent.workflow_id
+    );
+    Ok(exit::OK)
 }
 
 fn decide(args: &DecisionArgs, verdict: Verdict) -> Result<i32, CommandError> {
