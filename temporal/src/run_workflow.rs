@@ -254,7 +254,9 @@ impl PipelineRun {
                             return Poll::Ready(Wake::Cooldown(k, o));
                         }
                     }
-                    if decided.as_mut().poll(cx).is_ready() {
+                    // Once cancelled, the wait ends at once (it inherits the workflow's
+                    // cancellation): only the running steps' ends matter then.
+                    if !cancelled && decided.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Wake::Decision);
                     }
                     Poll::Pending
@@ -271,10 +273,7 @@ impl PipelineRun {
                 }
                 Wake::Cooldown(k, opened) => {
                     drop(cooldowns.swap_remove(k));
-                    ctx.state_mut(|s| {
-                        s.breakers
-                            .cooldown_ended(&opened.tool, opened.generation)
-                    });
+                    ctx.state_mut(|s| s.breakers.cooldown_ended(&opened.tool, opened.generation));
                 }
                 Wake::Decision => {}
             }
