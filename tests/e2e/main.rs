@@ -50,6 +50,7 @@ mod stall;
 mod states;
 mod step_cache;
 mod temporal;
+mod temporal_semantics;
 mod tool_selection;
 mod traps;
 mod typos;
