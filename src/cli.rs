@@ -653,7 +653,12 @@ pub struct DecisionArgs {
     #[arg(long, value_name = "ADDR")]
     pub temporal: Option<String>,
     /// Temporal namespace of the run (with --temporal).
-    #[arg(long, value_name = "NS", default_value = "default", requires = "temporal")]
+    #[arg(
+        long,
+        value_name = "NS",
+        default_value = "default",
+        requires = "temporal"
+    )]
     pub namespace: String,
     #[command(flatten)]
     pub repo: RepoArgs,

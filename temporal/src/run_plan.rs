@@ -229,8 +229,7 @@ impl PlanTools {
             let profile = tool.as_deref().and_then(|t| registry.profile(t));
             let ai = profile.is_some_and(|p| {
                 matches!(p.kind.as_str(), "aider" | "codex" | "claude")
-                    || p
-                        .capabilities
+                    || p.capabilities
                         .iter()
                         .any(|c| c == "code_generation" || c == "refactoring")
             });

@@ -515,7 +515,10 @@ fn read_record(checkout: &Path, run: &str, step: &str) -> StepRecord {
     } else if !failed && report.attempt_classes.iter().all(|a| a.class.is_none()) {
         report.error_class = None;
     }
-    report.ai = report.tool.as_deref().is_some_and(|t| is_ai_tool(checkout, t));
+    report.ai = report
+        .tool
+        .as_deref()
+        .is_some_and(|t| is_ai_tool(checkout, t));
     StepRecord {
         report,
         status_json,

@@ -140,7 +140,10 @@ impl ToolBreakers {
     }
 
     fn entry(&mut self, tool: &str) -> &mut ToolBreaker {
-        let at = match self.breakers.binary_search_by(|b| b.tool.as_str().cmp(tool)) {
+        let at = match self
+            .breakers
+            .binary_search_by(|b| b.tool.as_str().cmp(tool))
+        {
             Ok(at) => at,
             Err(at) => {
                 self.breakers.insert(
@@ -328,10 +331,17 @@ mod tests {
     fn permanent_failures_do_not_count_and_other_tools_are_not_affected() {
         let mut b = breakers(1, 1);
         for class in ["permanent", "conflict", "budget_exceeded", "rejected"] {
-            assert_eq!(b.record("flaky", Some(class), "ws/a", None), None, "{class}");
+            assert_eq!(
+                b.record("flaky", Some(class), "ws/a", None),
+                None,
+                "{class}"
+            );
         }
         assert_eq!(b.admit("flaky"), Admission::Allowed);
-        assert!(b.record("flaky", Some("infrastructure"), "ws/a", None).is_some());
+        assert!(
+            b.record("flaky", Some("infrastructure"), "ws/a", None)
+                .is_some()
+        );
         assert_eq!(b.admit("other"), Admission::Allowed);
         assert!(!counts("permanent"));
         assert!(counts("transient"));
@@ -344,7 +354,10 @@ mod tests {
             .record("flaky", Some("transient"), "ws/a", None)
             .expect("opens");
         b.cooldown_ended("flaky", opened.generation);
-        assert_eq!(b.get("flaky").map(|x| x.state), Some(BreakerStatus::HalfOpen));
+        assert_eq!(
+            b.get("flaky").map(|x| x.state),
+            Some(BreakerStatus::HalfOpen)
+        );
         assert_eq!(b.admit("flaky"), Admission::Trial);
         assert!(
             matches!(b.admit("flaky"), Admission::Rejected(why) if why.contains("half-open")),
@@ -380,7 +393,10 @@ mod tests {
         assert_eq!(b.admit("flaky"), Admission::Trial);
         // A non-counting failure of the trial frees the slot without closing.
         b.record("flaky", Some("permanent"), "ws/d", None);
-        assert_eq!(b.get("flaky").map(|x| x.state), Some(BreakerStatus::HalfOpen));
+        assert_eq!(
+            b.get("flaky").map(|x| x.state),
+            Some(BreakerStatus::HalfOpen)
+        );
         assert_eq!(b.admit("flaky"), Admission::Trial);
     }
 
@@ -395,7 +411,10 @@ mod tests {
         assert_eq!(b.admit("flaky"), Admission::Trial);
         assert!(matches!(b.admit("flaky"), Admission::Rejected(_)));
         b.record("flaky", None, "ws/b", None);
-        assert_eq!(b.get("flaky").map(|x| x.state), Some(BreakerStatus::HalfOpen));
+        assert_eq!(
+            b.get("flaky").map(|x| x.state),
+            Some(BreakerStatus::HalfOpen)
+        );
         b.record("flaky", None, "ws/c", None);
         assert_eq!(b.get("flaky").map(|x| x.state), Some(BreakerStatus::Closed));
     }

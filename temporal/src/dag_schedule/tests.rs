@@ -235,7 +235,12 @@ fn an_approval_gate_holds_dependents_until_approved_and_frees_its_slot() {
     assert_eq!(s.status(1), &StepStatus::Pending);
     assert!(!s.approve(2), "c is not awaiting approval");
     assert!(s.approve(0));
-    assert_eq!(s.status(0), &StepStatus::Completed { commit: "a1".into() });
+    assert_eq!(
+        s.status(0),
+        &StepStatus::Completed {
+            commit: "a1".into()
+        }
+    );
     assert!(!s.approve(0), "a second decision changes nothing");
     s.complete(2, "c1".into());
     assert_eq!(s.start_ready(), vec![1]);
@@ -247,7 +252,10 @@ fn a_rejection_fails_the_step_and_skips_its_dependents() {
     let p = plan(&[("a", &[], 0), ("b", &[0], 0)], &[], 1);
     let mut s = DagSchedule::new(&p);
     s.start_ready();
-    assert!(!s.reject(0, "too early".into()), "a is running, not awaiting");
+    assert!(
+        !s.reject(0, "too early".into()),
+        "a is running, not awaiting"
+    );
     s.await_approval(0, "a1".into());
     assert!(s.reject(0, "rejected by ann: no".into()));
     assert_eq!(
