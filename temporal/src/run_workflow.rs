@@ -177,7 +177,10 @@ type CooldownFuture = LocalBoxFuture<'static, Opened>;
 /// What woke the run loop.
 enum Wake {
     /// Running step future `k` (index into the running vector) ended.
-    Step(usize, (usize, Result<StepOutcome, ActivityExecutionError>)),
+    Step(
+        usize,
+        Box<(usize, Result<StepOutcome, ActivityExecutionError>)>,
+    ),
     /// Cooldown timer `k` fired.
     Cooldown(usize, Opened),
     /// A decision signal arrived (or the workflow was cancelled).
@@ -246,7 +249,7 @@ impl PipelineRun {
                 std::future::poll_fn(|cx| {
                     for (k, f) in running.iter_mut().enumerate() {
                         if let Poll::Ready(r) = f.as_mut().poll(cx) {
-                            return Poll::Ready(Wake::Step(k, r));
+                            return Poll::Ready(Wake::Step(k, Box::new(r)));
                         }
                     }
                     for (k, f) in cooldowns.iter_mut().enumerate() {
@@ -264,7 +267,8 @@ impl PipelineRun {
                 .await
             };
             match wake {
-                Wake::Step(k, (i, result)) => {
+                Wake::Step(k, ended) => {
+                    let (i, result) = *ended;
                     // `swap_remove`, as `select_all` did: recorded histories replay.
                     drop(running.swap_remove(k));
                     if let Some(again) = record_step(ctx, i, result) {

@@ -207,9 +207,7 @@ impl ToolBreakers {
         let settings = self.settings_of(tool);
         let counting = class.is_some_and(counts);
         if class.is_none() {
-            let Some(b) = self.breakers.iter_mut().find(|b| b.tool == tool) else {
-                return None;
-            };
+            let b = self.breakers.iter_mut().find(|b| b.tool == tool)?;
             match b.state {
                 BreakerStatus::Closed => b.failures = 0,
                 BreakerStatus::HalfOpen => {
