@@ -153,8 +153,8 @@ pub struct RunPlan {
     /// Longest a single step activity may take, in seconds (Temporal's start-to-close
     /// timeout); the step's own `timeout_sec` and the error engine's retries run inside it.
     pub step_timeout_secs: u64,
-    /// The circuit breaker settings of every tool profile a step names, sorted by tool;
-    /// a tool missing here has the defaults.
+    /// The circuit breaker settings of every tool profile of the submitter's
+    /// configuration, sorted by tool; a tool missing here has the defaults.
     #[serde(default)]
     pub breakers: Vec<ToolBreakerSettings>,
     /// The run's budget.
@@ -236,26 +236,29 @@ impl PlanTools {
             let tool_requires = profile.is_some_and(|p| p.approval_required);
             let approval = !matches!(step.tool, ToolChoice::None)
                 && step.requires_approval(tool_requires && tool.is_some());
-            if let Some(name) = &tool
-                && !breakers.iter().any(|b| &b.tool == name)
-            {
-                let mut plain = step.clone();
-                plain.breaker_cooldown_sec = None;
-                let config = recovery.breaker(name, &plain).config;
-                breakers.push(ToolBreakerSettings {
-                    tool: name.clone(),
-                    failure_threshold: config.failure_threshold,
-                    cooldown_ms: u64::try_from(config.cooldown.as_millis()).unwrap_or(u64::MAX),
-                    half_open_trials: config.half_open_trials,
-                });
-            }
             let cooldown = step
                 .breaker_cooldown_sec
                 .filter(|c| c.is_finite() && *c >= 0.0)
                 .map(|c| (c * 1000.0).round() as u64);
             steps.push((tool, ai, approval, cooldown));
         }
+        // Every profile's settings, not only those steps name: a fallback or a profile
+        // chosen for a `capability` on the worker counts on its breaker too.
+        if let Some(first) = set.steps.first() {
+            let mut plain = first.clone();
+            plain.breaker_cooldown_sec = None;
+            for (name, _) in registry.profiles() {
+                let config = recovery.breaker(name, &plain).config;
+                breakers.push(ToolBreakerSettings {
+                    tool: name.to_string(),
+                    failure_threshold: config.failure_threshold,
+                    cooldown_ms: u64::try_from(config.cooldown.as_millis()).unwrap_or(u64::MAX),
+                    half_open_trials: config.half_open_trials,
+                });
+            }
+        }
         breakers.sort_by(|a, b| a.tool.cmp(&b.tool));
+        breakers.dedup_by(|a, b| a.tool == b.tool);
         Ok(PlanTools { steps, breakers })
     }
 }
