@@ -705,6 +705,10 @@ pub struct DecisionArgs {
     pub by: Option<String>,
     #[command(flatten)]
     pub repo: RepoArgs,
+    /// A Temporal run (recorded here, or found with `--temporal`) gets the decision as
+    /// its workflow's `decide` signal instead of a write to the local state database.
+    #[command(flatten)]
+    pub remote: RemoteRunArgs,
 }
 
 /// `pipeline serve`.

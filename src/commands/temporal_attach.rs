@@ -342,7 +342,11 @@ fn print_step(step: &StepState) {
             format!("completed {}{on}", &commit[..commit.len().min(12)])
         }
         StepStatus::Failed { error } => format!("failed{on}: {error}"),
-        StepStatus::Skipped { dependency } => {
+        StepStatus::Skipped {
+            reason: Some(reason),
+            ..
+        } => format!("skipped: {reason}"),
+        StepStatus::Skipped { dependency, .. } => {
             format!("skipped (dependency {dependency} did not complete)")
         }
         other => other.word().to_string(),

@@ -10,9 +10,11 @@
 //! | workflow step status | events recorded |
 //! | --- | --- |
 //! | `running` (a new activity: first start, or again after a lost worker) | `attempt_started` (the previous attempt, if open, ends `interrupted` first) |
-//! | `completed` | `attempt_finished` (succeeded), `step_completed` |
-//! | `failed` | `attempt_finished` (failed), `step_failed` |
-//! | `skipped` | `step_skipped` naming the dependency |
+//! | `waiting` (its tool's cluster-wide circuit breaker is open) | `step_waiting` (`breaker`) |
+//! | `awaiting_approval` | `attempt_finished` (succeeded), `approval_requested` |
+//! | `completed` | `attempt_finished` (succeeded, with the step's usage), `step_completed` |
+//! | `failed` | `attempt_finished` (failed, with the step's usage), `step_failed` |
+//! | `skipped` | `step_skipped` naming the dependency or the reason (run budget) |
 //! | `cancelled` | `step_cancelled` (an open attempt ends `interrupted`) |
 //!
 //! and the run's end becomes `run_finished`. The run's `run_started` carries the
@@ -25,7 +27,7 @@ use std::time::Instant;
 use pipeline_core::engine::{EngineError, Workspace};
 use pipeline_core::state::{
     AttemptResult, Change, Event, Flush, JournalEntry, RemoteEngine, RunStatus, StateStore,
-    StepStatus, Subscriptions, subscribable_kinds,
+    StepStatus, Subscriptions, Usage, WaitKind, subscribable_kinds,
 };
 use pipeline_temporal::dag_schedule::StepStatus as WorkflowStatus;
 use pipeline_temporal::run_plan::{WORKFLOW_PREFIX, result_branch};
@@ -294,6 +296,38 @@ fn step_changes(
         }
     };
     let duration = |seen: &Seen| seen.started.map_or(0, |s| s.elapsed().as_millis() as u64);
+    // The tokens and cost the step's attempts reported (its worker's report), put on the
+    // attempt that ends it, so `pipeline usage` counts them.
+    let usage = step.report.as_ref().and_then(|r| {
+        let u = &r.usage;
+        (r.ai || u.input_tokens > 0 || u.output_tokens > 0 || u.cost_usd.is_some()).then(|| Usage {
+            input_tokens: Some(u.input_tokens),
+            output_tokens: Some(u.output_tokens),
+            cost_usd: u.cost_usd,
+            estimated: u.estimated,
+            ..Usage::default()
+        })
+    });
+    let finish =
+        |seen: &mut Seen, out: &mut Vec<Event>, outcome: AttemptResult, error: Option<String>| {
+            // The step went past `running` between two reads, or ran again after a lost
+            // worker: its attempt starts here.
+            if !seen.attempt_open || step.worker_losses > seen.losses {
+                lost_worker(seen, out);
+                start(seen, out);
+            }
+            seen.attempt_open = false;
+            out.push(Event::AttemptFinished {
+                step: id.clone(),
+                attempt: seen.attempt,
+                outcome,
+                exit_code: (outcome == AttemptResult::Succeeded).then_some(0),
+                error,
+                classified: None,
+                usage: usage.clone(),
+                duration_ms: duration(seen),
+            });
+        };
     match &step.status {
         WorkflowStatus::Running => {
             if seen.status != StepStatus::Running || step.worker_losses > seen.losses {
@@ -301,23 +335,39 @@ fn step_changes(
                 start(seen, out);
             }
         }
-        WorkflowStatus::Completed { commit } => {
-            if !seen.attempt_open || step.worker_losses > seen.losses {
-                lost_worker(seen, out);
-                start(seen, out);
+        WorkflowStatus::Waiting { tool, reason } => {
+            if seen.status != StepStatus::Waiting {
+                seen.status = StepStatus::Waiting;
+                out.push(Event::StepWaiting {
+                    step: id.clone(),
+                    attempt: seen.attempt,
+                    wait: WaitKind::Breaker,
+                    tool: Some(tool.clone()),
+                    class: None,
+                    reason: reason.clone(),
+                    delay_ms: 0,
+                    until: None,
+                });
             }
-            seen.attempt_open = false;
+        }
+        WorkflowStatus::AwaitingApproval { commit } => {
+            if seen.status != StepStatus::AwaitingApproval {
+                finish(seen, out, AttemptResult::Succeeded, None);
+                seen.status = StepStatus::AwaitingApproval;
+                out.push(Event::ApprovalRequested {
+                    step: id.clone(),
+                    attempt: seen.attempt,
+                    commit: commit.clone(),
+                    tool: step.report.as_ref().and_then(|r| r.tool.clone()),
+                });
+            }
+        }
+        WorkflowStatus::Completed { commit } => {
+            // After an approval gate the attempt already ended.
+            if seen.status != StepStatus::AwaitingApproval {
+                finish(seen, out, AttemptResult::Succeeded, None);
+            }
             seen.status = StepStatus::Completed;
-            out.push(Event::AttemptFinished {
-                step: id.clone(),
-                attempt: seen.attempt,
-                outcome: AttemptResult::Succeeded,
-                exit_code: Some(0),
-                error: None,
-                classified: None,
-                usage: None,
-                duration_ms: duration(seen),
-            });
             out.push(Event::StepCompleted {
                 step: id.clone(),
                 attempt: seen.attempt,
@@ -326,22 +376,11 @@ fn step_changes(
             });
         }
         WorkflowStatus::Failed { error } => {
-            if !seen.attempt_open || step.worker_losses > seen.losses {
-                lost_worker(seen, out);
-                start(seen, out);
+            // A rejected approval gate: the attempt already ended.
+            if seen.status != StepStatus::AwaitingApproval {
+                finish(seen, out, AttemptResult::Failed, Some(error.clone()));
             }
-            seen.attempt_open = false;
             seen.status = StepStatus::Failed;
-            out.push(Event::AttemptFinished {
-                step: id.clone(),
-                attempt: seen.attempt,
-                outcome: AttemptResult::Failed,
-                exit_code: None,
-                error: Some(error.clone()),
-                classified: None,
-                usage: None,
-                duration_ms: duration(seen),
-            });
             out.push(Event::StepFailed {
                 step: id.clone(),
                 attempt: seen.attempt,
@@ -349,12 +388,16 @@ fn step_changes(
                 duration_ms: duration(seen),
             });
         }
-        WorkflowStatus::Skipped { dependency } => {
+        WorkflowStatus::Skipped { dependency, reason } => {
             seen.status = StepStatus::Skipped;
+            let dependency = (!dependency.is_empty()).then(|| dependency.clone());
             out.push(Event::StepSkipped {
                 step: id.clone(),
-                dependency: Some(dependency.clone()),
-                reason: format!("dependency {dependency} did not complete"),
+                reason: reason.clone().unwrap_or_else(|| match &dependency {
+                    Some(d) => format!("dependency {d} did not complete"),
+                    None => "not run".to_string(),
+                }),
+                dependency,
             });
         }
         WorkflowStatus::Cancelled => {

@@ -66,6 +66,12 @@ pub fn run(args: RunArgs) -> Result<i32, CommandError> {
             task_queue: target.task_queue.clone(),
             workstream_files: files,
             heartbeat_timeout_secs: heartbeat_timeout,
+            budget: pipeline_temporal::run_plan::RunBudget {
+                usd: args.budget_usd,
+                tokens: args.budget_tokens,
+            },
+            approve_all: args.approve_all,
+            tools: pipeline_temporal::run_plan::PlanTools::load(&set, &root)?,
         },
     );
     let workspace = Workspace::new(&root, args.repo.db.as_deref());
@@ -144,12 +150,9 @@ fn refuse_local_only_flags(args: &RunArgs) -> Result<(), CommandError> {
     let used = [
         ("--resume", args.resume),
         ("--include-uncommitted", args.include_uncommitted),
-        ("--approve-all", args.approve_all),
         ("--no-cache", args.no_cache),
         ("--verify-cached", args.verify_cached),
         ("--keep-candidates", args.keep_candidates),
-        ("--budget-usd", args.budget_usd.is_some()),
-        ("--budget-tokens", args.budget_tokens.is_some()),
         (
             "--sandbox none",
             args.sandbox == crate::cli::SandboxMode::None,

@@ -10,7 +10,15 @@
 //!   plan order) while fewer than `jobs` steps run and no running step excludes them
 //!   (an excluded step waits and the next ready step is tried, a full slot count stops);
 //! * a failed step marks every transitive dependent skipped; independent branches go on;
-//! * cancellation stops starting steps; pending and ready steps end `cancelled`.
+//! * a step may be held back when it would start ([`DagSchedule::start_ready_gated`]):
+//!   its tool's circuit breaker is open (it is `waiting`, holds no slot and is tried
+//!   again on the next call), or the run's budget is spent (an AI step is `skipped` with
+//!   the reason, its dependents after it);
+//! * a step that requires approval ends `awaiting_approval` instead of `completed`
+//!   ([`DagSchedule::await_approval`]); its dependents stay pending until
+//!   [`DagSchedule::approve`] (then it completes) or [`DagSchedule::reject`] (it fails);
+//! * cancellation stops starting steps; pending, ready, waiting and awaiting steps end
+//!   `cancelled`.
 //!
 //! Everything is decided from the inputs and the order of [`DagSchedule::complete`] /
 //! [`DagSchedule::fail`] calls, so replaying the same history gives the same decisions.
@@ -31,6 +39,21 @@ pub enum StepStatus {
     Ready,
     /// Its activity is scheduled or running on a worker.
     Running,
+    /// Ready, but held back: its tool's circuit breaker is open (or half-open with its
+    /// trial running). It holds no job slot and starts once the breaker admits it.
+    Waiting {
+        /// The tool profile whose breaker holds it.
+        tool: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// Its result commit is on the remote at `pipeline-steps/<run>/<step>`, and it
+    /// requires approval: its dependents wait for `pipeline approve` (it completes) or
+    /// `pipeline reject` (it fails); docs/APPROVALS.md.
+    AwaitingApproval {
+        /// The result commit awaiting approval (hex).
+        commit: String,
+    },
     /// Its result commit is on the remote at `pipeline-steps/<run>/<step>`.
     Completed {
         /// The result commit (hex).
@@ -42,10 +65,16 @@ pub enum StepStatus {
         /// Why, as the worker reported it.
         error: String,
     },
-    /// Not run because a dependency failed or was skipped.
+    /// Not run because a dependency failed or was skipped, or (with `reason`) because
+    /// the run's budget was spent before this AI step started.
     Skipped {
-        /// The dependency that failed or was skipped.
+        /// The dependency that failed or was skipped; empty when `reason` says why.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         dependency: String,
+        /// Why, when no dependency is the cause (the run budget's words, as a local run
+        /// journals them in `step_skipped`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// Not finished because the run was cancelled.
     Cancelled,
@@ -69,12 +98,31 @@ impl StepStatus {
             StepStatus::Pending => "pending",
             StepStatus::Ready => "ready",
             StepStatus::Running => "running",
+            StepStatus::Waiting { .. } => "waiting",
+            StepStatus::AwaitingApproval { .. } => "awaiting_approval",
             StepStatus::Completed { .. } => "completed",
             StepStatus::Failed { .. } => "failed",
             StepStatus::Skipped { .. } => "skipped",
             StepStatus::Cancelled => "cancelled",
         }
     }
+}
+
+/// What the gate of [`DagSchedule::start_ready_gated`] decides for a step that could
+/// start now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// Start it.
+    Start,
+    /// Hold it back (status `waiting`) because of `tool`'s circuit breaker.
+    Hold {
+        /// The tool profile.
+        tool: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// Do not run it: it ends `skipped` with the reason, and its dependents after it.
+    Skip(String),
 }
 
 /// The ready queue of one run.
@@ -158,8 +206,22 @@ impl DagSchedule {
     /// first, then plan order), skipping any a running step excludes, until `jobs` steps
     /// run. Returns their indexes in start order.
     pub fn start_ready(&mut self) -> Vec<usize> {
+        self.start_ready_gated(|_| Gate::Start)
+    }
+
+    /// [`Self::start_ready`] with a gate: each ready or waiting step that has a free slot
+    /// and no excluding step running is offered to `gate` (in priority order, at most
+    /// once per call), which starts it, holds it back (`waiting`, no slot taken: the next
+    /// step is tried) or skips it (with its transitive dependents). Returns the started
+    /// steps in start order.
+    pub fn start_ready_gated(&mut self, mut gate: impl FnMut(usize) -> Gate) -> Vec<usize> {
         let mut ready: Vec<usize> = (0..self.status.len())
-            .filter(|&i| self.status[i] == StepStatus::Ready)
+            .filter(|&i| {
+                matches!(
+                    self.status[i],
+                    StepStatus::Ready | StepStatus::Waiting { .. }
+                )
+            })
             .collect();
         ready.sort_by_key(|&i| (std::cmp::Reverse(self.priority[i]), i));
         let mut running = self.running();
@@ -168,14 +230,79 @@ impl DagSchedule {
             if running.len() >= self.jobs {
                 break;
             }
+            // A step skipped earlier in this call (a dependent of a skipped step).
+            if !matches!(
+                self.status[i],
+                StepStatus::Ready | StepStatus::Waiting { .. }
+            ) {
+                continue;
+            }
             if running.iter().any(|&r| self.excludes[i].contains(&r)) {
                 continue;
             }
-            self.status[i] = StepStatus::Running;
-            running.push(i);
-            started.push(i);
+            match gate(i) {
+                Gate::Start => {
+                    self.status[i] = StepStatus::Running;
+                    running.push(i);
+                    started.push(i);
+                }
+                Gate::Hold { tool, reason } => {
+                    self.status[i] = StepStatus::Waiting { tool, reason };
+                }
+                Gate::Skip(reason) => self.skip(i, reason),
+            }
         }
         started
+    }
+
+    /// Step `i` is not run: `skipped` with `reason`, and every transitive dependent not
+    /// final yet `skipped` naming `i`.
+    pub fn skip(&mut self, i: usize, reason: String) {
+        if self.status[i].is_final() {
+            return;
+        }
+        self.status[i] = StepStatus::Skipped {
+            dependency: String::new(),
+            reason: Some(reason),
+        };
+        self.skip_dependents(i);
+    }
+
+    /// Records that running step `i` produced `commit` and requires approval: it is
+    /// `awaiting_approval` and its dependents stay pending. A step that is not running is
+    /// left as it is.
+    pub fn await_approval(&mut self, i: usize, commit: String) {
+        if self.status[i] == StepStatus::Running {
+            self.status[i] = StepStatus::AwaitingApproval { commit };
+        }
+    }
+
+    /// Whether step `i` awaits a decision.
+    pub fn is_awaiting(&self, i: usize) -> bool {
+        matches!(self.status[i], StepStatus::AwaitingApproval { .. })
+    }
+
+    /// Approves step `i` awaiting approval: it completes with its commit and dependents
+    /// whose last dependency it was become ready. Returns `false` (nothing changed) when
+    /// it is not awaiting approval.
+    pub fn approve(&mut self, i: usize) -> bool {
+        let StepStatus::AwaitingApproval { commit } = &self.status[i] else {
+            return false;
+        };
+        let commit = commit.clone();
+        self.status[i] = StepStatus::Running;
+        self.complete(i, commit);
+        true
+    }
+
+    /// Rejects step `i` awaiting approval: it fails with `error` and its dependents are
+    /// skipped. Returns `false` (nothing changed) when it is not awaiting approval.
+    pub fn reject(&mut self, i: usize, error: String) -> bool {
+        if !self.is_awaiting(i) {
+            return false;
+        }
+        self.fail(i, error);
+        true
     }
 
     /// Indexes of the running steps, in plan order.
@@ -231,6 +358,11 @@ impl DagSchedule {
             return;
         }
         self.status[i] = StepStatus::Failed { error };
+        self.skip_dependents(i);
+    }
+
+    /// Marks every transitive dependent of `i` not final yet skipped, naming `i`.
+    fn skip_dependents(&mut self, i: usize) {
         let mut stack: Vec<usize> = self.dependents[i].clone();
         while let Some(d) = stack.pop() {
             if self.status[d].is_final() {
@@ -238,6 +370,7 @@ impl DagSchedule {
             }
             self.status[d] = StepStatus::Skipped {
                 dependency: self.ids[i].clone(),
+                reason: None,
             };
             stack.extend(self.dependents[d].iter().copied());
         }
@@ -250,11 +383,18 @@ impl DagSchedule {
         }
     }
 
-    /// Cancellation: every pending or ready step ends cancelled (running steps are
-    /// cancelled through their activities and recorded by [`Self::cancel_running`]).
+    /// Cancellation: every pending, ready, waiting or awaiting step ends cancelled
+    /// (running steps are cancelled through their activities and recorded by
+    /// [`Self::cancel_running`]).
     pub fn cancel_waiting(&mut self) {
         for s in &mut self.status {
-            if matches!(s, StepStatus::Pending | StepStatus::Ready) {
+            if matches!(
+                s,
+                StepStatus::Pending
+                    | StepStatus::Ready
+                    | StepStatus::Waiting { .. }
+                    | StepStatus::AwaitingApproval { .. }
+            ) {
                 *s = StepStatus::Cancelled;
             }
         }

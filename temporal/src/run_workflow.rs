@@ -16,27 +16,62 @@
 //! `<step>#<losses>`), on whichever worker polls its queue, at most
 //! [`RunPlan::max_worker_losses`] times; after that the step fails.
 //!
+//! Step reports: each outcome carries what the step's own run recorded ([`StepReport`]:
+//! tool, error classes attempt by attempt, usage, whether it asked for approval). The
+//! workflow acts on it:
+//!
+//! - **Circuit breakers** per tool, shared by the whole cluster ([`ToolBreakers`], the
+//!   local rules): every attempt of a report counts for its tool; while a tool's breaker
+//!   is open, ready steps naming that tool are `waiting` (no job slot held) until the
+//!   cooldown, a workflow timer, ends; then one trial step (`half_open_trials`) runs.
+//! - **The run's budget** ([`RunPlan::budget`]): the reports' usage adds up in
+//!   [`RunState::spent`]; once it reaches the budget, AI steps not started yet end
+//!   `skipped` with the reason (their dependents after them); other steps still run.
+//! - **Approval gates**: a step that requires approval ([`PlannedStep::approval`], or
+//!   its run asked for it) and completed is `awaiting_approval`; the signal `decide`
+//!   ([`Decision`], sent by `pipeline approve/reject --temporal`) approves it (it
+//!   completes, its dependents start) or rejects it (it fails with `rejected by BY:
+//!   COMMENT`, its dependents are skipped). A decision on a step that is not awaiting
+//!   approval changes nothing and is recorded in [`RunState::notes`]. `--approve-all`
+//!   ([`RunPlan::approve_all`]) completes such steps at once.
+//!
+//! The loop waits, in this fixed order, for the first of: a step's activity (in start
+//! order), a breaker's cooldown timer (in opening order), a decision signal.
+//!
 //! Cancellation: cancelling the workflow cancels the running activities (the workers stop
 //! the steps' process groups), waits for them, and ends the run `cancelled` with no
-//! merge. The state is readable at any time with the `state` query ([`RunState`]).
+//! merge; waiting and awaiting steps end `cancelled`. The state is readable at any time
+//! with the `state` query ([`RunState`]).
+//!
+//! [`PlannedStep::approval`]: crate::run_plan::PlannedStep::approval
 
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use futures_util::future::{LocalBoxFuture, select_all};
+use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use temporalio_common::RetryPolicy;
 use temporalio_common::error::TimeoutType;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityCancellationType, ActivityExecutionError, ActivityOptions, WorkflowContext,
-    WorkflowContextView, WorkflowResult,
+    ActivityCancellationType, ActivityExecutionError, ActivityOptions, SyncWorkflowContext,
+    WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use crate::dag_schedule::{DagSchedule, StepStatus};
-use crate::run_plan::{RunPlan, capability_queue, result_branch};
+use crate::dag_schedule::{DagSchedule, Gate, StepStatus};
+use crate::run_plan::{RunBudget, RunPlan, capability_queue, result_branch};
 use crate::step_activities::StepActivities;
-use crate::step_task::{MergeOutcome, MergeTask, StepOutcome, StepTask};
+use crate::step_task::{MergeOutcome, MergeTask, StepOutcome, StepReport, StepTask, StepUsage};
+use crate::tool_breakers::{Admission, Opened, ToolBreaker, ToolBreakers};
+
+/// The name of the workflow's decision signal (input [`Decision`]).
+pub const DECIDE_SIGNAL: &str = "decide";
+
+/// The tool name of a step's own command, which has no circuit breaker (as locally).
+const SHELL_TOOL: &str = "shell";
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,8 +87,22 @@ pub enum RunOutcome {
     Cancelled,
 }
 
-/// One step in the `state` query.
+/// A person's decision on a step awaiting approval: the input of the `decide` signal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The step id, `ws/step`.
+    pub step: String,
+    /// `true` approves, `false` rejects.
+    pub approve: bool,
+    /// Who decides (`--by`, default the OS user).
+    pub by: String,
+    /// Why; a rejection's comment becomes the step's error.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// One step in the `state` query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepState {
     /// Step id.
     pub id: String,
@@ -64,10 +113,13 @@ pub struct StepState {
     pub worker_losses: u32,
     /// The worker that ran it last (`pid@host`), once it finished.
     pub worker: Option<String>,
+    /// What its run on the worker recorded, once it ended there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<StepReport>,
 }
 
 /// The workflow's state (query `state`) and its result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     /// The run id.
     pub run_id: String,
@@ -81,6 +133,20 @@ pub struct RunState {
     pub result_commit: Option<String>,
     /// Why the results could not be merged or pushed.
     pub result_error: Option<String>,
+    /// The circuit breakers of the tools that failed in this run, sorted by tool:
+    /// `{tool, state, failures, opened_by, ...}`.
+    #[serde(default)]
+    pub breakers: Vec<ToolBreaker>,
+    /// What the steps' attempts spent so far (the sum of their reports' usage).
+    #[serde(default)]
+    pub spent: StepUsage,
+    /// The run's budget (`--budget-usd`, `--budget-tokens`).
+    #[serde(default)]
+    pub budget: RunBudget,
+    /// Things the workflow ignored, in words (a decision on a step not awaiting
+    /// approval), oldest first.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// The `pipeline-run` workflow.
@@ -93,9 +159,33 @@ pub struct PipelineRun {
     outcome: RunOutcome,
     result_commit: Option<String>,
     result_error: Option<String>,
+    reports: Vec<Option<StepReport>>,
+    /// Whether step `i` was started as a half-open breaker's trial.
+    trials: Vec<bool>,
+    breakers: ToolBreakers,
+    spent: StepUsage,
+    notes: Vec<String>,
+    /// Decision signals received (the run loop wakes when it changes).
+    decisions: u32,
+    /// Breakers that opened and have no cooldown timer yet.
+    openings: Vec<Opened>,
 }
 
 type StepFuture = LocalBoxFuture<'static, (usize, Result<StepOutcome, ActivityExecutionError>)>;
+type CooldownFuture = LocalBoxFuture<'static, Opened>;
+
+/// What woke the run loop.
+enum Wake {
+    /// Running step future `k` (index into the running vector) ended.
+    Step(
+        usize,
+        Box<(usize, Result<StepOutcome, ActivityExecutionError>)>,
+    ),
+    /// Cooldown timer `k` fired.
+    Cooldown(usize, Opened),
+    /// A decision signal arrived (or the workflow was cancelled).
+    Decision,
+}
 
 #[workflow_methods]
 impl PipelineRun {
@@ -103,6 +193,7 @@ impl PipelineRun {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, plan: RunPlan) -> Self {
         let n = plan.steps.len();
+        let plan_breakers = plan.breakers.clone();
         PipelineRun {
             schedule: DagSchedule::new(&plan),
             plan,
@@ -111,6 +202,13 @@ impl PipelineRun {
             outcome: RunOutcome::Running,
             result_commit: None,
             result_error: None,
+            reports: vec![None; n],
+            trials: vec![false; n],
+            breakers: ToolBreakers::new(plan_breakers),
+            spent: StepUsage::default(),
+            notes: Vec::new(),
+            decisions: 0,
+            openings: Vec::new(),
         }
     }
 
@@ -118,25 +216,77 @@ impl PipelineRun {
     #[run(name = "pipeline-run")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<RunState> {
         let mut running: Vec<StepFuture> = Vec::new();
+        let mut cooldowns: Vec<CooldownFuture> = Vec::new();
         loop {
-            if !ctx.cancellation_token().is_cancelled() {
-                let started = ctx.state_mut(|s| s.schedule.start_ready());
+            let cancelled = ctx.cancellation_token().is_cancelled();
+            if !cancelled {
+                let started = ctx.state_mut(PipelineRun::start_steps);
                 for i in started {
                     running.push(start_step(ctx, i));
                 }
             }
-            if running.is_empty() {
-                break;
+            for opened in ctx.state_mut(|s| std::mem::take(&mut s.openings)) {
+                cooldowns.push(start_cooldown(ctx, opened));
             }
-            let ((i, result), _, rest) = select_all(running).await;
-            running = rest;
-            if let Some(again) = record_step(ctx, i, result) {
-                running.push(again);
+            if running.is_empty() {
+                let (done, awaiting) = ctx.state(|s| {
+                    let n = s.plan.steps.len();
+                    (
+                        s.schedule.is_done(),
+                        (0..n).any(|i| s.schedule.is_awaiting(i)),
+                    )
+                });
+                // Nothing runs: the run ends when every step is final, when it was
+                // cancelled, or when nothing could change any more (no decision awaited,
+                // no cooldown pending; left steps are failed below).
+                if done || cancelled || (!awaiting && cooldowns.is_empty()) {
+                    break;
+                }
+            }
+            let seen = ctx.state(|s| s.decisions);
+            let wake = {
+                let mut decided = pin!(ctx.wait_condition(move |s| s.decisions != seen));
+                std::future::poll_fn(|cx| {
+                    for (k, f) in running.iter_mut().enumerate() {
+                        if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                            return Poll::Ready(Wake::Step(k, Box::new(r)));
+                        }
+                    }
+                    for (k, f) in cooldowns.iter_mut().enumerate() {
+                        if let Poll::Ready(o) = f.as_mut().poll(cx) {
+                            return Poll::Ready(Wake::Cooldown(k, o));
+                        }
+                    }
+                    // Once cancelled, the wait ends at once (it inherits the workflow's
+                    // cancellation): only the running steps' ends matter then.
+                    if !cancelled && decided.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Wake::Decision);
+                    }
+                    Poll::Pending
+                })
+                .await
+            };
+            match wake {
+                Wake::Step(k, ended) => {
+                    let (i, result) = *ended;
+                    // `swap_remove`, as `select_all` did: recorded histories replay.
+                    drop(running.swap_remove(k));
+                    if let Some(again) = record_step(ctx, i, result) {
+                        running.push(again);
+                    }
+                }
+                Wake::Cooldown(k, opened) => {
+                    drop(cooldowns.swap_remove(k));
+                    ctx.state_mut(|s| s.breakers.cooldown_ended(&opened.tool, opened.generation));
+                }
+                Wake::Decision => {}
             }
         }
         let cancelled = ctx.cancellation_token().is_cancelled();
         if cancelled {
             ctx.state_mut(|s| s.schedule.cancel_waiting());
+        } else {
+            ctx.state_mut(PipelineRun::fail_stuck);
         }
         let heads = ctx.state(|s| s.schedule.result_heads());
         let all_completed = ctx.state(|s| {
@@ -179,6 +329,15 @@ impl PipelineRun {
     pub fn state(&self, _ctx: &WorkflowContextView) -> RunState {
         self.snapshot()
     }
+
+    /// Signal `decide`: approves or rejects a step awaiting approval. A decision on an
+    /// unknown step or one that is not awaiting approval changes nothing and is noted in
+    /// [`RunState::notes`].
+    #[signal(name = "decide")]
+    pub fn decide(&mut self, _ctx: &mut SyncWorkflowContext<Self>, decision: Decision) {
+        self.apply_decision(decision);
+        self.decisions = self.decisions.wrapping_add(1);
+    }
 }
 
 impl PipelineRun {
@@ -189,6 +348,7 @@ impl PipelineRun {
                 status: self.schedule.status(i).clone(),
                 worker_losses: self.losses[i],
                 worker: self.workers[i].clone(),
+                report: self.reports[i].clone(),
             })
             .collect();
         RunState {
@@ -201,8 +361,174 @@ impl PipelineRun {
                 .map(|_| result_branch(&self.plan.run_id)),
             result_commit: self.result_commit.clone(),
             result_error: self.result_error.clone(),
+            breakers: self.breakers.breakers().to_vec(),
+            spent: self.spent.clone(),
+            budget: self.plan.budget.clone(),
+            notes: self.notes.clone(),
         }
     }
+
+    /// Starts what may start: ready and waiting steps through the gate of the run's
+    /// budget (AI steps are skipped once it is spent) and of their tool's breaker.
+    fn start_steps(&mut self) -> Vec<usize> {
+        let PipelineRun {
+            plan,
+            schedule,
+            breakers,
+            spent,
+            trials,
+            ..
+        } = self;
+        let budget_spent = budget_spent(&plan.budget, spent);
+        schedule.start_ready_gated(|i| {
+            let step = &plan.steps[i];
+            if step.ai
+                && let Some(reason) = &budget_spent
+            {
+                return Gate::Skip(reason.clone());
+            }
+            let Some(tool) = step.tool.as_deref().filter(|t| *t != SHELL_TOOL) else {
+                return Gate::Start;
+            };
+            match breakers.admit(tool) {
+                Admission::Allowed => {
+                    trials[i] = false;
+                    Gate::Start
+                }
+                Admission::Trial => {
+                    trials[i] = true;
+                    Gate::Start
+                }
+                Admission::Rejected(reason) => Gate::Hold {
+                    tool: tool.to_string(),
+                    reason,
+                },
+            }
+        })
+    }
+
+    /// Takes in step `i`'s report: its usage adds to the run's spending, each attempt
+    /// counts on its tool's breaker (openings queue a cooldown timer).
+    fn absorb_report(&mut self, i: usize, report: &StepReport) {
+        self.spent.add(&report.usage);
+        let step = &self.plan.steps[i];
+        let mut planned_tool_reported = false;
+        for attempt in &report.attempt_classes {
+            let Some(tool) = attempt.tool.as_deref().or(step.tool.as_deref()) else {
+                continue;
+            };
+            if tool == SHELL_TOOL {
+                continue;
+            }
+            planned_tool_reported |= step.tool.as_deref() == Some(tool);
+            if let Some(opened) = self.breakers.record(
+                tool,
+                attempt.class.as_deref(),
+                &step.id,
+                step.breaker_cooldown_ms,
+            ) {
+                self.openings.push(opened);
+            }
+        }
+        if self.trials[i] && !planned_tool_reported {
+            self.release_trial(i);
+        }
+        self.trials[i] = false;
+        self.reports[i] = Some(report.clone());
+    }
+
+    /// Frees the half-open trial slot step `i` held, if it was a trial.
+    fn release_trial(&mut self, i: usize) {
+        if std::mem::take(&mut self.trials[i])
+            && let Some(tool) = self.plan.steps[i].tool.clone()
+        {
+            self.breakers.release_trial(&tool);
+        }
+    }
+
+    /// Applies a `decide` signal (see [`PipelineRun::decide`]).
+    fn apply_decision(&mut self, d: Decision) {
+        let verb = if d.approve { "approval" } else { "rejection" };
+        let Some(i) = (0..self.plan.steps.len()).find(|&i| self.schedule.id(i) == d.step) else {
+            self.notes.push(format!(
+                "ignored the {verb} of step {} by {}: the run has no such step",
+                d.step, d.by
+            ));
+            return;
+        };
+        if !self.schedule.is_awaiting(i) {
+            self.notes.push(format!(
+                "ignored the {verb} of step {} by {}: it is {}, not awaiting approval",
+                d.step,
+                d.by,
+                self.schedule.status(i).word()
+            ));
+            return;
+        }
+        if d.approve {
+            self.schedule.approve(i);
+        } else {
+            let comment = d.comment.as_deref().unwrap_or("").trim();
+            self.schedule
+                .reject(i, format!("rejected by {}: {comment}", d.by));
+        }
+    }
+
+    /// After the loop, steps that can never start (held by a breaker whose cooldown no
+    /// timer will end) fail, naming why.
+    fn fail_stuck(&mut self) {
+        for i in 0..self.plan.steps.len() {
+            let why = match self.schedule.status(i) {
+                st if st.is_final() => continue,
+                StepStatus::Waiting { reason, .. } => {
+                    format!("the run ended while the step was waiting: {reason}")
+                }
+                other => format!("the run ended while the step was {}", other.word()),
+            };
+            self.schedule.fail(i, why);
+        }
+    }
+}
+
+/// The reason AI steps are skipped once the run's attempts spent `budget` (`run budget
+/// of $X spent: $Y, N tokens ...`, as a local run words it), or `None` while some is left
+/// or there is no budget.
+fn budget_spent(budget: &RunBudget, spent: &StepUsage) -> Option<String> {
+    let reached = budget
+        .usd
+        .is_some_and(|b| spent.cost_usd.unwrap_or(0.0) >= b)
+        || budget.tokens.is_some_and(|b| spent.tokens() >= b);
+    if !reached {
+        return None;
+    }
+    let mut limit = Vec::new();
+    if let Some(usd) = budget.usd {
+        limit.push(format!("${usd:.4}"));
+    }
+    if let Some(tokens) = budget.tokens {
+        limit.push(format!("{tokens} tokens"));
+    }
+    let used = match spent.cost_usd {
+        Some(usd) => format!("${usd:.4}, {} tokens", spent.tokens()),
+        None => format!("{} tokens (no known cost)", spent.tokens()),
+    };
+    Some(format!(
+        "run budget of {} spent: {used} (--budget-usd / --budget-tokens); AI steps not \
+         started yet are skipped",
+        limit.join(" and ")
+    ))
+}
+
+/// A workflow timer of `opened.cooldown_ms` (at least 1 ms) that resolves to `opened`.
+fn start_cooldown(ctx: &WorkflowContext<PipelineRun>, opened: Opened) -> CooldownFuture {
+    let ctx = ctx.clone();
+    async move {
+        let _ = ctx
+            .timer(Duration::from_millis(opened.cooldown_ms.max(1)))
+            .await;
+        opened
+    }
+    .boxed_local()
 }
 
 /// Temporal's activity retry, off: the error engine inside the step decides retries, and
@@ -262,22 +588,40 @@ fn record_step(
     result: Result<StepOutcome, ActivityExecutionError>,
 ) -> Option<StepFuture> {
     match result {
-        Ok(StepOutcome::Completed { commit, worker }) => {
+        Ok(StepOutcome::Completed {
+            commit,
+            worker,
+            report,
+        }) => {
             ctx.state_mut(|s| {
+                s.absorb_report(i, &report);
                 s.workers[i] = Some(worker);
-                s.schedule.complete(i, commit);
+                let gated = s.plan.steps[i].approval || report.approval_requested;
+                if gated && !s.plan.approve_all {
+                    s.schedule.await_approval(i, commit);
+                } else {
+                    s.schedule.complete(i, commit);
+                }
             });
             None
         }
-        Ok(StepOutcome::Failed { error, worker }) => {
+        Ok(StepOutcome::Failed {
+            error,
+            worker,
+            report,
+        }) => {
             ctx.state_mut(|s| {
+                s.absorb_report(i, &report);
                 s.workers[i] = Some(worker);
                 s.schedule.fail(i, error);
             });
             None
         }
         Err(e) if e.as_cancelled().is_some() || ctx.cancellation_token().is_cancelled() => {
-            ctx.state_mut(|s| s.schedule.cancel_running(i));
+            ctx.state_mut(|s| {
+                s.release_trial(i);
+                s.schedule.cancel_running(i);
+            });
             None
         }
         Err(e) => {
@@ -299,6 +643,7 @@ fn record_step(
                     } else {
                         format!("the step's activity failed: {e}")
                     };
+                    s.release_trial(i);
                     s.schedule.fail(i, why);
                     false
                 }

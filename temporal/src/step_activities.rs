@@ -11,6 +11,15 @@
 //! the group gets SIGTERM, then SIGKILL after a grace period. The child also gets SIGTERM
 //! when the worker process dies (`PR_SET_PDEATHSIG`), so a SIGKILLed worker does not
 //! leave a step running that could push a second result.
+//!
+//! After the step ended, the activity reads the step's record from the clone's state
+//! database (the one-step run under the run's id) into the outcome's [`StepReport`], and
+//! pushes the step's log to [`log_ref`] on the remote: a parent-less commit with
+//! `output.log`, `status.json` and `events.jsonl` (a push that fails only warns).
+//!
+//! `pipeline step exec` runs with `--approve-all`: a step that requires approval
+//! completes in its clone (its result is pushed), and the workflow holds the gate
+//! ([`StepReport::approval_requested`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -26,8 +35,10 @@ use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use crate::git_cli::{git, remote_ref};
-use crate::run_plan::{base_ref, result_branch, step_result_branch};
-use crate::step_task::{MergeOutcome, MergeTask, StepOutcome, StepTask};
+use crate::run_plan::{base_ref, log_ref, result_branch, step_result_branch};
+use crate::step_task::{
+    AttemptClass, MergeOutcome, MergeTask, StepOutcome, StepReport, StepTask, StepUsage,
+};
 use crate::temporal_error::TemporalError;
 
 /// Seconds between SIGTERM and SIGKILL when a step is stopped.
@@ -98,6 +109,7 @@ impl StepActivities {
                 return Ok(StepOutcome::Failed {
                     error: format!("cannot prepare the step on worker {}: {e}", setup.identity),
                     worker: setup.identity.clone(),
+                    report: StepReport::default(),
                 });
             }
         };
@@ -106,14 +118,18 @@ impl StepActivities {
             return Ok(StepOutcome::Failed {
                 error,
                 worker: setup.identity.clone(),
+                report: StepReport::default(),
             });
         }
         let ran = run_step_exec(setup, &task, &checkout, &log, &ctx, heartbeat).await;
-        remove_checkout(&checkout);
         let status = match ran {
             Ok(status) => status,
-            Err(StepStop::Cancelled) => return Err(ActivityError::cancelled()),
+            Err(StepStop::Cancelled) => {
+                remove_checkout(&checkout);
+                return Err(ActivityError::cancelled());
+            }
             Err(StepStop::Spawn(e)) => {
+                remove_checkout(&checkout);
                 return Ok(StepOutcome::Failed {
                     error: format!(
                         "cannot start {} on worker {}: {e}",
@@ -121,11 +137,17 @@ impl StepActivities {
                         setup.identity
                     ),
                     worker: setup.identity.clone(),
+                    report: StepReport::default(),
                 });
             }
         };
+        let mut report = read_and_push_record(setup, &task, &checkout, &log).await;
+        remove_checkout(&checkout);
         let code = status.code().unwrap_or(exit_code::INTERNAL);
         if code != exit_code::OK {
+            if report.error_class.is_none() && code == exit_code::INVALID {
+                report.error_class = Some("permanent".to_string());
+            }
             return Ok(StepOutcome::Failed {
                 error: format!(
                     "pipeline step exec exited with code {code} on worker {}; its output \
@@ -134,6 +156,7 @@ impl StepActivities {
                     output_tail(&log)
                 ),
                 worker: setup.identity.clone(),
+                report,
             });
         }
         let branch = format!(
@@ -144,6 +167,7 @@ impl StepActivities {
             Ok(Some(commit)) => Ok(StepOutcome::Completed {
                 commit,
                 worker: setup.identity.clone(),
+                report,
             }),
             Ok(None) => Ok(StepOutcome::Failed {
                 error: format!(
@@ -151,6 +175,7 @@ impl StepActivities {
                     setup.remote
                 ),
                 worker: setup.identity.clone(),
+                report,
             }),
             // The remote is unreachable from this worker: let the workflow decide (the
             // activity fails, the step fails with this message).
@@ -318,8 +343,245 @@ fn step_exec_args(task: &StepTask, remote: &str) -> Vec<String> {
         task.run_id.clone(),
         "--remote".to_string(),
         remote.to_string(),
+        // The workflow holds approval gates (the step's report says it asked).
+        "--approve-all".to_string(),
     ]);
     args
+}
+
+/// What the step's run in `checkout` recorded: the report, `pipeline status --json` of
+/// the run and its journal as JSON lines (`None` when the database cannot be read:
+/// the step failed before its run started).
+struct StepRecord {
+    report: StepReport,
+    status_json: Option<String>,
+    events_jsonl: Option<String>,
+}
+
+/// Reads the step's record from the clone (see [`read_record`]) and pushes its log to
+/// [`log_ref`]; a failure of either only warns (the step's result stands).
+async fn read_and_push_record(
+    setup: &WorkerSetup,
+    task: &StepTask,
+    checkout: &Path,
+    log: &Path,
+) -> StepReport {
+    let dir = checkout.to_path_buf();
+    let (run, step) = (task.run_id.clone(), task.step.clone());
+    let record = tokio::task::spawn_blocking(move || read_record(&dir, &run, &step))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!("cannot read the record of step {}: {e}", task.step);
+            StepRecord {
+                report: StepReport::default(),
+                status_json: None,
+                events_jsonl: None,
+            }
+        });
+    let mut report = record.report;
+    let output = std::fs::read(log).unwrap_or_default();
+    let files = [
+        ("output.log", output),
+        (
+            "status.json",
+            record.status_json.unwrap_or_default().into_bytes(),
+        ),
+        (
+            "events.jsonl",
+            record.events_jsonl.unwrap_or_default().into_bytes(),
+        ),
+    ];
+    match push_log(setup, task, &files).await {
+        Ok(()) => report.log_pushed = true,
+        Err(e) => tracing::warn!(
+            "cannot push the log of step {} to {}: {e}",
+            task.step,
+            log_ref(&task.run_id, &task.step)
+        ),
+    }
+    report
+}
+
+/// The step's record in the state database of `checkout` (run `run`, step `step`).
+fn read_record(checkout: &Path, run: &str, step: &str) -> StepRecord {
+    use pipeline_core::state::{AttemptResult, Durability, Event, StateStore};
+    let mut report = StepReport::default();
+    let status = match pipeline_core::engine::run_status(Some(checkout), None, Some(run)) {
+        Ok(status) => status,
+        Err(e) => {
+            tracing::warn!("cannot read the status of step {step} in its clone: {e}");
+            return StepRecord {
+                report,
+                status_json: None,
+                events_jsonl: None,
+            };
+        }
+    };
+    let status_json = serde_json::to_string_pretty(&status).ok();
+    if let Some(view) = status.steps.iter().find(|s| s.id == step) {
+        report.attempts = view.attempts;
+        report.usage = StepUsage {
+            input_tokens: view.usage.input_tokens,
+            output_tokens: view.usage.output_tokens,
+            cost_usd: view.usage.cost_usd,
+            estimated: view.usage.estimated,
+        };
+    }
+    let db = checkout.join(".pipeline").join("state.db");
+    let journal = StateStore::open(&db, Durability::Normal).and_then(|s| s.journal(run, 0));
+    let entries = match journal {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!("cannot read the journal of step {step} in its clone: {e}");
+            return StepRecord {
+                report,
+                status_json,
+                events_jsonl: None,
+            };
+        }
+    };
+    let mut lines = String::new();
+    let mut budget_exceeded = false;
+    let mut failed = false;
+    for entry in &entries {
+        if let Ok(line) = serde_json::to_string(entry) {
+            lines.push_str(&line);
+            lines.push('\n');
+        }
+        match &entry.event {
+            Event::AttemptStarted {
+                step: s,
+                attempt,
+                tool,
+                ..
+            } if s == step => {
+                report.tool = tool.clone().or(report.tool.take());
+                report.attempt_classes.push(AttemptClass {
+                    attempt: *attempt,
+                    tool: tool.clone(),
+                    class: None,
+                });
+            }
+            Event::AttemptFinished {
+                step: s,
+                attempt,
+                outcome,
+                classified,
+                ..
+            } if s == step => {
+                let class = match outcome {
+                    AttemptResult::Succeeded => None,
+                    AttemptResult::TimedOut => Some(
+                        classified
+                            .as_ref()
+                            .map_or_else(|| "timeout".to_string(), |c| c.class.clone()),
+                    ),
+                    AttemptResult::Failed => Some(
+                        classified
+                            .as_ref()
+                            .map_or_else(|| "permanent".to_string(), |c| c.class.clone()),
+                    ),
+                    // Stopped from outside: says nothing about the tool.
+                    AttemptResult::Cancelled | AttemptResult::Interrupted => None,
+                };
+                if let Some(a) = report
+                    .attempt_classes
+                    .iter_mut()
+                    .rev()
+                    .find(|a| a.attempt == *attempt)
+                {
+                    a.class = class.clone();
+                }
+                if class.is_some() {
+                    report.error_class = class;
+                }
+            }
+            Event::BudgetExceeded { step: s, .. } if s == step => budget_exceeded = true,
+            Event::StepFailed { step: s, .. } if s == step => failed = true,
+            Event::ApprovalRequested { step: s, .. } if s == step => {
+                report.approval_requested = true;
+            }
+            Event::StepApproved { step: s, auto, .. } if s == step && *auto => {
+                report.approval_requested = true;
+            }
+            Event::StepCompleted { step: s, .. } if s == step => {
+                report.error_class = None;
+            }
+            _ => {}
+        }
+    }
+    if budget_exceeded {
+        report.error_class = Some("budget_exceeded".to_string());
+    } else if !failed && report.attempt_classes.iter().all(|a| a.class.is_none()) {
+        report.error_class = None;
+    }
+    report.ai = report
+        .tool
+        .as_deref()
+        .is_some_and(|t| is_ai_tool(checkout, t));
+    StepRecord {
+        report,
+        status_json,
+        events_jsonl: Some(lines),
+    }
+}
+
+/// Whether tool profile `tool` of the clone's configuration is an AI tool, by the rule of
+/// a local run: an `aider`, `codex` or `claude` profile, or a custom profile with
+/// capability `code_generation` or `refactoring`.
+fn is_ai_tool(checkout: &Path, tool: &str) -> bool {
+    let Ok((_, _, registry)) = pipeline_core::engine::open_repository(Some(checkout), None) else {
+        return false;
+    };
+    registry.profile(tool).is_some_and(|p| {
+        matches!(p.kind.as_str(), "aider" | "codex" | "claude")
+            || p.capabilities
+                .iter()
+                .any(|c| c == "code_generation" || c == "refactoring")
+    })
+}
+
+/// Writes `files` as a parent-less commit in the worker's clone and pushes it to
+/// [`log_ref`] on the remote (forced: a step that ran again replaces its log).
+async fn push_log(
+    setup: &WorkerSetup,
+    task: &StepTask,
+    files: &[(&str, Vec<u8>)],
+) -> Result<(), String> {
+    let repo_dir = setup.repo.clone();
+    let files: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(name, bytes)| ((*name).to_string(), bytes.clone()))
+        .collect();
+    let message = format!(
+        "pipeline: log of step {} of run {} on worker {}",
+        task.step, task.run_id, setup.identity
+    );
+    let commit = tokio::task::spawn_blocking(move || -> Result<String, git2::Error> {
+        let repo = git2::Repository::open(&repo_dir)?;
+        let mut tree = repo.treebuilder(None)?;
+        for (name, bytes) in &files {
+            let blob = repo.blob(bytes)?;
+            tree.insert(name, blob, 0o100_644)?;
+        }
+        let tree = repo.find_tree(tree.write()?)?;
+        let signature = repo
+            .signature()
+            .or_else(|_| git2::Signature::now("pipeline worker", "pipeline@localhost"))?;
+        let oid = repo.commit(None, &signature, &signature, &message, &tree, &[])?;
+        Ok(oid.to_string())
+    })
+    .await
+    .map_err(|e| format!("the log task failed: {e}"))?
+    .map_err(|e| e.to_string())?;
+    let target = format!("{commit}:{}", log_ref(&task.run_id, &task.step));
+    git(
+        &setup.repo,
+        &["push", "--quiet", "--force", "--", &setup.remote, &target],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Runs `pipeline step exec` in `checkout`, output to `log`, heartbeating every

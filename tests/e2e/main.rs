@@ -52,6 +52,7 @@ mod step_cache;
 mod temporal;
 mod temporal_config;
 mod temporal_runs;
+mod temporal_semantics;
 mod tool_selection;
 mod traps;
 mod typos;

@@ -132,16 +132,33 @@ fn json_status_and_runs_read_a_temporal_run_like_a_local_one() {
 
     // logs: the record the step's worker pushed to the remote.
     let log = c.t.pipeline(&["logs", "tj", "j/bad"]).assert_ok().stdout();
-    assert!(log.contains("refs/pipeline-logs/tj/j/bad:output.log"), "{log}");
+    assert!(
+        log.contains("refs/pipeline-logs/tj/j/bad:output.log"),
+        "{log}"
+    );
     assert!(log.contains("broken"), "the step's output: {log}");
-    let paths = c.t.pipeline(&["logs", "tj", "j/ok", "--paths"]).assert_ok().stdout();
-    assert!(paths.contains("refs/pipeline-logs/tj/j/ok:output.log"), "{paths}");
+    let paths =
+        c.t.pipeline(&["logs", "tj", "j/ok", "--paths"])
+            .assert_ok()
+            .stdout();
+    assert!(
+        paths.contains("refs/pipeline-logs/tj/j/ok:output.log"),
+        "{paths}"
+    );
     let unknown = c.t.pipeline(&["logs", "tj", "j/nope"]);
     assert_eq!(unknown.code(), 2, "{}", unknown.stderr());
-    assert!(unknown.stderr().contains("j/ok, j/bad, j/child"), "{}", unknown.stderr());
+    assert!(
+        unknown.stderr().contains("j/ok, j/bad, j/child"),
+        "{}",
+        unknown.stderr()
+    );
     let never_ran = c.t.pipeline(&["logs", "tj", "j/child"]);
     assert_eq!(never_ran.code(), 2, "{}", never_ran.stderr());
-    assert!(never_ran.stderr().contains("skipped"), "{}", never_ran.stderr());
+    assert!(
+        never_ran.stderr().contains("skipped"),
+        "{}",
+        never_ran.stderr()
+    );
 
     let text_status = c.t.pipeline(&["status", "tj"]).assert_ok().stdout();
     assert!(text_status.contains("Run tj  failed"), "{text_status}");
@@ -247,7 +264,11 @@ fn after_the_submitter_dies_another_clone_sees_the_run_and_resume_attaches_to_it
     assert_eq!(seen["status"], "completed", "{seen:#}");
     let log = pipeline_in(&c.t, &observer, &["logs", "ta", "s/wait"]);
     assert_eq!(log.status.code(), Some(0), "{}", text(&log.stderr));
-    assert!(text(&log.stdout).contains("output.log"), "{}", text(&log.stdout));
+    assert!(
+        text(&log.stdout).contains("output.log"),
+        "{}",
+        text(&log.stdout)
+    );
     assert_eq!(seen["driver"], Value::Null);
 
     // The submitting clone catches up from the ended workflow.

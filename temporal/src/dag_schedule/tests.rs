@@ -14,6 +14,10 @@ fn plan(steps: &[(&str, &[usize], u32)], exclusions: &[(usize, usize)], jobs: u3
                 deps: deps.to_vec(),
                 priority,
                 capability: None,
+                tool: None,
+                ai: false,
+                approval: false,
+                breaker_cooldown_ms: None,
             })
             .collect(),
         exclusions: exclusions.to_vec(),
@@ -23,6 +27,9 @@ fn plan(steps: &[(&str, &[usize], u32)], exclusions: &[(usize, usize)], jobs: u3
         heartbeat_timeout_secs: 5,
         max_worker_losses: 1,
         step_timeout_secs: 60,
+        breakers: vec![],
+        budget: Default::default(),
+        approve_all: false,
     }
 }
 
@@ -92,7 +99,8 @@ fn a_failure_skips_transitive_dependents_only() {
         assert_eq!(
             s.status(i),
             &StepStatus::Skipped {
-                dependency: "a".into()
+                dependency: "a".into(),
+                reason: None,
             },
             "step {i}"
         );
@@ -144,10 +152,146 @@ fn status_words_match_the_local_vocabulary() {
     );
     assert_eq!(
         StepStatus::Skipped {
-            dependency: "x".into()
+            dependency: "x".into(),
+            reason: None,
         }
         .word(),
         "skipped"
     );
     assert!(!StepStatus::Running.is_final());
+}
+
+#[test]
+fn a_held_step_waits_without_a_slot_and_the_next_ready_step_starts() {
+    // a (tool t, priority 3) is held by its breaker; b and c start in its place.
+    let p = plan(&[("a", &[], 3), ("b", &[], 2), ("c", &[], 1)], &[], 2);
+    let mut s = DagSchedule::new(&p);
+    let hold = |i: usize| {
+        if i == 0 {
+            Gate::Hold {
+                tool: "t".into(),
+                reason: "open".into(),
+            }
+        } else {
+            Gate::Start
+        }
+    };
+    assert_eq!(s.start_ready_gated(hold), vec![1, 2]);
+    assert_eq!(
+        s.status(0),
+        &StepStatus::Waiting {
+            tool: "t".into(),
+            reason: "open".into()
+        }
+    );
+    assert_eq!(s.status(0).word(), "waiting");
+    assert!(!s.status(0).is_final());
+    s.complete(1, "b1".into());
+    // The breaker admits it now: it starts ahead of nothing else (no step is ready).
+    assert_eq!(s.start_ready_gated(|_| Gate::Start), vec![0]);
+}
+
+#[test]
+fn a_skipped_step_skips_its_dependents_with_the_reason_on_itself_only() {
+    let p = plan(&[("a", &[], 0), ("b", &[0], 0), ("c", &[], 0)], &[], 4);
+    let mut s = DagSchedule::new(&p);
+    let started = s.start_ready_gated(|i| {
+        if i == 0 {
+            Gate::Skip("run budget of $1.0000 spent".into())
+        } else {
+            Gate::Start
+        }
+    });
+    assert_eq!(started, vec![2]);
+    assert_eq!(
+        s.status(0),
+        &StepStatus::Skipped {
+            dependency: String::new(),
+            reason: Some("run budget of $1.0000 spent".into())
+        }
+    );
+    assert_eq!(
+        s.status(1),
+        &StepStatus::Skipped {
+            dependency: "a".into(),
+            reason: None
+        }
+    );
+    let json = serde_json::to_value(s.status(0)).expect("json");
+    assert_eq!(json["status"], "skipped");
+    assert!(json.get("dependency").is_none(), "{json}");
+}
+
+#[test]
+fn an_approval_gate_holds_dependents_until_approved_and_frees_its_slot() {
+    let p = plan(&[("a", &[], 1), ("b", &[0], 0), ("c", &[], 0)], &[], 1);
+    let mut s = DagSchedule::new(&p);
+    assert_eq!(s.start_ready(), vec![0]);
+    s.await_approval(0, "a1".into());
+    assert!(s.is_awaiting(0));
+    assert_eq!(s.status(0).word(), "awaiting_approval");
+    // The awaiting step holds no slot: c starts; b still waits for a's decision.
+    assert_eq!(s.start_ready(), vec![2]);
+    assert_eq!(s.status(1), &StepStatus::Pending);
+    assert!(!s.approve(2), "c is not awaiting approval");
+    assert!(s.approve(0));
+    assert_eq!(
+        s.status(0),
+        &StepStatus::Completed {
+            commit: "a1".into()
+        }
+    );
+    assert!(!s.approve(0), "a second decision changes nothing");
+    s.complete(2, "c1".into());
+    assert_eq!(s.start_ready(), vec![1]);
+    assert_eq!(s.inputs(1), vec!["a1".to_string()]);
+}
+
+#[test]
+fn a_rejection_fails_the_step_and_skips_its_dependents() {
+    let p = plan(&[("a", &[], 0), ("b", &[0], 0)], &[], 1);
+    let mut s = DagSchedule::new(&p);
+    s.start_ready();
+    assert!(
+        !s.reject(0, "too early".into()),
+        "a is running, not awaiting"
+    );
+    s.await_approval(0, "a1".into());
+    assert!(s.reject(0, "rejected by ann: no".into()));
+    assert_eq!(
+        s.status(0),
+        &StepStatus::Failed {
+            error: "rejected by ann: no".into()
+        }
+    );
+    assert_eq!(
+        s.status(1),
+        &StepStatus::Skipped {
+            dependency: "a".into(),
+            reason: None
+        }
+    );
+    assert!(s.is_done());
+    assert!(s.result_heads().is_empty());
+}
+
+#[test]
+fn cancellation_ends_waiting_and_awaiting_steps() {
+    let p = plan(&[("a", &[], 0), ("b", &[], 0)], &[], 2);
+    let mut s = DagSchedule::new(&p);
+    s.start_ready_gated(|i| {
+        if i == 1 {
+            Gate::Hold {
+                tool: "t".into(),
+                reason: "open".into(),
+            }
+        } else {
+            Gate::Start
+        }
+    });
+    s.await_approval(0, "a1".into());
+    s.cancel_waiting();
+    assert_eq!(s.status(0), &StepStatus::Cancelled);
+    assert_eq!(s.status(1), &StepStatus::Cancelled);
+    assert!(s.is_done());
 }
