@@ -378,7 +378,7 @@ mod tests {
             (t.task_queue.as_str(), t.remote.as_str()),
             ("pipeline", "origin")
         );
-        assert_eq!(c.heartbeat_timeout(None), 30);
+        assert_eq!(c.heartbeat_timeout(None), 10);
 
         let (_d, c) = config(
             "engine: temporal\ntemporal: {address: file:7233, namespace: file-ns, \

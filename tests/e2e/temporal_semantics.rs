@@ -606,4 +606,18 @@ fn a_run_budget_on_temporal_skips_later_ai_steps() {
     let cost = end["spent"]["cost_usd"].as_f64().unwrap_or_default();
     assert!((cost - 0.00124).abs() < 1e-9, "{end:#}");
     assert_eq!(step(&end, "b/cmd")["report"]["ai"], false, "{end:#}");
+
+    // The submitter's state database counts what the workers reported: `status --json`
+    // and `pipeline usage` as for a local run; the skipped step says why.
+    let status = c.t.status("tu");
+    let total = &status["usage"];
+    assert_eq!(total["input_tokens"], 200, "{total}");
+    assert_eq!(total["output_tokens"], 14, "{total}");
+    assert_eq!(
+        c.t.step_status("tu", "b/second")["status"],
+        "skipped",
+        "{status:#}"
+    );
+    let usage = c.t.pipeline(&["usage", "tu"]).assert_ok().stdout();
+    assert!(usage.contains("b/first"), "{usage}");
 }
