@@ -29,6 +29,7 @@ pub fn worker(args: WorkerArgs) -> Result<i32, CommandError> {
     };
     let pipeline_bin = std::env::current_exe()
         .map_err(|e| CommandError::internal(format!("cannot find the pipeline executable: {e}")))?;
+    let tools = installed_tools(&repo)?;
     let config = WorkerConfig {
         connection: target.connection,
         task_queue: target.task_queue,
@@ -36,6 +37,7 @@ pub fn worker(args: WorkerArgs) -> Result<i32, CommandError> {
         remote: target.remote,
         jobs: args.jobs as usize,
         capabilities: args.capabilities,
+        tools,
         pipeline_bin,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -56,4 +58,22 @@ pub fn worker(args: WorkerArgs) -> Result<i32, CommandError> {
             .map(|()| exit::OK)
             .map_err(|e| CommandError::with_code(e.exit_code(), e))
     })
+}
+
+/// The tool profiles of the clone at `repo` (built-in and `.pipeline/config.yaml`) whose
+/// command is installed on this machine, as `pipeline tools` reports them: the worker
+/// polls their task queues. Errors: a bad configuration file (exit 2).
+fn installed_tools(repo: &std::path::Path) -> Result<Vec<String>, CommandError> {
+    let (_, _, registry) = pipeline_core::engine::open_repository(Some(repo), None)?;
+    Ok(registry
+        .names()
+        .into_iter()
+        // A step's own command (`shell`) runs on every worker, from the main queue.
+        .filter(|name| *name != pipeline_adapters::SHELL_TOOL)
+        .filter(|name| {
+            let probe = registry.probe(name);
+            probe.found.is_some() && probe.error.is_none()
+        })
+        .map(str::to_string)
+        .collect())
 }

@@ -57,6 +57,14 @@ pub fn capability_queue(task_queue: &str, capability: &str) -> String {
     format!("{task_queue}@{capability}")
 }
 
+/// The task queue of the activities of steps whose tool is the profile `tool`, on a
+/// cluster whose main task queue is `task_queue`: `<task_queue>@tool:<tool>`. A worker
+/// polls it when the profile can run on its machine (its command is installed: the
+/// check `pipeline tools` makes), so a step needing Aider runs only where Aider is.
+pub fn tool_queue(task_queue: &str, tool: &str) -> String {
+    format!("{task_queue}@tool:{tool}")
+}
+
 /// One step of the planned run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedStep {

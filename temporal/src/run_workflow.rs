@@ -62,7 +62,7 @@ use temporalio_sdk::{
 };
 
 use crate::dag_schedule::{DagSchedule, Gate, StepStatus};
-use crate::run_plan::{RunBudget, RunPlan, capability_queue, result_branch};
+use crate::run_plan::{RunBudget, RunPlan, capability_queue, result_branch, tool_queue};
 use crate::step_activities::StepActivities;
 use crate::step_task::{MergeOutcome, MergeTask, StepOutcome, StepReport, StepTask, StepUsage};
 use crate::tool_breakers::{Admission, Opened, ToolBreaker, ToolBreakers};
@@ -552,9 +552,13 @@ fn start_step(ctx: &WorkflowContext<PipelineRun>, i: usize) -> StepFuture {
             workstream_files: plan.workstream_files.clone(),
             worker_losses: losses,
         };
-        let queue = match &step.capability {
-            Some(c) => capability_queue(&plan.task_queue, c),
-            None => plan.task_queue.clone(),
+        // Routing: a capability's queue, else the queue of the step's tool profile
+        // (polled only by workers where the tool is installed), else the main queue (a
+        // step's own command: every worker has `sh`).
+        let queue = match (&step.capability, &step.tool) {
+            (Some(c), _) => capability_queue(&plan.task_queue, c),
+            (None, Some(tool)) if tool != SHELL_TOOL => tool_queue(&plan.task_queue, tool),
+            (None, _) => plan.task_queue.clone(),
         };
         let opts = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(
             plan.step_timeout_secs,

@@ -1,9 +1,10 @@
 //! `pipeline worker`: polls a Temporal cluster for the `pipeline-run` workflow and the
 //! step activities, and runs steps in its own clone of the repository.
 //!
-//! One SDK worker polls the main task queue (workflow tasks, steps without a capability,
-//! the final merge); one more per `--capability C` polls `<queue>@C` for the activities
-//! of steps that need C. `--jobs N` bounds the step activities each of them runs at once.
+//! One SDK worker polls the main task queue (workflow tasks, steps without a capability
+//! or tool profile, the final merge); one more per `--capability C` polls `<queue>@C` for
+//! the activities of steps that need C, and one per tool profile installed here
+//! ([`WorkerConfig::tools`]) polls `<queue>@tool:<profile>` for the steps that use it. `--jobs N` bounds the step activities each of them runs at once.
 //! SIGINT/SIGTERM start a graceful shutdown: no new tasks are polled, running steps go on
 //! until they end (their heartbeats keep them alive), then the process exits.
 
@@ -14,7 +15,7 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use crate::connection::{ConnectionSettings, connect, identity};
 use crate::git_cli::check_remote;
-use crate::run_plan::capability_queue;
+use crate::run_plan::{capability_queue, tool_queue};
 use crate::run_workflow::PipelineRun;
 use crate::step_activities::{StepActivities, WorkerSetup};
 use crate::temporal_error::TemporalError;
@@ -37,6 +38,10 @@ pub struct WorkerConfig {
     pub jobs: usize,
     /// `--capability`: capabilities this worker has; it also polls their task queues.
     pub capabilities: Vec<String>,
+    /// Tool profiles that can run here (their command is installed, as `pipeline tools`
+    /// checks it in the worker's clone): it also polls their task queues
+    /// ([`tool_queue`]), so steps using a tool run only on workers that have it.
+    pub tools: Vec<String>,
     /// The `pipeline` binary for `pipeline step exec` (normally the worker's own).
     pub pipeline_bin: PathBuf,
 }
@@ -75,6 +80,10 @@ pub async fn run_worker(
     for c in &config.capabilities {
         queues.push((capability_queue(&config.task_queue, c), false));
     }
+    for t in &config.tools {
+        queues.push((tool_queue(&config.task_queue, t), false));
+    }
+    let queue_names: Vec<String> = queues.iter().map(|(q, _)| q.clone()).collect();
     let mut workers = Vec::new();
     for (queue, main) in queues {
         let tuner = TunerHolder::builder()
@@ -100,15 +109,7 @@ pub async fn run_worker(
     let stops: Vec<_> = workers.iter().map(Worker::shutdown_handle).collect();
     eprintln!(
         "pipeline worker {identity}: polling {} on {} (namespace {}), repository {}, {} job(s)",
-        std::iter::once(config.task_queue.clone())
-            .chain(
-                config
-                    .capabilities
-                    .iter()
-                    .map(|c| capability_queue(&config.task_queue, c))
-            )
-            .collect::<Vec<_>>()
-            .join(", "),
+        queue_names.join(", "),
         config.connection.address,
         config.connection.namespace,
         repo.display(),

@@ -154,7 +154,7 @@ fn engine_temporal_in_the_config_file_runs_on_the_cluster_without_flags() {
     assert!(stdout.contains("task queue from-config"), "{stdout}");
     assert!(stdout.contains("step one: completed"), "{stdout}");
     assert!(
-        worker.output().contains("polling from-config on"),
+        worker.output().contains("polling from-config"),
         "{}",
         worker.output()
     );

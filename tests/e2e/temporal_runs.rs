@@ -453,3 +453,80 @@ fn the_apis_cancel_stops_a_temporal_run_that_no_process_follows() {
         "the step's process still runs"
     );
 }
+
+#[test]
+fn a_step_using_a_tool_runs_only_on_the_workers_where_the_tool_is_installed() {
+    let Some(mut c) = Cluster::new() else { return };
+    // The tool `stamp` is the command `stamp-tool`, installed (on PATH) only where the
+    // worker of clone-alpha runs.
+    let bin = c.scratch.path().join("bin-alpha");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let tool = bin.join("stamp-tool");
+    std::fs::write(
+        &tool,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --version ] && {{ echo stamp-tool 1.0; exit 0; }}\n\
+             pwd >> {runs}\necho stamped > \"stamp-$$.txt\"\n",
+            runs = c.t.out_path("stamp.runs")
+        ),
+    )
+    .expect("write tool");
+    std::process::Command::new("chmod")
+        .args(["+x", tool.to_str().expect("utf-8")])
+        .status()
+        .expect("chmod");
+    c.t.config("tools:\n  stamp:\n    command: stamp-tool\n    args: [\"{prompt}\"]\n");
+    c.t.git(&["add", "-f", ".pipeline/config.yaml"]);
+    c.t.git(&["commit", "-q", "-m", "the stamp tool profile"]);
+    let steps: Vec<String> = (1..=4)
+        .map(|k| format!(r#"{{"id": "s{k}", "tool": "stamp", "tasks": ["stamp {k}"]}}"#))
+        .collect();
+    let ws = c.workstream(
+        "tools.json",
+        &format!(r#"{{"id": "tl", "steps": [{}]}}"#, steps.join(", ")),
+    );
+    let path = std::env::var("PATH").unwrap_or_default();
+    let with_tool = std::path::PathBuf::from(format!("{}:{path}", bin.display()));
+    for (name, extra_path) in [("clone-alpha", Some(&with_tool)), ("clone-beta", None)] {
+        let clone = c.clone(name);
+        let log = c.scratch.path().join(format!("{name}.log"));
+        let mut env = vec![("PIPELINE_WRITABLE_PATHS", c.t.out.as_path())];
+        if let Some(p) = extra_path {
+            env.push(("PATH", p.as_path()));
+        }
+        let w = crate::temporal_support::WorkerProcess::start(
+            &c.server.address,
+            &clone,
+            log,
+            &["--jobs", "2"],
+            &env,
+        );
+        c.workers.push(w);
+    }
+    let alpha_polls = |c: &Cluster| c.workers[0].output().contains("pipeline@tool:stamp");
+    wait_until(
+        "the workers to start polling",
+        Duration::from_secs(60),
+        || alpha_polls(&c) && c.workers[1].output().contains("polling pipeline"),
+    );
+    assert!(
+        !c.workers[1].output().contains("@tool:stamp"),
+        "a worker without the tool does not poll its queue: {}",
+        c.workers[1].output()
+    );
+    let r = c.submit(&ws, "tt", &["--jobs", "4"]);
+    assert_eq!(
+        r.code(),
+        0,
+        "stdout:\n{}\nstderr:\n{}\nworkers:\n{}",
+        r.stdout(),
+        r.stderr(),
+        c.worker_logs()
+    );
+    let ran = c.t.out_lines("stamp.runs");
+    assert_eq!(ran.len(), 4, "{ran:?}");
+    assert!(
+        ran.iter().all(|p| p.contains("clone-alpha")),
+        "every step of the tool ran where it is installed: {ran:?}"
+    );
+}
