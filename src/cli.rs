@@ -780,6 +780,7 @@ mod tests {
         "pipeline run",
         "pipeline resume",
         "pipeline status",
+        "pipeline cancel",
         "pipeline runs",
         "pipeline usage",
         "pipeline diff",

@@ -547,7 +547,7 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     key(
         "temporal.heartbeat_timeout_sec",
         "integer (seconds, 1 to 86400)",
-        "`30`",
+        "`10`",
         "`heartbeat_timeout_sec: 60`",
         "Seconds without a heartbeat from a step's worker before the step runs again on another worker. Overridden by `--heartbeat-timeout`.",
     ),

@@ -5,8 +5,8 @@
 //! continue it. In JSON that is the `driver` field: `"live"`, `"gone"` or `null`.
 
 use pipeline_core::engine::{
-    CandidateView, Driver, EngineError, LATEST, RunListEntry, RunStatusReport, UsageTotals,
-    counted, list_runs, run_status,
+    CandidateView, Driver, RunListEntry, RunStatusReport, UsageTotals, counted, list_runs,
+    run_status,
 };
 use pipeline_core::state::{CandidateOutcome, StepStatus};
 
@@ -38,18 +38,7 @@ pub fn status(
     if let Some(found) = super::temporal_attach::find(repo, remote, run)? {
         super::temporal_attach::refresh(&found, remote)?;
     }
-    let report = match run_status(repo.repo.as_deref(), repo.db.as_deref(), run) {
-        Ok(report) => report,
-        Err(e @ (EngineError::UnknownRun(_) | EngineError::Input(_)))
-            if remote.connect.temporal.is_none() && run.is_some_and(|r| r != LATEST) =>
-        {
-            return Err(CommandError::invalid(format!(
-                "{e}\n  hint: a Temporal run submitted from another clone is found with \
-                 --temporal HOST:PORT (or PIPELINE_TEMPORAL_ADDRESS)"
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let report = run_status(repo.repo.as_deref(), repo.db.as_deref(), run)?;
     if json {
         print_json(&report)?;
         return Ok(exit::OK);

@@ -27,6 +27,9 @@ use crate::temporal_error::TemporalError;
 
 /// How often the submitter asks the workflow for its state.
 const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How long one `state` query may take before the follower gives up on it and asks
+/// again at the next tick.
+const QUERY_PATIENCE: Duration = Duration::from_secs(2);
 /// How long the submitter keeps following a workflow while the server does not answer
 /// (a restart of the server loses nothing: the workflow is in its store).
 const OUTAGE_LIMIT: Duration = Duration::from_secs(120);
@@ -136,11 +139,11 @@ pub async fn follow(
                     .map_err(|e| TemporalError::Server(format!("cannot cancel {id}: {e}")))?;
             }
             _ = ticker.tick() => {
-                // A query can fail while no worker polls yet; the result stays authoritative.
-                if let Ok(state) = handle
-                    .query(PipelineRun::state, (), WorkflowQueryOptions::default())
-                    .await
-                {
+                // A query can fail while no worker polls yet, or wait for a busy one: it
+                // gets one poll interval's worth of patience (the next tick asks again);
+                // the result stays authoritative.
+                let query = handle.query(PipelineRun::state, (), WorkflowQueryOptions::default());
+                if let Ok(Ok(state)) = tokio::time::timeout(QUERY_PATIENCE, query).await {
                     outage = None;
                     on_state(&state);
                 }

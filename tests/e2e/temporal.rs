@@ -79,8 +79,13 @@ impl Cluster {
         self.workers.len() - 1
     }
 
-    /// `pipeline run <ws> --engine temporal ...` from the test repository.
-    pub(crate) fn submit(&self, ws: &str, run: &str, extra: &[&str]) -> crate::support::Run {
+    /// `pipeline run <ws> --engine temporal --temporal <server> --run-id <run> <extra>`.
+    pub(crate) fn submit_args<'a>(
+        &'a self,
+        ws: &'a str,
+        run: &'a str,
+        extra: &[&'a str],
+    ) -> Vec<&'a str> {
         let mut args = vec![
             "run",
             ws,
@@ -92,7 +97,28 @@ impl Cluster {
             run,
         ];
         args.extend_from_slice(extra);
-        self.t.pipeline(&args)
+        args
+    }
+
+    /// `pipeline run <ws> --engine temporal ...` from the test repository, to its end.
+    pub(crate) fn submit(&self, ws: &str, run: &str, extra: &[&str]) -> crate::support::Run {
+        self.t.pipeline(&self.submit_args(ws, run, extra))
+    }
+
+    /// The same in the background, its output in `<scratch>/<run>.out`.
+    pub(crate) fn spawn_submit(&self, ws: &str, run: &str, extra: &[&str]) -> Submitted {
+        let out = self.scratch.path().join(format!("{run}.out"));
+        let file = std::fs::File::create(&out).expect("submitter output");
+        let child = self
+            .t
+            .process(&self.submit_args(ws, run, extra))
+            .env("NO_COLOR", "1")
+            .stdout(file.try_clone().expect("file"))
+            .stderr(file)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("pipeline run starts");
+        Submitted { child, out }
     }
 
     /// The tree of `pipeline/<run>` on the remote.
@@ -138,6 +164,50 @@ impl Cluster {
             .map(|w| format!("--- {}\n{}", w.log.display(), w.output()))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+/// How long a submitter may take to end once it should.
+pub(crate) const WITHIN: Duration = Duration::from_secs(180);
+
+/// A submitter running in the background (killed when dropped).
+pub(crate) struct Submitted {
+    pub(crate) child: std::process::Child,
+    out: PathBuf,
+}
+
+impl Submitted {
+    /// Waits for it to exit; its code (-1 for a signal) and output (stdout and stderr).
+    pub(crate) fn finish(mut self) -> (i32, String) {
+        let mut code = None;
+        wait_until("the submitter to exit", WITHIN, || {
+            code = self.child.try_wait().expect("try_wait").map(|s| s.code());
+            code.is_some()
+        });
+        let out = std::fs::read_to_string(&self.out).unwrap_or_default();
+        (code.flatten().unwrap_or(-1), out)
+    }
+
+    /// SIGKILL, as a laptop that disappears.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGINT, as Ctrl-C in its terminal.
+    pub(crate) fn interrupt(&self) {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+    }
+}
+
+impl Drop for Submitted {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -240,23 +310,7 @@ fn a_worker_killed_mid_step_makes_the_step_run_again_on_the_other_worker() {
     let ws = c.workstream("kill.json", &json);
     c.worker("clone-alpha", &[]);
     c.worker("clone-beta", &[]);
-    let submitter =
-        c.t.process(&[
-            "run",
-            &ws,
-            "--engine",
-            "temporal",
-            "--temporal",
-            &c.server.address,
-            "--run-id",
-            "tk",
-            "--heartbeat-timeout",
-            "5",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("submitter starts");
+    let submitter = c.spawn_submit(&ws, "tk", &["--heartbeat-timeout", "5"]);
     wait_until("the slow step to start", Duration::from_secs(120), || {
         Path::new(&started).exists()
     });
@@ -270,15 +324,8 @@ fn a_worker_killed_mid_step_makes_the_step_run_again_on_the_other_worker() {
         || Path::new(&started).exists(),
     );
     std::fs::write(&release, "go").expect("release");
-    let out = submitter.wait_with_output().expect("submitter ends");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{}\nworkers:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        c.worker_logs()
-    );
+    let (code, stdout) = submitter.finish();
+    assert_eq!(code, 0, "output:\n{stdout}\nworkers:\n{}", c.worker_logs());
     let slow_runs = runs_of(&c.t, "slow");
     assert_eq!(slow_runs.len(), 2, "{slow_runs:?}");
     let survivor = if victim == 0 {
@@ -468,35 +515,13 @@ fn ctrl_c_cancels_the_workflow_and_stops_the_running_step_on_its_worker() {
     );
     let ws = c.workstream("cancel.json", &json);
     c.worker("clone-alpha", &[]);
-    let mut submitter =
-        c.t.process(&[
-            "run",
-            &ws,
-            "--engine",
-            "temporal",
-            "--temporal",
-            &c.server.address,
-            "--run-id",
-            "tx",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("submitter starts");
+    let submitter = c.spawn_submit(&ws, "tx", &[]);
     wait_until("the step to start", Duration::from_secs(120), || {
         Path::new(&started).exists()
     });
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &submitter.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let code = submitter.wait().expect("submitter ends").code();
-    let mut stdout = String::new();
-    if let Some(mut out) = submitter.stdout.take() {
-        std::io::Read::read_to_string(&mut out, &mut stdout).expect("stdout");
-    }
-    assert_eq!(code, Some(130), "{stdout}\nworkers:\n{}", c.worker_logs());
+    submitter.interrupt();
+    let (code, stdout) = submitter.finish();
+    assert_eq!(code, 130, "{stdout}\nworkers:\n{}", c.worker_logs());
     assert!(stdout.contains("run tx cancelled"), "{stdout}");
     assert!(stdout.contains("step x/hang: cancelled"), "{stdout}");
     // The workflow ended only after the worker stopped the step's processes.
@@ -534,21 +559,7 @@ fn a_server_restart_mid_run_loses_nothing() {
     );
     let ws = c.workstream("restart.json", &json);
     c.worker("clone-alpha", &[]);
-    let submitter =
-        c.t.process(&[
-            "run",
-            &ws,
-            "--engine",
-            "temporal",
-            "--temporal",
-            &c.server.address,
-            "--run-id",
-            "tr",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("submitter starts");
+    let submitter = c.spawn_submit(&ws, "tr", &[]);
     wait_until(
         "the waiting step to start",
         Duration::from_secs(120),
@@ -556,13 +567,11 @@ fn a_server_restart_mid_run_loses_nothing() {
     );
     c.server.restart();
     std::fs::write(&release, "go").expect("release");
-    let out = submitter.wait_with_output().expect("submitter ends");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (code, out) = submitter.finish();
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{}\nworkers:\n{}\nserver:\n{}",
-        String::from_utf8_lossy(&out.stderr),
+        code,
+        0,
+        "output:\n{out}\nworkers:\n{}\nserver:\n{}",
         c.worker_logs(),
         c.server.log()
     );
@@ -598,21 +607,11 @@ fn the_run_goes_on_when_the_submitter_is_killed() {
     );
     let ws = c.workstream("submitter.json", &json);
     c.worker("clone-alpha", &[]);
-    let mut submitter = c.t.spawn(&[
-        "run",
-        &ws,
-        "--engine",
-        "temporal",
-        "--temporal",
-        &c.server.address,
-        "--run-id",
-        "ts",
-    ]);
+    let mut submitter = c.spawn_submit(&ws, "ts", &[]);
     wait_until("the step to start", Duration::from_secs(120), || {
         Path::new(&started).exists()
     });
-    submitter.kill().expect("SIGKILL the submitter");
-    submitter.wait().expect("reaped");
+    submitter.kill();
     std::fs::write(&release, "go").expect("release");
     let remote = c.remote.clone();
     wait_until(

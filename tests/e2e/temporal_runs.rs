@@ -188,21 +188,11 @@ fn after_the_submitter_dies_another_clone_sees_the_run_and_resume_attaches_to_it
     );
     let ws = c.workstream("attach.json", &json);
     c.worker("clone-alpha", &[]);
-    let mut submitter = c.t.spawn(&[
-        "run",
-        &ws,
-        "--engine",
-        "temporal",
-        "--temporal",
-        &c.server.address,
-        "--run-id",
-        "ta",
-    ]);
+    let mut submitter = c.spawn_submit(&ws, "ta", &[]);
     wait_until("the step to start", Duration::from_secs(120), || {
         Path::new(&started).exists()
     });
-    submitter.kill().expect("SIGKILL the submitter");
-    submitter.wait().expect("reaped");
+    submitter.kill();
 
     // The submitting clone: recorded running, nothing follows it; status reads the
     // workflow.
@@ -217,8 +207,8 @@ fn after_the_submitter_dies_another_clone_sees_the_run_and_resume_attaches_to_it
     let unknown = pipeline_in(&c.t, &observer, &["status", "ta", "--json"]);
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
     assert!(
-        text(&unknown.stderr).contains("--temporal"),
-        "an unknown run without a server says how to find it: {}",
+        text(&unknown.stderr).contains("no run"),
+        "{}",
         text(&unknown.stderr)
     );
     let seen = status_in(&c.t, &observer, "ta", &["--temporal", &c.server.address]);
@@ -292,21 +282,7 @@ fn pipeline_cancel_from_another_clone_cancels_the_workflow_and_its_running_step(
     );
     let ws = c.workstream("cancel.json", &json);
     c.worker("clone-alpha", &[]);
-    let submitter =
-        c.t.process(&[
-            "run",
-            &ws,
-            "--engine",
-            "temporal",
-            "--temporal",
-            &c.server.address,
-            "--run-id",
-            "tc",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("submitter starts");
+    let submitter = c.spawn_submit(&ws, "tc", &[]);
     wait_until("the step to start", Duration::from_secs(120), || {
         Path::new(&started).exists()
     });
@@ -324,14 +300,8 @@ fn pipeline_cancel_from_another_clone_cancels_the_workflow_and_its_running_step(
         text(&cancel.stderr)
     );
     assert!(text(&cancel.stdout).contains("cancellation requested"));
-    let out = submitter.wait_with_output().expect("submitter ends");
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let (code, stdout) = submitter.finish();
+    assert_eq!(code, 130, "{stdout}");
     assert!(stdout.contains("step x/hang: cancelled"), "{stdout}");
     assert!(runs_of(&c.t, "after").is_empty());
     let left = Command::new("pgrep")
@@ -416,21 +386,11 @@ fn the_apis_cancel_stops_a_temporal_run_that_no_process_follows() {
     );
     let ws = c.workstream("api-cancel.json", &json);
     c.worker("clone-alpha", &[]);
-    let mut submitter = c.t.spawn(&[
-        "run",
-        &ws,
-        "--engine",
-        "temporal",
-        "--temporal",
-        &c.server.address,
-        "--run-id",
-        "tk",
-    ]);
+    let mut submitter = c.spawn_submit(&ws, "tk", &[]);
     wait_until("the step to start", Duration::from_secs(120), || {
         Path::new(&started).exists()
     });
-    submitter.kill().expect("SIGKILL the submitter");
-    submitter.wait().expect("reaped");
+    submitter.kill();
 
     let served = crate::api_fuzz::Served::start(&c.t, None);
     let response = reqwest::blocking::Client::new()

@@ -3,120 +3,25 @@
 //! approval gates decided with `pipeline approve/reject --temporal`, and the step reports
 //! and logs (`refs/pipeline-logs/<run>/<step>`) workers push. A real dev server, a bare
 //! repository as the remote and two `pipeline worker` processes with their own clones, as
-//! in `temporal.rs` (whose small helpers are copied here). The workflow's `state` query is
+//! in `temporal.rs`, whose `Cluster` these tests extend. The workflow's `state` query is
 //! read through `pipeline_temporal::control::query_state`, as JSON.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::path::Path;
 
 use fake_model_server::{Api, FakeModelServer, Scripted};
 use serde_json::{Value, json};
 
-use crate::support::{Test, git_in};
-use crate::temporal_support::{DevServer, WorkerProcess, wait_until};
+use crate::support::git_in;
+use crate::temporal::{Cluster, WITHIN};
+use crate::temporal_support::wait_until;
 
-/// How long a run of these tests may take to reach a state.
-const WITHIN: Duration = Duration::from_secs(180);
-
-/// A test repository with a bare remote, clones for workers, and a dev server.
-struct Cluster {
-    t: Test,
-    server: DevServer,
-    remote: PathBuf,
-    scratch: tempfile::TempDir,
-    workers: Vec<WorkerProcess>,
-}
-
+/// What these tests add to the shared cluster of `temporal.rs`.
 impl Cluster {
-    /// `None` when the Temporal CLI is missing outside CI (it panics under `CI=true`).
-    fn new() -> Option<Cluster> {
-        Cluster::with(Test::new())
-    }
-
-    /// A cluster around the test repository `t`.
-    fn with(t: Test) -> Option<Cluster> {
-        let server = DevServer::start()?;
-        let scratch = tempfile::tempdir().expect("tempdir");
-        let remote = scratch.path().join("remote.git");
-        git_in(
-            scratch.path(),
-            &["init", "-q", "--bare", "-b", "main", "remote.git"],
-        );
-        t.git(&["remote", "add", "origin", remote.to_str().expect("utf-8")]);
-        Some(Cluster {
-            t,
-            server,
-            remote,
-            scratch,
-            workers: Vec::new(),
-        })
-    }
-
     /// Commits `.pipeline/config.yaml` (workers read it from the base commit).
     fn config(&self, yaml: &str) {
         self.t.config(yaml);
         self.t.git(&["add", "-f", ".pipeline/config.yaml"]);
         self.t.git(&["commit", "-q", "-m", "tool profiles"]);
-    }
-
-    /// Commits `json` as `workstreams/<name>` and pushes `main`.
-    fn workstream(&self, name: &str, json: &str) -> String {
-        let rel = format!("workstreams/{name}");
-        self.t.commit_file(&rel, json);
-        self.t.git(&["push", "-q", "origin", "main"]);
-        rel
-    }
-
-    /// Starts a worker on a fresh clone `name` of the remote.
-    fn worker(&mut self, name: &str, extra: &[&str]) {
-        let dir = self.scratch.path().join(name);
-        git_in(
-            self.scratch.path(),
-            &["clone", "-q", self.remote.to_str().expect("utf-8"), name],
-        );
-        git_in(&dir, &["config", "user.name", "pipeline worker"]);
-        git_in(&dir, &["config", "user.email", "worker@localhost"]);
-        let log = self.scratch.path().join(format!("{name}.log"));
-        let env = [("PIPELINE_WRITABLE_PATHS", self.t.out.as_path())];
-        let w = WorkerProcess::start(&self.server.address, &dir, log, extra, &env);
-        self.workers.push(w);
-    }
-
-    fn submit_args<'a>(&'a self, ws: &'a str, run: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-        let mut args = vec![
-            "run",
-            ws,
-            "--engine",
-            "temporal",
-            "--temporal",
-            &self.server.address,
-            "--run-id",
-            run,
-        ];
-        args.extend_from_slice(extra);
-        args
-    }
-
-    /// `pipeline run <ws> --engine temporal ...`, to its end.
-    fn submit(&self, ws: &str, run: &str, extra: &[&str]) -> crate::support::Run {
-        self.t.pipeline(&self.submit_args(ws, run, extra))
-    }
-
-    /// The same in the background, its output in `<scratch>/<run>.out`.
-    fn spawn_submit(&self, ws: &str, run: &str, extra: &[&str]) -> Submitted {
-        let out = self.scratch.path().join(format!("{run}.out"));
-        let file = std::fs::File::create(&out).expect("submitter output");
-        let child = self
-            .t
-            .process(&self.submit_args(ws, run, extra))
-            .env("NO_COLOR", "1")
-            .stdout(file.try_clone().expect("file"))
-            .stderr(file)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("pipeline run starts");
-        Submitted { child, out }
     }
 
     /// The workflow's `state` query as JSON, `None` while it cannot be read yet.
@@ -145,65 +50,10 @@ impl Cluster {
         found.expect("state")
     }
 
-    /// Replays the workflow's history through the workflow code (determinism).
-    fn replay_history(&self, run: &str) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let id = format!("pipeline-run/{run}");
-            let history = pipeline_temporal::history::fetch_history_json(
-                &self.server.address,
-                "default",
-                &id,
-            )
-            .await
-            .expect("history");
-            pipeline_temporal::history::replay_history_json(&history)
-                .await
-                .unwrap_or_else(|e| panic!("the history of {id} does not replay: {e}"));
-        });
-    }
-
     /// A file of the commit at `refs/pipeline-logs/<run>/<step>` on the remote.
     fn log_file(&self, run: &str, step: &str, file: &str) -> String {
         let reference = pipeline_temporal::run_plan::log_ref(run, step);
         git_in(&self.remote, &["show", &format!("{reference}:{file}")])
-    }
-
-    fn worker_logs(&self) -> String {
-        self.workers
-            .iter()
-            .map(|w| format!("--- {}\n{}", w.log.display(), w.output()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-/// A submitter running in the background.
-struct Submitted {
-    child: Child,
-    out: PathBuf,
-}
-
-impl Submitted {
-    /// Waits for it to exit; its code and output.
-    fn finish(mut self) -> (i32, String) {
-        let mut code = None;
-        wait_until("the submitter to exit", WITHIN, || {
-            code = self.child.try_wait().expect("try_wait").map(|s| s.code());
-            code.is_some()
-        });
-        let out = std::fs::read_to_string(&self.out).unwrap_or_default();
-        (code.flatten().unwrap_or(-1), out)
-    }
-}
-
-impl Drop for Submitted {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
