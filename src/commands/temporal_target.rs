@@ -37,6 +37,10 @@ pub struct TemporalTarget {
     pub task_queue: String,
     /// The name of the git remote shared by the submitter and the workers.
     pub remote: String,
+    /// The name of the variable holding the API key (`--api-key-env`,
+    /// `temporal.api_key_env`), when there is one: a worker removes it from the
+    /// environment of the steps it runs.
+    pub api_key_env: Option<String>,
 }
 
 /// The repository's `.pipeline/config.yaml` as far as the engine is concerned.
@@ -162,7 +166,10 @@ fn resolve_with(
             .unwrap_or_else(|| DEFAULT_REMOTE.to_string()),
     };
     let tls = tls_settings(flags, config)?;
-    let api_key = api_key(flags, config, var)?;
+    let (api_key_env, api_key) = match api_key(flags, config, var)? {
+        Some((name, key)) => (Some(name), Some(key)),
+        None => (None, None),
+    };
     let connection = ConnectionSettings {
         address,
         namespace,
@@ -183,6 +190,7 @@ fn resolve_with(
         connection,
         task_queue,
         remote,
+        api_key_env,
     }))
 }
 
@@ -299,7 +307,7 @@ fn api_key(
     flags: &ConnectArgs,
     config: &EngineConfig,
     var: impl Fn(&str) -> Result<String, std::env::VarError>,
-) -> Result<Option<String>, CommandError> {
+) -> Result<Option<(String, String)>, CommandError> {
     let (name, source) = match (&flags.api_key_env, &config.settings.temporal.api_key_env) {
         (Some(n), _) => (n.clone(), "--api-key-env".to_string()),
         (None, Some(n)) => (n.clone(), config.key("temporal.api_key_env")),
@@ -314,7 +322,7 @@ fn api_key(
         )));
     }
     match var(&name) {
-        Ok(key) if !key.trim().is_empty() => Ok(Some(key)),
+        Ok(key) if !key.trim().is_empty() => Ok(Some((name, key))),
         Ok(_) => Err(CommandError::invalid(format!(
             "{source}: the variable {name} is empty; set it to the Temporal API key"
         ))),
@@ -489,6 +497,8 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(t.connection.api_key.as_deref(), Some("sk-secret-value"));
+        // Workers hide this variable from their steps.
+        assert_eq!(t.api_key_env.as_deref(), Some("MY_TEMPORAL_KEY"));
         assert!(t.connection.uses_tls());
         assert!(!format!("{t:?}").contains("sk-secret-value"));
 

@@ -38,6 +38,7 @@ pub fn worker(args: WorkerArgs) -> Result<i32, CommandError> {
         jobs: args.jobs as usize,
         capabilities: args.capabilities,
         tools,
+        hidden_env: target.api_key_env.into_iter().collect(),
         pipeline_bin,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

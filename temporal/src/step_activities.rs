@@ -59,6 +59,9 @@ pub struct WorkerSetup {
     pub work_dir: PathBuf,
     /// This worker's identity, `pid@host`, reported with each outcome.
     pub identity: String,
+    /// Variables removed from the steps' environment: the worker's own credentials (the
+    /// Temporal API key's variable), which no step may read.
+    pub hidden_env: Vec<String>,
 }
 
 /// The activities a worker registers.
@@ -596,10 +599,8 @@ async fn run_step_exec(
 ) -> Result<ExitStatus, StepStop> {
     let out = std::fs::File::create(log).map_err(StepStop::Spawn)?;
     let err = out.try_clone().map_err(StepStop::Spawn)?;
-    let mut cmd = tokio::process::Command::new(&setup.pipeline_bin);
-    cmd.args(step_exec_args(task, &setup.remote))
-        .current_dir(checkout)
-        .stdin(Stdio::null())
+    let mut cmd = step_exec_command(setup, task, checkout);
+    cmd.stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         .process_group(0);
@@ -623,6 +624,22 @@ async fn run_step_exec(
             }
         }
     }
+}
+
+/// `pipeline step exec ...` for `task` in `checkout`, without the variables the steps
+/// must not see ([`WorkerSetup::hidden_env`]).
+fn step_exec_command(
+    setup: &WorkerSetup,
+    task: &StepTask,
+    checkout: &Path,
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(&setup.pipeline_bin);
+    cmd.args(step_exec_args(task, &setup.remote))
+        .current_dir(checkout);
+    for name in &setup.hidden_env {
+        cmd.env_remove(name);
+    }
+    cmd
 }
 
 /// SIGTERM to the group, SIGKILL after [`STOP_GRACE`].
@@ -715,4 +732,47 @@ async fn merge_and_push(
     .await
     .map_err(|e| e.to_string())?;
     Ok(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> StepTask {
+        StepTask {
+            run_id: "r1".into(),
+            step: "ws/a".into(),
+            base_commit: "0".repeat(40),
+            dependencies: vec!["ws/base".into()],
+            inputs: vec!["1".repeat(40)],
+            workstream_files: vec!["workstreams/ws.json".into()],
+            worker_losses: 0,
+        }
+    }
+
+    #[test]
+    fn the_step_command_runs_without_the_workers_credentials() {
+        let setup = WorkerSetup {
+            repo: PathBuf::from("/clone"),
+            remote: "origin".into(),
+            pipeline_bin: PathBuf::from("/bin/pipeline"),
+            work_dir: PathBuf::from("/clone/.pipeline/temporal"),
+            identity: "1@host".into(),
+            hidden_env: vec!["TEMPORAL_CLOUD_API_KEY".into()],
+        };
+        let cmd = step_exec_command(&setup, &task(), Path::new("/checkout"));
+        let std = cmd.as_std();
+        let removed: Vec<_> = std
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(removed, ["TEMPORAL_CLOUD_API_KEY"]);
+        assert_eq!(std.get_current_dir(), Some(Path::new("/checkout")));
+        let args: Vec<_> = std
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(&args[..3], ["step", "exec", "ws/a"], "{args:?}");
+    }
 }

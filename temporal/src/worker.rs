@@ -42,6 +42,9 @@ pub struct WorkerConfig {
     /// checks it in the worker's clone): it also polls their task queues
     /// ([`tool_queue`]), so steps using a tool run only on workers that have it.
     pub tools: Vec<String>,
+    /// Environment variables the steps must not see (the API key's variable): removed
+    /// from the environment of `pipeline step exec`.
+    pub hidden_env: Vec<String>,
     /// The `pipeline` binary for `pipeline step exec` (normally the worker's own).
     pub pipeline_bin: PathBuf,
 }
@@ -73,6 +76,7 @@ pub async fn run_worker(
         remote: config.remote.clone(),
         pipeline_bin: config.pipeline_bin.clone(),
         identity: identity.clone(),
+        hidden_env: config.hidden_env.clone(),
     };
     exclude_work_dir(&repo);
 
