@@ -123,8 +123,8 @@ impl RunMirror {
             plan_hash: format!("{WORKFLOW_PREFIX}/{}", plan.run_id),
             resumed: false,
             pid: std::process::id(),
-            budget_usd: None,
-            budget_tokens: None,
+            budget_usd: plan.budget.usd,
+            budget_tokens: plan.budget.tokens,
             engine: Some(engine),
         })];
         for step in &plan.steps {

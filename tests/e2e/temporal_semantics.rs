@@ -460,6 +460,17 @@ fn a_run_budget_on_temporal_skips_later_ai_steps() {
     // The submitter's state database counts what the workers reported: `status --json`
     // and `pipeline usage` as for a local run; the skipped step says why.
     let status = c.t.status("tu");
+    let db = rusqlite::Connection::open(c.t.repo.join(".pipeline/state.db")).expect("db");
+    let started: String = db
+        .query_row(
+            "SELECT data FROM events WHERE run_id = 'tu' AND kind = 'run_started'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("run_started");
+    let started: Value = serde_json::from_str(&started).expect("JSON");
+    assert_eq!(started["budget_usd"], 0.001, "{started:#}");
+    assert_eq!(started["engine"]["workflow_id"], "pipeline-run/tu");
     let total = &status["usage"];
     assert_eq!(total["input_tokens"], 200, "{total}");
     assert_eq!(total["output_tokens"], 14, "{total}");
