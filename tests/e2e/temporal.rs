@@ -211,6 +211,54 @@ impl Drop for Submitted {
     }
 }
 
+/// A step that holds until the test releases it: it appends its working directory to
+/// `<out>/<id>.runs`, creates `<out>/<id>.started`, waits for `<out>/<id>.release`, then
+/// writes `<id>.txt`. The release file's path is in its command line (`pgrep -f`).
+pub(crate) struct HeldStep {
+    /// The step's JSON.
+    pub(crate) json: String,
+    /// Created when the step started.
+    pub(crate) started: String,
+    /// The file that lets it finish.
+    pub(crate) release: String,
+}
+
+impl HeldStep {
+    pub(crate) fn new(t: &Test, id: &str, deps: &[&str]) -> HeldStep {
+        let started = t.out_path(&format!("{id}.started"));
+        let release = t.out_path(&format!("{id}.release"));
+        let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
+        let json = format!(
+            r#"{{"id": "{id}", "depends_on": [{deps}], "command": "pwd >> {runs}; touch {started}; {wait}; echo {id} > {id}.txt"}}"#,
+            deps = deps.join(", "),
+            runs = t.out_path(&format!("{id}.runs")),
+            wait = await_file(&release),
+        );
+        HeldStep {
+            json,
+            started,
+            release,
+        }
+    }
+
+    /// Waits until the step started (again, after [`HeldStep::rearm`]).
+    pub(crate) fn wait_started(&self) {
+        wait_until("the held step to start", Duration::from_secs(120), || {
+            Path::new(&self.started).exists()
+        });
+    }
+
+    /// Forgets that it started, to see it start again.
+    pub(crate) fn rearm(&self) {
+        std::fs::remove_file(&self.started).expect("reset the start marker");
+    }
+
+    /// Lets it finish.
+    pub(crate) fn release(&self) {
+        std::fs::write(&self.release, "go").expect("release");
+    }
+}
+
 /// A step that appends its working directory to `<out>/<name>.runs` and writes `file`.
 pub(crate) fn counted_step(t: &Test, id: &str, deps: &[&str], file: &str, extra: &str) -> String {
     let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
@@ -294,36 +342,24 @@ fn a_twenty_step_dag_on_two_workers_equals_the_local_run() {
 #[test]
 fn a_worker_killed_mid_step_makes_the_step_run_again_on_the_other_worker() {
     let Some(mut c) = Cluster::new() else { return };
-    let release = c.t.out_path("release");
-    let started = c.t.out_path("slow.started");
+    let slow = HeldStep::new(&c.t, "slow", &["first"]);
     let json = format!(
-        r#"{{"id": "k", "steps": [
-            {first},
-            {{"id": "slow", "depends_on": ["first"], "command": "pwd >> {runs}; touch {started}; {wait}; echo slow > slow.txt"}},
-            {after}
-        ]}}"#,
+        r#"{{"id": "k", "steps": [{first}, {slow}, {after}]}}"#,
         first = counted_step(&c.t, "first", &[], "first.txt", ""),
-        runs = c.t.out_path("slow.runs"),
-        wait = await_file(&release),
+        slow = slow.json,
         after = counted_step(&c.t, "after", &["slow"], "after.txt", ""),
     );
     let ws = c.workstream("kill.json", &json);
     c.worker("clone-alpha", &[]);
     c.worker("clone-beta", &[]);
     let submitter = c.spawn_submit(&ws, "tk", &["--heartbeat-timeout", "5"]);
-    wait_until("the slow step to start", Duration::from_secs(120), || {
-        Path::new(&started).exists()
-    });
+    slow.wait_started();
     let first_runner = runs_of(&c.t, "slow")[0].clone();
     let victim = usize::from(!first_runner.contains("clone-alpha"));
-    std::fs::remove_file(&started).expect("reset marker");
+    slow.rearm();
     c.workers[victim].kill();
-    wait_until(
-        "the slow step to start again",
-        Duration::from_secs(120),
-        || Path::new(&started).exists(),
-    );
-    std::fs::write(&release, "go").expect("release");
+    slow.wait_started();
+    slow.release();
     let (code, stdout) = submitter.finish();
     assert_eq!(code, 0, "output:\n{stdout}\nworkers:\n{}", c.worker_logs());
     let slow_runs = runs_of(&c.t, "slow");
@@ -503,22 +539,16 @@ fn an_unreachable_server_is_an_input_error_naming_the_address() {
 #[test]
 fn ctrl_c_cancels_the_workflow_and_stops_the_running_step_on_its_worker() {
     let Some(mut c) = Cluster::new() else { return };
-    let release = c.t.out_path("never-released");
-    let started = c.t.out_path("hang.started");
+    let hang = HeldStep::new(&c.t, "hang", &[]);
     let json = format!(
-        r#"{{"id": "x", "steps": [
-            {{"id": "hang", "command": "touch {started}; {wait}; touch hang.txt"}},
-            {after}
-        ]}}"#,
-        wait = await_file(&release),
+        r#"{{"id": "x", "steps": [{hang}, {after}]}}"#,
+        hang = hang.json,
         after = counted_step(&c.t, "after", &["hang"], "after.txt", ""),
     );
     let ws = c.workstream("cancel.json", &json);
     c.worker("clone-alpha", &[]);
     let submitter = c.spawn_submit(&ws, "tx", &[]);
-    wait_until("the step to start", Duration::from_secs(120), || {
-        Path::new(&started).exists()
-    });
+    hang.wait_started();
     submitter.interrupt();
     let (code, stdout) = submitter.finish();
     assert_eq!(code, 130, "{stdout}\nworkers:\n{}", c.worker_logs());
@@ -526,7 +556,7 @@ fn ctrl_c_cancels_the_workflow_and_stops_the_running_step_on_its_worker() {
     assert!(stdout.contains("step x/hang: cancelled"), "{stdout}");
     // The workflow ended only after the worker stopped the step's processes.
     let left = std::process::Command::new("pgrep")
-        .args(["-f", &release])
+        .args(["-f", &hang.release])
         .output()
         .expect("pgrep runs");
     assert!(
@@ -544,29 +574,19 @@ fn ctrl_c_cancels_the_workflow_and_stops_the_running_step_on_its_worker() {
 #[test]
 fn a_server_restart_mid_run_loses_nothing() {
     let Some(mut c) = Cluster::new() else { return };
-    let release = c.t.out_path("release");
-    let started = c.t.out_path("wait.started");
+    let wait = HeldStep::new(&c.t, "wait", &["first"]);
     let json = format!(
-        r#"{{"id": "r", "steps": [
-            {first},
-            {{"id": "wait", "depends_on": ["first"], "command": "pwd >> {runs}; touch {started}; {wait}; echo waited > wait.txt"}},
-            {after}
-        ]}}"#,
+        r#"{{"id": "r", "steps": [{first}, {wait}, {after}]}}"#,
         first = counted_step(&c.t, "first", &[], "first.txt", ""),
-        runs = c.t.out_path("wait.runs"),
-        wait = await_file(&release),
+        wait = wait.json,
         after = counted_step(&c.t, "after", &["wait"], "after.txt", ""),
     );
     let ws = c.workstream("restart.json", &json);
     c.worker("clone-alpha", &[]);
     let submitter = c.spawn_submit(&ws, "tr", &[]);
-    wait_until(
-        "the waiting step to start",
-        Duration::from_secs(120),
-        || Path::new(&started).exists(),
-    );
+    wait.wait_started();
     c.server.restart();
-    std::fs::write(&release, "go").expect("release");
+    wait.release();
     let (code, out) = submitter.finish();
     assert_eq!(
         code,
@@ -595,24 +615,18 @@ fn a_server_restart_mid_run_loses_nothing() {
 #[test]
 fn the_run_goes_on_when_the_submitter_is_killed() {
     let Some(mut c) = Cluster::new() else { return };
-    let release = c.t.out_path("release");
-    let started = c.t.out_path("wait.started");
+    let wait = HeldStep::new(&c.t, "wait", &[]);
     let json = format!(
-        r#"{{"id": "s", "steps": [
-            {{"id": "wait", "command": "touch {started}; {wait}; echo waited > wait.txt"}},
-            {after}
-        ]}}"#,
-        wait = await_file(&release),
+        r#"{{"id": "s", "steps": [{wait}, {after}]}}"#,
+        wait = wait.json,
         after = counted_step(&c.t, "after", &["wait"], "after.txt", ""),
     );
     let ws = c.workstream("submitter.json", &json);
     c.worker("clone-alpha", &[]);
     let mut submitter = c.spawn_submit(&ws, "ts", &[]);
-    wait_until("the step to start", Duration::from_secs(120), || {
-        Path::new(&started).exists()
-    });
+    wait.wait_started();
     submitter.kill();
-    std::fs::write(&release, "go").expect("release");
+    wait.release();
     let remote = c.remote.clone();
     wait_until(
         "pipeline/ts on the remote",

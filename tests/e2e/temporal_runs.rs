@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::handshake::await_file;
 use crate::support::{Test, git_in};
-use crate::temporal::{Cluster, counted_step, runs_of};
+use crate::temporal::{Cluster, HeldStep, counted_step, runs_of};
 use crate::temporal_support::wait_until;
 
 /// `pipeline ARGS` run in `dir` (another clone than the test's repository).
@@ -176,22 +175,16 @@ fn json_status_and_runs_read_a_temporal_run_like_a_local_one() {
 #[test]
 fn after_the_submitter_dies_another_clone_sees_the_run_and_resume_attaches_to_it() {
     let Some(mut c) = Cluster::new() else { return };
-    let release = c.t.out_path("release");
-    let started = c.t.out_path("wait.started");
+    let wait = HeldStep::new(&c.t, "wait", &[]);
     let json = format!(
-        r#"{{"id": "s", "steps": [
-            {{"id": "wait", "command": "touch {started}; {wait}; echo waited > wait.txt"}},
-            {after}
-        ]}}"#,
-        wait = await_file(&release),
+        r#"{{"id": "s", "steps": [{wait}, {after}]}}"#,
+        wait = wait.json,
         after = counted_step(&c.t, "after", &["wait"], "after.txt", ""),
     );
     let ws = c.workstream("attach.json", &json);
     c.worker("clone-alpha", &[]);
     let mut submitter = c.spawn_submit(&ws, "ta", &[]);
-    wait_until("the step to start", Duration::from_secs(120), || {
-        Path::new(&started).exists()
-    });
+    wait.wait_started();
     submitter.kill();
 
     // The submitting clone: recorded running, nothing follows it; status reads the
@@ -228,7 +221,7 @@ fn after_the_submitter_dies_another_clone_sees_the_run_and_resume_attaches_to_it
     wait_until("resume to follow the run", Duration::from_secs(60), || {
         status_in(&c.t, &observer, "ta", &[])["driver"] == "live"
     });
-    std::fs::write(&release, "go").expect("release");
+    wait.release();
     let out = resume.wait_with_output().expect("resume ends");
     assert_eq!(
         out.status.code(),
@@ -270,22 +263,16 @@ fn after_the_submitter_dies_another_clone_sees_the_run_and_resume_attaches_to_it
 #[test]
 fn pipeline_cancel_from_another_clone_cancels_the_workflow_and_its_running_step() {
     let Some(mut c) = Cluster::new() else { return };
-    let release = c.t.out_path("never-released");
-    let started = c.t.out_path("hang.started");
+    let hang = HeldStep::new(&c.t, "hang", &[]);
     let json = format!(
-        r#"{{"id": "x", "steps": [
-            {{"id": "hang", "command": "touch {started}; {wait}; touch hang.txt"}},
-            {after}
-        ]}}"#,
-        wait = await_file(&release),
+        r#"{{"id": "x", "steps": [{hang}, {after}]}}"#,
+        hang = hang.json,
         after = counted_step(&c.t, "after", &["hang"], "after.txt", ""),
     );
     let ws = c.workstream("cancel.json", &json);
     c.worker("clone-alpha", &[]);
     let submitter = c.spawn_submit(&ws, "tc", &[]);
-    wait_until("the step to start", Duration::from_secs(120), || {
-        Path::new(&started).exists()
-    });
+    hang.wait_started();
     let observer = c.clone("observer");
     let cancel = pipeline_in(
         &c.t,
@@ -305,7 +292,7 @@ fn pipeline_cancel_from_another_clone_cancels_the_workflow_and_its_running_step(
     assert!(stdout.contains("step x/hang: cancelled"), "{stdout}");
     assert!(runs_of(&c.t, "after").is_empty());
     let left = Command::new("pgrep")
-        .args(["-f", &release])
+        .args(["-f", &hang.release])
         .output()
         .expect("pgrep runs");
     assert!(
@@ -326,22 +313,14 @@ fn pipeline_cancel_from_another_clone_cancels_the_workflow_and_its_running_step(
 #[test]
 fn pipeline_cancel_stops_a_local_run_like_ctrl_c_and_resume_continues_it() {
     let t = Test::new();
-    let release = t.out_path("release");
-    let started = t.out_path("slow.started");
+    let slow = HeldStep::new(&t, "slow", &[]);
     let ws = t.workstream(
         "local.json",
-        &format!(
-            r#"{{"id": "l", "steps": [
-                {{"id": "slow", "command": "touch {started}; {wait}; echo done > slow.txt"}}
-            ]}}"#,
-            wait = await_file(&release),
-        ),
+        &format!(r#"{{"id": "l", "steps": [{}]}}"#, slow.json),
     );
     let ws = ws.to_str().expect("utf-8").to_string();
     let mut driver = t.spawn(&["run", &ws, "--run-id", "lc"]);
-    wait_until("the step to start", Duration::from_secs(60), || {
-        Path::new(&started).exists()
-    });
+    slow.wait_started();
     let r = t.pipeline(&["cancel", "lc"]).assert_ok();
     assert!(r.stdout().contains("sent SIGINT"), "{}", r.stdout());
     let code = driver.wait().expect("driver ends").code();
@@ -355,7 +334,7 @@ fn pipeline_cancel_stops_a_local_run_like_ctrl_c_and_resume_continues_it() {
         "{}",
         again.stderr()
     );
-    std::fs::write(&release, "go").expect("release");
+    slow.release();
     t.pipeline(&["resume", "lc"]).assert_ok();
     assert_eq!(t.status("lc")["status"], "completed");
 }
@@ -376,20 +355,12 @@ fn status_of_a_run_the_server_does_not_know_is_an_input_error_naming_the_workflo
 #[test]
 fn the_apis_cancel_stops_a_temporal_run_that_no_process_follows() {
     let Some(mut c) = Cluster::new() else { return };
-    let release = c.t.out_path("never-released");
-    let started = c.t.out_path("hang.started");
-    let json = format!(
-        r#"{{"id": "x", "steps": [
-            {{"id": "hang", "command": "touch {started}; {wait}; touch hang.txt"}}
-        ]}}"#,
-        wait = await_file(&release),
-    );
+    let hang = HeldStep::new(&c.t, "hang", &[]);
+    let json = format!(r#"{{"id": "x", "steps": [{}]}}"#, hang.json);
     let ws = c.workstream("api-cancel.json", &json);
     c.worker("clone-alpha", &[]);
     let mut submitter = c.spawn_submit(&ws, "tk", &[]);
-    wait_until("the step to start", Duration::from_secs(120), || {
-        Path::new(&started).exists()
-    });
+    hang.wait_started();
     submitter.kill();
 
     let served = crate::api_fuzz::Served::start(&c.t, None);
@@ -405,7 +376,7 @@ fn the_apis_cancel_stops_a_temporal_run_that_no_process_follows() {
     });
     assert_eq!(step_of(&status, "x/hang"), "cancelled", "{status:#}");
     let left = Command::new("pgrep")
-        .args(["-f", &release])
+        .args(["-f", &hang.release])
         .output()
         .expect("pgrep runs");
     assert!(
